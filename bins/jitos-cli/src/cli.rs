@@ -1,0 +1,126 @@
+//! The command line: every command, flag and help text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// `jitos`: talk to the JITOS daemon.
+///
+/// Every change to the state graph (the WARP) is a rewrite recorded in a durable,
+/// hash-chained ledger; the graph is a fold of that ledger. `jitos` applies rewrites,
+/// shows the graph at any point in its history, and verifies the chain.
+///
+/// Start here: `jitos demo` runs a short tour on a throw-away store.
+#[derive(Parser, Debug)]
+#[command(name = "jitos", version, about, long_about, propagate_version = true)]
+pub struct Cli {
+    /// Socket of the daemon [default: $XDG_RUNTIME_DIR/jitos/jitosd.sock]
+    #[arg(long, global = true, env = "JITOS_SOCKET")]
+    pub socket: Option<PathBuf>,
+    /// Data directory, for commands that also work without a daemon [default: $XDG_DATA_HOME/jitos]
+    #[arg(long, global = true, env = "JITOS_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Print machine-readable JSON instead of text
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Every command.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Show the head, the state digest and the size of the graph
+    Status,
+    /// Apply rewrites to the system graph
+    #[command(subcommand)]
+    Rewrite(RewriteCommand),
+    /// Show the graph
+    #[command(subcommand)]
+    Graph(GraphCommand),
+    /// List every record that changed a node, with the node after each
+    History {
+        /// The node id, e.g. `task:1`
+        node: String,
+    },
+    /// List records (works without a daemon)
+    Log(LogArgs),
+    /// Walk the whole hash chain and every snapshot; exits non-zero on the first bad record (works without a daemon)
+    Verify,
+    /// Fold the ledger from genesis in a fresh state and compare with the live state
+    Replay {
+        /// Compare the replayed digest with the live one (the only mode for now)
+        #[arg(long, required = true)]
+        verify: bool,
+    },
+    /// Write records to a portable bundle file (works without a daemon)
+    Export {
+        /// Bundle file to write
+        file: PathBuf,
+        /// First sequence number
+        #[arg(long, default_value_t = 0)]
+        from: u64,
+        /// Last sequence number [default: the head]
+        #[arg(long)]
+        to: Option<u64>,
+    },
+    /// Create a store in the data directory from a bundle, verifying every record first
+    ///
+    /// The data directory must hold no store and no daemon may be serving it. The bundle
+    /// must start at genesis (sequence number 0).
+    Import {
+        /// Bundle file to read
+        file: PathBuf,
+    },
+    /// Take a snapshot of the folded state now
+    Snapshot,
+    /// A short tour on a throw-away store: rewrites, time travel, history, verification
+    Demo {
+        /// Keep the demo's store here instead of a new temporary directory
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+}
+
+/// `jitos rewrite …`
+#[derive(Subcommand, Debug)]
+pub enum RewriteCommand {
+    /// Apply one rewrite given as JSON; prints its sequence number once it is durable
+    ///
+    /// The JSON form is documented in docs/REWRITE_JSON.md, e.g.
+    /// {"ops": [{"add_node": {"id": "task:1", "kind": "Task", "attrs": {"title": "fix"}}}],
+    ///  "expect": [{"node_absent": {"node": "task:1"}}]}
+    Apply {
+        /// File holding the rewrite, or `-` for standard input
+        file: PathBuf,
+    },
+}
+
+/// `jitos graph …`
+#[derive(Subcommand, Debug)]
+pub enum GraphCommand {
+    /// Show the nodes and edges, now or as of a sequence number (works without a daemon)
+    Show {
+        /// Travel to this sequence number
+        #[arg(long)]
+        at: Option<u64>,
+        /// Show only this node and its edges
+        #[arg(long)]
+        node: Option<String>,
+    },
+}
+
+/// `jitos log …`
+#[derive(Args, Debug)]
+pub struct LogArgs {
+    /// First sequence number
+    #[arg(long, default_value_t = 0)]
+    pub from: u64,
+    /// Most records to show
+    #[arg(long, default_value_t = 100)]
+    pub limit: u32,
+    /// Keep printing records as they commit (needs a daemon)
+    #[arg(long, conflicts_with = "limit")]
+    pub follow: bool,
+}

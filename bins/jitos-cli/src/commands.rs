@@ -1,0 +1,296 @@
+//! Each command: build the request, get the answer, print it for a person or as JSON.
+
+use std::{
+    io::{Read, Write},
+    path::Path,
+    process::ExitCode,
+};
+
+use anyhow::{bail, Context, Result};
+use jitos_proto::{Request, Response};
+use jitos_warp::Rewrite;
+use serde::Serialize;
+
+use crate::{
+    cli::{Cli, Command, GraphCommand, LogArgs, RewriteCommand},
+    demo, render,
+    target::{Location, Target},
+};
+
+/// Runs one parsed command line.
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    let location = Location {
+        socket: cli.socket.unwrap_or_else(jitosd::paths::default_socket),
+        data_dir: cli.data_dir.unwrap_or_else(jitosd::paths::default_data_dir),
+    };
+    let json = cli.json;
+    match cli.command {
+        Command::Status => {
+            let response = location.daemon()?.call(&Request::Status)?;
+            print(json, response, |r| match r {
+                Response::Status(info) => Some(render::status(info)),
+                _ => None,
+            })
+        }
+        Command::Rewrite(RewriteCommand::Apply { file }) => {
+            let rewrite = read_rewrite(&file)?;
+            let response = location.daemon()?.call(&Request::ApplyRewrite(rewrite))?;
+            print(json, response, |r| match r {
+                Response::Committed { seq, hash, digest } => Some(format!(
+                    "committed seq {seq}\nhash   {hash}\ndigest {digest}\n"
+                )),
+                _ => None,
+            })
+        }
+        Command::Graph(GraphCommand::Show { at, node }) => {
+            let response = location
+                .daemon_or_offline()?
+                .query(&Request::GraphShow { at, node })?;
+            print(json, response, |r| match r {
+                Response::Graph(view) => Some(render::graph(view)),
+                _ => None,
+            })
+        }
+        Command::History { node } => {
+            let response = location
+                .daemon()?
+                .call(&Request::History { node: node.clone() })?;
+            print(json, response, |r| match r {
+                Response::History(entries) => Some(render::history(&node, entries)),
+                _ => None,
+            })
+        }
+        Command::Log(args) => log(&location, json, args),
+        Command::Verify => {
+            let response = location.daemon_or_offline()?.query(&Request::Verify)?;
+            let ok = matches!(&response, Response::Verify(view) if view.ok());
+            let code = print(json, response, |r| match r {
+                Response::Verify(view) => Some(render::verify(view)),
+                _ => None,
+            })?;
+            Ok(if ok { code } else { ExitCode::FAILURE })
+        }
+        Command::Replay { verify: _ } => {
+            let response = location.daemon()?.call(&Request::ReplayVerify)?;
+            let ok = matches!(&response, Response::Replay(report) if report.matches());
+            let code = print(json, response, |r| match r {
+                Response::Replay(report) => Some(render::replay(report)),
+                _ => None,
+            })?;
+            Ok(if ok { code } else { ExitCode::FAILURE })
+        }
+        Command::Export { file, from, to } => export(&location, json, &file, from, to),
+        Command::Import { file } => import(&location, json, &file),
+        Command::Snapshot => {
+            let response = location.daemon()?.call(&Request::Snapshot)?;
+            print(json, response, |r| match r {
+                Response::Snapshot(view) => Some(format!(
+                    "snapshot at seq {}  digest {}  ({} bytes stored)\n",
+                    view.seq, view.digest, view.stored_bytes
+                )),
+                _ => None,
+            })
+        }
+        Command::Demo { dir } => demo::run(dir),
+    }
+}
+
+/// Prints a response: its payload as JSON, or `text` of it; an error response becomes a
+/// failure exit with its message.
+fn print(
+    json: bool,
+    response: Response,
+    text: impl FnOnce(&Response) -> Option<String>,
+) -> Result<ExitCode> {
+    if let Response::Error(error) = &response {
+        if json {
+            emit_json(error)?;
+            return Ok(ExitCode::FAILURE);
+        }
+        bail!("{}", error.message);
+    }
+    if json {
+        emit_json(&payload_json(&response)?)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    match text(&response) {
+        Some(text) => {
+            print!("{text}");
+            Ok(ExitCode::SUCCESS)
+        }
+        None => bail!("jitosd sent an unexpected answer: {response:?}"),
+    }
+}
+
+/// The JSON form of a response is its payload, without the enum wrapper.
+fn payload_json(response: &Response) -> Result<serde_json::Value> {
+    let value = serde_json::to_value(response)?;
+    Ok(match value {
+        serde_json::Value::Object(map) if map.len() == 1 => {
+            map.into_iter().next().map(|(_, v)| v).unwrap_or_default()
+        }
+        other => other,
+    })
+}
+
+fn emit_json(value: &impl Serialize) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+fn read_rewrite(file: &Path) -> Result<Rewrite> {
+    let mut text = String::new();
+    if file.as_os_str() == "-" {
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("cannot read the rewrite from standard input")?;
+    } else {
+        text = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read the rewrite from {}", file.display()))?;
+    }
+    Rewrite::from_json(&text).with_context(|| {
+        format!(
+            "{} is not a valid rewrite (the JSON form is in docs/REWRITE_JSON.md); nothing was recorded",
+            if file.as_os_str() == "-" { "standard input".to_owned() } else { file.display().to_string() }
+        )
+    })
+}
+
+fn log(location: &Location, json: bool, args: LogArgs) -> Result<ExitCode> {
+    if args.follow {
+        let mut client = location.daemon()?;
+        client.send(&Request::Follow { from: args.from })?;
+        loop {
+            match client.receive()? {
+                Response::Records(records) => {
+                    for record in records {
+                        if json {
+                            let mut out = std::io::stdout().lock();
+                            serde_json::to_writer(&mut out, &record)?;
+                            writeln!(out)?;
+                        } else {
+                            println!("{}", render::record_line(&record));
+                        }
+                    }
+                }
+                Response::Error(e) => bail!("{}", e.message),
+                other => bail!("jitosd sent an unexpected answer: {other:?}"),
+            }
+        }
+    }
+    let response = location.daemon_or_offline()?.query(&Request::Log {
+        from: args.from,
+        limit: args.limit,
+    })?;
+    print(json, response, |r| match r {
+        Response::Records(records) => Some(
+            records
+                .iter()
+                .map(|record| render::record_line(record) + "\n")
+                .collect(),
+        ),
+        _ => None,
+    })
+}
+
+fn export(
+    location: &Location,
+    json: bool,
+    file: &Path,
+    from: u64,
+    to: Option<u64>,
+) -> Result<ExitCode> {
+    let info = match location.daemon_or_offline()? {
+        Target::Offline(kernel) => {
+            let to = to.unwrap_or(kernel.head().seq);
+            kernel.export(file, from, to)?
+        }
+        Target::Daemon(mut client) => {
+            client.send(&Request::Export { from, to })?;
+            receive_bundle(&mut client, file)?;
+            jitos_ledger::Ledger::read_bundle_info(file)
+                .with_context(|| format!("the bundle written to {} does not verify", file.display()))?
+        }
+    };
+    let summary = serde_json::json!({
+        "file": file.display().to_string(),
+        "from": info.from,
+        "to": info.to,
+        "records": info.records,
+        "head_hash": info.head_hash.to_string(),
+    });
+    if json {
+        emit_json(&summary)?;
+    } else {
+        println!(
+            "exported records {}..={} ({} records) to {}\nlast hash {}",
+            info.from,
+            info.to,
+            info.records,
+            file.display(),
+            info.head_hash
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Streams a bundle into a temporary file beside `file`, syncs it, then renames it.
+fn receive_bundle(client: &mut jitos_proto::Client, file: &Path) -> Result<()> {
+    let dir = match file.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let mut staged = tempfile::NamedTempFile::new_in(&dir)
+        .with_context(|| format!("cannot create a file in {}", dir.display()))?;
+    loop {
+        match client.receive()? {
+            Response::ExportChunk { bytes, last } => {
+                staged.write_all(&bytes)?;
+                if last {
+                    break;
+                }
+            }
+            Response::Error(e) => bail!("{}", e.message),
+            other => bail!("jitosd sent an unexpected answer: {other:?}"),
+        }
+    }
+    staged.as_file().sync_all()?;
+    staged
+        .persist(file)
+        .with_context(|| format!("cannot write {}", file.display()))?;
+    Ok(())
+}
+
+fn import(location: &Location, json: bool, file: &Path) -> Result<ExitCode> {
+    let _lock = jitosd::DataDirLock::acquire(&location.data_dir)?;
+    let store = location.store_dir();
+    let ledger = jitos_ledger::Ledger::import_bundle(
+        &store,
+        file,
+        jitos_ledger::OpenOptions {
+            read_only: false,
+            clock: std::sync::Arc::new(jitos_ledger::SystemClock),
+        },
+    )
+    .with_context(|| format!("cannot import {}; nothing was written", file.display()))?;
+    let head = ledger.head();
+    if json {
+        emit_json(&serde_json::json!({
+            "data_dir": location.data_dir.display().to_string(),
+            "head_seq": head.seq,
+            "head_hash": head.hash.to_string(),
+        }))?;
+    } else {
+        println!(
+            "imported {} records into {}\nhead seq {}  hash {}\nstart it with: jitosd --data-dir {}",
+            head.seq + 1,
+            location.data_dir.display(),
+            head.seq,
+            head.hash,
+            location.data_dir.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,22 @@
+//! `jitos`: the operator CLI for the JITOS daemon.
+
+mod cli;
+mod commands;
+mod demo;
+mod render;
+mod target;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    match commands::run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("jitos: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! Where a command's answer comes from: the daemon over its socket, or, for the commands
+//! that allow it, the store on disk opened read-only when no daemon answers.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use jitos_kernel::{Kernel, KernelOptions};
+use jitos_proto::{Request, Response};
+
+use jitos_proto::Client;
+
+/// A daemon connection or an offline store.
+pub enum Target {
+    /// A running daemon.
+    Daemon(Client),
+    /// The store on disk, read-only.
+    Offline(Box<Kernel>),
+}
+
+/// Socket and data directory, as resolved from flags, environment and defaults.
+pub struct Location {
+    /// The daemon's socket.
+    pub socket: PathBuf,
+    /// The data directory.
+    pub data_dir: PathBuf,
+}
+
+impl Location {
+    /// The store inside the data directory.
+    pub fn store_dir(&self) -> PathBuf {
+        self.data_dir.join("store")
+    }
+
+    /// Connects to the daemon, or explains how to start one.
+    pub fn daemon(&self) -> Result<Client> {
+        match Client::connect(&self.socket, "jitos")? {
+            Some(client) => Ok(client),
+            None => bail!(
+                "no jitosd is listening on {}; start one with `jitosd --socket {}` (or pass --socket)",
+                self.socket.display(),
+                self.socket.display()
+            ),
+        }
+    }
+
+    /// The daemon if one answers, else the store on disk opened read-only.
+    pub fn daemon_or_offline(&self) -> Result<Target> {
+        if let Some(client) = Client::connect(&self.socket, "jitos")? {
+            return Ok(Target::Daemon(client));
+        }
+        Ok(Target::Offline(Box::new(open_offline(&self.store_dir())?)))
+    }
+}
+
+/// Opens a store read-only without a daemon.
+pub fn open_offline(store: &Path) -> Result<Kernel> {
+    if !jitos_ledger::Ledger::exists(store) {
+        bail!(
+            "no jitosd answers and there is no store in {}; start jitosd, or pass --data-dir/--socket",
+            store.display()
+        );
+    }
+    Kernel::open(
+        store,
+        KernelOptions {
+            clock: Arc::new(jitos_ledger::SystemClock),
+            snapshot_every: 0,
+            read_only: true,
+            create_with_id: None,
+            verify_on_open: true,
+        },
+    )
+    .with_context(|| format!("cannot open the store in {} read-only", store.display()))
+}
+
+impl Target {
+    /// Answers a query from whichever source this is.
+    pub fn query(&mut self, request: &Request) -> Result<Response> {
+        match self {
+            Target::Daemon(client) => client.call(request),
+            Target::Offline(kernel) => Ok(jitosd::answer::answer(kernel, request)),
+        }
+    }
+}

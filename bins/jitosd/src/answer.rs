@@ -1,0 +1,76 @@
+//! Answers to the requests that read or snapshot the store: one function for the daemon's
+//! kernel thread and for the CLI's offline mode, so both say the same thing.
+
+use jitos_kernel::{Kernel, KernelError};
+use jitos_proto::{ErrorCode, ErrorInfo, Request, Response, SnapshotView};
+
+use crate::views;
+
+/// Most records one `log` page returns.
+pub const LOG_PAGE_RECORDS_MAX: u32 = 10_000;
+
+/// Answers a query. Requests that write or stream ([`Request::ApplyRewrite`],
+/// [`Request::Follow`], [`Request::Export`]) are the caller's to handle.
+pub fn answer(kernel: &mut Kernel, request: &Request) -> Response {
+    match answer_inner(kernel, request) {
+        Ok(response) => response,
+        Err(e) => Response::Error(kernel_error_info(&e)),
+    }
+}
+
+fn answer_inner(kernel: &mut Kernel, request: &Request) -> Result<Response, KernelError> {
+    Ok(match request {
+        Request::Status => Response::Status(views::status_info(kernel)),
+        Request::GraphShow { at, node } => {
+            let at_seq = at.unwrap_or(kernel.head().seq);
+            let graph = kernel.graph_at(at_seq)?;
+            match views::graph_view(&graph, at_seq, node.as_deref()) {
+                Some(view) => Response::Graph(view),
+                None => Response::Error(ErrorInfo {
+                    code: ErrorCode::NotFound,
+                    message: format!(
+                        "no node {:?} at sequence number {at_seq}; `jitos graph show` lists the nodes",
+                        node.as_deref().unwrap_or_default()
+                    ),
+                }),
+            }
+        }
+        Request::History { node } => {
+            Response::History(views::history_entries(kernel.history(node)?))
+        }
+        Request::Log { from, limit } => {
+            let limit = (*limit).min(LOG_PAGE_RECORDS_MAX);
+            let records = kernel.records(*from, limit.into())?;
+            Response::Records(records.iter().map(views::record_view).collect())
+        }
+        Request::Verify => Response::Verify(views::verify_view(kernel.verify(&mut |_| {})?)),
+        Request::ReplayVerify => Response::Replay(views::replay_report(kernel.replay_verify()?)),
+        Request::Snapshot => {
+            let meta = kernel.snapshot()?;
+            Response::Snapshot(SnapshotView {
+                seq: meta.seq,
+                digest: jitos_warp::StateDigest(meta.digest).to_string(),
+                stored_bytes: meta.stored_bytes,
+            })
+        }
+        Request::ApplyRewrite(_) | Request::Follow { .. } | Request::Export { .. } => {
+            Response::Error(ErrorInfo {
+                code: ErrorCode::BadRequest,
+                message: "this request is not a query".to_owned(),
+            })
+        }
+    })
+}
+
+/// The wire form of a kernel error.
+pub fn kernel_error_info(error: &KernelError) -> ErrorInfo {
+    let code = match error {
+        KernelError::BeyondHead { .. } => ErrorCode::NotFound,
+        KernelError::ReadOnly => ErrorCode::ReadOnly,
+        _ => ErrorCode::Storage,
+    };
+    ErrorInfo {
+        code,
+        message: error.to_string(),
+    }
+}

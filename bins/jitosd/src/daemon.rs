@@ -1,0 +1,169 @@
+//! Start-up and the accept loop: lock the data dir, open and verify the store, recover,
+//! bind the private socket, serve until asked to stop, then shut down in order.
+
+use std::{future::Future, path::PathBuf, sync::Arc, time::Duration};
+
+use jitos_kernel::{Kernel, KernelError, KernelOptions, KernelService};
+use jitos_ledger::Clock;
+use jitos_proto::Welcome;
+use tokio::{net::UnixListener, task::JoinSet};
+
+use crate::{
+    connection::{self, Shared},
+    lock::{DataDirLock, LockError},
+    socket::{self, SocketError},
+};
+
+/// Most connections served at once; more wait in the listen backlog.
+const CONNECTIONS_MAX: usize = 512;
+
+/// How long open connections get to finish after a shutdown signal.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// Everything `jitosd` needs to run.
+#[derive(Clone)]
+pub struct DaemonConfig {
+    /// The store's directory.
+    pub data_dir: PathBuf,
+    /// The socket's path.
+    pub socket: PathBuf,
+    /// Take a snapshot every this many records.
+    pub snapshot_every: u64,
+    /// Serve for inspection only, even a broken chain.
+    pub read_only: bool,
+    /// Where recorded time comes from.
+    pub clock: Arc<dyn Clock>,
+}
+
+/// Why the daemon could not start or keep serving.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// The data directory is held by another daemon.
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    /// The store could not be opened or recovered.
+    #[error(transparent)]
+    Kernel(#[from] KernelError),
+    /// The socket could not be set up.
+    #[error(transparent)]
+    Socket(#[from] SocketError),
+    /// A process-level failure (threads, scratch space).
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// What failed.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A daemon that has opened its store and bound its socket.
+pub struct Daemon {
+    service: KernelService,
+    listener: UnixListener,
+    shared: Arc<Shared>,
+    socket: PathBuf,
+    _lock: DataDirLock,
+}
+
+impl Daemon {
+    /// Locks, opens, verifies, recovers and binds. Must run inside a tokio runtime.
+    pub fn start(config: DaemonConfig) -> Result<Daemon, DaemonError> {
+        let lock = DataDirLock::acquire(&config.data_dir)?;
+        let store_dir = config.data_dir.join("store");
+        let scratch_dir = config.data_dir.join("tmp");
+        std::fs::create_dir_all(&scratch_dir).map_err(|source| DaemonError::Io {
+            context: format!("cannot create {}", scratch_dir.display()),
+            source,
+        })?;
+        let kernel = Kernel::open(
+            &store_dir,
+            KernelOptions {
+                clock: config.clock.clone(),
+                snapshot_every: config.snapshot_every,
+                read_only: config.read_only,
+                create_with_id: Some(rand::random()),
+                verify_on_open: true,
+            },
+        )?;
+        let welcome = Welcome {
+            protocol_version: jitos_proto::PROTOCOL_VERSION,
+            daemon_version: env!("CARGO_PKG_VERSION").to_owned(),
+            store_id: kernel.store_id_hex(),
+        };
+        let head = kernel.head();
+        let service = KernelService::start(kernel).map_err(|source| DaemonError::Io {
+            context: "cannot start the kernel thread".to_owned(),
+            source,
+        })?;
+        let listener = socket::bind_private(&config.socket)?;
+        tracing::info!(
+            data_dir = %config.data_dir.display(),
+            socket = %config.socket.display(),
+            head = head.seq,
+            read_only = config.read_only,
+            "jitosd ready"
+        );
+        Ok(Daemon {
+            shared: Arc::new(Shared {
+                kernel: service.handle(),
+                welcome,
+                scratch_dir,
+            }),
+            service,
+            listener,
+            socket: config.socket,
+            _lock: lock,
+        })
+    }
+
+    /// The socket clients connect to.
+    pub fn socket(&self) -> &std::path::Path {
+        &self.socket
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting, lets open connections
+    /// finish briefly, drains the kernel's queue and closes the store.
+    pub async fn serve(self, shutdown: impl Future<Output = ()>) {
+        let Daemon {
+            service,
+            listener,
+            shared,
+            socket,
+            _lock,
+        } = self;
+        let mut connections = JoinSet::new();
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, _)) if connections.len() < CONNECTIONS_MAX => {
+                        connections.spawn(connection::serve(stream, shared.clone()));
+                    }
+                    Ok(_) => tracing::warn!("connection limit reached; refusing a client"),
+                    Err(e) => tracing::warn!(error = %e, "accept failed"),
+                },
+                Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            }
+        }
+        tracing::info!("shutting down");
+        drop(listener);
+        if let Err(e) = std::fs::remove_file(&socket) {
+            tracing::warn!(socket = %socket.display(), error = %e, "cannot remove socket");
+        }
+        let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+            while connections.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            connections.abort_all();
+        }
+        drop(shared);
+        if let Err(e) = tokio::task::spawn_blocking(move || service.stop()).await {
+            tracing::error!(error = %e, "kernel shutdown failed");
+        }
+        tracing::info!("stopped");
+    }
+}

@@ -1,0 +1,16 @@
+//! The JITOS daemon as a library: `jitosd`'s `main` and the CLI's embedded demo daemon
+//! both run [`Daemon`], and the CLI's offline mode answers queries with [`answer`].
+
+mod connection;
+mod daemon;
+mod frame_io;
+mod lock;
+mod socket;
+
+pub mod answer;
+pub mod paths;
+pub mod views;
+
+pub use daemon::{Daemon, DaemonConfig, DaemonError};
+pub use lock::{DataDirLock, LockError};
+pub use socket::SocketError;

@@ -1,0 +1,76 @@
+//! `jitosd`: the JITOS daemon, in the foreground.
+
+use std::{path::PathBuf, process::ExitCode, sync::Arc};
+
+use clap::Parser;
+use jitosd::{paths, Daemon, DaemonConfig};
+
+/// The JITOS daemon: records every change to the state graph in a durable, hash-chained
+/// ledger and serves it to `jitos` over a private unix socket.
+///
+/// It runs in the foreground and stops cleanly on SIGTERM or SIGINT. On start it verifies
+/// the whole chain and refuses a broken one (use --read-only to inspect it).
+#[derive(Parser, Debug)]
+#[command(version, about, long_about)]
+struct Args {
+    /// Directory holding the store [default: $XDG_DATA_HOME/jitos]
+    #[arg(long, env = "JITOS_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Unix socket to listen on [default: $XDG_RUNTIME_DIR/jitos/jitosd.sock]
+    #[arg(long, env = "JITOS_SOCKET")]
+    socket: Option<PathBuf>,
+    /// Take a snapshot of the folded state every this many records (0: only on request)
+    #[arg(long, default_value_t = jitos_kernel::SNAPSHOT_EVERY_DEFAULT)]
+    snapshot_every: u64,
+    /// Serve the store for inspection only; refuses writes but opens a broken chain
+    #[arg(long)]
+    read_only: bool,
+    /// Log filter, e.g. `info` or `jitosd=debug`
+    #[arg(long, env = "JITOS_LOG", default_value = "info")]
+    log: String,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(&args.log))
+        .with_writer(std::io::stderr)
+        .init();
+    let config = DaemonConfig {
+        data_dir: args.data_dir.unwrap_or_else(paths::default_data_dir),
+        socket: args.socket.unwrap_or_else(paths::default_socket),
+        snapshot_every: args.snapshot_every,
+        read_only: args.read_only,
+        clock: Arc::new(jitos_ledger::SystemClock),
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("jitosd: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        let daemon = match Daemon::start(config) {
+            Ok(daemon) => daemon,
+            Err(e) => {
+                eprintln!("jitosd: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        daemon.serve(shutdown_signal()).await;
+        ExitCode::SUCCESS
+    })
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        tracing::error!("cannot install signal handlers; stop jitosd with SIGKILL");
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}

@@ -1,0 +1,31 @@
+//! Where the store and the socket live when the operator does not say.
+//!
+//! Flags win over the environment (`JITOS_DATA_DIR`, `JITOS_SOCKET`), which wins over
+//! these XDG defaults; the CLI resolves them the same way so both meet on one socket.
+
+use std::path::PathBuf;
+
+use nix::unistd::Uid;
+
+/// `$XDG_DATA_HOME/jitos`, else `$HOME/.local/share/jitos`, else a per-user dir in /tmp.
+pub fn default_data_dir() -> PathBuf {
+    if let Some(dir) = non_empty_env("XDG_DATA_HOME") {
+        return PathBuf::from(dir).join("jitos");
+    }
+    if let Some(home) = non_empty_env("HOME") {
+        return PathBuf::from(home).join(".local/share/jitos");
+    }
+    PathBuf::from(format!("/tmp/jitos-{}/data", Uid::current()))
+}
+
+/// `$XDG_RUNTIME_DIR/jitos/jitosd.sock`, else `/tmp/jitos-<uid>/jitosd.sock`.
+pub fn default_socket() -> PathBuf {
+    match non_empty_env("XDG_RUNTIME_DIR") {
+        Some(dir) => PathBuf::from(dir).join("jitos/jitosd.sock"),
+        None => PathBuf::from(format!("/tmp/jitos-{}/jitosd.sock", Uid::current())),
+    }
+}
+
+fn non_empty_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}

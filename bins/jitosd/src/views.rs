@@ -1,0 +1,141 @@
+//! Conversions from kernel values to the wire's views.
+
+use jitos_kernel::{HistoryStep, Kernel, ReplayOutcome, VerifyOutcome, KIND_GENESIS, KIND_REWRITE};
+use jitos_ledger::{Actor, Record};
+use jitos_proto::{ActorView, GraphView, HistoryEntry, RecordView, ReplayReport, StatusInfo, VerifyView};
+use jitos_warp::{Graph, Op};
+
+/// How many ops a record summary names before it says "and N more".
+const SUMMARY_OPS_MAX: usize = 3;
+
+/// The wire form of an actor.
+pub fn actor_view(actor: &Actor) -> ActorView {
+    match actor {
+        Actor::System => ActorView::System,
+        Actor::Peer { uid, pid } => ActorView::Peer {
+            uid: *uid,
+            pid: *pid,
+        },
+        Actor::Named(name) => ActorView::Named(name.clone()),
+    }
+}
+
+/// The wire form of a record, with a one-line summary and, for rewrites, the rewrite.
+pub fn record_view(record: &Record) -> RecordView {
+    let rewrite = match record.kind.as_str() {
+        KIND_REWRITE => jitos_kernel::decode_rewrite(&record.payload).ok(),
+        _ => None,
+    };
+    let summary = match (&rewrite, record.kind.as_str()) {
+        (Some(rewrite), _) => summarize_ops(&rewrite.ops),
+        (None, KIND_GENESIS) => "genesis".to_owned(),
+        (None, KIND_REWRITE) => "undecodable rewrite".to_owned(),
+        (None, kind) => format!("{kind} record"),
+    };
+    RecordView {
+        seq: record.seq,
+        kind: record.kind.clone(),
+        actor: actor_view(&record.actor),
+        time_ms: record.time_ms,
+        hash: record.hash.to_string(),
+        parent: record.parent.to_string(),
+        summary,
+        rewrite,
+    }
+}
+
+fn summarize_ops(ops: &[Op]) -> String {
+    let mut parts: Vec<String> = ops
+        .iter()
+        .take(SUMMARY_OPS_MAX)
+        .map(|op| match op {
+            Op::AddNode { id, kind, .. } => format!("add_node {id} ({kind})"),
+            Op::RemoveNode { id, .. } => format!("remove_node {id}"),
+            Op::SetAttr { node, key, .. } => format!("set_attr {node}.{key}"),
+            Op::RemoveAttr { node, key } => format!("remove_attr {node}.{key}"),
+            Op::AddEdge { from, to, label } => format!("add_edge {from} -{label}-> {to}"),
+            Op::RemoveEdge { from, to, label } => format!("remove_edge {from} -{label}-> {to}"),
+        })
+        .collect();
+    if ops.len() > SUMMARY_OPS_MAX {
+        parts.push(format!("and {} more", ops.len() - SUMMARY_OPS_MAX));
+    }
+    if parts.is_empty() {
+        return "empty rewrite".to_owned();
+    }
+    parts.join(", ")
+}
+
+/// The whole graph, or one node and its edges; `None` when that node does not exist.
+pub fn graph_view(graph: &Graph, at_seq: u64, node: Option<&str>) -> Option<GraphView> {
+    let (nodes, edges) = match node {
+        None => (graph.nodes().cloned().collect(), graph.edges().cloned().collect()),
+        Some(id) => (vec![graph.node(id)?.clone()], graph.edges_of(id)),
+    };
+    Some(GraphView {
+        at_seq,
+        digest: graph.digest().to_string(),
+        nodes,
+        edges,
+    })
+}
+
+/// Head, digest, sizes and configuration.
+pub fn status_info(kernel: &Kernel) -> StatusInfo {
+    let head = kernel.head();
+    let graph = kernel.graph();
+    let mut ignored: Vec<String> = kernel
+        .recovery()
+        .ignored_snapshots
+        .iter()
+        .map(|(seq, why)| format!("snapshot at {seq}: {why}"))
+        .collect();
+    if let Some((seq, why)) = kernel.broken_at() {
+        ignored.push(format!("chain broken at {seq}: {why}"));
+    }
+    StatusInfo {
+        store_id: kernel.store_id_hex(),
+        format_version: kernel.ledger().genesis().format_version,
+        head_seq: head.seq,
+        head_hash: head.hash.to_string(),
+        digest: graph.digest().to_string(),
+        nodes: graph.node_count() as u64,
+        edges: graph.edge_count() as u64,
+        last_snapshot_seq: kernel.last_snapshot_seq(),
+        snapshot_every: kernel.options().snapshot_every,
+        read_only: kernel.options().read_only,
+        ignored_snapshots: ignored,
+        data_dir: kernel.dir().to_owned(),
+    }
+}
+
+/// The wire form of a verification.
+pub fn verify_view(outcome: VerifyOutcome) -> VerifyView {
+    VerifyView {
+        records_checked: outcome.records_checked,
+        head_seq: outcome.head_seq,
+        first_bad: outcome.first_bad,
+        snapshots_checked: outcome.snapshots_checked,
+        bad_snapshots: outcome.bad_snapshots,
+    }
+}
+
+/// The wire form of a replay.
+pub fn replay_report(outcome: ReplayOutcome) -> ReplayReport {
+    ReplayReport {
+        records: outcome.records,
+        replayed_digest: outcome.replayed.to_string(),
+        live_digest: outcome.live.to_string(),
+    }
+}
+
+/// The wire form of a node's history.
+pub fn history_entries(steps: Vec<HistoryStep>) -> Vec<HistoryEntry> {
+    steps
+        .into_iter()
+        .map(|step| HistoryEntry {
+            record: record_view(&step.record),
+            node_after: step.node_after,
+        })
+        .collect()
+}

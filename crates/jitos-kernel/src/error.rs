@@ -1,0 +1,81 @@
+//! Errors of the kernel's operations.
+
+use jitos_warp::RewriteError;
+
+/// Why the kernel could not open, recover, read or fold.
+#[derive(Debug, thiserror::Error)]
+pub enum KernelError {
+    /// The ledger could not be opened.
+    #[error(transparent)]
+    Open(#[from] jitos_ledger::OpenError),
+    /// A record or snapshot could not be read.
+    #[error(transparent)]
+    Read(#[from] jitos_ledger::ReadError),
+    /// A bundle could not be written or read.
+    #[error(transparent)]
+    Bundle(#[from] jitos_ledger::BundleError),
+    /// A snapshot could not be written.
+    #[error("cannot write snapshot: {0}")]
+    SnapshotWrite(#[source] jitos_ledger::AppendError),
+    /// The chain is broken; the store may only be opened read-only.
+    #[error("the ledger in {dir} is broken at sequence number {seq}: {reason}; run `jitos verify --data-dir {dir}` to inspect it, or start jitosd with --read-only")]
+    BrokenChain {
+        /// The data directory.
+        dir: String,
+        /// The first bad sequence number.
+        seq: u64,
+        /// Why it is bad.
+        reason: String,
+    },
+    /// A record payload could not be encoded or decoded.
+    #[error("bad record payload: {0}")]
+    Payload(String),
+    /// A record of a kind this build does not know.
+    #[error("record {seq} has unknown kind {kind:?}; it was written by a newer jitos")]
+    UnknownKind {
+        /// Its sequence number.
+        seq: u64,
+        /// Its kind.
+        kind: String,
+    },
+    /// A recorded rewrite no longer applies: the ledger and this build disagree.
+    #[error("record {seq} does not replay: {source}")]
+    Replay {
+        /// Its sequence number.
+        seq: u64,
+        /// Why it failed.
+        #[source]
+        source: RewriteError,
+    },
+    /// A sequence number beyond the head.
+    #[error("sequence number {seq} is beyond the head ({head})")]
+    BeyondHead {
+        /// What was asked for.
+        seq: u64,
+        /// The newest record.
+        head: u64,
+    },
+    /// The store is open read-only.
+    #[error("the store is open read-only")]
+    ReadOnly,
+}
+
+/// Why one rewrite was not committed. Nothing was recorded for it.
+#[derive(Debug, thiserror::Error)]
+pub enum CommitError {
+    /// Validation refused the rewrite.
+    #[error("rewrite refused: {0}")]
+    Refused(#[from] RewriteError),
+    /// The rewrite could not be encoded as a payload.
+    #[error("{0}")]
+    Payload(String),
+    /// The durable write failed; the state was rolled back.
+    #[error("the ledger write failed and nothing was recorded: {0}")]
+    Storage(String),
+    /// The store is open read-only.
+    #[error("the store is open read-only; restart jitosd without --read-only to make changes")]
+    ReadOnly,
+    /// The kernel stopped before answering.
+    #[error("the kernel is shutting down")]
+    ShuttingDown,
+}

@@ -1,0 +1,289 @@
+//! The kernel proper: open, recover, commit rewrites in groups, answer queries.
+
+use std::{path::Path, sync::Arc};
+
+use jitos_ledger::{Actor, Clock, CreateOptions, Hash, Head, Ledger, NewRecord, OpenOptions, Record};
+use jitos_warp::{Graph, Rewrite, StateDigest};
+
+use crate::{
+    payload, recovery, time_travel, verify, CommitError, HistoryStep, KernelError, RecoveryReport,
+    ReplayOutcome, VerifyOutcome, KIND_REWRITE,
+};
+
+/// Snapshot interval used when the operator does not choose one.
+pub const SNAPSHOT_EVERY_DEFAULT: u64 = 10_000;
+
+/// How to open a store.
+#[derive(Clone)]
+pub struct KernelOptions {
+    /// Where recorded time comes from.
+    pub clock: Arc<dyn Clock>,
+    /// Take a snapshot every this many records (0 = only on request).
+    pub snapshot_every: u64,
+    /// Open for inspection only: no writes, and a broken chain is tolerated.
+    pub read_only: bool,
+    /// Create a store with this identity when the directory holds none.
+    pub create_with_id: Option<[u8; 16]>,
+    /// Walk the whole chain before serving (a broken chain then refuses to open).
+    pub verify_on_open: bool,
+}
+
+/// A committed rewrite, as acknowledged to its author after the fsync.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Commit {
+    /// The record.
+    pub record: Record,
+    /// The state digest right after it.
+    pub digest: StateDigest,
+}
+
+/// The single writer: the ledger and the graph folded from it.
+pub struct Kernel {
+    ledger: Ledger,
+    graph: Graph,
+    options: KernelOptions,
+    dir: String,
+    last_snapshot_seq: Option<u64>,
+    recovery: RecoveryReport,
+    broken_at: Option<(u64, String)>,
+}
+
+impl Kernel {
+    /// Opens (or creates) the store in `dir`, verifies it if asked, and recovers the state.
+    pub fn open(dir: &Path, options: KernelOptions) -> Result<Kernel, KernelError> {
+        let open_options = OpenOptions {
+            read_only: options.read_only,
+            clock: options.clock.clone(),
+        };
+        let ledger = match options.create_with_id {
+            Some(store_id) if !Ledger::exists(dir) && !options.read_only => Ledger::create(
+                dir,
+                CreateOptions {
+                    store_id,
+                    clock: options.clock.clone(),
+                },
+            )?,
+            _ => Ledger::open(dir, open_options)?,
+        };
+        let dir_name = dir.display().to_string();
+        let mut broken_at = None;
+        if options.verify_on_open {
+            let outcome = verify::verify(&ledger, &mut |_| {})?;
+            if let Some((seq, reason)) = outcome.first_bad {
+                if !options.read_only {
+                    return Err(KernelError::BrokenChain {
+                        dir: dir_name,
+                        seq,
+                        reason,
+                    });
+                }
+                broken_at = Some((seq, reason));
+            }
+        }
+        // A read-only inspection of a broken store folds only the intact prefix.
+        let target = match &broken_at {
+            Some((seq, _)) => seq.saturating_sub(1),
+            None => ledger.head().seq,
+        };
+        let (graph, recovery) = recovery::rebuild(&ledger, target)?;
+        let last_snapshot_seq = ledger.snapshots()?.first().map(|meta| meta.seq);
+        tracing::info!(
+            head = ledger.head().seq,
+            snapshot = ?recovery.snapshot_seq,
+            replayed = recovery.replayed_records,
+            "recovered"
+        );
+        Ok(Kernel {
+            ledger,
+            graph,
+            options,
+            dir: dir_name,
+            last_snapshot_seq,
+            recovery,
+            broken_at,
+        })
+    }
+
+    /// Validates, records and applies a group of rewrites with one synced write.
+    ///
+    /// Each rewrite is validated against the state left by the ones before it; refused
+    /// ones are answered at once and take no sequence number. The rest are acknowledged
+    /// only after the ledger's synced write returns; if it fails, every one of them is
+    /// undone and answered with the error.
+    pub fn commit(&mut self, batch: Vec<(Actor, Rewrite)>) -> Vec<Result<Commit, CommitError>> {
+        if self.options.read_only {
+            return batch.iter().map(|_| Err(CommitError::ReadOnly)).collect();
+        }
+        let mut results: Vec<Option<Result<Commit, CommitError>>> = Vec::with_capacity(batch.len());
+        let mut pending = Vec::new();
+        let mut records = Vec::new();
+        for (actor, rewrite) in batch {
+            let payload = match payload::encode_rewrite(&rewrite) {
+                Ok(payload) => payload,
+                Err(e) => {
+                    results.push(Some(Err(CommitError::Payload(e.to_string()))));
+                    continue;
+                }
+            };
+            match self.graph.apply(&rewrite) {
+                Ok(applied) => {
+                    pending.push((results.len(), applied, self.graph.digest()));
+                    results.push(None);
+                    records.push(NewRecord {
+                        kind: KIND_REWRITE.to_owned(),
+                        actor,
+                        payload,
+                    });
+                }
+                Err(e) => results.push(Some(Err(CommitError::Refused(e)))),
+            }
+        }
+        match self.ledger.append_batch(records) {
+            Ok(committed) => {
+                for ((slot, _, digest), record) in pending.into_iter().zip(committed) {
+                    results[slot] = Some(Ok(Commit { record, digest }));
+                }
+                self.maybe_snapshot();
+            }
+            Err(e) => {
+                let reason = e.to_string();
+                tracing::error!(%reason, "durable write failed; rolling back");
+                for (slot, applied, _) in pending.into_iter().rev() {
+                    self.graph.undo(applied);
+                    results[slot] = Some(Err(CommitError::Storage(reason.clone())));
+                }
+            }
+        }
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or(Err(CommitError::ShuttingDown)))
+            .collect()
+    }
+
+    fn maybe_snapshot(&mut self) {
+        let every = self.options.snapshot_every;
+        let head = self.ledger.head().seq;
+        if every == 0 || head < self.last_snapshot_seq.unwrap_or(0) + every {
+            return;
+        }
+        // A failed periodic snapshot costs only recovery time; the records are durable.
+        if let Err(e) = self.snapshot() {
+            tracing::warn!(error = %e, "periodic snapshot failed");
+        }
+    }
+
+    /// Takes a snapshot of the live state now.
+    pub fn snapshot(&mut self) -> Result<jitos_ledger::SnapshotMeta, KernelError> {
+        if self.options.read_only {
+            return Err(KernelError::ReadOnly);
+        }
+        let seq = self.ledger.head().seq;
+        let state = self.graph.encode_snapshot();
+        self.ledger
+            .put_snapshot(seq, self.graph.digest().0, &state)
+            .map_err(KernelError::SnapshotWrite)?;
+        self.last_snapshot_seq = Some(seq);
+        let meta = self
+            .ledger
+            .snapshots()?
+            .into_iter()
+            .find(|meta| meta.seq == seq);
+        meta.ok_or_else(|| KernelError::Payload(format!("snapshot at {seq} vanished after write")))
+    }
+
+    /// The live graph.
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    /// The ledger (read access for queries).
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    /// The newest record.
+    pub fn head(&self) -> Head {
+        self.ledger.head()
+    }
+
+    /// Hash of the genesis record's store identity, as hex.
+    pub fn store_id_hex(&self) -> String {
+        Hash::hex_of(&self.ledger.genesis().store_id)
+    }
+
+    /// The data directory.
+    pub fn dir(&self) -> &str {
+        &self.dir
+    }
+
+    /// The options the store was opened with.
+    pub fn options(&self) -> &KernelOptions {
+        &self.options
+    }
+
+    /// What recovery did at open.
+    pub fn recovery(&self) -> &RecoveryReport {
+        &self.recovery
+    }
+
+    /// The first bad record, when a broken store was opened read-only.
+    pub fn broken_at(&self) -> Option<&(u64, String)> {
+        self.broken_at.as_ref()
+    }
+
+    /// The newest snapshot's sequence number.
+    pub fn last_snapshot_seq(&self) -> Option<u64> {
+        self.last_snapshot_seq
+    }
+
+    /// The graph as of `seq` (inclusive); the live graph is cloned for the head.
+    pub fn graph_at(&self, seq: u64) -> Result<Graph, KernelError> {
+        if seq == self.ledger.head().seq && self.broken_at.is_none() {
+            return Ok(self.graph.clone());
+        }
+        time_travel::graph_at(&self.ledger, seq)
+    }
+
+    /// Every record that changed `node`.
+    pub fn history(&self, node: &str) -> Result<Vec<HistoryStep>, KernelError> {
+        time_travel::history(&self.ledger, node)
+    }
+
+    /// Up to `limit` records from `from` on.
+    pub fn records(&self, from: u64, limit: u64) -> Result<Vec<Record>, KernelError> {
+        let head = self.ledger.head().seq;
+        if from > head || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let to = head.min(from.saturating_add(limit - 1));
+        self.ledger
+            .range(from, to)
+            .map(|r| r.map_err(KernelError::from))
+            .collect()
+    }
+
+    /// Walks the chain and proves every snapshot.
+    pub fn verify(&self, progress: &mut dyn FnMut(u64)) -> Result<VerifyOutcome, KernelError> {
+        verify::verify(&self.ledger, progress)
+    }
+
+    /// Folds the ledger from genesis in a fresh state and compares it with the live one.
+    pub fn replay_verify(&self) -> Result<ReplayOutcome, KernelError> {
+        let (replayed, records) = verify::replay_from_genesis(&self.ledger)?;
+        Ok(ReplayOutcome {
+            records,
+            replayed: replayed.digest(),
+            live: self.graph.digest(),
+        })
+    }
+
+    /// Writes records `from..=to` to a bundle file.
+    pub fn export(
+        &self,
+        path: &Path,
+        from: u64,
+        to: u64,
+    ) -> Result<jitos_ledger::BundleInfo, KernelError> {
+        Ok(self.ledger.export_bundle(path, from, to)?)
+    }
+}

@@ -1,0 +1,27 @@
+//! The kernel: the single writer that owns the system WARP.
+//!
+//! State is a fold of the ledger. The kernel validates each rewrite against the live
+//! graph, records it durably through `jitos-ledger`, and only then acknowledges it; if the
+//! durable write fails, the graph is rolled back. Everything else here — recovery, time
+//! travel, per-node history, verification — is a fold of the same records.
+//!
+//! **Architecture invariant:** the kernel does no I/O of its own; the ledger's store is
+//! the only thing it touches, and time enters only through the ledger's injectable clock.
+
+mod error;
+mod fold;
+mod kernel;
+mod payload;
+mod recovery;
+mod service;
+mod time_travel;
+mod verify;
+
+pub use error::{CommitError, KernelError};
+pub use fold::fold_record;
+pub use kernel::{Commit, Kernel, KernelOptions, SNAPSHOT_EVERY_DEFAULT};
+pub use payload::{decode_rewrite, encode_rewrite, KIND_GENESIS, KIND_REWRITE};
+pub use recovery::RecoveryReport;
+pub use service::{KernelHandle, KernelService, COMMIT_BATCH_MAX};
+pub use time_travel::HistoryStep;
+pub use verify::{ReplayOutcome, VerifyOutcome};

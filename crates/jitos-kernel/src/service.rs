@@ -1,0 +1,180 @@
+//! The kernel thread: one owner of the [`Kernel`], fed by a queue, committing in groups.
+//!
+//! Group commit falls out of the queue: while one synced write is in flight, new rewrites
+//! wait in the channel, and the next turn of the loop takes all of them (up to
+//! [`COMMIT_BATCH_MAX`]) into one write. Queries run on the same thread between writes, so
+//! they only ever see acknowledged state.
+
+use std::{
+    sync::{mpsc, Arc},
+    thread,
+};
+
+use jitos_ledger::{Actor, Record};
+use jitos_warp::Rewrite;
+use tokio::sync::{broadcast, oneshot};
+
+use crate::{Commit, CommitError, Kernel};
+
+/// The most rewrites one synced write carries.
+pub const COMMIT_BATCH_MAX: usize = 1024;
+
+/// Committed records kept for followers that fall behind before they must re-read the ledger.
+const FOLLOW_BUFFER_RECORDS_MAX: usize = 4096;
+
+type Query = Box<dyn FnOnce(&mut Kernel) + Send>;
+
+enum Job {
+    Commit {
+        actor: Actor,
+        rewrite: Rewrite,
+        reply: oneshot::Sender<Result<Commit, CommitError>>,
+    },
+    Query(Query),
+    Stop,
+}
+
+/// A cheap, cloneable way to reach the kernel thread.
+#[derive(Clone)]
+pub struct KernelHandle {
+    jobs: mpsc::Sender<Job>,
+    committed: broadcast::Sender<Arc<Record>>,
+}
+
+impl KernelHandle {
+    /// Commits one rewrite; resolves only after its record is durable (or with why not).
+    pub async fn commit(&self, actor: Actor, rewrite: Rewrite) -> Result<Commit, CommitError> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Job::Commit {
+                actor,
+                rewrite,
+                reply,
+            })
+            .map_err(|_| CommitError::ShuttingDown)?;
+        answer.await.map_err(|_| CommitError::ShuttingDown)?
+    }
+
+    /// Blocking form of [`KernelHandle::commit`], for threads outside an async runtime.
+    pub fn commit_blocking(&self, actor: Actor, rewrite: Rewrite) -> Result<Commit, CommitError> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Job::Commit {
+                actor,
+                rewrite,
+                reply,
+            })
+            .map_err(|_| CommitError::ShuttingDown)?;
+        answer.blocking_recv().map_err(|_| CommitError::ShuttingDown)?
+    }
+
+    /// Runs `f` on the kernel thread and returns its result; `None` if the kernel stopped.
+    pub async fn query<T, F>(&self, f: F) -> Option<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Kernel) -> T + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let job = Job::Query(Box::new(move |kernel| {
+            // The asker may have gone away; the answer is then simply dropped.
+            let _ = reply.send(f(kernel));
+        }));
+        self.jobs.send(job).ok()?;
+        answer.await.ok()
+    }
+
+    /// Every record committed from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Record>> {
+        self.committed.subscribe()
+    }
+}
+
+/// The running kernel thread.
+pub struct KernelService {
+    handle: KernelHandle,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl KernelService {
+    /// Moves `kernel` onto its own thread.
+    pub fn start(kernel: Kernel) -> std::io::Result<KernelService> {
+        let (jobs, queue) = mpsc::channel();
+        let (committed, _) = broadcast::channel(FOLLOW_BUFFER_RECORDS_MAX);
+        let publisher = committed.clone();
+        let thread = thread::Builder::new()
+            .name("jitos-kernel".into())
+            .spawn(move || run(kernel, queue, publisher))?;
+        Ok(KernelService {
+            handle: KernelHandle { jobs, committed },
+            thread: Some(thread),
+        })
+    }
+
+    /// A handle for submitting work.
+    pub fn handle(&self) -> KernelHandle {
+        self.handle.clone()
+    }
+
+    /// Finishes the work already queued, then stops the thread and closes the store.
+    pub fn stop(mut self) {
+        self.stop_inner();
+    }
+
+    fn stop_inner(&mut self) {
+        let _ = self.handle.jobs.send(Job::Stop);
+        if let Some(thread) = self.thread.take() {
+            if thread.join().is_err() {
+                tracing::error!("the kernel thread panicked");
+            }
+        }
+    }
+}
+
+impl Drop for KernelService {
+    fn drop(&mut self) {
+        self.stop_inner();
+    }
+}
+
+fn run(mut kernel: Kernel, queue: mpsc::Receiver<Job>, publisher: broadcast::Sender<Arc<Record>>) {
+    let mut commits = Vec::new();
+    let mut queries: Vec<Query> = Vec::new();
+    while let Ok(first) = queue.recv() {
+        let mut stop = false;
+        let mut next = Some(first);
+        while let Some(job) = next.take() {
+            match job {
+                Job::Commit {
+                    actor,
+                    rewrite,
+                    reply,
+                } => commits.push((actor, rewrite, reply)),
+                Job::Query(query) => queries.push(query),
+                Job::Stop => stop = true,
+            }
+            if stop || commits.len() >= COMMIT_BATCH_MAX {
+                break;
+            }
+            next = queue.try_recv().ok();
+        }
+        if !commits.is_empty() {
+            let (batch, replies): (Vec<_>, Vec<_>) = commits
+                .drain(..)
+                .map(|(actor, rewrite, reply)| ((actor, rewrite), reply))
+                .unzip();
+            for (result, reply) in kernel.commit(batch).into_iter().zip(replies) {
+                if let Ok(commit) = &result {
+                    // No follower listening is not an error.
+                    let _ = publisher.send(Arc::new(commit.record.clone()));
+                }
+                let _ = reply.send(result);
+            }
+        }
+        for query in queries.drain(..) {
+            query(&mut kernel);
+        }
+        if stop {
+            break;
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! Verification: the chain and every snapshot, and a full replay against the live state.
+
+use jitos_ledger::{Ledger, VerifyEvent};
+use jitos_warp::{Graph, StateDigest};
+
+use crate::{fold_record, recovery, KernelError};
+
+/// The outcome of [`crate::Kernel::verify`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VerifyOutcome {
+    /// Records whose hash and link were checked.
+    pub records_checked: u64,
+    /// The newest sequence number.
+    pub head_seq: u64,
+    /// The first bad sequence number, and why.
+    pub first_bad: Option<(u64, String)>,
+    /// Snapshots checked.
+    pub snapshots_checked: u64,
+    /// Snapshots that failed, and why.
+    pub bad_snapshots: Vec<(u64, String)>,
+}
+
+impl VerifyOutcome {
+    /// Whether everything checked out.
+    pub fn ok(&self) -> bool {
+        self.first_bad.is_none() && self.bad_snapshots.is_empty()
+    }
+}
+
+/// The outcome of [`crate::Kernel::replay_verify`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplayOutcome {
+    /// Records folded from genesis.
+    pub records: u64,
+    /// Digest of the fresh fold.
+    pub replayed: StateDigest,
+    /// Digest of the live state.
+    pub live: StateDigest,
+}
+
+/// Walks the chain, then proves each snapshot's state against its recorded digest.
+pub(crate) fn verify(
+    ledger: &Ledger,
+    progress: &mut dyn FnMut(u64),
+) -> Result<VerifyOutcome, KernelError> {
+    let mut digest_failures = Vec::new();
+    let report = ledger.verify(&mut |event| match event {
+        VerifyEvent::Progress { seq } => progress(seq),
+        VerifyEvent::Snapshot { meta, state } => {
+            if let Err(reason) = recovery::prove_snapshot(state, &meta.digest) {
+                digest_failures.push((meta.seq, reason));
+            }
+        }
+    })?;
+    let mut bad_snapshots = report.bad_snapshots.clone();
+    bad_snapshots.extend(digest_failures);
+    bad_snapshots.sort();
+    Ok(VerifyOutcome {
+        records_checked: report.records_checked,
+        head_seq: report.head.seq,
+        first_bad: report.first_bad.clone(),
+        snapshots_checked: report.snapshots_checked,
+        bad_snapshots,
+    })
+}
+
+/// Folds the whole ledger from genesis into a fresh graph, ignoring every snapshot.
+pub(crate) fn replay_from_genesis(ledger: &Ledger) -> Result<(Graph, u64), KernelError> {
+    let mut graph = Graph::new();
+    let mut records = 0;
+    for record in ledger.range(0, ledger.head().seq) {
+        fold_record(&mut graph, &record?)?;
+        records += 1;
+    }
+    Ok((graph, records))
+}

@@ -1,0 +1,93 @@
+//! A blocking client of the daemon's socket, for the CLI and for tests.
+
+use std::{io, os::unix::net::UnixStream, path::Path};
+
+use crate::{
+    decode_message, encode_message, read_frame, write_frame, ErrorInfo, FrameError, Hello, Request,
+    Response, Welcome,
+};
+
+/// Why a client call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The socket exists but could not be connected to.
+    #[error("cannot connect to {path}: {source}")]
+    Connect {
+        /// The socket.
+        path: String,
+        /// What failed.
+        #[source]
+        source: io::Error,
+    },
+    /// The daemon refused the handshake.
+    #[error("jitosd refused the connection: {}", .0.message)]
+    Refused(ErrorInfo),
+    /// The daemon answered the handshake with something other than a welcome.
+    #[error("jitosd answered the handshake with an unexpected message")]
+    BadHandshake,
+    /// Framing or decoding failed.
+    #[error(transparent)]
+    Frame(#[from] FrameError),
+}
+
+/// One handshaken connection.
+pub struct Client {
+    stream: UnixStream,
+    welcome: Welcome,
+}
+
+impl Client {
+    /// Connects and handshakes; `Ok(None)` when nothing listens on `socket`.
+    pub fn connect(socket: &Path, client_name: &str) -> Result<Option<Client>, ClientError> {
+        let stream = match UnixStream::connect(socket) {
+            Ok(stream) => stream,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused
+                ) =>
+            {
+                return Ok(None)
+            }
+            Err(source) => {
+                return Err(ClientError::Connect {
+                    path: socket.display().to_string(),
+                    source,
+                })
+            }
+        };
+        Client::handshake(stream, client_name).map(Some)
+    }
+
+    /// Handshakes on an already connected stream.
+    pub fn handshake(mut stream: UnixStream, client_name: &str) -> Result<Client, ClientError> {
+        write_frame(&mut stream, &encode_message(&Hello::new(client_name))?)?;
+        let welcome = match decode_message(&read_frame(&mut stream)?)? {
+            Response::Welcome(welcome) => welcome,
+            Response::Error(e) => return Err(ClientError::Refused(e)),
+            _ => return Err(ClientError::BadHandshake),
+        };
+        Ok(Client { stream, welcome })
+    }
+
+    /// What the daemon said at the handshake.
+    pub fn welcome(&self) -> &Welcome {
+        &self.welcome
+    }
+
+    /// Sends a request without waiting for its answer.
+    pub fn send(&mut self, request: &Request) -> Result<(), ClientError> {
+        Ok(write_frame(&mut self.stream, &encode_message(request)?)?)
+    }
+
+    /// Reads the next response.
+    pub fn receive(&mut self) -> Result<Response, ClientError> {
+        Ok(decode_message(&read_frame(&mut self.stream)?)?)
+    }
+
+    /// Sends a request and reads its one response.
+    pub fn call(&mut self, request: &Request) -> Result<Response, ClientError> {
+        self.send(request)?;
+        self.receive()
+    }
+}

@@ -1,0 +1,18 @@
+//! Wire types and framing shared by `jitosd` and its clients.
+//!
+//! **API Boundary:** everything that crosses the daemon's unix socket is defined here and
+//! nowhere else. Framing works on any `std::io::Read`/`Write`, so the daemon can drive it from async
+//! code; [`Client`] is the one blocking socket client, shared by the CLI and the tests.
+
+mod client;
+mod frame;
+mod handshake;
+mod message;
+
+pub use client::{Client, ClientError};
+pub use frame::{check_frame_len, decode_message, encode_message, read_frame, write_frame, FrameError, FRAME_BYTES_MAX};
+pub use handshake::{Hello, Welcome, PROTOCOL_MAGIC, PROTOCOL_VERSION};
+pub use message::{
+    ActorView, ErrorCode, ErrorInfo, GraphView, HistoryEntry, RecordView, ReplayReport, Request,
+    Response, SnapshotView, StatusInfo, VerifyView,
+};

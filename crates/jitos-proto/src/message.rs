@@ -1,0 +1,257 @@
+//! Requests a client may send after the handshake, and the daemon's responses.
+
+use jitos_warp::{Edge, Node, Rewrite};
+use serde::{Deserialize, Serialize};
+
+use crate::Welcome;
+
+/// One request. Each gets exactly one [`Response`], except [`Request::Follow`] and
+/// [`Request::Export`], which stream until done.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Request {
+    /// Head, digest, sizes and configuration of the store.
+    Status,
+    /// Validate, record durably and apply one rewrite.
+    ApplyRewrite(Rewrite),
+    /// The graph, or one node of it, at a sequence number (default: head).
+    GraphShow {
+        /// Sequence number to travel to; `None` for the head.
+        at: Option<u64>,
+        /// Restrict the view to this node and its edges.
+        node: Option<String>,
+    },
+    /// The records that changed one node.
+    History {
+        /// The node id.
+        node: String,
+    },
+    /// A page of records.
+    Log {
+        /// First sequence number.
+        from: u64,
+        /// Maximum number of records.
+        limit: u32,
+    },
+    /// Records from `from` on, then every new record as it commits, until the client hangs up.
+    Follow {
+        /// First sequence number.
+        from: u64,
+    },
+    /// Walk the chain and every snapshot.
+    Verify,
+    /// Fold the whole ledger from genesis in a fresh state and compare with the live state.
+    ReplayVerify,
+    /// Stream a bundle of records `from..=to` (default: the whole ledger).
+    Export {
+        /// First sequence number.
+        from: u64,
+        /// Last sequence number, `None` for the head.
+        to: Option<u64>,
+    },
+    /// Take a snapshot of the folded state now.
+    Snapshot,
+}
+
+/// The daemon's answer to one request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Response {
+    /// The handshake succeeded.
+    Welcome(Welcome),
+    /// Answer to [`Request::Status`].
+    Status(StatusInfo),
+    /// A rewrite was recorded and fsynced.
+    Committed {
+        /// Its sequence number.
+        seq: u64,
+        /// Its record hash (hex).
+        hash: String,
+        /// The state digest after it (hex).
+        digest: String,
+    },
+    /// Answer to [`Request::GraphShow`].
+    Graph(GraphView),
+    /// Answer to [`Request::History`].
+    History(Vec<HistoryEntry>),
+    /// A page of records ([`Request::Log`], and each step of [`Request::Follow`]).
+    Records(Vec<RecordView>),
+    /// Answer to [`Request::Verify`].
+    Verify(VerifyView),
+    /// Answer to [`Request::ReplayVerify`].
+    Replay(ReplayReport),
+    /// A piece of an exported bundle; `last` marks the final piece.
+    ExportChunk {
+        /// Bundle bytes.
+        bytes: Vec<u8>,
+        /// Whether this is the final piece.
+        last: bool,
+    },
+    /// Answer to [`Request::Snapshot`].
+    Snapshot(SnapshotView),
+    /// The request failed; nothing was recorded.
+    Error(ErrorInfo),
+}
+
+/// Who caused a record, as shown to people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ActorView {
+    /// The daemon itself.
+    System,
+    /// A local process, identified by the kernel's peer credentials.
+    Peer {
+        /// User id.
+        uid: u32,
+        /// Process id.
+        pid: u32,
+    },
+    /// A named actor (tests, imports).
+    Named(String),
+}
+
+/// Head, digest and sizes of a store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusInfo {
+    /// Store identity (hex).
+    pub store_id: String,
+    /// Store format version.
+    pub format_version: u32,
+    /// Sequence number of the newest record.
+    pub head_seq: u64,
+    /// Hash of the newest record (hex).
+    pub head_hash: String,
+    /// State digest of the folded graph (hex).
+    pub digest: String,
+    /// Number of nodes.
+    pub nodes: u64,
+    /// Number of edges.
+    pub edges: u64,
+    /// Sequence number of the newest snapshot.
+    pub last_snapshot_seq: Option<u64>,
+    /// A snapshot is taken every this many records.
+    pub snapshot_every: u64,
+    /// Whether the store was opened read-only.
+    pub read_only: bool,
+    /// Snapshots ignored at recovery, with why.
+    pub ignored_snapshots: Vec<String>,
+    /// Data directory.
+    pub data_dir: String,
+}
+
+/// A graph, or one node of it, at a sequence number.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GraphView {
+    /// The sequence number the view reflects.
+    pub at_seq: u64,
+    /// State digest of the whole graph at that point (hex).
+    pub digest: String,
+    /// Nodes in id order.
+    pub nodes: Vec<Node>,
+    /// Edges in (from, label, to) order.
+    pub edges: Vec<Edge>,
+}
+
+/// One record as shown to people and scripts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordView {
+    /// Sequence number.
+    pub seq: u64,
+    /// Record kind.
+    pub kind: String,
+    /// Who caused it.
+    pub actor: ActorView,
+    /// Recorded time, milliseconds since the Unix epoch.
+    pub time_ms: u64,
+    /// Record hash (hex).
+    pub hash: String,
+    /// Parent hash (hex).
+    pub parent: String,
+    /// A one-line description.
+    pub summary: String,
+    /// The rewrite, for rewrite records.
+    pub rewrite: Option<Rewrite>,
+}
+
+/// One record that changed a node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    /// The record.
+    pub record: RecordView,
+    /// The node after that record, or `None` if it was removed.
+    pub node_after: Option<Node>,
+}
+
+/// The outcome of a chain verification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifyView {
+    /// Records whose hash and link were checked.
+    pub records_checked: u64,
+    /// Sequence number of the newest record.
+    pub head_seq: u64,
+    /// The first bad record and why.
+    pub first_bad: Option<(u64, String)>,
+    /// Snapshots checked.
+    pub snapshots_checked: u64,
+    /// Snapshots that failed, with why.
+    pub bad_snapshots: Vec<(u64, String)>,
+}
+
+impl VerifyView {
+    /// Whether everything checked out.
+    pub fn ok(&self) -> bool {
+        self.first_bad.is_none() && self.bad_snapshots.is_empty()
+    }
+}
+
+/// The outcome of a full replay from genesis.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplayReport {
+    /// Records folded.
+    pub records: u64,
+    /// Digest of the replayed state (hex).
+    pub replayed_digest: String,
+    /// Digest of the live state (hex).
+    pub live_digest: String,
+}
+
+impl ReplayReport {
+    /// Whether replay reproduced the live state.
+    pub fn matches(&self) -> bool {
+        self.replayed_digest == self.live_digest
+    }
+}
+
+/// A snapshot that was just taken.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotView {
+    /// The sequence number it reflects.
+    pub seq: u64,
+    /// State digest (hex).
+    pub digest: String,
+    /// Compressed size on disk.
+    pub stored_bytes: u64,
+}
+
+/// Broad classes of failure, so scripts can branch without parsing messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ErrorCode {
+    /// The request was malformed or violated the protocol.
+    BadRequest,
+    /// The rewrite was refused by validation; nothing was recorded.
+    RewriteRefused,
+    /// The thing asked for does not exist.
+    NotFound,
+    /// The daemon serves a read-only store.
+    ReadOnly,
+    /// The store could not complete the operation (disk, corruption).
+    Storage,
+    /// The daemon is shutting down.
+    ShuttingDown,
+}
+
+/// A failure a person can act on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorInfo {
+    /// The class of failure.
+    pub code: ErrorCode,
+    /// What went wrong and what to do.
+    pub message: String,
+}

@@ -1,0 +1,141 @@
+//! `cargo xtask bench`: run the criterion benches, then print each result and the ratios
+//! the targets are stated in, all from the one run just made.
+
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use anyhow::{bail, Context, Result};
+use serde_json::Value;
+
+/// Each bench: (name, package).
+const BENCHES: &[(&str, &str)] = &[
+    ("append", "jitos-ledger"),
+    ("apply", "jitos-warp"),
+    ("group_commit", "jitos-kernel"),
+    ("recovery", "jitos-kernel"),
+];
+
+/// Ratios to report: (group, measured function, baseline function, target ratio).
+const RATIOS: &[(&str, &str, &str, f64)] = &[
+    ("group_commit", "kernel", "rocksdb_synced_batch", 2.0),
+    ("append_batch", "ledger", "rocksdb_synced_batch", 2.0),
+    ("single_append", "ledger_append", "fdatasync", 2.0),
+];
+
+struct Estimate {
+    mean_ns: f64,
+    elements: Option<f64>,
+}
+
+pub fn run(root: &Path, names: &[String]) -> Result<()> {
+    for name in names {
+        if !BENCHES.iter().any(|(bench, _)| bench == name) {
+            bail!("unknown bench {name:?}; known: {:?}", BENCHES.iter().map(|b| b.0).collect::<Vec<_>>());
+        }
+    }
+    let selected: Vec<_> = BENCHES
+        .iter()
+        .filter(|(bench, _)| names.is_empty() || names.iter().any(|n| n == bench))
+        .collect();
+    let criterion_dir = target_dir(root).join("criterion");
+    // Old results would mix with this run's; the ratios must come from one run.
+    if criterion_dir.exists() {
+        std::fs::remove_dir_all(&criterion_dir)
+            .with_context(|| format!("cannot clear {}", criterion_dir.display()))?;
+    }
+    for (bench, package) in &selected {
+        crate::status(
+            Command::new("cargo")
+                .current_dir(root)
+                .args(["bench", "-p", package, "--bench", bench]),
+        )?;
+    }
+    let estimates = read_estimates(&criterion_dir)?;
+    print_report(&estimates);
+    Ok(())
+}
+
+fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"))
+}
+
+/// (group, function, parameter) → estimate, from criterion's `new/` directories.
+fn read_estimates(dir: &Path) -> Result<BTreeMap<(String, String, String), Estimate>> {
+    let mut found = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.ends_with("new/benchmark.json") {
+                let bench = read_json(&path)?;
+                let estimates = read_json(&path.with_file_name("estimates.json"))?;
+                let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+                let key = (
+                    text(&bench["group_id"]),
+                    text(&bench["function_id"]),
+                    text(&bench["value_str"]),
+                );
+                found.insert(
+                    key,
+                    Estimate {
+                        mean_ns: estimates["mean"]["point_estimate"].as_f64().unwrap_or(f64::NAN),
+                        elements: bench["throughput"]["Elements"].as_f64(),
+                    },
+                );
+            }
+        }
+    }
+    Ok(found)
+}
+
+fn read_json(path: &Path) -> Result<Value> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))
+}
+
+fn print_report(estimates: &BTreeMap<(String, String, String), Estimate>) {
+    println!("\n{:<28} {:<28} {:>8} {:>14} {:>16}", "group", "function", "param", "mean", "elements/s");
+    for ((group, function, param), estimate) in estimates {
+        let rate = estimate
+            .elements
+            .map(|n| format!("{:.0}", n / (estimate.mean_ns / 1e9)))
+            .unwrap_or_default();
+        println!(
+            "{group:<28} {function:<28} {param:>8} {:>14} {rate:>16}",
+            human_ns(estimate.mean_ns)
+        );
+    }
+    println!("\nratios (measured / baseline, same run; target in brackets):");
+    for (group, measured, baseline, target) in RATIOS {
+        for ((g, f, param), m) in estimates {
+            if g != group || f != measured {
+                continue;
+            }
+            let Some(b) = estimates.get(&(g.clone(), (*baseline).to_owned(), param.clone())) else {
+                continue;
+            };
+            let ratio = m.mean_ns / b.mean_ns;
+            let verdict = if ratio <= *target { "ok" } else { "OVER TARGET" };
+            println!("  {group}: {measured} / {baseline} [{param}] = {ratio:.2} (≤ {target}) {verdict}");
+        }
+    }
+}
+
+fn human_ns(ns: f64) -> String {
+    match ns {
+        ns if ns >= 1e9 => format!("{:.2} s", ns / 1e9),
+        ns if ns >= 1e6 => format!("{:.2} ms", ns / 1e6),
+        ns if ns >= 1e3 => format!("{:.2} µs", ns / 1e3),
+        ns => format!("{ns:.0} ns"),
+    }
+}
