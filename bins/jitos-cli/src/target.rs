@@ -78,7 +78,7 @@ impl Target {
     /// Answers a query from whichever source this is.
     pub fn query(&mut self, request: &Request) -> Result<Response> {
         match self {
-            Target::Daemon(client) => client.call(request),
+            Target::Daemon(client) => Ok(client.call(request)?),
             Target::Offline(kernel) => Ok(jitosd::answer::answer(kernel, request)),
         }
     }

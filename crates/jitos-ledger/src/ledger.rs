@@ -1,0 +1,309 @@
+//! The `Ledger`: creating and opening a store, appending record batches, reading records.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rocksdb::WriteBatch;
+
+use crate::clock::Clock;
+use crate::error::{AppendError, OpenError, ReadError};
+use crate::genesis::{Genesis, FORMAT_VERSION, GENESIS_KIND};
+use crate::hash::Hash;
+use crate::limits::{BATCH_BYTES_MAX, BATCH_RECORDS_MAX};
+use crate::range::RecordRange;
+use crate::staging::sync_parent;
+use crate::record::{Actor, Head, NewRecord, Record};
+use crate::store::{key_seq, seq_key, Access, Meta, Store, CF_RECORDS};
+
+/// How to create a new store.
+#[derive(Clone)]
+pub struct CreateOptions {
+    /// Identifies the store; chosen by the caller (random, or derived from the host).
+    pub store_id: [u8; 16],
+    /// Source of recorded time.
+    pub clock: Arc<dyn Clock>,
+}
+
+/// How to open an existing store.
+#[derive(Clone)]
+pub struct OpenOptions {
+    /// Open for inspection only: takes no lock and refuses every write.
+    pub read_only: bool,
+    /// Source of recorded time.
+    pub clock: Arc<dyn Clock>,
+}
+
+/// A durable, hash-chained, append-only log of records, with snapshots and blobs beside it.
+///
+/// Every write is synced to disk before it returns `Ok`.
+pub struct Ledger {
+    pub(crate) store: Store,
+    pub(crate) genesis: Genesis,
+    pub(crate) head: Head,
+    pub(crate) read_only: bool,
+    clock: Arc<dyn Clock>,
+}
+
+impl Ledger {
+    /// Creates a store in `dir` (missing or empty) holding only the genesis record.
+    pub fn create(dir: &Path, opts: CreateOptions) -> Result<Ledger, OpenError> {
+        if Self::exists(dir) {
+            return Err(OpenError::AlreadyExists {
+                dir: dir.to_path_buf(),
+            });
+        }
+        if !dir_is_empty_or_missing(dir).map_err(io_error("read directory", dir))? {
+            return Err(OpenError::NotEmpty {
+                dir: dir.to_path_buf(),
+            });
+        }
+        fs::create_dir_all(dir).map_err(io_error("create directory", dir))?;
+        let store = Store::open(dir, Access::Create)?;
+        let genesis = Genesis {
+            store_id: opts.store_id,
+            format_version: FORMAT_VERSION,
+            created_ms: opts.clock.now_ms(),
+        };
+        let record = genesis_record(&genesis);
+        let encoded = record
+            .encode()
+            .map_err(|source| OpenError::Encode { source })?;
+        // Genesis and meta land in one synced batch, so a crash leaves either a whole store
+        // or one that `open` reports as never finished.
+        let mut batch = WriteBatch::default();
+        batch.put_cf(store.cf(CF_RECORDS)?, seq_key(0), encoded);
+        store.put_meta(&mut batch, &genesis.store_id)?;
+        store.write_synced(batch, "write the genesis record")?;
+        // RocksDB syncs the files inside `dir`; the entry for `dir` itself lives in its parent.
+        sync_parent(dir).map_err(io_error("sync the parent directory of", dir))?;
+        Ok(Ledger {
+            store,
+            genesis,
+            head: Head {
+                seq: 0,
+                hash: record.hash,
+            },
+            read_only: false,
+            clock: opts.clock,
+        })
+    }
+
+    /// Opens the store in `dir`. Checks the format version first, then that the genesis and
+    /// head records are intact; it does not walk the chain (see `verify`).
+    pub fn open(dir: &Path, opts: OpenOptions) -> Result<Ledger, OpenError> {
+        if !Self::exists(dir) {
+            return Err(OpenError::NotFound {
+                dir: dir.to_path_buf(),
+            });
+        }
+        // A read-only probe checks the version before a writable open could touch the files
+        // of a store written by a newer jitos.
+        let probe = Store::open(dir, Access::Read)?;
+        let meta = probe.read_meta()?;
+        let store = if opts.read_only {
+            probe
+        } else {
+            drop(probe);
+            Store::open(dir, Access::Write)?
+        };
+        store.require_column_families()?;
+        let genesis = load_genesis(&store, &meta)?;
+        let head = load_head(&store)?;
+        Ok(Ledger {
+            store,
+            genesis,
+            head,
+            read_only: opts.read_only,
+            clock: opts.clock,
+        })
+    }
+
+    /// Whether `dir` holds a store (a RocksDB `CURRENT` file).
+    pub fn exists(dir: &Path) -> bool {
+        dir.join("CURRENT").is_file()
+    }
+
+    /// The store's directory.
+    pub fn dir(&self) -> &Path {
+        &self.store.dir
+    }
+
+    /// The payload of the genesis record.
+    pub fn genesis(&self) -> &Genesis {
+        &self.genesis
+    }
+
+    /// The newest record's seq and hash.
+    pub fn head(&self) -> Head {
+        self.head
+    }
+
+    /// Appends `batch` after the head, all or nothing, and returns the sealed records once
+    /// they are synced to disk. All records of a batch carry one clock reading. On error
+    /// nothing is written and the head is unchanged.
+    pub fn append_batch(&mut self, batch: Vec<NewRecord>) -> Result<Vec<Record>, AppendError> {
+        self.check_writable()?;
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        if batch.len() > BATCH_RECORDS_MAX {
+            return Err(AppendError::BatchTooLarge {
+                records: batch.len(),
+                max: BATCH_RECORDS_MAX,
+            });
+        }
+        let mut payload_bytes = 0usize;
+        for (index, new) in batch.iter().enumerate() {
+            new.check(index)?;
+            payload_bytes = payload_bytes.saturating_add(new.payload.len());
+        }
+        if payload_bytes > BATCH_BYTES_MAX {
+            return Err(AppendError::BatchBytesTooLarge {
+                bytes: payload_bytes,
+                max: BATCH_BYTES_MAX,
+            });
+        }
+        let records_cf = self.store.cf(CF_RECORDS)?;
+        let time_ms = self.clock.now_ms();
+        let mut head = self.head;
+        let mut write = WriteBatch::default();
+        let mut sealed = Vec::with_capacity(batch.len());
+        for new in batch {
+            let seq = head
+                .seq
+                .checked_add(1)
+                .ok_or(AppendError::SeqExhausted { head: head.seq })?;
+            let record = Record::seal(seq, head.hash, new, time_ms);
+            let encoded = record
+                .encode()
+                .map_err(|source| AppendError::Encode { seq, source })?;
+            write.put_cf(records_cf, seq_key(seq), encoded);
+            head = Head {
+                seq,
+                hash: record.hash,
+            };
+            sealed.push(record);
+        }
+        self.store.write_synced(write, "append records")?;
+        self.head = head;
+        Ok(sealed)
+    }
+
+    /// The record at `seq`, or `None` beyond the head.
+    pub fn get(&self, seq: u64) -> Result<Option<Record>, ReadError> {
+        if seq > self.head.seq {
+            return Ok(None);
+        }
+        let value = self
+            .store
+            .db
+            .get_pinned_cf(self.store.cf(CF_RECORDS)?, seq_key(seq))
+            .map_err(self.store.err("read a record"))?
+            .ok_or(ReadError::MissingRecord { seq })?;
+        Record::decode_checked(seq, &value)
+            .map(Some)
+            .map_err(|reason| ReadError::CorruptRecord { seq, reason })
+    }
+
+    /// The records from `from` to `to_inclusive`, cut at the head, in order. Each is checked
+    /// as it is read; a hole or a corrupt record ends the iteration with an error.
+    pub fn range(
+        &self,
+        from: u64,
+        to_inclusive: u64,
+    ) -> impl Iterator<Item = Result<Record, ReadError>> + '_ {
+        RecordRange::new(&self.store, from, to_inclusive.min(self.head.seq))
+    }
+
+    pub(crate) fn check_writable(&self) -> Result<(), AppendError> {
+        if self.read_only {
+            return Err(AppendError::ReadOnly {
+                dir: self.store.dir.clone(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The genesis record of a store.
+fn genesis_record(genesis: &Genesis) -> Record {
+    let new = NewRecord {
+        kind: GENESIS_KIND.to_owned(),
+        actor: Actor::System,
+        payload: genesis.encode(),
+    };
+    Record::seal(0, Hash::ZERO, new, genesis.created_ms)
+}
+
+/// Checks that a decoded record 0 is a genesis record, and returns its payload.
+pub(crate) fn check_genesis_record(record: &Record) -> Result<Genesis, String> {
+    if record.kind != GENESIS_KIND {
+        return Err(format!("record 0 has kind {:?}, not {GENESIS_KIND:?}", record.kind));
+    }
+    if record.parent != Hash::ZERO {
+        return Err("record 0 has a non-zero parent".to_owned());
+    }
+    Genesis::decode(&record.payload)
+}
+
+fn load_genesis(store: &Store, meta: &Meta) -> Result<Genesis, OpenError> {
+    let corrupt = |reason: String| OpenError::Corrupt {
+        dir: store.dir.clone(),
+        reason,
+    };
+    let value = store
+        .db
+        .get_pinned_cf(store.cf(CF_RECORDS)?, seq_key(0))
+        .map_err(store.err("read the genesis record"))?
+        .ok_or_else(|| corrupt("the genesis record (seq 0) is missing".to_owned()))?;
+    let record = Record::decode_checked(0, &value)
+        .map_err(|reason| corrupt(format!("genesis record: {reason}")))?;
+    let genesis = check_genesis_record(&record).map_err(corrupt)?;
+    if genesis.store_id != meta.store_id {
+        return Err(corrupt(
+            "the genesis record names a different store id than `meta`".to_owned(),
+        ));
+    }
+    if genesis.format_version > meta.format_version {
+        return Err(corrupt(format!(
+            "genesis says format {} but `meta` says {}",
+            genesis.format_version, meta.format_version
+        )));
+    }
+    Ok(genesis)
+}
+
+fn load_head(store: &Store) -> Result<Head, OpenError> {
+    let corrupt = |reason: String| OpenError::Corrupt {
+        dir: store.dir.clone(),
+        reason,
+    };
+    let mut iter = store.db.raw_iterator_cf(store.cf(CF_RECORDS)?);
+    iter.seek_to_last();
+    iter.status().map_err(store.err("find the head record"))?;
+    let (key, value) = iter
+        .item()
+        .ok_or_else(|| corrupt("it holds no records".to_owned()))?;
+    let seq = key_seq(CF_RECORDS, key).map_err(|error| corrupt(error.to_string()))?;
+    let record = Record::decode_checked(seq, value)
+        .map_err(|reason| corrupt(format!("head record {seq}: {reason}")))?;
+    Ok(Head {
+        seq,
+        hash: record.hash,
+    })
+}
+
+pub(crate) fn dir_is_empty_or_missing(dir: &Path) -> io::Result<bool> {
+    match fs::read_dir(dir) {
+        Ok(mut entries) => Ok(entries.next().is_none()),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(true),
+        Err(error) => Err(error),
+    }
+}
+
+pub(crate) fn io_error(op: &'static str, path: &Path) -> impl FnOnce(io::Error) -> OpenError {
+    let path: PathBuf = path.to_path_buf();
+    move |source| OpenError::Io { op, path, source }
+}

@@ -1,0 +1,21 @@
+//! Harness for the system tests: finds the built `jitosd` and `jitos`, runs them on
+//! throw-away directories, and talks to the daemon over its socket.
+//!
+//! A harness failure is a test failure, so helpers panic with a message that says what
+//! was being done and what the daemon or CLI printed, rather than returning errors.
+
+mod bins;
+mod daemon;
+mod output;
+mod process;
+mod sandbox;
+mod wire;
+
+pub use bins::bin_path;
+pub use daemon::{Daemon, READY_WAIT};
+pub use output::{assert_failure, assert_success, stderr_text, stdout_text};
+pub use process::run_bounded;
+pub use sandbox::Sandbox;
+pub use wire::{
+    add_node, all_records, apply, call, connect, graph, rewrite, status, LOG_PAGE_RECORDS,
+};

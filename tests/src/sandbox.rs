@@ -1,0 +1,140 @@
+//! A throw-away directory holding one data directory and one socket path, and the CLI and
+//! daemon runs that use them.
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Command, Output},
+    sync::atomic::{AtomicU32, Ordering},
+    time::Duration,
+};
+
+use tempfile::TempDir;
+
+use crate::{bin_path, process::run_bounded, Daemon};
+
+/// Longest a single `jitos` command, or a `jitosd` that is expected to refuse to start,
+/// may run before its test fails.
+const COMMAND_WAIT: Duration = Duration::from_secs(60);
+
+/// A temporary directory with `data/` for the store and `run/jitosd.sock` for the socket.
+/// Everything in it is removed when it is dropped.
+pub struct Sandbox {
+    dir: TempDir,
+    data_dir: PathBuf,
+    socket: PathBuf,
+    daemons_started: AtomicU32,
+}
+
+impl Default for Sandbox {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Sandbox {
+    /// A fresh, empty sandbox; the socket's directory is left for the daemon to create.
+    pub fn new() -> Sandbox {
+        let dir = tempfile::Builder::new()
+            .prefix("jitos-systest-")
+            .tempdir()
+            .unwrap_or_else(|e| panic!("cannot create a temporary directory: {e}"));
+        let data_dir = dir.path().join("data");
+        let socket = dir.path().join("run").join("jitosd.sock");
+        Sandbox {
+            dir,
+            data_dir,
+            socket,
+            daemons_started: AtomicU32::new(0),
+        }
+    }
+
+    /// The sandbox's root, for files a test writes beside the store (bundles, scripts).
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The data directory (`--data-dir`).
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// The RocksDB store inside the data directory.
+    pub fn store_dir(&self) -> PathBuf {
+        self.data_dir.join("store")
+    }
+
+    /// The socket path (`--socket`).
+    pub fn socket(&self) -> &Path {
+        &self.socket
+    }
+
+    /// Starts `jitosd` on this sandbox and waits until it answers.
+    pub fn start(&self) -> Daemon {
+        self.start_with(&[])
+    }
+
+    /// Starts `jitosd` with extra flags (e.g. `--read-only`) and waits until it answers.
+    pub fn start_with(&self, extra: &[&str]) -> Daemon {
+        Daemon::spawn(
+            self.jitosd_command(extra),
+            self.socket.clone(),
+            self.next_stderr_path(),
+        )
+    }
+
+    /// Runs a `jitosd` that is expected to exit on its own (a refused start), with extra
+    /// flags, and returns its output.
+    pub fn jitosd_until_exit(&self, extra: &[&str]) -> Output {
+        run_bounded(&mut self.jitosd_command(extra), &[], COMMAND_WAIT)
+    }
+
+    /// Runs `jitos --socket S --data-dir D ARGS…` to completion.
+    pub fn jitos(&self, args: &[&str]) -> Output {
+        self.jitos_with_stdin(args, &[])
+    }
+
+    /// Runs `jitos` like [`Sandbox::jitos`], feeding `stdin` to it.
+    pub fn jitos_with_stdin(&self, args: &[&str], stdin: &[u8]) -> Output {
+        run_bounded(&mut self.jitos_command(args), stdin, COMMAND_WAIT)
+    }
+
+    /// The `jitos` command line for this sandbox, for tests that manage the process
+    /// themselves (`log --follow`).
+    pub fn jitos_command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(bin_path("jitos"));
+        command
+            .arg("--socket")
+            .arg(&self.socket)
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .args(args);
+        clear_jitos_env(&mut command);
+        command
+    }
+
+    fn jitosd_command(&self, extra: &[&str]) -> Command {
+        let mut command = Command::new(bin_path("jitosd"));
+        command
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .arg("--socket")
+            .arg(&self.socket)
+            .args(extra);
+        clear_jitos_env(&mut command);
+        command
+    }
+
+    fn next_stderr_path(&self) -> PathBuf {
+        let n = self.daemons_started.fetch_add(1, Ordering::Relaxed);
+        self.dir.path().join(format!("jitosd-{n}.stderr"))
+    }
+}
+
+/// The binaries read their defaults from the environment; a developer's own settings must
+/// not leak into a test.
+fn clear_jitos_env(command: &mut Command) {
+    command
+        .env_remove("JITOS_SOCKET")
+        .env_remove("JITOS_DATA_DIR")
+        .env_remove("JITOS_LOG");
+}
