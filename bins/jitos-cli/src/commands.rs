@@ -21,6 +21,7 @@ use crate::{
 pub fn run(cli: Cli) -> Result<ExitCode> {
     let location = Location {
         socket: cli.socket.unwrap_or_else(jitosd::paths::default_socket),
+        data_dir_named: cli.data_dir.is_some(),
         data_dir: cli.data_dir.unwrap_or_else(jitosd::paths::default_data_dir),
     };
     let json = cli.json;

@@ -24,6 +24,8 @@ pub struct Location {
     pub socket: PathBuf,
     /// The data directory.
     pub data_dir: PathBuf,
+    /// Whether the operator named the data directory (flag or environment).
+    pub data_dir_named: bool,
 }
 
 impl Location {
@@ -44,12 +46,27 @@ impl Location {
         }
     }
 
-    /// The daemon if one answers, else the store on disk opened read-only.
+    /// The daemon if one answers for this data directory, else the store on disk opened
+    /// read-only.
+    ///
+    /// When the operator named a data directory, a daemon serving another one is not an
+    /// answer: the store on disk is read instead.
     pub fn daemon_or_offline(&self) -> Result<Target> {
-        if let Some(client) = Client::connect(&self.socket, "jitos")? {
-            return Ok(Target::Daemon(client));
+        if let Some(mut client) = Client::connect(&self.socket, "jitos")? {
+            if !self.data_dir_named || self.serves_our_store(&mut client)? {
+                return Ok(Target::Daemon(client));
+            }
         }
         Ok(Target::Offline(Box::new(open_offline(&self.store_dir())?)))
+    }
+
+    fn serves_our_store(&self, client: &mut Client) -> Result<bool> {
+        let Response::Status(status) = client.call(&Request::Status)? else {
+            return Ok(false);
+        };
+        let theirs = std::fs::canonicalize(&status.data_dir).ok();
+        let ours = std::fs::canonicalize(self.store_dir()).ok();
+        Ok(theirs.is_some() && theirs == ours)
     }
 }
 
