@@ -18,7 +18,7 @@ use crate::process::{wait_bounded, POLL_INTERVAL};
 
 /// Longest a daemon may take from spawn to answering a handshake (it verifies the whole
 /// chain and recovers before it binds its socket).
-pub const READY_WAIT: Duration = Duration::from_secs(20);
+const READY_WAIT: Duration = Duration::from_secs(20);
 
 /// Longest a daemon may take to exit after SIGTERM or SIGKILL.
 const EXIT_WAIT: Duration = Duration::from_secs(20);

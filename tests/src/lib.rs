@@ -12,10 +12,8 @@ mod sandbox;
 mod wire;
 
 pub use bins::bin_path;
-pub use daemon::{Daemon, READY_WAIT};
-pub use output::{assert_failure, assert_success, stderr_text, stdout_text};
+pub use daemon::Daemon;
+pub use output::{assert_failure, assert_success, stderr_text};
 pub use process::run_bounded;
 pub use sandbox::Sandbox;
-pub use wire::{
-    add_node, all_records, apply, call, connect, graph, rewrite, status, LOG_PAGE_RECORDS,
-};
+pub use wire::{add_node, all_records, apply, call, connect, graph, rewrite, status};

@@ -7,7 +7,7 @@ use jitos_warp::{NodeId, Op, Rewrite};
 
 /// Records asked for per `Log` page when reading a whole ledger; well under the daemon's
 /// own page cap, so long ledgers take several pages and paging itself is exercised.
-pub const LOG_PAGE_RECORDS: u32 = 1000;
+const LOG_PAGE_RECORDS: u32 = 1000;
 
 /// A handshaken connection to the daemon on `socket`.
 pub fn connect(socket: &Path) -> Client {

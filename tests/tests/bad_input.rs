@@ -21,6 +21,9 @@ use jitos_system_tests::{
 /// Longest the daemon may take to answer or close a connection that sent bad input.
 const REFUSAL_WAIT: Duration = Duration::from_secs(10);
 
+/// Connections that never say hello, held open while other clients are served.
+const SILENT_CONNECTIONS: usize = 8;
+
 /// A daemon holding node `a` (seq 1) and node `b` (seq 2), and its head.
 fn seeded(sandbox: &Sandbox) -> (Daemon, u64) {
     let daemon = sandbox.start();
@@ -163,19 +166,24 @@ fn assert_refused(mut stream: UnixStream, what: &str) -> Option<String> {
 
 // Goal: hostile bytes on the socket end only their own connection. Method: open raw
 // connections that send an oversized length prefix, garbage, a wrong-magic hello, an
-// undecodable request after a good hello, and frames cut short by a hang-up; each must be
-// refused or closed, and a fresh client must still see the same head.
+// undecodable request after a good hello, and frames cut short by a hang-up, while other
+// connections sit silent; each must be refused or closed, and a fresh client must still
+// see the same head.
 #[test]
 fn hostile_socket_input_is_refused_per_connection() {
     let sandbox = Sandbox::new();
     let (mut daemon, head) = seeded(&sandbox);
+    // Held open, silent, for the whole test: clients that never say hello must not stop
+    // the daemon from serving anyone else.
+    let _silent: Vec<UnixStream> = (0..SILENT_CONNECTIONS).map(|_| raw(&daemon)).collect();
+    assert_still_serving(&mut daemon, head, "silent connections");
 
     let mut stream = raw(&daemon);
     send_raw(&mut stream, &(FRAME_BYTES_MAX + 1).to_le_bytes());
-    let message = assert_refused(stream, "an oversized length prefix");
-    if let Some(message) = message {
-        assert!(message.contains("exceeds the maximum"), "{message}");
-    }
+    // The daemon read the whole prefix, so nothing is left unread and its error arrives.
+    let message = assert_refused(stream, "an oversized length prefix")
+        .unwrap_or_else(|| panic!("an oversized length prefix got no explanation"));
+    assert!(message.contains("exceeds the maximum"), "{message}");
     assert_still_serving(&mut daemon, head, "an oversized length prefix");
 
     let mut stream = raw(&daemon);

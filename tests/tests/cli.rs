@@ -12,6 +12,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use jitos_kernel::KIND_REWRITE;
 use jitos_system_tests::{apply, assert_failure, assert_success, rewrite, status, Daemon, Sandbox};
 
 /// Longest `log --follow` may take to print a record committed after it started.
@@ -207,7 +208,7 @@ fn json_output_parses_and_agrees() {
     }
     let last = &records[records.len() - 1];
     assert_eq!(last["hash"], committed["hash"], "{last:#}");
-    assert_eq!(last["kind"].as_str(), Some("rewrite"), "{last:#}");
+    assert_eq!(last["kind"].as_str(), Some(KIND_REWRITE), "{last:#}");
     assert_eq!(
         last["rewrite"]["ops"][0]["add_node"]["id"].as_str(),
         Some("n3"),

@@ -1,9 +1,10 @@
 //! Tampering: one byte flipped in a stored record, behind the daemon's back, must be found
 //! by `jitos verify`, must stop `jitosd` from starting, and must still be inspectable with
-//! `jitosd --read-only`.
+//! `jitosd --read-only`; a damaged snapshot is reported and never trusted.
 
 use std::path::Path;
 
+use jitos_proto::StatusInfo;
 use jitos_system_tests::{
     add_node, apply, assert_failure, assert_success, status, stderr_text, Sandbox,
 };
@@ -14,8 +15,25 @@ const REWRITES: u64 = 6;
 /// The record whose stored bytes are flipped: inside the chain, so the head and genesis
 /// (which `open` checks on its own) stay intact and only a full walk can find it.
 const TAMPERED_SEQ: u64 = 3;
+/// Snapshot interval of the snapshot-tampering test: the store gets snapshots at 2, 4 and 6.
+const SNAPSHOT_EVERY: &str = "2";
 /// Column families of a ledger store, as `docs/LEDGER_FORMAT.md` names them.
 const COLUMN_FAMILIES: [&str; 4] = ["records", "blobs", "snapshots", "meta"];
+
+/// Builds a store of `REWRITES` rewrites through a daemon started with `extra` flags, stops
+/// it with SIGTERM, and returns its last status.
+fn build_store(sandbox: &Sandbox, extra: &[&str]) -> StatusInfo {
+    let daemon = sandbox.start_with(extra);
+    let mut client = daemon.client();
+    for n in 0..REWRITES {
+        apply(&mut client, add_node(&format!("t{n}"), "Tamper"));
+    }
+    let info = status(&mut client);
+    assert_eq!(info.head_seq, REWRITES);
+    drop(client);
+    daemon.terminate();
+    info
+}
 
 // Goal: a flipped byte in one record is named by verify, refuses a normal start, and is
 // inspectable read-only. Method: build a store through the daemon, stop it, flip a byte of
@@ -23,16 +41,8 @@ const COLUMN_FAMILIES: [&str; 4] = ["records", "blobs", "snapshots", "meta"];
 #[test]
 fn flipped_record_byte_is_detected_and_refused() {
     let sandbox = Sandbox::new();
-    let daemon = sandbox.start();
-    let mut client = daemon.client();
-    for n in 0..REWRITES {
-        apply(&mut client, add_node(&format!("t{n}"), "Tamper"));
-    }
-    assert_eq!(status(&mut client).head_seq, REWRITES);
-    drop(client);
-    daemon.terminate();
-
-    flip_record_byte(&sandbox.store_dir(), TAMPERED_SEQ);
+    build_store(&sandbox, &[]);
+    flip_byte(&sandbox.store_dir(), "records", TAMPERED_SEQ);
 
     let text = assert_failure("jitos verify", &sandbox.jitos(&["verify"]));
     assert!(
@@ -76,9 +86,73 @@ fn flipped_record_byte_is_detected_and_refused() {
     inspector.terminate();
 }
 
-/// Flips one byte in the middle of record `seq`'s stored value, opening the store the way
-/// the ledger lays it out (key: seq as big-endian u64).
-fn flip_record_byte(store: &Path, seq: u64) {
+// Goal: damage to the newest record is as inspectable as damage inside the chain. Method:
+// flip a byte of the head record, then ask verify to name it and jitosd --read-only to start.
+#[test]
+#[ignore = "bug: Ledger::open (crates/jitos-ledger/src/ledger.rs) checks the head record even \
+            read-only, so a damaged head makes `jitos verify` and `jitosd --read-only` fail to \
+            open the store, though their message says to open it read-only and verify it"]
+fn flipped_head_record_is_inspectable_read_only() {
+    let sandbox = Sandbox::new();
+    build_store(&sandbox, &[]);
+    flip_byte(&sandbox.store_dir(), "records", REWRITES);
+
+    let output = sandbox.jitos(&["--json", "verify"]);
+    let text = assert_failure("jitos --json verify", &output);
+    let view: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("verify --json printed no JSON ({e}):\n{text}"));
+    assert_eq!(view["first_bad"][0].as_u64(), Some(REWRITES), "{view:#}");
+
+    let inspector = sandbox.start_with(&["--read-only"]);
+    assert!(status(&mut inspector.client()).read_only);
+    inspector.terminate();
+}
+
+// Goal: a damaged snapshot is reported but costs only recovery time, never state. Method:
+// build a store with periodic snapshots, flip a byte of the newest one, then check verify
+// names it and a restarted daemon ignores it and recovers the same digest.
+#[test]
+fn flipped_snapshot_byte_is_reported_and_ignored() {
+    let sandbox = Sandbox::new();
+    let before = build_store(&sandbox, &["--snapshot-every", SNAPSHOT_EVERY]);
+    let newest = before
+        .last_snapshot_seq
+        .unwrap_or_else(|| panic!("no periodic snapshot was taken: {before:?}"));
+    flip_byte(&sandbox.store_dir(), "snapshots", newest);
+
+    let output = sandbox.jitos(&["--json", "verify"]);
+    let text = assert_failure("jitos --json verify", &output);
+    let view: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("verify --json printed no JSON ({e}):\n{text}"));
+    assert!(
+        view["first_bad"].is_null(),
+        "the chain itself is intact: {view:#}"
+    );
+    assert_eq!(
+        view["bad_snapshots"][0][0].as_u64(),
+        Some(newest),
+        "{view:#}"
+    );
+
+    let daemon = sandbox.start();
+    let after = status(&mut daemon.client());
+    assert_eq!(
+        (after.head_seq, &after.digest),
+        (before.head_seq, &before.digest)
+    );
+    assert!(
+        after
+            .ignored_snapshots
+            .iter()
+            .any(|why| why.contains(&newest.to_string())),
+        "status does not report the ignored snapshot: {after:?}"
+    );
+    daemon.terminate();
+}
+
+/// Flips one byte in the middle of the value stored under `seq` in column family `cf`,
+/// opening the store the way the ledger lays it out (key: seq as big-endian u64).
+fn flip_byte(store: &Path, cf: &str, seq: u64) {
     let options = Options::default();
     let present = DB::list_cf(&options, store).unwrap_or_else(|e| {
         panic!(
@@ -94,19 +168,19 @@ fn flip_record_byte(store: &Path, seq: u64) {
     }
     let db = DB::open_cf(&options, store, &present)
         .unwrap_or_else(|e| panic!("cannot open {} with RocksDB: {e}", store.display()));
-    let records = db
-        .cf_handle("records")
-        .unwrap_or_else(|| panic!("no records column family"));
+    let handle = db
+        .cf_handle(cf)
+        .unwrap_or_else(|| panic!("no {cf} column family"));
     let key = seq.to_be_bytes();
     let mut value = db
-        .get_cf(records, key)
-        .unwrap_or_else(|e| panic!("cannot read record {seq}: {e}"))
-        .unwrap_or_else(|| panic!("record {seq} is not stored under its big-endian key"));
+        .get_cf(handle, key)
+        .unwrap_or_else(|e| panic!("cannot read {cf} {seq}: {e}"))
+        .unwrap_or_else(|| panic!("{cf} holds nothing under the big-endian key of {seq}"));
     let middle = value.len() / 2;
     value[middle] ^= 0x01;
-    db.put_cf(records, key, &value)
-        .unwrap_or_else(|e| panic!("cannot write record {seq} back: {e}"));
+    db.put_cf(handle, key, &value)
+        .unwrap_or_else(|e| panic!("cannot write {cf} {seq} back: {e}"));
     // Flushed so the damage is in a table file, as bit rot would be, not only in the WAL.
-    db.flush_cf(records)
-        .unwrap_or_else(|e| panic!("cannot flush the records column family: {e}"));
+    db.flush_cf(handle)
+        .unwrap_or_else(|e| panic!("cannot flush the {cf} column family: {e}"));
 }

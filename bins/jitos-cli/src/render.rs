@@ -12,7 +12,7 @@ pub fn status(info: &StatusInfo) -> String {
         .last_snapshot_seq
         .map_or("none".to_owned(), |seq| seq.to_string());
     let _ = writeln!(out, "store      {} (format v{})", info.store_id, info.format_version);
-    let _ = writeln!(out, "data dir   {}", info.data_dir);
+    let _ = writeln!(out, "store dir  {}", info.store_dir);
     let _ = writeln!(out, "head       seq {}  hash {}", info.head_seq, info.head_hash);
     let _ = writeln!(out, "digest     {}", info.digest);
     let _ = writeln!(out, "graph      {} nodes, {} edges", info.nodes, info.edges);

@@ -64,7 +64,7 @@ impl Location {
         let Response::Status(status) = client.call(&Request::Status)? else {
             return Ok(false);
         };
-        let theirs = std::fs::canonicalize(&status.data_dir).ok();
+        let theirs = std::fs::canonicalize(&status.store_dir).ok();
         let ours = std::fs::canonicalize(self.store_dir()).ok();
         Ok(theirs.is_some() && theirs == ours)
     }

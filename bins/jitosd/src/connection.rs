@@ -8,7 +8,11 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 use jitos_kernel::{CommitError, KernelHandle};
 use jitos_ledger::{Actor, Record};
 use jitos_proto::{ErrorCode, ErrorInfo, FrameError, Hello, Request, Response, Welcome};
-use tokio::{io::AsyncReadExt, net::UnixStream, sync::broadcast};
+use tokio::{
+    io::AsyncReadExt,
+    net::UnixStream,
+    sync::{broadcast, watch},
+};
 
 use crate::{answer, frame_io, views};
 
@@ -29,6 +33,8 @@ pub struct Shared {
     pub welcome: Welcome,
     /// Where exports are staged before they are streamed.
     pub scratch_dir: PathBuf,
+    /// Turns true when the daemon stops, so long-lived streams end promptly.
+    pub stopping: watch::Receiver<bool>,
 }
 
 /// Serves one connection to its end.
@@ -162,6 +168,7 @@ async fn reply_error(
 /// missed; a follower that falls behind the broadcast buffer re-reads the ledger.
 async fn follow(stream: &mut UnixStream, shared: &Shared, from: u64) -> Result<(), FrameError> {
     let mut live = shared.kernel.subscribe();
+    let mut stopping = shared.stopping.clone();
     let mut next = from;
     next = catch_up(stream, shared, next).await?;
     let mut probe = [0u8; 1];
@@ -180,6 +187,7 @@ async fn follow(stream: &mut UnixStream, shared: &Shared, from: u64) -> Result<(
             },
             // A follower sends nothing; any byte or a hang-up ends the stream.
             _ = stream.read(&mut probe) => return Ok(()),
+            _ = stopping.changed() => return Ok(()),
         }
     }
 }

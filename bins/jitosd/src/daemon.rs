@@ -6,7 +6,7 @@ use std::{future::Future, path::PathBuf, sync::Arc, time::Duration};
 use jitos_kernel::{Kernel, KernelError, KernelOptions, KernelService};
 use jitos_ledger::Clock;
 use jitos_proto::Welcome;
-use tokio::{net::UnixListener, task::JoinSet};
+use tokio::{net::UnixListener, sync::watch, task::JoinSet};
 
 use crate::{
     connection::{self, Shared},
@@ -64,6 +64,7 @@ pub struct Daemon {
     listener: UnixListener,
     shared: Arc<Shared>,
     socket: PathBuf,
+    stopping: watch::Sender<bool>,
     _lock: DataDirLock,
 }
 
@@ -98,6 +99,7 @@ impl Daemon {
             source,
         })?;
         let listener = socket::bind_private(&config.socket)?;
+        let (stopping, stopping_rx) = watch::channel(false);
         tracing::info!(
             data_dir = %config.data_dir.display(),
             socket = %config.socket.display(),
@@ -110,10 +112,12 @@ impl Daemon {
                 kernel: service.handle(),
                 welcome,
                 scratch_dir,
+                stopping: stopping_rx,
             }),
             service,
             listener,
             socket: config.socket,
+            stopping,
             _lock: lock,
         })
     }
@@ -131,6 +135,7 @@ impl Daemon {
             listener,
             shared,
             socket,
+            stopping,
             _lock,
         } = self;
         let mut connections = JoinSet::new();
@@ -149,6 +154,8 @@ impl Daemon {
             }
         }
         tracing::info!("shutting down");
+        // Receivers live in `shared`, so the send cannot fail while connections exist.
+        let _ = stopping.send(true);
         drop(listener);
         if let Err(e) = std::fs::remove_file(&socket) {
             tracing::warn!(socket = %socket.display(), error = %e, "cannot remove socket");

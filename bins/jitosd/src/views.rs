@@ -88,7 +88,7 @@ pub fn status_info(kernel: &Kernel) -> StatusInfo {
         .recovery()
         .ignored_snapshots
         .iter()
-        .map(|(seq, why)| format!("snapshot at {seq}: {why}"))
+        .map(|(_, why)| format!("ignored: {why}"))
         .collect();
     if let Some((seq, why)) = kernel.broken_at() {
         ignored.push(format!("chain broken at {seq}: {why}"));
@@ -105,7 +105,7 @@ pub fn status_info(kernel: &Kernel) -> StatusInfo {
         snapshot_every: kernel.options().snapshot_every,
         read_only: kernel.options().read_only,
         ignored_snapshots: ignored,
-        data_dir: kernel.dir().to_owned(),
+        store_dir: kernel.dir().to_owned(),
     }
 }
 

@@ -86,7 +86,6 @@ impl Kernel {
             None => ledger.head().seq,
         };
         let (graph, recovery) = recovery::rebuild(&ledger, target)?;
-        let last_snapshot_seq = ledger.snapshots()?.first().map(|meta| meta.seq);
         tracing::info!(
             head = ledger.head().seq,
             snapshot = ?recovery.snapshot_seq,
@@ -98,7 +97,8 @@ impl Kernel {
             graph,
             options,
             dir: dir_name,
-            last_snapshot_seq,
+            // The newest snapshot recovery could trust; an ignored one does not delay the next.
+            last_snapshot_seq: recovery.snapshot_seq,
             recovery,
             broken_at,
         })

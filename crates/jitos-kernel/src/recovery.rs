@@ -16,7 +16,7 @@ pub struct RecoveryReport {
     pub snapshot_seq: Option<u64>,
     /// Records folded after the snapshot.
     pub replayed_records: u64,
-    /// Snapshots that were skipped, with why.
+    /// Snapshots that were skipped, with a sentence (naming the seq) on why.
     pub ignored_snapshots: Vec<(u64, String)>,
 }
 
@@ -61,7 +61,7 @@ pub(crate) fn rebuild(
 /// Loads a snapshot and proves it against its recorded digest; the error says why not.
 pub(crate) fn load_trusted(ledger: &Ledger, seq: u64, digest: &[u8; 32]) -> Result<Graph, String> {
     let bytes = ledger.load_snapshot(seq).map_err(|e| e.to_string())?;
-    prove_snapshot(&bytes, digest)
+    prove_snapshot(&bytes, digest).map_err(|why| format!("snapshot at seq {seq} {why}"))
 }
 
 /// Decodes a snapshot's state and checks it hashes to the digest recorded beside it.
@@ -69,7 +69,7 @@ pub(crate) fn prove_snapshot(state: &[u8], digest: &[u8; 32]) -> Result<Graph, S
     let graph = Graph::decode_snapshot(state).map_err(|e| format!("does not decode: {e}"))?;
     if &graph.digest().0 != digest {
         return Err(format!(
-            "digest mismatch: content hashes to {}, recorded {}",
+            "does not match its digest: content hashes to {}, recorded {}",
             graph.digest(),
             jitos_warp::StateDigest(*digest)
         ));

@@ -132,8 +132,8 @@ pub struct StatusInfo {
     pub read_only: bool,
     /// Snapshots ignored at recovery, with why.
     pub ignored_snapshots: Vec<String>,
-    /// Data directory.
-    pub data_dir: String,
+    /// The store's directory (inside the daemon's data directory).
+    pub store_dir: String,
 }
 
 /// A graph, or one node of it, at a sequence number.
