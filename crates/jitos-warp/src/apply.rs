@@ -277,23 +277,20 @@ impl Graph {
         label: &str,
         log: &mut Log,
     ) -> Result<(), RewriteError> {
-        self.require_endpoints(index, from, to)?;
+        let (from, to) = self.endpoints(index, from, to)?;
         let edge = Edge {
-            from: from.clone(),
+            from,
             label: label.to_owned(),
-            to: to.clone(),
+            to,
         };
         if self.edges.contains(&edge) {
             return Err(RewriteError::DuplicateEdge { index, edge });
         }
         let versions = self.versions_of(&edge);
         log.pending
-            .edge(Delta::In, from.as_str(), label, to.as_str());
+            .edge(Delta::In, edge.from.as_str(), label, edge.to.as_str());
         self.link(edge.clone());
-        self.bump(from);
-        if to != from {
-            self.bump(to);
-        }
+        self.bump_ends(&edge);
         log.changes.push(Change::EdgeAdded { edge, versions });
         Ok(())
     }
@@ -306,11 +303,11 @@ impl Graph {
         label: &str,
         log: &mut Log,
     ) -> Result<(), RewriteError> {
-        self.require_endpoints(index, from, to)?;
+        let (from, to) = self.endpoints(index, from, to)?;
         let edge = Edge {
-            from: from.clone(),
+            from,
             label: label.to_owned(),
-            to: to.clone(),
+            to,
         };
         if !self.edges.contains(&edge) {
             return Err(RewriteError::MissingEdge { index, edge });
@@ -318,37 +315,45 @@ impl Graph {
         let versions = self.versions_of(&edge);
         self.unlink(&edge);
         log.pending
-            .edge(Delta::Out, from.as_str(), label, to.as_str());
-        self.bump(from);
-        if to != from {
-            self.bump(to);
-        }
+            .edge(Delta::Out, edge.from.as_str(), label, edge.to.as_str());
+        self.bump_ends(&edge);
         log.changes.push(Change::EdgeRemoved { edge, versions });
         Ok(())
     }
 
-    fn require_endpoints(
+    /// The graph's own ids of an edge's two ends, so that edges share the nodes' id
+    /// allocations rather than the rewrite's; an error names the missing end.
+    fn endpoints(
         &self,
         index: usize,
         from: &NodeId,
         to: &NodeId,
-    ) -> Result<(), RewriteError> {
-        for (id, role) in [(from, NodeRole::From), (to, NodeRole::To)] {
-            if !self.slots.contains_key(id.as_str()) {
-                return Err(RewriteError::MissingNode {
+    ) -> Result<(NodeId, NodeId), RewriteError> {
+        let find = |id: &NodeId, role: NodeRole| {
+            self.slots
+                .get(id.as_str())
+                .map(|slot| slot.node.id.clone())
+                .ok_or_else(|| RewriteError::MissingNode {
                     index,
                     id: id.clone(),
                     role,
-                });
-            }
-        }
-        Ok(())
+                })
+        };
+        Ok((find(from, NodeRole::From)?, find(to, NodeRole::To)?))
     }
 
     /// The versions of an edge's two ends, as `undo` must restore them.
     fn versions_of(&self, edge: &Edge) -> (u64, u64) {
         let version = |id: &NodeId| self.slots.get(id.as_str()).map_or(0, |s| s.node.version);
         (version(&edge.from), version(&edge.to))
+    }
+
+    /// Bumps both ends of an edge, a self-loop's node once.
+    fn bump_ends(&mut self, edge: &Edge) {
+        self.bump(&edge.from);
+        if edge.to != edge.from {
+            self.bump(&edge.to);
+        }
     }
 
     fn bump(&mut self, id: &NodeId) {

@@ -49,7 +49,7 @@ impl Graph {
         let mut acc = Accumulator::default();
         let mut pending = PendingElements::new();
         let (mut slots, ids) = decode_nodes(&mut reader, &mut acc, &mut pending)?;
-        let (edges, degrees) = decode_edges(&mut reader, &ids, &mut acc, &mut pending)?;
+        let (edges, ends, degrees) = decode_edges(&mut reader, &ids, &mut acc, &mut pending)?;
         pending.flush(&mut acc);
         reader.finish()?;
 
@@ -60,13 +60,20 @@ impl Graph {
                 }
             }
         }
-        let mut edges_in: Vec<ByTarget> = edges.iter().cloned().map(ByTarget).collect();
-        edges_in.sort_unstable();
+        // Node positions order like ids, so sorting by them avoids comparing id strings.
+        let mut edges_in: Vec<(usize, usize, ByTarget)> = ends
+            .iter()
+            .zip(&edges)
+            .map(|(&(from, to), edge)| (to, from, ByTarget(edge.clone())))
+            .collect();
+        edges_in.sort_unstable_by(|(to_a, from_a, a), (to_b, from_b, b)| {
+            (to_a, &a.0.label, from_a).cmp(&(to_b, &b.0.label, from_b))
+        });
         Ok(Graph {
             slots,
             // Both inputs are sorted, so the sets build in one pass.
             edges: edges.into_iter().collect::<BTreeSet<Edge>>(),
-            edges_in: edges_in.into_iter().collect(),
+            edges_in: edges_in.into_iter().map(|(_, _, edge)| edge).collect(),
             acc,
             state: 0,
             state_last: 0,
@@ -85,6 +92,8 @@ fn decode_nodes(
     let mut slots: FxHashMap<NodeId, Slot> = FxHashMap::default();
     slots.reserve(count);
     let mut ids: Vec<NodeId> = Vec::with_capacity(count);
+    // Reused for every node: one allocation instead of one per node.
+    let mut attrs: Vec<(String, Value)> = Vec::new();
     for _ in 0..count {
         let id_at = reader.offset();
         let id = reader.str()?;
@@ -118,7 +127,8 @@ fn decode_nodes(
                 },
             ));
         }
-        let mut attrs: Vec<(String, Value)> = Vec::with_capacity(attr_count);
+        attrs.clear();
+        attrs.reserve(attr_count);
         for _ in 0..attr_count {
             let key_at = reader.offset();
             let key = reader.str()?;
@@ -136,11 +146,16 @@ fn decode_nodes(
         if pending.should_flush() {
             pending.flush(acc);
         }
+        // Keys arrive sorted, so each insert lands at the end; for the few attributes a
+        // node usually has this beats collecting, which sorts a fresh vector first.
+        let mut map = BTreeMap::new();
+        for (key, value) in attrs.drain(..) {
+            map.insert(key, value);
+        }
         let node = Node {
             id: id.clone(),
             kind: kind.to_owned(),
-            // Sorted input lets the map build in one pass.
-            attrs: attrs.into_iter().collect(),
+            attrs: map,
             version,
         };
         slots.insert(id.clone(), Slot { node, degree: 0 });
@@ -149,15 +164,19 @@ fn decode_nodes(
     Ok((slots, ids))
 }
 
-/// Decodes the edges; returns them in order with each node's degree.
+/// The edges in order, the node positions of their ends, and each node's degree.
+type DecodedEdges = (Vec<Edge>, Vec<(usize, usize)>, Vec<usize>);
+
+/// Decodes the edges.
 fn decode_edges(
     reader: &mut Reader<'_>,
     nodes: &[NodeId],
     acc: &mut Accumulator,
     pending: &mut PendingElements,
-) -> Result<(Vec<Edge>, Vec<usize>)> {
+) -> Result<DecodedEdges> {
     let count = reader.count_u64(EDGE_BYTES_MIN)?;
     let mut edges: Vec<Edge> = Vec::with_capacity(count);
+    let mut ends: Vec<(usize, usize)> = Vec::with_capacity(count);
     let mut degrees = vec![0usize; nodes.len()];
     let mut prev: Option<(usize, usize)> = None;
     for _ in 0..count {
@@ -174,6 +193,7 @@ fn decode_edges(
             }
         }
         prev = Some((from, to));
+        ends.push((from, to));
         let (Some(from_id), Some(to_id)) = (nodes.get(from), nodes.get(to)) else {
             // node_index bounds both; kept total rather than indexing.
             return Err(SnapshotDecodeError::EdgeEndpointMissing {
@@ -203,7 +223,7 @@ fn decode_edges(
             to: to_id.clone(),
         });
     }
-    Ok((edges, degrees))
+    Ok((edges, ends, degrees))
 }
 
 fn decode_value(reader: &mut Reader<'_>, depth: usize) -> Result<Value> {

@@ -166,6 +166,24 @@ proptest! {
     }
 
     #[test]
+    fn decoding_accepts_only_canonical_snapshots(
+        setup in proptest::collection::vec(op(), 0..30),
+        flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4),
+    ) {
+        // Goal: a snapshot with random bytes changed either is refused or decodes to a
+        // graph that encodes back to exactly those bytes (only canonical encodings of
+        // valid graphs are accepted), and decoding never panics.
+        let mut bytes = build(&setup).encode_snapshot();
+        for (at, byte) in &flips {
+            let i = at.index(bytes.len());
+            bytes[i] ^= byte | 1;
+        }
+        if let Ok(graph) = Graph::decode_snapshot(&bytes) {
+            prop_assert_eq!(graph.encode_snapshot(), bytes);
+        }
+    }
+
+    #[test]
     fn snapshots_round_trip(setup in proptest::collection::vec(op(), 0..40)) {
         // Goal: decode(encode(g)) has the digest, versions and bytes of g.
         let graph = build(&setup);
