@@ -33,7 +33,10 @@ struct Estimate {
 pub fn run(root: &Path, names: &[String]) -> Result<()> {
     for name in names {
         if !BENCHES.iter().any(|(bench, _)| bench == name) {
-            bail!("unknown bench {name:?}; known: {:?}", BENCHES.iter().map(|b| b.0).collect::<Vec<_>>());
+            bail!(
+                "unknown bench {name:?}; known: {:?}",
+                BENCHES.iter().map(|b| b.0).collect::<Vec<_>>()
+            );
         }
     }
     let selected: Vec<_> = BENCHES
@@ -88,7 +91,9 @@ fn read_estimates(dir: &Path) -> Result<BTreeMap<(String, String, String), Estim
                 found.insert(
                     key,
                     Estimate {
-                        mean_ns: estimates["mean"]["point_estimate"].as_f64().unwrap_or(f64::NAN),
+                        mean_ns: estimates["mean"]["point_estimate"]
+                            .as_f64()
+                            .unwrap_or(f64::NAN),
                         elements: bench["throughput"]["Elements"].as_f64(),
                     },
                 );
@@ -99,12 +104,16 @@ fn read_estimates(dir: &Path) -> Result<BTreeMap<(String, String, String), Estim
 }
 
 fn read_json(path: &Path) -> Result<Value> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))
 }
 
 fn print_report(estimates: &BTreeMap<(String, String, String), Estimate>) {
-    println!("\n{:<28} {:<28} {:>8} {:>14} {:>16}", "group", "function", "param", "mean", "elements/s");
+    println!(
+        "\n{:<28} {:<28} {:>8} {:>14} {:>16}",
+        "group", "function", "param", "mean", "elements/s"
+    );
     for ((group, function, param), estimate) in estimates {
         let rate = estimate
             .elements
@@ -125,8 +134,14 @@ fn print_report(estimates: &BTreeMap<(String, String, String), Estimate>) {
                 continue;
             };
             let ratio = m.mean_ns / b.mean_ns;
-            let verdict = if ratio <= *target { "ok" } else { "OVER TARGET" };
-            println!("  {group}: {measured} / {baseline} [{param}] = {ratio:.2} (≤ {target}) {verdict}");
+            let verdict = if ratio <= *target {
+                "ok"
+            } else {
+                "OVER TARGET"
+            };
+            println!(
+                "  {group}: {measured} / {baseline} [{param}] = {ratio:.2} (≤ {target}) {verdict}"
+            );
         }
     }
 }

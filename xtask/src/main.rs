@@ -34,12 +34,24 @@ fn run() -> Result<()> {
             let cycles = args.get(1).map_or("200", String::as_str);
             let mut cmd = Command::new("cargo");
             cmd.current_dir(&root)
-                .args(["test", "-p", "jitos-system-tests", "--test", "crash", "--", "--nocapture"])
+                .args([
+                    "test",
+                    "-p",
+                    "jitos-system-tests",
+                    "--test",
+                    "crash",
+                    "--",
+                    "--nocapture",
+                ])
                 .env("JITOS_CRASH_CYCLES", cycles);
             if let Some(seed) = args.get(2) {
                 cmd.env("JITOS_CRASH_SEED", seed);
             }
-            status(Command::new("cargo").current_dir(&root).args(["build", "--workspace", "--bins"]))?;
+            status(Command::new("cargo").current_dir(&root).args([
+                "build",
+                "--workspace",
+                "--bins",
+            ]))?;
             status(&mut cmd)
         }
         Some("-h" | "--help" | "help") | None => {
@@ -61,7 +73,9 @@ fn workspace_root() -> Result<PathBuf> {
 /// Runs a command, failing if it fails.
 pub(crate) fn status(cmd: &mut Command) -> Result<()> {
     let shown = format!("{cmd:?}");
-    let status = cmd.status().with_context(|| format!("cannot run {shown}"))?;
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot run {shown}"))?;
     if !status.success() {
         bail!("{shown} failed with {status}");
     }

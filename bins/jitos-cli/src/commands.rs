@@ -211,8 +211,9 @@ fn export(
         Target::Daemon(mut client) => {
             client.send(&Request::Export { from, to })?;
             receive_bundle(&mut client, file)?;
-            jitos_ledger::Ledger::read_bundle_info(file)
-                .with_context(|| format!("the bundle written to {} does not verify", file.display()))?
+            jitos_ledger::Ledger::read_bundle_info(file).with_context(|| {
+                format!("the bundle written to {} does not verify", file.display())
+            })?
         }
     };
     let summary = serde_json::json!({

@@ -78,9 +78,16 @@ pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
 }
 
 fn tour(socket: &Path, data_dir: &Path) -> Result<()> {
-    let mut client = Client::connect(socket, "jitos")?
-        .ok_or_else(|| anyhow!("the embedded daemon is not listening on {}", socket.display()))?;
-    println!("== jitos demo: an embedded jitosd on {}", data_dir.display());
+    let mut client = Client::connect(socket, "jitos")?.ok_or_else(|| {
+        anyhow!(
+            "the embedded daemon is not listening on {}",
+            socket.display()
+        )
+    })?;
+    println!(
+        "== jitos demo: an embedded jitosd on {}",
+        data_dir.display()
+    );
     println!("   store {}\n", client.welcome().store_id);
 
     println!("== 1. A scripted history: each rewrite is acknowledged only after its fsync");
@@ -124,7 +131,9 @@ fn tour(socket: &Path, data_dir: &Path) -> Result<()> {
         other => bail!("verification failed: {other:?}"),
     }
     match client.call(&Request::ReplayVerify)? {
-        Response::Replay(report) if report.matches() => print!("{}", indent(&render::replay(&report))),
+        Response::Replay(report) if report.matches() => {
+            print!("{}", indent(&render::replay(&report)))
+        }
         other => bail!("replay did not reproduce the live state: {other:?}"),
     }
 

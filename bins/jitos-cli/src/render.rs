@@ -2,7 +2,9 @@
 
 use std::fmt::Write as _;
 
-use jitos_proto::{ActorView, GraphView, HistoryEntry, RecordView, ReplayReport, StatusInfo, VerifyView};
+use jitos_proto::{
+    ActorView, GraphView, HistoryEntry, RecordView, ReplayReport, StatusInfo, VerifyView,
+};
 use jitos_warp::Node;
 
 /// `status` as aligned key/value lines.
@@ -11,12 +13,24 @@ pub fn status(info: &StatusInfo) -> String {
     let snapshot = info
         .last_snapshot_seq
         .map_or("none".to_owned(), |seq| seq.to_string());
-    let _ = writeln!(out, "store      {} (format v{})", info.store_id, info.format_version);
+    let _ = writeln!(
+        out,
+        "store      {} (format v{})",
+        info.store_id, info.format_version
+    );
     let _ = writeln!(out, "store dir  {}", info.store_dir);
-    let _ = writeln!(out, "head       seq {}  hash {}", info.head_seq, info.head_hash);
+    let _ = writeln!(
+        out,
+        "head       seq {}  hash {}",
+        info.head_seq, info.head_hash
+    );
     let _ = writeln!(out, "digest     {}", info.digest);
     let _ = writeln!(out, "graph      {} nodes, {} edges", info.nodes, info.edges);
-    let _ = writeln!(out, "snapshot   {snapshot} (every {} records)", info.snapshot_every);
+    let _ = writeln!(
+        out,
+        "snapshot   {snapshot} (every {} records)",
+        info.snapshot_every
+    );
     if info.read_only {
         let _ = writeln!(out, "mode       read-only");
     }

@@ -42,7 +42,10 @@ pub async fn serve(mut stream: UnixStream, shared: Arc<Shared>) {
     let actor = match stream.peer_cred() {
         Ok(cred) => Actor::Peer {
             uid: cred.uid(),
-            pid: cred.pid().and_then(|pid| u32::try_from(pid).ok()).unwrap_or(0),
+            pid: cred
+                .pid()
+                .and_then(|pid| u32::try_from(pid).ok())
+                .unwrap_or(0),
         },
         Err(e) => {
             tracing::warn!(error = %e, "no peer credentials; closing");
@@ -192,7 +195,11 @@ async fn follow(stream: &mut UnixStream, shared: &Shared, from: u64) -> Result<(
     }
 }
 
-async fn catch_up(stream: &mut UnixStream, shared: &Shared, mut next: u64) -> Result<u64, FrameError> {
+async fn catch_up(
+    stream: &mut UnixStream,
+    shared: &Shared,
+    mut next: u64,
+) -> Result<u64, FrameError> {
     loop {
         let page = shared
             .kernel
@@ -218,7 +225,10 @@ async fn send_records<R: std::borrow::Borrow<Record>>(
     stream: &mut UnixStream,
     records: &[R],
 ) -> Result<(), FrameError> {
-    let views = records.iter().map(|r| views::record_view(r.borrow())).collect();
+    let views = records
+        .iter()
+        .map(|r| views::record_view(r.borrow()))
+        .collect();
     frame_io::write_message(stream, &Response::Records(views)).await
 }
 

@@ -2,7 +2,9 @@
 
 use jitos_kernel::{HistoryStep, Kernel, ReplayOutcome, VerifyOutcome, KIND_GENESIS, KIND_REWRITE};
 use jitos_ledger::{Actor, Record};
-use jitos_proto::{ActorView, GraphView, HistoryEntry, RecordView, ReplayReport, StatusInfo, VerifyView};
+use jitos_proto::{
+    ActorView, GraphView, HistoryEntry, RecordView, ReplayReport, StatusInfo, VerifyView,
+};
 use jitos_warp::{Graph, Op};
 
 /// How many ops a record summary names before it says "and N more".
@@ -69,7 +71,10 @@ fn summarize_ops(ops: &[Op]) -> String {
 /// The whole graph, or one node and its edges; `None` when that node does not exist.
 pub fn graph_view(graph: &Graph, at_seq: u64, node: Option<&str>) -> Option<GraphView> {
     let (nodes, edges) = match node {
-        None => (graph.nodes().cloned().collect(), graph.edges().cloned().collect()),
+        None => (
+            graph.nodes().cloned().collect(),
+            graph.edges().cloned().collect(),
+        ),
         Some(id) => (vec![graph.node(id)?.clone()], graph.edges_of(id)),
     };
     Some(GraphView {

@@ -72,7 +72,9 @@ fn run_kernel(service: &KernelService, appenders: usize, rounds: u64) -> Duratio
             thread::spawn(move || {
                 barrier.wait();
                 for n in 0..rounds {
-                    handle.commit_blocking(Actor::System, rewrite(t, n)).unwrap();
+                    handle
+                        .commit_blocking(Actor::System, rewrite(t, n))
+                        .unwrap();
                 }
             })
         })
@@ -93,7 +95,9 @@ fn raw_db(dir: &std::path::Path) -> rocksdb::DB {
 
 fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("group_commit");
-    group.sample_size(10).measurement_time(Duration::from_secs(4));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(4));
     for appenders in APPENDERS {
         group.throughput(Throughput::Elements(appenders as u64));
         let dir = tempfile::tempdir().unwrap();

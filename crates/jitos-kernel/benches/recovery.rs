@@ -63,7 +63,9 @@ fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     build(dir.path());
     let mut group = c.benchmark_group("recovery_1m_records");
-    group.sample_size(10).measurement_time(Duration::from_secs(10));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(10));
     group.bench_function("snapshot_and_tail", |b| {
         b.iter(|| Kernel::open(dir.path(), options(false)).unwrap());
     });

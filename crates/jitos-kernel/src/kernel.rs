@@ -2,7 +2,9 @@
 
 use std::{path::Path, sync::Arc};
 
-use jitos_ledger::{Actor, Clock, CreateOptions, Hash, Head, Ledger, NewRecord, OpenOptions, Record};
+use jitos_ledger::{
+    Actor, Clock, CreateOptions, Hash, Head, Ledger, NewRecord, OpenOptions, Record,
+};
 use jitos_warp::{Graph, Rewrite, StateDigest};
 
 use crate::{

@@ -65,7 +65,9 @@ impl KernelHandle {
                 reply,
             })
             .map_err(|_| CommitError::ShuttingDown)?;
-        answer.blocking_recv().map_err(|_| CommitError::ShuttingDown)?
+        answer
+            .blocking_recv()
+            .map_err(|_| CommitError::ShuttingDown)?
     }
 
     /// Runs `f` on the kernel thread and returns its result; `None` if the kernel stopped.

@@ -23,7 +23,9 @@ fn rw(json: &str) -> Rewrite {
 }
 
 fn add(id: &str) -> Rewrite {
-    rw(&format!(r#"{{"ops":[{{"add_node":{{"id":"{id}","kind":"T"}}}}]}}"#))
+    rw(&format!(
+        r#"{{"ops":[{{"add_node":{{"id":"{id}","kind":"T"}}}}]}}"#
+    ))
 }
 
 fn set(id: &str, n: i64) -> Rewrite {
@@ -72,7 +74,10 @@ fn recovery_reproduces_state() {
     let dir = tempfile::tempdir().unwrap();
     let digest = {
         let mut kernel = open(dir.path(), 5);
-        commit_all(&mut kernel, (0..12).map(|i| add(&format!("n{i}"))).collect());
+        commit_all(
+            &mut kernel,
+            (0..12).map(|i| add(&format!("n{i}"))).collect(),
+        );
         commit_all(&mut kernel, vec![set("n3", 7)]);
         kernel.graph().digest()
     };
@@ -89,7 +94,10 @@ fn recovery_reproduces_state() {
 fn time_travel_and_history() {
     let dir = tempfile::tempdir().unwrap();
     let mut kernel = open(dir.path(), 3);
-    commit_all(&mut kernel, vec![add("a"), add("b"), set("a", 1), set("b", 2), set("a", 3)]);
+    commit_all(
+        &mut kernel,
+        vec![add("a"), add("b"), set("a", 1), set("b", 2), set("a", 3)],
+    );
     let at_3 = kernel.graph_at(3).unwrap();
     assert_eq!(at_3.node("a").unwrap().attrs.get("n"), Some(&Value::Int(1)));
     assert!(at_3.node("b").unwrap().attrs.get("n").is_none());
@@ -138,7 +146,10 @@ fn history_sees_cascades() {
 fn replay_and_verify_agree() {
     let dir = tempfile::tempdir().unwrap();
     let mut kernel = open(dir.path(), 4);
-    commit_all(&mut kernel, (0..10).map(|i| add(&format!("n{i}"))).collect());
+    commit_all(
+        &mut kernel,
+        (0..10).map(|i| add(&format!("n{i}"))).collect(),
+    );
     kernel.snapshot().unwrap();
     let replay = kernel.replay_verify().unwrap();
     assert_eq!(replay.records, 11);

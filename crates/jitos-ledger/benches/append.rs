@@ -1,6 +1,7 @@
 //! Append benchmarks: ledger group commits vs a raw synced RocksDB batch, and one acknowledged
 //! append vs one `write` + `fdatasync`, measured side by side in one run.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+// `criterion_group!` generates an undocumented public function.
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;

@@ -15,7 +15,12 @@ use crate::store::{seq_key, Access, Store, CF_RECORDS};
 impl Ledger {
     /// Writes records `from..=to_inclusive` to a bundle at `path`, atomically: the file
     /// appears, synced, only when complete.
-    pub fn export_bundle(&self, path: &Path, from: u64, to_inclusive: u64) -> Result<BundleInfo, BundleError> {
+    pub fn export_bundle(
+        &self,
+        path: &Path,
+        from: u64,
+        to_inclusive: u64,
+    ) -> Result<BundleInfo, BundleError> {
         let to = to_inclusive;
         let record_count = to.checked_sub(from).and_then(|span| span.checked_add(1));
         let record_count = match record_count {
@@ -29,7 +34,11 @@ impl Ledger {
             }
         };
         let fetch = |seq| self.get(seq)?.ok_or(ReadError::MissingRecord { seq });
-        let genesis_hash = if from == 0 { Some(fetch(0)?.hash) } else { None };
+        let genesis_hash = if from == 0 {
+            Some(fetch(0)?.hash)
+        } else {
+            None
+        };
         let head_hash = fetch(to)?.hash;
         let header = Header {
             store_id: self.genesis.store_id,
@@ -76,7 +85,11 @@ impl Ledger {
     /// Creates a store in `dir` (missing or empty) from a bundle that starts at genesis, and
     /// opens it. The store is built in a hidden sibling directory and renamed into place only
     /// after the whole bundle has verified, so a bad bundle leaves nothing behind.
-    pub fn import_bundle(dir: &Path, bundle: &Path, opts: OpenOptions) -> Result<Ledger, BundleError> {
+    pub fn import_bundle(
+        dir: &Path,
+        bundle: &Path,
+        opts: OpenOptions,
+    ) -> Result<Ledger, BundleError> {
         let bad_target = |reason| BundleError::BadTarget {
             dir: dir.to_path_buf(),
             reason,
@@ -87,7 +100,9 @@ impl Ledger {
             source,
         };
         if !dir_is_empty_or_missing(dir).map_err(|source| io_error("read directory", source))? {
-            return Err(bad_target("it is not empty; import into a missing or empty directory"));
+            return Err(bad_target(
+                "it is not empty; import into a missing or empty directory",
+            ));
         }
         let name = dir
             .file_name()
@@ -116,16 +131,22 @@ impl Ledger {
                 source,
             })?;
             batch.put_cf(records_cf, seq_key(record.seq), encoded);
-            if batch.len() >= IMPORT_BATCH_RECORDS || batch.size_in_bytes() >= IMPORT_BATCH_BYTES_MAX {
+            if batch.len() >= IMPORT_BATCH_RECORDS
+                || batch.size_in_bytes() >= IMPORT_BATCH_BYTES_MAX
+            {
                 let full = std::mem::take(&mut batch);
-                store.db.write_opt(full, &unsynced).map_err(store.err("import records"))?;
+                store
+                    .db
+                    .write_opt(full, &unsynced)
+                    .map_err(store.err("import records"))?;
             }
         }
         let info = reader.finish()?;
         store.put_meta(&mut batch, &info.store_id)?;
         store.write_synced(batch, "finish the import")?;
         drop(store);
-        fs::rename(staging.path(), dir).map_err(|source| io_error("move the imported store to", source))?;
+        fs::rename(staging.path(), dir)
+            .map_err(|source| io_error("move the imported store to", source))?;
         // The staging path no longer exists; keeping it only stops a pointless removal attempt.
         let _ = staging.keep();
         sync_parent(dir).map_err(|source| io_error("sync the directory of", source))?;

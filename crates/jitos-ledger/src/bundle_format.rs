@@ -108,10 +108,14 @@ impl Header {
             return Err(format!("the range {from}..={to} is empty"));
         }
         if Some(record_count) != (to - from).checked_add(1) {
-            return Err(format!("record count {record_count} does not match the range {from}..={to}"));
+            return Err(format!(
+                "record count {record_count} does not match the range {from}..={to}"
+            ));
         }
         if record_count > BUNDLE_RECORDS_MAX {
-            return Err(format!("record count {record_count} exceeds BUNDLE_RECORDS_MAX ({BUNDLE_RECORDS_MAX})"));
+            return Err(format!(
+                "record count {record_count} exceeds BUNDLE_RECORDS_MAX ({BUNDLE_RECORDS_MAX})"
+            ));
         }
         Ok(Header {
             store_id,
@@ -174,7 +178,10 @@ impl BundleWriter {
             .filter(|len| *len as usize <= RECORD_BYTES_MAX)
             .ok_or_else(|| BundleError::Corrupt {
                 path: self.path.clone(),
-                reason: format!("a record of {} bytes exceeds RECORD_BYTES_MAX", encoded.len()),
+                reason: format!(
+                    "a record of {} bytes exceeds RECORD_BYTES_MAX",
+                    encoded.len()
+                ),
             })?;
         self.write(&len.to_le_bytes())?;
         self.write(encoded)
@@ -199,7 +206,9 @@ impl BundleWriter {
     fn write(&mut self, bytes: &[u8]) -> Result<(), BundleError> {
         self.hasher.update(bytes);
         self.bytes += bytes.len() as u64;
-        self.output.write_all(bytes).map_err(io_error("write", &self.path))
+        self.output
+            .write_all(bytes)
+            .map_err(io_error("write", &self.path))
     }
 }
 
@@ -255,7 +264,9 @@ impl BundleReader {
             });
         }
         if version == 0 {
-            return Err(reader.corrupt("bundle version 0 is not a version any jitos writes".to_owned()));
+            return Err(
+                reader.corrupt("bundle version 0 is not a version any jitos writes".to_owned())
+            );
         }
         let mut header = [0u8; HEADER_BYTES];
         reader.read(&mut header, "header")?;
@@ -307,7 +318,10 @@ impl BundleReader {
             return Err(self.corrupt("the trailer hash does not match the contents".to_owned()));
         }
         let mut extra = [0u8; 1];
-        let extra_bytes = self.input.read(&mut extra).map_err(io_error("read", &self.path))?;
+        let extra_bytes = self
+            .input
+            .read(&mut extra)
+            .map_err(io_error("read", &self.path))?;
         if extra_bytes > 0 {
             return Err(self.corrupt("bytes follow the trailer".to_owned()));
         }
@@ -327,10 +341,13 @@ impl BundleReader {
     fn check_genesis(&mut self, record: &Record) -> Result<(), BundleError> {
         let genesis = check_genesis_record(record).map_err(|reason| self.corrupt(reason))?;
         if genesis.store_id != self.header.store_id {
-            return Err(self.corrupt("the genesis record names a different store than the header".to_owned()));
+            return Err(self
+                .corrupt("the genesis record names a different store than the header".to_owned()));
         }
         if Some(record.hash) != self.header.genesis_hash {
-            return Err(self.corrupt("the genesis record is not the one the header names".to_owned()));
+            return Err(
+                self.corrupt("the genesis record is not the one the header names".to_owned())
+            );
         }
         if genesis.format_version > FORMAT_VERSION {
             return Err(BundleError::FutureFormat {

@@ -259,7 +259,9 @@ pub enum ReadError {
     #[error(transparent)]
     Store(#[from] StoreError),
     /// A stored record does not decode, sits under the wrong key, or its hash does not recompute.
-    #[error("record {seq} is corrupt: {reason}; verify the ledger to see the extent of the damage")]
+    #[error(
+        "record {seq} is corrupt: {reason}; verify the ledger to see the extent of the damage"
+    )]
     CorruptRecord {
         /// The record's seq.
         seq: u64,
@@ -276,18 +278,13 @@ pub enum ReadError {
         seq: u64,
     },
     /// A blob's bytes no longer hash to its address.
-    #[error("blob {hash} is corrupt: its bytes no longer hash to its address")]
+    #[error(
+        "blob {hash} is corrupt: its bytes no longer hash to its address; put the original bytes \
+         again to repair it"
+    )]
     CorruptBlob {
         /// The blob's address.
         hash: Hash,
-    },
-    /// A snapshot's header cannot be read.
-    #[error("snapshot {seq} is corrupt: {reason}")]
-    CorruptSnapshot {
-        /// The snapshot's seq.
-        seq: u64,
-        /// What is wrong.
-        reason: String,
     },
     /// A key has the wrong length for its column family.
     #[error("a key in column family {cf:?} is {len} bytes long, which no ledger writes: the store is damaged")]

@@ -13,8 +13,8 @@ use crate::genesis::{Genesis, FORMAT_VERSION, GENESIS_KIND};
 use crate::hash::Hash;
 use crate::limits::{BATCH_BYTES_MAX, BATCH_RECORDS_MAX};
 use crate::range::RecordRange;
-use crate::staging::sync_parent;
 use crate::record::{Actor, Head, NewRecord, Record};
+use crate::staging::sync_parent;
 use crate::store::{key_seq, seq_key, Access, Meta, Store, CF_RECORDS};
 
 /// How to create a new store.
@@ -170,16 +170,17 @@ impl Ledger {
         let mut head = self.head;
         let mut write = WriteBatch::default();
         let mut sealed = Vec::with_capacity(batch.len());
+        let mut encoded = Vec::new();
         for new in batch {
             let seq = head
                 .seq
                 .checked_add(1)
                 .ok_or(AppendError::SeqExhausted { head: head.seq })?;
             let record = Record::seal(seq, head.hash, new, time_ms);
-            let encoded = record
-                .encode()
+            record
+                .encode_into(&mut encoded)
                 .map_err(|source| AppendError::Encode { seq, source })?;
-            write.put_cf(records_cf, seq_key(seq), encoded);
+            write.put_cf(records_cf, seq_key(seq), &encoded);
             head = Head {
                 seq,
                 hash: record.hash,
@@ -240,7 +241,10 @@ fn genesis_record(genesis: &Genesis) -> Record {
 /// Checks that a decoded record 0 is a genesis record, and returns its payload.
 pub(crate) fn check_genesis_record(record: &Record) -> Result<Genesis, String> {
     if record.kind != GENESIS_KIND {
-        return Err(format!("record 0 has kind {:?}, not {GENESIS_KIND:?}", record.kind));
+        return Err(format!(
+            "record 0 has kind {:?}, not {GENESIS_KIND:?}",
+            record.kind
+        ));
     }
     if record.parent != Hash::ZERO {
         return Err("record 0 has a non-zero parent".to_owned());

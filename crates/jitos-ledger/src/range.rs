@@ -58,7 +58,8 @@ impl<'a> RecordRange<'a> {
         if key_seq(CF_RECORDS, key)? != seq {
             return Err(ReadError::MissingRecord { seq });
         }
-        Record::decode_checked(seq, value).map_err(|reason| ReadError::CorruptRecord { seq, reason })
+        Record::decode_checked(seq, value)
+            .map_err(|reason| ReadError::CorruptRecord { seq, reason })
     }
 }
 

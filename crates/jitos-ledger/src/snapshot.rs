@@ -57,7 +57,12 @@ struct Parsed<'v> {
 }
 
 fn parse(seq: u64, value: &[u8]) -> Result<Parsed<'_>, String> {
-    let too_short = || format!("its value is {} bytes, shorter than the header", value.len());
+    let too_short = || {
+        format!(
+            "its value is {} bytes, shorter than the header",
+            value.len()
+        )
+    };
     let digest = value.get(..32).ok_or_else(too_short)?;
     let state_bytes = value.get(32..40).ok_or_else(too_short)?;
     let sum = value.get(40..SNAPSHOT_HEADER_BYTES).ok_or_else(too_short)?;
@@ -111,7 +116,12 @@ pub(crate) fn decode(seq: u64, value: &[u8]) -> Result<(SnapshotMeta, Vec<u8>), 
 impl Ledger {
     /// Stores the state at `seq` (at most the head) with the caller's digest, synced, then
     /// keeps only the newest `SNAPSHOTS_KEPT_MAX`. A snapshot at an existing seq replaces it.
-    pub fn put_snapshot(&mut self, seq: u64, digest: [u8; 32], state: &[u8]) -> Result<(), AppendError> {
+    pub fn put_snapshot(
+        &mut self,
+        seq: u64,
+        digest: [u8; 32],
+        state: &[u8],
+    ) -> Result<(), AppendError> {
         self.check_writable()?;
         if seq > self.head.seq {
             return Err(AppendError::SnapshotBeyondHead {
@@ -148,14 +158,19 @@ impl Ledger {
     }
 
     /// The stored snapshots, newest first, from their headers (nothing is decompressed).
+    /// One whose key or header cannot be read is left out, so recovery can still use the
+    /// others; `verify` reports it.
     pub fn snapshots(&self) -> Result<Vec<SnapshotMeta>, ReadError> {
         let mut iter = self.store.db.raw_iterator_cf(self.store.cf(CF_SNAPSHOTS)?);
         iter.seek_to_last();
         let mut metas = Vec::new();
         while let Some((key, value)) = iter.item() {
-            let seq = key_seq(CF_SNAPSHOTS, key)?;
-            let parsed = parse(seq, value).map_err(|reason| ReadError::CorruptSnapshot { seq, reason })?;
-            metas.push(parsed.meta);
+            let parsed = key_seq(CF_SNAPSHOTS, key)
+                .ok()
+                .and_then(|seq| parse(seq, value).ok());
+            if let Some(parsed) = parsed {
+                metas.push(parsed.meta);
+            }
             iter.prev();
         }
         iter.status().map_err(self.store.err("list snapshots"))?;
@@ -181,7 +196,10 @@ impl Ledger {
         iter.seek_to_first();
         let mut seqs = Vec::new();
         while let Some(key) = iter.key() {
-            seqs.push(key_seq(CF_SNAPSHOTS, key)?);
+            // A malformed key is damage `verify` reports; retention leaves it alone.
+            if let Ok(seq) = key_seq(CF_SNAPSHOTS, key) {
+                seqs.push(seq);
+            }
             iter.next();
         }
         iter.status().map_err(self.store.err("list snapshots"))?;

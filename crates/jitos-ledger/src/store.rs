@@ -80,10 +80,14 @@ impl Store {
         let names: Vec<String> = if access == Access::Create {
             options.create_if_missing(true);
             options.create_missing_column_families(true);
-            COLUMN_FAMILIES.iter().map(|name| (*name).to_owned()).collect()
+            COLUMN_FAMILIES
+                .iter()
+                .map(|name| (*name).to_owned())
+                .collect()
         } else {
             // Open every column family present: RocksDB refuses an open that leaves one out.
-            DB::list_cf(&options, dir).map_err(|source| rocks("list column families", dir, source))?
+            DB::list_cf(&options, dir)
+                .map_err(|source| rocks("list column families", dir, source))?
         };
         let descriptors = names
             .iter()
@@ -130,7 +134,11 @@ impl Store {
     }
 
     /// Writes a batch and fsyncs the WAL before returning: the only way anything is acknowledged.
-    pub(crate) fn write_synced(&self, batch: WriteBatch, op: &'static str) -> Result<(), StoreError> {
+    pub(crate) fn write_synced(
+        &self,
+        batch: WriteBatch,
+        op: &'static str,
+    ) -> Result<(), StoreError> {
         let mut options = WriteOptions::default();
         options.set_sync(true);
         self.db.write_opt(batch, &options).map_err(self.err(op))
@@ -165,7 +173,9 @@ impl Store {
             });
         }
         if format_version == 0 {
-            return Err(not_a_ledger("`meta` says format version 0, which no jitos writes"));
+            return Err(not_a_ledger(
+                "`meta` says format version 0, which no jitos writes",
+            ));
         }
         let store_id = self
             .db
@@ -181,7 +191,11 @@ impl Store {
     }
 
     /// Adds the `meta` entries of a new store to `batch`.
-    pub(crate) fn put_meta(&self, batch: &mut WriteBatch, store_id: &[u8; 16]) -> Result<(), StoreError> {
+    pub(crate) fn put_meta(
+        &self,
+        batch: &mut WriteBatch,
+        store_id: &[u8; 16],
+    ) -> Result<(), StoreError> {
         let meta = self.cf(CF_META)?;
         batch.put_cf(meta, META_FORMAT_VERSION, FORMAT_VERSION.to_le_bytes());
         batch.put_cf(meta, META_STORE_ID, store_id);

@@ -62,42 +62,48 @@ impl Ledger {
     /// every snapshot (checksum, decompress; each good one is handed to `check`), then every
     /// blob. Damage is reported, not returned as an error; only a failing store is an `Err`.
     pub fn verify(&self, check: &mut dyn FnMut(VerifyEvent)) -> Result<VerifyReport, ReadError> {
-        let (records_checked, first_bad) = self.verify_records(check)?;
-        let (snapshots_checked, bad_snapshots) = self.verify_snapshots(check)?;
-        let (blobs_checked, bad_blobs, bad_blob_count) = self.verify_blobs()?;
-        Ok(VerifyReport {
-            records_checked,
+        let mut report = VerifyReport {
+            records_checked: 0,
             head: self.head,
-            first_bad,
-            snapshots_checked,
-            bad_snapshots,
-            blobs_checked,
-            bad_blobs,
-            bad_blob_count,
-        })
+            first_bad: None,
+            snapshots_checked: 0,
+            bad_snapshots: Vec::new(),
+            blobs_checked: 0,
+            bad_blobs: Vec::new(),
+            bad_blob_count: 0,
+        };
+        report.first_bad = self.verify_records(&mut report.records_checked, check)?;
+        self.verify_snapshots(&mut report, check)?;
+        self.verify_blobs(&mut report)?;
+        Ok(report)
     }
 
+    /// Walks the chain, counting good records in `checked`; returns the first bad one.
     fn verify_records(
         &self,
+        checked: &mut u64,
         check: &mut dyn FnMut(VerifyEvent),
-    ) -> Result<(u64, Option<(u64, String)>), ReadError> {
-        let mut expected = 0u64;
+    ) -> Result<Option<(u64, String)>, ReadError> {
         let mut parent = Hash::ZERO;
         for item in self.range(0, self.head.seq) {
+            let expected = *checked;
             let record = match item {
                 Ok(record) => record,
-                Err(ReadError::CorruptRecord { seq, reason }) => return Ok((expected, Some((seq, reason)))),
+                Err(ReadError::CorruptRecord { seq, reason }) => return Ok(Some((seq, reason))),
                 Err(ReadError::MissingRecord { seq }) => {
-                    return Ok((expected, Some((seq, "missing: the store has a hole".to_owned()))))
+                    return Ok(Some((seq, "missing: the store has a hole".to_owned())))
                 }
                 Err(ReadError::MalformedKey { len, .. }) => {
-                    return Ok((expected, Some((expected, format!("next key is malformed ({len} bytes)")))))
+                    return Ok(Some((
+                        expected,
+                        format!("next key is malformed ({len} bytes)"),
+                    )))
                 }
                 // RocksDB's own block checksums catch damage below the record layer.
                 Err(ReadError::Store(StoreError::Rocks { source, .. }))
                     if source.kind() == rocksdb::ErrorKind::Corruption =>
                 {
-                    return Ok((expected, Some((expected, format!("storage is corrupt: {source}")))))
+                    return Ok(Some((expected, format!("storage is corrupt: {source}"))))
                 }
                 Err(error) => return Err(error),
             };
@@ -117,51 +123,51 @@ impl Ledger {
                 None
             };
             if let Some(reason) = problem {
-                return Ok((expected, Some((expected, reason))));
+                return Ok(Some((expected, reason)));
             }
             parent = record.hash;
-            expected += 1;
-            if record.seq % VERIFY_PROGRESS_RECORDS == 0 && record.seq > 0 {
+            *checked += 1;
+            if record.seq.is_multiple_of(VERIFY_PROGRESS_RECORDS) && record.seq > 0 {
                 check(VerifyEvent::Progress { seq: record.seq });
             }
         }
-        Ok((expected, None))
+        Ok(None)
     }
 
     fn verify_snapshots(
         &self,
+        report: &mut VerifyReport,
         check: &mut dyn FnMut(VerifyEvent),
-    ) -> Result<(u64, Vec<(u64, String)>), ReadError> {
+    ) -> Result<(), ReadError> {
         let mut iter = self.store.db.raw_iterator_cf(self.store.cf(CF_SNAPSHOTS)?);
         iter.seek_to_first();
-        let mut checked = 0u64;
-        let mut bad = Vec::new();
         while let Some((key, value)) = iter.item() {
             match key_seq(CF_SNAPSHOTS, key) {
-                Err(error) => bad.push((0, error.to_string())),
+                Err(error) => report.bad_snapshots.push((0, error.to_string())),
                 Ok(seq) if seq > self.head.seq => {
-                    bad.push((seq, format!("it is beyond the head ({})", self.head.seq)));
+                    let reason = format!("it is beyond the head ({})", self.head.seq);
+                    report.bad_snapshots.push((seq, reason));
                 }
                 Ok(seq) => match snapshot::decode(seq, value) {
                     Ok((meta, state)) => {
-                        checked += 1;
-                        check(VerifyEvent::Snapshot { meta, state: &state });
+                        report.snapshots_checked += 1;
+                        check(VerifyEvent::Snapshot {
+                            meta,
+                            state: &state,
+                        });
                     }
-                    Err(reason) => bad.push((seq, reason)),
+                    Err(reason) => report.bad_snapshots.push((seq, reason)),
                 },
             }
             iter.next();
         }
         iter.status().map_err(self.store.err("scan snapshots"))?;
-        Ok((checked, bad))
+        Ok(())
     }
 
-    fn verify_blobs(&self) -> Result<(u64, Vec<(Hash, String)>, u64), ReadError> {
+    fn verify_blobs(&self, report: &mut VerifyReport) -> Result<(), ReadError> {
         let mut iter = self.store.db.raw_iterator_cf(self.store.cf(CF_BLOBS)?);
         iter.seek_to_first();
-        let mut checked = 0u64;
-        let mut bad = Vec::new();
-        let mut bad_count = 0u64;
         while let Some((key, value)) = iter.item() {
             let problem = match <[u8; 32]>::try_from(key) {
                 Err(_) => Some((Hash::ZERO, format!("malformed key of {} bytes", key.len()))),
@@ -171,17 +177,17 @@ impl Ledger {
                 Ok(_) => None,
             };
             match problem {
-                None => checked += 1,
+                None => report.blobs_checked += 1,
                 Some(entry) => {
-                    bad_count += 1;
-                    if bad.len() < VERIFY_BAD_BLOBS_LISTED_MAX {
-                        bad.push(entry);
+                    report.bad_blob_count += 1;
+                    if report.bad_blobs.len() < VERIFY_BAD_BLOBS_LISTED_MAX {
+                        report.bad_blobs.push(entry);
                     }
                 }
             }
             iter.next();
         }
         iter.status().map_err(self.store.err("scan blobs"))?;
-        Ok((checked, bad, bad_count))
+        Ok(())
     }
 }

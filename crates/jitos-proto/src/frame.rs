@@ -93,10 +93,12 @@ pub fn read_frame(stream: &mut impl Read) -> Result<Vec<u8>, FrameError> {
     let len = u32::from_le_bytes(prefix);
     check_frame_len(len)?;
     let mut payload = vec![0u8; len as usize];
-    stream.read_exact(&mut payload).map_err(|e| match e.kind() {
-        io::ErrorKind::UnexpectedEof => FrameError::Truncated,
-        _ => FrameError::Io(e),
-    })?;
+    stream
+        .read_exact(&mut payload)
+        .map_err(|e| match e.kind() {
+            io::ErrorKind::UnexpectedEof => FrameError::Truncated,
+            _ => FrameError::Io(e),
+        })?;
     Ok(payload)
 }
 

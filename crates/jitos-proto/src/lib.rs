@@ -10,7 +10,10 @@ mod handshake;
 mod message;
 
 pub use client::{Client, ClientError};
-pub use frame::{check_frame_len, decode_message, encode_message, read_frame, write_frame, FrameError, FRAME_BYTES_MAX};
+pub use frame::{
+    check_frame_len, decode_message, encode_message, read_frame, write_frame, FrameError,
+    FRAME_BYTES_MAX,
+};
 pub use handshake::{Hello, Welcome, PROTOCOL_MAGIC, PROTOCOL_VERSION};
 pub use message::{
     ActorView, ErrorCode, ErrorInfo, GraphView, HistoryEntry, RecordView, ReplayReport, Request,

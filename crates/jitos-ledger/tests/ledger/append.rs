@@ -93,7 +93,10 @@ fn a_bad_record_rejects_the_whole_batch() {
     let mut batch = records(0, 3);
     batch[2].payload = vec![0; PAYLOAD_BYTES_MAX + 1];
     let error = ledger.append_batch(batch).err().unwrap();
-    assert!(matches!(error, AppendError::PayloadTooLarge { index: 2, .. }), "{error}");
+    assert!(
+        matches!(error, AppendError::PayloadTooLarge { index: 2, .. }),
+        "{error}"
+    );
     let mut batch = records(0, 2);
     batch[1].kind = "ledger.genesis".into();
     assert!(matches!(
@@ -123,7 +126,10 @@ fn actors_round_trip() {
     .unwrap();
     let actors = [
         Actor::System,
-        Actor::Peer { uid: 1000, pid: 4242 },
+        Actor::Peer {
+            uid: 1000,
+            pid: 4242,
+        },
         Actor::Named("planner".into()),
     ];
     let batch = actors
@@ -144,7 +150,10 @@ fn actors_round_trip() {
         },
     )
     .unwrap();
-    let stored: Vec<Actor> = ledger.range(1, 3).map(|record| record.unwrap().actor).collect();
+    let stored: Vec<Actor> = ledger
+        .range(1, 3)
+        .map(|record| record.unwrap().actor)
+        .collect();
     assert_eq!(stored, actors);
 }
 

@@ -37,7 +37,10 @@ fn export_import_round_trip_keeps_the_head() {
     assert_eq!((info.from, info.to, info.records), (0, 30, 31));
     assert_eq!(info.head_hash, source.head().hash);
     assert_eq!(info.genesis, Some(*source.genesis()));
-    assert_eq!(info.genesis_hash, Some(source.get(0).unwrap().unwrap().hash));
+    assert_eq!(
+        info.genesis_hash,
+        Some(source.get(0).unwrap().unwrap().hash)
+    );
     assert_eq!(info.bundle_bytes, std::fs::metadata(&bundle).unwrap().len());
 
     let target = temp.path().join("imported");
@@ -70,7 +73,15 @@ fn truncated_bundle_is_refused_and_leaves_nothing() {
     let bundle = temp.path().join("full.bundle");
     drop(exported(&temp.path().join("source"), &bundle));
     let bytes = std::fs::read(&bundle).unwrap();
-    for cut in [0, 5, 12, 60, bytes.len() / 2, bytes.len() - 33, bytes.len() - 1] {
+    for cut in [
+        0,
+        5,
+        12,
+        60,
+        bytes.len() / 2,
+        bytes.len() - 33,
+        bytes.len() - 1,
+    ] {
         let short = temp.path().join("short.bundle");
         std::fs::write(&short, &bytes[..cut]).unwrap();
         assert!(Ledger::read_bundle_info(&short).is_err(), "cut at {cut}");
@@ -79,11 +90,16 @@ fn truncated_bundle_is_refused_and_leaves_nothing() {
             .err()
             .unwrap();
         assert!(
-            matches!(error, BundleError::Truncated { .. } | BundleError::BadMagic { .. }),
+            matches!(
+                error,
+                BundleError::Truncated { .. } | BundleError::BadMagic { .. }
+            ),
             "cut at {cut}: {error}"
         );
         assert!(!target.exists(), "cut at {cut}");
-        assert!(entries_besides(temp.path(), &["source", "full.bundle", "short.bundle"]).is_empty());
+        assert!(
+            entries_besides(temp.path(), &["source", "full.bundle", "short.bundle"]).is_empty()
+        );
     }
 }
 
@@ -163,7 +179,10 @@ fn partial_bundle_reads_but_is_refused_for_import() {
     let error = Ledger::import_bundle(&target, &bundle, open_options(false, 0))
         .err()
         .unwrap();
-    assert!(matches!(error, BundleError::NotFromGenesis { from: 5, .. }), "{error}");
+    assert!(
+        matches!(error, BundleError::NotFromGenesis { from: 5, .. }),
+        "{error}"
+    );
     assert!(error.to_string().contains("seq 0"));
     assert!(!target.exists());
 }
@@ -177,7 +196,10 @@ fn export_outside_the_ledger_is_refused() {
     let bundle = temp.path().join("b");
     for (from, to) in [(0, 4), (3, 2)] {
         let error = ledger.export_bundle(&bundle, from, to).err().unwrap();
-        assert!(matches!(error, BundleError::RangeOutOfBounds { .. }), "{error}");
+        assert!(
+            matches!(error, BundleError::RangeOutOfBounds { .. }),
+            "{error}"
+        );
     }
     assert!(!bundle.exists());
     assert!(entries_besides(temp.path(), &["source"]).is_empty());

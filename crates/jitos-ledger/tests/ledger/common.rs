@@ -29,7 +29,7 @@ pub fn open_options(read_only: bool, now_ms: u64) -> OpenOptions {
 pub fn new_record(i: usize) -> NewRecord {
     NewRecord {
         kind: "test.event".into(),
-        actor: if i % 2 == 0 {
+        actor: if i.is_multiple_of(2) {
             Actor::System
         } else {
             Actor::Named(format!("worker-{i}"))

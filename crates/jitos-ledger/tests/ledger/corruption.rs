@@ -34,7 +34,10 @@ fn flipped_record_byte_is_reported_at_its_seq() {
         assert_eq!(seq, 7, "{reason}");
         assert_eq!(report.records_checked, 7);
         assert!(!report.is_clean());
-        assert!(matches!(ledger.get(7), Err(ReadError::CorruptRecord { seq: 7, .. })));
+        assert!(matches!(
+            ledger.get(7),
+            Err(ReadError::CorruptRecord { seq: 7, .. })
+        ));
         let ranged: Vec<_> = ledger.range(5, 10).collect();
         assert_eq!(ranged.len(), 3, "range stops at the corrupt record");
         assert!(ranged[2].is_err());
@@ -54,7 +57,10 @@ fn a_hole_in_the_chain_is_reported() {
     let ledger = Ledger::open(temp.path(), open_options(true, 0)).unwrap();
     let report = ledger.verify(&mut |_| {}).unwrap();
     assert_eq!(report.first_bad.map(|(seq, _)| seq), Some(4));
-    assert!(matches!(ledger.get(4), Err(ReadError::MissingRecord { seq: 4 })));
+    assert!(matches!(
+        ledger.get(4),
+        Err(ReadError::MissingRecord { seq: 4 })
+    ));
 }
 
 #[test]
@@ -79,7 +85,9 @@ fn a_corrupt_head_is_refused_at_open() {
     let temp = tempfile::tempdir().unwrap();
     ledger_with_records(temp.path(), 3);
     flip_stored_byte(temp.path(), "records", &3u64.to_be_bytes(), 0);
-    let error = Ledger::open(temp.path(), open_options(false, 0)).err().unwrap();
+    let error = Ledger::open(temp.path(), open_options(false, 0))
+        .err()
+        .unwrap();
     assert!(matches!(error, OpenError::Corrupt { .. }), "{error}");
     assert!(error.to_string().contains("head record 3"), "{error}");
 }

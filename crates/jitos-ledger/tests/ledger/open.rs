@@ -98,7 +98,9 @@ fn future_format_is_refused_naming_both_versions() {
             .unwrap();
     }
     for read_only in [false, true] {
-        let error = Ledger::open(temp.path(), open_options(read_only, 0)).err().unwrap();
+        let error = Ledger::open(temp.path(), open_options(read_only, 0))
+            .err()
+            .unwrap();
         match &error {
             OpenError::FutureFormat {
                 found, supported, ..
@@ -119,9 +121,13 @@ fn a_second_writer_is_refused_as_locked() {
     let temp = tempfile::tempdir().unwrap();
     let mut first = create_at(temp.path(), 1);
     first.append_batch(records(0, 2)).unwrap();
-    let error = Ledger::open(temp.path(), open_options(false, 0)).err().unwrap();
+    let error = Ledger::open(temp.path(), open_options(false, 0))
+        .err()
+        .unwrap();
     assert!(matches!(error, OpenError::Locked { .. }), "{error}");
-    assert!(error.to_string().contains(&temp.path().display().to_string()));
+    assert!(error
+        .to_string()
+        .contains(&temp.path().display().to_string()));
     let reader = Ledger::open(temp.path(), open_options(true, 0)).unwrap();
     assert_eq!(reader.head(), first.head());
     // The refused open did not disturb the writer.
@@ -161,14 +167,18 @@ fn a_writer_in_another_process_is_refused_as_locked() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let stdout = BufReader::new(holder.stdout.take().unwrap());
-    let holding = stdout
-        .lines()
+    let mut lines = BufReader::new(holder.stdout.take().unwrap()).lines();
+    let holding = lines
+        .by_ref()
         .map(Result::unwrap)
-        .any(|line| line == HOLDING_LINE);
+        .any(|line| line.ends_with(HOLDING_LINE));
     assert!(holding, "the helper process never opened the store");
-    let error = Ledger::open(temp.path(), open_options(false, 0)).err().unwrap();
+    let error = Ledger::open(temp.path(), open_options(false, 0))
+        .err()
+        .unwrap();
+    // Closing stdin releases the helper; its remaining output is drained so it can exit.
     drop(holder.stdin.take());
+    lines.for_each(drop);
     assert!(holder.wait().unwrap().success());
     assert!(matches!(error, OpenError::Locked { .. }), "{error}");
 }
@@ -188,7 +198,10 @@ fn read_only_refuses_every_write() {
         ledger.put_snapshot(0, [0; 32], b"s"),
         Err(AppendError::ReadOnly { .. })
     ));
-    assert!(matches!(ledger.put_blob(b"b"), Err(AppendError::ReadOnly { .. })));
+    assert!(matches!(
+        ledger.put_blob(b"b"),
+        Err(AppendError::ReadOnly { .. })
+    ));
 }
 
 #[test]

@@ -2,7 +2,7 @@
 
 use jitos_ledger::{AppendError, Ledger, SnapshotError, VerifyEvent, SNAPSHOTS_KEPT_MAX};
 
-use crate::common::{create_at, flip_stored_byte, open_options, records};
+use crate::common::{create_at, flip_stored_byte, open_options, raw_db, records};
 
 #[test]
 fn put_then_load_round_trips() {
@@ -20,8 +20,14 @@ fn put_then_load_round_trips() {
     assert_eq!(metas[0].seq, 4);
     assert_eq!(metas[0].digest, [9; 32]);
     assert_eq!(metas[0].state_bytes, state.len() as u64);
-    assert!(metas[0].stored_bytes < metas[0].state_bytes, "repetitive state compresses");
-    assert!(matches!(ledger.load_snapshot(3), Err(SnapshotError::NotFound { seq: 3 })));
+    assert!(
+        metas[0].stored_bytes < metas[0].state_bytes,
+        "repetitive state compresses"
+    );
+    assert!(matches!(
+        ledger.load_snapshot(3),
+        Err(SnapshotError::NotFound { seq: 3 })
+    ));
 }
 
 #[test]
@@ -31,14 +37,22 @@ fn only_the_newest_are_kept_newest_first() {
     let mut ledger = create_at(temp.path(), 1);
     ledger.append_batch(records(0, 10)).unwrap();
     for seq in [2u64, 4, 6, 8, 10] {
-        ledger.put_snapshot(seq, [seq as u8; 32], &[seq as u8; 10]).unwrap();
+        ledger
+            .put_snapshot(seq, [seq as u8; 32], &[seq as u8; 10])
+            .unwrap();
     }
     let seqs: Vec<u64> = ledger.snapshots().unwrap().iter().map(|m| m.seq).collect();
     assert_eq!(seqs.len(), SNAPSHOTS_KEPT_MAX);
     assert_eq!(seqs, vec![10, 8, 6]);
-    assert!(matches!(ledger.load_snapshot(2), Err(SnapshotError::NotFound { .. })));
+    assert!(matches!(
+        ledger.load_snapshot(2),
+        Err(SnapshotError::NotFound { .. })
+    ));
     let old = ledger.put_snapshot(1, [0; 32], b"old").err().unwrap();
-    assert!(matches!(old, AppendError::SnapshotTooOld { oldest_kept: 6, .. }), "{old}");
+    assert!(
+        matches!(old, AppendError::SnapshotTooOld { oldest_kept: 6, .. }),
+        "{old}"
+    );
 }
 
 #[test]
@@ -47,7 +61,10 @@ fn snapshot_beyond_head_is_refused() {
     let temp = tempfile::tempdir().unwrap();
     let mut ledger = create_at(temp.path(), 1);
     let error = ledger.put_snapshot(1, [0; 32], b"future").err().unwrap();
-    assert!(matches!(error, AppendError::SnapshotBeyondHead { seq: 1, head: 0 }));
+    assert!(matches!(
+        error,
+        AppendError::SnapshotBeyondHead { seq: 1, head: 0 }
+    ));
     assert!(ledger.snapshots().unwrap().is_empty());
 }
 
@@ -58,12 +75,17 @@ fn corrupted_snapshot_fails_load_and_is_reported_by_verify() {
     let temp = tempfile::tempdir().unwrap();
     let mut ledger = create_at(temp.path(), 1);
     ledger.append_batch(records(0, 6)).unwrap();
-    ledger.put_snapshot(3, [3; 32], &b"three".repeat(50)).unwrap();
+    ledger
+        .put_snapshot(3, [3; 32], &b"three".repeat(50))
+        .unwrap();
     ledger.put_snapshot(6, [6; 32], &b"six".repeat(50)).unwrap();
     drop(ledger);
     flip_stored_byte(temp.path(), "snapshots", &6u64.to_be_bytes(), 2);
     let ledger = Ledger::open(temp.path(), open_options(false, 0)).unwrap();
-    assert!(matches!(ledger.load_snapshot(6), Err(SnapshotError::Corrupt { seq: 6, .. })));
+    assert!(matches!(
+        ledger.load_snapshot(6),
+        Err(SnapshotError::Corrupt { seq: 6, .. })
+    ));
     assert_eq!(ledger.load_snapshot(3).unwrap(), b"three".repeat(50));
     let mut handed = Vec::new();
     let report = ledger
@@ -78,4 +100,42 @@ fn corrupted_snapshot_fails_load_and_is_reported_by_verify() {
     assert_eq!(report.bad_snapshots.len(), 1);
     assert_eq!(report.bad_snapshots[0].0, 6);
     assert_eq!(handed, vec![(3, [3; 32], b"three".repeat(50))]);
+}
+
+#[test]
+fn an_unreadable_snapshot_is_left_out_of_the_list() {
+    // A snapshot value too short for its header is skipped by `snapshots` (so recovery can use
+    // the others), refused by `load_snapshot`, and reported by verify.
+    let temp = tempfile::tempdir().unwrap();
+    let mut ledger = create_at(temp.path(), 1);
+    ledger.append_batch(records(0, 4)).unwrap();
+    ledger.put_snapshot(2, [2; 32], b"two").unwrap();
+    ledger.put_snapshot(4, [4; 32], b"four").unwrap();
+    drop(ledger);
+    {
+        let db = raw_db(temp.path());
+        db.put_cf(
+            db.cf_handle("snapshots").unwrap(),
+            4u64.to_be_bytes(),
+            b"short",
+        )
+        .unwrap();
+    }
+    let ledger = Ledger::open(temp.path(), open_options(true, 0)).unwrap();
+    let seqs: Vec<u64> = ledger.snapshots().unwrap().iter().map(|m| m.seq).collect();
+    assert_eq!(seqs, vec![2]);
+    assert!(matches!(
+        ledger.load_snapshot(4),
+        Err(SnapshotError::Corrupt { seq: 4, .. })
+    ));
+    let report = ledger.verify(&mut |_| {}).unwrap();
+    assert_eq!(
+        report
+            .bad_snapshots
+            .iter()
+            .map(|(seq, _)| *seq)
+            .collect::<Vec<_>>(),
+        vec![4]
+    );
+    assert_eq!(report.snapshots_checked, 1);
 }
