@@ -92,6 +92,10 @@ impl Ledger {
 
     /// Opens the store in `dir`. Checks the format version first, then that the genesis and
     /// head records are intact; it does not walk the chain (see `verify`).
+    ///
+    /// A read-only open is for inspecting damage, so it tolerates a damaged genesis or head
+    /// record: the genesis falls back to what `meta` says, and the head keeps its seq with
+    /// an all-zero hash, since no trustworthy hash exists; `verify` names the damage.
     pub fn open(dir: &Path, opts: OpenOptions) -> Result<Ledger, OpenError> {
         if !Self::exists(dir) {
             return Err(OpenError::NotFound {
@@ -109,8 +113,14 @@ impl Ledger {
             Store::open(dir, Access::Write)?
         };
         store.require_column_families()?;
-        let genesis = load_genesis(&store, &meta)?;
-        let head = load_head(&store)?;
+        let genesis = match load_genesis(&store, &meta) {
+            Err(OpenError::Corrupt { .. }) if opts.read_only => meta.genesis(),
+            loaded => loaded?,
+        };
+        let head = match load_head(&store) {
+            Err(OpenError::Corrupt { .. }) if opts.read_only => damaged_head(&store)?,
+            loaded => loaded?,
+        };
         Ok(Ledger {
             store,
             genesis,
@@ -296,6 +306,25 @@ fn load_head(store: &Store) -> Result<Head, OpenError> {
     Ok(Head {
         seq,
         hash: record.hash,
+    })
+}
+
+/// The head of a store whose newest record fails its check: the seq under which it is
+/// stored, and no hash.
+fn damaged_head(store: &Store) -> Result<Head, OpenError> {
+    let mut iter = store.db.raw_iterator_cf(store.cf(CF_RECORDS)?);
+    iter.seek_to_last();
+    iter.status().map_err(store.err("find the head record"))?;
+    let seq = match iter.key() {
+        Some(key) => key_seq(CF_RECORDS, key).map_err(|error| OpenError::Corrupt {
+            dir: store.dir.clone(),
+            reason: error.to_string(),
+        })?,
+        None => 0,
+    };
+    Ok(Head {
+        seq,
+        hash: Hash::ZERO,
     })
 }
 

@@ -8,7 +8,7 @@ use rocksdb::{
 };
 
 use crate::error::{OpenError, ReadError, StoreError};
-use crate::genesis::FORMAT_VERSION;
+use crate::genesis::{Genesis, FORMAT_VERSION};
 
 /// Records, keyed by seq as big-endian u64 so key order is chain order.
 pub(crate) const CF_RECORDS: &str = "records";
@@ -208,6 +208,18 @@ impl Store {
 pub(crate) struct Meta {
     pub(crate) format_version: u32,
     pub(crate) store_id: [u8; 16],
+}
+
+impl Meta {
+    /// What `meta` knows of the genesis payload, for inspecting a store whose genesis record
+    /// is damaged; the creation time is lost with the record.
+    pub(crate) fn genesis(&self) -> Genesis {
+        Genesis {
+            store_id: self.store_id,
+            format_version: self.format_version,
+            created_ms: 0,
+        }
+    }
 }
 
 /// The key of a record or snapshot: seq as big-endian u64, so byte order is numeric order.

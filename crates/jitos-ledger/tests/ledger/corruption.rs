@@ -93,6 +93,21 @@ fn a_corrupt_head_is_refused_at_open() {
 }
 
 #[test]
+fn a_corrupt_head_or_genesis_opens_read_only_for_inspection() {
+    // Read-only exists to inspect damage, so it opens past a damaged head or genesis record
+    // and verify names the damaged seq.
+    for damaged in [3u64, 0] {
+        let temp = tempfile::tempdir().unwrap();
+        ledger_with_records(temp.path(), 3);
+        flip_stored_byte(temp.path(), "records", &damaged.to_be_bytes(), 0);
+        let ledger = Ledger::open(temp.path(), open_options(true, 0)).unwrap();
+        assert_eq!(ledger.head().seq, 3);
+        let report = ledger.verify(&mut |_| {}).unwrap();
+        assert_eq!(report.first_bad.map(|(seq, _)| seq), Some(damaged));
+    }
+}
+
+#[test]
 fn verify_reports_progress() {
     // Verify emits a progress event every VERIFY_PROGRESS_RECORDS records.
     let temp = tempfile::tempdir().unwrap();
