@@ -9,6 +9,7 @@ mod daemon;
 mod output;
 mod process;
 mod sandbox;
+mod store;
 mod wire;
 
 pub use bins::bin_path;
@@ -16,4 +17,5 @@ pub use daemon::Daemon;
 pub use output::{assert_failure, assert_success, stderr_text};
 pub use process::run_bounded;
 pub use sandbox::Sandbox;
+pub use store::flip_stored_byte;
 pub use wire::{add_node, all_records, apply, call, connect, graph, rewrite, status};

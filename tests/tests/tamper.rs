@@ -2,13 +2,16 @@
 //! by `jitos verify`, must stop `jitosd` from starting, and must still be inspectable with
 //! `jitosd --read-only`; a damaged snapshot is reported and never trusted.
 
-use std::path::Path;
-
 use jitos_proto::StatusInfo;
 use jitos_system_tests::{
-    add_node, apply, assert_failure, assert_success, status, stderr_text, Sandbox,
+    add_node, apply, assert_failure, assert_success, flip_stored_byte, status, stderr_text,
+    Sandbox,
 };
-use rocksdb::{Options, DB};
+
+/// Flips a byte of the record or snapshot stored under `seq` (big-endian u64 key).
+fn flip_byte(store: &std::path::Path, cf: &str, seq: u64) {
+    flip_stored_byte(store, cf, &seq.to_be_bytes());
+}
 
 /// Rewrites committed before the tampering: records 1..=REWRITES after genesis.
 const REWRITES: u64 = 6;
@@ -17,8 +20,6 @@ const REWRITES: u64 = 6;
 const TAMPERED_SEQ: u64 = 3;
 /// Snapshot interval of the snapshot-tampering test: the store gets snapshots at 2, 4 and 6.
 const SNAPSHOT_EVERY: &str = "2";
-/// Column families of a ledger store, as `docs/LEDGER_FORMAT.md` names them.
-const COLUMN_FAMILIES: [&str; 4] = ["records", "blobs", "snapshots", "meta"];
 
 /// Builds a store of `REWRITES` rewrites through a daemon started with `extra` flags, stops
 /// it with SIGTERM, and returns its last status.
@@ -145,39 +146,4 @@ fn flipped_snapshot_byte_is_reported_and_ignored() {
         "status does not report the ignored snapshot: {after:?}"
     );
     daemon.terminate();
-}
-
-/// Flips one byte in the middle of the value stored under `seq` in column family `cf`,
-/// opening the store the way the ledger lays it out (key: seq as big-endian u64).
-fn flip_byte(store: &Path, cf: &str, seq: u64) {
-    let options = Options::default();
-    let present = DB::list_cf(&options, store).unwrap_or_else(|e| {
-        panic!(
-            "cannot list the column families of {}: {e}",
-            store.display()
-        )
-    });
-    for name in COLUMN_FAMILIES {
-        assert!(
-            present.iter().any(|p| p == name),
-            "store lacks column family {name}: {present:?}"
-        );
-    }
-    let db = DB::open_cf(&options, store, &present)
-        .unwrap_or_else(|e| panic!("cannot open {} with RocksDB: {e}", store.display()));
-    let handle = db
-        .cf_handle(cf)
-        .unwrap_or_else(|| panic!("no {cf} column family"));
-    let key = seq.to_be_bytes();
-    let mut value = db
-        .get_cf(handle, key)
-        .unwrap_or_else(|e| panic!("cannot read {cf} {seq}: {e}"))
-        .unwrap_or_else(|| panic!("{cf} holds nothing under the big-endian key of {seq}"));
-    let middle = value.len() / 2;
-    value[middle] ^= 0x01;
-    db.put_cf(handle, key, &value)
-        .unwrap_or_else(|e| panic!("cannot write {cf} {seq} back: {e}"));
-    // Flushed so the damage is in a table file, as bit rot would be, not only in the WAL.
-    db.flush_cf(handle)
-        .unwrap_or_else(|e| panic!("cannot flush the {cf} column family: {e}"));
 }

@@ -75,6 +75,12 @@ pub enum Command {
     },
     /// Take a snapshot of the folded state now
     Snapshot,
+    /// Record directories as file trees in the graph, check them out, diff them
+    #[command(subcommand)]
+    Tree(TreeCommand),
+    /// Manage stored blobs (file contents)
+    #[command(subcommand)]
+    Blob(BlobCommand),
     /// A short tour on a throw-away store: rewrites, time travel, history, verification
     Demo {
         /// Keep the demo's store here instead of a new temporary directory
@@ -123,4 +129,52 @@ pub struct LogArgs {
     /// Keep printing records as they commit (needs a daemon)
     #[arg(long, conflicts_with = "limit")]
     pub follow: bool,
+}
+
+/// `jitos tree …`
+#[derive(Subcommand, Debug)]
+pub enum TreeCommand {
+    /// Record a directory as File/Dir nodes whose contents are stored as blobs
+    ///
+    /// Honours .gitignore and skips .git; keeps the executable bit; refuses symlinks
+    /// that point outside the directory and special files. The recorded tree is brought
+    /// to exactly the directory's in one rewrite, so importing again records only what
+    /// changed.
+    Import {
+        /// The directory to record
+        dir: PathBuf,
+        /// Record it in this workspace instead of the system
+        #[arg(long)]
+        sws: Option<u64>,
+    },
+    /// Write a recorded tree into a new or empty directory
+    Checkout {
+        /// Where to write it (must be missing or empty)
+        dir: PathBuf,
+        /// Read the tree of this workspace instead of the system
+        #[arg(long, conflicts_with = "at")]
+        sws: Option<u64>,
+        /// Read the system's tree as of this sequence number
+        #[arg(long)]
+        at: Option<u64>,
+    },
+    /// Show a unified diff of the files that differ between two states
+    ///
+    /// A state is `head`, a sequence number, or `sws:ID` (a workspace). Example:
+    /// `jitos tree diff 12 head`, `jitos tree diff head sws:40`.
+    Diff {
+        /// The old state
+        #[arg(value_parser = crate::tree_cmd::parse_source)]
+        from: crate::tree_cmd::TreeSource,
+        /// The new state
+        #[arg(value_parser = crate::tree_cmd::parse_source, default_value = "head")]
+        to: crate::tree_cmd::TreeSource,
+    },
+}
+
+/// `jitos blob …`
+#[derive(Subcommand, Debug)]
+pub enum BlobCommand {
+    /// Delete every stored blob that no record refers to (blobs of past states are kept)
+    Gc,
 }

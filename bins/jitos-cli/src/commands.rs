@@ -12,9 +12,10 @@ use jitos_warp::Rewrite;
 use serde::Serialize;
 
 use crate::{
-    cli::{Cli, Command, GraphCommand, LogArgs, RewriteCommand},
+    cli::{BlobCommand, Cli, Command, GraphCommand, LogArgs, RewriteCommand, TreeCommand},
     demo, render,
     target::{Location, Target},
+    tree_cmd::{self, TreeSource},
 };
 
 /// Runs one parsed command line.
@@ -92,13 +93,23 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 _ => None,
             })
         }
+        Command::Tree(TreeCommand::Import { dir, sws }) => {
+            tree_cmd::import(&mut location.daemon()?, json, &dir, sws)
+        }
+        Command::Tree(TreeCommand::Checkout { dir, sws, at }) => {
+            tree_cmd::checkout(&mut location.daemon()?, json, &dir, TreeSource { sws, at })
+        }
+        Command::Tree(TreeCommand::Diff { from, to }) => {
+            tree_cmd::diff(&mut location.daemon()?, json, from, to)
+        }
+        Command::Blob(BlobCommand::Gc) => tree_cmd::blob_gc(&mut location.daemon()?, json),
         Command::Demo { dir } => demo::run(dir),
     }
 }
 
 /// Prints a response: its payload as JSON, or `text` of it; an error response becomes a
 /// failure exit with its message.
-fn print(
+pub(crate) fn print(
     json: bool,
     response: Response,
     text: impl FnOnce(&Response) -> Option<String>,
@@ -134,7 +145,7 @@ fn payload_json(response: &Response) -> Result<serde_json::Value> {
     })
 }
 
-fn emit_json(value: &impl Serialize) -> Result<()> {
+pub(crate) fn emit_json(value: &impl Serialize) -> Result<()> {
     let mut out = std::io::stdout().lock();
     serde_json::to_writer_pretty(&mut out, value)?;
     writeln!(out)?;

@@ -5,6 +5,8 @@ mod commands;
 mod demo;
 mod render;
 mod target;
+mod tree_cmd;
+mod tree_walk;
 
 use std::process::ExitCode;
 

@@ -189,3 +189,54 @@ mod tests {
         assert_eq!(timestamp(1_795_305_600_000), "2026-11-22T00:00:00.000Z");
     }
 }
+
+/// A git-style unified diff of one tree path; binary contents are named, not shown.
+pub fn file_diff(
+    path: &str,
+    old: Option<&jitos_tree::Entry>,
+    new: Option<&jitos_tree::Entry>,
+    old_bytes: &[u8],
+    new_bytes: &[u8],
+) -> String {
+    let mut out = format!("diff --jitos a/{path} b/{path}\n");
+    let (old_mode, new_mode) = (old.map(mode_of), new.map(mode_of));
+    match (old_mode, new_mode) {
+        (None, Some(mode)) => out.push_str(&format!("new file mode {mode}\n")),
+        (Some(mode), None) => out.push_str(&format!("deleted file mode {mode}\n")),
+        (Some(a), Some(b)) if a != b => {
+            out.push_str(&format!("old mode {a}\nnew mode {b}\n"));
+        }
+        _ => {}
+    }
+    if old_bytes == new_bytes {
+        return out;
+    }
+    let (Ok(old_text), Ok(new_text)) = (std::str::from_utf8(old_bytes), std::str::from_utf8(new_bytes))
+    else {
+        out.push_str(&format!("Binary files a/{path} and b/{path} differ\n"));
+        return out;
+    };
+    let old_name = if old.is_some() { format!("a/{path}") } else { "/dev/null".to_owned() };
+    let new_name = if new.is_some() { format!("b/{path}") } else { "/dev/null".to_owned() };
+    let diff = similar::TextDiff::from_lines(old_text, new_text);
+    out.push_str(
+        &diff
+            .unified_diff()
+            .context_radius(3)
+            .header(&old_name, &new_name)
+            .to_string(),
+    );
+    out
+}
+
+/// The git-style mode of an entry.
+fn mode_of(entry: &jitos_tree::Entry) -> &'static str {
+    match entry {
+        jitos_tree::Entry::Dir => "040000",
+        jitos_tree::Entry::File {
+            executable: true, ..
+        } => "100755",
+        jitos_tree::Entry::File { .. } => "100644",
+        jitos_tree::Entry::Symlink { .. } => "120000",
+    }
+}

@@ -96,7 +96,12 @@ impl Target {
     pub fn query(&mut self, request: &Request) -> Result<Response> {
         match self {
             Target::Daemon(client) => Ok(client.call(request)?),
-            Target::Offline(kernel) => Ok(jitosd::answer::answer(kernel, request)),
+            // Offline the store is read-only, so no request can record anything for this actor.
+            Target::Offline(kernel) => Ok(jitosd::answer::answer(
+                kernel,
+                &jitos_ledger::Actor::System,
+                request,
+            )),
         }
     }
 }

@@ -1,24 +1,30 @@
 //! Answers to the requests that read or snapshot the store: one function for the daemon's
 //! kernel thread and for the CLI's offline mode, so both say the same thing.
 
-use jitos_kernel::{Kernel, KernelError};
-use jitos_proto::{ErrorCode, ErrorInfo, Request, Response, SnapshotView};
+use jitos_kernel::{CommitError, Kernel, KernelError};
+use jitos_ledger::Actor;
+use jitos_proto::{BlobGcReport, ErrorCode, ErrorInfo, Request, Response, SnapshotView};
 
 use crate::views;
 
 /// Most records one `log` page returns.
 pub const LOG_PAGE_RECORDS_MAX: u32 = 10_000;
 
-/// Answers a query. Requests that write or stream ([`Request::ApplyRewrite`],
-/// [`Request::Follow`], [`Request::Export`]) are the caller's to handle.
-pub fn answer(kernel: &mut Kernel, request: &Request) -> Response {
-    match answer_inner(kernel, request) {
+/// Answers a request on the kernel thread, on behalf of `actor`. Requests that stream
+/// ([`Request::Follow`], [`Request::Export`]) and group-committed rewrites
+/// ([`Request::ApplyRewrite`]) are the caller's to handle.
+pub fn answer(kernel: &mut Kernel, actor: &Actor, request: &Request) -> Response {
+    match answer_inner(kernel, actor, request) {
         Ok(response) => response,
         Err(e) => Response::Error(kernel_error_info(&e)),
     }
 }
 
-fn answer_inner(kernel: &mut Kernel, request: &Request) -> Result<Response, KernelError> {
+fn answer_inner(
+    kernel: &mut Kernel,
+    actor: &Actor,
+    request: &Request,
+) -> Result<Response, KernelError> {
     Ok(match request {
         Request::Status => Response::Status(views::status_info(kernel)),
         Request::GraphShow { at, node } => {
@@ -53,6 +59,22 @@ fn answer_inner(kernel: &mut Kernel, request: &Request) -> Result<Response, Kern
                 stored_bytes: meta.stored_bytes,
             })
         }
+        Request::PutBlobs(blobs) => Response::BlobsStored(kernel.put_blobs(blobs)?),
+        Request::GetBlobs(refs) => Response::Blobs(kernel.get_blobs(refs)?),
+        Request::TreeShow { sws: None, at } => {
+            Response::Tree(kernel.tree_at(at.unwrap_or(kernel.head().seq))?)
+        }
+        Request::TreeImport { sws: None, tree } => {
+            views::committed(&kernel.import_tree(actor.clone(), tree)?)
+        }
+        Request::BlobGc => {
+            let outcome = kernel.blob_gc()?;
+            Response::BlobGc(BlobGcReport {
+                kept: outcome.kept,
+                removed: outcome.removed,
+                removed_bytes: outcome.removed_bytes,
+            })
+        }
         Request::ApplyRewrite(_) | Request::Follow { .. } | Request::Export { .. } => {
             Response::Error(ErrorInfo {
                 code: ErrorCode::BadRequest,
@@ -65,9 +87,25 @@ fn answer_inner(kernel: &mut Kernel, request: &Request) -> Result<Response, Kern
 /// The wire form of a kernel error.
 pub fn kernel_error_info(error: &KernelError) -> ErrorInfo {
     let code = match error {
-        KernelError::BeyondHead { .. } => ErrorCode::NotFound,
+        KernelError::BeyondHead { .. } | KernelError::BlobMissing { .. } => ErrorCode::NotFound,
         KernelError::ReadOnly => ErrorCode::ReadOnly,
+        KernelError::Tree(_) => ErrorCode::BadRequest,
+        KernelError::Commit(commit) => return commit_error_info(commit),
         _ => ErrorCode::Storage,
+    };
+    ErrorInfo {
+        code,
+        message: error.to_string(),
+    }
+}
+
+/// The wire form of a commit error.
+pub fn commit_error_info(error: &CommitError) -> ErrorInfo {
+    let code = match error {
+        CommitError::Refused(_) | CommitError::Payload(_) => ErrorCode::RewriteRefused,
+        CommitError::Storage(_) => ErrorCode::Storage,
+        CommitError::ReadOnly => ErrorCode::ReadOnly,
+        CommitError::ShuttingDown => ErrorCode::ShuttingDown,
     };
     ErrorInfo {
         code,

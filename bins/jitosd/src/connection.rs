@@ -5,7 +5,7 @@
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
-use jitos_kernel::{CommitError, KernelHandle};
+use jitos_kernel::KernelHandle;
 use jitos_ledger::{Actor, Record};
 use jitos_proto::{ErrorCode, ErrorInfo, FrameError, Hello, Request, Response, Welcome};
 use tokio::{
@@ -115,38 +115,22 @@ async fn dispatch(
     match request {
         Request::ApplyRewrite(rewrite) => {
             let response = match shared.kernel.commit(actor.clone(), rewrite).await {
-                Ok(commit) => Response::Committed {
-                    seq: commit.record.seq,
-                    hash: commit.record.hash.to_string(),
-                    digest: commit.digest.to_string(),
-                },
-                Err(e) => Response::Error(commit_error_info(&e)),
+                Ok(commit) => views::committed(&commit),
+                Err(e) => Response::Error(answer::commit_error_info(&e)),
             };
             frame_io::write_message(stream, &response).await
         }
         Request::Follow { from } => follow(stream, shared, from).await,
         Request::Export { from, to } => export(stream, shared, from, to).await,
         query => {
+            let actor = actor.clone();
             let response = shared
                 .kernel
-                .query(move |kernel| answer::answer(kernel, &query))
+                .query(move |kernel| answer::answer(kernel, &actor, &query))
                 .await
                 .unwrap_or_else(shutting_down);
             frame_io::write_message(stream, &response).await
         }
-    }
-}
-
-fn commit_error_info(error: &CommitError) -> ErrorInfo {
-    let code = match error {
-        CommitError::Refused(_) | CommitError::Payload(_) => ErrorCode::RewriteRefused,
-        CommitError::Storage(_) => ErrorCode::Storage,
-        CommitError::ReadOnly => ErrorCode::ReadOnly,
-        CommitError::ShuttingDown => ErrorCode::ShuttingDown,
-    };
-    ErrorInfo {
-        code,
-        message: error.to_string(),
     }
 }
 

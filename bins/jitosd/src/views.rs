@@ -1,9 +1,9 @@
 //! Conversions from kernel values to the wire's views.
 
-use jitos_kernel::{HistoryStep, Kernel, ReplayOutcome, VerifyOutcome, KIND_GENESIS, KIND_REWRITE};
+use jitos_kernel::{Commit, HistoryStep, Kernel, ReplayOutcome, VerifyOutcome, KIND_GENESIS, KIND_REWRITE};
 use jitos_ledger::{Actor, Record};
 use jitos_proto::{
-    ActorView, GraphView, HistoryEntry, RecordView, ReplayReport, StatusInfo, VerifyView,
+    ActorView, GraphView, HistoryEntry, RecordView, ReplayReport, Response, StatusInfo, VerifyView,
 };
 use jitos_warp::{Graph, Op};
 
@@ -143,4 +143,13 @@ pub fn history_entries(steps: Vec<HistoryStep>) -> Vec<HistoryEntry> {
             node_after: step.node_after,
         })
         .collect()
+}
+
+/// The answer to a durable commit.
+pub fn committed(commit: &Commit) -> Response {
+    Response::Committed {
+        seq: commit.record.seq,
+        hash: commit.record.hash.to_string(),
+        digest: commit.digest.to_string(),
+    }
 }

@@ -58,6 +58,21 @@ pub enum KernelError {
     /// The store is open read-only.
     #[error("the store is open read-only")]
     ReadOnly,
+    /// Blobs could not be stored or deleted.
+    #[error("cannot store blobs: {0}")]
+    BlobWrite(#[source] jitos_ledger::AppendError),
+    /// A blob that was asked for, or that a tree names, is not stored.
+    #[error("blob {blob} is not stored; put its bytes first (`jitos tree import` does)")]
+    BlobMissing {
+        /// The blob's reference.
+        blob: jitos_warp::BlobRef,
+    },
+    /// A file tree is malformed, or the recorded one is.
+    #[error(transparent)]
+    Tree(#[from] jitos_tree::TreeError),
+    /// A rewrite the kernel built itself was refused or not recorded.
+    #[error(transparent)]
+    Commit(Box<CommitError>),
 }
 
 /// Why one rewrite was not committed. Nothing was recorded for it.

@@ -203,6 +203,11 @@ impl Kernel {
         &self.ledger
     }
 
+    /// The ledger, for the kernel's own writes beside records (blobs).
+    pub(crate) fn ledger_mut(&mut self) -> &mut Ledger {
+        &mut self.ledger
+    }
+
     /// The newest record.
     pub fn head(&self) -> Head {
         self.ledger.head()

@@ -9,6 +9,7 @@
 //! the only thing it touches, and time enters only through the ledger's injectable clock.
 
 mod error;
+mod files;
 mod fold;
 mod kernel;
 mod payload;
@@ -18,6 +19,7 @@ mod time_travel;
 mod verify;
 
 pub use error::{CommitError, KernelError};
+pub use files::BlobGcOutcome;
 pub use fold::fold_record;
 pub use kernel::{Commit, Kernel, KernelOptions, SNAPSHOT_EVERY_DEFAULT};
 pub use payload::{decode_rewrite, encode_rewrite, KIND_GENESIS, KIND_REWRITE};

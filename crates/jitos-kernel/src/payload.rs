@@ -1,5 +1,6 @@
 //! Record kinds the kernel writes, and the encoding of their payloads.
 
+use jitos_ledger::Record;
 use jitos_warp::Rewrite;
 
 use crate::KernelError;
@@ -35,4 +36,12 @@ pub fn decode_rewrite(payload: &[u8]) -> Result<Rewrite, KernelError> {
         )));
     }
     Ok(rewrite)
+}
+
+/// The rewrites a record carries: one for a rewrite record, none for other kinds.
+pub(crate) fn rewrites_of(record: &Record) -> Result<Vec<Rewrite>, KernelError> {
+    match record.kind.as_str() {
+        KIND_REWRITE => Ok(vec![decode_rewrite(&record.payload)?]),
+        _ => Ok(Vec::new()),
+    }
 }

@@ -173,10 +173,30 @@ fn run(mut kernel: Kernel, queue: mpsc::Receiver<Job>, publisher: broadcast::Sen
             }
         }
         for query in queries.drain(..) {
+            let head_before = kernel.head().seq;
             query(&mut kernel);
+            publish_since(&kernel, head_before, &publisher);
         }
         if stop {
             break;
         }
+    }
+}
+
+/// Publishes the records a query appended (workspace operations, tree imports), so
+/// followers see every record whichever path wrote it.
+fn publish_since(kernel: &Kernel, head_before: u64, publisher: &broadcast::Sender<Arc<Record>>) {
+    let head = kernel.head().seq;
+    if head == head_before {
+        return;
+    }
+    match kernel.records(head_before + 1, head - head_before) {
+        Ok(records) => {
+            for record in records {
+                let _ = publisher.send(Arc::new(record));
+            }
+        }
+        // Followers that miss the broadcast catch up from the ledger on their next record.
+        Err(error) => tracing::warn!(%error, "cannot read back records to publish"),
     }
 }

@@ -16,6 +16,6 @@ pub use frame::{
 };
 pub use handshake::{Hello, Welcome, PROTOCOL_MAGIC, PROTOCOL_VERSION};
 pub use message::{
-    ActorView, ErrorCode, ErrorInfo, GraphView, HistoryEntry, RecordView, ReplayReport, Request,
+    ActorView, BlobGcReport, ErrorCode, ErrorInfo, GraphView, HistoryEntry, RecordView, ReplayReport, Request,
     Response, SnapshotView, StatusInfo, VerifyView,
 };

@@ -1,6 +1,7 @@
 //! Requests a client may send after the handshake, and the daemon's responses.
 
-use jitos_warp::{Edge, Node, Rewrite};
+use jitos_tree::Tree;
+use jitos_warp::{BlobRef, Edge, Node, Rewrite};
 use serde::{Deserialize, Serialize};
 
 use crate::Welcome;
@@ -50,6 +51,28 @@ pub enum Request {
     },
     /// Take a snapshot of the folded state now.
     Snapshot,
+    /// Store blobs (file contents) durably; answered with their references in order.
+    PutBlobs(Vec<Vec<u8>>),
+    /// Read blobs by reference, each verified against its hash.
+    GetBlobs(Vec<BlobRef>),
+    /// Record `tree` as the file tree of the system (or of a workspace): one rewrite that
+    /// adds, updates and removes File/Dir nodes until the recorded tree equals it. Every
+    /// blob it names must be stored first.
+    TreeImport {
+        /// The workspace to import into; `None` for the system.
+        sws: Option<u64>,
+        /// The wanted tree.
+        tree: Tree,
+    },
+    /// The file tree recorded in the system (at a sequence number) or in a workspace.
+    TreeShow {
+        /// The workspace to read; `None` for the system.
+        sws: Option<u64>,
+        /// Sequence number to travel to (system only); `None` for the head.
+        at: Option<u64>,
+    },
+    /// Delete every stored blob that no record of the ledger refers to.
+    BlobGc,
 }
 
 /// The daemon's answer to one request.
@@ -89,6 +112,14 @@ pub enum Response {
     Snapshot(SnapshotView),
     /// The request failed; nothing was recorded.
     Error(ErrorInfo),
+    /// Answer to [`Request::PutBlobs`]: the references, in request order.
+    BlobsStored(Vec<BlobRef>),
+    /// Answer to [`Request::GetBlobs`]: the contents, in request order.
+    Blobs(Vec<Vec<u8>>),
+    /// Answer to [`Request::TreeShow`].
+    Tree(Tree),
+    /// Answer to [`Request::BlobGc`].
+    BlobGc(BlobGcReport),
 }
 
 /// Who caused a record, as shown to people.
@@ -228,6 +259,17 @@ pub struct SnapshotView {
     pub digest: String,
     /// Compressed size on disk.
     pub stored_bytes: u64,
+}
+
+/// What a blob garbage collection did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobGcReport {
+    /// Blobs some record refers to, kept.
+    pub kept: u64,
+    /// Blobs no record refers to, deleted.
+    pub removed: u64,
+    /// Bytes freed.
+    pub removed_bytes: u64,
 }
 
 /// Broad classes of failure, so scripts can branch without parsing messages.
