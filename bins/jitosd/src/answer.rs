@@ -67,6 +67,12 @@ fn answer_inner(
         Request::TreeImport { sws: None, tree } => {
             views::committed(&kernel.import_tree(actor.clone(), tree)?)
         }
+        Request::TreeShow { sws: Some(id), .. } | Request::TreeImport { sws: Some(id), .. } => {
+            Response::Error(ErrorInfo {
+                code: ErrorCode::NotFound,
+                message: format!("no workspace {id}; `jitos sws list` lists them"),
+            })
+        }
         Request::BlobGc => {
             let outcome = kernel.blob_gc()?;
             Response::BlobGc(BlobGcReport {

@@ -5,6 +5,8 @@
 //! file-size limit below the write-ahead log's next write. The limit is process-wide, so
 //! this file holds exactly one test and runs as its own process.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+// One unsafe call: ignoring SIGXFSZ, which nix marks unsafe because handlers can be.
+#![allow(unsafe_code)]
 
 use std::{fs, path::Path, sync::Arc};
 

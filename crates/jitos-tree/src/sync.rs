@@ -5,7 +5,7 @@ use jitos_warp::{NodeId, Op, Rewrite, CHANGES_PER_REWRITE_MAX, OPS_PER_REWRITE_M
 use crate::error::TreeError;
 use crate::layout::{node_id_of, CONTAINS_LABEL};
 use crate::path::TreePath;
-use crate::tree::{Entry, Tree};
+use crate::tree::Tree;
 
 /// The rewrite that makes the nodes recording `current` record `wanted` instead: entries
 /// gone or changed in type are removed (with their edges), new ones added under their

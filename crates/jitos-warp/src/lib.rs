@@ -9,6 +9,7 @@
 //!   nothing, keeping the `StateDigest` current in O(1) per change.
 //! - `Applied` is the undo log of one apply: its `inverse` rewrite, the nodes it
 //!   `touched`, and `Graph::undo` to revert it exactly.
+//! - `Graph::from_parts` builds a graph from given nodes and edges, versions kept.
 //! - `Graph::encode_snapshot` / `Graph::decode_snapshot` are the canonical, strict
 //!   snapshot encoding; `encode_value` is the canonical encoding of a value.
 //! - The JSON form of a rewrite (`Rewrite::from_json`) is specified in
@@ -22,6 +23,7 @@ mod digest;
 mod encode;
 mod error;
 mod graph;
+mod graph_build;
 mod hex32;
 mod id;
 mod json;
@@ -44,6 +46,7 @@ pub use digest::StateDigest;
 pub use encode::encode_value;
 pub use error::{Field, FieldError, Found, NodeRole, RewriteError};
 pub use graph::Graph;
+pub use graph_build::GraphBuildError;
 pub use hex32::Hex32Error;
 pub use id::{IdError, NodeId};
 pub use json::RewriteJsonError;
