@@ -45,7 +45,7 @@ fn import_then_checkout_gives_the_same_bytes_and_modes() {
         "jitos tree import",
         &sandbox.jitos(&["tree", "import", project.to_str().unwrap()]),
     );
-    assert!(text.contains("3 files"), "{text}");
+    assert!(text.contains("4 files"), "{text}");
 
     let out = sandbox.path().join("out");
     assert_success(

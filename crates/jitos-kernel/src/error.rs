@@ -70,6 +70,30 @@ pub enum KernelError {
     /// A file tree is malformed, or the recorded one is.
     #[error(transparent)]
     Tree(#[from] jitos_tree::TreeError),
+    /// A recorded workspace operation no longer replays: the ledger and this build
+    /// disagree.
+    #[error("record {seq} does not replay: {source}")]
+    Sws {
+        /// Its sequence number.
+        seq: u64,
+        /// Why it failed.
+        #[source]
+        source: jitos_sws::SwsError,
+    },
+    /// A recorded collapse carries other changes than the fold computes.
+    #[error("record {seq} does not replay: the collapse of workspace {sws} computes other changes than it recorded")]
+    CollapseMismatch {
+        /// Its sequence number.
+        seq: u64,
+        /// The workspace.
+        sws: u64,
+    },
+    /// A workspace operation could not be recorded; it did not happen.
+    #[error("the ledger write failed and the workspace operation did not happen: {0}")]
+    SwsWrite(#[source] jitos_ledger::AppendError),
+    /// A workspace operation was refused; nothing was recorded.
+    #[error(transparent)]
+    Workspace(jitos_sws::SwsError),
     /// A rewrite the kernel built itself was refused or not recorded.
     #[error(transparent)]
     Commit(Box<CommitError>),

@@ -5,11 +5,12 @@ use std::{path::Path, sync::Arc};
 use jitos_ledger::{
     Actor, Clock, CreateOptions, Hash, Head, Ledger, NewRecord, OpenOptions, Record,
 };
+use jitos_sws::{Pool, SwsError};
 use jitos_warp::{Graph, Rewrite, StateDigest};
 
 use crate::{
     payload, recovery, time_travel, verify, CommitError, HistoryStep, KernelError, RecoveryReport,
-    ReplayOutcome, VerifyOutcome, KIND_REWRITE,
+    ReplayOutcome, State, VerifyOutcome, KIND_REWRITE,
 };
 
 /// Snapshot interval used when the operator does not choose one.
@@ -42,7 +43,7 @@ pub struct Commit {
 /// The single writer: the ledger and the graph folded from it.
 pub struct Kernel {
     ledger: Ledger,
-    graph: Graph,
+    pub(crate) state: State,
     options: KernelOptions,
     dir: String,
     last_snapshot_seq: Option<u64>,
@@ -87,7 +88,7 @@ impl Kernel {
             Some((seq, _)) => seq.saturating_sub(1),
             None => ledger.head().seq,
         };
-        let (graph, recovery) = recovery::rebuild(&ledger, target)?;
+        let (state, recovery) = recovery::rebuild(&ledger, target)?;
         tracing::info!(
             head = ledger.head().seq,
             snapshot = ?recovery.snapshot_seq,
@@ -96,7 +97,7 @@ impl Kernel {
         );
         Ok(Kernel {
             ledger,
-            graph,
+            state,
             options,
             dir: dir_name,
             // The newest snapshot recovery could trust; an ignored one does not delay the next.
@@ -110,8 +111,8 @@ impl Kernel {
     ///
     /// Each rewrite is validated against the state left by the ones before it; refused
     /// ones are answered at once and take no sequence number. The rest are acknowledged
-    /// only after the ledger's synced write returns; if it fails, every one of them is
-    /// undone and answered with the error.
+    /// only after the ledger's synced write returns; if it fails, the state is rebuilt
+    /// from the ledger (which holds none of them) and each is answered with the error.
     pub fn commit(&mut self, batch: Vec<(Actor, Rewrite)>) -> Vec<Result<Commit, CommitError>> {
         if self.options.read_only {
             return batch.iter().map(|_| Err(CommitError::ReadOnly)).collect();
@@ -119,6 +120,7 @@ impl Kernel {
         let mut results: Vec<Option<Result<Commit, CommitError>>> = Vec::with_capacity(batch.len());
         let mut pending = Vec::new();
         let mut records = Vec::new();
+        let mut seq = self.ledger.head().seq;
         for (actor, rewrite) in batch {
             let payload = match payload::encode_rewrite(&rewrite) {
                 Ok(payload) => payload,
@@ -127,9 +129,11 @@ impl Kernel {
                     continue;
                 }
             };
-            match self.graph.apply(&rewrite) {
-                Ok(applied) => {
-                    pending.push((results.len(), applied, self.graph.digest()));
+            let rewrites = std::slice::from_ref(&rewrite);
+            match self.state.pool.commit_system(&mut self.state.graph, rewrites, seq + 1) {
+                Ok(_) => {
+                    seq += 1;
+                    pending.push((results.len(), self.state.graph.digest()));
                     results.push(None);
                     records.push(NewRecord {
                         kind: KIND_REWRITE.to_owned(),
@@ -137,12 +141,13 @@ impl Kernel {
                         payload,
                     });
                 }
-                Err(e) => results.push(Some(Err(CommitError::Refused(e)))),
+                Err(SwsError::Rewrite(e)) => results.push(Some(Err(CommitError::Refused(e)))),
+                Err(e) => results.push(Some(Err(CommitError::Payload(e.to_string())))),
             }
         }
         match self.ledger.append_batch(records) {
             Ok(committed) => {
-                for ((slot, _, digest), record) in pending.into_iter().zip(committed) {
+                for ((slot, digest), record) in pending.into_iter().zip(committed) {
                     results[slot] = Some(Ok(Commit { record, digest }));
                 }
                 self.maybe_snapshot();
@@ -150,10 +155,12 @@ impl Kernel {
             Err(e) => {
                 let reason = e.to_string();
                 tracing::error!(%reason, "durable write failed; rolling back");
-                for (slot, applied, _) in pending.into_iter().rev() {
-                    self.graph.undo(applied);
+                for (slot, _) in pending {
                     results[slot] = Some(Err(CommitError::Storage(reason.clone())));
                 }
+                // The graph and the pool's change logs already hold these rewrites; a fold
+                // of the unchanged ledger takes all of it back exactly.
+                self.restore_from_ledger();
             }
         }
         results
@@ -162,7 +169,19 @@ impl Kernel {
             .collect()
     }
 
-    fn maybe_snapshot(&mut self) {
+    /// Rebuilds the state from the ledger after a failed write left it ahead of the
+    /// durable records. If even that fails, the store is no longer trusted for writes.
+    pub(crate) fn restore_from_ledger(&mut self) {
+        match recovery::rebuild(&self.ledger, self.ledger.head().seq) {
+            Ok((state, _)) => self.state = state,
+            Err(error) => {
+                tracing::error!(%error, "cannot rebuild the state after a failed write; refusing writes");
+                self.options.read_only = true;
+            }
+        }
+    }
+
+    pub(crate) fn maybe_snapshot(&mut self) {
         let every = self.options.snapshot_every;
         let head = self.ledger.head().seq;
         if every == 0 || head < self.last_snapshot_seq.unwrap_or(0) + every {
@@ -180,9 +199,9 @@ impl Kernel {
             return Err(KernelError::ReadOnly);
         }
         let seq = self.ledger.head().seq;
-        let state = self.graph.encode_snapshot();
+        let state = self.state.encode_snapshot()?;
         self.ledger
-            .put_snapshot(seq, self.graph.digest().0, &state)
+            .put_snapshot(seq, self.state.graph.digest().0, &state)
             .map_err(KernelError::SnapshotWrite)?;
         self.last_snapshot_seq = Some(seq);
         let meta = self
@@ -193,9 +212,14 @@ impl Kernel {
         meta.ok_or_else(|| KernelError::Payload(format!("snapshot at {seq} vanished after write")))
     }
 
-    /// The live graph.
+    /// The live system graph.
     pub fn graph(&self) -> &Graph {
-        &self.graph
+        &self.state.graph
+    }
+
+    /// The workspaces.
+    pub fn pool(&self) -> &Pool {
+        &self.state.pool
     }
 
     /// The ledger (read access for queries).
@@ -246,9 +270,9 @@ impl Kernel {
     /// The graph as of `seq` (inclusive); the live graph is cloned for the head.
     pub fn graph_at(&self, seq: u64) -> Result<Graph, KernelError> {
         if seq == self.ledger.head().seq && self.broken_at.is_none() {
-            return Ok(self.graph.clone());
+            return Ok(self.state.graph.clone());
         }
-        time_travel::graph_at(&self.ledger, seq)
+        time_travel::state_at(&self.ledger, seq).map(|state| state.graph)
     }
 
     /// Every record that changed `node`.
@@ -279,8 +303,9 @@ impl Kernel {
         let (replayed, records) = verify::replay_from_genesis(&self.ledger)?;
         Ok(ReplayOutcome {
             records,
-            replayed: replayed.digest(),
-            live: self.graph.digest(),
+            replayed: replayed.graph.digest(),
+            live: self.state.graph.digest(),
+            workspaces_match: replayed.pool == self.state.pool,
         })
     }
 

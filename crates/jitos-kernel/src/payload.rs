@@ -2,8 +2,9 @@
 
 use jitos_ledger::Record;
 use jitos_warp::Rewrite;
+use serde::{de::DeserializeOwned, Serialize};
 
-use crate::KernelError;
+use crate::{sws_record::SwsRecord, KernelError};
 
 /// The kind of the genesis record, written by the ledger itself.
 pub const KIND_GENESIS: &str = "ledger.genesis";
@@ -19,29 +20,68 @@ fn config() -> impl bincode::config::Config {
     bincode::config::standard().with_limit::<PAYLOAD_BYTES_MAX>()
 }
 
-/// Encodes a rewrite as a record payload.
-pub fn encode_rewrite(rewrite: &Rewrite) -> Result<Vec<u8>, KernelError> {
-    bincode::serde::encode_to_vec(rewrite, config())
-        .map_err(|e| KernelError::Payload(format!("cannot encode rewrite: {e}")))
+/// Encodes a payload.
+pub(crate) fn encode(value: &impl Serialize) -> Result<Vec<u8>, KernelError> {
+    bincode::serde::encode_to_vec(value, config())
+        .map_err(|e| KernelError::Payload(format!("cannot encode payload: {e}")))
 }
 
-/// Decodes a rewrite payload strictly: trailing bytes are corruption.
-pub fn decode_rewrite(payload: &[u8]) -> Result<Rewrite, KernelError> {
-    let (rewrite, used): (Rewrite, usize) = bincode::serde::decode_from_slice(payload, config())
-        .map_err(|e| KernelError::Payload(format!("cannot decode rewrite: {e}")))?;
+/// Decodes a payload strictly: trailing bytes are corruption.
+pub(crate) fn decode<T: DeserializeOwned>(payload: &[u8]) -> Result<T, KernelError> {
+    let (value, used): (T, usize) = bincode::serde::decode_from_slice(payload, config())
+        .map_err(|e| KernelError::Payload(format!("cannot decode payload: {e}")))?;
     if used != payload.len() {
         return Err(KernelError::Payload(format!(
-            "{} trailing bytes after a rewrite payload",
+            "{} trailing bytes after a payload",
             payload.len() - used
         )));
     }
-    Ok(rewrite)
+    Ok(value)
 }
 
-/// The rewrites a record carries: one for a rewrite record, none for other kinds.
+/// Bound for snapshot sections, which may hold far more than one record.
+const SNAPSHOT_SECTION_BYTES_MAX: usize = 1024 * 1024 * 1024;
+
+fn large_config() -> impl bincode::config::Config {
+    bincode::config::standard().with_limit::<SNAPSHOT_SECTION_BYTES_MAX>()
+}
+
+/// Encodes a snapshot section.
+pub(crate) fn encode_large(value: &impl Serialize) -> Result<Vec<u8>, KernelError> {
+    bincode::serde::encode_to_vec(value, large_config())
+        .map_err(|e| KernelError::Payload(format!("cannot encode snapshot section: {e}")))
+}
+
+/// Decodes a snapshot section strictly.
+pub(crate) fn decode_large<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, KernelError> {
+    let (value, used): (T, usize) = bincode::serde::decode_from_slice(bytes, large_config())
+        .map_err(|e| KernelError::Payload(format!("cannot decode snapshot section: {e}")))?;
+    if used != bytes.len() {
+        return Err(KernelError::Payload(format!(
+            "{} trailing bytes after a snapshot section",
+            bytes.len() - used
+        )));
+    }
+    Ok(value)
+}
+
+/// Encodes a rewrite as a record payload.
+pub fn encode_rewrite(rewrite: &Rewrite) -> Result<Vec<u8>, KernelError> {
+    encode(rewrite)
+}
+
+/// Decodes a rewrite payload strictly.
+pub fn decode_rewrite(payload: &[u8]) -> Result<Rewrite, KernelError> {
+    decode(payload)
+}
+
+/// The rewrites a record carries: a system rewrite, a workspace apply, a collapse.
 pub(crate) fn rewrites_of(record: &Record) -> Result<Vec<Rewrite>, KernelError> {
     match record.kind.as_str() {
         KIND_REWRITE => Ok(vec![decode_rewrite(&record.payload)?]),
+        kind if SwsRecord::is_kind(kind) => {
+            Ok(SwsRecord::decode(kind, &record.payload)?.rewrites().to_vec())
+        }
         _ => Ok(Vec::new()),
     }
 }

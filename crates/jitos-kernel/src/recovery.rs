@@ -5,9 +5,7 @@
 //! is reported and skipped, never used.
 
 use jitos_ledger::Ledger;
-use jitos_warp::Graph;
-
-use crate::{fold_record, KernelError};
+use crate::{KernelError, State};
 
 /// What recovery did, for `status` and the daemon's start-up log.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -24,16 +22,16 @@ pub struct RecoveryReport {
 pub(crate) fn rebuild(
     ledger: &Ledger,
     target: u64,
-) -> Result<(Graph, RecoveryReport), KernelError> {
+) -> Result<(State, RecoveryReport), KernelError> {
     let mut report = RecoveryReport::default();
-    let mut base: Option<(u64, Graph)> = None;
+    let mut base: Option<(u64, State)> = None;
     for meta in ledger.snapshots()? {
         if meta.seq > target {
             continue;
         }
         match load_trusted(ledger, meta.seq, &meta.digest) {
-            Ok(graph) => {
-                base = Some((meta.seq, graph));
+            Ok(state) => {
+                base = Some((meta.seq, state));
                 break;
             }
             Err(reason) => {
@@ -42,37 +40,38 @@ pub(crate) fn rebuild(
             }
         }
     }
-    let (mut graph, first) = match base {
-        Some((seq, graph)) => {
+    let (mut state, first) = match base {
+        Some((seq, state)) => {
             report.snapshot_seq = Some(seq);
-            (graph, seq + 1)
+            (state, seq + 1)
         }
-        None => (Graph::new(), 0),
+        None => (State::default(), 0),
     };
     if first <= target {
         for record in ledger.range(first, target) {
-            fold_record(&mut graph, &record?)?;
+            state.fold(&record?)?;
             report.replayed_records += 1;
         }
     }
-    Ok((graph, report))
+    Ok((state, report))
 }
 
 /// Loads a snapshot and proves it against its recorded digest; the error says why not.
-pub(crate) fn load_trusted(ledger: &Ledger, seq: u64, digest: &[u8; 32]) -> Result<Graph, String> {
+pub(crate) fn load_trusted(ledger: &Ledger, seq: u64, digest: &[u8; 32]) -> Result<State, String> {
     let bytes = ledger.load_snapshot(seq).map_err(|e| e.to_string())?;
     prove_snapshot(&bytes, digest).map_err(|why| format!("snapshot at seq {seq} {why}"))
 }
 
-/// Decodes a snapshot's state and checks it hashes to the digest recorded beside it.
-pub(crate) fn prove_snapshot(state: &[u8], digest: &[u8; 32]) -> Result<Graph, String> {
-    let graph = Graph::decode_snapshot(state).map_err(|e| format!("does not decode: {e}"))?;
-    if &graph.digest().0 != digest {
+/// Decodes a snapshot's state and checks its graph hashes to the digest recorded beside
+/// it (the pool section is covered by the ledger's checksum of the stored snapshot).
+pub(crate) fn prove_snapshot(bytes: &[u8], digest: &[u8; 32]) -> Result<State, String> {
+    let state = State::decode_snapshot(bytes).map_err(|e| format!("does not decode: {e}"))?;
+    if &state.graph.digest().0 != digest {
         return Err(format!(
             "does not match its digest: content hashes to {}, recorded {}",
-            graph.digest(),
+            state.graph.digest(),
             jitos_warp::StateDigest(*digest)
         ));
     }
-    Ok(graph)
+    Ok(state)
 }

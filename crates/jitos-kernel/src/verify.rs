@@ -1,9 +1,9 @@
 //! Verification: the chain and every snapshot, and a full replay against the live state.
 
 use jitos_ledger::{Ledger, VerifyEvent};
-use jitos_warp::{Graph, StateDigest};
+use jitos_warp::StateDigest;
 
-use crate::{fold_record, recovery, KernelError};
+use crate::{recovery, KernelError, State};
 
 /// The outcome of [`crate::Kernel::verify`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -36,6 +36,9 @@ pub struct ReplayOutcome {
     pub replayed: StateDigest,
     /// Digest of the live state.
     pub live: StateDigest,
+    /// Whether the replayed workspaces equal the live ones, overlays, footprints and
+    /// change logs included.
+    pub workspaces_match: bool,
 }
 
 /// Walks the chain, then proves each snapshot's state against its recorded digest.
@@ -64,13 +67,13 @@ pub(crate) fn verify(
     })
 }
 
-/// Folds the whole ledger from genesis into a fresh graph, ignoring every snapshot.
-pub(crate) fn replay_from_genesis(ledger: &Ledger) -> Result<(Graph, u64), KernelError> {
-    let mut graph = Graph::new();
+/// Folds the whole ledger from genesis into a fresh state, ignoring every snapshot.
+pub(crate) fn replay_from_genesis(ledger: &Ledger) -> Result<(State, u64), KernelError> {
+    let mut state = State::default();
     let mut records = 0;
     for record in ledger.range(0, ledger.head().seq) {
-        fold_record(&mut graph, &record?)?;
+        state.fold(&record?)?;
         records += 1;
     }
-    Ok((graph, records))
+    Ok((state, records))
 }

@@ -15,7 +15,7 @@ use crate::path::TreePath;
 
 /// One entry of a tree.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "type")]
+#[serde(rename_all = "snake_case")]
 pub enum Entry {
     /// A directory.
     Dir,

@@ -1,0 +1,120 @@
+//! `State`: everything folded from the ledger — the system graph and the workspace pool —
+//! and the one fold that every path (live, recovery, replay, time travel) shares.
+
+use jitos_ledger::Record;
+use jitos_sws::{Pool, SwsError, Target};
+use jitos_warp::{Applied, Graph};
+
+use crate::{
+    payload,
+    sws_record::{SwsRecord, KIND_SWS_CONFLICT},
+    KernelError, KIND_GENESIS, KIND_REWRITE,
+};
+
+/// Magic that opens a kernel snapshot: the graph's snapshot, then the pool's.
+const SNAPSHOT_MAGIC: &[u8; 8] = b"JITOSST1";
+
+/// The folded state.
+#[derive(Clone, Default)]
+pub struct State {
+    /// The system WARP: committed reality.
+    pub graph: Graph,
+    /// Every workspace, and the system's change log they read through.
+    pub pool: Pool,
+}
+
+impl State {
+    /// Applies one record. Returns what it did to the system graph (empty for records
+    /// that leave it alone).
+    pub fn fold(&mut self, record: &Record) -> Result<Vec<Applied>, KernelError> {
+        let seq = record.seq;
+        match record.kind.as_str() {
+            KIND_GENESIS => Ok(Vec::new()),
+            KIND_REWRITE => {
+                let rewrite = payload::decode_rewrite(&record.payload)?;
+                self.pool
+                    .commit_system(&mut self.graph, std::slice::from_ref(&rewrite), seq)
+                    .map_err(|source| replay_error(seq, source))
+            }
+            // Conflicts change nothing; the record is the knowledge.
+            KIND_SWS_CONFLICT => {
+                SwsRecord::decode(&record.kind, &record.payload)?;
+                Ok(Vec::new())
+            }
+            kind if SwsRecord::is_kind(kind) => {
+                let op = SwsRecord::decode(kind, &record.payload)?;
+                self.fold_sws(seq, &op)
+            }
+            other => Err(KernelError::UnknownKind {
+                seq,
+                kind: other.to_owned(),
+            }),
+        }
+    }
+
+    /// Replays a workspace operation at `seq` with the pool calls the live path made.
+    fn fold_sws(&mut self, seq: u64, op: &SwsRecord) -> Result<Vec<Applied>, KernelError> {
+        let done = match op {
+            SwsRecord::Create { over } => self.pool.create(seq, *over, seq).map(|()| Vec::new()),
+            SwsRecord::Apply { sws, rewrite } => self
+                .pool
+                .apply(&self.graph, *sws, rewrite, seq)
+                .map(|()| Vec::new()),
+            SwsRecord::Collapse { sws, rewrites } => {
+                let collapse = self
+                    .pool
+                    .collapse(&self.graph, *sws, seq)
+                    .map_err(|source| replay_error(seq, source))?;
+                if &collapse.rewrites != rewrites {
+                    return Err(KernelError::CollapseMismatch { seq, sws: *sws });
+                }
+                match collapse.target {
+                    Target::System => self.pool.commit_system(&mut self.graph, rewrites, seq),
+                    Target::Workspace(_) => Ok(Vec::new()),
+                }
+            }
+            SwsRecord::Conflict { .. } => Ok(Vec::new()),
+            SwsRecord::Rebase { sws } => self
+                .pool
+                .rebase(&self.graph, *sws, seq)
+                .map(|()| Vec::new()),
+            SwsRecord::Discard { sws, reason } => {
+                self.pool.discard(*sws, reason, seq).map(|()| Vec::new())
+            }
+        };
+        done.map_err(|source| replay_error(seq, source))
+    }
+
+    /// The snapshot encoding: magic, the graph's canonical snapshot (length-prefixed),
+    /// then the pool.
+    pub fn encode_snapshot(&self) -> Result<Vec<u8>, KernelError> {
+        let graph = self.graph.encode_snapshot();
+        let pool = payload::encode_large(&self.pool)?;
+        let mut bytes = Vec::with_capacity(SNAPSHOT_MAGIC.len() + 8 + graph.len() + pool.len());
+        bytes.extend_from_slice(SNAPSHOT_MAGIC);
+        bytes.extend_from_slice(&(graph.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(&graph);
+        bytes.extend_from_slice(&pool);
+        Ok(bytes)
+    }
+
+    /// Decodes a snapshot strictly; the error says what is wrong.
+    pub fn decode_snapshot(bytes: &[u8]) -> Result<State, String> {
+        let rest = bytes
+            .strip_prefix(SNAPSHOT_MAGIC.as_slice())
+            .ok_or("does not start with the kernel snapshot magic")?;
+        let (len, rest) = rest.split_at_checked(8).ok_or("ends inside its header")?;
+        let len = u64::from_le_bytes(len.try_into().map_err(|_| "bad header")?);
+        let len = usize::try_from(len).map_err(|_| "names an impossible graph length")?;
+        let (graph, pool) = rest
+            .split_at_checked(len)
+            .ok_or("ends inside its graph section")?;
+        let graph = Graph::decode_snapshot(graph).map_err(|e| e.to_string())?;
+        let pool = payload::decode_large(pool).map_err(|e| e.to_string())?;
+        Ok(State { graph, pool })
+    }
+}
+
+fn replay_error(seq: u64, source: SwsError) -> KernelError {
+    KernelError::Sws { seq, source }
+}
