@@ -60,7 +60,14 @@ pub fn apply(client: &mut Client, rewrite: Rewrite) -> (u64, String) {
 
 /// The whole graph at `at` (the head when `None`).
 pub fn graph(client: &mut Client, at: Option<u64>) -> GraphView {
-    match call(client, &Request::GraphShow { at, node: None }) {
+    match call(
+        client,
+        &Request::GraphShow {
+            at,
+            node: None,
+            sws: None,
+        },
+    ) {
         Response::Graph(view) => view,
         other => panic!("graph show at {at:?} answered {other:?}"),
     }

@@ -8,9 +8,7 @@ use std::{
 };
 
 use jitos_proto::{Request, Response};
-use jitos_system_tests::{
-    assert_failure, assert_success, call, flip_stored_byte, status, Sandbox,
-};
+use jitos_system_tests::{assert_failure, assert_success, call, flip_stored_byte, status, Sandbox};
 
 /// Writes a small project: nested files, an executable script, an ignored build output,
 /// a `.git` directory and a symlink that stays inside.
@@ -18,7 +16,11 @@ fn write_project(root: &Path) {
     fs::create_dir_all(root.join("src/nested")).unwrap();
     fs::create_dir_all(root.join("target")).unwrap();
     fs::create_dir_all(root.join(".git")).unwrap();
-    fs::write(root.join("src/lib.rs"), "pub fn answer() -> u32 {\n    41\n}\n").unwrap();
+    fs::write(
+        root.join("src/lib.rs"),
+        "pub fn answer() -> u32 {\n    41\n}\n",
+    )
+    .unwrap();
     fs::write(root.join("src/nested/data.bin"), [0u8, 159, 146, 150, 255]).unwrap();
     fs::write(root.join("run.sh"), "#!/bin/sh\necho hi\n").unwrap();
     fs::set_permissions(root.join("run.sh"), fs::Permissions::from_mode(0o755)).unwrap();
@@ -95,7 +97,11 @@ fn diff_between_states_and_checkout_of_the_past() {
     let dir = project.to_str().unwrap();
     assert_success("import", &sandbox.jitos(&["tree", "import", dir]));
     let first = status(&mut daemon.client()).head_seq;
-    fs::write(project.join("src/lib.rs"), "pub fn answer() -> u32 {\n    42\n}\n").unwrap();
+    fs::write(
+        project.join("src/lib.rs"),
+        "pub fn answer() -> u32 {\n    42\n}\n",
+    )
+    .unwrap();
     fs::set_permissions(project.join("run.sh"), fs::Permissions::from_mode(0o644)).unwrap();
     assert_success("import again", &sandbox.jitos(&["tree", "import", dir]));
 
@@ -106,7 +112,10 @@ fn diff_between_states_and_checkout_of_the_past() {
     assert!(text.contains("--- a/src/lib.rs"), "{text}");
     assert!(text.contains("-    41\n+    42"), "{text}");
     assert!(text.contains("old mode 100755\nnew mode 100644"), "{text}");
-    assert!(!text.contains("data.bin"), "an unchanged file is in the diff:\n{text}");
+    assert!(
+        !text.contains("data.bin"),
+        "an unchanged file is in the diff:\n{text}"
+    );
 
     let output = sandbox.jitos(&["--json", "tree", "diff", &first.to_string()]);
     let changes: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
@@ -123,7 +132,9 @@ fn diff_between_states_and_checkout_of_the_past() {
             &first.to_string(),
         ]),
     );
-    assert!(fs::read_to_string(past.join("src/lib.rs")).unwrap().contains("41"));
+    assert!(fs::read_to_string(past.join("src/lib.rs"))
+        .unwrap()
+        .contains("41"));
     daemon.terminate();
 }
 
@@ -144,7 +155,11 @@ fn symlinks_out_of_the_tree_are_refused() {
         let output = sandbox.jitos(&["tree", "import", project.to_str().unwrap()]);
         let text = assert_failure("import with an escaping symlink", &output);
         assert!(text.contains("refusing the symlink"), "{text}");
-        assert_eq!(status(&mut daemon.client()).head_seq, head, "something was recorded");
+        assert_eq!(
+            status(&mut daemon.client()).head_seq,
+            head,
+            "something was recorded"
+        );
     }
     fs::remove_file(project.join("src/escape")).unwrap();
     assert_success(
@@ -167,7 +182,13 @@ fn a_blob_corrupted_on_disk_is_detected_on_read() {
         "import",
         &sandbox.jitos(&["tree", "import", project.to_str().unwrap()]),
     );
-    let tree = match call(&mut daemon.client(), &Request::TreeShow { sws: None, at: None }) {
+    let tree = match call(
+        &mut daemon.client(),
+        &Request::TreeShow {
+            sws: None,
+            at: None,
+        },
+    ) {
         Response::Tree(tree) => tree,
         other => panic!("unexpected answer {other:?}"),
     };
@@ -183,10 +204,17 @@ fn a_blob_corrupted_on_disk_is_detected_on_read() {
     flip_stored_byte(&sandbox.store_dir(), "blobs", &blob.0);
 
     let daemon = sandbox.start();
-    let output = sandbox.jitos(&["tree", "checkout", sandbox.path().join("out").to_str().unwrap()]);
+    let output = sandbox.jitos(&[
+        "tree",
+        "checkout",
+        sandbox.path().join("out").to_str().unwrap(),
+    ]);
     let text = assert_failure("checkout of a corrupt blob", &output);
     assert!(text.contains("corrupt"), "{text}");
-    assert!(!sandbox.path().join("out").exists(), "a partial checkout was left behind");
+    assert!(
+        !sandbox.path().join("out").exists(),
+        "a partial checkout was left behind"
+    );
     daemon.terminate();
 }
 

@@ -4,8 +4,7 @@
 
 use jitos_proto::StatusInfo;
 use jitos_system_tests::{
-    add_node, apply, assert_failure, assert_success, flip_stored_byte, status, stderr_text,
-    Sandbox,
+    add_node, apply, assert_failure, assert_success, flip_stored_byte, status, stderr_text, Sandbox,
 };
 
 /// Flips a byte of the record or snapshot stored under `seq` (big-endian u64 key).

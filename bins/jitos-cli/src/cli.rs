@@ -75,6 +75,9 @@ pub enum Command {
     },
     /// Take a snapshot of the folded state now
     Snapshot,
+    /// Speculative workspaces: change a copy, then collapse it into the system or discard it
+    #[command(subcommand)]
+    Sws(SwsCommand),
     /// Record directories as file trees in the graph, check them out, diff them
     #[command(subcommand)]
     Tree(TreeCommand),
@@ -106,14 +109,18 @@ pub enum RewriteCommand {
 /// `jitos graph …`
 #[derive(Subcommand, Debug)]
 pub enum GraphCommand {
-    /// Show the nodes and edges, now or as of a sequence number (works without a daemon)
+    /// Show the nodes and edges, now, as of a sequence number, or as a workspace sees them
+    /// (works without a daemon)
     Show {
         /// Travel to this sequence number
-        #[arg(long)]
+        #[arg(long, conflicts_with = "sws")]
         at: Option<u64>,
         /// Show only this node and its edges
         #[arg(long)]
         node: Option<String>,
+        /// Show this workspace's view: its changes over its base
+        #[arg(long)]
+        sws: Option<u64>,
     },
 }
 
@@ -177,4 +184,60 @@ pub enum TreeCommand {
 pub enum BlobCommand {
     /// Delete every stored blob that no record refers to (blobs of past states are kept)
     Gc,
+}
+
+/// `jitos sws …`
+///
+/// A workspace overlays the system graph as of a sequence number. Rewrites applied in it
+/// change only the workspace; `collapse` commits them into the system in one record,
+/// unless the system changed since the base something the workspace read or wrote, in
+/// which case nothing changes and each conflict is named. Every operation is recorded.
+#[derive(Subcommand, Debug)]
+pub enum SwsCommand {
+    /// Create a workspace over the system (at the head, or --at SEQ) or nested in another
+    Create {
+        /// Base it on the system as of this sequence number
+        #[arg(long, conflicts_with = "parent")]
+        at: Option<u64>,
+        /// Nest it in this open workspace; its collapse goes into that one
+        #[arg(long)]
+        parent: Option<u64>,
+    },
+    /// List every workspace, open and closed
+    List,
+    /// Show one workspace: base, footprint, and its changes by key and by file
+    Show {
+        /// The workspace id
+        id: u64,
+    },
+    /// Apply a JSON rewrite (docs/REWRITE_JSON.md) in a workspace; the system is untouched
+    Apply {
+        /// The workspace id
+        id: u64,
+        /// File holding the rewrite, or `-` for standard input
+        file: PathBuf,
+    },
+    /// Show a workspace's changes against its base: keys, then a unified diff of files
+    Diff {
+        /// The workspace id
+        id: u64,
+    },
+    /// Commit a workspace into its target in one record, or report what conflicts
+    Collapse {
+        /// The workspace id
+        id: u64,
+    },
+    /// Move a workspace's base to the current head of its target, or report conflicts
+    Rebase {
+        /// The workspace id
+        id: u64,
+    },
+    /// End a workspace without applying it; it stays in history with the reason
+    Discard {
+        /// The workspace id
+        id: u64,
+        /// Why, recorded with the discard
+        #[arg(long)]
+        reason: String,
+    },
 }

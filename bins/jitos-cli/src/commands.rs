@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::{
     cli::{BlobCommand, Cli, Command, GraphCommand, LogArgs, RewriteCommand, TreeCommand},
-    demo, render,
+    demo, render, sws_cmd,
     target::{Location, Target},
     tree_cmd::{self, TreeSource},
 };
@@ -44,10 +44,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 _ => None,
             })
         }
-        Command::Graph(GraphCommand::Show { at, node }) => {
-            let response = location
-                .daemon_or_offline()?
-                .query(&Request::GraphShow { at, node })?;
+        Command::Graph(GraphCommand::Show { at, node, sws }) => {
+            let response =
+                location
+                    .daemon_or_offline()?
+                    .query(&Request::GraphShow { at, node, sws })?;
             print(json, response, |r| match r {
                 Response::Graph(view) => Some(render::graph(view)),
                 _ => None,
@@ -93,6 +94,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 _ => None,
             })
         }
+        Command::Sws(command) => sws_cmd::run(&mut location.daemon()?, json, command),
         Command::Tree(TreeCommand::Import { dir, sws }) => {
             tree_cmd::import(&mut location.daemon()?, json, &dir, sws)
         }
@@ -152,7 +154,7 @@ pub(crate) fn emit_json(value: &impl Serialize) -> Result<()> {
     Ok(())
 }
 
-fn read_rewrite(file: &Path) -> Result<Rewrite> {
+pub(crate) fn read_rewrite(file: &Path) -> Result<Rewrite> {
     let mut text = String::new();
     if file.as_os_str() == "-" {
         std::io::stdin()

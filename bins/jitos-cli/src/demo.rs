@@ -149,7 +149,11 @@ fn tour(socket: &Path, data_dir: &Path) -> Result<()> {
 }
 
 fn print_graph(client: &mut Client, at: Option<u64>) -> Result<()> {
-    match client.call(&Request::GraphShow { at, node: None })? {
+    match client.call(&Request::GraphShow {
+        at,
+        node: None,
+        sws: None,
+    })? {
         Response::Graph(view) => {
             print!("{}", indent(&render::graph(&view)));
             Ok(())

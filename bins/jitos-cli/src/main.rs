@@ -4,6 +4,7 @@ mod cli;
 mod commands;
 mod demo;
 mod render;
+mod sws_cmd;
 mod target;
 mod tree_cmd;
 mod tree_walk;

@@ -211,13 +211,23 @@ pub fn file_diff(
     if old_bytes == new_bytes {
         return out;
     }
-    let (Ok(old_text), Ok(new_text)) = (std::str::from_utf8(old_bytes), std::str::from_utf8(new_bytes))
-    else {
+    let (Ok(old_text), Ok(new_text)) = (
+        std::str::from_utf8(old_bytes),
+        std::str::from_utf8(new_bytes),
+    ) else {
         out.push_str(&format!("Binary files a/{path} and b/{path} differ\n"));
         return out;
     };
-    let old_name = if old.is_some() { format!("a/{path}") } else { "/dev/null".to_owned() };
-    let new_name = if new.is_some() { format!("b/{path}") } else { "/dev/null".to_owned() };
+    let old_name = if old.is_some() {
+        format!("a/{path}")
+    } else {
+        "/dev/null".to_owned()
+    };
+    let new_name = if new.is_some() {
+        format!("b/{path}")
+    } else {
+        "/dev/null".to_owned()
+    };
     let diff = similar::TextDiff::from_lines(old_text, new_text);
     out.push_str(
         &diff

@@ -1,12 +1,7 @@
 //! `jitos tree import|checkout|diff` and `jitos blob gc`: file trees between disk and the
 //! daemon, with progress on large trees.
 
-use std::{
-    io::IsTerminal,
-    os::unix::fs::PermissionsExt,
-    path::Path,
-    process::ExitCode,
-};
+use std::{io::IsTerminal, os::unix::fs::PermissionsExt, path::Path, process::ExitCode};
 
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -206,7 +201,10 @@ fn write_tree(client: &mut Client, json: bool, dir: &Path, tree: &Tree) -> Resul
 }
 
 /// Splits files into download requests of bounded size.
-fn chunks_by_size<'a, T>(tree: &Tree, files: &'a [(&jitos_tree::TreePath, BlobRef, T)]) -> Vec<&'a [(&'a jitos_tree::TreePath, BlobRef, T)]> {
+fn chunks_by_size<'a, T>(
+    tree: &Tree,
+    files: &'a [(&jitos_tree::TreePath, BlobRef, T)],
+) -> Vec<&'a [(&'a jitos_tree::TreePath, BlobRef, T)]> {
     let mut chunks = Vec::new();
     let mut start = 0;
     while start < files.len() {
@@ -247,7 +245,13 @@ pub fn diff(client: &mut Client, json: bool, from: TreeSource, to: TreeSource) -
         emit_json(&changes)?;
         return Ok(ExitCode::SUCCESS);
     }
-    for change in &changes {
+    print_file_diffs(client, &changes)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints a unified diff of every file among `changes`, fetching contents as needed.
+pub fn print_file_diffs(client: &mut Client, changes: &[TreeChange]) -> Result<()> {
+    for change in changes {
         let (old_entry, new_entry) = match change {
             TreeChange::Added { entry, .. } => (None, Some(entry)),
             TreeChange::Removed { entry, .. } => (Some(entry), None),
@@ -263,10 +267,16 @@ pub fn diff(client: &mut Client, json: bool, from: TreeSource, to: TreeSource) -
         let new_bytes = content_of(client, new_entry)?;
         print!(
             "{}",
-            render::file_diff(change.path().as_str(), old_entry, new_entry, &old_bytes, &new_bytes)
+            render::file_diff(
+                change.path().as_str(),
+                old_entry,
+                new_entry,
+                &old_bytes,
+                &new_bytes
+            )
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 fn content_of(client: &mut Client, entry: Option<&Entry>) -> Result<Vec<u8>> {
@@ -309,15 +319,24 @@ fn progress(json: bool, total: u64, message: &'static str) -> ProgressBar {
 /// Parses a state named on the command line: `head`, a sequence number, or `sws:ID`.
 pub fn parse_source(text: &str) -> Result<TreeSource, String> {
     if text == "head" {
-        return Ok(TreeSource { sws: None, at: None });
+        return Ok(TreeSource {
+            sws: None,
+            at: None,
+        });
     }
     if let Some(id) = text.strip_prefix("sws:") {
         return id
             .parse()
-            .map(|id| TreeSource { sws: Some(id), at: None })
+            .map(|id| TreeSource {
+                sws: Some(id),
+                at: None,
+            })
             .map_err(|_| format!("{text:?}: `sws:` takes a workspace id, e.g. sws:12"));
     }
     text.parse()
-        .map(|seq| TreeSource { sws: None, at: Some(seq) })
+        .map(|seq| TreeSource {
+            sws: None,
+            at: Some(seq),
+        })
         .map_err(|_| format!("{text:?} is not a state: use `head`, a sequence number, or `sws:ID`"))
 }

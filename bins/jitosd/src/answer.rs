@@ -1,9 +1,13 @@
 //! Answers to the requests that read or snapshot the store: one function for the daemon's
 //! kernel thread and for the CLI's offline mode, so both say the same thing.
 
-use jitos_kernel::{CommitError, Kernel, KernelError};
-use jitos_ledger::Actor;
-use jitos_proto::{BlobGcReport, ErrorCode, ErrorInfo, Request, Response, SnapshotView};
+use jitos_kernel::{CommitError, Kernel, KernelError, SwsOutcome};
+use jitos_ledger::{Actor, Record};
+use jitos_proto::{
+    BlobGcReport, ErrorCode, ErrorInfo, KeyChangeView, Request, Response, SnapshotView, SwsDetail,
+};
+use jitos_sws::{Over, SwsError};
+use jitos_tree::diff_trees;
 
 use crate::views;
 
@@ -27,9 +31,12 @@ fn answer_inner(
 ) -> Result<Response, KernelError> {
     Ok(match request {
         Request::Status => Response::Status(views::status_info(kernel)),
-        Request::GraphShow { at, node } => {
+        Request::GraphShow { at, node, sws } => {
             let at_seq = at.unwrap_or(kernel.head().seq);
-            let graph = kernel.graph_at(at_seq)?;
+            let graph = match sws {
+                Some(sws) => kernel.sws_graph(*sws)?,
+                None => kernel.graph_at(at_seq)?,
+            };
             match views::graph_view(&graph, at_seq, node.as_deref()) {
                 Some(view) => Response::Graph(view),
                 None => Response::Error(ErrorInfo {
@@ -67,12 +74,60 @@ fn answer_inner(
         Request::TreeImport { sws: None, tree } => {
             views::committed(&kernel.import_tree(actor.clone(), tree)?)
         }
-        Request::TreeShow { sws: Some(id), .. } | Request::TreeImport { sws: Some(id), .. } => {
-            Response::Error(ErrorInfo {
-                code: ErrorCode::NotFound,
-                message: format!("no workspace {id}; `jitos sws list` lists them"),
+        Request::TreeShow { sws: Some(sws), .. } => Response::Tree(kernel.sws_tree(*sws)?),
+        Request::TreeImport {
+            sws: Some(sws),
+            tree,
+        } => sws_recorded(*sws, &kernel.sws_import_tree(actor.clone(), *sws, tree)?),
+        Request::SwsCreate { at, parent } => {
+            let over = match (parent, at) {
+                (Some(id), _) => Over::Workspace { id: *id },
+                (None, at) => Over::System {
+                    at_seq: at.unwrap_or(kernel.head().seq),
+                },
+            };
+            let record = kernel.sws_create(actor.clone(), over)?;
+            sws_recorded(record.seq, &record)
+        }
+        Request::SwsList => {
+            Response::SwsList(kernel.pool().workspaces().map(views::sws_summary).collect())
+        }
+        Request::SwsShow(sws) => {
+            let workspace = kernel.pool().workspace(*sws).ok_or(KernelError::Workspace(
+                SwsError::UnknownWorkspace { id: *sws },
+            ))?;
+            let summary = views::sws_summary(workspace);
+            let (changes, files) = if workspace.is_open() {
+                let changes = kernel
+                    .sws_diff(*sws)?
+                    .into_iter()
+                    .map(|diff| KeyChangeView {
+                        key: diff.key.to_string(),
+                        base: diff.base.to_string(),
+                        now: diff.now.to_string(),
+                    })
+                    .collect();
+                let files = diff_trees(&kernel.sws_base_tree(*sws)?, &kernel.sws_tree(*sws)?);
+                (changes, files)
+            } else {
+                (Vec::new(), Vec::new())
+            };
+            Response::Sws(SwsDetail {
+                summary,
+                changes,
+                files,
             })
         }
+        Request::SwsApply { sws, rewrite } => sws_recorded(
+            *sws,
+            &kernel.sws_apply(actor.clone(), *sws, rewrite.clone())?,
+        ),
+        Request::SwsCollapse(sws) => sws_outcome(*sws, kernel.sws_collapse(actor.clone(), *sws)?),
+        Request::SwsRebase(sws) => sws_outcome(*sws, kernel.sws_rebase(actor.clone(), *sws)?),
+        Request::SwsDiscard { sws, reason } => sws_recorded(
+            *sws,
+            &kernel.sws_discard(actor.clone(), *sws, reason.clone())?,
+        ),
         Request::BlobGc => {
             let outcome = kernel.blob_gc()?;
             Response::BlobGc(BlobGcReport {
@@ -96,12 +151,32 @@ pub fn kernel_error_info(error: &KernelError) -> ErrorInfo {
         KernelError::BeyondHead { .. } | KernelError::BlobMissing { .. } => ErrorCode::NotFound,
         KernelError::ReadOnly => ErrorCode::ReadOnly,
         KernelError::Tree(_) => ErrorCode::BadRequest,
+        KernelError::Workspace(SwsError::UnknownWorkspace { .. }) => ErrorCode::NotFound,
+        KernelError::Workspace(SwsError::Rewrite(_)) => ErrorCode::RewriteRefused,
+        KernelError::Workspace(_) => ErrorCode::BadRequest,
         KernelError::Commit(commit) => return commit_error_info(commit),
         _ => ErrorCode::Storage,
     };
     ErrorInfo {
         code,
         message: error.to_string(),
+    }
+}
+
+fn sws_recorded(sws: u64, record: &Record) -> Response {
+    Response::SwsRecorded {
+        sws,
+        seq: record.seq,
+        hash: record.hash.to_string(),
+    }
+}
+
+fn sws_outcome(sws: u64, outcome: SwsOutcome) -> Response {
+    match outcome {
+        SwsOutcome::Done(record) => sws_recorded(sws, &record),
+        SwsOutcome::Conflicts { record, report } => {
+            Response::SwsConflicts(views::conflict_view(&report, record.seq))
+        }
     }
 }
 

@@ -1,10 +1,15 @@
 //! Conversions from kernel values to the wire's views.
 
-use jitos_kernel::{Commit, HistoryStep, Kernel, ReplayOutcome, VerifyOutcome, KIND_GENESIS, KIND_REWRITE};
+use jitos_kernel::{
+    Commit, HistoryStep, Kernel, RefusedOp, ReplayOutcome, SwsRecord, VerifyOutcome, KIND_GENESIS,
+    KIND_REWRITE,
+};
 use jitos_ledger::{Actor, Record};
 use jitos_proto::{
-    ActorView, GraphView, HistoryEntry, RecordView, ReplayReport, Response, StatusInfo, VerifyView,
+    ActorView, ConflictEntry, ConflictView, GraphView, HistoryEntry, RecordView, ReplayReport,
+    Response, StatusInfo, SwsState, SwsSummary, VerifyView,
 };
+use jitos_sws::{ConflictReport, Over, Status, Workspace};
 use jitos_warp::{Graph, Op};
 
 /// How many ops a record summary names before it says "and N more".
@@ -32,6 +37,12 @@ pub fn record_view(record: &Record) -> RecordView {
         (Some(rewrite), _) => summarize_ops(&rewrite.ops),
         (None, KIND_GENESIS) => "genesis".to_owned(),
         (None, KIND_REWRITE) => "undecodable rewrite".to_owned(),
+        (None, kind) if SwsRecord::is_kind(kind) => {
+            match SwsRecord::decode(kind, &record.payload) {
+                Ok(op) => summarize_sws(record.seq, &op),
+                Err(_) => "undecodable workspace record".to_owned(),
+            }
+        }
         (None, kind) => format!("{kind} record"),
     };
     RecordView {
@@ -43,6 +54,79 @@ pub fn record_view(record: &Record) -> RecordView {
         parent: record.parent.to_string(),
         summary,
         rewrite,
+    }
+}
+
+fn summarize_sws(seq: u64, op: &SwsRecord) -> String {
+    match op {
+        SwsRecord::Create {
+            over: Over::System { at_seq },
+        } => format!("workspace {seq} created over the system at seq {at_seq}"),
+        SwsRecord::Create {
+            over: Over::Workspace { id },
+        } => format!("workspace {seq} created over workspace {id}"),
+        SwsRecord::Apply { sws, rewrite } => {
+            format!("in workspace {sws}: {}", summarize_ops(&rewrite.ops))
+        }
+        SwsRecord::Collapse { sws, rewrites } => format!(
+            "workspace {sws} collapsed ({} ops)",
+            rewrites.iter().map(|r| r.ops.len()).sum::<usize>()
+        ),
+        SwsRecord::Conflict { sws, op, report } => format!(
+            "workspace {sws}: {} refused, {} conflict(s)",
+            match op {
+                RefusedOp::Collapse => "collapse",
+                RefusedOp::Rebase => "rebase",
+            },
+            report.conflicts.len()
+        ),
+        SwsRecord::Rebase { sws } => format!("workspace {sws} rebased to seq {}", seq - 1),
+        SwsRecord::Discard { sws, reason } => format!("workspace {sws} discarded: {reason}"),
+    }
+}
+
+/// The wire form of a workspace.
+pub fn sws_summary(ws: &Workspace) -> SwsSummary {
+    SwsSummary {
+        id: ws.id,
+        parent: ws.parent,
+        base_seq: ws.base_seq,
+        depth: ws.depth as u64,
+        state: match &ws.status {
+            Status::Open => SwsState::Open,
+            Status::Collapsed { seq } => SwsState::Collapsed { seq: *seq },
+            Status::Discarded { seq, reason } => SwsState::Discarded {
+                seq: *seq,
+                reason: reason.clone(),
+            },
+        },
+        overlay_entries: ws.overlay.len() as u64,
+        reads: (ws.footprint.reads.len() + ws.footprint.nodes_read.len()) as u64,
+        writes: ws.footprint.writes.len() as u64,
+    }
+}
+
+/// The wire form of a conflict report and the record that keeps it.
+pub fn conflict_view(report: &ConflictReport, seq: u64) -> ConflictView {
+    ConflictView {
+        sws: report.workspace,
+        target: report.target.to_string(),
+        base_seq: report.base_seq,
+        seq,
+        conflicts: report
+            .conflicts
+            .iter()
+            .map(|conflict| ConflictEntry {
+                key: conflict.key.to_string(),
+                workspace_did: match (&conflict.wrote, conflict.read) {
+                    (Some(value), _) => format!("wrote {value}"),
+                    (None, true) => "read it".to_owned(),
+                    (None, false) => "read its node".to_owned(),
+                },
+                base: conflict.base.to_string(),
+                changed_at: conflict.changed_at,
+            })
+            .collect(),
     }
 }
 
@@ -131,6 +215,7 @@ pub fn replay_report(outcome: ReplayOutcome) -> ReplayReport {
         records: outcome.records,
         replayed_digest: outcome.replayed.to_string(),
         live_digest: outcome.live.to_string(),
+        workspaces_match: outcome.workspaces_match,
     }
 }
 

@@ -120,13 +120,16 @@ pub(crate) fn tree_of(graph: &Graph) -> Result<Tree, KernelError> {
 
 /// Every value a rewrite carries, in its ops and its expects.
 fn values_of(rewrite: &Rewrite) -> impl Iterator<Item = &Value> {
-    let from_ops = rewrite.ops.iter().flat_map(|op| -> Box<dyn Iterator<Item = &Value> + '_> {
-        match op {
-            Op::AddNode { attrs, .. } => Box::new(attrs.values()),
-            Op::SetAttr { value, .. } => Box::new(std::iter::once(value)),
-            _ => Box::new(std::iter::empty()),
-        }
-    });
+    let from_ops = rewrite
+        .ops
+        .iter()
+        .flat_map(|op| -> Box<dyn Iterator<Item = &Value> + '_> {
+            match op {
+                Op::AddNode { attrs, .. } => Box::new(attrs.values()),
+                Op::SetAttr { value, .. } => Box::new(std::iter::once(value)),
+                _ => Box::new(std::iter::empty()),
+            }
+        });
     let from_expects = rewrite.expect.iter().filter_map(|expect| match expect {
         Expect::AttrEquals { value, .. } => Some(value),
         _ => None,

@@ -130,7 +130,11 @@ impl Kernel {
                 }
             };
             let rewrites = std::slice::from_ref(&rewrite);
-            match self.state.pool.commit_system(&mut self.state.graph, rewrites, seq + 1) {
+            match self
+                .state
+                .pool
+                .commit_system(&mut self.state.graph, rewrites, seq + 1)
+            {
                 Ok(_) => {
                     seq += 1;
                     pending.push((results.len(), self.state.graph.digest()));

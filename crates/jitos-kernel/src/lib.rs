@@ -16,21 +16,21 @@ mod recovery;
 mod service;
 mod state;
 mod sws_record;
-mod workspaces;
 mod time_travel;
 mod verify;
+mod workspaces;
 
 pub use error::{CommitError, KernelError};
 pub use files::BlobGcOutcome;
 pub use kernel::{Commit, Kernel, KernelOptions, SNAPSHOT_EVERY_DEFAULT};
 pub use payload::{decode_rewrite, encode_rewrite, KIND_GENESIS, KIND_REWRITE};
 pub use recovery::RecoveryReport;
+pub use service::{KernelHandle, KernelService, COMMIT_BATCH_MAX};
 pub use state::State;
 pub use sws_record::{
     RefusedOp, SwsRecord, KIND_SWS_APPLY, KIND_SWS_COLLAPSE, KIND_SWS_CONFLICT, KIND_SWS_CREATE,
     KIND_SWS_DISCARD, KIND_SWS_REBASE,
 };
-pub use workspaces::SwsOutcome;
-pub use service::{KernelHandle, KernelService, COMMIT_BATCH_MAX};
 pub use time_travel::HistoryStep;
 pub use verify::{ReplayOutcome, VerifyOutcome};
+pub use workspaces::SwsOutcome;

@@ -79,9 +79,9 @@ pub fn decode_rewrite(payload: &[u8]) -> Result<Rewrite, KernelError> {
 pub(crate) fn rewrites_of(record: &Record) -> Result<Vec<Rewrite>, KernelError> {
     match record.kind.as_str() {
         KIND_REWRITE => Ok(vec![decode_rewrite(&record.payload)?]),
-        kind if SwsRecord::is_kind(kind) => {
-            Ok(SwsRecord::decode(kind, &record.payload)?.rewrites().to_vec())
-        }
+        kind if SwsRecord::is_kind(kind) => Ok(SwsRecord::decode(kind, &record.payload)?
+            .rewrites()
+            .to_vec()),
         _ => Ok(Vec::new()),
     }
 }

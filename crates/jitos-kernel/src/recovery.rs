@@ -4,8 +4,8 @@
 //! digest recomputed from its content equals the digest recorded beside it. Anything else
 //! is reported and skipped, never used.
 
-use jitos_ledger::Ledger;
 use crate::{KernelError, State};
+use jitos_ledger::Ledger;
 
 /// What recovery did, for `status` and the daemon's start-up log.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

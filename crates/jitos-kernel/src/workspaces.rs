@@ -5,7 +5,7 @@
 //! then fails, the state is rebuilt from the ledger, which never saw the operation.
 
 use jitos_ledger::{Actor, NewRecord, Record};
-use jitos_sws::{materialize, ConflictReport, Over, SwsError, Target};
+use jitos_sws::{materialize, ConflictReport, KeyDiff, Over, SwsError, Target};
 use jitos_tree::{sync_rewrite, Tree};
 use jitos_warp::{Graph, Rewrite};
 
@@ -123,6 +123,26 @@ impl Kernel {
         materialize(&view).map_err(|e| KernelError::Workspace(SwsError::Inconsistent(e)))
     }
 
+    /// The graph-level changes of an open workspace against its base, in key order.
+    pub fn sws_diff(&self, sws: u64) -> Result<Vec<KeyDiff>, KernelError> {
+        self.state
+            .pool
+            .diff(&self.state.graph, sws)
+            .map_err(KernelError::Workspace)
+    }
+
+    /// The file tree of an open workspace's base.
+    pub fn sws_base_tree(&self, sws: u64) -> Result<Tree, KernelError> {
+        let base = self
+            .state
+            .pool
+            .base_view(&self.state.graph, sws)
+            .map_err(KernelError::Workspace)?;
+        let graph =
+            materialize(&base).map_err(|e| KernelError::Workspace(SwsError::Inconsistent(e)))?;
+        tree_of(&graph)
+    }
+
     /// The file tree an open workspace holds.
     pub fn sws_tree(&self, sws: u64) -> Result<Tree, KernelError> {
         tree_of(&self.sws_graph(sws)?)
@@ -176,9 +196,9 @@ impl Kernel {
         match self.ledger_mut().append_batch(vec![new]) {
             Ok(mut records) => {
                 self.maybe_snapshot();
-                records.pop().ok_or_else(|| {
-                    KernelError::Payload("the ledger returned no record".to_owned())
-                })
+                records
+                    .pop()
+                    .ok_or_else(|| KernelError::Payload("the ledger returned no record".to_owned()))
             }
             Err(error) => {
                 self.restore_from_ledger();

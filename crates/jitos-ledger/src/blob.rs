@@ -79,12 +79,13 @@ impl Ledger {
         iter.seek_to_first();
         let mut blobs = Vec::new();
         while let Some((key, value)) = iter.item() {
-            let hash = <[u8; 32]>::try_from(key)
-                .map(Hash)
-                .map_err(|_| ReadError::MalformedKey {
-                    cf: CF_BLOBS,
-                    len: key.len(),
-                })?;
+            let hash =
+                <[u8; 32]>::try_from(key)
+                    .map(Hash)
+                    .map_err(|_| ReadError::MalformedKey {
+                        cf: CF_BLOBS,
+                        len: key.len(),
+                    })?;
             blobs.push((hash, value.len() as u64));
             iter.next();
         }

@@ -16,6 +16,7 @@ pub use frame::{
 };
 pub use handshake::{Hello, Welcome, PROTOCOL_MAGIC, PROTOCOL_VERSION};
 pub use message::{
-    ActorView, BlobGcReport, ErrorCode, ErrorInfo, GraphView, HistoryEntry, RecordView, ReplayReport, Request,
-    Response, SnapshotView, StatusInfo, VerifyView,
+    ActorView, BlobGcReport, ConflictEntry, ConflictView, ErrorCode, ErrorInfo, GraphView,
+    HistoryEntry, KeyChangeView, RecordView, ReplayReport, Request, Response, SnapshotView,
+    StatusInfo, SwsDetail, SwsState, SwsSummary, VerifyView,
 };

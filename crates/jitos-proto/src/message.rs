@@ -1,6 +1,6 @@
 //! Requests a client may send after the handshake, and the daemon's responses.
 
-use jitos_tree::Tree;
+use jitos_tree::{Tree, TreeChange};
 use jitos_warp::{BlobRef, Edge, Node, Rewrite};
 use serde::{Deserialize, Serialize};
 
@@ -14,12 +14,15 @@ pub enum Request {
     Status,
     /// Validate, record durably and apply one rewrite.
     ApplyRewrite(Rewrite),
-    /// The graph, or one node of it, at a sequence number (default: head).
+    /// The graph, or one node of it, at a sequence number (default: head), or as a
+    /// workspace sees it.
     GraphShow {
         /// Sequence number to travel to; `None` for the head.
         at: Option<u64>,
         /// Restrict the view to this node and its edges.
         node: Option<String>,
+        /// Show this workspace's view instead of the system's.
+        sws: Option<u64>,
     },
     /// The records that changed one node.
     History {
@@ -73,6 +76,36 @@ pub enum Request {
     },
     /// Delete every stored blob that no record of the ledger refers to.
     BlobGc,
+    /// Create a workspace over the system (at a sequence number, default the head) or
+    /// over an open workspace.
+    SwsCreate {
+        /// Base sequence number of the system; `None` for the head.
+        at: Option<u64>,
+        /// Nest it in this open workspace instead.
+        parent: Option<u64>,
+    },
+    /// Every workspace, open and closed.
+    SwsList,
+    /// One workspace: where it sits, its footprint, and its changes.
+    SwsShow(u64),
+    /// Apply a rewrite in a workspace; the system is untouched.
+    SwsApply {
+        /// The workspace.
+        sws: u64,
+        /// The rewrite.
+        rewrite: Rewrite,
+    },
+    /// Commit a workspace's changes into its target, unless they conflict.
+    SwsCollapse(u64),
+    /// Move a workspace's base to the head of its target, unless that conflicts.
+    SwsRebase(u64),
+    /// End a workspace without applying it.
+    SwsDiscard {
+        /// The workspace.
+        sws: u64,
+        /// Why, kept in history.
+        reason: String,
+    },
 }
 
 /// The daemon's answer to one request.
@@ -120,6 +153,21 @@ pub enum Response {
     Tree(Tree),
     /// Answer to [`Request::BlobGc`].
     BlobGc(BlobGcReport),
+    /// A workspace operation was recorded and fsynced.
+    SwsRecorded {
+        /// The workspace.
+        sws: u64,
+        /// The record's sequence number (a new workspace's id).
+        seq: u64,
+        /// The record's hash (hex).
+        hash: String,
+    },
+    /// A collapse or rebase was refused for conflicts; the refusal was recorded.
+    SwsConflicts(ConflictView),
+    /// Answer to [`Request::SwsList`].
+    SwsList(Vec<SwsSummary>),
+    /// Answer to [`Request::SwsShow`].
+    Sws(SwsDetail),
 }
 
 /// Who caused a record, as shown to people.
@@ -241,12 +289,14 @@ pub struct ReplayReport {
     pub replayed_digest: String,
     /// Digest of the live state (hex).
     pub live_digest: String,
+    /// Whether the replayed workspaces (overlays, footprints, logs) equal the live ones.
+    pub workspaces_match: bool,
 }
 
 impl ReplayReport {
-    /// Whether replay reproduced the live state.
+    /// Whether replay reproduced the live state, workspaces included.
     pub fn matches(&self) -> bool {
-        self.replayed_digest == self.live_digest
+        self.workspaces_match && self.replayed_digest == self.live_digest
     }
 }
 
@@ -259,6 +309,97 @@ pub struct SnapshotView {
     pub digest: String,
     /// Compressed size on disk.
     pub stored_bytes: u64,
+}
+
+/// Where a workspace stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SwsState {
+    /// It takes rewrites.
+    Open,
+    /// Collapsed into its target.
+    Collapsed {
+        /// The record of the collapse.
+        seq: u64,
+    },
+    /// Discarded.
+    Discarded {
+        /// The record of the discard.
+        seq: u64,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// One workspace in a list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SwsSummary {
+    /// Its id (the seq of its creation).
+    pub id: u64,
+    /// The workspace it is nested in, if any.
+    pub parent: Option<u64>,
+    /// The seq of its target its base reflects.
+    pub base_seq: u64,
+    /// 1 over the system, one more per nesting level.
+    pub depth: u64,
+    /// Open or how it ended.
+    pub state: SwsState,
+    /// Entries in its overlay.
+    pub overlay_entries: u64,
+    /// Keys it read.
+    pub reads: u64,
+    /// Keys it wrote.
+    pub writes: u64,
+}
+
+/// One key whose value differs between a workspace and its base.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyChangeView {
+    /// The node, attribute or edge.
+    pub key: String,
+    /// Its value in the base.
+    pub base: String,
+    /// Its value in the workspace.
+    pub now: String,
+}
+
+/// One workspace in full.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SwsDetail {
+    /// The summary.
+    pub summary: SwsSummary,
+    /// Graph-level changes against the base (open workspaces only).
+    pub changes: Vec<KeyChangeView>,
+    /// File-level changes against the base (open workspaces only).
+    pub files: Vec<TreeChange>,
+}
+
+/// One clash of a conflict report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConflictEntry {
+    /// The node, attribute or edge.
+    pub key: String,
+    /// What the workspace did to it ("wrote VALUE", "read it", "read its node").
+    pub workspace_did: String,
+    /// Its value at the workspace's base.
+    pub base: String,
+    /// The record that changed it in the target.
+    pub changed_at: u64,
+}
+
+/// Why a collapse or rebase was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConflictView {
+    /// The workspace.
+    pub sws: u64,
+    /// Where it would have gone ("the system", "workspace N").
+    pub target: String,
+    /// Its base seq.
+    pub base_seq: u64,
+    /// The `sws.conflict` record.
+    pub seq: u64,
+    /// Every clash, in key order.
+    pub conflicts: Vec<ConflictEntry>,
 }
 
 /// What a blob garbage collection did.

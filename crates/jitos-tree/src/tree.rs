@@ -173,8 +173,9 @@ fn entry_of(node: &Node) -> Result<(TreePath, Entry), TreeError> {
                 _ => return Err(bad(format!("no blob attribute `{ATTR_BLOB}`"))),
             };
             let size = match node.attrs.get(ATTR_SIZE) {
-                Some(Value::Int(size)) => u64::try_from(*size)
-                    .map_err(|_| bad(format!("negative `{ATTR_SIZE}`")))?,
+                Some(Value::Int(size)) => {
+                    u64::try_from(*size).map_err(|_| bad(format!("negative `{ATTR_SIZE}`")))?
+                }
                 _ => return Err(bad(format!("no integer attribute `{ATTR_SIZE}`"))),
             };
             let executable = match node.attrs.get(ATTR_EXECUTABLE) {

@@ -33,10 +33,9 @@ fn tree_strategy() -> impl Strategy<Value = Tree> {
                 std::iter::successors(Some(parent), TreePath::parent)
                     .any(|dir| tree.entries.get(&dir).is_some_and(|e| !e.is_dir()))
             });
-            let is_parent_of_existing = tree
-                .entries
-                .keys()
-                .any(|other| std::iter::successors(other.parent(), TreePath::parent).any(|p| p == path));
+            let is_parent_of_existing = tree.entries.keys().any(|other| {
+                std::iter::successors(other.parent(), TreePath::parent).any(|p| p == path)
+            });
             if !blocked && (entry.is_dir() || !is_parent_of_existing) {
                 tree.insert(path, entry);
             }
@@ -52,7 +51,9 @@ fn recorded(graph: &Graph) -> Tree {
 
 fn graph_of(tree: &Tree) -> Graph {
     let mut graph = Graph::new();
-    graph.apply(&sync_rewrite(&Tree::new(), tree).unwrap()).unwrap();
+    graph
+        .apply(&sync_rewrite(&Tree::new(), tree).unwrap())
+        .unwrap();
     graph
 }
 
@@ -101,16 +102,31 @@ fn a_mode_change_sets_one_attribute() {
     new.insert(path.clone(), file(1, true));
     let rewrite = sync_rewrite(&old, &new).unwrap();
     assert!(matches!(&rewrite.ops[..], [Op::SetAttr { key, .. }] if key == "executable"));
-    assert!(matches!(&diff_trees(&old, &new)[..], [TreeChange::Modified { .. }]));
+    assert!(matches!(
+        &diff_trees(&old, &new)[..],
+        [TreeChange::Modified { .. }]
+    ));
 }
 
 // Goal: paths that cannot be clean tree paths are refused. Method: try each bad shape.
 #[test]
 fn unclean_paths_are_refused() {
-    for bad in ["/abs", "a//b", "a/../b", "./a", "a/", " a", "a\nb", &"x".repeat(300)] {
+    for bad in [
+        "/abs",
+        "a//b",
+        "a/../b",
+        "./a",
+        "a/",
+        " a",
+        "a\nb",
+        &"x".repeat(300),
+    ] {
         assert!(TreePath::new(bad).is_err(), "{bad:?} was accepted");
     }
-    assert_eq!(TreePath::new("a/b").unwrap().parent(), Some(TreePath::new("a").unwrap()));
+    assert_eq!(
+        TreePath::new("a/b").unwrap().parent(),
+        Some(TreePath::new("a").unwrap())
+    );
 }
 
 // Goal: a malformed tree node is reported, never skipped. Method: record a File node

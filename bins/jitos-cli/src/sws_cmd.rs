@@ -1,0 +1,209 @@
+//! `jitos sws …`: create, inspect, change, collapse, rebase and discard workspaces.
+
+use std::{fmt::Write as _, process::ExitCode};
+
+use anyhow::{bail, Result};
+use jitos_proto::{Client, ConflictView, Request, Response, SwsDetail, SwsState, SwsSummary};
+
+use crate::{
+    cli::SwsCommand,
+    commands::{emit_json, print, read_rewrite},
+    tree_cmd,
+};
+
+/// Runs one `jitos sws` command against the daemon.
+pub fn run(client: &mut Client, json: bool, command: SwsCommand) -> Result<ExitCode> {
+    match command {
+        SwsCommand::Create { at, parent } => {
+            let response = client.call(&Request::SwsCreate { at, parent })?;
+            print(json, response, |r| match r {
+                Response::SwsRecorded { seq, .. } => Some(format!(
+                    "created workspace {seq}\nchange it with `jitos sws apply {seq} FILE`, \
+                     then `jitos sws collapse {seq}` or `jitos sws discard {seq} --reason TEXT`\n"
+                )),
+                _ => None,
+            })
+        }
+        SwsCommand::List => {
+            let response = client.call(&Request::SwsList)?;
+            print(json, response, |r| match r {
+                Response::SwsList(list) => Some(list_text(list)),
+                _ => None,
+            })
+        }
+        SwsCommand::Show { id } => {
+            let response = client.call(&Request::SwsShow(id))?;
+            print(json, response, |r| match r {
+                Response::Sws(detail) => Some(detail_text(detail)),
+                _ => None,
+            })
+        }
+        SwsCommand::Apply { id, file } => {
+            let rewrite = read_rewrite(&file)?;
+            let response = client.call(&Request::SwsApply { sws: id, rewrite })?;
+            print(json, response, |r| {
+                match r {
+                Response::SwsRecorded { seq, hash, .. } => Some(format!(
+                    "applied in workspace {id} at seq {seq} (the system is unchanged)\nhash {hash}\n"
+                )),
+                _ => None,
+            }
+            })
+        }
+        SwsCommand::Diff { id } => {
+            let detail = match client.call(&Request::SwsShow(id))? {
+                Response::Sws(detail) => detail,
+                Response::Error(e) => bail!("{}", e.message),
+                other => bail!("jitosd sent an unexpected answer: {other:?}"),
+            };
+            if json {
+                emit_json(&serde_json::json!({
+                    "changes": detail.changes,
+                    "files": detail.files,
+                }))?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            if !matches!(detail.summary.state, SwsState::Open) {
+                bail!("workspace {id} is closed; `jitos sws show {id}` tells how it ended");
+            }
+            print!("{}", changes_text(&detail));
+            tree_cmd::print_file_diffs(client, &detail.files)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        SwsCommand::Collapse { id } => {
+            outcome(client, json, &Request::SwsCollapse(id), "collapsed")
+        }
+        SwsCommand::Rebase { id } => outcome(client, json, &Request::SwsRebase(id), "rebased"),
+        SwsCommand::Discard { id, reason } => {
+            let response = client.call(&Request::SwsDiscard { sws: id, reason })?;
+            print(json, response, |r| match r {
+                Response::SwsRecorded { seq, .. } => {
+                    Some(format!("discarded workspace {id} at seq {seq}\n"))
+                }
+                _ => None,
+            })
+        }
+    }
+}
+
+/// Collapse and rebase: success, or the conflicts and a failing exit.
+fn outcome(client: &mut Client, json: bool, request: &Request, done: &str) -> Result<ExitCode> {
+    let response = client.call(request)?;
+    if let Response::SwsConflicts(view) = &response {
+        if json {
+            emit_json(view)?;
+        } else {
+            print!("{}", conflicts_text(view));
+        }
+        return Ok(ExitCode::FAILURE);
+    }
+    print(json, response, |r| match r {
+        Response::SwsRecorded { sws, seq, hash } => Some(format!(
+            "{done} workspace {sws} at seq {seq}\nhash {hash}\n"
+        )),
+        _ => None,
+    })
+}
+
+fn state_text(state: &SwsState) -> String {
+    match state {
+        SwsState::Open => "open".to_owned(),
+        SwsState::Collapsed { seq } => format!("collapsed at {seq}"),
+        SwsState::Discarded { seq, reason } => format!("discarded at {seq}: {reason}"),
+    }
+}
+
+fn list_text(list: &[SwsSummary]) -> String {
+    if list.is_empty() {
+        return "no workspaces; create one with `jitos sws create`\n".to_owned();
+    }
+    let mut out = format!(
+        "{:>6}  {:>6}  {:>8}  {:>8}  {:>6}  {:>6}  state\n",
+        "id", "parent", "base", "changes", "reads", "writes"
+    );
+    for ws in list {
+        let parent = ws.parent.map_or("-".to_owned(), |p| p.to_string());
+        let _ = writeln!(
+            out,
+            "{:>6}  {:>6}  {:>8}  {:>8}  {:>6}  {:>6}  {}",
+            ws.id,
+            parent,
+            ws.base_seq,
+            ws.overlay_entries,
+            ws.reads,
+            ws.writes,
+            state_text(&ws.state)
+        );
+    }
+    out
+}
+
+fn detail_text(detail: &SwsDetail) -> String {
+    let ws = &detail.summary;
+    let over = match ws.parent {
+        Some(parent) => format!("workspace {parent}"),
+        None => "the system".to_owned(),
+    };
+    let mut out = format!(
+        "workspace {}  ({})\nover {over} as of seq {}, depth {}\nfootprint: {} read, {} written\n",
+        ws.id,
+        state_text(&ws.state),
+        ws.base_seq,
+        ws.depth,
+        ws.reads,
+        ws.writes
+    );
+    out.push_str(&changes_text(detail));
+    for file in &detail.files {
+        let _ = writeln!(out, "file {}", file_change_line(file));
+    }
+    out
+}
+
+fn changes_text(detail: &SwsDetail) -> String {
+    if detail.changes.is_empty() {
+        return "no changes against the base\n".to_owned();
+    }
+    let mut out = String::new();
+    for change in &detail.changes {
+        let _ = writeln!(out, "{}: {} -> {}", change.key, change.base, change.now);
+    }
+    out
+}
+
+fn file_change_line(change: &jitos_tree::TreeChange) -> String {
+    match change {
+        jitos_tree::TreeChange::Added { path, .. } => format!("added    {path}"),
+        jitos_tree::TreeChange::Removed { path, .. } => format!("removed  {path}"),
+        jitos_tree::TreeChange::Modified { path, .. } => format!("modified {path}"),
+    }
+}
+
+fn conflicts_text(view: &ConflictView) -> String {
+    let mut out = format!(
+        "workspace {} conflicts with {} (recorded at seq {}): {} key(s) changed there since its base at seq {}\n",
+        view.sws,
+        view.target,
+        view.seq,
+        view.conflicts.len(),
+        view.base_seq
+    );
+    for conflict in &view.conflicts {
+        let _ = writeln!(
+            out,
+            "  {}: the workspace {}; it was {} at the base; changed by record {} \
+             (see `jitos log --from {} --limit 1`)",
+            conflict.key,
+            conflict.workspace_did,
+            conflict.base,
+            conflict.changed_at,
+            conflict.changed_at
+        );
+    }
+    out.push_str(&format!(
+        "nothing was applied. Redo the work in a new workspace (`jitos sws create`), or \
+         discard this one (`jitos sws discard {} --reason TEXT`)\n",
+        view.sws
+    ));
+    out
+}
