@@ -1,5 +1,6 @@
 //! File trees through the real binaries: `jitos tree import`, `checkout` and `diff`,
 //! `jitos blob gc`, and a blob damaged on disk.
+#![allow(clippy::unwrap_used)]
 
 use std::{
     fs,

@@ -177,19 +177,6 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
     (year, month, day)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    // Known instants format as their calendar dates.
-    #[test]
-    fn timestamps() {
-        assert_eq!(timestamp(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(timestamp(951_782_400_123), "2000-02-29T00:00:00.123Z");
-        assert_eq!(timestamp(1_795_305_600_000), "2026-11-22T00:00:00.000Z");
-    }
-}
-
 /// A git-style unified diff of one tree path; binary contents are named, not shown.
 pub fn file_diff(
     path: &str,
@@ -248,5 +235,18 @@ fn mode_of(entry: &jitos_tree::Entry) -> &'static str {
         } => "100755",
         jitos_tree::Entry::File { .. } => "100644",
         jitos_tree::Entry::Symlink { .. } => "120000",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Known instants format as their calendar dates.
+    #[test]
+    fn timestamps() {
+        assert_eq!(timestamp(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(timestamp(951_782_400_123), "2000-02-29T00:00:00.123Z");
+        assert_eq!(timestamp(1_795_305_600_000), "2026-11-22T00:00:00.000Z");
     }
 }

@@ -258,9 +258,8 @@ pub fn print_file_diffs(client: &mut Client, changes: &[TreeChange]) -> Result<(
             TreeChange::Modified { old, new, .. } => (Some(old), Some(new)),
         };
         // Directories show through the files inside them.
-        if !old_entry.or(new_entry).is_some_and(|e| !e.is_dir())
-            && !new_entry.is_some_and(|e| !e.is_dir())
-        {
+        let holds_content = |entry: Option<&Entry>| entry.is_some_and(|e| !e.is_dir());
+        if !holds_content(old_entry) && !holds_content(new_entry) {
             continue;
         }
         let old_bytes = content_of(client, old_entry)?;

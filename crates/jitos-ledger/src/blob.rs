@@ -50,7 +50,7 @@ impl Ledger {
                 .get_pinned_cf(cf, hash.0)
                 .map_err(self.store.err("look up a blob"))?;
             // A stored copy that was damaged is rewritten rather than trusted.
-            if !existing.is_some_and(|stored| stored.as_ref() == *bytes) {
+            if existing.is_none_or(|stored| stored.as_ref() != *bytes) {
                 batch.put_cf(cf, hash.0, bytes);
             }
             hashes.push(hash);

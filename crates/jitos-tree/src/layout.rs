@@ -40,5 +40,5 @@ pub fn node_id_of(path: &TreePath, is_dir: bool) -> Result<NodeId, IdError> {
         return NodeId::new(ROOT_ID);
     }
     let prefix = if is_dir { DIR_PREFIX } else { FILE_PREFIX };
-    NodeId::new(&format!("{prefix}{}", path.as_str()))
+    NodeId::new(format!("{prefix}{}", path.as_str()))
 }
