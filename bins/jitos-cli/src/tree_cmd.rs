@@ -47,6 +47,10 @@ pub fn import(client: &mut Client, json: bool, dir: &Path, sws: Option<u64>) -> 
             "imported {} ({files} files, {bytes} bytes) at seq {seq}\ndigest {digest}\n",
             dir.display()
         )),
+        Response::SwsRecorded { sws, seq, .. } => Some(format!(
+            "imported {} ({files} files, {bytes} bytes) into workspace {sws} at seq {seq}\n",
+            dir.display()
+        )),
         _ => None,
     })
 }

@@ -7,7 +7,7 @@ use crate::tree::{Entry, Tree};
 
 /// One path that differs between two trees.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "change")]
+#[serde(rename_all = "snake_case")]
 pub enum TreeChange {
     /// Only in the second tree.
     Added {

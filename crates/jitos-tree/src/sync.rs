@@ -8,8 +8,8 @@ use crate::path::TreePath;
 use crate::tree::Tree;
 
 /// The rewrite that makes the nodes recording `current` record `wanted` instead: entries
-/// gone or changed in type are removed (with their edges), new ones added under their
-/// parent, changed files updated attribute by attribute. Unchanged entries cost nothing,
+/// gone or changed in kind are removed (with their edges), new ones added under their
+/// parent, changed entries of the same kind updated attribute by attribute. Unchanged entries cost nothing,
 /// so importing the same directory twice records an empty rewrite.
 pub fn sync_rewrite(current: &Tree, wanted: &Tree) -> Result<Rewrite, TreeError> {
     wanted.check_parents()?;
@@ -18,7 +18,7 @@ pub fn sync_rewrite(current: &Tree, wanted: &Tree) -> Result<Rewrite, TreeError>
     let mut sets = Vec::new();
     for (path, entry) in &current.entries {
         match wanted.entries.get(path) {
-            Some(new) if new.is_dir() == entry.is_dir() => {}
+            Some(new) if new.kind() == entry.kind() => {}
             _ => removes.push(Op::RemoveNode {
                 id: id_of(path, entry.is_dir())?,
                 cascade: true,
@@ -28,7 +28,7 @@ pub fn sync_rewrite(current: &Tree, wanted: &Tree) -> Result<Rewrite, TreeError>
     for (path, entry) in &wanted.entries {
         let id = id_of(path, entry.is_dir())?;
         match current.entries.get(path) {
-            Some(old) if old.is_dir() == entry.is_dir() => {
+            Some(old) if old.kind() == entry.kind() => {
                 if old != entry {
                     let old_attrs = old.attrs(path);
                     for (key, value) in entry.attrs(path) {
