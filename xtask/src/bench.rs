@@ -14,15 +14,17 @@ use serde_json::Value;
 const BENCHES: &[(&str, &str)] = &[
     ("append", "jitos-ledger"),
     ("apply", "jitos-warp"),
+    ("snapshot", "jitos-warp"),
     ("group_commit", "jitos-kernel"),
     ("recovery", "jitos-kernel"),
+    ("sws", "jitos-sws"),
 ];
 
 /// Ratios to report: (group, measured function, baseline function, target ratio).
 const RATIOS: &[(&str, &str, &str, f64)] = &[
     ("group_commit", "kernel", "rocksdb_synced_batch", 2.0),
-    ("append_batch", "ledger", "rocksdb_synced_batch", 2.0),
-    ("single_append", "ledger_append", "fdatasync", 2.0),
+    ("ledger_group_commit", "ledger", "rocksdb_synced_batch", 2.0),
+    ("single_append", "ledger", "write_fdatasync", 2.0),
 ];
 
 struct Estimate {

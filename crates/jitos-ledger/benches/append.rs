@@ -66,7 +66,7 @@ fn group_commit(c: &mut Criterion) {
     let sync = synced();
     let mut raw_seq = 0u64;
 
-    let mut group = c.benchmark_group("group_commit");
+    let mut group = c.benchmark_group("ledger_group_commit");
     group.sample_size(10);
     group.warm_up_time(Duration::from_secs(1));
     group.measurement_time(Duration::from_secs(3));
@@ -79,7 +79,7 @@ fn group_commit(c: &mut Criterion) {
                 BatchSize::SmallInput,
             );
         });
-        group.bench_with_input(BenchmarkId::new("rocksdb", size), &size, |b, &size| {
+        group.bench_with_input(BenchmarkId::new("rocksdb_synced_batch", size), &size, |b, &size| {
             b.iter(|| {
                 let mut batch = WriteBatch::default();
                 for _ in 0..size {
