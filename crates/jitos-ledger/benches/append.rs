@@ -79,16 +79,20 @@ fn group_commit(c: &mut Criterion) {
                 BatchSize::SmallInput,
             );
         });
-        group.bench_with_input(BenchmarkId::new("rocksdb_synced_batch", size), &size, |b, &size| {
-            b.iter(|| {
-                let mut batch = WriteBatch::default();
-                for _ in 0..size {
-                    raw_seq += 1;
-                    batch.put(raw_seq.to_be_bytes(), &value);
-                }
-                db.write_opt(batch, &sync).unwrap();
-            });
-        });
+        group.bench_with_input(
+            BenchmarkId::new("rocksdb_synced_batch", size),
+            &size,
+            |b, &size| {
+                b.iter(|| {
+                    let mut batch = WriteBatch::default();
+                    for _ in 0..size {
+                        raw_seq += 1;
+                        batch.put(raw_seq.to_be_bytes(), &value);
+                    }
+                    db.write_opt(batch, &sync).unwrap();
+                });
+            },
+        );
     }
     group.finish();
 }

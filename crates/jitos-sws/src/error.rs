@@ -55,6 +55,19 @@ pub enum SwsError {
         /// The limit.
         max: usize,
     },
+    /// The change would grow the overlay beyond `OVERLAY_ENTRIES_MAX`.
+    #[error(
+        "workspace {id} would hold {entries} overlay entries; at most {max} are allowed: \
+         collapse it and continue in a new workspace"
+    )]
+    OverlayTooLarge {
+        /// The workspace.
+        id: u64,
+        /// Entries it would hold.
+        entries: usize,
+        /// The limit.
+        max: usize,
+    },
     /// The discard reason is longer than `REASON_BYTES_MAX`.
     #[error("the discard reason is {bytes} bytes long; at most {max} are allowed: shorten it")]
     ReasonTooLong {

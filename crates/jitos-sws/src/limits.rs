@@ -9,3 +9,8 @@ pub const WORKSPACES_OPEN_MAX: usize = 1_024;
 
 /// Longest discard reason, in bytes.
 pub const REASON_BYTES_MAX: usize = 4_096;
+
+/// Most entries one overlay may hold, counted as node entries, nodes with changed
+/// attributes and edges (`Overlay::entries`). Attributes per node are bounded by the
+/// graph's own `ATTRS_PER_NODE_MAX`, so this bounds a workspace's memory.
+pub const OVERLAY_ENTRIES_MAX: usize = 2_000_000;

@@ -96,6 +96,12 @@ impl Overlay {
             .filter_map(|edge| self.data.edges.get(edge).map(|present| (edge, *present)))
     }
 
+    /// Node entries, nodes with changed attributes, and edges: O(1), what
+    /// `OVERLAY_ENTRIES_MAX` counts.
+    pub fn entries(&self) -> usize {
+        self.data.nodes.len() + self.data.attrs.len() + self.data.edges.len()
+    }
+
     /// Number of entries: nodes, attributes and edges.
     pub fn len(&self) -> usize {
         self.data.nodes.len()

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     conflict::check,
-    limits::{NESTING_DEPTH_MAX, REASON_BYTES_MAX, WORKSPACES_OPEN_MAX},
+    limits::{NESTING_DEPTH_MAX, OVERLAY_ENTRIES_MAX, REASON_BYTES_MAX, WORKSPACES_OPEN_MAX},
     net, scratch, AsOf, ChangeLog, Footprint, KeyDiff, Merged, Overlay, Status, SwsError, Target,
     Workspace,
 };
@@ -178,6 +178,7 @@ impl Pool {
         let rewrites = std::slice::from_ref(rewrite);
         let changes = scratch::run(&self.view(system, id)?, rewrites)?;
         let ws = self.open_ws_mut(id)?;
+        check_overlay_room(ws, changes.keys.len())?;
         ws.overlay.absorb(&changes);
         ws.footprint.read(rewrites);
         ws.footprint
@@ -216,6 +217,9 @@ impl Pool {
             Some(parent) => Some(scratch::run(&self.view(system, parent)?, &rewrites)?),
             None => None,
         };
+        if let (Some(parent), Some(changes)) = (&parent, &parent_changes) {
+            check_overlay_room(self.open_ws(*parent)?, changes.keys.len())?;
+        }
         let child_footprint = self.open_ws(id)?.footprint.clone();
         self.target_log_mut(parent).remove_reader(id, base_seq, seq);
         if let (Some(parent), Some(changes)) = (parent, parent_changes) {
@@ -358,5 +362,40 @@ impl Pool {
         self.workspaces
             .get_mut(&id)
             .ok_or(SwsError::UnknownWorkspace { id })
+    }
+}
+
+/// Refuses a change of `keys` keys that could take the overlay past `OVERLAY_ENTRIES_MAX`
+/// (each key adds at most one entry).
+fn check_overlay_room(ws: &Workspace, keys: usize) -> Result<(), SwsError> {
+    let entries = ws.overlay.entries().saturating_add(keys);
+    if entries > OVERLAY_ENTRIES_MAX {
+        return Err(SwsError::OverlayTooLarge {
+            id: ws.id,
+            entries,
+            max: OVERLAY_ENTRIES_MAX,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Goal: the overlay limit refuses exactly past OVERLAY_ENTRIES_MAX. Method: ask an
+    // empty workspace for room for the limit, then for one more.
+    #[test]
+    fn overlay_room_is_refused_past_the_limit() {
+        let mut pool = Pool::new();
+        assert!(pool.create(1, Over::System { at_seq: 0 }, 1).is_ok());
+        let Some(ws) = pool.workspace(1) else {
+            panic!("the workspace was not created");
+        };
+        assert!(check_overlay_room(ws, OVERLAY_ENTRIES_MAX).is_ok());
+        assert!(matches!(
+            check_overlay_room(ws, OVERLAY_ENTRIES_MAX + 1),
+            Err(SwsError::OverlayTooLarge { id: 1, .. })
+        ));
     }
 }
