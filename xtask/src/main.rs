@@ -1,6 +1,7 @@
 //! `cargo xtask`: the project's automation, in Rust so it needs nothing but cargo.
 
 mod bench;
+mod tree_bench;
 
 use std::{
     path::{Path, PathBuf},
@@ -14,7 +15,10 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   ci                     run the README's test command (scripts/test.sh)
   bench [NAME...]        run the criterion benches (all, or those named: append, apply,
-                         group_commit, recovery) and print the ratios the targets use
+                         snapshot, group_commit, recovery, sws) and print the ratios the
+                         targets use
+  tree-bench [FILES]     files per second of `jitos tree import` and `checkout` of a
+                         generated tree (default 10000 files), release binaries
   crash [CYCLES] [SEED]  run the crash harness with more kill cycles (default 200)";
 
 fn main() {
@@ -30,6 +34,7 @@ fn run() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("ci") => status(Command::new(root.join("scripts/test.sh")).current_dir(&root)),
         Some("bench") => bench::run(&root, &args[1..]),
+        Some("tree-bench") => tree_bench::run(&root, args.get(1).map(String::as_str)),
         Some("crash") => {
             let cycles = args.get(1).map_or("200", String::as_str);
             let mut cmd = Command::new("cargo");
