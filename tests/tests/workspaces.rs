@@ -115,6 +115,21 @@ fn two_writers_first_collapse_wins_second_reports_the_conflict() {
         "a conflicted collapse changed the system"
     );
 
+    // Rebase cannot clear a conflict on a key the workspace wrote; a workspace that
+    // touched only other nodes rebases past the same change.
+    let rebase = sandbox.jitos(&["sws", "rebase", &second.to_string()]);
+    let text = assert_failure("rebase over a conflict", &rebase);
+    assert!(text.contains("task:1.state"), "{text}");
+    let bystander = create(&mut client, Some(winner_seq - 1), None);
+    assert!(matches!(
+        sws_apply(&mut client, bystander, add_node("task:2", "Task")),
+        Response::SwsRecorded { .. }
+    ));
+    assert_success(
+        "rebase",
+        &sandbox.jitos(&["sws", "rebase", &bystander.to_string()]),
+    );
+
     assert_success(
         "discard",
         &sandbox.jitos(&[
