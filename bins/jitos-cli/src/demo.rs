@@ -49,6 +49,12 @@ const SCRIPT: &[(&str, &str)] = &[
     ),
 ];
 
+/// What the two demo workspaces do to task:1: (state, why).
+const SPECULATIONS: [(&str, &str); 2] = [
+    ("reopened", "the test flaked again"),
+    ("wont_fix", "the test is being deleted"),
+];
+
 /// A stale rewrite: it expects the task to be open, which it no longer is.
 const STALE: &str = r#"{"ops": [{"set_attr": {"node": "task:1", "key": "state", "value": "in_progress"}}],
     "expect": [{"attr_equals": {"node": "task:1", "key": "state", "value": "open"}}]}"#;
@@ -125,7 +131,10 @@ fn tour(socket: &Path, data_dir: &Path) -> Result<()> {
         other => bail!("history failed: {other:?}"),
     }
 
-    println!("\n== 6. Verification");
+    println!("\n== 6. Speculation: two workspaces reopen task:1, each its own way");
+    speculate(&mut client)?;
+
+    println!("\n== 7. Verification (replay reproduces the graph and every workspace)");
     match client.call(&Request::Verify)? {
         Response::Verify(view) if view.ok() => print!("{}", indent(&render::verify(&view))),
         other => bail!("verification failed: {other:?}"),
@@ -145,7 +154,88 @@ fn tour(socket: &Path, data_dir: &Path) -> Result<()> {
     println!("   export JITOS_SOCKET={data}/run/jitosd.sock");
     println!("   echo '{{\"ops\":[{{\"add_node\":{{\"id\":\"task:2\",\"kind\":\"Task\"}}}}]}}' | jitos rewrite apply -");
     println!("   jitos log --follow                          # watch records as they commit");
+    println!("   jitos sws list                              # the demo's workspaces");
     Ok(())
+}
+
+/// Two workspaces write the same attribute: the system is untouched until the first
+/// collapses; the second's collapse is refused with the conflict, and it is discarded.
+fn speculate(client: &mut Client) -> Result<()> {
+    let mut ids = Vec::new();
+    for (state, why) in SPECULATIONS {
+        let sws = match client.call(&Request::SwsCreate {
+            at: None,
+            parent: None,
+        })? {
+            Response::SwsRecorded { sws, .. } => sws,
+            other => bail!("cannot create a workspace: {other:?}"),
+        };
+        let json = format!(
+            r#"{{"ops": [{{"set_attr": {{"node": "task:1", "key": "state", "value": "{state}"}}}}]}}"#
+        );
+        let rewrite = Rewrite::from_json(&json).context("a demo rewrite does not parse")?;
+        match client.call(&Request::SwsApply { sws, rewrite })? {
+            Response::SwsRecorded { seq, .. } => {
+                println!("   seq {seq:>2}  workspace {sws}: task:1.state = {state:?}  ({why})")
+            }
+            other => bail!("the workspace rewrite failed: {other:?}"),
+        }
+        ids.push(sws);
+    }
+    println!(
+        "   the system still says task:1.state = {:?}",
+        task_state(client)?
+    );
+    let [first, second] = ids[..] else {
+        bail!("the demo made {} workspaces, not 2", ids.len());
+    };
+    match client.call(&Request::SwsCollapse(first))? {
+        Response::SwsRecorded { seq, .. } => println!(
+            "   seq {seq:>2}  workspace {first} collapsed: the system now says {}",
+            task_state(client)?
+        ),
+        other => bail!("the first collapse failed: {other:?}"),
+    }
+    match client.call(&Request::SwsCollapse(second))? {
+        Response::SwsConflicts(view) => {
+            for conflict in &view.conflicts {
+                println!(
+                    "   seq {:>2}  workspace {second} refused: {} was changed by record {} \
+                     (the workspace {})",
+                    view.seq, conflict.key, conflict.changed_at, conflict.workspace_did
+                );
+            }
+        }
+        other => bail!("the second collapse was not refused: {other:?}"),
+    }
+    match client.call(&Request::SwsDiscard {
+        sws: second,
+        reason: "lost the race to workspace ".to_owned() + &first.to_string(),
+    })? {
+        Response::SwsRecorded { seq, .. } => {
+            println!("   seq {seq:>2}  workspace {second} discarded; it stays in history")
+        }
+        other => bail!("the discard failed: {other:?}"),
+    }
+    Ok(())
+}
+
+/// The system's current `task:1.state`, as JSON.
+fn task_state(client: &mut Client) -> Result<String> {
+    match client.call(&Request::GraphShow {
+        at: None,
+        node: Some("task:1".to_owned()),
+        sws: None,
+    })? {
+        Response::Graph(view) => Ok(view
+            .nodes
+            .iter()
+            .find(|node| node.id.as_str() == "task:1")
+            .and_then(|node| node.attrs.get("state"))
+            .map(ToString::to_string)
+            .unwrap_or_default()),
+        other => bail!("cannot read task:1: {other:?}"),
+    }
 }
 
 fn print_graph(client: &mut Client, at: Option<u64>) -> Result<()> {
