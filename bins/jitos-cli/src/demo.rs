@@ -183,7 +183,7 @@ fn speculate(client: &mut Client) -> Result<()> {
         ids.push(sws);
     }
     println!(
-        "   the system still says task:1.state = {:?}",
+        "   the system still says task:1.state = {}",
         task_state(client)?
     );
     let [first, second] = ids[..] else {
