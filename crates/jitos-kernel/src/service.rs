@@ -2,12 +2,14 @@
 //!
 //! Group commit falls out of the queue: while one synced write is in flight, new rewrites
 //! wait in the channel, and the next turn of the loop takes all of them (up to
-//! [`COMMIT_BATCH_MAX`]) into one write. Queries run on the same thread between writes, so
-//! they only ever see acknowledged state.
+//! [`COMMIT_BATCH_MAX`]) into one write; when the last group was larger than what is
+//! queued, it waits up to `GATHER_WAIT_MAX` for the rest. Queries run on the same thread
+//! between writes, so they only ever see acknowledged state.
 
 use std::{
     sync::{mpsc, Arc},
     thread,
+    time::{Duration, Instant},
 };
 
 use jitos_ledger::{Actor, Record};
@@ -18,6 +20,11 @@ use crate::{Commit, CommitError, Kernel};
 
 /// The most rewrites one synced write carries.
 pub const COMMIT_BATCH_MAX: usize = 1024;
+
+/// Longest a group waits for the commits its predecessor's size says are coming. Well
+/// under one fsync, so a lone appender never waits (its groups hold one commit) and a
+/// crowd fills each synced write instead of splitting across several.
+const GATHER_WAIT_MAX: Duration = Duration::from_micros(100);
 
 /// Committed records kept for followers that fall behind before they must re-read the ledger.
 const FOLLOW_BUFFER_RECORDS_MAX: usize = 4096;
@@ -141,9 +148,13 @@ impl Drop for KernelService {
 fn run(mut kernel: Kernel, queue: mpsc::Receiver<Job>, publisher: broadcast::Sender<Arc<Record>>) {
     let mut commits = Vec::new();
     let mut queries: Vec<Query> = Vec::new();
+    // As many commits as the last group carried: the appenders just answered are about to
+    // send their next ones, and waiting a moment for them saves whole fsyncs.
+    let mut expected = 1usize;
     while let Ok(first) = queue.recv() {
         let mut stop = false;
         let mut next = Some(first);
+        let gather_until = Instant::now() + GATHER_WAIT_MAX;
         while let Some(job) = next.take() {
             match job {
                 Job::Commit {
@@ -157,7 +168,17 @@ fn run(mut kernel: Kernel, queue: mpsc::Receiver<Job>, publisher: broadcast::Sen
             if stop || commits.len() >= COMMIT_BATCH_MAX {
                 break;
             }
-            next = queue.try_recv().ok();
+            next = match queue.try_recv() {
+                Ok(job) => Some(job),
+                Err(_) if commits.len() < expected => {
+                    let wait = gather_until.saturating_duration_since(Instant::now());
+                    queue.recv_timeout(wait).ok()
+                }
+                Err(_) => None,
+            };
+        }
+        if !commits.is_empty() {
+            expected = commits.len();
         }
         if !commits.is_empty() {
             let (batch, replies): (Vec<_>, Vec<_>) = commits
