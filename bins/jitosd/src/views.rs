@@ -80,7 +80,7 @@ fn summarize_sws(seq: u64, op: &SwsRecord) -> String {
             },
             report.conflicts.len()
         ),
-        SwsRecord::Rebase { sws } => format!("workspace {sws} rebased to seq {}", seq - 1),
+        SwsRecord::Rebase { sws } => format!("workspace {sws} rebased onto the head"),
         SwsRecord::Discard { sws, reason } => format!("workspace {sws} discarded: {reason}"),
     }
 }
