@@ -1,0 +1,246 @@
+//! The public confinement description and the `pre_exec` sequence that applies it.
+
+use std::ffi::OsStr;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::{landlock_rules, seccomp, SandboxError};
+
+/// What kind of program a worker is allowed to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    /// Computes only: no new processes and no exec after start (Execute is granted only
+    /// on the program file itself and its ELF interpreter).
+    Pure,
+    /// May fork (within [`Limits::processes`]) and exec the read-only system binaries
+    /// under `/usr`, `/bin`, `/lib` and `/lib64`, plus anything under `read_write`.
+    Shell,
+}
+
+/// Resource limits applied with `setrlimit` in the child.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// CPU time before SIGXCPU/SIGKILL (`RLIMIT_CPU`).
+    pub cpu_seconds: u64,
+    /// Virtual address space (`RLIMIT_AS`).
+    pub address_space_bytes: u64,
+    /// Open file descriptors (`RLIMIT_NOFILE`).
+    pub open_files: u64,
+    /// Processes of the worker's uid (`RLIMIT_NPROC`; the kernel exempts uid 0).
+    pub processes: u64,
+    /// Largest file the worker may write (`RLIMIT_FSIZE`).
+    pub file_size_bytes: u64,
+}
+
+impl Limits {
+    /// Default CPU time: five minutes.
+    pub const CPU_SECONDS_DEFAULT: u64 = 300;
+    /// Default address space: 4 GiB.
+    pub const ADDRESS_SPACE_BYTES_DEFAULT: u64 = 4 << 30;
+    /// Default open files.
+    pub const OPEN_FILES_DEFAULT: u64 = 256;
+    /// Default process count.
+    pub const PROCESSES_DEFAULT: u64 = 64;
+    /// Default file size: 1 GiB.
+    pub const FILE_SIZE_BYTES_DEFAULT: u64 = 1 << 30;
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            cpu_seconds: Self::CPU_SECONDS_DEFAULT,
+            address_space_bytes: Self::ADDRESS_SPACE_BYTES_DEFAULT,
+            open_files: Self::OPEN_FILES_DEFAULT,
+            processes: Self::PROCESSES_DEFAULT,
+            file_size_bytes: Self::FILE_SIZE_BYTES_DEFAULT,
+        }
+    }
+}
+
+/// Everything a confined worker may touch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Confinement {
+    /// Whether the worker may start processes and exec programs.
+    pub profile: Profile,
+    /// Paths the worker may read (beyond the system directories).
+    pub read_only: Vec<PathBuf>,
+    /// Paths the worker may read, write, create and remove under.
+    pub read_write: Vec<PathBuf>,
+    /// Resource limits.
+    pub limits: Limits,
+}
+
+/// The confinement features of the running kernel, for `jitos doctor`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SandboxStatus {
+    /// The Landlock ABI version, 0 when Landlock is unavailable.
+    pub landlock_abi: i64,
+    /// Whether seccomp filters can be installed.
+    pub seccomp: bool,
+    /// Whether [`Confinement::command`] can work here (Landlock ABI ≥ 4 and seccomp).
+    pub supported: bool,
+}
+
+/// Reports which confinement features the running kernel offers.
+pub fn status() -> SandboxStatus {
+    let landlock_abi = landlock_rules::abi_version();
+    let seccomp = seccomp_available();
+    SandboxStatus {
+        landlock_abi,
+        seccomp,
+        supported: landlock_abi >= 4 && seccomp,
+    }
+}
+
+/// Whether seccomp filter mode exists, asked without installing anything.
+fn seccomp_available() -> bool {
+    // SAFETY: PR_GET_SECCOMP only reads the calling thread's seccomp mode.
+    let mode = unsafe { libc::prctl(libc::PR_GET_SECCOMP, 0, 0, 0, 0) };
+    // With filter support compiled in, SECCOMP_GET_ACTION_AVAIL answers for a known action.
+    let allow = libc::SECCOMP_RET_ALLOW;
+    // SAFETY: the pointer refers to a live u32 for the duration of the call.
+    let avail = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_GET_ACTION_AVAIL,
+            0,
+            &allow as *const u32,
+        )
+    };
+    mode >= 0 && avail == 0
+}
+
+impl Confinement {
+    /// A confinement with no extra paths and default limits.
+    pub fn new(profile: Profile) -> Self {
+        Self {
+            profile,
+            read_only: Vec::new(),
+            read_write: Vec::new(),
+            limits: Limits::default(),
+        }
+    }
+
+    /// Returns a command that runs `program` with `args` under this confinement.
+    ///
+    /// `program` must be an absolute path. The environment is cleared except for
+    /// `PATH=/usr/bin:/bin`, and stdin is null; the caller may change stdio, the working
+    /// directory and the uid, but not the confinement, which the child applies after
+    /// those and just before `execve`.
+    pub fn command<S: AsRef<OsStr>>(
+        &self,
+        program: &Path,
+        args: impl IntoIterator<Item = S>,
+    ) -> Result<Command, SandboxError> {
+        if !seccomp_available() {
+            return Err(SandboxError::Unsupported {
+                feature: "seccomp filters",
+                detail: "SECCOMP_GET_ACTION_AVAIL failed".to_owned(),
+            });
+        }
+        if !program.is_absolute() {
+            return Err(SandboxError::RelativeProgram(program.to_owned()));
+        }
+        let ruleset =
+            landlock_rules::build(self.profile, program, &self.read_only, &self.read_write)?;
+        let filters = seccomp::build(self.profile)?;
+        let child = Child {
+            ruleset,
+            filters: filters.programs,
+            limits: self.limits,
+        };
+
+        let mut command = Command::new(program);
+        command
+            .args(args)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .stdin(Stdio::null());
+        // SAFETY: the closure only makes raw system calls (setsid, prctl, setrlimit,
+        // landlock_restrict_self, seccomp) on data prepared before fork; it does not
+        // allocate, lock or touch any state another thread could have held at fork.
+        unsafe {
+            command.pre_exec(move || child.apply());
+        }
+        Ok(command)
+    }
+}
+
+/// What the child needs, prepared in the parent.
+struct Child {
+    /// The Landlock ruleset; the fd is inherited across fork and closed at exec.
+    ruleset: OwnedFd,
+    /// The seccomp programs, installed in order.
+    filters: Vec<seccompiler::BpfProgram>,
+    /// The resource limits.
+    limits: Limits,
+}
+
+impl Child {
+    /// Applies the confinement to the calling (forked, single-threaded) process.
+    fn apply(&self) -> std::io::Result<()> {
+        // A new session detaches the worker from the daemon's terminal and signals.
+        // SAFETY: setsid takes no arguments.
+        check(unsafe { libc::setsid() } as libc::c_long)?;
+        // The worker must not outlive the daemon that supervises it.
+        // SAFETY: PR_SET_PDEATHSIG takes a signal number.
+        check(unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) }.into())?;
+        let l = &self.limits;
+        for (resource, value) in [
+            (libc::RLIMIT_CPU, l.cpu_seconds),
+            (libc::RLIMIT_AS, l.address_space_bytes),
+            (libc::RLIMIT_NOFILE, l.open_files),
+            (libc::RLIMIT_NPROC, l.processes),
+            (libc::RLIMIT_FSIZE, l.file_size_bytes),
+            (libc::RLIMIT_CORE, 0),
+        ] {
+            let limit = libc::rlimit {
+                rlim_cur: value,
+                rlim_max: value,
+            };
+            // SAFETY: the pointer refers to a live rlimit on this stack frame.
+            check(unsafe { libc::setrlimit(resource, &limit) }.into())?;
+        }
+        // Required by both Landlock and seccomp for an unprivileged caller, and it stops
+        // setuid binaries from granting privileges to the worker.
+        // SAFETY: PR_SET_NO_NEW_PRIVS takes integer arguments only.
+        check(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) }.into())?;
+        // SAFETY: the fd is a Landlock ruleset owned by `self`, alive for this call.
+        check(unsafe {
+            libc::syscall(
+                libc::SYS_landlock_restrict_self,
+                self.ruleset.as_raw_fd(),
+                0u32,
+            )
+        })?;
+        for program in &self.filters {
+            let prog = libc::sock_fprog {
+                len: u16::try_from(program.len())
+                    .map_err(|_| std::io::Error::from_raw_os_error(libc::E2BIG))?,
+                // seccompiler's sock_filter is repr(C) and laid out as the kernel's.
+                filter: program.as_ptr() as *mut libc::sock_filter,
+            };
+            // SAFETY: `prog` points at a live BPF program; the kernel copies it.
+            check(unsafe {
+                libc::syscall(
+                    libc::SYS_seccomp,
+                    libc::SECCOMP_SET_MODE_FILTER,
+                    0u32,
+                    &prog as *const libc::sock_fprog,
+                )
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// Turns a `-1` return into the current errno.
+fn check(ret: libc::c_long) -> std::io::Result<()> {
+    if ret < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}

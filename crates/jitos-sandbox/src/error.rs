@@ -1,0 +1,40 @@
+//! The error type of sandbox preparation.
+
+use thiserror::Error;
+
+/// Why a confined command could not be prepared.
+#[derive(Debug, Error)]
+pub enum SandboxError {
+    /// The kernel lacks a confinement feature this crate requires.
+    #[error(
+        "{feature} is not available on this kernel ({detail}); JITOS runs workers only \
+         when confinement is enforced: use Linux ≥ 6.7 with Landlock enabled (lsm=landlock) \
+         and seccomp"
+    )]
+    Unsupported {
+        /// The missing feature, such as "Landlock ABI 4".
+        feature: &'static str,
+        /// What was observed.
+        detail: String,
+    },
+    /// A path named in the confinement could not be opened for a Landlock rule.
+    #[error("cannot grant access to {path}: {source}; check that the path exists")]
+    Path {
+        /// The path that could not be opened.
+        path: std::path::PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The program was given as a relative path, which would be looked up at exec time.
+    #[error("the program {0} must be an absolute path, so that exactly that file is granted")]
+    RelativeProgram(std::path::PathBuf),
+    /// The Landlock ruleset could not be built.
+    #[error("building the Landlock ruleset failed: {0}")]
+    Landlock(#[from] landlock::RulesetError),
+    /// The seccomp filter could not be compiled.
+    #[error("compiling the seccomp filter failed: {0}")]
+    Seccomp(#[from] seccompiler::BackendError),
+    /// This architecture has no seccomp profile yet.
+    #[error("no seccomp profile for this architecture; JITOS confinement supports x86_64 only")]
+    UnsupportedArch,
+}
