@@ -84,6 +84,12 @@ pub enum Command {
     /// Manage stored blobs (file contents)
     #[command(subcommand)]
     Blob(BlobCommand),
+    /// Run commands under exactly the confinement a worker gets
+    #[command(subcommand)]
+    Sandbox(SandboxCommand),
+    /// Report what confinement this kernel offers (Landlock, seccomp, namespaces, cgroups)
+    /// and what is enforced; exits non-zero when workers cannot be confined
+    Doctor,
     /// A short tour on a throw-away store: rewrites, time travel, history, verification
     Demo {
         /// Keep the demo's store here instead of a new temporary directory
@@ -240,4 +246,38 @@ pub enum SwsCommand {
         #[arg(long)]
         reason: String,
     },
+}
+
+/// `jitos sandbox …`
+#[derive(Subcommand, Debug)]
+pub enum SandboxCommand {
+    /// Run CMD confined as a worker would be, to see what it can and cannot do
+    ///
+    /// The environment is cleared (PATH=/usr/bin:/bin), stdin is empty, system
+    /// directories are read-only, only --rw directories are writable, no TCP, no sockets
+    /// but unix ones, no ptrace/mount/namespaces/bpf/io_uring/keyctl, rlimits on CPU,
+    /// memory, files and processes. Example:
+    /// `jitos sandbox exec --rw /tmp/scratch -- /bin/sh -c 'echo hi > /tmp/scratch/x'`
+    Exec {
+        /// `pure` (no new processes, no exec) or `shell` (fork and exec system binaries)
+        #[arg(long, value_parser = parse_profile, default_value = "shell")]
+        profile: jitos_sandbox::Profile,
+        /// A directory the command may write under (repeatable)
+        #[arg(long)]
+        rw: Vec<PathBuf>,
+        /// A directory the command may read (repeatable)
+        #[arg(long)]
+        ro: Vec<PathBuf>,
+        /// The command and its arguments, after `--`
+        #[arg(last = true, required = true)]
+        command: Vec<std::ffi::OsString>,
+    },
+}
+
+fn parse_profile(text: &str) -> Result<jitos_sandbox::Profile, String> {
+    match text {
+        "pure" => Ok(jitos_sandbox::Profile::Pure),
+        "shell" => Ok(jitos_sandbox::Profile::Shell),
+        other => Err(format!("{other:?} is not a profile: use `pure` or `shell`")),
+    }
 }

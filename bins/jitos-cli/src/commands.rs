@@ -12,8 +12,11 @@ use jitos_warp::Rewrite;
 use serde::Serialize;
 
 use crate::{
-    cli::{BlobCommand, Cli, Command, GraphCommand, LogArgs, RewriteCommand, TreeCommand},
-    demo, render, sws_cmd,
+    cli::{
+        BlobCommand, Cli, Command, GraphCommand, LogArgs, RewriteCommand, SandboxCommand,
+        TreeCommand,
+    },
+    demo, render, sandbox_cmd, sws_cmd,
     target::{Location, Target},
     tree_cmd::{self, TreeSource},
 };
@@ -104,6 +107,13 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Tree(TreeCommand::Diff { from, to }) => {
             tree_cmd::diff(&mut location.daemon()?, json, from, to)
         }
+        Command::Sandbox(SandboxCommand::Exec {
+            profile,
+            rw,
+            ro,
+            command,
+        }) => sandbox_cmd::exec(profile, &rw, &ro, &command),
+        Command::Doctor => sandbox_cmd::doctor(json),
         Command::Blob(BlobCommand::Gc) => tree_cmd::blob_gc(&mut location.daemon()?, json),
         Command::Demo { dir } => demo::run(dir),
     }

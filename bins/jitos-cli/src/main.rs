@@ -4,6 +4,7 @@ mod cli;
 mod commands;
 mod demo;
 mod render;
+mod sandbox_cmd;
 mod sws_cmd;
 mod target;
 mod tree_cmd;
