@@ -1,0 +1,116 @@
+//! The real `jitos-worker-noop` binary, spawned with its socket on fd 3, plain and confined.
+// The socket must be placed on fd 3 between fork and exec, which only `pre_exec` can do;
+// each unsafe block says why it is sound.
+#![allow(unsafe_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::{
+    os::{
+        fd::AsRawFd,
+        unix::{net::UnixStream, process::CommandExt},
+    },
+    path::Path,
+    process::{Command, Stdio},
+};
+
+use jitos_sandbox::{Confinement, Profile};
+use jitos_warp::Op;
+use jitos_worker::{DaemonEnd, Job, WorkerMessage};
+
+const NOOP: &str = env!("CARGO_BIN_EXE_jitos-worker-noop");
+
+/// Arranges for `socket` to be the child's fd 3 (without close-on-exec), after any
+/// pre_exec hooks already registered on `command`.
+fn pass_as_fd3(command: &mut Command, socket: &UnixStream) {
+    let fd = socket.as_raw_fd();
+    // SAFETY: the closure makes only dup2 and fcntl, which are async-signal-safe, on a
+    // descriptor that stays open in the parent until the child has been spawned.
+    unsafe {
+        command.pre_exec(move || {
+            if fd == 3 {
+                // dup2 onto itself keeps close-on-exec set; clear it instead.
+                if libc::fcntl(3, libc::F_SETFD, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            } else if libc::dup2(fd, 3) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Runs two jobs on a spawned worker and checks the proposals; then closes the socket and
+/// expects the worker to exit successfully.
+fn drive(mut command: Command) {
+    let (daemon, worker) = UnixStream::pair().unwrap();
+    pass_as_fd3(&mut command, &worker);
+    let mut child = command.stderr(Stdio::inherit()).spawn().unwrap();
+    drop(worker);
+    let mut end = DaemonEnd::accept(daemon).unwrap();
+    assert_eq!(end.hello().name, "noop");
+    for job_id in [41, 42] {
+        end.send_job(Job {
+            job_id,
+            attempt: 1,
+            deadline_ms: 5_000,
+            input: Vec::new(),
+            workspace_dir: None,
+            args: Vec::new(),
+        })
+        .unwrap();
+        let proposal = loop {
+            match end.next_message().unwrap() {
+                WorkerMessage::Proposal(p) => break p,
+                WorkerMessage::Progress(_) | WorkerMessage::Heartbeat | WorkerMessage::Log(_) => {}
+                other => panic!("unexpected {other:?}"),
+            }
+        };
+        assert_eq!(proposal.job_id, job_id);
+        assert_eq!(proposal.exit_status, 0);
+        let [rewrite] = proposal.rewrites.as_slice() else {
+            panic!("expected one rewrite")
+        };
+        let [Op::AddNode { id, kind, .. }] = rewrite.ops.as_slice() else {
+            panic!("expected one add_node")
+        };
+        assert_eq!(id.as_str(), format!("noop:{job_id}"));
+        assert_eq!(kind, "noop");
+    }
+    drop(end);
+    let status = child.wait().unwrap();
+    assert!(status.success(), "worker exited with {status}");
+}
+
+// Goal: the real binary speaks the protocol on fd 3. Method: spawn it unconfined with a
+// socket pair end dup'ed to fd 3 and run two jobs.
+#[test]
+fn noop_binary_unconfined() {
+    let mut command = Command::new(NOOP);
+    command.stdin(Stdio::null());
+    drive(command);
+}
+
+// Goal: the real binary works under the Pure confinement the daemon will use. Method:
+// the same as above through `Confinement::command`; skipped where the kernel lacks
+// Landlock ABI 4 or seccomp, since that confinement then refuses to start at all.
+#[test]
+fn noop_binary_confined_pure() {
+    if !jitos_sandbox::status().supported {
+        eprintln!("skipped: {:?}", jitos_sandbox::status());
+        return;
+    }
+    let command = Confinement::new(Profile::Pure)
+        .command(Path::new(NOOP), std::iter::empty::<&str>())
+        .unwrap();
+    drive(command);
+}
+
+// Goal: started by hand (no fd 3), the worker says so and fails instead of hanging.
+// Method: run it with fd 3 closed and read its stderr.
+#[test]
+fn noop_binary_without_socket_fails() {
+    let out = Command::new(NOOP).stdin(Stdio::null()).output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("fd 3"), "{stderr}");
+}
