@@ -91,3 +91,38 @@ fn pure_profile_cannot_start_processes() {
     let text = assert_success("fork under shell", &sandbox.jitos(&shell));
     assert!(text.contains("forked"), "{text}");
 }
+
+// Goal: `jitos worker validate` accepts the shipped manifest and names the line of a bad
+// value. Method: validate the noop manifest, then a copy with an unknown profile.
+#[test]
+fn worker_validate_accepts_good_and_points_at_bad_manifests() {
+    let sandbox = Sandbox::new();
+    let good = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../workers/noop/worker.toml");
+    let text = assert_success(
+        "validate the noop manifest",
+        &sandbox.jitos(&["worker", "validate", good.to_str().unwrap()]),
+    );
+    assert!(text.contains("valid manifest of worker noop"), "{text}");
+    let bad = sandbox.path().join("worker.toml");
+    fs::write(
+        &bad,
+        fs::read_to_string(&good)
+            .unwrap()
+            .replace("sandbox_profile = \"pure\"", "sandbox_profile = \"root\""),
+    )
+    .unwrap();
+    let text = assert_failure(
+        "validate a bad manifest",
+        &sandbox.jitos(&["worker", "validate", bad.to_str().unwrap()]),
+    );
+    let line = fs::read_to_string(&good)
+        .unwrap()
+        .lines()
+        .position(|l| l.starts_with("sandbox_profile"))
+        .unwrap()
+        + 1;
+    assert!(
+        text.contains(&format!("line {line}")) && text.contains("root"),
+        "{text}"
+    );
+}

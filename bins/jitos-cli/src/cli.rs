@@ -84,6 +84,9 @@ pub enum Command {
     /// Manage stored blobs (file contents)
     #[command(subcommand)]
     Blob(BlobCommand),
+    /// Worker binaries and their manifests
+    #[command(subcommand)]
+    Worker(WorkerCommand),
     /// Run commands under exactly the confinement a worker gets
     #[command(subcommand)]
     Sandbox(SandboxCommand),
@@ -280,4 +283,15 @@ fn parse_profile(text: &str) -> Result<jitos_sandbox::Profile, String> {
         "shell" => Ok(jitos_sandbox::Profile::Shell),
         other => Err(format!("{other:?} is not a profile: use `pure` or `shell`")),
     }
+}
+
+/// `jitos worker …`
+#[derive(Subcommand, Debug)]
+pub enum WorkerCommand {
+    /// Check a worker manifest (worker.toml): fields, values and paths; names the line or
+    /// field of the first problem
+    Validate {
+        /// The manifest file
+        file: PathBuf,
+    },
 }

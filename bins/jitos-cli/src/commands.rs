@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::{
     cli::{
         BlobCommand, Cli, Command, GraphCommand, LogArgs, RewriteCommand, SandboxCommand,
-        TreeCommand,
+        TreeCommand, WorkerCommand,
     },
     demo, render, sandbox_cmd, sws_cmd,
     target::{Location, Target},
@@ -114,6 +114,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             command,
         }) => sandbox_cmd::exec(profile, &rw, &ro, &command),
         Command::Doctor => sandbox_cmd::doctor(json),
+        Command::Worker(WorkerCommand::Validate { file }) => validate_manifest(json, &file),
         Command::Blob(BlobCommand::Gc) => tree_cmd::blob_gc(&mut location.daemon()?, json),
         Command::Demo { dir } => demo::run(dir),
     }
@@ -315,6 +316,26 @@ fn import(location: &Location, json: bool, file: &Path) -> Result<ExitCode> {
             head.seq,
             head.hash,
             location.data_dir.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `jitos worker validate FILE`.
+fn validate_manifest(json: bool, file: &Path) -> Result<ExitCode> {
+    let manifest = jitos_worker::Manifest::load(file)?;
+    if json {
+        emit_json(&manifest)?;
+    } else {
+        println!(
+            "{}: valid manifest of worker {} {} (binary {}, profile {:?}, effects {:?}, {} needs)",
+            file.display(),
+            manifest.name,
+            manifest.version,
+            manifest.binary,
+            manifest.sandbox_profile,
+            manifest.effect_class,
+            manifest.needs.len()
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -17,6 +17,7 @@ mod daemon;
 mod error;
 mod fd3;
 pub mod limits;
+mod manifest;
 mod message;
 mod worker;
 
@@ -26,6 +27,10 @@ pub use codec::{
 pub use daemon::DaemonEnd;
 pub use error::ProtocolError;
 pub use fd3::run;
+pub use manifest::{
+    Access, EffectClass, InputKind, InputSchema, Manifest, ManifestError, Need, SandboxProfile,
+    MANIFEST_NAME_BYTES_MAX, MANIFEST_NEEDS_MAX, MANIFEST_VERSION_BYTES_MAX,
+};
 pub use message::{
     Artifact, DaemonMessage, Failure, Job, LogLine, Progress, Proposal, Usage, WorkerHello,
     WorkerMessage, MAGIC, PROTOCOL_VERSION,

@@ -1,0 +1,218 @@
+//! `Manifest`: a worker's `worker.toml` — what it is, how it is started and confined, what
+//! effects its proposals have, and what it needs — parsed strictly and checked.
+
+use std::path::{Component, Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Longest worker name, in bytes.
+pub const MANIFEST_NAME_BYTES_MAX: usize = 64;
+/// Longest version string, in bytes.
+pub const MANIFEST_VERSION_BYTES_MAX: usize = 64;
+/// Most declared needs.
+pub const MANIFEST_NEEDS_MAX: usize = 64;
+
+/// A worker manifest (`worker.toml`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// The worker's name: lowercase letters, digits and `-`.
+    pub name: String,
+    /// Its version.
+    pub version: String,
+    /// The binary's file name, relative to the directory the worker is installed in.
+    pub binary: String,
+    /// How it is confined.
+    pub sandbox_profile: SandboxProfile,
+    /// What its proposals may affect.
+    pub effect_class: EffectClass,
+    /// What its job input is.
+    pub input_schema: InputSchema,
+    /// What it needs beyond its scratch directory.
+    #[serde(default)]
+    pub needs: Vec<Need>,
+}
+
+/// The confinement a worker asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SandboxProfile {
+    /// Computes only: no new processes, no exec.
+    Pure,
+    /// May fork and exec read-only system binaries, within a process limit.
+    Shell,
+}
+
+/// What a worker's proposals may change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EffectClass {
+    /// Only the graph of its job's workspace.
+    None,
+    /// Files of its job's workspace (as proposed file rewrites).
+    Workspace,
+}
+
+/// The shape of a job's input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputSchema {
+    /// `bytes` (anything) or `json` (a JSON document).
+    #[serde(rename = "type")]
+    pub kind: InputKind,
+}
+
+/// The kinds of job input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InputKind {
+    /// Any bytes.
+    Bytes,
+    /// A JSON document.
+    Json,
+}
+
+/// One thing a worker needs beyond its scratch directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Need {
+    /// An absolute path it needs to read (or write).
+    pub path: PathBuf,
+    /// `read` or `write`.
+    pub access: Access,
+}
+
+/// Access to a needed path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Access {
+    /// Read only.
+    Read,
+    /// Read and write.
+    Write,
+}
+
+/// Why a manifest is not usable.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// What failed.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The TOML does not parse, or has unknown or missing fields; the message names the
+    /// line and column.
+    #[error("{path} is not a valid worker manifest: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message, with the place.
+        message: String,
+    },
+    /// A field parses but its value is not allowed.
+    #[error("{path}: `{field}` {problem}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// The field.
+        field: &'static str,
+        /// What is wrong, and what is allowed.
+        problem: String,
+    },
+}
+
+impl Manifest {
+    /// Reads and checks the manifest in `path`.
+    pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Manifest::parse(&text, path)
+    }
+
+    /// Parses and checks manifest text; `path` names it in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Manifest, ManifestError> {
+        let manifest: Manifest = toml::from_str(text).map_err(|e| ManifestError::Parse {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+        manifest.check(path)?;
+        Ok(manifest)
+    }
+
+    fn check(&self, path: &Path) -> Result<(), ManifestError> {
+        let invalid = |field, problem: String| ManifestError::Invalid {
+            path: path.to_owned(),
+            field,
+            problem,
+        };
+        let name_ok = !self.name.is_empty()
+            && self.name.len() <= MANIFEST_NAME_BYTES_MAX
+            && self
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !name_ok {
+            return Err(invalid(
+                "name",
+                format!(
+                    "is {:?}; use 1 to {MANIFEST_NAME_BYTES_MAX} lowercase letters, digits or `-`",
+                    self.name
+                ),
+            ));
+        }
+        if self.version.is_empty()
+            || self.version.len() > MANIFEST_VERSION_BYTES_MAX
+            || self.version.chars().any(char::is_whitespace)
+        {
+            return Err(invalid(
+                "version",
+                format!("is {:?}; use a version such as 0.1.0", self.version),
+            ));
+        }
+        let binary = Path::new(&self.binary);
+        if !matches!(
+            binary.components().collect::<Vec<_>>()[..],
+            [Component::Normal(_)]
+        ) {
+            return Err(invalid(
+                "binary",
+                format!(
+                    "is {:?}; give the file name only, relative to the install directory",
+                    self.binary
+                ),
+            ));
+        }
+        if self.needs.len() > MANIFEST_NEEDS_MAX {
+            return Err(invalid(
+                "needs",
+                format!(
+                    "lists {} entries; at most {MANIFEST_NEEDS_MAX}",
+                    self.needs.len()
+                ),
+            ));
+        }
+        for need in &self.needs {
+            let clean = need.path.is_absolute()
+                && need
+                    .path
+                    .components()
+                    .all(|c| !matches!(c, Component::ParentDir | Component::CurDir));
+            if !clean {
+                return Err(invalid(
+                    "needs",
+                    format!(
+                        "names {}; needed paths must be absolute, without `.` or `..`",
+                        need.path.display()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}

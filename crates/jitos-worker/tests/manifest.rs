@@ -1,0 +1,68 @@
+//! Worker manifests: the shipped one loads, and each kind of mistake is refused with a
+//! message that names the field or the line.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::path::Path;
+
+use jitos_worker::{EffectClass, InputKind, Manifest, ManifestError, SandboxProfile};
+
+const GOOD: &str = r#"
+name = "noop"
+version = "0.1.0"
+binary = "jitos-worker-noop"
+sandbox_profile = "pure"
+effect_class = "none"
+input_schema = { type = "bytes" }
+needs = [{ path = "/usr/share/dict", access = "read" }]
+"#;
+
+fn parse(text: &str) -> Result<Manifest, ManifestError> {
+    Manifest::parse(text, Path::new("worker.toml"))
+}
+
+// Goal: the noop worker's own manifest is valid. Method: load the shipped file.
+#[test]
+fn the_shipped_noop_manifest_loads() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../workers/noop/worker.toml");
+    let manifest = Manifest::load(&path).unwrap();
+    assert_eq!(manifest.name, "noop");
+    assert_eq!(manifest.sandbox_profile, SandboxProfile::Pure);
+    assert_eq!(manifest.effect_class, EffectClass::None);
+    assert_eq!(manifest.input_schema.kind, InputKind::Bytes);
+}
+
+// Goal: each mistake is refused and named. Method: break one thing of a good manifest at a
+// time; the good one itself is the control.
+#[test]
+fn each_mistake_is_refused_with_its_field_or_line() {
+    assert!(parse(GOOD).is_ok(), "control: the good manifest parses");
+    let cases: [(&str, &str, &str); 7] = [
+        ("name = \"noop\"", "name = \"No Op\"", "`name`"),
+        (
+            "binary = \"jitos-worker-noop\"",
+            "binary = \"../bin/x\"",
+            "`binary`",
+        ),
+        ("\"/usr/share/dict\"", "\"share/dict\"", "`needs`"),
+        (
+            "sandbox_profile = \"pure\"",
+            "sandbox_profile = \"root\"",
+            "line 5",
+        ),
+        ("version = \"0.1.0\"", "version = \"\"", "`version`"),
+        (
+            "effect_class = \"none\"",
+            "effect_class = \"none\"\ncolour = \"blue\"",
+            "colour",
+        ),
+        ("input_schema = { type = \"bytes\" }\n", "", "input_schema"),
+    ];
+    for (from, to, named) in cases {
+        let text = GOOD.replace(from, to);
+        let error = parse(&text).expect_err(&format!("accepted with {to:?}"));
+        assert!(
+            error.to_string().contains(named),
+            "{error} does not name {named}"
+        );
+    }
+}
