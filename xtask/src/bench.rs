@@ -18,6 +18,7 @@ const BENCHES: &[(&str, &str)] = &[
     ("group_commit", "jitos-kernel"),
     ("recovery", "jitos-kernel"),
     ("sws", "jitos-sws"),
+    ("spawn", "jitos-sandbox"),
 ];
 
 /// Ratios to report: (group, measured function, baseline function, target ratio).
@@ -25,6 +26,7 @@ const RATIOS: &[(&str, &str, &str, f64)] = &[
     ("group_commit", "kernel", "rocksdb_synced_batch", 2.0),
     ("ledger_group_commit", "ledger", "rocksdb_synced_batch", 2.0),
     ("single_append", "ledger", "write_fdatasync", 2.0),
+    ("spawn", "confined_pure", "unconfined", 1.2),
 ];
 
 struct Estimate {

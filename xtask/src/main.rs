@@ -15,7 +15,7 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   ci                     run the README's test command (scripts/test.sh)
   bench [NAME...]        run the criterion benches (all, or those named: append, apply,
-                         snapshot, group_commit, recovery, sws) and print the ratios the
+                         snapshot, group_commit, recovery, sws, spawn) and print the ratios the
                          targets use
   tree-bench [FILES]     files per second of `jitos tree import` and `checkout` of a
                          generated tree (default 10000 files), release binaries
