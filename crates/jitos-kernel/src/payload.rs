@@ -16,53 +16,55 @@ pub const KIND_REWRITE: &str = "warp.rewrite";
 /// the decoder reserve memory the bytes do not justify.
 const PAYLOAD_BYTES_MAX: usize = 16 * 1024 * 1024;
 
-fn config() -> impl bincode::config::Config {
-    bincode::config::standard().with_limit::<PAYLOAD_BYTES_MAX>()
-}
-
-/// Encodes a payload.
-pub(crate) fn encode(value: &impl Serialize) -> Result<Vec<u8>, KernelError> {
-    bincode::serde::encode_to_vec(value, config())
-        .map_err(|e| KernelError::Payload(format!("cannot encode payload: {e}")))
-}
-
-/// Decodes a payload strictly: trailing bytes are corruption.
-pub(crate) fn decode<T: DeserializeOwned>(payload: &[u8]) -> Result<T, KernelError> {
-    let (value, used): (T, usize) = bincode::serde::decode_from_slice(payload, config())
-        .map_err(|e| KernelError::Payload(format!("cannot decode payload: {e}")))?;
-    if used != payload.len() {
-        return Err(KernelError::Payload(format!(
-            "{} trailing bytes after a payload",
-            payload.len() - used
-        )));
-    }
-    Ok(value)
-}
-
 /// Bound for snapshot sections, which may hold far more than one record.
 const SNAPSHOT_SECTION_BYTES_MAX: usize = 1024 * 1024 * 1024;
 
-fn large_config() -> impl bincode::config::Config {
-    bincode::config::standard().with_limit::<SNAPSHOT_SECTION_BYTES_MAX>()
+/// Encodes `value` with bincode's standard config, refusing more than `MAX` bytes; `what`
+/// names it in errors.
+fn encode_bounded<const MAX: usize>(
+    value: &impl Serialize,
+    what: &str,
+) -> Result<Vec<u8>, KernelError> {
+    let config = bincode::config::standard().with_limit::<MAX>();
+    bincode::serde::encode_to_vec(value, config)
+        .map_err(|e| KernelError::Payload(format!("cannot encode {what}: {e}")))
 }
 
-/// Encodes a snapshot section.
-pub(crate) fn encode_large(value: &impl Serialize) -> Result<Vec<u8>, KernelError> {
-    bincode::serde::encode_to_vec(value, large_config())
-        .map_err(|e| KernelError::Payload(format!("cannot encode snapshot section: {e}")))
-}
-
-/// Decodes a snapshot section strictly.
-pub(crate) fn decode_large<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, KernelError> {
-    let (value, used): (T, usize) = bincode::serde::decode_from_slice(bytes, large_config())
-        .map_err(|e| KernelError::Payload(format!("cannot decode snapshot section: {e}")))?;
+/// Decodes `bytes` strictly (trailing bytes are corruption), reserving at most `MAX`.
+fn decode_bounded<T: DeserializeOwned, const MAX: usize>(
+    bytes: &[u8],
+    what: &str,
+) -> Result<T, KernelError> {
+    let config = bincode::config::standard().with_limit::<MAX>();
+    let (value, used): (T, usize) = bincode::serde::decode_from_slice(bytes, config)
+        .map_err(|e| KernelError::Payload(format!("cannot decode {what}: {e}")))?;
     if used != bytes.len() {
         return Err(KernelError::Payload(format!(
-            "{} trailing bytes after a snapshot section",
+            "{} trailing bytes after a {what}",
             bytes.len() - used
         )));
     }
     Ok(value)
+}
+
+/// Encodes a record payload.
+pub(crate) fn encode(value: &impl Serialize) -> Result<Vec<u8>, KernelError> {
+    encode_bounded::<PAYLOAD_BYTES_MAX>(value, "payload")
+}
+
+/// Decodes a record payload strictly.
+pub(crate) fn decode<T: DeserializeOwned>(payload: &[u8]) -> Result<T, KernelError> {
+    decode_bounded::<T, PAYLOAD_BYTES_MAX>(payload, "payload")
+}
+
+/// Encodes a snapshot section.
+pub(crate) fn encode_large(value: &impl Serialize) -> Result<Vec<u8>, KernelError> {
+    encode_bounded::<SNAPSHOT_SECTION_BYTES_MAX>(value, "snapshot section")
+}
+
+/// Decodes a snapshot section strictly.
+pub(crate) fn decode_large<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, KernelError> {
+    decode_bounded::<T, SNAPSHOT_SECTION_BYTES_MAX>(bytes, "snapshot section")
 }
 
 /// Encodes a rewrite as a record payload.
