@@ -76,12 +76,7 @@ struct Plan {
 /// A node whose kind changed is removed and added again: its base edges are removed
 /// first and its current ones added after. A node removed and added again with the
 /// same kind is changed key by key instead.
-pub(crate) fn rewrites(
-    base: &dyn View,
-    now: &dyn View,
-    overlay: &Overlay,
-    diffs: &[KeyDiff],
-) -> Vec<Rewrite> {
+pub(crate) fn rewrites(base: &dyn View, now: &dyn View, diffs: &[KeyDiff]) -> Vec<Rewrite> {
     let mut plan = Plan::default();
     let mut replaced = BTreeSet::new();
     for KeyDiff {
@@ -133,15 +128,11 @@ pub(crate) fn rewrites(
         }
     }
     for id in &replaced {
-        // Removing the node needs every base edge gone, even those it has again now.
-        for (edge, present) in overlay.edges_touching(id) {
-            if base.has_edge(edge) {
-                plan.remove_edges.insert(edge.clone());
-            }
-            if present {
-                plan.add_edges.insert(edge.clone());
-            }
-        }
+        // Removing the node needs every base edge gone, even those it has again now (which
+        // an overlay need not list: a removal and re-add nets to no entry), and re-adding
+        // it needs every edge it has now.
+        plan.remove_edges.extend(base.edges_of(id));
+        plan.add_edges.extend(now.edges_of(id));
     }
     chunk(plan.ops(now))
 }

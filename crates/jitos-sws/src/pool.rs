@@ -211,7 +211,7 @@ impl Pool {
             let base = self.base_view(system, id)?;
             let now = self.view(system, id)?;
             let diffs = net::diff(&base, &ws.overlay);
-            net::rewrites(&base, &now, &ws.overlay, &diffs)
+            net::rewrites(&base, &now, &diffs)
         };
         let parent_changes = match parent {
             Some(parent) => Some(scratch::run(&self.view(system, parent)?, &rewrites)?),
