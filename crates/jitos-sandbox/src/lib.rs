@@ -20,10 +20,12 @@
 // unsafe block says why it is sound.
 #![allow(unsafe_code)]
 
+mod channel;
 mod confine;
 mod error;
 mod landlock_rules;
 mod seccomp;
 
+pub use channel::{pass_channel, CHANNEL_FD};
 pub use confine::{status, Confinement, Limits, Profile, SandboxStatus};
 pub use error::SandboxError;

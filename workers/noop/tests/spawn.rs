@@ -1,49 +1,23 @@
 //! The real `jitos-worker-noop` binary, spawned with its socket on fd 3, plain and confined.
-// The socket must be placed on fd 3 between fork and exec, which only `pre_exec` can do;
-// each unsafe block says why it is sound.
-#![allow(unsafe_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::{
-    os::{
-        fd::AsRawFd,
-        unix::{net::UnixStream, process::CommandExt},
-    },
+    os::unix::net::UnixStream,
     path::Path,
     process::{Command, Stdio},
 };
 
-use jitos_sandbox::{Confinement, Profile};
+use jitos_sandbox::{pass_channel, Confinement, Profile};
 use jitos_warp::Op;
 use jitos_worker::{DaemonEnd, Job, WorkerMessage};
 
 const NOOP: &str = env!("CARGO_BIN_EXE_jitos-worker-noop");
 
-/// Arranges for `socket` to be the child's fd 3 (without close-on-exec), after any
-/// pre_exec hooks already registered on `command`.
-fn pass_as_fd3(command: &mut Command, socket: &UnixStream) {
-    let fd = socket.as_raw_fd();
-    // SAFETY: the closure makes only dup2 and fcntl, which are async-signal-safe, on a
-    // descriptor that stays open in the parent until the child has been spawned.
-    unsafe {
-        command.pre_exec(move || {
-            if fd == 3 {
-                // dup2 onto itself keeps close-on-exec set; clear it instead.
-                if libc::fcntl(3, libc::F_SETFD, 0) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            } else if libc::dup2(fd, 3) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-}
-
 /// Runs two jobs on a spawned worker and checks the proposals; then closes the socket and
 /// expects the worker to exit successfully.
 fn drive(mut command: Command) {
     let (daemon, worker) = UnixStream::pair().unwrap();
-    pass_as_fd3(&mut command, &worker);
+    pass_channel(&mut command, &worker);
     let mut child = command.stderr(Stdio::inherit()).spawn().unwrap();
     drop(worker);
     let mut end = DaemonEnd::accept(daemon).unwrap();
