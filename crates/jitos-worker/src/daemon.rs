@@ -12,6 +12,10 @@ use crate::{
 /// It allows one job in flight at a time and checks that every message the worker sends
 /// fits the protocol's order: progress, logs and the one terminal message name the job in
 /// flight; heartbeats may come at any time.
+///
+/// `S` is any byte stream. The daemon passes a [`crate::WorkerChannel`], whose reads
+/// refuse file descriptors a worker tries to pass ([`ProtocolError::PassedDescriptors`]);
+/// over a plain `UnixStream` the kernel would drop them unnoticed.
 #[derive(Debug)]
 pub struct DaemonEnd<S> {
     stream: S,
@@ -134,6 +138,13 @@ impl<S: Read + Write> DaemonEnd<S> {
             self.in_flight = None;
         }
         Ok(message)
+    }
+
+    /// The stream, e.g. to poll a `WorkerChannel`'s descriptor or set its read timeout
+    /// while this end owns it. Reading or writing it directly would desynchronise the
+    /// conversation.
+    pub fn get_ref(&self) -> &S {
+        &self.stream
     }
 
     /// Gives back the stream, e.g. to close it.

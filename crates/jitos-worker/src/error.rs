@@ -68,4 +68,27 @@ pub enum ProtocolError {
         "fd 3 is not the daemon's socket ({0}): worker binaries are started by jitosd, not by hand"
     )]
     NoSocket(std::io::Error),
+    /// The worker sent ancillary data (file descriptors, `SCM_RIGHTS`) over its socket.
+    /// The protocol carries bytes only; the daemon closed every descriptor at once and
+    /// ends the conversation, since the bytes that came with them were dropped.
+    #[error(
+        "the worker passed {count} file descriptor(s){} over its socket; the daemon closed them unread. \
+         The worker protocol carries bytes only: the worker must not send ancillary data (SCM_RIGHTS)",
+        truncated_note(*.truncated)
+    )]
+    PassedDescriptors {
+        /// Descriptors received and closed (0 if only other ancillary data came).
+        count: usize,
+        /// More ancillary data came than the daemon had room for (`MSG_CTRUNC`); the
+        /// kernel discarded the rest.
+        truncated: bool,
+    },
+}
+
+fn truncated_note(truncated: bool) -> &'static str {
+    if truncated {
+        " and more that the kernel discarded"
+    } else {
+        ""
+    }
 }

@@ -2,7 +2,8 @@
 //! the worker's socket (fd 3), their limits, and both ends of the conversation.
 //!
 //! A worker binary calls [`run`] with a [`Handler`]; the daemon wraps its end of the
-//! socket in a [`DaemonEnd`]. Both ends share the message types, the limit checks and the
+//! socket in a [`WorkerChannel`] (which refuses passed file descriptors) and that in a
+//! [`DaemonEnd`]. Both ends share the message types, the limit checks and the
 //! framing (which is `jitos_proto::frame`), so they cannot drift apart. The wire format is
 //! specified in `docs/WORKER_PROTOCOL.md`.
 //!
@@ -12,6 +13,7 @@
 //! API Boundary: this crate is the contract with out-of-process (possibly third-party)
 //! workers; changing a message's shape means bumping [`PROTOCOL_VERSION`].
 
+mod channel;
 mod codec;
 mod daemon;
 mod error;
@@ -21,6 +23,7 @@ mod manifest;
 mod message;
 mod worker;
 
+pub use channel::WorkerChannel;
 pub use codec::{
     decode_daemon_message, decode_worker_message, encode_daemon_message, encode_worker_message,
 };

@@ -1,7 +1,7 @@
 //! Property tests: the decoders never panic on arbitrary or corrupted input.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use jitos_proto::read_frame;
+use jitos_proto::{read_frame, FrameError};
 use jitos_warp::{NodeId, Op, Rewrite};
 use jitos_worker::{
     decode_daemon_message, decode_worker_message, encode_daemon_message, encode_worker_message,
@@ -70,19 +70,23 @@ fn samples() -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// Decodes `bytes` both ways and as a frame; any outcome but a panic is acceptable, and
-/// an error must be one of the typed ones.
+/// Decodes `bytes` both ways and as a frame; any outcome but a panic is acceptable, an
+/// error must be one of the typed ones, and whatever decodes re-encodes to exactly
+/// `bytes` (decoding is canonical).
 fn decode_all(bytes: &[u8]) {
-    for result in [
-        decode_worker_message(bytes).map(drop),
-        decode_daemon_message(bytes).map(drop),
-    ] {
-        if let Err(e) = result {
-            assert!(!e.to_string().is_empty());
-            let _: &ProtocolError = &e;
-        }
+    match decode_worker_message(bytes) {
+        Ok(m) => assert_eq!(encode_worker_message(&m).unwrap(), bytes, "{m:?}"),
+        Err(e) => assert_typed(&e),
+    }
+    match decode_daemon_message(bytes) {
+        Ok(m) => assert_eq!(encode_daemon_message(&m).unwrap(), bytes, "{m:?}"),
+        Err(e) => assert_typed(&e),
     }
     let _ = read_frame(&mut &bytes[..]);
+}
+
+fn assert_typed(e: &ProtocolError) {
+    assert!(!e.to_string().is_empty());
 }
 
 proptest! {
@@ -128,4 +132,56 @@ fn samples_round_trip() {
         };
         assert!(ok, "sample {i}");
     }
+}
+
+// Goal: a message has one wire form: encodings that bincode would accept but the SDK never
+// produces are refused. Method: a varint longer than needed (found by cargo-fuzz: an
+// artifact count of 0 written as `fb 00 00`), and attribute keys out of order, each next to
+// the canonical bytes it differs from, which decode.
+#[test]
+fn non_canonical_encodings_are_refused() {
+    assert!(decode_daemon_message(&[0x03, 0x05]).is_ok());
+    let err = decode_daemon_message(&[0x03, 0xfb, 0x05, 0x00]).unwrap_err();
+    assert!(
+        matches!(err, ProtocolError::Frame(FrameError::Malformed(ref m)) if m.contains("canonical")),
+        "{err}"
+    );
+    let canonical = [4, 50, 0, 0, 2, 2, 1];
+    assert!(decode_worker_message(&canonical).is_ok());
+    assert!(decode_worker_message(&[4, 50, 0, 251, 0, 0, 2, 2, 1]).is_err());
+
+    let proposal = WorkerMessage::Proposal(Proposal {
+        job_id: 1,
+        rewrites: vec![Rewrite {
+            ops: vec![Op::AddNode {
+                id: NodeId::new("n:1").unwrap(),
+                kind: "k".to_owned(),
+                attrs: [("a".to_owned(), "1".into()), ("b".to_owned(), "2".into())]
+                    .into_iter()
+                    .collect(),
+            }],
+            expect: Vec::new(),
+        }],
+        artifacts: Vec::new(),
+        exit_status: 0,
+        usage: Usage::default(),
+    });
+    let sorted = encode_worker_message(&proposal).unwrap();
+    assert!(decode_worker_message(&sorted).is_ok());
+    // Each entry is key (length 1, the letter), then Value::Str (tag 0, length 1, digit).
+    let (a, b) = ([1, b'a', 0, 1, b'1'], [1, b'b', 0, 1, b'2']);
+    let at = sorted
+        .windows(10)
+        .position(|w| w[..5] == a && w[5..] == b)
+        .expect("the two entries, in key order");
+    let mut swapped = sorted.clone();
+    swapped[at..at + 5].copy_from_slice(&b);
+    swapped[at + 5..at + 10].copy_from_slice(&a);
+    assert!(
+        matches!(
+            decode_worker_message(&swapped),
+            Err(ProtocolError::Frame(FrameError::Malformed(ref m))) if m.contains("canonical")
+        ),
+        "keys out of order are refused"
+    );
 }
