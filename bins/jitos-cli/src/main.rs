@@ -8,7 +8,6 @@ mod sandbox_cmd;
 mod sws_cmd;
 mod target;
 mod tree_cmd;
-mod tree_walk;
 
 use std::process::ExitCode;
 

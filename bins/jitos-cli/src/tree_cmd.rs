@@ -1,25 +1,19 @@
 //! `jitos tree import|checkout|diff` and `jitos blob gc`: file trees between disk and the
 //! daemon, with progress on large trees.
 
-use std::{io::IsTerminal, os::unix::fs::PermissionsExt, path::Path, process::ExitCode};
+use std::{io::IsTerminal, path::Path, process::ExitCode};
 
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use jitos_proto::{Client, Request, Response};
 use jitos_tree::{diff_trees, Entry, Tree, TreeChange};
+use jitos_treefs::{Walked, BATCH_BYTES_MAX, BATCH_FILES_MAX};
 use jitos_warp::BlobRef;
 
 use crate::{
     commands::{emit_json, print},
     render,
-    tree_walk::{self, Walked},
 };
-
-/// Bytes of file content per upload or download request: well under one frame.
-const TRANSFER_BYTES_MAX: u64 = 8 * 1024 * 1024;
-
-/// Files per upload or download request, so small files still show steady progress.
-const TRANSFER_FILES_MAX: usize = 512;
 
 /// Where a tree is read from.
 #[derive(Debug, Clone, Copy)]
@@ -32,7 +26,7 @@ pub struct TreeSource {
 
 /// `jitos tree import DIR [--sws ID]`.
 pub fn import(client: &mut Client, json: bool, dir: &Path, sws: Option<u64>) -> Result<ExitCode> {
-    let mut walked = tree_walk::walk(dir)?;
+    let mut walked = jitos_treefs::walk(dir)?;
     let bar = progress(json, walked.files.len() as u64, "storing files");
     upload(client, &mut walked, &bar)?;
     bar.finish_and_clear();
@@ -55,7 +49,8 @@ pub fn import(client: &mut Client, json: bool, dir: &Path, sws: Option<u64>) -> 
     })
 }
 
-/// Reads every walked file and stores it, in requests of bounded size.
+/// Reads every walked file and stores it, in requests within the batch limits the
+/// checkout uses too.
 fn upload(client: &mut Client, walked: &mut Walked, bar: &ProgressBar) -> Result<()> {
     let mut start = 0;
     while start < walked.files.len() {
@@ -63,12 +58,10 @@ fn upload(client: &mut Client, walked: &mut Walked, bar: &ProgressBar) -> Result
         let mut bytes = 0u64;
         let mut contents = Vec::new();
         while end < walked.files.len()
-            && end - start < TRANSFER_FILES_MAX
-            && (end == start || bytes + walked.files[end].size <= TRANSFER_BYTES_MAX)
+            && end - start < BATCH_FILES_MAX
+            && (end == start || bytes + walked.files[end].size <= BATCH_BYTES_MAX)
         {
-            let file = &walked.files[end];
-            let content = std::fs::read(&file.disk)
-                .with_context(|| format!("cannot read {}", file.disk.display()))?;
+            let content = walked.files[end].read()?;
             bytes += content.len() as u64;
             contents.push(content);
             end += 1;
@@ -161,74 +154,22 @@ pub fn checkout(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Writes every entry of `tree` under `dir`, which exists and is empty.
+/// Writes every entry of `tree` under `dir`, which exists and is empty, fetching file
+/// contents from the daemon batch by batch.
 fn write_tree(client: &mut Client, json: bool, dir: &Path, tree: &Tree) -> Result<()> {
-    let files: Vec<(&jitos_tree::TreePath, BlobRef, bool)> = tree
+    let files = tree
         .entries
-        .iter()
-        .filter_map(|(path, entry)| match entry {
-            Entry::File {
-                blob, executable, ..
-            } => Some((path, *blob, *executable)),
-            _ => None,
-        })
-        .collect();
-    for (path, entry) in &tree.entries {
-        if path.is_root() {
-            continue;
-        }
-        let disk = dir.join(path.as_str());
-        match entry {
-            Entry::Dir => std::fs::create_dir_all(&disk)
-                .with_context(|| format!("cannot create {}", disk.display()))?,
-            Entry::Symlink { target } => std::os::unix::fs::symlink(target, &disk)
-                .with_context(|| format!("cannot create the link {}", disk.display()))?,
-            Entry::File { .. } => {}
-        }
-    }
-    let bar = progress(json, files.len() as u64, "writing files");
-    for chunk in chunks_by_size(tree, &files) {
-        let refs: Vec<BlobRef> = chunk.iter().map(|(_, blob, _)| *blob).collect();
-        let contents = fetch_blobs(client, refs)?;
-        for ((path, _, executable), content) in chunk.iter().zip(contents) {
-            let disk = dir.join(path.as_str());
-            std::fs::write(&disk, content)
-                .with_context(|| format!("cannot write {}", disk.display()))?;
-            let mode = if *executable { 0o755 } else { 0o644 };
-            std::fs::set_permissions(&disk, std::fs::Permissions::from_mode(mode))
-                .with_context(|| format!("cannot set the mode of {}", disk.display()))?;
-        }
-        bar.inc(chunk.len() as u64);
-    }
+        .values()
+        .filter(|entry| matches!(entry, Entry::File { .. }))
+        .count();
+    let bar = progress(json, files as u64, "writing files");
+    jitos_treefs::write_tree(dir, tree, |refs| {
+        let contents = fetch_blobs(client, refs.to_vec())?;
+        bar.inc(refs.len() as u64);
+        Ok(contents)
+    })?;
     bar.finish_and_clear();
     Ok(())
-}
-
-/// Splits files into download requests of bounded size.
-fn chunks_by_size<'a, T>(
-    tree: &Tree,
-    files: &'a [(&jitos_tree::TreePath, BlobRef, T)],
-) -> Vec<&'a [(&'a jitos_tree::TreePath, BlobRef, T)]> {
-    let mut chunks = Vec::new();
-    let mut start = 0;
-    while start < files.len() {
-        let mut end = start;
-        let mut bytes = 0u64;
-        while end < files.len() && end - start < TRANSFER_FILES_MAX {
-            let size = match tree.entries.get(files[end].0) {
-                Some(Entry::File { size, .. }) => *size,
-                _ => 0,
-            };
-            if end > start && bytes + size > TRANSFER_BYTES_MAX {
-                break;
-            }
-            bytes += size;
-            end += 1;
-        }
-        chunks.push(&files[start..end]);
-        start = end;
-    }
-    chunks
 }
 
 fn fetch_blobs(client: &mut Client, refs: Vec<BlobRef>) -> Result<Vec<Vec<u8>>> {
