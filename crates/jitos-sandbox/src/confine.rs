@@ -146,12 +146,46 @@ impl Confinement {
         let ruleset =
             landlock_rules::build(self.profile, program, &self.read_only, &self.read_write)?;
         let filters = seccomp::build(self.profile)?;
-        let child = Child {
-            ruleset,
-            filters: filters.programs,
-            limits: self.limits,
-        };
+        Ok(self.child_command(
+            program,
+            args,
+            Child {
+                ruleset: Some(ruleset),
+                filters: filters.programs,
+                limits: self.limits,
+            },
+        ))
+    }
 
+    /// Degraded mode, for kernels without Landlock or seccomp when the operator allows
+    /// it: the same command as [`Confinement::command`] (clean environment, new session,
+    /// parent-death signal, rlimits, no_new_privs) but without the Landlock ruleset and the
+    /// seccomp filter, so the worker can reach anything its uid can.
+    pub fn command_degraded<S: AsRef<OsStr>>(
+        &self,
+        program: &Path,
+        args: impl IntoIterator<Item = S>,
+    ) -> Result<Command, SandboxError> {
+        if !program.is_absolute() {
+            return Err(SandboxError::RelativeProgram(program.to_owned()));
+        }
+        Ok(self.child_command(
+            program,
+            args,
+            Child {
+                ruleset: None,
+                filters: Vec::new(),
+                limits: self.limits,
+            },
+        ))
+    }
+
+    fn child_command<S: AsRef<OsStr>>(
+        &self,
+        program: &Path,
+        args: impl IntoIterator<Item = S>,
+        child: Child,
+    ) -> Command {
         let mut command = Command::new(program);
         command
             .args(args)
@@ -164,14 +198,15 @@ impl Confinement {
         unsafe {
             command.pre_exec(move || child.apply());
         }
-        Ok(command)
+        command
     }
 }
 
 /// What the child needs, prepared in the parent.
 struct Child {
-    /// The Landlock ruleset; the fd is inherited across fork and closed at exec.
-    ruleset: OwnedFd,
+    /// The Landlock ruleset (none in degraded mode); the fd is inherited across fork and
+    /// closed at exec.
+    ruleset: Option<OwnedFd>,
     /// The seccomp programs, installed in order.
     filters: Vec<seccompiler::BpfProgram>,
     /// The resource limits.
@@ -181,6 +216,17 @@ struct Child {
 impl Child {
     /// Applies the confinement to the calling (forked, single-threaded) process.
     fn apply(&self) -> std::io::Result<()> {
+        // Only stdio and the channel (put on fd 3 after this step) may cross exec: every
+        // descriptor the parent leaked without close-on-exec is closed at exec.
+        // SAFETY: close_range takes integer arguments only.
+        check(unsafe {
+            libc::syscall(
+                libc::SYS_close_range,
+                3u32,
+                u32::MAX,
+                libc::CLOSE_RANGE_CLOEXEC,
+            )
+        })?;
         // A new session detaches the worker from the daemon's terminal and signals.
         // SAFETY: setsid takes no arguments.
         check(unsafe { libc::setsid() } as libc::c_long)?;
@@ -207,14 +253,12 @@ impl Child {
         // setuid binaries from granting privileges to the worker.
         // SAFETY: PR_SET_NO_NEW_PRIVS takes integer arguments only.
         check(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) }.into())?;
-        // SAFETY: the fd is a Landlock ruleset owned by `self`, alive for this call.
-        check(unsafe {
-            libc::syscall(
-                libc::SYS_landlock_restrict_self,
-                self.ruleset.as_raw_fd(),
-                0u32,
-            )
-        })?;
+        if let Some(ruleset) = &self.ruleset {
+            // SAFETY: the fd is a Landlock ruleset owned by `self`, alive for this call.
+            check(unsafe {
+                libc::syscall(libc::SYS_landlock_restrict_self, ruleset.as_raw_fd(), 0u32)
+            })?;
+        }
         for program in &self.filters {
             let prog = libc::sock_fprog {
                 len: u16::try_from(program.len())

@@ -8,8 +8,10 @@
 //! Architecture Invariant: this crate knows nothing of jobs, writs or the ledger; it
 //! only turns a description of allowed paths and limits into kernel-enforced rules.
 //!
-//! Architecture Invariant: there is no degraded mode. When Landlock (ABI ≥ 4) or
-//! seccomp is missing, [`Confinement::command`] fails with [`SandboxError::Unsupported`].
+//! Architecture Invariant: there is no silent degraded mode. When Landlock (ABI ≥ 4) or
+//! seccomp is missing, [`Confinement::command`] fails with [`SandboxError::Unsupported`];
+//! only a caller that asks for [`Confinement::command_degraded`] runs a program without
+//! them, and must say so to the operator.
 //!
 //! Note for callers: the kernel never applies `RLIMIT_NPROC` to uid 0, so a worker
 //! started as root is bounded in processes only by its seccomp profile. Run workers
@@ -23,9 +25,11 @@
 mod channel;
 mod confine;
 mod error;
+mod kill_uid;
 mod landlock_rules;
 mod seccomp;
 
 pub use channel::{pass_channel, CHANNEL_FD};
 pub use confine::{status, Confinement, Limits, Profile, SandboxStatus};
 pub use error::SandboxError;
+pub use kill_uid::kill_uid;

@@ -34,7 +34,52 @@ const DENIED: &[libc::c_long] = &[
     libc::SYS_request_key,
     libc::SYS_perf_event_open,
     libc::SYS_userfaultfd,
+    // The new mount API reaches what mount(2) does.
+    libc::SYS_open_tree,
+    libc::SYS_move_mount,
+    libc::SYS_fsopen,
+    libc::SYS_fsconfig,
+    libc::SYS_fsmount,
+    libc::SYS_fspick,
+    libc::SYS_mount_setattr,
+    // File handles open files by inode, past any path rule.
+    libc::SYS_name_to_handle_at,
+    libc::SYS_open_by_handle_at,
+    // Another process's descriptors and memory layout.
+    libc::SYS_pidfd_getfd,
+    libc::SYS_kcmp,
+    libc::SYS_process_madvise,
+    // Credentials: a worker keeps the identity it was started with.
+    libc::SYS_setuid,
+    libc::SYS_setgid,
+    libc::SYS_setreuid,
+    libc::SYS_setregid,
+    libc::SYS_setresuid,
+    libc::SYS_setresgid,
+    libc::SYS_setfsuid,
+    libc::SYS_setfsgid,
+    libc::SYS_setgroups,
+    libc::SYS_capset,
+    // The machine itself: clocks, swap, accounting, the kernel log, I/O ports.
+    libc::SYS_settimeofday,
+    libc::SYS_clock_settime,
+    libc::SYS_clock_adjtime,
+    libc::SYS_adjtimex,
+    libc::SYS_swapon,
+    libc::SYS_swapoff,
+    libc::SYS_reboot,
+    libc::SYS_acct,
+    libc::SYS_syslog,
+    libc::SYS_quotactl,
+    libc::SYS_iopl,
+    libc::SYS_ioperm,
+    libc::SYS_fanotify_init,
+    libc::SYS_vhangup,
 ];
+
+/// `ioctl` requests refused: pushing input into a terminal (`TIOCSTI`) and the console's
+/// `TIOCLINUX`, both ways to make another program run commands.
+const DENIED_IOCTLS: &[u64] = &[libc::TIOCSTI, libc::TIOCLINUX];
 
 /// System calls a `Pure` worker may not make: it starts no processes.
 ///
@@ -42,6 +87,10 @@ const DENIED: &[libc::c_long] = &[
 /// `execve`; Landlock is what refuses any later exec (Execute is granted only on the
 /// program file and the ELF interpreter).
 const DENIED_PURE: &[libc::c_long] = &[libc::SYS_fork, libc::SYS_vfork, libc::SYS_execveat];
+
+/// The bits of `socket`'s type argument that hold the type; the rest are flags such as
+/// `SOCK_CLOEXEC`.
+const SOCKET_TYPE_MASK: u64 = 0xf;
 
 /// Bit that marks x32 system call numbers on x86_64.
 const X32_SYSCALL_BIT: u32 = 0x4000_0000;
@@ -69,15 +118,42 @@ pub(crate) fn build(profile: Profile) -> Result<Filters, SandboxError> {
     for &nr in DENIED {
         denied.insert(nr, vec![]);
     }
-    // Only local sockets: no AF_INET, AF_NETLINK, AF_PACKET and the rest.
+    // Only local sockets, and only ones that reach nothing outside: no AF_INET,
+    // AF_NETLINK, AF_PACKET and the rest; no unix datagram sockets (which reach any bound
+    // path with sendto); no connect, so a unix stream socket reaches no listener. Landlock
+    // does not govern connecting to a socket file, so this is what keeps a worker from
+    // the daemon's socket. socketpair stays allowed: its two ends reach only each other.
     denied.insert(
         libc::SYS_socket,
-        vec![SeccompRule::new(vec![SeccompCondition::new(
-            0,
-            SeccompCmpArgLen::Dword,
-            SeccompCmpOp::Ne,
-            libc::AF_UNIX as u64,
-        )?])?],
+        vec![
+            SeccompRule::new(vec![SeccompCondition::new(
+                0,
+                SeccompCmpArgLen::Dword,
+                SeccompCmpOp::Ne,
+                libc::AF_UNIX as u64,
+            )?])?,
+            SeccompRule::new(vec![SeccompCondition::new(
+                1,
+                SeccompCmpArgLen::Dword,
+                SeccompCmpOp::MaskedEq(SOCKET_TYPE_MASK),
+                libc::SOCK_DGRAM as u64,
+            )?])?,
+        ],
+    );
+    denied.insert(libc::SYS_connect, vec![]);
+    denied.insert(
+        libc::SYS_ioctl,
+        DENIED_IOCTLS
+            .iter()
+            .map(|&request| {
+                SeccompRule::new(vec![SeccompCondition::new(
+                    1,
+                    SeccompCmpArgLen::Dword,
+                    SeccompCmpOp::Eq,
+                    request,
+                )?])
+            })
+            .collect::<Result<_, _>>()?,
     );
     if profile == Profile::Pure {
         for &nr in DENIED_PURE {

@@ -1,6 +1,6 @@
 //! Escape probe for the sandbox tests: tries one action, exits 0 if it worked, 1 if refused.
 //!
-//! Usage: `jitos-sandbox-probe ACTION [ARG]`. Exit code 2 means a usage error, so that
+//! Usage: `jitos-sandbox-probe ACTION [ARG]...`. Exit code 2 means a usage error, so that
 //! a typo in a test can never pass as "refused".
 
 #![allow(unsafe_code)] // The probe makes raw system calls on purpose.
@@ -16,9 +16,50 @@ fn main() -> ExitCode {
     let result = match action {
         "write" => std::fs::File::create(arg).and_then(|mut f| f.write_all(b"escaped")),
         "read" => std::fs::File::open(arg).and_then(|mut f| f.read(&mut [0u8; 16]).map(|_| ())),
+        "read-proc-root" => {
+            // The same file, reached through the /proc/self/root magic link.
+            let through = format!("/proc/self/root{arg}");
+            std::fs::File::open(through).and_then(|mut f| f.read(&mut [0u8; 16]).map(|_| ()))
+        }
         "inet-socket" => std::net::UdpSocket::bind("127.0.0.1:0").map(|_| ()),
+        "inet6-socket" => socket(libc::AF_INET6, libc::SOCK_DGRAM, 0),
+        "netlink-socket" => socket(libc::AF_NETLINK, libc::SOCK_RAW, libc::NETLINK_ROUTE),
+        "packet-socket" => socket(libc::AF_PACKET, libc::SOCK_RAW, 0),
+        "unix-connect" => std::os::unix::net::UnixStream::connect(arg).map(|_| ()),
+        "unix-dgram-send" => std::os::unix::net::UnixDatagram::unbound()
+            .and_then(|socket| socket.send_to(b"escaped", arg))
+            .map(|_| ()),
+        "socketpair" => std::os::unix::net::UnixStream::pair().map(|_| ()),
+        "signal-parent" => {
+            // SIGCONT changes nothing for a running process, but needs the right to signal.
+            // SAFETY: getppid and kill take integers only.
+            sys(unsafe { libc::kill(libc::getppid(), libc::SIGCONT) }.into())
+        }
+        // SAFETY: getppid takes no arguments.
+        "ptrace-parent" => ptrace_seize(unsafe { libc::getppid() }),
+        "process-vm-readv" => process_vm_readv(arg, args.get(2).map(String::as_str).unwrap_or("")),
+        "setns" => {
+            // SAFETY: setns takes a descriptor and flags.
+            sys(unsafe { libc::setns(fd(arg), 0) }.into())
+        }
+        "chroot" => {
+            let dir = cstr(arg);
+            // SAFETY: dir is a live NUL-terminated string.
+            sys(unsafe { libc::chroot(dir.as_ptr()) }.into())
+        }
+        "pivot-root" => pivot_root(arg),
+        "cpu-spin" => cpu_spin(arg),
+        // SAFETY: setuid takes an integer.
+        "setuid" => sys(unsafe { libc::setuid(arg.parse().unwrap_or(65534)) }.into()),
+        "perf" => perf_event(),
+        "tiocsti" => {
+            let byte = b'x';
+            // SAFETY: TIOCSTI reads one byte through a pointer to a live local.
+            sys(unsafe { libc::ioctl(fd(arg), libc::TIOCSTI, &byte as *const u8) }.into())
+        }
+        "leaked-fds" => leaked_fds(),
         "tcp-connect" => std::net::TcpStream::connect(("127.0.0.1", port(arg))).map(|_| ()),
-        "ptrace" => ptrace_attach(arg),
+        "ptrace" => ptrace_seize(arg.parse().unwrap_or(0)),
         "mount" => mount_tmpfs(arg),
         "mknod-block" => {
             let path = cstr(arg);
@@ -91,13 +132,96 @@ fn cstr(s: &str) -> CString {
     CString::new(s).unwrap_or_default()
 }
 
-fn ptrace_attach(pid: &str) -> std::io::Result<()> {
-    let pid: libc::pid_t = pid.parse().unwrap_or(0);
-    // SAFETY: PTRACE_ATTACH takes a pid and null pointers.
-    sys(unsafe { libc::ptrace(libc::PTRACE_ATTACH, pid, 0usize, 0usize) })?;
-    // SAFETY: detach again so the target keeps running.
+fn fd(arg: &str) -> libc::c_int {
+    arg.parse().unwrap_or(-1)
+}
+
+fn socket(domain: libc::c_int, kind: libc::c_int, protocol: libc::c_int) -> std::io::Result<()> {
+    // SAFETY: socket takes integers; the descriptor is closed right away.
+    let fd = unsafe { libc::socket(domain, kind, protocol) };
+    sys(fd.into())?;
+    // SAFETY: fd is the descriptor just created.
+    unsafe { libc::close(fd) };
+    Ok(())
+}
+
+/// Attaches without stopping the target (PTRACE_SEIZE), then detaches again.
+fn ptrace_seize(pid: libc::pid_t) -> std::io::Result<()> {
+    // SAFETY: PTRACE_SEIZE takes a pid and null pointers.
+    sys(unsafe { libc::ptrace(libc::PTRACE_SEIZE, pid, 0usize, 0usize) })?;
+    // SAFETY: as above; the target keeps running.
     unsafe { libc::ptrace(libc::PTRACE_DETACH, pid, 0usize, 0usize) };
     Ok(())
+}
+
+/// Reads 8 bytes at hex address `addr` of process `pid`.
+fn process_vm_readv(pid: &str, addr: &str) -> std::io::Result<()> {
+    let pid: libc::pid_t = pid.parse().unwrap_or(0);
+    let addr = usize::from_str_radix(addr.trim_start_matches("0x"), 16).unwrap_or(0);
+    let mut buffer = [0u8; 8];
+    let local = libc::iovec {
+        iov_base: buffer.as_mut_ptr().cast(),
+        iov_len: buffer.len(),
+    };
+    let remote = libc::iovec {
+        iov_base: addr as *mut libc::c_void,
+        iov_len: buffer.len(),
+    };
+    // SAFETY: both iovecs describe 8 bytes; the local one is a live buffer, the remote one
+    // is read by the kernel in the other process, which checks it.
+    let read = unsafe { libc::process_vm_readv(pid, &local, 1, &remote, 1, 0) };
+    sys(read as libc::c_long)
+}
+
+fn pivot_root(dir: &str) -> std::io::Result<()> {
+    let new_root = cstr(dir);
+    // SAFETY: both arguments are live NUL-terminated strings.
+    sys(unsafe { libc::syscall(libc::SYS_pivot_root, new_root.as_ptr(), new_root.as_ptr()) })
+}
+
+/// Burns CPU for `secs` seconds of CPU time; a CPU limit below that kills the probe.
+fn cpu_spin(secs: &str) -> std::io::Result<()> {
+    let wanted = std::time::Duration::from_secs(secs.parse().unwrap_or(1));
+    let mut x = 0u64;
+    loop {
+        for i in 0..1_000_000u64 {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
+        }
+        let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+        // SAFETY: the pointer refers to a live rusage the kernel fills.
+        sys(unsafe { libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) }.into())?;
+        // SAFETY: getrusage succeeded, so the struct is filled.
+        let usage = unsafe { usage.assume_init() };
+        let spent = std::time::Duration::from_secs(usage.ru_utime.tv_sec as u64)
+            + std::time::Duration::from_micros(usage.ru_utime.tv_usec as u64);
+        if spent >= wanted {
+            return Ok(());
+        }
+    }
+}
+
+fn perf_event() -> std::io::Result<()> {
+    // struct perf_event_attr: type (PERF_TYPE_SOFTWARE), size, config (CPU clock).
+    let mut attr = [0u32; 32];
+    attr[0] = 1; // PERF_TYPE_SOFTWARE
+    attr[1] = 128; // size of the attribute struct
+                   // SAFETY: attr is a live buffer as large as the size it declares.
+    let fd = unsafe { libc::syscall(libc::SYS_perf_event_open, attr.as_mut_ptr(), 0, -1, -1, 0) };
+    sys(fd)
+}
+
+/// Succeeds when a descriptor above stderr is open: one the launcher let through.
+fn leaked_fds() -> std::io::Result<()> {
+    let open: Vec<i32> = (3..1024)
+        // SAFETY: F_GETFD only asks whether a descriptor is open.
+        .filter(|&fd| unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0)
+        .collect();
+    if open.is_empty() {
+        Err(std::io::Error::other("no descriptor above 2 is open"))
+    } else {
+        println!("open descriptors: {open:?}");
+        Ok(())
+    }
 }
 
 fn mount_tmpfs(dir: &str) -> std::io::Result<()> {
