@@ -19,6 +19,7 @@ const BENCHES: &[(&str, &str)] = &[
     ("recovery", "jitos-kernel"),
     ("sws", "jitos-sws"),
     ("spawn", "jitos-sandbox"),
+    ("jobs", "jitosd"),
 ];
 
 /// Ratios to report: (group, measured function, baseline function, target ratio).
@@ -52,6 +53,15 @@ pub fn run(root: &Path, names: &[String]) -> Result<()> {
     if criterion_dir.exists() {
         std::fs::remove_dir_all(&criterion_dir)
             .with_context(|| format!("cannot clear {}", criterion_dir.display()))?;
+    }
+    if selected.iter().any(|(bench, _)| *bench == "jobs") {
+        // The jobs bench runs the real noop worker, which `cargo bench` does not build.
+        crate::status(Command::new("cargo").current_dir(root).args([
+            "build",
+            "--release",
+            "-p",
+            "jitos-worker-noop",
+        ]))?;
     }
     for (bench, package) in &selected {
         crate::status(

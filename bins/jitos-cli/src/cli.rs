@@ -84,7 +84,23 @@ pub enum Command {
     /// Manage stored blobs (file contents)
     #[command(subcommand)]
     Blob(BlobCommand),
-    /// Worker binaries and their manifests
+    /// Run work on sandboxed workers: each job is recorded, its worker runs confined, and
+    /// only its validated proposal reaches the job's workspace.
+    ///
+    /// A job names a worker and an open workspace. The daemon records the dispatch,
+    /// writes the workspace's files into the worker's private scratch directory (for
+    /// workers that change files), starts the worker confined by Landlock and seccomp
+    /// under its own uid, and records exactly one end: `done` (the proposal was applied
+    /// to the workspace), `refused` (the proposal left the job's scope) or `failed`
+    /// (the worker failed, crashed, hung past its deadline or broke the protocol).
+    /// Nothing reaches the system until `jitos sws collapse`.
+    ///
+    /// Example: run a command in a fresh workspace and look at what it changed:
+    ///   jitos job run shell --new-sws -- sh -c 'echo hi > hello.txt'
+    ///   jitos sws diff <ID>
+    #[command(subcommand)]
+    Job(JobCommand),
+    /// Worker binaries: list, install, scaffold a new one, validate a manifest
     #[command(subcommand)]
     Worker(WorkerCommand),
     /// Run commands under exactly the confinement a worker gets
@@ -285,9 +301,85 @@ fn parse_profile(text: &str) -> Result<jitos_sandbox::Profile, String> {
     }
 }
 
+/// `jitos job …`
+#[derive(Subcommand, Debug)]
+pub enum JobCommand {
+    /// Dispatch a job to a worker and (unless --detach) wait for its end.
+    ///
+    /// Exits 0 when the proposal was applied and the worker's own exit status is 0;
+    /// 1 otherwise. For people it prints the attempt and, for `shell`, the command's
+    /// captured stdout and stderr; --json prints the attempt.
+    Run(JobRunArgs),
+    /// Show one attempt: its worker, workspace, arguments and how it ended.
+    Show {
+        /// The attempt id (the seq of its dispatch record).
+        id: u64,
+    },
+    /// List attempts, newest first: the running ones, or all with --all.
+    List {
+        /// Include attempts that ended.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Ask the worker running an attempt to stop; it ends as `failed (cancelled)`.
+    Cancel {
+        /// The attempt id.
+        id: u64,
+    },
+}
+
+/// Arguments of `jitos job run`.
+#[derive(Args, Debug)]
+pub struct JobRunArgs {
+    /// The worker: a built-in (`noop`, `shell`, `scaffold`) or an installed one.
+    pub worker: String,
+    /// The open workspace the proposal goes into.
+    #[arg(long, required_unless_present = "new_sws", conflicts_with = "new_sws")]
+    pub sws: Option<u64>,
+    /// Create a workspace over the system's head for this job first.
+    #[arg(long)]
+    pub new_sws: bool,
+    /// A tree path the proposal may touch (repeatable); without any, the whole tree.
+    #[arg(long = "path", value_name = "PATH")]
+    pub paths: Vec<String>,
+    /// Seconds before the worker is killed [default: the daemon's, 600].
+    #[arg(long, value_name = "SECS")]
+    pub deadline: Option<f64>,
+    /// A file whose bytes are the job's input (`-` for stdin).
+    #[arg(long, value_name = "FILE")]
+    pub input: Option<PathBuf>,
+    /// Answer as soon as the job is dispatched; follow it with `jitos job show`.
+    #[arg(long)]
+    pub detach: bool,
+    /// Arguments for the worker; for `shell`, the command and its arguments.
+    #[arg(last = true)]
+    pub args: Vec<String>,
+}
+
 /// `jitos worker …`
 #[derive(Subcommand, Debug)]
 pub enum WorkerCommand {
+    /// List the workers the daemon can run: built-in and installed.
+    List,
+    /// Register a custom worker with the daemon from its manifest; its binary sits beside
+    /// the manifest, and is refused later if it changes.
+    Install {
+        /// The worker's `worker.toml`.
+        file: PathBuf,
+    },
+    /// Generate a new custom worker crate (manifest, main, a test) with the `scaffold`
+    /// worker, through the daemon, and check it out into DIR (default: ./NAME).
+    Scaffold {
+        /// The new worker's name: lowercase letters, digits and `-`.
+        name: String,
+        /// Where to put the crate; must not exist.
+        #[arg(long)]
+        into: Option<PathBuf>,
+        /// The JITOS `crates/` directory the generated crate depends on by path
+        /// [default: the one this jitos was built from].
+        #[arg(long)]
+        sdk: Option<PathBuf>,
+    },
     /// Check a worker manifest (worker.toml): fields, values and paths; names the line or
     /// field of the first problem
     Validate {

@@ -16,7 +16,7 @@ use crate::{
         BlobCommand, Cli, Command, GraphCommand, LogArgs, RewriteCommand, SandboxCommand,
         TreeCommand, WorkerCommand,
     },
-    demo, render, sandbox_cmd, sws_cmd,
+    demo, job_cmd, render, sandbox_cmd, sws_cmd,
     target::{Location, Target},
     tree_cmd::{self, TreeSource},
 };
@@ -115,6 +115,16 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }) => sandbox_cmd::exec(profile, &rw, &ro, &command),
         Command::Doctor => sandbox_cmd::doctor(json),
         Command::Worker(WorkerCommand::Validate { file }) => validate_manifest(json, &file),
+        Command::Worker(WorkerCommand::List) => {
+            job_cmd::list_workers(&mut location.daemon()?, json)
+        }
+        Command::Worker(WorkerCommand::Install { file }) => {
+            job_cmd::install_worker(&mut location.daemon()?, json, &file)
+        }
+        Command::Worker(WorkerCommand::Scaffold { name, into, sdk }) => {
+            job_cmd::scaffold(&mut location.daemon()?, json, &name, into, sdk)
+        }
+        Command::Job(command) => job_cmd::run(&mut location.daemon()?, json, command),
         Command::Blob(BlobCommand::Gc) => tree_cmd::blob_gc(&mut location.daemon()?, json),
         Command::Demo { dir } => demo::run(dir),
     }

@@ -76,6 +76,12 @@ pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
         snapshot_every: 4,
         read_only: false,
         clock: Arc::new(jitos_ledger::SystemClock),
+        workers: jitosd::WorkerConfig {
+            bin_dir: jitosd::paths::own_dir().map_err(|e| anyhow!(e))?,
+            allow_unconfined: false,
+            needs_allowed: Vec::new(),
+            deadline_default_ms: 60_000,
+        },
     })?;
     let result = tour(&socket, &data_dir);
     daemon.stop();

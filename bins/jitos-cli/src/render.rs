@@ -3,7 +3,8 @@
 use std::fmt::Write as _;
 
 use jitos_proto::{
-    ActorView, GraphView, HistoryEntry, RecordView, ReplayReport, StatusInfo, VerifyView,
+    ActorView, GraphView, HistoryEntry, RecordView, ReplayReport, SandboxView, StatusInfo,
+    VerifyView,
 };
 use jitos_warp::Node;
 
@@ -34,10 +35,37 @@ pub fn status(info: &StatusInfo) -> String {
     if info.read_only {
         let _ = writeln!(out, "mode       read-only");
     }
+    let _ = writeln!(out, "jobs       {} running", info.jobs_running);
+    if let Some(sandbox) = &info.sandbox {
+        let _ = writeln!(out, "workers    {}", sandbox_line(sandbox));
+    }
     for warning in &info.ignored_snapshots {
         let _ = writeln!(out, "warning    {warning}");
     }
     out
+}
+
+/// How workers are confined, in one line.
+fn sandbox_line(sandbox: &SandboxView) -> String {
+    let uids = if sandbox.separate_uids {
+        ", each under its own unprivileged uid"
+    } else {
+        ""
+    };
+    match (sandbox.enforced, sandbox.degraded_allowed) {
+        (true, _) => format!(
+            "confined (Landlock ABI {}, seccomp){uids}",
+            sandbox.landlock_abi
+        ),
+        (false, true) => format!(
+            "DEGRADED: run without Landlock/seccomp (Landlock ABI {}, seccomp {}){uids}",
+            sandbox.landlock_abi, sandbox.seccomp
+        ),
+        (false, false) => format!(
+            "refused: this kernel cannot confine them (Landlock ABI {}, seccomp {})",
+            sandbox.landlock_abi, sandbox.seccomp
+        ),
+    }
 }
 
 /// A graph view: nodes with their attributes, then edges.

@@ -93,12 +93,14 @@ pub fn doctor(json: bool) -> Result<ExitCode> {
         if status.supported {
             println!(
                 "enforced          Landlock paths and TCP, seccomp syscall filter, rlimits, \
-                 no_new_privs, new session, parent-death signal"
+                 no_new_privs, new session, parent-death signal; under a root jitosd each \
+                 worker also runs as its own unprivileged uid"
             );
         } else {
             println!(
                 "enforced          nothing: workers need Landlock ABI 4 or later and seccomp, \
-                 and are refused here"
+                 and are refused here unless jitosd runs with --allow-unconfined-workers \
+                 (degraded mode, shown by `jitos status`)"
             );
         }
     }

@@ -156,7 +156,7 @@ pub fn checkout(
 
 /// Writes every entry of `tree` under `dir`, which exists and is empty, fetching file
 /// contents from the daemon batch by batch.
-fn write_tree(client: &mut Client, json: bool, dir: &Path, tree: &Tree) -> Result<()> {
+pub fn write_tree(client: &mut Client, json: bool, dir: &Path, tree: &Tree) -> Result<()> {
     let files = tree
         .entries
         .values()
@@ -172,7 +172,8 @@ fn write_tree(client: &mut Client, json: bool, dir: &Path, tree: &Tree) -> Resul
     Ok(())
 }
 
-fn fetch_blobs(client: &mut Client, refs: Vec<BlobRef>) -> Result<Vec<Vec<u8>>> {
+/// The contents of `refs`, in order, from the daemon.
+pub fn fetch_blobs(client: &mut Client, refs: Vec<BlobRef>) -> Result<Vec<Vec<u8>>> {
     let count = refs.len();
     match client.call(&Request::GetBlobs(refs))? {
         Response::Blobs(contents) if contents.len() == count => Ok(contents),

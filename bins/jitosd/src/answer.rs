@@ -9,7 +9,7 @@ use jitos_proto::{
 use jitos_sws::{Over, SwsError};
 use jitos_tree::diff_trees;
 
-use crate::views;
+use crate::{jobs, views};
 
 /// Most records one `log` page returns.
 pub const LOG_PAGE_RECORDS_MAX: u32 = 10_000;
@@ -136,6 +136,30 @@ fn answer_inner(
                 removed_bytes: outcome.removed_bytes,
             })
         }
+        Request::JobShow(attempt) => match kernel.jobs().attempt(*attempt) {
+            Some(a) => Response::Job(jobs::views::attempt_view(a)),
+            None => Response::Error(ErrorInfo {
+                code: ErrorCode::NotFound,
+                message: format!("no attempt {attempt}; `jitos job list --all` lists them"),
+            }),
+        },
+        Request::JobList { all } => Response::Jobs(
+            kernel
+                .jobs()
+                .attempts()
+                .rev()
+                .filter(|a| *all || a.status == jitos_kernel::AttemptStatus::Running)
+                .map(jobs::views::attempt_view)
+                .collect(),
+        ),
+        Request::JobRun(_)
+        | Request::JobCancel(_)
+        | Request::WorkerList
+        | Request::WorkerInstall { .. } => Response::Error(ErrorInfo {
+            code: ErrorCode::BadRequest,
+            message: "jobs and workers need a running jitosd; start it, or leave out --data-dir"
+                .to_owned(),
+        }),
         Request::ApplyRewrite(_) | Request::Follow { .. } | Request::Export { .. } => {
             Response::Error(ErrorInfo {
                 code: ErrorCode::BadRequest,
@@ -154,6 +178,10 @@ pub fn kernel_error_info(error: &KernelError) -> ErrorInfo {
         KernelError::Workspace(SwsError::UnknownWorkspace { .. }) => ErrorCode::NotFound,
         KernelError::Workspace(SwsError::Rewrite(_)) => ErrorCode::RewriteRefused,
         KernelError::Workspace(_) => ErrorCode::BadRequest,
+        KernelError::JobRefused(jitos_kernel::JobsError::UnknownAttempt { .. }) => {
+            ErrorCode::NotFound
+        }
+        KernelError::JobRefused(_) => ErrorCode::BadRequest,
         KernelError::Commit(commit) => return commit_error_info(commit),
         _ => ErrorCode::Storage,
     };

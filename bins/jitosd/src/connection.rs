@@ -14,7 +14,7 @@ use tokio::{
     sync::{broadcast, watch},
 };
 
-use crate::{answer, frame_io, views};
+use crate::{answer, frame_io, jobs::JobRunner, views};
 
 /// How long a client may take to say hello.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -35,6 +35,8 @@ pub struct Shared {
     pub scratch_dir: PathBuf,
     /// Turns true when the daemon stops, so long-lived streams end promptly.
     pub stopping: watch::Receiver<bool>,
+    /// Runs jobs on workers.
+    pub jobs: Arc<JobRunner>,
 }
 
 /// Serves one connection to its end.
@@ -121,14 +123,31 @@ async fn dispatch(
             frame_io::write_message(stream, &response).await
         }
         Request::Follow { from } => follow(stream, shared, from).await,
+        Request::JobRun(spec) => {
+            let response = shared.jobs.run(actor.clone(), spec).await;
+            frame_io::write_message(stream, &response).await
+        }
+        Request::JobCancel(attempt) => {
+            frame_io::write_message(stream, &shared.jobs.cancel(attempt)).await
+        }
+        Request::WorkerList => {
+            frame_io::write_message(stream, &shared.jobs.list_workers().await).await
+        }
+        Request::WorkerInstall { manifest } => {
+            let response = shared.jobs.install(actor.clone(), manifest).await;
+            frame_io::write_message(stream, &response).await
+        }
         Request::Export { from, to } => export(stream, shared, from, to).await,
         query => {
             let actor = actor.clone();
-            let response = shared
+            let mut response = shared
                 .kernel
                 .query(move |kernel| answer::answer(kernel, &actor, &query))
                 .await
                 .unwrap_or_else(shutting_down);
+            if let Response::Status(info) = &mut response {
+                info.sandbox = Some(shared.jobs.sandbox().clone());
+            }
             frame_io::write_message(stream, &response).await
         }
     }

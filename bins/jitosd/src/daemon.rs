@@ -10,6 +10,7 @@ use tokio::{net::UnixListener, sync::watch, task::JoinSet};
 
 use crate::{
     connection::{self, Shared},
+    jobs::{self, JobRunner, WorkerConfig},
     lock::{DataDirLock, LockError},
     socket::{self, SocketError},
 };
@@ -33,6 +34,8 @@ pub struct DaemonConfig {
     pub read_only: bool,
     /// Where recorded time comes from.
     pub clock: Arc<dyn Clock>,
+    /// How workers are found, confined and bounded.
+    pub workers: WorkerConfig,
 }
 
 /// Why the daemon could not start or keep serving.
@@ -78,7 +81,7 @@ impl Daemon {
             context: format!("cannot create {}", scratch_dir.display()),
             source,
         })?;
-        let kernel = Kernel::open(
+        let mut kernel = Kernel::open(
             &store_dir,
             KernelOptions {
                 clock: config.clock.clone(),
@@ -88,6 +91,15 @@ impl Daemon {
                 verify_on_open: true,
             },
         )?;
+        if !config.read_only {
+            let interrupted = jobs::end_interrupted(&mut kernel)?;
+            if interrupted > 0 {
+                tracing::warn!(
+                    interrupted,
+                    "attempts left running by the previous jitosd ended as interrupted"
+                );
+            }
+        }
         let welcome = Welcome {
             protocol_version: jitos_proto::PROTOCOL_VERSION,
             daemon_version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -96,6 +108,24 @@ impl Daemon {
         let head = kernel.head();
         let service = KernelService::start(kernel).map_err(|source| DaemonError::Io {
             context: "cannot start the kernel thread".to_owned(),
+            source,
+        })?;
+        // Outside the data directory, which only the daemon's uid may enter: workers run
+        // under their own uids and must reach their scratch.
+        let scratch_root = std::env::temp_dir().join(format!(
+            "jitos-scratch-{}",
+            welcome.store_id.get(..16).unwrap_or(&welcome.store_id)
+        ));
+        let jobs = JobRunner::new(
+            service.handle(),
+            config.workers.clone(),
+            scratch_root.clone(),
+        )
+        .map_err(|source| DaemonError::Io {
+            context: format!(
+                "cannot create the worker scratch directory {}",
+                scratch_root.display()
+            ),
             source,
         })?;
         let listener = socket::bind_private(&config.socket)?;
@@ -113,6 +143,7 @@ impl Daemon {
                 welcome,
                 scratch_dir,
                 stopping: stopping_rx,
+                jobs: Arc::new(jobs),
             }),
             service,
             listener,
@@ -167,7 +198,12 @@ impl Daemon {
         if drained.is_err() {
             connections.abort_all();
         }
+        let jobs = shared.jobs.clone();
         drop(shared);
+        // Running attempts end (cancelled) and record so while the kernel still runs.
+        if let Err(e) = tokio::task::spawn_blocking(move || jobs.shutdown()).await {
+            tracing::error!(error = %e, "stopping the running jobs failed");
+        }
         if let Err(e) = tokio::task::spawn_blocking(move || service.stop()).await {
             tracing::error!(error = %e, "kernel shutdown failed");
         }

@@ -4,6 +4,7 @@
 mod connection;
 mod daemon;
 mod frame_io;
+mod jobs;
 mod lock;
 mod socket;
 
@@ -12,5 +13,6 @@ pub mod paths;
 pub mod views;
 
 pub use daemon::{Daemon, DaemonConfig, DaemonError};
+pub use jobs::WorkerConfig;
 pub use lock::{DataDirLock, LockError};
 pub use socket::SocketError;

@@ -3,7 +3,7 @@
 use std::{path::PathBuf, process::ExitCode, sync::Arc};
 
 use clap::Parser;
-use jitosd::{paths, Daemon, DaemonConfig};
+use jitosd::{paths, Daemon, DaemonConfig, WorkerConfig};
 
 /// The JITOS daemon: records every change to the state graph in a durable, hash-chained
 /// ledger and serves it to `jitos` over a private unix socket.
@@ -25,6 +25,20 @@ struct Args {
     /// Serve the store for inspection only; refuses writes but opens a broken chain
     #[arg(long)]
     read_only: bool,
+    /// Directory of the built-in worker binaries [default: the directory of jitosd itself]
+    #[arg(long, env = "JITOS_WORKER_DIR")]
+    worker_dir: Option<PathBuf>,
+    /// Run workers without Landlock and seccomp when this kernel lacks them (degraded
+    /// mode, shown by `jitos status`); without it, such a kernel runs no workers
+    #[arg(long)]
+    allow_unconfined_workers: bool,
+    /// A path prefix installed workers may declare as a need (repeatable); a worker whose
+    /// manifest needs anything outside these is refused
+    #[arg(long = "worker-needs-allowed", value_name = "PREFIX")]
+    worker_needs_allowed: Vec<PathBuf>,
+    /// Deadline, in seconds, of jobs that do not set their own
+    #[arg(long, default_value_t = 600)]
+    job_deadline_secs: u64,
     /// Log filter, e.g. `info` or `jitosd=debug`
     #[arg(long, env = "JITOS_LOG", default_value = "info")]
     log: String,
@@ -42,6 +56,21 @@ fn main() -> ExitCode {
         snapshot_every: args.snapshot_every,
         read_only: args.read_only,
         clock: Arc::new(jitos_ledger::SystemClock),
+        workers: WorkerConfig {
+            bin_dir: match args.worker_dir {
+                Some(dir) => dir,
+                None => match jitosd::paths::own_dir() {
+                    Ok(dir) => dir,
+                    Err(e) => {
+                        eprintln!("jitosd: {e}; give --worker-dir");
+                        return ExitCode::FAILURE;
+                    }
+                },
+            },
+            allow_unconfined: args.allow_unconfined_workers,
+            needs_allowed: args.worker_needs_allowed,
+            deadline_default_ms: args.job_deadline_secs.saturating_mul(1000),
+        },
     };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,

@@ -26,6 +26,16 @@ pub fn default_socket() -> PathBuf {
     }
 }
 
+/// The directory of the running executable, where the built-in workers are installed
+/// beside it.
+pub fn own_dir() -> Result<PathBuf, String> {
+    let exe =
+        std::env::current_exe().map_err(|e| format!("cannot find the running executable: {e}"))?;
+    exe.parent()
+        .map(PathBuf::from)
+        .ok_or_else(|| format!("{} has no directory", exe.display()))
+}
+
 fn non_empty_env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }

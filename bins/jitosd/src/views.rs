@@ -1,8 +1,8 @@
 //! Conversions from kernel values to the wire's views.
 
 use jitos_kernel::{
-    Commit, HistoryStep, Kernel, RefusedOp, ReplayOutcome, SwsRecord, VerifyOutcome, KIND_GENESIS,
-    KIND_REWRITE,
+    Commit, HistoryStep, JobRecord, Kernel, RefusedOp, ReplayOutcome, SwsRecord, VerifyOutcome,
+    KIND_GENESIS, KIND_REWRITE,
 };
 use jitos_ledger::{Actor, Record};
 use jitos_proto::{
@@ -41,6 +41,12 @@ pub fn record_view(record: &Record) -> RecordView {
             match SwsRecord::decode(kind, &record.payload) {
                 Ok(op) => summarize_sws(record.seq, &op),
                 Err(_) => "undecodable workspace record".to_owned(),
+            }
+        }
+        (None, kind) if JobRecord::is_kind(kind) => {
+            match JobRecord::decode(kind, &record.payload) {
+                Ok(op) => crate::jobs::views::summarize_job(record.seq, &op),
+                Err(_) => "undecodable job record".to_owned(),
             }
         }
         (None, kind) => format!("{kind} record"),
@@ -195,6 +201,8 @@ pub fn status_info(kernel: &Kernel) -> StatusInfo {
         read_only: kernel.options().read_only,
         ignored_snapshots: ignored,
         store_dir: kernel.dir().to_owned(),
+        sandbox: None,
+        jobs_running: kernel.jobs().running().count() as u64,
     }
 }
 

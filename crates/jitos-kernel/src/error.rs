@@ -88,9 +88,22 @@ pub enum KernelError {
         /// The workspace.
         sws: u64,
     },
-    /// A workspace operation could not be recorded; it did not happen.
-    #[error("the ledger write failed and the workspace operation did not happen: {0}")]
-    SwsWrite(#[source] jitos_ledger::AppendError),
+    /// An operation (workspace, job, registry) could not be recorded; it did not happen.
+    #[error("the ledger write failed and the operation did not happen: {0}")]
+    OpWrite(#[source] jitos_ledger::AppendError),
+    /// A recorded job or registry record no longer fits the state: the ledger and this
+    /// build disagree.
+    #[error("record {seq} does not replay: {source}")]
+    Job {
+        /// Its sequence number.
+        seq: u64,
+        /// Why it does not fit.
+        #[source]
+        source: crate::JobsError,
+    },
+    /// A job operation was refused; nothing was recorded.
+    #[error(transparent)]
+    JobRefused(crate::JobsError),
     /// A workspace operation was refused; nothing was recorded.
     #[error(transparent)]
     Workspace(jitos_sws::SwsError),

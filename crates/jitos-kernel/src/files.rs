@@ -83,11 +83,7 @@ impl Kernel {
         }
         let mut referenced = BTreeSet::new();
         for record in self.ledger().range(0, self.head().seq) {
-            for rewrite in payload::rewrites_of(&record?)? {
-                for value in values_of(&rewrite) {
-                    collect_blobs(value, &mut referenced);
-                }
-            }
+            referenced.extend(payload::blobs_named_by(&record?)?);
         }
         let mut outcome = BlobGcOutcome {
             kept: 0,
@@ -116,6 +112,15 @@ impl Kernel {
 /// The file tree recorded in `graph`.
 pub(crate) fn tree_of(graph: &Graph) -> Result<Tree, KernelError> {
     Ok(Tree::from_nodes(graph.nodes())?)
+}
+
+/// Every blob a rewrite refers to.
+pub(crate) fn blobs_of(rewrite: &Rewrite) -> BTreeSet<BlobRef> {
+    let mut blobs = BTreeSet::new();
+    for value in values_of(rewrite) {
+        collect_blobs(value, &mut blobs);
+    }
+    blobs
 }
 
 /// Every value a rewrite carries, in its ops and its expects.

@@ -185,6 +185,33 @@ impl Kernel {
         }
     }
 
+    /// Appends the record of an operation already run on the state. If the durable
+    /// write fails, the state is rebuilt from the ledger, which never saw the operation.
+    pub(crate) fn record_op(
+        &mut self,
+        actor: Actor,
+        kind: &str,
+        payload: Vec<u8>,
+    ) -> Result<Record, KernelError> {
+        let new = NewRecord {
+            kind: kind.to_owned(),
+            actor,
+            payload,
+        };
+        match self.ledger.append_batch(vec![new]) {
+            Ok(mut records) => {
+                self.maybe_snapshot();
+                records
+                    .pop()
+                    .ok_or_else(|| KernelError::Payload("the ledger returned no record".to_owned()))
+            }
+            Err(error) => {
+                self.restore_from_ledger();
+                Err(KernelError::OpWrite(error))
+            }
+        }
+    }
+
     pub(crate) fn maybe_snapshot(&mut self) {
         let every = self.options.snapshot_every;
         let head = self.ledger.head().seq;

@@ -10,8 +10,12 @@
 
 mod error;
 mod files;
+mod job_ops;
+mod job_record;
+mod jobs;
 mod kernel;
 mod payload;
+mod proposal_check;
 mod recovery;
 mod service;
 mod state;
@@ -22,6 +26,12 @@ mod workspaces;
 
 pub use error::{CommitError, KernelError};
 pub use files::BlobGcOutcome;
+pub use job_ops::{ProposalOutcome, Proposed};
+pub use job_record::{
+    Dispatch, Effect, FailureCause, JobRecord, Results, WorkerInstall, KIND_JOB_DISPATCH,
+    KIND_JOB_DONE, KIND_JOB_FAILED, KIND_JOB_REFUSED, KIND_WORKER_INSTALL,
+};
+pub use jobs::{Attempt, AttemptStatus, Jobs, JobsError};
 pub use kernel::{Commit, Kernel, KernelOptions, SNAPSHOT_EVERY_DEFAULT};
 pub use payload::{decode_rewrite, encode_rewrite, KIND_GENESIS, KIND_REWRITE};
 pub use recovery::RecoveryReport;

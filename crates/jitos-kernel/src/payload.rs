@@ -1,10 +1,12 @@
 //! Record kinds the kernel writes, and the encoding of their payloads.
 
+use std::collections::BTreeSet;
+
 use jitos_ledger::Record;
-use jitos_warp::Rewrite;
+use jitos_warp::{BlobRef, Rewrite};
 use serde::{de::DeserializeOwned, Serialize};
 
-use crate::{sws_record::SwsRecord, KernelError};
+use crate::{files::blobs_of, job_record::JobRecord, sws_record::SwsRecord, KernelError};
 
 /// The kind of the genesis record, written by the ledger itself.
 pub const KIND_GENESIS: &str = "ledger.genesis";
@@ -77,13 +79,25 @@ pub fn decode_rewrite(payload: &[u8]) -> Result<Rewrite, KernelError> {
     decode(payload)
 }
 
-/// The rewrites a record carries: a system rewrite, a workspace apply, a collapse.
-pub(crate) fn rewrites_of(record: &Record) -> Result<Vec<Rewrite>, KernelError> {
+/// Every blob a record refers to: through the rewrites it carries (a system rewrite, a
+/// workspace apply, a collapse, a job's proposal) and the artifacts it names.
+pub(crate) fn blobs_named_by(record: &Record) -> Result<BTreeSet<BlobRef>, KernelError> {
+    let mut blobs = BTreeSet::new();
     match record.kind.as_str() {
-        KIND_REWRITE => Ok(vec![decode_rewrite(&record.payload)?]),
-        kind if SwsRecord::is_kind(kind) => Ok(SwsRecord::decode(kind, &record.payload)?
-            .rewrites()
-            .to_vec()),
-        _ => Ok(Vec::new()),
+        KIND_REWRITE => blobs.extend(blobs_of(&decode_rewrite(&record.payload)?)),
+        kind if SwsRecord::is_kind(kind) => {
+            for rewrite in SwsRecord::decode(kind, &record.payload)?.rewrites() {
+                blobs.extend(blobs_of(rewrite));
+            }
+        }
+        kind if JobRecord::is_kind(kind) => {
+            let op = JobRecord::decode(kind, &record.payload)?;
+            for rewrite in op.rewrites() {
+                blobs.extend(blobs_of(rewrite));
+            }
+            blobs.extend(op.artifact_blobs());
+        }
+        _ => {}
     }
+    Ok(blobs)
 }

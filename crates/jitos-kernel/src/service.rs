@@ -92,6 +92,21 @@ impl KernelHandle {
         answer.await.ok()
     }
 
+    /// Blocking form of [`KernelHandle::query`], for threads outside an async runtime.
+    pub fn query_blocking<T, F>(&self, f: F) -> Option<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Kernel) -> T + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let job = Job::Query(Box::new(move |kernel| {
+            // The asker may have gone away; the answer is then simply dropped.
+            let _ = reply.send(f(kernel));
+        }));
+        self.jobs.send(job).ok()?;
+        answer.blocking_recv().ok()
+    }
+
     /// Every record committed from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Record>> {
         self.committed.subscribe()

@@ -1,18 +1,21 @@
-//! `State`: everything folded from the ledger — the system graph and the workspace pool —
-//! and the one fold that every path (live, recovery, replay, time travel) shares.
+//! `State`: everything folded from the ledger — the system graph, the workspace pool, the
+//! job attempts and the worker registry — and the one fold that every path (live,
+//! recovery, replay, time travel) shares.
 
 use jitos_ledger::Record;
 use jitos_sws::{Pool, SwsError, Target};
 use jitos_warp::{Applied, Graph};
 
 use crate::{
+    job_record::JobRecord,
+    jobs::{AttemptStatus, Jobs, JobsError},
     payload,
     sws_record::{SwsRecord, KIND_SWS_CONFLICT},
     KernelError, KIND_GENESIS, KIND_REWRITE,
 };
 
-/// Magic that opens a kernel snapshot: the graph's snapshot, then the pool's.
-const SNAPSHOT_MAGIC: &[u8; 8] = b"JITOSST1";
+/// Magic that opens a kernel snapshot: the graph's snapshot, then the pool and the jobs.
+const SNAPSHOT_MAGIC: &[u8; 8] = b"JITOSST2";
 
 /// The folded state.
 #[derive(Clone, Default)]
@@ -21,6 +24,8 @@ pub struct State {
     pub graph: Graph,
     /// Every workspace, and the system's change log they read through.
     pub pool: Pool,
+    /// Every job attempt and registered worker.
+    pub jobs: Jobs,
 }
 
 impl State {
@@ -44,6 +49,10 @@ impl State {
             kind if SwsRecord::is_kind(kind) => {
                 let op = SwsRecord::decode(kind, &record.payload)?;
                 self.fold_sws(seq, &op)
+            }
+            kind if JobRecord::is_kind(kind) => {
+                let op = JobRecord::decode(kind, &record.payload)?;
+                self.fold_job(seq, op).map(|()| Vec::new())
             }
             other => Err(KernelError::UnknownKind {
                 seq,
@@ -85,11 +94,63 @@ impl State {
         done.map_err(|source| replay_error(seq, source))
     }
 
+    /// Replays a job or registry record at `seq`, with the checks the live path made.
+    fn fold_job(&mut self, seq: u64, op: JobRecord) -> Result<(), KernelError> {
+        let misfit = |source| KernelError::Job { seq, source };
+        match op {
+            JobRecord::Dispatch(dispatch) => {
+                self.check_open(dispatch.sws).map_err(misfit)?;
+                self.jobs.dispatch(seq, dispatch);
+            }
+            JobRecord::Done {
+                attempt,
+                rewrites,
+                results,
+            } => {
+                let sws = self
+                    .jobs
+                    .running_attempt(attempt)
+                    .map_err(misfit)?
+                    .dispatch
+                    .sws;
+                for rewrite in &rewrites {
+                    self.pool
+                        .apply(&self.graph, sws, rewrite, seq)
+                        .map_err(|source| replay_error(seq, source))?;
+                }
+                let status = AttemptStatus::Done { seq, results };
+                self.jobs.end(attempt, status).map_err(misfit)?;
+            }
+            JobRecord::Failed {
+                attempt,
+                cause,
+                detail,
+            } => {
+                let status = AttemptStatus::Failed { seq, cause, detail };
+                self.jobs.end(attempt, status).map_err(misfit)?;
+            }
+            JobRecord::Refused { attempt, reason } => {
+                let status = AttemptStatus::Refused { seq, reason };
+                self.jobs.end(attempt, status).map_err(misfit)?;
+            }
+            JobRecord::Install(install) => self.jobs.install(seq, install),
+        }
+        Ok(())
+    }
+
+    /// Whether workspace `sws` exists and is open, as a dispatch needs.
+    pub(crate) fn check_open(&self, sws: u64) -> Result<(), JobsError> {
+        match self.pool.workspace(sws) {
+            Some(workspace) if workspace.status == jitos_sws::Status::Open => Ok(()),
+            _ => Err(JobsError::WorkspaceNotOpen { sws }),
+        }
+    }
+
     /// The snapshot encoding: magic, the graph's canonical snapshot (length-prefixed),
-    /// then the pool.
+    /// then the pool and the jobs.
     pub fn encode_snapshot(&self) -> Result<Vec<u8>, KernelError> {
         let graph = self.graph.encode_snapshot();
-        let pool = payload::encode_large(&self.pool)?;
+        let pool = payload::encode_large(&(&self.pool, &self.jobs))?;
         let mut bytes = Vec::with_capacity(SNAPSHOT_MAGIC.len() + 8 + graph.len() + pool.len());
         bytes.extend_from_slice(SNAPSHOT_MAGIC);
         bytes.extend_from_slice(&(graph.len() as u64).to_le_bytes());
@@ -110,8 +171,8 @@ impl State {
             .split_at_checked(len)
             .ok_or("ends inside its graph section")?;
         let graph = Graph::decode_snapshot(graph).map_err(|e| e.to_string())?;
-        let pool = payload::decode_large(pool).map_err(|e| e.to_string())?;
-        Ok(State { graph, pool })
+        let (pool, jobs) = payload::decode_large(pool).map_err(|e| e.to_string())?;
+        Ok(State { graph, pool, jobs })
     }
 }
 

@@ -4,7 +4,7 @@
 //! The pool changes first, so a refused operation records nothing; if the durable write
 //! then fails, the state is rebuilt from the ledger, which never saw the operation.
 
-use jitos_ledger::{Actor, NewRecord, Record};
+use jitos_ledger::{Actor, Record};
 use jitos_sws::{materialize, ConflictReport, KeyDiff, Over, SwsError, Target};
 use jitos_tree::{sync_rewrite, Tree};
 use jitos_warp::{Graph, Rewrite};
@@ -188,22 +188,6 @@ impl Kernel {
 
     /// Appends the record of an operation the pool has already run.
     fn record_sws(&mut self, actor: Actor, op: &SwsRecord) -> Result<Record, KernelError> {
-        let new = NewRecord {
-            kind: op.kind().to_owned(),
-            actor,
-            payload: op.encode()?,
-        };
-        match self.ledger_mut().append_batch(vec![new]) {
-            Ok(mut records) => {
-                self.maybe_snapshot();
-                records
-                    .pop()
-                    .ok_or_else(|| KernelError::Payload("the ledger returned no record".to_owned()))
-            }
-            Err(error) => {
-                self.restore_from_ledger();
-                Err(KernelError::SwsWrite(error))
-            }
-        }
+        self.record_op(actor, op.kind(), op.encode()?)
     }
 }

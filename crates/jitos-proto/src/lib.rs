@@ -7,6 +7,7 @@
 mod client;
 mod frame;
 mod handshake;
+mod job_message;
 mod message;
 
 pub use client::{Client, ClientError};
@@ -15,6 +16,7 @@ pub use frame::{
     FRAME_BYTES_MAX,
 };
 pub use handshake::{Hello, Welcome, PROTOCOL_MAGIC, PROTOCOL_VERSION};
+pub use job_message::{AttemptState, AttemptView, JobSpec, SandboxView, WorkerView};
 pub use message::{
     ActorView, BlobGcReport, ConflictEntry, ConflictView, ErrorCode, ErrorInfo, GraphView,
     HistoryEntry, KeyChangeView, RecordView, ReplayReport, Request, Response, SnapshotView,

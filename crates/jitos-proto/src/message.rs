@@ -4,7 +4,7 @@ use jitos_tree::{Tree, TreeChange};
 use jitos_warp::{BlobRef, Edge, Node, Rewrite};
 use serde::{Deserialize, Serialize};
 
-use crate::Welcome;
+use crate::{AttemptView, JobSpec, SandboxView, Welcome, WorkerView};
 
 /// One request. Each gets exactly one [`Response`], except [`Request::Follow`] and
 /// [`Request::Export`], which stream until done.
@@ -106,6 +106,25 @@ pub enum Request {
         /// Why, kept in history.
         reason: String,
     },
+    /// Dispatch a job to a worker; answered with [`Response::JobStarted`], or with
+    /// [`Response::Job`] once it ended when the spec asks to wait.
+    JobRun(JobSpec),
+    /// One attempt.
+    JobShow(u64),
+    /// Attempts, newest first: the running ones, or all.
+    JobList {
+        /// Include ended attempts.
+        all: bool,
+    },
+    /// Ask the worker running an attempt to stop; it ends as cancelled.
+    JobCancel(u64),
+    /// Every worker the daemon can run.
+    WorkerList,
+    /// Register the worker a manifest on the daemon's host describes.
+    WorkerInstall {
+        /// Absolute path of its `worker.toml`.
+        manifest: String,
+    },
 }
 
 /// The daemon's answer to one request.
@@ -168,6 +187,24 @@ pub enum Response {
     SwsList(Vec<SwsSummary>),
     /// Answer to [`Request::SwsShow`].
     Sws(SwsDetail),
+    /// A job was dispatched (recorded and fsynced); it runs on.
+    JobStarted {
+        /// The attempt's id.
+        attempt: u64,
+    },
+    /// One attempt.
+    Job(AttemptView),
+    /// Answer to [`Request::JobList`].
+    Jobs(Vec<AttemptView>),
+    /// Answer to [`Request::JobCancel`]: the worker was asked to stop.
+    Cancelling {
+        /// The attempt.
+        attempt: u64,
+    },
+    /// Answer to [`Request::WorkerList`].
+    Workers(Vec<WorkerView>),
+    /// A worker was registered; the record is fsynced.
+    WorkerInstalled(WorkerView),
 }
 
 /// Who caused a record, as shown to people.
@@ -213,6 +250,10 @@ pub struct StatusInfo {
     pub ignored_snapshots: Vec<String>,
     /// The store's directory (inside the daemon's data directory).
     pub store_dir: String,
+    /// How workers are confined; `None` from an offline store.
+    pub sandbox: Option<SandboxView>,
+    /// Attempts dispatched and not ended.
+    pub jobs_running: u64,
 }
 
 /// A graph, or one node of it, at a sequence number.

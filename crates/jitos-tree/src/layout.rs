@@ -42,3 +42,11 @@ pub fn node_id_of(path: &TreePath, is_dir: bool) -> Result<NodeId, IdError> {
     let prefix = if is_dir { DIR_PREFIX } else { FILE_PREFIX };
     NodeId::new(format!("{prefix}{}", path.as_str()))
 }
+
+/// The tree path a node id names, when it is a tree node's id (`dir:<path>` or
+/// `file:<path>`); `"."` for the root. Used to tell file changes from other graph changes.
+pub fn tree_path_of_id(id: &NodeId) -> Option<&str> {
+    let id = id.as_str();
+    id.strip_prefix(DIR_PREFIX)
+        .or_else(|| id.strip_prefix(FILE_PREFIX))
+}

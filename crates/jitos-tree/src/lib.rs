@@ -15,7 +15,9 @@ mod tree;
 
 pub use diff::{diff_trees, TreeChange};
 pub use error::TreeError;
-pub use layout::{node_id_of, CONTAINS_LABEL, DIR_KIND, FILE_KIND, ROOT_ID, SYMLINK_KIND};
+pub use layout::{
+    node_id_of, tree_path_of_id, CONTAINS_LABEL, DIR_KIND, FILE_KIND, ROOT_ID, SYMLINK_KIND,
+};
 pub use path::TreePath;
 pub use sync::sync_rewrite;
 pub use tree::{Entry, Tree};

@@ -1,0 +1,218 @@
+//! The workers this daemon can run: the built-in ones, found beside `jitosd`, and the
+//! installed ones, registered by records; and the operator's bounds on what they need.
+
+use std::path::{Path, PathBuf};
+
+use jitos_kernel::{Jobs, WorkerInstall};
+use jitos_worker::{Access, Manifest, ManifestError};
+
+/// The built-in workers' manifests, compiled in so a daemon always knows them.
+const BUILTIN_MANIFESTS: [(&str, &str); 3] = [
+    (
+        "workers/noop/worker.toml",
+        include_str!("../../../../workers/noop/worker.toml"),
+    ),
+    (
+        "workers/shell/worker.toml",
+        include_str!("../../../../workers/shell/worker.toml"),
+    ),
+    (
+        "workers/scaffold/worker.toml",
+        include_str!("../../../../workers/scaffold/worker.toml"),
+    ),
+];
+
+/// How the operator configured workers.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Where the built-in worker binaries are (by default beside `jitosd`).
+    pub bin_dir: PathBuf,
+    /// Run workers unconfined where the kernel lacks Landlock or seccomp (degraded mode).
+    pub allow_unconfined: bool,
+    /// Path prefixes a worker's declared needs may name; a need outside all of them
+    /// refuses the worker.
+    pub needs_allowed: Vec<PathBuf>,
+    /// Deadline for jobs that do not set one.
+    pub deadline_default_ms: u64,
+}
+
+/// A worker ready to launch.
+#[derive(Debug, Clone)]
+pub struct ResolvedWorker {
+    /// Its manifest.
+    pub manifest: Manifest,
+    /// Its binary.
+    pub binary: PathBuf,
+    /// The install record, for installed workers.
+    pub installed_seq: Option<u64>,
+    /// The binary's digest at install, checked before each launch.
+    pub binary_digest: Option<[u8; 32]>,
+}
+
+/// Why a worker cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    /// No worker of that name.
+    #[error("no worker named {name:?}; `jitos worker list` shows the workers this daemon knows")]
+    Unknown {
+        /// The name asked for.
+        name: String,
+    },
+    /// A built-in manifest does not parse (a build defect).
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    /// The binary cannot be read.
+    #[error("cannot read the worker binary {path}: {source}")]
+    Binary {
+        /// The binary.
+        path: PathBuf,
+        /// What failed.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The binary changed since it was installed.
+    #[error("the binary {path} changed since worker {name} was installed; run `jitos worker install` again if the change is intended")]
+    BinaryChanged {
+        /// The worker.
+        name: String,
+        /// The binary.
+        path: PathBuf,
+    },
+    /// A declared need is outside what the operator allows.
+    #[error("worker {name} needs {access} access to {path}, which the operator does not allow; start jitosd with --worker-needs-allowed <prefix> to allow it")]
+    NeedNotAllowed {
+        /// The worker.
+        name: String,
+        /// The path.
+        path: PathBuf,
+        /// `read` or `write`.
+        access: &'static str,
+    },
+    /// A built-in worker's name cannot be taken by an install.
+    #[error("{name} is a built-in worker; give the custom worker another name")]
+    BuiltinName {
+        /// The name.
+        name: String,
+    },
+}
+
+/// The built-in workers, with their binaries under `config.bin_dir`.
+pub fn builtins(config: &WorkerConfig) -> Result<Vec<ResolvedWorker>, CatalogError> {
+    BUILTIN_MANIFESTS
+        .iter()
+        .map(|(path, text)| {
+            let manifest = Manifest::parse(text, Path::new(path))?;
+            Ok(ResolvedWorker {
+                binary: config.bin_dir.join(&manifest.binary),
+                manifest,
+                installed_seq: None,
+                binary_digest: None,
+            })
+        })
+        .collect()
+}
+
+/// Finds a worker by name: built-ins first (their names are reserved), then installed.
+pub fn resolve(
+    config: &WorkerConfig,
+    jobs: &Jobs,
+    name: &str,
+) -> Result<ResolvedWorker, CatalogError> {
+    if let Some(builtin) = builtins(config)?
+        .into_iter()
+        .find(|w| w.manifest.name == name)
+    {
+        return Ok(builtin);
+    }
+    let (seq, install) = jobs.worker(name).ok_or_else(|| CatalogError::Unknown {
+        name: name.to_owned(),
+    })?;
+    Ok(installed(*seq, install))
+}
+
+/// Every worker: built-ins, then installed ones by name.
+pub fn list(config: &WorkerConfig, jobs: &Jobs) -> Result<Vec<ResolvedWorker>, CatalogError> {
+    let mut all = builtins(config)?;
+    all.extend(
+        jobs.workers()
+            .map(|(seq, install)| installed(*seq, install)),
+    );
+    Ok(all)
+}
+
+fn installed(seq: u64, install: &WorkerInstall) -> ResolvedWorker {
+    ResolvedWorker {
+        manifest: install.manifest.clone(),
+        binary: PathBuf::from(&install.binary),
+        installed_seq: Some(seq),
+        binary_digest: Some(install.binary_digest),
+    }
+}
+
+/// Checks a manifest's needs against the operator's bounds.
+pub fn check_needs(config: &WorkerConfig, manifest: &Manifest) -> Result<(), CatalogError> {
+    for need in &manifest.needs {
+        if !config
+            .needs_allowed
+            .iter()
+            .any(|allowed| need.path.starts_with(allowed))
+        {
+            return Err(CatalogError::NeedNotAllowed {
+                name: manifest.name.clone(),
+                path: need.path.clone(),
+                access: match need.access {
+                    Access::Read => "read",
+                    Access::Write => "write",
+                },
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Reads a manifest on this host and describes the worker it installs: the binary beside
+/// the manifest, and its digest now.
+pub fn prepare_install(
+    config: &WorkerConfig,
+    manifest_path: &Path,
+) -> Result<WorkerInstall, CatalogError> {
+    let manifest = Manifest::load(manifest_path)?;
+    if builtins(config)?
+        .iter()
+        .any(|w| w.manifest.name == manifest.name)
+    {
+        return Err(CatalogError::BuiltinName {
+            name: manifest.name,
+        });
+    }
+    check_needs(config, &manifest)?;
+    let dir = manifest_path.parent().unwrap_or(Path::new("/"));
+    let binary = dir.join(&manifest.binary);
+    let binary_digest = digest_of(&binary)?;
+    Ok(WorkerInstall {
+        binary: binary.to_string_lossy().into_owned(),
+        manifest,
+        binary_digest,
+    })
+}
+
+/// Checks that an installed worker's binary is the one that was installed.
+pub fn check_binary(worker: &ResolvedWorker) -> Result<(), CatalogError> {
+    if let Some(expected) = worker.binary_digest {
+        if digest_of(&worker.binary)? != expected {
+            return Err(CatalogError::BinaryChanged {
+                name: worker.manifest.name.clone(),
+                path: worker.binary.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn digest_of(binary: &Path) -> Result<[u8; 32], CatalogError> {
+    let bytes = std::fs::read(binary).map_err(|source| CatalogError::Binary {
+        path: binary.to_owned(),
+        source,
+    })?;
+    Ok(*blake3::hash(&bytes).as_bytes())
+}

@@ -1,0 +1,262 @@
+//! Driving one started worker through one job: handshake, job, messages until the one
+//! terminal message, under the job's deadline and cancellation; then the process group is
+//! killed and reaped whatever happened, so no worker outlives its attempt.
+
+use std::{
+    io::Read,
+    os::{fd::AsFd, unix::net::UnixStream},
+    process::{Child, ExitStatus},
+    sync::atomic::{AtomicBool, Ordering},
+    time::{Duration, Instant},
+};
+
+use jitos_kernel::FailureCause;
+use jitos_proto::FrameError;
+use jitos_worker::{DaemonEnd, Job, Proposal, ProtocolError, WorkerChannel, WorkerMessage};
+use nix::{
+    poll::{poll, PollFd, PollFlags, PollTimeout},
+    sys::{
+        signal::{killpg, Signal},
+        wait::{waitid, Id, WaitPidFlag, WaitStatus},
+    },
+    unistd::Pid,
+};
+
+use super::launch::Launched;
+
+/// How often a waiting attempt looks at its cancel flag.
+const CANCEL_CHECK_EVERY: Duration = Duration::from_millis(50);
+/// How long a cancelled worker has to end its job before it is killed.
+const CANCEL_GRACE: Duration = Duration::from_secs(2);
+/// How long a worker that hung up gets to exit before it is killed anyway.
+const EXIT_SETTLE: Duration = Duration::from_millis(500);
+/// How often its exit is looked for meanwhile.
+const EXIT_POLL_EVERY: Duration = Duration::from_millis(5);
+/// The end of the worker's stderr kept in a failure's detail.
+const STDERR_TAIL_BYTES: usize = 2048;
+
+/// How an attempt's worker conversation ended.
+#[derive(Debug)]
+pub enum AttemptEnd {
+    /// The worker proposed; the kernel still has to validate it.
+    Proposal(Proposal),
+    /// No proposal: why.
+    Failed {
+        /// The cause.
+        cause: FailureCause,
+        /// What happened, for a person.
+        detail: String,
+    },
+}
+
+fn failed(cause: FailureCause, detail: impl Into<String>) -> AttemptEnd {
+    AttemptEnd::Failed {
+        cause,
+        detail: detail.into(),
+    }
+}
+
+/// Runs `job` on the launched worker until it ends or `deadline` passes, then kills and
+/// reaps the worker's process group. `stderr_path` is read for failure details.
+pub fn drive(
+    launched: Launched,
+    job: Job,
+    deadline: Instant,
+    cancel: &AtomicBool,
+    stderr_path: &std::path::Path,
+) -> AttemptEnd {
+    let Launched { mut child, channel } = launched;
+    let end = converse(channel, job, deadline, cancel);
+    let crashed = matches!(end, Err((FailureCause::Crashed, _)));
+    let status = kill_and_reap(&mut child, crashed);
+    match end {
+        Ok(proposal) => AttemptEnd::Proposal(proposal),
+        Err((cause, detail)) => {
+            let exit = match status {
+                Some(status) if cause == FailureCause::Crashed => format!(" ({status})"),
+                _ => String::new(),
+            };
+            let tail = stderr_tail(stderr_path);
+            let stderr = if tail.is_empty() {
+                String::new()
+            } else {
+                format!("; its stderr ends with: {tail}")
+            };
+            failed(cause, format!("{detail}{exit}{stderr}"))
+        }
+    }
+}
+
+type Ended = (FailureCause, String);
+
+fn converse(
+    channel: UnixStream,
+    job: Job,
+    deadline: Instant,
+    cancel: &AtomicBool,
+) -> Result<Proposal, Ended> {
+    // A second handle on the same socket to wait on and to set its timeout through (both
+    // belong to the socket, not the handle) while the protocol end owns the first.
+    let watch = channel.try_clone().map_err(|e| {
+        (
+            FailureCause::Spawn,
+            format!("cannot watch the worker's channel: {e}"),
+        )
+    })?;
+    wait_readable(&watch, deadline, None, cancel)?;
+    set_timeout(&watch, deadline);
+    let mut end = DaemonEnd::accept(WorkerChannel::new(channel))
+        .map_err(|e| classify(&e, "during the handshake"))?;
+    let job_id = job.job_id;
+    end.send_job(job)
+        .map_err(|e| classify(&e, "while sending the job"))?;
+    let mut cancel_sent: Option<Instant> = None;
+    loop {
+        match wait_readable(&watch, deadline, cancel_sent, cancel) {
+            Ok(()) => {}
+            Err((FailureCause::Cancelled, _)) if cancel_sent.is_none() => {
+                end.send_cancel(job_id)
+                    .map_err(|e| classify(&e, "while sending the cancellation"))?;
+                cancel_sent = Some(Instant::now());
+                continue;
+            }
+            Err(ended) => return Err(ended),
+        }
+        set_timeout(&watch, deadline);
+        match end.next_message() {
+            Ok(WorkerMessage::Proposal(proposal)) => return Ok(proposal),
+            Ok(WorkerMessage::Failure(failure)) => {
+                let cause = if cancel_sent.is_some() {
+                    FailureCause::Cancelled
+                } else {
+                    FailureCause::Worker
+                };
+                return Err((cause, failure.reason));
+            }
+            Ok(WorkerMessage::Log(line)) => {
+                tracing::debug!(job = job_id, line = %line.line, "worker log");
+            }
+            Ok(_) => {}
+            Err(e) => return Err(classify(&e, "while the job ran")),
+        }
+    }
+}
+
+/// Waits until the channel has bytes (or hung up), the deadline passes, or cancellation
+/// is asked for (reported once, as `Cancelled`) and its grace runs out.
+fn wait_readable(
+    channel: &UnixStream,
+    deadline: Instant,
+    cancel_sent: Option<Instant>,
+    cancel: &AtomicBool,
+) -> Result<(), Ended> {
+    loop {
+        let now = Instant::now();
+        if now >= deadline {
+            return Err((
+                FailureCause::Deadline,
+                "the deadline passed; the worker was killed".to_owned(),
+            ));
+        }
+        match cancel_sent {
+            Some(sent) if now >= sent + CANCEL_GRACE => return Err((
+                FailureCause::Cancelled,
+                "cancelled; the worker did not end the job within the grace period and was killed"
+                    .to_owned(),
+            )),
+            None if cancel.load(Ordering::Relaxed) => {
+                return Err((FailureCause::Cancelled, "cancelled".to_owned()))
+            }
+            _ => {}
+        }
+        let slice = (deadline - now).min(CANCEL_CHECK_EVERY);
+        let timeout = PollTimeout::try_from(slice).unwrap_or(PollTimeout::ZERO);
+        let mut fds = [PollFd::new(channel.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, timeout) {
+            Ok(0) | Err(nix::errno::Errno::EINTR) => continue,
+            Ok(_) => return Ok(()),
+            Err(e) => {
+                return Err((
+                    FailureCause::Protocol,
+                    format!("cannot wait on the worker's channel: {e}"),
+                ))
+            }
+        }
+    }
+}
+
+/// A frame that has started must finish before the deadline.
+fn set_timeout(channel: &UnixStream, deadline: Instant) {
+    let left = deadline
+        .saturating_duration_since(Instant::now())
+        .max(Duration::from_millis(1));
+    if let Err(e) = channel.set_read_timeout(Some(left)) {
+        tracing::warn!(error = %e, "cannot set the worker channel's read timeout");
+    }
+}
+
+fn classify(error: &ProtocolError, when: &str) -> Ended {
+    let cause = match error {
+        ProtocolError::Frame(FrameError::Closed) => FailureCause::Crashed,
+        ProtocolError::Frame(FrameError::Io(io))
+            if matches!(
+                io.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) =>
+        {
+            FailureCause::Deadline
+        }
+        _ => FailureCause::Protocol,
+    };
+    let detail = match (cause, error) {
+        (FailureCause::Crashed, _) => format!("the worker exited {when}"),
+        (FailureCause::Deadline, _) => {
+            format!("the deadline passed in the middle of a frame {when}; the worker was killed")
+        }
+        (_, ProtocolError::Frame(FrameError::Truncated)) => {
+            format!("the worker's channel ended in the middle of a frame {when}")
+        }
+        _ => format!("the worker broke the protocol {when}: {error}"),
+    };
+    (cause, detail)
+}
+
+/// Kills the worker's whole process group (it is its session leader) and reaps the
+/// worker. Returns its exit status if it exited on its own; with `settle`, a worker that
+/// hung up gets a moment to finish exiting so its status can be told.
+///
+/// The worker is looked at with `WNOWAIT` and reaped only after the kill: until then its
+/// pid, and so its process group id, cannot be reused by an unrelated process.
+fn kill_and_reap(child: &mut Child, settle: bool) -> Option<ExitStatus> {
+    let settle_until = Instant::now() + if settle { EXIT_SETTLE } else { Duration::ZERO };
+    let pid = Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
+    let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
+    let exited_before = loop {
+        match waitid(Id::Pid(pid), flags) {
+            Ok(WaitStatus::StillAlive) if Instant::now() < settle_until => {
+                std::thread::sleep(EXIT_POLL_EVERY)
+            }
+            Ok(WaitStatus::StillAlive) | Err(_) => break false,
+            Ok(_) => break true,
+        }
+    };
+    // The group may already be empty; that is the outcome wanted.
+    let _ = killpg(pid, Signal::SIGKILL);
+    match child.wait() {
+        Ok(status) if exited_before => Some(status),
+        Ok(_) => None,
+        Err(e) => {
+            tracing::error!(pid = child.id(), error = %e, "cannot reap a worker");
+            None
+        }
+    }
+}
+
+fn stderr_tail(path: &std::path::Path) -> String {
+    let mut bytes = Vec::new();
+    if let Ok(mut file) = std::fs::File::open(path) {
+        let _ = file.read_to_end(&mut bytes);
+    }
+    let start = bytes.len().saturating_sub(STDERR_TAIL_BYTES);
+    String::from_utf8_lossy(&bytes[start..]).trim().to_owned()
+}

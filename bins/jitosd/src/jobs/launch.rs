@@ -1,0 +1,104 @@
+//! Starting one worker process: confined exactly as `jitos sandbox exec` shows, under its
+//! own uid when the daemon is root, with its channel on fd 3 and nothing else inherited.
+
+use std::{
+    fs::File,
+    os::unix::{net::UnixStream, process::CommandExt},
+    path::PathBuf,
+    process::{Child, Stdio},
+};
+
+use jitos_sandbox::{pass_channel, Confinement, Profile};
+use jitos_worker::{Access, SandboxProfile};
+
+use super::{catalog::ResolvedWorker, scratch::Scratch};
+
+/// How a worker is started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Enforcement {
+    /// Landlock, seccomp and rlimits, as always where the kernel supports them.
+    Confined,
+    /// Degraded mode: the operator allowed workers without Landlock and seccomp on a
+    /// kernel that lacks them. Still a clean environment, rlimits, its own session and
+    /// uid, a parent-death signal, and fd 3 only.
+    Unconfined,
+}
+
+/// A started worker: the process and the daemon's end of its channel.
+pub struct Launched {
+    /// The worker process (its own session and process group).
+    pub child: Child,
+    /// The daemon's end of the channel.
+    pub channel: UnixStream,
+}
+
+/// Why a worker could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    /// The confinement could not be prepared.
+    #[error(transparent)]
+    Sandbox(#[from] jitos_sandbox::SandboxError),
+    /// A system call failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: &'static str,
+        /// What failed.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn io(context: &'static str) -> impl FnOnce(std::io::Error) -> LaunchError {
+    move |source| LaunchError::Io { context, source }
+}
+
+/// The confinement a worker gets: its profile, its scratch read-write, its declared needs.
+pub fn confinement_of(worker: &ResolvedWorker, scratch_dir: PathBuf) -> Confinement {
+    let profile = match worker.manifest.sandbox_profile {
+        SandboxProfile::Pure => Profile::Pure,
+        SandboxProfile::Shell => Profile::Shell,
+    };
+    let mut confinement = Confinement::new(profile);
+    confinement.read_write.push(scratch_dir);
+    for need in &worker.manifest.needs {
+        match need.access {
+            Access::Read => confinement.read_only.push(need.path.clone()),
+            Access::Write => confinement.read_write.push(need.path.clone()),
+        }
+    }
+    confinement
+}
+
+/// Starts `worker` in `scratch`, as `uid` when given.
+pub fn launch(
+    worker: &ResolvedWorker,
+    scratch: &Scratch,
+    uid: Option<u32>,
+    enforcement: Enforcement,
+) -> Result<Launched, LaunchError> {
+    let no_args = std::iter::empty::<&str>();
+    let confinement = confinement_of(worker, scratch.dir.clone());
+    let mut command = match enforcement {
+        Enforcement::Confined => confinement.command(&worker.binary, no_args)?,
+        Enforcement::Unconfined => confinement.command_degraded(&worker.binary, no_args)?,
+    };
+    let stderr =
+        File::create(&scratch.stderr_path).map_err(io("cannot create the worker's stderr file"))?;
+    command
+        .current_dir(&scratch.dir)
+        .stdout(Stdio::null())
+        .stderr(stderr);
+    if let Some(uid) = uid {
+        command.uid(uid).gid(uid);
+    }
+    let (daemon_end, worker_end) =
+        UnixStream::pair().map_err(io("cannot create the worker's channel"))?;
+    pass_channel(&mut command, &worker_end);
+    let child = command.spawn().map_err(io("cannot start the worker"))?;
+    drop(worker_end);
+    Ok(Launched {
+        child,
+        channel: daemon_end,
+    })
+}

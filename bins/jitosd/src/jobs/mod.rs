@@ -1,0 +1,493 @@
+//! Jobs on the daemon: a request becomes a recorded dispatch, one thread runs the
+//! attempt's worker, and the attempt ends in exactly one terminal record.
+//!
+//! The kernel decides (validation, recording); this module only moves bytes between the
+//! kernel, the scratch directory and the worker process.
+
+mod catalog;
+mod checkout;
+mod drive;
+mod launch;
+mod scratch;
+pub mod views;
+
+use std::{
+    collections::HashMap,
+    path::PathBuf,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc, Mutex,
+    },
+    thread::JoinHandle,
+    time::{Duration, Instant},
+};
+
+use jitos_kernel::{Dispatch, Effect, FailureCause, Kernel, KernelHandle, Proposed};
+use jitos_ledger::Actor;
+use jitos_proto::{ErrorCode, ErrorInfo, JobSpec, Request, Response, SandboxView};
+use jitos_tree::{Entry, Tree, TreePath};
+use jitos_worker::{DaemonMessage, EffectClass, Job, SandboxProfile};
+use tokio::sync::oneshot;
+
+pub use catalog::{ResolvedWorker, WorkerConfig};
+use drive::AttemptEnd;
+use launch::Enforcement;
+use scratch::{Scratch, UidPool};
+
+/// Longest deadline a job may ask for: one day.
+const DEADLINE_MS_MAX: u64 = 24 * 60 * 60 * 1000;
+
+/// Runs jobs for every connection of one daemon.
+pub struct JobRunner {
+    kernel: KernelHandle,
+    config: WorkerConfig,
+    scratch_root: PathBuf,
+    uids: UidPool,
+    /// How workers start here, or why they may not.
+    enforcement: Result<Enforcement, String>,
+    sandbox: SandboxView,
+    cancels: Mutex<HashMap<u64, Arc<AtomicBool>>>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl JobRunner {
+    /// A runner whose attempts use `scratch_root`, which it creates.
+    pub fn new(
+        kernel: KernelHandle,
+        config: WorkerConfig,
+        scratch_root: PathBuf,
+    ) -> std::io::Result<JobRunner> {
+        scratch::create_root(&scratch_root)?;
+        let status = jitos_sandbox::status();
+        let enforcement = match (status.supported, config.allow_unconfined) {
+            (true, _) => Ok(Enforcement::Confined),
+            (false, true) => {
+                tracing::warn!(?status, "workers run WITHOUT Landlock and seccomp (degraded mode)");
+                Ok(Enforcement::Unconfined)
+            }
+            (false, false) => Err(format!(
+                "this kernel cannot confine workers (Landlock ABI {}, seccomp {}); jitosd refuses to run them unconfined unless started with --allow-unconfined-workers",
+                status.landlock_abi, status.seccomp
+            )),
+        };
+        // Host-wide, not per store: every jitosd on the host lends from the same uids.
+        let uids = UidPool::new(&std::env::temp_dir().join("jitos-worker-uids"))?;
+        let strays = uids.kill_strays();
+        if strays > 0 {
+            tracing::warn!(
+                strays,
+                "killed processes left under worker uids by a jitosd that died"
+            );
+        }
+        let sandbox = SandboxView {
+            landlock_abi: status.landlock_abi,
+            seccomp: status.seccomp,
+            enforced: status.supported,
+            degraded_allowed: config.allow_unconfined,
+            separate_uids: uids.separate(),
+        };
+        Ok(JobRunner {
+            kernel,
+            config,
+            scratch_root,
+            uids,
+            enforcement,
+            sandbox,
+            cancels: Mutex::default(),
+            threads: Mutex::default(),
+        })
+    }
+
+    /// How workers are confined here.
+    pub fn sandbox(&self) -> &SandboxView {
+        &self.sandbox
+    }
+
+    /// Dispatches a job: records it, starts its worker on a thread of its own, and
+    /// answers at once or, when `spec.wait`, once the attempt has ended.
+    pub async fn run(self: &Arc<Self>, actor: Actor, spec: JobSpec) -> Response {
+        match self.start(actor, spec.clone()).await {
+            Ok((attempt, ended)) if spec.wait => match ended.await {
+                Ok(()) => self
+                    .kernel
+                    .query(move |kernel| {
+                        crate::answer::answer(kernel, &Actor::System, &Request::JobShow(attempt))
+                    })
+                    .await
+                    .unwrap_or_else(shutting_down),
+                Err(_) => error(
+                    ErrorCode::ShuttingDown,
+                    "jitosd stopped before the job ended",
+                ),
+            },
+            Ok((attempt, _)) => Response::JobStarted { attempt },
+            Err(info) => Response::Error(info),
+        }
+    }
+
+    /// Asks the worker running `attempt` to stop.
+    pub fn cancel(&self, attempt: u64) -> Response {
+        match lock(&self.cancels).get(&attempt) {
+            Some(flag) => {
+                flag.store(true, Ordering::Relaxed);
+                Response::Cancelling { attempt }
+            }
+            None => error(
+                ErrorCode::NotFound,
+                format!("attempt {attempt} is not running here; `jitos job show {attempt}` says how it ended"),
+            ),
+        }
+    }
+
+    /// Every worker this daemon can run.
+    pub async fn list_workers(&self) -> Response {
+        let config = self.config.clone();
+        self.kernel
+            .query(move |kernel| match catalog::list(&config, kernel.jobs()) {
+                Ok(workers) => Response::Workers(workers.iter().map(views::worker_view).collect()),
+                Err(e) => error(ErrorCode::Storage, e.to_string()),
+            })
+            .await
+            .unwrap_or_else(shutting_down)
+    }
+
+    /// Registers the worker a manifest on this host describes.
+    pub async fn install(&self, actor: Actor, manifest: String) -> Response {
+        let path = PathBuf::from(&manifest);
+        if !path.is_absolute() {
+            return error(
+                ErrorCode::BadRequest,
+                format!("the manifest path {manifest} must be absolute"),
+            );
+        }
+        let install = match catalog::prepare_install(&self.config, &path) {
+            Ok(install) => install,
+            Err(e) => return error(ErrorCode::BadRequest, e.to_string()),
+        };
+        self.kernel
+            .query(
+                move |kernel| match kernel.worker_install(actor, install.clone()) {
+                    Ok(record) => Response::WorkerInstalled(views::worker_view(&ResolvedWorker {
+                        binary: PathBuf::from(&install.binary),
+                        binary_digest: Some(install.binary_digest),
+                        installed_seq: Some(record.seq),
+                        manifest: install.manifest,
+                    })),
+                    Err(e) => Response::Error(crate::answer::kernel_error_info(&e)),
+                },
+            )
+            .await
+            .unwrap_or_else(shutting_down)
+    }
+
+    /// Cancels every running attempt and waits for their threads, so each records its
+    /// terminal record while the kernel still runs.
+    pub fn shutdown(&self) {
+        for flag in lock(&self.cancels).values() {
+            flag.store(true, Ordering::Relaxed);
+        }
+        let threads: Vec<_> = lock(&self.threads).drain(..).collect();
+        for thread in threads {
+            if thread.join().is_err() {
+                tracing::error!("an attempt thread panicked");
+            }
+        }
+    }
+
+    async fn start(
+        self: &Arc<Self>,
+        actor: Actor,
+        spec: JobSpec,
+    ) -> Result<(u64, oneshot::Receiver<()>), ErrorInfo> {
+        let enforcement = self
+            .enforcement
+            .clone()
+            .map_err(|why| info(ErrorCode::BadRequest, why))?;
+        let deadline_ms = spec.deadline_ms.unwrap_or(self.config.deadline_default_ms);
+        if deadline_ms == 0 || deadline_ms > DEADLINE_MS_MAX {
+            return Err(info(
+                ErrorCode::BadRequest,
+                format!(
+                    "a deadline of {deadline_ms} ms is out of range (1 ms to {DEADLINE_MS_MAX} ms)"
+                ),
+            ));
+        }
+        let probe = DaemonMessage::Job(job_of(0, &spec, deadline_ms, None));
+        probe
+            .check_limits()
+            .map_err(|e| info(ErrorCode::BadRequest, e.to_string()))?;
+        let config = self.config.clone();
+        let name = spec.worker.clone();
+        let worker = self
+            .kernel
+            .query(move |kernel| catalog::resolve(&config, kernel.jobs(), &name))
+            .await
+            .ok_or_else(|| info(ErrorCode::ShuttingDown, "jitosd is shutting down"))?
+            .map_err(|e| info(ErrorCode::NotFound, e.to_string()))?;
+        catalog::check_needs(&self.config, &worker.manifest)
+            .and_then(|()| catalog::check_binary(&worker))
+            .map_err(|e| info(ErrorCode::BadRequest, e.to_string()))?;
+        let dispatch = Dispatch {
+            worker: worker.manifest.name.clone(),
+            worker_version: worker.manifest.version.clone(),
+            sws: spec.sws,
+            args: spec.args.clone(),
+            input: spec.input.clone(),
+            deadline_ms,
+            effect: match worker.manifest.effect_class {
+                EffectClass::None => Effect::GraphOnly,
+                EffectClass::Workspace => Effect::Files,
+            },
+            paths: spec.paths.clone(),
+        };
+        let attempt = self
+            .kernel
+            .query(move |kernel| {
+                if dispatch.effect == Effect::Files {
+                    give_root(kernel, dispatch.sws)?;
+                }
+                kernel.job_dispatch(actor, dispatch).map(|r| r.seq)
+            })
+            .await
+            .ok_or_else(|| info(ErrorCode::ShuttingDown, "jitosd is shutting down"))?
+            .map_err(|e| crate::answer::kernel_error_info(&e))?;
+        let cancel = Arc::new(AtomicBool::new(false));
+        lock(&self.cancels).insert(attempt, cancel.clone());
+        let (ended_tx, ended_rx) = oneshot::channel();
+        let runner = self.clone();
+        let deadline = Instant::now() + Duration::from_millis(deadline_ms);
+        let actor = worker_actor(&spec.worker);
+        let thread = std::thread::Builder::new()
+            .name(format!("jitos-attempt-{attempt}"))
+            .spawn(move || {
+                // PR_SET_PDEATHSIG ties the worker to this thread: it lives until the
+                // worker is reaped, so the worker dies exactly when the daemon does.
+                runner.attempt(attempt, &worker, &spec, deadline, enforcement, &cancel);
+                lock(&runner.cancels).remove(&attempt);
+                let _ = ended_tx.send(());
+            });
+        match thread {
+            Ok(handle) => {
+                let mut threads = lock(&self.threads);
+                threads.retain(|t| !t.is_finished());
+                threads.push(handle);
+            }
+            Err(e) => {
+                lock(&self.cancels).remove(&attempt);
+                let detail = format!("cannot start a thread for the attempt: {e}");
+                let recorded = self
+                    .kernel
+                    .query(move |k| {
+                        k.job_fail(actor, attempt, FailureCause::Spawn, detail)
+                            .map(|_| ())
+                    })
+                    .await;
+                report_unrecorded(attempt, recorded);
+                return Err(info(
+                    ErrorCode::Storage,
+                    format!("cannot start the attempt: {e}"),
+                ));
+            }
+        }
+        Ok((attempt, ended_rx))
+    }
+
+    /// Runs one attempt to its terminal record.
+    fn attempt(
+        &self,
+        attempt: u64,
+        worker: &ResolvedWorker,
+        spec: &JobSpec,
+        deadline: Instant,
+        enforcement: Enforcement,
+        cancel: &AtomicBool,
+    ) {
+        let name = &worker.manifest.name;
+        let end = self.run_worker(attempt, worker, spec, deadline, enforcement, cancel);
+        match end {
+            AttemptEnd::Proposal(proposal) => {
+                let proposed = Proposed {
+                    rewrites: proposal.rewrites,
+                    artifacts: proposal
+                        .artifacts
+                        .into_iter()
+                        .map(|a| (a.name, a.bytes))
+                        .collect(),
+                    exit_status: proposal.exit_status,
+                    cpu_ms: proposal.usage.cpu_ms,
+                    max_rss_kib: proposal.usage.max_rss_kib,
+                };
+                let actor = worker_actor(name);
+                let recorded = self.kernel.query_blocking(move |kernel| {
+                    kernel.job_propose(actor, attempt, proposed).map(|_| ())
+                });
+                report_unrecorded(attempt, recorded);
+            }
+            AttemptEnd::Failed { cause, detail } => {
+                self.record_failure(name, attempt, cause, detail)
+            }
+        }
+    }
+
+    fn run_worker(
+        &self,
+        attempt: u64,
+        worker: &ResolvedWorker,
+        spec: &JobSpec,
+        deadline: Instant,
+        enforcement: Enforcement,
+        cancel: &AtomicBool,
+    ) -> AttemptEnd {
+        let spawn_failed = |detail: String| AttemptEnd::Failed {
+            cause: FailureCause::Spawn,
+            detail,
+        };
+        let Some(uid) = self.uids.lend() else {
+            return spawn_failed(
+                "every worker uid is in use; too many workers run at once".to_owned(),
+            );
+        };
+        let scratch = match Scratch::create(&self.scratch_root, attempt) {
+            Ok(scratch) => scratch,
+            Err(e) => {
+                return spawn_failed(format!(
+                    "cannot create the attempt's scratch directory: {e}"
+                ))
+            }
+        };
+        let end = (|| {
+            let workspace_dir = match worker.manifest.effect_class {
+                EffectClass::Workspace => {
+                    checkout::workspace_files(&self.kernel, spec.sws, &scratch.workspace_dir)
+                        .map_err(|e| {
+                            format!("cannot write the workspace's files for the worker: {e}")
+                        })?;
+                    Some(scratch.workspace_dir.to_string_lossy().into_owned())
+                }
+                EffectClass::None => None,
+            };
+            if let Some(uid) = uid.uid() {
+                scratch
+                    .give_to(uid)
+                    .map_err(|e| format!("cannot hand the scratch directory to uid {uid}: {e}"))?;
+            }
+            let launched = launch::launch(worker, &scratch, uid.uid(), enforcement)
+                .map_err(|e| e.to_string())?;
+            let job = job_of(attempt, spec, deadline_ms_left(deadline), workspace_dir);
+            Ok(drive::drive(
+                launched,
+                job,
+                deadline,
+                cancel,
+                &scratch.stderr_path,
+            ))
+        })();
+        // A confined `pure` worker cannot start processes; any other may have started
+        // some outside its process group, and they end with it.
+        let may_fork = worker.manifest.sandbox_profile != SandboxProfile::Pure
+            || enforcement == Enforcement::Unconfined;
+        if let Some(uid) = uid.uid().filter(|_| may_fork) {
+            if let Err(e) = jitos_sandbox::kill_uid(uid) {
+                tracing::error!(attempt, uid, error = %e, "cannot kill what the worker left running");
+            }
+        }
+        scratch.remove();
+        end.unwrap_or_else(spawn_failed)
+    }
+
+    fn record_failure(&self, worker: &str, attempt: u64, cause: FailureCause, detail: String) {
+        let actor = worker_actor(worker);
+        let recorded = self.kernel.query_blocking(move |kernel| {
+            kernel.job_fail(actor, attempt, cause, detail).map(|_| ())
+        });
+        report_unrecorded(attempt, recorded);
+    }
+}
+
+/// Ends every attempt a previous daemon left running: its worker died with that daemon.
+pub fn end_interrupted(kernel: &mut Kernel) -> Result<usize, jitos_kernel::KernelError> {
+    let running: Vec<(u64, String)> = kernel
+        .jobs()
+        .running()
+        .map(|a| (a.id, a.dispatch.worker.clone()))
+        .collect();
+    for (attempt, worker) in &running {
+        kernel.job_fail(
+            worker_actor(worker),
+            *attempt,
+            FailureCause::Interrupted,
+            "jitosd stopped while this attempt ran; its worker was killed with it".to_owned(),
+        )?;
+    }
+    Ok(running.len())
+}
+
+/// A workspace without files has no root directory, but a worker sees an (empty) root
+/// directory and proposes against it; record the root first so the proposal applies.
+fn give_root(kernel: &mut Kernel, sws: u64) -> Result<(), jitos_kernel::KernelError> {
+    if kernel.sws_tree(sws)?.is_empty() {
+        let mut root_only = Tree::new();
+        root_only.insert(TreePath::root(), Entry::Dir);
+        kernel.sws_import_tree(Actor::System, sws, &root_only)?;
+    }
+    Ok(())
+}
+
+fn job_of(attempt: u64, spec: &JobSpec, deadline_ms: u64, workspace_dir: Option<String>) -> Job {
+    Job {
+        job_id: attempt,
+        attempt: 1,
+        deadline_ms,
+        input: spec.input.clone(),
+        workspace_dir,
+        args: spec.args.clone(),
+    }
+}
+
+fn deadline_ms_left(deadline: Instant) -> u64 {
+    u64::try_from(
+        deadline
+            .saturating_duration_since(Instant::now())
+            .as_millis(),
+    )
+    .unwrap_or(u64::MAX)
+}
+
+fn worker_actor(name: &str) -> Actor {
+    Actor::Named(format!("worker:{name}"))
+}
+
+fn report_unrecorded(attempt: u64, recorded: Option<Result<(), jitos_kernel::KernelError>>) {
+    match recorded {
+        Some(Ok(())) => {}
+        Some(Err(e)) => {
+            tracing::error!(attempt, error = %e, "cannot record the attempt's end; it ends as interrupted at the next start")
+        }
+        None => tracing::error!(
+            attempt,
+            "the kernel stopped before the attempt's end was recorded"
+        ),
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // The maps hold flags and handles; a panic elsewhere leaves them usable.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn info(code: ErrorCode, message: impl Into<String>) -> ErrorInfo {
+    ErrorInfo {
+        code,
+        message: message.into(),
+    }
+}
+
+fn error(code: ErrorCode, message: impl Into<String>) -> Response {
+    Response::Error(info(code, message))
+}
+
+fn shutting_down() -> Response {
+    error(ErrorCode::ShuttingDown, "jitosd is shutting down")
+}

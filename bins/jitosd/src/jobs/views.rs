@@ -1,0 +1,120 @@
+//! The wire views of attempts and workers.
+
+use jitos_kernel::{Attempt, AttemptStatus, Effect, JobRecord};
+use jitos_proto::{AttemptState, AttemptView, WorkerView};
+use jitos_worker::{Access, EffectClass, SandboxProfile};
+
+use super::ResolvedWorker;
+
+/// The wire form of an attempt.
+pub fn attempt_view(attempt: &Attempt) -> AttemptView {
+    let d = &attempt.dispatch;
+    let state = match &attempt.status {
+        AttemptStatus::Running => AttemptState::Running,
+        AttemptStatus::Done { seq, results } => AttemptState::Done {
+            seq: *seq,
+            exit_status: results.exit_status,
+            artifacts: results
+                .artifacts
+                .iter()
+                .map(|(name, blob)| (name.clone(), blob.to_string()))
+                .collect(),
+            cpu_ms: results.cpu_ms,
+            max_rss_kib: results.max_rss_kib,
+        },
+        AttemptStatus::Failed { seq, cause, detail } => AttemptState::Failed {
+            seq: *seq,
+            cause: cause.as_str().to_owned(),
+            detail: detail.clone(),
+        },
+        AttemptStatus::Refused { seq, reason } => AttemptState::Refused {
+            seq: *seq,
+            reason: reason.clone(),
+        },
+    };
+    AttemptView {
+        id: attempt.id,
+        worker: d.worker.clone(),
+        worker_version: d.worker_version.clone(),
+        sws: d.sws,
+        args: d.args.clone(),
+        deadline_ms: d.deadline_ms,
+        effect: match d.effect {
+            Effect::GraphOnly => "none",
+            Effect::Files => "workspace",
+        }
+        .to_owned(),
+        paths: d.paths.clone(),
+        state,
+    }
+}
+
+/// A one-line summary of a job or registry record at `seq`.
+pub fn summarize_job(seq: u64, op: &JobRecord) -> String {
+    match op {
+        JobRecord::Dispatch(d) => format!(
+            "attempt {seq}: dispatched to worker {} {} in workspace {}",
+            d.worker, d.worker_version, d.sws
+        ),
+        JobRecord::Done {
+            attempt,
+            rewrites,
+            results,
+        } => format!(
+            "attempt {attempt} done: {} ops applied, exit status {}, {} artifacts",
+            rewrites.iter().map(|r| r.ops.len()).sum::<usize>(),
+            results.exit_status,
+            results.artifacts.len()
+        ),
+        JobRecord::Failed {
+            attempt,
+            cause,
+            detail,
+        } => format!("attempt {attempt} failed ({}): {detail}", cause.as_str()),
+        JobRecord::Refused { attempt, reason } => {
+            format!("attempt {attempt} refused: {reason}")
+        }
+        JobRecord::Install(install) => format!(
+            "worker {} {} installed from {}",
+            install.manifest.name, install.manifest.version, install.binary
+        ),
+    }
+}
+
+/// The wire form of a worker.
+pub fn worker_view(worker: &ResolvedWorker) -> WorkerView {
+    let m = &worker.manifest;
+    WorkerView {
+        name: m.name.clone(),
+        version: m.version.clone(),
+        origin: if worker.installed_seq.is_some() {
+            "installed"
+        } else {
+            "builtin"
+        }
+        .to_owned(),
+        binary: worker.binary.to_string_lossy().into_owned(),
+        profile: match m.sandbox_profile {
+            SandboxProfile::Pure => "pure",
+            SandboxProfile::Shell => "shell",
+        }
+        .to_owned(),
+        effect_class: match m.effect_class {
+            EffectClass::None => "none",
+            EffectClass::Workspace => "workspace",
+        }
+        .to_owned(),
+        needs: m
+            .needs
+            .iter()
+            .map(|need| {
+                let access = match need.access {
+                    Access::Read => "read",
+                    Access::Write => "write",
+                };
+                (need.path.to_string_lossy().into_owned(), access.to_owned())
+            })
+            .collect(),
+        installed_seq: worker.installed_seq,
+    }
+}

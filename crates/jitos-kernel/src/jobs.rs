@@ -1,0 +1,164 @@
+//! `Jobs`: the attempts and the worker registry folded from the ledger, with the rules
+//! that keep every attempt to exactly one terminal record.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::job_record::{Dispatch, FailureCause, Results, WorkerInstall};
+
+/// Where an attempt stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AttemptStatus {
+    /// Dispatched; no terminal record yet.
+    Running,
+    /// Its proposal was applied, at this seq.
+    Done {
+        /// The `job.done` record.
+        seq: u64,
+        /// What it brought.
+        results: Results,
+    },
+    /// It failed, at this seq.
+    Failed {
+        /// The `job.failed` record.
+        seq: u64,
+        /// The cause.
+        cause: FailureCause,
+        /// What happened.
+        detail: String,
+    },
+    /// Its proposal was refused, at this seq.
+    Refused {
+        /// The `job.refused` record.
+        seq: u64,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl AttemptStatus {
+    /// A short lowercase name, for tables and JSON.
+    pub fn name(&self) -> &'static str {
+        match self {
+            AttemptStatus::Running => "running",
+            AttemptStatus::Done { .. } => "done",
+            AttemptStatus::Failed { .. } => "failed",
+            AttemptStatus::Refused { .. } => "refused",
+        }
+    }
+}
+
+/// One dispatched attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attempt {
+    /// Its id: the seq of its dispatch record.
+    pub id: u64,
+    /// What it was started with.
+    pub dispatch: Dispatch,
+    /// Where it stands.
+    pub status: AttemptStatus,
+}
+
+/// Why a job record does not fit the folded state.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JobsError {
+    /// A terminal record names an attempt that was never dispatched.
+    #[error("attempt {attempt} was never dispatched")]
+    UnknownAttempt {
+        /// The attempt named.
+        attempt: u64,
+    },
+    /// A dispatch into a workspace that is not open.
+    #[error("workspace {sws} is not open; create one with `jitos sws create`")]
+    WorkspaceNotOpen {
+        /// The workspace named.
+        sws: u64,
+    },
+    /// A second terminal record for one attempt.
+    #[error("attempt {attempt} already ended ({status})")]
+    AlreadyEnded {
+        /// The attempt.
+        attempt: u64,
+        /// How it ended.
+        status: &'static str,
+    },
+}
+
+/// Every attempt and every registered worker.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Jobs {
+    attempts: BTreeMap<u64, Attempt>,
+    workers: BTreeMap<String, (u64, WorkerInstall)>,
+}
+
+impl Jobs {
+    /// An attempt by id.
+    pub fn attempt(&self, id: u64) -> Option<&Attempt> {
+        self.attempts.get(&id)
+    }
+
+    /// Every attempt, oldest first.
+    pub fn attempts(&self) -> impl DoubleEndedIterator<Item = &Attempt> + '_ {
+        self.attempts.values()
+    }
+
+    /// Attempts dispatched without a terminal record, oldest first.
+    pub fn running(&self) -> impl Iterator<Item = &Attempt> + '_ {
+        self.attempts
+            .values()
+            .filter(|a| a.status == AttemptStatus::Running)
+    }
+
+    /// A registered worker and the seq of its latest registration.
+    pub fn worker(&self, name: &str) -> Option<&(u64, WorkerInstall)> {
+        self.workers.get(name)
+    }
+
+    /// Every registered worker, by name.
+    pub fn workers(&self) -> impl Iterator<Item = &(u64, WorkerInstall)> + '_ {
+        self.workers.values()
+    }
+
+    /// Records a dispatch at `seq`.
+    pub(crate) fn dispatch(&mut self, seq: u64, dispatch: Dispatch) {
+        self.attempts.insert(
+            seq,
+            Attempt {
+                id: seq,
+                dispatch,
+                status: AttemptStatus::Running,
+            },
+        );
+    }
+
+    /// The running attempt `id`, or why a terminal record for it is refused.
+    pub(crate) fn running_attempt(&self, id: u64) -> Result<&Attempt, JobsError> {
+        let attempt = self
+            .attempts
+            .get(&id)
+            .ok_or(JobsError::UnknownAttempt { attempt: id })?;
+        match attempt.status {
+            AttemptStatus::Running => Ok(attempt),
+            ref ended => Err(JobsError::AlreadyEnded {
+                attempt: id,
+                status: ended.name(),
+            }),
+        }
+    }
+
+    /// Ends a running attempt.
+    pub(crate) fn end(&mut self, id: u64, status: AttemptStatus) -> Result<(), JobsError> {
+        self.running_attempt(id)?;
+        if let Some(attempt) = self.attempts.get_mut(&id) {
+            attempt.status = status;
+        }
+        Ok(())
+    }
+
+    /// Registers (or re-registers) a worker at `seq`.
+    pub(crate) fn install(&mut self, seq: u64, install: WorkerInstall) {
+        self.workers
+            .insert(install.manifest.name.clone(), (seq, install));
+    }
+}

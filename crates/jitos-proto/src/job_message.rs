@@ -1,0 +1,118 @@
+//! The wire types of jobs and workers: what a client asks a worker to do, and how an
+//! attempt and a worker are shown.
+
+use serde::{Deserialize, Serialize};
+
+/// A job to dispatch: which worker, into which workspace, with what.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobSpec {
+    /// The worker's name (built in or installed).
+    pub worker: String,
+    /// The workspace the proposal goes into; it must be open.
+    pub sws: u64,
+    /// Arguments for the worker (for `shell`, the command's argv).
+    pub args: Vec<String>,
+    /// Input bytes for the worker.
+    pub input: Vec<u8>,
+    /// Milliseconds before the worker is killed; `None` for the daemon's default.
+    pub deadline_ms: Option<u64>,
+    /// Tree paths the proposal may touch; empty for the whole tree.
+    pub paths: Vec<String>,
+    /// Answer when the attempt has ended instead of as soon as it is dispatched.
+    pub wait: bool,
+}
+
+/// How an attempt stands or ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AttemptState {
+    /// Dispatched, not ended.
+    Running,
+    /// Its proposal was applied to the workspace.
+    Done {
+        /// The terminal record.
+        seq: u64,
+        /// The worker's status code.
+        exit_status: i32,
+        /// Artifacts: name and blob reference (hex).
+        artifacts: Vec<(String, String)>,
+        /// CPU milliseconds the worker reported.
+        cpu_ms: u64,
+        /// Peak resident KiB the worker reported.
+        max_rss_kib: u64,
+    },
+    /// It failed.
+    Failed {
+        /// The terminal record.
+        seq: u64,
+        /// The cause: spawn, worker, protocol, crashed, deadline, cancelled, interrupted.
+        cause: String,
+        /// What happened.
+        detail: String,
+    },
+    /// Its proposal was refused.
+    Refused {
+        /// The terminal record.
+        seq: u64,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// One attempt, for `jitos job show/list` and the answer to a waited run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttemptView {
+    /// Its id: the seq of its dispatch record.
+    pub id: u64,
+    /// The worker.
+    pub worker: String,
+    /// The worker's version.
+    pub worker_version: String,
+    /// The workspace.
+    pub sws: u64,
+    /// The worker's arguments.
+    pub args: Vec<String>,
+    /// Deadline in milliseconds.
+    pub deadline_ms: u64,
+    /// `none` (graph only) or `workspace` (files too).
+    pub effect: String,
+    /// Tree paths the proposal may touch; empty for all.
+    pub paths: Vec<String>,
+    /// Where it stands.
+    pub state: AttemptState,
+}
+
+/// A worker the daemon can run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerView {
+    /// Its name.
+    pub name: String,
+    /// Its version.
+    pub version: String,
+    /// `builtin` or `installed`.
+    pub origin: String,
+    /// The binary's absolute path.
+    pub binary: String,
+    /// `pure` or `shell`.
+    pub profile: String,
+    /// `none` or `workspace`.
+    pub effect_class: String,
+    /// Absolute paths it needs beyond its scratch directory, with `read` or `write`.
+    pub needs: Vec<(String, String)>,
+    /// The record that installed it, for installed workers.
+    pub installed_seq: Option<u64>,
+}
+
+/// The daemon's worker confinement, for `jitos status` and `jitos doctor`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SandboxView {
+    /// Landlock ABI version, 0 when absent.
+    pub landlock_abi: i64,
+    /// Whether seccomp filters work.
+    pub seccomp: bool,
+    /// Whether workers run confined. False only in degraded mode.
+    pub enforced: bool,
+    /// Whether the operator allowed unconfined workers when confinement is missing.
+    pub degraded_allowed: bool,
+    /// Whether workers run under their own unprivileged uids (the daemon is root).
+    pub separate_uids: bool,
+}

@@ -1,0 +1,411 @@
+//! Jobs through the real daemon and CLI: workers run confined, only their validated
+//! proposals reach the job's workspace, and every misbehaving worker ends its attempt with
+//! one terminal record and a clear reason while the daemon carries on.
+#![allow(clippy::unwrap_used)]
+
+use std::{
+    collections::BTreeMap,
+    fs,
+    os::unix::fs::PermissionsExt,
+    path::PathBuf,
+    time::{Duration, Instant},
+};
+
+use jitos_proto::{AttemptState, AttemptView, Client, JobSpec, Request, Response};
+use jitos_system_tests::{
+    all_records, assert_failure, assert_success, bin_path, call, Daemon, Sandbox,
+};
+
+fn create_sws(client: &mut Client) -> u64 {
+    match call(
+        client,
+        &Request::SwsCreate {
+            at: None,
+            parent: None,
+        },
+    ) {
+        Response::SwsRecorded { sws, .. } => sws,
+        other => panic!("create answered {other:?}"),
+    }
+}
+
+fn spec(worker: &str, sws: u64, args: &[&str]) -> JobSpec {
+    JobSpec {
+        worker: worker.to_owned(),
+        sws,
+        args: args.iter().map(|a| (*a).to_owned()).collect(),
+        input: Vec::new(),
+        deadline_ms: Some(20_000),
+        paths: Vec::new(),
+        wait: true,
+    }
+}
+
+fn run(client: &mut Client, spec: JobSpec) -> AttemptView {
+    match call(client, &Request::JobRun(spec)) {
+        Response::Job(view) => view,
+        other => panic!("job run answered {other:?}"),
+    }
+}
+
+/// Installs the misbehaving test worker under `name` with `effect_class`; its binary is
+/// copied beside its manifest in a directory any worker uid can read.
+fn install_misbehave(sandbox: &Sandbox, name: &str, effect_class: &str) -> PathBuf {
+    fs::set_permissions(sandbox.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let dir = sandbox.path().join(name);
+    fs::create_dir(&dir).unwrap();
+    fs::copy(bin_path("jitos-worker-misbehave"), dir.join("misbehave")).unwrap();
+    let manifest = dir.join("worker.toml");
+    fs::write(
+        &manifest,
+        format!(
+            "name = \"{name}\"\nversion = \"0.1.0\"\nbinary = \"misbehave\"\n\
+             sandbox_profile = \"pure\"\neffect_class = \"{effect_class}\"\n\
+             input_schema = {{ type = \"bytes\" }}\n"
+        ),
+    )
+    .unwrap();
+    let manifest_arg = manifest.to_str().unwrap();
+    assert_success(
+        "worker install",
+        &sandbox.jitos(&["worker", "install", manifest_arg]),
+    );
+    dir
+}
+
+/// Every attempt's terminal records, by attempt: each must have exactly one.
+fn terminal_records(client: &mut Client) -> BTreeMap<u64, Vec<String>> {
+    let mut ends: BTreeMap<u64, Vec<String>> = BTreeMap::new();
+    for record in all_records(client) {
+        if record.kind == "job.dispatch" {
+            ends.entry(record.seq).or_default();
+        }
+        if ["job.done", "job.failed", "job.refused"].contains(&record.kind.as_str()) {
+            let attempt: u64 = record
+                .summary
+                .strip_prefix("attempt ")
+                .and_then(|rest| rest.split(' ').next())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("unreadable summary {:?}", record.summary));
+            ends.entry(attempt).or_default().push(record.kind.clone());
+        }
+    }
+    ends
+}
+
+/// The daemon's live child processes (its workers), from /proc.
+fn children(daemon: &Daemon) -> Vec<u32> {
+    let mut pids = Vec::new();
+    let tasks = PathBuf::from(format!("/proc/{}/task", daemon.pid()));
+    for task in fs::read_dir(tasks).into_iter().flatten().flatten() {
+        let listed = fs::read_to_string(task.path().join("children")).unwrap_or_default();
+        pids.extend(
+            listed
+                .split_whitespace()
+                .filter_map(|p| p.parse::<u32>().ok()),
+        );
+    }
+    pids
+}
+
+fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not happen within {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn is_alive(pid: u32) -> bool {
+    // A zombie still has a /proc entry; its state letter is Z.
+    fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|stat| {
+            let state = stat.rsplit(')').next().unwrap_or("").trim_start();
+            !state.starts_with('Z')
+        })
+        .unwrap_or(false)
+}
+
+// Goal: a job's proposal lands in its workspace, recorded as dispatch then done, and not
+// in the system. Method: run the noop worker through the CLI into a new workspace; read
+// the attempt, the workspace's graph, the system's graph and the log.
+#[test]
+fn noop_job_lands_in_its_workspace_only() {
+    let sandbox = Sandbox::new();
+    let daemon = sandbox.start();
+    let out = assert_success(
+        "job run noop",
+        &sandbox.jitos(&["--json", "job", "run", "noop", "--new-sws"]),
+    );
+    let view: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let attempt = view["id"].as_u64().unwrap();
+    let sws = view["sws"].as_u64().unwrap();
+    assert!(view["state"]["Done"].is_object(), "{view}");
+
+    let node = format!("noop:{attempt}");
+    let in_sws = assert_success(
+        "graph show --sws",
+        &sandbox.jitos(&["graph", "show", "--sws", &sws.to_string()]),
+    );
+    assert!(in_sws.contains(&node), "{in_sws}");
+    let system = assert_success("graph show", &sandbox.jitos(&["graph", "show"]));
+    assert!(!system.contains(&node), "{system}");
+
+    let mut client = daemon.client();
+    let ends = terminal_records(&mut client);
+    assert_eq!(ends.get(&attempt), Some(&vec!["job.done".to_owned()]));
+    let shown = assert_success(
+        "job show",
+        &sandbox.jitos(&["job", "show", &attempt.to_string()]),
+    );
+    assert!(shown.contains("done at seq"), "{shown}");
+}
+
+// Goal: every way a worker can misbehave ends its attempt as failed with the right cause,
+// no worker process stays behind, and the daemon keeps serving. Method: the misbehaving
+// test worker runs each misdeed in turn; a noop job after each must still succeed.
+#[test]
+fn misbehaving_workers_fail_their_attempts_and_the_daemon_carries_on() {
+    let sandbox = Sandbox::new();
+    let daemon = sandbox.start();
+    install_misbehave(&sandbox, "misbehave", "workspace");
+    let mut client = daemon.client();
+    let sws = create_sws(&mut client);
+    let cases: [(&str, &str, &str); 6] = [
+        ("crash", "crashed", "exited"),
+        ("exit-mid-frame", "protocol", "middle of a frame"),
+        ("garbage", "protocol", "protocol"),
+        ("oversized", "protocol", "exceeds the maximum"),
+        ("pass-fd", "protocol", "descriptor"),
+        ("fail", "worker", "failing on purpose"),
+    ];
+    for (mode, cause, words) in cases {
+        let view = run(&mut client, spec("misbehave", sws, &[mode]));
+        match &view.state {
+            AttemptState::Failed {
+                cause: got, detail, ..
+            } => {
+                assert_eq!(got, cause, "{mode}: {detail}");
+                assert!(detail.contains(words), "{mode}: {detail}");
+            }
+            other => panic!("{mode} ended {other:?}"),
+        }
+        assert!(children(&daemon).is_empty(), "{mode} left a worker behind");
+        let after = run(&mut client, spec("noop", sws, &[]));
+        assert!(
+            matches!(after.state, AttemptState::Done { .. }),
+            "{after:?}"
+        );
+    }
+    for (attempt, ends) in terminal_records(&mut client) {
+        assert_eq!(
+            ends.len(),
+            1,
+            "attempt {attempt} has terminal records {ends:?}"
+        );
+    }
+}
+
+// Goal: a worker that hangs is killed at its deadline and reaped. Method: the hanging
+// misdeed with a 500 ms deadline; the attempt fails as `deadline` within a few seconds and
+// the daemon has no child left.
+#[test]
+fn a_hanging_worker_is_killed_at_its_deadline() {
+    let sandbox = Sandbox::new();
+    let daemon = sandbox.start();
+    install_misbehave(&sandbox, "misbehave", "workspace");
+    let mut client = daemon.client();
+    let sws = create_sws(&mut client);
+    let started = Instant::now();
+    let mut hang = spec("misbehave", sws, &["hang"]);
+    hang.deadline_ms = Some(500);
+    let view = run(&mut client, hang);
+    let took = started.elapsed();
+    assert!(
+        matches!(&view.state, AttemptState::Failed { cause, .. } if cause == "deadline"),
+        "{view:?}"
+    );
+    assert!(took < Duration::from_secs(5), "the deadline took {took:?}");
+    assert!(children(&daemon).is_empty());
+}
+
+// Goal: proposals are validated before anything is recorded, and refusals are recorded with
+// their reason. Method: a graph-only worker proposes a file; a file worker proposes a file
+// outside the job's paths; a file worker names a blob it did not ship. Each is refused and
+// the workspace's files are unchanged; the same file inside the paths is applied.
+#[test]
+fn proposals_outside_the_jobs_scope_are_refused_with_the_reason() {
+    let sandbox = Sandbox::new();
+    let daemon = sandbox.start();
+    install_misbehave(&sandbox, "misbehave", "workspace");
+    install_misbehave(&sandbox, "misbehave-graph", "none");
+    let mut client = daemon.client();
+    let sws = create_sws(&mut client);
+
+    let graph_only = run(
+        &mut client,
+        spec("misbehave-graph", sws, &["touch-file", "a.txt"]),
+    );
+    let reason = match &graph_only.state {
+        AttemptState::Refused { reason, .. } => reason.clone(),
+        other => panic!("graph-only worker proposing a file ended {other:?}"),
+    };
+    assert!(reason.contains("may not change files"), "{reason}");
+
+    let mut outside = spec("misbehave", sws, &["touch-file", "b.txt"]);
+    outside.paths = vec!["src".to_owned()];
+    let view = run(&mut client, outside);
+    assert!(
+        matches!(&view.state, AttemptState::Refused { reason, .. } if reason.contains("outside the paths")),
+        "{view:?}"
+    );
+
+    let dangling = run(
+        &mut client,
+        spec("misbehave", sws, &["dangling-blob", "c.txt"]),
+    );
+    assert!(
+        matches!(&dangling.state, AttemptState::Refused { reason, .. } if reason.contains("neither stored")),
+        "{dangling:?}"
+    );
+    let files = |client: &mut Client| match call(
+        client,
+        &Request::TreeShow {
+            sws: Some(sws),
+            at: None,
+        },
+    ) {
+        Response::Tree(tree) => tree
+            .entries
+            .keys()
+            .map(|p| p.as_str().to_owned())
+            .collect::<Vec<_>>(),
+        other => panic!("tree show answered {other:?}"),
+    };
+    assert!(!files(&mut client).iter().any(|p| p.ends_with(".txt")));
+
+    let mut inside = spec("misbehave", sws, &["touch-file", "src"]);
+    inside.paths = vec!["src".to_owned()];
+    let view = run(&mut client, inside);
+    assert!(matches!(view.state, AttemptState::Done { .. }), "{view:?}");
+    assert!(files(&mut client).contains(&"src".to_owned()));
+}
+
+// Goal: killing the daemon kills its workers, and the attempt they ran ends (once) as
+// interrupted when the daemon comes back. Method: a detached hanging job; find its worker
+// among the daemon's children; SIGKILL the daemon; the worker dies; restart; the attempt
+// shows `interrupted` and has exactly one terminal record.
+#[test]
+fn killing_the_daemon_kills_its_workers_and_restart_ends_their_attempts() {
+    let sandbox = Sandbox::new();
+    let daemon = sandbox.start_with(&["--snapshot-every", "3"]);
+    install_misbehave(&sandbox, "misbehave", "workspace");
+    let mut client = daemon.client();
+    let sws = create_sws(&mut client);
+    let mut hang = spec("misbehave", sws, &["hang"]);
+    hang.wait = false;
+    let attempt = match call(&mut client, &Request::JobRun(hang)) {
+        Response::JobStarted { attempt } => attempt,
+        other => panic!("detached run answered {other:?}"),
+    };
+    let mut workers = Vec::new();
+    wait_until("the worker's start", Duration::from_secs(10), || {
+        workers = children(&daemon);
+        !workers.is_empty()
+    });
+    drop(client);
+    daemon.kill9();
+    wait_until("the worker's death", Duration::from_secs(10), || {
+        workers.iter().all(|pid| !is_alive(*pid))
+    });
+
+    let daemon = sandbox.start_with(&["--snapshot-every", "3"]);
+    let mut client = daemon.client();
+    match call(&mut client, &Request::JobShow(attempt)) {
+        Response::Job(AttemptView {
+            state: AttemptState::Failed { cause, .. },
+            ..
+        }) => assert_eq!(cause, "interrupted"),
+        other => panic!("after restart the attempt is {other:?}"),
+    }
+    let ends = terminal_records(&mut client);
+    assert_eq!(ends.get(&attempt).map(Vec::len), Some(1), "{ends:?}");
+    drop(client);
+    daemon.terminate();
+    let daemon = sandbox.start();
+    let mut client = daemon.client();
+    assert_eq!(
+        terminal_records(&mut client).get(&attempt).map(Vec::len),
+        Some(1)
+    );
+}
+
+// Goal: the registry lists built-in and installed workers, survives a restart, and refuses
+// a binary that changed after install. Method: install, list (text and JSON), restart,
+// list again, then overwrite the binary and run a job.
+#[test]
+fn installed_workers_are_listed_and_a_changed_binary_is_refused() {
+    let sandbox = Sandbox::new();
+    let daemon = sandbox.start();
+    let dir = install_misbehave(&sandbox, "misbehave", "workspace");
+    let listed = assert_success("worker list", &sandbox.jitos(&["worker", "list"]));
+    assert!(
+        listed.contains("noop") && listed.contains("builtin"),
+        "{listed}"
+    );
+    assert!(
+        listed.contains("misbehave") && listed.contains("installed"),
+        "{listed}"
+    );
+    daemon.terminate();
+    let daemon = sandbox.start();
+    let json = assert_success(
+        "worker list --json",
+        &sandbox.jitos(&["--json", "worker", "list"]),
+    );
+    let workers: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert!(
+        workers
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w["name"] == "misbehave"),
+        "{workers}"
+    );
+
+    fs::write(dir.join("misbehave"), b"#!/bin/sh\nexit 0\n").unwrap();
+    let mut client = daemon.client();
+    let sws = create_sws(&mut client);
+    match call(&mut client, &Request::JobRun(spec("misbehave", sws, &[]))) {
+        Response::Error(e) => assert!(e.message.contains("changed since"), "{}", e.message),
+        other => panic!("a changed binary ran: {other:?}"),
+    }
+    let out = assert_failure(
+        "install of a built-in name",
+        &sandbox.jitos(&[
+            "worker",
+            "install",
+            workers_manifest(&sandbox, "noop").to_str().unwrap(),
+        ]),
+    );
+    assert!(out.contains("built-in"), "{out}");
+}
+
+fn workers_manifest(sandbox: &Sandbox, name: &str) -> PathBuf {
+    let dir = sandbox.path().join(format!("{name}-impostor"));
+    fs::create_dir(&dir).unwrap();
+    fs::write(dir.join("bin"), b"").unwrap();
+    let manifest = dir.join("worker.toml");
+    fs::write(
+        &manifest,
+        format!(
+            "name = \"{name}\"\nversion = \"9.9.9\"\nbinary = \"bin\"\nsandbox_profile = \"pure\"\n\
+             effect_class = \"none\"\ninput_schema = {{ type = \"bytes\" }}\n"
+        ),
+    )
+    .unwrap();
+    manifest
+}
