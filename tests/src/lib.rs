@@ -6,6 +6,7 @@
 
 mod bins;
 mod daemon;
+mod jobs;
 mod output;
 mod process;
 mod sandbox;
@@ -14,6 +15,10 @@ mod wire;
 
 pub use bins::bin_path;
 pub use daemon::Daemon;
+pub use jobs::{
+    create_sws, is_alive, job_spec, processes_running, run_job, terminal_records, wait_until,
+    worker_children,
+};
 pub use output::{assert_failure, assert_success, stderr_text};
 pub use process::run_bounded;
 pub use sandbox::Sandbox;

@@ -4,49 +4,17 @@
 #![allow(clippy::unwrap_used)]
 
 use std::{
-    collections::BTreeMap,
     fs,
     os::unix::fs::PermissionsExt,
     path::PathBuf,
     time::{Duration, Instant},
 };
 
-use jitos_proto::{AttemptState, AttemptView, Client, JobSpec, Request, Response};
+use jitos_proto::{AttemptState, AttemptView, Client, Request, Response};
 use jitos_system_tests::{
-    all_records, assert_failure, assert_success, bin_path, call, Daemon, Sandbox,
+    assert_failure, assert_success, bin_path, call, create_sws, is_alive, job_spec, run_job,
+    terminal_records, wait_until, worker_children, Sandbox,
 };
-
-fn create_sws(client: &mut Client) -> u64 {
-    match call(
-        client,
-        &Request::SwsCreate {
-            at: None,
-            parent: None,
-        },
-    ) {
-        Response::SwsRecorded { sws, .. } => sws,
-        other => panic!("create answered {other:?}"),
-    }
-}
-
-fn spec(worker: &str, sws: u64, args: &[&str]) -> JobSpec {
-    JobSpec {
-        worker: worker.to_owned(),
-        sws,
-        args: args.iter().map(|a| (*a).to_owned()).collect(),
-        input: Vec::new(),
-        deadline_ms: Some(20_000),
-        paths: Vec::new(),
-        wait: true,
-    }
-}
-
-fn run(client: &mut Client, spec: JobSpec) -> AttemptView {
-    match call(client, &Request::JobRun(spec)) {
-        Response::Job(view) => view,
-        other => panic!("job run answered {other:?}"),
-    }
-}
 
 /// Installs the misbehaving test worker under `name` with `effect_class`; its binary is
 /// copied beside its manifest in a directory any worker uid can read.
@@ -71,62 +39,6 @@ fn install_misbehave(sandbox: &Sandbox, name: &str, effect_class: &str) -> PathB
         &sandbox.jitos(&["worker", "install", manifest_arg]),
     );
     dir
-}
-
-/// Every attempt's terminal records, by attempt: each must have exactly one.
-fn terminal_records(client: &mut Client) -> BTreeMap<u64, Vec<String>> {
-    let mut ends: BTreeMap<u64, Vec<String>> = BTreeMap::new();
-    for record in all_records(client) {
-        if record.kind == "job.dispatch" {
-            ends.entry(record.seq).or_default();
-        }
-        if ["job.done", "job.failed", "job.refused"].contains(&record.kind.as_str()) {
-            let attempt: u64 = record
-                .summary
-                .strip_prefix("attempt ")
-                .and_then(|rest| rest.split(' ').next())
-                .and_then(|n| n.parse().ok())
-                .unwrap_or_else(|| panic!("unreadable summary {:?}", record.summary));
-            ends.entry(attempt).or_default().push(record.kind.clone());
-        }
-    }
-    ends
-}
-
-/// The daemon's live child processes (its workers), from /proc.
-fn children(daemon: &Daemon) -> Vec<u32> {
-    let mut pids = Vec::new();
-    let tasks = PathBuf::from(format!("/proc/{}/task", daemon.pid()));
-    for task in fs::read_dir(tasks).into_iter().flatten().flatten() {
-        let listed = fs::read_to_string(task.path().join("children")).unwrap_or_default();
-        pids.extend(
-            listed
-                .split_whitespace()
-                .filter_map(|p| p.parse::<u32>().ok()),
-        );
-    }
-    pids
-}
-
-fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !done() {
-        assert!(
-            Instant::now() < deadline,
-            "{what} did not happen within {limit:?}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn is_alive(pid: u32) -> bool {
-    // A zombie still has a /proc entry; its state letter is Z.
-    fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|stat| {
-            let state = stat.rsplit(')').next().unwrap_or("").trim_start();
-            !state.starts_with('Z')
-        })
-        .unwrap_or(false)
 }
 
 // Goal: a job's proposal lands in its workspace, recorded as dispatch then done, and not
@@ -183,7 +95,7 @@ fn misbehaving_workers_fail_their_attempts_and_the_daemon_carries_on() {
         ("fail", "worker", "failing on purpose"),
     ];
     for (mode, cause, words) in cases {
-        let view = run(&mut client, spec("misbehave", sws, &[mode]));
+        let view = run_job(&mut client, job_spec("misbehave", sws, &[mode]));
         match &view.state {
             AttemptState::Failed {
                 cause: got, detail, ..
@@ -193,8 +105,11 @@ fn misbehaving_workers_fail_their_attempts_and_the_daemon_carries_on() {
             }
             other => panic!("{mode} ended {other:?}"),
         }
-        assert!(children(&daemon).is_empty(), "{mode} left a worker behind");
-        let after = run(&mut client, spec("noop", sws, &[]));
+        assert!(
+            worker_children(&daemon).is_empty(),
+            "{mode} left a worker behind"
+        );
+        let after = run_job(&mut client, job_spec("noop", sws, &[]));
         assert!(
             matches!(after.state, AttemptState::Done { .. }),
             "{after:?}"
@@ -220,16 +135,16 @@ fn a_hanging_worker_is_killed_at_its_deadline() {
     let mut client = daemon.client();
     let sws = create_sws(&mut client);
     let started = Instant::now();
-    let mut hang = spec("misbehave", sws, &["hang"]);
+    let mut hang = job_spec("misbehave", sws, &["hang"]);
     hang.deadline_ms = Some(500);
-    let view = run(&mut client, hang);
+    let view = run_job(&mut client, hang);
     let took = started.elapsed();
     assert!(
         matches!(&view.state, AttemptState::Failed { cause, .. } if cause == "deadline"),
         "{view:?}"
     );
     assert!(took < Duration::from_secs(5), "the deadline took {took:?}");
-    assert!(children(&daemon).is_empty());
+    assert!(worker_children(&daemon).is_empty());
 }
 
 // Goal: proposals are validated before anything is recorded, and refusals are recorded with
@@ -245,9 +160,9 @@ fn proposals_outside_the_jobs_scope_are_refused_with_the_reason() {
     let mut client = daemon.client();
     let sws = create_sws(&mut client);
 
-    let graph_only = run(
+    let graph_only = run_job(
         &mut client,
-        spec("misbehave-graph", sws, &["touch-file", "a.txt"]),
+        job_spec("misbehave-graph", sws, &["touch-file", "a.txt"]),
     );
     let reason = match &graph_only.state {
         AttemptState::Refused { reason, .. } => reason.clone(),
@@ -255,17 +170,17 @@ fn proposals_outside_the_jobs_scope_are_refused_with_the_reason() {
     };
     assert!(reason.contains("may not change files"), "{reason}");
 
-    let mut outside = spec("misbehave", sws, &["touch-file", "b.txt"]);
+    let mut outside = job_spec("misbehave", sws, &["touch-file", "b.txt"]);
     outside.paths = vec!["src".to_owned()];
-    let view = run(&mut client, outside);
+    let view = run_job(&mut client, outside);
     assert!(
         matches!(&view.state, AttemptState::Refused { reason, .. } if reason.contains("outside the paths")),
         "{view:?}"
     );
 
-    let dangling = run(
+    let dangling = run_job(
         &mut client,
-        spec("misbehave", sws, &["dangling-blob", "c.txt"]),
+        job_spec("misbehave", sws, &["dangling-blob", "c.txt"]),
     );
     assert!(
         matches!(&dangling.state, AttemptState::Refused { reason, .. } if reason.contains("neither stored")),
@@ -287,9 +202,9 @@ fn proposals_outside_the_jobs_scope_are_refused_with_the_reason() {
     };
     assert!(!files(&mut client).iter().any(|p| p.ends_with(".txt")));
 
-    let mut inside = spec("misbehave", sws, &["touch-file", "src"]);
+    let mut inside = job_spec("misbehave", sws, &["touch-file", "src"]);
     inside.paths = vec!["src".to_owned()];
-    let view = run(&mut client, inside);
+    let view = run_job(&mut client, inside);
     assert!(matches!(view.state, AttemptState::Done { .. }), "{view:?}");
     assert!(files(&mut client).contains(&"src".to_owned()));
 }
@@ -305,7 +220,7 @@ fn killing_the_daemon_kills_its_workers_and_restart_ends_their_attempts() {
     install_misbehave(&sandbox, "misbehave", "workspace");
     let mut client = daemon.client();
     let sws = create_sws(&mut client);
-    let mut hang = spec("misbehave", sws, &["hang"]);
+    let mut hang = job_spec("misbehave", sws, &["hang"]);
     hang.wait = false;
     let attempt = match call(&mut client, &Request::JobRun(hang)) {
         Response::JobStarted { attempt } => attempt,
@@ -313,7 +228,7 @@ fn killing_the_daemon_kills_its_workers_and_restart_ends_their_attempts() {
     };
     let mut workers = Vec::new();
     wait_until("the worker's start", Duration::from_secs(10), || {
-        workers = children(&daemon);
+        workers = worker_children(&daemon);
         !workers.is_empty()
     });
     drop(client);
@@ -379,7 +294,10 @@ fn installed_workers_are_listed_and_a_changed_binary_is_refused() {
     fs::write(dir.join("misbehave"), b"#!/bin/sh\nexit 0\n").unwrap();
     let mut client = daemon.client();
     let sws = create_sws(&mut client);
-    match call(&mut client, &Request::JobRun(spec("misbehave", sws, &[]))) {
+    match call(
+        &mut client,
+        &Request::JobRun(job_spec("misbehave", sws, &[])),
+    ) {
         Response::Error(e) => assert!(e.message.contains("changed since"), "{}", e.message),
         other => panic!("a changed binary ran: {other:?}"),
     }
@@ -408,4 +326,53 @@ fn workers_manifest(sandbox: &Sandbox, name: &str) -> PathBuf {
     )
     .unwrap();
     manifest
+}
+
+// Goal: `jitos job cancel` stops a running attempt, which ends once, as cancelled, with its
+// worker gone. Method: a detached job of the hanging misdeed (which ignores Cancel, so the
+// daemon kills it after the grace period); cancel it through the CLI and wait for its end.
+#[test]
+fn a_cancelled_job_ends_as_cancelled() {
+    let sandbox = Sandbox::new();
+    let daemon = sandbox.start();
+    install_misbehave(&sandbox, "misbehave", "workspace");
+    let mut client = daemon.client();
+    let sws = create_sws(&mut client);
+    let mut hang = job_spec("misbehave", sws, &["hang"]);
+    hang.wait = false;
+    let attempt = match call(&mut client, &Request::JobRun(hang)) {
+        Response::JobStarted { attempt } => attempt,
+        other => panic!("detached run answered {other:?}"),
+    };
+    let out = assert_success(
+        "job cancel",
+        &sandbox.jitos(&["job", "cancel", &attempt.to_string()]),
+    );
+    assert!(out.contains("asked to stop"), "{out}");
+    let mut ended = None;
+    wait_until(
+        "the cancelled attempt's end",
+        Duration::from_secs(10),
+        || match call(&mut client, &Request::JobShow(attempt)) {
+            Response::Job(AttemptView {
+                state: AttemptState::Failed { cause, .. },
+                ..
+            }) => {
+                ended = Some(cause);
+                true
+            }
+            _ => false,
+        },
+    );
+    assert_eq!(ended.as_deref(), Some("cancelled"));
+    assert!(worker_children(&daemon).is_empty());
+    assert_eq!(
+        terminal_records(&mut client).get(&attempt).map(Vec::len),
+        Some(1)
+    );
+    let again = assert_failure(
+        "cancel of an ended attempt",
+        &sandbox.jitos(&["job", "cancel", &attempt.to_string()]),
+    );
+    assert!(again.contains("not running"), "{again}");
 }

@@ -16,11 +16,26 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    // The demo embeds a daemon, which must outlive a worker or client that hangs up.
+    if !matches!(cli.command, cli::Command::Demo { .. }) {
+        die_quietly_on_closed_stdout();
+    }
     match commands::run(cli) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("jitos: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `jitos log | head` closes the pipe early: end as a Unix tool does, by SIGPIPE, rather
+/// than with a panic message from `print!`. Rust starts programs with SIGPIPE ignored.
+#[allow(unsafe_code)]
+fn die_quietly_on_closed_stdout() {
+    // SAFETY: setting a signal's disposition to its default installs no handler code, and
+    // runs before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }

@@ -212,11 +212,12 @@ fn lock(m: &Mutex<Option<u64>>) -> std::sync::MutexGuard<'_, Option<u64>> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// The process's CPU time and peak RSS so far; zero when getrusage fails, since usage is
-/// informative and not worth failing a job over.
+/// The CPU time and peak RSS so far of the process and of the children it has reaped (a
+/// shell worker's commands); zero when getrusage fails, since usage is informative and not
+/// worth failing a job over.
 fn rusage() -> Usage {
     use nix::sys::resource::{getrusage, UsageWho};
-    match getrusage(UsageWho::RUSAGE_SELF) {
+    let of = |who| match getrusage(who) {
         Ok(u) => {
             let ms = |t: nix::sys::time::TimeVal| {
                 u64::try_from(t.tv_sec()).unwrap_or(0) * 1000
@@ -228,5 +229,10 @@ fn rusage() -> Usage {
             }
         }
         Err(_) => Usage::default(),
+    };
+    let (own, children) = (of(UsageWho::RUSAGE_SELF), of(UsageWho::RUSAGE_CHILDREN));
+    Usage {
+        cpu_ms: own.cpu_ms + children.cpu_ms,
+        max_rss_kib: own.max_rss_kib.max(children.max_rss_kib),
     }
 }
