@@ -4,13 +4,48 @@
 use std::{
     collections::BTreeMap,
     fs,
+    os::unix::fs::PermissionsExt,
     path::PathBuf,
     time::{Duration, Instant},
 };
 
 use jitos_proto::{AttemptView, Client, JobSpec, Request, Response};
 
-use crate::{all_records, call, Daemon};
+use crate::{all_records, assert_success, bin_path, call, Daemon, Sandbox};
+
+/// Writes a worker directory `name` holding the misbehaving test worker's binary and a
+/// `pure` manifest for it, with `extra` TOML lines (its effect class at least); returns
+/// the manifest's path. The sandbox is opened up so any worker uid can read the binary.
+pub fn misbehave_manifest(sandbox: &Sandbox, name: &str, extra: &str) -> PathBuf {
+    fs::set_permissions(sandbox.path(), fs::Permissions::from_mode(0o755))
+        .unwrap_or_else(|e| panic!("cannot open up the sandbox: {e}"));
+    let dir = sandbox.path().join(name);
+    fs::create_dir(&dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+    fs::copy(bin_path("jitos-worker-misbehave"), dir.join("misbehave"))
+        .unwrap_or_else(|e| panic!("cannot copy the misbehaving worker: {e}"));
+    let manifest = dir.join("worker.toml");
+    let text = format!(
+        "name = \"{name}\"\nversion = \"0.1.0\"\nbinary = \"misbehave\"\n\
+         sandbox_profile = \"pure\"\ninput_schema = {{ type = \"bytes\" }}\n{extra}\n"
+    );
+    fs::write(&manifest, text).unwrap_or_else(|e| panic!("cannot write the manifest: {e}"));
+    manifest
+}
+
+/// Installs the misbehaving test worker under `name` with `effect_class`; returns the
+/// directory of its binary and manifest.
+pub fn install_misbehave(sandbox: &Sandbox, name: &str, effect_class: &str) -> PathBuf {
+    let manifest = misbehave_manifest(sandbox, name, &format!("effect_class = \"{effect_class}\""));
+    let path = manifest.to_string_lossy().into_owned();
+    assert_success(
+        "worker install",
+        &sandbox.jitos(&["worker", "install", &path]),
+    );
+    manifest
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| panic!("{} has no directory", manifest.display()))
+}
 
 /// Creates a workspace over the system's head; its id.
 pub fn create_sws(client: &mut Client) -> u64 {

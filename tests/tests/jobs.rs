@@ -5,41 +5,15 @@
 
 use std::{
     fs,
-    os::unix::fs::PermissionsExt,
     path::PathBuf,
     time::{Duration, Instant},
 };
 
 use jitos_proto::{AttemptState, AttemptView, Client, Request, Response};
 use jitos_system_tests::{
-    assert_failure, assert_success, bin_path, call, create_sws, is_alive, job_spec, run_job,
-    terminal_records, wait_until, worker_children, Sandbox,
+    assert_failure, assert_success, call, create_sws, install_misbehave, is_alive, job_spec,
+    run_job, terminal_records, wait_until, worker_children, Sandbox,
 };
-
-/// Installs the misbehaving test worker under `name` with `effect_class`; its binary is
-/// copied beside its manifest in a directory any worker uid can read.
-fn install_misbehave(sandbox: &Sandbox, name: &str, effect_class: &str) -> PathBuf {
-    fs::set_permissions(sandbox.path(), fs::Permissions::from_mode(0o755)).unwrap();
-    let dir = sandbox.path().join(name);
-    fs::create_dir(&dir).unwrap();
-    fs::copy(bin_path("jitos-worker-misbehave"), dir.join("misbehave")).unwrap();
-    let manifest = dir.join("worker.toml");
-    fs::write(
-        &manifest,
-        format!(
-            "name = \"{name}\"\nversion = \"0.1.0\"\nbinary = \"misbehave\"\n\
-             sandbox_profile = \"pure\"\neffect_class = \"{effect_class}\"\n\
-             input_schema = {{ type = \"bytes\" }}\n"
-        ),
-    )
-    .unwrap();
-    let manifest_arg = manifest.to_str().unwrap();
-    assert_success(
-        "worker install",
-        &sandbox.jitos(&["worker", "install", manifest_arg]),
-    );
-    dir
-}
 
 // Goal: a job's proposal lands in its workspace, recorded as dispatch then done, and not
 // in the system. Method: run the noop worker through the CLI into a new workspace; read

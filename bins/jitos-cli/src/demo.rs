@@ -79,7 +79,7 @@ pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
         workers: jitosd::WorkerConfig {
             bin_dir: jitosd::paths::own_dir().map_err(|e| anyhow!(e))?,
             allow_unconfined: false,
-            needs_allowed: Vec::new(),
+            policy: jitosd::WorkerPolicy::default(),
             deadline_default_ms: 60_000,
         },
     })?;

@@ -55,16 +55,6 @@ pub fn run(client: &mut Client, json: bool, command: JobCommand) -> Result<ExitC
 }
 
 fn run_job(client: &mut Client, json: bool, args: JobRunArgs) -> Result<ExitCode> {
-    let sws = match args.sws {
-        Some(sws) => sws,
-        None => {
-            let sws = create_workspace(client)?;
-            if !json {
-                eprintln!("created workspace {sws} for the job");
-            }
-            sws
-        }
-    };
     let input = match &args.input {
         None => Vec::new(),
         Some(path) if path == Path::new("-") => {
@@ -81,6 +71,16 @@ fn run_job(client: &mut Client, json: bool, args: JobRunArgs) -> Result<ExitCode
         Some(secs) if secs.is_finite() && secs > 0.0 => Some((secs * 1000.0).ceil() as u64),
         Some(secs) => bail!("--deadline {secs} is not a positive number of seconds"),
         None => None,
+    };
+    let (sws, created) = match args.sws {
+        Some(sws) => (sws, false),
+        None => {
+            let sws = create_workspace(client)?;
+            if !json {
+                eprintln!("created workspace {sws} for the job");
+            }
+            (sws, true)
+        }
     };
     let spec = JobSpec {
         worker: args.worker,
@@ -102,6 +102,12 @@ fn run_job(client: &mut Client, json: bool, args: JobRunArgs) -> Result<ExitCode
     }
     let view = match response {
         Response::Job(view) => view,
+        Response::Error(refusal) if created => {
+            // The workspace was made for this job alone; end it rather than leave it open.
+            let reason = format!("its job was refused: {}", refusal.message);
+            client.call(&Request::SwsDiscard { sws, reason })?;
+            return print(json, Response::Error(refusal), |_| None);
+        }
         other => return print(json, other, |_| None),
     };
     if json {
@@ -248,6 +254,14 @@ fn workers_text(workers: &[WorkerView]) -> String {
         ));
         for (path, access) in &w.needs {
             text.push_str(&format!("{:<16}  needs {access} {path}\n", ""));
+        }
+        let l = &w.limits;
+        text.push_str(&format!(
+            "{:<16}  limits: {} s CPU, {} MiB memory, {} files open, {} processes, {} MiB per file\n",
+            "", l.cpu_seconds, l.address_space_mib, l.open_files, l.processes, l.file_size_mib
+        ));
+        if let Some(refusal) = &w.policy_refusal {
+            text.push_str(&format!("{:<16}  NOT RUNNABLE: {refusal}\n", ""));
         }
     }
     text

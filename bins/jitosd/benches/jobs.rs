@@ -59,7 +59,7 @@ fn bench(c: &mut Criterion) {
                 workers: WorkerConfig {
                     bin_dir,
                     allow_unconfined: false,
-                    needs_allowed: Vec::new(),
+                    policy: jitosd::WorkerPolicy::default(),
                     deadline_default_ms: 30_000,
                 },
             })

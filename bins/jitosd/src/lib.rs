@@ -13,6 +13,6 @@ pub mod paths;
 pub mod views;
 
 pub use daemon::{Daemon, DaemonConfig, DaemonError};
-pub use jobs::WorkerConfig;
+pub use jobs::{PolicyError, WorkerConfig, WorkerPolicy};
 pub use lock::{DataDirLock, LockError};
 pub use socket::SocketError;

@@ -3,7 +3,7 @@
 use std::{path::PathBuf, process::ExitCode, sync::Arc};
 
 use clap::Parser;
-use jitosd::{paths, Daemon, DaemonConfig, WorkerConfig};
+use jitosd::{paths, Daemon, DaemonConfig, WorkerConfig, WorkerPolicy};
 
 /// The JITOS daemon: records every change to the state graph in a durable, hash-chained
 /// ledger and serves it to `jitos` over a private unix socket.
@@ -32,10 +32,12 @@ struct Args {
     /// mode, shown by `jitos status`); without it, such a kernel runs no workers
     #[arg(long)]
     allow_unconfined_workers: bool,
-    /// A path prefix installed workers may declare as a need (repeatable); a worker whose
-    /// manifest needs anything outside these is refused
-    #[arg(long = "worker-needs-allowed", value_name = "PREFIX")]
-    worker_needs_allowed: Vec<PathBuf>,
+    /// The operator's policy for installed workers: which profiles, needed paths and
+    /// resource limits their manifests may ask for, by default and per worker (a TOML
+    /// file; see docs/JOBS.md). Without it, installed workers may use either profile, need
+    /// no paths, and ask only for limits at or below the defaults
+    #[arg(long, env = "JITOS_WORKER_POLICY", value_name = "FILE")]
+    worker_policy: Option<PathBuf>,
     /// Deadline, in seconds, of jobs that do not set their own
     #[arg(long, default_value_t = 600)]
     job_deadline_secs: u64,
@@ -50,6 +52,16 @@ fn main() -> ExitCode {
         .with_env_filter(tracing_subscriber::EnvFilter::new(&args.log))
         .with_writer(std::io::stderr)
         .init();
+    let policy = match &args.worker_policy {
+        Some(path) => match WorkerPolicy::load(path) {
+            Ok(policy) => policy,
+            Err(e) => {
+                eprintln!("jitosd: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        None => WorkerPolicy::default(),
+    };
     let config = DaemonConfig {
         data_dir: args.data_dir.unwrap_or_else(paths::default_data_dir),
         socket: args.socket.unwrap_or_else(paths::default_socket),
@@ -68,7 +80,7 @@ fn main() -> ExitCode {
                 },
             },
             allow_unconfined: args.allow_unconfined_workers,
-            needs_allowed: args.worker_needs_allowed,
+            policy,
             deadline_default_ms: args.job_deadline_secs.saturating_mul(1000),
         },
     };

@@ -98,8 +98,27 @@ pub struct WorkerView {
     pub effect_class: String,
     /// Absolute paths it needs beyond its scratch directory, with `read` or `write`.
     pub needs: Vec<(String, String)>,
+    /// The resource limits it runs with.
+    pub limits: WorkerLimitsView,
     /// The record that installed it, for installed workers.
     pub installed_seq: Option<u64>,
+    /// Why the operator's policy refuses to run it now, if it does.
+    pub policy_refusal: Option<String>,
+}
+
+/// The resource limits a worker runs with, in `worker.toml`'s units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerLimitsView {
+    /// CPU seconds.
+    pub cpu_seconds: u64,
+    /// Address space, MiB.
+    pub address_space_mib: u64,
+    /// Open file descriptors.
+    pub open_files: u64,
+    /// Processes.
+    pub processes: u64,
+    /// Largest file written, MiB.
+    pub file_size_mib: u64,
 }
 
 /// The daemon's worker confinement, for `jitos status` and `jitos doctor`.

@@ -16,7 +16,9 @@ pub use frame::{
     FRAME_BYTES_MAX,
 };
 pub use handshake::{Hello, Welcome, PROTOCOL_MAGIC, PROTOCOL_VERSION};
-pub use job_message::{AttemptState, AttemptView, JobSpec, SandboxView, WorkerView};
+pub use job_message::{
+    AttemptState, AttemptView, JobSpec, SandboxView, WorkerLimitsView, WorkerView,
+};
 pub use message::{
     ActorView, BlobGcReport, ConflictEntry, ConflictView, ErrorCode, ErrorInfo, GraphView,
     HistoryEntry, KeyChangeView, RecordView, ReplayReport, Request, Response, SnapshotView,

@@ -31,6 +31,41 @@ pub struct Manifest {
     /// What it needs beyond its scratch directory.
     #[serde(default)]
     pub needs: Vec<Need>,
+    /// Resource limits it asks for instead of the daemon's defaults; the operator's policy
+    /// bounds each one.
+    #[serde(default)]
+    pub limits: LimitsRequest,
+}
+
+/// Resource limits a worker asks for; each one left out keeps the daemon's default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsRequest {
+    /// CPU seconds before the worker is killed.
+    pub cpu_seconds: Option<u64>,
+    /// Address space, in MiB.
+    pub address_space_mib: Option<u64>,
+    /// Open file descriptors.
+    pub open_files: Option<u64>,
+    /// Processes (under `shell`; `pure` starts none).
+    pub processes: Option<u64>,
+    /// Largest file it may write, in MiB.
+    pub file_size_mib: Option<u64>,
+}
+
+impl LimitsRequest {
+    /// Each limit asked for, by its field name in `worker.toml`.
+    pub fn asked(&self) -> impl Iterator<Item = (&'static str, u64)> {
+        [
+            ("cpu_seconds", self.cpu_seconds),
+            ("address_space_mib", self.address_space_mib),
+            ("open_files", self.open_files),
+            ("processes", self.processes),
+            ("file_size_mib", self.file_size_mib),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| value.map(|v| (name, v)))
+    }
 }
 
 /// The confinement a worker asks for.
@@ -90,6 +125,36 @@ pub enum Access {
     Read,
     /// Read and write.
     Write,
+}
+
+impl SandboxProfile {
+    /// The name as `worker.toml` spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SandboxProfile::Pure => "pure",
+            SandboxProfile::Shell => "shell",
+        }
+    }
+}
+
+impl EffectClass {
+    /// The name as `worker.toml` spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EffectClass::None => "none",
+            EffectClass::Workspace => "workspace",
+        }
+    }
+}
+
+impl Access {
+    /// The name as `worker.toml` spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Access::Read => "read",
+            Access::Write => "write",
+        }
+    }
 }
 
 /// Why a manifest is not usable.
@@ -195,6 +260,12 @@ impl Manifest {
                     "lists {} entries; at most {MANIFEST_NEEDS_MAX}",
                     self.needs.len()
                 ),
+            ));
+        }
+        if let Some((name, _)) = self.limits.asked().find(|(_, value)| *value == 0) {
+            return Err(invalid(
+                "limits",
+                format!("sets {name} to 0; leave it out to keep the daemon's default"),
             ));
         }
         for need in &self.needs {

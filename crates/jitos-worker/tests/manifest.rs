@@ -14,6 +14,7 @@ sandbox_profile = "pure"
 effect_class = "none"
 input_schema = { type = "bytes" }
 needs = [{ path = "/usr/share/dict", access = "read" }]
+limits = { processes = 8, cpu_seconds = 60 }
 "#;
 
 fn parse(text: &str) -> Result<Manifest, ManifestError> {
@@ -35,8 +36,12 @@ fn the_shipped_noop_manifest_loads() {
 // time; the good one itself is the control.
 #[test]
 fn each_mistake_is_refused_with_its_field_or_line() {
-    assert!(parse(GOOD).is_ok(), "control: the good manifest parses");
-    let cases: [(&str, &str, &str); 7] = [
+    let good = parse(GOOD).expect("control: the good manifest parses");
+    assert_eq!(good.limits.processes, Some(8));
+    assert_eq!(good.limits.address_space_mib, None);
+    let cases: [(&str, &str, &str); 9] = [
+        ("processes = 8", "processes = 0", "`limits`"),
+        ("processes = 8", "threads = 8", "threads"),
         ("name = \"noop\"", "name = \"No Op\"", "`name`"),
         (
             "binary = \"jitos-worker-noop\"",

@@ -6,6 +6,7 @@
 //! then exit), `garbage` (bytes that are no frame), `oversized` (a length prefix beyond
 //! the maximum), `pass-fd` (a frame carrying a file descriptor), `hang` (never answers),
 //! `touch-file PATH` (proposes a new file PATH whose blob it ships as an artifact),
+//! `read-file PATH` (proposes a `read:<job>` node with the size of PATH, or fails),
 //! `dangling-blob PATH` (proposes a file whose blob it does not ship), `fail` (a Failure).
 
 // Adopting fd 3 needs `FromRawFd`; this test tool is the only place here that does it.
@@ -25,7 +26,7 @@ use std::{
 use jitos_proto::{read_frame, write_frame};
 use jitos_tree::{sync_rewrite, Entry, Tree, TreePath};
 use jitos_treefs::read_tree;
-use jitos_warp::{BlobRef, Rewrite};
+use jitos_warp::{BlobRef, NodeId, Op, Rewrite, Value};
 use jitos_worker::{
     decode_daemon_message, encode_worker_message, Artifact, DaemonMessage, Failure, Proposal,
     Usage, WorkerHello, WorkerMessage, MAGIC, PROTOCOL_VERSION,
@@ -136,6 +137,19 @@ fn run() -> Result<(), String> {
                 ),
             )
         }
+        "read-file" => match std::fs::read(&path) {
+            Ok(bytes) => send(
+                &mut stream,
+                &propose(vec![read_node(job.job_id, bytes.len())?], Vec::new()),
+            ),
+            Err(e) => send(
+                &mut stream,
+                &WorkerMessage::Failure(Failure {
+                    job_id: job.job_id,
+                    reason: format!("cannot read {path}: {e}"),
+                }),
+            ),
+        },
         "dangling-blob" => {
             let blob = BlobRef(*blake3::hash(b"never shipped").as_bytes());
             send(
@@ -151,6 +165,24 @@ fn run() -> Result<(), String> {
     // Stay until the daemon hangs up, as a well-behaved worker would.
     std::thread::sleep(Duration::from_secs(30));
     Ok(())
+}
+
+/// The rewrite adding node `read:<job>` with the number of bytes read.
+fn read_node(job_id: u64, bytes: usize) -> Result<Rewrite, String> {
+    let id = NodeId::new(format!("read:{job_id}")).map_err(|e| e.to_string())?;
+    let mut attrs = std::collections::BTreeMap::new();
+    attrs.insert(
+        "bytes".to_owned(),
+        Value::Int(i64::try_from(bytes).map_err(|e| e.to_string())?),
+    );
+    Ok(Rewrite {
+        ops: vec![Op::AddNode {
+            id,
+            kind: "Read".to_owned(),
+            attrs,
+        }],
+        expect: Vec::new(),
+    })
 }
 
 /// The rewrite adding file `path` (content `blob`) to the workspace files the daemon

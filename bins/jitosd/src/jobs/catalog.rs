@@ -4,7 +4,10 @@
 use std::path::{Path, PathBuf};
 
 use jitos_kernel::{Jobs, WorkerInstall};
-use jitos_worker::{Access, Manifest, ManifestError};
+use jitos_sandbox::Limits;
+use jitos_worker::{Manifest, ManifestError};
+
+use super::policy::{PolicyError, WorkerPolicy};
 
 /// The built-in workers' manifests, compiled in so a daemon always knows them.
 const BUILTIN_MANIFESTS: [(&str, &str); 3] = [
@@ -29,9 +32,8 @@ pub struct WorkerConfig {
     pub bin_dir: PathBuf,
     /// Run workers unconfined where the kernel lacks Landlock or seccomp (degraded mode).
     pub allow_unconfined: bool,
-    /// Path prefixes a worker's declared needs may name; a need outside all of them
-    /// refuses the worker.
-    pub needs_allowed: Vec<PathBuf>,
+    /// What installed workers may ask for in their manifests.
+    pub policy: WorkerPolicy,
     /// Deadline for jobs that do not set one.
     pub deadline_default_ms: u64,
 }
@@ -47,6 +49,9 @@ pub struct ResolvedWorker {
     pub installed_seq: Option<u64>,
     /// The binary's digest at install, checked before each launch.
     pub binary_digest: Option<[u8; 32]>,
+    /// The resource limits it runs with: the defaults, or what its manifest asked for
+    /// within the operator's policy.
+    pub limits: Limits,
 }
 
 /// Why a worker cannot be used.
@@ -78,16 +83,9 @@ pub enum CatalogError {
         /// The binary.
         path: PathBuf,
     },
-    /// A declared need is outside what the operator allows.
-    #[error("worker {name} needs {access} access to {path}, which the operator does not allow; start jitosd with --worker-needs-allowed <prefix> to allow it")]
-    NeedNotAllowed {
-        /// The worker.
-        name: String,
-        /// The path.
-        path: PathBuf,
-        /// `read` or `write`.
-        access: &'static str,
-    },
+    /// The manifest asks for more than the operator's policy grants.
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
     /// A built-in worker's name cannot be taken by an install.
     #[error("{name} is a built-in worker; give the custom worker another name")]
     BuiltinName {
@@ -107,12 +105,14 @@ pub fn builtins(config: &WorkerConfig) -> Result<Vec<ResolvedWorker>, CatalogErr
                 manifest,
                 installed_seq: None,
                 binary_digest: None,
+                limits: Limits::default(),
             })
         })
         .collect()
 }
 
-/// Finds a worker by name: built-ins first (their names are reserved), then installed.
+/// Finds a worker by name: built-ins first (their names are reserved), then installed
+/// ones, which must still be within the operator's policy.
 pub fn resolve(
     config: &WorkerConfig,
     jobs: &Jobs,
@@ -127,55 +127,46 @@ pub fn resolve(
     let (seq, install) = jobs.worker(name).ok_or_else(|| CatalogError::Unknown {
         name: name.to_owned(),
     })?;
-    Ok(installed(*seq, install))
+    let limits = config.policy.limits_for(&install.manifest)?;
+    Ok(installed(*seq, install, limits))
 }
 
-/// Every worker: built-ins, then installed ones by name.
-pub fn list(config: &WorkerConfig, jobs: &Jobs) -> Result<Vec<ResolvedWorker>, CatalogError> {
-    let mut all = builtins(config)?;
-    all.extend(
-        jobs.workers()
-            .map(|(seq, install)| installed(*seq, install)),
-    );
+/// Every worker: built-ins, then installed ones by name, each with why the operator's
+/// policy refuses it now, if it does (it then shows the default limits and will not run).
+pub fn list(
+    config: &WorkerConfig,
+    jobs: &Jobs,
+) -> Result<Vec<(ResolvedWorker, Option<String>)>, CatalogError> {
+    let mut all: Vec<_> = builtins(config)?.into_iter().map(|w| (w, None)).collect();
+    all.extend(jobs.workers().map(
+        |(seq, install)| match config.policy.limits_for(&install.manifest) {
+            Ok(limits) => (installed(*seq, install, limits), None),
+            Err(e) => (
+                installed(*seq, install, Limits::default()),
+                Some(e.to_string()),
+            ),
+        },
+    ));
     Ok(all)
 }
 
-fn installed(seq: u64, install: &WorkerInstall) -> ResolvedWorker {
+/// An installed worker as registered by the record at `seq`.
+pub fn installed(seq: u64, install: &WorkerInstall, limits: Limits) -> ResolvedWorker {
     ResolvedWorker {
         manifest: install.manifest.clone(),
         binary: PathBuf::from(&install.binary),
         installed_seq: Some(seq),
         binary_digest: Some(install.binary_digest),
+        limits,
     }
 }
 
-/// Checks a manifest's needs against the operator's bounds.
-pub fn check_needs(config: &WorkerConfig, manifest: &Manifest) -> Result<(), CatalogError> {
-    for need in &manifest.needs {
-        if !config
-            .needs_allowed
-            .iter()
-            .any(|allowed| need.path.starts_with(allowed))
-        {
-            return Err(CatalogError::NeedNotAllowed {
-                name: manifest.name.clone(),
-                path: need.path.clone(),
-                access: match need.access {
-                    Access::Read => "read",
-                    Access::Write => "write",
-                },
-            });
-        }
-    }
-    Ok(())
-}
-
-/// Reads a manifest on this host and describes the worker it installs: the binary beside
-/// the manifest, and its digest now.
+/// Reads a manifest on this host and describes the worker it installs (the binary beside
+/// the manifest, and its digest now), with the limits the operator's policy gives it.
 pub fn prepare_install(
     config: &WorkerConfig,
     manifest_path: &Path,
-) -> Result<WorkerInstall, CatalogError> {
+) -> Result<(WorkerInstall, Limits), CatalogError> {
     let manifest = Manifest::load(manifest_path)?;
     if builtins(config)?
         .iter()
@@ -185,15 +176,16 @@ pub fn prepare_install(
             name: manifest.name,
         });
     }
-    check_needs(config, &manifest)?;
+    let limits = config.policy.limits_for(&manifest)?;
     let dir = manifest_path.parent().unwrap_or(Path::new("/"));
     let binary = dir.join(&manifest.binary);
     let binary_digest = digest_of(&binary)?;
-    Ok(WorkerInstall {
+    let install = WorkerInstall {
         binary: binary.to_string_lossy().into_owned(),
         manifest,
         binary_digest,
-    })
+    };
+    Ok((install, limits))
 }
 
 /// Checks that an installed worker's binary is the one that was installed.

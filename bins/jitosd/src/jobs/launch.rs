@@ -60,6 +60,7 @@ pub fn confinement_of(worker: &ResolvedWorker, scratch_dir: PathBuf) -> Confinem
         SandboxProfile::Shell => Profile::Shell,
     };
     let mut confinement = Confinement::new(profile);
+    confinement.limits = worker.limits;
     confinement.read_write.push(scratch_dir);
     for need in &worker.manifest.needs {
         match need.access {

@@ -8,6 +8,7 @@ mod catalog;
 mod checkout;
 mod drive;
 mod launch;
+mod policy;
 mod scratch;
 pub mod views;
 
@@ -32,6 +33,7 @@ use tokio::sync::oneshot;
 pub use catalog::{ResolvedWorker, WorkerConfig};
 use drive::AttemptEnd;
 use launch::Enforcement;
+pub use policy::{PolicyError, WorkerPolicy};
 use scratch::{Scratch, UidPool};
 
 /// Longest deadline a job may ask for: one day.
@@ -144,7 +146,12 @@ impl JobRunner {
         let config = self.config.clone();
         self.kernel
             .query(move |kernel| match catalog::list(&config, kernel.jobs()) {
-                Ok(workers) => Response::Workers(workers.iter().map(views::worker_view).collect()),
+                Ok(workers) => Response::Workers(
+                    workers
+                        .into_iter()
+                        .map(|(worker, refusal)| views::worker_view(&worker, refusal))
+                        .collect(),
+                ),
                 Err(e) => error(ErrorCode::Storage, e.to_string()),
             })
             .await
@@ -160,19 +167,17 @@ impl JobRunner {
                 format!("the manifest path {manifest} must be absolute"),
             );
         }
-        let install = match catalog::prepare_install(&self.config, &path) {
-            Ok(install) => install,
+        let (install, limits) = match catalog::prepare_install(&self.config, &path) {
+            Ok(prepared) => prepared,
             Err(e) => return error(ErrorCode::BadRequest, e.to_string()),
         };
         self.kernel
             .query(
                 move |kernel| match kernel.worker_install(actor, install.clone()) {
-                    Ok(record) => Response::WorkerInstalled(views::worker_view(&ResolvedWorker {
-                        binary: PathBuf::from(&install.binary),
-                        binary_digest: Some(install.binary_digest),
-                        installed_seq: Some(record.seq),
-                        manifest: install.manifest,
-                    })),
+                    Ok(record) => {
+                        let worker = catalog::installed(record.seq, &install, limits);
+                        Response::WorkerInstalled(views::worker_view(&worker, None))
+                    }
                     Err(e) => Response::Error(crate::answer::kernel_error_info(&e)),
                 },
             )
@@ -224,9 +229,7 @@ impl JobRunner {
             .await
             .ok_or_else(|| info(ErrorCode::ShuttingDown, "jitosd is shutting down"))?
             .map_err(|e| info(ErrorCode::NotFound, e.to_string()))?;
-        catalog::check_needs(&self.config, &worker.manifest)
-            .and_then(|()| catalog::check_binary(&worker))
-            .map_err(|e| info(ErrorCode::BadRequest, e.to_string()))?;
+        catalog::check_binary(&worker).map_err(|e| info(ErrorCode::BadRequest, e.to_string()))?;
         let dispatch = Dispatch {
             worker: worker.manifest.name.clone(),
             worker_version: worker.manifest.version.clone(),

@@ -1,8 +1,7 @@
 //! The wire views of attempts and workers.
 
 use jitos_kernel::{Attempt, AttemptStatus, Effect, JobRecord};
-use jitos_proto::{AttemptState, AttemptView, WorkerView};
-use jitos_worker::{Access, EffectClass, SandboxProfile};
+use jitos_proto::{AttemptState, AttemptView, WorkerLimitsView, WorkerView};
 
 use super::ResolvedWorker;
 
@@ -81,8 +80,8 @@ pub fn summarize_job(seq: u64, op: &JobRecord) -> String {
     }
 }
 
-/// The wire form of a worker.
-pub fn worker_view(worker: &ResolvedWorker) -> WorkerView {
+/// The wire form of a worker, with why the operator's policy refuses it, if it does.
+pub fn worker_view(worker: &ResolvedWorker, policy_refusal: Option<String>) -> WorkerView {
     let m = &worker.manifest;
     WorkerView {
         name: m.name.clone(),
@@ -94,27 +93,26 @@ pub fn worker_view(worker: &ResolvedWorker) -> WorkerView {
         }
         .to_owned(),
         binary: worker.binary.to_string_lossy().into_owned(),
-        profile: match m.sandbox_profile {
-            SandboxProfile::Pure => "pure",
-            SandboxProfile::Shell => "shell",
-        }
-        .to_owned(),
-        effect_class: match m.effect_class {
-            EffectClass::None => "none",
-            EffectClass::Workspace => "workspace",
-        }
-        .to_owned(),
+        profile: m.sandbox_profile.as_str().to_owned(),
+        effect_class: m.effect_class.as_str().to_owned(),
         needs: m
             .needs
             .iter()
             .map(|need| {
-                let access = match need.access {
-                    Access::Read => "read",
-                    Access::Write => "write",
-                };
-                (need.path.to_string_lossy().into_owned(), access.to_owned())
+                (
+                    need.path.to_string_lossy().into_owned(),
+                    need.access.as_str().to_owned(),
+                )
             })
             .collect(),
+        limits: WorkerLimitsView {
+            cpu_seconds: worker.limits.cpu_seconds,
+            address_space_mib: worker.limits.address_space_bytes >> 20,
+            open_files: worker.limits.open_files,
+            processes: worker.limits.processes,
+            file_size_mib: worker.limits.file_size_bytes >> 20,
+        },
         installed_seq: worker.installed_seq,
+        policy_refusal,
     }
 }
