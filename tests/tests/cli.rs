@@ -382,12 +382,17 @@ fn socket_is_private_and_sigterm_exits_cleanly() {
 }
 
 // Goal: the demo runs its whole tour. Method: run `jitos demo --dir D` with the sandbox's
-// data directory as D, check the exit and the replay line, then verify the store it left
-// behind offline.
+// data directory as D, check the exit, the sandboxed job's story and the replay line, then
+// verify the store it left behind offline.
 #[test]
 fn demo_runs_the_tour() {
     let sandbox = Sandbox::new();
     let out = ok(&sandbox, &["demo", "--dir", &path_arg(sandbox.data_dir())]);
+    assert!(out.contains("job.done: its proposal was checked"), "{out}");
+    for refused in ["write to /etc: refused", "read of /proc/1: refused"] {
+        assert!(out.contains(refused), "{out}");
+    }
+    assert!(out.contains("the system now has 1 file"), "{out}");
     assert!(out.contains("equals the live state"), "{out}");
     let verified = ok(&sandbox, &["verify"]);
     assert!(verified.contains("chain ok"), "{verified}");

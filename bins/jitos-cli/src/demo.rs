@@ -1,5 +1,5 @@
-//! `jitos demo`: an embedded daemon on a throw-away store, a short scripted history, and
-//! a tour of what the ledger knows about it.
+//! `jitos demo`: an embedded daemon on a throw-away store, a short scripted history, a
+//! job on a sandboxed worker, and a tour of what the ledger knows about it.
 
 use std::{
     path::{Path, PathBuf},
@@ -16,7 +16,7 @@ use tokio::sync::oneshot;
 
 use jitos_proto::Client;
 
-use crate::render;
+use crate::{demo_job, render};
 
 /// The scripted history: a task, the files it touches, and its progress.
 const SCRIPT: &[(&str, &str)] = &[
@@ -27,10 +27,10 @@ const SCRIPT: &[(&str, &str)] = &[
     (
         "record the files it touches",
         r#"{"ops": [
-            {"add_node": {"id": "file:src/lib.rs", "kind": "File", "attrs": {"lines": 120}}},
-            {"add_node": {"id": "file:tests/flaky.rs", "kind": "File", "attrs": {"lines": 40}}},
-            {"add_edge": {"from": "task:1", "to": "file:src/lib.rs", "label": "touches"}},
-            {"add_edge": {"from": "task:1", "to": "file:tests/flaky.rs", "label": "touches"}}]}"#,
+            {"add_node": {"id": "src:lib.rs", "kind": "Source", "attrs": {"lines": 120}}},
+            {"add_node": {"id": "src:tests/flaky.rs", "kind": "Source", "attrs": {"lines": 40}}},
+            {"add_edge": {"from": "task:1", "to": "src:lib.rs", "label": "touches"}},
+            {"add_edge": {"from": "task:1", "to": "src:tests/flaky.rs", "label": "touches"}}]}"#,
     ),
     (
         "start work, but only if the task is still open",
@@ -39,8 +39,8 @@ const SCRIPT: &[(&str, &str)] = &[
     ),
     (
         "the fix only needed the test file",
-        r#"{"ops": [{"remove_edge": {"from": "task:1", "to": "file:src/lib.rs", "label": "touches"}},
-                    {"set_attr": {"node": "file:tests/flaky.rs", "key": "lines", "value": 44}}]}"#,
+        r#"{"ops": [{"remove_edge": {"from": "task:1", "to": "src:lib.rs", "label": "touches"}},
+                    {"set_attr": {"node": "src:tests/flaky.rs", "key": "lines", "value": 44}}]}"#,
     ),
     (
         "close the task",
@@ -140,7 +140,10 @@ fn tour(socket: &Path, data_dir: &Path) -> Result<()> {
     println!("\n== 6. Speculation: two workspaces reopen task:1, each its own way");
     speculate(&mut client)?;
 
-    println!("\n== 7. Verification (replay reproduces the graph and every workspace)");
+    println!("\n== 7. A job on a sandboxed worker: it proposes, the kernel disposes");
+    demo_job::run(&mut client)?;
+
+    println!("\n== 8. Verification (replay reproduces the graph, every workspace and job)");
     match client.call(&Request::Verify)? {
         Response::Verify(view) if view.ok() => print!("{}", indent(&render::verify(&view))),
         other => bail!("verification failed: {other:?}"),
@@ -161,6 +164,8 @@ fn tour(socket: &Path, data_dir: &Path) -> Result<()> {
     println!("   echo '{{\"ops\":[{{\"add_node\":{{\"id\":\"task:2\",\"kind\":\"Task\"}}}}]}}' | jitos rewrite apply -");
     println!("   jitos log --follow                          # watch records as they commit");
     println!("   jitos sws list                              # the demo's workspaces");
+    println!("   jitos job list --all                        # the demo's jobs");
+    println!("   jitos job run shell --new-sws -- sh -c 'echo hi > hello.txt'");
     Ok(())
 }
 

@@ -359,14 +359,16 @@ pub fn scaffold(
             "attempt": view.id,
             "sws": sws,
             "dir": into,
-            "files": crate_tree.entries.values().filter(|e| matches!(e, Entry::File { .. })).count(),
+            "files": crate_tree.file_count(),
         }))?;
     } else {
         println!(
-            "worker {name} scaffolded by attempt {} in workspace {sws}, checked out to {}\n  next: cd {} && cargo test",
+            "worker {name} scaffolded by attempt {} in workspace {sws}, checked out to {dir}\n\
+             next:\n  cd {dir} && cargo test && cargo build --release\n  \
+             cp target/release/jitos-worker-{name} . && jitos worker install worker.toml\n  \
+             jitos job run {name} --new-sws",
             view.id,
-            into.display(),
-            into.display()
+            dir = into.display(),
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -3,6 +3,7 @@
 mod cli;
 mod commands;
 mod demo;
+mod demo_job;
 mod job_cmd;
 mod render;
 mod sandbox_cmd;

@@ -131,11 +131,7 @@ pub fn checkout(
     // rename(2) replaces an empty directory, and the check above refused a non-empty one.
     std::fs::rename(staged.path(), dir)
         .with_context(|| format!("cannot move the checkout into {}", dir.display()))?;
-    let files = tree
-        .entries
-        .values()
-        .filter(|entry| matches!(entry, Entry::File { .. }))
-        .count();
+    let files = tree.file_count();
     let summary = serde_json::json!({
         "dir": dir.display().to_string(),
         "entries": tree.len(),
@@ -157,11 +153,7 @@ pub fn checkout(
 /// Writes every entry of `tree` under `dir`, which exists and is empty, fetching file
 /// contents from the daemon batch by batch.
 pub fn write_tree(client: &mut Client, json: bool, dir: &Path, tree: &Tree) -> Result<()> {
-    let files = tree
-        .entries
-        .values()
-        .filter(|entry| matches!(entry, Entry::File { .. }))
-        .count();
+    let files = tree.file_count();
     let bar = progress(json, files as u64, "writing files");
     jitos_treefs::write_tree(dir, tree, |refs| {
         let contents = fetch_blobs(client, refs.to_vec())?;

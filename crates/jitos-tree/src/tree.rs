@@ -111,6 +111,14 @@ impl Tree {
         self.entries.is_empty()
     }
 
+    /// Number of files (not directories or symlinks).
+    pub fn file_count(&self) -> usize {
+        self.entries
+            .values()
+            .filter(|entry| matches!(entry, Entry::File { .. }))
+            .count()
+    }
+
     /// Total bytes of all files.
     pub fn file_bytes(&self) -> u64 {
         self.entries
