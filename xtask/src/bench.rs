@@ -28,6 +28,7 @@ const RATIOS: &[(&str, &str, &str, f64)] = &[
     ("ledger_group_commit", "ledger", "rocksdb_synced_batch", 2.0),
     ("single_append", "ledger", "write_fdatasync", 2.0),
     ("spawn", "confined_pure", "unconfined", 1.2),
+    ("spawn", "confined_shell", "unconfined", 1.2),
 ];
 
 struct Estimate {

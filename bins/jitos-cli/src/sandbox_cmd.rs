@@ -9,7 +9,7 @@ use std::{
 };
 
 use anyhow::{bail, Context, Result};
-use jitos_sandbox::{Confinement, Profile};
+use jitos_sandbox::{Confinement, Profile, Spawn};
 
 use crate::commands::emit_json;
 
@@ -31,9 +31,9 @@ pub fn exec(
         limits: Default::default(),
     };
     let status = confinement
-        .command(&program, args)?
-        .status()
-        .with_context(|| format!("cannot start {}", program.display()))?;
+        .spawn(Spawn::new(&program).args(args))?
+        .wait()
+        .with_context(|| format!("cannot wait for {}", program.display()))?;
     Ok(match (status.code(), status.signal()) {
         (Some(code), _) => ExitCode::from(u8::try_from(code).unwrap_or(u8::MAX)),
         (None, Some(signal)) => {

@@ -1,11 +1,10 @@
-//! The public confinement description and the `pre_exec` sequence that applies it.
+//! The public confinement description and the sequence the child applies between `clone`
+//! and `execve`.
 
-use std::ffi::OsStr;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
+use crate::spawn::{self, Process, Spawn};
 use crate::{landlock_rules, seccomp, SandboxError};
 
 /// What kind of program a worker is allowed to be.
@@ -79,7 +78,7 @@ pub struct SandboxStatus {
     pub landlock_abi: i64,
     /// Whether seccomp filters can be installed.
     pub seccomp: bool,
-    /// Whether [`Confinement::command`] can work here (Landlock ABI ≥ 4 and seccomp).
+    /// Whether [`Confinement::spawn`] can work here (Landlock ABI ≥ 4 and seccomp).
     pub supported: bool,
 }
 
@@ -123,101 +122,68 @@ impl Confinement {
         }
     }
 
-    /// Returns a command that runs `program` with `args` under this confinement.
+    /// Starts `spawn` under this confinement.
     ///
-    /// `program` must be an absolute path. The environment is cleared except for
-    /// `PATH=/usr/bin:/bin`, and stdin is null; the caller may change stdio, the working
-    /// directory and the uid, but not the confinement, which the child applies after
-    /// those and just before `execve`.
-    pub fn command<S: AsRef<OsStr>>(
-        &self,
-        program: &Path,
-        args: impl IntoIterator<Item = S>,
-    ) -> Result<Command, SandboxError> {
+    /// The program must be an absolute path. Its environment is `PATH=/usr/bin:/bin` only.
+    /// The child takes the spawn's streams, directory and uid, then applies the
+    /// confinement, then places the handed descriptors and executes the program.
+    pub fn spawn(&self, spawn: Spawn) -> Result<Process, SandboxError> {
         if !seccomp_available() {
             return Err(SandboxError::Unsupported {
                 feature: "seccomp filters",
                 detail: "SECCOMP_GET_ACTION_AVAIL failed".to_owned(),
             });
         }
-        if !program.is_absolute() {
-            return Err(SandboxError::RelativeProgram(program.to_owned()));
-        }
+        let program = absolute(spawn.program())?;
         let ruleset =
-            landlock_rules::build(self.profile, program, &self.read_only, &self.read_write)?;
-        let filters = seccomp::build(self.profile)?;
-        Ok(self.child_command(
-            program,
-            args,
-            Child {
-                ruleset: Some(ruleset),
-                filters: filters.programs,
-                limits: self.limits,
-            },
-        ))
+            landlock_rules::build(self.profile, &program, &self.read_only, &self.read_write)?;
+        let prepared = Prepared {
+            ruleset: Some(ruleset),
+            filters: seccomp::filters(self.profile)?,
+            limits: self.limits,
+        };
+        spawn::launch(spawn, &prepared)
     }
 
     /// Degraded mode, for kernels without Landlock or seccomp when the operator allows
-    /// it: the same command as [`Confinement::command`] (clean environment, new session,
-    /// parent-death signal, rlimits, no_new_privs) but without the Landlock ruleset and the
-    /// seccomp filter, so the worker can reach anything its uid can.
-    pub fn command_degraded<S: AsRef<OsStr>>(
-        &self,
-        program: &Path,
-        args: impl IntoIterator<Item = S>,
-    ) -> Result<Command, SandboxError> {
-        if !program.is_absolute() {
-            return Err(SandboxError::RelativeProgram(program.to_owned()));
-        }
-        Ok(self.child_command(
-            program,
-            args,
-            Child {
-                ruleset: None,
-                filters: Vec::new(),
-                limits: self.limits,
-            },
-        ))
-    }
-
-    fn child_command<S: AsRef<OsStr>>(
-        &self,
-        program: &Path,
-        args: impl IntoIterator<Item = S>,
-        child: Child,
-    ) -> Command {
-        let mut command = Command::new(program);
-        command
-            .args(args)
-            .env_clear()
-            .env("PATH", "/usr/bin:/bin")
-            .stdin(Stdio::null());
-        // SAFETY: the closure only makes raw system calls (setsid, prctl, setrlimit,
-        // landlock_restrict_self, seccomp) on data prepared before fork; it does not
-        // allocate, lock or touch any state another thread could have held at fork.
-        unsafe {
-            command.pre_exec(move || child.apply());
-        }
-        command
+    /// it: [`Confinement::spawn`] without the Landlock ruleset and the seccomp filter
+    /// (still a clean environment, new session, parent-death signal, rlimits,
+    /// no_new_privs), so the program can reach anything its uid can.
+    pub fn spawn_degraded(&self, spawn: Spawn) -> Result<Process, SandboxError> {
+        absolute(spawn.program())?;
+        let prepared = Prepared {
+            ruleset: None,
+            filters: &[],
+            limits: self.limits,
+        };
+        spawn::launch(spawn, &prepared)
     }
 }
 
-/// What the child needs, prepared in the parent.
-struct Child {
-    /// The Landlock ruleset (none in degraded mode); the fd is inherited across fork and
-    /// closed at exec.
+fn absolute(program: &Path) -> Result<PathBuf, SandboxError> {
+    if program.is_absolute() {
+        Ok(program.to_owned())
+    } else {
+        Err(SandboxError::RelativeProgram(program.to_owned()))
+    }
+}
+
+/// What the child applies, prepared in the parent.
+pub(crate) struct Prepared {
+    /// The Landlock ruleset (none in degraded mode); close-on-exec.
     ruleset: Option<OwnedFd>,
     /// The seccomp programs, installed in order.
-    filters: Vec<seccompiler::BpfProgram>,
+    filters: &'static [seccompiler::BpfProgram],
     /// The resource limits.
     limits: Limits,
 }
 
-impl Child {
-    /// Applies the confinement to the calling (forked, single-threaded) process.
-    fn apply(&self) -> std::io::Result<()> {
-        // Only stdio and the channel (put on fd 3 after this step) may cross exec: every
-        // descriptor the parent leaked without close-on-exec is closed at exec.
+impl Prepared {
+    /// Applies the confinement to the calling child (between `clone` and `execve`),
+    /// making raw system calls only; the error is the errno of the step that failed.
+    pub(crate) fn apply(&self) -> Result<(), i32> {
+        // Only stdio and the handed descriptors (placed after this step) may cross exec:
+        // every descriptor the parent leaked without close-on-exec is closed at exec.
         // SAFETY: close_range takes integer arguments only.
         check(unsafe {
             libc::syscall(
@@ -259,10 +225,9 @@ impl Child {
                 libc::syscall(libc::SYS_landlock_restrict_self, ruleset.as_raw_fd(), 0u32)
             })?;
         }
-        for program in &self.filters {
+        for program in self.filters {
             let prog = libc::sock_fprog {
-                len: u16::try_from(program.len())
-                    .map_err(|_| std::io::Error::from_raw_os_error(libc::E2BIG))?,
+                len: u16::try_from(program.len()).map_err(|_| libc::E2BIG)?,
                 // seccompiler's sock_filter is repr(C) and laid out as the kernel's.
                 filter: program.as_ptr() as *mut libc::sock_filter,
             };
@@ -281,9 +246,11 @@ impl Child {
 }
 
 /// Turns a `-1` return into the current errno.
-fn check(ret: libc::c_long) -> std::io::Result<()> {
+fn check(ret: libc::c_long) -> Result<(), i32> {
     if ret < 0 {
-        Err(std::io::Error::last_os_error())
+        Err(std::io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EINVAL))
     } else {
         Ok(())
     }

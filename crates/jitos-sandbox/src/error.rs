@@ -34,6 +34,17 @@ pub enum SandboxError {
     /// The seccomp filter could not be compiled.
     #[error("compiling the seccomp filter failed: {0}")]
     Seccomp(#[from] seccompiler::BackendError),
+    /// The program could not be started.
+    #[error("cannot start {program}: {stage} failed: {source}")]
+    Spawn {
+        /// The program.
+        program: std::path::PathBuf,
+        /// The step that failed, e.g. "taking its uid".
+        stage: &'static str,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
     /// This architecture has no seccomp profile yet.
     #[error("no seccomp profile for this architecture; JITOS confinement supports x86_64 only")]
     UnsupportedArch,

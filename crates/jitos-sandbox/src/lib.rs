@@ -1,35 +1,38 @@
 //! Confinement for JITOS worker processes: Landlock, seccomp and resource limits.
 //!
-//! A [`Confinement`] turns a program and its arguments into a [`std::process::Command`]
-//! that starts the program already confined. Everything that allocates (the Landlock
-//! ruleset, the seccomp BPF programs) is prepared in the parent before `fork`; the
-//! child only makes async-signal-safe system calls between `fork` and `execve`.
+//! [`Confinement::spawn`] starts a program (a [`Spawn`]) already confined. Everything that
+//! allocates (the Landlock ruleset, the seccomp BPF programs, the C strings) is prepared
+//! in the parent; the child, which shares the parent's memory until it executes the
+//! program, only makes raw system calls.
 //!
 //! Architecture Invariant: this crate knows nothing of jobs, writs or the ledger; it
 //! only turns a description of allowed paths and limits into kernel-enforced rules.
 //!
 //! Architecture Invariant: there is no silent degraded mode. When Landlock (ABI ≥ 4) or
-//! seccomp is missing, [`Confinement::command`] fails with [`SandboxError::Unsupported`];
-//! only a caller that asks for [`Confinement::command_degraded`] runs a program without
+//! seccomp is missing, [`Confinement::spawn`] fails with [`SandboxError::Unsupported`];
+//! only a caller that asks for [`Confinement::spawn_degraded`] runs a program without
 //! them, and must say so to the operator.
 //!
 //! Note for callers: the kernel never applies `RLIMIT_NPROC` to uid 0, so a worker
 //! started as root is bounded in processes only by its seccomp profile. Run workers
-//! under an unprivileged uid (`CommandExt::uid`) to make the process limit bite.
+//! under an unprivileged uid ([`Spawn::uid`]) to make the process limit bite.
 
-// `pre_exec` is unsafe by nature: the closure runs in the forked child, where only
-// async-signal-safe calls are sound. This crate is the one place that needs it; each
-// unsafe block says why it is sound.
+// Starting a confined child and confining it take raw system calls on shared memory.
+// This crate is the one place that needs `unsafe`; each block says why it is sound.
 #![allow(unsafe_code)]
 
-mod channel;
 mod confine;
 mod error;
 mod kill_uid;
 mod landlock_rules;
+mod number_filter;
 mod seccomp;
+mod spawn;
 
-pub use channel::{pass_channel, CHANNEL_FD};
 pub use confine::{status, Confinement, Limits, Profile, SandboxStatus};
 pub use error::SandboxError;
 pub use kill_uid::kill_uid;
+pub use spawn::{Process, Spawn, Stdio, HANDED_FD_MAX};
+
+/// The descriptor a worker finds its channel on.
+pub const CHANNEL_FD: i32 = 3;

@@ -1,13 +1,13 @@
 //! The seccomp BPF programs of a confinement, compiled in the parent before fork.
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, sync::OnceLock};
 
 use seccompiler::{
-    sock_filter, BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition,
-    SeccompFilter, SeccompRule, TargetArch,
+    BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
+    SeccompRule, TargetArch,
 };
 
-use crate::{Profile, SandboxError};
+use crate::{number_filter, Profile, SandboxError};
 
 /// System calls no worker needs and that widen the attack surface or escape confinement.
 const DENIED: &[libc::c_long] = &[
@@ -34,6 +34,8 @@ const DENIED: &[libc::c_long] = &[
     libc::SYS_request_key,
     libc::SYS_perf_event_open,
     libc::SYS_userfaultfd,
+    // Connecting is what reaches a listening socket; see the socket rules in `build`.
+    libc::SYS_connect,
     // The new mount API reaches what mount(2) does.
     libc::SYS_open_tree,
     libc::SYS_move_mount,
@@ -92,38 +94,47 @@ const DENIED_PURE: &[libc::c_long] = &[libc::SYS_fork, libc::SYS_vfork, libc::SY
 /// `SOCK_CLOEXEC`.
 const SOCKET_TYPE_MASK: u64 = 0xf;
 
-/// Bit that marks x32 system call numbers on x86_64.
-const X32_SYSCALL_BIT: u32 = 0x4000_0000;
+/// Each profile's filters, compiled once: they depend on nothing but the profile.
+static PURE_FILTERS: OnceLock<Vec<BpfProgram>> = OnceLock::new();
+static SHELL_FILTERS: OnceLock<Vec<BpfProgram>> = OnceLock::new();
 
-/// BPF opcodes used by the hand-written x32 guard.
-const BPF_LD_W_ABS: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
-const BPF_JMP_JGE_K: u16 = (libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K) as u16;
-const BPF_RET_K: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
-
-/// The filters to install, in order; the kernel applies the strictest verdict.
-pub(crate) struct Filters {
-    /// Each program is a separate filter.
-    pub(crate) programs: Vec<BpfProgram>,
+/// The filters to install for `profile`, in order; the kernel applies the strictest
+/// verdict of all.
+pub(crate) fn filters(profile: Profile) -> Result<&'static [BpfProgram], SandboxError> {
+    let cell = match profile {
+        Profile::Pure => &PURE_FILTERS,
+        Profile::Shell => &SHELL_FILTERS,
+    };
+    if let Some(compiled) = cell.get() {
+        return Ok(compiled);
+    }
+    let compiled = build(profile)?;
+    Ok(cell.get_or_init(|| compiled))
 }
 
-/// Compiles the filters for `profile`.
-pub(crate) fn build(profile: Profile) -> Result<Filters, SandboxError> {
+/// Compiles the filters for `profile`: one by number alone (a tree, see
+/// `number_filter`), one for the calls whose arguments decide (seccompiler).
+fn build(profile: Profile) -> Result<Vec<BpfProgram>, SandboxError> {
     if !cfg!(target_arch = "x86_64") {
         return Err(SandboxError::UnsupportedArch);
     }
-    let arch = TargetArch::x86_64;
-    let eperm = SeccompAction::Errno(libc::EPERM as u32);
-
-    let mut denied: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
-    for &nr in DENIED {
-        denied.insert(nr, vec![]);
+    let eperm = number_filter::errno(libc::EPERM);
+    let mut by_number: Vec<(u32, u32)> = DENIED.iter().map(|&nr| (nr as u32, eperm)).collect();
+    // clone3 passes its flags in memory, which BPF cannot inspect; ENOSYS makes libc
+    // fall back to clone, whose flags the argument filter can check.
+    by_number.push((libc::SYS_clone3 as u32, number_filter::errno(libc::ENOSYS)));
+    if profile == Profile::Pure {
+        by_number.extend(DENIED_PURE.iter().map(|&nr| (nr as u32, eperm)));
     }
+
+    let mut by_arguments: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
     // Only local sockets, and only ones that reach nothing outside: no AF_INET,
     // AF_NETLINK, AF_PACKET and the rest; no unix datagram sockets (which reach any bound
-    // path with sendto); no connect, so a unix stream socket reaches no listener. Landlock
-    // does not govern connecting to a socket file, so this is what keeps a worker from
-    // the daemon's socket. socketpair stays allowed: its two ends reach only each other.
-    denied.insert(
+    // path with sendto); and `connect` is refused by number, so a unix stream socket
+    // reaches no listener. Landlock does not govern connecting to a socket file, so this
+    // is what keeps a worker from the daemon's socket. socketpair stays allowed: its two
+    // ends reach only each other.
+    by_arguments.insert(
         libc::SYS_socket,
         vec![
             SeccompRule::new(vec![SeccompCondition::new(
@@ -140,8 +151,8 @@ pub(crate) fn build(profile: Profile) -> Result<Filters, SandboxError> {
             )?])?,
         ],
     );
-    denied.insert(libc::SYS_connect, vec![]);
-    denied.insert(
+    // The kernel reads an ioctl request as 32 bits, so the low half decides.
+    by_arguments.insert(
         libc::SYS_ioctl,
         DENIED_IOCTLS
             .iter()
@@ -156,11 +167,8 @@ pub(crate) fn build(profile: Profile) -> Result<Filters, SandboxError> {
             .collect::<Result<_, _>>()?,
     );
     if profile == Profile::Pure {
-        for &nr in DENIED_PURE {
-            denied.insert(nr, vec![]);
-        }
         // clone is how both threads and processes start; only threads are allowed.
-        denied.insert(
+        by_arguments.insert(
             libc::SYS_clone,
             vec![SeccompRule::new(vec![SeccompCondition::new(
                 0,
@@ -170,55 +178,13 @@ pub(crate) fn build(profile: Profile) -> Result<Filters, SandboxError> {
             )?])?],
         );
     }
-    let deny: BpfProgram =
-        SeccompFilter::new(denied, SeccompAction::Allow, eperm, arch)?.try_into()?;
-
-    // clone3 passes its flags in memory, which BPF cannot inspect; ENOSYS makes libc
-    // fall back to clone, whose flags the filter above can check.
-    let mut clone3: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
-    clone3.insert(libc::SYS_clone3, vec![]);
-    let clone3: BpfProgram = SeccompFilter::new(
-        clone3,
+    let by_arguments: BpfProgram = SeccompFilter::new(
+        by_arguments,
         SeccompAction::Allow,
-        SeccompAction::Errno(libc::ENOSYS as u32),
-        arch,
+        SeccompAction::Errno(libc::EPERM as u32),
+        TargetArch::x86_64,
     )?
     .try_into()?;
 
-    Ok(Filters {
-        programs: vec![x32_guard(), clone3, deny],
-    })
-}
-
-/// A filter refusing x32 system calls, which would otherwise bypass a deny list keyed
-/// on native numbers. (seccompiler's own arch check already kills i386 and others.)
-fn x32_guard() -> BpfProgram {
-    let errno = libc::SECCOMP_RET_ERRNO | (libc::EPERM as u32);
-    vec![
-        // offsetof(struct seccomp_data, nr) == 0
-        sock_filter {
-            code: BPF_LD_W_ABS,
-            jt: 0,
-            jf: 0,
-            k: 0,
-        },
-        sock_filter {
-            code: BPF_JMP_JGE_K,
-            jt: 0,
-            jf: 1,
-            k: X32_SYSCALL_BIT,
-        },
-        sock_filter {
-            code: BPF_RET_K,
-            jt: 0,
-            jf: 0,
-            k: errno,
-        },
-        sock_filter {
-            code: BPF_RET_K,
-            jt: 0,
-            jf: 0,
-            k: libc::SECCOMP_RET_ALLOW,
-        },
-    ]
+    Ok(vec![number_filter::compile(&by_number), by_arguments])
 }

@@ -3,16 +3,18 @@
 //! impossible anyway.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
-// The tests hand descriptors to the probe with dup2 in `pre_exec`, as a leaking parent would.
+// The controls hand descriptors to the probe with dup2 in `pre_exec`, as a leaking parent
+// would, and the tests open a pty with libc.
 #![allow(unsafe_code)]
 
+use std::io::Read;
 use std::net::TcpListener;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use jitos_sandbox::{status, Confinement, Profile, SandboxError};
+use jitos_sandbox::{status, Confinement, Profile, SandboxError, Spawn, Stdio};
 
 const PROBE: &str = env!("CARGO_BIN_EXE_jitos-sandbox-probe");
 
@@ -49,69 +51,107 @@ enum Ended {
     Killed(i32),
 }
 
-/// Runs the probe under `conf` (or unconfined when `None`), with `tweak` applied to the
-/// command last, and returns how it ended and what it printed.
-fn run_probe(
-    conf: Option<&Confinement>,
-    tweak: &dyn Fn(&mut Command),
-    args: &[&str],
-) -> (Ended, String) {
+/// What a probe run gets besides its arguments: a uid to run as, and a descriptor of the
+/// test's to find on [`HANDED_FD`] (as a leaking parent would pass one).
+#[derive(Clone, Copy)]
+struct Setup {
+    uid: Option<u32>,
+    handed: Option<RawFd>,
+}
+
+const PLAIN: Setup = Setup {
+    uid: None,
+    handed: None,
+};
+
+/// Runs the probe under `conf` (or unconfined, through std's `Command`, when `None`) and
+/// returns how it ended and what it printed on stdout and stderr.
+fn run_probe(conf: Option<&Confinement>, setup: Setup, args: &[&str]) -> (Ended, String) {
     require_support();
-    let mut cmd = match conf {
-        Some(c) => c.command(Path::new(PROBE), args).unwrap(),
+    let (status, text) = match conf {
+        Some(conf) => {
+            let (mut reader, writer) = std::io::pipe().unwrap();
+            let mut spawn = Spawn::new(PROBE).args(args).stdio(
+                Stdio::Null,
+                Stdio::Fd(writer.try_clone().unwrap().into()),
+                Stdio::Fd(writer.into()),
+            );
+            if let Some(uid) = setup.uid {
+                spawn = spawn.uid(uid);
+            }
+            if let Some(fd) = setup.handed {
+                spawn = spawn.hand(owned_copy(fd), HANDED_FD);
+            }
+            let mut process = conf.spawn(spawn).unwrap();
+            let mut text = String::new();
+            reader.read_to_string(&mut text).unwrap();
+            (process.wait().unwrap(), text)
+        }
         None => {
             let mut cmd = Command::new(PROBE);
             cmd.args(args);
-            cmd
+            if let Some(uid) = setup.uid {
+                cmd.uid(uid).gid(uid);
+            }
+            if let Some(fd) = setup.handed {
+                // SAFETY: dup2 is async-signal-safe; `fd` stays open until spawn ends.
+                unsafe {
+                    cmd.pre_exec(move || {
+                        if libc::dup2(fd, HANDED_FD) < 0 {
+                            return Err(std::io::Error::last_os_error());
+                        }
+                        Ok(())
+                    });
+                }
+            }
+            let out = cmd
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .output()
+                .unwrap();
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            (out.status, text)
         }
     };
-    tweak(&mut cmd);
-    let out = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
     let profile = conf.map(|c| c.profile);
-    eprintln!(
-        "probe {args:?} confined={profile:?}: {:?} {text}",
-        out.status
-    );
-    let ended = match (out.status.code(), out.status.signal()) {
+    eprintln!("probe {args:?} confined={profile:?}: {status:?} {text}");
+    let ended = match (status.code(), status.signal()) {
         (Some(0), _) => Ended::Succeeded,
         (Some(1), _) => Ended::Refused,
         (None, Some(signal)) => Ended::Killed(signal),
-        _ => panic!("probe {args:?} ended abnormally: {:?} {text}", out.status),
+        _ => panic!("probe {args:?} ended abnormally: {status:?} {text}"),
     };
     (ended, text)
 }
 
-fn no_tweak(_: &mut Command) {}
+/// An owned duplicate of a descriptor the test keeps open, for a [`Spawn`] to hand over.
+fn owned_copy(fd: RawFd) -> OwnedFd {
+    // SAFETY: the test keeps `fd` open for the duration of this call.
+    unsafe { BorrowedFd::borrow_raw(fd) }
+        .try_clone_to_owned()
+        .unwrap()
+}
 
 fn probe(conf: Option<&Confinement>, args: &[&str]) -> Ended {
-    run_probe(conf, &no_tweak, args).0
+    run_probe(conf, PLAIN, args).0
 }
 
 /// Asserts the action is refused under each profile's confinement (built by `conf`) and
-/// succeeds unconfined, with `tweak` applied to every run.
-fn refused_under_both(
-    conf: impl Fn(Profile) -> Confinement,
-    tweak: &dyn Fn(&mut Command),
-    args: &[&str],
-) {
+/// succeeds unconfined, with the same `setup` for every run.
+fn refused_under_both(conf: impl Fn(Profile) -> Confinement, setup: Setup, args: &[&str]) {
     for profile in PROFILES {
-        let (ended, text) = run_probe(Some(&conf(profile)), tweak, args);
+        let (ended, text) = run_probe(Some(&conf(profile)), setup, args);
         assert_eq!(
             ended,
             Ended::Refused,
             "confined probe {args:?} under {profile:?} must be refused: {text}"
         );
     }
-    let (ended, text) = run_probe(None, tweak, args);
+    let (ended, text) = run_probe(None, setup, args);
     assert_eq!(
         ended,
         Ended::Succeeded,
@@ -121,22 +161,7 @@ fn refused_under_both(
 
 /// [`refused_under_both`] with no paths granted and nothing handed over.
 fn refused(args: &[&str]) {
-    refused_under_both(Confinement::new, &no_tweak, args);
-}
-
-/// A tweak that hands `fd` to the probe as [`HANDED_FD`].
-fn hand_fd(fd: i32) -> impl Fn(&mut Command) {
-    move |cmd: &mut Command| {
-        // SAFETY: dup2 is async-signal-safe; `fd` stays open in the parent until spawn ends.
-        unsafe {
-            cmd.pre_exec(move || {
-                if libc::dup2(fd, HANDED_FD) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-    }
+    refused_under_both(Confinement::new, PLAIN, args);
 }
 
 fn tempdirs() -> (tempfile::TempDir, tempfile::TempDir) {
@@ -175,7 +200,7 @@ fn write_outside_read_write_is_refused() {
     let target = outside.path().join("x");
     refused_under_both(
         |p| confinement(p, &[rw.path()]),
-        &no_tweak,
+        PLAIN,
         &["write", s(&target)],
     );
 }
@@ -188,7 +213,7 @@ fn read_outside_allowed_paths_is_refused_and_read_only_grants_reading() {
     let secret = secret_in(outside.path());
     refused_under_both(
         |p| confinement(p, &[rw.path()]),
-        &no_tweak,
+        PLAIN,
         &["read", s(&secret)],
     );
     for profile in PROFILES {
@@ -207,7 +232,7 @@ fn symlink_out_of_read_write_is_refused() {
     let target = rw.path().join("link/x");
     refused_under_both(
         |p| confinement(p, &[rw.path()]),
-        &no_tweak,
+        PLAIN,
         &["write", s(&target)],
     );
 }
@@ -220,7 +245,7 @@ fn dotdot_out_of_read_write_is_refused() {
     let target: PathBuf = rw.path().join("..").join(name).join("x");
     refused_under_both(
         |p| confinement(p, &[rw.path()]),
-        &no_tweak,
+        PLAIN,
         &["write", s(&target)],
     );
 }
@@ -233,7 +258,7 @@ fn proc_self_root_does_not_reach_outside_files() {
     let secret = secret_in(outside.path());
     refused_under_both(
         |p| confinement(p, &[rw.path()]),
-        &no_tweak,
+        PLAIN,
         &["read-proc-root", s(&secret)],
     );
 }
@@ -292,11 +317,7 @@ fn exec_of_a_binary_outside_allowed_paths_is_refused() {
     let (rw, outside) = tempdirs();
     let copy = outside.path().join("true");
     std::fs::copy("/bin/true", &copy).unwrap();
-    refused_under_both(
-        |p| confinement(p, &[rw.path()]),
-        &no_tweak,
-        &["exec", s(&copy)],
-    );
+    refused_under_both(|p| confinement(p, &[rw.path()]), PLAIN, &["exec", s(&copy)]);
 }
 
 #[test]
@@ -317,18 +338,19 @@ fn fork_bomb_is_bounded_by_process_limit() {
     // Goal: forks stop at the process limit; method: as uid 65534 (root is exempt from
     // RLIMIT_NPROC), fork 200 children under a limit of 16 (Pure refuses the first fork),
     // then under Shell with 1000, the control.
-    let nobody = |c: &mut Command| {
-        c.uid(65534).gid(65534);
+    let nobody = Setup {
+        uid: Some(65534),
+        ..PLAIN
     };
     for profile in PROFILES {
         let mut tight = Confinement::new(profile);
         tight.limits.processes = 16;
-        let (ended, text) = run_probe(Some(&tight), &nobody, &["fork-bomb", "200"]);
+        let (ended, text) = run_probe(Some(&tight), nobody, &["fork-bomb", "200"]);
         assert_eq!(ended, Ended::Refused, "{profile:?}: {text}");
     }
     let mut loose = Confinement::new(Profile::Shell);
     loose.limits.processes = 1000;
-    let (ended, text) = run_probe(Some(&loose), &nobody, &["fork-bomb", "200"]);
+    let (ended, text) = run_probe(Some(&loose), nobody, &["fork-bomb", "200"]);
     assert_eq!(ended, Ended::Succeeded, "{text}");
 }
 
@@ -341,7 +363,7 @@ fn memory_bomb_is_bounded_by_address_space() {
             conf.limits.address_space_bytes = 512 << 20;
             conf
         },
-        &no_tweak,
+        PLAIN,
         &["mem-bomb"],
     );
 }
@@ -353,7 +375,7 @@ fn cpu_spin_is_killed_at_the_cpu_limit() {
     for profile in PROFILES {
         let mut conf = Confinement::new(profile);
         conf.limits.cpu_seconds = 1;
-        let (ended, text) = run_probe(Some(&conf), &no_tweak, &["cpu-spin", "3"]);
+        let (ended, text) = run_probe(Some(&conf), PLAIN, &["cpu-spin", "3"]);
         assert!(
             matches!(ended, Ended::Killed(libc::SIGXCPU | libc::SIGKILL)),
             "{profile:?} spin ended {ended:?}: {text}"
@@ -452,11 +474,7 @@ fn reaching_a_unix_socket_outside_is_refused() {
     let dgram = outside.path().join("log.sock");
     let _dgram = std::os::unix::net::UnixDatagram::bind(&dgram).unwrap();
     for (action, path) in [("unix-connect", &stream), ("unix-dgram-send", &dgram)] {
-        refused_under_both(
-            |p| confinement(p, &[rw.path()]),
-            &no_tweak,
-            &[action, s(path)],
-        );
+        refused_under_both(|p| confinement(p, &[rw.path()]), PLAIN, &[action, s(path)]);
     }
 }
 
@@ -482,7 +500,7 @@ fn mount_pivot_root_and_chroot_are_refused() {
     for action in ["mount", "chroot"] {
         refused_under_both(
             |p| confinement(p, &[rw.path()]),
-            &no_tweak,
+            PLAIN,
             &[action, s(rw.path())],
         );
     }
@@ -490,13 +508,13 @@ fn mount_pivot_root_and_chroot_are_refused() {
     // on a plain dir; the confined call must fail earlier, with EPERM from seccomp.
     for profile in PROFILES {
         let conf = confinement(profile, &[rw.path()]);
-        let (ended, text) = run_probe(Some(&conf), &no_tweak, &["pivot-root", s(rw.path())]);
+        let (ended, text) = run_probe(Some(&conf), PLAIN, &["pivot-root", s(rw.path())]);
         assert!(
             ended == Ended::Refused && text.contains("os error 1)"),
             "{text}"
         );
     }
-    let (_, text) = run_probe(None, &no_tweak, &["pivot-root", s(rw.path())]);
+    let (_, text) = run_probe(None, PLAIN, &["pivot-root", s(rw.path())]);
     assert!(!text.contains("os error 1)"), "control: {text}");
 }
 
@@ -508,7 +526,10 @@ fn unshare_and_setns_are_refused() {
     let ns = std::fs::File::open("/proc/self/ns/uts").unwrap();
     refused_under_both(
         Confinement::new,
-        &hand_fd(ns.as_raw_fd()),
+        Setup {
+            handed: Some(ns.as_raw_fd()),
+            ..PLAIN
+        },
         &["setns", &HANDED_FD.to_string()],
     );
 }
@@ -534,13 +555,13 @@ fn x32_syscalls_are_refused() {
     // ENOSYS when built without x32).
     for profile in PROFILES {
         let conf = Confinement::new(profile);
-        let (ended, text) = run_probe(Some(&conf), &no_tweak, &["x32-getpid"]);
+        let (ended, text) = run_probe(Some(&conf), PLAIN, &["x32-getpid"]);
         assert!(
             ended == Ended::Refused && text.contains("os error 1)"),
             "expected EPERM under {profile:?}, got {text}"
         );
     }
-    let (ended, text) = run_probe(None, &no_tweak, &["x32-getpid"]);
+    let (ended, text) = run_probe(None, PLAIN, &["x32-getpid"]);
     assert!(
         ended == Ended::Succeeded || !text.contains("os error 1)"),
         "control must not see EPERM: {text}"
@@ -575,7 +596,10 @@ fn tiocsti_is_refused() {
     };
     refused_under_both(
         Confinement::new,
-        &hand_fd(slave.1.as_raw_fd()),
+        Setup {
+            handed: Some(slave.1.as_raw_fd()),
+            ..PLAIN
+        },
         &["tiocsti", &HANDED_FD.to_string()],
     );
     // SAFETY: the master descriptor was opened above and is not used again.
@@ -602,7 +626,7 @@ fn leaked_descriptors_do_not_reach_the_worker() {
 fn relative_program_is_rejected() {
     // Goal: the program path is unambiguous; method: ask for a relative program.
     let err = Confinement::new(Profile::Pure)
-        .command(Path::new("probe"), ["x"])
+        .spawn(Spawn::new("probe").args(["x"]))
         .unwrap_err();
     assert!(matches!(err, SandboxError::RelativeProgram(_)), "{err}");
 }

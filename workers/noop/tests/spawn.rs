@@ -3,23 +3,28 @@
 
 use std::{
     os::unix::net::UnixStream,
-    path::Path,
     process::{Command, Stdio},
 };
 
-use jitos_sandbox::{pass_channel, Confinement, Profile};
+use jitos_sandbox::{Confinement, Profile, Spawn, CHANNEL_FD};
 use jitos_warp::Op;
 use jitos_worker::{DaemonEnd, Job, WorkerMessage};
 
 const NOOP: &str = env!("CARGO_BIN_EXE_jitos-worker-noop");
 
-/// Runs two jobs on a spawned worker and checks the proposals; then closes the socket and
-/// expects the worker to exit successfully.
-fn drive(mut command: Command) {
+/// Runs two jobs on a worker spawned under the Pure confinement (or its degraded form:
+/// everything but Landlock and seccomp) and checks the proposals; then closes the socket
+/// and expects the worker to exit successfully.
+fn drive(confined: bool) {
     let (daemon, worker) = UnixStream::pair().unwrap();
-    pass_channel(&mut command, &worker);
-    let mut child = command.stderr(Stdio::inherit()).spawn().unwrap();
-    drop(worker);
+    let spawn = Spawn::new(NOOP).hand(worker.into(), CHANNEL_FD);
+    let confinement = Confinement::new(Profile::Pure);
+    let mut child = if confined {
+        confinement.spawn(spawn)
+    } else {
+        confinement.spawn_degraded(spawn)
+    }
+    .unwrap();
     let mut end = DaemonEnd::accept(daemon).unwrap();
     assert_eq!(end.hello().name, "noop");
     for job_id in [41, 42] {
@@ -55,17 +60,15 @@ fn drive(mut command: Command) {
     assert!(status.success(), "worker exited with {status}");
 }
 
-// Goal: the real binary speaks the protocol on fd 3. Method: spawn it unconfined with a
-// socket pair end dup'ed to fd 3 and run two jobs.
+// Goal: the real binary speaks the protocol on fd 3. Method: spawn it without Landlock
+// and seccomp with a socket pair end on fd 3 and run two jobs.
 #[test]
 fn noop_binary_unconfined() {
-    let mut command = Command::new(NOOP);
-    command.stdin(Stdio::null());
-    drive(command);
+    drive(false);
 }
 
 // Goal: the real binary works under the Pure confinement the daemon will use. Method:
-// the same as above through `Confinement::command`; skipped where the kernel lacks
+// the same as above through `Confinement::spawn`; skipped where the kernel lacks
 // Landlock ABI 4 or seccomp, since that confinement then refuses to start at all.
 #[test]
 fn noop_binary_confined_pure() {
@@ -73,10 +76,7 @@ fn noop_binary_confined_pure() {
         eprintln!("skipped: {:?}", jitos_sandbox::status());
         return;
     }
-    let command = Confinement::new(Profile::Pure)
-        .command(Path::new(NOOP), std::iter::empty::<&str>())
-        .unwrap();
-    drive(command);
+    drive(true);
 }
 
 // Goal: started by hand (no fd 3), the worker says so and fails instead of hanging.

@@ -7,11 +7,10 @@ use std::{
     fs,
     os::unix::{fs::PermissionsExt, net::UnixStream},
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 
-use jitos_sandbox::{pass_channel, Confinement, Profile};
+use jitos_sandbox::{Confinement, Process, Profile, Spawn, CHANNEL_FD};
 use jitos_tree::{sync_rewrite, Entry, Tree, TreePath};
 use jitos_treefs::{blob_ref, read_tree};
 use jitos_warp::Graph;
@@ -21,7 +20,7 @@ const SHELL: &str = env!("CARGO_BIN_EXE_jitos-worker-shell");
 
 /// A worker process and the daemon's end of its socket.
 struct Worker {
-    child: Child,
+    child: Process,
     end: DaemonEnd<UnixStream>,
 }
 
@@ -29,25 +28,19 @@ impl Worker {
     /// Starts the worker with `scratch` as its working directory, confined under the
     /// Shell profile with `scratch` read-write when `confined`.
     fn start(scratch: &Path, confined: bool) -> Worker {
-        let mut command = if confined {
-            let mut confinement = Confinement::new(Profile::Shell);
-            confinement.read_write.push(scratch.to_owned());
-            confinement
-                .command(Path::new(SHELL), std::iter::empty::<&str>())
-                .unwrap()
-        } else {
-            let mut command = Command::new(SHELL);
-            command
-                .stdin(Stdio::null())
-                .env_clear()
-                .env("PATH", "/usr/bin:/bin");
-            command
-        };
-        command.current_dir(scratch);
+        let mut confinement = Confinement::new(Profile::Shell);
+        confinement.read_write.push(scratch.to_owned());
         let (daemon, worker) = UnixStream::pair().unwrap();
-        pass_channel(&mut command, &worker);
-        let child = command.stderr(Stdio::inherit()).spawn().unwrap();
-        drop(worker);
+        let spawn = Spawn::new(SHELL)
+            .cwd(scratch)
+            .hand(worker.into(), CHANNEL_FD);
+        // Unconfined is the degraded start: everything but Landlock and seccomp.
+        let child = if confined {
+            confinement.spawn(spawn)
+        } else {
+            confinement.spawn_degraded(spawn)
+        }
+        .unwrap();
         let end = DaemonEnd::accept(daemon).unwrap();
         assert_eq!(end.hello().name, "shell");
         Worker { child, end }

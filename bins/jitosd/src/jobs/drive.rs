@@ -5,13 +5,14 @@
 use std::{
     io::Read,
     os::{fd::AsFd, unix::net::UnixStream},
-    process::{Child, ExitStatus},
+    process::ExitStatus,
     sync::atomic::{AtomicBool, Ordering},
     time::{Duration, Instant},
 };
 
 use jitos_kernel::FailureCause;
 use jitos_proto::FrameError;
+use jitos_sandbox::Process;
 use jitos_worker::{DaemonEnd, Job, Proposal, ProtocolError, WorkerChannel, WorkerMessage};
 use nix::{
     poll::{poll, PollFd, PollFlags, PollTimeout},
@@ -227,7 +228,7 @@ fn classify(error: &ProtocolError, when: &str) -> Ended {
 ///
 /// The worker is looked at with `WNOWAIT` and reaped only after the kill: until then its
 /// pid, and so its process group id, cannot be reused by an unrelated process.
-fn kill_and_reap(child: &mut Child, settle: bool) -> Option<ExitStatus> {
+fn kill_and_reap(child: &mut Process, settle: bool) -> Option<ExitStatus> {
     let settle_until = Instant::now() + if settle { EXIT_SETTLE } else { Duration::ZERO };
     let pid = Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
     let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;

@@ -1,14 +1,9 @@
 //! Starting one worker process: confined exactly as `jitos sandbox exec` shows, under its
 //! own uid when the daemon is root, with its channel on fd 3 and nothing else inherited.
 
-use std::{
-    fs::File,
-    os::unix::{net::UnixStream, process::CommandExt},
-    path::PathBuf,
-    process::{Child, Stdio},
-};
+use std::{fs::File, os::unix::net::UnixStream, path::PathBuf};
 
-use jitos_sandbox::{pass_channel, Confinement, Profile};
+use jitos_sandbox::{Confinement, Process, Profile, Spawn, Stdio, CHANNEL_FD};
 use jitos_worker::{Access, SandboxProfile};
 
 use super::{catalog::ResolvedWorker, scratch::Scratch};
@@ -27,7 +22,7 @@ pub enum Enforcement {
 /// A started worker: the process and the daemon's end of its channel.
 pub struct Launched {
     /// The worker process (its own session and process group).
-    pub child: Child,
+    pub child: Process,
     /// The daemon's end of the channel.
     pub channel: UnixStream,
 }
@@ -78,26 +73,23 @@ pub fn launch(
     uid: Option<u32>,
     enforcement: Enforcement,
 ) -> Result<Launched, LaunchError> {
-    let no_args = std::iter::empty::<&str>();
-    let confinement = confinement_of(worker, scratch.dir.clone());
-    let mut command = match enforcement {
-        Enforcement::Confined => confinement.command(&worker.binary, no_args)?,
-        Enforcement::Unconfined => confinement.command_degraded(&worker.binary, no_args)?,
-    };
     let stderr =
         File::create(&scratch.stderr_path).map_err(io("cannot create the worker's stderr file"))?;
-    command
-        .current_dir(&scratch.dir)
-        .stdout(Stdio::null())
-        .stderr(stderr);
-    if let Some(uid) = uid {
-        command.uid(uid).gid(uid);
-    }
     let (daemon_end, worker_end) =
         UnixStream::pair().map_err(io("cannot create the worker's channel"))?;
-    pass_channel(&mut command, &worker_end);
-    let child = command.spawn().map_err(io("cannot start the worker"))?;
-    drop(worker_end);
+    let mut spawn = Spawn::new(&worker.binary)
+        .cwd(&scratch.dir)
+        .stdio(Stdio::Null, Stdio::Null, Stdio::Fd(stderr.into()))
+        .hand(worker_end.into(), CHANNEL_FD);
+    if let Some(uid) = uid {
+        spawn = spawn.uid(uid);
+    }
+    let confinement = confinement_of(worker, scratch.dir.clone());
+    // The worker's end of the channel is dropped with `spawn`: it lives only in the worker.
+    let child = match enforcement {
+        Enforcement::Confined => confinement.spawn(spawn)?,
+        Enforcement::Unconfined => confinement.spawn_degraded(spawn)?,
+    };
     Ok(Launched {
         child,
         channel: daemon_end,

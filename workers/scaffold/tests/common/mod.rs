@@ -6,10 +6,9 @@ use std::{
     collections::BTreeMap,
     os::unix::net::UnixStream,
     path::{Path, PathBuf},
-    process::{Command, Stdio},
 };
 
-use jitos_sandbox::{pass_channel, Confinement, Profile};
+use jitos_sandbox::{Confinement, Profile, Spawn, CHANNEL_FD};
 use jitos_tree::{sync_rewrite, Tree};
 use jitos_warp::{BlobRef, Graph};
 use jitos_worker::{DaemonEnd, Job, Proposal, WorkerMessage};
@@ -33,22 +32,19 @@ pub fn run_jobs(
     confined: bool,
     args: &[Vec<String>],
 ) -> Vec<WorkerMessage> {
-    let mut command = if confined {
-        let mut confinement = Confinement::new(Profile::Pure);
-        confinement.read_write.push(scratch.to_owned());
-        confinement
-            .command(Path::new(SCAFFOLD), std::iter::empty::<&str>())
-            .unwrap()
-    } else {
-        let mut command = Command::new(SCAFFOLD);
-        command.stdin(Stdio::null());
-        command
-    };
-    command.current_dir(scratch);
+    let mut confinement = Confinement::new(Profile::Pure);
+    confinement.read_write.push(scratch.to_owned());
     let (daemon, worker) = UnixStream::pair().unwrap();
-    pass_channel(&mut command, &worker);
-    let mut child = command.stderr(Stdio::inherit()).spawn().unwrap();
-    drop(worker);
+    let spawn = Spawn::new(SCAFFOLD)
+        .cwd(scratch)
+        .hand(worker.into(), CHANNEL_FD);
+    // Unconfined is the degraded start: everything but Landlock and seccomp.
+    let mut child = if confined {
+        confinement.spawn(spawn)
+    } else {
+        confinement.spawn_degraded(spawn)
+    }
+    .unwrap();
     let mut end = DaemonEnd::accept(daemon).unwrap();
     assert_eq!(end.hello().name, "scaffold");
     let mut answers = Vec::new();

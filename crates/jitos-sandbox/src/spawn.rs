@@ -1,0 +1,425 @@
+//! Starting a confined program the way `posix_spawn` starts an unconfined one: a child
+//! that shares the parent's memory (`CLONE_VM | CLONE_VFORK`) on a stack of its own, so
+//! no page table is copied and the parent waits only until the `execve`. `fork` would copy
+//! the daemon's whole address space for every worker; that alone costs a confined spawn
+//! more than the confinement does.
+//!
+//! The child runs only raw system calls on data the parent prepared (C strings, the
+//! Landlock ruleset, the seccomp programs): it shares the parent's heap and locks, so it
+//! must not allocate. Every signal is blocked across `clone`, and the child sets every
+//! handler to the default before unblocking, so no handler of the parent's runs in it.
+
+use std::ffi::{CString, OsStr, OsString};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::ExitStatus;
+use std::sync::atomic::{AtomicI32, Ordering};
+
+use crate::confine::Prepared;
+use crate::SandboxError;
+
+/// The one variable a confined program's environment holds.
+const ENV_PATH: &str = "PATH=/usr/bin:/bin";
+/// The child's stack. It runs a few dozen system calls and no allocator.
+const CHILD_STACK_BYTES: usize = 256 * 1024;
+/// Descriptors the parent hands over are first moved at or above this, so that putting
+/// one on its target number never closes another still to be placed.
+const FD_STAGING_MIN: RawFd = 64;
+/// Highest number a handed-over descriptor may be placed on.
+pub const HANDED_FD_MAX: RawFd = FD_STAGING_MIN - 1;
+/// Highest signal number the child resets.
+const SIGNAL_MAX: libc::c_int = 64;
+
+/// Where one of a spawned program's standard streams goes.
+#[derive(Debug)]
+pub enum Stdio {
+    /// `/dev/null`.
+    Null,
+    /// The caller's own stream.
+    Inherit,
+    /// This descriptor.
+    Fd(OwnedFd),
+}
+
+/// What to start, besides its confinement: the program, its arguments, where and as whom
+/// it runs, its standard streams, and descriptors handed over at fixed numbers.
+#[derive(Debug)]
+pub struct Spawn {
+    program: PathBuf,
+    args: Vec<OsString>,
+    cwd: Option<PathBuf>,
+    uid: Option<u32>,
+    stdio: [Stdio; 3],
+    handed: Vec<(OwnedFd, RawFd)>,
+}
+
+impl Spawn {
+    /// Starts `program` (an absolute path) with no arguments, stdin `/dev/null`, stdout and
+    /// stderr inherited, in the caller's directory and as the caller's uid.
+    pub fn new(program: impl Into<PathBuf>) -> Spawn {
+        Spawn {
+            program: program.into(),
+            args: Vec::new(),
+            cwd: None,
+            uid: None,
+            stdio: [Stdio::Null, Stdio::Inherit, Stdio::Inherit],
+            handed: Vec::new(),
+        }
+    }
+
+    /// Adds arguments.
+    pub fn args<S: AsRef<OsStr>>(mut self, args: impl IntoIterator<Item = S>) -> Spawn {
+        self.args
+            .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self
+    }
+
+    /// Runs the program in `dir`.
+    pub fn cwd(mut self, dir: impl Into<PathBuf>) -> Spawn {
+        self.cwd = Some(dir.into());
+        self
+    }
+
+    /// Runs the program as `uid` (and gid `uid`, no supplementary groups); the caller
+    /// must be root.
+    pub fn uid(mut self, uid: u32) -> Spawn {
+        self.uid = Some(uid);
+        self
+    }
+
+    /// Where stdin, stdout and stderr go.
+    pub fn stdio(mut self, stdin: Stdio, stdout: Stdio, stderr: Stdio) -> Spawn {
+        self.stdio = [stdin, stdout, stderr];
+        self
+    }
+
+    /// Hands `fd` to the program as descriptor `target` (3 to [`HANDED_FD_MAX`]). It is
+    /// placed after confinement marked every other descriptor close-on-exec, so it is one
+    /// of the few the program inherits.
+    pub fn hand(mut self, fd: OwnedFd, target: RawFd) -> Spawn {
+        self.handed.push((fd, target));
+        self
+    }
+
+    /// The program's path.
+    pub fn program(&self) -> &Path {
+        &self.program
+    }
+}
+
+/// A started program. Wait for it: like `std::process::Child`, dropping it does not reap.
+#[derive(Debug)]
+pub struct Process {
+    pid: libc::pid_t,
+}
+
+impl Process {
+    /// Its process id.
+    pub fn id(&self) -> u32 {
+        self.pid as u32
+    }
+
+    /// Waits for it to exit and reaps it.
+    pub fn wait(&mut self) -> std::io::Result<ExitStatus> {
+        let mut status = 0;
+        loop {
+            // SAFETY: waitpid writes the status into a live local.
+            let ret = unsafe { libc::waitpid(self.pid, &mut status, 0) };
+            if ret == self.pid {
+                return Ok(ExitStatus::from_raw(status));
+            }
+            let error = std::io::Error::last_os_error();
+            if error.kind() != std::io::ErrorKind::Interrupted {
+                return Err(error);
+            }
+        }
+    }
+}
+
+/// The step of the child that failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(i32)]
+enum Stage {
+    Stdio = 1,
+    Cwd,
+    Identity,
+    Confine,
+    Hand,
+    Exec,
+}
+
+impl Stage {
+    fn from_code(code: i32) -> &'static str {
+        match code {
+            1 => "setting up its standard streams",
+            2 => "changing to its directory",
+            3 => "taking its uid",
+            4 => "applying its confinement",
+            5 => "handing it its descriptors",
+            _ => "executing it",
+        }
+    }
+}
+
+/// Everything the child reads, prepared by the parent; the child writes only `failed_*`.
+struct Plan<'a> {
+    program: &'a CString,
+    argv: &'a [*const libc::c_char],
+    envp: &'a [*const libc::c_char],
+    /// Sources of fds 0, 1, 2; `None` keeps the caller's.
+    stdio: [Option<RawFd>; 3],
+    cwd: Option<&'a CString>,
+    uid: Option<libc::uid_t>,
+    prepared: &'a Prepared,
+    handed: &'a [(RawFd, RawFd)],
+    mask: libc::sigset_t,
+    failed_stage: AtomicI32,
+    failed_errno: AtomicI32,
+}
+
+/// Starts `spawn` with `prepared` applied in the child.
+pub(crate) fn launch(spawn: Spawn, prepared: &Prepared) -> Result<Process, SandboxError> {
+    let fail = |stage: &'static str, source: std::io::Error| SandboxError::Spawn {
+        program: spawn.program.clone(),
+        stage,
+        source,
+    };
+    let nul = |_| {
+        fail(
+            "preparing it",
+            std::io::Error::from(std::io::ErrorKind::InvalidInput),
+        )
+    };
+    let program = CString::new(spawn.program.as_os_str().as_bytes()).map_err(nul)?;
+    let mut arg_strings = vec![program.clone()];
+    for arg in &spawn.args {
+        arg_strings.push(CString::new(arg.as_bytes()).map_err(nul)?);
+    }
+    let env_strings = [CString::new(ENV_PATH).map_err(nul)?];
+    let argv = null_terminated(&arg_strings);
+    let envp = null_terminated(&env_strings);
+    let cwd = match &spawn.cwd {
+        Some(dir) => Some(CString::new(dir.as_os_str().as_bytes()).map_err(nul)?),
+        None => None,
+    };
+
+    // Staged copies of every descriptor the child places, above every target number;
+    // close-on-exec, and closed here once the child has exec'ed.
+    let null = std::fs::File::open("/dev/null").map_err(|e| fail("opening /dev/null", e))?;
+    let stage = |fd: RawFd| -> Result<OwnedFd, SandboxError> {
+        // SAFETY: F_DUPFD_CLOEXEC duplicates a descriptor the caller keeps open.
+        let staged = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, FD_STAGING_MIN) };
+        if staged < 0 {
+            return Err(fail(
+                "staging its descriptors",
+                std::io::Error::last_os_error(),
+            ));
+        }
+        // SAFETY: `staged` is a new descriptor this function owns.
+        Ok(unsafe { OwnedFd::from_raw_fd(staged) })
+    };
+    let mut staged = Vec::new();
+    let mut stdio = [None; 3];
+    for (slot, how) in stdio.iter_mut().zip(&spawn.stdio) {
+        let source = match how {
+            Stdio::Inherit => continue,
+            Stdio::Null => null.as_raw_fd(),
+            Stdio::Fd(fd) => fd.as_raw_fd(),
+        };
+        let copy = stage(source)?;
+        *slot = Some(copy.as_raw_fd());
+        staged.push(copy);
+    }
+    let mut handed = Vec::with_capacity(spawn.handed.len());
+    for (fd, target) in &spawn.handed {
+        if !(3..=HANDED_FD_MAX).contains(target) {
+            return Err(fail(
+                "handing it its descriptors",
+                std::io::Error::from(std::io::ErrorKind::InvalidInput),
+            ));
+        }
+        let copy = stage(fd.as_raw_fd())?;
+        handed.push((copy.as_raw_fd(), *target));
+        staged.push(copy);
+    }
+
+    let mut plan = Plan {
+        program: &program,
+        argv: &argv,
+        envp: &envp,
+        stdio,
+        cwd: cwd.as_ref(),
+        uid: spawn.uid,
+        prepared,
+        handed: &handed,
+        // SAFETY: an all-zero sigset_t is a valid (empty) set, overwritten below.
+        mask: unsafe { std::mem::zeroed() },
+        failed_stage: AtomicI32::new(0),
+        failed_errno: AtomicI32::new(0),
+    };
+    let stack = Stack::new().map_err(|e| fail("allocating its stack", e))?;
+    // SAFETY: `all` is initialised by sigfillset before use; pthread_sigmask stores the
+    // thread's current mask in `plan.mask`.
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut plan.mask);
+    }
+    // SAFETY: the child runs `child_main` on its own stack with `plan` and the staged
+    // descriptors alive: CLONE_VFORK suspends this thread until the child has exec'ed or
+    // exited, and everything the child reads outlives this call.
+    let pid = unsafe {
+        libc::clone(
+            child_main,
+            stack.top(),
+            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+            (&mut plan as *mut Plan).cast(),
+        )
+    };
+    let clone_error = std::io::Error::last_os_error();
+    // SAFETY: restores the mask saved above.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &plan.mask, std::ptr::null_mut()) };
+    if pid < 0 {
+        return Err(fail("creating its process", clone_error));
+    }
+    let mut process = Process { pid };
+    let stage_code = plan.failed_stage.load(Ordering::Acquire);
+    if stage_code != 0 {
+        let errno = plan.failed_errno.load(Ordering::Acquire);
+        // The child exited without exec; reap it so it leaves no zombie.
+        let _ = process.wait();
+        return Err(fail(
+            Stage::from_code(stage_code),
+            std::io::Error::from_raw_os_error(errno),
+        ));
+    }
+    Ok(process)
+}
+
+/// A NULL-terminated array of pointers into `strings`.
+fn null_terminated(strings: &[CString]) -> Vec<*const libc::c_char> {
+    strings
+        .iter()
+        .map(|s| s.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect()
+}
+
+/// The child's stack: an anonymous mapping, unmapped when dropped (after the child has
+/// exec'ed or exited, since the parent is suspended until then).
+struct Stack {
+    base: *mut libc::c_void,
+}
+
+impl Stack {
+    fn new() -> std::io::Result<Stack> {
+        // SAFETY: an anonymous private mapping touches no existing memory.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                CHILD_STACK_BYTES,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
+                -1,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(Stack { base })
+    }
+
+    /// The highest address: stacks grow down. Page-aligned, so 16-byte aligned.
+    fn top(&self) -> *mut libc::c_void {
+        // SAFETY: one past the end of the mapping, which clone uses as the initial sp.
+        unsafe { self.base.cast::<u8>().add(CHILD_STACK_BYTES).cast() }
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        // SAFETY: `base` is the mapping made in `new`, no longer in use.
+        unsafe { libc::munmap(self.base, CHILD_STACK_BYTES) };
+    }
+}
+
+/// The child: every step a raw system call, on the parent's prepared data. On failure it
+/// records the stage and errno in the plan (shared memory) and exits 127.
+extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
+    // SAFETY: `arg` is the parent's `Plan`, alive until this child execs or exits.
+    let plan = unsafe { &*(arg as *const Plan) };
+    let failed = |stage: Stage, errno: i32| -> libc::c_int {
+        plan.failed_errno.store(errno, Ordering::Release);
+        plan.failed_stage.store(stage as i32, Ordering::Release);
+        // SAFETY: _exit ends this child only; it runs no destructors or atexit handlers.
+        unsafe { libc::_exit(127) }
+    };
+    let errno = || {
+        std::io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EINVAL)
+    };
+    // SAFETY (for every call below): raw system calls on integers and on pointers into the
+    // plan, which the parent keeps alive; none allocates or takes a lock.
+    unsafe {
+        reset_signal_handlers();
+        for (target, source) in plan.stdio.iter().enumerate() {
+            if let Some(source) = source {
+                if libc::dup2(*source, target as libc::c_int) < 0 {
+                    return failed(Stage::Stdio, errno());
+                }
+            }
+        }
+        if let Some(dir) = plan.cwd {
+            if libc::chdir(dir.as_ptr()) < 0 {
+                return failed(Stage::Cwd, errno());
+            }
+        }
+        if let Some(uid) = plan.uid {
+            if libc::setgroups(0, std::ptr::null()) < 0
+                || libc::setgid(uid) < 0
+                || libc::setuid(uid) < 0
+            {
+                return failed(Stage::Identity, errno());
+            }
+        }
+        if let Err(code) = plan.prepared.apply() {
+            return failed(Stage::Confine, code);
+        }
+        for &(source, target) in plan.handed {
+            // dup2 clears close-on-exec on the target.
+            if libc::dup2(source, target) < 0 {
+                return failed(Stage::Hand, errno());
+            }
+        }
+        libc::pthread_sigmask(libc::SIG_SETMASK, &plan.mask, std::ptr::null_mut());
+        libc::execve(
+            plan.program.as_ptr(),
+            plan.argv.as_ptr(),
+            plan.envp.as_ptr(),
+        );
+    }
+    failed(Stage::Exec, errno())
+}
+
+/// Sets every catchable signal's disposition to the default, so no handler of the
+/// parent's (which shares this memory) can run in the child, and SIGPIPE, which Rust
+/// ignores, behaves normally in the program.
+///
+/// # Safety
+/// Only for the child between `clone` and `execve`.
+unsafe fn reset_signal_handlers() {
+    // SAFETY: a zeroed sigaction is SIG_DFL with an empty mask and no flags.
+    let default: libc::sigaction = unsafe { std::mem::zeroed() };
+    for signal in 1..=SIGNAL_MAX {
+        if signal == libc::SIGKILL || signal == libc::SIGSTOP {
+            continue;
+        }
+        // Signals libc reserves answer EINVAL; they keep their disposition.
+        // SAFETY: sigaction reads `default` and writes nothing back (null old action).
+        unsafe { libc::sigaction(signal, &default, std::ptr::null_mut()) };
+    }
+}
