@@ -5,8 +5,9 @@
 //! more than the confinement does.
 //!
 //! The child runs only raw system calls on data the parent prepared (C strings, the
-//! Landlock ruleset, the seccomp programs): it shares the parent's heap and locks, so it
-//! must not allocate. Every signal is blocked across `clone`, and the child sets every
+//! Landlock ruleset, the seccomp programs): it shares the parent's heap, locks and libc
+//! state, so it must not allocate, and calls the kernel directly where a libc wrapper
+//! would act for the whole (parent's) process, as glibc's `setuid` does. Every signal is blocked across `clone`, and the child sets every
 //! handler to the default before unblocking, so no handler of the parent's runs in it.
 
 use std::ffi::{CString, OsStr, OsString};
@@ -31,6 +32,10 @@ const FD_STAGING_MIN: RawFd = 64;
 pub const HANDED_FD_MAX: RawFd = FD_STAGING_MIN - 1;
 /// Highest signal number the child resets.
 const SIGNAL_MAX: libc::c_int = 64;
+/// The kernel's signal set: 64 bits.
+const SIGSET_BYTES: usize = 8;
+/// A page, kept inaccessible below the child's stack so an overflow faults.
+const GUARD_BYTES: usize = 4096;
 
 /// Where one of a spawned program's standard streams goes.
 #[derive(Debug)]
@@ -307,19 +312,22 @@ fn null_terminated(strings: &[CString]) -> Vec<*const libc::c_char> {
         .collect()
 }
 
-/// The child's stack: an anonymous mapping, unmapped when dropped (after the child has
-/// exec'ed or exited, since the parent is suspended until then).
+/// The child's stack: an anonymous mapping with an inaccessible guard page below it,
+/// unmapped when dropped (after the child has exec'ed or exited, since the parent is
+/// suspended until then).
 struct Stack {
     base: *mut libc::c_void,
 }
 
 impl Stack {
+    const MAPPED_BYTES: usize = GUARD_BYTES + CHILD_STACK_BYTES;
+
     fn new() -> std::io::Result<Stack> {
         // SAFETY: an anonymous private mapping touches no existing memory.
         let base = unsafe {
             libc::mmap(
                 std::ptr::null_mut(),
-                CHILD_STACK_BYTES,
+                Self::MAPPED_BYTES,
                 libc::PROT_READ | libc::PROT_WRITE,
                 libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
                 -1,
@@ -329,20 +337,25 @@ impl Stack {
         if base == libc::MAP_FAILED {
             return Err(std::io::Error::last_os_error());
         }
-        Ok(Stack { base })
+        let stack = Stack { base };
+        // SAFETY: the first page of the mapping just made.
+        if unsafe { libc::mprotect(base, GUARD_BYTES, libc::PROT_NONE) } < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(stack)
     }
 
     /// The highest address: stacks grow down. Page-aligned, so 16-byte aligned.
     fn top(&self) -> *mut libc::c_void {
         // SAFETY: one past the end of the mapping, which clone uses as the initial sp.
-        unsafe { self.base.cast::<u8>().add(CHILD_STACK_BYTES).cast() }
+        unsafe { self.base.cast::<u8>().add(Self::MAPPED_BYTES).cast() }
     }
 }
 
 impl Drop for Stack {
     fn drop(&mut self) {
         // SAFETY: `base` is the mapping made in `new`, no longer in use.
-        unsafe { libc::munmap(self.base, CHILD_STACK_BYTES) };
+        unsafe { libc::munmap(self.base, Self::MAPPED_BYTES) };
     }
 }
 
@@ -379,9 +392,12 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
             }
         }
         if let Some(uid) = plan.uid {
-            if libc::setgroups(0, std::ptr::null()) < 0
-                || libc::setgid(uid) < 0
-                || libc::setuid(uid) < 0
+            // Raw calls, not libc's wrappers: glibc's setuid would ask every thread of
+            // what it takes for this process (the parent, whose memory this is) to
+            // change its credentials too.
+            if libc::syscall(libc::SYS_setgroups, 0usize, std::ptr::null::<libc::gid_t>()) < 0
+                || libc::syscall(libc::SYS_setgid, uid) < 0
+                || libc::syscall(libc::SYS_setuid, uid) < 0
             {
                 return failed(Stage::Identity, errno());
             }
@@ -395,7 +411,13 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
                 return failed(Stage::Hand, errno());
             }
         }
-        libc::pthread_sigmask(libc::SIG_SETMASK, &plan.mask, std::ptr::null_mut());
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            libc::SIG_SETMASK,
+            &plan.mask as *const libc::sigset_t,
+            std::ptr::null_mut::<libc::sigset_t>(),
+            SIGSET_BYTES,
+        );
         libc::execve(
             plan.program.as_ptr(),
             plan.argv.as_ptr(),
