@@ -15,6 +15,16 @@ use jitos_system_tests::{
     run_job, terminal_records, wait_until, worker_children, Sandbox,
 };
 
+/// Dispatches the hanging misdeed without waiting for it; the attempt's id.
+fn start_hanging_job(client: &mut Client, sws: u64) -> u64 {
+    let mut hang = job_spec("misbehave", sws, &["hang"]);
+    hang.wait = false;
+    match call(client, &Request::JobRun(hang)) {
+        Response::JobStarted { attempt } => attempt,
+        other => panic!("detached run answered {other:?}"),
+    }
+}
+
 // Goal: a job's proposal lands in its workspace, recorded as dispatch then done, and not
 // in the system. Method: run the noop worker through the CLI into a new workspace; read
 // the attempt, the workspace's graph, the system's graph and the log.
@@ -194,12 +204,7 @@ fn killing_the_daemon_kills_its_workers_and_restart_ends_their_attempts() {
     install_misbehave(&sandbox, "misbehave", "workspace");
     let mut client = daemon.client();
     let sws = create_sws(&mut client);
-    let mut hang = job_spec("misbehave", sws, &["hang"]);
-    hang.wait = false;
-    let attempt = match call(&mut client, &Request::JobRun(hang)) {
-        Response::JobStarted { attempt } => attempt,
-        other => panic!("detached run answered {other:?}"),
-    };
+    let attempt = start_hanging_job(&mut client, sws);
     let mut workers = Vec::new();
     wait_until("the worker's start", Duration::from_secs(10), || {
         workers = worker_children(&daemon);
@@ -312,12 +317,7 @@ fn a_cancelled_job_ends_as_cancelled() {
     install_misbehave(&sandbox, "misbehave", "workspace");
     let mut client = daemon.client();
     let sws = create_sws(&mut client);
-    let mut hang = job_spec("misbehave", sws, &["hang"]);
-    hang.wait = false;
-    let attempt = match call(&mut client, &Request::JobRun(hang)) {
-        Response::JobStarted { attempt } => attempt,
-        other => panic!("detached run answered {other:?}"),
-    };
+    let attempt = start_hanging_job(&mut client, sws);
     let out = assert_success(
         "job cancel",
         &sandbox.jitos(&["job", "cancel", &attempt.to_string()]),

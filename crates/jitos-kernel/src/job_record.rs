@@ -173,14 +173,7 @@ impl JobRecord {
 
     /// Decodes the payload of a record of `kind`, checking the two agree.
     pub fn decode(kind: &str, bytes: &[u8]) -> Result<JobRecord, KernelError> {
-        let record: JobRecord = payload::decode(bytes)?;
-        if record.kind() != kind {
-            return Err(KernelError::Payload(format!(
-                "a {kind} record carries a {} payload",
-                record.kind()
-            )));
-        }
-        Ok(record)
+        payload::decode_of_kind(kind, bytes, JobRecord::kind)
     }
 
     /// The rewrites this record carries (for blob collection and display).

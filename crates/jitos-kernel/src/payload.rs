@@ -79,6 +79,23 @@ pub fn decode_rewrite(payload: &[u8]) -> Result<Rewrite, KernelError> {
     decode(payload)
 }
 
+/// Decodes the payload of a record of `kind` into a type that names its own kind
+/// (`kind_of`), checking the two agree.
+pub(crate) fn decode_of_kind<T: DeserializeOwned>(
+    kind: &str,
+    bytes: &[u8],
+    kind_of: impl Fn(&T) -> &'static str,
+) -> Result<T, KernelError> {
+    let record: T = decode(bytes)?;
+    if kind_of(&record) != kind {
+        return Err(KernelError::Payload(format!(
+            "a {kind} record carries a {} payload",
+            kind_of(&record)
+        )));
+    }
+    Ok(record)
+}
+
 /// Every blob a record refers to: through the rewrites it carries (a system rewrite, a
 /// workspace apply, a collapse, a job's proposal) and the artifacts it names.
 pub(crate) fn blobs_named_by(record: &Record) -> Result<BTreeSet<BlobRef>, KernelError> {

@@ -83,17 +83,20 @@ impl KernelHandle {
         T: Send + 'static,
         F: FnOnce(&mut Kernel) -> T + Send + 'static,
     {
-        let (reply, answer) = oneshot::channel();
-        let job = Job::Query(Box::new(move |kernel| {
-            // The asker may have gone away; the answer is then simply dropped.
-            let _ = reply.send(f(kernel));
-        }));
-        self.jobs.send(job).ok()?;
-        answer.await.ok()
+        self.send_query(f)?.await.ok()
     }
 
     /// Blocking form of [`KernelHandle::query`], for threads outside an async runtime.
     pub fn query_blocking<T, F>(&self, f: F) -> Option<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Kernel) -> T + Send + 'static,
+    {
+        self.send_query(f)?.blocking_recv().ok()
+    }
+
+    /// Queues `f` for the kernel thread; its result arrives on the receiver.
+    fn send_query<T, F>(&self, f: F) -> Option<oneshot::Receiver<T>>
     where
         T: Send + 'static,
         F: FnOnce(&mut Kernel) -> T + Send + 'static,
@@ -104,7 +107,7 @@ impl KernelHandle {
             let _ = reply.send(f(kernel));
         }));
         self.jobs.send(job).ok()?;
-        answer.blocking_recv().ok()
+        Some(answer)
     }
 
     /// Every record committed from now on.

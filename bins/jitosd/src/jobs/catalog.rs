@@ -1,7 +1,12 @@
 //! The workers this daemon can run: the built-in ones, found beside `jitosd`, and the
 //! installed ones, registered by records; and the operator's bounds on what they need.
 
-use std::path::{Path, PathBuf};
+use std::{
+    collections::HashMap,
+    os::unix::fs::MetadataExt,
+    path::{Path, PathBuf},
+    sync::Mutex,
+};
 
 use jitos_kernel::{Jobs, WorkerInstall};
 use jitos_sandbox::Limits;
@@ -188,17 +193,73 @@ pub fn prepare_install(
     Ok((install, limits))
 }
 
-/// Checks that an installed worker's binary is the one that was installed.
-pub fn check_binary(worker: &ResolvedWorker) -> Result<(), CatalogError> {
-    if let Some(expected) = worker.binary_digest {
-        if digest_of(&worker.binary)? != expected {
+/// Digests of installed workers' binaries, each kept with the file's stamp (device,
+/// inode, size, modification and change times), which any write to the file changes, so a
+/// launch reads the whole binary again only when it may have changed.
+#[derive(Debug, Default)]
+pub struct DigestCache {
+    known: Mutex<HashMap<PathBuf, (FileStamp, [u8; 32])>>,
+}
+
+/// What identifies one version of a file's content without reading it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileStamp {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime_ns: i128,
+    ctime_ns: i128,
+}
+
+impl FileStamp {
+    fn of(path: &Path) -> std::io::Result<FileStamp> {
+        let meta = std::fs::metadata(path)?;
+        let ns = |secs: i64, nanos: i64| i128::from(secs) * 1_000_000_000 + i128::from(nanos);
+        Ok(FileStamp {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            size: meta.size(),
+            mtime_ns: ns(meta.mtime(), meta.mtime_nsec()),
+            ctime_ns: ns(meta.ctime(), meta.ctime_nsec()),
+        })
+    }
+}
+
+impl DigestCache {
+    /// Checks that an installed worker's binary is the one that was installed.
+    pub fn check(&self, worker: &ResolvedWorker) -> Result<(), CatalogError> {
+        let Some(expected) = worker.binary_digest else {
+            return Ok(());
+        };
+        let unreadable = |source| CatalogError::Binary {
+            path: worker.binary.clone(),
+            source,
+        };
+        let stamp = FileStamp::of(&worker.binary).map_err(unreadable)?;
+        let cached = lock(&self.known).get(&worker.binary).copied();
+        let digest = match cached {
+            Some((seen, digest)) if seen == stamp => digest,
+            _ => {
+                let digest = digest_of(&worker.binary)?;
+                lock(&self.known).insert(worker.binary.clone(), (stamp, digest));
+                digest
+            }
+        };
+        if digest != expected {
             return Err(CatalogError::BinaryChanged {
                 name: worker.manifest.name.clone(),
                 path: worker.binary.clone(),
             });
         }
+        Ok(())
     }
-    Ok(())
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A map of digests stays consistent whatever panicked while holding it.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn digest_of(binary: &Path) -> Result<[u8; 32], CatalogError> {

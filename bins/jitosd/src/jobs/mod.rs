@@ -30,6 +30,7 @@ use jitos_tree::{Entry, Tree, TreePath};
 use jitos_worker::{DaemonMessage, EffectClass, Job, SandboxProfile};
 use tokio::sync::oneshot;
 
+use catalog::{CatalogError, DigestCache};
 pub use catalog::{ResolvedWorker, WorkerConfig};
 use drive::AttemptEnd;
 use launch::Enforcement;
@@ -48,6 +49,7 @@ pub struct JobRunner {
     /// How workers start here, or why they may not.
     enforcement: Result<Enforcement, String>,
     sandbox: SandboxView,
+    digests: DigestCache,
     cancels: Mutex<HashMap<u64, Arc<AtomicBool>>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -95,6 +97,7 @@ impl JobRunner {
             uids,
             enforcement,
             sandbox,
+            digests: DigestCache::default(),
             cancels: Mutex::default(),
             threads: Mutex::default(),
         })
@@ -228,8 +231,16 @@ impl JobRunner {
             .query(move |kernel| catalog::resolve(&config, kernel.jobs(), &name))
             .await
             .ok_or_else(|| info(ErrorCode::ShuttingDown, "jitosd is shutting down"))?
-            .map_err(|e| info(ErrorCode::NotFound, e.to_string()))?;
-        catalog::check_binary(&worker).map_err(|e| info(ErrorCode::BadRequest, e.to_string()))?;
+            .map_err(|e| {
+                let code = match e {
+                    CatalogError::Unknown { .. } => ErrorCode::NotFound,
+                    _ => ErrorCode::BadRequest,
+                };
+                info(code, e.to_string())
+            })?;
+        self.digests
+            .check(&worker)
+            .map_err(|e| info(ErrorCode::BadRequest, e.to_string()))?;
         let dispatch = Dispatch {
             worker: worker.manifest.name.clone(),
             worker_version: worker.manifest.version.clone(),
