@@ -162,9 +162,14 @@ pub fn replay(report: &ReplayReport) -> String {
             report.records, report.replayed_digest
         )
     } else {
+        let part = |matched: bool, what: &'static str| if matched { "" } else { what };
         format!(
-            "MISMATCH after replaying {} records: replayed {} but live state is {}\n",
-            report.records, report.replayed_digest, report.live_digest
+            "MISMATCH after replaying {} records: replayed {} but live state is {}{}{}\n",
+            report.records,
+            report.replayed_digest,
+            report.live_digest,
+            part(report.workspaces_match, "; the workspaces differ"),
+            part(report.jobs_match, "; the jobs differ"),
         )
     }
 }

@@ -224,6 +224,7 @@ pub fn replay_report(outcome: ReplayOutcome) -> ReplayReport {
         replayed_digest: outcome.replayed.to_string(),
         live_digest: outcome.live.to_string(),
         workspaces_match: outcome.workspaces_match,
+        jobs_match: outcome.jobs_match,
     }
 }
 

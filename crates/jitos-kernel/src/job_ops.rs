@@ -7,7 +7,7 @@ use jitos_warp::{BlobRef, Rewrite};
 use crate::{
     files::{blobs_of, tree_of},
     job_record::{Dispatch, Effect, FailureCause, JobRecord, Results, WorkerInstall},
-    jobs::{AttemptStatus, Jobs},
+    jobs::Jobs,
     proposal_check::check_scope,
     Kernel, KernelError,
 };
@@ -57,12 +57,7 @@ impl Kernel {
         self.state
             .check_open(dispatch.sws)
             .map_err(KernelError::JobRefused)?;
-        let op = JobRecord::Dispatch(dispatch);
-        let record = self.record_op(actor, op.kind(), op.encode()?)?;
-        if let JobRecord::Dispatch(dispatch) = op {
-            self.state.jobs.dispatch(record.seq, dispatch);
-        }
-        Ok(record)
+        self.record_job(actor, JobRecord::Dispatch(dispatch))
     }
 
     /// Validates a proposal and ends the attempt with it: applied (`job.done`) or refused
@@ -92,12 +87,7 @@ impl Kernel {
                 attempt,
                 reason: reason.clone(),
             };
-            let record = self.record_op(actor, op.kind(), op.encode()?)?;
-            let status = AttemptStatus::Refused {
-                seq: record.seq,
-                reason: reason.clone(),
-            };
-            self.end_attempt(attempt, record.seq, status)?;
+            let record = self.record_job(actor, op)?;
             return Ok(ProposalOutcome::Refused { record, reason });
         }
         let results = Results {
@@ -106,18 +96,13 @@ impl Kernel {
             cpu_ms: proposed.cpu_ms,
             max_rss_kib: proposed.max_rss_kib,
         };
+        // The rewrites are in the workspace already (applying them was the last check).
         let op = JobRecord::Done {
             attempt,
             rewrites: proposed.rewrites,
-            results: results.clone(),
-        };
-        let record = self.record_op(actor, op.kind(), op.encode()?)?;
-        let status = AttemptStatus::Done {
-            seq: record.seq,
             results,
         };
-        self.end_attempt(attempt, record.seq, status)?;
-        Ok(ProposalOutcome::Done(record))
+        Ok(ProposalOutcome::Done(self.record_job(actor, op)?))
     }
 
     /// Ends an attempt as failed.
@@ -133,19 +118,14 @@ impl Kernel {
             .jobs
             .running_attempt(attempt)
             .map_err(KernelError::JobRefused)?;
-        let op = JobRecord::Failed {
-            attempt,
-            cause,
-            detail: detail.clone(),
-        };
-        let record = self.record_op(actor, op.kind(), op.encode()?)?;
-        let status = AttemptStatus::Failed {
-            seq: record.seq,
-            cause,
-            detail,
-        };
-        self.end_attempt(attempt, record.seq, status)?;
-        Ok(record)
+        self.record_job(
+            actor,
+            JobRecord::Failed {
+                attempt,
+                cause,
+                detail,
+            },
+        )
     }
 
     /// Registers a worker (replacing an earlier registration of the same name).
@@ -155,12 +135,7 @@ impl Kernel {
         install: WorkerInstall,
     ) -> Result<Record, KernelError> {
         self.writable()?;
-        let op = JobRecord::Install(install);
-        let record = self.record_op(actor, op.kind(), op.encode()?)?;
-        if let JobRecord::Install(install) = op {
-            self.state.jobs.install(record.seq, install);
-        }
-        Ok(record)
+        self.record_job(actor, JobRecord::Install(install))
     }
 
     /// Why a proposal may not be applied to the dispatch's workspace, if it may not: it
@@ -229,16 +204,16 @@ impl Kernel {
         Ok(())
     }
 
-    fn end_attempt(
-        &mut self,
-        attempt: u64,
-        seq: u64,
-        status: AttemptStatus,
-    ) -> Result<(), KernelError> {
-        self.state
-            .jobs
-            .end(attempt, status)
-            .map_err(|source| KernelError::Job { seq, source })
+    /// Records a job or registry record and folds its effect on the attempts into the
+    /// state, as replay will.
+    fn record_job(&mut self, actor: Actor, op: JobRecord) -> Result<Record, KernelError> {
+        let payload = op.encode()?;
+        self.record_op(actor, op.kind(), payload, |state, seq| {
+            state
+                .jobs
+                .fold(seq, &op)
+                .map_err(|source| KernelError::Job { seq, source })
+        })
     }
 
     fn writable(&self) -> Result<(), KernelError> {

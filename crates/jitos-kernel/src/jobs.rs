@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::job_record::{Dispatch, FailureCause, Results, WorkerInstall};
+use crate::job_record::{Dispatch, FailureCause, JobRecord, Results, WorkerInstall};
 
 /// Where an attempt stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -120,8 +120,36 @@ impl Jobs {
         self.workers.values()
     }
 
+    /// What the job or registry record at `seq` does to the attempts and the registry;
+    /// the one definition, for the live path and the fold alike.
+    pub(crate) fn fold(&mut self, seq: u64, record: &JobRecord) -> Result<(), JobsError> {
+        match record {
+            JobRecord::Dispatch(dispatch) => self.dispatch(seq, dispatch.clone()),
+            JobRecord::Done {
+                attempt, results, ..
+            } => {
+                let results = results.clone();
+                self.end(*attempt, AttemptStatus::Done { seq, results })?
+            }
+            JobRecord::Failed {
+                attempt,
+                cause,
+                detail,
+            } => {
+                let (cause, detail) = (*cause, detail.clone());
+                self.end(*attempt, AttemptStatus::Failed { seq, cause, detail })?
+            }
+            JobRecord::Refused { attempt, reason } => {
+                let reason = reason.clone();
+                self.end(*attempt, AttemptStatus::Refused { seq, reason })?
+            }
+            JobRecord::Install(install) => self.install(seq, install.clone()),
+        }
+        Ok(())
+    }
+
     /// Records a dispatch at `seq`.
-    pub(crate) fn dispatch(&mut self, seq: u64, dispatch: Dispatch) {
+    fn dispatch(&mut self, seq: u64, dispatch: Dispatch) {
         self.attempts.insert(
             seq,
             Attempt {
@@ -148,7 +176,7 @@ impl Jobs {
     }
 
     /// Ends a running attempt.
-    pub(crate) fn end(&mut self, id: u64, status: AttemptStatus) -> Result<(), JobsError> {
+    fn end(&mut self, id: u64, status: AttemptStatus) -> Result<(), JobsError> {
         self.running_attempt(id)?;
         if let Some(attempt) = self.attempts.get_mut(&id) {
             attempt.status = status;
@@ -157,7 +185,7 @@ impl Jobs {
     }
 
     /// Registers (or re-registers) a worker at `seq`.
-    pub(crate) fn install(&mut self, seq: u64, install: WorkerInstall) {
+    fn install(&mut self, seq: u64, install: WorkerInstall) {
         self.workers
             .insert(install.manifest.name.clone(), (seq, install));
     }

@@ -185,31 +185,39 @@ impl Kernel {
         }
     }
 
-    /// Appends the record of an operation already run on the state. If the durable
-    /// write fails, the state is rebuilt from the ledger, which never saw the operation.
+    /// Appends the record of an operation, then lets `fold` bring the state up to it
+    /// (what the operation did not change before it was recorded), and only then takes a
+    /// due snapshot, so a snapshot always holds its last record. If the durable write
+    /// fails, the state is rebuilt from the ledger, which never saw the operation.
     pub(crate) fn record_op(
         &mut self,
         actor: Actor,
         kind: &str,
         payload: Vec<u8>,
+        fold: impl FnOnce(&mut State, u64) -> Result<(), KernelError>,
     ) -> Result<Record, KernelError> {
         let new = NewRecord {
             kind: kind.to_owned(),
             actor,
             payload,
         };
-        match self.ledger.append_batch(vec![new]) {
-            Ok(mut records) => {
-                self.maybe_snapshot();
-                records
-                    .pop()
-                    .ok_or_else(|| KernelError::Payload("the ledger returned no record".to_owned()))
-            }
+        let record = match self.ledger.append_batch(vec![new]) {
+            Ok(mut records) => records
+                .pop()
+                .ok_or_else(|| KernelError::Payload("the ledger returned no record".to_owned()))?,
             Err(error) => {
                 self.restore_from_ledger();
-                Err(KernelError::OpWrite(error))
+                return Err(KernelError::OpWrite(error));
             }
+        };
+        if let Err(error) = fold(&mut self.state, record.seq) {
+            // The record is durable but does not fit the state it was checked against:
+            // the state follows the ledger, which is the truth.
+            self.restore_from_ledger();
+            return Err(error);
         }
+        self.maybe_snapshot();
+        Ok(record)
     }
 
     pub(crate) fn maybe_snapshot(&mut self) {
@@ -337,6 +345,7 @@ impl Kernel {
             replayed: replayed.graph.digest(),
             live: self.state.graph.digest(),
             workspaces_match: replayed.pool == self.state.pool,
+            jobs_match: replayed.jobs == self.state.jobs,
         })
     }
 

@@ -8,7 +8,7 @@ use jitos_warp::{Applied, Graph};
 
 use crate::{
     job_record::JobRecord,
-    jobs::{AttemptStatus, Jobs, JobsError},
+    jobs::{Jobs, JobsError},
     payload,
     sws_record::{SwsRecord, KIND_SWS_CONFLICT},
     KernelError, KIND_GENESIS, KIND_REWRITE,
@@ -94,48 +94,31 @@ impl State {
         done.map_err(|source| replay_error(seq, source))
     }
 
-    /// Replays a job or registry record at `seq`, with the checks the live path made.
+    /// Replays a job or registry record at `seq`, with the checks the live path made:
+    /// an accepted proposal's rewrites go into its workspace, then the record's effect on
+    /// the attempts (`Jobs::fold`, which the live path runs too).
     fn fold_job(&mut self, seq: u64, op: JobRecord) -> Result<(), KernelError> {
         let misfit = |source| KernelError::Job { seq, source };
-        match op {
-            JobRecord::Dispatch(dispatch) => {
-                self.check_open(dispatch.sws).map_err(misfit)?;
-                self.jobs.dispatch(seq, dispatch);
-            }
+        match &op {
+            JobRecord::Dispatch(dispatch) => self.check_open(dispatch.sws).map_err(misfit)?,
             JobRecord::Done {
-                attempt,
-                rewrites,
-                results,
+                attempt, rewrites, ..
             } => {
                 let sws = self
                     .jobs
-                    .running_attempt(attempt)
+                    .running_attempt(*attempt)
                     .map_err(misfit)?
                     .dispatch
                     .sws;
-                for rewrite in &rewrites {
+                for rewrite in rewrites {
                     self.pool
                         .apply(&self.graph, sws, rewrite, seq)
                         .map_err(|source| replay_error(seq, source))?;
                 }
-                let status = AttemptStatus::Done { seq, results };
-                self.jobs.end(attempt, status).map_err(misfit)?;
             }
-            JobRecord::Failed {
-                attempt,
-                cause,
-                detail,
-            } => {
-                let status = AttemptStatus::Failed { seq, cause, detail };
-                self.jobs.end(attempt, status).map_err(misfit)?;
-            }
-            JobRecord::Refused { attempt, reason } => {
-                let status = AttemptStatus::Refused { seq, reason };
-                self.jobs.end(attempt, status).map_err(misfit)?;
-            }
-            JobRecord::Install(install) => self.jobs.install(seq, install),
+            _ => {}
         }
-        Ok(())
+        self.jobs.fold(seq, &op).map_err(misfit)
     }
 
     /// Whether workspace `sws` exists and is open, as a dispatch needs.

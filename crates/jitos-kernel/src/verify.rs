@@ -39,6 +39,8 @@ pub struct ReplayOutcome {
     /// Whether the replayed workspaces equal the live ones, overlays, footprints and
     /// change logs included.
     pub workspaces_match: bool,
+    /// Whether the replayed job attempts and worker registry equal the live ones.
+    pub jobs_match: bool,
 }
 
 /// Walks the chain, then proves each snapshot's state against its recorded digest.

@@ -188,6 +188,7 @@ impl Kernel {
 
     /// Appends the record of an operation the pool has already run.
     fn record_sws(&mut self, actor: Actor, op: &SwsRecord) -> Result<Record, KernelError> {
-        self.record_op(actor, op.kind(), op.encode()?)
+        // The pool already ran the operation.
+        self.record_op(actor, op.kind(), op.encode()?, |_, _| Ok(()))
     }
 }

@@ -332,12 +332,14 @@ pub struct ReplayReport {
     pub live_digest: String,
     /// Whether the replayed workspaces (overlays, footprints, logs) equal the live ones.
     pub workspaces_match: bool,
+    /// Whether the replayed job attempts and worker registry equal the live ones.
+    pub jobs_match: bool,
 }
 
 impl ReplayReport {
-    /// Whether replay reproduced the live state, workspaces included.
+    /// Whether replay reproduced the live state, workspaces and jobs included.
     pub fn matches(&self) -> bool {
-        self.workspaces_match && self.replayed_digest == self.live_digest
+        self.workspaces_match && self.jobs_match && self.replayed_digest == self.live_digest
     }
 }
 
