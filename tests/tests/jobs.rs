@@ -5,6 +5,7 @@
 
 use std::{
     fs,
+    os::unix::fs::PermissionsExt,
     path::PathBuf,
     time::{Duration, Instant},
 };
@@ -12,7 +13,7 @@ use std::{
 use jitos_proto::{AttemptState, AttemptView, Client, Request, Response};
 use jitos_system_tests::{
     assert_failure, assert_success, call, create_sws, install_misbehave, is_alive, job_spec,
-    run_job, terminal_records, wait_until, worker_children, Sandbox,
+    misbehave_manifest, run_job, terminal_records, wait_until, worker_children, Sandbox,
 };
 
 /// Dispatches the hanging misdeed without waiting for it; the attempt's id.
@@ -349,4 +350,35 @@ fn a_cancelled_job_ends_as_cancelled() {
         &sandbox.jitos(&["job", "cancel", &attempt.to_string()]),
     );
     assert!(again.contains("not running"), "{again}");
+}
+
+// Goal: under a root daemon, a worker whose binary its uid could not execute is refused at
+// install, naming what is in the way, rather than failing every job later. Method: install
+// from a 0700 directory (refused), then from the same directory opened to others (the
+// control).
+#[test]
+fn a_binary_worker_uids_cannot_reach_is_refused_at_install() {
+    if !nix::unistd::Uid::effective().is_root() {
+        eprintln!("skipped: only a root jitosd runs workers under uids of their own");
+        return;
+    }
+    let sandbox = Sandbox::new();
+    let _daemon = sandbox.start();
+    let manifest = misbehave_manifest(&sandbox, "private", "effect_class = \"none\"");
+    let dir = manifest.parent().unwrap();
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).unwrap();
+    let manifest_arg = manifest.to_str().unwrap();
+    let out = assert_failure(
+        "install from a private directory",
+        &sandbox.jitos(&["worker", "install", manifest_arg]),
+    );
+    assert!(
+        out.contains(dir.to_str().unwrap()) && out.contains("0700"),
+        "{out}"
+    );
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o755)).unwrap();
+    assert_success(
+        "install once others may enter",
+        &sandbox.jitos(&["worker", "install", manifest_arg]),
+    );
 }

@@ -91,6 +91,22 @@ pub enum CatalogError {
     /// The manifest asks for more than the operator's policy grants.
     #[error(transparent)]
     Policy(#[from] PolicyError),
+    /// Worker uids could not execute the binary.
+    #[error(
+        "workers run under uids of their own, which cannot execute {binary}: {path} has mode \
+         {mode:04o} and others need {needs} permission; install the worker from a directory \
+         any user may enter (such as /opt/jitos-workers)"
+    )]
+    Unreachable {
+        /// The binary.
+        binary: PathBuf,
+        /// The file or directory in the way.
+        path: PathBuf,
+        /// Its mode.
+        mode: u32,
+        /// What others lack on it.
+        needs: &'static str,
+    },
     /// A built-in worker's name cannot be taken by an install.
     #[error("{name} is a built-in worker; give the custom worker another name")]
     BuiltinName {
@@ -168,9 +184,12 @@ pub fn installed(seq: u64, install: &WorkerInstall, limits: Limits) -> ResolvedW
 
 /// Reads a manifest on this host and describes the worker it installs (the binary beside
 /// the manifest, and its digest now), with the limits the operator's policy gives it.
+/// With `others_run_it` (workers run under uids of their own), the binary must be
+/// executable by any uid, through directories any uid may enter.
 pub fn prepare_install(
     config: &WorkerConfig,
     manifest_path: &Path,
+    others_run_it: bool,
 ) -> Result<(WorkerInstall, Limits), CatalogError> {
     let manifest = Manifest::load(manifest_path)?;
     if builtins(config)?
@@ -185,12 +204,47 @@ pub fn prepare_install(
     let dir = manifest_path.parent().unwrap_or(Path::new("/"));
     let binary = dir.join(&manifest.binary);
     let binary_digest = digest_of(&binary)?;
+    if others_run_it {
+        check_reachable(&binary)?;
+    }
     let install = WorkerInstall {
         binary: binary.to_string_lossy().into_owned(),
         manifest,
         binary_digest,
     };
     Ok((install, limits))
+}
+
+/// Checks that a uid with no rights of its own can execute `binary`: read and execute for
+/// others on the file, search for others on every directory above it.
+fn check_reachable(binary: &Path) -> Result<(), CatalogError> {
+    const OTHERS_RX: u32 = 0o005;
+    const OTHERS_X: u32 = 0o001;
+    let unreachable = |path: &Path, mode: u32, needs: &'static str| CatalogError::Unreachable {
+        binary: binary.to_owned(),
+        path: path.to_owned(),
+        mode: mode & 0o7777,
+        needs,
+    };
+    let mode_of = |path: &Path| {
+        std::fs::metadata(path)
+            .map(|meta| meta.mode())
+            .map_err(|source| CatalogError::Binary {
+                path: path.to_owned(),
+                source,
+            })
+    };
+    let mode = mode_of(binary)?;
+    if mode & OTHERS_RX != OTHERS_RX {
+        return Err(unreachable(binary, mode, "read and execute"));
+    }
+    for dir in binary.ancestors().skip(1) {
+        let mode = mode_of(dir)?;
+        if mode & OTHERS_X == 0 {
+            return Err(unreachable(dir, mode, "search"));
+        }
+    }
+    Ok(())
 }
 
 /// Digests of installed workers' binaries, each kept with the file's stamp (device,

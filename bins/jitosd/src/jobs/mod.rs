@@ -170,7 +170,8 @@ impl JobRunner {
                 format!("the manifest path {manifest} must be absolute"),
             );
         }
-        let (install, limits) = match catalog::prepare_install(&self.config, &path) {
+        let others_run_it = self.uids.separate();
+        let (install, limits) = match catalog::prepare_install(&self.config, &path, others_run_it) {
             Ok(prepared) => prepared,
             Err(e) => return error(ErrorCode::BadRequest, e.to_string()),
         };
