@@ -27,8 +27,9 @@ fn start_hanging_job(client: &mut Client, sws: u64) -> u64 {
 }
 
 // Goal: a job's proposal lands in its workspace, recorded as dispatch then done, and not
-// in the system. Method: run the noop worker through the CLI into a new workspace; read
-// the attempt, the workspace's graph, the system's graph and the log.
+// in the system, with the worker's progress kept. Method: run the noop worker through the
+// CLI into a new workspace; read the attempt, the workspace's graph, the system's graph,
+// the log and the worker-log artifact.
 #[test]
 fn noop_job_lands_in_its_workspace_only() {
     let sandbox = Sandbox::new();
@@ -59,6 +60,21 @@ fn noop_job_lands_in_its_workspace_only() {
         &sandbox.jitos(&["job", "show", &attempt.to_string()]),
     );
     assert!(shown.contains("done at seq"), "{shown}");
+
+    // What the worker reported on the way is kept with the attempt.
+    let log_blob = view["state"]["Done"]["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a[0] == "worker-log")
+        .map(|a| a[1].as_str().unwrap().parse().unwrap())
+        .unwrap_or_else(|| panic!("no worker-log artifact: {view}"));
+    match call(&mut client, &Request::GetBlobs(vec![log_blob])) {
+        Response::Blobs(blobs) => {
+            assert_eq!(blobs[0], b"[progress 100.0%] done\n".to_vec());
+        }
+        other => panic!("get blobs answered {other:?}"),
+    }
 }
 
 // Goal: every way a worker can misbehave ends its attempt as failed with the right cause,

@@ -13,7 +13,9 @@ use std::{
 use jitos_kernel::FailureCause;
 use jitos_proto::FrameError;
 use jitos_sandbox::Process;
-use jitos_worker::{DaemonEnd, Job, Proposal, ProtocolError, WorkerChannel, WorkerMessage};
+use jitos_worker::{
+    Artifact, DaemonEnd, Job, Proposal, ProtocolError, WorkerChannel, WorkerMessage,
+};
 use nix::{
     poll::{poll, PollFd, PollFlags, PollTimeout},
     sys::{
@@ -35,6 +37,64 @@ const EXIT_SETTLE: Duration = Duration::from_millis(500);
 const EXIT_POLL_EVERY: Duration = Duration::from_millis(5);
 /// The end of the worker's stderr kept in a failure's detail.
 const STDERR_TAIL_BYTES: usize = 2048;
+/// The end of the worker's log and progress lines kept for the attempt's record.
+const LOG_KEPT_BYTES_MAX: usize = 64 * 1024;
+/// The end of that log quoted in a failure's detail.
+const LOG_TAIL_BYTES: usize = 512;
+
+/// The artifact the daemon adds to a proposal: the worker's log.
+const LOG_ARTIFACT: &str = "worker-log";
+
+/// The worker's `Log` and `Progress` lines during the job, newest kept when they exceed
+/// `LOG_KEPT_BYTES_MAX`; recorded with the attempt so its history says what it reported.
+#[derive(Debug, Default)]
+struct WorkerLog {
+    lines: std::collections::VecDeque<String>,
+    bytes: usize,
+    dropped: usize,
+}
+
+impl WorkerLog {
+    fn push(&mut self, line: String) {
+        self.bytes += line.len() + 1;
+        self.lines.push_back(line);
+        while self.bytes > LOG_KEPT_BYTES_MAX {
+            let Some(old) = self.lines.pop_front() else {
+                break;
+            };
+            self.bytes -= old.len() + 1;
+            self.dropped += 1;
+        }
+    }
+
+    /// The kept lines, one per line, after a note of how many earlier ones were dropped.
+    fn into_bytes(self) -> Vec<u8> {
+        let mut text = String::with_capacity(self.bytes + 64);
+        if self.dropped > 0 {
+            text.push_str(&format!("[{} earlier lines dropped]\n", self.dropped));
+        }
+        for line in self.lines {
+            text.push_str(&line);
+            text.push('\n');
+        }
+        text.into_bytes()
+    }
+
+    /// The last lines, at most `LOG_TAIL_BYTES` of them, on one line.
+    fn tail(&self) -> String {
+        let mut tail = Vec::new();
+        let mut bytes = 0;
+        for line in self.lines.iter().rev() {
+            bytes += line.len() + 3;
+            if bytes > LOG_TAIL_BYTES && !tail.is_empty() {
+                break;
+            }
+            tail.push(line.as_str());
+        }
+        tail.reverse();
+        tail.join(" | ")
+    }
+}
 
 /// How an attempt's worker conversation ended.
 #[derive(Debug)]
@@ -67,23 +127,35 @@ pub fn drive(
     stderr_path: &std::path::Path,
 ) -> AttemptEnd {
     let Launched { mut child, channel } = launched;
-    let end = converse(channel, job, deadline, cancel);
+    let mut log = WorkerLog::default();
+    let end = converse(channel, job, deadline, cancel, &mut log);
     let crashed = matches!(end, Err((FailureCause::Crashed, _)));
     let status = kill_and_reap(&mut child, crashed);
     match end {
-        Ok(proposal) => AttemptEnd::Proposal(proposal),
+        Ok(mut proposal) => {
+            if !log.lines.is_empty() {
+                proposal.artifacts.push(Artifact {
+                    name: LOG_ARTIFACT.to_owned(),
+                    bytes: log.into_bytes(),
+                });
+            }
+            AttemptEnd::Proposal(proposal)
+        }
         Err((cause, detail)) => {
             let exit = match status {
                 Some(status) if cause == FailureCause::Crashed => format!(" ({status})"),
                 _ => String::new(),
             };
-            let tail = stderr_tail(stderr_path);
-            let stderr = if tail.is_empty() {
-                String::new()
-            } else {
-                format!("; its stderr ends with: {tail}")
+            let quoted = |what: &str, tail: String| {
+                if tail.is_empty() {
+                    String::new()
+                } else {
+                    format!("; its {what} ends with: {tail}")
+                }
             };
-            failed(cause, format!("{detail}{exit}{stderr}"))
+            let stderr = quoted("stderr", stderr_tail(stderr_path));
+            let logged = quoted("log", log.tail());
+            failed(cause, format!("{detail}{exit}{logged}{stderr}"))
         }
     }
 }
@@ -95,6 +167,7 @@ fn converse(
     job: Job,
     deadline: Instant,
     cancel: &AtomicBool,
+    log: &mut WorkerLog,
 ) -> Result<Proposal, Ended> {
     // A second handle on the same socket to wait on and to set its timeout through (both
     // belong to the socket, not the handle) while the protocol end owns the first.
@@ -134,9 +207,13 @@ fn converse(
                 };
                 return Err((cause, failure.reason));
             }
-            Ok(WorkerMessage::Log(line)) => {
-                tracing::debug!(job = job_id, line = %line.line, "worker log");
-            }
+            Ok(WorkerMessage::Log(line)) => log.push(line.line),
+            Ok(WorkerMessage::Progress(progress)) => log.push(format!(
+                "[progress {}.{}%] {}",
+                progress.fraction_permille / 10,
+                progress.fraction_permille % 10,
+                progress.message
+            )),
             Ok(_) => {}
             Err(e) => return Err(classify(&e, "while the job ran")),
         }
