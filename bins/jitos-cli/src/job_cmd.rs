@@ -1,12 +1,14 @@
 //! `jitos job ...` and the daemon-side `jitos worker ...` commands.
 
 use std::{
-    io::Read,
+    io::{IsTerminal, Read},
     path::{Path, PathBuf},
     process::ExitCode,
+    time::Duration,
 };
 
 use anyhow::{bail, Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
 use jitos_proto::{AttemptState, AttemptView, Client, JobSpec, Request, Response, WorkerView};
 use jitos_tree::{Entry, Tree, TreePath};
 use jitos_warp::BlobRef;
@@ -16,6 +18,9 @@ use crate::{
     commands::{emit_json, print},
     tree_cmd,
 };
+
+/// How often the waiting spinner moves.
+const SPINNER_TICK: Duration = Duration::from_millis(120);
 
 /// Name of the artifacts that hold a command's captured output.
 const OUTPUT_ARTIFACTS: [&str; 2] = ["stdout", "stderr"];
@@ -82,6 +87,7 @@ fn run_job(client: &mut Client, json: bool, args: JobRunArgs) -> Result<ExitCode
             (sws, true)
         }
     };
+    let spinner = waiting(json || args.detach, &args.worker);
     let spec = JobSpec {
         worker: args.worker,
         sws,
@@ -91,7 +97,9 @@ fn run_job(client: &mut Client, json: bool, args: JobRunArgs) -> Result<ExitCode
         paths: args.paths,
         wait: !args.detach,
     };
-    let response = client.call(&Request::JobRun(spec))?;
+    let response = client.call(&Request::JobRun(spec));
+    spinner.finish_and_clear();
+    let response = response?;
     if let Response::JobStarted { attempt } = response {
         if json {
             emit_json(&serde_json::json!({ "attempt": attempt, "sws": sws }))?;
@@ -121,6 +129,20 @@ fn run_job(client: &mut Client, json: bool, args: JobRunArgs) -> Result<ExitCode
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// A spinner with the time spent on stderr while a waited job runs; hidden for scripts
+/// (`quiet`) and when stderr is not a terminal.
+fn waiting(quiet: bool, worker: &str) -> ProgressBar {
+    if quiet || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new_spinner().with_message(format!("worker {worker} running"));
+    if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} ({elapsed})") {
+        bar.set_style(style);
+    }
+    bar.enable_steady_tick(SPINNER_TICK);
+    bar
 }
 
 /// Creates a workspace over the system's head; its id.
