@@ -167,9 +167,13 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Creates the scratch root: world-traversable but not listable, so a worker uid can
-/// reach its own directory and see no other.
+/// Creates the scratch root, emptied of what attempts of a daemon that was killed left:
+/// world-traversable but not listable, so a worker uid can reach its own directory and see
+/// no other. Only this daemon uses it: it holds the data directory's lock.
 pub fn create_root(root: &Path) -> std::io::Result<()> {
+    if root.exists() {
+        std::fs::remove_dir_all(root)?;
+    }
     std::fs::create_dir_all(root)?;
     std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o711))
 }
@@ -191,10 +195,6 @@ impl Scratch {
     /// Creates an empty private directory for `attempt` under `root`.
     pub fn create(root: &Path, attempt: u64) -> std::io::Result<Scratch> {
         let dir = root.join(attempt.to_string());
-        if dir.exists() {
-            // Left by a daemon that was killed; its attempt has ended as interrupted.
-            std::fs::remove_dir_all(&dir)?;
-        }
         std::fs::DirBuilder::new().mode(0o700).create(&dir)?;
         Ok(Scratch {
             workspace_dir: dir.join("ws"),
