@@ -398,3 +398,22 @@ fn a_binary_worker_uids_cannot_reach_is_refused_at_install() {
         &sandbox.jitos(&["worker", "install", manifest_arg]),
     );
 }
+
+// Goal: a manifest whose binary is no regular file (a FIFO would block a reader forever)
+// is refused at install and the daemon keeps serving. Method: a FIFO as the binary.
+#[test]
+fn a_binary_that_is_not_a_regular_file_is_refused() {
+    let sandbox = Sandbox::new();
+    let daemon = sandbox.start();
+    let manifest = misbehave_manifest(&sandbox, "fifo", "effect_class = \"none\"");
+    let binary = manifest.with_file_name("misbehave");
+    fs::remove_file(&binary).unwrap();
+    nix::unistd::mkfifo(&binary, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+    let out = assert_failure(
+        "install of a FIFO",
+        &sandbox.jitos(&["worker", "install", manifest.to_str().unwrap()]),
+    );
+    assert!(out.contains("not a regular file"), "{out}");
+    let mut client = daemon.client();
+    assert!(create_sws(&mut client) > 0, "the daemon stopped serving");
+}

@@ -32,7 +32,8 @@ pub use error::ProtocolError;
 pub use fd3::run;
 pub use manifest::{
     Access, EffectClass, InputKind, InputSchema, LimitsRequest, Manifest, ManifestError, Need,
-    SandboxProfile, MANIFEST_NAME_BYTES_MAX, MANIFEST_NEEDS_MAX, MANIFEST_VERSION_BYTES_MAX,
+    SandboxProfile, MANIFEST_BYTES_MAX, MANIFEST_NAME_BYTES_MAX, MANIFEST_NEEDS_MAX,
+    MANIFEST_VERSION_BYTES_MAX,
 };
 pub use message::{
     Artifact, DaemonMessage, Failure, Job, LogLine, Progress, Proposal, Usage, WorkerHello,

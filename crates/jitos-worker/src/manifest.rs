@@ -1,6 +1,8 @@
 //! `Manifest`: a worker's `worker.toml` — what it is, how it is started and confined, what
 //! effects its proposals have, and what it needs — parsed strictly and checked.
 
+use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Component, Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -11,6 +13,8 @@ pub const MANIFEST_NAME_BYTES_MAX: usize = 64;
 pub const MANIFEST_VERSION_BYTES_MAX: usize = 64;
 /// Most declared needs.
 pub const MANIFEST_NEEDS_MAX: usize = 64;
+/// Largest manifest file, in bytes.
+pub const MANIFEST_BYTES_MAX: usize = 64 * 1024;
 
 /// A worker manifest (`worker.toml`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -191,12 +195,33 @@ pub enum ManifestError {
 }
 
 impl Manifest {
-    /// Reads and checks the manifest in `path`.
+    /// Reads and checks the manifest in `path`: a regular file of at most
+    /// [`MANIFEST_BYTES_MAX`] bytes.
     pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Read {
+        let unreadable = |source| ManifestError::Read {
             path: path.to_owned(),
             source,
-        })?;
+        };
+        // Non-blocking, so opening a FIFO returns at once instead of waiting for a writer.
+        let file = std::fs::File::options()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)
+            .map_err(unreadable)?;
+        if !file.metadata().map_err(unreadable)?.is_file() {
+            return Err(unreadable(std::io::Error::other(
+                "it is not a regular file",
+            )));
+        }
+        let mut text = String::new();
+        file.take(MANIFEST_BYTES_MAX as u64 + 1)
+            .read_to_string(&mut text)
+            .map_err(unreadable)?;
+        if text.len() > MANIFEST_BYTES_MAX {
+            return Err(unreadable(std::io::Error::other(format!(
+                "it is larger than {MANIFEST_BYTES_MAX} bytes"
+            ))));
+        }
         Manifest::parse(&text, path)
     }
 

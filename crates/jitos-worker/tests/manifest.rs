@@ -71,3 +71,29 @@ fn each_mistake_is_refused_with_its_field_or_line() {
         );
     }
 }
+
+// Goal: loading refuses what is no manifest file at all, at once: a FIFO (which would
+// block a reader until a writer came) and a file past the size limit. Method: one of each,
+// beside the good manifest as a file (the control).
+#[test]
+fn load_refuses_a_fifo_and_an_oversized_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.toml");
+    std::fs::write(&good, GOOD).unwrap();
+    assert!(Manifest::load(&good).is_ok());
+
+    let fifo = dir.path().join("fifo.toml");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let error = Manifest::load(&fifo).expect_err("a FIFO loaded");
+    assert!(error.to_string().contains("not a regular file"), "{error}");
+
+    let big = dir.path().join("big.toml");
+    let padding = "#".repeat(jitos_worker::MANIFEST_BYTES_MAX);
+    std::fs::write(&big, format!("{GOOD}\n{padding}\n")).unwrap();
+    let error = Manifest::load(&big).expect_err("an oversized manifest loaded");
+    assert!(error.to_string().contains("larger than"), "{error}");
+}

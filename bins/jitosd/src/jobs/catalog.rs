@@ -3,7 +3,7 @@
 
 use std::{
     collections::HashMap,
-    os::unix::fs::MetadataExt,
+    os::unix::fs::{MetadataExt, OpenOptionsExt},
     path::{Path, PathBuf},
     sync::Mutex,
 };
@@ -316,10 +316,25 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// The BLAKE3 digest of a binary, read in a stream; anything but a regular file (a FIFO or
+/// a device would never end) is refused.
 fn digest_of(binary: &Path) -> Result<[u8; 32], CatalogError> {
-    let bytes = std::fs::read(binary).map_err(|source| CatalogError::Binary {
+    let unreadable = |source| CatalogError::Binary {
         path: binary.to_owned(),
         source,
-    })?;
-    Ok(*blake3::hash(&bytes).as_bytes())
+    };
+    // Non-blocking, so opening a FIFO returns at once instead of waiting for a writer.
+    let file = std::fs::File::options()
+        .read(true)
+        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+        .open(binary)
+        .map_err(unreadable)?;
+    if !file.metadata().map_err(unreadable)?.is_file() {
+        return Err(unreadable(std::io::Error::other(
+            "it is not a regular file",
+        )));
+    }
+    let mut hasher = blake3::Hasher::new();
+    hasher.update_reader(file).map_err(unreadable)?;
+    Ok(*hasher.finalize().as_bytes())
 }

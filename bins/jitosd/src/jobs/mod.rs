@@ -171,9 +171,16 @@ impl JobRunner {
             );
         }
         let others_run_it = self.uids.separate();
-        let (install, limits) = match catalog::prepare_install(&self.config, &path, others_run_it) {
-            Ok(prepared) => prepared,
-            Err(e) => return error(ErrorCode::BadRequest, e.to_string()),
+        let config = self.config.clone();
+        // Reading and hashing the binary is file I/O: off the async threads.
+        let prepared = tokio::task::spawn_blocking(move || {
+            catalog::prepare_install(&config, &path, others_run_it)
+        })
+        .await;
+        let (install, limits) = match prepared {
+            Ok(Ok(prepared)) => prepared,
+            Ok(Err(e)) => return error(ErrorCode::BadRequest, e.to_string()),
+            Err(e) => return error(ErrorCode::Storage, format!("the install stopped: {e}")),
         };
         self.kernel
             .query(
@@ -239,9 +246,13 @@ impl JobRunner {
                 };
                 info(code, e.to_string())
             })?;
-        self.digests
-            .check(&worker)
-            .map_err(|e| info(ErrorCode::BadRequest, e.to_string()))?;
+        // Hashing a changed binary is file I/O: off the async threads.
+        let runner = Arc::clone(self);
+        let worker =
+            tokio::task::spawn_blocking(move || runner.digests.check(&worker).map(|()| worker))
+                .await
+                .map_err(|e| info(ErrorCode::Storage, format!("the binary check stopped: {e}")))?
+                .map_err(|e| info(ErrorCode::BadRequest, e.to_string()))?;
         let dispatch = Dispatch {
             worker: worker.manifest.name.clone(),
             worker_version: worker.manifest.version.clone(),
