@@ -5,7 +5,7 @@ use std::{
     collections::HashMap,
     os::unix::fs::{MetadataExt, OpenOptionsExt},
     path::{Path, PathBuf},
-    sync::Mutex,
+    sync::{Mutex, OnceLock},
 };
 
 use jitos_kernel::{Jobs, WorkerInstall};
@@ -115,21 +115,31 @@ pub enum CatalogError {
     },
 }
 
+/// The built-in manifests, parsed once: they are part of this build.
+fn builtin_manifests() -> Result<&'static [Manifest], CatalogError> {
+    static PARSED: OnceLock<Vec<Manifest>> = OnceLock::new();
+    if let Some(parsed) = PARSED.get() {
+        return Ok(parsed);
+    }
+    let parsed = BUILTIN_MANIFESTS
+        .iter()
+        .map(|(path, text)| Manifest::parse(text, Path::new(path)))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(PARSED.get_or_init(|| parsed))
+}
+
 /// The built-in workers, with their binaries under `config.bin_dir`.
 pub fn builtins(config: &WorkerConfig) -> Result<Vec<ResolvedWorker>, CatalogError> {
-    BUILTIN_MANIFESTS
+    Ok(builtin_manifests()?
         .iter()
-        .map(|(path, text)| {
-            let manifest = Manifest::parse(text, Path::new(path))?;
-            Ok(ResolvedWorker {
-                binary: config.bin_dir.join(&manifest.binary),
-                manifest,
-                installed_seq: None,
-                binary_digest: None,
-                limits: Limits::default(),
-            })
+        .map(|manifest| ResolvedWorker {
+            binary: config.bin_dir.join(&manifest.binary),
+            manifest: manifest.clone(),
+            installed_seq: None,
+            binary_digest: None,
+            limits: Limits::default(),
         })
-        .collect()
+        .collect())
 }
 
 /// Finds a worker by name: built-ins first (their names are reserved), then installed
