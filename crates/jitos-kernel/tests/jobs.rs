@@ -40,6 +40,19 @@ fn dispatch(sws: u64, effect: Effect) -> Dispatch {
     }
 }
 
+/// A new workspace over the system and a graph-only attempt dispatched into it.
+fn sws_and_attempt(kernel: &mut Kernel) -> (u64, u64) {
+    let sws = kernel
+        .sws_create(Actor::System, Over::System { at_seq: 0 })
+        .unwrap()
+        .seq;
+    let attempt = kernel
+        .job_dispatch(Actor::System, dispatch(sws, Effect::GraphOnly))
+        .unwrap()
+        .seq;
+    (sws, attempt)
+}
+
 fn proposal(json: &str) -> Proposed {
     Proposed {
         rewrites: vec![Rewrite::from_json(json).unwrap()],
@@ -60,14 +73,7 @@ const ADD_FILE_NODE: &str = r#"{"ops":[{"add_node":{"id":"file:a.txt","kind":"Fi
 fn an_attempt_ends_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
     let mut kernel = open(dir.path(), 0);
-    let sws = kernel
-        .sws_create(Actor::System, Over::System { at_seq: 0 })
-        .unwrap()
-        .seq;
-    let attempt = kernel
-        .job_dispatch(Actor::System, dispatch(sws, Effect::GraphOnly))
-        .unwrap()
-        .seq;
+    let (sws, attempt) = sws_and_attempt(&mut kernel);
     assert_eq!(kernel.jobs().running().count(), 1);
     let outcome = kernel
         .job_propose(Actor::System, attempt, proposal(ADD_NODE))
@@ -116,14 +122,7 @@ fn an_attempt_ends_exactly_once() {
 fn a_proposal_outside_its_scope_is_refused_and_recorded() {
     let dir = tempfile::tempdir().unwrap();
     let mut kernel = open(dir.path(), 0);
-    let sws = kernel
-        .sws_create(Actor::System, Over::System { at_seq: 0 })
-        .unwrap()
-        .seq;
-    let attempt = kernel
-        .job_dispatch(Actor::System, dispatch(sws, Effect::GraphOnly))
-        .unwrap()
-        .seq;
+    let (sws, attempt) = sws_and_attempt(&mut kernel);
     let outcome = kernel
         .job_propose(Actor::System, attempt, proposal(ADD_FILE_NODE))
         .unwrap();
