@@ -1,7 +1,7 @@
 //! Whether a proposal stays within what its job may change: the effect class and the
 //! path prefixes decided at dispatch.
 
-use jitos_tree::{tree_path_of_id, DIR_KIND, FILE_KIND, SYMLINK_KIND};
+use jitos_tree::{tree_path_of_id, within_prefixes, DIR_KIND, FILE_KIND, SYMLINK_KIND};
 use jitos_warp::{NodeId, Op, Rewrite};
 
 use crate::job_record::{Dispatch, Effect};
@@ -45,7 +45,7 @@ fn check_op(dispatch: &Dispatch, op: &Op) -> Result<(), String> {
     };
     match dispatch.effect {
         Effect::GraphOnly => Err(graph_only_refusal(dispatch, path)),
-        Effect::Files if within(path, &dispatch.paths) => Ok(()),
+        Effect::Files if within_prefixes(path, &dispatch.paths) => Ok(()),
         Effect::Files => Err(format!(
             "it changes {path}, outside the paths this job may touch ({})",
             dispatch.paths.join(", ")
@@ -58,32 +58,4 @@ fn graph_only_refusal(dispatch: &Dispatch, path: &str) -> String {
         "it changes the file {path}, but worker {} may not change files (effect class `none`)",
         dispatch.worker
     )
-}
-
-/// Whether `path` is one of `prefixes` or under one; no prefixes means anywhere.
-fn within(path: &str, prefixes: &[String]) -> bool {
-    prefixes.is_empty()
-        || prefixes.iter().any(|prefix| {
-            prefix == "."
-                || path == prefix
-                || path
-                    .strip_prefix(prefix.as_str())
-                    .is_some_and(|rest| rest.starts_with('/'))
-        })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn prefixes_match_whole_components() {
-        let prefixes = vec!["src".to_owned()];
-        assert!(within("src", &prefixes));
-        assert!(within("src/lib.rs", &prefixes));
-        assert!(!within("srcs/lib.rs", &prefixes));
-        assert!(!within(".", &prefixes));
-        assert!(within("anything", &[]));
-        assert!(within("a/b", &[".".to_owned()]));
-    }
 }

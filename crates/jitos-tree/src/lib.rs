@@ -10,6 +10,7 @@ mod diff;
 mod error;
 mod layout;
 mod path;
+mod scope;
 mod sync;
 mod tree;
 
@@ -19,5 +20,6 @@ pub use layout::{
     node_id_of, tree_path_of_id, CONTAINS_LABEL, DIR_KIND, FILE_KIND, ROOT_ID, SYMLINK_KIND,
 };
 pub use path::TreePath;
+pub use scope::within_prefixes;
 pub use sync::sync_rewrite;
 pub use tree::{Entry, Tree};

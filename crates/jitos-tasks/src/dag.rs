@@ -1,0 +1,213 @@
+//! `Dag`: a plan compiled to primitive jobs, each in a *lane* (the workspace it runs in:
+//! the process's own, or a sibling made for one alternative of a race), with the jobs it
+//! must wait for.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    model::{Effect, OnFailure},
+    plan::{Decomposition, Node},
+};
+
+/// The compiled plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dag {
+    /// The jobs, in decomposition order; `JobNode::after` points into this list.
+    pub jobs: Vec<JobNode>,
+    /// The workspaces: lane 0 is the process's own; every other is a sibling made for one
+    /// alternative of a race.
+    pub lanes: Vec<Lane>,
+}
+
+/// A workspace the plan runs jobs in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lane {
+    /// The lane it is made in, and collapses into if it wins; none for lane 0.
+    pub parent: Option<usize>,
+    /// The decomposition path of the alternative it runs.
+    pub path: String,
+}
+
+/// One job of the plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobNode {
+    /// Its path in the decomposition (`goal/method/step/…`), unique in the plan.
+    pub id: String,
+    /// The lane it runs in.
+    pub lane: usize,
+    /// Jobs that must be done first, ascending.
+    pub after: Vec<usize>,
+    /// What it does.
+    pub kind: JobKind,
+    /// What the failure of the method it belongs to leads to.
+    pub on_failure: OnFailure,
+}
+
+/// What a job does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum JobKind {
+    /// A job on a worker.
+    Run {
+        /// The worker.
+        worker: String,
+        /// Its arguments.
+        args: Vec<String>,
+        /// What its proposal may change.
+        effect: Effect,
+        /// Whether a crashed attempt may be retried without asking.
+        idempotent: bool,
+        /// Milliseconds before the worker is killed.
+        timeout_ms: u64,
+        /// Attempts after the first.
+        retries: u32,
+        /// Milliseconds before the first retry, doubling each time.
+        backoff_ms: u64,
+        /// A check: exit status 0 is needed for its method to succeed.
+        gate: bool,
+        /// Tree paths its proposal may touch; empty for the whole tree.
+        paths: Vec<String>,
+    },
+    /// A question for a person; the process waits without holding a worker.
+    Ask {
+        /// The question.
+        question: String,
+        /// Answered by approve or reject.
+        yes_no: bool,
+    },
+    /// The end of a race: done when the first of `lanes` has all its jobs done (that lane
+    /// collapses into this job's lane; the others are discarded), failed when all failed.
+    Race {
+        /// The racing lanes.
+        lanes: Vec<usize>,
+    },
+}
+
+impl Dag {
+    /// Compiles a decomposition: lane 0 for the goal.
+    pub(crate) fn compile(tree: &Decomposition) -> Dag {
+        let mut dag = Dag {
+            jobs: Vec::new(),
+            lanes: vec![Lane {
+                parent: None,
+                path: tree.task.clone(),
+            }],
+        };
+        dag.add(tree, 0, &tree.task, OnFailure::default());
+        for job in &mut dag.jobs {
+            job.after.sort_unstable();
+            job.after.dedup();
+        }
+        dag
+    }
+
+    /// Adds the jobs of `tree` in `lane`; returns its entry jobs (those nothing inside it
+    /// precedes) and its exit jobs (those nothing inside it follows).
+    fn add(
+        &mut self,
+        tree: &Decomposition,
+        lane: usize,
+        path: &str,
+        on_failure: OnFailure,
+    ) -> (Vec<usize>, Vec<usize>) {
+        let primitive = |kind: JobKind| JobNode {
+            id: path.to_owned(),
+            lane,
+            after: Vec::new(),
+            kind,
+            on_failure,
+        };
+        match &tree.node {
+            Node::Run(run) => {
+                self.jobs.push(primitive(JobKind::Run {
+                    worker: run.worker.clone(),
+                    args: run.args.clone(),
+                    effect: run.effect,
+                    idempotent: run.idempotent,
+                    timeout_ms: run.timeout_secs.saturating_mul(1000),
+                    retries: run.retries,
+                    backoff_ms: run.backoff_ms,
+                    gate: run.gate,
+                    paths: run.paths.clone(),
+                }));
+                let index = self.jobs.len() - 1;
+                (vec![index], vec![index])
+            }
+            Node::Ask(ask) => {
+                self.jobs.push(primitive(JobKind::Ask {
+                    question: ask.question.clone(),
+                    yes_no: ask.yes_no,
+                }));
+                let index = self.jobs.len() - 1;
+                (vec![index], vec![index])
+            }
+            Node::Method {
+                method,
+                race: true,
+                on_failure,
+                steps,
+                ..
+            } => {
+                let mut entries = Vec::new();
+                let mut exits = Vec::new();
+                let mut lanes = Vec::new();
+                for step in steps {
+                    let step_path = format!("{path}/{method}/{}", step.id);
+                    self.lanes.push(Lane {
+                        parent: Some(lane),
+                        path: step_path.clone(),
+                    });
+                    let alternative = self.lanes.len() - 1;
+                    lanes.push(alternative);
+                    let (step_entries, step_exits) =
+                        self.add(&step.sub, alternative, &step_path, *on_failure);
+                    entries.extend(step_entries);
+                    exits.extend(step_exits);
+                }
+                self.jobs.push(JobNode {
+                    id: format!("{path}/{method}"),
+                    lane,
+                    after: exits,
+                    kind: JobKind::Race { lanes },
+                    on_failure: *on_failure,
+                });
+                let race = self.jobs.len() - 1;
+                (entries, vec![race])
+            }
+            Node::Method {
+                method,
+                on_failure,
+                steps,
+                ..
+            } => {
+                let mut ends = Vec::with_capacity(steps.len());
+                for step in steps {
+                    let step_path = format!("{path}/{method}/{}", step.id);
+                    ends.push(self.add(&step.sub, lane, &step_path, *on_failure));
+                }
+                let mut entries = Vec::new();
+                for (step, (step_entries, _)) in steps.iter().zip(&ends) {
+                    if step.after.is_empty() {
+                        entries.extend(step_entries);
+                        continue;
+                    }
+                    let before: Vec<usize> = steps
+                        .iter()
+                        .zip(&ends)
+                        .filter(|(other, _)| step.after.contains(&other.id))
+                        .flat_map(|(_, (_, exits))| exits.iter().copied())
+                        .collect();
+                    for entry in step_entries {
+                        self.jobs[*entry].after.extend(&before);
+                    }
+                }
+                let exits = steps
+                    .iter()
+                    .zip(&ends)
+                    .filter(|(step, _)| !steps.iter().any(|other| other.after.contains(&step.id)))
+                    .flat_map(|(_, (_, exits))| exits.iter().copied())
+                    .collect();
+                (entries, exits)
+            }
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! Bad library and intent files: each mistake is refused with a message that names the
+//! file, the line and what to do, and a good file is the control.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::path::Path;
+
+use jitos_tasks::{Intent, Library, SourceError};
+
+const GOOD: &str = r#"
+[task.top]
+params = ["x"]
+
+[[task.top.method]]
+name = "first"
+when = [{ param = "x", equals = "yes" }]
+steps = [{ task = "leaf" }, { task = "leaf", id = "again", with = { x = "{x}!" } }]
+
+[task.leaf]
+params = ["x"]
+run = { worker = "shell", args = ["echo", "{x}"], effect = "none", timeout_secs = 5 }
+"#;
+
+fn parse(text: &str) -> Result<Library, SourceError> {
+    Library::parse(text, Path::new("lib.toml"))
+}
+
+/// Asserts that `text` is refused at `line` with a message containing `words`.
+fn refused_at(text: &str, line: usize, words: &str) {
+    let error = parse(text).expect_err(&format!("accepted:\n{text}"));
+    assert_eq!(error.at.map(|(l, _)| l), Some(line), "{error}");
+    assert!(
+        error.to_string().contains(words),
+        "{error} does not say {words:?}"
+    );
+    assert!(error.to_string().starts_with("lib.toml:"), "{error}");
+}
+
+// Goal: every kind of mistake in a library is refused at its line. Method: break one thing
+// of a good library at a time.
+#[test]
+fn each_mistake_is_refused_at_its_line() {
+    assert!(parse(GOOD).is_ok(), "control: the good library parses");
+    refused_at(&GOOD.replace("[task.leaf]", "[task.leaf"), 10, "");
+    refused_at(
+        &GOOD.replace("{ task = \"leaf\" },", "{ task = \"leef\" },"),
+        8,
+        "leef",
+    );
+    refused_at(
+        &GOOD.replace("args = [\"echo\", \"{x}\"]", "args = [\"{y}\"]"),
+        12,
+        "{y}",
+    );
+    refused_at(
+        &GOOD.replace("equals = \"yes\"", "equals = \"{x\""),
+        7,
+        "not closed",
+    );
+    refused_at(
+        &GOOD.replace("timeout_secs = 5", "timeout_secs = 0"),
+        12,
+        "timeout_secs",
+    );
+    refused_at(&GOOD.replace("[task.top]", "[task.Top]"), 2, "lowercase");
+    refused_at(
+        &GOOD.replace("with = { x = \"{x}!\" }", "with = { y = \"1\" }"),
+        8,
+        "does not take",
+    );
+    refused_at(
+        &GOOD.replace("id = \"again\", ", "id = \"again\", after = [\"leaf\"], "),
+        8,
+        "order = \"partial\"",
+    );
+    refused_at(
+        &GOOD
+            .replace(
+                "name = \"first\"",
+                "name = \"first\"\nrace = true\norder = \"partial\"",
+            )
+            .replace("id = \"again\", ", "id = \"again\", after = [\"leaf\"], "),
+        10,
+        "races",
+    );
+    refused_at(
+        &GOOD.replace(
+            "run = { worker",
+            "ask = { question = \"?\" }\nrun = { worker",
+        ),
+        10,
+        "exactly one",
+    );
+    refused_at(
+        &GOOD.replace("effect = \"none\"", "effect = \"world\""),
+        12,
+        "",
+    );
+    refused_at(
+        &GOOD.replace("[task.leaf]", "[task.leaf]\ncolour = 1"),
+        11,
+        "colour",
+    );
+}
+
+// Goal: a task reachable from itself is refused, naming the cycle. Method: a leaf that
+// calls the top task.
+#[test]
+fn a_cycle_is_refused_with_its_path() {
+    let cyclic = GOOD.replace(
+        "run = { worker = \"shell\", args = [\"echo\", \"{x}\"], effect = \"none\", timeout_secs = 5 }",
+        "[[task.leaf.method]]\nname = \"back\"\nsteps = [{ task = \"top\" }]",
+    );
+    let error = parse(&cyclic).unwrap_err();
+    let text = error.to_string();
+    // The walk goes by name, so the cycle is reported from `leaf`.
+    assert!(
+        text.contains("cycle") && text.contains("leaf -> top -> leaf"),
+        "{text}"
+    );
+}
+
+// Goal: a decomposition deeper than the limit is refused. Method: a chain of 17 compound
+// tasks over a leaf; 16 is the control.
+#[test]
+fn too_deep_a_library_is_refused() {
+    let chain = |depth: usize| {
+        let mut text = String::from(
+            "[task.t0]\nrun = { worker = \"noop\", effect = \"none\", timeout_secs = 1 }\n",
+        );
+        for level in 1..=depth {
+            text.push_str(&format!(
+                "[task.t{level}]\n[[task.t{level}.method]]\nname = \"down\"\nsteps = [{{ task = \"t{}\" }}]\n",
+                level - 1
+            ));
+        }
+        text
+    };
+    assert!(parse(&chain(jitos_tasks::limits::DEPTH_MAX)).is_ok());
+    let error = parse(&chain(jitos_tasks::limits::DEPTH_MAX + 1)).unwrap_err();
+    assert!(error.to_string().contains("deep"), "{error}");
+}
+
+// Goal: a task defined in two files is refused at the second, naming the first. Method:
+// load the good library twice from two files.
+#[test]
+fn a_task_defined_twice_names_both_places() {
+    let dir = tempfile_dir();
+    let a = dir.join("a.toml");
+    let b = dir.join("b.toml");
+    std::fs::write(&a, GOOD).unwrap();
+    std::fs::write(&b, GOOD).unwrap();
+    let error = Library::load(&[a.clone(), b.clone()]).unwrap_err();
+    assert_eq!(error.path, b);
+    assert!(
+        error.to_string().contains(&format!("{}:", a.display())),
+        "{error}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+// Goal: intents are checked the same way. Method: a good intent (the control), then a
+// missing `allow`, a zero job limit and a bad goal name.
+#[test]
+fn bad_intents_are_refused_at_their_line() {
+    let good = "goal = \"top\"\n[params]\nx = \"yes\"\n[allow]\nworkers = [\"shell\"]\n[limits]\nmax_jobs = 4\n";
+    let intent = Intent::parse(good, Path::new("i.toml")).unwrap();
+    assert_eq!(intent.max_jobs, 4);
+    for (text, line, words) in [
+        (
+            good.replace("[allow]\nworkers = [\"shell\"]\n", ""),
+            None,
+            "allow",
+        ),
+        (
+            good.replace("max_jobs = 4", "max_jobs = 0"),
+            Some(7),
+            "max_jobs",
+        ),
+        (
+            good.replace("goal = \"top\"", "goal = \"To p\""),
+            Some(1),
+            "lowercase",
+        ),
+    ] {
+        let error = Intent::parse(&text, Path::new("i.toml")).expect_err(&text);
+        if line.is_some() {
+            assert_eq!(error.at.map(|(l, _)| l), line, "{error}");
+        }
+        assert!(error.to_string().contains(words), "{error}");
+    }
+}
+
+fn tempfile_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("jitos-tasks-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
