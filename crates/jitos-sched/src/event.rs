@@ -1,0 +1,163 @@
+//! What happens to processes, as the kernel records it: each event is the payload (or the
+//! consequence) of one record, and `Processes::apply` folds it.
+
+use serde::{Deserialize, Serialize};
+
+use jitos_tasks::{Intent, Slap};
+
+use crate::process::WaitReason;
+
+/// One event of a process's life.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Event {
+    /// A process was submitted; its id is the record's seq.
+    Submitted {
+        /// What it should make true.
+        intent: Intent,
+        /// Its plan candidates.
+        slaps: Vec<Slap>,
+    },
+    /// A lane's workspace was made.
+    LaneOpened {
+        /// The process.
+        process: u64,
+        /// The lane.
+        lane: usize,
+        /// The workspace made for it.
+        sws: u64,
+    },
+    /// An attempt of a job was dispatched.
+    Dispatched {
+        /// The process.
+        process: u64,
+        /// The job.
+        job: usize,
+        /// The attempt (its dispatch record's seq).
+        attempt: u64,
+    },
+    /// An attempt ended.
+    AttemptEnded {
+        /// The process.
+        process: u64,
+        /// The attempt.
+        attempt: u64,
+        /// How.
+        outcome: AttemptOutcome,
+    },
+    /// A failed job's next attempt is due at a time.
+    RetryScheduled {
+        /// The process.
+        process: u64,
+        /// The job.
+        job: usize,
+        /// When (ms).
+        until_ms: u64,
+    },
+    /// The process asks a person and waits.
+    Asked {
+        /// The process.
+        process: u64,
+        /// The job the answer is for.
+        job: usize,
+        /// The question.
+        question: String,
+        /// Why it asks.
+        reason: WaitReason,
+    },
+    /// A person answered.
+    Answered {
+        /// The process.
+        process: u64,
+        /// The answer.
+        answer: Answer,
+    },
+    /// A lane's workspace was collapsed into its parent's (or the system).
+    LaneCollapsed {
+        /// The process.
+        process: u64,
+        /// The lane.
+        lane: usize,
+    },
+    /// A lane's collapse was refused by a conflict.
+    LaneConflict {
+        /// The process.
+        process: u64,
+        /// The lane.
+        lane: usize,
+        /// The conflict, for a person.
+        why: String,
+    },
+    /// A lane's workspace was discarded.
+    LaneDiscarded {
+        /// The process.
+        process: u64,
+        /// The lane.
+        lane: usize,
+    },
+    /// The process moved on to its next plan candidate; the open workspaces of the one
+    /// abandoned are discarded with this record.
+    Advanced {
+        /// The process.
+        process: u64,
+        /// The candidate now run.
+        to: usize,
+        /// Why the one before was abandoned.
+        why: String,
+    },
+    /// The process ended; its open workspaces are discarded with this record.
+    Finished {
+        /// The process.
+        process: u64,
+        /// How.
+        outcome: Outcome,
+    },
+}
+
+/// How an attempt ended, as the scheduler sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AttemptOutcome {
+    /// Its proposal was applied and the worker's exit status was 0.
+    Succeeded,
+    /// It failed, was refused, or exited non-zero.
+    Failed {
+        /// Why, for a person.
+        why: String,
+        /// The worker ran to its end and answered no (a non-zero exit status, or a refused
+        /// proposal), as opposed to the attempt itself failing (a crash, a deadline, a
+        /// broken protocol). A gate's verdict is final; every other failure is retried.
+        verdict: bool,
+    },
+    /// The daemon stopped while it ran: whether it took effect is unknown.
+    CutOff,
+}
+
+/// A person's answer to a waiting process.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Answer {
+    /// A value, for an `ask` step.
+    Value(String),
+    /// Yes, for a yes/no step.
+    Approve,
+    /// No, for a yes/no step.
+    Reject,
+    /// Run the job again.
+    Retry,
+    /// Take the job as done.
+    Skip,
+    /// End the process as failed.
+    Fail,
+}
+
+/// How a process ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Outcome {
+    /// Its goal was reached.
+    Done,
+    /// It failed.
+    Failed {
+        /// Why.
+        why: String,
+    },
+    /// It was cancelled.
+    Cancelled,
+}

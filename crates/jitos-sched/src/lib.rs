@@ -1,0 +1,56 @@
+//! The deterministic scheduler (issue 5): processes folded from their events
+//! (`Processes::apply`), and the one next decision each state calls for
+//! (`Processes::decide`). The kernel records every decision before it acts on it, so
+//! replaying the ledger reproduces every decision without calling any worker.
+//!
+//! Architecture Invariant: this crate is pure — no clock (the time is an argument), no
+//! I/O, no randomness, only ordered collections — so the same events and times always give
+//! the same state and the same decisions.
+
+mod decide;
+mod event;
+mod process;
+mod processes;
+
+pub use decide::{Base, Capacity, Decision, BACKOFF_MS_MAX};
+pub use event::{Answer, AttemptOutcome, Event, Outcome};
+pub use process::{JobState, LaneState, Process, Run, Status, WaitReason};
+pub use processes::Processes;
+
+/// Why an event does not fit the processes' state.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SchedError {
+    /// The event names a process that was never submitted.
+    #[error("no process {process}")]
+    UnknownProcess {
+        /// The process named.
+        process: u64,
+    },
+    /// The process has ended.
+    #[error("process {process} has ended")]
+    Ended {
+        /// The process.
+        process: u64,
+    },
+    /// A submit without plan candidates.
+    #[error("a process needs at least one plan candidate")]
+    NoCandidates,
+    /// The event does not fit where the process stands.
+    #[error("process {process}: {what}")]
+    Misfit {
+        /// The process.
+        process: u64,
+        /// What does not fit.
+        what: String,
+    },
+    /// An answer of the wrong kind.
+    #[error("process {process} waits for {expected}, not {got}")]
+    WrongAnswer {
+        /// The process.
+        process: u64,
+        /// What it waits for.
+        expected: &'static str,
+        /// What came.
+        got: String,
+    },
+}

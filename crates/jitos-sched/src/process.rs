@@ -1,0 +1,218 @@
+//! A process: the running instance of an intent — its plan candidates, the one being run,
+//! the state of each of its workspaces (lanes) and jobs, and where it stands. Everything
+//! here is folded from records; nothing is stored as truth.
+
+use serde::{Deserialize, Serialize};
+
+use jitos_tasks::{Intent, Slap};
+
+/// One process.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Process {
+    /// Its id: the seq of its submit record.
+    pub id: u64,
+    /// What it should make true.
+    pub intent: Intent,
+    /// Its plan candidates, in the order they are tried.
+    pub slaps: Vec<Slap>,
+    /// When it was submitted (ms, from the record).
+    pub submitted_ms: u64,
+    /// The candidate being run and its progress.
+    pub run: Run,
+    /// Attempts dispatched so far, over every candidate (bounded by the intent's
+    /// `max_jobs`).
+    pub attempts: usize,
+    /// Where it stands.
+    pub status: Status,
+}
+
+impl Process {
+    /// The workspaces of its lanes that are open, lane by lane: what moving on or ending
+    /// discards.
+    pub fn open_workspaces(&self) -> Vec<u64> {
+        self.run
+            .lanes
+            .iter()
+            .filter_map(|lane| match lane {
+                LaneState::Open { sws } => Some(*sws),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The attempts of its current candidate that run now.
+    pub fn running_attempts(&self) -> Vec<u64> {
+        self.run
+            .jobs
+            .iter()
+            .filter_map(|job| match job {
+                JobState::Running { attempt, .. } => Some(*attempt),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// The progress of one plan candidate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Run {
+    /// Which candidate.
+    pub candidate: usize,
+    /// Each lane of its DAG.
+    pub lanes: Vec<LaneState>,
+    /// Each job of its DAG.
+    pub jobs: Vec<JobState>,
+}
+
+/// A lane's workspace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LaneState {
+    /// Not made yet.
+    Unopened,
+    /// Open: its workspace's id.
+    Open {
+        /// The workspace.
+        sws: u64,
+    },
+    /// Collapsed into its parent lane's workspace (or, for lane 0, the system).
+    Collapsed {
+        /// The workspace.
+        sws: u64,
+    },
+    /// Discarded: it lost its race, or its candidate was abandoned.
+    Discarded {
+        /// The workspace.
+        sws: u64,
+    },
+}
+
+impl LaneState {
+    /// The lane's workspace, if it was made.
+    pub fn sws(&self) -> Option<u64> {
+        match self {
+            LaneState::Unopened => None,
+            LaneState::Open { sws }
+            | LaneState::Collapsed { sws }
+            | LaneState::Discarded { sws } => Some(*sws),
+        }
+    }
+}
+
+/// A job of the current candidate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum JobState {
+    /// Not started.
+    Pending,
+    /// An attempt runs.
+    Running {
+        /// The attempt (its dispatch record's seq).
+        attempt: u64,
+        /// Attempts so far, this one included.
+        tries: u32,
+    },
+    /// An attempt failed and another is due, once a retry is scheduled.
+    RetryDue {
+        /// Attempts so far.
+        tries: u32,
+    },
+    /// Waiting for its retry timer.
+    Waiting {
+        /// Attempts so far.
+        tries: u32,
+        /// When the next attempt may start (ms).
+        until_ms: u64,
+    },
+    /// Its question is asked; the process waits for an answer.
+    Asked,
+    /// Done; an ask keeps its answer.
+    Done {
+        /// The answer to an ask.
+        value: Option<String>,
+    },
+    /// Failed for good.
+    Failed {
+        /// Why.
+        why: String,
+    },
+    /// Ended without running to its end: its lane lost, or its candidate was abandoned.
+    Cancelled,
+}
+
+impl JobState {
+    /// Whether the job has reached an end it will not leave.
+    pub fn is_over(&self) -> bool {
+        matches!(
+            self,
+            JobState::Done { .. } | JobState::Failed { .. } | JobState::Cancelled
+        )
+    }
+}
+
+/// Where a process stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Status {
+    /// Its jobs run.
+    Running,
+    /// It waits for a person: an ask, a failure it was told to interrupt on, or an attempt
+    /// that was cut off by a crash and may not simply be repeated.
+    Waiting {
+        /// The job the answer is for.
+        job: usize,
+        /// What is asked.
+        question: String,
+        /// Why it is asked.
+        reason: WaitReason,
+    },
+    /// Its goal was reached: its workspace collapsed into the system.
+    Done {
+        /// The record that ended it.
+        seq: u64,
+    },
+    /// It failed.
+    Failed {
+        /// The record that ended it.
+        seq: u64,
+        /// Why.
+        why: String,
+    },
+    /// It was cancelled.
+    Cancelled {
+        /// The record that ended it.
+        seq: u64,
+    },
+}
+
+impl Status {
+    /// Whether the process has ended.
+    pub fn is_over(&self) -> bool {
+        matches!(
+            self,
+            Status::Done { .. } | Status::Failed { .. } | Status::Cancelled { .. }
+        )
+    }
+
+    /// A short lowercase name, for tables and JSON.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Status::Running => "running",
+            Status::Waiting { .. } => "waiting",
+            Status::Done { .. } => "done",
+            Status::Failed { .. } => "failed",
+            Status::Cancelled { .. } => "cancelled",
+        }
+    }
+}
+
+/// Why a process waits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WaitReason {
+    /// An `ask` step: the answer is its value.
+    Ask,
+    /// A yes/no `ask` step: approve or reject.
+    Approval,
+    /// A job failed and its method says to interrupt: answer `retry`, `skip` or `fail`.
+    Failure,
+    /// A job that is not idempotent was cut off by a crash: answer `retry` (it did not
+    /// take effect), `skip` (it did) or `fail`.
+    Crash,
+}

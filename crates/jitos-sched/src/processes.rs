@@ -1,0 +1,338 @@
+//! `Processes`: every process, folded from its events with the checks that keep a ledger
+//! honest — an event that does not fit the process's state is refused, so a ledger that
+//! broke a rule does not replay.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use jitos_tasks::{JobKind, Slap};
+
+use crate::{
+    event::{Answer, AttemptOutcome, Event, Outcome},
+    process::{JobState, LaneState, Process, Run, Status, WaitReason},
+    SchedError,
+};
+
+/// Every process, by id.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Processes {
+    by_id: BTreeMap<u64, Process>,
+}
+
+impl Processes {
+    /// A process by id.
+    pub fn get(&self, id: u64) -> Option<&Process> {
+        self.by_id.get(&id)
+    }
+
+    /// Every process, oldest first.
+    pub fn all(&self) -> impl DoubleEndedIterator<Item = &Process> + '_ {
+        self.by_id.values()
+    }
+
+    /// The process and job an attempt belongs to, if a live job runs it.
+    pub fn owner_of(&self, attempt: u64) -> Option<(u64, usize)> {
+        self.by_id.values().find_map(|p| {
+            p.run
+                .jobs
+                .iter()
+                .position(|j| matches!(j, JobState::Running { attempt: a, .. } if *a == attempt))
+                .map(|job| (p.id, job))
+        })
+    }
+
+    /// Folds the event of the record at `seq`, made at `time_ms`.
+    pub fn apply(&mut self, seq: u64, time_ms: u64, event: &Event) -> Result<(), SchedError> {
+        if let Event::Submitted { intent, slaps } = event {
+            let first = slaps.first().ok_or(SchedError::NoCandidates)?;
+            self.by_id.insert(
+                seq,
+                Process {
+                    id: seq,
+                    intent: intent.clone(),
+                    slaps: slaps.clone(),
+                    submitted_ms: time_ms,
+                    run: fresh_run(0, first),
+                    attempts: 0,
+                    status: Status::Running,
+                },
+            );
+            return Ok(());
+        }
+        let id = process_of(event);
+        let process = self
+            .by_id
+            .get_mut(&id)
+            .ok_or(SchedError::UnknownProcess { process: id })?;
+        if process.status.is_over() {
+            // Attempts still in flight when a process ended report later; that is all.
+            return match event {
+                Event::AttemptEnded { .. } | Event::LaneDiscarded { .. } => Ok(()),
+                _ => Err(SchedError::Ended { process: id }),
+            };
+        }
+        apply_to(process, seq, event)
+    }
+}
+
+fn process_of(event: &Event) -> u64 {
+    match event {
+        Event::Submitted { .. } => 0,
+        Event::LaneOpened { process, .. }
+        | Event::Dispatched { process, .. }
+        | Event::AttemptEnded { process, .. }
+        | Event::RetryScheduled { process, .. }
+        | Event::Asked { process, .. }
+        | Event::Answered { process, .. }
+        | Event::LaneCollapsed { process, .. }
+        | Event::LaneConflict { process, .. }
+        | Event::LaneDiscarded { process, .. }
+        | Event::Advanced { process, .. }
+        | Event::Finished { process, .. } => *process,
+    }
+}
+
+/// The state of a candidate before anything ran.
+pub(crate) fn fresh_run(candidate: usize, slap: &Slap) -> Run {
+    Run {
+        candidate,
+        lanes: vec![LaneState::Unopened; slap.dag.lanes.len()],
+        jobs: vec![JobState::Pending; slap.dag.jobs.len()],
+    }
+}
+
+fn apply_to(process: &mut Process, seq: u64, event: &Event) -> Result<(), SchedError> {
+    let id = process.id;
+    let misfit = |what: String| SchedError::Misfit { process: id, what };
+    let slap = process
+        .slaps
+        .get(process.run.candidate)
+        .ok_or_else(|| misfit("its candidate is missing".to_owned()))?;
+    let dag = &slap.dag;
+    let run = &mut process.run;
+    match event {
+        Event::Submitted { .. } => return Err(misfit("submitted twice".to_owned())),
+        Event::LaneOpened { lane, sws, .. } => match run.lanes.get_mut(*lane) {
+            Some(state @ LaneState::Unopened) => *state = LaneState::Open { sws: *sws },
+            _ => {
+                return Err(misfit(format!(
+                    "lane {lane} opened twice or does not exist"
+                )))
+            }
+        },
+        Event::Dispatched { job, attempt, .. } => {
+            let tries = match run.jobs.get(*job) {
+                Some(JobState::Pending) => 0,
+                Some(JobState::Waiting { tries, .. }) => *tries,
+                other => return Err(misfit(format!("job {job} dispatched while {other:?}"))),
+            };
+            run.jobs[*job] = JobState::Running {
+                attempt: *attempt,
+                tries: tries + 1,
+            };
+            process.attempts += 1;
+        }
+        Event::AttemptEnded {
+            attempt, outcome, ..
+        } => {
+            let Some(job) = run
+                .jobs
+                .iter()
+                .position(|j| matches!(j, JobState::Running { attempt: a, .. } if a == attempt))
+            else {
+                // An attempt of an abandoned candidate or a lost lane; nothing waits on it.
+                return Ok(());
+            };
+            let JobState::Running { tries, .. } = run.jobs[job] else {
+                return Err(misfit(format!("job {job} is not running")));
+            };
+            let JobKind::Run {
+                retries,
+                gate,
+                idempotent,
+                ..
+            } = &dag.jobs[job].kind
+            else {
+                return Err(misfit(format!("job {job} runs no worker")));
+            };
+            run.jobs[job] = match outcome {
+                AttemptOutcome::Succeeded => JobState::Done { value: None },
+                AttemptOutcome::Failed { why, verdict }
+                    if (*gate && *verdict) || tries > *retries =>
+                {
+                    JobState::Failed { why: why.clone() }
+                }
+                AttemptOutcome::Failed { .. } => JobState::RetryDue { tries },
+                AttemptOutcome::CutOff if *idempotent => JobState::RetryDue { tries },
+                AttemptOutcome::CutOff => {
+                    process.status = Status::Waiting {
+                        job,
+                        question: format!(
+                            "job {} was running when jitosd stopped, and it is not idempotent: did it take effect? Answer retry (it did not), skip (it did) or fail",
+                            dag.jobs[job].id
+                        ),
+                        reason: WaitReason::Crash,
+                    };
+                    JobState::Asked
+                }
+            };
+        }
+        Event::RetryScheduled { job, until_ms, .. } => match run.jobs.get(*job) {
+            Some(JobState::RetryDue { tries }) => {
+                run.jobs[*job] = JobState::Waiting {
+                    tries: *tries,
+                    until_ms: *until_ms,
+                }
+            }
+            other => return Err(misfit(format!("retry of job {job} while {other:?}"))),
+        },
+        Event::Asked {
+            job,
+            question,
+            reason,
+            ..
+        } => {
+            match (run.jobs.get(*job), reason) {
+                (Some(JobState::Pending), WaitReason::Ask | WaitReason::Approval)
+                | (Some(JobState::Failed { .. }), WaitReason::Failure) => {}
+                (other, _) => return Err(misfit(format!("job {job} asked about while {other:?}"))),
+            }
+            run.jobs[*job] = JobState::Asked;
+            process.status = Status::Waiting {
+                job: *job,
+                question: question.clone(),
+                reason: *reason,
+            };
+        }
+        Event::Answered { answer, .. } => {
+            let Status::Waiting { job, reason, .. } = &process.status else {
+                return Err(misfit("answered while not waiting".to_owned()));
+            };
+            let (job, reason) = (*job, *reason);
+            let state = match (reason, answer) {
+                (WaitReason::Ask, Answer::Value(value)) => JobState::Done {
+                    value: Some(value.clone()),
+                },
+                (WaitReason::Approval, Answer::Approve) => JobState::Done {
+                    value: Some("approved".to_owned()),
+                },
+                (WaitReason::Approval, Answer::Reject) => JobState::Failed {
+                    why: "rejected".to_owned(),
+                },
+                (WaitReason::Failure | WaitReason::Crash, Answer::Retry) => JobState::Pending,
+                (WaitReason::Failure | WaitReason::Crash, Answer::Skip) => {
+                    JobState::Done { value: None }
+                }
+                (_, Answer::Fail) => {
+                    process.status = Status::Failed {
+                        seq,
+                        why: "a person answered fail".to_owned(),
+                    };
+                    return Ok(());
+                }
+                (reason, answer) => {
+                    return Err(SchedError::WrongAnswer {
+                        process: id,
+                        expected: expected_answer(reason),
+                        got: format!("{answer:?}"),
+                    })
+                }
+            };
+            run.jobs[job] = state;
+            process.status = Status::Running;
+        }
+        Event::LaneCollapsed { lane, .. } => {
+            let sws = match run.lanes.get(*lane) {
+                Some(LaneState::Open { sws }) => *sws,
+                other => return Err(misfit(format!("lane {lane} collapsed while {other:?}"))),
+            };
+            run.lanes[*lane] = LaneState::Collapsed { sws };
+            // The race this lane won is done, and its rivals' jobs will not be needed.
+            if let Some(race) = race_of(dag, *lane) {
+                run.jobs[race] = JobState::Done { value: None };
+                if let JobKind::Race { lanes } = &dag.jobs[race].kind {
+                    for (job, node) in dag.jobs.iter().enumerate() {
+                        let rival = lanes.contains(&node.lane) && node.lane != *lane;
+                        if rival && !run.jobs[job].is_over() {
+                            run.jobs[job] = JobState::Cancelled;
+                        }
+                    }
+                }
+            }
+        }
+        Event::LaneConflict { lane, why, .. } => {
+            // The lane's work cannot land: its jobs stand, but the lane has failed.
+            let job = lane_exit(dag, *lane);
+            run.jobs[job] = JobState::Failed { why: why.clone() };
+        }
+        Event::LaneDiscarded { lane, .. } => {
+            let sws = match run.lanes.get(*lane) {
+                Some(LaneState::Open { sws }) => *sws,
+                other => return Err(misfit(format!("lane {lane} discarded while {other:?}"))),
+            };
+            run.lanes[*lane] = LaneState::Discarded { sws };
+            for (job, node) in dag.jobs.iter().enumerate() {
+                if node.lane == *lane && !run.jobs[job].is_over() {
+                    run.jobs[job] = JobState::Cancelled;
+                }
+            }
+        }
+        Event::Advanced { to, .. } => {
+            let next = process
+                .slaps
+                .get(*to)
+                .filter(|_| *to == run.candidate + 1)
+                .ok_or_else(|| misfit(format!("no candidate {to} to move to")))?;
+            // The abandoned candidate's workspaces are discarded with this record.
+            *run = fresh_run(*to, next);
+        }
+        Event::Finished { outcome, .. } => {
+            // Its open workspaces are discarded with this record.
+            for lane in &mut run.lanes {
+                if let LaneState::Open { sws } = lane {
+                    *lane = LaneState::Discarded { sws: *sws };
+                }
+            }
+            for job in &mut run.jobs {
+                if !job.is_over() {
+                    *job = JobState::Cancelled;
+                }
+            }
+            process.status = match outcome {
+                Outcome::Done => Status::Done { seq },
+                Outcome::Failed { why } => Status::Failed {
+                    seq,
+                    why: why.clone(),
+                },
+                Outcome::Cancelled => Status::Cancelled { seq },
+            };
+        }
+    }
+    Ok(())
+}
+
+/// What a person must answer a wait of `reason` with.
+pub(crate) fn expected_answer(reason: WaitReason) -> &'static str {
+    match reason {
+        WaitReason::Ask => "a value (resume --value)",
+        WaitReason::Approval => "approve or reject",
+        WaitReason::Failure | WaitReason::Crash => "retry, skip or fail",
+    }
+}
+
+/// The race job whose lanes include `lane`.
+pub(crate) fn race_of(dag: &jitos_tasks::Dag, lane: usize) -> Option<usize> {
+    dag.jobs
+        .iter()
+        .position(|j| matches!(&j.kind, JobKind::Race { lanes } if lanes.contains(&lane)))
+}
+
+/// The job that stands for a lane's outcome: its last job (a lane's jobs are compiled in
+/// order, so the last one is an exit).
+pub(crate) fn lane_exit(dag: &jitos_tasks::Dag, lane: usize) -> usize {
+    dag.jobs
+        .iter()
+        .rposition(|j| j.lane == lane)
+        .unwrap_or(dag.jobs.len().saturating_sub(1))
+}
