@@ -225,6 +225,8 @@ pub fn replay_report(outcome: ReplayOutcome) -> ReplayReport {
         live_digest: outcome.live.to_string(),
         workspaces_match: outcome.workspaces_match,
         jobs_match: outcome.jobs_match,
+        processes_match: outcome.processes_match,
+        decision_mismatch: outcome.decision_mismatch,
     }
 }
 

@@ -101,6 +101,18 @@ pub enum KernelError {
         #[source]
         source: crate::JobsError,
     },
+    /// A recorded process record no longer fits the processes.
+    #[error("record {seq} does not replay: {source}")]
+    Process {
+        /// Its sequence number.
+        seq: u64,
+        /// Why it does not fit.
+        #[source]
+        source: jitos_sched::SchedError,
+    },
+    /// A process operation was refused; nothing was recorded.
+    #[error(transparent)]
+    ProcessRefused(jitos_sched::SchedError),
     /// A job operation was refused; nothing was recorded.
     #[error(transparent)]
     JobRefused(crate::JobsError),

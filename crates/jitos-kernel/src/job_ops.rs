@@ -209,10 +209,7 @@ impl Kernel {
     fn record_job(&mut self, actor: Actor, op: JobRecord) -> Result<Record, KernelError> {
         let payload = op.encode()?;
         self.record_op(actor, op.kind(), payload, |state, seq| {
-            state
-                .jobs
-                .fold(seq, &op)
-                .map_err(|source| KernelError::Job { seq, source })
+            state.fold_job_effects(seq, &op)
         })
     }
 

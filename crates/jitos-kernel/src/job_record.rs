@@ -47,6 +47,17 @@ pub struct Dispatch {
     /// Tree paths (prefixes) the proposal may touch when `effect` is `Files`; empty
     /// means the whole tree.
     pub paths: Vec<String>,
+    /// The process job this attempt runs, when a process's scheduler dispatched it.
+    pub owner: Option<Owner>,
+}
+
+/// The process job an attempt runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Owner {
+    /// The process.
+    pub process: u64,
+    /// The job, by index in the process's current plan.
+    pub job: usize,
 }
 
 /// Why an attempt failed, by cause; the detail says more.

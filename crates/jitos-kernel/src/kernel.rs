@@ -339,13 +339,15 @@ impl Kernel {
 
     /// Folds the ledger from genesis in a fresh state and compares it with the live one.
     pub fn replay_verify(&self) -> Result<ReplayOutcome, KernelError> {
-        let (replayed, records) = verify::replay_from_genesis(&self.ledger)?;
+        let (replayed, records, decision_mismatch) = verify::replay_from_genesis(&self.ledger)?;
         Ok(ReplayOutcome {
             records,
             replayed: replayed.graph.digest(),
             live: self.state.graph.digest(),
             workspaces_match: replayed.pool == self.state.pool,
             jobs_match: replayed.jobs == self.state.jobs,
+            processes_match: replayed.processes == self.state.processes,
+            decision_mismatch,
         })
     }
 

@@ -15,6 +15,8 @@ mod job_record;
 mod jobs;
 mod kernel;
 mod payload;
+mod process_ops;
+mod process_record;
 mod proposal_check;
 mod recovery;
 mod service;
@@ -28,12 +30,18 @@ pub use error::{CommitError, KernelError};
 pub use files::BlobGcOutcome;
 pub use job_ops::{ProposalOutcome, Proposed};
 pub use job_record::{
-    Dispatch, Effect, FailureCause, JobRecord, Results, WorkerInstall, KIND_JOB_DISPATCH,
+    Dispatch, Effect, FailureCause, JobRecord, Owner, Results, WorkerInstall, KIND_JOB_DISPATCH,
     KIND_JOB_DONE, KIND_JOB_FAILED, KIND_JOB_REFUSED, KIND_WORKER_INSTALL,
 };
 pub use jobs::{Attempt, AttemptStatus, Jobs, JobsError};
 pub use kernel::{Commit, Kernel, KernelOptions, SNAPSHOT_EVERY_DEFAULT};
 pub use payload::{decode_rewrite, encode_rewrite, KIND_GENESIS, KIND_REWRITE};
+pub use process_ops::Executed;
+pub use process_record::{
+    ProcessRecord, KIND_PROCESS_ADVANCE, KIND_PROCESS_ANSWER, KIND_PROCESS_ASK,
+    KIND_PROCESS_COLLAPSE, KIND_PROCESS_CONFLICT, KIND_PROCESS_DISCARD, KIND_PROCESS_END,
+    KIND_PROCESS_LANE, KIND_PROCESS_RETRY, KIND_PROCESS_SUBMIT,
+};
 pub use recovery::RecoveryReport;
 pub use service::{KernelHandle, KernelService, COMMIT_BATCH_MAX};
 pub use state::State;

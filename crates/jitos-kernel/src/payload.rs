@@ -6,7 +6,10 @@ use jitos_ledger::Record;
 use jitos_warp::{BlobRef, Rewrite};
 use serde::{de::DeserializeOwned, Serialize};
 
-use crate::{files::blobs_of, job_record::JobRecord, sws_record::SwsRecord, KernelError};
+use crate::{
+    files::blobs_of, job_record::JobRecord, process_record::ProcessRecord, sws_record::SwsRecord,
+    KernelError,
+};
 
 /// The kind of the genesis record, written by the ledger itself.
 pub const KIND_GENESIS: &str = "ledger.genesis";
@@ -104,6 +107,11 @@ pub(crate) fn blobs_named_by(record: &Record) -> Result<BTreeSet<BlobRef>, Kerne
         KIND_REWRITE => blobs.extend(blobs_of(&decode_rewrite(&record.payload)?)),
         kind if SwsRecord::is_kind(kind) => {
             for rewrite in SwsRecord::decode(kind, &record.payload)?.rewrites() {
+                blobs.extend(blobs_of(rewrite));
+            }
+        }
+        kind if ProcessRecord::is_kind(kind) => {
+            for rewrite in ProcessRecord::decode(kind, &record.payload)?.rewrites() {
                 blobs.extend(blobs_of(rewrite));
             }
         }

@@ -6,16 +6,20 @@ use jitos_ledger::Record;
 use jitos_sws::{Pool, SwsError, Target};
 use jitos_warp::{Applied, Graph};
 
+use jitos_sched::{AttemptOutcome, Event, Processes};
+
 use crate::{
-    job_record::JobRecord,
+    job_record::{FailureCause, JobRecord},
     jobs::{Jobs, JobsError},
     payload,
+    process_record::ProcessRecord,
     sws_record::{SwsRecord, KIND_SWS_CONFLICT},
     KernelError, KIND_GENESIS, KIND_REWRITE,
 };
 
-/// Magic that opens a kernel snapshot: the graph's snapshot, then the pool and the jobs.
-const SNAPSHOT_MAGIC: &[u8; 8] = b"JITOSST2";
+/// Magic that opens a kernel snapshot: the graph's snapshot, then the pool, the jobs and
+/// the processes.
+const SNAPSHOT_MAGIC: &[u8; 8] = b"JITOSST3";
 
 /// The folded state.
 #[derive(Clone, Default)]
@@ -26,6 +30,8 @@ pub struct State {
     pub pool: Pool,
     /// Every job attempt and registered worker.
     pub jobs: Jobs,
+    /// Every process.
+    pub processes: Processes,
 }
 
 impl State {
@@ -53,6 +59,10 @@ impl State {
             kind if JobRecord::is_kind(kind) => {
                 let op = JobRecord::decode(kind, &record.payload)?;
                 self.fold_job(seq, op).map(|()| Vec::new())
+            }
+            kind if ProcessRecord::is_kind(kind) => {
+                let op = ProcessRecord::decode(kind, &record.payload)?;
+                self.fold_process(seq, &op)
             }
             other => Err(KernelError::UnknownKind {
                 seq,
@@ -118,7 +128,44 @@ impl State {
             }
             _ => {}
         }
-        self.jobs.fold(seq, &op).map_err(misfit)
+        self.fold_job_effects(seq, &op)
+    }
+
+    /// What a job record does to the attempts and, for an attempt a process dispatched,
+    /// to that process; the one definition, for the live path and the fold alike.
+    pub(crate) fn fold_job_effects(&mut self, seq: u64, op: &JobRecord) -> Result<(), KernelError> {
+        let event = process_event_of(&self.jobs, seq, op);
+        self.jobs
+            .fold(seq, op)
+            .map_err(|source| KernelError::Job { seq, source })?;
+        if let Some(event) = event {
+            self.processes
+                .apply(seq, 0, &event)
+                .map_err(|source| KernelError::Process { seq, source })?;
+        }
+        Ok(())
+    }
+
+    /// Replays a process record at `seq`: its workspace operations with the pool calls the
+    /// live path made, its plan nodes, then its event.
+    fn fold_process(&mut self, seq: u64, op: &ProcessRecord) -> Result<Vec<Applied>, KernelError> {
+        let mut applied = Vec::new();
+        if let Some(rewrite) = &op.rewrite {
+            applied.extend(
+                self.pool
+                    .commit_system(&mut self.graph, std::slice::from_ref(rewrite), seq)
+                    .map_err(|source| replay_error(seq, source))?,
+            );
+        }
+        for sws_op in &op.sws {
+            if !matches!(sws_op, SwsRecord::Conflict { .. }) {
+                applied.extend(self.fold_sws(seq, sws_op)?);
+            }
+        }
+        self.processes
+            .apply(seq, op.decided_ms, &op.event)
+            .map_err(|source| KernelError::Process { seq, source })?;
+        Ok(applied)
     }
 
     /// Whether workspace `sws` exists and is open, as a dispatch needs.
@@ -130,10 +177,10 @@ impl State {
     }
 
     /// The snapshot encoding: magic, the graph's canonical snapshot (length-prefixed),
-    /// then the pool and the jobs.
+    /// then the pool, the jobs and the processes.
     pub fn encode_snapshot(&self) -> Result<Vec<u8>, KernelError> {
         let graph = self.graph.encode_snapshot();
-        let pool = payload::encode_large(&(&self.pool, &self.jobs))?;
+        let pool = payload::encode_large(&(&self.pool, &self.jobs, &self.processes))?;
         let mut bytes = Vec::with_capacity(SNAPSHOT_MAGIC.len() + 8 + graph.len() + pool.len());
         bytes.extend_from_slice(SNAPSHOT_MAGIC);
         bytes.extend_from_slice(&(graph.len() as u64).to_le_bytes());
@@ -154,11 +201,71 @@ impl State {
             .split_at_checked(len)
             .ok_or("ends inside its graph section")?;
         let graph = Graph::decode_snapshot(graph).map_err(|e| e.to_string())?;
-        let (pool, jobs) = payload::decode_large(pool).map_err(|e| e.to_string())?;
-        Ok(State { graph, pool, jobs })
+        let (pool, jobs, processes) = payload::decode_large(pool).map_err(|e| e.to_string())?;
+        Ok(State {
+            graph,
+            pool,
+            jobs,
+            processes,
+        })
     }
 }
 
 fn replay_error(seq: u64, source: SwsError) -> KernelError {
     KernelError::Sws { seq, source }
+}
+
+/// The process event a job record stands for, when a process dispatched its attempt.
+fn process_event_of(jobs: &Jobs, seq: u64, op: &JobRecord) -> Option<Event> {
+    let owner_of = |attempt: u64| jobs.attempt(attempt).and_then(|a| a.dispatch.owner);
+    let ended = |attempt: u64, outcome| {
+        owner_of(attempt).map(|owner| Event::AttemptEnded {
+            process: owner.process,
+            attempt,
+            outcome,
+        })
+    };
+    match op {
+        JobRecord::Dispatch(dispatch) => dispatch.owner.map(|owner| Event::Dispatched {
+            process: owner.process,
+            job: owner.job,
+            attempt: seq,
+        }),
+        JobRecord::Done {
+            attempt, results, ..
+        } => ended(
+            *attempt,
+            match results.exit_status {
+                0 => AttemptOutcome::Succeeded,
+                status => AttemptOutcome::Failed {
+                    why: format!("it exited with status {status}"),
+                    verdict: true,
+                },
+            },
+        ),
+        JobRecord::Refused { attempt, reason } => ended(
+            *attempt,
+            AttemptOutcome::Failed {
+                why: format!("its proposal was refused: {reason}"),
+                verdict: true,
+            },
+        ),
+        JobRecord::Failed {
+            attempt,
+            cause: FailureCause::Interrupted,
+            ..
+        } => ended(*attempt, AttemptOutcome::CutOff),
+        JobRecord::Failed {
+            attempt,
+            cause,
+            detail,
+        } => ended(
+            *attempt,
+            AttemptOutcome::Failed {
+                why: format!("{}: {detail}", cause.as_str()),
+                verdict: false,
+            },
+        ),
+        JobRecord::Install(_) => None,
+    }
 }

@@ -3,7 +3,9 @@
 use jitos_ledger::{Ledger, VerifyEvent};
 use jitos_warp::StateDigest;
 
-use crate::{recovery, KernelError, State};
+use jitos_sched::Capacity;
+
+use crate::{process_record::ProcessRecord, recovery, KernelError, State};
 
 /// The outcome of [`crate::Kernel::verify`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -41,6 +43,11 @@ pub struct ReplayOutcome {
     pub workspaces_match: bool,
     /// Whether the replayed job attempts and worker registry equal the live ones.
     pub jobs_match: bool,
+    /// Whether the replayed processes equal the live ones.
+    pub processes_match: bool,
+    /// The first scheduler decision in the ledger that the state at its time did not call
+    /// for, if any.
+    pub decision_mismatch: Option<u64>,
 }
 
 /// Walks the chain, then proves each snapshot's state against its recorded digest.
@@ -69,13 +76,33 @@ pub(crate) fn verify(
     })
 }
 
-/// Folds the whole ledger from genesis into a fresh state, ignoring every snapshot.
-pub(crate) fn replay_from_genesis(ledger: &Ledger) -> Result<(State, u64), KernelError> {
+/// Folds the whole ledger from genesis into a fresh state, ignoring every snapshot, and
+/// checks each scheduler decision against the one the state called for at its time; the
+/// seq of the first that differs, if one does.
+pub(crate) fn replay_from_genesis(
+    ledger: &Ledger,
+) -> Result<(State, u64, Option<u64>), KernelError> {
     let mut state = State::default();
     let mut records = 0;
+    let mut first_undecided = None;
     for record in ledger.range(0, ledger.head().seq) {
-        state.fold(&record?)?;
+        let record = record?;
+        if first_undecided.is_none() && ProcessRecord::is_kind(&record.kind) {
+            let op = ProcessRecord::decode(&record.kind, &record.payload)?;
+            if op.event.is_decision() {
+                // No slots: a dispatch is a job record, and slots change no other decision.
+                let none = Capacity {
+                    slots_free: 0,
+                    per_process: 0,
+                };
+                let called_for = state.processes.decide(op.decided_ms, none);
+                if !called_for.is_some_and(|d| d.explains(&op.event)) {
+                    first_undecided = Some(record.seq);
+                }
+            }
+        }
+        state.fold(&record)?;
         records += 1;
     }
-    Ok((state, records))
+    Ok((state, records, first_undecided))
 }

@@ -37,6 +37,7 @@ fn dispatch(sws: u64, effect: Effect) -> Dispatch {
         deadline_ms: 1_000,
         effect,
         paths: Vec::new(),
+        owner: None,
     }
 }
 

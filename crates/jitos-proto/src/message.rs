@@ -334,12 +334,21 @@ pub struct ReplayReport {
     pub workspaces_match: bool,
     /// Whether the replayed job attempts and worker registry equal the live ones.
     pub jobs_match: bool,
+    /// Whether the replayed processes equal the live ones.
+    pub processes_match: bool,
+    /// The first scheduler decision the state at its time did not call for, if any.
+    pub decision_mismatch: Option<u64>,
 }
 
 impl ReplayReport {
-    /// Whether replay reproduced the live state, workspaces and jobs included.
+    /// Whether replay reproduced the live state (workspaces, jobs and processes included)
+    /// and every scheduler decision.
     pub fn matches(&self) -> bool {
-        self.workspaces_match && self.jobs_match && self.replayed_digest == self.live_digest
+        self.workspaces_match
+            && self.jobs_match
+            && self.processes_match
+            && self.decision_mismatch.is_none()
+            && self.replayed_digest == self.live_digest
     }
 }
 

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use jitos_tasks::{Dag, JobKind, OnFailure};
 
 use crate::{
-    event::Outcome,
+    event::{Event, Outcome},
     process::{JobState, LaneState, Process, Status, WaitReason},
     processes::expected_answer,
     Processes,
@@ -112,6 +112,98 @@ pub enum Decision {
         /// How.
         outcome: Outcome,
     },
+}
+
+impl Decision {
+    /// Whether `event` is what this decision records (a dispatch is recorded as a job
+    /// record, so no process event is).
+    pub fn explains(&self, event: &Event) -> bool {
+        match (self, event) {
+            (
+                Decision::OpenLane { process, lane, .. },
+                Event::LaneOpened {
+                    process: p,
+                    lane: l,
+                    ..
+                },
+            )
+            | (
+                Decision::CollapseLane { process, lane, .. },
+                Event::LaneCollapsed {
+                    process: p,
+                    lane: l,
+                }
+                | Event::LaneConflict {
+                    process: p,
+                    lane: l,
+                    ..
+                },
+            )
+            | (
+                Decision::DiscardLane { process, lane, .. },
+                Event::LaneDiscarded {
+                    process: p,
+                    lane: l,
+                },
+            ) => process == p && lane == l,
+            (
+                Decision::ScheduleRetry {
+                    process,
+                    job,
+                    until_ms,
+                },
+                Event::RetryScheduled {
+                    process: p,
+                    job: j,
+                    until_ms: u,
+                },
+            ) => (process, job, until_ms) == (p, j, u),
+            (
+                Decision::Ask {
+                    process,
+                    job,
+                    question,
+                    reason,
+                },
+                Event::Asked {
+                    process: p,
+                    job: j,
+                    question: q,
+                    reason: r,
+                },
+            ) => (process, job, question, reason) == (p, j, q, r),
+            (
+                Decision::Advance { process, to, why },
+                Event::Advanced {
+                    process: p,
+                    to: t,
+                    why: w,
+                },
+            ) => (process, to, why) == (p, t, w),
+            (
+                Decision::Finish { process, outcome },
+                Event::Finished {
+                    process: p,
+                    outcome: o,
+                },
+            ) => (process, outcome) == (p, o),
+            _ => false,
+        }
+    }
+}
+
+impl Event {
+    /// Whether the scheduler decides this event (rather than a person or a worker).
+    pub fn is_decision(&self) -> bool {
+        match self {
+            Event::Submitted { .. }
+            | Event::Answered { .. }
+            | Event::Dispatched { .. }
+            | Event::AttemptEnded { .. } => false,
+            Event::Finished { outcome, .. } => *outcome != Outcome::Cancelled,
+            _ => true,
+        }
+    }
 }
 
 impl Processes {

@@ -42,6 +42,27 @@ impl Processes {
         })
     }
 
+    /// Whether `event` fits, and where its process would stand after it: the fold run on
+    /// a copy of the one process; nothing here changes.
+    pub fn check(&self, seq: u64, event: &Event) -> Result<Status, SchedError> {
+        let id = process_of(event);
+        let mut trial = Processes::default();
+        if let Some(process) = self.by_id.get(&id) {
+            trial.by_id.insert(id, process.clone());
+        }
+        trial.apply(seq, 0, event)?;
+        let id = if let Event::Submitted { .. } = event {
+            seq
+        } else {
+            id
+        };
+        trial
+            .by_id
+            .get(&id)
+            .map(|p| p.status.clone())
+            .ok_or(SchedError::UnknownProcess { process: id })
+    }
+
     /// Folds the event of the record at `seq`, made at `time_ms`.
     pub fn apply(&mut self, seq: u64, time_ms: u64, event: &Event) -> Result<(), SchedError> {
         if let Event::Submitted { intent, slaps } = event {

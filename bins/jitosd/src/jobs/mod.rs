@@ -265,6 +265,7 @@ impl JobRunner {
                 EffectClass::Workspace => Effect::Files,
             },
             paths: spec.paths.clone(),
+            owner: None,
         };
         let attempt = self
             .kernel

@@ -1,0 +1,100 @@
+//! Process records: one per scheduler decision (and per submit and answer), each carrying
+//! the scheduler's event, the workspace operations it performs, and for a submit the graph
+//! nodes that record the plan.
+
+use jitos_sched::Event;
+use jitos_warp::Rewrite;
+use serde::{Deserialize, Serialize};
+
+use crate::{payload, sws_record::SwsRecord, KernelError};
+
+/// A process was submitted with its plan candidates.
+pub const KIND_PROCESS_SUBMIT: &str = "process.submit";
+/// A lane's workspace was made.
+pub const KIND_PROCESS_LANE: &str = "process.lane";
+/// A failed job's next attempt was scheduled.
+pub const KIND_PROCESS_RETRY: &str = "process.retry";
+/// A question was asked; the process waits.
+pub const KIND_PROCESS_ASK: &str = "process.ask";
+/// A person answered.
+pub const KIND_PROCESS_ANSWER: &str = "process.answer";
+/// A lane's workspace was collapsed.
+pub const KIND_PROCESS_COLLAPSE: &str = "process.collapse";
+/// A lane's collapse was refused by a conflict.
+pub const KIND_PROCESS_CONFLICT: &str = "process.conflict";
+/// A lane's workspace was discarded.
+pub const KIND_PROCESS_DISCARD: &str = "process.discard";
+/// The process moved on to its next candidate.
+pub const KIND_PROCESS_ADVANCE: &str = "process.advance";
+/// The process ended.
+pub const KIND_PROCESS_END: &str = "process.end";
+
+/// The payload of a process record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessRecord {
+    /// The time the decision was made at (ms): what the scheduler decided with, and what
+    /// a replay checks the decision against.
+    pub decided_ms: u64,
+    /// The scheduler's event.
+    pub event: Event,
+    /// The workspace operations the record performs, in order, with the pool calls the
+    /// `sws.*` records make.
+    pub sws: Vec<SwsRecord>,
+    /// For a submit: the nodes recording the process and its plans in the system graph.
+    pub rewrite: Option<Rewrite>,
+}
+
+impl ProcessRecord {
+    /// The record kind this payload goes with.
+    pub fn kind(&self) -> &'static str {
+        match &self.event {
+            Event::Submitted { .. } => KIND_PROCESS_SUBMIT,
+            Event::LaneOpened { .. } => KIND_PROCESS_LANE,
+            Event::RetryScheduled { .. } => KIND_PROCESS_RETRY,
+            Event::Asked { .. } => KIND_PROCESS_ASK,
+            Event::Answered { .. } => KIND_PROCESS_ANSWER,
+            Event::LaneCollapsed { .. } => KIND_PROCESS_COLLAPSE,
+            Event::LaneConflict { .. } => KIND_PROCESS_CONFLICT,
+            Event::LaneDiscarded { .. } => KIND_PROCESS_DISCARD,
+            Event::Advanced { .. } => KIND_PROCESS_ADVANCE,
+            Event::Finished { .. } => KIND_PROCESS_END,
+            // Dispatches and attempt ends are job records.
+            Event::Dispatched { .. } | Event::AttemptEnded { .. } => "process.invalid",
+        }
+    }
+
+    /// Whether `kind` is a process record kind.
+    pub fn is_kind(kind: &str) -> bool {
+        [
+            KIND_PROCESS_SUBMIT,
+            KIND_PROCESS_LANE,
+            KIND_PROCESS_RETRY,
+            KIND_PROCESS_ASK,
+            KIND_PROCESS_ANSWER,
+            KIND_PROCESS_COLLAPSE,
+            KIND_PROCESS_CONFLICT,
+            KIND_PROCESS_DISCARD,
+            KIND_PROCESS_ADVANCE,
+            KIND_PROCESS_END,
+        ]
+        .contains(&kind)
+    }
+
+    /// The payload bytes.
+    pub fn encode(&self) -> Result<Vec<u8>, KernelError> {
+        payload::encode(self)
+    }
+
+    /// Decodes the payload of a record of `kind`, checking the two agree.
+    pub fn decode(kind: &str, bytes: &[u8]) -> Result<ProcessRecord, KernelError> {
+        payload::decode_of_kind(kind, bytes, ProcessRecord::kind)
+    }
+
+    /// The rewrites this record carries (for blob collection and display).
+    pub fn rewrites(&self) -> Vec<&Rewrite> {
+        self.rewrite
+            .iter()
+            .chain(self.sws.iter().flat_map(|op| op.rewrites()))
+            .collect()
+    }
+}

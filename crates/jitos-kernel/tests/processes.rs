@@ -1,0 +1,261 @@
+//! Processes in the kernel: a plan run to its end through recorded decisions and job
+//! records, on a real store, with fake workers; the system changes only at the end; the
+//! whole run replays decision by decision and comes back the same from the ledger; a crash
+//! is reconciled by the job's idempotence.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::{
+    path::Path,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc,
+    },
+};
+
+use jitos_kernel::{
+    Dispatch, Effect, FailureCause, Kernel, KernelOptions, Owner, ProposalOutcome, Proposed,
+};
+use jitos_ledger::{Actor, Clock};
+use jitos_sched::{Answer, Capacity, Decision, JobState, Status, WaitReason};
+use jitos_tasks::{plan, Intent, JobKind, Library};
+use jitos_warp::Rewrite;
+
+/// A clock the test moves.
+#[derive(Debug, Default)]
+struct TestClock(AtomicU64);
+
+impl Clock for TestClock {
+    fn now_ms(&self) -> u64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+const LIBRARY: &str = r#"
+[task.goal]
+[[task.goal.method]]
+name = "prepare_then_race"
+steps = [{ task = "prepare" }, { task = "choose" }]
+
+[task.choose]
+[[task.choose.method]]
+name = "race"
+race = true
+steps = [{ task = "try_a" }, { task = "try_b" }]
+
+[task.prepare]
+run = { worker = "fake", args = ["prepare"], effect = "none", timeout_secs = 5, idempotent = true }
+
+[task.try_a]
+run = { worker = "fake", args = ["a"], effect = "none", timeout_secs = 5, gate = true }
+
+[task.try_b]
+run = { worker = "fake", args = ["b"], effect = "none", timeout_secs = 5, gate = true }
+"#;
+
+fn open(dir: &Path, clock: Arc<TestClock>) -> Kernel {
+    Kernel::open(
+        dir,
+        KernelOptions {
+            clock,
+            snapshot_every: 5,
+            read_only: false,
+            create_with_id: Some([5; 16]),
+            verify_on_open: true,
+        },
+    )
+    .unwrap()
+}
+
+fn submit(kernel: &mut Kernel) -> u64 {
+    let library = Library::parse(LIBRARY, Path::new("lib.toml")).unwrap();
+    let intent = Intent::parse(
+        "goal = \"goal\"\n[allow]\nworkers = [\"fake\"]\n",
+        Path::new("intent.toml"),
+    )
+    .unwrap();
+    let slaps = plan(&library, &intent, kernel.graph()).unwrap();
+    kernel
+        .process_submit(Actor::System, intent, slaps)
+        .unwrap()
+        .seq
+}
+
+/// The fake worker: proposes a node named after its argument; `b` fails its gate.
+fn work(kernel: &mut Kernel, attempt: u64, arg: &str) {
+    let rewrite = Rewrite::from_json(&format!(
+        r#"{{"ops":[{{"add_node":{{"id":"did:{arg}","kind":"Did"}}}}]}}"#
+    ))
+    .unwrap();
+    let exit_status = if arg == "b" { 1 } else { 0 };
+    let proposed = Proposed {
+        rewrites: vec![rewrite],
+        artifacts: Vec::new(),
+        exit_status,
+        cpu_ms: 0,
+        max_rss_kib: 0,
+    };
+    let outcome = kernel
+        .job_propose(Actor::System, attempt, proposed)
+        .unwrap();
+    assert!(matches!(outcome, ProposalOutcome::Done(_)), "{outcome:?}");
+}
+
+/// Dispatches a decided job as the daemon does: a job record owned by the process.
+fn dispatch(kernel: &mut Kernel, process: u64, job: usize, sws: u64) -> (u64, String) {
+    let p = kernel.processes().get(process).unwrap();
+    let node = &p.slaps[p.run.candidate].dag.jobs[job];
+    let JobKind::Run {
+        worker,
+        args,
+        timeout_ms,
+        ..
+    } = &node.kind
+    else {
+        panic!("job {job} runs no worker");
+    };
+    let dispatch = Dispatch {
+        worker: worker.clone(),
+        worker_version: "1".into(),
+        sws,
+        args: args.clone(),
+        input: Vec::new(),
+        deadline_ms: *timeout_ms,
+        effect: Effect::GraphOnly,
+        paths: Vec::new(),
+        owner: Some(Owner { process, job }),
+    };
+    let arg = args[0].clone();
+    let attempt = kernel.job_dispatch(Actor::System, dispatch).unwrap().seq;
+    (attempt, arg)
+}
+
+/// Runs decisions until none is due; each dispatch is worked at once unless `hold` says
+/// to leave it running. Returns the attempts left running.
+fn drive(kernel: &mut Kernel, hold: impl Fn(&str) -> bool) -> Vec<u64> {
+    let mut held = Vec::new();
+    let capacity = Capacity {
+        slots_free: 4,
+        per_process: 4,
+    };
+    for _ in 0..200 {
+        let now = kernel.now_ms();
+        let Some(decision) = kernel.processes().decide(now, capacity) else {
+            return held;
+        };
+        match decision {
+            Decision::Dispatch { process, job, sws } => {
+                let (attempt, arg) = dispatch(kernel, process, job, sws);
+                if hold(&arg) {
+                    held.push(attempt);
+                } else {
+                    work(kernel, attempt, &arg);
+                }
+            }
+            other => {
+                kernel.process_execute(Actor::System, now, other).unwrap();
+            }
+        }
+    }
+    panic!("the process did not settle");
+}
+
+// Goal: a plan runs to its end through recorded decisions: the race lane whose gate passes
+// collapses into the process's workspace, which collapses into the system at the end; the
+// losing lane's work never reaches the system; replay reproduces the state and every
+// decision, and a reopened kernel (from a snapshot and its tail) has the same processes.
+// Method: `b` fails its gate, `a` passes.
+#[test]
+fn a_plan_runs_to_its_end_and_replays() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(TestClock::default());
+    let mut kernel = open(dir.path(), clock.clone());
+    let process = submit(&mut kernel);
+    assert!(kernel.graph().node(&format!("process:{process}")).is_some());
+    assert!(kernel.graph().node(&format!("plan:{process}:1")).is_some());
+    let held = drive(&mut kernel, |_| false);
+    assert!(held.is_empty());
+    let p = kernel.processes().get(process).unwrap();
+    assert!(matches!(p.status, Status::Done { .. }), "{:?}", p.status);
+    assert!(kernel.graph().node("did:prepare").is_some());
+    assert!(kernel.graph().node("did:a").is_some());
+    assert!(
+        kernel.graph().node("did:b").is_none(),
+        "the losing lane reached the system"
+    );
+
+    let replay = kernel.replay_verify().unwrap();
+    assert!(
+        replay.processes_match && replay.jobs_match && replay.workspaces_match,
+        "{replay:?}"
+    );
+    assert_eq!(replay.decision_mismatch, None);
+    assert_eq!(replay.replayed, replay.live);
+    let live = kernel.processes().clone();
+    drop(kernel);
+    let kernel = open(dir.path(), clock);
+    assert_eq!(kernel.processes(), &live);
+}
+
+// Goal: an attempt cut off by a crash is retried when its job is idempotent, and asked
+// about when it is not; the answer is recorded and lets the process go on. Method: hold
+// `prepare` (idempotent) and end it as interrupted, as a restarted daemon does; then hold
+// `a` (not idempotent) the same way, answer skip, and finish.
+#[test]
+fn a_crash_is_reconciled_by_idempotence() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(TestClock::default());
+    let mut kernel = open(dir.path(), clock.clone());
+    let process = submit(&mut kernel);
+    let held = drive(&mut kernel, |arg| arg == "prepare");
+    assert_eq!(held.len(), 1);
+    drop(kernel);
+    let mut kernel = open(dir.path(), clock.clone());
+    kernel
+        .job_fail(
+            Actor::System,
+            held[0],
+            FailureCause::Interrupted,
+            "jitosd stopped".into(),
+        )
+        .unwrap();
+    let p = kernel.processes().get(process).unwrap();
+    assert!(
+        matches!(p.run.jobs[0], JobState::RetryDue { .. }),
+        "{:?}",
+        p.run.jobs[0]
+    );
+
+    let held = drive(&mut kernel, |arg| arg == "a");
+    assert_eq!(held.len(), 1);
+    kernel
+        .job_fail(
+            Actor::System,
+            held[0],
+            FailureCause::Interrupted,
+            "jitosd stopped".into(),
+        )
+        .unwrap();
+    let p = kernel.processes().get(process).unwrap();
+    assert!(
+        matches!(
+            p.status,
+            Status::Waiting {
+                reason: WaitReason::Crash,
+                ..
+            }
+        ),
+        "{:?}",
+        p.status
+    );
+    let wrong = kernel.process_answer(Actor::Named("ops".into()), process, Answer::Approve);
+    assert!(wrong.is_err(), "an approval answered a crash question");
+    kernel
+        .process_answer(Actor::Named("ops".into()), process, Answer::Skip)
+        .unwrap();
+    drive(&mut kernel, |_| false);
+    let p = kernel.processes().get(process).unwrap();
+    assert!(matches!(p.status, Status::Done { .. }), "{:?}", p.status);
+    let replay = kernel.replay_verify().unwrap();
+    assert_eq!(replay.decision_mismatch, None);
+    assert!(replay.processes_match, "{replay:?}");
+}
