@@ -103,6 +103,67 @@ pub enum Command {
     /// Worker binaries: list, install, scaffold a new one, validate a manifest
     #[command(subcommand)]
     Worker(WorkerCommand),
+    /// Record an intent (a TOML file) as a process: it is planned with the daemon's method
+    /// library and runs on at once; prints its id
+    ///
+    /// The intent names a goal task of the library, its parameters, the workers and paths
+    /// its jobs may use, and its limits (see docs/PROCESSES.md). With --wait, the process's
+    /// records are printed as they commit until it ends (exit 0 when done, 1 when it
+    /// failed) or waits for a person (exit 3, with the command that answers).
+    Submit {
+        /// The intent file
+        file: PathBuf,
+        /// Follow the process to its end
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Plan an intent without running anything: the candidates in the order they would be
+    /// tried
+    Plan {
+        /// The intent file
+        file: PathBuf,
+        /// Show each task's decomposition (the method chosen and why others did not
+        /// apply) and the jobs with what each waits for
+        #[arg(long)]
+        explain: bool,
+    },
+    /// List processes, newest first: the live ones, or all with --all
+    Ps {
+        /// Include ended processes
+        #[arg(long)]
+        all: bool,
+    },
+    /// Show one process: where it stands, what it waits for, its workspaces and jobs
+    Inspect {
+        /// The process id (the seq of its submit record)
+        pid: u64,
+    },
+    /// End a process as cancelled: its workers are stopped, its workspaces discarded
+    Cancel {
+        /// The process id
+        pid: u64,
+    },
+    /// Answer a process that waits: a JSON value for an `ask` step, or "retry", "skip" or
+    /// "fail" for a job that failed or was cut off by a crash
+    Resume {
+        /// The process id
+        pid: u64,
+        /// The answer, as JSON, e.g. '"use the event"' or '"retry"'
+        #[arg(long)]
+        value: String,
+    },
+    /// Answer yes to a process waiting on a yes/no step
+    Approve {
+        /// The process id
+        pid: u64,
+    },
+    /// Answer no to a process waiting on a yes/no step
+    Reject {
+        /// The process id
+        pid: u64,
+    },
+    /// Print records as they commit, one readable line each, until interrupted
+    Watch,
     /// Run commands under exactly the confinement a worker gets
     #[command(subcommand)]
     Sandbox(SandboxCommand),
@@ -161,6 +222,9 @@ pub struct LogArgs {
     /// Keep printing records as they commit (needs a daemon)
     #[arg(long, conflicts_with = "limit")]
     pub follow: bool,
+    /// Only the records of this process: its decisions, dispatches and their ends
+    #[arg(long, value_name = "PID", conflicts_with = "follow")]
+    pub process: Option<u64>,
 }
 
 /// `jitos tree …`

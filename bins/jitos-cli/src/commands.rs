@@ -16,7 +16,7 @@ use crate::{
         BlobCommand, Cli, Command, GraphCommand, LogArgs, RewriteCommand, SandboxCommand,
         TreeCommand, WorkerCommand,
     },
-    demo, job_cmd, render, sandbox_cmd, sws_cmd,
+    demo, job_cmd, process_cmd, render, sandbox_cmd, sws_cmd,
     target::{Location, Target},
     tree_cmd::{self, TreeSource},
 };
@@ -126,6 +126,65 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Job(command) => job_cmd::run(&mut location.daemon()?, json, command),
         Command::Blob(BlobCommand::Gc) => tree_cmd::blob_gc(&mut location.daemon()?, json),
+        Command::Submit { file, wait } => {
+            process_cmd::submit(&mut location.daemon()?, json, &file, wait)
+        }
+        Command::Plan { file, explain } => {
+            process_cmd::plan(&mut location.daemon()?, json, &file, explain)
+        }
+        Command::Ps { all } => process_cmd::ps(&mut location.daemon()?, json, all),
+        Command::Inspect { pid } => process_cmd::inspect(&mut location.daemon()?, json, pid),
+        Command::Cancel { pid } => process_cmd::act(
+            &mut location.daemon()?,
+            json,
+            Request::ProcessCancel(pid),
+            "cancelled",
+        ),
+        Command::Resume { pid, value } => {
+            let answer = process_cmd::answer_of(&value)?;
+            process_cmd::act(
+                &mut location.daemon()?,
+                json,
+                Request::ProcessAnswer {
+                    process: pid,
+                    answer,
+                },
+                "resumed",
+            )
+        }
+        Command::Approve { pid } => process_cmd::act(
+            &mut location.daemon()?,
+            json,
+            Request::ProcessAnswer {
+                process: pid,
+                answer: jitos_proto::AnswerView::Approve,
+            },
+            "approved",
+        ),
+        Command::Reject { pid } => process_cmd::act(
+            &mut location.daemon()?,
+            json,
+            Request::ProcessAnswer {
+                process: pid,
+                answer: jitos_proto::AnswerView::Reject,
+            },
+            "rejected",
+        ),
+        Command::Watch => {
+            // From the record after the head: what commits from now on.
+            let head = match location.daemon()?.call(&Request::Status)? {
+                Response::Status(info) => info.head_seq,
+                Response::Error(e) => bail!("{}", e.message),
+                other => bail!("jitosd sent an unexpected answer: {other:?}"),
+            };
+            let args = LogArgs {
+                from: head + 1,
+                limit: 0,
+                follow: true,
+                process: None,
+            };
+            log(&location, json, args)
+        }
         Command::Demo { dir } => demo::run(dir),
     }
 }
@@ -194,6 +253,9 @@ pub(crate) fn read_rewrite(file: &Path) -> Result<Rewrite> {
 }
 
 fn log(location: &Location, json: bool, args: LogArgs) -> Result<ExitCode> {
+    if let Some(process) = args.process {
+        return process_cmd::log(&mut location.daemon()?, json, process);
+    }
     if args.follow {
         let mut client = location.daemon()?;
         client.send(&Request::Follow { from: args.from })?;

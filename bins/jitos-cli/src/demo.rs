@@ -82,6 +82,10 @@ pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
             policy: jitosd::WorkerPolicy::default(),
             deadline_default_ms: 60_000,
         },
+        library: Arc::new(
+            jitosd::processes::load_library(None).map_err(|e| anyhow!(e.to_string()))?,
+        ),
+        worker_slots: 8,
     })?;
     let result = tour(&socket, &data_dir);
     daemon.stop();

@@ -5,6 +5,7 @@ mod commands;
 mod demo;
 mod demo_job;
 mod job_cmd;
+mod process_cmd;
 mod render;
 mod sandbox_cmd;
 mod sws_cmd;

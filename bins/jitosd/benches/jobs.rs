@@ -62,6 +62,8 @@ fn bench(c: &mut Criterion) {
                     policy: jitosd::WorkerPolicy::default(),
                     deadline_default_ms: 30_000,
                 },
+                library: Arc::new(jitosd::processes::load_library(None).unwrap()),
+                worker_slots: 8,
             })
         })
         .unwrap();

@@ -152,12 +152,44 @@ fn answer_inner(
                 .map(jobs::views::attempt_view)
                 .collect(),
         ),
+        Request::ProcessList { all } => Response::Processes(
+            kernel
+                .processes()
+                .all()
+                .rev()
+                .filter(|p| *all || !p.status.is_over())
+                .map(crate::processes::views::summary)
+                .collect(),
+        ),
+        Request::ProcessShow(id) => match kernel.processes().get(*id) {
+            Some(p) => Response::Process(crate::processes::views::detail(p)),
+            None => Response::Error(ErrorInfo {
+                code: ErrorCode::NotFound,
+                message: format!("no process {id}; `jitos ps --all` lists them"),
+            }),
+        },
+        Request::ProcessLog(id) => match kernel.processes().get(*id) {
+            Some(_) => Response::Records(
+                crate::processes::views::process_records(kernel, *id)?
+                    .iter()
+                    .map(views::record_view)
+                    .collect(),
+            ),
+            None => Response::Error(ErrorInfo {
+                code: ErrorCode::NotFound,
+                message: format!("no process {id}; `jitos ps --all` lists them"),
+            }),
+        },
         Request::JobRun(_)
         | Request::JobCancel(_)
         | Request::WorkerList
-        | Request::WorkerInstall { .. } => Response::Error(ErrorInfo {
+        | Request::WorkerInstall { .. }
+        | Request::ProcessSubmit { .. }
+        | Request::ProcessPlan { .. }
+        | Request::ProcessCancel(_)
+        | Request::ProcessAnswer { .. } => Response::Error(ErrorInfo {
             code: ErrorCode::BadRequest,
-            message: "jobs and workers need a running jitosd; start it, or leave out --data-dir"
+            message: "jobs, workers and processes need a running jitosd; start it, or leave out --data-dir"
                 .to_owned(),
         }),
         Request::ApplyRewrite(_) | Request::Follow { .. } | Request::Export { .. } => {

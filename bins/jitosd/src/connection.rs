@@ -14,7 +14,7 @@ use tokio::{
     sync::{broadcast, watch},
 };
 
-use crate::{answer, frame_io, jobs::JobRunner, views};
+use crate::{answer, frame_io, jobs::JobRunner, processes::ProcessService, views};
 
 /// How long a client may take to say hello.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -37,6 +37,8 @@ pub struct Shared {
     pub stopping: watch::Receiver<bool>,
     /// Runs jobs on workers.
     pub jobs: Arc<JobRunner>,
+    /// Submits, answers and cancels processes.
+    pub processes: ProcessService,
 }
 
 /// Serves one connection to its end.
@@ -135,6 +137,25 @@ async fn dispatch(
         }
         Request::WorkerInstall { manifest } => {
             let response = shared.jobs.install(actor.clone(), manifest).await;
+            frame_io::write_message(stream, &response).await
+        }
+        Request::ProcessSubmit { intent, path } => {
+            let response = shared.processes.submit(actor.clone(), intent, path).await;
+            frame_io::write_message(stream, &response).await
+        }
+        Request::ProcessPlan { intent, path } => {
+            let response = shared.processes.plan(intent, path).await;
+            frame_io::write_message(stream, &response).await
+        }
+        Request::ProcessCancel(process) => {
+            let response = shared.processes.cancel(actor.clone(), process).await;
+            frame_io::write_message(stream, &response).await
+        }
+        Request::ProcessAnswer { process, answer } => {
+            let response = shared
+                .processes
+                .answer(actor.clone(), process, answer)
+                .await;
             frame_io::write_message(stream, &response).await
         }
         Request::Export { from, to } => export(stream, shared, from, to).await,

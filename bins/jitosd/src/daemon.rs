@@ -6,12 +6,18 @@ use std::{future::Future, path::PathBuf, sync::Arc, time::Duration};
 use jitos_kernel::{Kernel, KernelError, KernelOptions, KernelService};
 use jitos_ledger::Clock;
 use jitos_proto::Welcome;
-use tokio::{net::UnixListener, sync::watch, task::JoinSet};
+use jitos_tasks::Library;
+use tokio::{
+    net::UnixListener,
+    sync::{watch, Notify},
+    task::JoinSet,
+};
 
 use crate::{
     connection::{self, Shared},
     jobs::{self, JobRunner, WorkerConfig},
     lock::{DataDirLock, LockError},
+    processes::{ProcessService, Scheduler},
     socket::{self, SocketError},
 };
 
@@ -36,6 +42,10 @@ pub struct DaemonConfig {
     pub clock: Arc<dyn Clock>,
     /// How workers are found, confined and bounded.
     pub workers: WorkerConfig,
+    /// The method library processes are planned with.
+    pub library: Arc<Library>,
+    /// Workers that may run at once for processes.
+    pub worker_slots: usize,
 }
 
 /// Why the daemon could not start or keep serving.
@@ -64,6 +74,8 @@ pub enum DaemonError {
 /// A daemon that has opened its store and bound its socket.
 pub struct Daemon {
     service: KernelService,
+    /// Runs processes; none for a read-only daemon.
+    scheduler: Option<Scheduler>,
     listener: UnixListener,
     shared: Arc<Shared>,
     socket: PathBuf,
@@ -116,10 +128,13 @@ impl Daemon {
             "jitos-scratch-{}",
             welcome.store_id.get(..16).unwrap_or(&welcome.store_id)
         ));
+        // One wake for the scheduler: an attempt's end, a submit, an answer, a cancel.
+        let wake = Arc::new(Notify::new());
         let jobs = JobRunner::new(
             service.handle(),
             config.workers.clone(),
             scratch_root.clone(),
+            Arc::clone(&wake),
         )
         .map_err(|source| DaemonError::Io {
             context: format!(
@@ -137,14 +152,30 @@ impl Daemon {
             read_only = config.read_only,
             "jitosd ready"
         );
+        let jobs = Arc::new(jobs);
+        let processes = ProcessService::new(
+            service.handle(),
+            Arc::clone(&config.library),
+            Arc::clone(&jobs),
+            Arc::clone(&wake),
+        );
+        let scheduler = Scheduler::new(
+            service.handle(),
+            Arc::clone(&jobs),
+            config.workers.clone(),
+            config.worker_slots.max(1),
+            wake,
+        );
         Ok(Daemon {
             shared: Arc::new(Shared {
                 kernel: service.handle(),
                 welcome,
                 scratch_dir,
                 stopping: stopping_rx,
-                jobs: Arc::new(jobs),
+                jobs,
+                processes,
             }),
+            scheduler: (!config.read_only).then_some(scheduler),
             service,
             listener,
             socket: config.socket,
@@ -163,12 +194,14 @@ impl Daemon {
     pub async fn serve(self, shutdown: impl Future<Output = ()>) {
         let Daemon {
             service,
+            scheduler,
             listener,
             shared,
             socket,
             stopping,
             _lock,
         } = self;
+        let scheduled = scheduler.map(|s| tokio::spawn(s.run(stopping.subscribe())));
         let mut connections = JoinSet::new();
         tokio::pin!(shutdown);
         loop {
@@ -197,6 +230,11 @@ impl Daemon {
         .await;
         if drained.is_err() {
             connections.abort_all();
+        }
+        if let Some(scheduled) = scheduled {
+            if let Err(e) = scheduled.await {
+                tracing::error!(error = %e, "the scheduler stopped abnormally");
+            }
         }
         let jobs = shared.jobs.clone();
         drop(shared);

@@ -6,6 +6,7 @@ mod daemon;
 mod frame_io;
 mod jobs;
 mod lock;
+pub mod processes;
 mod socket;
 
 pub mod answer;

@@ -38,6 +38,13 @@ struct Args {
     /// no paths, and ask only for limits at or below the defaults
     #[arg(long, env = "JITOS_WORKER_POLICY", value_name = "FILE")]
     worker_policy: Option<PathBuf>,
+    /// Directory of method library files (`*.toml`), added to the built-in library
+    /// [default: $XDG_CONFIG_HOME/jitos/methods, if it exists]
+    #[arg(long, env = "JITOS_METHODS_DIR", value_name = "DIR")]
+    methods_dir: Option<PathBuf>,
+    /// Workers that may run at once for processes
+    #[arg(long, default_value_t = 8)]
+    worker_slots: usize,
     /// Deadline, in seconds, of jobs that do not set their own
     #[arg(long, default_value_t = 600)]
     job_deadline_secs: u64,
@@ -62,6 +69,17 @@ fn main() -> ExitCode {
         },
         None => WorkerPolicy::default(),
     };
+    let methods_dir = args
+        .methods_dir
+        .clone()
+        .or_else(|| Some(paths::default_methods_dir()).filter(|dir| dir.is_dir()));
+    let library = match jitosd::processes::load_library(methods_dir.as_deref()) {
+        Ok(library) => Arc::new(library),
+        Err(e) => {
+            eprintln!("jitosd: the method library does not load: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let config = DaemonConfig {
         data_dir: args.data_dir.unwrap_or_else(paths::default_data_dir),
         socket: args.socket.unwrap_or_else(paths::default_socket),
@@ -83,6 +101,8 @@ fn main() -> ExitCode {
             policy,
             deadline_default_ms: args.job_deadline_secs.saturating_mul(1000),
         },
+        library,
+        worker_slots: args.worker_slots,
     };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,

@@ -26,6 +26,16 @@ pub fn default_socket() -> PathBuf {
     }
 }
 
+/// Where method library files are by default: `$XDG_CONFIG_HOME/jitos/methods`, else
+/// `~/.config/jitos/methods`.
+pub fn default_methods_dir() -> PathBuf {
+    match non_empty_env("XDG_CONFIG_HOME") {
+        Some(dir) => PathBuf::from(dir).join("jitos/methods"),
+        None => PathBuf::from(non_empty_env("HOME").unwrap_or_else(|| "/".to_owned()))
+            .join(".config/jitos/methods"),
+    }
+}
+
 /// The directory of the running executable, where the built-in workers are installed
 /// beside it.
 pub fn own_dir() -> Result<PathBuf, String> {

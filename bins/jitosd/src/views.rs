@@ -1,8 +1,8 @@
 //! Conversions from kernel values to the wire's views.
 
 use jitos_kernel::{
-    Commit, HistoryStep, JobRecord, Kernel, RefusedOp, ReplayOutcome, SwsRecord, VerifyOutcome,
-    KIND_GENESIS, KIND_REWRITE,
+    Commit, HistoryStep, JobRecord, Kernel, ProcessRecord, RefusedOp, ReplayOutcome, SwsRecord,
+    VerifyOutcome, KIND_GENESIS, KIND_REWRITE,
 };
 use jitos_ledger::{Actor, Record};
 use jitos_proto::{
@@ -41,6 +41,12 @@ pub fn record_view(record: &Record) -> RecordView {
             match SwsRecord::decode(kind, &record.payload) {
                 Ok(op) => summarize_sws(record.seq, &op),
                 Err(_) => "undecodable workspace record".to_owned(),
+            }
+        }
+        (None, kind) if ProcessRecord::is_kind(kind) => {
+            match ProcessRecord::decode(kind, &record.payload) {
+                Ok(op) => crate::processes::views::summarize(record.seq, &op),
+                Err(_) => "undecodable process record".to_owned(),
             }
         }
         (None, kind) if JobRecord::is_kind(kind) => {

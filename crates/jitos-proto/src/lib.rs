@@ -9,6 +9,7 @@ mod frame;
 mod handshake;
 mod job_message;
 mod message;
+mod process_message;
 
 pub use client::{Client, ClientError};
 pub use frame::{
@@ -23,4 +24,7 @@ pub use message::{
     ActorView, BlobGcReport, ConflictEntry, ConflictView, ErrorCode, ErrorInfo, GraphView,
     HistoryEntry, KeyChangeView, RecordView, ReplayReport, Request, Response, SnapshotView,
     StatusInfo, SwsDetail, SwsState, SwsSummary, VerifyView,
+};
+pub use process_message::{
+    AnswerView, ProcessDetail, ProcessJobView, ProcessLaneView, ProcessSummary,
 };

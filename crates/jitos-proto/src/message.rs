@@ -4,7 +4,10 @@ use jitos_tree::{Tree, TreeChange};
 use jitos_warp::{BlobRef, Edge, Node, Rewrite};
 use serde::{Deserialize, Serialize};
 
-use crate::{AttemptView, JobSpec, SandboxView, Welcome, WorkerView};
+use crate::{
+    AnswerView, AttemptView, JobSpec, ProcessDetail, ProcessSummary, SandboxView, Welcome,
+    WorkerView,
+};
 
 /// One request. Each gets exactly one [`Response`], except [`Request::Follow`] and
 /// [`Request::Export`], which stream until done.
@@ -125,6 +128,39 @@ pub enum Request {
         /// Absolute path of its `worker.toml`.
         manifest: String,
     },
+    /// Plan an intent (TOML text) and record it as a process; answered with
+    /// [`Response::ProcessSubmitted`] once recorded.
+    ProcessSubmit {
+        /// The intent file's text.
+        intent: String,
+        /// The file's name, for messages.
+        path: String,
+    },
+    /// Plan an intent without recording anything; answered with [`Response::ProcessPlan`].
+    ProcessPlan {
+        /// The intent file's text.
+        intent: String,
+        /// The file's name, for messages.
+        path: String,
+    },
+    /// Processes, newest first: the live ones, or all.
+    ProcessList {
+        /// Include ended processes.
+        all: bool,
+    },
+    /// One process.
+    ProcessShow(u64),
+    /// The records of one process, oldest first.
+    ProcessLog(u64),
+    /// End a process as cancelled.
+    ProcessCancel(u64),
+    /// Answer a waiting process.
+    ProcessAnswer {
+        /// The process.
+        process: u64,
+        /// The answer.
+        answer: AnswerView,
+    },
 }
 
 /// The daemon's answer to one request.
@@ -205,6 +241,29 @@ pub enum Response {
     Workers(Vec<WorkerView>),
     /// A worker was registered; the record is fsynced.
     WorkerInstalled(WorkerView),
+    /// A process was recorded (fsynced); it runs on.
+    ProcessSubmitted {
+        /// Its id.
+        process: u64,
+        /// Its plan candidates.
+        plans: usize,
+    },
+    /// Answer to [`Request::ProcessPlan`]: the plans as a person reads them.
+    ProcessPlan {
+        /// The explanation.
+        explain: String,
+        /// How many candidates.
+        plans: usize,
+    },
+    /// Answer to [`Request::ProcessList`].
+    Processes(Vec<ProcessSummary>),
+    /// Answer to [`Request::ProcessShow`].
+    Process(ProcessDetail),
+    /// A cancel or an answer was recorded (fsynced).
+    ProcessRecorded {
+        /// The record.
+        seq: u64,
+    },
 }
 
 /// Who caused a record, as shown to people.

@@ -64,10 +64,19 @@ impl Library {
     /// Loads and checks the library made of `paths` (in the order given; a task defined
     /// twice is an error naming both places).
     pub fn load(paths: &[PathBuf]) -> Result<Library, SourceError> {
+        let sources = paths
+            .iter()
+            .map(|path| Ok((path.clone(), read_source(path)?)))
+            .collect::<Result<Vec<_>, SourceError>>()?;
+        Library::from_sources(&sources)
+    }
+
+    /// Parses, merges and checks the library made of these texts, each named by its path
+    /// (built-in libraries are texts compiled in).
+    pub fn from_sources(sources: &[(PathBuf, String)]) -> Result<Library, SourceError> {
         let mut library = Library::default();
-        for path in paths {
-            let text = read_source(path)?;
-            library.merge(Library::parse_file(&text, path)?)?;
+        for (path, text) in sources {
+            library.merge(Library::parse_file(text, path)?)?;
         }
         library.check()?;
         Ok(library)

@@ -28,10 +28,10 @@ use jitos_ledger::Actor;
 use jitos_proto::{ErrorCode, ErrorInfo, JobSpec, Request, Response, SandboxView};
 use jitos_tree::{Entry, Tree, TreePath};
 use jitos_worker::{DaemonMessage, EffectClass, Job, SandboxProfile};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, Notify};
 
+pub use catalog::{resolve as catalog_resolve, ResolvedWorker, WorkerConfig};
 use catalog::{CatalogError, DigestCache};
-pub use catalog::{ResolvedWorker, WorkerConfig};
 use drive::AttemptEnd;
 use launch::Enforcement;
 pub use policy::{PolicyError, WorkerPolicy};
@@ -52,6 +52,28 @@ pub struct JobRunner {
     digests: DigestCache,
     cancels: Mutex<HashMap<u64, Arc<AtomicBool>>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    /// Told whenever an attempt has written its terminal record.
+    ended: Arc<Notify>,
+    /// Set once the daemon stops: attempts cut off then end as interrupted.
+    stopping: AtomicBool,
+}
+
+/// A recorded attempt, ready to run.
+pub(crate) struct AttemptPlan {
+    /// The attempt (its dispatch record's seq).
+    pub attempt: u64,
+    /// The worker.
+    pub worker: ResolvedWorker,
+    /// The workspace its proposal goes into.
+    pub sws: u64,
+    /// The worker's arguments.
+    pub args: Vec<String>,
+    /// The job's input.
+    pub input: Vec<u8>,
+    /// Milliseconds before the worker is killed.
+    pub deadline_ms: u64,
+    /// Whether the workspace's files are written into its scratch.
+    pub files: bool,
 }
 
 impl JobRunner {
@@ -60,6 +82,7 @@ impl JobRunner {
         kernel: KernelHandle,
         config: WorkerConfig,
         scratch_root: PathBuf,
+        ended: Arc<Notify>,
     ) -> std::io::Result<JobRunner> {
         scratch::create_root(&scratch_root)?;
         let status = jitos_sandbox::status();
@@ -100,6 +123,8 @@ impl JobRunner {
             digests: DigestCache::default(),
             cancels: Mutex::default(),
             threads: Mutex::default(),
+            ended,
+            stopping: AtomicBool::new(false),
         })
     }
 
@@ -130,14 +155,27 @@ impl JobRunner {
         }
     }
 
-    /// Asks the worker running `attempt` to stop.
-    pub fn cancel(&self, attempt: u64) -> Response {
+    /// Asks the worker running `attempt` to stop; whether one ran it.
+    pub fn cancel_attempt(&self, attempt: u64) -> bool {
         match lock(&self.cancels).get(&attempt) {
             Some(flag) => {
                 flag.store(true, Ordering::Relaxed);
-                Response::Cancelling { attempt }
+                true
             }
-            None => error(
+            None => false,
+        }
+    }
+
+    /// Attempts running now.
+    pub fn running(&self) -> usize {
+        lock(&self.cancels).len()
+    }
+
+    /// Asks the worker running `attempt` to stop.
+    pub fn cancel(&self, attempt: u64) -> Response {
+        match self.cancel_attempt(attempt) {
+            true => Response::Cancelling { attempt },
+            false => error(
                 ErrorCode::NotFound,
                 format!("attempt {attempt} is not running here; `jitos job show {attempt}` says how it ended"),
             ),
@@ -199,6 +237,7 @@ impl JobRunner {
     /// Cancels every running attempt and waits for their threads, so each records its
     /// terminal record while the kernel still runs.
     pub fn shutdown(&self) {
+        self.stopping.store(true, Ordering::Relaxed);
         for flag in lock(&self.cancels).values() {
             flag.store(true, Ordering::Relaxed);
         }
@@ -215,10 +254,9 @@ impl JobRunner {
         actor: Actor,
         spec: JobSpec,
     ) -> Result<(u64, oneshot::Receiver<()>), ErrorInfo> {
-        let enforcement = self
-            .enforcement
-            .clone()
-            .map_err(|why| info(ErrorCode::BadRequest, why))?;
+        if let Err(why) = &self.enforcement {
+            return Err(info(ErrorCode::BadRequest, why.clone()));
+        }
         let deadline_ms = spec.deadline_ms.unwrap_or(self.config.deadline_default_ms);
         if deadline_ms == 0 || deadline_ms > DEADLINE_MS_MAX {
             return Err(info(
@@ -228,7 +266,14 @@ impl JobRunner {
                 ),
             ));
         }
-        let probe = DaemonMessage::Job(job_of(0, &spec, deadline_ms, None));
+        let probe = DaemonMessage::Job(Job {
+            job_id: 0,
+            attempt: 1,
+            deadline_ms,
+            input: spec.input.clone(),
+            workspace_dir: None,
+            args: spec.args.clone(),
+        });
         probe
             .check_limits()
             .map_err(|e| info(ErrorCode::BadRequest, e.to_string()))?;
@@ -278,26 +323,64 @@ impl JobRunner {
             .await
             .ok_or_else(|| info(ErrorCode::ShuttingDown, "jitosd is shutting down"))?
             .map_err(|e| crate::answer::kernel_error_info(&e))?;
+        let plan = AttemptPlan {
+            attempt,
+            files: worker.manifest.effect_class == EffectClass::Workspace,
+            worker,
+            sws: spec.sws,
+            args: spec.args,
+            input: spec.input,
+            deadline_ms,
+        };
+        let ended = self.launch(plan).await?;
+        Ok((attempt, ended))
+    }
+
+    /// Starts the worker of a recorded attempt on a thread of its own; the receiver hears
+    /// when the attempt's terminal record is written.
+    pub(crate) async fn launch(
+        self: &Arc<Self>,
+        plan: AttemptPlan,
+    ) -> Result<oneshot::Receiver<()>, ErrorInfo> {
+        let attempt = plan.attempt;
+        let actor = worker_actor(&plan.worker.manifest.name);
+        let enforcement = match self.enforcement.clone() {
+            Ok(enforcement) => enforcement,
+            Err(why) => {
+                let detail = why.clone();
+                let recorded = self
+                    .kernel
+                    .query(move |k| {
+                        k.job_fail(actor, attempt, FailureCause::Spawn, detail)
+                            .map(|_| ())
+                    })
+                    .await;
+                report_unrecorded(attempt, recorded);
+                self.ended.notify_one();
+                return Err(info(ErrorCode::BadRequest, why));
+            }
+        };
         let cancel = Arc::new(AtomicBool::new(false));
         lock(&self.cancels).insert(attempt, cancel.clone());
         let (ended_tx, ended_rx) = oneshot::channel();
         let runner = self.clone();
-        let deadline = Instant::now() + Duration::from_millis(deadline_ms);
-        let actor = worker_actor(&spec.worker);
+        let deadline = Instant::now() + Duration::from_millis(plan.deadline_ms);
         let thread = std::thread::Builder::new()
             .name(format!("jitos-attempt-{attempt}"))
             .spawn(move || {
                 // PR_SET_PDEATHSIG ties the worker to this thread: it lives until the
                 // worker is reaped, so the worker dies exactly when the daemon does.
-                runner.attempt(attempt, &worker, &spec, deadline, enforcement, &cancel);
+                runner.attempt(&plan, deadline, enforcement, &cancel);
                 lock(&runner.cancels).remove(&attempt);
                 let _ = ended_tx.send(());
+                runner.ended.notify_one();
             });
         match thread {
             Ok(handle) => {
                 let mut threads = lock(&self.threads);
                 threads.retain(|t| !t.is_finished());
                 threads.push(handle);
+                Ok(ended_rx)
             }
             Err(e) => {
                 lock(&self.cancels).remove(&attempt);
@@ -310,27 +393,37 @@ impl JobRunner {
                     })
                     .await;
                 report_unrecorded(attempt, recorded);
-                return Err(info(
+                self.ended.notify_one();
+                Err(info(
                     ErrorCode::Storage,
                     format!("cannot start the attempt: {e}"),
-                ));
+                ))
             }
         }
-        Ok((attempt, ended_rx))
     }
 
     /// Runs one attempt to its terminal record.
     fn attempt(
         &self,
-        attempt: u64,
-        worker: &ResolvedWorker,
-        spec: &JobSpec,
+        plan: &AttemptPlan,
         deadline: Instant,
         enforcement: Enforcement,
         cancel: &AtomicBool,
     ) {
-        let name = &worker.manifest.name;
-        let end = self.run_worker(attempt, worker, spec, deadline, enforcement, cancel);
+        let attempt = plan.attempt;
+        let name = &plan.worker.manifest.name;
+        let end = match self.run_worker(plan, deadline, enforcement, cancel) {
+            // A stopping daemon cancels what runs; that is an interruption, which a
+            // restart reconciles, not a cancellation someone asked for.
+            AttemptEnd::Failed {
+                cause: FailureCause::Cancelled,
+                ..
+            } if self.stopping.load(Ordering::Relaxed) => AttemptEnd::Failed {
+                cause: FailureCause::Interrupted,
+                detail: "jitosd stopped while this attempt ran".to_owned(),
+            },
+            end => end,
+        };
         match end {
             AttemptEnd::Proposal(proposal) => {
                 let proposed = Proposed {
@@ -358,17 +451,19 @@ impl JobRunner {
 
     fn run_worker(
         &self,
-        attempt: u64,
-        worker: &ResolvedWorker,
-        spec: &JobSpec,
+        plan: &AttemptPlan,
         deadline: Instant,
         enforcement: Enforcement,
         cancel: &AtomicBool,
     ) -> AttemptEnd {
+        let (attempt, worker) = (plan.attempt, &plan.worker);
         let spawn_failed = |detail: String| AttemptEnd::Failed {
             cause: FailureCause::Spawn,
             detail,
         };
+        if let Err(e) = self.digests.check(worker) {
+            return spawn_failed(e.to_string());
+        }
         let Some(uid) = self.uids.lend() else {
             return spawn_failed(
                 "every worker uid is in use; too many workers run at once".to_owned(),
@@ -383,15 +478,13 @@ impl JobRunner {
             }
         };
         let end = (|| {
-            let workspace_dir = match worker.manifest.effect_class {
-                EffectClass::Workspace => {
-                    checkout::workspace_files(&self.kernel, spec.sws, &scratch.workspace_dir)
-                        .map_err(|e| {
-                            format!("cannot write the workspace's files for the worker: {e}")
-                        })?;
-                    Some(scratch.workspace_dir.to_string_lossy().into_owned())
-                }
-                EffectClass::None => None,
+            let workspace_dir = if plan.files {
+                checkout::workspace_files(&self.kernel, plan.sws, &scratch.workspace_dir).map_err(
+                    |e| format!("cannot write the workspace's files for the worker: {e}"),
+                )?;
+                Some(scratch.workspace_dir.to_string_lossy().into_owned())
+            } else {
+                None
             };
             if let Some(uid) = uid.uid() {
                 scratch
@@ -400,7 +493,14 @@ impl JobRunner {
             }
             let launched = launch::launch(worker, &scratch, uid.uid(), enforcement)
                 .map_err(|e| e.to_string())?;
-            let job = job_of(attempt, spec, deadline_ms_left(deadline), workspace_dir);
+            let job = Job {
+                job_id: attempt,
+                attempt: 1,
+                deadline_ms: deadline_ms_left(deadline),
+                input: plan.input.clone(),
+                workspace_dir,
+                args: plan.args.clone(),
+            };
             Ok(drive::drive(
                 launched,
                 job,
@@ -451,24 +551,13 @@ pub fn end_interrupted(kernel: &mut Kernel) -> Result<usize, jitos_kernel::Kerne
 
 /// A workspace without files has no root directory, but a worker sees an (empty) root
 /// directory and proposes against it; record the root first so the proposal applies.
-fn give_root(kernel: &mut Kernel, sws: u64) -> Result<(), jitos_kernel::KernelError> {
+pub(crate) fn give_root(kernel: &mut Kernel, sws: u64) -> Result<(), jitos_kernel::KernelError> {
     if kernel.sws_tree(sws)?.is_empty() {
         let mut root_only = Tree::new();
         root_only.insert(TreePath::root(), Entry::Dir);
         kernel.sws_import_tree(Actor::System, sws, &root_only)?;
     }
     Ok(())
-}
-
-fn job_of(attempt: u64, spec: &JobSpec, deadline_ms: u64, workspace_dir: Option<String>) -> Job {
-    Job {
-        job_id: attempt,
-        attempt: 1,
-        deadline_ms,
-        input: spec.input.clone(),
-        workspace_dir,
-        args: spec.args.clone(),
-    }
 }
 
 fn deadline_ms_left(deadline: Instant) -> u64 {

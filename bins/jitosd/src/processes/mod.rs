@@ -1,0 +1,216 @@
+//! Processes on the daemon: submitting an intent (planned with the method library over
+//! the system graph, then recorded), answering and cancelling, and the scheduler that
+//! turns each due decision into a record and each dispatch into a running worker.
+
+mod scheduler;
+pub mod views;
+
+use std::{path::Path, sync::Arc};
+
+use jitos_kernel::KernelHandle;
+use jitos_ledger::Actor;
+use jitos_proto::{AnswerView, ErrorCode, ErrorInfo, Response};
+use jitos_sched::Answer;
+use jitos_tasks::{plan, Intent, Library};
+use tokio::sync::Notify;
+
+pub use scheduler::Scheduler;
+
+/// The method library every daemon has, compiled in.
+const BUILTIN_METHODS: (&str, &str) = (
+    "<builtin>/builtin.toml",
+    include_str!("../../methods/builtin.toml"),
+);
+
+/// The method library: the built-in one, then every `*.toml` file in `dir` (by name), if
+/// it exists; a problem names its file and line.
+pub fn load_library(dir: Option<&Path>) -> Result<Library, jitos_tasks::SourceError> {
+    let mut paths = Vec::new();
+    if let Some(dir) = dir {
+        let listing = std::fs::read_dir(dir).map_err(|e| jitos_tasks::SourceError {
+            path: dir.to_owned(),
+            at: None,
+            message: format!("cannot list the methods directory: {e}"),
+        })?;
+        for entry in listing.flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|ext| ext == "toml") {
+                paths.push(path);
+            }
+        }
+        paths.sort();
+    }
+    let mut sources = vec![(
+        std::path::PathBuf::from(BUILTIN_METHODS.0),
+        BUILTIN_METHODS.1.to_owned(),
+    )];
+    for path in paths {
+        let text = std::fs::read_to_string(&path).map_err(|e| jitos_tasks::SourceError {
+            path: path.clone(),
+            at: None,
+            message: format!("cannot read it: {e}"),
+        })?;
+        sources.push((path, text));
+    }
+    Library::from_sources(&sources)
+}
+
+use crate::jobs::JobRunner;
+
+/// What the connections ask of processes.
+pub struct ProcessService {
+    kernel: KernelHandle,
+    library: Arc<Library>,
+    runner: Arc<JobRunner>,
+    /// Wakes the scheduler: something it may decide on happened.
+    wake: Arc<Notify>,
+}
+
+impl ProcessService {
+    /// A service planning with `library`, waking the scheduler through `wake`.
+    pub fn new(
+        kernel: KernelHandle,
+        library: Arc<Library>,
+        runner: Arc<JobRunner>,
+        wake: Arc<Notify>,
+    ) -> ProcessService {
+        ProcessService {
+            kernel,
+            library,
+            runner,
+            wake,
+        }
+    }
+
+    /// Plans an intent and records the process.
+    pub async fn submit(&self, actor: Actor, text: String, path: String) -> Response {
+        let intent = match Intent::parse(&text, Path::new(&path)) {
+            Ok(intent) => intent,
+            Err(e) => return error(ErrorCode::BadRequest, e.to_string()),
+        };
+        let library = Arc::clone(&self.library);
+        let answer = self
+            .kernel
+            .query(move |kernel| {
+                let slaps = match plan(&library, &intent, kernel.graph()) {
+                    Ok(slaps) => slaps,
+                    Err(e) => return error(ErrorCode::BadRequest, e.to_string()),
+                };
+                let plans = slaps.len();
+                match kernel.process_submit(actor, intent, slaps) {
+                    Ok(record) => Response::ProcessSubmitted {
+                        process: record.seq,
+                        plans,
+                    },
+                    Err(e) => Response::Error(crate::answer::kernel_error_info(&e)),
+                }
+            })
+            .await
+            .unwrap_or_else(shutting_down);
+        self.wake.notify_one();
+        answer
+    }
+
+    /// Plans an intent and explains the plans; records nothing.
+    pub async fn plan(&self, text: String, path: String) -> Response {
+        let intent = match Intent::parse(&text, Path::new(&path)) {
+            Ok(intent) => intent,
+            Err(e) => return error(ErrorCode::BadRequest, e.to_string()),
+        };
+        let library = Arc::clone(&self.library);
+        self.kernel
+            .query(
+                move |kernel| match plan(&library, &intent, kernel.graph()) {
+                    Ok(slaps) => Response::ProcessPlan {
+                        explain: jitos_tasks::explain(&slaps),
+                        plans: slaps.len(),
+                    },
+                    Err(e) => error(ErrorCode::BadRequest, e.to_string()),
+                },
+            )
+            .await
+            .unwrap_or_else(shutting_down)
+    }
+
+    /// Records an answer to a waiting process.
+    pub async fn answer(&self, actor: Actor, process: u64, answer: AnswerView) -> Response {
+        let answer = match answer {
+            AnswerView::Value(json) => match serde_json::from_str::<serde_json::Value>(&json) {
+                Ok(_) => Answer::Value(json),
+                Err(e) => {
+                    return error(
+                        ErrorCode::BadRequest,
+                        format!("the value is not JSON ({e}); quote a string: '\"yes\"'"),
+                    )
+                }
+            },
+            AnswerView::Approve => Answer::Approve,
+            AnswerView::Reject => Answer::Reject,
+            AnswerView::Retry => Answer::Retry,
+            AnswerView::Skip => Answer::Skip,
+            AnswerView::Fail => Answer::Fail,
+        };
+        let response = self
+            .kernel
+            .query(
+                move |kernel| match kernel.process_answer(actor, process, answer) {
+                    Ok(record) => Response::ProcessRecorded { seq: record.seq },
+                    Err(e) => Response::Error(process_error_info(&e)),
+                },
+            )
+            .await
+            .unwrap_or_else(shutting_down);
+        self.wake.notify_one();
+        response
+    }
+
+    /// Ends a process as cancelled, and stops what it runs.
+    pub async fn cancel(&self, actor: Actor, process: u64) -> Response {
+        let executed = self
+            .kernel
+            .query(move |kernel| kernel.process_cancel(actor, process))
+            .await;
+        let response = match executed {
+            Some(Ok(executed)) => {
+                for attempt in executed.cancel {
+                    self.runner.cancel_attempt(attempt);
+                }
+                Response::ProcessRecorded {
+                    seq: executed.record.seq,
+                }
+            }
+            Some(Err(e)) => Response::Error(process_error_info(&e)),
+            None => shutting_down(),
+        };
+        self.wake.notify_one();
+        response
+    }
+}
+
+/// A refused process operation is a request the process's state does not allow.
+fn process_error_info(error: &jitos_kernel::KernelError) -> ErrorInfo {
+    match error {
+        jitos_kernel::KernelError::ProcessRefused(jitos_sched::SchedError::UnknownProcess {
+            process,
+        }) => ErrorInfo {
+            code: ErrorCode::NotFound,
+            message: format!("no process {process}; `jitos ps --all` lists them"),
+        },
+        jitos_kernel::KernelError::ProcessRefused(refusal) => ErrorInfo {
+            code: ErrorCode::BadRequest,
+            message: refusal.to_string(),
+        },
+        other => crate::answer::kernel_error_info(other),
+    }
+}
+
+fn error(code: ErrorCode, message: impl Into<String>) -> Response {
+    Response::Error(ErrorInfo {
+        code,
+        message: message.into(),
+    })
+}
+
+fn shutting_down() -> Response {
+    error(ErrorCode::ShuttingDown, "jitosd is shutting down")
+}

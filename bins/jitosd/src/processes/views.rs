@@ -1,0 +1,210 @@
+//! The wire views of processes, and which records belong to one.
+
+use jitos_kernel::{JobRecord, Kernel, KernelError, ProcessRecord};
+use jitos_ledger::Record;
+use jitos_proto::{ProcessDetail, ProcessJobView, ProcessLaneView, ProcessSummary};
+use jitos_sched::{Event, JobState, LaneState, Process, Status, WaitReason};
+use jitos_tasks::JobKind;
+
+/// A process in a line.
+pub fn summary(p: &Process) -> ProcessSummary {
+    let jobs = p.slaps.get(p.run.candidate).map_or(0, |s| s.dag.jobs.len());
+    let detail = match &p.status {
+        Status::Failed { why, .. } => Some(why.clone()),
+        Status::Waiting { question, .. } => Some(question.clone()),
+        _ => None,
+    };
+    ProcessSummary {
+        id: p.id,
+        goal: p.intent.goal.clone(),
+        status: p.status.name().to_owned(),
+        detail,
+        plan: p.run.candidate + 1,
+        plans: p.slaps.len(),
+        jobs_done: p
+            .run
+            .jobs
+            .iter()
+            .filter(|j| matches!(j, JobState::Done { .. }))
+            .count(),
+        jobs,
+        attempts: p.attempts,
+        submitted_ms: p.submitted_ms,
+    }
+}
+
+/// A process in full.
+pub fn detail(p: &Process) -> ProcessDetail {
+    let waiting = match &p.status {
+        Status::Waiting {
+            question, reason, ..
+        } => Some((question.clone(), wanted(*reason).to_owned())),
+        _ => None,
+    };
+    let dag = p.slaps.get(p.run.candidate).map(|s| &s.dag);
+    let jobs = dag
+        .map(|dag| {
+            dag.jobs
+                .iter()
+                .zip(&p.run.jobs)
+                .map(|(node, state)| ProcessJobView {
+                    id: node.id.clone(),
+                    lane: node.lane,
+                    kind: match &node.kind {
+                        JobKind::Run { worker, .. } => format!("run {worker}"),
+                        JobKind::Ask { .. } => "ask".to_owned(),
+                        JobKind::Race { .. } => "race".to_owned(),
+                    },
+                    state: job_state(state),
+                    after: node.after.clone(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let lanes = dag
+        .map(|dag| {
+            dag.lanes
+                .iter()
+                .zip(&p.run.lanes)
+                .enumerate()
+                .map(|(lane, (info, state))| ProcessLaneView {
+                    lane,
+                    path: info.path.clone(),
+                    state: match state {
+                        LaneState::Unopened => "unopened",
+                        LaneState::Open { .. } => "open",
+                        LaneState::Collapsed { .. } => "collapsed",
+                        LaneState::Discarded { .. } => "discarded",
+                    }
+                    .to_owned(),
+                    sws: state.sws(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    ProcessDetail {
+        summary: summary(p),
+        params: p
+            .intent
+            .params
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        waiting,
+        explain: jitos_tasks::explain(&p.slaps),
+        jobs,
+        lanes,
+    }
+}
+
+/// What kind of answer a wait wants, for people.
+pub fn wanted(reason: WaitReason) -> &'static str {
+    match reason {
+        WaitReason::Ask => "a value: jitos resume PID --value JSON",
+        WaitReason::Approval => "jitos approve PID or jitos reject PID",
+        WaitReason::Failure | WaitReason::Crash => {
+            "jitos resume PID --value '\"retry\"' (or \"skip\", or \"fail\")"
+        }
+    }
+}
+
+fn job_state(state: &JobState) -> String {
+    match state {
+        JobState::Pending => "pending".to_owned(),
+        JobState::Running { attempt, tries } => format!("running (attempt {attempt}, try {tries})"),
+        JobState::RetryDue { tries } => format!("retry due after {tries} tries"),
+        JobState::Waiting { until_ms, tries } => {
+            format!("waiting to retry at {until_ms} ms (after {tries} tries)")
+        }
+        JobState::Asked => "asked: waiting for a person".to_owned(),
+        JobState::Done { value: None } => "done".to_owned(),
+        JobState::Done { value: Some(v) } => format!("done: {v}"),
+        JobState::Failed { why } => format!("failed: {why}"),
+        JobState::Cancelled => "cancelled".to_owned(),
+    }
+}
+
+/// The records of process `id`: its own, its dispatches and their ends, oldest first.
+pub fn process_records(kernel: &Kernel, id: u64) -> Result<Vec<Record>, KernelError> {
+    let mut found = Vec::new();
+    let mut attempts = std::collections::BTreeSet::new();
+    for record in kernel.ledger().range(id, kernel.head().seq) {
+        let record = record?;
+        let mine = if ProcessRecord::is_kind(&record.kind) {
+            let op = ProcessRecord::decode(&record.kind, &record.payload)?;
+            record.seq == id || process_of(&op.event) == Some(id)
+        } else if JobRecord::is_kind(&record.kind) {
+            match JobRecord::decode(&record.kind, &record.payload)? {
+                JobRecord::Dispatch(d) if d.owner.is_some_and(|o| o.process == id) => {
+                    attempts.insert(record.seq);
+                    true
+                }
+                JobRecord::Done { attempt, .. }
+                | JobRecord::Failed { attempt, .. }
+                | JobRecord::Refused { attempt, .. } => attempts.contains(&attempt),
+                _ => false,
+            }
+        } else {
+            false
+        };
+        if mine {
+            found.push(record);
+        }
+    }
+    Ok(found)
+}
+
+fn process_of(event: &Event) -> Option<u64> {
+    match event {
+        Event::Submitted { .. } => None,
+        Event::LaneOpened { process, .. }
+        | Event::Dispatched { process, .. }
+        | Event::AttemptEnded { process, .. }
+        | Event::RetryScheduled { process, .. }
+        | Event::Asked { process, .. }
+        | Event::Answered { process, .. }
+        | Event::LaneCollapsed { process, .. }
+        | Event::LaneConflict { process, .. }
+        | Event::LaneDiscarded { process, .. }
+        | Event::Advanced { process, .. }
+        | Event::Finished { process, .. } => Some(*process),
+    }
+}
+
+/// A one-line summary of a process record.
+pub fn summarize(seq: u64, op: &ProcessRecord) -> String {
+    match &op.event {
+        Event::Submitted { intent, slaps } => format!(
+            "process {seq} submitted: goal {} with {} plan{}",
+            intent.goal,
+            slaps.len(),
+            if slaps.len() == 1 { "" } else { "s" }
+        ),
+        Event::LaneOpened { process, lane, sws } => {
+            format!("process {process}: lane {lane} opened as workspace {sws}")
+        }
+        Event::RetryScheduled {
+            process,
+            job,
+            until_ms,
+        } => format!("process {process}: job {job} retries at {until_ms} ms"),
+        Event::Asked {
+            process, question, ..
+        } => format!("process {process} asks: {question}"),
+        Event::Answered { process, answer } => format!("process {process} answered: {answer:?}"),
+        Event::LaneCollapsed { process, lane } => {
+            format!("process {process}: lane {lane} collapsed")
+        }
+        Event::LaneConflict { process, lane, why } => {
+            format!("process {process}: lane {lane} could not collapse: {why}")
+        }
+        Event::LaneDiscarded { process, lane } => {
+            format!("process {process}: lane {lane} discarded")
+        }
+        Event::Advanced { process, to, why } => {
+            format!("process {process} moves to plan {}: {why}", to + 1)
+        }
+        Event::Finished { process, outcome } => format!("process {process} ended: {outcome:?}"),
+        Event::Dispatched { .. } | Event::AttemptEnded { .. } => "process event".to_owned(),
+    }
+}
