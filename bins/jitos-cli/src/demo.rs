@@ -1,65 +1,38 @@
-//! `jitos demo`: an embedded daemon on a throw-away store, a short scripted history, a
-//! job on a sandboxed worker, and a tour of what the ledger knows about it.
+//! `jitos demo`, the main job: an embedded daemon on a throw-away store imports a small
+//! project whose test fails and is asked to make the tests pass. Its method library races
+//! three candidate patches in sibling workspaces, each tested by the sandboxed `shell`
+//! worker; the one that goes green collapses, the others are discarded. The demo prints
+//! the causal story, checks the fixed project out, and verifies the ledger.
 
 use std::{
     path::{Path, PathBuf},
     process::ExitCode,
     sync::{mpsc, Arc},
     thread,
+    time::{Duration, Instant},
 };
 
 use anyhow::{anyhow, bail, Context, Result};
-use jitos_proto::{Request, Response};
-use jitos_warp::Rewrite;
+use jitos_proto::{Client, ProcessDetail, Request, Response};
+use jitos_tree::{Entry, Tree, TreePath};
 use jitosd::{Daemon, DaemonConfig};
 use tokio::sync::oneshot;
 
-use jitos_proto::Client;
+use crate::{render, tree_cmd};
 
-use crate::{demo_job, render};
-
-/// The scripted history: a task, the files it touches, and its progress.
-const SCRIPT: &[(&str, &str)] = &[
-    (
-        "open a task",
-        r#"{"ops": [{"add_node": {"id": "task:1", "kind": "Task", "attrs": {"title": "fix the flaky test", "state": "open"}}}]}"#,
-    ),
-    (
-        "record the files it touches",
-        r#"{"ops": [
-            {"add_node": {"id": "src:lib.rs", "kind": "Source", "attrs": {"lines": 120}}},
-            {"add_node": {"id": "src:tests/flaky.rs", "kind": "Source", "attrs": {"lines": 40}}},
-            {"add_edge": {"from": "task:1", "to": "src:lib.rs", "label": "touches"}},
-            {"add_edge": {"from": "task:1", "to": "src:tests/flaky.rs", "label": "touches"}}]}"#,
-    ),
-    (
-        "start work, but only if the task is still open",
-        r#"{"ops": [{"set_attr": {"node": "task:1", "key": "state", "value": "in_progress"}}],
-            "expect": [{"attr_equals": {"node": "task:1", "key": "state", "value": "open"}}]}"#,
-    ),
-    (
-        "the fix only needed the test file",
-        r#"{"ops": [{"remove_edge": {"from": "task:1", "to": "src:lib.rs", "label": "touches"}},
-                    {"set_attr": {"node": "src:tests/flaky.rs", "key": "lines", "value": 44}}]}"#,
-    ),
-    (
-        "close the task",
-        r#"{"ops": [{"set_attr": {"node": "task:1", "key": "state", "value": "done"}}],
-            "expect": [{"attr_equals": {"node": "task:1", "key": "state", "value": "in_progress"}}]}"#,
-    ),
+/// The bundled project: a calculator whose `add` subtracts, and its test.
+const PROJECT: [(&str, &str, bool); 2] = [
+    ("calc.sh", include_str!("../demo/project/calc.sh"), false),
+    ("test.sh", include_str!("../demo/project/test.sh"), true),
 ];
+/// The demo's method library, added to the daemon's built-in one.
+const METHODS: &str = include_str!("../demo/methods.toml");
+/// The intent: make the tests pass.
+const INTENT: &str = include_str!("../demo/intent.toml");
+/// How long the demo waits for its process.
+const PROCESS_WAIT: Duration = Duration::from_secs(120);
 
-/// What the two demo workspaces do to task:1: (state, why).
-const SPECULATIONS: [(&str, &str); 2] = [
-    ("reopened", "the test flaked again"),
-    ("wont_fix", "the test is being deleted"),
-];
-
-/// A stale rewrite: it expects the task to be open, which it no longer is.
-const STALE: &str = r#"{"ops": [{"set_attr": {"node": "task:1", "key": "state", "value": "in_progress"}}],
-    "expect": [{"attr_equals": {"node": "task:1", "key": "state", "value": "open"}}]}"#;
-
-/// Runs the tour; the store stays behind for the user to explore.
+/// Runs the demo; the store and the fixed project stay behind for the user to explore.
 pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
     let data_dir = match dir {
         Some(dir) => dir,
@@ -69,11 +42,16 @@ pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
             .context("cannot create a temporary directory")?
             .keep(),
     };
+    let library = jitosd::processes::load_library_with(&[(
+        PathBuf::from("<demo>/methods.toml"),
+        METHODS.to_owned(),
+    )])
+    .map_err(|e| anyhow!("the demo's method library does not load: {e}"))?;
     let socket = data_dir.join("run/jitosd.sock");
     let daemon = EmbeddedDaemon::start(DaemonConfig {
         data_dir: data_dir.clone(),
         socket: socket.clone(),
-        snapshot_every: 4,
+        snapshot_every: 16,
         read_only: false,
         clock: Arc::new(jitos_ledger::SystemClock),
         workers: jitosd::WorkerConfig {
@@ -82,18 +60,16 @@ pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
             policy: jitosd::WorkerPolicy::default(),
             deadline_default_ms: 60_000,
         },
-        library: Arc::new(
-            jitosd::processes::load_library(None).map_err(|e| anyhow!(e.to_string()))?,
-        ),
-        worker_slots: 8,
+        library: Arc::new(library),
+        worker_slots: 4,
     })?;
-    let result = tour(&socket, &data_dir);
+    let result = story(&socket, &data_dir);
     daemon.stop();
     result?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn tour(socket: &Path, data_dir: &Path) -> Result<()> {
+fn story(socket: &Path, data_dir: &Path) -> Result<()> {
     let mut client = Client::connect(socket, "jitos")?.ok_or_else(|| {
         anyhow!(
             "the embedded daemon is not listening on {}",
@@ -104,167 +80,243 @@ fn tour(socket: &Path, data_dir: &Path) -> Result<()> {
         "== jitos demo: an embedded jitosd on {}",
         data_dir.display()
     );
-    println!("   store {}\n", client.welcome().store_id);
 
-    println!("== 1. A scripted history: each rewrite is acknowledged only after its fsync");
-    let mut seq_after_first = 0;
-    for (i, (why, json)) in SCRIPT.iter().enumerate() {
-        let rewrite = Rewrite::from_json(json).context("a demo rewrite does not parse")?;
-        match client.call(&Request::ApplyRewrite(rewrite))? {
-            Response::Committed { seq, hash, .. } => {
-                println!("   seq {seq:>2}  {}…  {why}", &hash[..16]);
-                if i == 0 {
-                    seq_after_first = seq;
-                }
-            }
-            other => bail!("the demo rewrite {why:?} failed: {other:?}"),
+    println!("\n== 1. A project whose test fails, recorded in the system");
+    let imported = import_project(&mut client)?;
+    for (name, text, _) in PROJECT {
+        println!("   {name}:");
+        for line in text.lines() {
+            println!("   │ {line}");
         }
     }
-
-    println!("\n== 2. A stale rewrite is refused, and nothing is recorded");
-    let stale = Rewrite::from_json(STALE).context("the stale rewrite does not parse")?;
-    match client.call(&Request::ApplyRewrite(stale))? {
-        Response::Error(e) => println!("   refused: {}", e.message),
-        other => bail!("the stale rewrite was not refused: {other:?}"),
+    println!("   recorded at seq {imported}");
+    let (process, said) = run_test(&mut client)?;
+    println!(
+        "   process {process} ran `sh test.sh` on the sandboxed shell worker, in a workspace of its own:"
+    );
+    for line in said.lines() {
+        println!("   │ {line}");
     }
+    println!("   its gate failed, so the process failed and its workspace was discarded");
 
-    println!("\n== 3. The graph now");
-    print_graph(&mut client, None)?;
-    println!("\n== 4. Time travel: the graph as of seq {seq_after_first}");
-    print_graph(&mut client, Some(seq_after_first))?;
-
-    println!("\n== 5. The history of task:1");
-    match client.call(&Request::History {
-        node: "task:1".into(),
+    println!("\n== 2. The intent says what should become true; the method library says how");
+    for line in INTENT
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        println!("   │ {line}");
+    }
+    let intent_path = "<demo>/intent.toml".to_owned();
+    let explain = match client.call(&Request::ProcessPlan {
+        intent: INTENT.to_owned(),
+        path: intent_path.clone(),
     })? {
-        Response::History(entries) => print!("{}", indent(&render::history("task:1", &entries))),
-        other => bail!("history failed: {other:?}"),
+        Response::ProcessPlan { explain, .. } => explain,
+        other => bail!("the demo's intent does not plan: {other:?}"),
+    };
+    print!("{}", indent(&explain));
+
+    println!("\n== 3. The process runs: every decision and every job is a record");
+    let process = match client.call(&Request::ProcessSubmit {
+        intent: INTENT.to_owned(),
+        path: intent_path,
+    })? {
+        Response::ProcessSubmitted { process, .. } => process,
+        other => bail!("the demo's intent was not submitted: {other:?}"),
+    };
+    let detail = wait_for(&mut client, process)?;
+    match client.call(&Request::ProcessLog(process))? {
+        Response::Records(records) => {
+            for record in &records {
+                println!("   {}", render::record_line(record));
+            }
+        }
+        other => bail!("cannot read the process's records: {other:?}"),
+    }
+    if detail.summary.status != "done" {
+        bail!(
+            "the demo's process ended {}: {}",
+            detail.summary.status,
+            detail.summary.detail.unwrap_or_default()
+        );
     }
 
-    println!("\n== 6. Speculation: two workspaces reopen task:1, each its own way");
-    speculate(&mut client)?;
+    println!("\n== 4. The gates decided: one candidate went green and collapsed");
+    for lane in detail.lanes.iter().skip(1) {
+        let verdict = detail
+            .jobs
+            .iter()
+            .filter(|job| job.lane == lane.lane && job.id.ends_with("run_tests"))
+            .map(|job| job.state.clone())
+            .next()
+            .unwrap_or_default();
+        let name = lane.path.rsplit('/').next().unwrap_or(&lane.path);
+        println!(
+            "   {name:<15} workspace {:<4} {:<10} its test: {verdict}",
+            lane.sws.map(|s| s.to_string()).unwrap_or_default(),
+            lane.state
+        );
+    }
+    println!("   the losers' workspaces are discarded, and their histories kept");
+    let after = match client.call(&Request::Status)? {
+        Response::Status(info) => info.head_seq,
+        other => bail!("status failed: {other:?}"),
+    };
+    println!("   the system's files, from seq {imported} to seq {after}:");
+    let diff = file_diff(&mut client, imported)?;
+    print!("{}", indent(&diff));
 
-    println!("\n== 7. A job on a sandboxed worker: it proposes, the kernel disposes");
-    demo_job::run(&mut client)?;
+    println!("\n== 5. The fixed project, checked out");
+    let fixed = data_dir.join("fixed");
+    if fixed.exists() {
+        std::fs::remove_dir_all(&fixed)
+            .with_context(|| format!("cannot clear {}", fixed.display()))?;
+    }
+    std::fs::create_dir_all(&fixed)
+        .with_context(|| format!("cannot create {}", fixed.display()))?;
+    let tree = tree_cmd::fetch_tree(
+        &mut client,
+        tree_cmd::TreeSource {
+            sws: None,
+            at: None,
+        },
+    )?;
+    tree_cmd::write_tree(&mut client, true, &fixed, &tree)?;
+    println!(
+        "   {}  (try: cd {} && sh test.sh)",
+        fixed.display(),
+        fixed.display()
+    );
 
-    println!("\n== 8. Verification (replay reproduces the graph, every workspace and job)");
+    println!("\n== 6. Verification: the chain, and a replay from genesis");
     match client.call(&Request::Verify)? {
         Response::Verify(view) if view.ok() => print!("{}", indent(&render::verify(&view))),
         other => bail!("verification failed: {other:?}"),
     }
     match client.call(&Request::ReplayVerify)? {
         Response::Replay(report) if report.matches() => {
-            print!("{}", indent(&render::replay(&report)))
+            print!("{}", indent(&render::replay(&report)));
+            println!("   and every scheduler decision is the one its state called for");
         }
         other => bail!("replay did not reproduce the live state: {other:?}"),
     }
 
     let data = data_dir.display();
     println!("\n== Try next (the store is kept in {data}):");
-    println!("   jitos --data-dir {data} log                 # the records, without a daemon");
-    println!("   jitos --data-dir {data} graph show --at 1   # time travel, offline");
     println!("   jitosd --data-dir {data} --socket {data}/run/jitosd.sock &");
     println!("   export JITOS_SOCKET={data}/run/jitosd.sock");
-    println!("   echo '{{\"ops\":[{{\"add_node\":{{\"id\":\"task:2\",\"kind\":\"Task\"}}}}]}}' | jitos rewrite apply -");
-    println!("   jitos log --follow                          # watch records as they commit");
-    println!("   jitos sws list                              # the demo's workspaces");
-    println!("   jitos job list --all                        # the demo's jobs");
-    println!("   jitos job run shell --new-sws -- sh -c 'echo hi > hello.txt'");
-    Ok(())
-}
-
-/// Two workspaces write the same attribute: the system is untouched until the first
-/// collapses; the second's collapse is refused with the conflict, and it is discarded.
-fn speculate(client: &mut Client) -> Result<()> {
-    let mut ids = Vec::new();
-    for (state, why) in SPECULATIONS {
-        let sws = match client.call(&Request::SwsCreate {
-            at: None,
-            parent: None,
-        })? {
-            Response::SwsRecorded { sws, .. } => sws,
-            other => bail!("cannot create a workspace: {other:?}"),
-        };
-        let json = format!(
-            r#"{{"ops": [{{"set_attr": {{"node": "task:1", "key": "state", "value": "{state}"}}}}]}}"#
-        );
-        let rewrite = Rewrite::from_json(&json).context("a demo rewrite does not parse")?;
-        match client.call(&Request::SwsApply { sws, rewrite })? {
-            Response::SwsRecorded { seq, .. } => {
-                println!("   seq {seq:>2}  workspace {sws}: task:1.state = {state:?}  ({why})")
-            }
-            other => bail!("the workspace rewrite failed: {other:?}"),
-        }
-        ids.push(sws);
-    }
     println!(
-        "   the system still says task:1.state = {}",
-        task_state(client)?
+        "   jitos inspect {process}                      # the process, its workspaces and jobs"
     );
-    let [first, second] = ids[..] else {
-        bail!("the demo made {} workspaces, not 2", ids.len());
-    };
-    match client.call(&Request::SwsCollapse(first))? {
-        Response::SwsRecorded { seq, .. } => println!(
-            "   seq {seq:>2}  workspace {first} collapsed: the system now says {}",
-            task_state(client)?
-        ),
-        other => bail!("the first collapse failed: {other:?}"),
-    }
-    match client.call(&Request::SwsCollapse(second))? {
-        Response::SwsConflicts(view) => {
-            for conflict in &view.conflicts {
-                println!(
-                    "   seq {:>2}  workspace {second} refused: {} was changed by record {} \
-                     (the workspace {})",
-                    view.seq, conflict.key, conflict.changed_at, conflict.workspace_did
-                );
-            }
-        }
-        other => bail!("the second collapse was not refused: {other:?}"),
-    }
-    match client.call(&Request::SwsDiscard {
-        sws: second,
-        reason: "lost the race to workspace ".to_owned() + &first.to_string(),
-    })? {
-        Response::SwsRecorded { seq, .. } => {
-            println!("   seq {seq:>2}  workspace {second} discarded; it stays in history")
-        }
-        other => bail!("the discard failed: {other:?}"),
-    }
+    println!("   jitos log --process {process}                # its records");
+    println!("   jitos tree diff {imported} head               # what it changed");
+    println!("   jitos ps --all; jitos job list --all");
     Ok(())
 }
 
-/// The system's current `task:1.state`, as JSON.
-fn task_state(client: &mut Client) -> Result<String> {
-    match client.call(&Request::GraphShow {
-        at: None,
-        node: Some("task:1".to_owned()),
-        sws: None,
-    })? {
-        Response::Graph(view) => Ok(view
-            .nodes
-            .iter()
-            .find(|node| node.id.as_str() == "task:1")
-            .and_then(|node| node.attrs.get("state"))
-            .map(ToString::to_string)
-            .unwrap_or_default()),
-        other => bail!("cannot read task:1: {other:?}"),
+/// Stores the bundled project's files and records them as the system's tree; the seq.
+fn import_project(client: &mut Client) -> Result<u64> {
+    let contents: Vec<Vec<u8>> = PROJECT
+        .iter()
+        .map(|(_, text, _)| text.as_bytes().to_vec())
+        .collect();
+    let refs = match client.call(&Request::PutBlobs(contents.clone()))? {
+        Response::BlobsStored(refs) if refs.len() == PROJECT.len() => refs,
+        other => bail!("cannot store the project's files: {other:?}"),
+    };
+    let mut tree = Tree::new();
+    tree.insert(TreePath::root(), Entry::Dir);
+    for ((name, _, executable), (blob, bytes)) in
+        PROJECT.iter().zip(refs.into_iter().zip(&contents))
+    {
+        tree.insert(
+            TreePath::new(name)?,
+            Entry::File {
+                blob,
+                size: bytes.len() as u64,
+                executable: *executable,
+            },
+        );
+    }
+    match client.call(&Request::TreeImport { sws: None, tree })? {
+        Response::Committed { seq, .. } => Ok(seq),
+        other => bail!("cannot record the project: {other:?}"),
     }
 }
 
-fn print_graph(client: &mut Client, at: Option<u64>) -> Result<()> {
-    match client.call(&Request::GraphShow {
-        at,
-        node: None,
-        sws: None,
+/// Runs the project's test as a process of the built-in `run` task; the process and what
+/// the test printed.
+fn run_test(client: &mut Client) -> Result<(u64, String)> {
+    let intent =
+        "goal = \"run\"\n[params]\ncommand = \"sh test.sh\"\n[allow]\nworkers = [\"shell\"]\n";
+    let process = match client.call(&Request::ProcessSubmit {
+        intent: intent.to_owned(),
+        path: "<demo>/run-the-test.toml".to_owned(),
     })? {
-        Response::Graph(view) => {
-            print!("{}", indent(&render::graph(&view)));
-            Ok(())
-        }
-        other => bail!("graph show failed: {other:?}"),
+        Response::ProcessSubmitted { process, .. } => process,
+        other => bail!("the test run was not submitted: {other:?}"),
+    };
+    let detail = wait_for(client, process)?;
+    if detail.summary.status != "failed" {
+        bail!(
+            "the project's test should fail before the fix, but its process is {}",
+            detail.summary.status
+        );
     }
+    let attempts: Vec<u64> = match client.call(&Request::ProcessLog(process))? {
+        Response::Records(records) => records
+            .iter()
+            .filter(|r| r.kind == "job.dispatch")
+            .map(|r| r.seq)
+            .collect(),
+        other => bail!("cannot read the test run's records: {other:?}"),
+    };
+    let Some(&attempt) = attempts.first() else {
+        bail!("the test run dispatched no job");
+    };
+    let artifacts = match client.call(&Request::JobShow(attempt))? {
+        Response::Job(view) => match view.state {
+            jitos_proto::AttemptState::Done { artifacts, .. } => artifacts,
+            other => bail!("the test's attempt ended {other:?}"),
+        },
+        other => bail!("cannot read attempt {attempt}: {other:?}"),
+    };
+    let stdout = artifacts
+        .iter()
+        .find(|(name, _)| name == "stdout")
+        .ok_or_else(|| anyhow!("the test's attempt kept no stdout"))?;
+    let blob = stdout
+        .1
+        .parse()
+        .map_err(|e| anyhow!("jitosd named an unreadable blob: {e}"))?;
+    let bytes = tree_cmd::fetch_blobs(client, vec![blob])?.concat();
+    Ok((process, String::from_utf8_lossy(&bytes).into_owned()))
+}
+
+/// Waits until the process ends or waits for a person.
+fn wait_for(client: &mut Client, process: u64) -> Result<ProcessDetail> {
+    let started = Instant::now();
+    loop {
+        let detail = match client.call(&Request::ProcessShow(process))? {
+            Response::Process(detail) => detail,
+            other => bail!("cannot read process {process}: {other:?}"),
+        };
+        if detail.summary.status != "running" {
+            return Ok(detail);
+        }
+        if started.elapsed() > PROCESS_WAIT {
+            bail!("process {process} did not end within {PROCESS_WAIT:?}");
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The unified diff of the system's files from seq `from` to the head.
+fn file_diff(client: &mut Client, from: u64) -> Result<String> {
+    let source = |at| tree_cmd::TreeSource { sws: None, at };
+    let old = tree_cmd::fetch_tree(client, source(Some(from)))?;
+    let new = tree_cmd::fetch_tree(client, source(None))?;
+    tree_cmd::file_diffs_text(client, &jitos_tree::diff_trees(&old, &new))
 }
 
 fn indent(text: &str) -> String {

@@ -3,7 +3,6 @@
 mod cli;
 mod commands;
 mod demo;
-mod demo_job;
 mod job_cmd;
 mod process_cmd;
 mod render;

@@ -189,6 +189,13 @@ pub fn diff(client: &mut Client, json: bool, from: TreeSource, to: TreeSource) -
 
 /// Prints a unified diff of every file among `changes`, fetching contents as needed.
 pub fn print_file_diffs(client: &mut Client, changes: &[TreeChange]) -> Result<()> {
+    print!("{}", file_diffs_text(client, changes)?);
+    Ok(())
+}
+
+/// A unified diff of every file among `changes`, fetching contents as needed.
+pub fn file_diffs_text(client: &mut Client, changes: &[TreeChange]) -> Result<String> {
+    let mut text = String::new();
     for change in changes {
         let (old_entry, new_entry) = match change {
             TreeChange::Added { entry, .. } => (None, Some(entry)),
@@ -202,18 +209,15 @@ pub fn print_file_diffs(client: &mut Client, changes: &[TreeChange]) -> Result<(
         }
         let old_bytes = content_of(client, old_entry)?;
         let new_bytes = content_of(client, new_entry)?;
-        print!(
-            "{}",
-            render::file_diff(
-                change.path().as_str(),
-                old_entry,
-                new_entry,
-                &old_bytes,
-                &new_bytes
-            )
-        );
+        text.push_str(&render::file_diff(
+            change.path().as_str(),
+            old_entry,
+            new_entry,
+            &old_bytes,
+            &new_bytes,
+        ));
     }
-    Ok(())
+    Ok(text)
 }
 
 fn content_of(client: &mut Client, entry: Option<&Entry>) -> Result<Vec<u8>> {

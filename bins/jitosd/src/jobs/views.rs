@@ -52,8 +52,13 @@ pub fn attempt_view(attempt: &Attempt) -> AttemptView {
 pub fn summarize_job(seq: u64, op: &JobRecord) -> String {
     match op {
         JobRecord::Dispatch(d) => format!(
-            "attempt {seq}: dispatched to worker {} {} in workspace {}",
-            d.worker, d.worker_version, d.sws
+            "attempt {seq}: dispatched to worker {} {} in workspace {}{}",
+            d.worker,
+            d.worker_version,
+            d.sws,
+            d.owner
+                .map(|o| format!(" for process {} job #{}", o.process, o.job + 1))
+                .unwrap_or_default()
         ),
         JobRecord::Done {
             attempt,

@@ -5,7 +5,10 @@
 mod scheduler;
 pub mod views;
 
-use std::{path::Path, sync::Arc};
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+};
 
 use jitos_kernel::KernelHandle;
 use jitos_ledger::Actor;
@@ -21,6 +24,17 @@ const BUILTIN_METHODS: (&str, &str) = (
     "<builtin>/builtin.toml",
     include_str!("../../methods/builtin.toml"),
 );
+
+/// The built-in method library with `extra` sources added (as a program embedding the
+/// daemon brings its own); a problem names its source and line.
+pub fn load_library_with(extra: &[(PathBuf, String)]) -> Result<Library, jitos_tasks::SourceError> {
+    let mut sources = vec![(
+        PathBuf::from(BUILTIN_METHODS.0),
+        BUILTIN_METHODS.1.to_owned(),
+    )];
+    sources.extend_from_slice(extra);
+    Library::from_sources(&sources)
+}
 
 /// The method library: the built-in one, then every `*.toml` file in `dir` (by name), if
 /// it exists; a problem names its file and line.
@@ -40,10 +54,7 @@ pub fn load_library(dir: Option<&Path>) -> Result<Library, jitos_tasks::SourceEr
         }
         paths.sort();
     }
-    let mut sources = vec![(
-        std::path::PathBuf::from(BUILTIN_METHODS.0),
-        BUILTIN_METHODS.1.to_owned(),
-    )];
+    let mut sources = Vec::with_capacity(paths.len());
     for path in paths {
         let text = std::fs::read_to_string(&path).map_err(|e| jitos_tasks::SourceError {
             path: path.clone(),
@@ -52,7 +63,7 @@ pub fn load_library(dir: Option<&Path>) -> Result<Library, jitos_tasks::SourceEr
         })?;
         sources.push((path, text));
     }
-    Library::from_sources(&sources)
+    load_library_with(&sources)
 }
 
 use crate::jobs::JobRunner;

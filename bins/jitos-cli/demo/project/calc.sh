@@ -1,0 +1,4 @@
+# A tiny calculator, sourced by the tests.
+add() {
+  echo $(( $1 - $2 ))
+}
