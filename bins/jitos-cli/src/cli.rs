@@ -170,7 +170,7 @@ pub enum Command {
     /// Report what confinement this kernel offers (Landlock, seccomp, namespaces, cgroups)
     /// and what is enforced; exits non-zero when workers cannot be confined
     Doctor,
-    /// A short tour on a throw-away store: rewrites, time travel, history, verification
+    /// The main job: an embedded daemon makes a bundled project's failing test pass (a race of candidate patches in sandboxed workspaces), then verifies the ledger
     Demo {
         /// Keep the demo's store here instead of a new temporary directory
         #[arg(long)]

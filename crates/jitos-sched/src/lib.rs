@@ -1,4 +1,4 @@
-//! The deterministic scheduler (issue 5): processes folded from their events
+//! The deterministic scheduler: processes folded from their events
 //! (`Processes::apply`), and the one next decision each state calls for
 //! (`Processes::decide`). The kernel records every decision before it acts on it, so
 //! replaying the ledger reproduces every decision without calling any worker.

@@ -1,4 +1,4 @@
-//! Intents, plans and the method library (issue 5's planner): a person or agent declares
+//! Intents, plans and the method library: a person or agent declares
 //! *what* should become true (an [`Intent`]); the [`Library`] of HTN methods, kept as
 //! data, says *how* tasks decompose; [`plan`] decomposes the intent into plan candidates
 //! ([`Slap`]s), each compiled to a [`Dag`] of primitive jobs.
