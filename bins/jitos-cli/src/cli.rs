@@ -7,10 +7,13 @@ use clap::{Args, Parser, Subcommand};
 /// `jitos`: talk to the JITOS daemon.
 ///
 /// Every change to the state graph (the WARP) is a rewrite recorded in a durable,
-/// hash-chained ledger; the graph is a fold of that ledger. `jitos` applies rewrites,
-/// shows the graph at any point in its history, and verifies the chain.
+/// hash-chained ledger; the graph is a fold of that ledger. `jitos` submits intents and
+/// follows the processes that run them, runs jobs on sandboxed workers in speculative
+/// workspaces, applies rewrites, shows the graph at any point in its history, and
+/// verifies the chain.
 ///
-/// Start here: `jitos demo` runs a short tour on a throw-away store.
+/// Start here: `jitos demo` makes a sample project's failing test pass on a throw-away
+/// store, and shows every step it recorded.
 #[derive(Parser, Debug)]
 #[command(name = "jitos", version, about, long_about, propagate_version = true)]
 pub struct Cli {
