@@ -15,11 +15,12 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   ci                     run the README's test command (scripts/test.sh)
   bench [NAME...]        run the criterion benches (all, or those named: append, apply,
-                         snapshot, group_commit, recovery, sws, spawn) and print the ratios the
+                         snapshot, group_commit, recovery, sws, spawn, jobs, processes) and print the ratios the
                          targets use
   tree-bench [FILES]     files per second of `jitos tree import` and `checkout` of a
                          generated tree (default 10000 files), release binaries
-  crash [CYCLES] [SEED]  run the crash harness with more kill cycles (default 200)";
+  crash [CYCLES] [SEED]  run the crash harnesses (appends, and processes) with more kill
+                         cycles (default 200 and 50)";
 
 fn main() {
     if let Err(e) = run() {
@@ -45,10 +46,16 @@ fn run() -> Result<()> {
                     "jitos-system-tests",
                     "--test",
                     "crash",
+                    "--test",
+                    "process_crash",
                     "--",
                     "--nocapture",
                 ])
-                .env("JITOS_CRASH_CYCLES", cycles);
+                .env("JITOS_CRASH_CYCLES", cycles)
+                .env(
+                    "JITOS_PROCESS_CRASH_CYCLES",
+                    args.get(1).map_or("50", String::as_str),
+                );
             if let Some(seed) = args.get(2) {
                 cmd.env("JITOS_CRASH_SEED", seed);
             }

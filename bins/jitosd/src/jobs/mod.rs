@@ -84,7 +84,6 @@ impl JobRunner {
         scratch_root: PathBuf,
         ended: Arc<Notify>,
     ) -> std::io::Result<JobRunner> {
-        scratch::create_root(&scratch_root)?;
         let status = jitos_sandbox::status();
         let enforcement = match (status.supported, config.allow_unconfined) {
             (true, _) => Ok(Enforcement::Confined),
@@ -106,6 +105,8 @@ impl JobRunner {
                 "killed processes left under worker uids by a jitosd that died"
             );
         }
+        // After the strays are gone, so none writes into what is being cleared.
+        scratch::create_root(&scratch_root)?;
         let sandbox = SandboxView {
             landlock_abi: status.landlock_abi,
             seccomp: status.seccomp,

@@ -172,7 +172,13 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// no other. Only this daemon uses it: it holds the data directory's lock.
 pub fn create_root(root: &Path) -> std::io::Result<()> {
     if root.exists() {
-        std::fs::remove_dir_all(root)?;
+        // A worker of the killed daemon may still be dying and writing into it: move it
+        // aside in one rename, then remove what can be removed.
+        let aside = root.with_extension(format!("old-{}", std::process::id()));
+        std::fs::rename(root, &aside)?;
+        if let Err(e) = std::fs::remove_dir_all(&aside) {
+            tracing::warn!(dir = %aside.display(), error = %e, "cannot remove old scratch");
+        }
     }
     std::fs::create_dir_all(root)?;
     std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o711))

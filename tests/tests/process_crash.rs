@@ -1,0 +1,185 @@
+//! The process crash harness: SIGKILL a real `jitosd` at seeded random moments while
+//! multi-job processes run (sequences, a race, idempotent jobs and jobs that are not),
+//! restart it on the same data directory, and check that after the last restart every
+//! process finishes or waits for a person, no attempt has two terminal records, no job
+//! that is not idempotent was dispatched twice, and replay reproduces every decision.
+
+use std::{collections::BTreeMap, fs, time::Duration};
+
+use jitos_proto::{Client, Request, Response};
+use jitos_system_tests::{all_records, call, terminal_records, wait_until, Daemon, Sandbox};
+use rand::{rngs::StdRng, Rng, SeedableRng};
+
+/// Kill cycles when `JITOS_PROCESS_CRASH_CYCLES` is not set.
+const CYCLES_DEFAULT: u64 = 8;
+/// Seed of the kill delays when `JITOS_CRASH_SEED` is not set.
+const SEED_DEFAULT: u64 = 0x9e37_79b9_7f4a;
+/// Processes submitted per cycle.
+const PROCESSES_PER_CYCLE: usize = 2;
+/// Range of the delay between the submits and the SIGKILL.
+const KILL_DELAY_MS_MIN: u64 = 10;
+const KILL_DELAY_MS_MAX: u64 = 400;
+/// How long the processes get to settle after the last restart.
+const SETTLE: Duration = Duration::from_secs(60);
+
+/// Steps whose id ends in `_once` are not idempotent.
+const METHODS: &str = r#"
+[task.pipeline]
+params = ["name"]
+[[task.pipeline.method]]
+name = "steps"
+steps = [{ task = "prepare" }, { task = "write_once" }, { task = "choose" }, { task = "publish_once" }]
+
+[task.choose]
+params = ["name"]
+[[task.choose.method]]
+name = "race"
+race = true
+steps = [{ task = "left" }, { task = "right" }]
+
+[task.prepare]
+params = ["name"]
+run = { worker = "shell", args = ["sh", "-c", "sleep 0.05; echo p > {name}-prepare.txt"], effect = "workspace", timeout_secs = 30, idempotent = true }
+[task.write_once]
+params = ["name"]
+run = { worker = "shell", args = ["sh", "-c", "sleep 0.05; echo w > {name}-write.txt"], effect = "workspace", timeout_secs = 30 }
+[task.left]
+params = ["name"]
+run = { worker = "shell", args = ["sh", "-c", "sleep 0.08; echo l > {name}-left.txt"], effect = "workspace", timeout_secs = 30, idempotent = true, gate = true }
+[task.right]
+params = ["name"]
+run = { worker = "shell", args = ["sh", "-c", "sleep 0.03; echo r > {name}-right.txt"], effect = "workspace", timeout_secs = 30, idempotent = true, gate = true }
+[task.publish_once]
+params = ["name"]
+run = { worker = "shell", args = ["sh", "-c", "echo done > {name}-published.txt"], effect = "workspace", timeout_secs = 30 }
+"#;
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    match std::env::var(name) {
+        Ok(text) => text
+            .trim()
+            .parse()
+            .unwrap_or_else(|e| panic!("{name}={text:?} is not a whole number: {e}")),
+        Err(_) => default,
+    }
+}
+
+fn start(sandbox: &Sandbox, methods: &str) -> Daemon {
+    sandbox.start_with(&["--methods-dir", methods, "--snapshot-every", "25"])
+}
+
+/// Submits a pipeline whose files are named after `name`, so that processes running side
+/// by side touch different files and do not conflict at collapse.
+fn submit(client: &mut Client, name: &str) -> u64 {
+    let intent = format!(
+        "goal = \"pipeline\"\n[params]\nname = \"{name}\"\n[allow]\nworkers = [\"shell\"]\n"
+    );
+    let request = Request::ProcessSubmit {
+        intent,
+        path: "crash.toml".to_owned(),
+    };
+    match call(client, &request) {
+        Response::ProcessSubmitted { process, .. } => process,
+        other => panic!("submit answered {other:?}"),
+    }
+}
+
+fn status(client: &mut Client, process: u64) -> (String, Vec<String>) {
+    match call(client, &Request::ProcessShow(process)) {
+        Response::Process(detail) => (
+            detail.summary.status,
+            detail.jobs.into_iter().map(|j| j.id).collect(),
+        ),
+        other => panic!("show answered {other:?}"),
+    }
+}
+
+// Goal: see the module doc. Method: seeded cycles of submit, random delay, SIGKILL and
+// restart; then a settle period with no kills, and the checks.
+#[test]
+fn processes_survive_random_kills() {
+    let cycles = env_u64("JITOS_PROCESS_CRASH_CYCLES", CYCLES_DEFAULT);
+    let seed = env_u64("JITOS_CRASH_SEED", SEED_DEFAULT);
+    let mut rng = StdRng::seed_from_u64(seed);
+    let sandbox = Sandbox::new();
+    let methods = sandbox.path().join("methods");
+    fs::create_dir_all(&methods).unwrap();
+    fs::write(methods.join("crash.toml"), METHODS).unwrap();
+    let methods = methods.to_str().unwrap().to_owned();
+    let mut processes = Vec::new();
+    let mut daemon = start(&sandbox, &methods);
+    // The system's tree needs its root directory before processes add files beside each
+    // other; two workspaces each adding the root would conflict.
+    let project = sandbox.path().join("project");
+    fs::create_dir_all(&project).unwrap();
+    fs::write(project.join("README"), "crash harness\n").unwrap();
+    let imported = sandbox.jitos(&["tree", "import", project.to_str().unwrap()]);
+    assert!(imported.status.success(), "{imported:?}");
+    for cycle in 0..cycles {
+        let mut client = daemon.client();
+        for n in 0..PROCESSES_PER_CYCLE {
+            processes.push(submit(&mut client, &format!("c{cycle}p{n}")));
+        }
+        drop(client);
+        std::thread::sleep(Duration::from_millis(
+            rng.random_range(KILL_DELAY_MS_MIN..=KILL_DELAY_MS_MAX),
+        ));
+        daemon.kill9();
+        daemon = start(&sandbox, &methods);
+    }
+
+    let mut client = daemon.client();
+    wait_until("every process to settle", SETTLE, || {
+        processes
+            .iter()
+            .all(|&p| status(&mut client, p).0 != "running")
+    });
+    let mut ends: BTreeMap<String, usize> = BTreeMap::new();
+    for &process in &processes {
+        *ends.entry(status(&mut client, process).0).or_default() += 1;
+    }
+    eprintln!("seed {seed:#x}, {cycles} cycles: {ends:?}");
+    for &process in &processes {
+        let (state, _) = status(&mut client, process);
+        if state != "done" && state != "waiting" {
+            let log = match call(&mut client, &Request::ProcessLog(process)) {
+                Response::Records(records) => records
+                    .iter()
+                    .map(|r| format!("{} {} {}", r.seq, r.kind, r.summary))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                other => format!("{other:?}"),
+            };
+            panic!("process {process} ended {state}:\n{log}");
+        }
+    }
+
+    for (attempt, kinds) in terminal_records(&mut client) {
+        assert!(kinds.len() <= 1, "attempt {attempt} ended {kinds:?}");
+    }
+    let mut dispatched: BTreeMap<(u64, usize), usize> = BTreeMap::new();
+    for record in all_records(&mut client) {
+        if record.kind != "job.dispatch" {
+            continue;
+        }
+        let Some((_, owner)) = record.summary.split_once(" for process ") else {
+            continue;
+        };
+        let (process, job) = owner.split_once(" job #").unwrap();
+        let key = (process.parse().unwrap(), job.parse::<usize>().unwrap() - 1);
+        *dispatched.entry(key).or_default() += 1;
+    }
+    for &process in &processes {
+        let (_, jobs) = status(&mut client, process);
+        for (job, id) in jobs.iter().enumerate() {
+            if id.ends_with("_once") {
+                let times = dispatched.get(&(process, job)).copied().unwrap_or(0);
+                assert!(times <= 1, "process {process} ran {id} {times} times");
+            }
+        }
+    }
+    match call(&mut client, &Request::ReplayVerify) {
+        Response::Replay(report) => assert!(report.matches(), "{report:?}"),
+        other => panic!("replay answered {other:?}"),
+    }
+}
