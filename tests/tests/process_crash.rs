@@ -3,6 +3,7 @@
 //! restart it on the same data directory, and check that after the last restart every
 //! process finishes or waits for a person, no attempt has two terminal records, no job
 //! that is not idempotent was dispatched twice, and replay reproduces every decision.
+#![allow(clippy::unwrap_used)]
 
 use std::{collections::BTreeMap, fs, time::Duration};
 
