@@ -370,7 +370,8 @@ fn decide_for(p: &Process, now_ms: u64, capacity: Capacity) -> Option<Decision> 
                         ),
                     ));
                 }
-                if capacity.slots_free == 0 || running >= capacity.per_process {
+                let parallel = capacity.per_process.min(p.intent.parallel);
+                if capacity.slots_free == 0 || running >= parallel {
                     continue;
                 }
                 return Some(Decision::Dispatch {

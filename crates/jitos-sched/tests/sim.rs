@@ -50,10 +50,14 @@ ask = { question = "what fixes {test}?" }
 "#;
 
 fn processes_with_submit(wall_secs: u64, max_jobs: usize) -> (Processes, u64) {
+    processes_with_limits(&format!("max_jobs = {max_jobs}\nwall_secs = {wall_secs}\n"))
+}
+
+fn processes_with_limits(limits: &str) -> (Processes, u64) {
     let library = Library::parse(LIBRARY, Path::new("lib.toml")).unwrap();
     let intent_text = format!(
         "goal = \"make_tests_pass\"\n[params]\ntest = \"t\"\n[allow]\nworkers = [\"shell\"]\n\
-         [limits]\nmax_jobs = {max_jobs}\nwall_secs = {wall_secs}\n"
+         [limits]\n{limits}"
     );
     let intent = Intent::parse(&intent_text, Path::new("intent.toml")).unwrap();
     let slaps = plan(&library, &intent, &Graph::new()).unwrap();
@@ -80,6 +84,7 @@ struct Sim<'a> {
     capacity: Capacity,
     log: Vec<(u64, u64, Option<Decision>, Event)>,
     workers_called: usize,
+    most_running: usize,
 }
 
 impl<'a> Sim<'a> {
@@ -96,6 +101,7 @@ impl<'a> Sim<'a> {
             },
             log: Vec::new(),
             workers_called: 0,
+            most_running: 0,
         }
     }
 
@@ -155,6 +161,7 @@ impl<'a> Sim<'a> {
                     _ => 1,
                 };
                 self.running.push((attempt, process, job, tries));
+                self.most_running = self.most_running.max(self.running.len());
                 Event::Dispatched {
                     process,
                     job,
@@ -382,6 +389,21 @@ fn the_outcome_does_not_depend_on_the_slots_and_replay_reproduces_it() {
         assert_eq!(sim.workers_called, called, "replay called a worker");
     }
     assert_eq!(winners[0], winners[1]);
+}
+
+// Goal: an intent's `parallel` bounds how many of its jobs run at once, whatever the
+// slots. Method: 8 slots, `parallel = 1` (one at a time), then `parallel = 3` (the race's
+// two lanes side by side).
+#[test]
+fn an_intents_parallel_limit_holds() {
+    for parallel in [1usize, 3] {
+        let (processes, id) = processes_with_limits(&format!("parallel = {parallel}\n"));
+        let script = |_: &str, _: u32| ok();
+        let mut sim = Sim::new(processes, &script, 8);
+        sim.run();
+        assert!(matches!(process_status(&sim, id), Status::Done { .. }));
+        assert_eq!(sim.most_running, parallel.min(2), "parallel {parallel}");
+    }
 }
 
 // Goal: when every alternative fails, the candidate is abandoned for the next one, which

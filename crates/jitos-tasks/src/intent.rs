@@ -11,6 +11,7 @@
 //! [limits]
 //! max_jobs = 32
 //! wall_secs = 300
+//! parallel = 4
 //! ```
 
 use std::{
@@ -31,6 +32,8 @@ use crate::{
 pub const INTENT_JOBS_DEFAULT: usize = 64;
 /// Wall-clock seconds an intent may take when it sets no limit: one hour.
 pub const INTENT_WALL_SECS_DEFAULT: u64 = 3600;
+/// Jobs an intent may run at once when it sets no limit.
+pub const INTENT_PARALLEL_DEFAULT: usize = 8;
 
 /// A checked intent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,6 +50,8 @@ pub struct Intent {
     pub max_jobs: usize,
     /// Wall-clock seconds it may take.
     pub wall_secs: u64,
+    /// Jobs it may run at once.
+    pub parallel: usize,
 }
 
 #[derive(Debug, Deserialize)]
@@ -73,6 +78,7 @@ struct AllowFile {
 struct LimitsFile {
     max_jobs: Option<Spanned<usize>>,
     wall_secs: Option<Spanned<u64>>,
+    parallel: Option<Spanned<usize>>,
 }
 
 impl Intent {
@@ -129,6 +135,13 @@ impl Intent {
             Some(secs) => secs.into_inner(),
             None => INTENT_WALL_SECS_DEFAULT,
         };
+        let parallel = match file.limits.parallel {
+            Some(n) if *n.get_ref() == 0 => {
+                return Err(at(n.span().start).error("parallel must be at least 1"))
+            }
+            Some(n) => n.into_inner(),
+            None => INTENT_PARALLEL_DEFAULT,
+        };
         Ok(Intent {
             goal: file.goal.into_inner(),
             params,
@@ -136,6 +149,7 @@ impl Intent {
             paths: file.allow.paths,
             max_jobs,
             wall_secs,
+            parallel,
         })
     }
 }
