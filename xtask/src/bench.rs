@@ -20,6 +20,7 @@ const BENCHES: &[(&str, &str)] = &[
     ("sws", "jitos-sws"),
     ("spawn", "jitos-sandbox"),
     ("jobs", "jitosd"),
+    ("processes", "jitosd"),
 ];
 
 /// Ratios to report: (group, measured function, baseline function, target ratio).
@@ -55,7 +56,10 @@ pub fn run(root: &Path, names: &[String]) -> Result<()> {
         std::fs::remove_dir_all(&criterion_dir)
             .with_context(|| format!("cannot clear {}", criterion_dir.display()))?;
     }
-    if selected.iter().any(|(bench, _)| *bench == "jobs") {
+    if selected
+        .iter()
+        .any(|(bench, _)| *bench == "jobs" || *bench == "processes")
+    {
         // The jobs bench runs the real noop worker, which `cargo bench` does not build.
         crate::status(Command::new("cargo").current_dir(root).args([
             "build",
