@@ -32,6 +32,16 @@ run = { worker = "shell", args = ["sh", "-c", "sleep 1.5 && echo {marker} > slow
 params = ["marker"]
 run = { worker = "shell", args = ["sh", "-c", "sleep 1.5 && echo {marker} > slow.txt"], effect = "workspace", timeout_secs = 30 }
 
+[task.write_then_ask]
+params = ["marker"]
+[[task.write_then_ask.method]]
+name = "write_then_ask"
+steps = [{ task = "mark" }, { task = "ask_about_it" }]
+
+[task.ask_about_it]
+params = ["marker"]
+ask = { question = "Keep {marker}?" }
+
 [task.mark]
 params = ["marker"]
 run = { worker = "shell", args = ["sh", "-c", "echo {marker} > marker.txt"], effect = "workspace", timeout_secs = 30, gate = true }
@@ -295,6 +305,46 @@ fn a_crash_asks_before_repeating_a_job_that_is_not_idempotent() {
         &sandbox.jitos(&["resume", &pid.to_string(), "--value", "\"retry\""]),
     );
     wait_until("the end", Duration::from_secs(20), || {
+        status_of(&sandbox, pid)["summary"]["status"] == "done"
+    });
+}
+
+// Goal: a question shows what the process has done so far: the files its workspace has
+// changed. Method: a step writes a file, then a question; inspect, resume with a value,
+// and the process ends done.
+#[test]
+fn a_question_shows_the_workspace_it_waits_in() {
+    let sandbox = Sandbox::new();
+    let _daemon = start(&sandbox);
+    let file = intent(
+        &sandbox,
+        "ask.toml",
+        "write_then_ask",
+        &[("marker", "kept")],
+    );
+    let pid = submitted(&assert_success(
+        "submit",
+        &sandbox.jitos(&["--json", "submit", file.to_str().unwrap()]),
+    ));
+    wait_until("the question", Duration::from_secs(10), || {
+        status_of(&sandbox, pid)["summary"]["status"] == "waiting"
+    });
+    let shown = status_of(&sandbox, pid);
+    assert_eq!(
+        shown["waiting_files"],
+        serde_json::json!(["added marker.txt"]),
+        "{shown}"
+    );
+    let text = assert_success("inspect", &sandbox.jitos(&["inspect", &pid.to_string()]));
+    assert!(
+        text.contains("Keep kept?") && text.contains("added marker.txt"),
+        "{text}"
+    );
+    assert_success(
+        "resume",
+        &sandbox.jitos(&["resume", &pid.to_string(), "--value", "\"yes, keep it\""]),
+    );
+    wait_until("the end", Duration::from_secs(10), || {
         status_of(&sandbox, pid)["summary"]["status"] == "done"
     });
 }

@@ -192,6 +192,12 @@ fn inspect_text(d: &ProcessDetail) -> String {
             "  answer with {}",
             wanted.replace("PID", &s.id.to_string())
         );
+        if d.waiting_files.is_empty() {
+            let _ = writeln!(out, "  its workspace has changed no file");
+        }
+        for file in &d.waiting_files {
+            let _ = writeln!(out, "  its workspace has {file}");
+        }
     } else if let Some(detail) = &s.detail {
         let _ = writeln!(out, "{detail}");
     }

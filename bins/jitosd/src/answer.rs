@@ -162,7 +162,7 @@ fn answer_inner(
                 .collect(),
         ),
         Request::ProcessShow(id) => match kernel.processes().get(*id) {
-            Some(p) => Response::Process(crate::processes::views::detail(p)),
+            Some(p) => Response::Process(crate::processes::views::detail(kernel, p)),
             None => Response::Error(ErrorInfo {
                 code: ErrorCode::NotFound,
                 message: format!("no process {id}; `jitos ps --all` lists them"),

@@ -11,8 +11,10 @@ use jitos_sws::{Over, SwsError, Target};
 use jitos_tasks::{Intent, Node, Slap};
 use jitos_warp::{NodeId, Op, Rewrite, Value};
 
+use jitos_tree::diff_trees;
+
 use crate::{
-    process_record::ProcessRecord,
+    process_record::{AskContext, ProcessRecord},
     sws_record::{RefusedOp, SwsRecord},
     Kernel, KernelError,
 };
@@ -63,6 +65,7 @@ impl Kernel {
             event: Event::Submitted { intent, slaps },
             sws: Vec::new(),
             rewrite: Some(rewrite),
+            context: None,
         };
         self.record_process(actor, record)
     }
@@ -89,6 +92,7 @@ impl Kernel {
             event,
             sws,
             rewrite: None,
+            context: None,
         };
         self.record_process(actor, record)
     }
@@ -120,6 +124,7 @@ impl Kernel {
     ) -> Result<Executed, KernelError> {
         let seq = self.writable_seq()?;
         let mut cancel = Vec::new();
+        let mut context = None;
         let (event, sws) = match decision {
             Decision::Dispatch { process, job, .. } => {
                 return Err(KernelError::ProcessRefused(
@@ -168,15 +173,18 @@ impl Kernel {
                 job,
                 question,
                 reason,
-            } => (
-                Event::Asked {
-                    process,
-                    job,
-                    question,
-                    reason,
-                },
-                Vec::new(),
-            ),
+            } => {
+                context = self.ask_context(process, job);
+                (
+                    Event::Asked {
+                        process,
+                        job,
+                        question,
+                        reason,
+                    },
+                    Vec::new(),
+                )
+            }
             Decision::CollapseLane { process, lane, sws } => {
                 self.collapse_lane(process, lane, sws, seq)?
             }
@@ -218,9 +226,23 @@ impl Kernel {
             event,
             sws,
             rewrite: None,
+            context,
         };
         let record = self.record_process(actor, record)?;
         Ok(Executed { record, cancel })
+    }
+
+    /// The workspace of the lane of `job` and its file changes, if both can be read.
+    pub fn ask_context(&self, process: u64, job: usize) -> Option<AskContext> {
+        let p = self.state.processes.get(process)?;
+        let lane = p.slaps.get(p.run.candidate)?.dag.jobs.get(job)?.lane;
+        let sws = p.run.lanes.get(lane)?.sws()?;
+        let base = self.sws_base_tree(sws).ok()?;
+        let now = self.sws_tree(sws).ok()?;
+        Some(AskContext {
+            sws,
+            files: diff_trees(&base, &now),
+        })
     }
 
     /// Collapses a lane's workspace into its target, or records the conflict.

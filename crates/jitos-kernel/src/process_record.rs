@@ -3,6 +3,7 @@
 //! nodes that record the plan.
 
 use jitos_sched::Event;
+use jitos_tree::TreeChange;
 use jitos_warp::Rewrite;
 use serde::{Deserialize, Serialize};
 
@@ -42,6 +43,18 @@ pub struct ProcessRecord {
     pub sws: Vec<SwsRecord>,
     /// For a submit: the nodes recording the process and its plans in the system graph.
     pub rewrite: Option<Rewrite>,
+    /// For a question: the workspace the process waits in and the files it has changed
+    /// there so far, so the record says what the person was asked about.
+    pub context: Option<AskContext>,
+}
+
+/// What a question was asked about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AskContext {
+    /// The workspace of the lane the question's job is in.
+    pub sws: u64,
+    /// Its files' changes against its base.
+    pub files: Vec<TreeChange>,
 }
 
 impl ProcessRecord {

@@ -82,6 +82,9 @@ pub struct ProcessDetail {
     pub params: Vec<(String, String)>,
     /// What it waits for: the question and the kind of answer wanted.
     pub waiting: Option<(String, String)>,
+    /// While it waits: the files its workspace has changed, as `added PATH`,
+    /// `modified PATH` or `removed PATH`.
+    pub waiting_files: Vec<String>,
     /// The plans and the decomposition, as `jitos plan --explain` shows them.
     pub explain: String,
     /// The current plan's jobs.

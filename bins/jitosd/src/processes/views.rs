@@ -5,6 +5,7 @@ use jitos_ledger::Record;
 use jitos_proto::{ProcessDetail, ProcessJobView, ProcessLaneView, ProcessSummary};
 use jitos_sched::{Event, JobState, LaneState, Process, Status, WaitReason};
 use jitos_tasks::JobKind;
+use jitos_tree::TreeChange;
 
 /// A process in a line.
 pub fn summary(p: &Process) -> ProcessSummary {
@@ -33,8 +34,26 @@ pub fn summary(p: &Process) -> ProcessSummary {
     }
 }
 
-/// A process in full.
-pub fn detail(p: &Process) -> ProcessDetail {
+/// A process in full; `kernel` reads what the workspace it waits in has changed.
+pub fn detail(kernel: &Kernel, p: &Process) -> ProcessDetail {
+    let waiting_files = match &p.status {
+        Status::Waiting { job, .. } => kernel
+            .ask_context(p.id, *job)
+            .map(|context| {
+                context
+                    .files
+                    .iter()
+                    .filter(|change| !change_is_dir(change))
+                    .map(|change| match change {
+                        TreeChange::Added { path, .. } => format!("added {}", path.as_str()),
+                        TreeChange::Removed { path, .. } => format!("removed {}", path.as_str()),
+                        TreeChange::Modified { path, .. } => format!("modified {}", path.as_str()),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    };
     let waiting = match &p.status {
         Status::Waiting {
             question, reason, ..
@@ -91,9 +110,17 @@ pub fn detail(p: &Process) -> ProcessDetail {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
         waiting,
+        waiting_files,
         explain: jitos_tasks::explain(&p.slaps),
         jobs,
         lanes,
+    }
+}
+
+fn change_is_dir(change: &TreeChange) -> bool {
+    match change {
+        TreeChange::Added { entry, .. } | TreeChange::Removed { entry, .. } => entry.is_dir(),
+        TreeChange::Modified { new, .. } => new.is_dir(),
     }
 }
 
