@@ -214,6 +214,7 @@ pub fn kernel_error_info(error: &KernelError) -> ErrorInfo {
             ErrorCode::NotFound
         }
         KernelError::JobRefused(_) => ErrorCode::BadRequest,
+        KernelError::ProcessWorkspace { .. } => ErrorCode::BadRequest,
         KernelError::Commit(commit) => return commit_error_info(commit),
         _ => ErrorCode::Storage,
     };

@@ -116,6 +116,14 @@ pub enum KernelError {
     /// A job operation was refused; nothing was recorded.
     #[error(transparent)]
     JobRefused(crate::JobsError),
+    /// The workspace is a live process's lane; only the process changes or ends it.
+    #[error("workspace {sws} belongs to process {process}, which works in it; wait for the process to end, or stop it with `jitos cancel {process}`")]
+    ProcessWorkspace {
+        /// The workspace.
+        sws: u64,
+        /// The process that owns it.
+        process: u64,
+    },
     /// A workspace operation was refused; nothing was recorded.
     #[error(transparent)]
     Workspace(jitos_sws::SwsError),

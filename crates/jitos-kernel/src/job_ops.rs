@@ -2,6 +2,7 @@
 //! and worker registration. Each is one durable record, acknowledged once it is synced.
 
 use jitos_ledger::{Actor, Hash, Record};
+use jitos_tree::{sync_rewrite, Entry, Tree, TreePath};
 use jitos_warp::{BlobRef, Rewrite};
 
 use crate::{
@@ -47,7 +48,10 @@ impl Kernel {
         &self.state.jobs
     }
 
-    /// Records that an attempt is handed to a worker. Its id is the record's seq.
+    /// Records that an attempt is handed to a worker. Its id is the record's seq. A job
+    /// of no process may not run in a process's workspace. A file job into a workspace
+    /// without files first records its root directory, by the system: the worker sees an
+    /// (empty) root and proposes against it.
     pub fn job_dispatch(
         &mut self,
         actor: Actor,
@@ -57,7 +61,23 @@ impl Kernel {
         self.state
             .check_open(dispatch.sws)
             .map_err(KernelError::JobRefused)?;
+        if dispatch.owner.is_none() {
+            self.check_not_a_lane(dispatch.sws)?;
+        }
+        if dispatch.effect == Effect::Files {
+            self.give_root(dispatch.sws)?;
+        }
         self.record_job(actor, JobRecord::Dispatch(dispatch))
+    }
+
+    fn give_root(&mut self, sws: u64) -> Result<(), KernelError> {
+        let now = self.sws_tree(sws)?;
+        if now.is_empty() {
+            let mut root_only = Tree::new();
+            root_only.insert(TreePath::root(), Entry::Dir);
+            self.apply_in(Actor::System, sws, sync_rewrite(&now, &root_only)?)?;
+        }
+        Ok(())
     }
 
     /// Validates a proposal and ends the attempt with it: applied (`job.done`) or refused

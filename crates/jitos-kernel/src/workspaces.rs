@@ -33,6 +33,9 @@ impl Kernel {
     /// Creates a workspace over the system (at a seq, default the head) or over an open
     /// workspace. Its id is the seq of its record.
     pub fn sws_create(&mut self, actor: Actor, over: Over) -> Result<Record, KernelError> {
+        if let Over::Workspace { id } = over {
+            self.check_not_a_lane(id)?;
+        }
         let seq = self.next_seq()?;
         self.state
             .pool
@@ -48,6 +51,17 @@ impl Kernel {
         sws: u64,
         rewrite: Rewrite,
     ) -> Result<Record, KernelError> {
+        self.check_not_a_lane(sws)?;
+        self.apply_in(actor, sws, rewrite)
+    }
+
+    /// Applies a rewrite in a workspace, whoever owns it.
+    pub(crate) fn apply_in(
+        &mut self,
+        actor: Actor,
+        sws: u64,
+        rewrite: Rewrite,
+    ) -> Result<Record, KernelError> {
         let seq = self.next_seq()?;
         self.state
             .pool
@@ -58,6 +72,7 @@ impl Kernel {
 
     /// Collapses a workspace into its target, or records why it conflicts.
     pub fn sws_collapse(&mut self, actor: Actor, sws: u64) -> Result<SwsOutcome, KernelError> {
+        self.check_not_a_lane(sws)?;
         let seq = self.next_seq()?;
         let collapse = match self.state.pool.collapse(&self.state.graph, sws, seq) {
             Ok(collapse) => collapse,
@@ -86,6 +101,7 @@ impl Kernel {
 
     /// Moves a workspace's base to the head of its target, or records why it conflicts.
     pub fn sws_rebase(&mut self, actor: Actor, sws: u64) -> Result<SwsOutcome, KernelError> {
+        self.check_not_a_lane(sws)?;
         let seq = self.next_seq()?;
         match self.state.pool.rebase(&self.state.graph, sws, seq) {
             Ok(()) => self
@@ -105,6 +121,7 @@ impl Kernel {
         sws: u64,
         reason: String,
     ) -> Result<Record, KernelError> {
+        self.check_not_a_lane(sws)?;
         let seq = self.next_seq()?;
         self.state
             .pool
@@ -158,6 +175,15 @@ impl Kernel {
         self.check_blobs_stored(wanted)?;
         let rewrite = sync_rewrite(&self.sws_tree(sws)?, wanted)?;
         self.sws_apply(actor, sws, rewrite)
+    }
+
+    /// Refuses a workspace a live process works in: only the process may change or end
+    /// it, or it would decide on a workspace that is no longer what it left.
+    pub(crate) fn check_not_a_lane(&self, sws: u64) -> Result<(), KernelError> {
+        match self.state.processes.lane_owner(sws) {
+            Some(process) => Err(KernelError::ProcessWorkspace { sws, process }),
+            None => Ok(()),
+        }
     }
 
     /// The seq the next record will get, refusing when the store takes no writes.

@@ -259,3 +259,75 @@ fn a_crash_is_reconciled_by_idempotence() {
     assert_eq!(replay.decision_mismatch, None);
     assert!(replay.processes_match, "{replay:?}");
 }
+
+// Goal: no one but the process changes or ends a workspace it works in, so it never decides
+// on a workspace that is no longer what it left; the same operations on a workspace of no
+// process go through. Method: hold `prepare` so the process runs in its lane, then try
+// every workspace operation and a job of no process there, and beside each the same on a
+// workspace of the user's own.
+#[test]
+fn a_process_workspace_is_the_process_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(TestClock::default());
+    let mut kernel = open(dir.path(), clock);
+    let process = submit(&mut kernel);
+    let held = drive(&mut kernel, |arg| arg == "prepare");
+    assert_eq!(held.len(), 1);
+    let lanes = kernel.processes().get(process).unwrap().open_workspaces();
+    let at_seq = kernel.head().seq;
+    let own = kernel
+        .sws_create(Actor::System, jitos_sws::Over::System { at_seq })
+        .unwrap()
+        .seq;
+    let user = Actor::Named("ops".into());
+    let rewrite =
+        Rewrite::from_json(r#"{"ops":[{"add_node":{"id":"mine","kind":"Note"}}]}"#).unwrap();
+    let job = |sws| Dispatch {
+        worker: "fake".into(),
+        worker_version: "1".into(),
+        sws,
+        args: Vec::new(),
+        input: Vec::new(),
+        deadline_ms: 1000,
+        effect: Effect::GraphOnly,
+        paths: Vec::new(),
+        owner: None,
+    };
+    for &sws in &lanes {
+        let head = kernel.head().seq;
+        let refusals = [
+            kernel
+                .sws_apply(user.clone(), sws, rewrite.clone())
+                .map(|_| ()),
+            kernel.sws_collapse(user.clone(), sws).map(|_| ()),
+            kernel.sws_rebase(user.clone(), sws).map(|_| ()),
+            kernel
+                .sws_discard(user.clone(), sws, "mine now".into())
+                .map(|_| ()),
+            kernel
+                .sws_create(user.clone(), jitos_sws::Over::Workspace { id: sws })
+                .map(|_| ()),
+            kernel.job_dispatch(user.clone(), job(sws)).map(|_| ()),
+        ];
+        for refusal in refusals {
+            match refusal {
+                Err(jitos_kernel::KernelError::ProcessWorkspace { sws: s, process: p }) => {
+                    assert_eq!((s, p), (sws, process));
+                }
+                other => panic!("workspace {sws} of process {process}: {other:?}"),
+            }
+        }
+        assert_eq!(kernel.head().seq, head, "a refused operation was recorded");
+    }
+    kernel.sws_apply(user.clone(), own, rewrite).unwrap();
+    kernel.sws_rebase(user.clone(), own).unwrap();
+    kernel.job_dispatch(user.clone(), job(own)).unwrap();
+    let child = kernel
+        .sws_create(user.clone(), jitos_sws::Over::Workspace { id: own })
+        .unwrap()
+        .seq;
+    kernel.sws_collapse(user.clone(), child).unwrap();
+    kernel.sws_discard(user, own, "done".into()).unwrap();
+    let p = kernel.processes().get(process).unwrap();
+    assert_eq!(p.open_workspaces(), lanes, "the process lost a lane");
+}

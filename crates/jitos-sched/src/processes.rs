@@ -42,6 +42,16 @@ impl Processes {
         })
     }
 
+    /// The process that runs in `sws`, if it is one of a live process's open lanes: no
+    /// one else may change or end it, or the process would decide on a workspace it no
+    /// longer knows.
+    pub fn lane_owner(&self, sws: u64) -> Option<u64> {
+        self.by_id
+            .values()
+            .find(|p| !p.status.is_over() && p.open_workspaces().contains(&sws))
+            .map(|p| p.id)
+    }
+
     /// Whether `event` fits, and where its process would stand after it: the fold run on
     /// a copy of the one process; nothing here changes.
     pub fn check(&self, seq: u64, event: &Event) -> Result<Status, SchedError> {

@@ -26,7 +26,6 @@ use std::{
 use jitos_kernel::{Dispatch, Effect, FailureCause, Kernel, KernelHandle, Proposed};
 use jitos_ledger::Actor;
 use jitos_proto::{ErrorCode, ErrorInfo, JobSpec, Request, Response, SandboxView};
-use jitos_tree::{Entry, Tree, TreePath};
 use jitos_worker::{DaemonMessage, EffectClass, Job, SandboxProfile};
 use tokio::sync::{oneshot, Notify};
 
@@ -315,12 +314,7 @@ impl JobRunner {
         };
         let attempt = self
             .kernel
-            .query(move |kernel| {
-                if dispatch.effect == Effect::Files {
-                    give_root(kernel, dispatch.sws)?;
-                }
-                kernel.job_dispatch(actor, dispatch).map(|r| r.seq)
-            })
+            .query(move |kernel| kernel.job_dispatch(actor, dispatch).map(|r| r.seq))
             .await
             .ok_or_else(|| info(ErrorCode::ShuttingDown, "jitosd is shutting down"))?
             .map_err(|e| crate::answer::kernel_error_info(&e))?;
@@ -548,17 +542,6 @@ pub fn end_interrupted(kernel: &mut Kernel) -> Result<usize, jitos_kernel::Kerne
         )?;
     }
     Ok(running.len())
-}
-
-/// A workspace without files has no root directory, but a worker sees an (empty) root
-/// directory and proposes against it; record the root first so the proposal applies.
-pub(crate) fn give_root(kernel: &mut Kernel, sws: u64) -> Result<(), jitos_kernel::KernelError> {
-    if kernel.sws_tree(sws)?.is_empty() {
-        let mut root_only = Tree::new();
-        root_only.insert(TreePath::root(), Entry::Dir);
-        kernel.sws_import_tree(Actor::System, sws, &root_only)?;
-    }
-    Ok(())
 }
 
 fn deadline_ms_left(deadline: Instant) -> u64 {

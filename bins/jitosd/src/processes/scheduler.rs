@@ -11,7 +11,7 @@ use jitos_tasks::{Effect as PlanEffect, JobKind};
 use jitos_worker::EffectClass;
 use tokio::sync::{watch, Notify};
 
-use crate::jobs::{catalog_resolve, give_root, AttemptPlan, JobRunner, WorkerConfig};
+use crate::jobs::{catalog_resolve, AttemptPlan, JobRunner, WorkerConfig};
 
 /// Decisions made in one turn before the loop yields to requests and attempt ends.
 const DECISIONS_PER_TURN_MAX: usize = 256;
@@ -184,9 +184,6 @@ fn dispatch(
         ),
         Err(_) => ("unknown".to_owned(), false),
     };
-    if files {
-        give_root(kernel, sws)?;
-    }
     let dispatch = Dispatch {
         worker: name.clone(),
         worker_version,
