@@ -6,22 +6,16 @@
 //! does); the daemon finds it beside this bench's target directory.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
-use std::{path::PathBuf, sync::Arc, time::Duration};
+mod bench_daemon;
+
+use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use jitos_proto::{AttemptState, Client, JobSpec, Request, Response};
-use jitosd::{Daemon, DaemonConfig, WorkerConfig};
+
+use bench_daemon::{connect, BenchDaemon};
 
 const CONCURRENT: usize = 32;
-
-fn profile_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    // target/<profile>/deps/<bench> → target/<profile>
-    exe.parent()
-        .and_then(|deps| deps.parent())
-        .unwrap()
-        .to_owned()
-}
 
 fn run_noop(client: &mut Client, sws: u64) {
     let spec = JobSpec {
@@ -40,40 +34,8 @@ fn run_noop(client: &mut Client, sws: u64) {
 }
 
 fn bench(c: &mut Criterion) {
-    let bin_dir = profile_dir();
-    assert!(
-        bin_dir.join("jitos-worker-noop").is_file(),
-        "build the noop worker first: cargo build --release -p jitos-worker-noop"
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let socket = dir.path().join("run/jitosd.sock");
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let daemon = runtime
-        .block_on(async {
-            Daemon::start(DaemonConfig {
-                data_dir: dir.path().join("data"),
-                socket: socket.clone(),
-                snapshot_every: 100_000,
-                read_only: false,
-                clock: Arc::new(jitos_ledger::SystemClock),
-                workers: WorkerConfig {
-                    bin_dir,
-                    allow_unconfined: false,
-                    policy: jitosd::WorkerPolicy::default(),
-                    deadline_default_ms: 30_000,
-                },
-                library: Arc::new(jitosd::processes::load_library(None).unwrap()),
-                worker_slots: 8,
-            })
-        })
-        .unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let served = runtime.spawn(daemon.serve(async {
-        let _ = stopped.await;
-    }));
-    let mut clients: Vec<Client> = (0..CONCURRENT)
-        .map(|_| Client::connect(&socket, "bench").unwrap().unwrap())
-        .collect();
+    let daemon = BenchDaemon::start(jitosd::processes::load_library(None).unwrap(), 8);
+    let mut clients: Vec<Client> = (0..CONCURRENT).map(|_| connect(daemon.socket())).collect();
     let sws = match clients[0]
         .call(&Request::SwsCreate {
             at: None,
@@ -101,9 +63,6 @@ fn bench(c: &mut Criterion) {
         })
     });
     group.finish();
-    drop(clients);
-    let _ = stop.send(());
-    runtime.block_on(served).unwrap();
 }
 
 criterion_group!(benches, bench);

@@ -7,29 +7,22 @@
 //! does); the daemon finds it beside this bench's target directory.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
+mod bench_daemon;
+
 use std::{
     path::PathBuf,
-    sync::Arc,
     time::{Duration, Instant},
 };
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use jitos_proto::{Client, Request, Response};
-use jitosd::{Daemon, DaemonConfig, WorkerConfig};
+
+use bench_daemon::{connect, BenchDaemon};
 
 const CONCURRENT: usize = 32;
 const STEPS: usize = 10;
 /// Processes timed one by one for the percentiles.
 const LATENCY_SAMPLES: usize = 200;
-
-fn profile_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    // target/<profile>/deps/<bench> → target/<profile>
-    exe.parent()
-        .and_then(|deps| deps.parent())
-        .unwrap()
-        .to_owned()
-}
 
 /// Ten sequential noop steps.
 fn library() -> String {
@@ -79,51 +72,18 @@ fn run_process(client: &mut Client, follower: &mut Client) {
     }
 }
 
-fn connect(socket: &std::path::Path) -> Client {
-    Client::connect(socket, "bench").unwrap().unwrap()
-}
-
 fn bench(c: &mut Criterion) {
-    let bin_dir = profile_dir();
-    assert!(
-        bin_dir.join("jitos-worker-noop").is_file(),
-        "build the noop worker first: cargo build --release -p jitos-worker-noop"
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let socket = dir.path().join("run/jitosd.sock");
-    let runtime = tokio::runtime::Runtime::new().unwrap();
     let library =
         jitosd::processes::load_library_with(&[(PathBuf::from("bench.toml"), library())]).unwrap();
-    let daemon = runtime
-        .block_on(async {
-            Daemon::start(DaemonConfig {
-                data_dir: dir.path().join("data"),
-                socket: socket.clone(),
-                snapshot_every: 100_000,
-                read_only: false,
-                clock: Arc::new(jitos_ledger::SystemClock),
-                workers: WorkerConfig {
-                    bin_dir,
-                    allow_unconfined: false,
-                    policy: jitosd::WorkerPolicy::default(),
-                    deadline_default_ms: 30_000,
-                },
-                library: Arc::new(library),
-                worker_slots: CONCURRENT,
-            })
-        })
-        .unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let served = runtime.spawn(daemon.serve(async {
-        let _ = stopped.await;
-    }));
+    let daemon = BenchDaemon::start(library, CONCURRENT);
+    let socket = daemon.socket();
 
     // Latency, one process at a time: each with a fresh follower (a follow stream ends
     // only when its client hangs up).
-    let mut client = connect(&socket);
+    let mut client = connect(socket);
     let mut took: Vec<Duration> = (0..LATENCY_SAMPLES)
         .map(|_| {
-            let mut follower = connect(&socket);
+            let mut follower = connect(socket);
             let started = Instant::now();
             run_process(&mut client, &mut follower);
             started.elapsed()
@@ -145,18 +105,18 @@ fn bench(c: &mut Criterion) {
     group.throughput(Throughput::Elements(STEPS as u64));
     group.bench_function("sequential_10_steps", |b| {
         b.iter(|| {
-            let mut follower = connect(&socket);
+            let mut follower = connect(socket);
             run_process(&mut client, &mut follower)
         })
     });
-    let mut clients: Vec<Client> = (0..CONCURRENT).map(|_| connect(&socket)).collect();
+    let mut clients: Vec<Client> = (0..CONCURRENT).map(|_| connect(socket)).collect();
     group.throughput(Throughput::Elements((STEPS * CONCURRENT) as u64));
     group.bench_function("concurrent_32_processes", |b| {
         b.iter(|| {
             std::thread::scope(|scope| {
                 for client in clients.iter_mut() {
                     scope.spawn(|| {
-                        let mut follower = connect(&socket);
+                        let mut follower = connect(socket);
                         run_process(client, &mut follower)
                     });
                 }
@@ -164,10 +124,6 @@ fn bench(c: &mut Criterion) {
         })
     });
     group.finish();
-    drop(clients);
-    drop(client);
-    let _ = stop.send(());
-    runtime.block_on(served).unwrap();
 }
 
 criterion_group!(benches, bench);

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use jitos_ledger::{Actor, Record};
 use jitos_sched::{Answer, Base, Decision, Event, Outcome, Processes};
-use jitos_sws::{Over, SwsError, Target};
+use jitos_sws::Over;
 use jitos_tasks::{Intent, Node, Slap};
 use jitos_warp::{NodeId, Op, Rewrite, Value};
 
@@ -15,7 +15,7 @@ use jitos_tree::diff_trees;
 
 use crate::{
     process_record::{AskContext, ProcessRecord},
-    sws_record::{RefusedOp, SwsRecord},
+    sws_record::SwsRecord,
     Kernel, KernelError,
 };
 
@@ -253,38 +253,19 @@ impl Kernel {
         sws: u64,
         seq: u64,
     ) -> Result<(Event, Vec<SwsRecord>), KernelError> {
-        let collapse = match self.state.pool.collapse(&self.state.graph, sws, seq) {
-            Ok(collapse) => collapse,
-            Err(SwsError::Conflicts(report)) => {
-                let why = format!(
+        let op = self.collapse_in_pool(sws, seq)?;
+        let event = match &op {
+            SwsRecord::Conflict { report, .. } => Event::LaneConflict {
+                process,
+                lane,
+                why: format!(
                     "its workspace {sws} conflicts with what changed since its base ({} keys)",
                     report.conflicts.len()
-                );
-                let op = SwsRecord::Conflict {
-                    sws,
-                    op: RefusedOp::Collapse,
-                    report: *report,
-                };
-                return Ok((Event::LaneConflict { process, lane, why }, vec![op]));
-            }
-            Err(error) => return Err(KernelError::Workspace(error)),
+                ),
+            },
+            _ => Event::LaneCollapsed { process, lane },
         };
-        if collapse.target == Target::System {
-            let applied =
-                self.state
-                    .pool
-                    .commit_system(&mut self.state.graph, &collapse.rewrites, seq);
-            if let Err(error) = applied {
-                // The pool already closed the workspace: take that back from the ledger.
-                self.restore_from_ledger();
-                return Err(KernelError::Workspace(error));
-            }
-        }
-        let op = SwsRecord::Collapse {
-            sws,
-            rewrites: collapse.rewrites,
-        };
-        Ok((Event::LaneCollapsed { process, lane }, vec![op]))
+        Ok((event, vec![op]))
     }
 
     /// Discards a process's open workspaces (children before parents) when `ending`.

@@ -73,11 +73,30 @@ impl Kernel {
     /// Collapses a workspace into its target, or records why it conflicts.
     pub fn sws_collapse(&mut self, actor: Actor, sws: u64) -> Result<SwsOutcome, KernelError> {
         self.check_not_a_lane(sws)?;
-        let seq = self.next_seq()?;
+        let op = self.collapse_in_pool(sws, self.next_seq()?)?;
+        let record = self.record_sws(actor, &op)?;
+        Ok(match op {
+            SwsRecord::Conflict { report, .. } => SwsOutcome::Conflicts { record, report },
+            _ => SwsOutcome::Done(record),
+        })
+    }
+
+    /// Runs a collapse as the record at `seq` will: the pool first, then, into the
+    /// system, the graph. Returns what to record: the collapse, or the conflict that
+    /// refused it (and then nothing changed).
+    pub(crate) fn collapse_in_pool(
+        &mut self,
+        sws: u64,
+        seq: u64,
+    ) -> Result<SwsRecord, KernelError> {
         let collapse = match self.state.pool.collapse(&self.state.graph, sws, seq) {
             Ok(collapse) => collapse,
             Err(SwsError::Conflicts(report)) => {
-                return self.record_conflict(actor, sws, RefusedOp::Collapse, *report)
+                return Ok(SwsRecord::Conflict {
+                    sws,
+                    op: RefusedOp::Collapse,
+                    report: *report,
+                })
             }
             Err(error) => return Err(KernelError::Workspace(error)),
         };
@@ -92,11 +111,10 @@ impl Kernel {
                 return Err(KernelError::Workspace(error));
             }
         }
-        let op = SwsRecord::Collapse {
+        Ok(SwsRecord::Collapse {
             sws,
             rewrites: collapse.rewrites,
-        };
-        self.record_sws(actor, &op).map(SwsOutcome::Done)
+        })
     }
 
     /// Moves a workspace's base to the head of its target, or records why it conflicts.

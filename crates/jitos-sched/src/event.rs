@@ -113,6 +113,27 @@ pub enum Event {
     },
 }
 
+impl Event {
+    /// The process it happens to; none for a submission, whose process is the id of the
+    /// record that carries it.
+    pub fn process(&self) -> Option<u64> {
+        match self {
+            Event::Submitted { .. } => None,
+            Event::LaneOpened { process, .. }
+            | Event::Dispatched { process, .. }
+            | Event::AttemptEnded { process, .. }
+            | Event::RetryScheduled { process, .. }
+            | Event::Asked { process, .. }
+            | Event::Answered { process, .. }
+            | Event::LaneCollapsed { process, .. }
+            | Event::LaneConflict { process, .. }
+            | Event::LaneDiscarded { process, .. }
+            | Event::Advanced { process, .. }
+            | Event::Finished { process, .. } => Some(*process),
+        }
+    }
+}
+
 /// How an attempt ended, as the scheduler sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AttemptOutcome {

@@ -55,17 +55,12 @@ impl Processes {
     /// Whether `event` fits, and where its process would stand after it: the fold run on
     /// a copy of the one process; nothing here changes.
     pub fn check(&self, seq: u64, event: &Event) -> Result<Status, SchedError> {
-        let id = process_of(event);
+        let id = event.process().unwrap_or(seq);
         let mut trial = Processes::default();
         if let Some(process) = self.by_id.get(&id) {
             trial.by_id.insert(id, process.clone());
         }
         trial.apply(seq, 0, event)?;
-        let id = if let Event::Submitted { .. } = event {
-            seq
-        } else {
-            id
-        };
         trial
             .by_id
             .get(&id)
@@ -91,7 +86,7 @@ impl Processes {
             );
             return Ok(());
         }
-        let id = process_of(event);
+        let id = event.process().unwrap_or(seq);
         let process = self
             .by_id
             .get_mut(&id)
@@ -104,23 +99,6 @@ impl Processes {
             };
         }
         apply_to(process, seq, event)
-    }
-}
-
-fn process_of(event: &Event) -> u64 {
-    match event {
-        Event::Submitted { .. } => 0,
-        Event::LaneOpened { process, .. }
-        | Event::Dispatched { process, .. }
-        | Event::AttemptEnded { process, .. }
-        | Event::RetryScheduled { process, .. }
-        | Event::Asked { process, .. }
-        | Event::Answered { process, .. }
-        | Event::LaneCollapsed { process, .. }
-        | Event::LaneConflict { process, .. }
-        | Event::LaneDiscarded { process, .. }
-        | Event::Advanced { process, .. }
-        | Event::Finished { process, .. } => *process,
     }
 }
 

@@ -159,7 +159,7 @@ pub fn process_records(kernel: &Kernel, id: u64) -> Result<Vec<Record>, KernelEr
         let record = record?;
         let mine = if ProcessRecord::is_kind(&record.kind) {
             let op = ProcessRecord::decode(&record.kind, &record.payload)?;
-            record.seq == id || process_of(&op.event) == Some(id)
+            record.seq == id || op.event.process() == Some(id)
         } else if JobRecord::is_kind(&record.kind) {
             match JobRecord::decode(&record.kind, &record.payload)? {
                 JobRecord::Dispatch(d) if d.owner.is_some_and(|o| o.process == id) => {
@@ -179,23 +179,6 @@ pub fn process_records(kernel: &Kernel, id: u64) -> Result<Vec<Record>, KernelEr
         }
     }
     Ok(found)
-}
-
-fn process_of(event: &Event) -> Option<u64> {
-    match event {
-        Event::Submitted { .. } => None,
-        Event::LaneOpened { process, .. }
-        | Event::Dispatched { process, .. }
-        | Event::AttemptEnded { process, .. }
-        | Event::RetryScheduled { process, .. }
-        | Event::Asked { process, .. }
-        | Event::Answered { process, .. }
-        | Event::LaneCollapsed { process, .. }
-        | Event::LaneConflict { process, .. }
-        | Event::LaneDiscarded { process, .. }
-        | Event::Advanced { process, .. }
-        | Event::Finished { process, .. } => Some(*process),
-    }
 }
 
 /// A one-line summary of a process record.
