@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use jitos_ledger::{Actor, Record};
 use jitos_sched::{Answer, Base, Decision, Event, Outcome, Processes};
 use jitos_sws::Over;
-use jitos_tasks::{Intent, Node, Slap};
+use jitos_tasks::{Intent, Slap};
 use jitos_warp::{NodeId, Op, Rewrite, Value};
 
 use jitos_tree::diff_trees;
@@ -375,7 +375,7 @@ fn plan_nodes(id: u64, intent: &Intent, slaps: &[Slap]) -> Result<Rewrite, Kerne
     }];
     for slap in slaps {
         let plan = node_id(format!("plan:{id}:{}", slap.index + 1))?;
-        let methods = choices(&slap.tree).into_iter().map(Value::Str).collect();
+        let methods = slap.tree.choices().into_iter().map(Value::Str).collect();
         ops.push(Op::AddNode {
             id: plan.clone(),
             kind: "Plan".to_owned(),
@@ -395,16 +395,4 @@ fn plan_nodes(id: u64, intent: &Intent, slaps: &[Slap]) -> Result<Rewrite, Kerne
         ops,
         expect: Vec::new(),
     })
-}
-
-/// `task=method` for each compound task of a decomposition, depth first.
-fn choices(tree: &jitos_tasks::Decomposition) -> Vec<String> {
-    let mut found = Vec::new();
-    if let Node::Method { method, steps, .. } = &tree.node {
-        found.push(format!("{}={method}", tree.task));
-        for step in steps {
-            found.extend(choices(&step.sub));
-        }
-    }
-    found
 }

@@ -30,7 +30,7 @@ pub fn explain(slaps: &[Slap]) -> String {
             out,
             "plan {}: {}",
             slap.index + 1,
-            choices(&slap.tree).join(", ")
+            slap.tree.choices().join(", ")
         );
     }
     out
@@ -145,16 +145,4 @@ fn dag_text(out: &mut String, dag: &Dag) {
             job.id
         );
     }
-}
-
-/// The method chosen for each compound task, depth first, as `task=method`.
-fn choices(tree: &Decomposition) -> Vec<String> {
-    let mut found = Vec::new();
-    if let Node::Method { method, steps, .. } = &tree.node {
-        found.push(format!("{}={method}", tree.task));
-        for step in steps {
-            found.extend(choices(&step.sub));
-        }
-    }
-    found
 }

@@ -55,6 +55,20 @@ pub struct Decomposition {
     pub node: Node,
 }
 
+impl Decomposition {
+    /// The method chosen for each compound task, depth first, as `task=method`.
+    pub fn choices(&self) -> Vec<String> {
+        let mut found = Vec::new();
+        if let Node::Method { method, steps, .. } = &self.node {
+            found.push(format!("{}={method}", self.task));
+            for step in steps {
+                found.extend(step.sub.choices());
+            }
+        }
+        found
+    }
+}
+
 /// How a decomposed task is done.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Node {

@@ -342,16 +342,7 @@ impl JobRunner {
         let enforcement = match self.enforcement.clone() {
             Ok(enforcement) => enforcement,
             Err(why) => {
-                let detail = why.clone();
-                let recorded = self
-                    .kernel
-                    .query(move |k| {
-                        k.job_fail(actor, attempt, FailureCause::Spawn, detail)
-                            .map(|_| ())
-                    })
-                    .await;
-                report_unrecorded(attempt, recorded);
-                self.ended.notify_one();
+                self.fail_unlaunched(actor, attempt, why.clone()).await;
                 return Err(info(ErrorCode::BadRequest, why));
             }
         };
@@ -380,21 +371,26 @@ impl JobRunner {
             Err(e) => {
                 lock(&self.cancels).remove(&attempt);
                 let detail = format!("cannot start a thread for the attempt: {e}");
-                let recorded = self
-                    .kernel
-                    .query(move |k| {
-                        k.job_fail(actor, attempt, FailureCause::Spawn, detail)
-                            .map(|_| ())
-                    })
-                    .await;
-                report_unrecorded(attempt, recorded);
-                self.ended.notify_one();
+                self.fail_unlaunched(actor, attempt, detail).await;
                 Err(info(
                     ErrorCode::Storage,
                     format!("cannot start the attempt: {e}"),
                 ))
             }
         }
+    }
+
+    /// Ends an attempt whose worker never started, as a spawn failure.
+    async fn fail_unlaunched(&self, actor: Actor, attempt: u64, detail: String) {
+        let recorded = self
+            .kernel
+            .query(move |k| {
+                k.job_fail(actor, attempt, FailureCause::Spawn, detail)
+                    .map(|_| ())
+            })
+            .await;
+        report_unrecorded(attempt, recorded);
+        self.ended.notify_one();
     }
 
     /// Runs one attempt to its terminal record.
