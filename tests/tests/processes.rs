@@ -311,7 +311,8 @@ fn a_crash_asks_before_repeating_a_job_that_is_not_idempotent() {
 
 // Goal: a question shows what the process has done so far: the files its workspace has
 // changed. Method: a step writes a file, then a question; inspect, resume with a value,
-// and the process ends done.
+// and the process ends done. Meanwhile its workspace is its own: discarding it by hand is
+// refused.
 #[test]
 fn a_question_shows_the_workspace_it_waits_in() {
     let sandbox = Sandbox::new();
@@ -339,6 +340,15 @@ fn a_question_shows_the_workspace_it_waits_in() {
     assert!(
         text.contains("Keep kept?") && text.contains("added marker.txt"),
         "{text}"
+    );
+    let sws = shown["lanes"][0]["sws"].as_u64().unwrap();
+    let refused = assert_failure(
+        "discard the process's workspace",
+        &sandbox.jitos(&["sws", "discard", &sws.to_string(), "--reason", "mine"]),
+    );
+    assert!(
+        refused.contains(&format!("belongs to process {pid}")),
+        "{refused}"
     );
     assert_success(
         "resume",
