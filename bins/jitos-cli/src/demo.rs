@@ -203,6 +203,12 @@ fn story(socket: &Path, data_dir: &Path) -> Result<()> {
 
     let data = data_dir.display();
     println!("\n== Try next (the store is kept in {data}):");
+    if let Ok(bins) = jitosd::paths::own_dir() {
+        println!(
+            "   export PATH={}:$PATH    # jitos and jitosd, as built",
+            bins.display()
+        );
+    }
     println!("   jitosd --data-dir {data} --socket {data}/run/jitosd.sock &");
     println!("   export JITOS_SOCKET={data}/run/jitosd.sock");
     println!(

@@ -1,6 +1,6 @@
 //! `jitosd`: the JITOS daemon, in the foreground.
 
-use std::{path::PathBuf, process::ExitCode, sync::Arc};
+use std::{io::IsTerminal, path::PathBuf, process::ExitCode, sync::Arc};
 
 use clap::Parser;
 use jitosd::{paths, Daemon, DaemonConfig, WorkerConfig, WorkerPolicy};
@@ -58,6 +58,8 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(&args.log))
         .with_writer(std::io::stderr)
+        // Colour codes only for a person watching; a log file or journal gets plain text.
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let policy = match &args.worker_policy {
         Some(path) => match WorkerPolicy::load(path) {
