@@ -132,8 +132,17 @@ fn build(profile: Profile) -> Result<Vec<BpfProgram>, SandboxError> {
     // AF_NETLINK, AF_PACKET and the rest; no unix datagram sockets (which reach any bound
     // path with sendto); and `connect` is refused by number, so a unix stream socket
     // reaches no listener. Landlock does not govern connecting to a socket file, so this
-    // is what keeps a worker from the daemon's socket. socketpair stays allowed: its two
-    // ends reach only each other.
+    // is what keeps a worker from the daemon's socket. socketpair stays allowed for
+    // stream and seqpacket pairs, whose ends reach only each other; a datagram pair's end
+    // still sends to any bound path given to sendto, so it is refused too.
+    let datagram = || {
+        SeccompRule::new(vec![SeccompCondition::new(
+            1,
+            SeccompCmpArgLen::Dword,
+            SeccompCmpOp::MaskedEq(SOCKET_TYPE_MASK),
+            libc::SOCK_DGRAM as u64,
+        )?])
+    };
     by_arguments.insert(
         libc::SYS_socket,
         vec![
@@ -143,14 +152,10 @@ fn build(profile: Profile) -> Result<Vec<BpfProgram>, SandboxError> {
                 SeccompCmpOp::Ne,
                 libc::AF_UNIX as u64,
             )?])?,
-            SeccompRule::new(vec![SeccompCondition::new(
-                1,
-                SeccompCmpArgLen::Dword,
-                SeccompCmpOp::MaskedEq(SOCKET_TYPE_MASK),
-                libc::SOCK_DGRAM as u64,
-            )?])?,
+            datagram()?,
         ],
     );
+    by_arguments.insert(libc::SYS_socketpair, vec![datagram()?]);
     // The kernel reads an ioctl request as 32 bits, so the low half decides.
     by_arguments.insert(
         libc::SYS_ioctl,

@@ -466,14 +466,19 @@ fn tcp_connect_is_refused() {
 #[test]
 fn reaching_a_unix_socket_outside_is_refused() {
     // Goal: a worker cannot reach the daemon's socket or any other bound socket; method:
-    // connect to a stream listener and send to a datagram socket, both bound in an
-    // ungranted dir (the daemon's socket is such a file).
+    // connect to a stream listener and send to a datagram socket, from an unbound
+    // datagram socket and from one end of a datagram pair, both bound in an ungranted dir
+    // (the daemon's socket is such a file).
     let (rw, outside) = tempdirs();
     let stream = outside.path().join("daemon.sock");
     let _stream = std::os::unix::net::UnixListener::bind(&stream).unwrap();
     let dgram = outside.path().join("log.sock");
     let _dgram = std::os::unix::net::UnixDatagram::bind(&dgram).unwrap();
-    for (action, path) in [("unix-connect", &stream), ("unix-dgram-send", &dgram)] {
+    for (action, path) in [
+        ("unix-connect", &stream),
+        ("unix-dgram-send", &dgram),
+        ("unix-dgram-pair-send", &dgram),
+    ] {
         refused_under_both(|p| confinement(p, &[rw.path()]), PLAIN, &[action, s(path)]);
     }
 }

@@ -29,6 +29,9 @@ fn main() -> ExitCode {
         "unix-dgram-send" => std::os::unix::net::UnixDatagram::unbound()
             .and_then(|socket| socket.send_to(b"escaped", arg))
             .map(|_| ()),
+        "unix-dgram-pair-send" => std::os::unix::net::UnixDatagram::pair()
+            .and_then(|(socket, _)| socket.send_to(b"escaped", arg))
+            .map(|_| ()),
         "socketpair" => std::os::unix::net::UnixStream::pair().map(|_| ()),
         "signal-parent" => {
             // SIGCONT changes nothing for a running process, but needs the right to signal.
