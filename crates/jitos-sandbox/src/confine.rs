@@ -184,15 +184,7 @@ impl Prepared {
     pub(crate) fn apply(&self) -> Result<(), i32> {
         // Only stdio and the handed descriptors (placed after this step) may cross exec:
         // every descriptor the parent leaked without close-on-exec is closed at exec.
-        // SAFETY: close_range takes integer arguments only.
-        check(unsafe {
-            libc::syscall(
-                libc::SYS_close_range,
-                3u32,
-                u32::MAX,
-                libc::CLOSE_RANGE_CLOEXEC,
-            )
-        })?;
+        cloexec_from(3)?;
         // A new session detaches the worker from the daemon's terminal and signals.
         // SAFETY: setsid takes no arguments.
         check(unsafe { libc::setsid() } as libc::c_long)?;
@@ -246,6 +238,44 @@ impl Prepared {
 }
 
 /// Turns a `-1` return into the current errno.
+/// Marks every descriptor from `first` up close-on-exec, with raw system calls only.
+/// `CLOSE_RANGE_CLOEXEC` needs Linux 5.11; the older kernels degraded mode exists for
+/// refuse it (EINVAL, or ENOSYS before 5.9), so each descriptor below the open-files
+/// limit is marked instead.
+fn cloexec_from(first: u32) -> Result<(), i32> {
+    // SAFETY: close_range takes integer arguments only.
+    let ranged = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    match check(ranged) {
+        Err(libc::EINVAL | libc::ENOSYS) => cloexec_each_from(first),
+        done => done,
+    }
+}
+
+/// Marks each descriptor from `first` up to the open-files limit close-on-exec.
+fn cloexec_each_from(first: u32) -> Result<(), i32> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: the pointer refers to a live rlimit on this stack frame.
+    check(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) }.into())?;
+    let end = i32::try_from(limit.rlim_cur).unwrap_or(i32::MAX);
+    let first = i32::try_from(first).unwrap_or(i32::MAX);
+    for fd in first..end {
+        // SAFETY: F_SETFD takes integers; a descriptor that is not open fails with EBADF,
+        // which is what it should do.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    }
+    Ok(())
+}
+
 fn check(ret: libc::c_long) -> Result<(), i32> {
     if ret < 0 {
         Err(std::io::Error::last_os_error()
@@ -253,5 +283,44 @@ fn check(ret: libc::c_long) -> Result<(), i32> {
             .unwrap_or(libc::EINVAL))
     } else {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::os::fd::{AsRawFd, OwnedFd};
+
+    use super::{cloexec_each_from, cloexec_from};
+
+    /// The descriptor's close-on-exec flag.
+    fn cloexec(fd: &OwnedFd) -> bool {
+        // SAFETY: F_GETFD takes a live descriptor.
+        let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFD) };
+        flags & libc::FD_CLOEXEC != 0
+    }
+
+    // Goal: a descriptor opened without close-on-exec is marked, as the child must before
+    // exec. Method: clear the flag on a fresh descriptor, mark from it up, read the flag
+    // (it only sets a flag std sets on its own descriptors anyway).
+    fn marks_a_leaked_descriptor(mark: fn(u32) -> Result<(), i32>) {
+        let fd = OwnedFd::from(std::fs::File::open("/dev/null").unwrap());
+        // SAFETY: F_SETFD on a live descriptor.
+        unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, 0) };
+        assert!(!cloexec(&fd));
+        mark(u32::try_from(fd.as_raw_fd()).unwrap()).unwrap();
+        assert!(cloexec(&fd));
+    }
+
+    #[test]
+    fn a_leaked_descriptor_is_marked_close_on_exec() {
+        marks_a_leaked_descriptor(cloexec_from);
+    }
+
+    // The same through the fallback of kernels without CLOSE_RANGE_CLOEXEC, which this
+    // kernel never takes by itself.
+    #[test]
+    fn the_fallback_marks_a_leaked_descriptor_too() {
+        marks_a_leaked_descriptor(cloexec_each_from);
     }
 }

@@ -15,6 +15,9 @@ pub const MANIFEST_VERSION_BYTES_MAX: usize = 64;
 pub const MANIFEST_NEEDS_MAX: usize = 64;
 /// Largest manifest file, in bytes.
 pub const MANIFEST_BYTES_MAX: usize = 64 * 1024;
+/// The fewest open files a worker may ask for: stdio, its channel and the files its
+/// runtime opens; fewer and it cannot even be handed its channel.
+pub const OPEN_FILES_MIN: u64 = 16;
 
 /// A worker manifest (`worker.toml`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -291,6 +294,15 @@ impl Manifest {
             return Err(invalid(
                 "limits",
                 format!("sets {name} to 0; leave it out to keep the daemon's default"),
+            ));
+        }
+        if let Some(open_files) = self.limits.open_files.filter(|&n| n < OPEN_FILES_MIN) {
+            return Err(invalid(
+                "limits",
+                format!(
+                    "sets open_files to {open_files}; a worker needs at least {OPEN_FILES_MIN} \
+                     (stdio, its channel and what its runtime opens)"
+                ),
             ));
         }
         for need in &self.needs {

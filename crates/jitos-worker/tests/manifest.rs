@@ -39,8 +39,13 @@ fn each_mistake_is_refused_with_its_field_or_line() {
     let good = parse(GOOD).expect("control: the good manifest parses");
     assert_eq!(good.limits.processes, Some(8));
     assert_eq!(good.limits.address_space_mib, None);
-    let cases: [(&str, &str, &str); 9] = [
+    let cases: [(&str, &str, &str); 10] = [
         ("processes = 8", "processes = 0", "`limits`"),
+        (
+            "processes = 8",
+            "processes = 8, open_files = 3",
+            "open_files",
+        ),
         ("processes = 8", "threads = 8", "threads"),
         ("name = \"noop\"", "name = \"No Op\"", "`name`"),
         (
