@@ -53,7 +53,7 @@ fn main() -> ExitCode {
         "pivot-root" => pivot_root(arg),
         "cpu-spin" => cpu_spin(arg),
         // SAFETY: setuid takes an integer.
-        "setuid" => sys(unsafe { libc::setuid(arg.parse().unwrap_or(65534)) }.into()),
+        "setuid" => sys(unsafe { libc::setuid(number(arg)) }.into()),
         "perf" => perf_event(),
         "tiocsti" => {
             let byte = b'x';
@@ -62,7 +62,7 @@ fn main() -> ExitCode {
         }
         "leaked-fds" => leaked_fds(),
         "tcp-connect" => std::net::TcpStream::connect(("127.0.0.1", port(arg))).map(|_| ()),
-        "ptrace" => ptrace_seize(arg.parse().unwrap_or(0)),
+        "ptrace" => ptrace_seize(number(arg)),
         "mount" => mount_tmpfs(arg),
         "mknod-block" => {
             let path = cstr(arg);
@@ -102,10 +102,7 @@ fn main() -> ExitCode {
                 _ => Err(std::io::Error::other("no_new_privs is set")),
             }
         }
-        _ => {
-            eprintln!("unknown action {action:?}");
-            return ExitCode::from(2);
-        }
+        _ => usage(&format!("unknown action {action:?}")),
     };
     match result {
         Ok(()) => {
@@ -120,7 +117,19 @@ fn main() -> ExitCode {
 }
 
 fn port(arg: &str) -> u16 {
-    arg.parse().unwrap_or(0)
+    number(arg)
+}
+
+/// `arg` as a number; a usage error (exit 2) if it is none, so a typo in a test never
+/// passes as "refused".
+fn number<T: std::str::FromStr>(arg: &str) -> T {
+    arg.parse()
+        .unwrap_or_else(|_| usage(&format!("{arg:?} is not a number")))
+}
+
+fn usage(why: &str) -> ! {
+    eprintln!("usage error: {why}");
+    std::process::exit(2)
 }
 
 fn sys(ret: libc::c_long) -> std::io::Result<()> {
@@ -132,11 +141,11 @@ fn sys(ret: libc::c_long) -> std::io::Result<()> {
 }
 
 fn cstr(s: &str) -> CString {
-    CString::new(s).unwrap_or_default()
+    CString::new(s).unwrap_or_else(|_| usage(&format!("{s:?} holds a NUL byte")))
 }
 
 fn fd(arg: &str) -> libc::c_int {
-    arg.parse().unwrap_or(-1)
+    number(arg)
 }
 
 fn socket(domain: libc::c_int, kind: libc::c_int, protocol: libc::c_int) -> std::io::Result<()> {
@@ -159,8 +168,9 @@ fn ptrace_seize(pid: libc::pid_t) -> std::io::Result<()> {
 
 /// Reads 8 bytes at hex address `addr` of process `pid`.
 fn process_vm_readv(pid: &str, addr: &str) -> std::io::Result<()> {
-    let pid: libc::pid_t = pid.parse().unwrap_or(0);
-    let addr = usize::from_str_radix(addr.trim_start_matches("0x"), 16).unwrap_or(0);
+    let pid: libc::pid_t = number(pid);
+    let addr = usize::from_str_radix(addr.trim_start_matches("0x"), 16)
+        .unwrap_or_else(|_| usage(&format!("{addr:?} is not a hex address")));
     let mut buffer = [0u8; 8];
     let local = libc::iovec {
         iov_base: buffer.as_mut_ptr().cast(),
@@ -184,7 +194,7 @@ fn pivot_root(dir: &str) -> std::io::Result<()> {
 
 /// Burns CPU for `secs` seconds of CPU time; a CPU limit below that kills the probe.
 fn cpu_spin(secs: &str) -> std::io::Result<()> {
-    let wanted = std::time::Duration::from_secs(secs.parse().unwrap_or(1));
+    let wanted = std::time::Duration::from_secs(number(secs));
     let mut x = 0u64;
     loop {
         for i in 0..1_000_000u64 {
