@@ -1,7 +1,11 @@
 //! Starting one worker process: confined exactly as `jitos sandbox exec` shows, under its
 //! own uid when the daemon is root, with its channel on fd 3 and nothing else inherited.
 
-use std::{fs::File, os::unix::net::UnixStream, path::PathBuf};
+use std::{
+    fs::File,
+    os::unix::{fs::OpenOptionsExt, net::UnixStream},
+    path::PathBuf,
+};
 
 use jitos_sandbox::{Confinement, Process, Profile, Spawn, Stdio, CHANNEL_FD};
 use jitos_worker::{Access, SandboxProfile};
@@ -73,8 +77,13 @@ pub fn launch(
     uid: Option<u32>,
     enforcement: Enforcement,
 ) -> Result<Launched, LaunchError> {
-    let stderr =
-        File::create(&scratch.stderr_path).map_err(io("cannot create the worker's stderr file"))?;
+    // Only the daemon reads what a worker wrote to stderr.
+    let stderr = File::options()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&scratch.stderr_path)
+        .map_err(io("cannot create the worker's stderr file"))?;
     let (daemon_end, worker_end) =
         UnixStream::pair().map_err(io("cannot create the worker's channel"))?;
     let mut spawn = Spawn::new(&worker.binary)

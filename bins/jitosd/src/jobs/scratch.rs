@@ -4,7 +4,7 @@
 use std::{
     collections::BTreeSet,
     fs::File,
-    os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt},
+    os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt},
     path::{Path, PathBuf},
     sync::{Arc, Mutex},
 };
@@ -55,14 +55,12 @@ impl Drop for WorkerUid {
 }
 
 impl UidPool {
-    /// Separate uids only when the daemon is root, locked under `lock_dir` (created
-    /// 0700); otherwise workers run as the daemon's uid, which has nothing to drop.
+    /// Separate uids only when the daemon is root, locked under `lock_dir` (a directory
+    /// of root's, 0700); otherwise workers run as the daemon's uid, which has nothing to
+    /// drop.
     pub fn new(lock_dir: &Path) -> std::io::Result<UidPool> {
         let locks = if Uid::effective().is_root() {
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(lock_dir)?;
+            owned_dir(lock_dir, 0o700)?;
             Some(lock_dir.to_owned())
         } else {
             None
@@ -135,6 +133,7 @@ fn try_hold(dir: &Path, uid: u32) -> Option<Flock<File>> {
         .create(true)
         .truncate(false)
         .write(true)
+        .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
         .open(dir.join(uid.to_string()))
         .ok()?;
     Flock::lock(file, FlockArg::LockExclusiveNonblock).ok()
@@ -180,8 +179,33 @@ pub fn create_root(root: &Path) -> std::io::Result<()> {
             tracing::warn!(dir = %aside.display(), error = %e, "cannot remove old scratch");
         }
     }
-    std::fs::create_dir_all(root)?;
-    std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o711))
+    owned_dir(root, 0o711)
+}
+
+/// Makes `dir` (its parent must exist), or takes the one there only if it is a real
+/// directory of this uid: in a shared temporary directory anyone may have made it first,
+/// and root would then write where they can swap things. It ends with exactly `mode`.
+fn owned_dir(dir: &Path, mode: u32) -> std::io::Result<()> {
+    match std::fs::DirBuilder::new().mode(mode).create(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e),
+    }
+    let meta = std::fs::symlink_metadata(dir)?;
+    let uid = Uid::effective().as_raw();
+    if !meta.is_dir() || meta.uid() != uid {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            format!(
+                "{} is not a directory of uid {uid} (it is owned by uid {}); someone else \
+                 made it, so jitosd will not use it: remove it and start jitosd again",
+                dir.display(),
+                meta.uid()
+            ),
+        ));
+    }
+    // Not a symlink, and in a sticky directory only its owner may move it away.
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode))
 }
 
 /// One attempt's scratch: the worker's read-write directory and, inside it, where the
@@ -269,5 +293,43 @@ mod tests {
         assert_ne!(a_uid, b_uid);
         drop(b);
         assert_eq!(pool.lend().and_then(|u| u.uid()), b_uid);
+    }
+
+    // Goal: a directory someone else could have prepared in a shared tmp is never used:
+    // not a symlink to a directory of ours, and (as root, who can make one) not one owned
+    // by another uid. Method: one of each beside a fresh path, which is made with the mode
+    // asked, and an existing directory of ours, which is taken and given the mode.
+    #[test]
+    fn only_a_real_directory_of_ours_is_taken() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let mode = |path: &Path| {
+            std::fs::symlink_metadata(path)
+                .map(|m| m.mode() & 0o7777)
+                .unwrap_or_else(|e| panic!("{e}"))
+        };
+        let fresh = dir.path().join("fresh");
+        owned_dir(&fresh, 0o711).unwrap_or_else(|e| panic!("a fresh path: {e}"));
+        assert_eq!(mode(&fresh), 0o711);
+        owned_dir(&fresh, 0o700).unwrap_or_else(|e| panic!("our own directory: {e}"));
+        assert_eq!(mode(&fresh), 0o700);
+
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&fresh, &link).unwrap_or_else(|e| panic!("{e}"));
+        assert!(owned_dir(&link, 0o700).is_err(), "a symlink was taken");
+
+        if Uid::effective().is_root() {
+            let foreign = dir.path().join("foreign");
+            std::fs::create_dir(&foreign).unwrap_or_else(|e| panic!("{e}"));
+            chown_tree(&foreign, Uid::from_raw(65534), Gid::from_raw(65534))
+                .unwrap_or_else(|e| panic!("{e}"));
+            let Err(refused) = owned_dir(&foreign, 0o700) else {
+                panic!("another uid's directory was taken");
+            };
+            assert!(
+                refused.to_string().contains("owned by uid 65534"),
+                "{refused}"
+            );
+            assert_eq!(mode(&foreign) & 0o077, 0o055, "its mode was changed");
+        }
     }
 }
