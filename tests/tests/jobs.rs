@@ -10,10 +10,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use jitos_proto::{AttemptState, AttemptView, Client, Request, Response};
+use jitos_proto::{ActorView, AttemptState, AttemptView, Client, Request, Response};
 use jitos_system_tests::{
-    assert_failure, assert_success, call, create_sws, install_misbehave, is_alive, job_spec,
-    misbehave_manifest, run_job, terminal_records, wait_until, worker_children, Sandbox,
+    all_records, assert_failure, assert_success, call, create_sws, install_misbehave, is_alive,
+    job_spec, misbehave_manifest, run_job, terminal_records, wait_until, worker_children, Sandbox,
 };
 
 /// Dispatches the hanging misdeed without waiting for it; the attempt's id.
@@ -326,7 +326,8 @@ fn workers_manifest(sandbox: &Sandbox, name: &str) -> PathBuf {
 
 // Goal: `jitos job cancel` stops a running attempt, which ends once, as cancelled, with its
 // worker gone. Method: a detached job of the hanging misdeed (which ignores Cancel, so the
-// daemon kills it after the grace period); cancel it through the CLI and wait for its end.
+// daemon kills it after the grace period); cancel it through the CLI and wait for its end,
+// recorded as the canceller's.
 #[test]
 fn a_cancelled_job_ends_as_cancelled() {
     let sandbox = Sandbox::new();
@@ -360,6 +361,16 @@ fn a_cancelled_job_ends_as_cancelled() {
     assert_eq!(
         terminal_records(&mut client).get(&attempt).map(Vec::len),
         Some(1)
+    );
+    // The end is by whoever cancelled (the CLI's process), not by the worker.
+    let end = all_records(&mut client)
+        .into_iter()
+        .find(|r| r.kind == "job.failed" && r.summary.starts_with(&format!("attempt {attempt} ")))
+        .unwrap();
+    assert!(
+        matches!(end.actor, ActorView::Peer { .. }),
+        "{:?}",
+        end.actor
     );
     let again = assert_failure(
         "cancel of an ended attempt",

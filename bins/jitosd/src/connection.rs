@@ -130,7 +130,7 @@ async fn dispatch(
             frame_io::write_message(stream, &response).await
         }
         Request::JobCancel(attempt) => {
-            frame_io::write_message(stream, &shared.jobs.cancel(attempt)).await
+            frame_io::write_message(stream, &shared.jobs.cancel(actor.clone(), attempt)).await
         }
         Request::WorkerList => {
             frame_io::write_message(stream, &shared.jobs.list_workers().await).await

@@ -17,7 +17,7 @@ use std::{
     path::PathBuf,
     sync::{
         atomic::{AtomicBool, Ordering},
-        Arc, Mutex,
+        Arc, Mutex, OnceLock,
     },
     thread::JoinHandle,
     time::{Duration, Instant},
@@ -49,12 +49,20 @@ pub struct JobRunner {
     enforcement: Result<Enforcement, String>,
     sandbox: SandboxView,
     digests: DigestCache,
-    cancels: Mutex<HashMap<u64, Arc<AtomicBool>>>,
+    cancels: Mutex<HashMap<u64, Arc<Cancel>>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     /// Told whenever an attempt has written its terminal record.
     ended: Arc<Notify>,
     /// Set once the daemon stops: attempts cut off then end as interrupted.
     stopping: AtomicBool,
+}
+
+/// The cancellation of one running attempt, and who asked for it.
+#[derive(Debug, Default)]
+struct Cancel {
+    asked: AtomicBool,
+    /// The first to ask: the actor of the attempt's `cancelled` record.
+    by: OnceLock<Actor>,
 }
 
 /// A recorded attempt, ready to run.
@@ -155,11 +163,12 @@ impl JobRunner {
         }
     }
 
-    /// Asks the worker running `attempt` to stop; whether one ran it.
-    pub fn cancel_attempt(&self, attempt: u64) -> bool {
+    /// Asks the worker running `attempt` to stop, for `by`; whether one ran it.
+    pub fn cancel_attempt(&self, attempt: u64, by: Actor) -> bool {
         match lock(&self.cancels).get(&attempt) {
-            Some(flag) => {
-                flag.store(true, Ordering::Relaxed);
+            Some(cancel) => {
+                let _ = cancel.by.set(by);
+                cancel.asked.store(true, Ordering::Relaxed);
                 true
             }
             None => false,
@@ -171,9 +180,9 @@ impl JobRunner {
         lock(&self.cancels).len()
     }
 
-    /// Asks the worker running `attempt` to stop.
-    pub fn cancel(&self, attempt: u64) -> Response {
-        match self.cancel_attempt(attempt) {
+    /// Asks the worker running `attempt` to stop, for `by`.
+    pub fn cancel(&self, by: Actor, attempt: u64) -> Response {
+        match self.cancel_attempt(attempt, by) {
             true => Response::Cancelling { attempt },
             false => error(
                 ErrorCode::NotFound,
@@ -238,8 +247,8 @@ impl JobRunner {
     /// terminal record while the kernel still runs.
     pub fn shutdown(&self) {
         self.stopping.store(true, Ordering::Relaxed);
-        for flag in lock(&self.cancels).values() {
-            flag.store(true, Ordering::Relaxed);
+        for cancel in lock(&self.cancels).values() {
+            cancel.asked.store(true, Ordering::Relaxed);
         }
         let threads: Vec<_> = lock(&self.threads).drain(..).collect();
         for thread in threads {
@@ -338,15 +347,14 @@ impl JobRunner {
         plan: AttemptPlan,
     ) -> Result<oneshot::Receiver<()>, ErrorInfo> {
         let attempt = plan.attempt;
-        let actor = worker_actor(&plan.worker.manifest.name);
         let enforcement = match self.enforcement.clone() {
             Ok(enforcement) => enforcement,
             Err(why) => {
-                self.fail_unlaunched(actor, attempt, why.clone()).await;
+                self.fail_unlaunched(attempt, why.clone()).await;
                 return Err(info(ErrorCode::BadRequest, why));
             }
         };
-        let cancel = Arc::new(AtomicBool::new(false));
+        let cancel = Arc::new(Cancel::default());
         lock(&self.cancels).insert(attempt, cancel.clone());
         let (ended_tx, ended_rx) = oneshot::channel();
         let runner = self.clone();
@@ -371,7 +379,7 @@ impl JobRunner {
             Err(e) => {
                 lock(&self.cancels).remove(&attempt);
                 let detail = format!("cannot start a thread for the attempt: {e}");
-                self.fail_unlaunched(actor, attempt, detail).await;
+                self.fail_unlaunched(attempt, detail).await;
                 Err(info(
                     ErrorCode::Storage,
                     format!("cannot start the attempt: {e}"),
@@ -380,12 +388,12 @@ impl JobRunner {
         }
     }
 
-    /// Ends an attempt whose worker never started, as a spawn failure.
-    async fn fail_unlaunched(&self, actor: Actor, attempt: u64, detail: String) {
+    /// Ends an attempt whose worker never started, as a spawn failure (the daemon's).
+    async fn fail_unlaunched(&self, attempt: u64, detail: String) {
         let recorded = self
             .kernel
             .query(move |k| {
-                k.job_fail(actor, attempt, FailureCause::Spawn, detail)
+                k.job_fail(Actor::System, attempt, FailureCause::Spawn, detail)
                     .map(|_| ())
             })
             .await;
@@ -399,11 +407,11 @@ impl JobRunner {
         plan: &AttemptPlan,
         deadline: Instant,
         enforcement: Enforcement,
-        cancel: &AtomicBool,
+        cancel: &Cancel,
     ) {
         let attempt = plan.attempt;
         let name = &plan.worker.manifest.name;
-        let end = match self.run_worker(plan, deadline, enforcement, cancel) {
+        let end = match self.run_worker(plan, deadline, enforcement, &cancel.asked) {
             // A stopping daemon cancels what runs; that is an interruption, which a
             // restart reconciles, not a cancellation someone asked for.
             AttemptEnd::Failed {
@@ -435,7 +443,18 @@ impl JobRunner {
                 report_unrecorded(attempt, recorded);
             }
             AttemptEnd::Failed { cause, detail } => {
-                self.record_failure(name, attempt, cause, detail)
+                // Whoever ended it: the worker its own failures, the one who asked a
+                // cancellation, the daemon the rest.
+                let actor = match cause {
+                    FailureCause::Worker | FailureCause::Protocol | FailureCause::Crashed => {
+                        worker_actor(name)
+                    }
+                    FailureCause::Cancelled => cancel.by.get().cloned().unwrap_or(Actor::System),
+                    FailureCause::Spawn | FailureCause::Deadline | FailureCause::Interrupted => {
+                        Actor::System
+                    }
+                };
+                self.record_failure(actor, attempt, cause, detail)
             }
         }
     }
@@ -513,8 +532,7 @@ impl JobRunner {
         end.unwrap_or_else(spawn_failed)
     }
 
-    fn record_failure(&self, worker: &str, attempt: u64, cause: FailureCause, detail: String) {
-        let actor = worker_actor(worker);
+    fn record_failure(&self, actor: Actor, attempt: u64, cause: FailureCause, detail: String) {
         let recorded = self.kernel.query_blocking(move |kernel| {
             kernel.job_fail(actor, attempt, cause, detail).map(|_| ())
         });
@@ -524,15 +542,11 @@ impl JobRunner {
 
 /// Ends every attempt a previous daemon left running: its worker died with that daemon.
 pub fn end_interrupted(kernel: &mut Kernel) -> Result<usize, jitos_kernel::KernelError> {
-    let running: Vec<(u64, String)> = kernel
-        .jobs()
-        .running()
-        .map(|a| (a.id, a.dispatch.worker.clone()))
-        .collect();
-    for (attempt, worker) in &running {
+    let running: Vec<u64> = kernel.jobs().running().map(|a| a.id).collect();
+    for &attempt in &running {
         kernel.job_fail(
-            worker_actor(worker),
-            *attempt,
+            Actor::System,
+            attempt,
             FailureCause::Interrupted,
             "jitosd stopped while this attempt ran; its worker was killed with it".to_owned(),
         )?;
@@ -549,7 +563,7 @@ fn deadline_ms_left(deadline: Instant) -> u64 {
     .unwrap_or(u64::MAX)
 }
 
-fn worker_actor(name: &str) -> Actor {
+pub(crate) fn worker_actor(name: &str) -> Actor {
     Actor::Named(format!("worker:{name}"))
 }
 

@@ -177,14 +177,15 @@ impl ProcessService {
 
     /// Ends a process as cancelled, and stops what it runs.
     pub async fn cancel(&self, actor: Actor, process: u64) -> Response {
+        let by = actor.clone();
         let executed = self
             .kernel
-            .query(move |kernel| kernel.process_cancel(actor, process))
+            .query(move |kernel| kernel.process_cancel(by, process))
             .await;
         let response = match executed {
             Some(Ok(executed)) => {
                 for attempt in executed.cancel {
-                    self.runner.cancel_attempt(attempt);
+                    self.runner.cancel_attempt(attempt, actor.clone());
                 }
                 Response::ProcessRecorded {
                     seq: executed.record.seq,

@@ -100,7 +100,7 @@ impl Scheduler {
                 Some(Ok(Step::Recorded)) => {}
                 Some(Ok(Step::Cancel(attempts))) => {
                     for attempt in attempts {
-                        self.runner.cancel_attempt(attempt);
+                        self.runner.cancel_attempt(attempt, scheduler_actor());
                     }
                 }
                 Some(Ok(Step::Launch(plan))) => {
@@ -125,7 +125,7 @@ fn step(
     let Some(decision) = kernel.processes().decide(now, capacity) else {
         return Ok(Step::Idle(kernel.processes().next_wake_ms()));
     };
-    let actor = Actor::Named("scheduler".to_owned());
+    let actor = scheduler_actor();
     match decision {
         Decision::Dispatch { process, job, sws } => {
             dispatch(kernel, config, actor, process, job, sws)
@@ -211,8 +211,7 @@ fn dispatch(
             files,
         }))),
         Err(e) => {
-            let actor = Actor::Named(format!("worker:{name}"));
-            kernel.job_fail(actor, attempt, FailureCause::Spawn, e.to_string())?;
+            kernel.job_fail(Actor::System, attempt, FailureCause::Spawn, e.to_string())?;
             Ok(Step::Recorded)
         }
     }
@@ -245,4 +244,9 @@ fn answers_of(kernel: &Kernel, process: u64) -> Vec<u8> {
         return Vec::new();
     }
     serde_json::to_vec(&serde_json::json!({ "answers": answers })).unwrap_or_default()
+}
+
+/// Who the scheduler's records are by.
+fn scheduler_actor() -> Actor {
+    Actor::Named("scheduler".to_owned())
 }
