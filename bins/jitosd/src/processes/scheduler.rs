@@ -28,7 +28,7 @@ pub struct Scheduler {
 
 /// What one step did.
 enum Step {
-    /// Nothing is due; the earliest timer, if any.
+    /// Nothing is due; milliseconds until the earliest timer, if any.
     Idle(Option<u64>),
     /// A decision was recorded.
     Recorded,
@@ -59,12 +59,8 @@ impl Scheduler {
     /// Runs until the daemon stops.
     pub async fn run(self, mut stopping: watch::Receiver<bool>) {
         loop {
-            let wake_at = self.turn().await;
-            let sleep = match wake_at {
-                Some(at) => {
-                    let now = self.kernel.query(|k| k.now_ms()).await.unwrap_or(at);
-                    Duration::from_millis(at.saturating_sub(now).max(1))
-                }
+            let sleep = match self.turn(&stopping).await {
+                Some(ms) => Duration::from_millis(ms.max(1)),
                 None => Duration::from_secs(3600),
             };
             tokio::select! {
@@ -78,9 +74,14 @@ impl Scheduler {
         }
     }
 
-    /// Makes every decision that is due; the earliest timer after them.
-    async fn turn(&self) -> Option<u64> {
+    /// Makes every decision that is due, until the daemon stops; milliseconds until the
+    /// earliest timer after them. None is made once stopping: an attempt launched then
+    /// would only be cut off, and one that is not idempotent would ask a person.
+    async fn turn(&self, stopping: &watch::Receiver<bool>) -> Option<u64> {
         for _ in 0..DECISIONS_PER_TURN_MAX {
+            if *stopping.borrow() {
+                return None;
+            }
             let capacity = Capacity {
                 slots_free: self.slots.saturating_sub(self.runner.running()),
                 per_process: self.slots,
@@ -96,7 +97,7 @@ impl Scheduler {
                     tracing::error!(error = %e, "a scheduler decision could not be recorded");
                     return None;
                 }
-                Some(Ok(Step::Idle(wake_at))) => return wake_at,
+                Some(Ok(Step::Idle(timer_ms))) => return timer_ms,
                 Some(Ok(Step::Recorded)) => {}
                 Some(Ok(Step::Cancel(attempts))) => {
                     for attempt in attempts {
@@ -123,7 +124,8 @@ fn step(
 ) -> Result<Step, KernelError> {
     let now = kernel.now_ms();
     let Some(decision) = kernel.processes().decide(now, capacity) else {
-        return Ok(Step::Idle(kernel.processes().next_wake_ms()));
+        let timer = kernel.processes().next_wake_ms();
+        return Ok(Step::Idle(timer.map(|at| at.saturating_sub(now))));
     };
     let actor = scheduler_actor();
     match decision {
