@@ -254,6 +254,37 @@ fn killing_the_daemon_kills_its_workers_and_restart_ends_their_attempts() {
     );
 }
 
+// Goal: a client waiting on a job when the daemon stops hears how it ended (interrupted),
+// rather than losing its connection. Method: wait on a job of the hanging misdeed (which
+// ignores Cancel, so it runs out the whole grace) from one thread, SIGTERM the daemon.
+#[test]
+fn a_client_waiting_on_a_job_hears_it_end_when_the_daemon_stops() {
+    let sandbox = Sandbox::new();
+    let daemon = sandbox.start();
+    install_misbehave(&sandbox, "misbehave", "workspace");
+    let mut client = daemon.client();
+    let sws = create_sws(&mut client);
+    let mut waiter = daemon.client();
+    let waiting = std::thread::spawn(move || {
+        call(
+            &mut waiter,
+            &Request::JobRun(job_spec("misbehave", sws, &["hang"])),
+        )
+    });
+    wait_until("the worker's start", Duration::from_secs(10), || {
+        !worker_children(&daemon).is_empty()
+    });
+    drop(client);
+    daemon.terminate();
+    match waiting.join().unwrap() {
+        Response::Job(AttemptView {
+            state: AttemptState::Failed { cause, .. },
+            ..
+        }) => assert_eq!(cause, "interrupted"),
+        other => panic!("the waiting client heard {other:?}"),
+    }
+}
+
 // Goal: the registry lists built-in and installed workers, survives a restart, and refuses
 // a binary that changed after install. Method: install, list (text and JSON), restart,
 // list again, then overwrite the binary and run a job.

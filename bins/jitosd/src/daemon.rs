@@ -24,8 +24,9 @@ use crate::{
 /// Most connections served at once; more wait in the listen backlog.
 const CONNECTIONS_MAX: usize = 512;
 
-/// How long open connections get to finish after a shutdown signal.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+/// How long open connections get to finish after a shutdown signal: longer than a
+/// stopped worker gets to end its job, so a client waiting on one hears how it ended.
+const SHUTDOWN_GRACE: Duration = crate::jobs::CANCEL_GRACE.saturating_add(Duration::from_secs(1));
 
 /// Everything `jitosd` needs to run.
 #[derive(Clone)]
@@ -224,6 +225,8 @@ impl Daemon {
         if let Err(e) = std::fs::remove_file(&socket) {
             tracing::warn!(socket = %socket.display(), error = %e, "cannot remove socket");
         }
+        // First, so a client waiting on a job gets its (interrupted) end within the grace.
+        shared.jobs.stop_all();
         let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
             while connections.join_next().await.is_some() {}
         })

@@ -30,7 +30,7 @@ use super::launch::Launched;
 /// How often a waiting attempt looks at its cancel flag.
 const CANCEL_CHECK_EVERY: Duration = Duration::from_millis(50);
 /// How long a cancelled worker has to end its job before it is killed.
-const CANCEL_GRACE: Duration = Duration::from_secs(2);
+pub(crate) const CANCEL_GRACE: Duration = Duration::from_secs(2);
 /// How long a worker that hung up gets to exit before it is killed anyway.
 const EXIT_SETTLE: Duration = Duration::from_millis(500);
 /// How often its exit is looked for meanwhile.

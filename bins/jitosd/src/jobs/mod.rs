@@ -32,6 +32,7 @@ use tokio::sync::{oneshot, Notify};
 pub use catalog::{resolve as catalog_resolve, ResolvedWorker, WorkerConfig};
 use catalog::{CatalogError, DigestCache};
 use drive::AttemptEnd;
+pub(crate) use drive::CANCEL_GRACE;
 use launch::Enforcement;
 pub use policy::{PolicyError, WorkerPolicy};
 use scratch::{Scratch, UidPool};
@@ -243,13 +244,19 @@ impl JobRunner {
             .unwrap_or_else(shutting_down)
     }
 
-    /// Cancels every running attempt and waits for their threads, so each records its
-    /// terminal record while the kernel still runs.
-    pub fn shutdown(&self) {
+    /// Asks every running attempt to stop, as the daemon stops: each ends as interrupted.
+    /// Returns at once; `shutdown` waits for them.
+    pub fn stop_all(&self) {
         self.stopping.store(true, Ordering::Relaxed);
         for cancel in lock(&self.cancels).values() {
             cancel.asked.store(true, Ordering::Relaxed);
         }
+    }
+
+    /// Stops every running attempt and waits for their threads, so each records its
+    /// terminal record while the kernel still runs.
+    pub fn shutdown(&self) {
+        self.stop_all();
         let threads: Vec<_> = lock(&self.threads).drain(..).collect();
         for thread in threads {
             if thread.join().is_err() {
