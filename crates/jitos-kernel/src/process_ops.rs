@@ -86,7 +86,11 @@ impl Kernel {
             .check(seq, &event)
             .map_err(KernelError::ProcessRefused)?
             .is_over();
-        let sws = self.discard_open(process, ended, "a person ended it", seq)?;
+        let sws = if ended {
+            self.discard_open(process, "a person ended it", seq)?
+        } else {
+            Vec::new()
+        };
         let record = ProcessRecord {
             decided_ms: self.now_ms(),
             event,
@@ -195,6 +199,7 @@ impl Kernel {
                 reason,
             } => {
                 cancel = self.attempts_in_lane(process, lane);
+                let reason = workspace_reason(reason);
                 self.state
                     .pool
                     .discard(sws, &reason, seq)
@@ -206,8 +211,8 @@ impl Kernel {
             }
             Decision::Advance { process, to, why } => {
                 cancel = self.running_of(process);
-                let reason = format!("abandoned for plan {}: {why}", to + 1);
-                let sws = self.discard_open(process, true, &reason, seq)?;
+                let reason = workspace_reason(format!("abandoned for plan {}: {why}", to + 1));
+                let sws = self.discard_open(process, &reason, seq)?;
                 (Event::Advanced { process, to, why }, sws)
             }
             Decision::Finish { process, outcome } => {
@@ -217,7 +222,7 @@ impl Kernel {
                     Outcome::Failed { why } => format!("the process failed: {why}"),
                     Outcome::Cancelled => "the process was cancelled".to_owned(),
                 };
-                let sws = self.discard_open(process, true, &reason, seq)?;
+                let sws = self.discard_open(process, &workspace_reason(reason), seq)?;
                 (Event::Finished { process, outcome }, sws)
             }
         };
@@ -268,17 +273,13 @@ impl Kernel {
         Ok((event, vec![op]))
     }
 
-    /// Discards a process's open workspaces (children before parents) when `ending`.
+    /// Discards a process's open workspaces, children before parents.
     fn discard_open(
         &mut self,
         process: u64,
-        ending: bool,
         reason: &str,
         seq: u64,
     ) -> Result<Vec<SwsRecord>, KernelError> {
-        if !ending {
-            return Ok(Vec::new());
-        }
         let open = self
             .state
             .processes
@@ -354,6 +355,23 @@ impl Kernel {
 /// The nodes that record a process and its plan candidates in the system graph:
 /// `process:<id>` (its goal and parameters) and `plan:<id>:<n>` for each candidate (the
 /// method chosen for each task, and how many jobs), joined by `candidate` edges.
+/// A reason fit for a workspace's discard: a failure's text (a worker's, at most as long
+/// as the limit itself) with what the process adds may run past the limit, and a refused
+/// discard would leave the scheduler retrying the decision forever. The process's record
+/// keeps the whole text.
+fn workspace_reason(mut reason: String) -> String {
+    const MORE: &str = "…";
+    if reason.len() > jitos_sws::REASON_BYTES_MAX {
+        let mut end = jitos_sws::REASON_BYTES_MAX - MORE.len();
+        while !reason.is_char_boundary(end) {
+            end -= 1;
+        }
+        reason.truncate(end);
+        reason.push_str(MORE);
+    }
+    reason
+}
+
 fn plan_nodes(id: u64, intent: &Intent, slaps: &[Slap]) -> Result<Rewrite, KernelError> {
     let node_id = |text: String| {
         NodeId::new(text).map_err(|e| KernelError::Payload(format!("a plan node id: {e}")))

@@ -331,3 +331,29 @@ fn a_process_workspace_is_the_process_alone() {
     let p = kernel.processes().get(process).unwrap();
     assert_eq!(p.open_workspaces(), lanes, "the process lost a lane");
 }
+
+// Goal: a failure's text as long as a worker may send ends the process all the same (a
+// workspace's discard reason has a limit of its own, and a refused discard left the
+// scheduler retrying its decision forever). Method: end `prepare` as a worker failure of
+// 4096 bytes, of a character that is more than one byte; the process fails and the
+// whole text stays in its record.
+#[test]
+fn a_long_failure_still_ends_the_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(TestClock::default());
+    let mut kernel = open(dir.path(), clock);
+    let process = submit(&mut kernel);
+    let held = drive(&mut kernel, |arg| arg == "prepare");
+    let why = "é".repeat(2048);
+    kernel
+        .job_fail(Actor::System, held[0], FailureCause::Worker, why.clone())
+        .unwrap();
+    drive(&mut kernel, |_| false);
+    let p = kernel.processes().get(process).unwrap();
+    match &p.status {
+        Status::Failed { why: recorded, .. } => assert!(recorded.contains(&why), "{recorded}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(p.open_workspaces().is_empty());
+    assert_eq!(kernel.replay_verify().unwrap().decision_mismatch, None);
+}
