@@ -10,6 +10,7 @@ use crate::{
     job_record::{Dispatch, Effect, FailureCause, JobRecord, Results, WorkerInstall},
     jobs::Jobs,
     proposal_check::check_scope,
+    state::process_event_of,
     Kernel, KernelError,
 };
 
@@ -227,6 +228,10 @@ impl Kernel {
     /// Records a job or registry record and folds its effect on the attempts into the
     /// state, as replay will.
     fn record_job(&mut self, actor: Actor, op: JobRecord) -> Result<Record, KernelError> {
+        let seq = self.head().seq + 1;
+        if let Some(event) = process_event_of(&self.state.jobs, seq, &op) {
+            self.check_event(&event)?;
+        }
         let payload = op.encode()?;
         self.record_op(actor, op.kind(), payload, |state, seq| {
             state.fold_job_effects(seq, &op)

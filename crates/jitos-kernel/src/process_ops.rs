@@ -334,6 +334,7 @@ impl Kernel {
         actor: Actor,
         record: ProcessRecord,
     ) -> Result<Record, KernelError> {
+        self.check_event(&record.event)?;
         let payload = record.encode()?;
         let decided_ms = record.decided_ms;
         self.record_op(actor, record.kind(), payload, |state, seq| {
@@ -342,6 +343,18 @@ impl Kernel {
                 .apply(seq, decided_ms, &record.event)
                 .map_err(|source| KernelError::Process { seq, source })
         })
+    }
+
+    /// Refuses an event that the fold would refuse, before it is recorded: a durable
+    /// record that does not fold would stop the store from opening. The pool may already
+    /// have run the operation's workspace changes; they are taken back from the ledger.
+    pub(crate) fn check_event(&mut self, event: &Event) -> Result<(), KernelError> {
+        let seq = self.head().seq + 1;
+        if let Err(refusal) = self.state.processes.check(seq, event) {
+            self.restore_from_ledger();
+            return Err(KernelError::ProcessRefused(refusal));
+        }
+        Ok(())
     }
 
     fn writable_seq(&self) -> Result<u64, KernelError> {

@@ -216,7 +216,7 @@ fn replay_error(seq: u64, source: SwsError) -> KernelError {
 }
 
 /// The process event a job record stands for, when a process dispatched its attempt.
-fn process_event_of(jobs: &Jobs, seq: u64, op: &JobRecord) -> Option<Event> {
+pub(crate) fn process_event_of(jobs: &Jobs, seq: u64, op: &JobRecord) -> Option<Event> {
     let owner_of = |attempt: u64| jobs.attempt(attempt).and_then(|a| a.dispatch.owner);
     let ended = |attempt: u64, outcome| {
         owner_of(attempt).map(|owner| Event::AttemptEnded {
@@ -230,6 +230,7 @@ fn process_event_of(jobs: &Jobs, seq: u64, op: &JobRecord) -> Option<Event> {
             process: owner.process,
             job: owner.job,
             attempt: seq,
+            sws: dispatch.sws,
         }),
         JobRecord::Done {
             attempt, results, ..

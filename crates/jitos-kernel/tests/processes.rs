@@ -357,3 +357,62 @@ fn a_long_failure_still_ends_the_process() {
     assert!(p.open_workspaces().is_empty());
     assert_eq!(kernel.replay_verify().unwrap().decision_mismatch, None);
 }
+
+// Goal: what the fold of processes would refuse is refused before it is recorded, so no
+// durable record stops the store from opening. Method: a submit without plans, and a
+// job of the process dispatched into a workspace that is not its lane's; each records
+// nothing, and the store reopens and replays.
+#[test]
+fn what_would_not_fold_is_never_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(TestClock::default());
+    let mut kernel = open(dir.path(), clock.clone());
+    let intent = Intent::parse(
+        "goal = \"goal\"\n[allow]\nworkers = [\"fake\"]\n",
+        Path::new("intent.toml"),
+    )
+    .unwrap();
+    let head = kernel.head().seq;
+    let empty = kernel.process_submit(Actor::System, intent, Vec::new());
+    assert!(
+        matches!(empty, Err(jitos_kernel::KernelError::ProcessRefused(_))),
+        "{empty:?}"
+    );
+    assert_eq!(kernel.head().seq, head);
+
+    let process = submit(&mut kernel);
+    drive(&mut kernel, |arg| arg == "prepare");
+    let at_seq = kernel.head().seq;
+    let other = kernel
+        .sws_create(Actor::System, jitos_sws::Over::System { at_seq })
+        .unwrap()
+        .seq;
+    let p = kernel.processes().get(process).unwrap();
+    let job = p
+        .run
+        .jobs
+        .iter()
+        .position(|j| *j == JobState::Pending)
+        .unwrap();
+    let head = kernel.head().seq;
+    let stray = Dispatch {
+        worker: "fake".into(),
+        worker_version: "1".into(),
+        sws: other,
+        args: Vec::new(),
+        input: Vec::new(),
+        deadline_ms: 1000,
+        effect: Effect::GraphOnly,
+        paths: Vec::new(),
+        owner: Some(Owner { process, job }),
+    };
+    let refused = kernel.job_dispatch(Actor::System, stray);
+    assert!(
+        matches!(refused, Err(jitos_kernel::KernelError::ProcessRefused(_))),
+        "{refused:?}"
+    );
+    assert_eq!(kernel.head().seq, head);
+    drop(kernel);
+    let kernel = open(dir.path(), clock);
+    assert!(kernel.replay_verify().unwrap().processes_match);
+}

@@ -34,6 +34,8 @@ pub enum Event {
         job: usize,
         /// The attempt (its dispatch record's seq).
         attempt: u64,
+        /// The workspace it runs in: its lane's.
+        sws: u64,
     },
     /// An attempt ended.
     AttemptEnded {

@@ -130,7 +130,21 @@ fn apply_to(process: &mut Process, seq: u64, event: &Event) -> Result<(), SchedE
                 )))
             }
         },
-        Event::Dispatched { job, attempt, .. } => {
+        Event::Dispatched {
+            job, attempt, sws, ..
+        } => {
+            let node = dag
+                .jobs
+                .get(*job)
+                .ok_or_else(|| misfit(format!("job {job} does not exist")))?;
+            if !matches!(node.kind, JobKind::Run { .. }) {
+                return Err(misfit(format!("job {job} runs no worker")));
+            }
+            if run.lanes.get(node.lane) != Some(&LaneState::Open { sws: *sws }) {
+                return Err(misfit(format!(
+                    "job {job} dispatched into workspace {sws}, which is not its lane's"
+                )));
+            }
             let tries = match run.jobs.get(*job) {
                 Some(JobState::Pending) => 0,
                 Some(JobState::Waiting { tries, .. }) => *tries,

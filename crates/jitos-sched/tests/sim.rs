@@ -153,7 +153,7 @@ impl<'a> Sim<'a> {
                 // The workspace id is the record's seq.
                 sws: self.seq + 1,
             },
-            Decision::Dispatch { process, job, .. } => {
+            Decision::Dispatch { process, job, sws } => {
                 let attempt = self.seq + 1;
                 let p = self.processes.get(process).unwrap();
                 let tries = match p.run.jobs[job] {
@@ -166,6 +166,7 @@ impl<'a> Sim<'a> {
                     process,
                     job,
                     attempt,
+                    sws,
                 }
             }
             Decision::ScheduleRetry {
@@ -549,7 +550,7 @@ fn limits_end_a_process() {
 }
 
 // Goal: events that do not fit are refused, so a doctored ledger does not replay. Method:
-// a dispatch of a job that is running, an answer to a process that does not wait, an event
+// a dispatch outside its lane's workspace, a dispatch of a job that is running, an answer to a process that does not wait, an event
 // for a process that does not exist.
 #[test]
 fn events_that_do_not_fit_are_refused() {
@@ -561,11 +562,31 @@ fn events_that_do_not_fit_are_refused() {
     };
     processes.apply(2, 0, &open).unwrap();
     assert!(processes.apply(3, 0, &open).is_err(), "a lane opened twice");
+    // Job 0 is in the first alternative's lane, nested in lane 0's workspace.
+    let lane = processes.get(id).unwrap().slaps[0].dag.jobs[0].lane;
+    assert_ne!(lane, 0);
+    let nested = Event::LaneOpened {
+        process: id,
+        lane,
+        sws: 3,
+    };
+    processes.apply(3, 0, &nested).unwrap();
     let dispatch = Event::Dispatched {
         process: id,
         job: 0,
         attempt: 4,
+        sws: 3,
     };
+    let elsewhere = Event::Dispatched {
+        process: id,
+        job: 0,
+        attempt: 4,
+        sws: 2,
+    };
+    assert!(
+        processes.apply(4, 0, &elsewhere).is_err(),
+        "a job dispatched outside its lane's workspace"
+    );
     processes.apply(4, 0, &dispatch).unwrap();
     assert!(
         processes.apply(5, 0, &dispatch).is_err(),
