@@ -80,6 +80,12 @@ pub enum PlanError {
         /// The maximum.
         max: usize,
     },
+    /// The decomposition grew past what the planner expands for one intent.
+    #[error("the decomposition expands to more than {max} primitive steps over its candidates; split the goal into smaller intents or give its tasks fewer alternatives")]
+    PlanTooLarge {
+        /// The limit.
+        max: usize,
+    },
     /// A substituted argument grew past its limit.
     #[error("step {step}: an argument is {bytes} bytes after substitution, more than {max}")]
     ValueTooLong {

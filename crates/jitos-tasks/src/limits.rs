@@ -16,6 +16,9 @@ pub const DEPTH_MAX: usize = 16;
 pub const CANDIDATES_MAX: usize = 8;
 /// Jobs in one compiled plan.
 pub const JOBS_PER_PLAN_MAX: usize = 1024;
+/// Primitive steps the planner decomposes for one intent, over every candidate: what
+/// bounds its time and memory, since each step of a method may expand a whole subtree.
+pub const PLAN_STEPS_MAX: usize = CANDIDATES_MAX * JOBS_PER_PLAN_MAX;
 /// Bytes in a name (task, method, step, parameter).
 pub const NAME_BYTES_MAX: usize = 64;
 /// Parameters of one task or intent.

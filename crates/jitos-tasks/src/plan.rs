@@ -6,7 +6,7 @@
 //! decompositions in lexicographic order: the first candidate takes the first choice
 //! everywhere; later ones are what "try the next method" moves to.
 
-use std::collections::BTreeMap;
+use std::{cell::Cell, collections::BTreeMap};
 
 use jitos_tree::within_prefixes;
 use jitos_warp::{Graph, Node as GraphNode};
@@ -16,7 +16,7 @@ use crate::{
     dag::{Dag, JobKind},
     error::PlanError,
     intent::Intent,
-    limits::{CANDIDATES_MAX, DEPTH_MAX, JOBS_PER_PLAN_MAX, VALUE_BYTES_MAX},
+    limits::{CANDIDATES_MAX, DEPTH_MAX, JOBS_PER_PLAN_MAX, PLAN_STEPS_MAX, VALUE_BYTES_MAX},
     model::{Ask, Body, Condition, Method, OnFailure, Run, Task},
     template, Library,
 };
@@ -123,8 +123,15 @@ pub fn plan(
         library,
         intent,
         state,
+        steps: Cell::new(0),
     };
-    let trees = planner.expand(goal, &intent.params, &goal.name, 0)?;
+    let trees = planner.expand(goal, &intent.params, &goal.name, 0);
+    if planner.steps.get() > PLAN_STEPS_MAX {
+        return Err(PlanError::PlanTooLarge {
+            max: PLAN_STEPS_MAX,
+        });
+    }
+    let trees = trees?;
     let max = intent.max_jobs.min(JOBS_PER_PLAN_MAX);
     let mut slaps = Vec::new();
     let mut largest = 0;
@@ -171,6 +178,8 @@ struct Planner<'a> {
     library: &'a Library,
     intent: &'a Intent,
     state: &'a dyn StateView,
+    /// Primitive steps decomposed so far; past `PLAN_STEPS_MAX` every expansion stops.
+    steps: Cell<usize>,
 }
 
 impl Planner<'_> {
@@ -187,6 +196,14 @@ impl Planner<'_> {
             params: params.clone(),
             node,
         };
+        if !matches!(task.body, Body::Compound(_)) {
+            self.steps.set(self.steps.get() + 1);
+        }
+        if self.steps.get() > PLAN_STEPS_MAX {
+            return Err(PlanError::PlanTooLarge {
+                max: PLAN_STEPS_MAX,
+            });
+        }
         match &task.body {
             Body::Run(run) => Ok(vec![decomposition(Node::Run(
                 self.fill_run(run, params, path)?,

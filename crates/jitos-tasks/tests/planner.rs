@@ -162,3 +162,52 @@ fn planning_is_deterministic() {
     let reversed = Library::parse(&reordered, Path::new("reversed.toml")).unwrap();
     assert_eq!(plan(&reversed, &intent(), &Graph::new()).unwrap(), a);
 }
+
+/// A library whose goal `l0` nests `levels` levels of methods of 64 steps each over one
+/// primitive task: 64^levels jobs.
+fn wide_library(levels: usize) -> Library {
+    let steps = |task: &str| {
+        (0..64)
+            .map(|i| format!("{{ task = \"{task}\", id = \"s{i}\" }}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut text = String::new();
+    for level in 0..levels {
+        let below = if level + 1 == levels {
+            "leaf".to_owned()
+        } else {
+            format!("l{}", level + 1)
+        };
+        text.push_str(&format!(
+            "[task.l{level}]\n[[task.l{level}.method]]\nname = \"all\"\nsteps = [{}]\n",
+            steps(&below)
+        ));
+    }
+    text.push_str(
+        "[task.leaf]\nrun = { worker = \"noop\", effect = \"none\", timeout_secs = 5 }\n",
+    );
+    Library::parse(&text, Path::new("wide.toml")).unwrap()
+}
+
+// Goal: a library whose decomposition explodes is refused quickly, before it is expanded
+// (the planner runs on the kernel thread). Method: 64^3 jobs, refused as too large; 64^2,
+// expanded and refused for its job count; 64, planned (the control).
+#[test]
+fn an_exploding_decomposition_is_refused_before_it_is_expanded() {
+    let intent = Intent::parse(
+        "goal = \"l0\"\n[allow]\nworkers = [\"noop\"]\n[limits]\nmax_jobs = 1024\n",
+        Path::new("intent.toml"),
+    )
+    .unwrap();
+    assert!(matches!(
+        plan(&wide_library(3), &intent, &Graph::new()),
+        Err(PlanError::PlanTooLarge { .. })
+    ));
+    assert!(matches!(
+        plan(&wide_library(2), &intent, &Graph::new()),
+        Err(PlanError::TooManyJobs { jobs: 4096, .. })
+    ));
+    let slaps = plan(&wide_library(1), &intent, &Graph::new()).unwrap();
+    assert_eq!(slaps[0].dag.jobs.len(), 64);
+}
