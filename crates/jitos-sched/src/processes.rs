@@ -72,6 +72,12 @@ impl Processes {
     pub fn apply(&mut self, seq: u64, time_ms: u64, event: &Event) -> Result<(), SchedError> {
         if let Event::Submitted { intent, slaps } = event {
             let first = slaps.first().ok_or(SchedError::NoCandidates)?;
+            for (index, slap) in slaps.iter().enumerate() {
+                slap.dag.check().map_err(|what| SchedError::Misfit {
+                    process: seq,
+                    what: format!("plan {} is malformed: {what}", index + 1),
+                })?;
+            }
             self.by_id.insert(
                 seq,
                 Process {
@@ -286,7 +292,8 @@ fn apply_to(process: &mut Process, seq: u64, event: &Event) -> Result<(), SchedE
         }
         Event::LaneConflict { lane, why, .. } => {
             // The lane's work cannot land: its jobs stand, but the lane has failed.
-            let job = lane_exit(dag, *lane);
+            let job = lane_exit(dag, *lane)
+                .ok_or_else(|| misfit(format!("lane {lane} conflicted, but it has no job")))?;
             run.jobs[job] = JobState::Failed { why: why.clone() };
         }
         Event::LaneDiscarded { lane, .. } => {
@@ -352,10 +359,7 @@ pub(crate) fn race_of(dag: &jitos_tasks::Dag, lane: usize) -> Option<usize> {
 }
 
 /// The job that stands for a lane's outcome: its last job (a lane's jobs are compiled in
-/// order, so the last one is an exit).
-pub(crate) fn lane_exit(dag: &jitos_tasks::Dag, lane: usize) -> usize {
-    dag.jobs
-        .iter()
-        .rposition(|j| j.lane == lane)
-        .unwrap_or(dag.jobs.len().saturating_sub(1))
+/// order, so the last one is an exit); none for a lane without jobs.
+pub(crate) fn lane_exit(dag: &jitos_tasks::Dag, lane: usize) -> Option<usize> {
+    dag.jobs.iter().rposition(|j| j.lane == lane)
 }

@@ -550,7 +550,8 @@ fn limits_end_a_process() {
 }
 
 // Goal: events that do not fit are refused, so a doctored ledger does not replay. Method:
-// a dispatch outside its lane's workspace, a dispatch of a job that is running, an answer to a process that does not wait, an event
+// a dispatch outside its lane's workspace, a dispatch of a job that is running, a plan
+// whose indexes point nowhere, an answer to a process that does not wait, an event
 // for a process that does not exist.
 #[test]
 fn events_that_do_not_fit_are_refused() {
@@ -607,6 +608,19 @@ fn events_that_do_not_fit_are_refused() {
     assert!(matches!(
         processes.apply(7, 0, &stranger),
         Err(SchedError::UnknownProcess { process: 99 })
+    ));
+    // A plan whose indexes point nowhere (a ledger written elsewhere) is refused at
+    // submit, not trusted by the scheduler.
+    let (mut fresh, _) = processes_with_submit(600, 64);
+    let mut slaps = processes.get(id).unwrap().slaps.clone();
+    slaps[0].dag.jobs[0].lane = 99;
+    let doctored = Event::Submitted {
+        intent: processes.get(id).unwrap().intent.clone(),
+        slaps,
+    };
+    assert!(matches!(
+        fresh.apply(8, 0, &doctored),
+        Err(SchedError::Misfit { .. })
     ));
     assert!(matches!(
         processes.decide(

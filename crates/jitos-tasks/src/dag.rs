@@ -83,6 +83,43 @@ pub enum JobKind {
 }
 
 impl Dag {
+    /// Whether every index in it points into it: what the scheduler relies on. A compiled
+    /// plan always passes; a recorded one from elsewhere may not. The first problem.
+    pub fn check(&self) -> Result<(), String> {
+        let lanes = self.lanes.len();
+        match self.lanes.first() {
+            None => return Err("it has no lane".to_owned()),
+            Some(first) if first.parent.is_some() => return Err("lane 0 has a parent".to_owned()),
+            Some(_) => {}
+        }
+        for (index, lane) in self.lanes.iter().enumerate().skip(1) {
+            if !lane.parent.is_some_and(|p| p < lanes && p != index) {
+                return Err(format!("lane {index} has no parent lane"));
+            }
+        }
+        for (index, job) in self.jobs.iter().enumerate() {
+            if job.lane >= lanes {
+                return Err(format!(
+                    "job {index} runs in lane {}, which is not",
+                    job.lane
+                ));
+            }
+            if let Some(bad) = job
+                .after
+                .iter()
+                .find(|&&a| a >= self.jobs.len() || a == index)
+            {
+                return Err(format!("job {index} waits for job {bad}, which is not"));
+            }
+            if let JobKind::Race { lanes: racing } = &job.kind {
+                if let Some(bad) = racing.iter().find(|&&l| l == 0 || l >= lanes) {
+                    return Err(format!("race job {index} races lane {bad}, which is not"));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Compiles a decomposition: lane 0 for the goal.
     pub(crate) fn compile(tree: &Decomposition) -> Dag {
         let mut dag = Dag {

@@ -55,6 +55,7 @@ proptest! {
         let slaps = plan(&library, &intent(), &Graph::new()).unwrap();
         prop_assert_eq!(&plan(&library, &intent(), &Graph::new()).unwrap(), &slaps);
         let dag = &slaps[0].dag;
+        prop_assert_eq!(dag.check(), Ok(()));
         let step_of = |job: usize| -> usize {
             dag.jobs[job].id.rsplit('s').next().unwrap().parse().unwrap()
         };
