@@ -238,7 +238,8 @@ impl Kernel {
         })
     }
 
-    fn writable(&self) -> Result<(), KernelError> {
+    /// Refuses when the store takes no writes.
+    pub(crate) fn writable(&self) -> Result<(), KernelError> {
         if self.options().read_only {
             return Err(KernelError::ReadOnly);
         }

@@ -49,7 +49,7 @@ impl Kernel {
         intent: Intent,
         slaps: Vec<Slap>,
     ) -> Result<Record, KernelError> {
-        let seq = self.writable_seq()?;
+        let seq = self.next_seq()?;
         let rewrite = plan_nodes(seq, &intent, &slaps)?;
         self.state
             .pool
@@ -78,7 +78,7 @@ impl Kernel {
         process: u64,
         answer: Answer,
     ) -> Result<Record, KernelError> {
-        let seq = self.writable_seq()?;
+        let seq = self.next_seq()?;
         let event = Event::Answered { process, answer };
         let ended = self
             .state
@@ -113,7 +113,7 @@ impl Kernel {
         };
         self.state
             .processes
-            .check(self.writable_seq()?, &event)
+            .check(self.next_seq()?, &event)
             .map_err(KernelError::ProcessRefused)?;
         self.process_execute(actor, self.now_ms(), decision)
     }
@@ -126,7 +126,7 @@ impl Kernel {
         now_ms: u64,
         decision: Decision,
     ) -> Result<Executed, KernelError> {
-        let seq = self.writable_seq()?;
+        let seq = self.next_seq()?;
         let mut cancel = Vec::new();
         let mut context = None;
         let (event, sws) = match decision {
@@ -355,13 +355,6 @@ impl Kernel {
             return Err(KernelError::ProcessRefused(refusal));
         }
         Ok(())
-    }
-
-    fn writable_seq(&self) -> Result<u64, KernelError> {
-        if self.options().read_only {
-            return Err(KernelError::ReadOnly);
-        }
-        Ok(self.head().seq + 1)
     }
 }
 

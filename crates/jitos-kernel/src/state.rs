@@ -171,7 +171,7 @@ impl State {
     /// Whether workspace `sws` exists and is open, as a dispatch needs.
     pub(crate) fn check_open(&self, sws: u64) -> Result<(), JobsError> {
         match self.pool.workspace(sws) {
-            Some(workspace) if workspace.status == jitos_sws::Status::Open => Ok(()),
+            Some(workspace) if workspace.is_open() => Ok(()),
             _ => Err(JobsError::WorkspaceNotOpen { sws }),
         }
     }

@@ -205,10 +205,8 @@ impl Kernel {
     }
 
     /// The seq the next record will get, refusing when the store takes no writes.
-    fn next_seq(&self) -> Result<u64, KernelError> {
-        if self.options().read_only {
-            return Err(KernelError::ReadOnly);
-        }
+    pub(crate) fn next_seq(&self) -> Result<u64, KernelError> {
+        self.writable()?;
         Ok(self.head().seq + 1)
     }
 

@@ -231,20 +231,6 @@ impl Processes {
             })
             .min()
     }
-
-    /// Attempts running over all processes.
-    pub fn running_attempts(&self) -> usize {
-        self.all().map(running_in).sum()
-    }
-}
-
-fn running_in(process: &Process) -> usize {
-    process
-        .run
-        .jobs
-        .iter()
-        .filter(|j| matches!(j, JobState::Running { .. }))
-        .count()
 }
 
 fn decide_for(p: &Process, now_ms: u64, capacity: Capacity) -> Option<Decision> {
@@ -317,7 +303,7 @@ fn decide_for(p: &Process, now_ms: u64, capacity: Capacity) -> Option<Decision> 
             });
         }
     }
-    let running = running_in(p);
+    let running = p.running_attempts().len();
     for (job, node) in dag.jobs.iter().enumerate() {
         let ready = match &jobs[job] {
             JobState::Pending => true,

@@ -31,17 +31,6 @@ impl Processes {
         self.by_id.values()
     }
 
-    /// The process and job an attempt belongs to, if a live job runs it.
-    pub fn owner_of(&self, attempt: u64) -> Option<(u64, usize)> {
-        self.by_id.values().find_map(|p| {
-            p.run
-                .jobs
-                .iter()
-                .position(|j| matches!(j, JobState::Running { attempt: a, .. } if *a == attempt))
-                .map(|job| (p.id, job))
-        })
-    }
-
     /// The process that runs in `sws`, if it is one of a live process's open lanes: no
     /// one else may change or end it, or the process would decide on a workspace it no
     /// longer knows.

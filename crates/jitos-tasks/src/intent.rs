@@ -24,7 +24,7 @@ use toml::Spanned;
 
 use crate::{
     error::{line_column, SourceError},
-    library::{check_name, read_source, Origin},
+    library::{check_name, check_source_len, read_source, Origin},
     limits::{JOBS_PER_PLAN_MAX, PARAMS_MAX, VALUE_BYTES_MAX},
 };
 
@@ -89,6 +89,7 @@ impl Intent {
 
     /// Parses and checks intent text; `path` names it in errors.
     pub fn parse(text: &str, path: &Path) -> Result<Intent, SourceError> {
+        check_source_len(text, path)?;
         let at = |offset: usize| Origin {
             path: PathBuf::from(path),
             at: line_column(text, offset),

@@ -23,6 +23,6 @@ pub use dag::{Dag, JobKind, JobNode, Lane};
 pub use error::{PlanError, SourceError};
 pub use explain::explain;
 pub use intent::{Intent, INTENT_JOBS_DEFAULT, INTENT_PARALLEL_DEFAULT, INTENT_WALL_SECS_DEFAULT};
-pub use library::Library;
+pub use library::{read_source, Library};
 pub use model::{Ask, Body, Condition, Effect, Method, OnFailure, Run, Step, Task};
 pub use plan::{plan, DecomposedStep, Decomposition, Node, Slap, StateView};

@@ -101,6 +101,7 @@ impl Library {
 
     /// Parses one file and checks what can be checked within it.
     fn parse_file(text: &str, path: &Path) -> Result<Library, SourceError> {
+        check_source_len(text, path)?;
         let at = |offset: usize| Origin {
             path: path.to_owned(),
             at: line_column(text, offset),
@@ -279,8 +280,20 @@ impl Library {
     }
 }
 
+/// Refuses a text past `SOURCE_BYTES_MAX`, however it arrived (a file, or a client).
+pub(crate) fn check_source_len(text: &str, path: &Path) -> Result<(), SourceError> {
+    if text.len() > SOURCE_BYTES_MAX {
+        return Err(SourceError {
+            path: path.to_owned(),
+            at: None,
+            message: format!("it is {} bytes; at most {SOURCE_BYTES_MAX}", text.len()),
+        });
+    }
+    Ok(())
+}
+
 /// Reads a library or intent file: a regular file of at most `SOURCE_BYTES_MAX` bytes.
-pub(crate) fn read_source(path: &Path) -> Result<String, SourceError> {
+pub fn read_source(path: &Path) -> Result<String, SourceError> {
     let refuse = |message: String| SourceError {
         path: path.to_owned(),
         at: None,

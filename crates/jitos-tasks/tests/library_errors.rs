@@ -159,7 +159,8 @@ fn a_task_defined_twice_names_both_places() {
 }
 
 // Goal: intents are checked the same way. Method: a good intent (the control), then a
-// missing `allow`, a zero job limit and a bad goal name.
+// missing `allow`, a zero job limit, a bad goal name, and a text past the size limit (as a
+// client may send one).
 #[test]
 fn bad_intents_are_refused_at_their_line() {
     let good = "goal = \"top\"\n[params]\nx = \"yes\"\n[allow]\nworkers = [\"shell\"]\n[limits]\nmax_jobs = 4\n";
@@ -180,6 +181,14 @@ fn bad_intents_are_refused_at_their_line() {
             good.replace("goal = \"top\"", "goal = \"To p\""),
             Some(1),
             "lowercase",
+        ),
+        (
+            format!(
+                "{good}# {}\n",
+                "x".repeat(jitos_tasks::limits::SOURCE_BYTES_MAX)
+            ),
+            None,
+            "at most",
         ),
     ] {
         let error = Intent::parse(&text, Path::new("i.toml")).expect_err(&text);

@@ -54,15 +54,10 @@ pub fn load_library(dir: Option<&Path>) -> Result<Library, jitos_tasks::SourceEr
         }
         paths.sort();
     }
-    let mut sources = Vec::with_capacity(paths.len());
-    for path in paths {
-        let text = std::fs::read_to_string(&path).map_err(|e| jitos_tasks::SourceError {
-            path: path.clone(),
-            at: None,
-            message: format!("cannot read it: {e}"),
-        })?;
-        sources.push((path, text));
-    }
+    let sources = paths
+        .into_iter()
+        .map(|path| jitos_tasks::read_source(&path).map(|text| (path, text)))
+        .collect::<Result<Vec<_>, jitos_tasks::SourceError>>()?;
     load_library_with(&sources)
 }
 
