@@ -2,8 +2,9 @@
 //! and worker registration. Each is one durable record, acknowledged once it is synced.
 
 use jitos_ledger::{Actor, Hash, Record};
-use jitos_tree::{sync_rewrite, Entry, Tree, TreePath};
-use jitos_warp::{BlobRef, Rewrite};
+use jitos_sws::View;
+use jitos_tree::{sync_rewrite, Entry, Tree, TreePath, ROOT_ID};
+use jitos_warp::{BlobRef, NodeId, Rewrite};
 
 use crate::{
     files::{blobs_of, tree_of},
@@ -72,11 +73,21 @@ impl Kernel {
     }
 
     fn give_root(&mut self, sws: u64) -> Result<(), KernelError> {
-        let now = self.sws_tree(sws)?;
-        if now.is_empty() {
+        // One lookup, not the whole tree: every tree with files has its root directory.
+        let root = NodeId::new(ROOT_ID)
+            .map_err(|e| KernelError::Payload(format!("the root directory's id: {e}")))?;
+        let has_root = self
+            .state
+            .pool
+            .view(&self.state.graph, sws)
+            .map_err(KernelError::Workspace)?
+            .node(&root)
+            .is_some();
+        if !has_root {
             let mut root_only = Tree::new();
             root_only.insert(TreePath::root(), Entry::Dir);
-            self.apply_in(Actor::System, sws, sync_rewrite(&now, &root_only)?)?;
+            let rewrite = sync_rewrite(&Tree::new(), &root_only)?;
+            self.apply_in(Actor::System, sws, rewrite)?;
         }
         Ok(())
     }
