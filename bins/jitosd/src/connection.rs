@@ -14,7 +14,9 @@ use tokio::{
     sync::{broadcast, watch},
 };
 
-use crate::{answer, frame_io, jobs::JobRunner, processes::ProcessService, views};
+use crate::{
+    answer, frame_io, jobs::JobRunner, processes::ProcessService, reply::shutting_down, views,
+};
 
 /// How long a client may take to say hello.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -172,13 +174,6 @@ async fn dispatch(
             frame_io::write_message(stream, &response).await
         }
     }
-}
-
-fn shutting_down() -> Response {
-    Response::Error(ErrorInfo {
-        code: ErrorCode::ShuttingDown,
-        message: "jitosd is shutting down".to_owned(),
-    })
 }
 
 async fn reply_error(

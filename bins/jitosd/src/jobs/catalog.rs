@@ -13,6 +13,7 @@ use jitos_sandbox::Limits;
 use jitos_worker::{Manifest, ManifestError};
 
 use super::policy::{PolicyError, WorkerPolicy};
+use crate::reply::lock;
 
 /// The built-in workers' manifests, compiled in so a daemon always knows them.
 const BUILTIN_MANIFESTS: [(&str, &str); 3] = [
@@ -317,13 +318,6 @@ impl DigestCache {
         }
         Ok(())
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // A map of digests stays consistent whatever panicked while holding it.
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// The BLAKE3 digest of a binary, read in a stream; anything but a regular file (a FIFO or

@@ -37,6 +37,8 @@ use launch::Enforcement;
 pub use policy::{PolicyError, WorkerPolicy};
 use scratch::{Scratch, UidPool};
 
+use crate::reply::{error, info, lock, shutting_down};
+
 /// Longest deadline a job may ask for: one day.
 const DEADLINE_MS_MAX: u64 = 24 * 60 * 60 * 1000;
 
@@ -585,26 +587,4 @@ fn report_unrecorded(attempt: u64, recorded: Option<Result<(), jitos_kernel::Ker
             "the kernel stopped before the attempt's end was recorded"
         ),
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // The maps hold flags and handles; a panic elsewhere leaves them usable.
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn info(code: ErrorCode, message: impl Into<String>) -> ErrorInfo {
-    ErrorInfo {
-        code,
-        message: message.into(),
-    }
-}
-
-fn error(code: ErrorCode, message: impl Into<String>) -> Response {
-    Response::Error(info(code, message))
-}
-
-fn shutting_down() -> Response {
-    error(ErrorCode::ShuttingDown, "jitosd is shutting down")
 }

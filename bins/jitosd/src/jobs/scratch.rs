@@ -14,6 +14,8 @@ use nix::{
     unistd::{Gid, Uid},
 };
 
+use crate::reply::lock;
+
 /// First uid handed to workers. Far above any account a distribution creates, so a worker
 /// shares its uid with no process and owns no file but its scratch.
 const WORKER_UID_BASE: u32 = 0x4A49_0000;
@@ -157,13 +159,6 @@ fn running_worker_uids() -> BTreeSet<u32> {
         .map(|meta| meta.uid())
         .filter(|uid| range.contains(uid))
         .collect()
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // A panic elsewhere cannot leave a set of integers inconsistent.
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Creates the scratch root, emptied of what attempts of a daemon that was killed left:

@@ -17,6 +17,8 @@ use jitos_sched::Answer;
 use jitos_tasks::{plan, Intent, Library};
 use tokio::sync::Notify;
 
+use crate::reply::{error, shutting_down};
+
 pub use scheduler::Scheduler;
 
 /// The method library every daemon has, compiled in.
@@ -209,15 +211,4 @@ fn process_error_info(error: &jitos_kernel::KernelError) -> ErrorInfo {
         },
         other => crate::answer::kernel_error_info(other),
     }
-}
-
-fn error(code: ErrorCode, message: impl Into<String>) -> Response {
-    Response::Error(ErrorInfo {
-        code,
-        message: message.into(),
-    })
-}
-
-fn shutting_down() -> Response {
-    error(ErrorCode::ShuttingDown, "jitosd is shutting down")
 }
