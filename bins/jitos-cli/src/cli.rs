@@ -225,8 +225,9 @@ pub struct LogArgs {
     /// Keep printing records as they commit (needs a daemon)
     #[arg(long, conflicts_with = "limit")]
     pub follow: bool,
-    /// Only the records of this process: its decisions, dispatches and their ends
-    #[arg(long, value_name = "PID", conflicts_with = "follow")]
+    /// Only the records of this process (all of them): its decisions, dispatches and
+    /// their ends
+    #[arg(long, value_name = "PID", conflicts_with_all = ["follow", "from", "limit"])]
     pub process: Option<u64>,
 }
 

@@ -34,6 +34,15 @@ const PROCESS_WAIT: Duration = Duration::from_secs(120);
 
 /// Runs the demo; the store and the fixed project stay behind for the user to explore.
 pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
+    let sandbox = jitos_sandbox::status();
+    if !sandbox.supported {
+        bail!(
+            "this kernel cannot confine workers (Landlock ABI {}, seccomp {}), and the demo runs \
+             its jobs confined; `jitos doctor` says what is missing",
+            sandbox.landlock_abi,
+            if sandbox.seccomp { "yes" } else { "no" }
+        );
+    }
     let data_dir = match dir {
         Some(dir) => dir,
         None => tempfile::Builder::new()
@@ -112,7 +121,7 @@ fn story(socket: &Path, data_dir: &Path) -> Result<()> {
         path: intent_path.clone(),
     })? {
         Response::ProcessPlan { explain, .. } => explain,
-        other => bail!("the demo's intent does not plan: {other:?}"),
+        other => return Err(unexpected("the demo's intent does not plan", other)),
     };
     print!("{}", indent(&explain));
 
@@ -122,7 +131,7 @@ fn story(socket: &Path, data_dir: &Path) -> Result<()> {
         path: intent_path,
     })? {
         Response::ProcessSubmitted { process, .. } => process,
-        other => bail!("the demo's intent was not submitted: {other:?}"),
+        other => return Err(unexpected("the demo's intent was not submitted", other)),
     };
     let detail = wait_for(&mut client, process)?;
     match client.call(&Request::ProcessLog(process))? {
@@ -131,7 +140,7 @@ fn story(socket: &Path, data_dir: &Path) -> Result<()> {
                 println!("   {}", render::record_line(record));
             }
         }
-        other => bail!("cannot read the process's records: {other:?}"),
+        other => return Err(unexpected("cannot read the process's records", other)),
     }
     if detail.summary.status != "done" {
         bail!(
@@ -160,7 +169,7 @@ fn story(socket: &Path, data_dir: &Path) -> Result<()> {
     println!("   the losers' workspaces are discarded, and their histories kept");
     let after = match client.call(&Request::Status)? {
         Response::Status(info) => info.head_seq,
-        other => bail!("status failed: {other:?}"),
+        other => return Err(unexpected("status failed", other)),
     };
     println!("   the system's files, from seq {imported} to seq {after}:");
     let diff = file_diff(&mut client, imported)?;
@@ -191,14 +200,14 @@ fn story(socket: &Path, data_dir: &Path) -> Result<()> {
     println!("\n== 6. Verification: the chain, and a replay from genesis");
     match client.call(&Request::Verify)? {
         Response::Verify(view) if view.ok() => print!("{}", indent(&render::verify(&view))),
-        other => bail!("verification failed: {other:?}"),
+        other => return Err(unexpected("verification failed", other)),
     }
     match client.call(&Request::ReplayVerify)? {
         Response::Replay(report) if report.matches() => {
             print!("{}", indent(&render::replay(&report)));
             println!("   and every scheduler decision is the one its state called for");
         }
-        other => bail!("replay did not reproduce the live state: {other:?}"),
+        other => return Err(unexpected("replay did not reproduce the live state", other)),
     }
 
     let data = data_dir.display();
@@ -228,7 +237,7 @@ fn import_project(client: &mut Client) -> Result<u64> {
         .collect();
     let refs = match client.call(&Request::PutBlobs(contents.clone()))? {
         Response::BlobsStored(refs) if refs.len() == PROJECT.len() => refs,
-        other => bail!("cannot store the project's files: {other:?}"),
+        other => return Err(unexpected("cannot store the project's files", other)),
     };
     let mut tree = Tree::new();
     tree.insert(TreePath::root(), Entry::Dir);
@@ -246,7 +255,7 @@ fn import_project(client: &mut Client) -> Result<u64> {
     }
     match client.call(&Request::TreeImport { sws: None, tree })? {
         Response::Committed { seq, .. } => Ok(seq),
-        other => bail!("cannot record the project: {other:?}"),
+        other => Err(unexpected("cannot record the project", other)),
     }
 }
 
@@ -260,7 +269,7 @@ fn run_test(client: &mut Client) -> Result<(u64, String)> {
         path: "<demo>/run-the-test.toml".to_owned(),
     })? {
         Response::ProcessSubmitted { process, .. } => process,
-        other => bail!("the test run was not submitted: {other:?}"),
+        other => return Err(unexpected("the test run was not submitted", other)),
     };
     let detail = wait_for(client, process)?;
     if detail.summary.status != "failed" {
@@ -275,7 +284,7 @@ fn run_test(client: &mut Client) -> Result<(u64, String)> {
             .filter(|r| r.kind == "job.dispatch")
             .map(|r| r.seq)
             .collect(),
-        other => bail!("cannot read the test run's records: {other:?}"),
+        other => return Err(unexpected("cannot read the test run's records", other)),
     };
     let Some(&attempt) = attempts.first() else {
         bail!("the test run dispatched no job");
@@ -285,7 +294,7 @@ fn run_test(client: &mut Client) -> Result<(u64, String)> {
             jitos_proto::AttemptState::Done { artifacts, .. } => artifacts,
             other => bail!("the test's attempt ended {other:?}"),
         },
-        other => bail!("cannot read attempt {attempt}: {other:?}"),
+        other => return Err(unexpected(&format!("cannot read attempt {attempt}"), other)),
     };
     let stdout = artifacts
         .iter()
@@ -299,13 +308,22 @@ fn run_test(client: &mut Client) -> Result<(u64, String)> {
     Ok((process, String::from_utf8_lossy(&bytes).into_owned()))
 }
 
+/// What went wrong when jitosd answered `response` instead: its message for an error,
+/// the kind of answer otherwise.
+fn unexpected(what: &str, response: Response) -> anyhow::Error {
+    match response {
+        Response::Error(error) => anyhow!("{what}: {}", error.message),
+        other => anyhow!("{what}: jitosd sent an unexpected answer: {other:?}"),
+    }
+}
+
 /// Waits until the process ends or waits for a person.
 fn wait_for(client: &mut Client, process: u64) -> Result<ProcessDetail> {
     let started = Instant::now();
     loop {
         let detail = match client.call(&Request::ProcessShow(process))? {
             Response::Process(detail) => detail,
-            other => bail!("cannot read process {process}: {other:?}"),
+            other => return Err(unexpected(&format!("cannot read process {process}"), other)),
         };
         if detail.summary.status != "running" {
             return Ok(detail);
