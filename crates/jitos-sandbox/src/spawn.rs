@@ -7,8 +7,11 @@
 //! The child runs only raw system calls on data the parent prepared (C strings, the
 //! Landlock ruleset, the seccomp programs): it shares the parent's heap, locks and libc
 //! state, so it must not allocate, and calls the kernel directly where a libc wrapper
-//! would act for the whole (parent's) process, as glibc's `setuid` does. Every signal is blocked across `clone`, and the child sets every
-//! handler to the default before unblocking, so no handler of the parent's runs in it.
+//! would act for the whole (parent's) process, as glibc's `setuid` does. Every signal an
+//! application may block is blocked across `clone` (glibc keeps its two internal ones
+//! open, and sends them only to threads it knows, which the child is not); the child
+//! blocks all of them with the raw call, then sets every handler to the default before
+//! unblocking, so no handler of the parent's runs in it.
 
 use std::ffi::{CString, OsStr, OsString};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
