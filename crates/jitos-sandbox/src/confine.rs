@@ -4,8 +4,11 @@
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
+use crate::mount_view::MountView;
+use crate::privileges::{Identity, Privileges};
 use crate::spawn::{self, Process, Spawn};
-use crate::{landlock_rules, seccomp, SandboxError};
+use crate::sys::check;
+use crate::{landlock_rules, mount_view, seccomp, SandboxError};
 
 /// What kind of program a worker is allowed to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,18 +81,25 @@ pub struct SandboxStatus {
     pub landlock_abi: i64,
     /// Whether seccomp filters can be installed.
     pub seccomp: bool,
-    /// Whether [`Confinement::spawn`] can work here (Landlock ABI ≥ 4 and seccomp).
+    /// Whether the caller can give a program a private, read-only view of the file
+    /// system (a mount namespace, in a user namespace of its own unless root).
+    pub mount_namespace: bool,
+    /// Whether [`Confinement::spawn`] can work here (Landlock ABI ≥ 4, seccomp and the
+    /// private view).
     pub supported: bool,
 }
 
-/// Reports which confinement features the running kernel offers.
+/// Reports which confinement features the running kernel offers to this caller (it
+/// starts a short-lived child to try the mount namespace).
 pub fn status() -> SandboxStatus {
     let landlock_abi = landlock_rules::abi_version();
     let seccomp = seccomp_available();
+    let mount_namespace = mount_view::available();
     SandboxStatus {
         landlock_abi,
         seccomp,
-        supported: landlock_abi >= 4 && seccomp,
+        mount_namespace,
+        supported: landlock_abi >= 4 && seccomp && mount_namespace,
     }
 }
 
@@ -125,8 +135,11 @@ impl Confinement {
     /// Starts `spawn` under this confinement.
     ///
     /// The program must be an absolute path. Its environment is `PATH=/usr/bin:/bin` only.
-    /// The child takes the spawn's streams, directory and uid, then applies the
-    /// confinement, then places the handed descriptors and executes the program.
+    /// It never runs as root: a root caller must give it an unprivileged uid
+    /// ([`Spawn::uid`]); anyone else runs it as themself. The child takes the spawn's
+    /// streams, makes its private view of the file system, drops every capability and
+    /// takes its uid, changes to its directory, applies the confinement, then places the
+    /// handed descriptors and executes the program.
     pub fn spawn(&self, spawn: Spawn) -> Result<Process, SandboxError> {
         if !seccomp_available() {
             return Err(SandboxError::Unsupported {
@@ -135,9 +148,13 @@ impl Confinement {
             });
         }
         let program = absolute(spawn.program())?;
+        let identity = Identity::decide(spawn.uid_asked())?;
         let ruleset =
             landlock_rules::build(self.profile, &program, &self.read_only, &self.read_write)?;
+        let view = MountView::new(identity, &self.read_write)?;
         let prepared = Prepared {
+            privileges: Privileges::new(identity, view.own_user_namespace()),
+            view: Some(view),
             ruleset: Some(ruleset),
             filters: seccomp::filters(self.profile)?,
             limits: self.limits,
@@ -145,13 +162,17 @@ impl Confinement {
         spawn::launch(spawn, &prepared)
     }
 
-    /// Degraded mode, for kernels without Landlock or seccomp when the operator allows
-    /// it: [`Confinement::spawn`] without the Landlock ruleset and the seccomp filter
-    /// (still a clean environment, new session, parent-death signal, rlimits,
-    /// no_new_privs), so the program can reach anything its uid can.
+    /// Degraded mode, for kernels without Landlock, seccomp or mount namespaces when the
+    /// operator allows it: [`Confinement::spawn`] without the private view of the file
+    /// system, the Landlock ruleset and the seccomp filter (still a clean environment, new
+    /// session, parent-death signal, rlimits, no_new_privs, never root, no capabilities),
+    /// so the program can reach anything its uid can.
     pub fn spawn_degraded(&self, spawn: Spawn) -> Result<Process, SandboxError> {
         absolute(spawn.program())?;
+        let identity = Identity::decide(spawn.uid_asked())?;
         let prepared = Prepared {
+            privileges: Privileges::new(identity, false),
+            view: None,
             ruleset: None,
             filters: &[],
             limits: self.limits,
@@ -170,6 +191,10 @@ fn absolute(program: &Path) -> Result<PathBuf, SandboxError> {
 
 /// What the child applies, prepared in the parent.
 pub(crate) struct Prepared {
+    /// The capabilities it gives up and the identity it takes.
+    pub(crate) privileges: Privileges,
+    /// Its private view of the file system (none in degraded mode).
+    pub(crate) view: Option<MountView>,
     /// The Landlock ruleset (none in degraded mode); close-on-exec.
     ruleset: Option<OwnedFd>,
     /// The seccomp programs, installed in order.
@@ -237,7 +262,6 @@ impl Prepared {
     }
 }
 
-/// Turns a `-1` return into the current errno.
 /// Marks every descriptor from `first` up close-on-exec, with raw system calls only.
 /// `CLOSE_RANGE_CLOEXEC` needs Linux 5.11; the older kernels degraded mode exists for
 /// refuse it (EINVAL, or ENOSYS before 5.9), so each descriptor below the open-files
@@ -274,16 +298,6 @@ fn cloexec_each_from(first: u32) -> Result<(), i32> {
         unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
     }
     Ok(())
-}
-
-fn check(ret: libc::c_long) -> Result<(), i32> {
-    if ret < 0 {
-        Err(std::io::Error::last_os_error()
-            .raw_os_error()
-            .unwrap_or(libc::EINVAL))
-    } else {
-        Ok(())
-    }
 }
 
 #[cfg(test)]

@@ -45,6 +45,22 @@ pub enum SandboxError {
         #[source]
         source: std::io::Error,
     },
+    /// A root caller asked for a confined program without an unprivileged uid.
+    #[error(
+        "a confined program never runs as root: give it an unprivileged uid (jitosd and \
+         `jitos sandbox exec` lend one from their uid pool; `--uid` names one)"
+    )]
+    Root,
+    /// A caller that is not root asked to run a program as another uid.
+    #[error(
+        "only root can run a confined program as another uid: uid {caller} asked for uid {asked}"
+    )]
+    OtherUid {
+        /// The uid asked for.
+        asked: u32,
+        /// The caller's uid.
+        caller: u32,
+    },
     /// This architecture has no seccomp profile yet.
     #[error("no seccomp profile for this architecture; JITOS confinement supports x86_64 only")]
     UnsupportedArch,

@@ -10,8 +10,45 @@ use landlock::{
 
 use crate::{Profile, SandboxError};
 
-/// System directories every worker may read (and, under `Shell`, execute from).
-const SYSTEM_PATHS: &[&str] = &["/usr", "/bin", "/lib", "/lib64", "/etc"];
+/// What a `Pure` program reads besides its own binary: the shared libraries and the
+/// dynamic linker's cache. Nothing of `/etc` but that cache, and no other program.
+pub const PURE_READS: &[&str] = &[
+    "/lib",
+    "/lib64",
+    "/usr/lib",
+    "/usr/lib64",
+    "/etc/ld.so.cache",
+];
+
+/// What a `Shell` program reads and executes: the system's programs and libraries.
+pub const SHELL_READS_AND_EXECUTES: &[&str] = &["/usr", "/bin", "/sbin", "/lib", "/lib64"];
+
+/// The files of `/etc` that ordinary commands read (the dynamic linker, names of users and
+/// groups, name-service configuration, time zone, locale aliases, Debian's alternatives,
+/// MIME types and file magic, and git's, Python's and Perl's system configuration); a
+/// `Shell` program reads these and no other part of `/etc`. More can be granted as a
+/// need or `--ro`.
+pub const SHELL_ETC_READS: &[&str] = &[
+    "/etc/ld.so.cache",
+    "/etc/ld.so.conf",
+    "/etc/ld.so.conf.d",
+    "/etc/alternatives",
+    "/etc/passwd",
+    "/etc/group",
+    "/etc/nsswitch.conf",
+    "/etc/localtime",
+    "/etc/timezone",
+    "/etc/locale.alias",
+    "/etc/mime.types",
+    "/etc/magic",
+    "/etc/gitconfig",
+    "/etc/perl",
+    "/etc/python3",
+];
+
+/// Directories of `/etc` whose names start with one of these are read under `Shell` too:
+/// a versioned runtime's configuration (`/etc/python3.11`).
+const SHELL_ETC_PREFIXES: &[&str] = &["python3."];
 
 /// Device files every worker may read.
 const SYSTEM_DEVICES: &[&str] = &["/dev/null", "/dev/urandom", "/dev/zero"];
@@ -65,12 +102,8 @@ pub(crate) fn build(
         ruleset = ruleset.scope(Scope::AbstractUnixSocket | Scope::Signal)?;
     }
     let mut created = ruleset.create()?;
-    let system_access = match profile {
-        Profile::Pure => read,
-        Profile::Shell => read | AccessFs::Execute,
-    };
-    for path in SYSTEM_PATHS.iter().map(Path::new).filter(|p| p.exists()) {
-        created = created.add_rule(beneath(path, system_access)?)?;
+    for (path, access) in system_reads(profile) {
+        created = created.add_rule(beneath(&path, read | access)?)?;
     }
     for path in SYSTEM_DEVICES.iter().map(Path::new).filter(|p| p.exists()) {
         created = created.add_rule(beneath(path, file_rights(read | AccessFs::WriteFile))?)?;
@@ -105,6 +138,35 @@ pub(crate) fn build(
         feature: "Landlock ruleset",
         detail: "the ruleset was not created".to_owned(),
     })
+}
+
+/// The system paths `profile` reads, each with the rights beyond reading it has there;
+/// paths this host lacks are left out.
+fn system_reads(profile: Profile) -> Vec<(PathBuf, BitFlags<AccessFs>)> {
+    let none = BitFlags::empty();
+    let mut reads: Vec<(PathBuf, BitFlags<AccessFs>)> = match profile {
+        Profile::Pure => PURE_READS.iter().map(|p| (p.into(), none)).collect(),
+        Profile::Shell => SHELL_READS_AND_EXECUTES
+            .iter()
+            .map(|p| (p.into(), BitFlags::from(AccessFs::Execute)))
+            .chain(SHELL_ETC_READS.iter().map(|p| (p.into(), none)))
+            .collect(),
+    };
+    if profile == Profile::Shell {
+        let versioned = std::fs::read_dir("/etc").into_iter().flatten().flatten();
+        reads.extend(
+            versioned
+                .map(|entry| entry.path())
+                .filter(|path| {
+                    path.file_name()
+                        .and_then(|name| name.to_str())
+                        .is_some_and(|name| SHELL_ETC_PREFIXES.iter().any(|p| name.starts_with(p)))
+                })
+                .map(|path| (path, none)),
+        );
+    }
+    reads.retain(|(path, _)| path.exists());
+    reads
 }
 
 /// Restricts rights to those Landlock accepts on a regular file.

@@ -13,9 +13,15 @@
 //! only a caller that asks for [`Confinement::spawn_degraded`] runs a program without
 //! them, and must say so to the operator.
 //!
-//! Note for callers: the kernel never applies `RLIMIT_NPROC` to uid 0, so a worker
-//! started as root is bounded in processes only by its seccomp profile. Run workers
-//! under an unprivileged uid ([`Spawn::uid`]) to make the process limit bite.
+//! Architecture Invariant: a confined program never runs as root and never holds a
+//! capability. A root caller must name an unprivileged uid ([`Spawn::uid`]; [`UidPool`]
+//! lends host-wide unique ones); every path, degraded mode included, empties the
+//! capability sets before `execve`.
+//!
+//! Architecture Invariant: outside its writable paths, nothing a confined program does
+//! changes a file, its metadata included: Landlock governs opening, creating and
+//! removing, and a private mount namespace in which everything else is mounted read-only
+//! governs mode, owner, times and extended attributes, which Landlock does not cover.
 
 // Starting a confined child and confining it take raw system calls on shared memory.
 // This crate is the one place that needs `unsafe`; each block says why it is sound.
@@ -25,14 +31,21 @@ mod confine;
 mod error;
 mod kill_uid;
 mod landlock_rules;
+mod mount_view;
 mod number_filter;
+mod privileges;
 mod seccomp;
 mod spawn;
+mod sys;
+mod uid_pool;
 
 pub use confine::{status, Confinement, Limits, Profile, SandboxStatus};
 pub use error::SandboxError;
 pub use kill_uid::kill_uid;
+pub use landlock_rules::{PURE_READS, SHELL_ETC_READS, SHELL_READS_AND_EXECUTES};
+pub use seccomp::MACHINE_WIDE_CALLS;
 pub use spawn::{Process, Spawn, Stdio, HANDED_FD_MAX};
+pub use uid_pool::{own_directory, LentUid, UidPool, LENT_UIDS_MAX, LENT_UID_BASE};
 
 /// The descriptor a worker finds its channel on.
 pub const CHANNEL_FD: i32 = 3;

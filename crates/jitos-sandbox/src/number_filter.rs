@@ -91,13 +91,14 @@ fn jump(code: u16, k: u32, jt: u8, jf: u8) -> sock_filter {
     sock_filter { code, jt, jf, k }
 }
 
+/// The kernel's reading of the programs this module emits, for tests.
 #[cfg(test)]
-mod tests {
+pub(crate) mod emulator {
     use super::*;
 
     /// Runs `program` as the kernel would for a call `nr` from `arch` (the subset of
     /// classic BPF this module emits); the verdict and the instructions it took.
-    fn run(program: &[sock_filter], nr: u32, arch: u32) -> (u32, usize) {
+    pub(crate) fn run(program: &[sock_filter], nr: u32, arch: u32) -> (u32, usize) {
         let mut a = 0u32;
         let mut pc = 0usize;
         let mut steps = 0;
@@ -128,9 +129,20 @@ mod tests {
         }
     }
 
-    fn verdict(program: &[sock_filter], nr: u32, arch: u32) -> u32 {
+    pub(crate) fn verdict(program: &[sock_filter], nr: u32, arch: u32) -> u32 {
         run(program, nr, arch).0
     }
+
+    /// The verdict of `program` for the native call `nr`.
+    pub(crate) fn native_verdict(program: &[sock_filter], nr: u32) -> u32 {
+        verdict(program, nr, AUDIT_ARCH_X86_64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::emulator::{run, verdict};
+    use super::*;
 
     // Goal: the tree gives exactly the listed verdicts and allows the rest, for every
     // number, at every size (including ones whose left subtrees need a long jump).

@@ -62,21 +62,64 @@ const DENIED: &[libc::c_long] = &[
     libc::SYS_setfsgid,
     libc::SYS_setgroups,
     libc::SYS_capset,
-    // The machine itself: clocks, swap, accounting, the kernel log, I/O ports.
+    // The machine itself, refused here rather than left to capabilities: clocks, names,
+    // swap, accounting, quotas, the kernel log, terminals, I/O ports, and obsolete calls
+    // that only ever served the administrator.
     libc::SYS_settimeofday,
     libc::SYS_clock_settime,
     libc::SYS_clock_adjtime,
     libc::SYS_adjtimex,
+    libc::SYS_sethostname,
+    libc::SYS_setdomainname,
     libc::SYS_swapon,
     libc::SYS_swapoff,
     libc::SYS_reboot,
     libc::SYS_acct,
     libc::SYS_syslog,
     libc::SYS_quotactl,
+    libc::SYS_quotactl_fd,
     libc::SYS_iopl,
     libc::SYS_ioperm,
     libc::SYS_fanotify_init,
     libc::SYS_vhangup,
+    libc::SYS_nfsservctl,
+    libc::SYS__sysctl,
+    libc::SYS_uselib,
+    libc::SYS_ustat,
+    libc::SYS_sysfs,
+    libc::SYS_lookup_dcookie,
+];
+
+/// The refused calls that act on the whole machine, by name: refused by the filter
+/// whoever runs the program, not left to the capabilities it lacks.
+pub const MACHINE_WIDE_CALLS: &[(&str, libc::c_long)] = &[
+    ("settimeofday", libc::SYS_settimeofday),
+    ("clock_settime", libc::SYS_clock_settime),
+    ("clock_adjtime", libc::SYS_clock_adjtime),
+    ("adjtimex", libc::SYS_adjtimex),
+    ("sethostname", libc::SYS_sethostname),
+    ("setdomainname", libc::SYS_setdomainname),
+    ("swapon", libc::SYS_swapon),
+    ("swapoff", libc::SYS_swapoff),
+    ("reboot", libc::SYS_reboot),
+    ("kexec_load", libc::SYS_kexec_load),
+    ("kexec_file_load", libc::SYS_kexec_file_load),
+    ("init_module", libc::SYS_init_module),
+    ("finit_module", libc::SYS_finit_module),
+    ("delete_module", libc::SYS_delete_module),
+    ("acct", libc::SYS_acct),
+    ("syslog", libc::SYS_syslog),
+    ("quotactl", libc::SYS_quotactl),
+    ("quotactl_fd", libc::SYS_quotactl_fd),
+    ("iopl", libc::SYS_iopl),
+    ("ioperm", libc::SYS_ioperm),
+    ("vhangup", libc::SYS_vhangup),
+    ("nfsservctl", libc::SYS_nfsservctl),
+    ("_sysctl", libc::SYS__sysctl),
+    ("uselib", libc::SYS_uselib),
+    ("ustat", libc::SYS_ustat),
+    ("sysfs", libc::SYS_sysfs),
+    ("lookup_dcookie", libc::SYS_lookup_dcookie),
 ];
 
 /// `ioctl` requests refused: pushing input into a terminal (`TIOCSTI`) and the console's
@@ -192,4 +235,31 @@ fn build(profile: Profile) -> Result<Vec<BpfProgram>, SandboxError> {
     .try_into()?;
 
     Ok(vec![number_filter::compile(&by_number), by_arguments])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::number_filter::emulator::native_verdict;
+
+    // Goal: the calls that act on the whole machine are refused by the filter itself,
+    // not left to the capabilities a worker lacks. Method: run each profile's number
+    // filter, as the kernel would, for every one of them.
+    #[test]
+    fn machine_wide_calls_are_refused_by_number() {
+        for profile in [Profile::Pure, Profile::Shell] {
+            let filters = filters(profile).unwrap_or_else(|e| panic!("{e}"));
+            for &(name, nr) in MACHINE_WIDE_CALLS {
+                assert_eq!(
+                    native_verdict(&filters[0], nr as u32),
+                    number_filter::errno(libc::EPERM),
+                    "{name} under {profile:?}"
+                );
+            }
+            assert_eq!(
+                native_verdict(&filters[0], libc::SYS_getpid as u32),
+                libc::SECCOMP_RET_ALLOW
+            );
+        }
+    }
 }

@@ -90,8 +90,9 @@ impl Spawn {
         self
     }
 
-    /// Runs the program as `uid` (and gid `uid`, no supplementary groups); the caller
-    /// must be root.
+    /// Runs the program as `uid` (and gid `uid`, no supplementary groups). A root caller
+    /// must give an unprivileged uid, since a confined program never runs as root; any
+    /// other caller may give only its own.
     pub fn uid(mut self, uid: u32) -> Spawn {
         self.uid = Some(uid);
         self
@@ -114,6 +115,11 @@ impl Spawn {
     /// The program's path.
     pub fn program(&self) -> &Path {
         &self.program
+    }
+
+    /// The uid asked for with [`Spawn::uid`].
+    pub(crate) fn uid_asked(&self) -> Option<u32> {
+        self.uid
     }
 }
 
@@ -151,8 +157,9 @@ impl Process {
 #[repr(i32)]
 enum Stage {
     Stdio = 1,
+    View,
+    Privileges,
     Cwd,
-    Identity,
     Confine,
     Hand,
     Exec,
@@ -162,10 +169,11 @@ impl Stage {
     fn from_code(code: i32) -> &'static str {
         match code {
             1 => "setting up its standard streams",
-            2 => "changing to its directory",
-            3 => "taking its uid",
-            4 => "applying its confinement",
-            5 => "handing it its descriptors",
+            2 => "making its private read-only view of the file system (a mount namespace; `jitos doctor` says whether this kernel offers one)",
+            3 => "dropping its capabilities and taking its uid",
+            4 => "changing to its directory",
+            5 => "applying its confinement",
+            6 => "handing it its descriptors",
             _ => "executing it",
         }
     }
@@ -179,7 +187,6 @@ struct Plan<'a> {
     /// Sources of fds 0, 1, 2; `None` keeps the caller's.
     stdio: [Option<RawFd>; 3],
     cwd: Option<&'a CString>,
-    uid: Option<libc::uid_t>,
     prepared: &'a Prepared,
     handed: &'a [(RawFd, RawFd)],
     mask: libc::sigset_t,
@@ -259,7 +266,6 @@ pub(crate) fn launch(spawn: Spawn, prepared: &Prepared) -> Result<Process, Sandb
         envp: &envp,
         stdio,
         cwd: cwd.as_ref(),
-        uid: spawn.uid,
         prepared,
         handed: &handed,
         // SAFETY: an all-zero sigset_t is a valid (empty) set, overwritten below.
@@ -389,20 +395,19 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
                 }
             }
         }
+        // The view comes before the uid change (as root, it takes root) and before the
+        // directory change, so the program's directory is on its writable bind mount.
+        if let Some(view) = &plan.prepared.view {
+            if let Err(code) = view.enter() {
+                return failed(Stage::View, code);
+            }
+        }
+        if let Err(code) = plan.prepared.privileges.apply() {
+            return failed(Stage::Privileges, code);
+        }
         if let Some(dir) = plan.cwd {
             if libc::chdir(dir.as_ptr()) < 0 {
                 return failed(Stage::Cwd, errno());
-            }
-        }
-        if let Some(uid) = plan.uid {
-            // Raw calls, not libc's wrappers: glibc's setuid would ask every thread of
-            // what it takes for this process (the parent, whose memory this is) to
-            // change its credentials too.
-            if libc::syscall(libc::SYS_setgroups, 0usize, std::ptr::null::<libc::gid_t>()) < 0
-                || libc::syscall(libc::SYS_setgid, uid) < 0
-                || libc::syscall(libc::SYS_setuid, uid) < 0
-            {
-                return failed(Stage::Identity, errno());
             }
         }
         if let Err(code) = plan.prepared.apply() {

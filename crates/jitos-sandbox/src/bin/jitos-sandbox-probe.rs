@@ -7,6 +7,7 @@
 
 use std::ffi::CString;
 use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -95,6 +96,73 @@ fn main() -> ExitCode {
             v.try_reserve_exact(2 << 30)
                 .map_err(|_| std::io::Error::from_raw_os_error(libc::ENOMEM))
         }
+        "chmod" => {
+            let path = cstr(arg);
+            // SAFETY: path is a live NUL-terminated string.
+            sys(unsafe { libc::chmod(path.as_ptr(), 0o777) }.into())
+        }
+        "fchmod" => std::fs::File::open(arg).and_then(|file| {
+            // SAFETY: fchmod takes a live descriptor and a mode.
+            sys(unsafe { libc::fchmod(file.as_raw_fd(), 0o777) }.into())
+        }),
+        "chown" => {
+            let path = cstr(arg);
+            // Giving a file to its own owner is allowed to that owner: only the view
+            // of the file system can refuse it.
+            // SAFETY: path is a live NUL-terminated string; the ids are the probe's own.
+            sys(unsafe { libc::chown(path.as_ptr(), libc::getuid(), libc::getgid()) }.into())
+        }
+        "utimensat" => {
+            let path = cstr(arg);
+            let times = [libc::timespec {
+                tv_sec: 978_307_200, // 2001-01-01
+                tv_nsec: 0,
+            }; 2];
+            // SAFETY: path is a live NUL-terminated string and times two live timespecs.
+            sys(unsafe { libc::utimensat(libc::AT_FDCWD, path.as_ptr(), times.as_ptr(), 0) }.into())
+        }
+        "setxattr" => {
+            let (path, name, value) = (cstr(arg), cstr("user.jitos-probe"), b"escaped");
+            // SAFETY: path and name are live NUL-terminated strings, value a live buffer
+            // of the length passed.
+            sys(unsafe {
+                libc::setxattr(
+                    path.as_ptr(),
+                    name.as_ptr(),
+                    value.as_ptr().cast(),
+                    value.len(),
+                    0,
+                )
+            }
+            .into())
+        }
+        "caps-held" => caps_held(),
+        "pause" => {
+            std::thread::sleep(std::time::Duration::from_secs(number(arg)));
+            Ok(())
+        }
+        "sethostname" => {
+            // The name it already has: a success changes nothing.
+            let mut name = [0u8; 256];
+            // SAFETY: gethostname writes at most the buffer's length into a live buffer.
+            sys(unsafe { libc::gethostname(name.as_mut_ptr().cast(), name.len()) }.into()).and_then(
+                |()| {
+                    let len = name.iter().position(|&b| b == 0).unwrap_or(name.len());
+                    // SAFETY: the first `len` bytes of `name` are live.
+                    sys(unsafe { libc::sethostname(name.as_ptr().cast(), len) }.into())
+                },
+            )
+        }
+        // With neither a time nor a zone, a permitted call changes nothing; the
+        // permission check comes first.
+        // SAFETY: both pointers are null, which settimeofday accepts.
+        "settimeofday" => sys(unsafe {
+            libc::syscall(
+                libc::SYS_settimeofday,
+                std::ptr::null::<libc::timeval>(),
+                std::ptr::null::<libc::c_void>(),
+            )
+        }),
         "nnp-clear" => {
             // SAFETY: PR_GET_NO_NEW_PRIVS reads a flag.
             match unsafe { libc::prctl(libc::PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) } {
@@ -316,4 +384,67 @@ fn fork_many(count: u32) -> std::io::Result<()> {
         }
     }
     result
+}
+
+/// Succeeds when the probe holds any capability: in its effective, permitted or
+/// inheritable set (capget), its bounding set (PR_CAPBSET_READ) or its ambient set.
+fn caps_held() -> std::io::Result<()> {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: libc::c_int,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy, Default)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    let header = Header {
+        version: 0x2008_0522, // _LINUX_CAPABILITY_VERSION_3
+        pid: 0,
+    };
+    let mut data = [Data::default(); 2];
+    // SAFETY: both pointers refer to live values laid out as the kernel's structs.
+    sys(unsafe {
+        libc::syscall(
+            libc::SYS_capget,
+            &header as *const Header,
+            data.as_mut_ptr(),
+        )
+    })?;
+    let mut held = Vec::new();
+    for (word, d) in data.iter().enumerate() {
+        for (set, bits) in [
+            ("effective", d.effective),
+            ("permitted", d.permitted),
+            ("inheritable", d.inheritable),
+        ] {
+            if bits != 0 {
+                held.push(format!("{set}[{word}]={bits:#x}"));
+            }
+        }
+    }
+    for cap in 0..64 {
+        // SAFETY: PR_CAPBSET_READ and PR_CAP_AMBIENT_IS_SET take integers.
+        let (bounding, ambient) = unsafe {
+            (
+                libc::prctl(libc::PR_CAPBSET_READ, cap, 0, 0, 0),
+                libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_IS_SET, cap, 0, 0),
+            )
+        };
+        if bounding > 0 {
+            held.push(format!("bounding {cap}"));
+        }
+        if ambient > 0 {
+            held.push(format!("ambient {cap}"));
+        }
+    }
+    if held.is_empty() {
+        Err(std::io::Error::other("no capability is held"))
+    } else {
+        println!("held: {}", held.join(", "));
+        Ok(())
+    }
 }

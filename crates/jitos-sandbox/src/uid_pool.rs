@@ -1,0 +1,226 @@
+//! The unprivileged uids confined programs of a root caller run under, one per running
+//! program, unique across every caller on the host.
+
+use std::{
+    collections::BTreeSet,
+    fs::File,
+    os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt},
+    path::{Path, PathBuf},
+    sync::{Arc, Mutex, MutexGuard, PoisonError},
+};
+
+use nix::fcntl::{Flock, FlockArg};
+
+/// First uid lent. Far above any account a distribution creates, so a confined program
+/// shares its uid with no process and owns no file but what it is given.
+pub const LENT_UID_BASE: u32 = 0x4A49_0000;
+/// Uids that may be lent at once, across every caller on the host.
+pub const LENT_UIDS_MAX: u32 = 4096;
+
+/// Uids lent one per running program. A uid is held by an exclusive `flock` on its file
+/// in a host-wide directory, so two callers on one host (two daemons, a daemon and
+/// `jitos sandbox exec`) never lend the same uid, and one sweeping strays never kills
+/// another's program.
+#[derive(Debug, Clone)]
+pub struct UidPool {
+    in_use: Arc<Mutex<BTreeSet<u32>>>,
+    locks: PathBuf,
+}
+
+/// A uid lent to one program; given back when dropped.
+#[derive(Debug)]
+pub struct LentUid {
+    uid: u32,
+    /// Held for as long as the uid is lent.
+    _lock: Flock<File>,
+    pool: UidPool,
+}
+
+impl LentUid {
+    /// The uid.
+    pub fn uid(&self) -> u32 {
+        self.uid
+    }
+}
+
+impl Drop for LentUid {
+    fn drop(&mut self) {
+        held(&self.pool.in_use).remove(&self.uid);
+    }
+}
+
+impl UidPool {
+    /// The host-wide pool: its locks live in `$TMPDIR/jitos-worker-uids`.
+    pub fn host() -> std::io::Result<UidPool> {
+        UidPool::at(&std::env::temp_dir().join("jitos-worker-uids"))
+    }
+
+    /// A pool whose uid locks live in `lock_dir`, made private (0700) to this caller's uid
+    /// and refused if someone else made it first. Only root can lend from it.
+    pub fn at(lock_dir: &Path) -> std::io::Result<UidPool> {
+        own_directory(lock_dir, 0o700)?;
+        Ok(UidPool {
+            in_use: Arc::default(),
+            locks: lock_dir.to_owned(),
+        })
+    }
+
+    /// Lends the lowest uid no program of any caller holds, or `None` when all are held.
+    pub fn lend(&self) -> Option<LentUid> {
+        let mut in_use = held(&self.in_use);
+        for uid in LENT_UID_BASE..LENT_UID_BASE + LENT_UIDS_MAX {
+            if in_use.contains(&uid) {
+                continue;
+            }
+            if let Some(lock) = try_hold(&self.locks, uid) {
+                in_use.insert(uid);
+                return Some(LentUid {
+                    uid,
+                    _lock: lock,
+                    pool: self.clone(),
+                });
+            }
+        }
+        None
+    }
+
+    /// Kills every process that runs under a lendable uid no caller holds: what programs
+    /// of a caller that was killed left behind (children that escaped their process
+    /// group). Returns the uids swept and those that could not be.
+    pub fn kill_strays(&self) -> (usize, Vec<(u32, std::io::Error)>) {
+        let (mut swept, mut failed) = (0, Vec::new());
+        for uid in running_lendable_uids() {
+            if held(&self.in_use).contains(&uid) {
+                continue;
+            }
+            // Held for the sweep, so no other caller lends the uid meanwhile.
+            let Some(_lock) = try_hold(&self.locks, uid) else {
+                continue;
+            };
+            match crate::kill_uid(uid) {
+                Ok(()) => swept += 1,
+                Err(e) => failed.push((uid, e)),
+            }
+        }
+        (swept, failed)
+    }
+}
+
+/// Takes the lock of `uid`, unless another holder has it.
+fn try_hold(dir: &Path, uid: u32) -> Option<Flock<File>> {
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(dir.join(uid.to_string()))
+        .ok()?;
+    Flock::lock(file, FlockArg::LockExclusiveNonblock).ok()
+}
+
+/// The lendable uids that own a process now, from `/proc`.
+fn running_lendable_uids() -> BTreeSet<u32> {
+    let range = LENT_UID_BASE..LENT_UID_BASE + LENT_UIDS_MAX;
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|entry| {
+            entry
+                .file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        })
+        .filter_map(|entry| entry.metadata().ok())
+        .map(|meta| meta.uid())
+        .filter(|uid| range.contains(uid))
+        .collect()
+}
+
+/// Makes `dir` (its parent must exist), or takes the one there only if it is a real
+/// directory of this uid: in a shared temporary directory anyone may have made it first,
+/// and root would then write where they can swap things. It ends with exactly `mode`.
+pub fn own_directory(dir: &Path, mode: u32) -> std::io::Result<()> {
+    match std::fs::DirBuilder::new().mode(mode).create(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e),
+    }
+    let meta = std::fs::symlink_metadata(dir)?;
+    // SAFETY: geteuid takes no arguments and cannot fail.
+    let uid = unsafe { libc::geteuid() };
+    if !meta.is_dir() || meta.uid() != uid {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            format!(
+                "{} is not a directory of uid {uid} (it is owned by uid {}); someone else \
+                 made it, so it will not be used: remove it and try again",
+                dir.display(),
+                meta.uid()
+            ),
+        ));
+    }
+    // Not a symlink, and in a sticky directory only its owner may move it away.
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode))
+}
+
+/// The set, even if a thread panicked while holding it (it is only ever a set of uids).
+fn held(in_use: &Mutex<BTreeSet<u32>>) -> MutexGuard<'_, BTreeSet<u32>> {
+    in_use.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lent_uids_are_distinct_exclusive_and_come_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let locks = dir.path().join("locks");
+        let pool = UidPool::at(&locks).unwrap();
+        // A second pool over the same directory stands for another caller on the host.
+        let other = UidPool::at(&locks).unwrap();
+        let a = pool.lend().unwrap();
+        let b = other.lend().unwrap();
+        assert_ne!(a.uid(), b.uid());
+        let b_uid = b.uid();
+        drop(b);
+        assert_eq!(pool.lend().map(|u| u.uid()), Some(b_uid));
+    }
+
+    // Goal: a directory someone else could have prepared in a shared tmp is never used:
+    // not a symlink to a directory of ours, and (as root, who can make one) not one owned
+    // by another uid. Method: one of each beside a fresh path, which is made with the mode
+    // asked, and an existing directory of ours, which is taken and given the mode.
+    #[test]
+    fn only_a_real_directory_of_ours_is_taken() {
+        let dir = tempfile::tempdir().unwrap();
+        let mode = |path: &Path| std::fs::symlink_metadata(path).unwrap().mode() & 0o7777;
+        let fresh = dir.path().join("fresh");
+        own_directory(&fresh, 0o711).unwrap();
+        assert_eq!(mode(&fresh), 0o711);
+        own_directory(&fresh, 0o700).unwrap();
+        assert_eq!(mode(&fresh), 0o700);
+
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&fresh, &link).unwrap();
+        assert!(own_directory(&link, 0o700).is_err(), "a symlink was taken");
+
+        // SAFETY: geteuid takes no arguments.
+        if unsafe { libc::geteuid() } == 0 {
+            let foreign = dir.path().join("foreign");
+            std::fs::create_dir(&foreign).unwrap();
+            std::os::unix::fs::chown(&foreign, Some(65534), Some(65534)).unwrap();
+            let Err(refused) = own_directory(&foreign, 0o700) else {
+                panic!("another uid's directory was taken");
+            };
+            assert!(
+                refused.to_string().contains("owned by uid 65534"),
+                "{refused}"
+            );
+            assert_eq!(mode(&foreign) & 0o077, 0o055, "its mode was changed");
+        }
+    }
+}
