@@ -27,6 +27,7 @@
 // This crate is the one place that needs `unsafe`; each block says why it is sound.
 #![allow(unsafe_code)]
 
+mod cgroup;
 mod confine;
 mod error;
 mod kill_uid;
@@ -39,6 +40,7 @@ mod spawn;
 mod sys;
 mod uid_pool;
 
+pub use cgroup::{CgroupLease, CgroupRoot, CgroupUnavailable, CgroupVersion};
 pub use confine::{status, Confinement, Limits, Profile, SandboxStatus};
 pub use error::SandboxError;
 pub use kill_uid::kill_uid;

@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
 use std::sync::atomic::{AtomicI32, Ordering};
 
+use crate::cgroup::{self, CgroupLease};
 use crate::confine::Prepared;
 use crate::SandboxError;
 
@@ -61,6 +62,8 @@ pub struct Spawn {
     uid: Option<u32>,
     stdio: [Stdio; 3],
     handed: Vec<(OwnedFd, RawFd)>,
+    /// `cgroup.procs` of the groups the child joins.
+    cgroups: Vec<OwnedFd>,
 }
 
 impl Spawn {
@@ -74,6 +77,7 @@ impl Spawn {
             uid: None,
             stdio: [Stdio::Null, Stdio::Inherit, Stdio::Inherit],
             handed: Vec::new(),
+            cgroups: Vec::new(),
         }
     }
 
@@ -110,6 +114,15 @@ impl Spawn {
     pub fn hand(mut self, fd: OwnedFd, target: RawFd) -> Spawn {
         self.handed.push((fd, target));
         self
+    }
+
+    /// Starts the program in the control group of `lease`, so its limits bind the
+    /// program and everything it starts.
+    pub fn cgroup(mut self, lease: &CgroupLease) -> std::io::Result<Spawn> {
+        for procs in lease.procs() {
+            self.cgroups.push(procs?);
+        }
+        Ok(self)
     }
 
     /// The program's path.
@@ -157,6 +170,7 @@ impl Process {
 #[repr(i32)]
 enum Stage {
     Stdio = 1,
+    Cgroup,
     View,
     Privileges,
     Cwd,
@@ -169,11 +183,12 @@ impl Stage {
     fn from_code(code: i32) -> &'static str {
         match code {
             1 => "setting up its standard streams",
-            2 => "making its private read-only view of the file system (a mount namespace; `jitos doctor` says whether this kernel offers one)",
-            3 => "dropping its capabilities and taking its uid",
-            4 => "changing to its directory",
-            5 => "applying its confinement",
-            6 => "handing it its descriptors",
+            2 => "joining its control group",
+            3 => "making its private read-only view of the file system (a mount namespace; `jitos doctor` says whether this kernel offers one)",
+            4 => "dropping its capabilities and taking its uid",
+            5 => "changing to its directory",
+            6 => "applying its confinement",
+            7 => "handing it its descriptors",
             _ => "executing it",
         }
     }
@@ -187,6 +202,7 @@ struct Plan<'a> {
     /// Sources of fds 0, 1, 2; `None` keeps the caller's.
     stdio: [Option<RawFd>; 3],
     cwd: Option<&'a CString>,
+    cgroups: &'a [OwnedFd],
     prepared: &'a Prepared,
     handed: &'a [(RawFd, RawFd)],
     mask: libc::sigset_t,
@@ -266,6 +282,7 @@ pub(crate) fn launch(spawn: Spawn, prepared: &Prepared) -> Result<Process, Sandb
         envp: &envp,
         stdio,
         cwd: cwd.as_ref(),
+        cgroups: &spawn.cgroups,
         prepared,
         handed: &handed,
         // SAFETY: an all-zero sigset_t is a valid (empty) set, overwritten below.
@@ -394,6 +411,11 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
                     return failed(Stage::Stdio, errno());
                 }
             }
+        }
+        // First, while the child still has the caller's credentials and before it can
+        // start anything, so nothing it does escapes the group's limits.
+        if let Err(code) = cgroup::join(plan.cgroups) {
+            return failed(Stage::Cgroup, code);
         }
         // The view comes before the uid change (as root, it takes root) and before the
         // directory change, so the program's directory is on its writable bind mount.

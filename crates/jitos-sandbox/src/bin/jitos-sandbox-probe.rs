@@ -137,6 +137,16 @@ fn main() -> ExitCode {
             .into())
         }
         "caps-held" => caps_held(),
+        "mem-touch" => {
+            // Resident memory, which a memory cgroup counts (an address-space limit counts
+            // reservations instead).
+            let mut held: Vec<Vec<u8>> = Vec::new();
+            for _ in 0..number::<u32>(arg) {
+                held.push(vec![1u8; 1 << 20]);
+            }
+            std::hint::black_box(&held);
+            Ok(())
+        }
         "pause" => {
             std::thread::sleep(std::time::Duration::from_secs(number(arg)));
             Ok(())

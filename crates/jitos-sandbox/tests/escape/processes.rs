@@ -154,3 +154,69 @@ fn reading_the_daemons_memory_is_refused() {
         &["process-vm-readv", &pid, &addr],
     );
 }
+
+#[test]
+fn cgroup_limits_bind_whatever_the_rlimits_allow() {
+    // Goal: where a control group can be made, its pids and memory limits stop a bomb
+    // even when the rlimits would not; method: a fork bomb of 200 under a group of 16
+    // processes, and 256 MiB touched under a group of 64 MiB, both with loose rlimits,
+    // beside the same runs under loose groups. (The suite's root run covers this: only
+    // root can make groups here.)
+    if !crate::harness::is_root() {
+        return;
+    }
+    let root =
+        match jitos_sandbox::CgroupRoot::create(&format!("jitos-escape-{}", std::process::id())) {
+            Ok(root) => root,
+            Err(why) => {
+                assert!(
+                    std::env::var_os("CI").is_none(),
+                    "CI must offer cgroups to root: {why}"
+                );
+                eprintln!("skipped: {why}");
+                return;
+            }
+        };
+    let runner = Runner::new();
+    let mut loose = Confinement::new(Profile::Shell);
+    loose.limits.processes = 1000;
+    let mut tight = loose.limits;
+    tight.processes = 16;
+    tight.address_space_bytes = 64 << 20;
+    let run = |name: &str, limits: &jitos_sandbox::Limits, args: &[&str]| {
+        let lease = root.lease(name, limits).unwrap();
+        let (mut reader, writer) = std::io::pipe().unwrap();
+        let mut spawn = jitos_sandbox::Spawn::new(crate::harness::PROBE)
+            .args(args)
+            .stdio(
+                jitos_sandbox::Stdio::Null,
+                jitos_sandbox::Stdio::Fd(writer.try_clone().unwrap().into()),
+                jitos_sandbox::Stdio::Fd(writer.into()),
+            )
+            .cgroup(&lease)
+            .unwrap();
+        if let Some(uid) = runner.uid() {
+            spawn = spawn.uid(uid);
+        }
+        let mut process = loose.spawn(spawn).unwrap();
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut reader, &mut text).unwrap();
+        (process.wait().unwrap(), text)
+    };
+    let (status, text) = run("bomb", &tight, &["fork-bomb", "200"]);
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "fork bomb under a 16-process group: {text}"
+    );
+    let (status, text) = run("bomb-control", &loose.limits, &["fork-bomb", "200"]);
+    assert_eq!(status.code(), Some(0), "control: {text}");
+    let (status, text) = run("touch", &tight, &["mem-touch", "256"]);
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(libc::SIGKILL),
+        "256 MiB under a 64 MiB group: {text}"
+    );
+    let (status, text) = run("touch-control", &loose.limits, &["mem-touch", "256"]);
+    assert_eq!(status.code(), Some(0), "control: {text}");
+}
