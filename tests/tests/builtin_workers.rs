@@ -11,7 +11,7 @@ use jitos_system_tests::{
     run_job, wait_until, worker_children, Sandbox,
 };
 
-/// First uid the daemon hands workers when it runs as root (`jobs/scratch.rs`).
+/// First uid the daemon hands workers when it runs as root (`jitos_sandbox::LENT_UID_BASE`).
 const WORKER_UID_BASE: u32 = 0x4A49_0000;
 
 fn running_as_root() -> bool {
@@ -128,6 +128,42 @@ fn a_shell_job_runs_confined_under_its_own_uid() {
     if running_as_root() {
         assert!(uid >= WORKER_UID_BASE, "the command ran as uid {uid}");
     }
+}
+
+// Goal: the reported failure of a root daemon whose workers were built under a private
+// home (every job failed with "Permission denied" executing the binary) is gone: built-in
+// workers run from the daemon's worker store. Method: copy the built-in worker binaries
+// into a 0700 directory, start jitosd with --worker-dir there, run a shell job.
+#[test]
+fn built_in_workers_built_under_a_private_home_run() {
+    if !running_as_root() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI runs as root: this test must run there"
+        );
+        eprintln!("skipped: only a root jitosd runs workers under uids of their own");
+        return;
+    }
+    let sandbox = Sandbox::new();
+    let home = sandbox.path().join("home");
+    fs::create_dir(&home).unwrap();
+    for worker in [
+        "jitos-worker-noop",
+        "jitos-worker-shell",
+        "jitos-worker-scaffold",
+    ] {
+        fs::copy(bin_path(worker), home.join(worker)).unwrap();
+    }
+    fs::set_permissions(&home, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let daemon = sandbox.start_with(&["--worker-dir", home.to_str().unwrap()]);
+    let mut client = daemon.client();
+    let sws = create_sws(&mut client);
+    let view = run_job(&mut client, job_spec("shell", sws, &["sh", "-c", "id -u"]));
+    assert!(
+        matches!(view.state, AttemptState::Done { exit_status: 0, .. }),
+        "the job ended {}",
+        view.state
+    );
 }
 
 /// Starts `sleep SECONDS` in a session of its own and returns once it is there (the

@@ -2,9 +2,29 @@
 //! gets, seen from the command line, each refusal beside a positive control.
 #![allow(clippy::unwrap_used)]
 
-use std::{fs, process::Command};
+use std::{
+    fs,
+    os::unix::fs::{MetadataExt, PermissionsExt},
+    path::Path,
+    process::Command,
+};
 
-use jitos_system_tests::{assert_failure, assert_success, Sandbox};
+use jitos_system_tests::{assert_failure, assert_success, bin_path, Sandbox};
+
+/// The uid `jitos sandbox exec --uid` runs as in these tests, and `setpriv` the CLI as.
+const NOBODY: u32 = 65534;
+
+fn running_as_root() -> bool {
+    nix::unistd::Uid::effective().is_root()
+}
+
+/// Makes the sandbox's directories `NOBODY`'s (and enterable), for the runs as it.
+fn give_to_nobody(sandbox: &Sandbox, paths: &[&Path]) {
+    fs::set_permissions(sandbox.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    for path in paths {
+        std::os::unix::fs::chown(path, Some(NOBODY), Some(NOBODY)).unwrap();
+    }
+}
 
 // Goal: doctor says workers can be confined on this machine. Method: read its JSON.
 #[test]
@@ -18,6 +38,16 @@ fn doctor_reports_landlock_and_seccomp() {
         "{report:#}"
     );
     assert_eq!(report["seccomp"].as_bool(), Some(true), "{report:#}");
+    assert_eq!(
+        report["mount_namespace"].as_bool(),
+        Some(true),
+        "{report:#}"
+    );
+    let refused = report["machine_wide_calls_refused"].to_string();
+    assert!(
+        refused.contains("sethostname") && refused.contains("settimeofday"),
+        "{report:#}"
+    );
     assert_eq!(
         report["workers_confined"].as_bool(),
         Some(true),
@@ -38,32 +68,28 @@ fn exec_writes_only_under_rw() {
     let outside = other.join("x");
     let write = |target: &std::path::Path| format!("echo hi > {}", target.display());
 
+    // As root the command runs as another uid: give it what it is to write.
+    let uid = NOBODY.to_string();
+    let as_uid: &[&str] = if running_as_root() {
+        give_to_nobody(&sandbox, &[&granted, &other]);
+        &["--uid", &uid]
+    } else {
+        &[]
+    };
     let rw = granted.to_str().unwrap();
+    let exec = |rest: &[&str]| {
+        let mut args = vec!["sandbox", "exec"];
+        args.extend(as_uid);
+        args.extend(rest);
+        sandbox.jitos(&args)
+    };
     assert_success(
         "write inside --rw",
-        &sandbox.jitos(&[
-            "sandbox",
-            "exec",
-            "--rw",
-            rw,
-            "--",
-            "/bin/sh",
-            "-c",
-            &write(&inside),
-        ]),
+        &exec(&["--rw", rw, "--", "/bin/sh", "-c", &write(&inside)]),
     );
     assert_eq!(fs::read_to_string(&inside).unwrap(), "hi\n");
 
-    let refused = sandbox.jitos(&[
-        "sandbox",
-        "exec",
-        "--rw",
-        rw,
-        "--",
-        "/bin/sh",
-        "-c",
-        &write(&outside),
-    ]);
+    let refused = exec(&["--rw", rw, "--", "/bin/sh", "-c", &write(&outside)]);
     assert_failure("write outside --rw", &refused);
     assert!(!outside.exists(), "the confined write landed");
 
@@ -124,5 +150,93 @@ fn worker_validate_accepts_good_and_points_at_bad_manifests() {
     assert!(
         text.contains(&format!("line {line}")) && text.contains("root"),
         "{text}"
+    );
+}
+
+// Goal: the report's case, through the CLI: `sh -c 'chmod 666 FILE'` under the shell
+// profile, run by an ordinary user on their own file outside every granted path, leaves
+// the file's mode as it was; run by root, the command runs as a lent uid, never root, and
+// cannot set the host name. Method: the user is uid 65534 (setpriv), the file theirs;
+// the same chmod unconfined is the control.
+#[test]
+fn metadata_outside_the_granted_paths_stays_and_root_is_never_kept() {
+    if !running_as_root() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI runs as root: this test must run there"
+        );
+        eprintln!("skipped: setpriv needs root to become another user");
+        return;
+    }
+    let sandbox = Sandbox::new();
+    let readable = sandbox.path().join("readable");
+    fs::create_dir(&readable).unwrap();
+    let file = readable.join("key");
+    fs::write(&file, "secret").unwrap();
+    fs::set_permissions(&file, fs::Permissions::from_mode(0o600)).unwrap();
+    give_to_nobody(&sandbox, &[&readable, &file]);
+    let jitos = bin_path("jitos");
+    let as_nobody = |args: &[&str]| {
+        Command::new("setpriv")
+            .args([
+                "--reuid",
+                "65534",
+                "--regid",
+                "65534",
+                "--clear-groups",
+                "--",
+            ])
+            .arg(&jitos)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let chmod = format!("chmod 666 {}", file.display());
+    let out = as_nobody(&[
+        "sandbox",
+        "exec",
+        "--profile",
+        "shell",
+        "--ro",
+        readable.to_str().unwrap(),
+        "--",
+        "/bin/sh",
+        "-c",
+        &chmod,
+    ]);
+    assert_failure("chmod outside --rw as an ordinary user", &out);
+    assert_eq!(
+        fs::metadata(&file).unwrap().mode() & 0o777,
+        0o600,
+        "the mode changed"
+    );
+    let control = Command::new("setpriv")
+        .args([
+            "--reuid",
+            "65534",
+            "--regid",
+            "65534",
+            "--clear-groups",
+            "--",
+        ])
+        .args(["/bin/sh", "-c", &chmod])
+        .status()
+        .unwrap();
+    assert!(control.success(), "control: the owner's own chmod failed");
+    assert_eq!(fs::metadata(&file).unwrap().mode() & 0o777, 0o666);
+
+    let text = assert_success(
+        "id as root",
+        &sandbox.jitos(&["sandbox", "exec", "--", "/usr/bin/id", "-u"]),
+    );
+    let uid: u32 = text.lines().next().unwrap().trim().parse().unwrap();
+    assert!(uid >= 0x4A49_0000, "sandbox exec as root ran as uid {uid}");
+    let hostname = sandbox.jitos(&["sandbox", "exec", "--", "/bin/hostname", "jitos-escaped"]);
+    assert_failure("sethostname as root", &hostname);
+    assert_ne!(
+        fs::read_to_string("/proc/sys/kernel/hostname")
+            .unwrap()
+            .trim(),
+        "jitos-escaped"
     );
 }

@@ -340,10 +340,14 @@ pub enum SwsCommand {
 pub enum SandboxCommand {
     /// Run CMD confined as a worker would be, to see what it can and cannot do
     ///
-    /// The environment is cleared (PATH=/usr/bin:/bin), stdin is empty, system
-    /// directories are read-only, only --rw directories are writable, no TCP, no sockets
-    /// but unix ones, no ptrace/mount/namespaces/bpf/io_uring/keyctl, rlimits on CPU,
-    /// memory, files and processes. Example:
+    /// The environment is cleared (PATH=/usr/bin:/bin), stdin is empty, the file system is
+    /// mounted read-only but for the --rw paths (no file outside them changes, nor its
+    /// mode, owner, times or extended attributes), only the system's programs and
+    /// libraries and the --ro paths can be read, no TCP, no sockets but unix ones, no
+    /// ptrace/mount/namespaces/bpf/io_uring/keyctl, no capabilities, no clock or host
+    /// name changes, limits on CPU, memory, files and processes. It never runs as root:
+    /// run by root, the command takes a uid lent from jitosd's worker uid pool (or
+    /// --uid), and can reach only what that uid may. Example:
     /// `jitos sandbox exec --rw /tmp/scratch -- /bin/sh -c 'echo hi > /tmp/scratch/x'`
     Exec {
         /// `pure` (no new processes, no exec) or `shell` (fork and exec system binaries)
@@ -355,6 +359,10 @@ pub enum SandboxCommand {
         /// A directory the command may read (repeatable)
         #[arg(long)]
         ro: Vec<PathBuf>,
+        /// Run as this unprivileged uid (root only; by default root lends one from the
+        /// worker uid pool, anyone else runs it as themself)
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        uid: Option<u32>,
         /// The command and its arguments, after `--`
         #[arg(last = true, required = true)]
         command: Vec<std::ffi::OsString>,

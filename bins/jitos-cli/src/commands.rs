@@ -111,8 +111,17 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             profile,
             rw,
             ro,
+            uid,
             command,
-        }) => sandbox_cmd::exec(profile, &rw, &ro, &command),
+        }) => sandbox_cmd::exec(
+            &sandbox_cmd::ExecArgs {
+                profile,
+                rw: &rw,
+                ro: &ro,
+                uid,
+            },
+            &command,
+        ),
         Command::Doctor => sandbox_cmd::doctor(json),
         Command::Worker(WorkerCommand::Validate { file }) => validate_manifest(json, &file),
         Command::Worker(WorkerCommand::List) => {
@@ -400,13 +409,13 @@ fn validate_manifest(json: bool, file: &Path) -> Result<ExitCode> {
         emit_json(&manifest)?;
     } else {
         println!(
-            "{}: valid manifest of worker {} {} (binary {}, profile {:?}, effects {:?}, {} needs)",
+            "{}: valid manifest of worker {} {} (binary {}, profile {}, effects {}, {} needs)",
             file.display(),
             manifest.name,
             manifest.version,
             manifest.binary,
-            manifest.sandbox_profile,
-            manifest.effect_class,
+            manifest.sandbox_profile.as_str(),
+            manifest.effect_class.as_str(),
             manifest.needs.len()
         );
     }

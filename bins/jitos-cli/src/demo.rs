@@ -292,7 +292,7 @@ fn run_test(client: &mut Client) -> Result<(u64, String)> {
     let artifacts = match client.call(&Request::JobShow(attempt))? {
         Response::Job(view) => match view.state {
             jitos_proto::AttemptState::Done { artifacts, .. } => artifacts,
-            other => bail!("the test's attempt ended {other:?}"),
+            other => bail!("the test's attempt ended {other}"),
         },
         other => return Err(unexpected(&format!("cannot read attempt {attempt}"), other)),
     };

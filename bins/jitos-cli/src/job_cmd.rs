@@ -190,35 +190,10 @@ fn print_output(client: &mut Client, view: &AttemptView) -> Result<()> {
     Ok(())
 }
 
-fn state_line(state: &AttemptState) -> String {
-    match state {
-        AttemptState::Running => "running".to_owned(),
-        AttemptState::Done {
-            seq,
-            exit_status,
-            cpu_ms,
-            max_rss_kib,
-            ..
-        } => format!(
-            "done at seq {seq}: proposal applied, exit status {exit_status} ({cpu_ms} ms CPU, {max_rss_kib} KiB peak)"
-        ),
-        AttemptState::Failed { seq, cause, detail } => {
-            format!("failed at seq {seq} ({cause}): {detail}")
-        }
-        AttemptState::Refused { seq, reason } => {
-            format!("refused at seq {seq}: {reason}")
-        }
-    }
-}
-
 fn attempt_text(view: &AttemptView) -> String {
     let mut text = format!(
         "attempt {}  worker {} {}  workspace {}\n  {}\n",
-        view.id,
-        view.worker,
-        view.worker_version,
-        view.sws,
-        state_line(&view.state)
+        view.id, view.worker, view.worker_version, view.sws, view.state
     );
     if !view.args.is_empty() {
         text.push_str(&format!("  args: {}\n", view.args.join(" ")));
@@ -246,10 +221,7 @@ fn list_text(list: &[AttemptView], all: bool) -> String {
     for view in list {
         text.push_str(&format!(
             "{:>8}  {:<12}  {:>6}  {}\n",
-            view.id,
-            view.worker,
-            view.sws,
-            state_line(&view.state)
+            view.id, view.worker, view.sws, view.state
         ));
     }
     text
@@ -352,10 +324,7 @@ pub fn scaffold(
         other => bail!("jitosd sent an unexpected answer: {other:?}"),
     };
     if !succeeded(&view) {
-        bail!(
-            "the scaffold job did not succeed: {}",
-            state_line(&view.state)
-        );
+        bail!("the scaffold job did not succeed: {}", view.state);
     }
     let tree = tree_cmd::fetch_tree(
         client,

@@ -3,8 +3,8 @@
 use std::fmt::Write as _;
 
 use jitos_proto::{
-    ActorView, GraphView, HistoryEntry, RecordView, ReplayReport, SandboxView, StatusInfo,
-    VerifyView,
+    ActorView, GraphView, HistoryEntry, LimitsHeld, RecordView, ReplayReport, SandboxView,
+    StatusInfo, VerifyView,
 };
 use jitos_warp::Node;
 
@@ -50,20 +50,24 @@ fn sandbox_line(sandbox: &SandboxView) -> String {
     let uids = if sandbox.separate_uids {
         ", each under its own unprivileged uid"
     } else {
-        ""
+        ", as jitosd's uid"
+    };
+    let limits = match &sandbox.limits {
+        LimitsHeld::Cgroup { version } => format!("limits by cgroup v{version}"),
+        LimitsHeld::Rlimits { why } => format!("limits by rlimits ({why})"),
     };
     match (sandbox.enforced, sandbox.degraded_allowed) {
         (true, _) => format!(
-            "confined (Landlock ABI {}, seccomp){uids}",
+            "confined (read-only view, Landlock ABI {}, seccomp, no capabilities){uids}; {limits}",
             sandbox.landlock_abi
         ),
         (false, true) => format!(
-            "DEGRADED: run without Landlock/seccomp (Landlock ABI {}, seccomp {}){uids}",
-            sandbox.landlock_abi, sandbox.seccomp
+            "DEGRADED: run without their read-only view, Landlock and seccomp (mount namespaces {}, Landlock ABI {}, seccomp {}){uids}; {limits}",
+            sandbox.mount_namespace, sandbox.landlock_abi, sandbox.seccomp
         ),
         (false, false) => format!(
-            "refused: this kernel cannot confine them (Landlock ABI {}, seccomp {})",
-            sandbox.landlock_abi, sandbox.seccomp
+            "refused: this kernel cannot confine them (mount namespaces {}, Landlock ABI {}, seccomp {})",
+            sandbox.mount_namespace, sandbox.landlock_abi, sandbox.seccomp
         ),
     }
 }

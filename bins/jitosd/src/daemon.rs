@@ -15,7 +15,7 @@ use tokio::{
 
 use crate::{
     connection::{self, Shared},
-    jobs::{self, JobRunner, WorkerConfig},
+    jobs::{self, JobRunner, RunnerDirs, WorkerConfig},
     lock::{DataDirLock, LockError},
     processes::{ProcessService, Scheduler},
     socket::{self, SocketError},
@@ -61,7 +61,10 @@ pub enum DaemonError {
     /// The socket could not be set up.
     #[error(transparent)]
     Socket(#[from] SocketError),
-    /// A process-level failure (threads, scratch space).
+    /// Workers cannot be run from here: their scratch, store or uids.
+    #[error("{0}")]
+    Workers(String),
+    /// A process-level failure (threads).
     #[error("{context}: {source}")]
     Io {
         /// What was being done.
@@ -124,26 +127,22 @@ impl Daemon {
             source,
         })?;
         // Outside the data directory, which only the daemon's uid may enter: workers run
-        // under their own uids and must reach their scratch.
-        let scratch_root = std::env::temp_dir().join(format!(
-            "jitos-scratch-{}",
-            welcome.store_id.get(..16).unwrap_or(&welcome.store_id)
-        ));
+        // under their own uids and must reach their scratch and their binaries.
+        let store_tag = welcome.store_id.get(..16).unwrap_or(&welcome.store_id);
+        let dirs = RunnerDirs {
+            scratch_root: std::env::temp_dir().join(format!("jitos-scratch-{store_tag}")),
+            store: std::env::temp_dir().join(format!("jitos-workers-{store_tag}")),
+            cgroup_name: format!("jitos-{store_tag}"),
+        };
         // One wake for the scheduler: an attempt's end, a submit, an answer, a cancel.
         let wake = Arc::new(Notify::new());
         let jobs = JobRunner::new(
             service.handle(),
             config.workers.clone(),
-            scratch_root.clone(),
+            dirs,
             Arc::clone(&wake),
         )
-        .map_err(|source| DaemonError::Io {
-            context: format!(
-                "cannot create the worker scratch directory {}",
-                scratch_root.display()
-            ),
-            source,
-        })?;
+        .map_err(DaemonError::Workers)?;
         let listener = socket::bind_private(&config.socket)?;
         let (stopping, stopping_rx) = watch::channel(false);
         tracing::info!(

@@ -58,6 +58,30 @@ pub enum AttemptState {
     },
 }
 
+/// How an attempt stands, in words: `running`, `done at seq 7: proposal applied, exit
+/// status 0 (…)`, `failed at seq 5 (spawn): …`, `refused at seq 9: …`.
+impl std::fmt::Display for AttemptState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AttemptState::Running => f.write_str("running"),
+            AttemptState::Done {
+                seq,
+                exit_status,
+                cpu_ms,
+                max_rss_kib,
+                ..
+            } => write!(
+                f,
+                "done at seq {seq}: proposal applied, exit status {exit_status} ({cpu_ms} ms CPU, {max_rss_kib} KiB peak)"
+            ),
+            AttemptState::Failed { seq, cause, detail } => {
+                write!(f, "failed at seq {seq} ({cause}): {detail}")
+            }
+            AttemptState::Refused { seq, reason } => write!(f, "refused at seq {seq}: {reason}"),
+        }
+    }
+}
+
 /// One attempt, for `jitos job show/list` and the answer to a waited run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AttemptView {
@@ -128,10 +152,31 @@ pub struct SandboxView {
     pub landlock_abi: i64,
     /// Whether seccomp filters work.
     pub seccomp: bool,
+    /// Whether each worker gets a private view of the file system, read-only outside its
+    /// writable paths.
+    pub mount_namespace: bool,
     /// Whether workers run confined. False only in degraded mode.
     pub enforced: bool,
     /// Whether the operator allowed unconfined workers when confinement is missing.
     pub degraded_allowed: bool,
     /// Whether workers run under their own unprivileged uids (the daemon is root).
     pub separate_uids: bool,
+    /// What holds each worker's process and memory limits.
+    pub limits: LimitsHeld,
+}
+
+/// What holds a worker's process and memory limits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LimitsHeld {
+    /// A control group per worker (`pids.max` and the memory limit), of this cgroup
+    /// version.
+    Cgroup {
+        /// 1 or 2.
+        version: u8,
+    },
+    /// rlimits only (`RLIMIT_NPROC`, `RLIMIT_AS`), since the daemon cannot make groups.
+    Rlimits {
+        /// Why no group can be made.
+        why: String,
+    },
 }

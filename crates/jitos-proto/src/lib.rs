@@ -18,7 +18,7 @@ pub use frame::{
 };
 pub use handshake::{Hello, Welcome, PROTOCOL_MAGIC, PROTOCOL_VERSION};
 pub use job_message::{
-    AttemptState, AttemptView, JobSpec, SandboxView, WorkerLimitsView, WorkerView,
+    AttemptState, AttemptView, JobSpec, LimitsHeld, SandboxView, WorkerLimitsView, WorkerView,
 };
 pub use message::{
     ActorView, BlobGcReport, ConflictEntry, ConflictView, ErrorCode, ErrorInfo, GraphView,

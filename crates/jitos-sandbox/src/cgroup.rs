@@ -61,15 +61,29 @@ pub struct CgroupLease {
 const EMPTY_WAIT: Duration = Duration::from_secs(2);
 
 impl CgroupRoot {
+    /// Whether this process could make groups, and of which version, without making
+    /// any (for `jitos doctor`).
+    pub fn available() -> Result<CgroupVersion, CgroupUnavailable> {
+        match Layout::of_self().map_err(CgroupUnavailable)? {
+            Layout::V1 { pids, memory } => {
+                for dir in [&pids, &memory] {
+                    writable(dir).map_err(CgroupUnavailable)?;
+                }
+                Ok(CgroupVersion::V1)
+            }
+            Layout::V2 { own } => {
+                v2_may_delegate(&own).map_err(CgroupUnavailable)?;
+                writable(&own).map_err(CgroupUnavailable)?;
+                Ok(CgroupVersion::V2)
+            }
+        }
+    }
+
     /// Finds where this process may make groups with both controllers and makes its own
     /// group `name` there, emptied of what a killed caller of the same name left.
     pub fn create(name: &str) -> Result<CgroupRoot, CgroupUnavailable> {
         let unavailable = |why: String| CgroupUnavailable(why);
-        let membership = std::fs::read_to_string("/proc/self/cgroup")
-            .map_err(|e| unavailable(format!("cannot read /proc/self/cgroup: {e}")))?;
-        let mounts = std::fs::read_to_string("/proc/self/mountinfo")
-            .map_err(|e| unavailable(format!("cannot read /proc/self/mountinfo: {e}")))?;
-        let layout = Layout::find(&membership, &mounts).map_err(unavailable)?;
+        let layout = Layout::of_self().map_err(unavailable)?;
         let (pids_own, memory_own) = match &layout {
             Layout::V1 { pids, memory } => (pids.clone(), memory.clone()),
             Layout::V2 { own } => {
@@ -191,6 +205,15 @@ enum Layout {
 }
 
 impl Layout {
+    /// The layout this process sees.
+    fn of_self() -> Result<Layout, String> {
+        let membership = std::fs::read_to_string("/proc/self/cgroup")
+            .map_err(|e| format!("cannot read /proc/self/cgroup: {e}"))?;
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo")
+            .map_err(|e| format!("cannot read /proc/self/mountinfo: {e}"))?;
+        Layout::find(&membership, &mounts)
+    }
+
     /// v1 when both controllers have v1 hierarchies, else v2 when the unified hierarchy
     /// offers both, else why neither serves.
     fn find(membership: &str, mountinfo: &str) -> Result<Layout, String> {
@@ -261,10 +284,26 @@ impl<'a> Mount<'a> {
     }
 }
 
-/// Under v2, makes `own` a group whose children may have pids and memory: the root group
-/// as it is, or a group holding this process alone, which then moves into a leaf of its
-/// own (`own/jitosd`) so that `own` holds no process.
-fn delegate_v2(own: &Path) -> Result<PathBuf, String> {
+/// Whether `dir` is a directory this process may make groups in.
+fn writable(dir: &Path) -> Result<(), String> {
+    let path = std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(dir.as_os_str()))
+        .map_err(|_| format!("{} is not a path", dir.display()))?;
+    // SAFETY: access reads a live NUL-terminated string.
+    if unsafe { libc::access(path.as_ptr(), libc::W_OK) } == 0 {
+        Ok(())
+    } else {
+        Err(format!(
+            "cannot make control groups in {}: {}",
+            dir.display(),
+            std::io::Error::last_os_error()
+        ))
+    }
+}
+
+/// Under v2, whether `own` can become a group whose children have pids and memory: it
+/// offers both, and is the root group or holds this process alone. Returns whether it is
+/// the root group.
+fn v2_may_delegate(own: &Path) -> Result<bool, String> {
     let controllers = std::fs::read_to_string(own.join("cgroup.controllers")).unwrap_or_default();
     let has = |c: &str| controllers.split_whitespace().any(|x| x == c);
     if !(has("pids") && has("memory")) {
@@ -275,17 +314,26 @@ fn delegate_v2(own: &Path) -> Result<PathBuf, String> {
         ));
     }
     let is_root = !own.join("cgroup.type").exists();
+    let members = std::fs::read_to_string(own.join("cgroup.procs")).unwrap_or_default();
+    let me = std::process::id().to_string();
+    if !is_root && members.lines().any(|pid| pid != me) {
+        return Err(format!(
+            "this process shares its cgroup {} with others, and cgroup v2 gives limits to child \
+             groups only of a group that holds no process: run it in a cgroup of its own (a \
+             systemd service with Delegate=yes)",
+            own.display()
+        ));
+    }
+    Ok(is_root)
+}
+
+/// Under v2, makes `own` a group whose children may have pids and memory: the root group
+/// as it is, or a group holding this process alone, which then moves into a leaf of its
+/// own (`own/jitosd`) so that `own` holds no process.
+fn delegate_v2(own: &Path) -> Result<PathBuf, String> {
+    let is_root = v2_may_delegate(own)?;
     if !is_root {
-        let members = std::fs::read_to_string(own.join("cgroup.procs")).unwrap_or_default();
         let me = std::process::id().to_string();
-        if members.lines().any(|pid| pid != me) {
-            return Err(format!(
-                "this process shares its cgroup {} with others, and cgroup v2 gives limits to \
-                 child groups only of a group that holds no process: run it in a cgroup of its \
-                 own (a systemd service with Delegate=yes)",
-                own.display()
-            ));
-        }
         let leaf = own.join("jitosd");
         match std::fs::create_dir(&leaf) {
             Ok(()) => {}

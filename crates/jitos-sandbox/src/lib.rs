@@ -47,7 +47,7 @@ pub use kill_uid::kill_uid;
 pub use landlock_rules::{PURE_READS, SHELL_ETC_READS, SHELL_READS_AND_EXECUTES};
 pub use seccomp::MACHINE_WIDE_CALLS;
 pub use spawn::{Process, Spawn, Stdio, HANDED_FD_MAX};
-pub use uid_pool::{own_directory, LentUid, UidPool, LENT_UIDS_MAX, LENT_UID_BASE};
+pub use uid_pool::{give_tree, own_directory, LentUid, UidPool, LENT_UIDS_MAX, LENT_UID_BASE};
 
 /// The descriptor a worker finds its channel on.
 pub const CHANNEL_FD: i32 = 3;

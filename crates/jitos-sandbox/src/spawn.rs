@@ -206,6 +206,8 @@ struct Plan<'a> {
     prepared: &'a Prepared,
     handed: &'a [(RawFd, RawFd)],
     mask: libc::sigset_t,
+    /// The caller's pid: the child's parent, unless the caller died meanwhile.
+    parent: libc::pid_t,
     failed_stage: AtomicI32,
     failed_errno: AtomicI32,
 }
@@ -287,6 +289,8 @@ pub(crate) fn launch(spawn: Spawn, prepared: &Prepared) -> Result<Process, Sandb
         handed: &handed,
         // SAFETY: an all-zero sigset_t is a valid (empty) set, overwritten below.
         mask: unsafe { std::mem::zeroed() },
+        // SAFETY: getpid takes no arguments.
+        parent: unsafe { libc::getpid() },
         failed_stage: AtomicI32::new(0),
         failed_errno: AtomicI32::new(0),
     };
@@ -404,6 +408,14 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
     // SAFETY (for every call below): raw system calls on integers and on pointers into the
     // plan, which the parent keeps alive; none allocates or takes a lock.
     unsafe {
+        // A child copies every descriptor of the caller (its data directory's lock
+        // among them) until it executes the program: should the caller be killed now,
+        // the child dies at once instead of finishing its set-up holding them. A uid
+        // change clears this; the confinement sets it again.
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+        if libc::getppid() != plan.parent {
+            libc::_exit(127);
+        }
         reset_signal_handlers();
         for (target, source) in plan.stdio.iter().enumerate() {
             if let Some(source) = source {

@@ -65,6 +65,20 @@ impl UidPool {
         })
     }
 
+    /// For a caller that is root, a uid lent from the host's pool; for anyone else
+    /// `None`: their confined programs run as themselves.
+    pub fn for_caller() -> std::io::Result<Option<LentUid>> {
+        // SAFETY: geteuid takes no arguments and cannot fail.
+        if unsafe { libc::geteuid() } != 0 {
+            return Ok(None);
+        }
+        UidPool::host()?.lend().map(Some).ok_or_else(|| {
+            std::io::Error::other(format!(
+                "all {LENT_UIDS_MAX} uids of the host's pool are in use"
+            ))
+        })
+    }
+
     /// Lends the lowest uid no program of any caller holds, or `None` when all are held.
     pub fn lend(&self) -> Option<LentUid> {
         let mut in_use = held(&self.in_use);
@@ -163,6 +177,19 @@ pub fn own_directory(dir: &Path, mode: u32) -> std::io::Result<()> {
     }
     // Not a symlink, and in a sticky directory only its owner may move it away.
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode))
+}
+
+/// Gives `path` and everything under it (symlinks themselves, never what they point to)
+/// to `uid` and the group of the same number, so a program running as a lent uid may use
+/// the files it is handed.
+pub fn give_tree(path: &Path, uid: u32) -> std::io::Result<()> {
+    std::os::unix::fs::lchown(path, Some(uid), Some(uid))?;
+    if std::fs::symlink_metadata(path)?.is_dir() {
+        for entry in std::fs::read_dir(path)? {
+            give_tree(&entry?.path(), uid)?;
+        }
+    }
+    Ok(())
 }
 
 /// The set, even if a thread panicked while holding it (it is only ever a set of uids).

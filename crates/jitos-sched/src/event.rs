@@ -184,3 +184,26 @@ pub enum Outcome {
     /// It was cancelled.
     Cancelled,
 }
+
+impl std::fmt::Display for Answer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Answer::Value(value) => write!(f, "the value {value}"),
+            Answer::Approve => f.write_str("approve"),
+            Answer::Reject => f.write_str("reject"),
+            Answer::Retry => f.write_str("retry the job"),
+            Answer::Skip => f.write_str("take the job as done"),
+            Answer::Fail => f.write_str("end the process as failed"),
+        }
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Done => f.write_str("done"),
+            Outcome::Failed { why } => write!(f, "failed: {why}"),
+            Outcome::Cancelled => f.write_str("cancelled"),
+        }
+    }
+}

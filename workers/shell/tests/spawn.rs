@@ -10,7 +10,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use jitos_sandbox::{Confinement, Process, Profile, Spawn, CHANNEL_FD};
+use jitos_sandbox::{
+    give_tree, Confinement, LentUid, Process, Profile, Spawn, UidPool, CHANNEL_FD,
+};
 use jitos_tree::{sync_rewrite, Entry, Tree, TreePath};
 use jitos_treefs::{blob_ref, read_tree};
 use jitos_warp::Graph;
@@ -22,6 +24,8 @@ const SHELL: &str = env!("CARGO_BIN_EXE_jitos-worker-shell");
 struct Worker {
     child: Process,
     end: DaemonEnd<UnixStream>,
+    /// The uid it runs as when the test is root, held while it runs.
+    _lent: Option<LentUid>,
 }
 
 impl Worker {
@@ -31,9 +35,16 @@ impl Worker {
         let mut confinement = Confinement::new(Profile::Shell);
         confinement.read_write.push(scratch.to_owned());
         let (daemon, worker) = UnixStream::pair().unwrap();
-        let spawn = Spawn::new(SHELL)
+        let mut spawn = Spawn::new(SHELL)
             .cwd(scratch)
             .hand(worker.into(), CHANNEL_FD);
+        // Never as root: a root caller lends the worker a uid and gives it its scratch,
+        // as the daemon does.
+        let lent = UidPool::for_caller().unwrap();
+        if let Some(lent) = &lent {
+            give_tree(scratch, lent.uid()).unwrap();
+            spawn = spawn.uid(lent.uid());
+        }
         // Unconfined is the degraded start: everything but Landlock and seccomp.
         let child = if confined {
             confinement.spawn(spawn)
@@ -43,7 +54,11 @@ impl Worker {
         .unwrap();
         let end = DaemonEnd::accept(daemon).unwrap();
         assert_eq!(end.hello().name, "shell");
-        Worker { child, end }
+        Worker {
+            child,
+            end,
+            _lent: lent,
+        }
     }
 
     /// Sends a job and returns its terminal message.

@@ -2,10 +2,8 @@
 //! installed ones, registered by records; and the operator's bounds on what they need.
 
 use std::{
-    collections::HashMap,
-    os::unix::fs::{MetadataExt, OpenOptionsExt},
     path::{Path, PathBuf},
-    sync::{Mutex, OnceLock},
+    sync::OnceLock,
 };
 
 use jitos_kernel::{Jobs, WorkerInstall};
@@ -13,7 +11,7 @@ use jitos_sandbox::Limits;
 use jitos_worker::{Manifest, ManifestError};
 
 use super::policy::{PolicyError, WorkerPolicy};
-use crate::reply::lock;
+use super::store::{StoreError, WorkerStore};
 
 /// The built-in workers' manifests, compiled in so a daemon always knows them.
 const BUILTIN_MANIFESTS: [(&str, &str); 3] = [
@@ -49,11 +47,12 @@ pub struct WorkerConfig {
 pub struct ResolvedWorker {
     /// Its manifest.
     pub manifest: Manifest,
-    /// Its binary.
+    /// Its binary, where it was built or installed from; what runs is its copy in the
+    /// worker store.
     pub binary: PathBuf,
     /// The install record, for installed workers.
     pub installed_seq: Option<u64>,
-    /// The binary's digest at install, checked before each launch.
+    /// The binary's digest at install, which its copy in the store must have.
     pub binary_digest: Option<[u8; 32]>,
     /// The resource limits it runs with: the defaults, or what its manifest asked for
     /// within the operator's policy.
@@ -72,42 +71,12 @@ pub enum CatalogError {
     /// A built-in manifest does not parse (a build defect).
     #[error(transparent)]
     Manifest(#[from] ManifestError),
-    /// The binary cannot be read.
-    #[error("cannot read the worker binary {path}: {source}")]
-    Binary {
-        /// The binary.
-        path: PathBuf,
-        /// What failed.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The binary changed since it was installed.
-    #[error("the binary {path} changed since worker {name} was installed; run `jitos worker install` again if the change is intended")]
-    BinaryChanged {
-        /// The worker.
-        name: String,
-        /// The binary.
-        path: PathBuf,
-    },
+    /// The binary cannot be copied into the worker store, or is not the one installed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
     /// The manifest asks for more than the operator's policy grants.
     #[error(transparent)]
     Policy(#[from] PolicyError),
-    /// Worker uids could not execute the binary.
-    #[error(
-        "workers run under uids of their own, which cannot execute {binary}: {path} has mode \
-         {mode:04o} and others need {needs} permission; install the worker from a directory \
-         any user may enter (such as /opt/jitos-workers)"
-    )]
-    Unreachable {
-        /// The binary.
-        binary: PathBuf,
-        /// The file or directory in the way.
-        path: PathBuf,
-        /// Its mode.
-        mode: u32,
-        /// What others lack on it.
-        needs: &'static str,
-    },
     /// A built-in worker's name cannot be taken by an install.
     #[error("{name} is a built-in worker; give the custom worker another name")]
     BuiltinName {
@@ -194,13 +163,12 @@ pub fn installed(seq: u64, install: &WorkerInstall, limits: Limits) -> ResolvedW
 }
 
 /// Reads a manifest on this host and describes the worker it installs (the binary beside
-/// the manifest, and its digest now), with the limits the operator's policy gives it.
-/// With `others_run_it` (workers run under uids of their own), the binary must be
-/// executable by any uid, through directories any uid may enter.
+/// the manifest, copied into `store`, and its digest), with the limits the operator's
+/// policy gives it.
 pub fn prepare_install(
     config: &WorkerConfig,
+    store: &WorkerStore,
     manifest_path: &Path,
-    others_run_it: bool,
 ) -> Result<(WorkerInstall, Limits), CatalogError> {
     let manifest = Manifest::load(manifest_path)?;
     if builtins(config)?
@@ -214,10 +182,7 @@ pub fn prepare_install(
     let limits = config.policy.limits_for(&manifest)?;
     let dir = manifest_path.parent().unwrap_or(Path::new("/"));
     let binary = dir.join(&manifest.binary);
-    let binary_digest = digest_of(&binary)?;
-    if others_run_it {
-        check_reachable(&binary)?;
-    }
+    let (_, binary_digest) = store.admit(&binary, None)?;
     let install = WorkerInstall {
         binary: binary.to_string_lossy().into_owned(),
         manifest,
@@ -226,119 +191,8 @@ pub fn prepare_install(
     Ok((install, limits))
 }
 
-/// Checks that a uid with no rights of its own can execute `binary`: read and execute for
-/// others on the file, search for others on every directory above it.
-fn check_reachable(binary: &Path) -> Result<(), CatalogError> {
-    const OTHERS_RX: u32 = 0o005;
-    const OTHERS_X: u32 = 0o001;
-    let unreachable = |path: &Path, mode: u32, needs: &'static str| CatalogError::Unreachable {
-        binary: binary.to_owned(),
-        path: path.to_owned(),
-        mode: mode & 0o7777,
-        needs,
-    };
-    let mode_of = |path: &Path| {
-        std::fs::metadata(path)
-            .map(|meta| meta.mode())
-            .map_err(|source| CatalogError::Binary {
-                path: path.to_owned(),
-                source,
-            })
-    };
-    let mode = mode_of(binary)?;
-    if mode & OTHERS_RX != OTHERS_RX {
-        return Err(unreachable(binary, mode, "read and execute"));
-    }
-    for dir in binary.ancestors().skip(1) {
-        let mode = mode_of(dir)?;
-        if mode & OTHERS_X == 0 {
-            return Err(unreachable(dir, mode, "search"));
-        }
-    }
-    Ok(())
-}
-
-/// Digests of installed workers' binaries, each kept with the file's stamp (device,
-/// inode, size, modification and change times), which any write to the file changes, so a
-/// launch reads the whole binary again only when it may have changed.
-#[derive(Debug, Default)]
-pub struct DigestCache {
-    known: Mutex<HashMap<PathBuf, (FileStamp, [u8; 32])>>,
-}
-
-/// What identifies one version of a file's content without reading it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct FileStamp {
-    dev: u64,
-    ino: u64,
-    size: u64,
-    mtime_ns: i128,
-    ctime_ns: i128,
-}
-
-impl FileStamp {
-    fn of(path: &Path) -> std::io::Result<FileStamp> {
-        let meta = std::fs::metadata(path)?;
-        let ns = |secs: i64, nanos: i64| i128::from(secs) * 1_000_000_000 + i128::from(nanos);
-        Ok(FileStamp {
-            dev: meta.dev(),
-            ino: meta.ino(),
-            size: meta.size(),
-            mtime_ns: ns(meta.mtime(), meta.mtime_nsec()),
-            ctime_ns: ns(meta.ctime(), meta.ctime_nsec()),
-        })
-    }
-}
-
-impl DigestCache {
-    /// Checks that an installed worker's binary is the one that was installed.
-    pub fn check(&self, worker: &ResolvedWorker) -> Result<(), CatalogError> {
-        let Some(expected) = worker.binary_digest else {
-            return Ok(());
-        };
-        let unreadable = |source| CatalogError::Binary {
-            path: worker.binary.clone(),
-            source,
-        };
-        let stamp = FileStamp::of(&worker.binary).map_err(unreadable)?;
-        let cached = lock(&self.known).get(&worker.binary).copied();
-        let digest = match cached {
-            Some((seen, digest)) if seen == stamp => digest,
-            _ => {
-                let digest = digest_of(&worker.binary)?;
-                lock(&self.known).insert(worker.binary.clone(), (stamp, digest));
-                digest
-            }
-        };
-        if digest != expected {
-            return Err(CatalogError::BinaryChanged {
-                name: worker.manifest.name.clone(),
-                path: worker.binary.clone(),
-            });
-        }
-        Ok(())
-    }
-}
-
-/// The BLAKE3 digest of a binary, read in a stream; anything but a regular file (a FIFO or
-/// a device would never end) is refused.
-fn digest_of(binary: &Path) -> Result<[u8; 32], CatalogError> {
-    let unreadable = |source| CatalogError::Binary {
-        path: binary.to_owned(),
-        source,
-    };
-    // Non-blocking, so opening a FIFO returns at once instead of waiting for a writer.
-    let file = std::fs::File::options()
-        .read(true)
-        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
-        .open(binary)
-        .map_err(unreadable)?;
-    if !file.metadata().map_err(unreadable)?.is_file() {
-        return Err(unreadable(std::io::Error::other(
-            "it is not a regular file",
-        )));
-    }
-    let mut hasher = blake3::Hasher::new();
-    hasher.update_reader(file).map_err(unreadable)?;
-    Ok(*hasher.finalize().as_bytes())
+/// The store's copy of `worker`'s binary, the one to execute: for an installed worker,
+/// checked against the digest its install recorded.
+pub fn executable(store: &WorkerStore, worker: &ResolvedWorker) -> Result<PathBuf, CatalogError> {
+    Ok(store.admit(&worker.binary, worker.binary_digest)?.0)
 }

@@ -4,10 +4,10 @@
 use std::{
     fs::File,
     os::unix::{fs::OpenOptionsExt, net::UnixStream},
-    path::PathBuf,
+    path::{Path, PathBuf},
 };
 
-use jitos_sandbox::{Confinement, Process, Profile, Spawn, Stdio, CHANNEL_FD};
+use jitos_sandbox::{CgroupLease, Confinement, Process, Profile, Spawn, Stdio, CHANNEL_FD};
 use jitos_worker::{Access, SandboxProfile};
 
 use super::{catalog::ResolvedWorker, scratch::Scratch};
@@ -17,9 +17,9 @@ use super::{catalog::ResolvedWorker, scratch::Scratch};
 pub enum Enforcement {
     /// Landlock, seccomp and rlimits, as always where the kernel supports them.
     Confined,
-    /// Degraded mode: the operator allowed workers without Landlock and seccomp on a
-    /// kernel that lacks them. Still a clean environment, rlimits, its own session and
-    /// uid, a parent-death signal, and fd 3 only.
+    /// Degraded mode: the operator allowed workers without their read-only view, Landlock
+    /// and seccomp on a kernel that lacks them. Still a clean environment, rlimits, its
+    /// own session and uid, no capabilities, a parent-death signal, and fd 3 only.
     Unconfined,
 }
 
@@ -70,13 +70,25 @@ pub fn confinement_of(worker: &ResolvedWorker, scratch_dir: PathBuf) -> Confinem
     confinement
 }
 
-/// Starts `worker` in `scratch`, as `uid` when given.
+/// Where and as whom one worker starts.
+pub struct Start<'a> {
+    /// The binary to execute: the worker's copy in the store.
+    pub program: &'a Path,
+    /// Its scratch.
+    pub scratch: &'a Scratch,
+    /// Its uid, when not the daemon's own.
+    pub uid: Option<u32>,
+    /// Its control group, when the daemon makes them.
+    pub cgroup: Option<&'a CgroupLease>,
+}
+
+/// Starts `worker` as `start` says.
 pub fn launch(
     worker: &ResolvedWorker,
-    scratch: &Scratch,
-    uid: Option<u32>,
+    start: Start<'_>,
     enforcement: Enforcement,
 ) -> Result<Launched, LaunchError> {
+    let scratch = start.scratch;
     // Only the daemon reads what a worker wrote to stderr.
     let stderr = File::options()
         .write(true)
@@ -86,12 +98,17 @@ pub fn launch(
         .map_err(io("cannot create the worker's stderr file"))?;
     let (daemon_end, worker_end) =
         UnixStream::pair().map_err(io("cannot create the worker's channel"))?;
-    let mut spawn = Spawn::new(&worker.binary)
+    let mut spawn = Spawn::new(start.program)
         .cwd(&scratch.dir)
         .stdio(Stdio::Null, Stdio::Null, Stdio::Fd(stderr.into()))
         .hand(worker_end.into(), CHANNEL_FD);
-    if let Some(uid) = uid {
+    if let Some(uid) = start.uid {
         spawn = spawn.uid(uid);
+    }
+    if let Some(lease) = start.cgroup {
+        spawn = spawn
+            .cgroup(lease)
+            .map_err(io("cannot hand the worker its control group"))?;
     }
     let confinement = confinement_of(worker, scratch.dir.clone());
     // The worker's end of the channel is dropped with `spawn`: it lives only in the worker.

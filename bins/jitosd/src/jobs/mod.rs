@@ -10,6 +10,7 @@ mod drive;
 mod launch;
 mod policy;
 mod scratch;
+mod store;
 pub mod views;
 
 use std::{
@@ -25,17 +26,19 @@ use std::{
 
 use jitos_kernel::{Dispatch, Effect, FailureCause, Kernel, KernelHandle, Proposed};
 use jitos_ledger::Actor;
-use jitos_proto::{ErrorCode, ErrorInfo, JobSpec, Request, Response, SandboxView};
+use jitos_proto::{ErrorCode, ErrorInfo, JobSpec, LimitsHeld, Request, Response, SandboxView};
+use jitos_sandbox::{CgroupRoot, CgroupVersion, UidPool};
 use jitos_worker::{DaemonMessage, EffectClass, Job, SandboxProfile};
 use tokio::sync::{oneshot, Notify};
 
+use catalog::CatalogError;
 pub use catalog::{resolve as catalog_resolve, ResolvedWorker, WorkerConfig};
-use catalog::{CatalogError, DigestCache};
 use drive::AttemptEnd;
 pub(crate) use drive::CANCEL_GRACE;
 use launch::Enforcement;
 pub use policy::{PolicyError, WorkerPolicy};
-use scratch::{Scratch, UidPool};
+use scratch::Scratch;
+use store::WorkerStore;
 
 use crate::reply::{error, info, lock, shutting_down};
 
@@ -47,17 +50,33 @@ pub struct JobRunner {
     kernel: KernelHandle,
     config: WorkerConfig,
     scratch_root: PathBuf,
-    uids: UidPool,
+    /// The uids workers run under, one each, when the daemon is root; otherwise they run
+    /// as the daemon's own uid.
+    uids: Option<UidPool>,
+    /// Where a control group per worker is made, when the daemon can make them.
+    cgroups: Option<CgroupRoot>,
+    /// The copies of worker binaries that are executed.
+    store: WorkerStore,
     /// How workers start here, or why they may not.
     enforcement: Result<Enforcement, String>,
     sandbox: SandboxView,
-    digests: DigestCache,
     cancels: Mutex<HashMap<u64, Arc<Cancel>>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     /// Told whenever an attempt has written its terminal record.
     ended: Arc<Notify>,
     /// Set once the daemon stops: attempts cut off then end as interrupted.
     stopping: AtomicBool,
+}
+
+/// Where a runner keeps what its workers are given, outside the data directory (which
+/// only the daemon's uid may enter), and the name of its control groups.
+pub struct RunnerDirs {
+    /// Each attempt's scratch directory is made under this.
+    pub scratch_root: PathBuf,
+    /// The worker store.
+    pub store: PathBuf,
+    /// The name of this daemon's control group.
+    pub cgroup_name: String,
 }
 
 /// The cancellation of one running attempt, and who asked for it.
@@ -87,51 +106,95 @@ pub(crate) struct AttemptPlan {
 }
 
 impl JobRunner {
-    /// A runner whose attempts use `scratch_root`, which it creates.
+    /// A runner whose attempts use `scratch_root` and whose workers run from the store
+    /// at `store_dir`, both of which it creates; `name` names its control groups.
     pub fn new(
         kernel: KernelHandle,
         config: WorkerConfig,
-        scratch_root: PathBuf,
+        dirs: RunnerDirs,
         ended: Arc<Notify>,
-    ) -> std::io::Result<JobRunner> {
+    ) -> Result<JobRunner, String> {
         let status = jitos_sandbox::status();
         let enforcement = match (status.supported, config.allow_unconfined) {
             (true, _) => Ok(Enforcement::Confined),
             (false, true) => {
-                tracing::warn!(?status, "workers run WITHOUT Landlock and seccomp (degraded mode)");
+                tracing::warn!(?status, "workers run WITHOUT their read-only view, Landlock and seccomp (degraded mode)");
                 Ok(Enforcement::Unconfined)
             }
             (false, false) => Err(format!(
-                "this kernel cannot confine workers (Landlock ABI {}, seccomp {}); jitosd refuses to run them unconfined unless started with --allow-unconfined-workers",
-                status.landlock_abi, status.seccomp
+                "this kernel cannot confine workers (Landlock ABI {}, seccomp {}, mount namespaces {}); jitosd refuses to run them unconfined unless started with --allow-unconfined-workers",
+                status.landlock_abi, status.seccomp, status.mount_namespace
             )),
         };
-        // Host-wide, not per store: every jitosd on the host lends from the same uids.
-        let uids = UidPool::new(&std::env::temp_dir().join("jitos-worker-uids"))?;
-        let strays = uids.kill_strays();
-        if strays > 0 {
-            tracing::warn!(
-                strays,
-                "killed processes left under worker uids by a jitosd that died"
-            );
-        }
+        let root = nix::unistd::Uid::effective().is_root();
+        let uids = if root {
+            // Host-wide, not per store: every jitosd on the host lends from the same uids.
+            let uids =
+                UidPool::host().map_err(|e| format!("cannot open the worker uid pool: {e}"))?;
+            let (strays, failed) = uids.kill_strays();
+            if strays > 0 {
+                tracing::warn!(
+                    strays,
+                    "killed processes left under worker uids by a jitosd that died"
+                );
+            }
+            for (uid, error) in failed {
+                tracing::warn!(uid, %error, "cannot kill a stray worker uid");
+            }
+            Some(uids)
+        } else {
+            None
+        };
         // After the strays are gone, so none writes into what is being cleared.
-        scratch::create_root(&scratch_root)?;
+        scratch::create_root(&dirs.scratch_root).map_err(|e| {
+            format!(
+                "cannot create the worker scratch directory {}: {e}",
+                dirs.scratch_root.display()
+            )
+        })?;
+        let store = WorkerStore::create(&dirs.store).map_err(|e| {
+            format!(
+                "cannot create the worker store {}: {e}",
+                dirs.store.display()
+            )
+        })?;
+        if root {
+            store::check_reachable(&dirs.scratch_root, "their scratch directories under")?;
+            store::check_reachable(store.dir(), "their binaries in")?;
+        }
+        let (cgroups, limits) = match CgroupRoot::create(&dirs.cgroup_name) {
+            Ok(cgroups) => {
+                let version = match cgroups.version() {
+                    CgroupVersion::V1 => 1,
+                    CgroupVersion::V2 => 2,
+                };
+                (Some(cgroups), LimitsHeld::Cgroup { version })
+            }
+            Err(why) => (
+                None,
+                LimitsHeld::Rlimits {
+                    why: why.to_string(),
+                },
+            ),
+        };
         let sandbox = SandboxView {
             landlock_abi: status.landlock_abi,
             seccomp: status.seccomp,
+            mount_namespace: status.mount_namespace,
             enforced: status.supported,
             degraded_allowed: config.allow_unconfined,
-            separate_uids: uids.separate(),
+            separate_uids: uids.is_some(),
+            limits,
         };
         Ok(JobRunner {
             kernel,
             config,
-            scratch_root,
+            scratch_root: dirs.scratch_root,
             uids,
+            cgroups,
+            store,
             enforcement,
             sandbox,
-            digests: DigestCache::default(),
             cancels: Mutex::default(),
             threads: Mutex::default(),
             ended,
@@ -212,7 +275,7 @@ impl JobRunner {
     }
 
     /// Registers the worker a manifest on this host describes.
-    pub async fn install(&self, actor: Actor, manifest: String) -> Response {
+    pub async fn install(self: &Arc<Self>, actor: Actor, manifest: String) -> Response {
         let path = PathBuf::from(&manifest);
         if !path.is_absolute() {
             return error(
@@ -220,11 +283,10 @@ impl JobRunner {
                 format!("the manifest path {manifest} must be absolute"),
             );
         }
-        let others_run_it = self.uids.separate();
-        let config = self.config.clone();
-        // Reading and hashing the binary is file I/O: off the async threads.
+        let runner = Arc::clone(self);
+        // Reading, copying and hashing the binary is file I/O: off the async threads.
         let prepared = tokio::task::spawn_blocking(move || {
-            catalog::prepare_install(&config, &path, others_run_it)
+            catalog::prepare_install(&runner.config, &runner.store, &path)
         })
         .await;
         let (install, limits) = match prepared {
@@ -309,13 +371,14 @@ impl JobRunner {
                 };
                 info(code, e.to_string())
             })?;
-        // Hashing a changed binary is file I/O: off the async threads.
+        // Copying a new or changed binary into the store is file I/O: off the async threads.
         let runner = Arc::clone(self);
-        let worker =
-            tokio::task::spawn_blocking(move || runner.digests.check(&worker).map(|()| worker))
-                .await
-                .map_err(|e| info(ErrorCode::Storage, format!("the binary check stopped: {e}")))?
-                .map_err(|e| info(ErrorCode::BadRequest, e.to_string()))?;
+        let worker = tokio::task::spawn_blocking(move || {
+            catalog::executable(&runner.store, &worker).map(|_| worker)
+        })
+        .await
+        .map_err(|e| info(ErrorCode::Storage, format!("the binary check stopped: {e}")))?
+        .map_err(|e| info(ErrorCode::BadRequest, e.to_string()))?;
         let dispatch = Dispatch {
             worker: worker.manifest.name.clone(),
             worker_version: worker.manifest.version.clone(),
@@ -480,13 +543,30 @@ impl JobRunner {
             cause: FailureCause::Spawn,
             detail,
         };
-        if let Err(e) = self.digests.check(worker) {
-            return spawn_failed(e.to_string());
-        }
-        let Some(uid) = self.uids.lend() else {
-            return spawn_failed(
-                "every worker uid is in use; too many workers run at once".to_owned(),
-            );
+        let program = match catalog::executable(&self.store, worker) {
+            Ok(program) => program,
+            Err(e) => return spawn_failed(e.to_string()),
+        };
+        let uid = match self.uids.as_ref().map(UidPool::lend) {
+            None => None,
+            Some(Some(uid)) => Some(uid),
+            Some(None) => {
+                return spawn_failed(
+                    "every worker uid is in use; too many workers run at once".to_owned(),
+                )
+            }
+        };
+        let uid_number = uid.as_ref().map(|u| u.uid());
+        let cgroup = match self
+            .cgroups
+            .as_ref()
+            .map(|root| root.lease(&attempt.to_string(), &worker.limits))
+        {
+            None => None,
+            Some(Ok(lease)) => Some(lease),
+            Some(Err(e)) => {
+                return spawn_failed(format!("cannot make the worker's control group: {e}"))
+            }
         };
         let scratch = match Scratch::create(&self.scratch_root, attempt) {
             Ok(scratch) => scratch,
@@ -505,13 +585,22 @@ impl JobRunner {
             } else {
                 None
             };
-            if let Some(uid) = uid.uid() {
+            if let Some(uid) = uid_number {
                 scratch
                     .give_to(uid)
                     .map_err(|e| format!("cannot hand the scratch directory to uid {uid}: {e}"))?;
             }
-            let launched = launch::launch(worker, &scratch, uid.uid(), enforcement)
-                .map_err(|e| e.to_string())?;
+            let launched = launch::launch(
+                worker,
+                launch::Start {
+                    program: &program,
+                    scratch: &scratch,
+                    uid: uid_number,
+                    cgroup: cgroup.as_ref(),
+                },
+                enforcement,
+            )
+            .map_err(|e| e.to_string())?;
             let job = Job {
                 job_id: attempt,
                 attempt: 1,
@@ -532,11 +621,14 @@ impl JobRunner {
         // some outside its process group, and they end with it.
         let may_fork = worker.manifest.sandbox_profile != SandboxProfile::Pure
             || enforcement == Enforcement::Unconfined;
-        if let Some(uid) = uid.uid().filter(|_| may_fork) {
+        if let Some(uid) = uid_number.filter(|_| may_fork) {
             if let Err(e) = jitos_sandbox::kill_uid(uid) {
                 tracing::error!(attempt, uid, error = %e, "cannot kill what the worker left running");
             }
         }
+        // The group's members are killed and the group removed before its uid is lent again.
+        drop(cgroup);
+        drop(uid);
         scratch.remove();
         end.unwrap_or_else(spawn_failed)
     }

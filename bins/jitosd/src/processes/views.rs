@@ -201,7 +201,7 @@ pub fn summarize(seq: u64, op: &ProcessRecord) -> String {
         Event::Asked {
             process, question, ..
         } => format!("process {process} asks: {question}"),
-        Event::Answered { process, answer } => format!("process {process} answered: {answer:?}"),
+        Event::Answered { process, answer } => format!("process {process} answered: {answer}"),
         Event::LaneCollapsed { process, lane } => {
             format!("process {process}: lane {lane} collapsed")
         }
@@ -214,7 +214,7 @@ pub fn summarize(seq: u64, op: &ProcessRecord) -> String {
         Event::Advanced { process, to, why } => {
             format!("process {process} moves to plan {}: {why}", to + 1)
         }
-        Event::Finished { process, outcome } => format!("process {process} ended: {outcome:?}"),
+        Event::Finished { process, outcome } => format!("process {process} ended: {outcome}"),
         Event::Dispatched { .. } | Event::AttemptEnded { .. } => "process event".to_owned(),
     }
 }

@@ -8,7 +8,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use jitos_sandbox::{Confinement, Profile, Spawn, CHANNEL_FD};
+use jitos_sandbox::{give_tree, Confinement, Profile, Spawn, UidPool, CHANNEL_FD};
 use jitos_tree::{sync_rewrite, Tree};
 use jitos_warp::{BlobRef, Graph};
 use jitos_worker::{DaemonEnd, Job, Proposal, WorkerMessage};
@@ -35,9 +35,16 @@ pub fn run_jobs(
     let mut confinement = Confinement::new(Profile::Pure);
     confinement.read_write.push(scratch.to_owned());
     let (daemon, worker) = UnixStream::pair().unwrap();
-    let spawn = Spawn::new(SCAFFOLD)
+    let mut spawn = Spawn::new(SCAFFOLD)
         .cwd(scratch)
         .hand(worker.into(), CHANNEL_FD);
+    // Never as root: a root caller lends the worker a uid and gives it its scratch, as
+    // the daemon does.
+    let lent = UidPool::for_caller().unwrap();
+    if let Some(lent) = &lent {
+        give_tree(scratch, lent.uid()).unwrap();
+        spawn = spawn.uid(lent.uid());
+    }
     // Unconfined is the degraded start: everything but Landlock and seccomp.
     let mut child = if confined {
         confinement.spawn(spawn)
