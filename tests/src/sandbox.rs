@@ -112,7 +112,8 @@ impl Sandbox {
         command
     }
 
-    fn jitosd_command(&self, extra: &[&str]) -> Command {
+    /// The `jitosd` command line for this sandbox, for tests that change its environment.
+    pub fn jitosd_command(&self, extra: &[&str]) -> Command {
         let mut command = Command::new(bin_path("jitosd"));
         command
             .arg("--data-dir")

@@ -166,6 +166,37 @@ fn built_in_workers_built_under_a_private_home_run() {
     );
 }
 
+// Goal: a root jitosd whose workers could not reach their scratch or their binaries
+// refuses to start and says what to do, instead of failing every job. Method: TMPDIR in a
+// 0700 directory.
+#[test]
+fn a_root_daemon_whose_workers_cannot_reach_tmpdir_refuses_to_start() {
+    if !running_as_root() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI runs as root: this test must run there"
+        );
+        eprintln!("skipped: only a root jitosd runs workers under uids of their own");
+        return;
+    }
+    let sandbox = Sandbox::new();
+    let private = sandbox.path().join("private-tmp");
+    fs::create_dir(&private).unwrap();
+    fs::set_permissions(
+        &private,
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    let mut jitosd = sandbox.jitosd_command(&[]);
+    jitosd.env("TMPDIR", &private);
+    let out = jitos_system_tests::run_bounded(&mut jitosd, &[], Duration::from_secs(60));
+    let text = assert_failure("a start with an unreachable TMPDIR", &out);
+    assert!(
+        text.contains(private.to_str().unwrap()) && text.contains("TMPDIR"),
+        "{text}"
+    );
+}
+
 /// Starts `sleep SECONDS` in a session of its own and returns once it is there (the
 /// `ready` file is written after `setsid`), so the escape is real when the script exits.
 fn escape_script(seconds: &str) -> String {

@@ -152,7 +152,7 @@ fn set_attributes(
     let attributes = libc::mount_attr {
         attr_set: set,
         attr_clr: clear,
-        propagation: propagation.into(),
+        propagation,
         userns_fd: 0,
     };
     // SAFETY: the path is a live NUL-terminated string and `attributes` a live

@@ -50,9 +50,17 @@ impl Drop for LentUid {
 }
 
 impl UidPool {
-    /// The host-wide pool: its locks live in `$TMPDIR/jitos-worker-uids`.
+    /// The host-wide pool: its locks live in `/run/jitos-worker-uids` (root's, never
+    /// cleaned while the host runs, and the same whatever `TMPDIR` a caller has), or in
+    /// the temporary directory on a host without `/run`.
     pub fn host() -> std::io::Result<UidPool> {
-        UidPool::at(&std::env::temp_dir().join("jitos-worker-uids"))
+        let run = Path::new("/run");
+        let base = if run.is_dir() {
+            run.to_owned()
+        } else {
+            std::env::temp_dir()
+        };
+        UidPool::at(&base.join("jitos-worker-uids"))
     }
 
     /// A pool whose uid locks live in `lock_dir`, made private (0700) to this caller's uid
