@@ -9,6 +9,7 @@ mod daemon;
 mod jobs;
 mod output;
 mod process;
+mod root;
 mod sandbox;
 mod store;
 mod wire;
@@ -21,6 +22,7 @@ pub use jobs::{
 };
 pub use output::{assert_failure, assert_success, stderr_text};
 pub use process::run_bounded;
+pub use root::{root_or_skip, running_as_root};
 pub use sandbox::Sandbox;
 pub use store::flip_stored_byte;
 pub use wire::{add_node, all_records, apply, call, connect, graph, rewrite, status};

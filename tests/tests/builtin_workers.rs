@@ -8,15 +8,8 @@ use std::{fs, path::Path, process::Command, time::Duration};
 use jitos_proto::{AttemptState, Request, Response};
 use jitos_system_tests::{
     assert_failure, assert_success, bin_path, call, create_sws, job_spec, processes_running,
-    run_job, wait_until, worker_children, Sandbox,
+    root_or_skip, run_job, running_as_root, wait_until, worker_children, Sandbox,
 };
-
-/// First uid the daemon hands workers when it runs as root (`jitos_sandbox::LENT_UID_BASE`).
-const WORKER_UID_BASE: u32 = 0x4A49_0000;
-
-fn running_as_root() -> bool {
-    nix::unistd::Uid::effective().is_root()
-}
 
 fn read(path: &Path) -> String {
     fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
@@ -126,7 +119,10 @@ fn a_shell_job_runs_confined_under_its_own_uid() {
     assert!(!outside.exists());
     let uid: u32 = stdout.lines().next().unwrap().trim().parse().unwrap();
     if running_as_root() {
-        assert!(uid >= WORKER_UID_BASE, "the command ran as uid {uid}");
+        assert!(
+            uid >= jitos_sandbox::LENT_UID_BASE,
+            "the command ran as uid {uid}"
+        );
     }
 }
 
@@ -136,12 +132,7 @@ fn a_shell_job_runs_confined_under_its_own_uid() {
 // into a 0700 directory, start jitosd with --worker-dir there, run a shell job.
 #[test]
 fn built_in_workers_built_under_a_private_home_run() {
-    if !running_as_root() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI runs as root: this test must run there"
-        );
-        eprintln!("skipped: only a root jitosd runs workers under uids of their own");
+    if !root_or_skip("only a root jitosd runs workers under uids of their own") {
         return;
     }
     let sandbox = Sandbox::new();
@@ -171,12 +162,7 @@ fn built_in_workers_built_under_a_private_home_run() {
 // 0700 directory.
 #[test]
 fn a_root_daemon_whose_workers_cannot_reach_tmpdir_refuses_to_start() {
-    if !running_as_root() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI runs as root: this test must run there"
-        );
-        eprintln!("skipped: only a root jitosd runs workers under uids of their own");
+    if !root_or_skip("only a root jitosd runs workers under uids of their own") {
         return;
     }
     let sandbox = Sandbox::new();
@@ -212,8 +198,7 @@ fn escape_script(seconds: &str) -> String {
 // script unconfined and sees its sleeper survive, so the check can see a survivor.
 #[test]
 fn what_a_shell_job_leaves_running_ends_with_it() {
-    if !running_as_root() {
-        eprintln!("skipped: only a root jitosd runs workers under uids it can sweep");
+    if !root_or_skip("only a root jitosd runs workers under uids it can sweep") {
         return;
     }
     let control_dir = tempfile::tempdir().unwrap();

@@ -415,12 +415,8 @@ fn a_cancelled_job_ends_as_cancelled() {
 // lies. Method: install from a 0700 directory under a root daemon and run a job of it.
 #[test]
 fn a_binary_only_root_can_reach_runs_from_the_worker_store() {
-    if !nix::unistd::Uid::effective().is_root() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI runs as root: this test must run there"
-        );
-        eprintln!("skipped: only a root jitosd runs workers under uids of their own");
+    if !jitos_system_tests::root_or_skip("only a root jitosd runs workers under uids of their own")
+    {
         return;
     }
     let sandbox = Sandbox::new();

@@ -92,8 +92,9 @@ pub enum Command {
     ///
     /// A job names a worker and an open workspace. The daemon records the dispatch,
     /// writes the workspace's files into the worker's private scratch directory (for
-    /// workers that change files), starts the worker confined by Landlock and seccomp
-    /// under its own uid, and records exactly one end: `done` (the proposal was applied
+    /// workers that change files), starts the worker confined (a read-only view of the
+    /// file system but for its scratch, Landlock, seccomp, no capabilities) under its own
+    /// uid, and records exactly one end: `done` (the proposal was applied
     /// to the workspace), `refused` (the proposal left the job's scope) or `failed`
     /// (the worker failed, crashed, hung past its deadline or broke the protocol).
     /// Nothing reaches the system until `jitos sws collapse`.
@@ -347,8 +348,10 @@ pub enum SandboxCommand {
     /// ptrace/mount/namespaces/bpf/io_uring/keyctl, no capabilities, no clock or host
     /// name changes, limits on CPU, memory, files and processes. It never runs as root:
     /// run by root, the command takes a uid lent from jitosd's worker uid pool (or
-    /// --uid), and can reach only what that uid may. Example:
-    /// `jitos sandbox exec --rw /tmp/scratch -- /bin/sh -c 'echo hi > /tmp/scratch/x'`
+    /// --uid), and can reach only what that uid may; its output comes through pipes.
+    /// Example: `jitos sandbox exec --rw /tmp/scratch -- /bin/sh -c 'echo hi >
+    /// /tmp/scratch/x'` (as root, /tmp/scratch must be writable by others, or give it to
+    /// a uid and pass that as --uid)
     Exec {
         /// `pure` (no new processes, no exec) or `shell` (fork and exec system binaries)
         #[arg(long, value_parser = parse_profile, default_value = "shell")]

@@ -3,19 +3,23 @@
 
 use std::{
     ffi::OsString,
-    io::IsTerminal,
+    io::Write,
     os::unix::process::ExitStatusExt,
     path::{Path, PathBuf},
     process::ExitCode,
 };
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use jitos_sandbox::{
-    CgroupRoot, CgroupVersion, Confinement, LentUid, Profile, Spawn, UidPool, LENT_UID_BASE,
-    MACHINE_WIDE_CALLS, PURE_READS, SHELL_ETC_READS, SHELL_READS_AND_EXECUTES,
+    others_may, CgroupRoot, Confinement, LentUid, Profile, Spawn, Stdio, UidPool, Use,
+    LENT_UIDS_MAX, LENT_UID_BASE, MACHINE_WIDE_CALLS, PURE_READS, SHELL_ETC_READS,
+    SHELL_READS_AND_EXECUTES,
 };
 
 use crate::commands::emit_json;
+
+/// How long the command's output is waited for once the command has ended.
+const OUTPUT_GRACE: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// How `jitos sandbox exec` runs its command.
 pub struct ExecArgs<'a> {
@@ -60,6 +64,12 @@ pub fn exec(args: &ExecArgs<'_>, command: &[OsString]) -> Result<ExitCode> {
     };
     let root = nix::unistd::Uid::effective().is_root();
     let run_as = match (root, args.uid) {
+        (true, Some(uid)) if (LENT_UID_BASE..LENT_UID_BASE + LENT_UIDS_MAX).contains(&uid) => {
+            bail!(
+                "--uid {uid} is in the range lent to jitosd's workers ({LENT_UID_BASE} and the \
+                 {LENT_UIDS_MAX} after it); leave --uid out to borrow one, or name another"
+            )
+        }
         (true, Some(uid)) => RunAs::Named(uid),
         (true, None) => RunAs::Lent(
             UidPool::host()
@@ -70,16 +80,40 @@ pub fn exec(args: &ExecArgs<'_>, command: &[OsString]) -> Result<ExitCode> {
         (false, None) => RunAs::Caller,
         (false, Some(_)) => bail!("only root can run a command as another uid; drop --uid"),
     };
-    if let (Some(uid), true) = (run_as.uid(), std::io::stderr().is_terminal()) {
+    if let RunAs::Lent(lent) = &run_as {
         eprintln!(
-            "jitos: running {} as uid {uid}, never as root: it reaches only what that uid may",
-            program.display()
+            "jitos: running {} as uid {}, lent for it (a confined command never runs as root)",
+            program.display(),
+            lent.uid()
         );
+        // A lent uid owns nothing, so only what others may do counts.
+        let uses = std::iter::once((program.as_path(), Use::Execute))
+            .chain(
+                confinement
+                    .read_write
+                    .iter()
+                    .map(|p| (p.as_path(), Use::Write)),
+            )
+            .chain(
+                confinement
+                    .read_only
+                    .iter()
+                    .map(|p| (p.as_path(), Use::Read)),
+            );
+        for (path, use_) in uses {
+            others_may(path, use_).map_err(|e| {
+                anyhow!(
+                    "uid {} could not use what it is given: {e}; open it up, give it to a \
+                     uid with `chown` and pass that uid as --uid, or copy it where others may",
+                    lent.uid()
+                )
+            })?;
+        }
     }
     // Root can hold the command's whole tree in a control group; without one the
     // rlimits still bind it, as they bind every uid it can run as.
     let cgroups = root
-        .then(|| CgroupRoot::create(&format!("jitos-exec-{}", std::process::id())).ok())
+        .then(|| CgroupRoot::create_for_this_process("jitos-exec-").ok())
         .flatten();
     let lease = match &cgroups {
         Some(cgroups) => Some(
@@ -89,22 +123,41 @@ pub fn exec(args: &ExecArgs<'_>, command: &[OsString]) -> Result<ExitCode> {
         ),
         None => None,
     };
-    let mut spawn = Spawn::new(&program).args(program_args);
+    // The command's output reaches ours through pipes: a descriptor of a file or
+    // terminal would let it change that file's mode or owner, which its view otherwise
+    // keeps it from.
+    let (stdout_reader, stdout_writer) = std::io::pipe().context("cannot make a pipe")?;
+    let (stderr_reader, stderr_writer) = std::io::pipe().context("cannot make a pipe")?;
+    let mut spawn = Spawn::new(&program).args(program_args).stdio(
+        Stdio::Null,
+        Stdio::Fd(stdout_writer.into()),
+        Stdio::Fd(stderr_writer.into()),
+    );
     if let Some(uid) = run_as.uid() {
         spawn = spawn.uid(uid);
     }
     if let Some(lease) = &lease {
         spawn = spawn.cgroup(lease)?;
     }
-    let status = confinement
-        .spawn(spawn)?
+    let mut process = confinement.spawn(spawn)?;
+    let relays = [
+        relay(stdout_reader, std::io::stdout()),
+        relay(stderr_reader, std::io::stderr()),
+    ];
+    let status = process
         .wait()
         .with_context(|| format!("cannot wait for {}", program.display()))?;
     // What the command left running ends with it: its group, and every process of a
-    // lent uid (which nothing else runs under).
+    // lent uid (which nothing else runs under); then its output is complete.
     drop(lease);
     if let RunAs::Lent(lent) = &run_as {
         jitos_sandbox::kill_uid(lent.uid()).context("cannot kill what the command left running")?;
+    }
+    // Something it started in the background may still hold its output open (nothing
+    // ends it when the caller is not root): its output is not waited for.
+    let grace = std::time::Instant::now() + OUTPUT_GRACE;
+    while relays.iter().any(|r| !r.is_finished()) && std::time::Instant::now() < grace {
+        std::thread::sleep(std::time::Duration::from_millis(5));
     }
     Ok(match (status.code(), status.signal()) {
         (Some(code), _) => ExitCode::from(u8::try_from(code).unwrap_or(u8::MAX)),
@@ -113,6 +166,18 @@ pub fn exec(args: &ExecArgs<'_>, command: &[OsString]) -> Result<ExitCode> {
             ExitCode::from(u8::try_from(128 + signal).unwrap_or(u8::MAX))
         }
         (None, None) => ExitCode::FAILURE,
+    })
+}
+
+/// Copies what the command writes to `from` into `to` until the command's last process
+/// closes it.
+fn relay(
+    mut from: std::io::PipeReader,
+    mut to: impl Write + Send + 'static,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut from, &mut to);
+        let _ = to.flush();
     })
 }
 
@@ -167,10 +232,7 @@ pub fn doctor(json: bool) -> Result<ExitCode> {
             "landlock_abi": status.landlock_abi,
             "seccomp": status.seccomp,
             "mount_namespace": status.mount_namespace,
-            "cgroup_version": cgroups.as_ref().ok().map(|v| match v {
-                CgroupVersion::V1 => 1,
-                CgroupVersion::V2 => 2,
-            }),
+            "cgroup_version": cgroups.as_ref().ok().map(|v| v.number()),
             "cgroup_unavailable": cgroups.as_ref().err().map(ToString::to_string),
             "runs_as": runs_as,
             "pure_reads": PURE_READS,
@@ -188,13 +250,14 @@ pub fn doctor(json: bool) -> Result<ExitCode> {
         );
         match &cgroups {
             Ok(version) => println!(
-                "cgroups           {} (a group per worker holds its process and memory limits)",
-                match version {
-                    CgroupVersion::V1 => "v1",
-                    CgroupVersion::V2 => "v2",
-                }
+                "cgroups           v{} for this caller (a group per program holds its process \
+                 and memory limits; `jitos status` says what jitosd uses)",
+                version.number()
             ),
-            Err(why) => println!("cgroups           not used: {why}; rlimits hold the limits"),
+            Err(why) => println!(
+                "cgroups           not for this caller: {why}; rlimits hold the limits (`jitos \
+                 status` says what jitosd uses)"
+            ),
         }
         println!("runs as           {runs_as}");
         println!("pure reads        {}", PURE_READS.join(" "));

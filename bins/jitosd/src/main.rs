@@ -28,8 +28,9 @@ struct Args {
     /// Directory of the built-in worker binaries [default: the directory of jitosd itself]
     #[arg(long, env = "JITOS_WORKER_DIR")]
     worker_dir: Option<PathBuf>,
-    /// Run workers without Landlock and seccomp when this kernel lacks them (degraded
-    /// mode, shown by `jitos status`); without it, such a kernel runs no workers
+    /// Run workers without their read-only view of the file system, Landlock and seccomp
+    /// when this kernel lacks one of them (degraded mode, shown by `jitos status`; still
+    /// never root, no capabilities, rlimits); without it, such a kernel runs no workers
     #[arg(long)]
     allow_unconfined_workers: bool,
     /// The operator's policy for installed workers: which profiles, needed paths and

@@ -31,6 +31,16 @@ pub enum CgroupVersion {
     V2,
 }
 
+impl CgroupVersion {
+    /// 1 or 2.
+    pub fn number(self) -> u8 {
+        match self {
+            CgroupVersion::V1 => 1,
+            CgroupVersion::V2 => 2,
+        }
+    }
+}
+
 /// Where the groups of one caller are made, one directory per controller (the same one
 /// under v2).
 #[derive(Debug)]
@@ -115,6 +125,35 @@ impl CgroupRoot {
                     root.pids.display()
                 ))
             })?;
+        }
+        Ok(root)
+    }
+
+    /// Makes the group `<prefix><pid of this process>`, and first removes every other
+    /// `<prefix><pid>` whose process is gone (what callers that were killed left), with
+    /// what still runs in them. For callers that make one group each, like
+    /// `jitos sandbox exec`.
+    pub fn create_for_this_process(prefix: &str) -> Result<CgroupRoot, CgroupUnavailable> {
+        let root = CgroupRoot::create(&format!("{prefix}{}", std::process::id()))?;
+        for dir in root.dirs() {
+            let Some(parent) = dir.parent() else { continue };
+            let Ok(siblings) = std::fs::read_dir(parent) else {
+                continue;
+            };
+            for sibling in siblings.flatten() {
+                let name = sibling.file_name();
+                let pid = name
+                    .to_str()
+                    .and_then(|n| n.strip_prefix(prefix))
+                    .and_then(|p| p.parse::<libc::pid_t>().ok());
+                // SAFETY: kill with signal 0 only asks whether the process exists.
+                let gone = pid.is_some_and(|pid| unsafe { libc::kill(pid, 0) } < 0
+                    && crate::sys::last_errno() == libc::ESRCH);
+                if gone {
+                    empty_and_remove_children(&sibling.path());
+                    remove_when_empty(&sibling.path());
+                }
+            }
         }
         Ok(root)
     }
@@ -371,15 +410,40 @@ fn kill_members(dir: &Path, version: CgroupVersion) {
     }
     // v1 (or a v2 kernel before 5.14): one by one, again until none is left, since a
     // member may fork meanwhile (its pids limit bounds how often).
+    let members = || -> Vec<libc::pid_t> {
+        std::fs::read_to_string(dir.join("cgroup.procs"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|p| p.parse().ok())
+            .collect()
+    };
     for _ in 0..64 {
-        let members = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
-        let pids: Vec<libc::pid_t> = members.lines().filter_map(|p| p.parse().ok()).collect();
+        let pids = members();
         if pids.is_empty() {
             return;
         }
         for pid in pids {
-            // SAFETY: kill takes a pid and a signal.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
+            // A pidfd pins the process: once it is known to still be a member, the
+            // signal cannot reach another process that took the number meanwhile.
+            // SAFETY: pidfd_open takes a pid and flags.
+            let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+            if pidfd < 0 {
+                continue;
+            }
+            if members().contains(&pid) {
+                // SAFETY: a pidfd just opened, a signal, no siginfo.
+                unsafe {
+                    libc::syscall(
+                        libc::SYS_pidfd_send_signal,
+                        pidfd,
+                        libc::SIGKILL,
+                        std::ptr::null::<libc::siginfo_t>(),
+                        0,
+                    )
+                };
+            }
+            // SAFETY: the pidfd opened above, not used again.
+            unsafe { libc::close(pidfd as libc::c_int) };
         }
     }
 }

@@ -84,8 +84,8 @@ pub struct SandboxStatus {
     /// Whether the caller can give a program a private, read-only view of the file
     /// system (a mount namespace, in a user namespace of its own unless root).
     pub mount_namespace: bool,
-    /// Whether [`Confinement::spawn`] can work here (Landlock ABI ≥ 4, seccomp and the
-    /// private view).
+    /// Whether [`Confinement::spawn`] can work here for this caller (Landlock ABI ≥ 4
+    /// for root, ≥ 6 for anyone else; seccomp; the private view).
     pub supported: bool,
 }
 
@@ -99,7 +99,7 @@ pub fn status() -> SandboxStatus {
         landlock_abi,
         seccomp,
         mount_namespace,
-        supported: landlock_abi >= 4 && seccomp && mount_namespace,
+        supported: landlock_abi >= landlock_rules::abi_required() && seccomp && mount_namespace,
     }
 }
 
@@ -204,18 +204,25 @@ pub(crate) struct Prepared {
 }
 
 impl Prepared {
-    /// Applies the confinement to the calling child (between `clone` and `execve`),
-    /// making raw system calls only; the error is the errno of the step that failed.
-    pub(crate) fn apply(&self) -> Result<(), i32> {
+    /// Applies the confinement to the calling child (between `clone` and `execve`) of
+    /// `parent`, making raw system calls only; the error is the errno of the step that
+    /// failed.
+    pub(crate) fn apply(&self, parent: libc::pid_t) -> Result<(), i32> {
         // Only stdio and the handed descriptors (placed after this step) may cross exec:
         // every descriptor the parent leaked without close-on-exec is closed at exec.
         cloexec_from(3)?;
         // A new session detaches the worker from the daemon's terminal and signals.
         // SAFETY: setsid takes no arguments.
         check(unsafe { libc::setsid() } as libc::c_long)?;
-        // The worker must not outlive the daemon that supervises it.
+        // The worker must not outlive the daemon that supervises it. The uid change
+        // cleared the signal set at the child's start, so it is set again, and a parent
+        // that died meanwhile is noticed.
         // SAFETY: PR_SET_PDEATHSIG takes a signal number.
         check(unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) }.into())?;
+        // SAFETY: getppid takes no arguments.
+        if unsafe { libc::getppid() } != parent {
+            return Err(libc::ESRCH);
+        }
         let l = &self.limits;
         for (resource, value) in [
             (libc::RLIMIT_CPU, l.cpu_seconds),

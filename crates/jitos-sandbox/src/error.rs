@@ -18,12 +18,12 @@ pub enum SandboxError {
         detail: String,
     },
     /// A path named in the confinement could not be opened for a Landlock rule.
-    #[error("cannot grant access to {path}: {source}; check that the path exists")]
+    #[error("cannot grant access to {path}: {error}; check that the path exists")]
     Path {
         /// The path that could not be opened.
         path: std::path::PathBuf,
-        /// The underlying error.
-        source: std::io::Error,
+        /// The underlying error (in the message, so not also a source).
+        error: std::io::Error,
     },
     /// The program was given as a relative path, which would be looked up at exec time.
     #[error("the program {0} must be an absolute path, so that exactly that file is granted")]
@@ -35,15 +35,14 @@ pub enum SandboxError {
     #[error("compiling the seccomp filter failed: {0}")]
     Seccomp(#[from] seccompiler::BackendError),
     /// The program could not be started.
-    #[error("cannot start {program}: {stage} failed: {source}")]
+    #[error("cannot start {program}: {stage} failed: {error}")]
     Spawn {
         /// The program.
         program: std::path::PathBuf,
         /// The step that failed, e.g. "taking its uid".
         stage: &'static str,
-        /// The error.
-        #[source]
-        source: std::io::Error,
+        /// The error (in the message, so not also a source).
+        error: std::io::Error,
     },
     /// A root caller asked for a confined program without an unprivileged uid.
     #[error(

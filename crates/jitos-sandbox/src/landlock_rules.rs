@@ -75,6 +75,18 @@ pub(crate) fn abi_version() -> i64 {
     version.max(0)
 }
 
+/// The Landlock ABI a caller needs: 4 (file system and TCP rules) for root, whose
+/// programs each run under a uid of their own; 6 for anyone else, whose programs keep its
+/// uid and so need Landlock's signal scoping to be kept from signalling it.
+pub(crate) fn abi_required() -> i64 {
+    // SAFETY: geteuid takes no arguments.
+    if unsafe { libc::geteuid() } == 0 {
+        4
+    } else {
+        6
+    }
+}
+
 /// Builds the ruleset and returns its file descriptor, ready for `landlock_restrict_self`.
 pub(crate) fn build(
     profile: Profile,
@@ -83,9 +95,14 @@ pub(crate) fn build(
     read_write: &[PathBuf],
 ) -> Result<OwnedFd, SandboxError> {
     let version = abi_version();
-    if version < 4 {
+    let required = abi_required();
+    if version < required {
         return Err(SandboxError::Unsupported {
-            feature: "Landlock ABI 4",
+            feature: if required == 4 {
+                "Landlock ABI 4"
+            } else {
+                "Landlock ABI 6 (signal scoping, for a caller that is not root: its programs share its uid)"
+            },
             detail: format!("kernel reports Landlock ABI {version}"),
         });
     }
@@ -178,7 +195,7 @@ fn file_rights(access: BitFlags<AccessFs>) -> BitFlags<AccessFs> {
 fn beneath(path: &Path, access: BitFlags<AccessFs>) -> Result<PathBeneath<PathFd>, SandboxError> {
     let fd = PathFd::new(path).map_err(|e| SandboxError::Path {
         path: path.to_owned(),
-        source: std::io::Error::other(e.to_string()),
+        error: std::io::Error::other(e.to_string()),
     })?;
     let access = if path.is_dir() {
         access

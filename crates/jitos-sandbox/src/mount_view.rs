@@ -53,9 +53,9 @@ impl MountView {
         let writable = writable
             .iter()
             .map(|path| {
-                let canonical = path.canonicalize().map_err(|source| SandboxError::Path {
+                let canonical = path.canonicalize().map_err(|error| SandboxError::Path {
                     path: path.clone(),
-                    source,
+                    error,
                 })?;
                 c_string(canonical.as_os_str().as_bytes())
             })
@@ -189,6 +189,6 @@ fn write_file(path: &std::ffi::CStr, bytes: &[u8]) -> Result<(), i32> {
 fn c_string(bytes: &[u8]) -> Result<CString, SandboxError> {
     CString::new(bytes).map_err(|_| SandboxError::Path {
         path: Path::new(std::ffi::OsStr::from_bytes(bytes)).to_owned(),
-        source: std::io::Error::from(std::io::ErrorKind::InvalidInput),
+        error: std::io::Error::from(std::io::ErrorKind::InvalidInput),
     })
 }

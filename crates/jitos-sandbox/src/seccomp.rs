@@ -131,7 +131,31 @@ const DENIED_IOCTLS: &[u64] = &[libc::TIOCSTI, libc::TIOCLINUX];
 /// `execve` stays allowed here because the filter is installed before the program's own
 /// `execve`; Landlock is what refuses any later exec (Execute is granted only on the
 /// program file and the ELF interpreter).
-const DENIED_PURE: &[libc::c_long] = &[libc::SYS_fork, libc::SYS_vfork, libc::SYS_execveat];
+///
+/// `memfd_create` too: Landlock does not govern executing a memfd, which would be a way
+/// to run another program.
+const DENIED_PURE: &[libc::c_long] = &[
+    libc::SYS_fork,
+    libc::SYS_vfork,
+    libc::SYS_execveat,
+    libc::SYS_memfd_create,
+];
+
+/// The socket types a unix socket may have: stream and seqpacket, whose ends reach only a
+/// peer they were connected to. (`SOCK_RAW` on a unix socket is a datagram socket.)
+const SOCKET_TYPES_ALLOWED: [u64; 2] = [libc::SOCK_STREAM as u64, libc::SOCK_SEQPACKET as u64];
+
+/// `clone` flags that make a namespace: in a new user namespace a child would hold every
+/// capability again. (`unshare` and `setns` are refused by number.)
+const CLONE_NAMESPACE_FLAGS: [libc::c_int; 7] = [
+    libc::CLONE_NEWNS,
+    libc::CLONE_NEWCGROUP,
+    libc::CLONE_NEWUTS,
+    libc::CLONE_NEWIPC,
+    libc::CLONE_NEWUSER,
+    libc::CLONE_NEWPID,
+    libc::CLONE_NEWNET,
+];
 
 /// The bits of `socket`'s type argument that hold the type; the rest are flags such as
 /// `SOCK_CLOEXEC`.
@@ -172,33 +196,33 @@ fn build(profile: Profile) -> Result<Vec<BpfProgram>, SandboxError> {
 
     let mut by_arguments: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
     // Only local sockets, and only ones that reach nothing outside: no AF_INET,
-    // AF_NETLINK, AF_PACKET and the rest; no unix datagram sockets (which reach any bound
-    // path with sendto); and `connect` is refused by number, so a unix stream socket
-    // reaches no listener. Landlock does not govern connecting to a socket file, so this
-    // is what keeps a worker from the daemon's socket. socketpair stays allowed for
-    // stream and seqpacket pairs, whose ends reach only each other; a datagram pair's end
-    // still sends to any bound path given to sendto, so it is refused too.
-    let datagram = || {
-        SeccompRule::new(vec![SeccompCondition::new(
-            1,
-            SeccompCmpArgLen::Dword,
-            SeccompCmpOp::MaskedEq(SOCKET_TYPE_MASK),
-            libc::SOCK_DGRAM as u64,
-        )?])
+    // AF_NETLINK, AF_PACKET and the rest; only stream and seqpacket unix sockets (a
+    // datagram one, or a "raw" one, which is a datagram one, reaches any bound path with
+    // sendto, even one end of a pair); and `connect` is refused by number, so a unix
+    // stream socket reaches no listener. Landlock does not govern connecting to a socket
+    // file, so this is what keeps a worker from the daemon's socket.
+    let other_types = || {
+        (0..=SOCKET_TYPE_MASK)
+            .filter(|t| !SOCKET_TYPES_ALLOWED.contains(t))
+            .map(|t| {
+                SeccompRule::new(vec![SeccompCondition::new(
+                    1,
+                    SeccompCmpArgLen::Dword,
+                    SeccompCmpOp::MaskedEq(SOCKET_TYPE_MASK),
+                    t,
+                )?])
+            })
+            .collect::<Result<Vec<_>, _>>()
     };
-    by_arguments.insert(
-        libc::SYS_socket,
-        vec![
-            SeccompRule::new(vec![SeccompCondition::new(
-                0,
-                SeccompCmpArgLen::Dword,
-                SeccompCmpOp::Ne,
-                libc::AF_UNIX as u64,
-            )?])?,
-            datagram()?,
-        ],
-    );
-    by_arguments.insert(libc::SYS_socketpair, vec![datagram()?]);
+    let mut socket_rules = vec![SeccompRule::new(vec![SeccompCondition::new(
+        0,
+        SeccompCmpArgLen::Dword,
+        SeccompCmpOp::Ne,
+        libc::AF_UNIX as u64,
+    )?])?];
+    socket_rules.extend(other_types()?);
+    by_arguments.insert(libc::SYS_socket, socket_rules);
+    by_arguments.insert(libc::SYS_socketpair, other_types()?);
     // The kernel reads an ioctl request as 32 bits, so the low half decides.
     by_arguments.insert(
         libc::SYS_ioctl,
@@ -214,18 +238,27 @@ fn build(profile: Profile) -> Result<Vec<BpfProgram>, SandboxError> {
             })
             .collect::<Result<_, _>>()?,
     );
-    if profile == Profile::Pure {
-        // clone is how both threads and processes start; only threads are allowed.
-        by_arguments.insert(
-            libc::SYS_clone,
-            vec![SeccompRule::new(vec![SeccompCondition::new(
+    let mut clone_rules = CLONE_NAMESPACE_FLAGS
+        .iter()
+        .map(|&flag| {
+            SeccompRule::new(vec![SeccompCondition::new(
                 0,
                 SeccompCmpArgLen::Qword,
-                SeccompCmpOp::MaskedEq(libc::CLONE_THREAD as u64),
-                0,
-            )?])?],
-        );
+                SeccompCmpOp::MaskedEq(flag as u64),
+                flag as u64,
+            )?])
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if profile == Profile::Pure {
+        // clone is how both threads and processes start; only threads are allowed.
+        clone_rules.push(SeccompRule::new(vec![SeccompCondition::new(
+            0,
+            SeccompCmpArgLen::Qword,
+            SeccompCmpOp::MaskedEq(libc::CLONE_THREAD as u64),
+            0,
+        )?])?);
     }
+    by_arguments.insert(libc::SYS_clone, clone_rules);
     let by_arguments: BpfProgram = SeccompFilter::new(
         by_arguments,
         SeccompAction::Allow,

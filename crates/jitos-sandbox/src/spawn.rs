@@ -10,8 +10,8 @@
 //! would act for the whole (parent's) process, as glibc's `setuid` does. Every signal an
 //! application may block is blocked across `clone` (glibc keeps its two internal ones
 //! open, and sends them only to threads it knows, which the child is not); the child
-//! blocks all of them with the raw call, then sets every handler to the default before
-//! unblocking, so no handler of the parent's runs in it.
+//! starts with that mask, sets every handler to the default, and restores the caller's
+//! mask with the raw call just before `execve`, so no handler of the parent's runs in it.
 
 use std::ffi::{CString, OsStr, OsString};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -38,6 +38,10 @@ pub const HANDED_FD_MAX: RawFd = FD_STAGING_MIN - 1;
 const SIGNAL_MAX: libc::c_int = 64;
 /// The kernel's signal set: 64 bits.
 const SIGSET_BYTES: usize = 8;
+/// Starts tried while the program is busy being written (`ETXTBSY`), and the pause
+/// between them.
+const EXEC_BUSY_TRIES: u32 = 20;
+const EXEC_BUSY_PAUSE: std::time::Duration = std::time::Duration::from_millis(5);
 /// A page, kept inaccessible below the child's stack so an overflow faults.
 const GUARD_BYTES: usize = 4096;
 
@@ -214,10 +218,10 @@ struct Plan<'a> {
 
 /// Starts `spawn` with `prepared` applied in the child.
 pub(crate) fn launch(spawn: Spawn, prepared: &Prepared) -> Result<Process, SandboxError> {
-    let fail = |stage: &'static str, source: std::io::Error| SandboxError::Spawn {
+    let fail = |stage: &'static str, error: std::io::Error| SandboxError::Spawn {
         program: spawn.program.clone(),
         stage,
-        source,
+        error,
     };
     let nul = |_| {
         fail(
@@ -295,42 +299,62 @@ pub(crate) fn launch(spawn: Spawn, prepared: &Prepared) -> Result<Process, Sandb
         failed_errno: AtomicI32::new(0),
     };
     let stack = Stack::new().map_err(|e| fail("allocating its stack", e))?;
-    // SAFETY: `all` is initialised by sigfillset before use; pthread_sigmask stores the
-    // thread's current mask in `plan.mask`.
-    unsafe {
-        let mut all: libc::sigset_t = std::mem::zeroed();
-        libc::sigfillset(&mut all);
-        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut plan.mask);
-    }
-    // SAFETY: the child runs `child_main` on its own stack with `plan` and the staged
-    // descriptors alive: CLONE_VFORK suspends this thread until the child has exec'ed or
-    // exited, and everything the child reads outlives this call.
-    let pid = unsafe {
-        libc::clone(
-            child_main,
-            stack.top(),
-            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
-            (&mut plan as *mut Plan).cast(),
-        )
-    };
-    let clone_error = std::io::Error::last_os_error();
-    // SAFETY: restores the mask saved above.
-    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &plan.mask, std::ptr::null_mut()) };
-    if pid < 0 {
-        return Err(fail("creating its process", clone_error));
-    }
-    let mut process = Process { pid };
-    let stage_code = plan.failed_stage.load(Ordering::Acquire);
-    if stage_code != 0 {
+    // SAFETY: PR_GET_DUMPABLE takes no pointer.
+    let dumpable = unsafe { libc::prctl(libc::PR_GET_DUMPABLE, 0, 0, 0, 0) };
+    let mut tried = 0;
+    loop {
+        tried += 1;
+        plan.failed_stage.store(0, Ordering::Relaxed);
+        plan.failed_errno.store(0, Ordering::Relaxed);
+        // SAFETY: `all` is initialised by sigfillset before use; pthread_sigmask stores
+        // the thread's current mask in `plan.mask`.
+        unsafe {
+            let mut all: libc::sigset_t = std::mem::zeroed();
+            libc::sigfillset(&mut all);
+            libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut plan.mask);
+        }
+        // SAFETY: the child runs `child_main` on its own stack with `plan` and the staged
+        // descriptors alive: CLONE_VFORK suspends this thread until the child has exec'ed
+        // or exited, and everything the child reads outlives this call.
+        let pid = unsafe {
+            libc::clone(
+                child_main,
+                stack.top(),
+                libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+                (&mut plan as *mut Plan).cast(),
+            )
+        };
+        let clone_error = std::io::Error::last_os_error();
+        // SAFETY: restores the mask saved above.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &plan.mask, std::ptr::null_mut()) };
+        // The child's uid change marks the memory it shares with this process as not
+        // dumpable; this process's own credentials did not change, so it is put back.
+        if dumpable == 1 {
+            // SAFETY: PR_SET_DUMPABLE takes an integer.
+            unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0) };
+        }
+        if pid < 0 {
+            return Err(fail("creating its process", clone_error));
+        }
+        let mut process = Process { pid };
+        let stage_code = plan.failed_stage.load(Ordering::Acquire);
+        if stage_code == 0 {
+            return Ok(process);
+        }
         let errno = plan.failed_errno.load(Ordering::Acquire);
         // The child exited without exec; reap it so it leaves no zombie.
         let _ = process.wait();
+        // A program written a moment ago may still be open for writing in a child of
+        // another thread that has not executed its own program yet.
+        if stage_code == Stage::Exec as i32 && errno == libc::ETXTBSY && tried < EXEC_BUSY_TRIES {
+            std::thread::sleep(EXEC_BUSY_PAUSE);
+            continue;
+        }
         return Err(fail(
             Stage::from_code(stage_code),
             std::io::Error::from_raw_os_error(errno),
         ));
     }
-    Ok(process)
 }
 
 /// A NULL-terminated array of pointers into `strings`.
@@ -444,7 +468,7 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
                 return failed(Stage::Cwd, errno());
             }
         }
-        if let Err(code) = plan.prepared.apply() {
+        if let Err(code) = plan.prepared.apply(plan.parent) {
             return failed(Stage::Confine, code);
         }
         for &(source, target) in plan.handed {

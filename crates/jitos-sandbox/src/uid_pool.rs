@@ -95,6 +95,12 @@ impl UidPool {
                 continue;
             }
             if let Some(lock) = try_hold(&self.locks, uid) {
+                // A caller killed while its program ran gave the uid back with processes
+                // still under it; they would count against the next program's limits and
+                // share its uid. The lock makes them ours to end.
+                if running_lendable_uids().contains(&uid) && crate::kill_uid(uid).is_err() {
+                    continue;
+                }
                 in_use.insert(uid);
                 return Some(LentUid {
                     uid,

@@ -77,9 +77,9 @@ fn failures_name_their_step() {
     let mut conf = Confinement::new(Profile::Shell);
     conf.read_write.push(dir.path().to_owned());
     match conf.spawn(as_runner(&runner, Spawn::new(&script))) {
-        Err(SandboxError::Spawn { stage, source, .. }) => {
+        Err(SandboxError::Spawn { stage, error, .. }) => {
             assert_eq!(stage, "executing it");
-            assert_eq!(source.raw_os_error(), Some(libc::EACCES), "{source}");
+            assert_eq!(error.raw_os_error(), Some(libc::EACCES), "{error}");
         }
         other => panic!("a non-executable program spawned: {other:?}"),
     }

@@ -253,7 +253,7 @@ fn apply_to(process: &mut Process, seq: u64, event: &Event) -> Result<(), SchedE
                     return Err(SchedError::WrongAnswer {
                         process: id,
                         expected: expected_answer(reason),
-                        got: format!("{answer:?}"),
+                        got: answer.to_string(),
                     })
                 }
             };

@@ -109,14 +109,15 @@ fn proposes_a_new_crate_unconfined() {
     proposes_a_new_crate(false);
 }
 
-// Goal: the same under the Pure confinement the daemon uses. Skipped where the kernel
-// lacks Landlock ABI 4 or seccomp, since that confinement then refuses to start at all.
+// Goal: the same under the Pure confinement the daemon uses (it fails on a kernel that
+// cannot confine, naming what is missing).
 #[test]
 fn proposes_a_new_crate_confined() {
-    if !jitos_sandbox::status().supported {
-        eprintln!("skipped: {:?}", jitos_sandbox::status());
-        return;
-    }
+    let status = jitos_sandbox::status();
+    assert!(
+        status.supported,
+        "this kernel cannot confine workers: {status:?}"
+    );
     proposes_a_new_crate(true);
 }
 

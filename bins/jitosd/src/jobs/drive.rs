@@ -3,7 +3,6 @@
 //! killed and reaped whatever happened, so no worker outlives its attempt.
 
 use std::{
-    io::Read,
     os::{fd::AsFd, unix::net::UnixStream},
     process::ExitStatus,
     sync::atomic::{AtomicBool, Ordering},
@@ -118,15 +117,13 @@ fn failed(cause: FailureCause, detail: impl Into<String>) -> AttemptEnd {
 }
 
 /// Runs `job` on the launched worker until it ends or `deadline` passes, then kills and
-/// reaps the worker's process group. `stderr_path` is read for failure details.
-pub fn drive(
-    launched: Launched,
-    job: Job,
-    deadline: Instant,
-    cancel: &AtomicBool,
-    stderr_path: &std::path::Path,
-) -> AttemptEnd {
-    let Launched { mut child, channel } = launched;
+/// reaps the worker's process group. Its stderr is read for failure details.
+pub fn drive(launched: Launched, job: Job, deadline: Instant, cancel: &AtomicBool) -> AttemptEnd {
+    let Launched {
+        mut child,
+        channel,
+        stderr,
+    } = launched;
     let mut log = WorkerLog::default();
     let end = converse(channel, job, deadline, cancel, &mut log);
     let crashed = matches!(end, Err((FailureCause::Crashed, _)));
@@ -153,7 +150,7 @@ pub fn drive(
                     format!("; its {what} ends with: {tail}")
                 }
             };
-            let stderr = quoted("stderr", stderr_tail(stderr_path));
+            let stderr = quoted("stderr", stderr_tail(&stderr));
             let logged = quoted("log", log.tail());
             failed(cause, format!("{detail}{exit}{logged}{stderr}"))
         }
@@ -330,11 +327,14 @@ fn kill_and_reap(child: &mut Process, settle: bool) -> Option<ExitStatus> {
     }
 }
 
-fn stderr_tail(path: &std::path::Path) -> String {
-    let mut bytes = Vec::new();
-    if let Ok(mut file) = std::fs::File::open(path) {
-        let _ = file.read_to_end(&mut bytes);
-    }
-    let start = bytes.len().saturating_sub(STDERR_TAIL_BYTES);
-    String::from_utf8_lossy(&bytes[start..]).trim().to_owned()
+/// The last [`STDERR_TAIL_BYTES`] of what the worker wrote to stderr, read from where
+/// they are, however much it wrote.
+fn stderr_tail(stderr: &std::fs::File) -> String {
+    use std::os::unix::fs::FileExt;
+    let len = stderr.metadata().map(|m| m.len()).unwrap_or(0);
+    let start = len.saturating_sub(STDERR_TAIL_BYTES as u64);
+    let mut bytes = vec![0u8; usize::try_from(len - start).unwrap_or(0)];
+    let read = stderr.read_at(&mut bytes, start).unwrap_or(0);
+    bytes.truncate(read);
+    String::from_utf8_lossy(&bytes).trim().to_owned()
 }

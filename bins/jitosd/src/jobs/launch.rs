@@ -23,12 +23,15 @@ pub enum Enforcement {
     Unconfined,
 }
 
-/// A started worker: the process and the daemon's end of its channel.
+/// A started worker: the process, the daemon's end of its channel, and its stderr.
 pub struct Launched {
     /// The worker process (its own session and process group).
     pub child: Process,
     /// The daemon's end of the channel.
     pub channel: UnixStream,
+    /// What the worker writes to stderr: a file with no name, so nothing the worker does
+    /// to it (its mode, say) reaches a file anyone else can open.
+    pub stderr: File,
 }
 
 /// Why a worker could not be started.
@@ -89,18 +92,16 @@ pub fn launch(
     enforcement: Enforcement,
 ) -> Result<Launched, LaunchError> {
     let scratch = start.scratch;
-    // Only the daemon reads what a worker wrote to stderr.
-    let stderr = File::options()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&scratch.stderr_path)
+    let stderr =
+        unnamed_file(&scratch.root).map_err(io("cannot create the worker's stderr file"))?;
+    let worker_stderr = stderr
+        .try_clone()
         .map_err(io("cannot create the worker's stderr file"))?;
     let (daemon_end, worker_end) =
         UnixStream::pair().map_err(io("cannot create the worker's channel"))?;
     let mut spawn = Spawn::new(start.program)
         .cwd(&scratch.dir)
-        .stdio(Stdio::Null, Stdio::Null, Stdio::Fd(stderr.into()))
+        .stdio(Stdio::Null, Stdio::Null, Stdio::Fd(worker_stderr.into()))
         .hand(worker_end.into(), CHANNEL_FD);
     if let Some(uid) = start.uid {
         spawn = spawn.uid(uid);
@@ -119,5 +120,17 @@ pub fn launch(
     Ok(Launched {
         child,
         channel: daemon_end,
+        stderr,
     })
+}
+
+/// A file in `dir` that has no name (`O_TMPFILE`), readable and writable by this
+/// process only.
+fn unnamed_file(dir: &Path) -> std::io::Result<File> {
+    File::options()
+        .read(true)
+        .write(true)
+        .mode(0o600)
+        .custom_flags(nix::fcntl::OFlag::O_TMPFILE.bits())
+        .open(dir)
 }

@@ -27,7 +27,7 @@ use std::{
 use jitos_kernel::{Dispatch, Effect, FailureCause, Kernel, KernelHandle, Proposed};
 use jitos_ledger::Actor;
 use jitos_proto::{ErrorCode, ErrorInfo, JobSpec, LimitsHeld, Request, Response, SandboxView};
-use jitos_sandbox::{CgroupRoot, CgroupVersion, UidPool};
+use jitos_sandbox::{CgroupRoot, UidPool};
 use jitos_worker::{DaemonMessage, EffectClass, Job, SandboxProfile};
 use tokio::sync::{oneshot, Notify};
 
@@ -53,8 +53,9 @@ pub struct JobRunner {
     /// The uids workers run under, one each, when the daemon is root; otherwise they run
     /// as the daemon's own uid.
     uids: Option<UidPool>,
-    /// Where a control group per worker is made, when the daemon can make them.
-    cgroups: Option<CgroupRoot>,
+    /// Where a control group per worker is made, when the daemon can make them; taken
+    /// (and removed) at shutdown.
+    cgroups: Mutex<Option<CgroupRoot>>,
     /// The copies of worker binaries that are executed.
     store: WorkerStore,
     /// How workers start here, or why they may not.
@@ -106,8 +107,8 @@ pub(crate) struct AttemptPlan {
 }
 
 impl JobRunner {
-    /// A runner whose attempts use `scratch_root` and whose workers run from the store
-    /// at `store_dir`, both of which it creates; `name` names its control groups.
+    /// A runner whose attempts use `dirs`, which it creates (emptied of what a killed
+    /// daemon left there) and removes at [`JobRunner::shutdown`].
     pub fn new(
         kernel: KernelHandle,
         config: WorkerConfig,
@@ -127,6 +128,12 @@ impl JobRunner {
             )),
         };
         let root = nix::unistd::Uid::effective().is_root();
+        if root {
+            // Before anything is made there: refused, a start leaves nothing behind.
+            for dir in [&dirs.scratch_root, &dirs.store] {
+                store::check_reachable(dir)?;
+            }
+        }
         let uids = if root {
             // Host-wide, not per store: every jitosd on the host lends from the same uids.
             let uids =
@@ -145,7 +152,23 @@ impl JobRunner {
         } else {
             None
         };
-        // After the strays are gone, so none writes into what is being cleared.
+        // Made (and emptied of what a killed daemon left running) before the scratch is
+        // cleared, so nothing still writes into it.
+        let (cgroups, limits) = match CgroupRoot::create(&dirs.cgroup_name) {
+            Ok(cgroups) => {
+                let version = cgroups.version().number();
+                (Some(cgroups), LimitsHeld::Cgroup { version })
+            }
+            Err(why) => (
+                None,
+                LimitsHeld::Rlimits {
+                    why: format!(
+                        "{why}; run jitosd as root, or in a cgroup of its own (systemd: \
+                         Delegate=yes), to have each worker's limits held by a control group"
+                    ),
+                },
+            ),
+        };
         scratch::create_root(&dirs.scratch_root).map_err(|e| {
             format!(
                 "cannot create the worker scratch directory {}: {e}",
@@ -158,25 +181,6 @@ impl JobRunner {
                 dirs.store.display()
             )
         })?;
-        if root {
-            store::check_reachable(&dirs.scratch_root, "their scratch directories under")?;
-            store::check_reachable(store.dir(), "their binaries in")?;
-        }
-        let (cgroups, limits) = match CgroupRoot::create(&dirs.cgroup_name) {
-            Ok(cgroups) => {
-                let version = match cgroups.version() {
-                    CgroupVersion::V1 => 1,
-                    CgroupVersion::V2 => 2,
-                };
-                (Some(cgroups), LimitsHeld::Cgroup { version })
-            }
-            Err(why) => (
-                None,
-                LimitsHeld::Rlimits {
-                    why: why.to_string(),
-                },
-            ),
-        };
         let sandbox = SandboxView {
             landlock_abi: status.landlock_abi,
             seccomp: status.seccomp,
@@ -191,7 +195,7 @@ impl JobRunner {
             config,
             scratch_root: dirs.scratch_root,
             uids,
-            cgroups,
+            cgroups: Mutex::new(cgroups),
             store,
             enforcement,
             sandbox,
@@ -291,7 +295,7 @@ impl JobRunner {
         .await;
         let (install, limits) = match prepared {
             Ok(Ok(prepared)) => prepared,
-            Ok(Err(e)) => return error(ErrorCode::BadRequest, e.to_string()),
+            Ok(Err(e)) => return error(catalog_error_code(&e), e.to_string()),
             Err(e) => return error(ErrorCode::Storage, format!("the install stopped: {e}")),
         };
         self.kernel
@@ -325,6 +329,13 @@ impl JobRunner {
         for thread in threads {
             if thread.join().is_err() {
                 tracing::error!("an attempt thread panicked");
+            }
+        }
+        // Nothing runs any more: what was made for workers goes.
+        drop(lock(&self.cgroups).take());
+        for dir in [self.scratch_root.as_path(), self.store.dir()] {
+            if let Err(e) = std::fs::remove_dir_all(dir) {
+                tracing::warn!(dir = %dir.display(), error = %e, "cannot remove what workers were given");
             }
         }
     }
@@ -364,13 +375,7 @@ impl JobRunner {
             .query(move |kernel| catalog::resolve(&config, kernel.jobs(), &name))
             .await
             .ok_or_else(|| info(ErrorCode::ShuttingDown, "jitosd is shutting down"))?
-            .map_err(|e| {
-                let code = match e {
-                    CatalogError::Unknown { .. } => ErrorCode::NotFound,
-                    _ => ErrorCode::BadRequest,
-                };
-                info(code, e.to_string())
-            })?;
+            .map_err(|e| info(catalog_error_code(&e), e.to_string()))?;
         // Copying a new or changed binary into the store is file I/O: off the async threads.
         let runner = Arc::clone(self);
         let worker = tokio::task::spawn_blocking(move || {
@@ -378,7 +383,7 @@ impl JobRunner {
         })
         .await
         .map_err(|e| info(ErrorCode::Storage, format!("the binary check stopped: {e}")))?
-        .map_err(|e| info(ErrorCode::BadRequest, e.to_string()))?;
+        .map_err(|e| info(catalog_error_code(&e), e.to_string()))?;
         let dispatch = Dispatch {
             worker: worker.manifest.name.clone(),
             worker_version: worker.manifest.version.clone(),
@@ -557,11 +562,10 @@ impl JobRunner {
             }
         };
         let uid_number = uid.as_ref().map(|u| u.uid());
-        let cgroup = match self
-            .cgroups
+        let leased = lock(&self.cgroups)
             .as_ref()
-            .map(|root| root.lease(&attempt.to_string(), &worker.limits))
-        {
+            .map(|root| root.lease(&attempt.to_string(), &worker.limits));
+        let cgroup = match leased {
             None => None,
             Some(Ok(lease)) => Some(lease),
             Some(Err(e)) => {
@@ -609,13 +613,7 @@ impl JobRunner {
                 workspace_dir,
                 args: plan.args.clone(),
             };
-            Ok(drive::drive(
-                launched,
-                job,
-                deadline,
-                cancel,
-                &scratch.stderr_path,
-            ))
+            Ok(drive::drive(launched, job, deadline, cancel))
         })();
         // A confined `pure` worker cannot start processes; any other may have started
         // some outside its process group, and they end with it.
@@ -653,6 +651,16 @@ pub fn end_interrupted(kernel: &mut Kernel) -> Result<usize, jitos_kernel::Kerne
         )?;
     }
     Ok(running.len())
+}
+
+/// How a client hears a worker that cannot be used: not found, its own bad request, or
+/// the daemon's failure to copy the binary into its store.
+fn catalog_error_code(error: &CatalogError) -> ErrorCode {
+    match error {
+        CatalogError::Unknown { .. } => ErrorCode::NotFound,
+        CatalogError::Store(store::StoreError::Copy { .. }) => ErrorCode::Storage,
+        _ => ErrorCode::BadRequest,
+    }
 }
 
 fn deadline_ms_left(deadline: Instant) -> u64 {

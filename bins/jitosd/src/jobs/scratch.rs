@@ -31,9 +31,9 @@ pub struct Scratch {
     pub dir: PathBuf,
     /// Where the job's workspace files go.
     pub workspace_dir: PathBuf,
-    /// Where the worker's stderr goes (outside `dir`, so the worker cannot rewrite it
-    /// after the fact).
-    pub stderr_path: PathBuf,
+    /// The scratch root, where the worker's stderr file is made (outside `dir`, so the
+    /// worker cannot rewrite it after the fact).
+    pub root: PathBuf,
 }
 
 impl Scratch {
@@ -43,7 +43,7 @@ impl Scratch {
         std::fs::DirBuilder::new().mode(0o700).create(&dir)?;
         Ok(Scratch {
             workspace_dir: dir.join("ws"),
-            stderr_path: root.join(format!("{attempt}.stderr")),
+            root: root.to_owned(),
             dir,
         })
     }
@@ -55,14 +55,9 @@ impl Scratch {
 
     /// Removes everything the attempt left.
     pub fn remove(&self) {
-        for result in [
-            std::fs::remove_dir_all(&self.dir),
-            std::fs::remove_file(&self.stderr_path),
-        ] {
-            if let Err(e) = result {
-                if e.kind() != std::io::ErrorKind::NotFound {
-                    tracing::warn!(dir = %self.dir.display(), error = %e, "cannot clean scratch");
-                }
+        if let Err(e) = std::fs::remove_dir_all(&self.dir) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!(dir = %self.dir.display(), error = %e, "cannot clean scratch");
             }
         }
     }

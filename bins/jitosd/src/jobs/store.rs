@@ -26,6 +26,8 @@ use crate::reply::lock;
 const BINARY_MODE: u32 = 0o555;
 /// Bytes read at a time while copying.
 const COPY_CHUNK: usize = 256 * 1024;
+/// Largest worker binary admitted: 1 GiB.
+pub const BINARY_BYTES_MAX: u64 = 1 << 30;
 
 /// Why a binary cannot be admitted.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +40,20 @@ pub enum StoreError {
         /// What failed.
         #[source]
         source: std::io::Error,
+    },
+    /// The binary is larger than [`BINARY_BYTES_MAX`].
+    #[error("the worker binary {path} is larger than {BINARY_BYTES_MAX} bytes")]
+    TooLarge {
+        /// The binary.
+        path: PathBuf,
+    },
+    /// The binary changed while it was being copied (a build writing it, say).
+    #[error(
+        "the worker binary {path} changed while it was being copied; try again once it is written"
+    )]
+    Moving {
+        /// The binary.
+        path: PathBuf,
     },
     /// The binary is not the one its install recorded.
     #[error("the binary {path} changed since it was installed; run `jitos worker install` again if the change is intended")]
@@ -169,10 +185,16 @@ impl WorkerStore {
             .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
             .open(source)
             .map_err(unreadable)?;
-        if !from.metadata().map_err(unreadable)?.is_file() {
+        let before = from.metadata().map_err(unreadable)?;
+        if !before.is_file() {
             return Err(unreadable(std::io::Error::other(
                 "it is not a regular file",
             )));
+        }
+        if before.len() > BINARY_BYTES_MAX {
+            return Err(StoreError::TooLarge {
+                path: source.to_owned(),
+            });
         }
         let temp = self.dir.join(format!(
             ".admitting-{}",
@@ -187,15 +209,28 @@ impl WorkerStore {
         let mut hasher = blake3::Hasher::new();
         let mut chunk = vec![0u8; COPY_CHUNK];
         let copied = (|| -> Result<(), StoreError> {
+            let mut total = 0u64;
             loop {
                 let read = from.read(&mut chunk).map_err(unreadable)?;
                 if read == 0 {
                     break;
                 }
+                total += read as u64;
+                if total > BINARY_BYTES_MAX {
+                    return Err(StoreError::TooLarge {
+                        path: source.to_owned(),
+                    });
+                }
                 let bytes = chunk.get(..read).unwrap_or_default();
                 hasher.update(bytes);
                 to.write_all(bytes)
                     .map_err(|e| self.copy_error(source, e))?;
+            }
+            let after = from.metadata().map_err(unreadable)?;
+            if FileStamp::from(&before) != FileStamp::from(&after) {
+                return Err(StoreError::Moving {
+                    path: source.to_owned(),
+                });
             }
             to.set_permissions(std::fs::Permissions::from_mode(BINARY_MODE))
                 .map_err(|e| self.copy_error(source, e))
@@ -221,37 +256,34 @@ struct FileStamp {
 
 impl FileStamp {
     fn of(path: &Path) -> std::io::Result<FileStamp> {
-        let meta = std::fs::metadata(path)?;
+        Ok(FileStamp::from(&std::fs::metadata(path)?))
+    }
+}
+
+impl From<&std::fs::Metadata> for FileStamp {
+    fn from(meta: &std::fs::Metadata) -> FileStamp {
         let ns = |secs: i64, nanos: i64| i128::from(secs) * 1_000_000_000 + i128::from(nanos);
-        Ok(FileStamp {
+        FileStamp {
             dev: meta.dev(),
             ino: meta.ino(),
             size: meta.size(),
             mtime_ns: ns(meta.mtime(), meta.mtime_nsec()),
             ctime_ns: ns(meta.ctime(), meta.ctime_nsec()),
-        })
+        }
     }
 }
 
-/// Checks that a uid with no rights of its own can enter `dir`: search permission for
-/// others on it and on every directory above it. `what` names it in the refusal.
-pub fn check_reachable(dir: &Path, what: &str) -> Result<(), String> {
-    for path in dir.ancestors() {
-        let mode = std::fs::metadata(path)
-            .map_err(|e| format!("cannot inspect {}: {e}", path.display()))?
-            .mode();
-        if mode & 0o001 == 0 {
-            return Err(format!(
-                "workers run under uids of their own, which cannot reach {what} {}: {} has mode \
-                 {:04o} and others need search (x) permission on it; set TMPDIR to a directory \
-                 every user may enter (such as /tmp) or give others search permission there",
-                dir.display(),
-                path.display(),
-                mode & 0o7777
-            ));
-        }
-    }
-    Ok(())
+/// Checks that a uid that owns nothing can reach `dir` (jitosd makes it, so only the
+/// directories above it matter), or says what to do.
+pub fn check_reachable(dir: &Path) -> Result<(), String> {
+    let parent = dir.parent().unwrap_or(Path::new("/"));
+    jitos_sandbox::others_may(parent, jitos_sandbox::Use::Enter).map_err(|e| {
+        format!(
+            "workers run under uids of their own, which could not reach {}: {e}; set TMPDIR \
+             to a directory every user may enter (such as /tmp)",
+            dir.display()
+        )
+    })
 }
 
 #[cfg(test)]

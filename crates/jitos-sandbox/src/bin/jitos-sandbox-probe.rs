@@ -34,6 +34,13 @@ fn main() -> ExitCode {
             .and_then(|(socket, _)| socket.send_to(b"escaped", arg))
             .map(|_| ()),
         "socketpair" => std::os::unix::net::UnixStream::pair().map(|_| ()),
+        "unix-raw-send" => unix_raw_send(arg),
+        "clone-userns" => clone_into(libc::CLONE_NEWUSER),
+        "memfd" => {
+            // SAFETY: the name is a live NUL-terminated string.
+            let fd = unsafe { libc::memfd_create(c"probe".as_ptr(), libc::MFD_CLOEXEC) };
+            sys(fd.into())
+        }
         "signal-parent" => {
             // SIGCONT changes nothing for a running process, but needs the right to signal.
             // SAFETY: getppid and kill take integers only.
@@ -456,5 +463,44 @@ fn caps_held() -> std::io::Result<()> {
     } else {
         println!("held: {}", held.join(", "));
         Ok(())
+    }
+}
+
+/// Sends to the datagram socket bound at `path` from a unix socket of type `SOCK_RAW`,
+/// which the kernel makes a datagram socket.
+fn unix_raw_send(path: &str) -> std::io::Result<()> {
+    // SAFETY: socket takes integers.
+    let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
+    sys(fd.into())?;
+    // SAFETY: `fd` is the socket just made, owned here.
+    let socket =
+        unsafe { <std::os::unix::net::UnixDatagram as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    socket.send_to(b"escaped", path).map(|_| ())
+}
+
+/// Starts a child in the new namespace `flag` with raw clone; succeeds if it started.
+fn clone_into(flag: libc::c_int) -> std::io::Result<()> {
+    // SAFETY: a fork-like clone (no new stack, no shared memory): the child only exits.
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            (flag | libc::SIGCHLD) as libc::c_ulong,
+            std::ptr::null_mut::<libc::c_void>(),
+            std::ptr::null_mut::<libc::c_int>(),
+            std::ptr::null_mut::<libc::c_int>(),
+            0usize,
+        )
+    };
+    match pid {
+        0 => {
+            // SAFETY: _exit ends the child only.
+            unsafe { libc::_exit(0) }
+        }
+        pid if pid < 0 => Err(std::io::Error::last_os_error()),
+        pid => {
+            // SAFETY: waitpid on the child just made.
+            unsafe { libc::waitpid(pid as libc::pid_t, std::ptr::null_mut(), 0) };
+            Ok(())
+        }
     }
 }

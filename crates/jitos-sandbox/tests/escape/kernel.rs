@@ -39,17 +39,34 @@ fn mount_pivot_root_and_chroot_are_refused() {
 }
 
 #[test]
-fn unshare_and_setns_are_refused() {
-    // Goal: no new or other namespaces; method: unshare(CLONE_NEWUSER), and setns into
-    // this process's own UTS namespace through a descriptor handed to the probe.
+fn unshare_clone_and_setns_are_refused() {
+    // Goal: no new or other namespaces, where a child would hold every capability again;
+    // method: unshare(CLONE_NEWUSER), clone(CLONE_NEWUSER), and setns into this process's
+    // own UTS namespace through a descriptor handed to the probe.
     let runner = Runner::new();
     runner.refused(&["unshare-user"]);
+    runner.refused(&["clone-userns"]);
     let ns = std::fs::File::open("/proc/self/ns/uts").unwrap();
     runner.refused_beside(
         Confinement::new,
         Control::Privileged,
         Some(ns.as_raw_fd()),
         &["setns", &HANDED_FD.to_string()],
+    );
+}
+
+#[test]
+fn pure_makes_no_memfd_to_execute() {
+    // Goal: Pure runs no other program, and Landlock does not govern executing a memfd;
+    // method: memfd_create under Pure (refused) and Shell (allowed, the control).
+    let runner = Runner::new();
+    assert_eq!(
+        runner.probe(&Confinement::new(jitos_sandbox::Profile::Pure), &["memfd"]),
+        Ended::Refused
+    );
+    assert_eq!(
+        runner.probe(&Confinement::new(jitos_sandbox::Profile::Shell), &["memfd"]),
+        Ended::Succeeded
     );
 }
 

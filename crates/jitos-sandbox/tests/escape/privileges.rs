@@ -63,7 +63,9 @@ fn the_status_of_a_confined_process_shows_no_capability() {
 fn machine_wide_calls_are_refused() {
     // Goal: the clock and the host name cannot be set, whoever starts the sandbox;
     // method: sethostname to the name it has and settimeofday with neither time nor zone
-    // (a permitted call changes nothing), beside a privileged control.
+    // (a permitted call changes nothing), beside a privileged control. A program with
+    // no capability is refused these by the kernel too: that seccomp refuses them first
+    // is shown by `seccomp::tests::machine_wide_calls_are_refused_by_number`.
     let runner = Runner::new();
     for action in ["sethostname", "settimeofday"] {
         runner.refused_beside(Confinement::new, Control::Privileged, None, &[action]);

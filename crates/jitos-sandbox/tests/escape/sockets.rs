@@ -34,7 +34,8 @@ fn tcp_connect_is_refused() {
 fn reaching_a_unix_socket_outside_is_refused() {
     // Goal: a worker cannot reach the daemon's socket or any other bound socket; method:
     // connect to a stream listener and send to a datagram socket, from an unbound
-    // datagram socket and from one end of a datagram pair, both bound in an ungranted dir
+    // datagram socket, from one end of a datagram pair and from a unix socket of type
+    // SOCK_RAW (which the kernel makes a datagram one), both bound in an ungranted dir
     // (the daemon's socket is such a file).
     let runner = Runner::new();
     let (rw, outside) = (runner.tempdir(), runner.tempdir());
@@ -48,6 +49,7 @@ fn reaching_a_unix_socket_outside_is_refused() {
         ("unix-connect", &stream),
         ("unix-dgram-send", &dgram),
         ("unix-dgram-pair-send", &dgram),
+        ("unix-raw-send", &dgram),
     ] {
         runner.refused_beside(
             |p| confinement(p, &[rw.path()]),
