@@ -24,8 +24,17 @@ use crate::SandboxError;
 pub(crate) struct MountView {
     /// For a caller that is not root, the user namespace's maps.
     id_maps: Option<IdMaps>,
-    /// The paths bound writable again, canonical.
-    writable: Vec<CString>,
+    /// The paths bound writable again.
+    writable: Vec<Writable>,
+}
+
+/// A path bound writable again: canonical, with the identity of what it named when the
+/// parent looked, so the child binds exactly that even if the path was changed since.
+#[derive(Debug)]
+struct Writable {
+    path: CString,
+    dev: libc::dev_t,
+    ino: libc::ino_t,
 }
 
 /// The contents of `/proc/self/{setgroups,uid_map,gid_map}` for a user namespace that
@@ -53,13 +62,19 @@ impl MountView {
         let writable = writable
             .iter()
             .map(|path| {
-                let canonical = path.canonicalize().map_err(|error| SandboxError::Path {
+                let unusable = |error| SandboxError::Path {
                     path: path.clone(),
                     error,
-                })?;
-                c_string(canonical.as_os_str().as_bytes())
+                };
+                let canonical = path.canonicalize().map_err(unusable)?;
+                let meta = std::fs::metadata(&canonical).map_err(unusable)?;
+                Ok(Writable {
+                    path: c_string(canonical.as_os_str().as_bytes())?,
+                    dev: std::os::unix::fs::MetadataExt::dev(&meta),
+                    ino: std::os::unix::fs::MetadataExt::ino(&meta),
+                })
             })
-            .collect::<Result<_, _>>()?;
+            .collect::<Result<_, SandboxError>>()?;
         Ok(MountView { id_maps, writable })
     }
 
@@ -84,31 +99,97 @@ impl MountView {
         }
         // Private first and in the same call: nothing done here may propagate back to the
         // namespace the daemon lives in.
-        set_attributes(
+        set_attributes_at(
+            libc::AT_FDCWD,
             c"/",
+            0,
             libc::MOUNT_ATTR_RDONLY | libc::MOUNT_ATTR_NOSUID,
             0,
             libc::MS_PRIVATE,
         )?;
-        for path in &self.writable {
-            // Recursive, so mounts below a writable path stay visible (and, in a user
-            // namespace, so no mount hiding something can be taken off it).
-            // SAFETY: source and target are live NUL-terminated strings; no data.
-            check(
-                unsafe {
-                    libc::mount(
-                        path.as_ptr(),
-                        path.as_ptr(),
-                        std::ptr::null(),
-                        libc::MS_BIND | libc::MS_REC,
-                        std::ptr::null(),
-                    )
-                }
-                .into(),
-            )?;
-            set_attributes(path, 0, libc::MOUNT_ATTR_RDONLY, 0)?;
+        for writable in &self.writable {
+            writable.bind()?;
         }
         Ok(())
+    }
+}
+
+impl Writable {
+    /// Binds the path writable again over itself, in the child: opened without
+    /// following any symlink and checked to be what the parent saw, then cloned as a
+    /// detached tree (recursive, so mounts below it stay visible and, in a user
+    /// namespace, no mount hiding something comes off it), made writable, and attached
+    /// through descriptors only, so nothing is looked up by name twice.
+    fn bind(&self) -> Result<(), i32> {
+        // SAFETY: an all-zero open_how asks for nothing; the fields are set below.
+        let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+        how.flags = (libc::O_PATH | libc::O_CLOEXEC) as u64;
+        how.resolve = libc::RESOLVE_NO_SYMLINKS;
+        // SAFETY: the path is a live NUL-terminated string and `how` a live open_how of
+        // the size passed.
+        let fd = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                libc::AT_FDCWD,
+                self.path.as_ptr(),
+                &how as *const libc::open_how,
+                std::mem::size_of::<libc::open_how>(),
+            )
+        };
+        check(fd)?;
+        let fd = fd as libc::c_int;
+        let bound = self.bind_at(fd);
+        // SAFETY: `fd` was opened above and is not used again.
+        unsafe { libc::close(fd) };
+        bound
+    }
+
+    fn bind_at(&self, fd: libc::c_int) -> Result<(), i32> {
+        // SAFETY: an all-zero stat is a valid buffer for fstat to fill.
+        let mut stat: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: `fd` is open and `stat` a live buffer.
+        check(unsafe { libc::fstat(fd, &mut stat) }.into())?;
+        if (stat.st_dev, stat.st_ino) != (self.dev, self.ino) {
+            return Err(libc::ESTALE);
+        }
+        // SAFETY: `fd` is open; the empty path is a live string literal.
+        let tree = unsafe {
+            libc::syscall(
+                libc::SYS_open_tree,
+                fd,
+                c"".as_ptr(),
+                libc::OPEN_TREE_CLONE
+                    | libc::OPEN_TREE_CLOEXEC as libc::c_uint
+                    | libc::AT_EMPTY_PATH as libc::c_uint
+                    | libc::AT_RECURSIVE as libc::c_uint,
+            )
+        };
+        check(tree)?;
+        let tree = tree as libc::c_int;
+        let attached = set_attributes_at(
+            tree,
+            c"",
+            libc::AT_EMPTY_PATH,
+            0,
+            libc::MOUNT_ATTR_RDONLY,
+            0,
+        )
+        .and_then(|()| {
+            // SAFETY: both descriptors are open; the empty paths are live literals.
+            check(unsafe {
+                libc::syscall(
+                    libc::SYS_move_mount,
+                    tree,
+                    c"".as_ptr(),
+                    fd,
+                    c"".as_ptr(),
+                    libc::MOVE_MOUNT_F_EMPTY_PATH | libc::MOVE_MOUNT_T_EMPTY_PATH,
+                )
+            })
+        });
+        // SAFETY: `tree` was opened above and is not used again.
+        unsafe { libc::close(tree) };
+        attached
     }
 }
 
@@ -134,17 +215,27 @@ pub(crate) fn available() -> bool {
     unsafe {
         command.pre_exec(move || {
             let made = libc::unshare(flags) == 0
-                && set_attributes(c"/", libc::MOUNT_ATTR_RDONLY, 0, libc::MS_PRIVATE).is_ok();
+                && set_attributes_at(
+                    libc::AT_FDCWD,
+                    c"/",
+                    0,
+                    libc::MOUNT_ATTR_RDONLY,
+                    0,
+                    libc::MS_PRIVATE,
+                )
+                .is_ok();
             libc::_exit(if made { 0 } else { 1 })
         });
     }
     command.status().is_ok_and(|status| status.success())
 }
 
-/// `mount_setattr(AT_FDCWD, path, AT_RECURSIVE, …)`: sets and clears attributes and sets
-/// the propagation of the mount at `path` and every mount below it.
-fn set_attributes(
+/// `mount_setattr(dir, path, AT_RECURSIVE | flags, …)`: sets and clears attributes and
+/// sets the propagation of the mount at `path` (from `dir`) and every mount below it.
+fn set_attributes_at(
+    dir: libc::c_int,
     path: &std::ffi::CStr,
+    flags: libc::c_int,
     set: u64,
     clear: u64,
     propagation: libc::c_ulong,
@@ -160,9 +251,9 @@ fn set_attributes(
     check(unsafe {
         libc::syscall(
             libc::SYS_mount_setattr,
-            libc::AT_FDCWD,
+            dir,
             path.as_ptr(),
-            libc::AT_RECURSIVE as libc::c_uint,
+            (libc::AT_RECURSIVE | flags) as libc::c_uint,
             &attributes as *const libc::mount_attr,
             std::mem::size_of::<libc::mount_attr>(),
         )
