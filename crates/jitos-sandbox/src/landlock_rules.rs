@@ -2,6 +2,7 @@
 
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use landlock::{
     Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, PathBeneath, PathFd, Ruleset,
@@ -120,7 +121,7 @@ pub(crate) fn build(
     }
     let mut created = ruleset.create()?;
     for (path, access) in system_reads(profile) {
-        created = created.add_rule(beneath(&path, read | access)?)?;
+        created = created.add_rule(beneath(path, read | *access)?)?;
     }
     for path in SYSTEM_DEVICES.iter().map(Path::new).filter(|p| p.exists()) {
         created = created.add_rule(beneath(path, file_rights(read | AccessFs::WriteFile))?)?;
@@ -157,9 +158,21 @@ pub(crate) fn build(
     })
 }
 
-/// The system paths `profile` reads, each with the rights beyond reading it has there;
-/// paths this host lacks are left out.
-fn system_reads(profile: Profile) -> Vec<(PathBuf, BitFlags<AccessFs>)> {
+/// The system paths `profile` reads, each with the rights beyond reading it has there,
+/// found once per process (listing `/etc` at every spawn would cost more than the rest of
+/// the ruleset).
+fn system_reads(profile: Profile) -> &'static [(PathBuf, BitFlags<AccessFs>)] {
+    static PURE: OnceLock<Vec<(PathBuf, BitFlags<AccessFs>)>> = OnceLock::new();
+    static SHELL: OnceLock<Vec<(PathBuf, BitFlags<AccessFs>)>> = OnceLock::new();
+    let cell = match profile {
+        Profile::Pure => &PURE,
+        Profile::Shell => &SHELL,
+    };
+    cell.get_or_init(|| find_system_reads(profile))
+}
+
+/// [`system_reads`], looked up: paths this host lacks are left out.
+fn find_system_reads(profile: Profile) -> Vec<(PathBuf, BitFlags<AccessFs>)> {
     let none = BitFlags::empty();
     let mut reads: Vec<(PathBuf, BitFlags<AccessFs>)> = match profile {
         Profile::Pure => PURE_READS.iter().map(|p| (p.into(), none)).collect(),
