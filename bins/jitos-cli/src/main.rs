@@ -5,6 +5,7 @@ mod commands;
 mod demo;
 mod job_cmd;
 mod process_cmd;
+mod relay;
 mod render;
 mod sandbox_cmd;
 mod sws_cmd;

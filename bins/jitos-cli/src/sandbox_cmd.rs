@@ -3,7 +3,6 @@
 
 use std::{
     ffi::OsString,
-    io::Write,
     os::unix::process::ExitStatusExt,
     path::{Path, PathBuf},
     process::ExitCode,
@@ -16,10 +15,11 @@ use jitos_sandbox::{
     SHELL_READS_AND_EXECUTES,
 };
 
-use crate::commands::emit_json;
+use crate::{commands::emit_json, relay::Relay};
 
-/// How long the command's output is waited for once the command has ended.
-const OUTPUT_GRACE: std::time::Duration = std::time::Duration::from_millis(500);
+/// How long the command's output may stay quiet, once the command has ended, before it is
+/// no longer waited for.
+const OUTPUT_QUIET: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// How `jitos sandbox exec` runs its command.
 pub struct ExecArgs<'a> {
@@ -66,8 +66,9 @@ pub fn exec(args: &ExecArgs<'_>, command: &[OsString]) -> Result<ExitCode> {
     let run_as = match (root, args.uid) {
         (true, Some(uid)) if (LENT_UID_BASE..LENT_UID_BASE + LENT_UIDS_MAX).contains(&uid) => {
             bail!(
-                "--uid {uid} is in the range lent to jitosd's workers ({LENT_UID_BASE} and the \
-                 {LENT_UIDS_MAX} after it); leave --uid out to borrow one, or name another"
+                "--uid {uid} is in the range lent to jitosd's workers ({LENT_UID_BASE} to {}); \
+                 leave --uid out to borrow one, or name another",
+                LENT_UID_BASE + LENT_UIDS_MAX - 1
             )
         }
         (true, Some(uid)) => RunAs::Named(uid),
@@ -128,7 +129,21 @@ pub fn exec(args: &ExecArgs<'_>, command: &[OsString]) -> Result<ExitCode> {
     // keeps it from.
     let (stdout_reader, stdout_writer) = std::io::pipe().context("cannot make a pipe")?;
     let (stderr_reader, stderr_writer) = std::io::pipe().context("cannot make a pipe")?;
-    let mut spawn = Spawn::new(&program).args(program_args).stdio(
+    // In the caller's directory, as a shell would run it (a relative path in a --rw
+    // directory then reaches its writable view); a lent uid that cannot enter it runs in
+    // the root directory instead.
+    let mut cwd = std::env::current_dir().context("cannot read the current directory")?;
+    if let RunAs::Lent(lent) = &run_as {
+        if others_may(&cwd, Use::Enter).is_err() {
+            eprintln!(
+                "jitos: uid {} cannot enter {}; the command runs in /",
+                lent.uid(),
+                cwd.display()
+            );
+            cwd = PathBuf::from("/");
+        }
+    }
+    let mut spawn = Spawn::new(&program).args(program_args).cwd(cwd).stdio(
         Stdio::Null,
         Stdio::Fd(stdout_writer.into()),
         Stdio::Fd(stderr_writer.into()),
@@ -141,8 +156,8 @@ pub fn exec(args: &ExecArgs<'_>, command: &[OsString]) -> Result<ExitCode> {
     }
     let mut process = confinement.spawn(spawn)?;
     let relays = [
-        relay(stdout_reader, std::io::stdout()),
-        relay(stderr_reader, std::io::stderr()),
+        Relay::start(stdout_reader, std::io::stdout()),
+        Relay::start(stderr_reader, std::io::stderr()),
     ];
     let status = process
         .wait()
@@ -154,10 +169,9 @@ pub fn exec(args: &ExecArgs<'_>, command: &[OsString]) -> Result<ExitCode> {
         jitos_sandbox::kill_uid(lent.uid()).context("cannot kill what the command left running")?;
     }
     // Something it started in the background may still hold its output open (nothing
-    // ends it when the caller is not root): its output is not waited for.
-    let grace = std::time::Instant::now() + OUTPUT_GRACE;
-    while relays.iter().any(|r| !r.is_finished()) && std::time::Instant::now() < grace {
-        std::thread::sleep(std::time::Duration::from_millis(5));
+    // ends it when the caller is not root): once quiet, its output is not waited for.
+    for relay in relays {
+        relay.finish(OUTPUT_QUIET);
     }
     Ok(match (status.code(), status.signal()) {
         (Some(code), _) => ExitCode::from(u8::try_from(code).unwrap_or(u8::MAX)),
@@ -166,18 +180,6 @@ pub fn exec(args: &ExecArgs<'_>, command: &[OsString]) -> Result<ExitCode> {
             ExitCode::from(u8::try_from(128 + signal).unwrap_or(u8::MAX))
         }
         (None, None) => ExitCode::FAILURE,
-    })
-}
-
-/// Copies what the command writes to `from` into `to` until the command's last process
-/// closes it.
-fn relay(
-    mut from: std::io::PipeReader,
-    mut to: impl Write + Send + 'static,
-) -> std::thread::JoinHandle<()> {
-    std::thread::spawn(move || {
-        let _ = std::io::copy(&mut from, &mut to);
-        let _ = to.flush();
     })
 }
 
@@ -272,7 +274,7 @@ pub fn doctor(json: bool) -> Result<ExitCode> {
         } else {
             println!(
                 "enforced          nothing: workers need mount namespaces, Landlock ABI 4 or \
-                 later and seccomp, and are refused here unless jitosd runs with \
+                 later (6 for a caller that is not root) and seccomp, and are refused here unless jitosd runs with \
                  --allow-unconfined-workers (degraded mode, shown by `jitos status`)"
             );
         }

@@ -129,11 +129,7 @@ impl Daemon {
         // Outside the data directory, which only the daemon's uid may enter: workers run
         // under their own uids and must reach their scratch and their binaries.
         let store_tag = welcome.store_id.get(..16).unwrap_or(&welcome.store_id);
-        let dirs = RunnerDirs {
-            scratch_root: std::env::temp_dir().join(format!("jitos-scratch-{store_tag}")),
-            store: std::env::temp_dir().join(format!("jitos-workers-{store_tag}")),
-            cgroup_name: format!("jitos-{store_tag}"),
-        };
+        let dirs = RunnerDirs::in_tmp(&std::env::temp_dir(), store_tag);
         // One wake for the scheduler: an attempt's end, a submit, an answer, a cancel.
         let wake = Arc::new(Notify::new());
         let jobs = JobRunner::new(
@@ -143,7 +139,14 @@ impl Daemon {
             Arc::clone(&wake),
         )
         .map_err(DaemonError::Workers)?;
-        let listener = socket::bind_private(&config.socket)?;
+        let listener = match socket::bind_private(&config.socket) {
+            Ok(listener) => listener,
+            Err(e) => {
+                // What was made for workers goes with the refused start.
+                jobs.shutdown();
+                return Err(e.into());
+            }
+        };
         let (stopping, stopping_rx) = watch::channel(false);
         tracing::info!(
             data_dir = %config.data_dir.display(),

@@ -135,27 +135,46 @@ impl CgroupRoot {
     /// `jitos sandbox exec`.
     pub fn create_for_this_process(prefix: &str) -> Result<CgroupRoot, CgroupUnavailable> {
         let root = CgroupRoot::create(&format!("{prefix}{}", std::process::id()))?;
+        let mut gone = std::collections::BTreeSet::new();
         for dir in root.dirs() {
             let Some(parent) = dir.parent() else { continue };
             let Ok(siblings) = std::fs::read_dir(parent) else {
                 continue;
             };
             for sibling in siblings.flatten() {
-                let name = sibling.file_name();
+                let name = sibling.file_name().to_string_lossy().into_owned();
                 let pid = name
-                    .to_str()
-                    .and_then(|n| n.strip_prefix(prefix))
+                    .strip_prefix(prefix)
                     .and_then(|p| p.parse::<libc::pid_t>().ok());
-                // SAFETY: kill with signal 0 only asks whether the process exists.
-                let gone = pid.is_some_and(|pid| unsafe { libc::kill(pid, 0) } < 0
-                    && crate::sys::last_errno() == libc::ESRCH);
-                if gone {
-                    empty_and_remove_children(&sibling.path());
-                    remove_when_empty(&sibling.path());
+                let dead = pid.is_some_and(|pid| {
+                    // SAFETY: kill with signal 0 only asks whether the process exists.
+                    let asked = unsafe { libc::kill(pid, 0) };
+                    asked < 0 && crate::sys::last_errno() == libc::ESRCH
+                });
+                if dead {
+                    gone.insert(name);
                 }
             }
         }
+        for name in gone {
+            root.remove_sibling(&name);
+        }
         Ok(root)
+    }
+
+    /// Removes the group `name` beside this one (another caller's, left behind), with
+    /// what still runs in it.
+    pub fn remove_sibling(&self, name: &str) {
+        for dir in self.dirs() {
+            let Some(sibling) = dir.parent().map(|parent| parent.join(name)) else {
+                continue;
+            };
+            if sibling.is_dir() && sibling != dir {
+                empty_and_remove_children(&sibling);
+                kill_members(&sibling, self.version);
+                remove_when_empty(&sibling);
+            }
+        }
     }
 
     /// Its layout.

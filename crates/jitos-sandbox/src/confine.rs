@@ -4,7 +4,7 @@
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-use crate::mount_view::MountView;
+use crate::mount_view::{MountView, WritablePath};
 use crate::privileges::{Identity, Privileges};
 use crate::spawn::{self, Process, Spawn};
 use crate::sys::check;
@@ -13,8 +13,10 @@ use crate::{landlock_rules, mount_view, seccomp, SandboxError};
 /// What kind of program a worker is allowed to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Profile {
-    /// Computes only: no new processes and no exec after start (Execute is granted only
-    /// on the program file itself and its ELF interpreter).
+    /// Computes only: no new processes (threads only). Execute is granted only on the
+    /// program file itself and its ELF interpreter; the interpreter can load any file the
+    /// program may read, so it can replace itself with another program, which stays the
+    /// same process under the same confinement.
     Pure,
     /// May fork (within [`Limits::processes`]) and exec the read-only system binaries
     /// under `/usr`, `/bin`, `/lib` and `/lib64`, plus anything under `read_write`.
@@ -149,9 +151,9 @@ impl Confinement {
         }
         let program = absolute(spawn.program())?;
         let identity = Identity::decide(spawn.uid_asked())?;
-        let ruleset =
-            landlock_rules::build(self.profile, &program, &self.read_only, &self.read_write)?;
-        let view = MountView::new(identity, &self.read_write)?;
+        let writable = WritablePath::open_all(&self.read_write)?;
+        let ruleset = landlock_rules::build(self.profile, &program, &self.read_only, &writable)?;
+        let view = MountView::new(identity, &writable)?;
         let prepared = Prepared {
             privileges: Privileges::new(identity, view.own_user_namespace()),
             view: Some(view),

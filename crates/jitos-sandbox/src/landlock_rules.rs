@@ -9,6 +9,7 @@ use landlock::{
     RulesetAttr, RulesetCreatedAttr, Scope, ABI,
 };
 
+use crate::mount_view::WritablePath;
 use crate::{Profile, SandboxError};
 
 /// What a `Pure` program reads besides its own binary: the shared libraries and the
@@ -93,7 +94,7 @@ pub(crate) fn build(
     profile: Profile,
     program: &Path,
     read_only: &[PathBuf],
-    read_write: &[PathBuf],
+    read_write: &[WritablePath],
 ) -> Result<OwnedFd, SandboxError> {
     let version = abi_version();
     let required = abi_required();
@@ -149,7 +150,13 @@ pub(crate) fn build(
             Profile::Pure => rw_all & !AccessFs::Execute,
             Profile::Shell => rw_all,
         };
-        created = created.add_rule(beneath(path, rights)?)?;
+        // The descriptor the view binds too, so both name the same file.
+        let rights = if path.is_dir() {
+            rights
+        } else {
+            file_rights(rights)
+        };
+        created = created.add_rule(PathBeneath::new(path.fd(), rights))?;
     }
     let fd: Option<OwnedFd> = created.into();
     fd.ok_or(SandboxError::Unsupported {

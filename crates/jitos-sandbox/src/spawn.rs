@@ -299,8 +299,7 @@ pub(crate) fn launch(spawn: Spawn, prepared: &Prepared) -> Result<Process, Sandb
         failed_errno: AtomicI32::new(0),
     };
     let stack = Stack::new().map_err(|e| fail("allocating its stack", e))?;
-    // SAFETY: PR_GET_DUMPABLE takes no pointer.
-    let dumpable = unsafe { libc::prctl(libc::PR_GET_DUMPABLE, 0, 0, 0, 0) };
+    let dumpable = dumpable_before_any_spawn();
     let mut tried = 0;
     loop {
         tried += 1;
@@ -355,6 +354,15 @@ pub(crate) fn launch(spawn: Spawn, prepared: &Prepared) -> Result<Process, Sandb
             std::io::Error::from_raw_os_error(errno),
         ));
     }
+}
+
+/// Whether this process was dumpable before its first spawn. Read once: a child's uid
+/// change clears the flag of the memory it shares with this process, so another thread's
+/// spawn may have cleared it by the time a later spawn reads it.
+fn dumpable_before_any_spawn() -> libc::c_int {
+    static DUMPABLE: std::sync::OnceLock<libc::c_int> = std::sync::OnceLock::new();
+    // SAFETY: PR_GET_DUMPABLE takes no pointer.
+    *DUMPABLE.get_or_init(|| unsafe { libc::prctl(libc::PR_GET_DUMPABLE, 0, 0, 0, 0) })
 }
 
 /// A NULL-terminated array of pointers into `strings`.

@@ -4,6 +4,7 @@
 use std::{
     collections::BTreeSet,
     fs::File,
+    io::Write,
     os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt},
     path::{Path, PathBuf},
     sync::{Arc, Mutex, MutexGuard, PoisonError},
@@ -45,6 +46,8 @@ impl LentUid {
 
 impl Drop for LentUid {
     fn drop(&mut self) {
+        // Given back cleanly: the next borrower need not look for strays.
+        let _ = self._lock.set_len(0);
         held(&self.pool.in_use).remove(&self.uid);
     }
 }
@@ -94,11 +97,21 @@ impl UidPool {
             if in_use.contains(&uid) {
                 continue;
             }
-            if let Some(lock) = try_hold(&self.locks, uid) {
-                // A caller killed while its program ran gave the uid back with processes
-                // still under it; they would count against the next program's limits and
-                // share its uid. The lock makes them ours to end.
-                if running_lendable_uids().contains(&uid) && crate::kill_uid(uid).is_err() {
+            if let Some(mut lock) = try_hold(&self.locks, uid) {
+                // A borrower marks the uid's lock file while it holds the uid and clears
+                // it when it gives the uid back; a marked file is one a killed borrower
+                // left, maybe with processes still under the uid, which would count
+                // against the next program's limits and share its uid. The lock makes
+                // them ours to end.
+                let left_by_a_killed_borrower = lock.metadata().is_ok_and(|m| m.len() > 0);
+                if left_by_a_killed_borrower && end_all_of(uid).is_err() {
+                    continue;
+                }
+                if lock
+                    .set_len(0)
+                    .and_then(|()| lock.write_all(LENT_MARK))
+                    .is_err()
+                {
                     continue;
                 }
                 in_use.insert(uid);
@@ -132,6 +145,22 @@ impl UidPool {
         }
         (swept, failed)
     }
+}
+
+/// What a borrower writes into a uid's lock file while it holds the uid.
+const LENT_MARK: &[u8] = b"lent\n";
+
+/// How long lending waits for a killed borrower's processes to be gone.
+const STRAYS_GONE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Kills every process of `uid` and waits until none is left (or a while has passed).
+fn end_all_of(uid: u32) -> std::io::Result<()> {
+    crate::kill_uid(uid)?;
+    let deadline = std::time::Instant::now() + STRAYS_GONE_WAIT;
+    while running_lendable_uids().contains(&uid) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    Ok(())
 }
 
 /// Takes the lock of `uid`, unless another holder has it.

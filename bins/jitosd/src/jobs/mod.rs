@@ -9,6 +9,7 @@ mod checkout;
 mod drive;
 mod launch;
 mod policy;
+mod runtime_dirs;
 mod scratch;
 mod store;
 pub mod views;
@@ -37,6 +38,7 @@ use drive::AttemptEnd;
 pub(crate) use drive::CANCEL_GRACE;
 use launch::Enforcement;
 pub use policy::{PolicyError, WorkerPolicy};
+pub use runtime_dirs::RunnerDirs;
 use scratch::Scratch;
 use store::WorkerStore;
 
@@ -58,6 +60,8 @@ pub struct JobRunner {
     cgroups: Mutex<Option<CgroupRoot>>,
     /// The copies of worker binaries that are executed.
     store: WorkerStore,
+    /// Held while this daemon runs, so no other start sweeps its directories.
+    _held: nix::fcntl::Flock<std::fs::File>,
     /// How workers start here, or why they may not.
     enforcement: Result<Enforcement, String>,
     sandbox: SandboxView,
@@ -67,17 +71,6 @@ pub struct JobRunner {
     ended: Arc<Notify>,
     /// Set once the daemon stops: attempts cut off then end as interrupted.
     stopping: AtomicBool,
-}
-
-/// Where a runner keeps what its workers are given, outside the data directory (which
-/// only the daemon's uid may enter), and the name of its control groups.
-pub struct RunnerDirs {
-    /// Each attempt's scratch directory is made under this.
-    pub scratch_root: PathBuf,
-    /// The worker store.
-    pub store: PathBuf,
-    /// The name of this daemon's control group.
-    pub cgroup_name: String,
 }
 
 /// The cancellation of one running attempt, and who asked for it.
@@ -127,6 +120,9 @@ impl JobRunner {
                 status.landlock_abi, status.seccomp, status.mount_namespace
             )),
         };
+        let held = dirs
+            .hold()
+            .map_err(|e| format!("cannot lock this jitosd's worker directories: {e}"))?;
         let root = nix::unistd::Uid::effective().is_root();
         if root {
             // Before anything is made there: refused, a start leaves nothing behind.
@@ -169,6 +165,10 @@ impl JobRunner {
                 },
             ),
         };
+        let swept = dirs.sweep_others(cgroups.as_ref());
+        if swept > 0 {
+            tracing::info!(swept, "removed what killed jitosds left for their workers");
+        }
         scratch::create_root(&dirs.scratch_root).map_err(|e| {
             format!(
                 "cannot create the worker scratch directory {}: {e}",
@@ -196,6 +196,7 @@ impl JobRunner {
             scratch_root: dirs.scratch_root,
             uids,
             cgroups: Mutex::new(cgroups),
+            _held: held,
             store,
             enforcement,
             sandbox,

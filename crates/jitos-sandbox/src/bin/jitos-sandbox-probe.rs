@@ -36,11 +36,6 @@ fn main() -> ExitCode {
         "socketpair" => std::os::unix::net::UnixStream::pair().map(|_| ()),
         "unix-raw-send" => unix_raw_send(arg),
         "clone-userns" => clone_into(libc::CLONE_NEWUSER),
-        "memfd" => {
-            // SAFETY: the name is a live NUL-terminated string.
-            let fd = unsafe { libc::memfd_create(c"probe".as_ptr(), libc::MFD_CLOEXEC) };
-            sys(fd.into())
-        }
         "signal-parent" => {
             // SIGCONT changes nothing for a running process, but needs the right to signal.
             // SAFETY: getppid and kill take integers only.
@@ -144,6 +139,20 @@ fn main() -> ExitCode {
             .into())
         }
         "caps-held" => caps_held(),
+        "shm-attach" => {
+            // SAFETY: shmget takes integers; shmat maps the segment, shmdt unmaps it.
+            unsafe {
+                let id = libc::shmget(number(arg), 0, 0);
+                sys(id.into()).and_then(|()| {
+                    let at = libc::shmat(id, std::ptr::null(), libc::SHM_RDONLY);
+                    if at as isize == -1 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    libc::shmdt(at);
+                    Ok(())
+                })
+            }
+        }
         "mem-touch" => {
             // Resident memory, which a memory cgroup counts (an address-space limit counts
             // reservations instead).

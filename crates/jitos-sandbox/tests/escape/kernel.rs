@@ -56,21 +56,6 @@ fn unshare_clone_and_setns_are_refused() {
 }
 
 #[test]
-fn pure_makes_no_memfd_to_execute() {
-    // Goal: Pure runs no other program, and Landlock does not govern executing a memfd;
-    // method: memfd_create under Pure (refused) and Shell (allowed, the control).
-    let runner = Runner::new();
-    assert_eq!(
-        runner.probe(&Confinement::new(jitos_sandbox::Profile::Pure), &["memfd"]),
-        Ended::Refused
-    );
-    assert_eq!(
-        runner.probe(&Confinement::new(jitos_sandbox::Profile::Shell), &["memfd"]),
-        Ended::Succeeded
-    );
-}
-
-#[test]
 fn io_uring_is_refused() {
     // Goal: io_uring (which bypasses seccomp per-op) is off; method: io_uring_setup.
     Runner::new().refused(&["io-uring"]);
@@ -157,4 +142,30 @@ fn leaked_descriptors_do_not_reach_the_worker() {
     Runner::new().refused(&["leaked-fds"]);
     // SAFETY: the descriptor was created above and is not used again.
     unsafe { libc::close(leaked) };
+}
+
+#[test]
+fn system_v_ipc_of_others_is_out_of_reach() {
+    // Goal: no reading or writing another program's System V shared memory (or that of
+    // a program that had the same uid before); method: attach to a segment this test
+    // made, readable by everyone.
+    let runner = Runner::new();
+    let key = 0x4A49_0000 + std::process::id() as libc::key_t % 0xFFFF;
+    // SAFETY: shmget takes integers; the segment is removed below.
+    let id = unsafe { libc::shmget(key, 4096, libc::IPC_CREAT | libc::IPC_EXCL | 0o666) };
+    assert!(id >= 0, "shmget: {}", std::io::Error::last_os_error());
+    let key = key.to_string();
+    let outcome = std::panic::catch_unwind(|| {
+        runner.refused_beside(
+            Confinement::new,
+            Control::Runner,
+            None,
+            &["shm-attach", &key],
+        )
+    });
+    // SAFETY: removes the segment made above.
+    unsafe { libc::shmctl(id, libc::IPC_RMID, std::ptr::null_mut()) };
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
 }

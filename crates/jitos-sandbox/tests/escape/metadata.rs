@@ -98,3 +98,45 @@ fn metadata_inside_the_writable_paths_can_change() {
         }
     }
 }
+
+#[test]
+fn a_read_only_mount_below_a_writable_path_stays_read_only() {
+    // Goal: granting a directory writable does not make a read-only mount below it
+    // writable; method: mount a read-only tmpfs inside the writable directory (so only a
+    // privileged caller can set this up), write beside it (works) and into it (refused).
+    if !crate::harness::is_root() {
+        return;
+    }
+    let runner = Runner::new();
+    let rw = runner.tempdir();
+    let sub = rw.path().join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    let target = std::ffi::CString::new(sub.to_str().unwrap()).unwrap();
+    // SAFETY: all pointers are live NUL-terminated strings; unmounted below.
+    let mounted = unsafe {
+        libc::mount(
+            c"jitos-test".as_ptr(),
+            target.as_ptr(),
+            c"tmpfs".as_ptr(),
+            libc::MS_RDONLY,
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(mounted, 0, "mount: {}", std::io::Error::last_os_error());
+    let outcome = std::panic::catch_unwind(|| {
+        for profile in PROFILES {
+            let conf = confinement(profile, &[rw.path()]);
+            let beside = rw.path().join(format!("beside-{profile:?}"));
+            let (ended, text) = runner.confined(&conf, None, &["write", s(&beside)]);
+            assert_eq!(ended, Ended::Succeeded, "{text}");
+            let inside = sub.join("x");
+            let (ended, text) = runner.confined(&conf, None, &["write", s(&inside)]);
+            assert_eq!(ended, Ended::Refused, "{profile:?}: {text}");
+        }
+    });
+    // SAFETY: the mount made above.
+    unsafe { libc::umount2(target.as_ptr(), libc::MNT_DETACH) };
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
