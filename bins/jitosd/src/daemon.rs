@@ -128,8 +128,14 @@ impl Daemon {
         })?;
         // Outside the data directory, which only the daemon's uid may enter: workers run
         // under their own uids and must reach their scratch and their binaries.
-        let store_tag = welcome.store_id.get(..16).unwrap_or(&welcome.store_id);
-        let dirs = RunnerDirs::in_tmp(&std::env::temp_dir(), store_tag);
+        // Named after the data directory, not the store: an imported copy of a store
+        // has the same identity, and its daemon must not share these.
+        let data_dir = config
+            .data_dir
+            .canonicalize()
+            .unwrap_or_else(|_| config.data_dir.clone());
+        let tag = blake3::hash(data_dir.as_os_str().as_encoded_bytes()).to_hex();
+        let dirs = RunnerDirs::in_tmp(&std::env::temp_dir(), &tag[..16]);
         // One wake for the scheduler: an attempt's end, a submit, an answer, a cancel.
         let wake = Arc::new(Notify::new());
         let jobs = JobRunner::new(

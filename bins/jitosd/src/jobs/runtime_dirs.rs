@@ -2,8 +2,8 @@
 //! may enter): the scratch root and the worker store in the temporary directory, and its
 //! control group; and the sweep of what daemons that were killed left of theirs.
 //!
-//! Each daemon names these after its store (`<tag>`) and holds `jitos-<tag>.lock` in the
-//! temporary directory while it runs. A daemon stopping cleanly removes its own; a start
+//! Each daemon names these after its data directory (`<tag>`, from a hash of its path)
+//! and holds `jitos-<tag>.lock` in the temporary directory while it runs. A daemon stopping cleanly removes its own; a start
 //! removes those of every other tag whose lock no one holds: a daemon killed with SIGKILL
 //! whose data directory is never started again leaves nothing behind for good.
 
@@ -33,7 +33,7 @@ const LOCK_PREFIX: &str = "jitos-";
 const LOCK_SUFFIX: &str = ".lock";
 
 impl RunnerDirs {
-    /// The directories of the daemon whose store is tagged `tag`, under `tmp`.
+    /// The directories of the daemon whose data directory is tagged `tag`, under `tmp`.
     pub fn in_tmp(tmp: &Path, tag: &str) -> RunnerDirs {
         RunnerDirs {
             scratch_root: tmp.join(format!("jitos-scratch-{tag}")),
