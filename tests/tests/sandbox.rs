@@ -168,8 +168,7 @@ fn metadata_outside_the_granted_paths_stays_and_root_is_never_kept() {
     fs::write(&file, "secret").unwrap();
     fs::set_permissions(&file, fs::Permissions::from_mode(0o600)).unwrap();
     give_to_nobody(&sandbox, &[&readable, &file]);
-    let jitos = bin_path("jitos");
-    let as_nobody = |args: &[&str]| {
+    let as_nobody = |program: &Path, args: &[&str]| {
         Command::new("setpriv")
             .args([
                 "--reuid",
@@ -179,43 +178,45 @@ fn metadata_outside_the_granted_paths_stays_and_root_is_never_kept() {
                 "--clear-groups",
                 "--",
             ])
-            .arg(&jitos)
+            .arg(program)
             .args(args)
             .output()
             .unwrap()
     };
+    let confined = |script: &str| {
+        let readable = readable.to_str().unwrap();
+        let args = [
+            "sandbox",
+            "exec",
+            "--profile",
+            "shell",
+            "--ro",
+            readable,
+            "--",
+        ];
+        let mut all = args.to_vec();
+        all.extend(["/bin/sh", "-c", script]);
+        as_nobody(&bin_path("jitos"), &all)
+    };
+    let read = format!("cat {}", file.display());
+    let text = assert_success(
+        "reading the granted file (confined control)",
+        &confined(&read),
+    );
+    assert!(text.contains("secret"), "{text}");
     let chmod = format!("chmod 666 {}", file.display());
-    let out = as_nobody(&[
-        "sandbox",
-        "exec",
-        "--profile",
-        "shell",
-        "--ro",
-        readable.to_str().unwrap(),
-        "--",
-        "/bin/sh",
-        "-c",
-        &chmod,
-    ]);
-    assert_failure("chmod outside --rw as an ordinary user", &out);
+    let text = assert_failure("chmod outside --rw as an ordinary user", &confined(&chmod));
+    assert!(text.contains("Read-only file system"), "{text}");
     assert_eq!(
         fs::metadata(&file).unwrap().mode() & 0o777,
         0o600,
         "the mode changed"
     );
-    let control = Command::new("setpriv")
-        .args([
-            "--reuid",
-            "65534",
-            "--regid",
-            "65534",
-            "--clear-groups",
-            "--",
-        ])
-        .args(["/bin/sh", "-c", &chmod])
-        .status()
-        .unwrap();
-    assert!(control.success(), "control: the owner's own chmod failed");
+    let control = as_nobody(Path::new("/bin/sh"), &["-c", &chmod]);
+    assert!(
+        control.status.success(),
+        "control: the owner's own chmod failed"
+    );
     assert_eq!(fs::metadata(&file).unwrap().mode() & 0o777, 0o666);
 
     let text = assert_success(

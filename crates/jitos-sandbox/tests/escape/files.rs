@@ -28,12 +28,7 @@ fn write_outside_read_write_is_refused() {
     let runner = Runner::new();
     let (rw, outside) = (runner.tempdir(), runner.tempdir());
     let target = outside.path().join("x");
-    runner.refused_beside(
-        |p| confinement(p, &[rw.path()]),
-        Control::Runner,
-        None,
-        &["write", s(&target)],
-    );
+    runner.refused_writing_only(rw.path(), &["write", s(&target)]);
 }
 
 #[test]
@@ -43,12 +38,7 @@ fn read_outside_allowed_paths_is_refused_and_read_only_grants_reading() {
     let runner = Runner::new();
     let (rw, outside) = (runner.tempdir(), runner.tempdir());
     let secret = runner.secret_in(outside.path());
-    runner.refused_beside(
-        |p| confinement(p, &[rw.path()]),
-        Control::Runner,
-        None,
-        &["read", s(&secret)],
-    );
+    runner.refused_writing_only(rw.path(), &["read", s(&secret)]);
     for profile in PROFILES {
         let mut ro = confinement(profile, &[rw.path()]);
         ro.read_only.push(outside.path().to_path_buf());
@@ -64,12 +54,7 @@ fn symlink_out_of_read_write_is_refused() {
     let (rw, outside) = (runner.tempdir(), runner.tempdir());
     std::os::unix::fs::symlink(outside.path(), rw.path().join("link")).unwrap();
     let target = rw.path().join("link/x");
-    runner.refused_beside(
-        |p| confinement(p, &[rw.path()]),
-        Control::Runner,
-        None,
-        &["write", s(&target)],
-    );
+    runner.refused_writing_only(rw.path(), &["write", s(&target)]);
 }
 
 #[test]
@@ -79,12 +64,7 @@ fn dotdot_out_of_read_write_is_refused() {
     let (rw, outside) = (runner.tempdir(), runner.tempdir());
     let name = outside.path().file_name().unwrap().to_str().unwrap();
     let target: PathBuf = rw.path().join("..").join(name).join("x");
-    runner.refused_beside(
-        |p| confinement(p, &[rw.path()]),
-        Control::Runner,
-        None,
-        &["write", s(&target)],
-    );
+    runner.refused_writing_only(rw.path(), &["write", s(&target)]);
 }
 
 #[test]
@@ -94,12 +74,7 @@ fn proc_self_root_does_not_reach_outside_files() {
     let runner = Runner::new();
     let (rw, outside) = (runner.tempdir(), runner.tempdir());
     let secret = runner.secret_in(outside.path());
-    runner.refused_beside(
-        |p| confinement(p, &[rw.path()]),
-        Control::Runner,
-        None,
-        &["read-proc-root", s(&secret)],
-    );
+    runner.refused_writing_only(rw.path(), &["read-proc-root", s(&secret)]);
 }
 
 #[test]
@@ -154,12 +129,7 @@ fn exec_of_a_binary_outside_allowed_paths_is_refused() {
     let copy = outside.path().join("true");
     std::fs::copy("/bin/true", &copy).unwrap();
     runner.give(&copy);
-    runner.refused_beside(
-        |p| confinement(p, &[rw.path()]),
-        Control::Runner,
-        None,
-        &["exec", s(&copy)],
-    );
+    runner.refused_writing_only(rw.path(), &["exec", s(&copy)]);
 }
 
 #[test]

@@ -217,6 +217,12 @@ impl Runner {
         );
     }
 
+    /// [`Runner::refused_beside`] with `rw` the only writable path, nothing handed over
+    /// and the runner's control.
+    pub fn refused_writing_only(&self, rw: &Path, args: &[&str]) {
+        self.refused_beside(|p| confinement(p, &[rw]), Control::Runner, None, args);
+    }
+
     /// [`Runner::refused_beside`] with no paths granted, nothing handed over and the
     /// runner's control.
     pub fn refused(&self, args: &[&str]) {
