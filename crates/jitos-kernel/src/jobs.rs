@@ -1,7 +1,7 @@
 //! `Jobs`: the attempts and the worker registry folded from the ledger, with the rules
 //! that keep every attempt to exactly one terminal record.
 
-use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -85,39 +85,39 @@ pub enum JobsError {
     },
 }
 
-/// Every attempt and every registered worker.
+/// Every attempt and every registered worker. Persistent: a copy costs O(1) and shares
+/// every attempt neither side changes afterwards.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Jobs {
-    attempts: BTreeMap<u64, Attempt>,
-    workers: BTreeMap<String, (u64, WorkerInstall)>,
+    attempts: imbl::OrdMap<u64, Arc<Attempt>>,
+    workers: imbl::OrdMap<String, Arc<(u64, WorkerInstall)>>,
 }
 
 impl Jobs {
     /// An attempt by id.
     pub fn attempt(&self, id: u64) -> Option<&Attempt> {
-        self.attempts.get(&id)
+        self.attempts.get(&id).map(Arc::as_ref)
     }
 
     /// Every attempt, oldest first.
     pub fn attempts(&self) -> impl DoubleEndedIterator<Item = &Attempt> + '_ {
-        self.attempts.values()
+        self.attempts.values().map(Arc::as_ref)
     }
 
     /// Attempts dispatched without a terminal record, oldest first.
     pub fn running(&self) -> impl Iterator<Item = &Attempt> + '_ {
-        self.attempts
-            .values()
+        self.attempts()
             .filter(|a| a.status == AttemptStatus::Running)
     }
 
     /// A registered worker and the seq of its latest registration.
     pub fn worker(&self, name: &str) -> Option<&(u64, WorkerInstall)> {
-        self.workers.get(name)
+        self.workers.get(name).map(Arc::as_ref)
     }
 
     /// Every registered worker, by name.
     pub fn workers(&self) -> impl Iterator<Item = &(u64, WorkerInstall)> + '_ {
-        self.workers.values()
+        self.workers.values().map(Arc::as_ref)
     }
 
     /// What the job or registry record at `seq` does to the attempts and the registry;
@@ -152,19 +152,18 @@ impl Jobs {
     fn dispatch(&mut self, seq: u64, dispatch: Dispatch) {
         self.attempts.insert(
             seq,
-            Attempt {
+            Arc::new(Attempt {
                 id: seq,
                 dispatch,
                 status: AttemptStatus::Running,
-            },
+            }),
         );
     }
 
     /// The running attempt `id`, or why a terminal record for it is refused.
     pub(crate) fn running_attempt(&self, id: u64) -> Result<&Attempt, JobsError> {
         let attempt = self
-            .attempts
-            .get(&id)
+            .attempt(id)
             .ok_or(JobsError::UnknownAttempt { attempt: id })?;
         match attempt.status {
             AttemptStatus::Running => Ok(attempt),
@@ -179,7 +178,7 @@ impl Jobs {
     fn end(&mut self, id: u64, status: AttemptStatus) -> Result<(), JobsError> {
         self.running_attempt(id)?;
         if let Some(attempt) = self.attempts.get_mut(&id) {
-            attempt.status = status;
+            Arc::make_mut(attempt).status = status;
         }
         Ok(())
     }
@@ -187,6 +186,6 @@ impl Jobs {
     /// Registers (or re-registers) a worker at `seq`.
     fn install(&mut self, seq: u64, install: WorkerInstall) {
         self.workers
-            .insert(install.manifest.name.clone(), (seq, install));
+            .insert(install.manifest.name.clone(), Arc::new((seq, install)));
     }
 }

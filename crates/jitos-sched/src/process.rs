@@ -14,7 +14,7 @@ pub struct Process {
     /// What it should make true.
     pub intent: Intent,
     /// Its plan candidates, in the order they are tried.
-    pub slaps: Vec<Slap>,
+    pub slaps: std::sync::Arc<Vec<Slap>>,
     /// When it was submitted (ms, from the record).
     pub submitted_ms: u64,
     /// The candidate being run and its progress.

@@ -612,7 +612,7 @@ fn events_that_do_not_fit_are_refused() {
     // A plan whose indexes point nowhere (a ledger written elsewhere) is refused at
     // submit, not trusted by the scheduler.
     let (mut fresh, _) = processes_with_submit(600, 64);
-    let mut slaps = processes.get(id).unwrap().slaps.clone();
+    let mut slaps = processes.get(id).unwrap().slaps.to_vec();
     slaps[0].dag.jobs[0].lane = 99;
     let doctored = Event::Submitted {
         intent: processes.get(id).unwrap().intent.clone(),

@@ -1,6 +1,6 @@
 //! `Pool`: every workspace and the system's change log; the crate's API.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use jitos_warp::{Graph, Rewrite};
 use serde::{Deserialize, Serialize};
@@ -25,9 +25,11 @@ use crate::{
 /// derived indexes are rebuilt on decoding.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pool {
-    workspaces: BTreeMap<u64, Workspace>,
-    open: BTreeSet<u64>,
-    pub(crate) system_log: ChangeLog,
+    /// Persistent, each workspace shared: a copy of the pool costs O(1), and changing a
+    /// workspace copies that workspace only while a copy shares it.
+    workspaces: imbl::OrdMap<u64, Arc<Workspace>>,
+    open: imbl::OrdSet<u64>,
+    pub(crate) system_log: Arc<ChangeLog>,
     pub(crate) seq_last: u64,
 }
 
@@ -67,12 +69,12 @@ impl Pool {
 
     /// The workspace with this id, open or closed.
     pub fn workspace(&self, id: u64) -> Option<&Workspace> {
-        self.workspaces.get(&id)
+        self.workspaces.get(&id).map(Arc::as_ref)
     }
 
     /// Every workspace, in id order.
     pub fn workspaces(&self) -> impl Iterator<Item = &Workspace> + '_ {
-        self.workspaces.values()
+        self.workspaces.values().map(Arc::as_ref)
     }
 
     /// Number of open workspaces.
@@ -126,7 +128,7 @@ impl Pool {
         self.target_log_mut(parent).add_reader(id, base_seq);
         self.workspaces.insert(
             id,
-            Workspace {
+            Arc::new(Workspace {
                 id,
                 parent,
                 base_seq,
@@ -135,7 +137,7 @@ impl Pool {
                 footprint: Footprint::default(),
                 log: ChangeLog::new(seq),
                 status: Status::Open,
-            },
+            }),
         );
         self.open.insert(id);
         self.seq_last = seq;
@@ -155,7 +157,7 @@ impl Pool {
     pub fn base_view<'a>(&'a self, system: &'a Graph, id: u64) -> Result<AsOf<'a>, SwsError> {
         let ws = self.open_ws(id)?;
         Ok(match ws.parent {
-            None => AsOf::new(Box::new(system), &self.system_log, ws.base_seq),
+            None => AsOf::new(Box::new(system), self.system_log.as_ref(), ws.base_seq),
             Some(parent) => AsOf::new(
                 Box::new(self.view(system, parent)?),
                 &self.open_ws(parent)?.log,
@@ -284,12 +286,13 @@ impl Pool {
     /// Removes a closed workspace from the pool (the kernel's retention decision) and
     /// returns it.
     pub fn forget(&mut self, id: u64) -> Result<Workspace, SwsError> {
-        match self.workspaces.get(&id) {
+        match self.workspace(id) {
             None => Err(SwsError::UnknownWorkspace { id }),
             Some(ws) if ws.is_open() => Err(SwsError::StillOpen { id }),
             Some(_) => self
                 .workspaces
                 .remove(&id)
+                .map(Arc::unwrap_or_clone)
                 .ok_or(SwsError::UnknownWorkspace { id }),
         }
     }
@@ -297,7 +300,7 @@ impl Pool {
     fn check_conflicts(&self, system: &Graph, id: u64) -> Result<(), SwsError> {
         let ws = self.closable(id)?;
         let (target, log) = match ws.parent {
-            None => (Target::System, &self.system_log),
+            None => (Target::System, self.system_log.as_ref()),
             Some(parent) => (Target::Workspace(parent), &self.open_ws(parent)?.log),
         };
         let now = self.view(system, id)?;
@@ -338,15 +341,14 @@ impl Pool {
 
     fn target_log_mut(&mut self, parent: Option<u64>) -> &mut ChangeLog {
         match parent.and_then(|parent| self.workspaces.get_mut(&parent)) {
-            Some(ws) => &mut ws.log,
-            None => &mut self.system_log,
+            Some(ws) => &mut Arc::make_mut(ws).log,
+            None => Arc::make_mut(&mut self.system_log),
         }
     }
 
     fn open_ws(&self, id: u64) -> Result<&Workspace, SwsError> {
         let ws = self
-            .workspaces
-            .get(&id)
+            .workspace(id)
             .ok_or(SwsError::UnknownWorkspace { id })?;
         if !ws.is_open() {
             return Err(SwsError::Closed {
@@ -361,6 +363,7 @@ impl Pool {
         self.open_ws(id)?;
         self.workspaces
             .get_mut(&id)
+            .map(Arc::make_mut)
             .ok_or(SwsError::UnknownWorkspace { id })
     }
 }

@@ -46,7 +46,7 @@ impl Pool {
             .capture
             .map(|capture| capture.changes(after))
             .unwrap_or_default();
-        self.system_log.record(commit.seq, &changes);
+        std::sync::Arc::make_mut(&mut self.system_log).record(commit.seq, &changes);
         self.seq_last = self.seq_last.max(commit.seq);
     }
 

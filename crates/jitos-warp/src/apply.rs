@@ -1,10 +1,7 @@
 //! `Graph::apply`: static validation, then preconditions, then the ops in order, all or
 //! nothing, with the elements each op adds or removes queued for hashing in batches.
 
-use std::{
-    collections::{hash_map::Entry, BTreeMap},
-    sync::OnceLock,
-};
+use std::{collections::BTreeMap, sync::OnceLock};
 
 use crate::{
     applied::{Change, KeyArena},
@@ -31,13 +28,6 @@ impl Graph {
     pub fn apply(&mut self, rewrite: &Rewrite) -> Result<Applied, RewriteError> {
         rewrite.validate()?;
         self.check_preconditions(&rewrite.expect)?;
-        // Growing the node map once beats rehashing it several times mid-rewrite.
-        let adds = rewrite
-            .ops
-            .iter()
-            .filter(|op| matches!(op, Op::AddNode { .. }))
-            .count();
-        self.slots.reserve(adds);
         let acc_before = self.acc.clone();
         let mut log = Log {
             changes: Vec::with_capacity(rewrite.ops.len()),
@@ -89,17 +79,7 @@ impl Graph {
         attrs: &BTreeMap<String, Value>,
         log: &mut Log,
     ) -> Result<(), RewriteError> {
-        let Entry::Vacant(entry) = self.slots.entry(id.clone()) else {
-            return Err(RewriteError::DuplicateNode {
-                index,
-                id: id.clone(),
-            });
-        };
-        log.pending.node(Delta::In, id.as_str(), kind);
-        for (key, value) in attrs {
-            log.pending.attr(Delta::In, id.as_str(), key, value);
-        }
-        entry.insert(Slot {
+        let slot = Slot {
             node: Node {
                 id: id.clone(),
                 kind: kind.to_owned(),
@@ -107,7 +87,17 @@ impl Graph {
                 version: 1,
             },
             degree: 0,
-        });
+        };
+        if !self.slots.insert_new(id.clone(), slot) {
+            return Err(RewriteError::DuplicateNode {
+                index,
+                id: id.clone(),
+            });
+        }
+        log.pending.node(Delta::In, id.as_str(), kind);
+        for (key, value) in attrs {
+            log.pending.attr(Delta::In, id.as_str(), key, value);
+        }
         log.changes.push(Change::NodeAdded { id: id.clone() });
         Ok(())
     }

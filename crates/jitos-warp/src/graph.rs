@@ -1,23 +1,28 @@
 //! `Graph`: the WARP state graph and its read API.
 
-use std::{cmp::Ordering, collections::BTreeSet, fmt};
+use std::{cmp::Ordering, fmt, sync::Arc};
 
-use rustc_hash::FxHashMap;
+use rustc_hash::FxBuildHasher;
 
 use crate::{digest::Accumulator, Edge, Node, NodeId, StateDigest};
+
+/// A persistent set: copying it is O(1), and a change copies only the path to what it
+/// changes, so a graph cloned for a reader shares everything the writer does not touch.
+pub(crate) type EdgeSet<T> = imbl::OrdSet<T>;
 
 /// The WARP state graph: typed nodes with attributes, and labelled edges.
 ///
 /// Change it only through `apply` (and `undo`), which keep the state digest current.
 /// Nodes live in a hash map for O(1) lookup; nothing hashed or encoded ever iterates it
-/// unsorted, so its order cannot leak.
+/// unsorted, so its order cannot leak. Every part is persistent: `clone` is O(1), and the
+/// clone and the original share what neither changes afterwards.
 #[derive(Clone, Default)]
 pub struct Graph {
-    pub(crate) slots: FxHashMap<NodeId, Slot>,
+    pub(crate) slots: SlotMap,
     /// Every edge, in `(from, label, to)` order.
-    pub(crate) edges: BTreeSet<Edge>,
+    pub(crate) edges: EdgeSet<Edge>,
     /// Every edge again, in `(to, label, from)` order, to find a node's incoming edges.
-    pub(crate) edges_in: BTreeSet<ByTarget>,
+    pub(crate) edges_in: EdgeSet<ByTarget>,
     pub(crate) acc: Accumulator,
     /// Names the current state for `undo`'s check that it reverts the latest apply.
     pub(crate) state: u64,
@@ -30,6 +35,54 @@ pub struct Graph {
 pub(crate) struct Slot {
     pub(crate) node: Node,
     pub(crate) degree: usize,
+}
+
+/// The nodes by id: a persistent hash map of shared slots, so copying a part of the map
+/// copies pointers, and changing a node copies that node only when a reader shares it.
+#[derive(Clone, Default)]
+pub(crate) struct SlotMap(
+    imbl::GenericHashMap<NodeId, Arc<Slot>, FxBuildHasher, imbl::shared_ptr::DefaultSharedPtr>,
+);
+
+impl SlotMap {
+    pub(crate) fn get(&self, id: &str) -> Option<&Slot> {
+        self.0.get(id).map(Arc::as_ref)
+    }
+
+    pub(crate) fn get_mut(&mut self, id: &str) -> Option<&mut Slot> {
+        self.0.get_mut(id).map(Arc::make_mut)
+    }
+
+    pub(crate) fn contains_key(&self, id: &str) -> bool {
+        self.0.contains_key(id)
+    }
+
+    /// Inserts `slot` unless a node of that id exists; whether it did.
+    pub(crate) fn insert_new(&mut self, id: NodeId, slot: Slot) -> bool {
+        match self.0.entry(id) {
+            imbl::hashmap::Entry::Occupied(_) => false,
+            imbl::hashmap::Entry::Vacant(entry) => {
+                entry.insert(Arc::new(slot));
+                true
+            }
+        }
+    }
+
+    pub(crate) fn insert(&mut self, id: NodeId, slot: Slot) {
+        self.0.insert(id, Arc::new(slot));
+    }
+
+    pub(crate) fn remove(&mut self, id: &str) -> Option<Slot> {
+        self.0.remove(id).map(Arc::unwrap_or_clone)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub(crate) fn values(&self) -> impl Iterator<Item = &Slot> + '_ {
+        self.0.values().map(Arc::as_ref)
+    }
 }
 
 /// An edge ordered by `(to, label, from)`.

@@ -1,13 +1,9 @@
 //! `Graph::from_parts`: a graph built directly from nodes and edges, versions kept, for
 //! callers that assemble a graph from another view of it (workspaces, checkouts).
 
-use std::collections::hash_map::Entry;
-
-use rustc_hash::FxHashMap;
-
 use crate::{
     digest::{Accumulator, Delta, PendingElements},
-    graph::Slot,
+    graph::{Slot, SlotMap},
     Edge, Graph, Node, NodeId,
 };
 
@@ -50,7 +46,7 @@ impl Graph {
     ) -> Result<Graph, GraphBuildError> {
         let mut acc = Accumulator::default();
         let mut pending = PendingElements::new();
-        let mut slots: FxHashMap<NodeId, Slot> = FxHashMap::default();
+        let mut slots = SlotMap::default();
         for node in nodes {
             pending.node(Delta::In, node.id.as_str(), &node.kind);
             for (key, value) in &node.attrs {
@@ -59,11 +55,9 @@ impl Graph {
             if pending.should_flush() {
                 pending.flush(&mut acc);
             }
-            match slots.entry(node.id.clone()) {
-                Entry::Occupied(_) => return Err(GraphBuildError::DuplicateNode { id: node.id }),
-                Entry::Vacant(entry) => {
-                    entry.insert(Slot { node, degree: 0 });
-                }
+            let id = node.id.clone();
+            if !slots.insert_new(id.clone(), Slot { node, degree: 0 }) {
+                return Err(GraphBuildError::DuplicateNode { id });
             }
         }
         let mut graph = Graph {

@@ -1,15 +1,13 @@
 //! Strict decoding of snapshots: anything but the canonical encoding of a valid graph is
 //! refused, and no allocation exceeds what the input's length can justify.
 
-use std::collections::{BTreeMap, BTreeSet};
-
-use rustc_hash::FxHashMap;
+use std::collections::BTreeMap;
 
 use crate::{
     digest::{Accumulator, Delta, PendingElements},
     encode::{TAG_BLOB, TAG_BOOL, TAG_BYTES, TAG_INT, TAG_LIST, TAG_MAP, TAG_STR},
     error::FieldError,
-    graph::{ByTarget, Slot},
+    graph::{ByTarget, EdgeSet, Slot, SlotMap},
     id,
     limits::{ATTRS_PER_NODE_MAX, VALUE_DEPTH_MAX},
     snapshot::{FORMAT, MAGIC},
@@ -72,7 +70,7 @@ impl Graph {
         Ok(Graph {
             slots,
             // Both inputs are sorted, so the sets build in one pass.
-            edges: edges.into_iter().collect::<BTreeSet<Edge>>(),
+            edges: edges.into_iter().collect::<EdgeSet<Edge>>(),
             edges_in: edges_in.into_iter().map(|(_, _, edge)| edge).collect(),
             acc,
             state: 0,
@@ -87,10 +85,9 @@ fn decode_nodes(
     reader: &mut Reader<'_>,
     acc: &mut Accumulator,
     pending: &mut PendingElements,
-) -> Result<(FxHashMap<NodeId, Slot>, Vec<NodeId>)> {
+) -> Result<(SlotMap, Vec<NodeId>)> {
     let count = reader.count_u64(NODE_BYTES_MIN)?;
-    let mut slots: FxHashMap<NodeId, Slot> = FxHashMap::default();
-    slots.reserve(count);
+    let mut slots = SlotMap::default();
     let mut ids: Vec<NodeId> = Vec::with_capacity(count);
     // Reused for every node: one allocation instead of one per node.
     let mut attrs: Vec<(String, Value)> = Vec::new();
