@@ -112,9 +112,18 @@ fn flipped_head_record_is_inspectable_read_only() {
 fn flipped_snapshot_byte_is_reported_and_ignored() {
     let sandbox = Sandbox::new();
     let before = build_store(&sandbox, &["--snapshot-every", SNAPSHOT_EVERY]);
-    let newest = before
+    // Snapshots are stored in the background, so the status taken while writing may
+    // name an older one: the stopped store says which is newest.
+    let offline = sandbox.jitos(&["--json", "status"]);
+    let stored: StatusInfo = serde_json::from_slice(&offline.stdout).unwrap_or_else(|e| {
+        panic!(
+            "offline status printed no status ({e}):\n{}",
+            String::from_utf8_lossy(&offline.stderr)
+        )
+    });
+    let newest = stored
         .last_snapshot_seq
-        .unwrap_or_else(|| panic!("no periodic snapshot was taken: {before:?}"));
+        .unwrap_or_else(|| panic!("no periodic snapshot was taken: {stored:?}"));
     flip_byte(&sandbox.store_dir(), "snapshots", newest);
 
     let output = sandbox.jitos(&["--json", "verify"]);

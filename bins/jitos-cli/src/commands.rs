@@ -31,7 +31,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     let json = cli.json;
     match cli.command {
         Command::Status => {
-            let response = location.daemon()?.call(&Request::Status)?;
+            let response = location.daemon_or_offline()?.query(&Request::Status)?;
             print(json, response, |r| match r {
                 Response::Status(info) => Some(render::status(info)),
                 _ => None,

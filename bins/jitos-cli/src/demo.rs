@@ -371,11 +371,14 @@ impl EmbeddedDaemon {
                     match Daemon::start(config) {
                         Ok(daemon) => {
                             let _ = ready_tx.send(Ok(()));
-                            daemon
+                            let served = daemon
                                 .serve(async {
                                     let _ = stopped.await;
                                 })
                                 .await;
+                            if let Err(e) = served {
+                                eprintln!("jitos demo: the embedded jitosd: {e}");
+                            }
                         }
                         Err(e) => {
                             let _ = ready_tx.send(Err(anyhow!(e)));

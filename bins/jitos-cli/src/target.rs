@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
-use jitos_kernel::{Kernel, KernelOptions};
+use jitos_kernel::{Kernel, KernelOptions, View};
 use jitos_proto::{Request, Response};
 
 use jitos_proto::Client;
@@ -14,8 +14,8 @@ use jitos_proto::Client;
 pub enum Target {
     /// A running daemon.
     Daemon(Client),
-    /// The store on disk, read-only.
-    Offline(Box<Kernel>),
+    /// The store on disk, read-only, as recovered.
+    Offline(Box<View>),
 }
 
 /// Socket and data directory, as resolved from flags, environment and defaults.
@@ -57,7 +57,9 @@ impl Location {
                 return Ok(Target::Daemon(client));
             }
         }
-        Ok(Target::Offline(Box::new(open_offline(&self.store_dir())?)))
+        Ok(Target::Offline(Box::new(
+            open_offline(&self.store_dir())?.view(),
+        )))
     }
 
     fn serves_our_store(&self, client: &mut Client) -> Result<bool> {
@@ -96,12 +98,7 @@ impl Target {
     pub fn query(&mut self, request: &Request) -> Result<Response> {
         match self {
             Target::Daemon(client) => Ok(client.call(request)?),
-            // Offline the store is read-only, so no request can record anything for this actor.
-            Target::Offline(kernel) => Ok(jitosd::answer::answer(
-                kernel,
-                &jitos_ledger::Actor::System,
-                request,
-            )),
+            Target::Offline(view) => Ok(jitosd::answer::offline(view, request)),
         }
     }
 }

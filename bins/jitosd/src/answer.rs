@@ -1,8 +1,9 @@
-//! Answers to the requests that read or snapshot the store: one function for the daemon's
-//! kernel thread and for the CLI's offline mode, so both say the same thing.
+//! Answers to the requests about the store: reads answered from a view, and changes made
+//! into kernel commands whose outcomes become responses. One module for the daemon and
+//! for the CLI's offline mode, so both say the same thing.
 
-use jitos_kernel::{CommitError, Kernel, KernelError, SwsOutcome};
-use jitos_ledger::{Actor, Record};
+use jitos_kernel::{BlobGcOutcome, Command, CommitError, KernelError, Outcome, View};
+use jitos_ledger::{Record, SnapshotMeta};
 use jitos_proto::{
     BlobGcReport, ErrorCode, ErrorInfo, KeyChangeView, Request, Response, SnapshotView, SwsDetail,
 };
@@ -14,31 +15,51 @@ use crate::{jobs, views};
 /// Most records one `log` page returns.
 pub const LOG_PAGE_RECORDS_MAX: u32 = 10_000;
 
-/// Answers a request on the kernel thread, on behalf of `actor`. Requests that stream
-/// ([`Request::Follow`], [`Request::Export`]) and group-committed rewrites
-/// ([`Request::ApplyRewrite`]) are the caller's to handle.
-pub fn answer(kernel: &mut Kernel, actor: &Actor, request: &Request) -> Response {
-    match answer_inner(kernel, actor, request) {
-        Ok(response) => response,
-        Err(e) => Response::Error(kernel_error_info(&e)),
+/// How a request about the store is answered.
+pub enum Answering {
+    /// From the view alone.
+    Read(Response),
+    /// By the writer: this command, whose outcome [`executed`] turns into the response.
+    Execute(Command),
+    /// By a snapshot of the latest state ([`snapshot_taken`]).
+    Snapshot,
+    /// By a blob collection ([`blobs_collected`]).
+    BlobGc,
+}
+
+/// How `request` is answered, as of `view`: reads are answered here (some read the
+/// whole ledger, so call it off the async threads). Requests that stream, run jobs or
+/// plan are the caller's own; they answer as bad requests here.
+pub fn answering(view: &View, request: &Request) -> Answering {
+    match read_or_command(view, request) {
+        Ok(answering) => answering,
+        Err(e) => Answering::Read(Response::Error(kernel_error_info(&e))),
     }
 }
 
-fn answer_inner(
-    kernel: &mut Kernel,
-    actor: &Actor,
-    request: &Request,
-) -> Result<Response, KernelError> {
-    Ok(match request {
-        Request::Status => Response::Status(views::status_info(kernel)),
+/// The answer offline, where the store is open read-only: reads, or why the request
+/// needs a daemon.
+pub fn offline(view: &View, request: &Request) -> Response {
+    match answering(view, request) {
+        Answering::Read(response) => response,
+        Answering::Execute(_) | Answering::Snapshot | Answering::BlobGc => {
+            Response::Error(kernel_error_info(&KernelError::ReadOnly))
+        }
+    }
+}
+
+fn read_or_command(view: &View, request: &Request) -> Result<Answering, KernelError> {
+    let execute = |command| Ok(Answering::Execute(command));
+    let response = match request {
+        Request::Status => Response::Status(views::status_info(view)),
         Request::GraphShow { at, node, sws } => {
-            let at_seq = at.unwrap_or(kernel.head().seq);
+            let at_seq = at.unwrap_or(view.head().seq);
             let graph = match sws {
-                Some(sws) => kernel.sws_graph(*sws)?,
-                None => kernel.graph_at(at_seq)?,
+                Some(sws) => view.sws_graph(*sws)?,
+                None => view.graph_at(at_seq)?,
             };
             match views::graph_view(&graph, at_seq, node.as_deref()) {
-                Some(view) => Response::Graph(view),
+                Some(graph) => Response::Graph(graph),
                 None => Response::Error(ErrorInfo {
                     code: ErrorCode::NotFound,
                     message: format!(
@@ -48,104 +69,62 @@ fn answer_inner(
                 }),
             }
         }
-        Request::History { node } => {
-            Response::History(views::history_entries(kernel.history(node)?))
-        }
+        Request::History { node } => Response::History(views::history_entries(view.history(node)?)),
         Request::Log { from, limit } => {
             let limit = (*limit).min(LOG_PAGE_RECORDS_MAX);
-            let records = kernel.records(*from, limit.into())?;
+            let records = view.records(*from, limit.into())?;
             Response::Records(records.iter().map(views::record_view).collect())
         }
-        Request::Verify => Response::Verify(views::verify_view(kernel.verify(&mut |_| {})?)),
-        Request::ReplayVerify => Response::Replay(views::replay_report(kernel.replay_verify()?)),
-        Request::Snapshot => {
-            let meta = kernel.snapshot()?;
-            Response::Snapshot(SnapshotView {
-                seq: meta.seq,
-                digest: jitos_warp::StateDigest(meta.digest).to_string(),
-                stored_bytes: meta.stored_bytes,
-            })
-        }
-        Request::PutBlobs(blobs) => Response::BlobsStored(kernel.put_blobs(blobs)?),
-        Request::GetBlobs(refs) => Response::Blobs(kernel.get_blobs(refs)?),
+        Request::Verify => Response::Verify(views::verify_view(view.verify(&mut |_| {})?)),
+        Request::ReplayVerify => Response::Replay(views::replay_report(view.replay_verify()?)),
+        Request::Snapshot => return Ok(Answering::Snapshot),
+        Request::BlobGc => return Ok(Answering::BlobGc),
+        Request::PutBlobs(blobs) => return execute(Command::PutBlobs(blobs.clone())),
+        Request::GetBlobs(refs) => Response::Blobs(view.get_blobs(refs)?),
         Request::TreeShow { sws: None, at } => {
-            Response::Tree(kernel.tree_at(at.unwrap_or(kernel.head().seq))?)
+            Response::Tree(view.tree_at(at.unwrap_or(view.head().seq))?)
         }
-        Request::TreeImport { sws: None, tree } => {
-            views::committed(&kernel.import_tree(actor.clone(), tree)?)
-        }
-        Request::TreeShow { sws: Some(sws), .. } => Response::Tree(kernel.sws_tree(*sws)?),
+        Request::TreeShow { sws: Some(sws), .. } => Response::Tree(view.sws_tree(*sws)?),
+        Request::TreeImport { sws: None, tree } => return execute(Command::ImportTree(tree.clone())),
         Request::TreeImport {
             sws: Some(sws),
             tree,
-        } => sws_recorded(*sws, &kernel.sws_import_tree(actor.clone(), *sws, tree)?),
+        } => {
+            return execute(Command::SwsImportTree {
+                sws: *sws,
+                tree: tree.clone(),
+            })
+        }
         Request::SwsCreate { at, parent } => {
             let over = match (parent, at) {
                 (Some(id), _) => Over::Workspace { id: *id },
                 (None, at) => Over::System {
-                    at_seq: at.unwrap_or(kernel.head().seq),
+                    at_seq: at.unwrap_or(view.head().seq),
                 },
             };
-            let record = kernel.sws_create(actor.clone(), over)?;
-            sws_recorded(record.seq, &record)
+            return execute(Command::SwsCreate(over));
+        }
+        Request::SwsApply { sws, rewrite } => {
+            return execute(Command::SwsApply {
+                sws: *sws,
+                rewrite: rewrite.clone(),
+            })
+        }
+        Request::SwsCollapse(sws) => return execute(Command::SwsCollapse(*sws)),
+        Request::SwsRebase(sws) => return execute(Command::SwsRebase(*sws)),
+        Request::SwsDiscard { sws, reason } => {
+            return execute(Command::SwsDiscard {
+                sws: *sws,
+                reason: reason.clone(),
+            })
         }
         Request::SwsList => {
-            Response::SwsList(kernel.pool().workspaces().map(views::sws_summary).collect())
+            Response::SwsList(view.pool().workspaces().map(views::sws_summary).collect())
         }
-        Request::SwsShow(sws) => {
-            let workspace = kernel.pool().workspace(*sws).ok_or(KernelError::Workspace(
-                SwsError::UnknownWorkspace { id: *sws },
-            ))?;
-            let summary = views::sws_summary(workspace);
-            let (changes, files) = if workspace.is_open() {
-                let changes = kernel
-                    .sws_diff(*sws)?
-                    .into_iter()
-                    .map(|diff| KeyChangeView {
-                        key: diff.key.to_string(),
-                        base: diff.base.to_string(),
-                        now: diff.now.to_string(),
-                    })
-                    .collect();
-                let files = diff_trees(&kernel.sws_base_tree(*sws)?, &kernel.sws_tree(*sws)?);
-                (changes, files)
-            } else {
-                (Vec::new(), Vec::new())
-            };
-            Response::Sws(SwsDetail {
-                summary,
-                changes,
-                files,
-            })
-        }
-        Request::SwsApply { sws, rewrite } => sws_recorded(
-            *sws,
-            &kernel.sws_apply(actor.clone(), *sws, rewrite.clone())?,
-        ),
-        Request::SwsCollapse(sws) => sws_outcome(*sws, kernel.sws_collapse(actor.clone(), *sws)?),
-        Request::SwsRebase(sws) => sws_outcome(*sws, kernel.sws_rebase(actor.clone(), *sws)?),
-        Request::SwsDiscard { sws, reason } => sws_recorded(
-            *sws,
-            &kernel.sws_discard(actor.clone(), *sws, reason.clone())?,
-        ),
-        Request::BlobGc => {
-            let outcome = kernel.blob_gc()?;
-            Response::BlobGc(BlobGcReport {
-                kept: outcome.kept,
-                removed: outcome.removed,
-                removed_bytes: outcome.removed_bytes,
-            })
-        }
-        Request::JobShow(attempt) => match kernel.jobs().attempt(*attempt) {
-            Some(a) => Response::Job(jobs::views::attempt_view(a)),
-            None => Response::Error(ErrorInfo {
-                code: ErrorCode::NotFound,
-                message: format!("no attempt {attempt}; `jitos job list --all` lists them"),
-            }),
-        },
+        Request::SwsShow(sws) => sws_detail(view, *sws)?,
+        Request::JobShow(attempt) => job_show(view, *attempt),
         Request::JobList { all } => Response::Jobs(
-            kernel
-                .jobs()
+            view.jobs()
                 .attempts()
                 .rev()
                 .filter(|a| *all || a.status == jitos_kernel::AttemptStatus::Running)
@@ -153,32 +132,25 @@ fn answer_inner(
                 .collect(),
         ),
         Request::ProcessList { all } => Response::Processes(
-            kernel
-                .processes()
+            view.processes()
                 .all()
                 .rev()
                 .filter(|p| *all || !p.status.is_over())
                 .map(crate::processes::views::summary)
                 .collect(),
         ),
-        Request::ProcessShow(id) => match kernel.processes().get(*id) {
-            Some(p) => Response::Process(crate::processes::views::detail(kernel, p)),
-            None => Response::Error(ErrorInfo {
-                code: ErrorCode::NotFound,
-                message: format!("no process {id}; `jitos ps --all` lists them"),
-            }),
+        Request::ProcessShow(id) => match view.processes().get(*id) {
+            Some(p) => Response::Process(crate::processes::views::detail(view, p)),
+            None => no_process(*id),
         },
-        Request::ProcessLog(id) => match kernel.processes().get(*id) {
+        Request::ProcessLog(id) => match view.processes().get(*id) {
             Some(_) => Response::Records(
-                crate::processes::views::process_records(kernel, *id)?
+                crate::processes::views::process_records(view, *id)?
                     .iter()
                     .map(views::record_view)
                     .collect(),
             ),
-            None => Response::Error(ErrorInfo {
-                code: ErrorCode::NotFound,
-                message: format!("no process {id}; `jitos ps --all` lists them"),
-            }),
+            None => no_process(*id),
         },
         Request::JobRun(_)
         | Request::JobCancel(_)
@@ -198,7 +170,121 @@ fn answer_inner(
                 message: "this request is not a query".to_owned(),
             })
         }
+    };
+    Ok(Answering::Read(response))
+}
+
+/// A workspace with what it changes, in keys and in files.
+fn sws_detail(view: &View, sws: u64) -> Result<Response, KernelError> {
+    let workspace =
+        view.pool()
+            .workspace(sws)
+            .ok_or(KernelError::Workspace(SwsError::UnknownWorkspace {
+                id: sws,
+            }))?;
+    let summary = views::sws_summary(workspace);
+    let (changes, files) = if workspace.is_open() {
+        let changes = view
+            .sws_diff(sws)?
+            .into_iter()
+            .map(|diff| KeyChangeView {
+                key: diff.key.to_string(),
+                base: diff.base.to_string(),
+                now: diff.now.to_string(),
+            })
+            .collect();
+        let files = diff_trees(&view.sws_base_tree(sws)?, &view.sws_tree(sws)?);
+        (changes, files)
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    Ok(Response::Sws(SwsDetail {
+        summary,
+        changes,
+        files,
+    }))
+}
+
+/// One attempt, as `jitos job show` prints it.
+pub fn job_show(view: &View, attempt: u64) -> Response {
+    match view.jobs().attempt(attempt) {
+        Some(a) => Response::Job(jobs::views::attempt_view(a)),
+        None => Response::Error(ErrorInfo {
+            code: ErrorCode::NotFound,
+            message: format!("no attempt {attempt}; `jitos job list --all` lists them"),
+        }),
+    }
+}
+
+fn no_process(id: u64) -> Response {
+    Response::Error(ErrorInfo {
+        code: ErrorCode::NotFound,
+        message: format!("no process {id}; `jitos ps --all` lists them"),
     })
+}
+
+/// The response to a request [`answering`] made into a command, from what the command
+/// came to.
+pub fn executed(request: &Request, outcome: Result<Outcome, KernelError>) -> Response {
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(e) => return Response::Error(kernel_error_info(&e)),
+    };
+    let sws = match request {
+        Request::TreeImport { sws: Some(sws), .. }
+        | Request::SwsApply { sws, .. }
+        | Request::SwsCollapse(sws)
+        | Request::SwsRebase(sws)
+        | Request::SwsDiscard { sws, .. } => Some(*sws),
+        _ => None,
+    };
+    match (outcome, sws) {
+        (Outcome::Committed(commit), _) => views::committed(&commit),
+        (Outcome::Blobs(refs), _) => Response::BlobsStored(refs),
+        // A new workspace's id is its record's seq.
+        (Outcome::Recorded(record) | Outcome::SwsDone(record), sws) => {
+            sws_recorded(sws.unwrap_or(record.seq), &record)
+        }
+        (Outcome::SwsConflicts { record, report }, _) => {
+            Response::SwsConflicts(views::conflict_view(&report, record.seq))
+        }
+        (other, _) => Response::Error(ErrorInfo {
+            code: ErrorCode::Storage,
+            message: format!("the kernel answered {other:?} to {}", request_name(request)),
+        }),
+    }
+}
+
+fn request_name(request: &Request) -> &'static str {
+    match request {
+        Request::PutBlobs(_) => "a blob upload",
+        Request::TreeImport { .. } => "a tree import",
+        _ => "a workspace request",
+    }
+}
+
+/// The response to a snapshot request.
+pub fn snapshot_taken(taken: Result<SnapshotMeta, KernelError>) -> Response {
+    match taken {
+        Ok(meta) => Response::Snapshot(SnapshotView {
+            seq: meta.seq,
+            digest: jitos_warp::StateDigest(meta.digest).to_string(),
+            stored_bytes: meta.stored_bytes,
+        }),
+        Err(e) => Response::Error(kernel_error_info(&e)),
+    }
+}
+
+/// The response to a blob collection.
+pub fn blobs_collected(collected: Result<BlobGcOutcome, KernelError>) -> Response {
+    match collected {
+        Ok(outcome) => Response::BlobGc(BlobGcReport {
+            kept: outcome.kept,
+            removed: outcome.removed,
+            removed_bytes: outcome.removed_bytes,
+        }),
+        Err(e) => Response::Error(kernel_error_info(&e)),
+    }
 }
 
 /// The wire form of a kernel error.
@@ -214,8 +300,10 @@ pub fn kernel_error_info(error: &KernelError) -> ErrorInfo {
             ErrorCode::NotFound
         }
         KernelError::JobRefused(_) => ErrorCode::BadRequest,
-        KernelError::ProcessWorkspace { .. } => ErrorCode::BadRequest,
-        KernelError::Commit(commit) => return commit_error_info(commit),
+        KernelError::ProcessWorkspace { .. } | KernelError::TooLarge { .. } => {
+            ErrorCode::BadRequest
+        }
+        KernelError::ShuttingDown => ErrorCode::ShuttingDown,
         _ => ErrorCode::Storage,
     };
     ErrorInfo {
@@ -229,15 +317,6 @@ fn sws_recorded(sws: u64, record: &Record) -> Response {
         sws,
         seq: record.seq,
         hash: record.hash.to_string(),
-    }
-}
-
-fn sws_outcome(sws: u64, outcome: SwsOutcome) -> Response {
-    match outcome {
-        SwsOutcome::Done(record) => sws_recorded(sws, &record),
-        SwsOutcome::Conflicts { record, report } => {
-            Response::SwsConflicts(views::conflict_view(&report, record.seq))
-        }
     }
 }
 

@@ -15,7 +15,11 @@ use tokio::{
 };
 
 use crate::{
-    answer, frame_io, jobs::JobRunner, processes::ProcessService, reply::shutting_down, views,
+    answer::{self, Answering},
+    frame_io,
+    jobs::JobRunner,
+    processes::ProcessService,
+    reading, views,
 };
 
 /// How long a client may take to say hello.
@@ -161,19 +165,41 @@ async fn dispatch(
             frame_io::write_message(stream, &response).await
         }
         Request::Export { from, to } => export(stream, shared, from, to).await,
-        query => {
-            let actor = actor.clone();
-            let mut response = shared
-                .kernel
-                .query(move |kernel| answer::answer(kernel, &actor, &query))
-                .await
-                .unwrap_or_else(shutting_down);
+        request => {
+            let mut response = store_request(shared, actor, request).await;
             if let Response::Status(info) = &mut response {
                 info.sandbox = Some(shared.jobs.sandbox().clone());
             }
             frame_io::write_message(stream, &response).await
         }
     }
+}
+
+/// Answers a request about the store: a read from the latest view, or a command for the
+/// writer.
+async fn store_request(shared: &Shared, actor: &Actor, request: Request) -> Response {
+    let request = Arc::new(request);
+    let asked = Arc::clone(&request);
+    let answering =
+        match reading::on_view(&shared.kernel, move |view| answer::answering(view, &asked)).await {
+            Ok(answering) => answering,
+            Err(stopped) => return stopped,
+        };
+    let kernel = shared.kernel.clone();
+    let done = match answering {
+        Answering::Read(response) => return response,
+        Answering::Execute(command) => {
+            let outcome = shared.kernel.execute(actor.clone(), command).await;
+            return answer::executed(&request, outcome);
+        }
+        Answering::Snapshot => {
+            reading::blocking(move || answer::snapshot_taken(kernel.snapshot_blocking())).await
+        }
+        Answering::BlobGc => {
+            reading::blocking(move || answer::blobs_collected(kernel.blob_gc_blocking())).await
+        }
+    };
+    done.unwrap_or_else(|stopped| stopped)
 }
 
 async fn reply_error(
@@ -220,17 +246,17 @@ async fn catch_up(
     mut next: u64,
 ) -> Result<u64, FrameError> {
     loop {
-        let page = shared
-            .kernel
-            .query(move |kernel| kernel.records(next, FOLLOW_PAGE_RECORDS.into()))
-            .await;
+        let page = reading::on_view(&shared.kernel, move |view| {
+            view.records(next, FOLLOW_PAGE_RECORDS.into())
+        })
+        .await;
         let records = match page {
-            Some(Ok(records)) => records,
-            Some(Err(e)) => {
+            Ok(Ok(records)) => records,
+            Ok(Err(e)) => {
                 reply_error(stream, ErrorCode::Storage, e.to_string()).await?;
                 return Err(FrameError::Malformed(e.to_string()));
             }
-            None => return Err(FrameError::Closed),
+            Err(_) => return Err(FrameError::Closed),
         };
         let Some(last) = records.last() else {
             return Ok(next);
@@ -264,20 +290,18 @@ async fn export(
         next_export_id()
     ));
     let staged = path.clone();
-    let written = shared
-        .kernel
-        .query(move |kernel| {
-            let to = to.unwrap_or(kernel.head().seq);
-            kernel.export(&staged, from, to)
-        })
-        .await;
+    let written = reading::on_view(&shared.kernel, move |view| {
+        let to = to.unwrap_or(view.head().seq);
+        view.export(&staged, from, to)
+    })
+    .await;
     match written {
-        Some(Ok(_)) => {}
-        Some(Err(e)) => {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => {
             return frame_io::write_message(stream, &Response::Error(answer::kernel_error_info(&e)))
                 .await
         }
-        None => return frame_io::write_message(stream, &shutting_down()).await,
+        Err(stopped) => return frame_io::write_message(stream, &stopped).await,
     }
     let result = stream_file(stream, &path).await;
     if let Err(e) = tokio::fs::remove_file(&path).await {

@@ -1,23 +1,27 @@
 //! Start-up and the accept loop: lock the data dir, open and verify the store, recover,
 //! bind the private socket, serve until asked to stop, then shut down in order.
 
-use std::{future::Future, path::PathBuf, sync::Arc, time::Duration};
+use std::{
+    future::Future,
+    path::PathBuf,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
 
-use jitos_kernel::{Kernel, KernelError, KernelOptions, KernelService};
+use jitos_kernel::{FollowOn, Kernel, KernelError, KernelOptions, KernelService};
 use jitos_ledger::Clock;
 use jitos_proto::Welcome;
 use jitos_tasks::Library;
-use tokio::{
-    net::UnixListener,
-    sync::{watch, Notify},
-    task::JoinSet,
-};
+use tokio::{net::UnixListener, sync::watch, task::JoinSet};
 
 use crate::{
     connection::{self, Shared},
     jobs::{self, JobRunner, RunnerDirs, WorkerConfig},
     lock::{DataDirLock, LockError},
-    processes::{ProcessService, Scheduler},
+    processes::{self, ProcessService, Scheduler},
     socket::{self, SocketError},
 };
 
@@ -64,6 +68,10 @@ pub enum DaemonError {
     /// Workers cannot be run from here: their scratch, store or uids.
     #[error("{0}")]
     Workers(String),
+    /// The kernel's writer stopped on its own (a failure it could not contain); the
+    /// daemon stopped with it so that a restart recovers the state from the ledger.
+    #[error("the kernel's writer stopped unexpectedly; restart jitosd to recover from the ledger (the log says why)")]
+    WriterStopped,
     /// A process-level failure (threads).
     #[error("{context}: {source}")]
     Io {
@@ -80,6 +88,8 @@ pub struct Daemon {
     service: KernelService,
     /// Runs processes; none for a read-only daemon.
     scheduler: Option<Scheduler>,
+    /// Set as the daemon stops: the scheduler's decider makes no decision after.
+    decider_stopping: Arc<AtomicBool>,
     listener: UnixListener,
     shared: Arc<Shared>,
     socket: PathBuf,
@@ -122,9 +132,20 @@ impl Daemon {
             store_id: kernel.store_id_hex(),
         };
         let head = kernel.head();
-        let service = KernelService::start(kernel).map_err(|source| DaemonError::Io {
-            context: "cannot start the kernel thread".to_owned(),
-            source,
+        // Processes run only on a store that records; a read-only one decides nothing.
+        let decider_stopping = Arc::new(AtomicBool::new(false));
+        let (decider, scheduler) = processes::scheduler(
+            config.workers.clone(),
+            config.worker_slots.max(1),
+            Arc::clone(&decider_stopping),
+        );
+        let follow_on: Option<Box<dyn FollowOn>> =
+            (!config.read_only).then(|| Box::new(decider) as Box<dyn FollowOn>);
+        let service = KernelService::start_following(kernel, follow_on).map_err(|source| {
+            DaemonError::Io {
+                context: "cannot start the kernel thread".to_owned(),
+                source,
+            }
         })?;
         // Outside the data directory, which only the daemon's uid may enter: workers run
         // under their own uids and must reach their scratch and their binaries.
@@ -136,15 +157,8 @@ impl Daemon {
             .unwrap_or_else(|_| config.data_dir.clone());
         let tag = blake3::hash(data_dir.as_os_str().as_encoded_bytes()).to_hex();
         let dirs = RunnerDirs::in_tmp(&std::env::temp_dir(), &tag[..16]);
-        // One wake for the scheduler: an attempt's end, a submit, an answer, a cancel.
-        let wake = Arc::new(Notify::new());
-        let jobs = JobRunner::new(
-            service.handle(),
-            config.workers.clone(),
-            dirs,
-            Arc::clone(&wake),
-        )
-        .map_err(DaemonError::Workers)?;
+        let jobs = JobRunner::new(service.handle(), config.workers.clone(), dirs)
+            .map_err(DaemonError::Workers)?;
         let listener = match socket::bind_private(&config.socket) {
             Ok(listener) => listener,
             Err(e) => {
@@ -166,15 +180,8 @@ impl Daemon {
             service.handle(),
             Arc::clone(&config.library),
             Arc::clone(&jobs),
-            Arc::clone(&wake),
         );
-        let scheduler = Scheduler::new(
-            service.handle(),
-            Arc::clone(&jobs),
-            config.workers.clone(),
-            config.worker_slots.max(1),
-            wake,
-        );
+        let scheduler = scheduler(service.handle(), Arc::clone(&jobs));
         Ok(Daemon {
             shared: Arc::new(Shared {
                 kernel: service.handle(),
@@ -185,6 +192,7 @@ impl Daemon {
                 processes,
             }),
             scheduler: (!config.read_only).then_some(scheduler),
+            decider_stopping,
             service,
             listener,
             socket: config.socket,
@@ -199,8 +207,9 @@ impl Daemon {
     }
 
     /// Serves until `shutdown` resolves, then stops accepting, lets open connections
-    /// finish briefly, drains the kernel's queue and closes the store.
-    pub async fn serve(self, shutdown: impl Future<Output = ()>) {
+    /// finish briefly, drains the kernel's queue and closes the store. Errs if it
+    /// stopped because the kernel's writer did.
+    pub async fn serve(self, shutdown: impl Future<Output = ()>) -> Result<(), DaemonError> {
         let Daemon {
             service,
             scheduler,
@@ -208,14 +217,21 @@ impl Daemon {
             shared,
             socket,
             stopping,
+            decider_stopping,
             _lock,
         } = self;
         let scheduled = scheduler.map(|s| tokio::spawn(s.run(stopping.subscribe())));
         let mut connections = JoinSet::new();
         tokio::pin!(shutdown);
+        let mut outcome = Ok(());
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
+                () = shared.kernel.closed() => {
+                    tracing::error!("the kernel's writer stopped; jitosd stops with it");
+                    outcome = Err(DaemonError::WriterStopped);
+                    break;
+                }
                 accepted = listener.accept() => match accepted {
                     Ok((stream, _)) if connections.len() < CONNECTIONS_MAX => {
                         connections.spawn(connection::serve(stream, shared.clone()));
@@ -234,6 +250,7 @@ impl Daemon {
             tracing::warn!(socket = %socket.display(), error = %e, "cannot remove socket");
         }
         // First, so a client waiting on a job gets its (interrupted) end within the grace.
+        decider_stopping.store(true, Ordering::Relaxed);
         shared.jobs.stop_all();
         let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
             while connections.join_next().await.is_some() {}
@@ -257,5 +274,6 @@ impl Daemon {
             tracing::error!(error = %e, "kernel shutdown failed");
         }
         tracing::info!("stopped");
+        outcome
     }
 }

@@ -7,6 +7,7 @@ mod frame_io;
 mod jobs;
 mod lock;
 pub mod processes;
+mod reading;
 mod reply;
 mod socket;
 

@@ -122,8 +122,13 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        daemon.serve(shutdown_signal()).await;
-        ExitCode::SUCCESS
+        match daemon.serve(shutdown_signal()).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("jitosd: {e}");
+                ExitCode::FAILURE
+            }
+        }
     })
 }
 

@@ -17,11 +17,6 @@ pub(crate) fn error(code: ErrorCode, message: impl Into<String>) -> Response {
     Response::Error(info(code, message))
 }
 
-/// The answer to anything asked of a kernel that has stopped.
-pub(crate) fn shutting_down() -> Response {
-    error(ErrorCode::ShuttingDown, "jitosd is shutting down")
-}
-
 /// Takes `mutex` even if a thread panicked while holding it: every mutex here guards
 /// flags, handles, sets of integers or cached digests, which a panic cannot leave
 /// half-changed.

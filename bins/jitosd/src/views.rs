@@ -1,8 +1,8 @@
 //! Conversions from kernel values to the wire's views.
 
 use jitos_kernel::{
-    Commit, HistoryStep, JobRecord, Kernel, ProcessRecord, RefusedOp, ReplayOutcome, SwsRecord,
-    VerifyOutcome, KIND_GENESIS, KIND_REWRITE,
+    Commit, HistoryStep, JobRecord, ProcessRecord, RefusedOp, ReplayOutcome, SwsRecord,
+    VerifyOutcome, View, KIND_GENESIS, KIND_REWRITE,
 };
 use jitos_ledger::{Actor, Record};
 use jitos_proto::{
@@ -182,7 +182,7 @@ pub fn graph_view(graph: &Graph, at_seq: u64, node: Option<&str>) -> Option<Grap
 }
 
 /// Head, digest, sizes and configuration.
-pub fn status_info(kernel: &Kernel) -> StatusInfo {
+pub fn status_info(kernel: &View) -> StatusInfo {
     let head = kernel.head();
     let graph = kernel.graph();
     let mut ignored: Vec<String> = kernel

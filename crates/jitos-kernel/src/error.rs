@@ -88,9 +88,28 @@ pub enum KernelError {
         /// The workspace.
         sws: u64,
     },
-    /// An operation (workspace, job, registry) could not be recorded; it did not happen.
+    /// The durable write of a command's group failed; nothing of it happened.
     #[error("the ledger write failed and the operation did not happen: {0}")]
-    OpWrite(#[source] jitos_ledger::AppendError),
+    OpWrite(String),
+    /// A command would write more than one group may.
+    #[error(
+        "the operation would write {bytes} bytes, more than the {max} one write may hold; split it"
+    )]
+    TooLarge {
+        /// What it would write.
+        bytes: usize,
+        /// The most one group writes.
+        max: usize,
+    },
+    /// The kernel failed on a command (a bug); the command was refused and nothing of it
+    /// happened.
+    #[error(
+        "internal error while deciding the operation (nothing was recorded; please report it): {0}"
+    )]
+    Internal(String),
+    /// The kernel stopped before answering.
+    #[error("the kernel is shutting down")]
+    ShuttingDown,
     /// A recorded job or registry record no longer fits the state: the ledger and this
     /// build disagree.
     #[error("record {seq} does not replay: {source}")]
@@ -127,9 +146,19 @@ pub enum KernelError {
     /// A workspace operation was refused; nothing was recorded.
     #[error(transparent)]
     Workspace(jitos_sws::SwsError),
-    /// A rewrite the kernel built itself was refused or not recorded.
-    #[error(transparent)]
-    Commit(Box<CommitError>),
+}
+
+impl KernelError {
+    /// The refusal a record that does not fold stands for, when it was the record of a
+    /// command being decided rather than one replayed from the ledger.
+    pub(crate) fn into_refusal(self) -> KernelError {
+        match self {
+            KernelError::Sws { source, .. } => KernelError::Workspace(source),
+            KernelError::Job { source, .. } => KernelError::JobRefused(source),
+            KernelError::Process { source, .. } => KernelError::ProcessRefused(source),
+            other => other,
+        }
+    }
 }
 
 /// Why one rewrite was not committed. Nothing was recorded for it.
@@ -141,7 +170,7 @@ pub enum CommitError {
     /// The rewrite could not be encoded as a payload.
     #[error("{0}")]
     Payload(String),
-    /// The durable write failed; the state was rolled back.
+    /// The durable write failed; nothing changed.
     #[error("the ledger write failed and nothing was recorded: {0}")]
     Storage(String),
     /// The store is open read-only.
@@ -150,4 +179,17 @@ pub enum CommitError {
     /// The kernel stopped before answering.
     #[error("the kernel is shutting down")]
     ShuttingDown,
+}
+
+impl From<KernelError> for CommitError {
+    /// How a refused or failed rewrite command reads to its author.
+    fn from(error: KernelError) -> CommitError {
+        match error {
+            KernelError::Workspace(jitos_sws::SwsError::Rewrite(e)) => CommitError::Refused(e),
+            KernelError::ReadOnly => CommitError::ReadOnly,
+            KernelError::ShuttingDown => CommitError::ShuttingDown,
+            KernelError::OpWrite(reason) => CommitError::Storage(reason),
+            other => CommitError::Payload(other.to_string()),
+        }
+    }
 }

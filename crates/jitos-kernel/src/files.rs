@@ -1,13 +1,12 @@
-//! Files in the graph: blobs in, blobs out, file trees recorded as one rewrite, and the
-//! explicit collection of blobs no record refers to.
+//! Files in the graph: the file tree a graph records, the blobs a rewrite names, and
+//! which stored blobs no record refers to.
 
 use std::collections::BTreeSet;
 
-use jitos_ledger::{Actor, Hash};
-use jitos_tree::{sync_rewrite, Entry, Tree};
+use jitos_tree::Tree;
 use jitos_warp::{BlobRef, Expect, Graph, Op, Rewrite, Value};
 
-use crate::{payload, Commit, Kernel, KernelError};
+use crate::{payload, KernelError, View};
 
 /// What a blob collection did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,92 +19,60 @@ pub struct BlobGcOutcome {
     pub removed_bytes: u64,
 }
 
-impl Kernel {
-    /// Stores blobs with one synced write; their references, in order.
-    pub fn put_blobs(&mut self, blobs: &[Vec<u8>]) -> Result<Vec<BlobRef>, KernelError> {
-        if self.options().read_only {
-            return Err(KernelError::ReadOnly);
-        }
-        let slices: Vec<&[u8]> = blobs.iter().map(Vec::as_slice).collect();
-        let hashes = self
-            .ledger_mut()
-            .put_blobs(&slices)
-            .map_err(KernelError::BlobWrite)?;
-        Ok(hashes.into_iter().map(|hash| BlobRef(hash.0)).collect())
-    }
+/// Stored blobs no record of a view names, found off the writer; the writer deletes them
+/// after checking the records appended since.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unreferenced {
+    /// Each blob with its size.
+    pub blobs: Vec<(BlobRef, u64)>,
+    /// How many blobs are stored in all.
+    pub stored: u64,
+    /// The head they were found at.
+    pub scanned: u64,
+}
 
-    /// Reads blobs, each checked against its hash; a missing one is an error.
-    pub fn get_blobs(&self, refs: &[BlobRef]) -> Result<Vec<Vec<u8>>, KernelError> {
-        refs.iter()
-            .map(|blob| {
-                self.ledger()
-                    .get_blob(&Hash(blob.0))?
-                    .ok_or(KernelError::BlobMissing { blob: *blob })
-            })
-            .collect()
-    }
-
-    /// The file tree recorded in the system graph as of `seq`.
-    pub fn tree_at(&self, seq: u64) -> Result<Tree, KernelError> {
-        tree_of(&self.graph_at(seq)?)
-    }
-
-    /// Records `wanted` as the system's file tree: one rewrite from the recorded tree to
-    /// it, after checking every blob it names is stored.
-    pub fn import_tree(&mut self, actor: Actor, wanted: &Tree) -> Result<Commit, KernelError> {
-        self.check_blobs_stored(wanted)?;
-        let rewrite = sync_rewrite(&tree_of(self.graph())?, wanted)?;
-        let mut results = self.commit(vec![(actor, rewrite)]);
-        match results.pop() {
-            Some(Ok(commit)) => Ok(commit),
-            Some(Err(error)) => Err(KernelError::Commit(Box::new(error))),
-            None => Err(KernelError::Payload("commit returned no result".to_owned())),
+impl Unreferenced {
+    /// What a collection that deleted `deleted` (some of these) did.
+    pub fn outcome(&self, deleted: &[BlobRef]) -> BlobGcOutcome {
+        let removed_bytes = self
+            .blobs
+            .iter()
+            .filter(|(blob, _)| deleted.contains(blob))
+            .map(|(_, bytes)| bytes)
+            .sum();
+        BlobGcOutcome {
+            kept: self.stored - deleted.len() as u64,
+            removed: deleted.len() as u64,
+            removed_bytes,
         }
     }
 
-    /// Checks that every file of `tree` has its blob stored.
-    pub(crate) fn check_blobs_stored(&self, tree: &Tree) -> Result<(), KernelError> {
-        for entry in tree.entries.values() {
-            if let Entry::File { blob, .. } = entry {
-                if !self.ledger().has_blob(&Hash(blob.0))? {
-                    return Err(KernelError::BlobMissing { blob: *blob });
-                }
-            }
-        }
-        Ok(())
+    /// The blobs alone.
+    pub fn refs(&self) -> Vec<BlobRef> {
+        self.blobs.iter().map(|(blob, _)| *blob).collect()
     }
+}
 
-    /// Deletes every stored blob that no record of the ledger refers to. Blobs referred to
-    /// by any record are kept, so every past state can still be checked out.
-    pub fn blob_gc(&mut self) -> Result<BlobGcOutcome, KernelError> {
-        if self.options().read_only {
-            return Err(KernelError::ReadOnly);
-        }
+impl View {
+    /// Every stored blob no record of this view names. Blobs any record names are kept,
+    /// so every past state can still be checked out.
+    pub fn unreferenced_blobs(&self) -> Result<Unreferenced, KernelError> {
         let mut referenced = BTreeSet::new();
-        for record in self.ledger().range(0, self.head().seq) {
+        for record in self.ledger.range(0, self.head().seq) {
             referenced.extend(payload::blobs_named_by(&record?)?);
         }
-        let mut outcome = BlobGcOutcome {
-            kept: 0,
-            removed: 0,
-            removed_bytes: 0,
-        };
-        let mut doomed = Vec::new();
-        for (hash, bytes) in self.ledger().blob_list()? {
-            if referenced.contains(&BlobRef(hash.0)) {
-                outcome.kept += 1;
-            } else {
-                outcome.removed += 1;
-                outcome.removed_bytes += bytes;
-                doomed.push(hash);
-            }
-        }
-        if !doomed.is_empty() {
-            self.ledger_mut()
-                .delete_blobs(&doomed)
-                .map_err(KernelError::BlobWrite)?;
-        }
-        Ok(outcome)
+        let stored = self.ledger.blob_list()?;
+        let total = stored.len() as u64;
+        let blobs = stored
+            .into_iter()
+            .map(|(hash, bytes)| (BlobRef(hash.0), bytes))
+            .filter(|(blob, _)| !referenced.contains(blob))
+            .collect();
+        Ok(Unreferenced {
+            blobs,
+            stored: total,
+            scanned: self.head().seq,
+        })
     }
 }
 

@@ -1,20 +1,35 @@
-//! The kernel proper: open, recover, commit rewrites in groups, answer queries.
+//! The kernel proper: the one writer. It opens and recovers a store, then executes groups
+//! of commands: each is decided against the working state (the committed state plus what
+//! the group recorded before it), its records are folded into that working state with
+//! `State::fold` (which is what checks them), the group is appended in one synced write,
+//! and only then does the working state become the committed one and the answers go out.
+//! A failed write leaves the committed state untouched: nothing was applied to it.
 
-use std::{path::Path, sync::Arc};
-
-use jitos_ledger::{
-    Actor, Clock, CreateOptions, Hash, Head, Ledger, NewRecord, OpenOptions, Record,
+use std::{
+    collections::BTreeSet,
+    ops::Deref,
+    panic::{catch_unwind, AssertUnwindSafe},
+    path::Path,
+    sync::Arc,
 };
-use jitos_sws::{Pool, SwsError};
-use jitos_warp::{Graph, Rewrite, StateDigest};
+
+use jitos_ledger::{Actor, Clock, CreateOptions, Hash, Ledger, NewRecord, OpenOptions, Record};
+use jitos_warp::{BlobRef, Rewrite, StateDigest};
 
 use crate::{
-    payload, recovery, time_travel, verify, CommitError, HistoryStep, KernelError, RecoveryReport,
-    ReplayOutcome, State, VerifyOutcome, KIND_REWRITE,
+    decide::{blob_ref, decide, Answer, Decided, Working},
+    follow_on::FOLLOW_ONS_PER_GROUP_MAX,
+    payload, recovery, verify,
+    view::{StoreFacts, View},
+    Command, Commit, CommitError, FollowOn, KernelError, Outcome, Request, State,
 };
 
 /// Snapshot interval used when the operator does not choose one.
 pub const SNAPSHOT_EVERY_DEFAULT: u64 = 10_000;
+
+/// Most payload and blob bytes one group appends in its synced write; a group that
+/// would grow past it is cut, and the rest goes into the next write.
+pub const GROUP_BYTES_MAX: usize = 32 * 1024 * 1024;
 
 /// How to open a store.
 #[derive(Clone)]
@@ -31,24 +46,34 @@ pub struct KernelOptions {
     pub verify_on_open: bool,
 }
 
-/// A committed rewrite, as acknowledged to its author after the fsync.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Commit {
-    /// The record.
-    pub record: Record,
-    /// The state digest right after it.
-    pub digest: StateDigest,
-}
-
-/// The single writer: the ledger and the graph folded from it.
+/// The single writer: the ledger and the committed view of the state folded from it.
+/// Reads go through the view (`Deref`), which the writer replaces after every group.
 pub struct Kernel {
     ledger: Ledger,
-    pub(crate) state: State,
-    options: KernelOptions,
-    dir: String,
-    last_snapshot_seq: Option<u64>,
-    recovery: RecoveryReport,
-    broken_at: Option<(u64, String)>,
+    view: View,
+    /// Whether due snapshots are left to the caller (a service taking them in the
+    /// background) rather than taken in the write path.
+    snapshots_elsewhere: bool,
+}
+
+impl Deref for Kernel {
+    type Target = View;
+
+    fn deref(&self) -> &View {
+        &self.view
+    }
+}
+
+/// One command of a group, decided and folded into the working state, waiting for the
+/// group's write.
+struct Staged {
+    /// Where its answer goes among the group's.
+    slot: usize,
+    /// How many records it made, at the end of the group's records so far.
+    records: usize,
+    answer: Answer,
+    /// The state digest after its records.
+    digest: StateDigest,
 }
 
 impl Kernel {
@@ -95,154 +120,284 @@ impl Kernel {
             replayed = recovery.replayed_records,
             "recovered"
         );
+        // The newest snapshot recovery could trust; an ignored one does not delay the next.
+        let last_snapshot_seq = recovery.snapshot_seq;
+        let view = View {
+            state,
+            ledger: Arc::new(ledger.reader_at(ledger.head())),
+            facts: Arc::new(StoreFacts {
+                options,
+                dir: dir_name,
+                recovery,
+                broken_at,
+            }),
+            last_snapshot_seq,
+        };
         Ok(Kernel {
             ledger,
-            state,
-            options,
-            dir: dir_name,
-            // The newest snapshot recovery could trust; an ignored one does not delay the next.
-            last_snapshot_seq: recovery.snapshot_seq,
-            recovery,
-            broken_at,
+            view,
+            snapshots_elsewhere: false,
         })
     }
 
-    /// Validates, records and applies a group of rewrites with one synced write.
-    ///
-    /// Each rewrite is validated against the state left by the ones before it; refused
-    /// ones are answered at once and take no sequence number. The rest are acknowledged
-    /// only after the ledger's synced write returns; if it fails, the state is rebuilt
-    /// from the ledger (which holds none of them) and each is answered with the error.
+    /// The committed view, for readers elsewhere.
+    pub fn view(&self) -> View {
+        self.view.clone()
+    }
+
+    /// Leaves due snapshots to the caller ([`Kernel::snapshot_due`], then
+    /// [`Kernel::store_snapshot`] with a state encoded off the write path).
+    pub fn take_snapshots_elsewhere(&mut self) {
+        self.snapshots_elsewhere = true;
+    }
+
+    /// Executes one command by `actor`.
+    pub fn execute_one(&mut self, actor: Actor, command: Command) -> Result<Outcome, KernelError> {
+        self.execute(vec![Request { actor, command }])
+            .pop()
+            .unwrap_or_else(|| Err(KernelError::Payload("no answer to a command".to_owned())))
+    }
+
+    /// Commits system rewrites in one group: each is checked against the state the ones
+    /// before it left.
     pub fn commit(&mut self, batch: Vec<(Actor, Rewrite)>) -> Vec<Result<Commit, CommitError>> {
-        if self.options.read_only {
-            return batch.iter().map(|_| Err(CommitError::ReadOnly)).collect();
-        }
-        let mut results: Vec<Option<Result<Commit, CommitError>>> = Vec::with_capacity(batch.len());
-        let mut pending = Vec::new();
-        let mut records = Vec::new();
-        let mut seq = self.ledger.head().seq;
-        for (actor, rewrite) in batch {
-            let payload = match payload::encode_rewrite(&rewrite) {
-                Ok(payload) => payload,
-                Err(e) => {
-                    results.push(Some(Err(CommitError::Payload(e.to_string()))));
-                    continue;
-                }
-            };
-            let rewrites = std::slice::from_ref(&rewrite);
-            match self
-                .state
-                .pool
-                .commit_system(&mut self.state.graph, rewrites, seq + 1)
-            {
-                Ok(_) => {
-                    seq += 1;
-                    pending.push((results.len(), self.state.graph.digest()));
-                    results.push(None);
-                    records.push(NewRecord {
-                        kind: KIND_REWRITE.to_owned(),
-                        actor,
-                        payload,
-                    });
-                }
-                Err(SwsError::Rewrite(e)) => results.push(Some(Err(CommitError::Refused(e)))),
-                Err(e) => results.push(Some(Err(CommitError::Payload(e.to_string())))),
-            }
-        }
-        match self.ledger.append_batch(records) {
-            Ok(committed) => {
-                for ((slot, digest), record) in pending.into_iter().zip(committed) {
-                    results[slot] = Some(Ok(Commit { record, digest }));
-                }
-                self.maybe_snapshot();
-            }
-            Err(e) => {
-                let reason = e.to_string();
-                tracing::error!(%reason, "durable write failed; rolling back");
-                for (slot, _) in pending {
-                    results[slot] = Some(Err(CommitError::Storage(reason.clone())));
-                }
-                // The graph and the pool's change logs already hold these rewrites; a fold
-                // of the unchanged ledger takes all of it back exactly.
-                self.restore_from_ledger();
-            }
-        }
-        results
+        let requests = batch
             .into_iter()
-            .map(|r| r.unwrap_or(Err(CommitError::ShuttingDown)))
+            .map(|(actor, rewrite)| Request {
+                actor,
+                command: Command::Rewrite(rewrite),
+            })
+            .collect();
+        self.execute(requests)
+            .into_iter()
+            .map(|answer| answer?.into_commit())
             .collect()
     }
 
-    /// Rebuilds the state from the ledger after a failed write left it ahead of the
-    /// durable records. If even that fails, the store is no longer trusted for writes.
-    pub(crate) fn restore_from_ledger(&mut self) {
-        match recovery::rebuild(&self.ledger, self.ledger.head().seq) {
-            Ok((state, _)) => self.state = state,
-            Err(error) => {
-                tracing::error!(%error, "cannot rebuild the state after a failed write; refusing writes");
-                self.options.read_only = true;
-            }
-        }
+    /// Decides, records and folds `requests` in order, each against the state the ones
+    /// before it left; answers each once its records are durable, or with why it was
+    /// refused (a refused command records nothing and changes nothing). Groups are cut
+    /// at [`GROUP_BYTES_MAX`] bytes; each is one synced write.
+    pub fn execute(&mut self, requests: Vec<Request>) -> Vec<Result<Outcome, KernelError>> {
+        self.execute_following(requests, None).0
     }
 
-    /// Appends the record of an operation, then lets `fold` bring the state up to it
-    /// (what the operation did not change before it was recorded), and only then takes a
-    /// due snapshot, so a snapshot always holds its last record. If the durable write
-    /// fails, the state is rebuilt from the ledger, which never saw the operation.
-    pub(crate) fn record_op(
+    /// [`Kernel::execute`], then, in the last group, what `follow_on` says is due after
+    /// it; also says whether more is due than one group took.
+    pub fn execute_following(
         &mut self,
-        actor: Actor,
-        kind: &str,
-        payload: Vec<u8>,
-        fold: impl FnOnce(&mut State, u64) -> Result<(), KernelError>,
-    ) -> Result<Record, KernelError> {
-        let new = NewRecord {
-            kind: kind.to_owned(),
-            actor,
-            payload,
-        };
-        let record = match self.ledger.append_batch(vec![new]) {
-            Ok(mut records) => records
-                .pop()
-                .ok_or_else(|| KernelError::Payload("the ledger returned no record".to_owned()))?,
-            Err(error) => {
-                self.restore_from_ledger();
-                return Err(KernelError::OpWrite(error));
-            }
-        };
-        if let Err(error) = fold(&mut self.state, record.seq) {
-            // The record is durable but does not fit the state it was checked against:
-            // the state follows the ledger, which is the truth.
-            self.restore_from_ledger();
-            return Err(error);
+        requests: Vec<Request>,
+        mut follow_on: Option<&mut dyn FollowOn>,
+    ) -> (Vec<Result<Outcome, KernelError>>, bool) {
+        if self.view.facts.options.read_only || self.view.facts.broken_at.is_some() {
+            return (
+                requests
+                    .iter()
+                    .map(|_| Err(KernelError::ReadOnly))
+                    .collect(),
+                false,
+            );
         }
-        self.maybe_snapshot();
-        Ok(record)
+        let asked = requests.len();
+        let mut answers: Vec<Option<Result<Outcome, KernelError>>> =
+            requests.iter().map(|_| None).collect();
+        let mut requests = requests.into_iter().enumerate();
+        // A command decided for a group it did not fit in: decided against the state that
+        // group leaves and at the seq that follows it, so it is still right for the next.
+        let mut carried: Option<(usize, Decided)> = None;
+        let mut more_due = false;
+        loop {
+            let mut group = Group::new(self.view.state.clone());
+            let now_ms = self.view.facts.options.clock.now_ms();
+            if let Some((slot, decided)) = carried.take() {
+                let seq = self.ledger.head().seq + 1;
+                group.stage(slot, seq, now_ms, decided, &mut answers);
+            }
+            for (slot, request) in requests.by_ref() {
+                match self.decide_for(&group, now_ms, request) {
+                    Err(refused) => answers[slot] = Some(Err(refused)),
+                    Ok(decided) if group.fits(&decided) => {
+                        let seq = self.next_seq(&group);
+                        group.stage(slot, seq, now_ms, decided, &mut answers);
+                    }
+                    Ok(decided) => {
+                        carried = Some((slot, decided));
+                        break;
+                    }
+                }
+            }
+            if carried.is_none() {
+                if let Some(follow_on) = follow_on.as_deref_mut() {
+                    more_due = self.follow(&mut group, now_ms, follow_on, &mut answers);
+                }
+            }
+            self.append_group(group, &mut answers);
+            if carried.is_none() {
+                break;
+            }
+        }
+        let mut answers = answers
+            .into_iter()
+            .map(|a| a.unwrap_or_else(|| Err(KernelError::Payload("no answer".to_owned()))));
+        let asked_answers = answers.by_ref().take(asked).collect();
+        if let Some(follow_on) = follow_on {
+            for outcome in answers {
+                follow_on.settled(outcome);
+            }
+        }
+        (asked_answers, more_due)
     }
 
-    pub(crate) fn maybe_snapshot(&mut self) {
-        let every = self.options.snapshot_every;
-        let head = self.ledger.head().seq;
-        if every == 0 || head < self.last_snapshot_seq.unwrap_or(0) + every {
+    /// Stages what `follow_on` says is due after the group's commands; whether more is
+    /// due than fits this group.
+    fn follow(
+        &self,
+        group: &mut Group,
+        now_ms: u64,
+        follow_on: &mut dyn FollowOn,
+        answers: &mut Vec<Option<Result<Outcome, KernelError>>>,
+    ) -> bool {
+        for _ in 0..FOLLOW_ONS_PER_GROUP_MAX {
+            let Some(request) =
+                contained(|| Ok(follow_on.next(&group.working, now_ms))).unwrap_or(None)
+            else {
+                return false;
+            };
+            let slot = answers.len();
+            answers.push(None);
+            match self.decide_for(group, now_ms, request) {
+                Ok(decided) if group.fits(&decided) => {
+                    let seq = self.next_seq(group);
+                    group.stage(slot, seq, now_ms, decided, answers);
+                    if answers[slot].is_some() {
+                        // Refused by its fold: asking again would only repeat it.
+                        return false;
+                    }
+                }
+                Ok(decided) => {
+                    answers[slot] = Some(Err(KernelError::TooLarge {
+                        bytes: decided.bytes(),
+                        max: GROUP_BYTES_MAX,
+                    }));
+                    // It fits an empty group: the next one takes it.
+                    return !group.staged.is_empty() && decided.bytes() <= GROUP_BYTES_MAX;
+                }
+                Err(refused) => {
+                    tracing::error!(error = %refused, "a command the writer found due was refused");
+                    answers[slot] = Some(Err(refused));
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    /// The seq the next record staged in `group` gets.
+    fn next_seq(&self, group: &Group) -> u64 {
+        self.ledger.head().seq + group.records.len() as u64 + 1
+    }
+
+    /// Decides `request` against the state `group` leaves; a command larger than any
+    /// group is refused.
+    fn decide_for(
+        &self,
+        group: &Group,
+        now_ms: u64,
+        request: Request,
+    ) -> Result<Decided, KernelError> {
+        let working = Working {
+            state: &group.working,
+            ledger: &self.ledger,
+            staged_blobs: &group.staged_blobs,
+            seq: self.next_seq(group),
+            now_ms,
+        };
+        let decided = contained(|| decide(&working, request.actor, request.command))?;
+        let bytes = decided.bytes();
+        if bytes > GROUP_BYTES_MAX {
+            return Err(KernelError::TooLarge {
+                bytes,
+                max: GROUP_BYTES_MAX,
+            });
+        }
+        Ok(decided)
+    }
+
+    /// Appends a group's records and blobs in one synced write; on success the working
+    /// state becomes the committed one and each staged command gets its answer, on
+    /// failure each gets the error and nothing changes.
+    fn append_group(&mut self, group: Group, answers: &mut [Option<Result<Outcome, KernelError>>]) {
+        let Group {
+            working,
+            records,
+            blobs,
+            staged,
+            ..
+        } = group;
+        if staged.is_empty() {
             return;
         }
-        // A failed periodic snapshot costs only recovery time; the records are durable.
-        if let Err(e) = self.snapshot() {
-            tracing::warn!(error = %e, "periodic snapshot failed");
+        let slices: Vec<&[u8]> = blobs.iter().map(Vec::as_slice).collect();
+        let sealed = match self.ledger.append_with_blobs(records, &slices) {
+            Ok((sealed, _)) => sealed,
+            Err(error) => {
+                let reason = error.to_string();
+                tracing::error!(%reason, "durable write failed; nothing of the group applies");
+                for one in staged {
+                    answers[one.slot] = Some(Err(KernelError::OpWrite(reason.clone())));
+                }
+                return;
+            }
+        };
+        self.view = View {
+            state: working,
+            ledger: Arc::new(self.ledger.reader_at(self.ledger.head())),
+            facts: Arc::clone(&self.view.facts),
+            last_snapshot_seq: self.view.last_snapshot_seq,
+        };
+        let mut rest = sealed.as_slice();
+        for one in staged {
+            let (mine, later) = rest.split_at(one.records.min(rest.len()));
+            rest = later;
+            answers[one.slot] = Some(answer_of(one.answer, mine.last().cloned(), one.digest));
+        }
+        if !self.snapshots_elsewhere && self.snapshot_due() {
+            // A failed periodic snapshot costs only recovery time; the records are durable.
+            if let Err(e) = self.snapshot() {
+                tracing::warn!(error = %e, "periodic snapshot failed");
+            }
         }
     }
 
-    /// Takes a snapshot of the live state now.
+    /// Whether a periodic snapshot is due.
+    pub fn snapshot_due(&self) -> bool {
+        let every = self.view.facts.options.snapshot_every;
+        every != 0 && self.head().seq >= self.view.last_snapshot_seq.unwrap_or(0) + every
+    }
+
+    /// Takes a snapshot of the committed state now.
     pub fn snapshot(&mut self) -> Result<jitos_ledger::SnapshotMeta, KernelError> {
-        if self.options.read_only {
+        if self.view.facts.options.read_only {
             return Err(KernelError::ReadOnly);
         }
-        let seq = self.ledger.head().seq;
-        let state = self.state.encode_snapshot()?;
+        let seq = self.head().seq;
+        let bytes = self.view.state.encode_snapshot()?;
+        self.store_snapshot(seq, self.view.state.graph.digest(), &bytes)
+    }
+
+    /// Stores a snapshot of the state as of `seq` (encoded by the caller, off the write
+    /// path, from a view of that seq).
+    pub fn store_snapshot(
+        &mut self,
+        seq: u64,
+        digest: StateDigest,
+        bytes: &[u8],
+    ) -> Result<jitos_ledger::SnapshotMeta, KernelError> {
         self.ledger
-            .put_snapshot(seq, self.state.graph.digest().0, &state)
+            .put_snapshot(seq, digest.0, bytes)
             .map_err(KernelError::SnapshotWrite)?;
-        self.last_snapshot_seq = Some(seq);
+        self.view.last_snapshot_seq = Some(self.view.last_snapshot_seq.unwrap_or(0).max(seq));
+        self.view.ledger = Arc::new(self.ledger.reader_at(self.ledger.head()));
         let meta = self
             .ledger
             .snapshots()?
@@ -251,113 +406,171 @@ impl Kernel {
         meta.ok_or_else(|| KernelError::Payload(format!("snapshot at {seq} vanished after write")))
     }
 
-    /// The live system graph.
-    pub fn graph(&self) -> &Graph {
-        &self.state.graph
+    /// Deletes every stored blob no record names.
+    pub fn blob_gc(&mut self) -> Result<crate::BlobGcOutcome, KernelError> {
+        let unreferenced = self.view.unreferenced_blobs()?;
+        let deleted = self.delete_blobs(&unreferenced.refs(), unreferenced.scanned)?;
+        Ok(unreferenced.outcome(&deleted))
     }
 
-    /// The workspaces.
-    pub fn pool(&self) -> &Pool {
-        &self.state.pool
-    }
-
-    /// The ledger (read access for queries).
-    pub fn ledger(&self) -> &Ledger {
-        &self.ledger
-    }
-
-    /// The ledger, for the kernel's own writes beside records (blobs).
-    pub(crate) fn ledger_mut(&mut self) -> &mut Ledger {
-        &mut self.ledger
-    }
-
-    /// The newest record.
-    pub fn head(&self) -> Head {
-        self.ledger.head()
-    }
-
-    /// Hash of the genesis record's store identity, as hex.
-    pub fn store_id_hex(&self) -> String {
-        Hash::hex_of(&self.ledger.genesis().store_id)
-    }
-
-    /// The data directory.
-    pub fn dir(&self) -> &str {
-        &self.dir
-    }
-
-    /// The options the store was opened with.
-    pub fn options(&self) -> &KernelOptions {
-        &self.options
-    }
-
-    /// What recovery did at open.
-    pub fn recovery(&self) -> &RecoveryReport {
-        &self.recovery
-    }
-
-    /// The first bad record, when a broken store was opened read-only.
-    pub fn broken_at(&self) -> Option<&(u64, String)> {
-        self.broken_at.as_ref()
-    }
-
-    /// The newest snapshot's sequence number.
-    pub fn last_snapshot_seq(&self) -> Option<u64> {
-        self.last_snapshot_seq
-    }
-
-    /// The graph as of `seq` (inclusive); the live graph is cloned for the head.
-    pub fn graph_at(&self, seq: u64) -> Result<Graph, KernelError> {
-        if seq == self.ledger.head().seq && self.broken_at.is_none() {
-            return Ok(self.state.graph.clone());
+    /// Deletes `blobs`, which the caller found no record naming up to `scanned`, unless
+    /// a record appended since names one of them (those are kept). Returns those deleted.
+    pub fn delete_blobs(
+        &mut self,
+        blobs: &[BlobRef],
+        scanned: u64,
+    ) -> Result<Vec<BlobRef>, KernelError> {
+        if self.view.facts.options.read_only {
+            return Err(KernelError::ReadOnly);
         }
-        time_travel::state_at(&self.ledger, seq).map(|state| state.graph)
-    }
-
-    /// Every record that changed `node`.
-    pub fn history(&self, node: &str) -> Result<Vec<HistoryStep>, KernelError> {
-        time_travel::history(&self.ledger, node)
-    }
-
-    /// Up to `limit` records from `from` on.
-    pub fn records(&self, from: u64, limit: u64) -> Result<Vec<Record>, KernelError> {
-        let head = self.ledger.head().seq;
-        if from > head || limit == 0 {
-            return Ok(Vec::new());
+        let mut named = BTreeSet::new();
+        for record in self.ledger.range(scanned + 1, self.ledger.head().seq) {
+            named.extend(payload::blobs_named_by(&record?)?);
         }
-        let to = head.min(from.saturating_add(limit - 1));
-        self.ledger
-            .range(from, to)
-            .map(|r| r.map_err(KernelError::from))
-            .collect()
+        let doomed: Vec<BlobRef> = blobs
+            .iter()
+            .filter(|blob| !named.contains(blob))
+            .copied()
+            .collect();
+        if !doomed.is_empty() {
+            let hashes: Vec<Hash> = doomed.iter().map(|blob| Hash(blob.0)).collect();
+            self.ledger
+                .delete_blobs(&hashes)
+                .map_err(KernelError::BlobWrite)?;
+        }
+        Ok(doomed)
+    }
+}
+
+/// A group being gathered: the working state and what its commands recorded.
+struct Group {
+    working: State,
+    records: Vec<NewRecord>,
+    blobs: Vec<Vec<u8>>,
+    staged_blobs: BTreeSet<BlobRef>,
+    staged: Vec<Staged>,
+    bytes: usize,
+}
+
+impl Group {
+    /// Whether `decided` may join: an empty group takes anything a group may hold.
+    fn fits(&self, decided: &Decided) -> bool {
+        self.staged.is_empty() || self.bytes + decided.bytes() <= GROUP_BYTES_MAX
     }
 
-    /// Walks the chain and proves every snapshot.
-    pub fn verify(&self, progress: &mut dyn FnMut(u64)) -> Result<VerifyOutcome, KernelError> {
-        verify::verify(&self.ledger, progress)
+    fn new(working: State) -> Group {
+        Group {
+            working,
+            records: Vec::new(),
+            blobs: Vec::new(),
+            staged_blobs: BTreeSet::new(),
+            staged: Vec::new(),
+            bytes: 0,
+        }
     }
 
-    /// Folds the ledger from genesis in a fresh state and compares it with the live one.
-    pub fn replay_verify(&self) -> Result<ReplayOutcome, KernelError> {
-        let (replayed, records, decision_mismatch) = verify::replay_from_genesis(&self.ledger)?;
-        Ok(ReplayOutcome {
-            records,
-            replayed: replayed.graph.digest(),
-            live: self.state.graph.digest(),
-            workspaces_match: replayed.pool == self.state.pool,
-            jobs_match: replayed.jobs == self.state.jobs,
-            processes_match: replayed.processes == self.state.processes,
-            decision_mismatch,
-        })
+    /// Folds a decided command's records into the working state, the first at `seq`; a
+    /// command whose records do not fold is refused and leaves the working state as it
+    /// was.
+    fn stage(
+        &mut self,
+        slot: usize,
+        seq: u64,
+        now_ms: u64,
+        decided: Decided,
+        answers: &mut [Option<Result<Outcome, KernelError>>],
+    ) {
+        match contained(|| fold_into(&self.working, seq, now_ms, &decided)) {
+            Ok(folded) => {
+                self.working = folded;
+                self.bytes += decided.bytes();
+                self.staged_blobs
+                    .extend(decided.blobs.iter().map(|b| blob_ref(b)));
+                self.staged.push(Staged {
+                    slot,
+                    records: decided.records.len(),
+                    answer: decided.answer,
+                    digest: self.working.graph.digest(),
+                });
+                self.records.extend(decided.records);
+                self.blobs.extend(decided.blobs);
+            }
+            Err(refused) => answers[slot] = Some(Err(refused.into_refusal())),
+        }
     }
+}
 
-    /// Writes records `from..=to` to a bundle file.
-    pub fn export(
-        &self,
-        path: &Path,
-        from: u64,
-        to: u64,
-    ) -> Result<jitos_ledger::BundleInfo, KernelError> {
-        Ok(self.ledger.export_bundle(path, from, to)?)
+/// The working state with `decided`'s records folded in, the first at `seq`, or why they
+/// do not fold (then `working` is as it was).
+fn fold_into(
+    working: &State,
+    seq: u64,
+    now_ms: u64,
+    decided: &Decided,
+) -> Result<State, KernelError> {
+    let mut folded = working.clone();
+    for (offset, new) in decided.records.iter().enumerate() {
+        let record = Record {
+            seq: seq + offset as u64,
+            parent: Hash::ZERO,
+            kind: new.kind.clone(),
+            actor: new.actor.clone(),
+            time_ms: now_ms,
+            payload: new.payload.clone(),
+            hash: Hash::ZERO,
+        };
+        folded.fold(&record)?;
     }
+    Ok(folded)
+}
+
+/// Runs `f`, turning a panic into an internal-error refusal of the one command it served:
+/// the command's work was on a copy, so the committed state is untouched.
+fn contained<T>(f: impl FnOnce() -> Result<T, KernelError>) -> Result<T, KernelError> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(result) => result,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".to_owned());
+            tracing::error!(%what, "a command panicked; it is refused and nothing changed");
+            Err(KernelError::Internal(what))
+        }
+    }
+}
+
+/// The answer of a staged command from its last sealed record.
+fn answer_of(
+    answer: Answer,
+    last: Option<Record>,
+    digest: StateDigest,
+) -> Result<Outcome, KernelError> {
+    let record = || {
+        last.clone()
+            .ok_or_else(|| KernelError::Payload("a command recorded nothing".to_owned()))
+    };
+    Ok(match answer {
+        Answer::Commit => Outcome::Committed(Commit {
+            record: record()?,
+            digest,
+        }),
+        Answer::Record => Outcome::Recorded(record()?),
+        Answer::Blobs(refs) => Outcome::Blobs(refs),
+        Answer::Sws(None) => Outcome::SwsDone(record()?),
+        Answer::Sws(Some(report)) => Outcome::SwsConflicts {
+            record: record()?,
+            report,
+        },
+        Answer::Proposal(None) => Outcome::ProposalDone(record()?),
+        Answer::Proposal(Some(reason)) => Outcome::ProposalRefused {
+            record: record()?,
+            reason,
+        },
+        Answer::Executed(cancel) => Outcome::Executed {
+            record: record()?,
+            cancel,
+        },
+    })
 }

@@ -1,21 +1,24 @@
 //! The kernel: the single writer that owns the system WARP.
 //!
-//! State is a fold of the ledger. The kernel validates each rewrite against the live
-//! graph, records it durably through `jitos-ledger`, and only then acknowledges it; if the
-//! durable write fails, the graph is rolled back. Everything else here — recovery, time
-//! travel, per-node history, verification — is a fold of the same records.
+//! State is a fold of the ledger. The kernel's one writer takes typed commands
+//! (`Command`), decides each against the working state (what records it makes, or why it
+//! is refused), folds those records into the working state with `State::fold` — the one
+//! function recovery, replay and time travel use — appends the group in one synced write,
+//! and only then publishes the new state as a `View` and acknowledges. Readers hold views
+//! and never wait on the writer.
 //!
 //! **Architecture invariant:** the kernel does no I/O of its own; the ledger's store is
 //! the only thing it touches, and time enters only through the ledger's injectable clock.
 
+mod command;
+mod decide;
 mod error;
 mod files;
-mod job_ops;
+mod follow_on;
 mod job_record;
 mod jobs;
 mod kernel;
 mod payload;
-mod process_ops;
 mod process_record;
 mod proposal_check;
 mod recovery;
@@ -24,19 +27,19 @@ mod state;
 mod sws_record;
 mod time_travel;
 mod verify;
-mod workspaces;
+mod view;
 
+pub use command::{Command, Commit, Outcome, Proposed, Request};
 pub use error::{CommitError, KernelError};
-pub use files::BlobGcOutcome;
-pub use job_ops::{ProposalOutcome, Proposed};
+pub use files::{BlobGcOutcome, Unreferenced};
+pub use follow_on::{FollowOn, FOLLOW_ONS_PER_GROUP_MAX};
 pub use job_record::{
     Dispatch, Effect, FailureCause, JobRecord, Owner, Results, WorkerInstall, KIND_JOB_DISPATCH,
     KIND_JOB_DONE, KIND_JOB_FAILED, KIND_JOB_REFUSED, KIND_WORKER_INSTALL,
 };
 pub use jobs::{Attempt, AttemptStatus, Jobs, JobsError};
-pub use kernel::{Commit, Kernel, KernelOptions, SNAPSHOT_EVERY_DEFAULT};
+pub use kernel::{Kernel, KernelOptions, GROUP_BYTES_MAX, SNAPSHOT_EVERY_DEFAULT};
 pub use payload::{decode_rewrite, encode_rewrite, KIND_GENESIS, KIND_REWRITE};
-pub use process_ops::Executed;
 pub use process_record::{
     AskContext, ProcessRecord, KIND_PROCESS_ADVANCE, KIND_PROCESS_ANSWER, KIND_PROCESS_ASK,
     KIND_PROCESS_COLLAPSE, KIND_PROCESS_CONFLICT, KIND_PROCESS_DISCARD, KIND_PROCESS_END,
@@ -51,4 +54,4 @@ pub use sws_record::{
 };
 pub use time_travel::HistoryStep;
 pub use verify::{ReplayOutcome, VerifyOutcome};
-pub use workspaces::SwsOutcome;
+pub use view::View;

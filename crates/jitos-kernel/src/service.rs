@@ -1,138 +1,232 @@
-//! The kernel thread: one owner of the [`Kernel`], fed by a queue, committing in groups.
+//! The kernel's writer thread: one owner of the [`Kernel`], fed by a bounded queue of
+//! typed commands, executing them in groups; and the published view readers use.
 //!
-//! Group commit falls out of the queue: while one synced write is in flight, new rewrites
-//! wait in the channel, and the next turn of the loop takes all of them (up to
-//! [`COMMIT_BATCH_MAX`]) into one write; when the last group was larger than what is
-//! queued, it waits up to `GATHER_WAIT_MAX` for the rest. Queries run on the same thread
-//! between writes, so they only ever see acknowledged state.
+//! Group commit falls out of the queue: while one synced write is in flight, new
+//! commands wait in the channel, and the next turn of the loop takes all of them (up to
+//! [`COMMIT_BATCH_MAX`]) into one group; when the last group was larger than what is
+//! queued, it waits up to `GATHER_WAIT_MAX` for the rest. After every group the writer
+//! publishes its new view; readers take the latest view and never wait on the writer.
+//! Snapshots are encoded from a view on a thread of their own; only the write of the
+//! encoded bytes comes back to the writer.
 
 use std::{
-    sync::{mpsc, Arc},
+    panic::{catch_unwind, AssertUnwindSafe},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc, PoisonError, RwLock,
+    },
     thread,
     time::{Duration, Instant},
 };
 
-use jitos_ledger::{Actor, Record};
-use jitos_warp::Rewrite;
-use tokio::sync::{broadcast, oneshot};
+use jitos_ledger::{Actor, Record, SnapshotMeta};
+use jitos_warp::{BlobRef, Rewrite, StateDigest};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
-use crate::{Commit, CommitError, Kernel};
+use crate::{
+    files::BlobGcOutcome, Command, Commit, CommitError, FollowOn, Kernel, KernelError, Outcome,
+    Request, View,
+};
 
-/// The most rewrites one synced write carries.
+/// The most commands one group carries.
 pub const COMMIT_BATCH_MAX: usize = 1024;
 
-/// Longest a group waits for the commits its predecessor's size says are coming. Well
-/// under one fsync, so a lone appender never waits (its groups hold one commit) and a
+/// Commands waiting for the writer at most; more wait to be queued.
+const QUEUE_MAX: usize = 4096;
+
+/// Longest a group waits for the commands its predecessor's size says are coming. Well
+/// under one fsync, so a lone writer never waits (its groups hold one command) and a
 /// crowd fills each synced write instead of splitting across several.
 const GATHER_WAIT_MAX: Duration = Duration::from_micros(100);
 
-/// Committed records kept for followers that fall behind before they must re-read the ledger.
+/// Committed records kept for followers that fall behind before they must re-read the
+/// ledger.
 const FOLLOW_BUFFER_RECORDS_MAX: usize = 4096;
 
-type Query = Box<dyn FnOnce(&mut Kernel) + Send>;
+type Reply = oneshot::Sender<Result<Outcome, KernelError>>;
 
 enum Job {
-    Commit {
-        actor: Actor,
-        rewrite: Rewrite,
-        reply: oneshot::Sender<Result<Commit, CommitError>>,
+    Execute(Request, Reply),
+    /// A snapshot encoded off the writer, to store.
+    StoreSnapshot {
+        seq: u64,
+        digest: StateDigest,
+        bytes: Vec<u8>,
+        reply: Option<oneshot::Sender<Result<SnapshotMeta, KernelError>>>,
     },
-    Query(Query),
+    DeleteBlobs {
+        blobs: Vec<BlobRef>,
+        scanned: u64,
+        reply: oneshot::Sender<Result<Vec<BlobRef>, KernelError>>,
+    },
+    /// Run the follow-on alone: time has made something due.
+    Turn,
     Stop,
 }
 
-/// A cheap, cloneable way to reach the kernel thread.
+/// A cheap, cloneable way to reach the kernel: commands to its writer, reads from its
+/// latest view.
 #[derive(Clone)]
 pub struct KernelHandle {
     jobs: mpsc::Sender<Job>,
+    published: Arc<RwLock<Arc<View>>>,
     committed: broadcast::Sender<Arc<Record>>,
+    closed: watch::Receiver<bool>,
 }
 
 impl KernelHandle {
-    /// Commits one rewrite; resolves only after its record is durable (or with why not).
-    pub async fn commit(&self, actor: Actor, rewrite: Rewrite) -> Result<Commit, CommitError> {
+    /// Executes `command` by `actor`; resolves only after its records are durable (or
+    /// with why it was refused).
+    pub async fn execute(&self, actor: Actor, command: Command) -> Result<Outcome, KernelError> {
         let (reply, answer) = oneshot::channel();
         self.jobs
-            .send(Job::Commit {
-                actor,
-                rewrite,
-                reply,
-            })
-            .map_err(|_| CommitError::ShuttingDown)?;
-        answer.await.map_err(|_| CommitError::ShuttingDown)?
+            .send(Job::Execute(Request { actor, command }, reply))
+            .await
+            .map_err(|_| KernelError::ShuttingDown)?;
+        answer.await.map_err(|_| KernelError::ShuttingDown)?
     }
 
-    /// Blocking form of [`KernelHandle::commit`], for threads outside an async runtime.
-    pub fn commit_blocking(&self, actor: Actor, rewrite: Rewrite) -> Result<Commit, CommitError> {
+    /// Blocking form of [`KernelHandle::execute`], for threads outside an async runtime.
+    pub fn execute_blocking(&self, actor: Actor, command: Command) -> Result<Outcome, KernelError> {
         let (reply, answer) = oneshot::channel();
         self.jobs
-            .send(Job::Commit {
-                actor,
-                rewrite,
-                reply,
-            })
-            .map_err(|_| CommitError::ShuttingDown)?;
+            .blocking_send(Job::Execute(Request { actor, command }, reply))
+            .map_err(|_| KernelError::ShuttingDown)?;
         answer
             .blocking_recv()
-            .map_err(|_| CommitError::ShuttingDown)?
+            .map_err(|_| KernelError::ShuttingDown)?
     }
 
-    /// Runs `f` on the kernel thread and returns its result; `None` if the kernel stopped.
-    pub async fn query<T, F>(&self, f: F) -> Option<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut Kernel) -> T + Send + 'static,
-    {
-        self.send_query(f)?.await.ok()
+    /// Commits one rewrite of the system graph.
+    pub async fn commit(&self, actor: Actor, rewrite: Rewrite) -> Result<Commit, CommitError> {
+        self.execute(actor, Command::Rewrite(rewrite))
+            .await?
+            .into_commit()
     }
 
-    /// Blocking form of [`KernelHandle::query`], for threads outside an async runtime.
-    pub fn query_blocking<T, F>(&self, f: F) -> Option<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut Kernel) -> T + Send + 'static,
-    {
-        self.send_query(f)?.blocking_recv().ok()
+    /// Blocking form of [`KernelHandle::commit`].
+    pub fn commit_blocking(&self, actor: Actor, rewrite: Rewrite) -> Result<Commit, CommitError> {
+        self.execute_blocking(actor, Command::Rewrite(rewrite))?
+            .into_commit()
     }
 
-    /// Queues `f` for the kernel thread; its result arrives on the receiver.
-    fn send_query<T, F>(&self, f: F) -> Option<oneshot::Receiver<T>>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut Kernel) -> T + Send + 'static,
-    {
-        let (reply, answer) = oneshot::channel();
-        let job = Job::Query(Box::new(move |kernel| {
-            // The asker may have gone away; the answer is then simply dropped.
-            let _ = reply.send(f(kernel));
-        }));
-        self.jobs.send(job).ok()?;
-        Some(answer)
+    /// Asks the writer to run its follow-on (time may have made something due); returns
+    /// once asked, not once done.
+    pub async fn turn(&self) -> Result<(), KernelError> {
+        self.jobs
+            .send(Job::Turn)
+            .await
+            .map_err(|_| KernelError::ShuttingDown)
+    }
+
+    /// The latest committed view. Taking it never waits for the writer.
+    pub fn view(&self) -> Arc<View> {
+        Arc::clone(
+            &self
+                .published
+                .read()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
     }
 
     /// Every record committed from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Record>> {
         self.committed.subscribe()
     }
+
+    /// Resolves once the writer has stopped (on request, or because it failed).
+    pub async fn closed(&self) {
+        let mut closed = self.closed.clone();
+        while !*closed.borrow_and_update() {
+            if closed.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Takes a snapshot of the latest view: encoded here (call it off the async threads),
+    /// stored by the writer.
+    pub fn snapshot_blocking(&self) -> Result<SnapshotMeta, KernelError> {
+        let view = self.view();
+        let bytes = view.state.encode_snapshot()?;
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .blocking_send(Job::StoreSnapshot {
+                seq: view.head().seq,
+                digest: view.state.graph.digest(),
+                bytes,
+                reply: Some(reply),
+            })
+            .map_err(|_| KernelError::ShuttingDown)?;
+        answer
+            .blocking_recv()
+            .map_err(|_| KernelError::ShuttingDown)?
+    }
+
+    /// Deletes every stored blob no record names: the records are read from the latest
+    /// view here (call it off the async threads); the writer checks what was appended
+    /// since and deletes the rest.
+    pub fn blob_gc_blocking(&self) -> Result<BlobGcOutcome, KernelError> {
+        let unreferenced = self.view().unreferenced_blobs()?;
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .blocking_send(Job::DeleteBlobs {
+                blobs: unreferenced.refs(),
+                scanned: unreferenced.scanned,
+                reply,
+            })
+            .map_err(|_| KernelError::ShuttingDown)?;
+        let deleted = answer
+            .blocking_recv()
+            .map_err(|_| KernelError::ShuttingDown)??;
+        Ok(unreferenced.outcome(&deleted))
+    }
 }
 
-/// The running kernel thread.
+/// The running writer thread.
 pub struct KernelService {
     handle: KernelHandle,
     thread: Option<thread::JoinHandle<()>>,
 }
 
 impl KernelService {
-    /// Moves `kernel` onto its own thread.
+    /// Moves `kernel` onto its own thread; snapshots it then takes in the background.
     pub fn start(kernel: Kernel) -> std::io::Result<KernelService> {
-        let (jobs, queue) = mpsc::channel();
+        Self::start_following(kernel, None)
+    }
+
+    /// [`KernelService::start`], with `follow_on` asked after every group what is due.
+    pub fn start_following(
+        mut kernel: Kernel,
+        follow_on: Option<Box<dyn FollowOn>>,
+    ) -> std::io::Result<KernelService> {
+        kernel.take_snapshots_elsewhere();
+        let (jobs, queue) = mpsc::channel(QUEUE_MAX);
         let (committed, _) = broadcast::channel(FOLLOW_BUFFER_RECORDS_MAX);
-        let publisher = committed.clone();
+        let (closing, closed) = watch::channel(false);
+        let published = Arc::new(RwLock::new(Arc::new(kernel.view())));
+        let writer = Writer {
+            kernel,
+            follow_on,
+            queue,
+            jobs: jobs.clone(),
+            published: Arc::clone(&published),
+            committed: committed.clone(),
+            snapshotting: Arc::new(AtomicBool::new(false)),
+        };
         let thread = thread::Builder::new()
             .name("jitos-kernel".into())
-            .spawn(move || run(kernel, queue, publisher))?;
+            .spawn(move || {
+                writer.run();
+                let _ = closing.send(true);
+            })?;
         Ok(KernelService {
-            handle: KernelHandle { jobs, committed },
+            handle: KernelHandle {
+                jobs,
+                published,
+                committed,
+                closed,
+            },
             thread: Some(thread),
         })
     }
@@ -148,7 +242,18 @@ impl KernelService {
     }
 
     fn stop_inner(&mut self) {
-        let _ = self.handle.jobs.send(Job::Stop);
+        // Queued behind what is already asked. A full queue is waited on from a thread of
+        // its own: this may run on an async runtime's thread, which must not block on a
+        // channel.
+        if let Err(mpsc::error::TrySendError::Full(stop)) = self.handle.jobs.try_send(Job::Stop) {
+            let jobs = self.handle.jobs.clone();
+            let sent = thread::Builder::new()
+                .name("jitos-kernel-stop".into())
+                .spawn(move || jobs.blocking_send(stop).is_ok());
+            if !sent.is_ok_and(|waiter| waiter.join().unwrap_or(false)) {
+                tracing::error!("cannot ask the kernel's writer to stop");
+            }
+        }
         if let Some(thread) = self.thread.take() {
             if thread.join().is_err() {
                 tracing::error!("the kernel thread panicked");
@@ -163,79 +268,185 @@ impl Drop for KernelService {
     }
 }
 
-fn run(mut kernel: Kernel, queue: mpsc::Receiver<Job>, publisher: broadcast::Sender<Arc<Record>>) {
-    let mut commits = Vec::new();
-    let mut queries: Vec<Query> = Vec::new();
-    // As many commits as the last group carried: the appenders just answered are about to
-    // send their next ones, and waiting a moment for them saves whole fsyncs.
-    let mut expected = 1usize;
-    while let Ok(first) = queue.recv() {
-        let mut stop = false;
-        let mut next = Some(first);
-        let gather_until = Instant::now() + GATHER_WAIT_MAX;
-        while let Some(job) = next.take() {
-            match job {
-                Job::Commit {
-                    actor,
-                    rewrite,
-                    reply,
-                } => commits.push((actor, rewrite, reply)),
-                Job::Query(query) => queries.push(query),
-                Job::Stop => stop = true,
-            }
-            if stop || commits.len() >= COMMIT_BATCH_MAX {
-                break;
-            }
-            next = match queue.try_recv() {
-                Ok(job) => Some(job),
-                Err(_) if commits.len() < expected => {
-                    let wait = gather_until.saturating_duration_since(Instant::now());
-                    queue.recv_timeout(wait).ok()
-                }
-                Err(_) => None,
-            };
-        }
-        if !commits.is_empty() {
-            expected = commits.len();
-        }
-        if !commits.is_empty() {
-            let (batch, replies): (Vec<_>, Vec<_>) = commits
-                .drain(..)
-                .map(|(actor, rewrite, reply)| ((actor, rewrite), reply))
-                .unzip();
-            for (result, reply) in kernel.commit(batch).into_iter().zip(replies) {
-                if let Ok(commit) = &result {
-                    // No follower listening is not an error.
-                    let _ = publisher.send(Arc::new(commit.record.clone()));
-                }
-                let _ = reply.send(result);
-            }
-        }
-        for query in queries.drain(..) {
-            let head_before = kernel.head().seq;
-            query(&mut kernel);
-            publish_since(&kernel, head_before, &publisher);
-        }
-        if stop {
-            break;
-        }
-    }
+/// The writer's side.
+struct Writer {
+    kernel: Kernel,
+    follow_on: Option<Box<dyn FollowOn>>,
+    queue: mpsc::Receiver<Job>,
+    /// For the background snapshot thread to hand its bytes back.
+    jobs: mpsc::Sender<Job>,
+    published: Arc<RwLock<Arc<View>>>,
+    committed: broadcast::Sender<Arc<Record>>,
+    snapshotting: Arc<AtomicBool>,
 }
 
-/// Publishes the records a query appended (workspace operations, tree imports), so
-/// followers see every record whichever path wrote it.
-fn publish_since(kernel: &Kernel, head_before: u64, publisher: &broadcast::Sender<Arc<Record>>) {
-    let head = kernel.head().seq;
-    if head == head_before {
-        return;
-    }
-    match kernel.records(head_before + 1, head - head_before) {
-        Ok(records) => {
-            for record in records {
-                let _ = publisher.send(Arc::new(record));
+impl Writer {
+    fn run(mut self) {
+        // As many commands as the last group carried: the writers just answered are about
+        // to send their next ones, and waiting a moment for them saves whole fsyncs.
+        let mut expected = 1usize;
+        let mut group: Vec<(Request, Reply)> = Vec::new();
+        while let Some(first) = self.queue.blocking_recv() {
+            let mut other = None;
+            let mut turn = false;
+            let mut next = Some(first);
+            let gather_until = Instant::now() + GATHER_WAIT_MAX;
+            while let Some(job) = next.take() {
+                match job {
+                    Job::Execute(request, reply) => group.push((request, reply)),
+                    // The follow-on runs after every group; this one may hold no command.
+                    Job::Turn => turn = true,
+                    job => {
+                        other = Some(job);
+                        break;
+                    }
+                }
+                if group.len() >= COMMIT_BATCH_MAX {
+                    break;
+                }
+                next = match self.queue.try_recv() {
+                    Ok(job) => Some(job),
+                    Err(_) if group.len() < expected => {
+                        let wait = gather_until.saturating_duration_since(Instant::now());
+                        thread::sleep(wait.min(GATHER_WAIT_MAX));
+                        self.queue.try_recv().ok()
+                    }
+                    Err(_) => None,
+                };
+            }
+            if !group.is_empty() || (turn && self.follow_on.is_some()) {
+                expected = group.len().max(1);
+                if !self.execute(std::mem::take(&mut group)) {
+                    return;
+                }
+            }
+            match other {
+                Some(Job::Stop) => return,
+                Some(Job::StoreSnapshot {
+                    seq,
+                    digest,
+                    bytes,
+                    reply,
+                }) => {
+                    let stored = self.kernel.store_snapshot(seq, digest, &bytes);
+                    if let Err(error) = &stored {
+                        tracing::warn!(%error, seq, "a snapshot could not be stored");
+                    }
+                    self.snapshotting.store(false, Ordering::Release);
+                    self.publish();
+                    if let Some(reply) = reply {
+                        let _ = reply.send(stored);
+                    }
+                }
+                Some(Job::DeleteBlobs {
+                    blobs,
+                    scanned,
+                    reply,
+                }) => {
+                    let _ = reply.send(self.kernel.delete_blobs(&blobs, scanned));
+                }
+                Some(Job::Execute(..) | Job::Turn) | None => {}
             }
         }
-        // Followers that miss the broadcast catch up from the ledger on their next record.
-        Err(error) => tracing::warn!(%error, "cannot read back records to publish"),
+    }
+
+    /// Executes a group, publishes the new view and the committed records, answers each
+    /// command; false if the writer must stop (a panic outside any one command's work,
+    /// after which the committed state is not to be trusted).
+    fn execute(&mut self, group: Vec<(Request, Reply)>) -> bool {
+        let (requests, replies): (Vec<Request>, Vec<Reply>) = group.into_iter().unzip();
+        let head_before = self.kernel.head().seq;
+        let (kernel, follow_on) = (&mut self.kernel, &mut self.follow_on);
+        let executed = catch_unwind(AssertUnwindSafe(|| {
+            let follow_on: Option<&mut dyn FollowOn> = match follow_on {
+                Some(follow_on) => Some(follow_on.as_mut()),
+                None => None,
+            };
+            kernel.execute_following(requests, follow_on)
+        }));
+        let answers = match executed {
+            Ok((answers, more_due)) => {
+                // A full queue runs another group soon anyway, and the follow-on with it.
+                if more_due {
+                    let _ = self.jobs.try_send(Job::Turn);
+                }
+                answers
+            }
+            Err(_) => {
+                tracing::error!(
+                    "the kernel's writer failed outside any one command; jitosd stops so that \
+                     a restart recovers the state from the ledger"
+                );
+                return false;
+            }
+        };
+        self.publish();
+        self.broadcast_since(head_before);
+        for (answer, reply) in answers.into_iter().zip(replies) {
+            let _ = reply.send(answer);
+        }
+        self.snapshot_if_due();
+        true
+    }
+
+    fn publish(&self) {
+        let view = Arc::new(self.kernel.view());
+        *self
+            .published
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = view;
+    }
+
+    /// Sends followers every record committed after `head_before`.
+    fn broadcast_since(&self, head_before: u64) {
+        let head = self.kernel.head().seq;
+        if head == head_before {
+            return;
+        }
+        match self.kernel.records(head_before + 1, head - head_before) {
+            Ok(records) => {
+                for record in records {
+                    // No follower listening is not an error.
+                    let _ = self.committed.send(Arc::new(record));
+                }
+            }
+            // Followers that miss the broadcast catch up from the ledger on their next.
+            Err(error) => tracing::warn!(%error, "cannot read back records to publish"),
+        }
+    }
+
+    /// Starts encoding a snapshot of the latest view on a thread of its own when one is
+    /// due and none is being taken.
+    fn snapshot_if_due(&self) {
+        if !self.kernel.snapshot_due() || self.snapshotting.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let view = self.kernel.view();
+        let jobs = self.jobs.clone();
+        let snapshotting = Arc::clone(&self.snapshotting);
+        let started =
+            thread::Builder::new()
+                .name("jitos-snapshot".into())
+                .spawn(move || match view.state.encode_snapshot() {
+                    Ok(bytes) => {
+                        let job = Job::StoreSnapshot {
+                            seq: view.head().seq,
+                            digest: view.state.graph.digest(),
+                            bytes,
+                            reply: None,
+                        };
+                        if jobs.blocking_send(job).is_err() {
+                            snapshotting.store(false, Ordering::Release);
+                        }
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "a periodic snapshot could not be encoded");
+                        snapshotting.store(false, Ordering::Release);
+                    }
+                });
+        if let Err(error) = started {
+            tracing::warn!(%error, "cannot start a snapshot thread");
+            self.snapshotting.store(false, Ordering::Release);
+        }
     }
 }

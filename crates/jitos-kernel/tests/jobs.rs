@@ -3,11 +3,14 @@
 //! whole of it folded back the same by recovery, snapshots and replay.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod common;
+
+use common::Commands as _;
 use std::sync::Arc;
 
 use jitos_kernel::{
     AttemptStatus, Dispatch, Effect, FailureCause, JobsError, Kernel, KernelError, KernelOptions,
-    ProposalOutcome, Proposed,
+    Outcome, Proposed,
 };
 use jitos_ledger::{Actor, FixedClock};
 use jitos_sws::Over;
@@ -79,7 +82,7 @@ fn an_attempt_ends_exactly_once() {
     let outcome = kernel
         .job_propose(Actor::System, attempt, proposal(ADD_NODE))
         .unwrap();
-    assert!(matches!(outcome, ProposalOutcome::Done(_)), "{outcome:?}");
+    assert!(matches!(outcome, Outcome::ProposalDone(_)), "{outcome:?}");
     assert!(kernel.sws_graph(sws).unwrap().node("noop:1").is_some());
     assert_eq!(
         kernel.graph().node_count(),
@@ -127,7 +130,7 @@ fn a_proposal_outside_its_scope_is_refused_and_recorded() {
     let outcome = kernel
         .job_propose(Actor::System, attempt, proposal(ADD_FILE_NODE))
         .unwrap();
-    let ProposalOutcome::Refused { reason, .. } = outcome else {
+    let Outcome::ProposalRefused { reason, .. } = outcome else {
         panic!("a file from a graph-only job was applied: {outcome:?}");
     };
     assert!(reason.contains("may not change files"), "{reason}");

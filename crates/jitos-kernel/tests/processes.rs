@@ -4,6 +4,9 @@
 //! is reconciled by the job's idempotence.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod common;
+
+use common::Commands as _;
 use std::{
     path::Path,
     sync::{
@@ -13,7 +16,7 @@ use std::{
 };
 
 use jitos_kernel::{
-    Dispatch, Effect, FailureCause, Kernel, KernelOptions, Owner, ProposalOutcome, Proposed,
+    Dispatch, Effect, FailureCause, Kernel, KernelOptions, Outcome, Owner, Proposed,
 };
 use jitos_ledger::{Actor, Clock};
 use jitos_sched::{Answer, Capacity, Decision, JobState, Status, WaitReason};
@@ -97,7 +100,7 @@ fn work(kernel: &mut Kernel, attempt: u64, arg: &str) {
     let outcome = kernel
         .job_propose(Actor::System, attempt, proposed)
         .unwrap();
-    assert!(matches!(outcome, ProposalOutcome::Done(_)), "{outcome:?}");
+    assert!(matches!(outcome, Outcome::ProposalDone(_)), "{outcome:?}");
 }
 
 /// Dispatches a decided job as the daemon does: a job record owned by the process.

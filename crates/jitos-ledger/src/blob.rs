@@ -9,7 +9,7 @@ use crate::limits::{BATCH_BYTES_MAX, BLOB_BYTES_MAX};
 use crate::store::CF_BLOBS;
 
 /// The address of a blob: plain BLAKE3 of its bytes, so `b3sum` can check it outside jitos.
-pub(crate) fn blob_hash(bytes: &[u8]) -> Hash {
+pub fn blob_hash(bytes: &[u8]) -> Hash {
     blake3::hash(bytes).into()
 }
 

@@ -7,15 +7,16 @@ use std::sync::Arc;
 
 use rocksdb::WriteBatch;
 
+use crate::blob::blob_hash;
 use crate::clock::Clock;
 use crate::error::{AppendError, OpenError, ReadError};
 use crate::genesis::{Genesis, FORMAT_VERSION, GENESIS_KIND};
 use crate::hash::Hash;
-use crate::limits::{BATCH_BYTES_MAX, BATCH_RECORDS_MAX};
+use crate::limits::{BATCH_BYTES_MAX, BATCH_RECORDS_MAX, BLOB_BYTES_MAX};
 use crate::range::RecordRange;
 use crate::record::{Actor, Head, NewRecord, Record};
 use crate::staging::sync_parent;
-use crate::store::{key_seq, seq_key, Access, Meta, Store, CF_RECORDS};
+use crate::store::{key_seq, seq_key, Access, Meta, Store, CF_BLOBS, CF_RECORDS};
 
 /// How to create a new store.
 #[derive(Clone)]
@@ -150,13 +151,38 @@ impl Ledger {
         self.head
     }
 
+    /// A read-only handle on the same store that sees the chain up to `head`: for
+    /// readers on other threads while this ledger goes on appending (records at or below
+    /// a head the writer published never change).
+    pub fn reader_at(&self, head: Head) -> Ledger {
+        Ledger {
+            store: self.store.clone(),
+            genesis: self.genesis,
+            head,
+            read_only: true,
+            clock: self.clock.clone(),
+        }
+    }
+
     /// Appends `batch` after the head, all or nothing, and returns the sealed records once
     /// they are synced to disk. All records of a batch carry one clock reading. On error
     /// nothing is written and the head is unchanged.
     pub fn append_batch(&mut self, batch: Vec<NewRecord>) -> Result<Vec<Record>, AppendError> {
+        self.append_with_blobs(batch, &[])
+            .map(|(records, _)| records)
+    }
+
+    /// [`Ledger::append_batch`], storing `blobs` in the same synced write, so records
+    /// naming them and the blobs are durable together; returns the records and the blobs'
+    /// hashes, in order.
+    pub fn append_with_blobs(
+        &mut self,
+        batch: Vec<NewRecord>,
+        blobs: &[&[u8]],
+    ) -> Result<(Vec<Record>, Vec<Hash>), AppendError> {
         self.check_writable()?;
-        if batch.is_empty() {
-            return Ok(Vec::new());
+        if batch.is_empty() && blobs.is_empty() {
+            return Ok((Vec::new(), Vec::new()));
         }
         if batch.len() > BATCH_RECORDS_MAX {
             return Err(AppendError::BatchTooLarge {
@@ -164,21 +190,39 @@ impl Ledger {
                 max: BATCH_RECORDS_MAX,
             });
         }
-        let mut payload_bytes = 0usize;
+        let mut batch_bytes = 0usize;
         for (index, new) in batch.iter().enumerate() {
             new.check(index)?;
-            payload_bytes = payload_bytes.saturating_add(new.payload.len());
+            batch_bytes = batch_bytes.saturating_add(new.payload.len());
         }
-        if payload_bytes > BATCH_BYTES_MAX {
+        for bytes in blobs {
+            if bytes.len() > BLOB_BYTES_MAX {
+                return Err(AppendError::BlobTooLarge {
+                    bytes: bytes.len(),
+                    max: BLOB_BYTES_MAX,
+                });
+            }
+            batch_bytes = batch_bytes.saturating_add(bytes.len());
+        }
+        if batch_bytes > BATCH_BYTES_MAX {
             return Err(AppendError::BatchBytesTooLarge {
-                bytes: payload_bytes,
+                bytes: batch_bytes,
                 max: BATCH_BYTES_MAX,
             });
         }
+        let mut write = WriteBatch::default();
+        let blobs_cf = self.store.cf(CF_BLOBS)?;
+        let hashes: Vec<Hash> = blobs
+            .iter()
+            .map(|bytes| {
+                let hash = blob_hash(bytes);
+                write.put_cf(blobs_cf, hash.0, bytes);
+                hash
+            })
+            .collect();
         let records_cf = self.store.cf(CF_RECORDS)?;
         let time_ms = self.clock.now_ms();
         let mut head = self.head;
-        let mut write = WriteBatch::default();
         let mut sealed = Vec::with_capacity(batch.len());
         let mut encoded = Vec::new();
         for new in batch {
@@ -199,7 +243,7 @@ impl Ledger {
         }
         self.store.write_synced(write, "append records")?;
         self.head = head;
-        Ok(sealed)
+        Ok((sealed, hashes))
     }
 
     /// The record at `seq`, or `None` beyond the head.

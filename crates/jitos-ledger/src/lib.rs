@@ -22,6 +22,7 @@ mod staging;
 mod store;
 mod verify;
 
+pub use blob::blob_hash;
 pub use bundle_format::{BundleInfo, BUNDLE_FORMAT_VERSION, BUNDLE_MAGIC};
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use error::{AppendError, BundleError, OpenError, ReadError, SnapshotError, StoreError};

@@ -1,6 +1,9 @@
 //! The RocksDB layer: column families, key layout, options, opening, and error mapping.
 
-use std::path::{Path, PathBuf};
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+};
 
 use rocksdb::{
     ColumnFamily, ColumnFamilyDescriptor, DBCompressionType, DBRecoveryMode, Options, WriteBatch,
@@ -67,9 +70,11 @@ pub(crate) enum Access {
     Read,
 }
 
-/// An open RocksDB store and the directory it lives in.
+/// An open RocksDB store and the directory it lives in. Cloning shares the database: the
+/// ledger's readers on other threads use clones while its one writer appends.
+#[derive(Clone)]
 pub(crate) struct Store {
-    pub(crate) db: DB,
+    pub(crate) db: Arc<DB>,
     pub(crate) dir: PathBuf,
 }
 
@@ -106,7 +111,7 @@ impl Store {
             }
         })?;
         Ok(Store {
-            db,
+            db: Arc::new(db),
             dir: dir.to_path_buf(),
         })
     }

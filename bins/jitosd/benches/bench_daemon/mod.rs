@@ -16,7 +16,7 @@ pub struct BenchDaemon {
     socket: PathBuf,
     runtime: tokio::runtime::Runtime,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
-    served: Option<tokio::task::JoinHandle<()>>,
+    served: Option<tokio::task::JoinHandle<Result<(), jitosd::DaemonError>>>,
 }
 
 impl BenchDaemon {
@@ -78,7 +78,7 @@ impl Drop for BenchDaemon {
         if let Some(served) = self.served.take() {
             let served = self.runtime.block_on(served);
             if !std::thread::panicking() {
-                served.unwrap();
+                served.unwrap().unwrap();
             }
         }
     }

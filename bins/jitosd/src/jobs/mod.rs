@@ -25,12 +25,14 @@ use std::{
     time::{Duration, Instant},
 };
 
-use jitos_kernel::{Dispatch, Effect, FailureCause, Kernel, KernelHandle, Proposed};
+use jitos_kernel::{
+    Command, Dispatch, Effect, FailureCause, Kernel, KernelHandle, Outcome, Proposed, Request,
+};
 use jitos_ledger::Actor;
-use jitos_proto::{ErrorCode, ErrorInfo, JobSpec, LimitsHeld, Request, Response, SandboxView};
+use jitos_proto::{ErrorCode, ErrorInfo, JobSpec, LimitsHeld, Response, SandboxView};
 use jitos_sandbox::{CgroupRoot, UidPool};
 use jitos_worker::{DaemonMessage, EffectClass, Job, SandboxProfile};
-use tokio::sync::{oneshot, Notify};
+use tokio::sync::oneshot;
 
 use catalog::CatalogError;
 pub use catalog::{resolve as catalog_resolve, ResolvedWorker, WorkerConfig};
@@ -42,7 +44,7 @@ pub use runtime_dirs::RunnerDirs;
 use scratch::Scratch;
 use store::WorkerStore;
 
-use crate::reply::{error, info, lock, shutting_down};
+use crate::reply::{error, info, lock};
 
 /// Longest deadline a job may ask for: one day.
 const DEADLINE_MS_MAX: u64 = 24 * 60 * 60 * 1000;
@@ -67,8 +69,6 @@ pub struct JobRunner {
     sandbox: SandboxView,
     cancels: Mutex<HashMap<u64, Arc<Cancel>>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
-    /// Told whenever an attempt has written its terminal record.
-    ended: Arc<Notify>,
     /// Set once the daemon stops: attempts cut off then end as interrupted.
     stopping: AtomicBool,
 }
@@ -106,7 +106,6 @@ impl JobRunner {
         kernel: KernelHandle,
         config: WorkerConfig,
         dirs: RunnerDirs,
-        ended: Arc<Notify>,
     ) -> Result<JobRunner, String> {
         let status = jitos_sandbox::status();
         let enforcement = match (status.supported, config.allow_unconfined) {
@@ -202,7 +201,6 @@ impl JobRunner {
             sandbox,
             cancels: Mutex::default(),
             threads: Mutex::default(),
-            ended,
             stopping: AtomicBool::new(false),
         })
     }
@@ -217,13 +215,7 @@ impl JobRunner {
     pub async fn run(self: &Arc<Self>, actor: Actor, spec: JobSpec) -> Response {
         match self.start(actor, spec.clone()).await {
             Ok((attempt, ended)) if spec.wait => match ended.await {
-                Ok(()) => self
-                    .kernel
-                    .query(move |kernel| {
-                        crate::answer::answer(kernel, &Actor::System, &Request::JobShow(attempt))
-                    })
-                    .await
-                    .unwrap_or_else(shutting_down),
+                Ok(()) => crate::answer::job_show(&self.kernel.view(), attempt),
                 Err(_) => error(
                     ErrorCode::ShuttingDown,
                     "jitosd stopped before the job ended",
@@ -264,19 +256,15 @@ impl JobRunner {
 
     /// Every worker this daemon can run.
     pub async fn list_workers(&self) -> Response {
-        let config = self.config.clone();
-        self.kernel
-            .query(move |kernel| match catalog::list(&config, kernel.jobs()) {
-                Ok(workers) => Response::Workers(
-                    workers
-                        .into_iter()
-                        .map(|(worker, refusal)| views::worker_view(&worker, refusal))
-                        .collect(),
-                ),
-                Err(e) => error(ErrorCode::Storage, e.to_string()),
-            })
-            .await
-            .unwrap_or_else(shutting_down)
+        match catalog::list(&self.config, self.kernel.view().jobs()) {
+            Ok(workers) => Response::Workers(
+                workers
+                    .into_iter()
+                    .map(|(worker, refusal)| views::worker_view(&worker, refusal))
+                    .collect(),
+            ),
+            Err(e) => error(ErrorCode::Storage, e.to_string()),
+        }
     }
 
     /// Registers the worker a manifest on this host describes.
@@ -299,18 +287,18 @@ impl JobRunner {
             Ok(Err(e)) => return error(catalog_error_code(&e), e.to_string()),
             Err(e) => return error(ErrorCode::Storage, format!("the install stopped: {e}")),
         };
-        self.kernel
-            .query(
-                move |kernel| match kernel.worker_install(actor, install.clone()) {
-                    Ok(record) => {
-                        let worker = catalog::installed(record.seq, &install, limits);
-                        Response::WorkerInstalled(views::worker_view(&worker, None))
-                    }
-                    Err(e) => Response::Error(crate::answer::kernel_error_info(&e)),
-                },
-            )
-            .await
-            .unwrap_or_else(shutting_down)
+        let command = Command::WorkerInstall(install.clone());
+        match self.kernel.execute(actor, command).await {
+            Ok(Outcome::Recorded(record)) => {
+                let worker = catalog::installed(record.seq, &install, limits);
+                Response::WorkerInstalled(views::worker_view(&worker, None))
+            }
+            Ok(other) => error(
+                ErrorCode::Storage,
+                format!("the kernel answered {other:?} to an install"),
+            ),
+            Err(e) => Response::Error(crate::answer::kernel_error_info(&e)),
+        }
     }
 
     /// Asks every running attempt to stop, as the daemon stops: each ends as interrupted.
@@ -369,13 +357,7 @@ impl JobRunner {
         probe
             .check_limits()
             .map_err(|e| info(ErrorCode::BadRequest, e.to_string()))?;
-        let config = self.config.clone();
-        let name = spec.worker.clone();
-        let worker = self
-            .kernel
-            .query(move |kernel| catalog::resolve(&config, kernel.jobs(), &name))
-            .await
-            .ok_or_else(|| info(ErrorCode::ShuttingDown, "jitosd is shutting down"))?
+        let worker = catalog::resolve(&self.config, self.kernel.view().jobs(), &spec.worker)
             .map_err(|e| info(catalog_error_code(&e), e.to_string()))?;
         // Copying a new or changed binary into the store is file I/O: off the async threads.
         let runner = Arc::clone(self);
@@ -399,12 +381,20 @@ impl JobRunner {
             paths: spec.paths.clone(),
             owner: None,
         };
-        let attempt = self
+        let attempt = match self
             .kernel
-            .query(move |kernel| kernel.job_dispatch(actor, dispatch).map(|r| r.seq))
+            .execute(actor, Command::JobDispatch(dispatch))
             .await
-            .ok_or_else(|| info(ErrorCode::ShuttingDown, "jitosd is shutting down"))?
-            .map_err(|e| crate::answer::kernel_error_info(&e))?;
+        {
+            Ok(Outcome::Recorded(record)) => record.seq,
+            Ok(other) => {
+                return Err(info(
+                    ErrorCode::Storage,
+                    format!("the kernel answered {other:?} to a dispatch"),
+                ))
+            }
+            Err(e) => return Err(crate::answer::kernel_error_info(&e)),
+        };
         let plan = AttemptPlan {
             attempt,
             files: worker.manifest.effect_class == EffectClass::Workspace,
@@ -445,7 +435,6 @@ impl JobRunner {
                 runner.attempt(&plan, deadline, enforcement, &cancel);
                 lock(&runner.cancels).remove(&attempt);
                 let _ = ended_tx.send(());
-                runner.ended.notify_one();
             });
         match thread {
             Ok(handle) => {
@@ -468,15 +457,13 @@ impl JobRunner {
 
     /// Ends an attempt whose worker never started, as a spawn failure (the daemon's).
     async fn fail_unlaunched(&self, attempt: u64, detail: String) {
-        let recorded = self
-            .kernel
-            .query(move |k| {
-                k.job_fail(Actor::System, attempt, FailureCause::Spawn, detail)
-                    .map(|_| ())
-            })
-            .await;
+        let failed = Command::JobFail {
+            attempt,
+            cause: FailureCause::Spawn,
+            detail,
+        };
+        let recorded = self.kernel.execute(Actor::System, failed).await;
         report_unrecorded(attempt, recorded);
-        self.ended.notify_one();
     }
 
     /// Runs one attempt to its terminal record.
@@ -515,9 +502,9 @@ impl JobRunner {
                     max_rss_kib: proposal.usage.max_rss_kib,
                 };
                 let actor = worker_actor(name);
-                let recorded = self.kernel.query_blocking(move |kernel| {
-                    kernel.job_propose(actor, attempt, proposed).map(|_| ())
-                });
+                let recorded = self
+                    .kernel
+                    .execute_blocking(actor, Command::JobPropose { attempt, proposed });
                 report_unrecorded(attempt, recorded);
             }
             AttemptEnd::Failed { cause, detail } => {
@@ -633,25 +620,37 @@ impl JobRunner {
     }
 
     fn record_failure(&self, actor: Actor, attempt: u64, cause: FailureCause, detail: String) {
-        let recorded = self.kernel.query_blocking(move |kernel| {
-            kernel.job_fail(actor, attempt, cause, detail).map(|_| ())
-        });
+        let failed = Command::JobFail {
+            attempt,
+            cause,
+            detail,
+        };
+        let recorded = self.kernel.execute_blocking(actor, failed);
         report_unrecorded(attempt, recorded);
     }
 }
 
 /// Ends every attempt a previous daemon left running: its worker died with that daemon.
 pub fn end_interrupted(kernel: &mut Kernel) -> Result<usize, jitos_kernel::KernelError> {
-    let running: Vec<u64> = kernel.jobs().running().map(|a| a.id).collect();
-    for &attempt in &running {
-        kernel.job_fail(
-            Actor::System,
-            attempt,
-            FailureCause::Interrupted,
-            "jitosd stopped while this attempt ran; its worker was killed with it".to_owned(),
-        )?;
+    let ends: Vec<Request> = kernel
+        .jobs()
+        .running()
+        .map(|a| Request {
+            actor: Actor::System,
+            command: Command::JobFail {
+                attempt: a.id,
+                cause: FailureCause::Interrupted,
+                detail: "jitosd stopped while this attempt ran; its worker was killed with it"
+                    .to_owned(),
+            },
+        })
+        .collect();
+    let ended = ends.len();
+    // One synced write for all of them.
+    for answer in kernel.execute(ends) {
+        answer?;
     }
-    Ok(running.len())
+    Ok(ended)
 }
 
 /// How a client hears a worker that cannot be used: not found, its own bad request, or
@@ -677,15 +676,15 @@ pub(crate) fn worker_actor(name: &str) -> Actor {
     Actor::Named(format!("worker:{name}"))
 }
 
-fn report_unrecorded(attempt: u64, recorded: Option<Result<(), jitos_kernel::KernelError>>) {
+fn report_unrecorded(attempt: u64, recorded: Result<Outcome, jitos_kernel::KernelError>) {
     match recorded {
-        Some(Ok(())) => {}
-        Some(Err(e)) => {
+        Ok(_) => {}
+        Err(jitos_kernel::KernelError::ShuttingDown) => tracing::error!(
+            attempt,
+            "the kernel stopped before the attempt's end was recorded; it ends as interrupted at the next start"
+        ),
+        Err(e) => {
             tracing::error!(attempt, error = %e, "cannot record the attempt's end; it ends as interrupted at the next start")
         }
-        None => tracing::error!(
-            attempt,
-            "the kernel stopped before the attempt's end was recorded"
-        ),
     }
 }

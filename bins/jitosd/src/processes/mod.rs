@@ -10,16 +10,15 @@ use std::{
     sync::Arc,
 };
 
-use jitos_kernel::KernelHandle;
+use jitos_kernel::{Command, KernelHandle, Outcome};
 use jitos_ledger::Actor;
 use jitos_proto::{AnswerView, ErrorCode, ErrorInfo, Response};
 use jitos_sched::Answer;
-use jitos_tasks::{plan, Intent, Library};
-use tokio::sync::Notify;
+use jitos_tasks::{plan, Intent, Library, Slap};
 
-use crate::reply::{error, shutting_down};
+use crate::{reading, reply::error};
 
-pub use scheduler::Scheduler;
+pub use scheduler::{scheduler, Decider, Scheduler};
 
 /// The method library every daemon has, compiled in.
 const BUILTIN_METHODS: (&str, &str) = (
@@ -70,23 +69,19 @@ pub struct ProcessService {
     kernel: KernelHandle,
     library: Arc<Library>,
     runner: Arc<JobRunner>,
-    /// Wakes the scheduler: something it may decide on happened.
-    wake: Arc<Notify>,
 }
 
 impl ProcessService {
-    /// A service planning with `library`, waking the scheduler through `wake`.
+    /// A service planning with `library`.
     pub fn new(
         kernel: KernelHandle,
         library: Arc<Library>,
         runner: Arc<JobRunner>,
-        wake: Arc<Notify>,
     ) -> ProcessService {
         ProcessService {
             kernel,
             library,
             runner,
-            wake,
         }
     }
 
@@ -96,27 +91,25 @@ impl ProcessService {
             Ok(intent) => intent,
             Err(e) => return error(ErrorCode::BadRequest, e.to_string()),
         };
-        let library = Arc::clone(&self.library);
-        let answer = self
+        // Planned over the latest view: the plans are recorded with the process, so what
+        // it runs does not depend on when the writer takes it.
+        let slaps = match self.plan_of(&intent).await {
+            Ok(slaps) => slaps,
+            Err(response) => return response,
+        };
+        let plans = slaps.len();
+        match self
             .kernel
-            .query(move |kernel| {
-                let slaps = match plan(&library, &intent, kernel.graph()) {
-                    Ok(slaps) => slaps,
-                    Err(e) => return error(ErrorCode::BadRequest, e.to_string()),
-                };
-                let plans = slaps.len();
-                match kernel.process_submit(actor, intent, slaps) {
-                    Ok(record) => Response::ProcessSubmitted {
-                        process: record.seq,
-                        plans,
-                    },
-                    Err(e) => Response::Error(crate::answer::kernel_error_info(&e)),
-                }
-            })
+            .execute(actor, Command::ProcessSubmit { intent, slaps })
             .await
-            .unwrap_or_else(shutting_down);
-        self.wake.notify_one();
-        answer
+        {
+            Ok(Outcome::Recorded(record)) => Response::ProcessSubmitted {
+                process: record.seq,
+                plans,
+            },
+            Ok(other) => unexpected(&other),
+            Err(e) => Response::Error(crate::answer::kernel_error_info(&e)),
+        }
     }
 
     /// Plans an intent and explains the plans; records nothing.
@@ -125,19 +118,24 @@ impl ProcessService {
             Ok(intent) => intent,
             Err(e) => return error(ErrorCode::BadRequest, e.to_string()),
         };
+        match self.plan_of(&intent).await {
+            Ok(slaps) => Response::ProcessPlan {
+                explain: jitos_tasks::explain(&slaps),
+                plans: slaps.len(),
+            },
+            Err(response) => response,
+        }
+    }
+
+    /// The plans for `intent` over the latest view's graph.
+    async fn plan_of(&self, intent: &Intent) -> Result<Vec<Slap>, Response> {
         let library = Arc::clone(&self.library);
-        self.kernel
-            .query(
-                move |kernel| match plan(&library, &intent, kernel.graph()) {
-                    Ok(slaps) => Response::ProcessPlan {
-                        explain: jitos_tasks::explain(&slaps),
-                        plans: slaps.len(),
-                    },
-                    Err(e) => error(ErrorCode::BadRequest, e.to_string()),
-                },
-            )
-            .await
-            .unwrap_or_else(shutting_down)
+        let intent = intent.clone();
+        reading::on_view(&self.kernel, move |view| {
+            plan(&library, &intent, view.graph())
+        })
+        .await?
+        .map_err(|e| error(ErrorCode::BadRequest, e.to_string()))
     }
 
     /// Records an answer to a waiting process.
@@ -158,42 +156,42 @@ impl ProcessService {
             AnswerView::Skip => Answer::Skip,
             AnswerView::Fail => Answer::Fail,
         };
-        let response = self
+        match self
             .kernel
-            .query(
-                move |kernel| match kernel.process_answer(actor, process, answer) {
-                    Ok(record) => Response::ProcessRecorded { seq: record.seq },
-                    Err(e) => Response::Error(process_error_info(&e)),
-                },
-            )
+            .execute(actor, Command::ProcessAnswer { process, answer })
             .await
-            .unwrap_or_else(shutting_down);
-        self.wake.notify_one();
-        response
+        {
+            Ok(Outcome::Recorded(record)) => Response::ProcessRecorded { seq: record.seq },
+            Ok(other) => unexpected(&other),
+            Err(e) => Response::Error(process_error_info(&e)),
+        }
     }
 
     /// Ends a process as cancelled, and stops what it runs.
     pub async fn cancel(&self, actor: Actor, process: u64) -> Response {
-        let by = actor.clone();
         let executed = self
             .kernel
-            .query(move |kernel| kernel.process_cancel(by, process))
+            .execute(actor.clone(), Command::ProcessCancel(process))
             .await;
-        let response = match executed {
-            Some(Ok(executed)) => {
-                for attempt in executed.cancel {
+        match executed {
+            Ok(Outcome::Executed { record, cancel }) => {
+                for attempt in cancel {
                     self.runner.cancel_attempt(attempt, actor.clone());
                 }
-                Response::ProcessRecorded {
-                    seq: executed.record.seq,
-                }
+                Response::ProcessRecorded { seq: record.seq }
             }
-            Some(Err(e)) => Response::Error(process_error_info(&e)),
-            None => shutting_down(),
-        };
-        self.wake.notify_one();
-        response
+            Ok(other) => unexpected(&other),
+            Err(e) => Response::Error(process_error_info(&e)),
+        }
     }
+}
+
+/// A kernel answer that does not fit what was asked (a defect).
+fn unexpected(outcome: &Outcome) -> Response {
+    error(
+        ErrorCode::Storage,
+        format!("the kernel answered {outcome:?} to a process request"),
+    )
 }
 
 /// A refused process operation is a request the process's state does not allow.

@@ -1,71 +1,247 @@
-//! The scheduler loop: while a decision is due, make it — a dispatch becomes a job record
-//! and a running worker, any other decision one process record — then sleep until an
-//! attempt ends, a request changes something, or the earliest timer falls due.
+//! The scheduler, in two halves. [`Decider`] runs on the kernel's writer as its follow-on:
+//! after every group it makes each decision that is due — a dispatch becomes a job
+//! record, any other decision one process record — in that group's synced write, so an
+//! attempt's end, the decision it makes due and the next dispatch share one fsync.
+//! [`Scheduler`] runs on the daemon's async threads and does what the records ask once
+//! they are durable: it starts the dispatched workers, stops the attempts a decision left
+//! running for nothing, and pokes the writer when a timer falls due.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    collections::VecDeque,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
 
-use jitos_kernel::{Dispatch, Effect, FailureCause, Kernel, KernelError, KernelHandle, Owner};
+use jitos_kernel::{
+    Command, Dispatch, Effect, FollowOn, KernelError, KernelHandle, Outcome, Owner, Request, State,
+};
 use jitos_ledger::Actor;
 use jitos_sched::{Capacity, Decision, JobState};
 use jitos_tasks::{Effect as PlanEffect, JobKind};
 use jitos_worker::EffectClass;
-use tokio::sync::{watch, Notify};
+use tokio::sync::{mpsc, watch};
 
 use crate::jobs::{catalog_resolve, AttemptPlan, JobRunner, WorkerConfig};
 
-/// Decisions made in one turn before the loop yields to requests and attempt ends.
-const DECISIONS_PER_TURN_MAX: usize = 256;
+/// What the writer's half asks of the async half, once the records are durable.
+enum Due {
+    /// Start the worker of a recorded attempt.
+    Launch(Box<AttemptPlan>),
+    /// Stop attempts a recorded decision leaves running for nothing.
+    Cancel(Vec<u64>),
+    /// The earliest timer of a running process changed: poke the writer then.
+    WakeAt(Option<u64>),
+}
 
-/// The scheduler of one daemon.
-pub struct Scheduler {
-    kernel: KernelHandle,
-    runner: Arc<JobRunner>,
+/// The writer's half: decides what is due from the state alone.
+pub struct Decider {
     config: WorkerConfig,
     /// Workers that may run at once, over all processes.
     slots: usize,
-    wake: Arc<Notify>,
+    /// Set when the daemon stops: no decision is made then, since an attempt launched
+    /// would only be cut off, and one that is not idempotent would ask a person.
+    stopping: Arc<AtomicBool>,
+    /// What each command given and not yet settled starts, in order.
+    pending: VecDeque<Option<Box<AttemptPlan>>>,
+    /// The last timer told to the async half.
+    wake_at: Option<u64>,
+    due: mpsc::UnboundedSender<Due>,
 }
 
-/// What one step did.
-enum Step {
-    /// Nothing is due; milliseconds until the earliest timer, if any.
-    Idle(Option<u64>),
-    /// A decision was recorded.
-    Recorded,
-    /// A decision was recorded that leaves these attempts running for nothing.
-    Cancel(Vec<u64>),
-    /// An attempt was dispatched: start its worker.
-    Launch(Box<AttemptPlan>),
+impl FollowOn for Decider {
+    fn next(&mut self, state: &State, now_ms: u64) -> Option<Request> {
+        if self.stopping.load(Ordering::Relaxed) {
+            return None;
+        }
+        let running = state.jobs.running().count();
+        let capacity = Capacity {
+            slots_free: self.slots.saturating_sub(running),
+            per_process: self.slots,
+        };
+        let Some(decision) = state.processes.decide(now_ms, capacity) else {
+            // A timer already past waits for a change of state (a slot freed is an
+            // attempt's end, which runs this again), not for a poke.
+            let wake_at = state.processes.next_wake_ms().filter(|at| *at > now_ms);
+            if wake_at != self.wake_at {
+                self.wake_at = wake_at;
+                let _ = self.due.send(Due::WakeAt(wake_at));
+            }
+            return None;
+        };
+        let (command, launch) = match decision {
+            Decision::Dispatch { process, job, sws } => self.dispatch(state, process, job, sws)?,
+            decision => (Command::ProcessExecute { now_ms, decision }, None),
+        };
+        self.pending.push_back(launch);
+        Some(Request {
+            actor: scheduler_actor(),
+            command,
+        })
+    }
+
+    fn settled(&mut self, outcome: Result<Outcome, KernelError>) {
+        let launch = self.pending.pop_front().flatten();
+        let due = match (outcome, launch) {
+            (Ok(Outcome::Recorded(record)), Some(mut plan)) => {
+                plan.attempt = record.seq;
+                Due::Launch(plan)
+            }
+            (Ok(Outcome::Executed { cancel, .. }), _) if !cancel.is_empty() => Due::Cancel(cancel),
+            (Ok(_), _) => return,
+            (Err(error), _) => {
+                tracing::error!(%error, "a scheduler decision could not be recorded");
+                return;
+            }
+        };
+        let _ = self.due.send(due);
+    }
+}
+
+impl Decider {
+    /// The dispatch of a process job, with what its worker needs once it is recorded;
+    /// a worker that cannot be resolved gets its attempt recorded with its failure.
+    fn dispatch(
+        &self,
+        state: &State,
+        process: u64,
+        job: usize,
+        sws: u64,
+    ) -> Option<(Command, Option<Box<AttemptPlan>>)> {
+        let p = state.processes.get(process)?;
+        let node = p.slaps.get(p.run.candidate)?.dag.jobs.get(job)?.clone();
+        let JobKind::Run {
+            worker: name,
+            args,
+            effect,
+            timeout_ms,
+            paths,
+            ..
+        } = node.kind
+        else {
+            return None;
+        };
+        let input = answers_of(state, process);
+        let resolved = catalog_resolve(&self.config, &state.jobs, &name);
+        let (worker_version, files) = match &resolved {
+            Ok(worker) => (
+                worker.manifest.version.clone(),
+                // Files are in scope only if both the plan and the worker say so.
+                effect == PlanEffect::Workspace
+                    && worker.manifest.effect_class == EffectClass::Workspace,
+            ),
+            Err(_) => ("unknown".to_owned(), false),
+        };
+        let dispatch = Dispatch {
+            worker: name,
+            worker_version,
+            sws,
+            args: args.clone(),
+            input: input.clone(),
+            deadline_ms: timeout_ms,
+            effect: if files {
+                Effect::Files
+            } else {
+                Effect::GraphOnly
+            },
+            paths,
+            owner: Some(Owner { process, job }),
+        };
+        Some(match resolved {
+            Ok(worker) => (
+                Command::JobDispatch(dispatch),
+                Some(Box::new(AttemptPlan {
+                    // The dispatch record's seq, once it has one.
+                    attempt: 0,
+                    worker,
+                    sws,
+                    args,
+                    input,
+                    deadline_ms: timeout_ms,
+                    files,
+                })),
+            ),
+            Err(e) => (
+                Command::JobUnstartable {
+                    dispatch,
+                    detail: e.to_string(),
+                },
+                None,
+            ),
+        })
+    }
+}
+
+/// The async half of one daemon's scheduler.
+pub struct Scheduler {
+    kernel: KernelHandle,
+    runner: Arc<JobRunner>,
+    due: mpsc::UnboundedReceiver<Due>,
+}
+
+/// Both halves of a scheduler of `slots` workers at once; the decider is the writer's
+/// follow-on, the scheduler runs once the kernel does.
+pub fn scheduler(
+    config: WorkerConfig,
+    slots: usize,
+    stopping: Arc<AtomicBool>,
+) -> (
+    Decider,
+    impl FnOnce(KernelHandle, Arc<JobRunner>) -> Scheduler,
+) {
+    let (sender, due) = mpsc::unbounded_channel();
+    let decider = Decider {
+        config,
+        slots,
+        stopping,
+        pending: VecDeque::new(),
+        wake_at: None,
+        due: sender,
+    };
+    let start = move |kernel, runner| Scheduler {
+        kernel,
+        runner,
+        due,
+    };
+    (decider, start)
 }
 
 impl Scheduler {
-    /// A scheduler of `slots` workers at once, woken through `wake`.
-    pub fn new(
-        kernel: KernelHandle,
-        runner: Arc<JobRunner>,
-        config: WorkerConfig,
-        slots: usize,
-        wake: Arc<Notify>,
-    ) -> Scheduler {
-        Scheduler {
-            kernel,
-            runner,
-            config,
-            slots,
-            wake,
-        }
-    }
-
     /// Runs until the daemon stops.
-    pub async fn run(self, mut stopping: watch::Receiver<bool>) {
+    pub async fn run(mut self, mut stopping: watch::Receiver<bool>) {
+        // What the previous daemon left due is decided at once.
+        if self.kernel.turn().await.is_err() {
+            return;
+        }
+        let mut wake_at = None;
         loop {
-            let sleep = match self.turn(&stopping).await {
-                Some(ms) => Duration::from_millis(ms.max(1)),
+            let sleep = match wake_at {
+                Some(at) => Duration::from_millis(
+                    u64::saturating_sub(at, self.kernel.view().now_ms()).max(1),
+                ),
                 None => Duration::from_secs(3600),
             };
             tokio::select! {
-                () = self.wake.notified() => {}
-                () = tokio::time::sleep(sleep) => {}
+                due = self.due.recv() => match due {
+                    Some(Due::Launch(plan)) => {
+                        // A launch that fails records the attempt's end itself.
+                        let _ = self.runner.launch(*plan).await;
+                    }
+                    Some(Due::Cancel(attempts)) => {
+                        for attempt in attempts {
+                            self.runner.cancel_attempt(attempt, scheduler_actor());
+                        }
+                    }
+                    Some(Due::WakeAt(at)) => wake_at = at,
+                    None => return,
+                },
+                () = tokio::time::sleep(sleep) => {
+                    if wake_at.is_some() && self.kernel.turn().await.is_err() {
+                        return;
+                    }
+                }
                 _ = stopping.changed() => return,
             }
             if *stopping.borrow() {
@@ -73,156 +249,12 @@ impl Scheduler {
             }
         }
     }
-
-    /// Makes every decision that is due, until the daemon stops; milliseconds until the
-    /// earliest timer after them. None is made once stopping: an attempt launched then
-    /// would only be cut off, and one that is not idempotent would ask a person.
-    async fn turn(&self, stopping: &watch::Receiver<bool>) -> Option<u64> {
-        for _ in 0..DECISIONS_PER_TURN_MAX {
-            if *stopping.borrow() {
-                return None;
-            }
-            let capacity = Capacity {
-                slots_free: self.slots.saturating_sub(self.runner.running()),
-                per_process: self.slots,
-            };
-            let config = self.config.clone();
-            let step = self
-                .kernel
-                .query(move |kernel| step(kernel, &config, capacity))
-                .await;
-            match step {
-                None => return None,
-                Some(Err(e)) => {
-                    tracing::error!(error = %e, "a scheduler decision could not be recorded");
-                    return None;
-                }
-                Some(Ok(Step::Idle(timer_ms))) => return timer_ms,
-                Some(Ok(Step::Recorded)) => {}
-                Some(Ok(Step::Cancel(attempts))) => {
-                    for attempt in attempts {
-                        self.runner.cancel_attempt(attempt, scheduler_actor());
-                    }
-                }
-                Some(Ok(Step::Launch(plan))) => {
-                    // A launch that fails records the attempt's end itself.
-                    let _ = self.runner.launch(*plan).await;
-                }
-            }
-        }
-        // More is due: come back at once, after the others have had their turn.
-        self.wake.notify_one();
-        None
-    }
-}
-
-/// One decision, made and recorded on the kernel thread.
-fn step(
-    kernel: &mut Kernel,
-    config: &WorkerConfig,
-    capacity: Capacity,
-) -> Result<Step, KernelError> {
-    let now = kernel.now_ms();
-    let Some(decision) = kernel.processes().decide(now, capacity) else {
-        let timer = kernel.processes().next_wake_ms();
-        return Ok(Step::Idle(timer.map(|at| at.saturating_sub(now))));
-    };
-    let actor = scheduler_actor();
-    match decision {
-        Decision::Dispatch { process, job, sws } => {
-            dispatch(kernel, config, actor, process, job, sws)
-        }
-        other => {
-            let executed = kernel.process_execute(actor, now, other)?;
-            Ok(if executed.cancel.is_empty() {
-                Step::Recorded
-            } else {
-                Step::Cancel(executed.cancel)
-            })
-        }
-    }
-}
-
-/// Records the dispatch of a process job and hands back what its worker needs. A worker
-/// that cannot be resolved still gets its attempt recorded, and its failure right after.
-fn dispatch(
-    kernel: &mut Kernel,
-    config: &WorkerConfig,
-    actor: Actor,
-    process: u64,
-    job: usize,
-    sws: u64,
-) -> Result<Step, KernelError> {
-    let Some(p) = kernel.processes().get(process) else {
-        return Ok(Step::Idle(None));
-    };
-    let Some(node) = p
-        .slaps
-        .get(p.run.candidate)
-        .map(|s| s.dag.jobs[job].clone())
-    else {
-        return Ok(Step::Idle(None));
-    };
-    let JobKind::Run {
-        worker: name,
-        args,
-        effect,
-        timeout_ms,
-        paths,
-        ..
-    } = node.kind
-    else {
-        return Ok(Step::Idle(None));
-    };
-    let input = answers_of(kernel, process);
-    let owner = Some(Owner { process, job });
-    let resolved = catalog_resolve(config, kernel.jobs(), &name);
-    let (worker_version, files) = match &resolved {
-        Ok(worker) => (
-            worker.manifest.version.clone(),
-            // Files are in scope only if both the plan and the worker say so.
-            effect == PlanEffect::Workspace
-                && worker.manifest.effect_class == EffectClass::Workspace,
-        ),
-        Err(_) => ("unknown".to_owned(), false),
-    };
-    let dispatch = Dispatch {
-        worker: name.clone(),
-        worker_version,
-        sws,
-        args: args.clone(),
-        input: input.clone(),
-        deadline_ms: timeout_ms,
-        effect: if files {
-            Effect::Files
-        } else {
-            Effect::GraphOnly
-        },
-        paths,
-        owner,
-    };
-    let attempt = kernel.job_dispatch(actor, dispatch)?.seq;
-    match resolved {
-        Ok(worker) => Ok(Step::Launch(Box::new(AttemptPlan {
-            attempt,
-            worker,
-            sws,
-            args,
-            input,
-            deadline_ms: timeout_ms,
-            files,
-        }))),
-        Err(e) => {
-            kernel.job_fail(Actor::System, attempt, FailureCause::Spawn, e.to_string())?;
-            Ok(Step::Recorded)
-        }
-    }
 }
 
 /// The answers a process has had so far, as the input of its next job: a JSON object
 /// from each answered step's path to its value.
-fn answers_of(kernel: &Kernel, process: u64) -> Vec<u8> {
-    let Some(p) = kernel.processes().get(process) else {
+fn answers_of(state: &State, process: u64) -> Vec<u8> {
+    let Some(p) = state.processes.get(process) else {
         return Vec::new();
     };
     let Some(slap) = p.slaps.get(p.run.candidate) else {

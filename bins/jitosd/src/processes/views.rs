@@ -1,6 +1,6 @@
 //! The wire views of processes, and which records belong to one.
 
-use jitos_kernel::{JobRecord, Kernel, KernelError, ProcessRecord};
+use jitos_kernel::{JobRecord, KernelError, ProcessRecord, View};
 use jitos_ledger::Record;
 use jitos_proto::{ProcessDetail, ProcessJobView, ProcessLaneView, ProcessSummary};
 use jitos_sched::{Event, JobState, LaneState, Process, Status, WaitReason};
@@ -35,7 +35,7 @@ pub fn summary(p: &Process) -> ProcessSummary {
 }
 
 /// A process in full; `kernel` reads what the workspace it waits in has changed.
-pub fn detail(kernel: &Kernel, p: &Process) -> ProcessDetail {
+pub fn detail(kernel: &View, p: &Process) -> ProcessDetail {
     let waiting_files = match &p.status {
         Status::Waiting { job, .. } => kernel
             .ask_context(p.id, *job)
@@ -152,7 +152,7 @@ fn job_state(state: &JobState) -> String {
 }
 
 /// The records of process `id`: its own, its dispatches and their ends, oldest first.
-pub fn process_records(kernel: &Kernel, id: u64) -> Result<Vec<Record>, KernelError> {
+pub fn process_records(kernel: &View, id: u64) -> Result<Vec<Record>, KernelError> {
     let mut found = Vec::new();
     let mut attempts = std::collections::BTreeSet::new();
     for record in kernel.ledger().range(id, kernel.head().seq) {

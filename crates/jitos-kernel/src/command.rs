@@ -1,0 +1,183 @@
+//! The commands the kernel's one writer takes, and what each answers once its records are
+//! durable. A request names one of these; the writer decides it against the state left by
+//! the commands before it in its group, records it, and folds it.
+
+use jitos_ledger::{Actor, Record};
+use jitos_sched::{Answer, Decision};
+use jitos_sws::{ConflictReport, Over};
+use jitos_tasks::{Intent, Slap};
+use jitos_tree::Tree;
+use jitos_warp::{BlobRef, Rewrite, StateDigest};
+
+use crate::{Dispatch, FailureCause, WorkerInstall};
+
+/// One change someone asks of the kernel.
+#[derive(Debug, Clone)]
+pub enum Command {
+    /// Commit a rewrite of the system graph.
+    Rewrite(Rewrite),
+    /// Record `tree` as the system's file tree (one rewrite from the recorded tree).
+    ImportTree(Tree),
+    /// Store blobs (no record; durable with the group).
+    PutBlobs(Vec<Vec<u8>>),
+    /// Open a workspace over the system or an open workspace.
+    SwsCreate(Over),
+    /// Apply a rewrite in a workspace (refused in a live process's lane).
+    SwsApply {
+        /// The workspace.
+        sws: u64,
+        /// The rewrite.
+        rewrite: Rewrite,
+    },
+    /// Record `tree` as a workspace's file tree.
+    SwsImportTree {
+        /// The workspace.
+        sws: u64,
+        /// The tree wanted.
+        tree: Tree,
+    },
+    /// Collapse a workspace into its target, or record why it conflicts.
+    SwsCollapse(u64),
+    /// Move a workspace's base to its target's head, or record why it conflicts.
+    SwsRebase(u64),
+    /// End a workspace without applying it.
+    SwsDiscard {
+        /// The workspace.
+        sws: u64,
+        /// Why, kept with it.
+        reason: String,
+    },
+    /// Hand an attempt to a worker.
+    JobDispatch(Dispatch),
+    /// Record an attempt that cannot start (its worker cannot be used) and its failure,
+    /// together: the plan that asked for it sees the failure, not a hang.
+    JobUnstartable {
+        /// The attempt as it would have run.
+        dispatch: Dispatch,
+        /// Why it cannot start.
+        detail: String,
+    },
+    /// End an attempt with its worker's proposal: applied, or refused with the reason.
+    JobPropose {
+        /// The attempt.
+        attempt: u64,
+        /// What the worker proposed.
+        proposed: Proposed,
+    },
+    /// End an attempt as failed.
+    JobFail {
+        /// The attempt.
+        attempt: u64,
+        /// The cause.
+        cause: FailureCause,
+        /// What happened.
+        detail: String,
+    },
+    /// Register a worker.
+    WorkerInstall(WorkerInstall),
+    /// Record a process with its plan candidates.
+    ProcessSubmit {
+        /// What should become true.
+        intent: Intent,
+        /// Its plans, in the order they are tried.
+        slaps: Vec<Slap>,
+    },
+    /// A person's answer to a waiting process.
+    ProcessAnswer {
+        /// The process.
+        process: u64,
+        /// The answer.
+        answer: Answer,
+    },
+    /// End a process as cancelled.
+    ProcessCancel(u64),
+    /// Record one scheduler decision made at `now_ms` (any but a dispatch, which is a
+    /// `JobDispatch`).
+    ProcessExecute {
+        /// When it was made.
+        now_ms: u64,
+        /// The decision.
+        decision: Decision,
+    },
+}
+
+/// What an executed command answers, once its records are durable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// A system rewrite: its record and the state digest right after it.
+    Committed(Commit),
+    /// One record (the last, when a command records several).
+    Recorded(Record),
+    /// Blobs stored, their references in order.
+    Blobs(Vec<BlobRef>),
+    /// A collapse or rebase that happened.
+    SwsDone(Record),
+    /// A collapse or rebase that conflicts: the record keeps the report.
+    SwsConflicts {
+        /// The `sws.conflict` record.
+        record: Record,
+        /// Every clash.
+        report: ConflictReport,
+    },
+    /// A proposal applied to its workspace (`job.done`).
+    ProposalDone(Record),
+    /// A proposal refused (`job.refused`).
+    ProposalRefused {
+        /// The record.
+        record: Record,
+        /// Why.
+        reason: String,
+    },
+    /// A process decision: its record and the attempts that now run for nothing.
+    Executed {
+        /// The record.
+        record: Record,
+        /// Attempts to cancel.
+        cancel: Vec<u64>,
+    },
+}
+
+impl Outcome {
+    /// The commit a rewrite command answers.
+    pub fn into_commit(self) -> Result<Commit, crate::CommitError> {
+        match self {
+            Outcome::Committed(commit) => Ok(commit),
+            other => Err(crate::CommitError::Payload(format!(
+                "a rewrite was answered {other:?}"
+            ))),
+        }
+    }
+}
+
+/// A committed rewrite, as acknowledged to its author after the fsync.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Commit {
+    /// The record.
+    pub record: Record,
+    /// The state digest right after it.
+    pub digest: StateDigest,
+}
+
+/// One command and who asks it.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// Who the records are by.
+    pub actor: Actor,
+    /// What is asked.
+    pub command: Command,
+}
+
+/// What a worker proposed, as the daemon received it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Proposed {
+    /// The rewrites, for the job's workspace.
+    pub rewrites: Vec<Rewrite>,
+    /// Named artifacts, stored as blobs with the attempt's end.
+    pub artifacts: Vec<(String, Vec<u8>)>,
+    /// The worker's status code.
+    pub exit_status: i32,
+    /// CPU milliseconds the worker reported.
+    pub cpu_ms: u64,
+    /// Peak resident KiB the worker reported.
+    pub max_rss_kib: u64,
+}

@@ -1,0 +1,242 @@
+//! `View`: what a reader sees — the folded state after one group of records, and the
+//! ledger up to that group's head. The writer publishes a new view after every group; a
+//! view is immutable and cheap to clone (the state is persistent), so any number of
+//! readers on any threads hold one for as long as they like while the writer goes on.
+
+use std::{path::Path, sync::Arc};
+
+use jitos_ledger::{Hash, Head, Ledger, Record};
+use jitos_sched::Processes;
+use jitos_sws::{materialize, KeyDiff, Pool, SwsError};
+use jitos_tree::{diff_trees, Tree};
+use jitos_warp::{BlobRef, Graph};
+
+use crate::{
+    files::tree_of, process_record::AskContext, recovery::RecoveryReport, time_travel, verify,
+    HistoryStep, Jobs, KernelError, KernelOptions, ReplayOutcome, State, VerifyOutcome,
+};
+
+/// The state and ledger as of one committed group.
+#[derive(Clone)]
+pub struct View {
+    pub(crate) state: State,
+    /// A read handle on the ledger, seeing the chain up to this view's head.
+    pub(crate) ledger: Arc<Ledger>,
+    pub(crate) facts: Arc<StoreFacts>,
+    /// The newest snapshot's seq, as of this view.
+    pub(crate) last_snapshot_seq: Option<u64>,
+}
+
+/// What does not change while a store is open.
+pub(crate) struct StoreFacts {
+    pub(crate) options: KernelOptions,
+    pub(crate) dir: String,
+    pub(crate) recovery: RecoveryReport,
+    pub(crate) broken_at: Option<(u64, String)>,
+}
+
+impl View {
+    /// The system graph.
+    pub fn graph(&self) -> &Graph {
+        &self.state.graph
+    }
+
+    /// The workspaces.
+    pub fn pool(&self) -> &Pool {
+        &self.state.pool
+    }
+
+    /// The attempts and the worker registry.
+    pub fn jobs(&self) -> &Jobs {
+        &self.state.jobs
+    }
+
+    /// Every process.
+    pub fn processes(&self) -> &Processes {
+        &self.state.processes
+    }
+
+    /// The newest snapshot recovery could trust or the writer has stored since.
+    pub fn last_snapshot_seq(&self) -> Option<u64> {
+        self.last_snapshot_seq
+    }
+
+    /// The whole folded state.
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// The ledger, up to this view's head (read access).
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    /// The newest record this view holds.
+    pub fn head(&self) -> Head {
+        self.ledger.head()
+    }
+
+    /// Hash of the genesis record's store identity, as hex.
+    pub fn store_id_hex(&self) -> String {
+        Hash::hex_of(&self.ledger.genesis().store_id)
+    }
+
+    /// The data directory.
+    pub fn dir(&self) -> &str {
+        &self.facts.dir
+    }
+
+    /// The options the store was opened with.
+    pub fn options(&self) -> &KernelOptions {
+        &self.facts.options
+    }
+
+    /// What recovery did at open.
+    pub fn recovery(&self) -> &RecoveryReport {
+        &self.facts.recovery
+    }
+
+    /// The first bad record, when a broken store was opened read-only.
+    pub fn broken_at(&self) -> Option<&(u64, String)> {
+        self.facts.broken_at.as_ref()
+    }
+
+    /// The time now, from the ledger's clock: what decisions are made at.
+    pub fn now_ms(&self) -> u64 {
+        self.facts.options.clock.now_ms()
+    }
+
+    /// The graph as of `seq` (inclusive); this view's own graph for its head.
+    pub fn graph_at(&self, seq: u64) -> Result<Graph, KernelError> {
+        if seq == self.head().seq && self.facts.broken_at.is_none() {
+            return Ok(self.state.graph.clone());
+        }
+        time_travel::state_at(&self.ledger, seq).map(|state| state.graph)
+    }
+
+    /// Every record that changed `node`.
+    pub fn history(&self, node: &str) -> Result<Vec<HistoryStep>, KernelError> {
+        time_travel::history(&self.ledger, node)
+    }
+
+    /// Up to `limit` records from `from` on.
+    pub fn records(&self, from: u64, limit: u64) -> Result<Vec<Record>, KernelError> {
+        let head = self.head().seq;
+        if from > head || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let to = head.min(from.saturating_add(limit - 1));
+        self.ledger
+            .range(from, to)
+            .map(|r| r.map_err(KernelError::from))
+            .collect()
+    }
+
+    /// Walks the chain and proves every snapshot.
+    pub fn verify(&self, progress: &mut dyn FnMut(u64)) -> Result<VerifyOutcome, KernelError> {
+        verify::verify(&self.ledger, progress)
+    }
+
+    /// Folds the ledger from genesis in a fresh state and compares it with this view's.
+    pub fn replay_verify(&self) -> Result<ReplayOutcome, KernelError> {
+        let (replayed, records, decision_mismatch) = verify::replay_from_genesis(&self.ledger)?;
+        Ok(ReplayOutcome {
+            records,
+            replayed: replayed.graph.digest(),
+            live: self.state.graph.digest(),
+            workspaces_match: replayed.pool == self.state.pool,
+            jobs_match: replayed.jobs == self.state.jobs,
+            processes_match: replayed.processes == self.state.processes,
+            decision_mismatch,
+        })
+    }
+
+    /// Writes records `from..=to` to a bundle file.
+    pub fn export(
+        &self,
+        path: &Path,
+        from: u64,
+        to: u64,
+    ) -> Result<jitos_ledger::BundleInfo, KernelError> {
+        Ok(self.ledger.export_bundle(path, from, to)?)
+    }
+
+    /// Reads blobs, each checked against its hash; a missing one is an error.
+    pub fn get_blobs(&self, refs: &[BlobRef]) -> Result<Vec<Vec<u8>>, KernelError> {
+        refs.iter()
+            .map(|blob| {
+                self.ledger
+                    .get_blob(&Hash(blob.0))?
+                    .ok_or(KernelError::BlobMissing { blob: *blob })
+            })
+            .collect()
+    }
+
+    /// The file tree recorded in the system graph as of `seq`.
+    pub fn tree_at(&self, seq: u64) -> Result<Tree, KernelError> {
+        tree_of(&self.graph_at(seq)?)
+    }
+
+    /// The whole graph as an open workspace sees it. O(graph): for display and checkout.
+    pub fn sws_graph(&self, sws: u64) -> Result<Graph, KernelError> {
+        self.state.sws_graph(sws)
+    }
+
+    /// The graph-level changes of an open workspace against its base, in key order.
+    pub fn sws_diff(&self, sws: u64) -> Result<Vec<KeyDiff>, KernelError> {
+        self.state
+            .pool
+            .diff(&self.state.graph, sws)
+            .map_err(KernelError::Workspace)
+    }
+
+    /// The file tree of an open workspace's base.
+    pub fn sws_base_tree(&self, sws: u64) -> Result<Tree, KernelError> {
+        self.state.sws_base_tree(sws)
+    }
+
+    /// The file tree an open workspace holds.
+    pub fn sws_tree(&self, sws: u64) -> Result<Tree, KernelError> {
+        tree_of(&self.sws_graph(sws)?)
+    }
+
+    /// The workspace of the lane of `job` and its file changes, if both can be read.
+    pub fn ask_context(&self, process: u64, job: usize) -> Option<AskContext> {
+        self.state.ask_context(process, job)
+    }
+}
+
+impl State {
+    /// The whole graph as an open workspace sees it. O(graph).
+    pub(crate) fn sws_graph(&self, sws: u64) -> Result<Graph, KernelError> {
+        let view = self
+            .pool
+            .view(&self.graph, sws)
+            .map_err(KernelError::Workspace)?;
+        materialize(&view).map_err(|e| KernelError::Workspace(SwsError::Inconsistent(e)))
+    }
+
+    /// The file tree of an open workspace's base.
+    pub(crate) fn sws_base_tree(&self, sws: u64) -> Result<Tree, KernelError> {
+        let base = self
+            .pool
+            .base_view(&self.graph, sws)
+            .map_err(KernelError::Workspace)?;
+        let graph =
+            materialize(&base).map_err(|e| KernelError::Workspace(SwsError::Inconsistent(e)))?;
+        tree_of(&graph)
+    }
+
+    /// The workspace of the lane of `job` and its file changes, if both can be read.
+    pub(crate) fn ask_context(&self, process: u64, job: usize) -> Option<AskContext> {
+        let p = self.processes.get(process)?;
+        let lane = p.slaps.get(p.run.candidate)?.dag.jobs.get(job)?.lane;
+        let sws = p.run.lanes.get(lane)?.sws()?;
+        let base = self.sws_base_tree(sws).ok()?;
+        let now = tree_of(&self.sws_graph(sws).ok()?).ok()?;
+        Some(AskContext {
+            sws,
+            files: diff_trees(&base, &now),
+        })
+    }
+}
