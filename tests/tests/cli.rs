@@ -327,7 +327,8 @@ fn export_import_gives_the_same_store() {
 
 // Goal: the read commands work on the store with no daemon running and say what the
 // daemon said. Method: capture log, graph and verify from the daemon, stop it, run them
-// (and export) offline, and check `status`, which needs a daemon, explains that.
+// (and export) offline, check `status` reports the store read-only at the same head, and
+// check a write, which needs a daemon, explains that.
 #[test]
 fn offline_commands_without_a_daemon() {
     let sandbox = Sandbox::new();
@@ -351,7 +352,16 @@ fn offline_commands_without_a_daemon() {
     );
     assert!(bundle.is_file(), "offline export wrote no file");
 
-    let refused = assert_failure("status without a daemon", &sandbox.jitos(&["status"]));
+    let status = ok(&sandbox, &["status"]);
+    assert!(status.contains("mode       read-only"), "{status}");
+    assert!(
+        status.contains(&format!("head       seq {SEED_HEAD} ")),
+        "{status}"
+    );
+    let refused = assert_failure(
+        "a write without a daemon",
+        &sandbox.jitos(&["sws", "create"]),
+    );
     assert!(refused.contains("no jitosd is listening"), "{refused}");
 }
 
