@@ -122,7 +122,7 @@ pub enum OpenError {
     Encode {
         /// The encoder's error.
         #[source]
-        source: bincode::error::EncodeError,
+        source: crate::codec::CodecError,
     },
     /// RocksDB failed.
     #[error(transparent)]
@@ -202,7 +202,7 @@ pub enum AppendError {
         seq: u64,
         /// The encoder's error.
         #[source]
-        source: bincode::error::EncodeError,
+        source: crate::codec::CodecError,
     },
     /// A snapshot was offered for a seq the ledger has not reached.
     #[error(
@@ -421,7 +421,7 @@ pub enum BundleError {
         seq: u64,
         /// The encoder's error.
         #[source]
-        source: bincode::error::EncodeError,
+        source: crate::codec::CodecError,
     },
     /// Reading the source ledger failed.
     #[error(transparent)]

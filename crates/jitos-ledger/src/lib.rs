@@ -10,6 +10,8 @@ mod blob;
 mod bundle;
 mod bundle_format;
 mod clock;
+pub mod codec;
+mod depth;
 mod error;
 mod genesis;
 mod hash;
