@@ -97,14 +97,15 @@ fn decode_nested<T: DeserializeOwned, const MAX: usize>(
 ) -> Result<T, CodecError> {
     let config = bincode::config::standard().with_limit::<MAX>();
     let mut input = Input { rest: bytes };
-    let mut decoder = OwnedSerdeDecoder::from_reader(&mut input, config);
-    let value = T::deserialize(Limited::new(decoder.as_deserializer(), depth_max)).map_err(
-        |error: DecodeError| CodecError::Decode {
-            what,
-            message: error.to_string(),
-        },
-    )?;
-    drop(decoder);
+    let value = {
+        let mut decoder = OwnedSerdeDecoder::from_reader(&mut input, config);
+        T::deserialize(Limited::new(decoder.as_deserializer(), depth_max)).map_err(
+            |error: DecodeError| CodecError::Decode {
+                what,
+                message: error.to_string(),
+            },
+        )?
+    };
     match input.rest.len() {
         0 => Ok(value),
         extra => Err(CodecError::Trailing { what, extra }),
@@ -118,11 +119,12 @@ struct Input<'a> {
 
 impl Reader for Input<'_> {
     fn read(&mut self, bytes: &mut [u8]) -> Result<(), DecodeError> {
-        let (head, rest) = self.rest.split_at_checked(bytes.len()).ok_or_else(|| {
-            DecodeError::UnexpectedEnd {
-                additional: bytes.len().saturating_sub(self.rest.len()),
-            }
-        })?;
+        let (head, rest) =
+            self.rest
+                .split_at_checked(bytes.len())
+                .ok_or_else(|| DecodeError::UnexpectedEnd {
+                    additional: bytes.len().saturating_sub(self.rest.len()),
+                })?;
         bytes.copy_from_slice(head);
         self.rest = rest;
         Ok(())
@@ -295,7 +297,10 @@ mod tests {
         // Goal: `ByteString` is a drop-in for a `Vec<u8>` field of a type already on disk.
         let bytes = vec![0u8, 1, 2, 255];
         let as_vec = encode::<LIMIT>(&bytes, "vec").unwrap();
-        assert_eq!(encode::<LIMIT>(&ByteString(bytes.clone()), "bytes").unwrap(), as_vec);
+        assert_eq!(
+            encode::<LIMIT>(&ByteString(bytes.clone()), "bytes").unwrap(),
+            as_vec
+        );
         assert_eq!(
             decode::<ByteString, LIMIT>(&as_vec, "bytes").unwrap(),
             ByteString(bytes)

@@ -40,7 +40,10 @@ impl Budget {
     /// One level deeper, or the error that says the input nests too deep.
     fn enter<E: de::Error>(self) -> Result<Budget, E> {
         match self.left.checked_sub(1) {
-            Some(left) => Ok(Budget { left, max: self.max }),
+            Some(left) => Ok(Budget {
+                left,
+                max: self.max,
+            }),
             None => Err(E::custom(format_args!(
                 "it nests deeper than {} levels, more than any valid value",
                 self.max

@@ -1,0 +1,188 @@
+//! Kernel snapshots: the whole folded state in the bytes the ledger stores as a snapshot,
+//! bound by a digest of every part of it.
+//!
+//! A snapshot is a cache of the fold, never history: one that this build cannot read is
+//! skipped and the records are folded instead. So its sections are the in-memory types
+//! as serde writes them, not frozen durable types, and `STATE_LAYOUT` names that layout:
+//! a snapshot of another layout is *unread* (skipped, not corrupt). The golden test in
+//! this file fails when the layout changes without the number changing.
+//!
+//! Two formats are read; `docs/LEDGER_FORMAT.md` gives both byte for byte.
+//! - `JITOSST4` (written now): magic, `STATE_LAYOUT` (u32), the snapshot digest (32), the
+//!   graph's canonical snapshot (u64 length, then the bytes), then the pool, the jobs and
+//!   the processes (one codec value). The snapshot digest is BLAKE3 derive-key
+//!   `jitos.kernel.snapshot.v2` over the graph's state digest, the layout and the sections
+//!   as they re-encode; loading recomputes it from what decoded.
+//! - `JITOSST3` (written before): magic, the graph's snapshot (u64 length, bytes), the
+//!   sections; layout 1, and only its graph is proven.
+//!
+//! In both, the digest the ledger keeps beside the snapshot is the graph's state digest,
+//! the one `status` and `replay` print, and the decoded graph must hash to it.
+
+use jitos_ledger::codec;
+use jitos_sched::Processes;
+use jitos_sws::Pool;
+use jitos_warp::{Graph, StateDigest};
+
+use crate::{jobs::Jobs, KernelError, State};
+
+/// Magic of the snapshots written now.
+const MAGIC: &[u8; 8] = b"JITOSST4";
+
+/// Magic of the snapshots written before the snapshot digest (layout 1, graph proven only).
+const MAGIC_GRAPH_PROVEN: &[u8; 8] = b"JITOSST3";
+
+/// The layout of the sections: `Pool`, `Jobs` and `Processes` as serde writes them. Bump
+/// it whenever one of those types (or anything inside them) changes shape; the golden test
+/// `the_state_layout_is_pinned` says when.
+pub const STATE_LAYOUT: u32 = 1;
+
+/// The layout of the sections of a `JITOSST3` snapshot.
+const GRAPH_PROVEN_LAYOUT: u32 = 1;
+
+/// Domain separation of the snapshot digest.
+const DIGEST_CONTEXT: &str = "jitos.kernel.snapshot.v2";
+
+/// The most the sections may claim while decoding: the ledger's bound on a whole state.
+const SECTIONS_BYTES_MAX: usize = jitos_ledger::SNAPSHOT_STATE_BYTES_MAX;
+
+/// Why a snapshot was not used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// Written in a layout this build does not read: not damage; the records are folded
+    /// instead.
+    Unread(String),
+    /// Damaged or forged: it does not decode, or does not match its digests.
+    Bad(String),
+}
+
+impl Refusal {
+    /// The same refusal, its sentence naming the snapshot's seq.
+    pub(crate) fn of_seq(self, seq: u64) -> Refusal {
+        match self {
+            Refusal::Unread(why) => Refusal::Unread(format!("snapshot at seq {seq} {why}")),
+            Refusal::Bad(why) => Refusal::Bad(format!("snapshot at seq {seq} {why}")),
+        }
+    }
+
+    /// The sentence, whichever kind it is.
+    pub(crate) fn reason(&self) -> &str {
+        match self {
+            Refusal::Unread(reason) | Refusal::Bad(reason) => reason,
+        }
+    }
+}
+
+/// The sections, borrowed for encoding.
+type SectionsRef<'a> = (&'a Pool, &'a Jobs, &'a Processes);
+
+/// The sections, decoded.
+type Sections = (Pool, Jobs, Processes);
+
+impl State {
+    /// The snapshot bytes of this state, in the current format (`JITOSST4`).
+    pub fn encode_snapshot(&self) -> Result<Vec<u8>, KernelError> {
+        let sections: SectionsRef<'_> = (&self.pool, &self.jobs, &self.processes);
+        let sections = codec::encode::<SECTIONS_BYTES_MAX>(&sections, "the snapshot's sections")
+            .map_err(crate::PayloadError::from)?;
+        let graph = self.graph.encode_snapshot();
+        let digest = snapshot_digest(&self.graph.digest(), STATE_LAYOUT, &sections);
+        let mut bytes = Vec::with_capacity(MAGIC.len() + 4 + 32 + 8 + graph.len() + sections.len());
+        bytes.extend_from_slice(MAGIC);
+        bytes.extend_from_slice(&STATE_LAYOUT.to_le_bytes());
+        bytes.extend_from_slice(&digest);
+        bytes.extend_from_slice(&(graph.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(&graph);
+        bytes.extend_from_slice(&sections);
+        Ok(bytes)
+    }
+}
+
+/// The state in snapshot `bytes`, proven: it decodes strictly, its graph hashes to
+/// `recorded` (the digest the ledger keeps beside it), and, in the current format, the
+/// whole state recomputes to the snapshot digest it carries.
+pub(crate) fn prove(bytes: &[u8], recorded: &[u8; 32]) -> Result<State, Refusal> {
+    let bad = |why: String| Refusal::Bad(why);
+    let (state, carried) = if let Some(rest) = bytes.strip_prefix(MAGIC.as_slice()) {
+        let (layout, rest) = take::<4>(rest).map_err(bad)?;
+        check_layout(u32::from_le_bytes(layout))?;
+        let (carried, rest) = take::<32>(rest).map_err(bad)?;
+        (decode_parts(rest).map_err(bad)?, Some(carried))
+    } else if let Some(rest) = bytes.strip_prefix(MAGIC_GRAPH_PROVEN.as_slice()) {
+        check_layout(GRAPH_PROVEN_LAYOUT)?;
+        (decode_parts(rest).map_err(bad)?, None)
+    } else {
+        return Err(bad(
+            "does not start with a kernel snapshot magic (JITOSST3 or JITOSST4)".to_owned(),
+        ));
+    };
+    let graph_digest = state.graph.digest();
+    if &graph_digest.0 != recorded {
+        return Err(bad(format!(
+            "does not match its digest: its graph hashes to {graph_digest}, recorded {}",
+            StateDigest(*recorded)
+        )));
+    }
+    if let Some(carried) = carried {
+        let sections: SectionsRef<'_> = (&state.pool, &state.jobs, &state.processes);
+        let sections = codec::encode::<SECTIONS_BYTES_MAX>(&sections, "the snapshot's sections")
+            .map_err(|e| bad(e.to_string()))?;
+        if snapshot_digest(&graph_digest, STATE_LAYOUT, &sections) != carried {
+            return Err(bad(
+                "does not match its snapshot digest: its workspaces, jobs or processes \
+                 differ from what was written"
+                    .to_owned(),
+            ));
+        }
+    }
+    Ok(state)
+}
+
+/// Refuses a layout other than this build's, as unread rather than bad.
+fn check_layout(layout: u32) -> Result<(), Refusal> {
+    if layout == STATE_LAYOUT {
+        return Ok(());
+    }
+    Err(Refusal::Unread(format!(
+        "is of state layout {layout}, and this build reads layout {STATE_LAYOUT}; the records \
+         after the previous usable snapshot are folded instead"
+    )))
+}
+
+/// The graph section (u64 length, bytes) and the sections after it.
+fn decode_parts(bytes: &[u8]) -> Result<State, String> {
+    let (len, rest) = take::<8>(bytes)?;
+    let len = usize::try_from(u64::from_le_bytes(len))
+        .map_err(|_| "names an impossible graph length".to_owned())?;
+    let (graph, sections) = rest
+        .split_at_checked(len)
+        .ok_or("ends inside its graph section")?;
+    let graph = Graph::decode_snapshot(graph).map_err(|e| format!("its graph: {e}"))?;
+    let (pool, jobs, processes): Sections =
+        codec::decode::<Sections, SECTIONS_BYTES_MAX>(sections, "the snapshot's sections")
+            .map_err(|e| e.to_string())?;
+    Ok(State {
+        graph,
+        pool,
+        jobs,
+        processes,
+    })
+}
+
+/// The first `N` bytes and the rest, or why there are not `N`.
+fn take<const N: usize>(bytes: &[u8]) -> Result<([u8; N], &[u8]), String> {
+    let (head, rest) = bytes
+        .split_first_chunk::<N>()
+        .ok_or("ends inside its header")?;
+    Ok((*head, rest))
+}
+
+/// The digest that binds a whole snapshot: the graph's state digest, the layout, and the
+/// sections' canonical bytes.
+fn snapshot_digest(graph: &StateDigest, layout: u32, sections: &[u8]) -> [u8; 32] {
+    let mut hasher = blake3::Hasher::new_derive_key(DIGEST_CONTEXT);
+    hasher.update(&graph.0);
+    hasher.update(&layout.to_le_bytes());
+    hasher.update(sections);
+    *hasher.finalize().as_bytes()
+}
