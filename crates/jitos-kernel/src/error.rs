@@ -31,18 +31,17 @@ pub enum KernelError {
     #[error("bad record payload: {0}")]
     Payload(String),
     /// A payload does not encode, or does not decode as its kind's durable type.
-    #[error("bad record payload: {0}")]
+    #[error(transparent)]
     Durable(#[from] crate::durable::PayloadError),
     /// A stored record's payload does not decode as its kind's durable type.
-    #[error("record {seq} ({kind}) cannot be read: {source}")]
+    #[error("record {seq} ({kind}) cannot be read: {reason}")]
     RecordPayload {
         /// Its sequence number.
         seq: u64,
         /// Its kind.
         kind: String,
-        /// Why.
-        #[source]
-        source: crate::durable::PayloadError,
+        /// Why (in the message, not a separate source, so it is printed once).
+        reason: crate::durable::PayloadError,
     },
     /// A record of a kind this build does not know.
     #[error("record {seq} has unknown kind {kind:?}; it was written by a newer jitos")]

@@ -8,6 +8,7 @@
 //! **Architecture invariant:** the kernel does no I/O of its own; the ledger's store is
 //! the only thing it touches, and time enters only through the ledger's injectable clock.
 
+mod bundle;
 mod durable;
 mod error;
 mod files;
@@ -28,6 +29,7 @@ mod time_travel;
 mod verify;
 mod workspaces;
 
+pub use bundle::{import_bundle, Imported};
 pub use durable::PayloadError;
 pub use error::{CommitError, KernelError};
 pub use files::BlobGcOutcome;

@@ -63,10 +63,10 @@ pub(crate) fn rebuild(
 pub(crate) fn fold_named(state: &mut State, record: &Record) -> Result<(), KernelError> {
     match state.fold(record) {
         Ok(_) => Ok(()),
-        Err(KernelError::Durable(source)) => Err(KernelError::RecordPayload {
+        Err(KernelError::Durable(reason)) => Err(KernelError::RecordPayload {
             seq: record.seq,
             kind: record.kind.clone(),
-            source,
+            reason,
         }),
         Err(other) => Err(other),
     }

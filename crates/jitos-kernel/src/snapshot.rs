@@ -186,3 +186,197 @@ fn snapshot_digest(graph: &StateDigest, layout: u32, sections: &[u8]) -> [u8; 32
     hasher.update(sections);
     *hasher.finalize().as_bytes()
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use jitos_ledger::{Actor, Hash, Record};
+    use jitos_warp::{Op, Rewrite};
+
+    use super::*;
+    use crate::{
+        durable::tests::{install, intent, job_records, rewrite, slap, value},
+        job_record::JobRecord,
+        process_record::ProcessRecord,
+        sws_record::SwsRecord,
+    };
+
+    /// A kind and payload, for the records below.
+    trait Payload {
+        fn kind_and_bytes(&self) -> (String, Vec<u8>);
+    }
+
+    macro_rules! payload {
+        ($($t:ty)*) => {$(
+            impl Payload for $t {
+                fn kind_and_bytes(&self) -> (String, Vec<u8>) {
+                    (self.kind().to_owned(), self.encode().unwrap())
+                }
+            }
+        )*};
+    }
+    payload!(SwsRecord JobRecord ProcessRecord);
+
+    fn record_of(record: &impl Payload) -> (String, Vec<u8>) {
+        record.kind_and_bytes()
+    }
+
+    /// A state with something in every section: a workspace with a change, a finished
+    /// attempt, an installed worker, a submitted process, a system node.
+    fn state() -> State {
+        let mut apply = rewrite();
+        apply.expect.clear();
+        apply.ops.truncate(1);
+        let mut dispatch = job_records().remove(1);
+        if let JobRecord::Dispatch(d) = &mut dispatch {
+            d.sws = 1;
+        }
+        let JobRecord::Done { results, .. } = job_records().remove(2) else {
+            panic!("the third job sample is a done");
+        };
+        let payloads: Vec<(String, Vec<u8>)> = vec![
+            record_of(&SwsRecord::Create {
+                over: jitos_sws::Over::System { at_seq: 0 },
+            }),
+            record_of(&SwsRecord::Apply {
+                sws: 1,
+                rewrite: apply,
+            }),
+            record_of(&dispatch),
+            record_of(&JobRecord::Done {
+                attempt: 3,
+                rewrites: Vec::new(),
+                results,
+            }),
+            record_of(&JobRecord::Install(install())),
+            record_of(&ProcessRecord {
+                decided_ms: 6,
+                event: jitos_sched::Event::Submitted {
+                    intent: intent(),
+                    slaps: vec![slap()],
+                },
+                sws: Vec::new(),
+                rewrite: None,
+                context: None,
+            }),
+            (
+                crate::KIND_REWRITE.to_owned(),
+                crate::encode_rewrite(&Rewrite {
+                    ops: vec![Op::AddNode {
+                        id: jitos_warp::NodeId::new("sys:1").unwrap(),
+                        kind: "Note".into(),
+                        attrs: [("v".to_owned(), value())].into(),
+                    }],
+                    expect: Vec::new(),
+                })
+                .unwrap(),
+            ),
+        ];
+        let mut state = State::default();
+        for (index, (kind, payload)) in payloads.into_iter().enumerate() {
+            let record = Record {
+                seq: index as u64 + 1,
+                parent: Hash::ZERO,
+                kind,
+                actor: Actor::System,
+                time_ms: 0,
+                payload,
+                hash: Hash::ZERO,
+            };
+            state.fold(&record).unwrap();
+        }
+        state
+    }
+
+    fn assert_same(left: &State, right: &State) {
+        assert_eq!(left.graph.digest(), right.graph.digest());
+        assert!(left.pool == right.pool, "the pools differ");
+        assert_eq!(left.jobs, right.jobs);
+        assert_eq!(left.processes, right.processes);
+    }
+
+    // Goal: a snapshot proves itself and reads back as the state it was taken of.
+    #[test]
+    fn a_snapshot_reads_back_as_its_state() {
+        let state = state();
+        assert_eq!(state.jobs.attempts().count(), 1);
+        assert_eq!(state.processes.all().count(), 1);
+        let bytes = state.encode_snapshot().unwrap();
+        assert_eq!(&bytes[..8], MAGIC);
+        let read = prove(&bytes, &state.graph.digest().0).unwrap();
+        assert_same(&read, &state);
+    }
+
+    // Goal: the sections' layout is pinned: a change to `Pool`, `Jobs` or `Processes` (or
+    // to what the fold keeps in them) changes this digest, and must come with a new
+    // `STATE_LAYOUT`, so no build misreads an older snapshot as its own. Method: the
+    // snapshot digest of a fixed state, against the value it had for layout 1.
+    #[test]
+    fn the_state_layout_is_pinned() {
+        let bytes = state().encode_snapshot().unwrap();
+        let digest = hex::encode(&bytes[12..44]);
+        assert_eq!(
+            (STATE_LAYOUT, digest.as_str()),
+            (
+                1,
+                "ef225a8f0927e884f6365af53295346b397a70129c869438c81ec809b0658fdd"
+            ),
+            "the snapshot's sections changed: bump STATE_LAYOUT, then pin the new digest"
+        );
+    }
+
+    // Goal: a snapshot whose recorded digest is not its graph's, or whose sections changed
+    // after it was taken, is bad; one of another layout is unread, not bad.
+    #[test]
+    fn wrong_digests_are_bad_and_other_layouts_unread() {
+        let state = state();
+        let digest = state.graph.digest().0;
+        let bytes = state.encode_snapshot().unwrap();
+
+        let error = prove(&bytes, &[0; 32]).err().unwrap();
+        assert!(
+            matches!(&error, Refusal::Bad(why) if why.contains("does not match its digest")),
+            "{error:?}"
+        );
+
+        // A forger who edits a section must also recompute the digest it carries: the
+        // last byte of the sections (the processes' last field) changed.
+        let mut edited = bytes.clone();
+        let last = edited.len() - 1;
+        edited[last] ^= 1;
+        assert!(matches!(prove(&edited, &digest), Err(Refusal::Bad(_))));
+
+        let mut other_layout = bytes.clone();
+        other_layout[8..12].copy_from_slice(&(STATE_LAYOUT + 1).to_le_bytes());
+        let error = prove(&other_layout, &digest).err().unwrap();
+        assert!(
+            matches!(&error, Refusal::Unread(why) if why.contains("layout")),
+            "{error:?}"
+        );
+
+        for cut in [0, 7, 11, 40, bytes.len() - 1] {
+            assert!(
+                matches!(prove(&bytes[..cut], &digest), Err(Refusal::Bad(_))),
+                "cut at {cut}"
+            );
+        }
+    }
+
+    // Goal: a snapshot in the format written before the snapshot digest (JITOSST3: the graph
+    // and the sections, only the graph proven) still reads. Method: bytes laid out as the
+    // old `State::encode_snapshot` wrote them.
+    #[test]
+    fn a_graph_proven_snapshot_still_reads() {
+        let state = state();
+        let graph = state.graph.encode_snapshot();
+        let sections: SectionsRef<'_> = (&state.pool, &state.jobs, &state.processes);
+        let mut bytes = MAGIC_GRAPH_PROVEN.to_vec();
+        bytes.extend_from_slice(&(graph.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(&graph);
+        bytes.extend_from_slice(&codec::encode::<SECTIONS_BYTES_MAX>(&sections, "s").unwrap());
+        let read = prove(&bytes, &state.graph.digest().0).unwrap();
+        assert_same(&read, &state);
+        assert!(matches!(prove(&bytes, &[1; 32]), Err(Refusal::Bad(_))));
+    }
+}

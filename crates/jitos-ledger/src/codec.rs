@@ -102,13 +102,36 @@ fn decode_nested<T: DeserializeOwned, const MAX: usize>(
         T::deserialize(Limited::new(decoder.as_deserializer(), depth_max)).map_err(
             |error: DecodeError| CodecError::Decode {
                 what,
-                message: error.to_string(),
+                message: describe(error, MAX),
             },
         )?
     };
     match input.rest.len() {
         0 => Ok(value),
         extra => Err(CodecError::Trailing { what, extra }),
+    }
+}
+
+/// A decoding error in words (bincode's own `Display` is its `Debug`).
+fn describe(error: DecodeError, max: usize) -> String {
+    match error {
+        DecodeError::OtherString(message) => message,
+        DecodeError::Other(message) => message.to_owned(),
+        DecodeError::LimitExceeded => {
+            format!("it claims more than the {max} bytes it may hold")
+        }
+        DecodeError::UnexpectedEnd { .. } => "it ends inside a value".to_owned(),
+        DecodeError::Utf8 { inner } => format!("a string is not UTF-8: {inner}"),
+        DecodeError::InvalidBooleanValue(found) => {
+            format!("a boolean is {found}, neither 0 nor 1")
+        }
+        DecodeError::UnexpectedVariant {
+            type_name, found, ..
+        } => format!("{type_name} has no variant {found}"),
+        DecodeError::OutsideUsizeRange(found) => {
+            format!("{found} does not fit this machine's usize")
+        }
+        other => format!("{other:?}"),
     }
 }
 

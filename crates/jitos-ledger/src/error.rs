@@ -414,6 +414,18 @@ pub enum BundleError {
         /// Why it cannot be used.
         reason: &'static str,
     },
+    /// The caller refused a record of the bundle (it does not fold), or could not say which
+    /// blobs it names.
+    #[error("{}: record {seq} cannot be taken in: {reason}", .path.display())]
+    Refused {
+        /// The bundle.
+        path: PathBuf,
+        /// The record's seq.
+        seq: u64,
+        /// The caller's reason (in the message, not a separate source, so it is printed
+        /// once).
+        reason: crate::bundle::BoxError,
+    },
     /// A record could not be encoded.
     #[error("could not encode record {seq} for the bundle: {source}")]
     Encode {

@@ -24,6 +24,7 @@ mod staging;
 mod store;
 mod verify;
 
+pub use bundle::{BoxError, RecordCheck};
 pub use bundle_format::{BundleInfo, BUNDLE_FORMAT_VERSION, BUNDLE_MAGIC};
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use error::{AppendError, BundleError, OpenError, ReadError, SnapshotError, StoreError};

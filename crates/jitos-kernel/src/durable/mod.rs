@@ -27,7 +27,7 @@ pub(crate) mod v1;
 pub(crate) mod v2;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 /// The largest payload the ledger stores; decoding claims no more.
 pub(crate) const PAYLOAD_BYTES_MAX: usize = jitos_ledger::PAYLOAD_BYTES_MAX;

@@ -43,7 +43,7 @@ where
 }
 
 /// A value of every variant, nested.
-fn value() -> Value {
+pub(crate) fn value() -> Value {
     Value::Map(map(&[
         ("b", Value::Bool(true)),
         ("blob", Value::Blob(BlobRef([7; 32]))),
@@ -57,7 +57,7 @@ fn value() -> Value {
 }
 
 /// A rewrite with every op and every expect.
-fn rewrite() -> Rewrite {
+pub(crate) fn rewrite() -> Rewrite {
     Rewrite {
         ops: vec![
             Op::AddNode {
@@ -225,7 +225,7 @@ fn manifest() -> Manifest {
     }
 }
 
-fn install() -> WorkerInstall {
+pub(crate) fn install() -> WorkerInstall {
     WorkerInstall {
         manifest: manifest(),
         binary: "/opt/workers/jitos-worker-custom".into(),
@@ -234,7 +234,7 @@ fn install() -> WorkerInstall {
 }
 
 /// One payload of every `job.*` variant (the install apart: its kind has two versions).
-fn job_records() -> Vec<JobRecord> {
+pub(crate) fn job_records() -> Vec<JobRecord> {
     vec![
         JobRecord::Dispatch(Dispatch {
             worker: "shell".into(),
@@ -286,7 +286,7 @@ fn job_records() -> Vec<JobRecord> {
 }
 
 /// A plan three tasks deep, with a run, a question and a race.
-fn slap() -> Slap {
+pub(crate) fn slap() -> Slap {
     let leaf = |task: &str, node: Node| Decomposition {
         task: task.into(),
         params: map(&[("p", "v".to_owned())]),
@@ -399,7 +399,7 @@ fn slap() -> Slap {
     }
 }
 
-fn intent() -> Intent {
+pub(crate) fn intent() -> Intent {
     Intent {
         goal: "goal".into(),
         params: map(&[("a", "1".to_owned()), ("b", "2".to_owned())]),
