@@ -127,7 +127,7 @@ pub struct WorkerInstall {
 }
 
 /// The payload of a job or registry record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JobRecord {
     /// `job.dispatch`.
     Dispatch(Dispatch),

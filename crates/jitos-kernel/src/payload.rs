@@ -3,6 +3,9 @@
 
 use std::collections::BTreeSet;
 
+use jitos_ledger::Record;
+use jitos_warp::{BlobRef, Rewrite};
+
 use crate::{
     durable::{self, v1, Frozen},
     files::blobs_of,
@@ -11,8 +14,6 @@ use crate::{
     sws_record::SwsRecord,
     KernelError,
 };
-use jitos_ledger::Record;
-use jitos_warp::{BlobRef, Rewrite};
 
 /// The kind of the genesis record, written by the ledger itself.
 pub const KIND_GENESIS: &str = "ledger.genesis";

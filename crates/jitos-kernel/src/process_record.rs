@@ -5,7 +5,6 @@
 use jitos_sched::Event;
 use jitos_tree::TreeChange;
 use jitos_warp::Rewrite;
-use serde::{Deserialize, Serialize};
 
 use crate::{
     durable::{self, v1, Frozen},
@@ -35,7 +34,7 @@ pub const KIND_PROCESS_ADVANCE: &str = "process.advance";
 pub const KIND_PROCESS_END: &str = "process.end";
 
 /// The payload of a process record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProcessRecord {
     /// The time the decision was made at (ms): what the scheduler decided with, and what
     /// a replay checks the decision against.
@@ -53,7 +52,7 @@ pub struct ProcessRecord {
 }
 
 /// What a question was asked about.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AskContext {
     /// The workspace of the lane the question's job is in.
     pub sws: u64,

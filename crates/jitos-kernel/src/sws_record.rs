@@ -2,7 +2,6 @@
 
 use jitos_sws::{ConflictReport, Over};
 use jitos_warp::Rewrite;
-use serde::{Deserialize, Serialize};
 
 use crate::{
     durable::{self, v1, Frozen},
@@ -23,7 +22,7 @@ pub const KIND_SWS_REBASE: &str = "sws.rebase";
 pub const KIND_SWS_DISCARD: &str = "sws.discard";
 
 /// Which operation met the conflicts of a `sws.conflict` record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RefusedOp {
     /// A collapse.
     Collapse,
@@ -32,7 +31,7 @@ pub enum RefusedOp {
 }
 
 /// The payload of a workspace record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SwsRecord {
     /// `sws.create`.
     Create {
