@@ -379,4 +379,64 @@ mod tests {
         assert_same(&read, &state);
         assert!(matches!(prove(&bytes, &[1; 32]), Err(Refusal::Bad(_))));
     }
+
+    // Goal: a snapshot whose plan nests far past every limit, in the processes section that
+    // holds the planner's recursive `Decomposition`, is refused as bad without overflowing
+    // the stack. Method: a state whose plan has one marked leaf, its encoding spliced with a
+    // million levels of methods in place of the leaf, proven on a 256 KiB stack.
+    #[test]
+    fn a_hostile_deep_plan_in_a_snapshot_is_refused_on_a_small_stack() {
+        let mut plan = slap();
+        plan.tree = jitos_tasks::Decomposition {
+            task: "LEAFMARK".into(),
+            params: Default::default(),
+            node: jitos_tasks::Node::Ask(jitos_tasks::Ask {
+                question: "Q".into(),
+                yes_no: false,
+            }),
+        };
+        let mut state = State::default();
+        let submit = ProcessRecord {
+            decided_ms: 1,
+            event: jitos_sched::Event::Submitted {
+                intent: intent(),
+                slaps: vec![plan],
+            },
+            sws: Vec::new(),
+            rewrite: None,
+            context: None,
+        };
+        let (kind, payload) = record_of(&submit);
+        let record = Record {
+            seq: 1,
+            parent: Hash::ZERO,
+            kind,
+            actor: Actor::System,
+            time_ms: 0,
+            payload,
+            hash: Hash::ZERO,
+        };
+        state.fold(&record).unwrap();
+        let bytes = state.encode_snapshot().unwrap();
+        let leaf = b"\x08LEAFMARK\x00\x01\x01Q\x00";
+        let at = bytes.windows(leaf.len()).position(|w| w == leaf).unwrap();
+        let levels = 1_000_000;
+        let mut deep = bytes[..at].to_vec();
+        deep.extend_from_slice(&[1, b't', 0, 2, 1, b'm', 0, 0, 1, 1, b's', 0].repeat(levels));
+        deep.extend_from_slice(leaf);
+        deep.extend_from_slice(&vec![0; levels]);
+        deep.extend_from_slice(&bytes[at + leaf.len()..]);
+        let digest = state.graph.digest().0;
+        let refusal = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(move || prove(&deep, &digest).map(drop))
+            .unwrap()
+            .join()
+            .unwrap()
+            .unwrap_err();
+        assert!(
+            matches!(&refusal, Refusal::Bad(why) if why.contains("nests deeper than")),
+            "{refusal:?}"
+        );
+    }
 }

@@ -16,6 +16,12 @@
 //! build that does not know a version refuses the record by its kind, naming it, before
 //! reading a byte of its payload. Each version's reader is kept for ever.
 //!
+//! **Changing an in-memory type.** When a type a payload holds gains a field, the `thaw`
+//! of every version that lacks it fills in what an old record means (a default, stated
+//! there). If new records must carry the field, add a version: a new durable type (in a
+//! new module, never an edit of an old one), a new kind string written from then on, a
+//! reader for it here, golden bytes and a fixture written by it (`tests/fixtures/`).
+//!
 //! Every payload is read through `jitos_ledger::codec`, bounded in bytes and nesting.
 
 use std::collections::BTreeMap;

@@ -407,3 +407,46 @@ fn a_refused_record_stops_the_import() {
     assert!(!target.exists());
     assert!(entries_besides(temp.path(), &["source", "b"]).is_empty());
 }
+
+/// `bytes` with its trailer recomputed, as a forger would, so only the entry checks stand
+/// between the change and the store.
+fn resealed(mut bytes: Vec<u8>) -> Vec<u8> {
+    let body = bytes.len() - 32;
+    let trailer = blake3::Hasher::new_derive_key("jitos.ledger.bundle.v1")
+        .update(&bytes[..body])
+        .finalize();
+    bytes[body..].copy_from_slice(trailer.as_bytes());
+    bytes
+}
+
+// Goal: a hostile entry — an unknown tag, a blob claiming 2^40 bytes — is refused by name
+// before anything is allocated for it, even when the trailer was recomputed to match.
+// Method: the first entry of a good bundle (right after the 117-byte preamble) rewritten.
+#[test]
+fn hostile_entries_are_refused() {
+    let temp = tempfile::tempdir().unwrap();
+    let bundle = temp.path().join("b");
+    let (source, _) = ledger_naming_blobs(&temp.path().join("source"));
+    source
+        .export_bundle(&bundle, 0, source.head().seq, &mut named_in_payload)
+        .unwrap();
+    let good = std::fs::read(&bundle).unwrap();
+    let first_entry = 8 + 4 + 105;
+    assert_eq!(good[first_entry], 1, "the genesis record comes first");
+
+    let mut unknown_tag = good.clone();
+    unknown_tag[first_entry] = 9;
+    let mut huge_blob = good[..first_entry].to_vec();
+    huge_blob.push(2);
+    huge_blob.extend_from_slice(&(1u64 << 40).to_le_bytes());
+    huge_blob.extend_from_slice(&good[first_entry..]);
+    for (what, bytes, why) in [
+        ("an unknown tag", unknown_tag, "unknown tag 9"),
+        ("a huge blob", huge_blob, "over BLOB_BYTES_MAX"),
+    ] {
+        let path = temp.path().join("hostile");
+        std::fs::write(&path, resealed(bytes)).unwrap();
+        let error = Ledger::read_bundle_info(&path).err().unwrap();
+        assert!(error.to_string().contains(why), "{what}: {error}");
+    }
+}
