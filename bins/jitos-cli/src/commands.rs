@@ -327,17 +327,20 @@ fn export(
         "to": info.to,
         "records": info.records,
         "head_hash": info.head_hash.to_string(),
+        "blobs": info.blobs,
+        "blobs_absent": info.blobs_absent,
     });
     if json {
         emit_json(&summary)?;
     } else {
         println!(
-            "exported records {}..={} ({} records) to {}\nlast hash {}",
+            "exported records {}..={} ({} records) to {}\nlast hash {}\n{}",
             info.from,
             info.to,
             info.records,
             file.display(),
-            info.head_hash
+            info.head_hash,
+            blobs_line(&info)
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -373,7 +376,7 @@ fn receive_bundle(client: &mut jitos_proto::Client, file: &Path) -> Result<()> {
 fn import(location: &Location, json: bool, file: &Path) -> Result<ExitCode> {
     let _lock = jitosd::DataDirLock::acquire(&location.data_dir)?;
     let store = location.store_dir();
-    let ledger = jitos_ledger::Ledger::import_bundle(
+    let (ledger, imported) = jitos_kernel::import_bundle(
         &store,
         file,
         jitos_ledger::OpenOptions {
@@ -383,23 +386,51 @@ fn import(location: &Location, json: bool, file: &Path) -> Result<ExitCode> {
     )
     .with_context(|| format!("cannot import {}; nothing was written", file.display()))?;
     let head = ledger.head();
+    let bundle = &imported.bundle;
     if json {
         emit_json(&serde_json::json!({
             "data_dir": location.data_dir.display().to_string(),
             "head_seq": head.seq,
             "head_hash": head.hash.to_string(),
+            "digest": imported.digest.to_string(),
+            "bundle_format": bundle.format_version,
+            "blobs": bundle.blobs,
+            "blobs_absent": bundle.blobs_absent,
         }))?;
     } else {
         println!(
-            "imported {} records into {}\nhead seq {}  hash {}\nstart it with: jitosd --data-dir {}",
+            "imported {} records into {}\nhead seq {}  hash {}\nstate digest {}",
             head.seq + 1,
             location.data_dir.display(),
             head.seq,
             head.hash,
+            imported.digest,
+        );
+        println!("{}", blobs_line(bundle));
+        println!(
+            "start it with: jitosd --data-dir {}",
             location.data_dir.display()
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What a bundle carries of the blobs its records name, in words.
+fn blobs_line(bundle: &jitos_ledger::BundleInfo) -> String {
+    if !bundle.carries_blobs() {
+        return format!(
+            "a version {} bundle carries no blobs: trees it recorded check out only where \
+             their blobs are put again",
+            bundle.format_version
+        );
+    }
+    match bundle.blobs_absent {
+        0 => format!("{} blobs, every one its records name", bundle.blobs),
+        absent => format!(
+            "{} blobs; {absent} its records name were not held by the store it came from",
+            bundle.blobs
+        ),
+    }
 }
 
 /// `jitos worker validate FILE`.

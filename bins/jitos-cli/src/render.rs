@@ -155,6 +155,9 @@ pub fn verify(view: &VerifyView) -> String {
     for (seq, why) in &view.bad_snapshots {
         let _ = writeln!(out, "  snapshot at seq {seq} ignored: {why}");
     }
+    for (seq, why) in &view.unread_snapshots {
+        let _ = writeln!(out, "  snapshot at seq {seq} not read by this build: {why}");
+    }
     out
 }
 

@@ -220,6 +220,7 @@ pub fn verify_view(outcome: VerifyOutcome) -> VerifyView {
         first_bad: outcome.first_bad,
         snapshots_checked: outcome.snapshots_checked,
         bad_snapshots: outcome.bad_snapshots,
+        unread_snapshots: outcome.unread_snapshots,
     }
 }
 

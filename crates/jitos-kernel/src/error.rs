@@ -30,6 +30,19 @@ pub enum KernelError {
     /// A record payload could not be encoded or decoded.
     #[error("bad record payload: {0}")]
     Payload(String),
+    /// A payload does not encode, or does not decode as its kind's durable type.
+    #[error(transparent)]
+    Durable(#[from] crate::durable::PayloadError),
+    /// A stored record's payload does not decode as its kind's durable type.
+    #[error("record {seq} ({kind}) cannot be read: {reason}")]
+    RecordPayload {
+        /// Its sequence number.
+        seq: u64,
+        /// Its kind.
+        kind: String,
+        /// Why (in the message, not a separate source, so it is printed once).
+        reason: crate::durable::PayloadError,
+    },
     /// A record of a kind this build does not know.
     #[error("record {seq} has unknown kind {kind:?}; it was written by a newer jitos")]
     UnknownKind {

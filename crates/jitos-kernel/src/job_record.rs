@@ -5,7 +5,10 @@ use jitos_warp::{BlobRef, Rewrite};
 use jitos_worker::Manifest;
 use serde::{Deserialize, Serialize};
 
-use crate::{payload, KernelError};
+use crate::{
+    durable::{self, v1, v2, Frozen, PayloadError},
+    KernelError,
+};
 
 /// An attempt was handed to a worker; its id is the record's seq.
 pub const KIND_JOB_DISPATCH: &str = "job.dispatch";
@@ -15,8 +18,12 @@ pub const KIND_JOB_DONE: &str = "job.done";
 pub const KIND_JOB_FAILED: &str = "job.failed";
 /// Terminal: the worker proposed something the job may not do; nothing was applied.
 pub const KIND_JOB_REFUSED: &str = "job.refused";
-/// A worker was registered with the daemon.
-pub const KIND_WORKER_INSTALL: &str = "worker.install";
+/// A worker was registered with the daemon: payload version 2, which keeps its manifest as
+/// text (`durable/v2.rs`).
+pub const KIND_WORKER_INSTALL: &str = "worker.install@2";
+/// A worker was registered, payload version 1 (its manifest's fields): read, no longer
+/// written.
+pub const KIND_WORKER_INSTALL_V1: &str = "worker.install";
 
 /// What a job may change with its proposal, as decided at dispatch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -120,7 +127,7 @@ pub struct WorkerInstall {
 }
 
 /// The payload of a job or registry record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JobRecord {
     /// `job.dispatch`.
     Dispatch(Dispatch),
@@ -173,18 +180,36 @@ impl JobRecord {
             KIND_JOB_FAILED,
             KIND_JOB_REFUSED,
             KIND_WORKER_INSTALL,
+            KIND_WORKER_INSTALL_V1,
         ]
         .contains(&kind)
     }
 
-    /// The payload bytes.
+    /// The payload bytes: version 2 for an install, version 1 for the others.
     pub fn encode(&self) -> Result<Vec<u8>, KernelError> {
-        payload::encode(self)
+        let bytes = match self {
+            JobRecord::Install(install) => durable::encode(&v2::WorkerInstall::of(install)?),
+            other => durable::encode(&v1::job::JobRecord::freeze(other)),
+        };
+        Ok(bytes?)
     }
 
     /// Decodes the payload of a record of `kind`, checking the two agree.
     pub fn decode(kind: &str, bytes: &[u8]) -> Result<JobRecord, KernelError> {
-        payload::decode_of_kind(kind, bytes, JobRecord::kind)
+        let record = match kind {
+            KIND_WORKER_INSTALL => durable::decode::<v2::WorkerInstall>(bytes)
+                .and_then(v2::WorkerInstall::thaw)
+                .map(JobRecord::Install),
+            KIND_WORKER_INSTALL_V1 => match durable::decode::<v1::job::JobRecord>(bytes)? {
+                v1::job::JobRecord::Install(install) => install.thaw().map(JobRecord::Install),
+                other => Err(PayloadError::KindMismatch {
+                    kind: kind.to_owned(),
+                    found: other.thaw()?.kind(),
+                }),
+            },
+            _ => durable::decode_of_kind::<v1::job::JobRecord>(kind, bytes, JobRecord::kind),
+        };
+        Ok(record?)
     }
 
     /// The rewrites this record carries (for blob collection and display).

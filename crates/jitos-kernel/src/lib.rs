@@ -10,8 +10,10 @@
 //! **Architecture invariant:** the kernel does no I/O of its own; the ledger's store is
 //! the only thing it touches, and time enters only through the ledger's injectable clock.
 
+mod bundle;
 mod command;
 mod decide;
+mod durable;
 mod error;
 mod files;
 mod follow_on;
@@ -23,19 +25,22 @@ mod process_record;
 mod proposal_check;
 mod recovery;
 mod service;
+mod snapshot;
 mod state;
 mod sws_record;
 mod time_travel;
 mod verify;
 mod view;
 
+pub use bundle::{import_bundle, Imported};
 pub use command::{Command, Commit, Outcome, Proposed, Request};
+pub use durable::PayloadError;
 pub use error::{CommitError, KernelError};
 pub use files::{BlobGcOutcome, Unreferenced};
 pub use follow_on::{FollowOn, FOLLOW_ONS_PER_GROUP_MAX};
 pub use job_record::{
     Dispatch, Effect, FailureCause, JobRecord, Owner, Results, WorkerInstall, KIND_JOB_DISPATCH,
-    KIND_JOB_DONE, KIND_JOB_FAILED, KIND_JOB_REFUSED, KIND_WORKER_INSTALL,
+    KIND_JOB_DONE, KIND_JOB_FAILED, KIND_JOB_REFUSED, KIND_WORKER_INSTALL, KIND_WORKER_INSTALL_V1,
 };
 pub use jobs::{Attempt, AttemptStatus, Jobs, JobsError};
 pub use kernel::{Kernel, KernelOptions, GROUP_BYTES_MAX, SNAPSHOT_EVERY_DEFAULT};
@@ -47,6 +52,7 @@ pub use process_record::{
 };
 pub use recovery::RecoveryReport;
 pub use service::{KernelHandle, KernelService, COMMIT_BATCH_MAX};
+pub use snapshot::STATE_LAYOUT;
 pub use state::State;
 pub use sws_record::{
     RefusedOp, SwsRecord, KIND_SWS_APPLY, KIND_SWS_COLLAPSE, KIND_SWS_CONFLICT, KIND_SWS_CREATE,

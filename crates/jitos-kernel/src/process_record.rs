@@ -5,9 +5,12 @@
 use jitos_sched::Event;
 use jitos_tree::TreeChange;
 use jitos_warp::Rewrite;
-use serde::{Deserialize, Serialize};
 
-use crate::{payload, sws_record::SwsRecord, KernelError};
+use crate::{
+    durable::{self, v1, Frozen},
+    sws_record::SwsRecord,
+    KernelError,
+};
 
 /// A process was submitted with its plan candidates.
 pub const KIND_PROCESS_SUBMIT: &str = "process.submit";
@@ -31,7 +34,7 @@ pub const KIND_PROCESS_ADVANCE: &str = "process.advance";
 pub const KIND_PROCESS_END: &str = "process.end";
 
 /// The payload of a process record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProcessRecord {
     /// The time the decision was made at (ms): what the scheduler decided with, and what
     /// a replay checks the decision against.
@@ -49,7 +52,7 @@ pub struct ProcessRecord {
 }
 
 /// What a question was asked about.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AskContext {
     /// The workspace of the lane the question's job is in.
     pub sws: u64,
@@ -93,14 +96,18 @@ impl ProcessRecord {
         .contains(&kind)
     }
 
-    /// The payload bytes.
+    /// The payload bytes (version 1).
     pub fn encode(&self) -> Result<Vec<u8>, KernelError> {
-        payload::encode(self)
+        Ok(durable::encode(&v1::process::ProcessRecord::freeze(self))?)
     }
 
     /// Decodes the payload of a record of `kind`, checking the two agree.
     pub fn decode(kind: &str, bytes: &[u8]) -> Result<ProcessRecord, KernelError> {
-        payload::decode_of_kind(kind, bytes, ProcessRecord::kind)
+        Ok(durable::decode_of_kind::<v1::process::ProcessRecord>(
+            kind,
+            bytes,
+            ProcessRecord::kind,
+        )?)
     }
 
     /// The rewrites this record carries (for blob collection and display).

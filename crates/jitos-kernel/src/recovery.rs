@@ -1,11 +1,12 @@
 //! Recovery: the newest snapshot that proves itself, then the tail of the ledger.
 //!
 //! A snapshot is trusted only when its stored checksum holds, it decodes strictly, and the
-//! digest recomputed from its content equals the digest recorded beside it. Anything else
-//! is reported and skipped, never used.
+//! digests recomputed from its content equal those recorded (`snapshot::prove`). Anything
+//! else is reported and skipped, never used.
 
-use crate::{KernelError, State};
-use jitos_ledger::Ledger;
+use jitos_ledger::{Ledger, Record};
+
+use crate::{snapshot, KernelError, State};
 
 /// What recovery did, for `status` and the daemon's start-up log.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -34,7 +35,8 @@ pub(crate) fn rebuild(
                 base = Some((meta.seq, state));
                 break;
             }
-            Err(reason) => {
+            Err(refusal) => {
+                let reason = refusal.reason().to_owned();
                 tracing::warn!(seq = meta.seq, %reason, "ignoring snapshot");
                 report.ignored_snapshots.push((meta.seq, reason));
             }
@@ -49,29 +51,35 @@ pub(crate) fn rebuild(
     };
     if first <= target {
         for record in ledger.range(first, target) {
-            state.fold(&record?)?;
+            fold_named(&mut state, &record?)?;
             report.replayed_records += 1;
         }
     }
     Ok((state, report))
 }
 
-/// Loads a snapshot and proves it against its recorded digest; the error says why not.
-pub(crate) fn load_trusted(ledger: &Ledger, seq: u64, digest: &[u8; 32]) -> Result<State, String> {
-    let bytes = ledger.load_snapshot(seq).map_err(|e| e.to_string())?;
-    prove_snapshot(&bytes, digest).map_err(|why| format!("snapshot at seq {seq} {why}"))
+/// Folds `record` into `state`; a payload that cannot be read is named by its seq and kind,
+/// so a person knows which record stops the store from opening.
+pub(crate) fn fold_named(state: &mut State, record: &Record) -> Result<(), KernelError> {
+    match state.fold(record) {
+        Ok(_) => Ok(()),
+        Err(KernelError::Durable(reason)) => Err(KernelError::RecordPayload {
+            seq: record.seq,
+            kind: record.kind.clone(),
+            reason,
+        }),
+        Err(other) => Err(other),
+    }
 }
 
-/// Decodes a snapshot's state and checks its graph hashes to the digest recorded beside
-/// it (the pool section is covered by the ledger's checksum of the stored snapshot).
-pub(crate) fn prove_snapshot(bytes: &[u8], digest: &[u8; 32]) -> Result<State, String> {
-    let state = State::decode_snapshot(bytes).map_err(|e| format!("does not decode: {e}"))?;
-    if &state.graph.digest().0 != digest {
-        return Err(format!(
-            "does not match its digest: content hashes to {}, recorded {}",
-            state.graph.digest(),
-            jitos_warp::StateDigest(*digest)
-        ));
-    }
-    Ok(state)
+/// Loads a snapshot and proves it; the refusal says why not, naming the seq.
+pub(crate) fn load_trusted(
+    ledger: &Ledger,
+    seq: u64,
+    digest: &[u8; 32],
+) -> Result<State, snapshot::Refusal> {
+    let bytes = ledger
+        .load_snapshot(seq)
+        .map_err(|e| snapshot::Refusal::Bad(e.to_string()))?;
+    snapshot::prove(&bytes, digest).map_err(|refusal| refusal.of_seq(seq))
 }

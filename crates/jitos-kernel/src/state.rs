@@ -17,10 +17,6 @@ use crate::{
     KernelError, KIND_GENESIS, KIND_REWRITE,
 };
 
-/// Magic that opens a kernel snapshot: the graph's snapshot, then the pool, the jobs and
-/// the processes.
-const SNAPSHOT_MAGIC: &[u8; 8] = b"JITOSST3";
-
 /// The folded state.
 #[derive(Clone, Default)]
 pub struct State {
@@ -174,40 +170,6 @@ impl State {
             Some(workspace) if workspace.is_open() => Ok(()),
             _ => Err(JobsError::WorkspaceNotOpen { sws }),
         }
-    }
-
-    /// The snapshot encoding: magic, the graph's canonical snapshot (length-prefixed),
-    /// then the pool, the jobs and the processes.
-    pub fn encode_snapshot(&self) -> Result<Vec<u8>, KernelError> {
-        let graph = self.graph.encode_snapshot();
-        let pool = payload::encode_large(&(&self.pool, &self.jobs, &self.processes))?;
-        let mut bytes = Vec::with_capacity(SNAPSHOT_MAGIC.len() + 8 + graph.len() + pool.len());
-        bytes.extend_from_slice(SNAPSHOT_MAGIC);
-        bytes.extend_from_slice(&(graph.len() as u64).to_le_bytes());
-        bytes.extend_from_slice(&graph);
-        bytes.extend_from_slice(&pool);
-        Ok(bytes)
-    }
-
-    /// Decodes a snapshot strictly; the error says what is wrong.
-    pub fn decode_snapshot(bytes: &[u8]) -> Result<State, String> {
-        let rest = bytes
-            .strip_prefix(SNAPSHOT_MAGIC.as_slice())
-            .ok_or("does not start with the kernel snapshot magic")?;
-        let (len, rest) = rest.split_at_checked(8).ok_or("ends inside its header")?;
-        let len = u64::from_le_bytes(len.try_into().map_err(|_| "bad header")?);
-        let len = usize::try_from(len).map_err(|_| "names an impossible graph length")?;
-        let (graph, pool) = rest
-            .split_at_checked(len)
-            .ok_or("ends inside its graph section")?;
-        let graph = Graph::decode_snapshot(graph).map_err(|e| e.to_string())?;
-        let (pool, jobs, processes) = payload::decode_large(pool).map_err(|e| e.to_string())?;
-        Ok(State {
-            graph,
-            pool,
-            jobs,
-            processes,
-        })
     }
 }
 

@@ -2,9 +2,11 @@
 
 use jitos_sws::{ConflictReport, Over};
 use jitos_warp::Rewrite;
-use serde::{Deserialize, Serialize};
 
-use crate::{payload, KernelError};
+use crate::{
+    durable::{self, v1, Frozen},
+    KernelError,
+};
 
 /// A workspace was created; its id is the record's seq.
 pub const KIND_SWS_CREATE: &str = "sws.create";
@@ -20,7 +22,7 @@ pub const KIND_SWS_REBASE: &str = "sws.rebase";
 pub const KIND_SWS_DISCARD: &str = "sws.discard";
 
 /// Which operation met the conflicts of a `sws.conflict` record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RefusedOp {
     /// A collapse.
     Collapse,
@@ -29,7 +31,7 @@ pub enum RefusedOp {
 }
 
 /// The payload of a workspace record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SwsRecord {
     /// `sws.create`.
     Create {
@@ -99,14 +101,18 @@ impl SwsRecord {
         .contains(&kind)
     }
 
-    /// The payload bytes.
+    /// The payload bytes (version 1).
     pub fn encode(&self) -> Result<Vec<u8>, KernelError> {
-        payload::encode(self)
+        Ok(durable::encode(&v1::sws::SwsRecord::freeze(self))?)
     }
 
     /// Decodes the payload of a record of `kind`, checking the two agree.
     pub fn decode(kind: &str, bytes: &[u8]) -> Result<SwsRecord, KernelError> {
-        payload::decode_of_kind(kind, bytes, SwsRecord::kind)
+        Ok(durable::decode_of_kind::<v1::sws::SwsRecord>(
+            kind,
+            bytes,
+            SwsRecord::kind,
+        )?)
     }
 
     /// The rewrites this record carries (for blob collection and display).

@@ -151,14 +151,14 @@ impl View {
         })
     }
 
-    /// Writes records `from..=to` to a bundle file.
+    /// Writes records `from..=to` to a bundle file, with the blobs they name.
     pub fn export(
         &self,
         path: &Path,
         from: u64,
         to: u64,
     ) -> Result<jitos_ledger::BundleInfo, KernelError> {
-        Ok(self.ledger.export_bundle(path, from, to)?)
+        crate::bundle::export(&self.ledger, path, from, to)
     }
 
     /// Reads blobs, each checked against its hash; a missing one is an error.

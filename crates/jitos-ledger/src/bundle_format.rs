@@ -1,19 +1,26 @@
 //! The portable bundle file: a streaming writer and a streaming, fully verifying reader.
 //!
-//! Layout (integers little-endian): magic `JITOSBDL`, version u32, header, then each record as
-//! a u32 length and its stored encoding, then a 32-byte trailer hash over everything before it.
+//! Layout (integers little-endian; `docs/LEDGER_FORMAT.md` has it byte for byte): magic
+//! `JITOSBDL`, version u32, header, then entries, then a 32-byte trailer hash over
+//! everything before it. Version 2 (written now): each entry is a tag byte and its body: a
+//! record (u32 length, stored encoding), a blob (u64 length, bytes; addressed by their
+//! hash), or a blob absent from the source (its 32-byte hash). The blobs a record names
+//! come right before it, each once in the bundle. Version 1 (read): records only, each a
+//! u32 length and its stored encoding.
 
+use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use tempfile::NamedTempFile;
 
+use crate::blob::blob_hash;
 use crate::error::BundleError;
 use crate::genesis::{Genesis, FORMAT_VERSION};
 use crate::hash::Hash;
 use crate::ledger::check_genesis_record;
-use crate::limits::{BUNDLE_RECORDS_MAX, RECORD_BYTES_MAX};
+use crate::limits::{BLOB_BYTES_MAX, BUNDLE_RECORDS_MAX, RECORD_BYTES_MAX};
 use crate::record::Record;
 use crate::staging::sync_parent;
 
@@ -21,7 +28,17 @@ use crate::staging::sync_parent;
 pub const BUNDLE_MAGIC: [u8; 8] = *b"JITOSBDL";
 
 /// The bundle layout this build writes and the newest it reads.
-pub const BUNDLE_FORMAT_VERSION: u32 = 1;
+pub const BUNDLE_FORMAT_VERSION: u32 = 2;
+
+/// The first layout, of records only; still read.
+const BUNDLE_FORMAT_RECORDS_ONLY: u32 = 1;
+
+/// Version 2 entry tag: a record.
+const TAG_RECORD: u8 = 1;
+/// Version 2 entry tag: a blob's bytes.
+const TAG_BLOB: u8 = 2;
+/// Version 2 entry tag: a blob a record names that its source store did not hold.
+const TAG_ABSENT: u8 = 3;
 
 /// Domain separation for the trailer hash.
 const BUNDLE_TRAILER_CONTEXT: &str = "jitos.ledger.bundle.v1";
@@ -48,8 +65,31 @@ pub struct BundleInfo {
     pub records: u64,
     /// Hash of the last record (seq `to`).
     pub head_hash: Hash,
+    /// Blobs carried, each once (none in a version 1 bundle).
+    pub blobs: u64,
+    /// Blobs the records name that their source store did not hold, so the bundle cannot
+    /// carry them.
+    pub blobs_absent: u64,
     /// Size of the bundle file.
     pub bundle_bytes: u64,
+}
+
+impl BundleInfo {
+    /// Whether the bundle carries the blobs its records name (version 2 and later).
+    pub fn carries_blobs(&self) -> bool {
+        self.format_version > BUNDLE_FORMAT_RECORDS_ONLY
+    }
+}
+
+/// One entry of a bundle, as the reader returns it.
+pub(crate) enum Entry {
+    /// A record, checked and linked to the one before.
+    Record(Record),
+    /// A blob's bytes and their hash.
+    Blob(Hash, Vec<u8>),
+    /// A blob the next record names that the source did not hold (the reader keeps its
+    /// hash for `check_named`).
+    Absent,
 }
 
 /// The fixed-size header after magic and version.
@@ -146,13 +186,20 @@ impl Fields<'_> {
 /// Writes a bundle to a temporary file beside its destination; `finish` syncs and renames it.
 pub(crate) struct BundleWriter {
     path: PathBuf,
+    version: u32,
     output: BufWriter<NamedTempFile>,
     hasher: blake3::Hasher,
     bytes: u64,
 }
 
 impl BundleWriter {
-    pub(crate) fn create(path: &Path, header: &Header) -> Result<BundleWriter, BundleError> {
+    /// A writer of bundle layout `version`: `BUNDLE_FORMAT_VERSION`, or (in tests of the
+    /// reader) the first, which carries records only.
+    pub(crate) fn create(
+        path: &Path,
+        header: &Header,
+        version: u32,
+    ) -> Result<BundleWriter, BundleError> {
         let dir = crate::staging::parent_dir(path);
         let temp = tempfile::Builder::new()
             .prefix(".jitos-bundle-")
@@ -161,14 +208,28 @@ impl BundleWriter {
             .map_err(io_error("create a temporary file in", &dir))?;
         let mut writer = BundleWriter {
             path: path.to_path_buf(),
+            version,
             output: BufWriter::with_capacity(BUNDLE_IO_BUFFER_BYTES, temp),
             hasher: blake3::Hasher::new_derive_key(BUNDLE_TRAILER_CONTEXT),
             bytes: 0,
         };
         writer.write(&BUNDLE_MAGIC)?;
-        writer.write(&BUNDLE_FORMAT_VERSION.to_le_bytes())?;
+        writer.write(&version.to_le_bytes())?;
         writer.write(&header.encode())?;
         Ok(writer)
+    }
+
+    /// Appends one blob the next record names.
+    pub(crate) fn blob(&mut self, bytes: &[u8]) -> Result<(), BundleError> {
+        self.write(&[TAG_BLOB])?;
+        self.write(&(bytes.len() as u64).to_le_bytes())?;
+        self.write(bytes)
+    }
+
+    /// Appends the hash of a blob the next record names that the source does not hold.
+    pub(crate) fn absent(&mut self, hash: &Hash) -> Result<(), BundleError> {
+        self.write(&[TAG_ABSENT])?;
+        self.write(&hash.0)
     }
 
     /// Appends one record (its stored encoding) with a length prefix.
@@ -183,6 +244,9 @@ impl BundleWriter {
                     encoded.len()
                 ),
             })?;
+        if self.version > BUNDLE_FORMAT_RECORDS_ONLY {
+            self.write(&[TAG_RECORD])?;
+        }
         self.write(&len.to_le_bytes())?;
         self.write(encoded)
     }
@@ -219,11 +283,20 @@ pub(crate) struct BundleReader {
     path: PathBuf,
     input: BufReader<File>,
     hasher: blake3::Hasher,
+    version: u32,
     pub(crate) header: Header,
     records_read: u64,
     previous: Hash,
     genesis: Option<Genesis>,
     bytes: u64,
+    /// Every blob hash met so far, carried or absent: each may appear once.
+    blobs_seen: BTreeSet<Hash>,
+    /// Blobs met since the last record: the next record must name each.
+    blobs_pending: BTreeSet<Hash>,
+    /// The blobs that came right before the last record.
+    blobs_before_last: BTreeSet<Hash>,
+    blobs: u64,
+    blobs_absent: u64,
 }
 
 impl BundleReader {
@@ -241,10 +314,16 @@ impl BundleReader {
                 record_count: 0,
                 head_hash: Hash::ZERO,
             },
+            version: 0,
             records_read: 0,
             previous: Hash::ZERO,
             genesis: None,
             bytes: 0,
+            blobs_seen: BTreeSet::new(),
+            blobs_pending: BTreeSet::new(),
+            blobs_before_last: BTreeSet::new(),
+            blobs: 0,
+            blobs_absent: 0,
         };
         let mut magic = [0u8; 8];
         reader.read(&mut magic, "magic")?;
@@ -268,17 +347,92 @@ impl BundleReader {
                 reader.corrupt("bundle version 0 is not a version any jitos writes".to_owned())
             );
         }
+        reader.version = version;
         let mut header = [0u8; HEADER_BYTES];
         reader.read(&mut header, "header")?;
         reader.header = Header::decode(&header).map_err(|reason| reader.corrupt(reason))?;
         Ok(reader)
     }
 
-    /// The next record, checked, or `None` once all `record_count` have been read.
-    pub(crate) fn next_record(&mut self) -> Result<Option<Record>, BundleError> {
+    /// The next entry, checked, or `None` once all `record_count` records have been read.
+    pub(crate) fn next_entry(&mut self) -> Result<Option<Entry>, BundleError> {
         if self.records_read == self.header.record_count {
             return Ok(None);
         }
+        let tag = if self.version == BUNDLE_FORMAT_RECORDS_ONLY {
+            TAG_RECORD
+        } else {
+            let mut tag = [0u8; 1];
+            self.read(&mut tag, "entries")?;
+            tag[0]
+        };
+        match tag {
+            TAG_RECORD => self.next_record().map(|r| Some(Entry::Record(r))),
+            TAG_BLOB => {
+                let mut len = [0u8; 8];
+                self.read(&mut len, "blobs")?;
+                let len = u64::from_le_bytes(len);
+                // Checked before allocating, as a record's length is.
+                let len = usize::try_from(len)
+                    .ok()
+                    .filter(|len| *len <= BLOB_BYTES_MAX)
+                    .ok_or_else(|| {
+                        self.corrupt(format!(
+                            "a blob claims {len} bytes, over BLOB_BYTES_MAX ({BLOB_BYTES_MAX})"
+                        ))
+                    })?;
+                let mut bytes = vec![0u8; len];
+                self.read(&mut bytes, "blobs")?;
+                let hash = blob_hash(&bytes);
+                self.met_blob(hash)?;
+                self.blobs += 1;
+                Ok(Some(Entry::Blob(hash, bytes)))
+            }
+            TAG_ABSENT => {
+                let mut hash = [0u8; 32];
+                self.read(&mut hash, "blobs")?;
+                let hash = Hash(hash);
+                self.met_blob(hash)?;
+                self.blobs_absent += 1;
+                Ok(Some(Entry::Absent))
+            }
+            other => Err(self.corrupt(format!("an entry has the unknown tag {other}"))),
+        }
+    }
+
+    /// Notes a blob entry; one the bundle already had is an error.
+    fn met_blob(&mut self, hash: Hash) -> Result<(), BundleError> {
+        if !self.blobs_seen.insert(hash) {
+            return Err(self.corrupt(format!("blob {hash} appears twice")));
+        }
+        self.blobs_pending.insert(hash);
+        Ok(())
+    }
+
+    /// Checks that the last record's blobs are exactly accounted for: every blob that came
+    /// right before it is one it names, and every blob it names the bundle has carried (or
+    /// marked absent at its source). A version 1 bundle carries no blobs; nothing to check.
+    pub(crate) fn check_named(&self, named: &BTreeSet<Hash>) -> Result<(), BundleError> {
+        if self.version == BUNDLE_FORMAT_RECORDS_ONLY {
+            return Ok(());
+        }
+        let seq = self.header.from + self.records_read - 1;
+        if let Some(stray) = self.blobs_before_last.difference(named).next() {
+            return Err(self.corrupt(format!(
+                "blob {stray} comes before record {seq}, which does not name it"
+            )));
+        }
+        if let Some(missing) = named.iter().find(|h| !self.blobs_seen.contains(h)) {
+            return Err(self.corrupt(format!(
+                "record {seq} names blob {missing}, which the bundle neither carries nor marks \
+                 absent at its source"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The next record, checked and linked to the one before.
+    fn next_record(&mut self) -> Result<Record, BundleError> {
         let seq = self.header.from + self.records_read;
         let mut len = [0u8; 4];
         self.read(&mut len, "records")?;
@@ -300,12 +454,13 @@ impl BundleReader {
         }
         self.previous = record.hash;
         self.records_read += 1;
-        Ok(Some(record))
+        self.blobs_before_last = std::mem::take(&mut self.blobs_pending);
+        Ok(record)
     }
 
     /// Reads any records left, then checks the head, the trailer and the end of the file.
     pub(crate) fn finish(mut self) -> Result<BundleInfo, BundleError> {
-        while self.next_record()?.is_some() {}
+        while self.next_entry()?.is_some() {}
         if self.previous != self.header.head_hash {
             return Err(self.corrupt("the last record is not the head the header names".to_owned()));
         }
@@ -326,7 +481,7 @@ impl BundleReader {
             return Err(self.corrupt("bytes follow the trailer".to_owned()));
         }
         Ok(BundleInfo {
-            format_version: BUNDLE_FORMAT_VERSION,
+            format_version: self.version,
             store_id: self.header.store_id,
             genesis: self.genesis,
             genesis_hash: self.header.genesis_hash,
@@ -334,6 +489,8 @@ impl BundleReader {
             to: self.header.to,
             records: self.header.record_count,
             head_hash: self.header.head_hash,
+            blobs: self.blobs,
+            blobs_absent: self.blobs_absent,
             bundle_bytes: self.bytes + 32,
         })
     }

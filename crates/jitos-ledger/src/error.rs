@@ -122,7 +122,7 @@ pub enum OpenError {
     Encode {
         /// The encoder's error.
         #[source]
-        source: bincode::error::EncodeError,
+        source: crate::codec::CodecError,
     },
     /// RocksDB failed.
     #[error(transparent)]
@@ -202,7 +202,7 @@ pub enum AppendError {
         seq: u64,
         /// The encoder's error.
         #[source]
-        source: bincode::error::EncodeError,
+        source: crate::codec::CodecError,
     },
     /// A snapshot was offered for a seq the ledger has not reached.
     #[error(
@@ -414,6 +414,18 @@ pub enum BundleError {
         /// Why it cannot be used.
         reason: &'static str,
     },
+    /// The caller refused a record of the bundle (it does not fold), or could not say which
+    /// blobs it names.
+    #[error("{}: record {seq} cannot be taken in: {reason}", .path.display())]
+    Refused {
+        /// The bundle.
+        path: PathBuf,
+        /// The record's seq.
+        seq: u64,
+        /// The caller's reason (in the message, not a separate source, so it is printed
+        /// once).
+        reason: crate::bundle::BoxError,
+    },
     /// A record could not be encoded.
     #[error("could not encode record {seq} for the bundle: {source}")]
     Encode {
@@ -421,7 +433,7 @@ pub enum BundleError {
         seq: u64,
         /// The encoder's error.
         #[source]
-        source: bincode::error::EncodeError,
+        source: crate::codec::CodecError,
     },
     /// Reading the source ledger failed.
     #[error(transparent)]

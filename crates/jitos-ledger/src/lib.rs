@@ -10,6 +10,8 @@ mod blob;
 mod bundle;
 mod bundle_format;
 mod clock;
+pub mod codec;
+mod depth;
 mod error;
 mod genesis;
 mod hash;
@@ -23,6 +25,7 @@ mod store;
 mod verify;
 
 pub use blob::blob_hash;
+pub use bundle::{BoxError, RecordCheck};
 pub use bundle_format::{BundleInfo, BUNDLE_FORMAT_VERSION, BUNDLE_MAGIC};
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use error::{AppendError, BundleError, OpenError, ReadError, SnapshotError, StoreError};

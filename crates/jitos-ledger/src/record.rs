@@ -4,6 +4,7 @@ use std::sync::LazyLock;
 
 use serde::{Deserialize, Serialize};
 
+use crate::codec::{self, CodecError};
 use crate::error::AppendError;
 use crate::genesis::RESERVED_KIND_PREFIX;
 use crate::hash::Hash;
@@ -116,35 +117,22 @@ impl Record {
     }
 
     /// The stored form: bincode 2, standard configuration, of the whole record.
-    pub(crate) fn encode(&self) -> Result<Vec<u8>, bincode::error::EncodeError> {
-        let mut buffer = Vec::new();
-        self.encode_into(&mut buffer)?;
-        Ok(buffer)
+    pub(crate) fn encode(&self) -> Result<Vec<u8>, CodecError> {
+        codec::encode::<RECORD_BYTES_MAX>(self, "a record")
     }
 
     /// Encodes the stored form into `buffer`, replacing its contents; reusing one buffer
     /// across a batch saves an allocation and its regrowth per record.
-    pub(crate) fn encode_into(
-        &self,
-        buffer: &mut Vec<u8>,
-    ) -> Result<(), bincode::error::EncodeError> {
-        buffer.clear();
-        bincode::serde::encode_into_std_write(self, buffer, bincode::config::standard()).map(drop)
+    pub(crate) fn encode_into(&self, buffer: &mut Vec<u8>) -> Result<(), CodecError> {
+        codec::encode_into::<RECORD_BYTES_MAX>(self, buffer, "a record")
     }
 
     /// Decodes a stored record expected at `seq` and checks it is intact: it decodes within
     /// `RECORD_BYTES_MAX` with no trailing bytes, carries `seq`, and its hash recomputes.
     /// The error is the reason it is corrupt.
     pub(crate) fn decode_checked(seq: u64, bytes: &[u8]) -> Result<Record, String> {
-        let config = bincode::config::standard().with_limit::<RECORD_BYTES_MAX>();
-        let (record, used): (Record, usize) = bincode::serde::decode_from_slice(bytes, config)
-            .map_err(|error| format!("does not decode: {error}"))?;
-        if used != bytes.len() {
-            return Err(format!(
-                "{} trailing bytes after the encoded record",
-                bytes.len() - used
-            ));
-        }
+        let record: Record = codec::decode::<Record, RECORD_BYTES_MAX>(bytes, "the record")
+            .map_err(|error| error.to_string())?;
         if record.seq != seq {
             return Err(format!(
                 "stored under seq {seq} but says seq {}",

@@ -371,6 +371,8 @@ pub struct VerifyView {
     pub snapshots_checked: u64,
     /// Snapshots that failed, with why.
     pub bad_snapshots: Vec<(u64, String)>,
+    /// Snapshots of a state layout this build does not read (not damage), with why.
+    pub unread_snapshots: Vec<(u64, String)>,
 }
 
 impl VerifyView {

@@ -185,6 +185,14 @@ pub enum ManifestError {
         /// The parser's message, with the place.
         message: String,
     },
+    /// The manifest cannot be written as TOML (a path that is not UTF-8).
+    #[error("cannot write the manifest of {name} as TOML: {message}")]
+    Render {
+        /// The worker's name.
+        name: String,
+        /// The serializer's message.
+        message: String,
+    },
     /// A field parses but its value is not allowed.
     #[error("{path}: `{field}` {problem}")]
     Invalid {
@@ -236,6 +244,16 @@ impl Manifest {
         })?;
         manifest.check(path)?;
         Ok(manifest)
+    }
+
+    /// The manifest as `worker.toml` text, which [`Manifest::parse`] reads back as this
+    /// manifest: what the ledger keeps of an installed worker, so that fields added to
+    /// this type later (with defaults) do not change what an old record means.
+    pub fn to_text(&self) -> Result<String, ManifestError> {
+        toml::to_string(self).map_err(|e| ManifestError::Render {
+            name: self.name.clone(),
+            message: e.to_string(),
+        })
     }
 
     fn check(&self, path: &Path) -> Result<(), ManifestError> {

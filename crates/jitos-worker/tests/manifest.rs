@@ -102,3 +102,46 @@ fn load_refuses_a_fifo_and_an_oversized_file() {
     let error = Manifest::load(&big).expect_err("an oversized manifest loaded");
     assert!(error.to_string().contains("larger than"), "{error}");
 }
+
+proptest::proptest! {
+    // Goal: the text a manifest renders to (what a `worker.install@2` record keeps) parses
+    // back to the same manifest, for any valid manifest. Method: random names, versions,
+    // profiles, needs and limits, rendered and parsed.
+    #[test]
+    fn a_manifest_reads_back_from_its_text(
+        name in "[a-z0-9-]{1,64}",
+        version in "[0-9a-z.+~-]{1,64}",
+        shell in proptest::bool::ANY,
+        workspace in proptest::bool::ANY,
+        json in proptest::bool::ANY,
+        needs in proptest::collection::vec(("/[a-zé ]{0,12}(/[a-z\"'\\\\]{1,8}){0,3}", proptest::bool::ANY), 0..4),
+        limits in proptest::collection::vec(proptest::option::of(16u64..u64::from(u32::MAX)), 5),
+    ) {
+        let manifest = Manifest {
+            name,
+            version,
+            binary: "jitos-worker-x".to_owned(),
+            sandbox_profile: if shell { SandboxProfile::Shell } else { SandboxProfile::Pure },
+            effect_class: if workspace { EffectClass::Workspace } else { EffectClass::None },
+            input_schema: jitos_worker::InputSchema {
+                kind: if json { InputKind::Json } else { InputKind::Bytes },
+            },
+            needs: needs
+                .into_iter()
+                .map(|(path, write)| jitos_worker::Need {
+                    path: path.into(),
+                    access: if write { jitos_worker::Access::Write } else { jitos_worker::Access::Read },
+                })
+                .collect(),
+            limits: jitos_worker::LimitsRequest {
+                cpu_seconds: limits[0],
+                address_space_mib: limits[1],
+                open_files: limits[2],
+                processes: limits[3],
+                file_size_mib: limits[4],
+            },
+        };
+        let text = manifest.to_text().unwrap();
+        proptest::prop_assert_eq!(parse(&text).unwrap(), manifest, "{}", text);
+    }
+}

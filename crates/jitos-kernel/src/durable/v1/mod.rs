@@ -1,0 +1,10 @@
+//! Version 1 of every payload: the layouts written before payloads had versions, when each
+//! record held bincode of the kernel's in-memory types. They are frozen copies of those
+//! types as they were then; `tests.rs` checks them against the bytes the old types wrote.
+//!
+//! Every kind but `worker.install` is still written at version 1.
+
+pub(crate) mod job;
+pub(crate) mod process;
+pub(crate) mod sws;
+pub(crate) mod warp;
