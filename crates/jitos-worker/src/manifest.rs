@@ -42,7 +42,17 @@ pub struct Manifest {
     /// bounds each one.
     #[serde(default)]
     pub limits: LimitsRequest,
+    /// Whether one process of the worker may serve several jobs of one scope in turn
+    /// (`reusable = true`; see `docs/SANDBOX.md`, *Warm workers*). Read from the TOML by
+    /// [`Manifest::parse`] and left out of serde: `worker.install` records hold this
+    /// struct's bincode, whose shape must not change, so a manifest decoded from one
+    /// says `false`.
+    #[serde(skip)]
+    pub reusable: bool,
 }
+
+/// The manifest key read outside the serde struct.
+const REUSABLE_KEY: &str = "reusable";
 
 /// Resource limits a worker asks for; each one left out keeps the daemon's default.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -230,10 +240,30 @@ impl Manifest {
 
     /// Parses and checks manifest text; `path` names it in errors.
     pub fn parse(text: &str, path: &Path) -> Result<Manifest, ManifestError> {
-        let manifest: Manifest = toml::from_str(text).map_err(|e| ManifestError::Parse {
-            path: path.to_owned(),
-            message: e.to_string(),
-        })?;
+        let parse_error = |mut e: toml::de::Error| {
+            // Errors from the parsed table name their line only with the text beside them.
+            e.set_input(Some(text));
+            ManifestError::Parse {
+                path: path.to_owned(),
+                message: e.to_string(),
+            }
+        };
+        let mut table = toml::de::DeTable::parse(text).map_err(parse_error)?;
+        // Taken out before the strict struct sees the table, which refuses unknown keys.
+        let reusable = match table.get_mut().remove(REUSABLE_KEY) {
+            None => false,
+            Some(value) => value
+                .get_ref()
+                .as_bool()
+                .ok_or_else(|| ManifestError::Invalid {
+                    path: path.to_owned(),
+                    field: REUSABLE_KEY,
+                    problem: format!("is a {}; write true or false", value.get_ref().type_str()),
+                })?,
+        };
+        let mut manifest =
+            Manifest::deserialize(toml::de::Deserializer::from(table)).map_err(parse_error)?;
+        manifest.reusable = reusable;
         manifest.check(path)?;
         Ok(manifest)
     }
@@ -302,6 +332,17 @@ impl Manifest {
                 format!(
                     "sets open_files to {open_files}; a worker needs at least {OPEN_FILES_MIN} \
                      (stdio, its channel and what its runtime opens)"
+                ),
+            ));
+        }
+        if self.reusable && self.sandbox_profile != SandboxProfile::Pure {
+            return Err(invalid(
+                REUSABLE_KEY,
+                format!(
+                    "is true under sandbox_profile = \"{}\"; only a `pure` worker may be \
+                     reusable, since a job of any other could leave processes running into \
+                     the next",
+                    self.sandbox_profile.as_str()
                 ),
             ));
         }

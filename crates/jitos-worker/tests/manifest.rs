@@ -30,6 +30,46 @@ fn the_shipped_noop_manifest_loads() {
     assert_eq!(manifest.sandbox_profile, SandboxProfile::Pure);
     assert_eq!(manifest.effect_class, EffectClass::None);
     assert_eq!(manifest.input_schema.kind, InputKind::Bytes);
+    assert!(manifest.reusable, "noop is the reusable built-in");
+}
+
+// Goal: `reusable` is read from the TOML, defaults to false, must be a boolean, and is
+// refused for a worker that may start processes. Method: the good manifest without it (the
+// control), with it, with a string, and with it under `shell`.
+#[test]
+fn reusable_is_read_checked_and_only_for_pure_workers() {
+    assert!(!parse(GOOD).unwrap().reusable);
+    assert!(parse(&format!("{GOOD}reusable = true\n")).unwrap().reusable);
+    assert!(
+        !parse(&format!("{GOOD}reusable = false\n"))
+            .unwrap()
+            .reusable
+    );
+    let error = parse(&format!("{GOOD}reusable = \"yes\"\n")).expect_err("a string was taken");
+    assert!(error.to_string().contains("`reusable`"), "{error}");
+    let shell = GOOD.replace("\"pure\"", "\"shell\"");
+    assert!(parse(&shell).is_ok(), "control: the shell manifest parses");
+    let error = parse(&format!("{shell}reusable = true\n")).expect_err("a reusable shell worker");
+    assert!(
+        error.to_string().contains("only a `pure` worker"),
+        "{error}"
+    );
+}
+
+// Goal: declaring `reusable` does not change the manifest's bincode, which `worker.install`
+// records hold (old stores must still open). Method: encode the same manifest with and
+// without it in bincode's standard configuration, as records are; the bytes are equal and
+// decode strictly to a manifest that says false.
+#[test]
+fn reusable_is_not_in_the_recorded_encoding() {
+    let plain = parse(GOOD).unwrap();
+    let reusable = parse(&format!("{GOOD}reusable = true\n")).unwrap();
+    assert_ne!(plain, reusable, "control: the two differ in memory");
+    let plain_bytes = jitos_proto::encode_message(&plain).unwrap();
+    let reusable_bytes = jitos_proto::encode_message(&reusable).unwrap();
+    assert_eq!(plain_bytes, reusable_bytes);
+    let decoded: Manifest = jitos_proto::decode_message(&reusable_bytes).unwrap();
+    assert_eq!(decoded, plain);
 }
 
 // Goal: each mistake is refused and named. Method: break one thing of a good manifest at a

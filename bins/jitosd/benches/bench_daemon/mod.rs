@@ -42,6 +42,7 @@ impl BenchDaemon {
                         allow_unconfined: false,
                         policy: jitosd::WorkerPolicy::default(),
                         deadline_default_ms: 30_000,
+                        warm: jitosd::WarmConfig::default(),
                     },
                     library: Arc::new(library),
                     worker_slots,

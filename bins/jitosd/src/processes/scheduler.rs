@@ -30,10 +30,12 @@ pub struct Scheduler {
 enum Step {
     /// Nothing is due; milliseconds until the earliest timer, if any.
     Idle(Option<u64>),
-    /// A decision was recorded.
-    Recorded,
-    /// A decision was recorded that leaves these attempts running for nothing.
-    Cancel(Vec<u64>),
+    /// A decision was recorded. It may leave attempts running for nothing (to cancel) and
+    /// may have ended a process (whose warm worker instances are retired).
+    Recorded {
+        cancel: Vec<u64>,
+        finished: Option<u64>,
+    },
     /// An attempt was dispatched: start its worker.
     Launch(Box<AttemptPlan>),
 }
@@ -98,10 +100,12 @@ impl Scheduler {
                     return None;
                 }
                 Some(Ok(Step::Idle(timer_ms))) => return timer_ms,
-                Some(Ok(Step::Recorded)) => {}
-                Some(Ok(Step::Cancel(attempts))) => {
-                    for attempt in attempts {
+                Some(Ok(Step::Recorded { cancel, finished })) => {
+                    for attempt in cancel {
                         self.runner.cancel_attempt(attempt, scheduler_actor());
+                    }
+                    if let Some(process) = finished {
+                        self.runner.process_ended(process);
                     }
                 }
                 Some(Ok(Step::Launch(plan))) => {
@@ -133,11 +137,14 @@ fn step(
             dispatch(kernel, config, actor, process, job, sws)
         }
         other => {
+            let finished = match &other {
+                Decision::Finish { process, .. } => Some(*process),
+                _ => None,
+            };
             let executed = kernel.process_execute(actor, now, other)?;
-            Ok(if executed.cancel.is_empty() {
-                Step::Recorded
-            } else {
-                Step::Cancel(executed.cancel)
+            Ok(Step::Recorded {
+                cancel: executed.cancel,
+                finished,
             })
         }
     }
@@ -211,10 +218,14 @@ fn dispatch(
             input,
             deadline_ms: timeout_ms,
             files,
+            process: Some(process),
         }))),
         Err(e) => {
             kernel.job_fail(Actor::System, attempt, FailureCause::Spawn, e.to_string())?;
-            Ok(Step::Recorded)
+            Ok(Step::Recorded {
+                cancel: Vec::new(),
+                finished: None,
+            })
         }
     }
 }
