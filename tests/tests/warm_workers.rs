@@ -16,16 +16,15 @@ use jitos_system_tests::{
 };
 use jitos_warp::Value;
 
-/// The probe's binary, as the daemon finds it: `noop` in a worker directory of its own.
+/// The probe's binary, as the daemon finds it: `noop` and `scaffold` (the reusable
+/// built-ins, without files and with them) in a worker directory of its own.
 fn probe_dir(sandbox: &Sandbox) -> PathBuf {
     let dir = sandbox.path().join("workers");
     if !dir.is_dir() {
         fs::create_dir(&dir).unwrap();
-        fs::copy(
-            bin_path("jitos-worker-leftover"),
-            dir.join("jitos-worker-noop"),
-        )
-        .unwrap();
+        for name in ["jitos-worker-noop", "jitos-worker-scaffold"] {
+            fs::copy(bin_path("jitos-worker-leftover"), dir.join(name)).unwrap();
+        }
     }
     dir
 }
@@ -51,6 +50,8 @@ struct Found {
     memory: String,
     home: String,
     job_dir: String,
+    /// The files written for the job, when it has them.
+    workspace: Option<String>,
     /// Its job's directory, inside the instance's home.
     cwd: PathBuf,
 }
@@ -70,6 +71,7 @@ fn found_in(attrs: &BTreeMap<String, Value>) -> Found {
         memory: text("memory"),
         home: text("home"),
         job_dir: text("job_dir"),
+        workspace: attrs.get("workspace").map(|_| text("workspace")),
         cwd: PathBuf::from(text("cwd")),
     }
 }
@@ -98,7 +100,12 @@ fn probes_in(client: &mut Client, sws: Option<u64>) -> BTreeMap<u64, Found> {
 
 /// Runs one probe job in `sws` with `args`; it must end done. What it found.
 fn probe(client: &mut Client, sws: u64, args: &[&str]) -> Found {
-    let view = run_job(client, job_spec("noop", sws, args));
+    probe_as("noop", client, sws, args)
+}
+
+/// Runs one probe job as built-in `worker`.
+fn probe_as(worker: &str, client: &mut Client, sws: u64, args: &[&str]) -> Found {
+    let view = run_job(client, job_spec(worker, sws, args));
     assert!(
         matches!(view.state, AttemptState::Done { .. }),
         "{args:?} ended {view:?}"
@@ -133,10 +140,10 @@ fn what_a_job_leaves_reaches_only_later_jobs_of_its_workspace() {
         "a fresh instance holds nothing: {planted:?}"
     );
     assert_eq!(planted.job_dir, "", "{planted:?}");
-    assert!(
-        !planted.cwd.exists(),
-        "the job's directory {} was not removed after the job",
-        planted.cwd.display()
+    wait_until(
+        "the job's directory removed",
+        Duration::from_secs(10),
+        || !planted.cwd.exists(),
     );
 
     let again = probe(&mut client, a, &["look"]);
@@ -160,6 +167,37 @@ fn what_a_job_leaves_reaches_only_later_jobs_of_its_workspace() {
         "B's job saw what A's left: {other:?}"
     );
     assert_ne!(home_of(&other), home_of(&planted));
+}
+
+// Goal: a reusable worker whose jobs have files gets each job's workspace files in that
+// job's fresh directory, and another job of the same workspace in the same instance gets
+// its own. Method: a workspace with one file; two jobs of the probe as `scaffold` (whose
+// effect class is `workspace`) list their files and directory.
+#[test]
+fn a_job_with_files_finds_them_in_its_own_directory() {
+    let sandbox = Sandbox::new();
+    let daemon = start(&sandbox, &[]);
+    let project = sandbox.path().join("project");
+    fs::create_dir(&project).unwrap();
+    fs::write(project.join("README"), "warm\n").unwrap();
+    assert_success(
+        "tree import",
+        &sandbox.jitos(&["tree", "import", project.to_str().unwrap()]),
+    );
+    let mut client = daemon.client();
+    let a = create_sws(&mut client);
+    let first = probe_as("scaffold", &mut client, a, &["plant", "in-files"]);
+    let second = probe_as("scaffold", &mut client, a, &["look"]);
+    assert_eq!(
+        second.pid, first.pid,
+        "the two jobs did not share an instance"
+    );
+    for found in [&first, &second] {
+        assert_eq!(found.workspace.as_deref(), Some("README"), "{found:?}");
+        assert_eq!(found.job_dir, "ws", "{found:?}");
+    }
+    assert_ne!(second.cwd, first.cwd);
+    assert_eq!(second.home, "planted-in-files", "{second:?}");
 }
 
 const METHODS: &str = r#"

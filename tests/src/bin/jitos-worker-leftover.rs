@@ -2,13 +2,14 @@
 //! for the jobs after it and reports what earlier jobs left, so the system tests can show
 //! what crosses between the jobs of one warm instance and what never crosses scopes.
 //!
-//! The tests run it as the built-in `noop` (a copy under that name in the daemon's worker
-//! directory), so it is reusable. `Job.args[0]` picks what it does:
+//! The tests run it as the built-in `noop` or `scaffold` (a copy under that name in the
+//! daemon's worker directory), so it is reusable, without files or with them. `Job.args[0]` picks what it does:
 //! `plant TOKEN` keeps TOKEN in memory and writes it to `planted` in the job's directory
 //! and to `planted-TOKEN` in the instance's home; `crash` aborts; `hang` never answers;
 //! anything else plants nothing. Every job it answers proposes one node `probe:<job>` with
 //! what it found: its pid, the jobs this process has served, the tokens in its memory,
-//! the entries of its home (but its job's own directory) and of its job's directory.
+//! the entries of its home (but its job's own directory), of its job's directory and,
+//! when the job has files, of the directory they were written to.
 
 use std::{
     collections::BTreeMap,
@@ -57,6 +58,10 @@ impl Handler for Leftover {
         let home = entries(&self.home, cwd.file_name().filter(|_| cwd != self.home));
         attrs.insert("home".to_owned(), Value::Str(home));
         attrs.insert("job_dir".to_owned(), Value::Str(entries(&cwd, None)));
+        if let Some(workspace) = &job.workspace_dir {
+            let files = entries(Path::new(workspace), None);
+            attrs.insert("workspace".to_owned(), Value::Str(files));
+        }
         attrs.insert(
             "cwd".to_owned(),
             Value::Str(cwd.to_string_lossy().into_owned()),

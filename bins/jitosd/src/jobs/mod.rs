@@ -339,11 +339,6 @@ impl JobRunner {
         self.warm.retire_scope(Scope::Process(process));
     }
 
-    /// Warm worker instances alive now.
-    pub fn warm_instances(&self) -> usize {
-        self.warm.instances()
-    }
-
     /// Stops every running attempt and waits for their threads, so each records its
     /// terminal record while the kernel still runs.
     pub fn shutdown(&self) {

@@ -6,7 +6,7 @@
 //! each instance for its whole life: the thread started the process, so the parent-death
 //! signal ties the process to it, and it runs every job handed to the instance. Each job
 //! gets a fresh directory in the home, prepared where the worker cannot reach it and
-//! moved in whole, removed after the job.
+//! moved in whole, removed after the job's terminal record.
 //!
 //! Jobs of a scope go to an idle instance bound to that scope; failing that to a spare (a
 //! never-used instance, started ahead so spawning stays off the critical path, which
@@ -339,11 +339,6 @@ impl WarmPool {
         }
     }
 
-    /// Instances alive now, busy or idle.
-    pub(super) fn instances(&self) -> usize {
-        lock(&self.state).live.len()
-    }
-
     /// Starts spares of `class` until it has [`SPARES_PER_CLASS`] idle or starting,
     /// within `instances_max`.
     fn start_spares(&self, runner: &Arc<JobRunner>, state: &mut PoolState, class: &Arc<Class>) {
@@ -496,6 +491,7 @@ fn instance_main(runner: &Arc<JobRunner>, class: &Class, id: u64, first: Option<
     };
     let mut next = first;
     if spare {
+        instance.prepare_next(runner);
         instance.inbox = pool.put_idle(class, None, id, &instance.watch);
     }
     loop {
@@ -534,6 +530,8 @@ struct Instance {
     jobs: u32,
     /// Where its next job comes from while it is idle.
     inbox: Option<mpsc::Receiver<Box<Assignment>>>,
+    /// Its next job's directory, made ahead (see [`Instance::prepare_next`]).
+    next_dir: Option<PathBuf>,
 }
 
 impl Instance {
@@ -627,6 +625,7 @@ impl Instance {
                 scope: None,
                 jobs: 0,
                 inbox: None,
+                next_dir: None,
             }),
             Err(ended) => {
                 let crashed = ended.0 == FailureCause::Crashed;
@@ -660,7 +659,8 @@ impl Instance {
 
     /// Runs one job to its terminal record; whether the instance may serve another.
     /// When it may, it is back among the idle ones before the attempt's end is told, so
-    /// the scope's next job finds it.
+    /// the scope's next job finds it; the job's directory is removed, and the next one
+    /// prepared, only after that, off the attempt's path.
     fn serve(&mut self, runner: &JobRunner, class: &Class, work: Box<Assignment>) -> bool {
         let Assignment {
             plan,
@@ -672,7 +672,7 @@ impl Instance {
         let bound = *self.scope.get_or_insert(scope);
         let stderr_from = self.stderr.metadata().map_or(0, |m| m.len());
         let mut log = WorkerLog::default();
-        let mut clean = true;
+        let mut job_dir = None;
         let end = if bound != scope {
             // The pool hands out instances by scope; this would be its bug, and the
             // instance is retired rather than let one scope's job see another's.
@@ -682,7 +682,6 @@ impl Instance {
                 ?scope,
                 "a warm worker instance was handed a job of another scope"
             );
-            clean = false;
             Err((
                 FailureCause::Spawn,
                 "jitosd handed the job to a worker instance of another scope; it was not run"
@@ -691,7 +690,7 @@ impl Instance {
         } else {
             match self.stage(runner, &plan) {
                 Err(detail) => Err((FailureCause::Spawn, detail)),
-                Ok(job_dir) => {
+                Ok(dir) => {
                     let job = Job {
                         job_id: plan.attempt,
                         attempt: 1,
@@ -699,16 +698,11 @@ impl Instance {
                         input: plan.input.clone(),
                         workspace_dir: plan
                             .files
-                            .then(|| job_dir.join(WORKSPACE_DIR).to_string_lossy().into_owned()),
+                            .then(|| dir.join(WORKSPACE_DIR).to_string_lossy().into_owned()),
                         args: plan.args.clone(),
                     };
-                    let end =
-                        drive::run_job(&mut self.talk, job, deadline, &cancel.asked, &mut log);
-                    if let Err(e) = std::fs::remove_dir_all(&job_dir) {
-                        tracing::warn!(dir = %job_dir.display(), error = %e, "cannot remove a job's directory; its instance is retired");
-                        clean = false;
-                    }
-                    end
+                    job_dir = Some(dir);
+                    drive::run_job(&mut self.talk, job, deadline, &cancel.asked, &mut log)
                 }
             }
         };
@@ -726,7 +720,7 @@ impl Instance {
         let done = runner.record_end(&plan, end, &cancel);
         let pool = &runner.warm;
         let again = done
-            && clean
+            && bound == scope
             && !self.reaped
             && self.jobs < pool.config.jobs_max
             && self.cpu_budget_left(&class.worker);
@@ -734,17 +728,65 @@ impl Instance {
             self.inbox = pool.put_idle(class, Some(scope), self.id, &self.watch);
         }
         runner.attempt_ended(plan.attempt, ended);
-        again && self.inbox.is_some()
+        // What the job left there may stay until the instance retires (its home goes
+        // then): only later jobs of its scope could see it.
+        if let Some(dir) = job_dir {
+            remove_dir(&dir);
+        }
+        let again = again && self.inbox.is_some();
+        if again {
+            self.prepare_next(runner);
+        }
+        again
+    }
+
+    /// Makes the next job's directory ahead of its job, where the worker cannot reach it
+    /// (the scratch root), empty and given to the instance's uid, so a job that needs
+    /// nothing written into it only has to move it in.
+    fn prepare_next(&mut self, runner: &JobRunner) {
+        let dir = runner.scratch_root.join(format!("warm-{}-next", self.id));
+        let made = std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .and_then(|()| match self.uid.as_ref().map(LentUid::uid) {
+                Some(uid) => jitos_sandbox::give_tree(&dir, uid),
+                None => Ok(()),
+            });
+        match made {
+            Ok(()) => self.next_dir = Some(dir),
+            Err(e) => {
+                tracing::warn!(dir = %dir.display(), error = %e, "cannot prepare a warm worker's next job directory");
+                remove_dir(&dir);
+            }
+        }
     }
 
     /// The job's fresh directory in the home: made where the worker cannot reach it (the
-    /// scratch root), filled with the workspace's files when the job has them, given to
-    /// the instance's uid, then moved into the home in one rename, which replaces
-    /// whatever the worker put at that name without following it.
-    fn stage(&self, runner: &JobRunner, plan: &AttemptPlan) -> Result<PathBuf, String> {
+    /// scratch root; ahead of the job when it needs no files), filled with the
+    /// workspace's files when the job has them, given to the instance's uid, then moved
+    /// into the home in one rename, which replaces whatever the worker put at that name
+    /// without following it.
+    fn stage(&mut self, runner: &JobRunner, plan: &AttemptPlan) -> Result<PathBuf, String> {
+        let job_dir = self.home.join(plan.attempt.to_string());
+        let into_home = |dir: &Path| {
+            std::fs::rename(dir, &job_dir).map_err(|e| {
+                format!(
+                    "cannot move the job's directory into the worker instance's home {}: {e}",
+                    self.home.display()
+                )
+            })
+        };
+        if let Some(ready) = self.next_dir.take().filter(|_| !plan.files) {
+            return match into_home(&ready) {
+                Ok(()) => Ok(job_dir),
+                Err(detail) => {
+                    remove_dir(&ready);
+                    Err(detail)
+                }
+            };
+        }
         let scratch = Scratch::create(&runner.scratch_root, plan.attempt)
             .map_err(|e| format!("cannot create the job's directory: {e}"))?;
-        let job_dir = self.home.join(plan.attempt.to_string());
         let staged = (|| {
             if plan.files {
                 checkout::workspace_files(&runner.kernel, plan.sws, &scratch.workspace_dir)
@@ -757,12 +799,7 @@ impl Instance {
                     .give_to(uid)
                     .map_err(|e| format!("cannot hand the job's directory to uid {uid}: {e}"))?;
             }
-            std::fs::rename(&scratch.dir, &job_dir).map_err(|e| {
-                format!(
-                    "cannot move the job's directory into the worker instance's home {}: {e}",
-                    self.home.display()
-                )
-            })
+            into_home(&scratch.dir)
         })();
         match staged {
             Ok(()) => Ok(job_dir),
@@ -793,12 +830,16 @@ impl Instance {
             uid,
             cgroup,
             home,
+            next_dir,
             ..
         } = self;
         // The group's members are killed and the group removed before its uid is lent again.
         drop(cgroup);
         drop(uid);
         remove_dir(&home);
+        if let Some(dir) = next_dir {
+            remove_dir(&dir);
+        }
         runner.warm.gone(id, false, class);
     }
 }
@@ -818,10 +859,12 @@ fn cpu_seconds_used(pid: u32) -> Option<u64> {
     Some(ticks / per_second)
 }
 
+/// Removes a directory made for a warm instance and everything in it (without following
+/// symlinks the worker made there), if it is there.
 fn remove_dir(dir: &Path) {
     if let Err(e) = std::fs::remove_dir_all(dir) {
         if e.kind() != std::io::ErrorKind::NotFound {
-            tracing::warn!(dir = %dir.display(), error = %e, "cannot remove a warm worker's home");
+            tracing::warn!(dir = %dir.display(), error = %e, "cannot remove a warm worker's directory");
         }
     }
 }
