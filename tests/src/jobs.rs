@@ -5,7 +5,7 @@ use std::{
     collections::BTreeMap,
     fs,
     os::unix::fs::PermissionsExt,
-    path::PathBuf,
+    path::{Path, PathBuf},
     time::{Duration, Instant},
 };
 
@@ -115,6 +115,24 @@ pub fn worker_children(daemon: &Daemon) -> Vec<u32> {
         );
     }
     pids
+}
+
+/// The daemon's live children that run a copy of `binary`: the worker store names each
+/// copy it executes by the BLAKE3 digest of its bytes, which is the worker's `argv[0]`.
+pub fn children_running(daemon: &Daemon, binary: &Path) -> Vec<u32> {
+    let bytes =
+        fs::read(binary).unwrap_or_else(|e| panic!("cannot read {}: {e}", binary.display()));
+    let digest = blake3::hash(&bytes).to_hex();
+    worker_children(daemon)
+        .into_iter()
+        .filter(|pid| is_alive(*pid))
+        .filter(|pid| {
+            fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|cmdline| {
+                let argv0 = cmdline.split(|b| *b == 0).next().unwrap_or_default();
+                argv0.ends_with(digest.as_bytes())
+            })
+        })
+        .collect()
 }
 
 /// Live processes whose command line contains `needle` (NUL-separated argv), from /proc.

@@ -17,8 +17,8 @@ mod wire;
 pub use bins::bin_path;
 pub use daemon::Daemon;
 pub use jobs::{
-    create_sws, install_misbehave, is_alive, job_spec, misbehave_manifest, processes_running,
-    run_job, terminal_records, wait_until, worker_children,
+    children_running, create_sws, install_misbehave, is_alive, job_spec, misbehave_manifest,
+    processes_running, run_job, terminal_records, wait_until, worker_children,
 };
 pub use output::{assert_failure, assert_success, stderr_text};
 pub use process::run_bounded;

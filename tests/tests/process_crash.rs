@@ -1,14 +1,19 @@
 //! The process crash harness: SIGKILL a real `jitosd` at seeded random moments while
-//! multi-job processes run (sequences, a race, idempotent jobs and jobs that are not),
-//! restart it on the same data directory, and check that after the last restart every
-//! process finishes or waits for a person, no attempt has two terminal records, no job
-//! that is not idempotent was dispatched twice, and replay reproduces every decision.
+//! multi-job processes run (sequences, a race, idempotent jobs and jobs that are not, and
+//! steps of the reusable `noop` in warm instances), restart it on the same data directory,
+//! and check that no worker, warm instance or one-shot, outlives a restart, and that after
+//! the last restart every process finishes or waits for a person, no attempt has two
+//! terminal records, no job that is not idempotent was dispatched twice, and replay
+//! reproduces every decision.
 #![allow(clippy::unwrap_used)]
 
 use std::{collections::BTreeMap, fs, time::Duration};
 
 use jitos_proto::{Client, Request, Response};
-use jitos_system_tests::{all_records, call, terminal_records, wait_until, Daemon, Sandbox};
+use jitos_system_tests::{
+    all_records, bin_path, call, children_running, is_alive, terminal_records, wait_until,
+    worker_children, Daemon, Sandbox,
+};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
 /// Kill cycles when `JITOS_PROCESS_CRASH_CYCLES` is not set.
@@ -29,7 +34,7 @@ const METHODS: &str = r#"
 params = ["name"]
 [[task.pipeline.method]]
 name = "steps"
-steps = [{ task = "prepare" }, { task = "write_once" }, { task = "choose" }, { task = "publish_once" }]
+steps = [{ task = "prepare" }, { task = "stamp", id = "stamp_prepared" }, { task = "write_once" }, { task = "choose" }, { task = "stamp", id = "stamp_chosen" }, { task = "publish_once" }]
 
 [task.choose]
 params = ["name"]
@@ -38,6 +43,9 @@ name = "race"
 race = true
 steps = [{ task = "left" }, { task = "right" }]
 
+[task.stamp]
+params = ["name"]
+run = { worker = "noop", effect = "none", timeout_secs = 30, idempotent = true }
 [task.prepare]
 params = ["name"]
 run = { worker = "shell", args = ["sh", "-c", "sleep 0.05; echo p > {name}-prepare.txt"], effect = "workspace", timeout_secs = 30, idempotent = true }
@@ -73,7 +81,7 @@ fn start(sandbox: &Sandbox, methods: &str) -> Daemon {
 /// by side touch different files and do not conflict at collapse.
 fn submit(client: &mut Client, name: &str) -> u64 {
     let intent = format!(
-        "goal = \"pipeline\"\n[params]\nname = \"{name}\"\n[allow]\nworkers = [\"shell\"]\n"
+        "goal = \"pipeline\"\n[params]\nname = \"{name}\"\n[allow]\nworkers = [\"shell\", \"noop\"]\n"
     );
     let request = Request::ProcessSubmit {
         intent,
@@ -109,6 +117,7 @@ fn processes_survive_random_kills() {
     let methods = methods.to_str().unwrap().to_owned();
     let mut processes = Vec::new();
     let mut daemon = start(&sandbox, &methods);
+    let mut kills_among_warm_instances = 0;
     // The system's tree needs its root directory before processes add files beside each
     // other; two workspaces each adding the root would conflict.
     let project = sandbox.path().join("project");
@@ -125,9 +134,24 @@ fn processes_survive_random_kills() {
         std::thread::sleep(Duration::from_millis(
             rng.random_range(KILL_DELAY_MS_MIN..=KILL_DELAY_MS_MAX),
         ));
+        let workers = worker_children(&daemon);
+        if !children_running(&daemon, &bin_path("jitos-worker-noop")).is_empty() {
+            kills_among_warm_instances += 1;
+        }
         daemon.kill9();
         daemon = start(&sandbox, &methods);
+        let outlived: Vec<u32> = workers.into_iter().filter(|p| is_alive(*p)).collect();
+        assert!(
+            outlived.is_empty(),
+            "cycle {cycle}: workers {outlived:?} outlived the restart"
+        );
     }
+    // Spares stay idle for seconds once a process reached its first noop step, so nearly
+    // every kill finds warm instances; none would mean they were not exercised.
+    assert!(
+        kills_among_warm_instances > 0,
+        "no kill of {cycles} found a warm noop instance running"
+    );
 
     let mut client = daemon.client();
     wait_until("every process to settle", SETTLE, || {
@@ -139,7 +163,10 @@ fn processes_survive_random_kills() {
     for &process in &processes {
         *ends.entry(status(&mut client, process).0).or_default() += 1;
     }
-    eprintln!("seed {seed:#x}, {cycles} cycles: {ends:?}");
+    eprintln!(
+        "seed {seed:#x}, {cycles} cycles ({kills_among_warm_instances} kills among warm \
+         instances): {ends:?}"
+    );
     for &process in &processes {
         let (state, _) = status(&mut client, process);
         if state != "done" && state != "waiting" {

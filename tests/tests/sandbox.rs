@@ -116,8 +116,9 @@ fn pure_profile_cannot_start_processes() {
     assert!(text.contains("forked"), "{text}");
 }
 
-// Goal: `jitos worker validate` accepts the shipped manifest and names the line of a bad
-// value. Method: validate the noop manifest, then a copy with an unknown profile.
+// Goal: `jitos worker validate` accepts the shipped manifest, says it is reusable, and
+// names the line of a bad value. Method: validate the noop manifest (as text and JSON),
+// then a copy with an unknown profile.
 #[test]
 fn worker_validate_accepts_good_and_points_at_bad_manifests() {
     let sandbox = Sandbox::new();
@@ -127,6 +128,13 @@ fn worker_validate_accepts_good_and_points_at_bad_manifests() {
         &sandbox.jitos(&["worker", "validate", good.to_str().unwrap()]),
     );
     assert!(text.contains("valid manifest of worker noop"), "{text}");
+    assert!(text.contains("reusable"), "{text}");
+    let json = assert_success(
+        "validate the noop manifest as JSON",
+        &sandbox.jitos(&["--json", "worker", "validate", good.to_str().unwrap()]),
+    );
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(json["reusable"], true, "{json}");
     let bad = sandbox.path().join("worker.toml");
     fs::write(
         &bad,

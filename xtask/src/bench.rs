@@ -38,6 +38,9 @@ struct Estimate {
 }
 
 pub fn run(root: &Path, names: &[String]) -> Result<()> {
+    if names.first().map(String::as_str) == Some("w10") {
+        return w10(root, &names[1..]);
+    }
     for name in names {
         if !BENCHES.iter().any(|(bench, _)| bench == name) {
             bail!(
@@ -60,13 +63,7 @@ pub fn run(root: &Path, names: &[String]) -> Result<()> {
         .iter()
         .any(|(bench, _)| *bench == "jobs" || *bench == "processes")
     {
-        // The jobs bench runs the real noop worker, which `cargo bench` does not build.
-        crate::status(Command::new("cargo").current_dir(root).args([
-            "build",
-            "--release",
-            "-p",
-            "jitos-worker-noop",
-        ]))?;
+        build_noop(root)?;
     }
     for (bench, package) in &selected {
         crate::status(
@@ -78,6 +75,45 @@ pub fn run(root: &Path, names: &[String]) -> Result<()> {
     let estimates = read_estimates(&criterion_dir)?;
     print_report(&estimates);
     Ok(())
+}
+
+/// The daemon's benches run the real noop worker, which `cargo bench` does not build.
+fn build_noop(root: &Path) -> Result<()> {
+    crate::status(Command::new("cargo").current_dir(root).args([
+        "build",
+        "--release",
+        "-p",
+        "jitos-worker-noop",
+    ]))
+}
+
+/// `cargo xtask bench w10 [--json FILE]`: the peers' workload (`bins/jitosd/benches/w10.rs`),
+/// its result also written in their shape to FILE.
+fn w10(root: &Path, args: &[String]) -> Result<()> {
+    let json = match args {
+        [] => None,
+        [flag, file] if flag == "--json" => {
+            // The bench runs in its package's directory; a relative path means the caller's.
+            let file = PathBuf::from(file);
+            Some(if file.is_absolute() {
+                file
+            } else {
+                std::env::current_dir()
+                    .context("cannot read the current directory")?
+                    .join(file)
+            })
+        }
+        _ => bail!("usage: cargo xtask bench w10 [--json FILE]"),
+    };
+    build_noop(root)?;
+    let mut bench = Command::new("cargo");
+    bench
+        .current_dir(root)
+        .args(["bench", "-p", "jitosd", "--bench", "w10"]);
+    if let Some(file) = json {
+        bench.arg("--").arg("--json").arg(file);
+    }
+    crate::status(&mut bench)
 }
 
 fn target_dir(root: &Path) -> PathBuf {

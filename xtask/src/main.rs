@@ -17,6 +17,10 @@ commands:
   bench [NAME...]        run the criterion benches (all, or those named: append, apply,
                          snapshot, group_commit, recovery, sws, spawn, jobs, processes) and print the ratios the
                          targets use
+  bench w10 [--json FILE]
+                         the peers' W10 workload through jitosd (10 sequential durable noop
+                         steps; 200 one at a time, 2000 with 32 in flight), and one noop
+                         job warm and one-shot; FILE gets the result in the peers' shape
   tree-bench [FILES]     files per second of `jitos tree import` and `checkout` of a
                          generated tree (default 10000 files), release binaries
   crash [CYCLES] [SEED]  run the crash harnesses (appends, and processes) with more kill

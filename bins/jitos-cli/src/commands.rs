@@ -437,17 +437,27 @@ fn blobs_line(bundle: &jitos_ledger::BundleInfo) -> String {
 fn validate_manifest(json: bool, file: &Path) -> Result<ExitCode> {
     let manifest = jitos_worker::Manifest::load(file)?;
     if json {
-        emit_json(&manifest)?;
+        // `reusable` is kept out of the manifest's serde form (see `Manifest::reusable`).
+        let mut value = serde_json::to_value(&manifest)?;
+        if let Some(object) = value.as_object_mut() {
+            object.insert("reusable".to_owned(), manifest.reusable.into());
+        }
+        emit_json(&value)?;
     } else {
         println!(
-            "{}: valid manifest of worker {} {} (binary {}, profile {}, effects {}, {} needs)",
+            "{}: valid manifest of worker {} {} (binary {}, profile {}, effects {}, {} needs, {})",
             file.display(),
             manifest.name,
             manifest.version,
             manifest.binary,
             manifest.sandbox_profile.as_str(),
             manifest.effect_class.as_str(),
-            manifest.needs.len()
+            manifest.needs.len(),
+            if manifest.reusable {
+                "reusable: one process serves many jobs of one scope"
+            } else {
+                "one process per job"
+            }
         );
     }
     Ok(ExitCode::SUCCESS)

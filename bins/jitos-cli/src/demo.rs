@@ -68,6 +68,7 @@ pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
             allow_unconfined: false,
             policy: jitosd::WorkerPolicy::default(),
             deadline_default_ms: 60_000,
+            warm: jitosd::WarmConfig::default(),
         },
         library: Arc::new(library),
         worker_slots: 4,

@@ -1,6 +1,7 @@
 //! Noop jobs end to end through a real daemon, with full durability: dispatch recorded,
-//! worker spawned confined, proposal validated, applied and recorded. One at a time, and
-//! 32 at once from 32 clients.
+//! the job run by a confined warm noop instance, proposal validated, applied and
+//! recorded. One at a time, and 32 at once from 32 clients (all in one workspace, whose
+//! warm instances take one job each at a time).
 //!
 //! The noop worker binary must be built in the same profile first (`cargo xtask bench`
 //! does); the daemon finds it beside this bench's target directory.
@@ -34,7 +35,11 @@ fn run_noop(client: &mut Client, sws: u64) {
 }
 
 fn bench(c: &mut Criterion) {
-    let daemon = BenchDaemon::start(jitosd::processes::load_library(None).unwrap(), 8);
+    let daemon = BenchDaemon::start(
+        jitosd::processes::load_library(None).unwrap(),
+        8,
+        jitosd::WarmConfig::default(),
+    );
     let mut clients: Vec<Client> = (0..CONCURRENT).map(|_| connect(daemon.socket())).collect();
     let sws = match clients[0]
         .call(&Request::SwsCreate {

@@ -1,6 +1,6 @@
 //! A 10-step intent of `noop` jobs end to end through a real daemon with full durability:
-//! submit, plan, every decision and every attempt recorded and fsynced, each step's
-//! worker spawned confined, the workspace collapsed, the process ended. One at a time
+//! submit, plan, every decision and every attempt recorded and fsynced, each step run by
+//! a confined warm noop instance, the workspace collapsed, the process ended. One at a time
 //! (latency, with p50 and p99 printed) and 32 at once from 32 clients (throughput).
 //!
 //! The noop worker binary must be built in the same profile first (`cargo xtask bench`
@@ -8,74 +8,29 @@
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 mod bench_daemon;
+mod ten_noops;
 
-use std::{
-    path::PathBuf,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use jitos_proto::{Client, Request, Response};
+use jitos_proto::Client;
+use jitosd::WarmConfig;
 
 use bench_daemon::{connect, BenchDaemon};
+use ten_noops::{run_ten_noops, ten_noops_library, STEPS};
 
 const CONCURRENT: usize = 32;
-const STEPS: usize = 10;
 /// Processes timed one by one for the percentiles.
 const LATENCY_SAMPLES: usize = 200;
 
-/// Ten sequential noop steps.
-fn library() -> String {
-    let steps: Vec<String> = (0..STEPS)
-        .map(|i| format!("{{ task = \"noop_step\", id = \"s{i}\" }}"))
-        .collect();
-    format!(
-        "[task.ten_noops]\n[[task.ten_noops.method]]\nname = \"in_order\"\nsteps = [{}]\n\
-         [task.noop_step]\nrun = {{ worker = \"noop\", effect = \"none\", timeout_secs = 30 }}\n",
-        steps.join(", ")
-    )
-}
-
-const INTENT: &str = "goal = \"ten_noops\"\n[allow]\nworkers = [\"noop\"]\n";
-
-/// Submits one process and waits for its end, following its records as they commit.
-fn run_process(client: &mut Client, follower: &mut Client) {
-    let process = match client
-        .call(&Request::ProcessSubmit {
-            intent: INTENT.to_owned(),
-            path: "bench.toml".to_owned(),
-        })
-        .unwrap()
-    {
-        Response::ProcessSubmitted { process, .. } => process,
-        other => panic!("{other:?}"),
-    };
-    follower.send(&Request::Follow { from: process }).unwrap();
-    let end = format!("process {process} ended: Done");
-    loop {
-        match follower.receive().unwrap() {
-            Response::Records(records) => {
-                if records
-                    .iter()
-                    .any(|r| r.kind == "process.end" && r.summary == end)
-                {
-                    break;
-                }
-                if let Some(r) = records.iter().find(|r| {
-                    r.kind == "process.end" && r.summary.starts_with(&format!("process {process} "))
-                }) {
-                    panic!("the bench process ended otherwise: {}", r.summary);
-                }
-            }
-            other => panic!("{other:?}"),
-        }
+fn run_process(client: &mut Client, socket: &std::path::Path) {
+    if let Err(end) = run_ten_noops(client, socket) {
+        panic!("the bench process ended otherwise: {end}");
     }
 }
 
 fn bench(c: &mut Criterion) {
-    let library =
-        jitosd::processes::load_library_with(&[(PathBuf::from("bench.toml"), library())]).unwrap();
-    let daemon = BenchDaemon::start(library, CONCURRENT);
+    let daemon = BenchDaemon::start(ten_noops_library(), CONCURRENT, WarmConfig::default());
     let socket = daemon.socket();
 
     // Latency, one process at a time: each with a fresh follower (a follow stream ends
@@ -83,9 +38,8 @@ fn bench(c: &mut Criterion) {
     let mut client = connect(socket);
     let mut took: Vec<Duration> = (0..LATENCY_SAMPLES)
         .map(|_| {
-            let mut follower = connect(socket);
             let started = Instant::now();
-            run_process(&mut client, &mut follower);
+            run_process(&mut client, socket);
             started.elapsed()
         })
         .collect();
@@ -104,10 +58,7 @@ fn bench(c: &mut Criterion) {
     group.sample_size(20);
     group.throughput(Throughput::Elements(STEPS as u64));
     group.bench_function("sequential_10_steps", |b| {
-        b.iter(|| {
-            let mut follower = connect(socket);
-            run_process(&mut client, &mut follower)
-        })
+        b.iter(|| run_process(&mut client, socket))
     });
     let mut clients: Vec<Client> = (0..CONCURRENT).map(|_| connect(socket)).collect();
     group.throughput(Throughput::Elements((STEPS * CONCURRENT) as u64));
@@ -115,10 +66,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             std::thread::scope(|scope| {
                 for client in clients.iter_mut() {
-                    scope.spawn(|| {
-                        let mut follower = connect(socket);
-                        run_process(client, &mut follower)
-                    });
+                    scope.spawn(|| run_process(client, socket));
                 }
             });
         })

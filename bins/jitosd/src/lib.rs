@@ -16,6 +16,6 @@ pub mod paths;
 pub mod views;
 
 pub use daemon::{Daemon, DaemonConfig, DaemonError};
-pub use jobs::{PolicyError, WorkerConfig, WorkerPolicy};
+pub use jobs::{PolicyError, WarmConfig, WorkerConfig, WorkerPolicy};
 pub use lock::{DataDirLock, LockError};
 pub use socket::SocketError;

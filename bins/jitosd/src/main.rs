@@ -1,9 +1,9 @@
 //! `jitosd`: the JITOS daemon, in the foreground.
 
-use std::{io::IsTerminal, path::PathBuf, process::ExitCode, sync::Arc};
+use std::{io::IsTerminal, path::PathBuf, process::ExitCode, sync::Arc, time::Duration};
 
 use clap::Parser;
-use jitosd::{paths, Daemon, DaemonConfig, WorkerConfig, WorkerPolicy};
+use jitosd::{paths, Daemon, DaemonConfig, WarmConfig, WorkerConfig, WorkerPolicy};
 
 /// The JITOS daemon: records every change to the state graph in a durable, hash-chained
 /// ledger and serves it to `jitos` over a private unix socket.
@@ -49,6 +49,16 @@ struct Args {
     /// Deadline, in seconds, of jobs that do not set their own
     #[arg(long, default_value_t = 600)]
     job_deadline_secs: u64,
+    /// Warm instances of reusable workers alive at once, each serving the jobs of one
+    /// process or workspace (see docs/SANDBOX.md); 0 runs every job in a process of its own
+    #[arg(long, default_value_t = WarmConfig::INSTANCES_MAX_DEFAULT)]
+    warm_instances_max: usize,
+    /// Jobs one warm instance serves before it is retired
+    #[arg(long, default_value_t = WarmConfig::JOBS_MAX_DEFAULT, value_parser = clap::value_parser!(u32).range(1..))]
+    warm_jobs_max: u32,
+    /// Milliseconds a warm instance waits for its next job before it is retired
+    #[arg(long, default_value_t = WarmConfig::IDLE_DEFAULT.as_millis() as u64, value_parser = clap::value_parser!(u64).range(1..))]
+    warm_idle_ms: u64,
     /// Log filter, e.g. `info` or `jitosd=debug`
     #[arg(long, env = "JITOS_LOG", default_value = "info")]
     log: String,
@@ -103,6 +113,11 @@ fn main() -> ExitCode {
             allow_unconfined: args.allow_unconfined_workers,
             policy,
             deadline_default_ms: args.job_deadline_secs.saturating_mul(1000),
+            warm: WarmConfig {
+                jobs_max: args.warm_jobs_max,
+                idle: Duration::from_millis(args.warm_idle_ms),
+                instances_max: args.warm_instances_max,
+            },
         },
         library,
         worker_slots: args.worker_slots,

@@ -42,6 +42,15 @@ pub struct Manifest {
     /// bounds each one.
     #[serde(default)]
     pub limits: LimitsRequest,
+    /// Whether one process of the worker may serve several jobs of one scope in turn
+    /// (`reusable = true`; see `docs/SANDBOX.md`, *Warm workers*). Left out of the text
+    /// when false, so a manifest that does not declare it renders as it was written.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub reusable: bool,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 /// Resource limits a worker asks for; each one left out keeps the daemon's default.
@@ -320,6 +329,17 @@ impl Manifest {
                 format!(
                     "sets open_files to {open_files}; a worker needs at least {OPEN_FILES_MIN} \
                      (stdio, its channel and what its runtime opens)"
+                ),
+            ));
+        }
+        if self.reusable && self.sandbox_profile != SandboxProfile::Pure {
+            return Err(invalid(
+                "reusable",
+                format!(
+                    "is true under sandbox_profile = \"{}\"; only a `pure` worker may be \
+                     reusable, since a job of any other could leave processes running into \
+                     the next",
+                    self.sandbox_profile.as_str()
                 ),
             ));
         }

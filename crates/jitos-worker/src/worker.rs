@@ -3,6 +3,7 @@
 use std::{
     net::Shutdown,
     os::unix::net::UnixStream,
+    path::Path,
     sync::{mpsc, Arc, Mutex},
     thread,
 };
@@ -133,7 +134,15 @@ pub fn serve<H: Handler>(
         }
     });
 
-    let result = job_loop(&mut stream, &mut handler, &jobs_rx, &cancelled);
+    // Where the daemon makes each job's directory when one process serves several jobs.
+    let home = std::env::current_dir().ok();
+    let result = job_loop(
+        &mut stream,
+        &mut handler,
+        &jobs_rx,
+        &cancelled,
+        home.as_deref(),
+    );
     // Unblocks the reader if the loop ended on a write error; harmless when it already ended.
     let _ = stream.shutdown(Shutdown::Both);
     // The reader only returns; a panic there would be a bug in this crate, and the job
@@ -147,6 +156,7 @@ fn job_loop<H: Handler>(
     handler: &mut H,
     jobs: &mpsc::Receiver<Result<Job, ProtocolError>>,
     cancelled: &Mutex<Option<u64>>,
+    home: Option<&Path>,
 ) -> Result<(), ProtocolError> {
     // The reader drops its sender only after forwarding an error, so `recv` failing
     // means the same as a closed socket.
@@ -162,7 +172,7 @@ fn job_loop<H: Handler>(
             job_id: job.job_id,
             cancelled,
         };
-        let result = handler.handle(&job, &mut ctx);
+        let result = in_job_dir(home, job.job_id, || handler.handle(&job, &mut ctx));
         let after = rusage();
         let terminal = match result {
             Ok(outcome) => {
@@ -189,6 +199,31 @@ fn job_loop<H: Handler>(
         send_worker(stream, &terminal)?;
     }
     Ok(())
+}
+
+/// Runs `run` in the job's own directory when the daemon made one: a reusable worker's
+/// directory is its home, kept across the jobs of one scope, and the daemon makes a fresh
+/// `<home>/<job_id>` for each job and removes it after (`docs/WORKER_PROTOCOL.md`). A
+/// worker run for one job has none; its directory is already fresh.
+fn in_job_dir(
+    home: Option<&Path>,
+    job_id: u64,
+    run: impl FnOnce() -> Result<Outcome, String>,
+) -> Result<Outcome, String> {
+    let Some(home) = home else {
+        return run();
+    };
+    let dir = home.join(job_id.to_string());
+    if !dir.is_dir() {
+        return run();
+    }
+    std::env::set_current_dir(&dir)
+        .map_err(|e| format!("cannot enter the job's directory {}: {e}", dir.display()))?;
+    let result = run();
+    // The next job enters its own directory; a worker left in a removed one would only
+    // fail to use relative paths until then.
+    let _ = std::env::set_current_dir(home);
+    result
 }
 
 fn failure(job_id: u64, reason: &str) -> WorkerMessage {

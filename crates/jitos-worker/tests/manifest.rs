@@ -30,6 +30,43 @@ fn the_shipped_noop_manifest_loads() {
     assert_eq!(manifest.sandbox_profile, SandboxProfile::Pure);
     assert_eq!(manifest.effect_class, EffectClass::None);
     assert_eq!(manifest.input_schema.kind, InputKind::Bytes);
+    assert!(manifest.reusable, "noop is the reusable built-in");
+}
+
+// Goal: `reusable` is read from the TOML, defaults to false, must be a boolean, and is
+// refused for a worker that may start processes. Method: the good manifest without it (the
+// control), with it, with a string, and with it under `shell`.
+#[test]
+fn reusable_is_read_checked_and_only_for_pure_workers() {
+    assert!(!parse(GOOD).unwrap().reusable);
+    assert!(parse(&format!("{GOOD}reusable = true\n")).unwrap().reusable);
+    assert!(
+        !parse(&format!("{GOOD}reusable = false\n"))
+            .unwrap()
+            .reusable
+    );
+    let error = parse(&format!("{GOOD}reusable = \"yes\"\n")).expect_err("a string was taken");
+    assert!(error.to_string().contains("reusable = \"yes\""), "{error}");
+    let shell = GOOD.replace("\"pure\"", "\"shell\"");
+    assert!(parse(&shell).is_ok(), "control: the shell manifest parses");
+    let error = parse(&format!("{shell}reusable = true\n")).expect_err("a reusable shell worker");
+    assert!(
+        error.to_string().contains("only a `pure` worker"),
+        "{error}"
+    );
+}
+
+// Goal: `reusable` survives the text an installed worker's record keeps, and a manifest
+// that does not declare it renders without it. Method: render both and parse them back.
+#[test]
+fn reusable_survives_the_recorded_text() {
+    let plain = parse(GOOD).unwrap();
+    let reusable = parse(&format!("{GOOD}reusable = true\n")).unwrap();
+    assert_ne!(plain, reusable, "control: the two differ in memory");
+    let plain_text = plain.to_text().unwrap();
+    assert!(!plain_text.contains("reusable"), "{plain_text}");
+    assert_eq!(parse(&plain_text).unwrap(), plain);
+    assert_eq!(parse(&reusable.to_text().unwrap()).unwrap(), reusable);
 }
 
 // Goal: each mistake is refused and named. Method: break one thing of a good manifest at a
@@ -114,6 +151,7 @@ proptest::proptest! {
         shell in proptest::bool::ANY,
         workspace in proptest::bool::ANY,
         json in proptest::bool::ANY,
+        reusable in proptest::bool::ANY,
         needs in proptest::collection::vec(("/[a-zé ]{0,12}(/[a-z\"'\\\\]{1,8}){0,3}", proptest::bool::ANY), 0..4),
         limits in proptest::collection::vec(proptest::option::of(16u64..u64::from(u32::MAX)), 5),
     ) {
@@ -140,6 +178,8 @@ proptest::proptest! {
                 processes: limits[3],
                 file_size_mib: limits[4],
             },
+            // Only a pure worker may be reusable.
+            reusable: reusable && !shell,
         };
         let text = manifest.to_text().unwrap();
         proptest::prop_assert_eq!(parse(&text).unwrap(), manifest, "{}", text);

@@ -20,7 +20,9 @@ pub struct BenchDaemon {
 }
 
 impl BenchDaemon {
-    pub fn start(library: Library, worker_slots: usize) -> BenchDaemon {
+    /// A daemon of `worker_slots` process workers at once, keeping warm instances of
+    /// reusable workers as `warm` says.
+    pub fn start(library: Library, worker_slots: usize, warm: jitosd::WarmConfig) -> BenchDaemon {
         let bin_dir = profile_dir();
         assert!(
             bin_dir.join("jitos-worker-noop").is_file(),
@@ -42,6 +44,7 @@ impl BenchDaemon {
                         allow_unconfined: false,
                         policy: jitosd::WorkerPolicy::default(),
                         deadline_default_ms: 30_000,
+                        warm,
                     },
                     library: Arc::new(library),
                     worker_slots,

@@ -40,6 +40,8 @@ pub struct WorkerConfig {
     pub policy: WorkerPolicy,
     /// Deadline for jobs that do not set one.
     pub deadline_default_ms: u64,
+    /// How warm instances of reusable workers are kept.
+    pub warm: super::WarmConfig,
 }
 
 /// A worker ready to launch.
@@ -152,9 +154,16 @@ pub fn list(
 }
 
 /// An installed worker as registered by the record at `seq`.
+///
+/// It runs one process per job whatever its manifest says: the record keeps the manifest
+/// in a form without `reusable` (see `Manifest::reusable`), so a worker read back from
+/// the ledger would lose it, and a worker must run the same way before and after a
+/// restart.
 pub fn installed(seq: u64, install: &WorkerInstall, limits: Limits) -> ResolvedWorker {
+    let mut manifest = install.manifest.clone();
+    manifest.reusable = false;
     ResolvedWorker {
-        manifest: install.manifest.clone(),
+        manifest,
         binary: PathBuf::from(&install.binary),
         installed_seq: Some(seq),
         binary_digest: Some(install.binary_digest),
@@ -189,6 +198,12 @@ pub fn prepare_install(
         binary_digest,
     };
     Ok((install, limits))
+}
+
+/// The store's copy of `worker`'s binary when it is there already and the binary
+/// unchanged, found without copying or hashing; none when [`executable`] has work to do.
+pub fn admitted(store: &WorkerStore, worker: &ResolvedWorker) -> Option<PathBuf> {
+    store.admitted(&worker.binary, worker.binary_digest)
 }
 
 /// The store's copy of `worker`'s binary, the one to execute: for an installed worker,

@@ -1,6 +1,8 @@
-//! Driving one started worker through one job: handshake, job, messages until the one
-//! terminal message, under the job's deadline and cancellation; then the process group is
-//! killed and reaped whatever happened, so no worker outlives its attempt.
+//! Driving a started worker: the handshake, then a job and its messages until the one
+//! terminal message, under the job's deadline and cancellation. A worker started for one
+//! job (`drive`) has its process group killed and reaped whatever happened, so it never
+//! outlives its attempt; a warm instance (`super::warm`) runs the same conversation once
+//! per job and is killed when it is retired.
 
 use std::{
     os::{fd::AsFd, unix::net::UnixStream},
@@ -47,7 +49,7 @@ const LOG_ARTIFACT: &str = "worker-log";
 /// The worker's `Log` and `Progress` lines during the job, newest kept when they exceed
 /// `LOG_KEPT_BYTES_MAX`; recorded with the attempt so its history says what it reported.
 #[derive(Debug, Default)]
-struct WorkerLog {
+pub(super) struct WorkerLog {
     lines: std::collections::VecDeque<String>,
     bytes: usize,
     dropped: usize,
@@ -125,9 +127,23 @@ pub fn drive(launched: Launched, job: Job, deadline: Instant, cancel: &AtomicBoo
         stderr,
     } = launched;
     let mut log = WorkerLog::default();
-    let end = converse(channel, job, deadline, cancel, &mut log);
+    let end = handshake(channel, deadline, cancel)
+        .and_then(|mut talk| run_job(&mut talk, job, deadline, cancel, &mut log));
     let crashed = matches!(end, Err((FailureCause::Crashed, _)));
     let status = kill_and_reap(&mut child, crashed);
+    attempt_end(end, log, status, &stderr, 0)
+}
+
+/// The attempt's end from its conversation's: a proposal with the worker's log added as
+/// an artifact, or the failure with its exit status (when it crashed), the end of its log
+/// and the end of what it wrote to stderr since `stderr_from`.
+pub(super) fn attempt_end(
+    end: Result<Proposal, Ended>,
+    log: WorkerLog,
+    status: Option<ExitStatus>,
+    stderr: &std::fs::File,
+    stderr_from: u64,
+) -> AttemptEnd {
     match end {
         Ok(mut proposal) => {
             if !log.lines.is_empty() {
@@ -150,24 +166,37 @@ pub fn drive(launched: Launched, job: Job, deadline: Instant, cancel: &AtomicBoo
                     format!("; its {what} ends with: {tail}")
                 }
             };
-            let stderr = quoted("stderr", stderr_tail(&stderr));
+            let stderr = quoted("stderr", stderr_tail(stderr, stderr_from));
             let logged = quoted("log", log.tail());
             failed(cause, format!("{detail}{exit}{logged}{stderr}"))
         }
     }
 }
 
-type Ended = (FailureCause, String);
+/// Why a conversation ended without a proposal: the cause and what happened.
+pub(super) type Ended = (FailureCause, String);
 
-fn converse(
+/// A worker past its handshake: the protocol's end of its channel, and a second handle
+/// on the same socket to wait on and to set its timeout through (both belong to the
+/// socket, not the handle) while the protocol end owns the first.
+pub(super) struct Talk {
+    end: DaemonEnd<WorkerChannel>,
+    watch: UnixStream,
+}
+
+impl Talk {
+    /// The socket, to look at while no job is in flight.
+    pub(super) fn watch(&self) -> &UnixStream {
+        &self.watch
+    }
+}
+
+/// Waits for the worker's hello until `deadline` (or cancellation) and accepts it.
+pub(super) fn handshake(
     channel: UnixStream,
-    job: Job,
     deadline: Instant,
     cancel: &AtomicBool,
-    log: &mut WorkerLog,
-) -> Result<Proposal, Ended> {
-    // A second handle on the same socket to wait on and to set its timeout through (both
-    // belong to the socket, not the handle) while the protocol end owns the first.
+) -> Result<Talk, Ended> {
     let watch = channel.try_clone().map_err(|e| {
         (
             FailureCause::Spawn,
@@ -176,14 +205,27 @@ fn converse(
     })?;
     wait_readable(&watch, deadline, None, cancel)?;
     set_timeout(&watch, deadline);
-    let mut end = DaemonEnd::accept(WorkerChannel::new(channel))
+    let end = DaemonEnd::accept(WorkerChannel::new(channel))
         .map_err(|e| classify(&e, "during the handshake"))?;
+    Ok(Talk { end, watch })
+}
+
+/// Sends `job` and reads the worker's messages until its one terminal message, the
+/// deadline, or the end of the cancellation's grace.
+pub(super) fn run_job(
+    talk: &mut Talk,
+    job: Job,
+    deadline: Instant,
+    cancel: &AtomicBool,
+    log: &mut WorkerLog,
+) -> Result<Proposal, Ended> {
+    let Talk { end, watch } = talk;
     let job_id = job.job_id;
     end.send_job(job)
         .map_err(|e| classify(&e, "while sending the job"))?;
     let mut cancel_sent: Option<Instant> = None;
     loop {
-        match wait_readable(&watch, deadline, cancel_sent, cancel) {
+        match wait_readable(watch, deadline, cancel_sent, cancel) {
             Ok(()) => {}
             Err((FailureCause::Cancelled, _)) if cancel_sent.is_none() => {
                 end.send_cancel(job_id)
@@ -193,7 +235,7 @@ fn converse(
             }
             Err(ended) => return Err(ended),
         }
-        set_timeout(&watch, deadline);
+        set_timeout(watch, deadline);
         match end.next_message() {
             Ok(WorkerMessage::Proposal(proposal)) => return Ok(proposal),
             Ok(WorkerMessage::Failure(failure)) => {
@@ -302,7 +344,7 @@ fn classify(error: &ProtocolError, when: &str) -> Ended {
 ///
 /// The worker is looked at with `WNOWAIT` and reaped only after the kill: until then its
 /// pid, and so its process group id, cannot be reused by an unrelated process.
-fn kill_and_reap(child: &mut Process, settle: bool) -> Option<ExitStatus> {
+pub(super) fn kill_and_reap(child: &mut Process, settle: bool) -> Option<ExitStatus> {
     let settle_until = Instant::now() + if settle { EXIT_SETTLE } else { Duration::ZERO };
     let pid = Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
     let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
@@ -327,13 +369,14 @@ fn kill_and_reap(child: &mut Process, settle: bool) -> Option<ExitStatus> {
     }
 }
 
-/// The last [`STDERR_TAIL_BYTES`] of what the worker wrote to stderr, read from where
-/// they are, however much it wrote.
-fn stderr_tail(stderr: &std::fs::File) -> String {
+/// The last [`STDERR_TAIL_BYTES`] of what the worker wrote to stderr from offset `from`
+/// on (a warm instance's earlier jobs wrote before it), read from where they are,
+/// however much it wrote.
+fn stderr_tail(stderr: &std::fs::File, from: u64) -> String {
     use std::os::unix::fs::FileExt;
     let len = stderr.metadata().map(|m| m.len()).unwrap_or(0);
-    let start = len.saturating_sub(STDERR_TAIL_BYTES as u64);
-    let mut bytes = vec![0u8; usize::try_from(len - start).unwrap_or(0)];
+    let start = len.saturating_sub(STDERR_TAIL_BYTES as u64).max(from);
+    let mut bytes = vec![0u8; usize::try_from(len.saturating_sub(start)).unwrap_or(0)];
     let read = stderr.read_at(&mut bytes, start).unwrap_or(0);
     bytes.truncate(read);
     String::from_utf8_lossy(&bytes).trim().to_owned()

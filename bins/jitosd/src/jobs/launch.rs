@@ -10,7 +10,7 @@ use std::{
 use jitos_sandbox::{CgroupLease, Confinement, Process, Profile, Spawn, Stdio, CHANNEL_FD};
 use jitos_worker::{Access, SandboxProfile};
 
-use super::{catalog::ResolvedWorker, scratch::Scratch};
+use super::catalog::ResolvedWorker;
 
 /// How a worker is started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,8 +77,12 @@ pub fn confinement_of(worker: &ResolvedWorker, scratch_dir: PathBuf) -> Confinem
 pub struct Start<'a> {
     /// The binary to execute: the worker's copy in the store.
     pub program: &'a Path,
-    /// Its scratch.
-    pub scratch: &'a Scratch,
+    /// Its directory, the one it may write: an attempt's scratch, or a warm instance's
+    /// home.
+    pub dir: &'a Path,
+    /// Where its stderr file is made: outside `dir`, so the worker cannot rewrite it
+    /// after the fact.
+    pub stderr_dir: &'a Path,
     /// Its uid, when not the daemon's own.
     pub uid: Option<u32>,
     /// Its control group, when the daemon makes them.
@@ -91,16 +95,15 @@ pub fn launch(
     start: Start<'_>,
     enforcement: Enforcement,
 ) -> Result<Launched, LaunchError> {
-    let scratch = start.scratch;
     let stderr =
-        unnamed_file(&scratch.root).map_err(io("cannot create the worker's stderr file"))?;
+        unnamed_file(start.stderr_dir).map_err(io("cannot create the worker's stderr file"))?;
     let worker_stderr = stderr
         .try_clone()
         .map_err(io("cannot create the worker's stderr file"))?;
     let (daemon_end, worker_end) =
         UnixStream::pair().map_err(io("cannot create the worker's channel"))?;
     let mut spawn = Spawn::new(start.program)
-        .cwd(&scratch.dir)
+        .cwd(start.dir)
         .stdio(Stdio::Null, Stdio::Null, Stdio::Fd(worker_stderr.into()))
         .hand(worker_end.into(), CHANNEL_FD);
     if let Some(uid) = start.uid {
@@ -111,7 +114,7 @@ pub fn launch(
             .cgroup(lease)
             .map_err(io("cannot hand the worker its control group"))?;
     }
-    let confinement = confinement_of(worker, scratch.dir.clone());
+    let confinement = confinement_of(worker, start.dir.to_owned());
     // The worker's end of the channel is dropped with `spawn`: it lives only in the worker.
     let child = match enforcement {
         Enforcement::Confined => confinement.spawn(spawn)?,

@@ -1,5 +1,6 @@
-//! Jobs on the daemon: a request becomes a recorded dispatch, one thread runs the
-//! attempt's worker, and the attempt ends in exactly one terminal record.
+//! Jobs on the daemon: a request becomes a recorded dispatch, a thread runs the attempt's
+//! worker (a process of its own, or a warm instance of a reusable worker), and the
+//! attempt ends in exactly one terminal record.
 //!
 //! The kernel decides (validation, recording); this module only moves bytes between the
 //! kernel, the scratch directory and the worker process.
@@ -13,6 +14,7 @@ mod runtime_dirs;
 mod scratch;
 mod store;
 pub mod views;
+mod warm;
 
 use std::{
     collections::HashMap,
@@ -43,6 +45,8 @@ pub use policy::{PolicyError, WorkerPolicy};
 pub use runtime_dirs::RunnerDirs;
 use scratch::Scratch;
 use store::WorkerStore;
+pub use warm::WarmConfig;
+use warm::{Assignment, Class, Scope, WarmPool};
 
 use crate::reply::{error, info, lock};
 
@@ -71,6 +75,8 @@ pub struct JobRunner {
     threads: Mutex<Vec<JoinHandle<()>>>,
     /// Set once the daemon stops: attempts cut off then end as interrupted.
     stopping: AtomicBool,
+    /// The warm instances of reusable workers.
+    warm: WarmPool,
 }
 
 /// The cancellation of one running attempt, and who asked for it.
@@ -97,6 +103,8 @@ pub(crate) struct AttemptPlan {
     pub deadline_ms: u64,
     /// Whether the workspace's files are written into its scratch.
     pub files: bool,
+    /// The process whose job this is, if a process's scheduler dispatched it.
+    pub process: Option<u64>,
 }
 
 impl JobRunner {
@@ -191,7 +199,6 @@ impl JobRunner {
         };
         Ok(JobRunner {
             kernel,
-            config,
             scratch_root: dirs.scratch_root,
             uids,
             cgroups: Mutex::new(cgroups),
@@ -202,6 +209,8 @@ impl JobRunner {
             cancels: Mutex::default(),
             threads: Mutex::default(),
             stopping: AtomicBool::new(false),
+            warm: WarmPool::new(config.warm),
+            config,
         })
     }
 
@@ -308,6 +317,12 @@ impl JobRunner {
         for cancel in lock(&self.cancels).values() {
             cancel.asked.store(true, Ordering::Relaxed);
         }
+        self.warm.close();
+    }
+
+    /// Retires the warm instances that served `process`, which has ended.
+    pub(crate) fn process_ended(&self, process: u64) {
+        self.warm.retire_scope(Scope::Process(process));
     }
 
     /// Stops every running attempt and waits for their threads, so each records its
@@ -320,6 +335,7 @@ impl JobRunner {
                 tracing::error!("an attempt thread panicked");
             }
         }
+        self.warm.join();
         // Nothing runs any more: what was made for workers goes.
         drop(lock(&self.cgroups).take());
         for dir in [self.scratch_root.as_path(), self.store.dir()] {
@@ -403,13 +419,15 @@ impl JobRunner {
             args: spec.args,
             input: spec.input,
             deadline_ms,
+            process: None,
         };
         let ended = self.launch(plan).await?;
         Ok((attempt, ended))
     }
 
-    /// Starts the worker of a recorded attempt on a thread of its own; the receiver hears
-    /// when the attempt's terminal record is written.
+    /// Starts the worker of a recorded attempt: hands it to a warm instance when the
+    /// worker is reusable, else starts a process for it on a thread of its own. The
+    /// receiver hears when the attempt's terminal record is written.
     pub(crate) async fn launch(
         self: &Arc<Self>,
         plan: AttemptPlan,
@@ -425,16 +443,31 @@ impl JobRunner {
         let cancel = Arc::new(Cancel::default());
         lock(&self.cancels).insert(attempt, cancel.clone());
         let (ended_tx, ended_rx) = oneshot::channel();
-        let runner = self.clone();
         let deadline = Instant::now() + Duration::from_millis(plan.deadline_ms);
+        let (plan, ended_tx) = match self.warm_class(&plan.worker, enforcement).await {
+            Some(class) => {
+                let work = Box::new(Assignment {
+                    plan,
+                    deadline,
+                    cancel: cancel.clone(),
+                    ended: ended_tx,
+                });
+                match self.warm.assign(self, class, work) {
+                    Ok(()) => return Ok(ended_rx),
+                    Err(back) => (back.plan, back.ended),
+                }
+            }
+            None => (plan, ended_tx),
+        };
+        let runner = self.clone();
         let thread = std::thread::Builder::new()
             .name(format!("jitos-attempt-{attempt}"))
             .spawn(move || {
                 // PR_SET_PDEATHSIG ties the worker to this thread: it lives until the
                 // worker is reaped, so the worker dies exactly when the daemon does.
-                runner.attempt(&plan, deadline, enforcement, &cancel);
-                lock(&runner.cancels).remove(&attempt);
-                let _ = ended_tx.send(());
+                let end = runner.run_worker(&plan, deadline, enforcement, &cancel.asked);
+                runner.record_end(&plan, end, &cancel);
+                runner.attempt_ended(attempt, ended_tx);
             });
         match thread {
             Ok(handle) => {
@@ -455,6 +488,40 @@ impl JobRunner {
         }
     }
 
+    /// The class of warm instances that runs `worker`, when it runs in warm instances
+    /// here. Finding its binary's copy is file I/O: off the async threads unless the copy
+    /// is already in the store.
+    async fn warm_class(
+        self: &Arc<Self>,
+        worker: &ResolvedWorker,
+        enforcement: Enforcement,
+    ) -> Option<Arc<Class>> {
+        if !self.warm.serves(worker, enforcement) {
+            return None;
+        }
+        let program = match catalog::admitted(&self.store, worker) {
+            Some(program) => program,
+            None => {
+                let runner = Arc::clone(self);
+                let copied = worker.clone();
+                // A binary that cannot be admitted runs (and fails) on the one-shot path,
+                // whose spawn failure says why.
+                tokio::task::spawn_blocking(move || catalog::executable(&runner.store, &copied))
+                    .await
+                    .ok()?
+                    .ok()?
+            }
+        };
+        Some(Arc::new(Class::new(worker.clone(), program)))
+    }
+
+    /// Forgets an attempt's cancellation and tells whoever waits that its terminal record
+    /// is written.
+    fn attempt_ended(&self, attempt: u64, ended: oneshot::Sender<()>) {
+        lock(&self.cancels).remove(&attempt);
+        let _ = ended.send(());
+    }
+
     /// Ends an attempt whose worker never started, as a spawn failure (the daemon's).
     async fn fail_unlaunched(&self, attempt: u64, detail: String) {
         let failed = Command::JobFail {
@@ -466,17 +533,11 @@ impl JobRunner {
         report_unrecorded(attempt, recorded);
     }
 
-    /// Runs one attempt to its terminal record.
-    fn attempt(
-        &self,
-        plan: &AttemptPlan,
-        deadline: Instant,
-        enforcement: Enforcement,
-        cancel: &Cancel,
-    ) {
+    /// Records the attempt's one terminal record for `end`; whether it is `job.done`.
+    fn record_end(&self, plan: &AttemptPlan, end: AttemptEnd, cancel: &Cancel) -> bool {
         let attempt = plan.attempt;
         let name = &plan.worker.manifest.name;
-        let end = match self.run_worker(plan, deadline, enforcement, &cancel.asked) {
+        let end = match end {
             // A stopping daemon cancels what runs; that is an interruption, which a
             // restart reconciles, not a cancellation someone asked for.
             AttemptEnd::Failed {
@@ -505,7 +566,9 @@ impl JobRunner {
                 let recorded = self
                     .kernel
                     .execute_blocking(actor, Command::JobPropose { attempt, proposed });
+                let done = matches!(recorded, Ok(Outcome::ProposalDone(_)));
                 report_unrecorded(attempt, recorded);
+                done
             }
             AttemptEnd::Failed { cause, detail } => {
                 // Whoever ended it: the worker its own failures, the one who asked a
@@ -519,7 +582,8 @@ impl JobRunner {
                         Actor::System
                     }
                 };
-                self.record_failure(actor, attempt, cause, detail)
+                self.record_failure(actor, attempt, cause, detail);
+                false
             }
         }
     }
@@ -586,7 +650,8 @@ impl JobRunner {
                 worker,
                 launch::Start {
                     program: &program,
-                    scratch: &scratch,
+                    dir: &scratch.dir,
+                    stderr_dir: &scratch.root,
                     uid: uid_number,
                     cgroup: cgroup.as_ref(),
                 },

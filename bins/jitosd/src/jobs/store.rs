@@ -146,6 +146,13 @@ impl WorkerStore {
         Ok((copy, digest))
     }
 
+    /// The copy of `source` when it is admitted already and unchanged since: a `stat`, no
+    /// copy and no hash; none when [`WorkerStore::admit`] has work to do.
+    pub fn admitted(&self, source: &Path, expected: Option<[u8; 32]>) -> Option<PathBuf> {
+        let stamp = FileStamp::of(source).ok()?;
+        self.known(source, stamp, expected).map(|(copy, _)| copy)
+    }
+
     /// The copy of `source` already admitted, if its stamp is still `stamp` and its
     /// digest the one expected.
     fn known(

@@ -32,8 +32,17 @@ enum Due {
     Launch(Box<AttemptPlan>),
     /// Stop attempts a recorded decision leaves running for nothing.
     Cancel(Vec<u64>),
+    /// A process ended: retire the warm worker instances that served it.
+    Finished(u64),
     /// The earliest timer of a running process changed: poke the writer then.
     WakeAt(Option<u64>),
+}
+
+/// What a command given to the writer leads to once it is recorded.
+enum Then {
+    Nothing,
+    Launch(Box<AttemptPlan>),
+    Finished(u64),
 }
 
 /// The writer's half: decides what is due from the state alone.
@@ -45,7 +54,7 @@ pub struct Decider {
     /// would only be cut off, and one that is not idempotent would ask a person.
     stopping: Arc<AtomicBool>,
     /// What each command given and not yet settled starts, in order.
-    pending: VecDeque<Option<Box<AttemptPlan>>>,
+    pending: VecDeque<Then>,
     /// The last timer told to the async half.
     wake_at: Option<u64>,
     due: mpsc::UnboundedSender<Due>,
@@ -71,11 +80,17 @@ impl FollowOn for Decider {
             }
             return None;
         };
-        let (command, launch) = match decision {
+        let (command, then) = match decision {
             Decision::Dispatch { process, job, sws } => self.dispatch(state, process, job, sws)?,
-            decision => (Command::ProcessExecute { now_ms, decision }, None),
+            decision => {
+                let then = match &decision {
+                    Decision::Finish { process, .. } => Then::Finished(*process),
+                    _ => Then::Nothing,
+                };
+                (Command::ProcessExecute { now_ms, decision }, then)
+            }
         };
-        self.pending.push_back(launch);
+        self.pending.push_back(then);
         Some(Request {
             actor: scheduler_actor(),
             command,
@@ -83,20 +98,25 @@ impl FollowOn for Decider {
     }
 
     fn settled(&mut self, outcome: Result<Outcome, KernelError>) {
-        let launch = self.pending.pop_front().flatten();
-        let due = match (outcome, launch) {
-            (Ok(Outcome::Recorded(record)), Some(mut plan)) => {
+        let then = self.pending.pop_front().unwrap_or(Then::Nothing);
+        match (outcome, then) {
+            (Ok(Outcome::Recorded(record)), Then::Launch(mut plan)) => {
                 plan.attempt = record.seq;
-                Due::Launch(plan)
+                let _ = self.due.send(Due::Launch(plan));
             }
-            (Ok(Outcome::Executed { cancel, .. }), _) if !cancel.is_empty() => Due::Cancel(cancel),
-            (Ok(_), _) => return,
+            (Ok(Outcome::Executed { cancel, .. }), then) => {
+                if !cancel.is_empty() {
+                    let _ = self.due.send(Due::Cancel(cancel));
+                }
+                if let Then::Finished(process) = then {
+                    let _ = self.due.send(Due::Finished(process));
+                }
+            }
+            (Ok(_), _) => {}
             (Err(error), _) => {
                 tracing::error!(%error, "a scheduler decision could not be recorded");
-                return;
             }
-        };
-        let _ = self.due.send(due);
+        }
     }
 }
 
@@ -109,7 +129,7 @@ impl Decider {
         process: u64,
         job: usize,
         sws: u64,
-    ) -> Option<(Command, Option<Box<AttemptPlan>>)> {
+    ) -> Option<(Command, Then)> {
         let p = state.processes.get(process)?;
         let node = p.slaps.get(p.run.candidate)?.dag.jobs.get(job)?.clone();
         let JobKind::Run {
@@ -152,7 +172,7 @@ impl Decider {
         Some(match resolved {
             Ok(worker) => (
                 Command::JobDispatch(dispatch),
-                Some(Box::new(AttemptPlan {
+                Then::Launch(Box::new(AttemptPlan {
                     // The dispatch record's seq, once it has one.
                     attempt: 0,
                     worker,
@@ -161,6 +181,7 @@ impl Decider {
                     input,
                     deadline_ms: timeout_ms,
                     files,
+                    process: Some(process),
                 })),
             ),
             Err(e) => (
@@ -168,7 +189,7 @@ impl Decider {
                     dispatch,
                     detail: e.to_string(),
                 },
-                None,
+                Then::Nothing,
             ),
         })
     }
@@ -234,6 +255,7 @@ impl Scheduler {
                             self.runner.cancel_attempt(attempt, scheduler_actor());
                         }
                     }
+                    Some(Due::Finished(process)) => self.runner.process_ended(process),
                     Some(Due::WakeAt(at)) => wake_at = at,
                     None => return,
                 },

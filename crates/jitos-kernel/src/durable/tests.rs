@@ -222,6 +222,7 @@ fn manifest() -> Manifest {
             processes: None,
             file_size_mib: Some(1),
         },
+        reusable: false,
     }
 }
 
@@ -673,6 +674,27 @@ fn an_install_is_written_as_version_2_with_its_manifest_text() {
     let digest = blake3::hash(text.as_bytes());
     assert_eq!(&bytes[text_at + text.len()..][..32], digest.as_bytes());
     assert!(JobRecord::decode(KIND_WORKER_INSTALL_V1, &bytes).is_err());
+}
+
+// Goal: a reusable worker's install keeps `reusable` through version 2 (version 1 had no
+// place for it). Method: a pure reusable manifest encoded and decoded; the plain one is
+// the control.
+#[test]
+fn a_reusable_install_reads_back_reusable() {
+    let mut reusable = install();
+    reusable.manifest.sandbox_profile = SandboxProfile::Pure;
+    reusable.manifest.reusable = true;
+    let bytes = JobRecord::Install(reusable.clone()).encode().unwrap();
+    let JobRecord::Install(read) = JobRecord::decode(KIND_WORKER_INSTALL, &bytes).unwrap() else {
+        panic!("an install decoded as another record");
+    };
+    assert!(read.manifest.reusable);
+    assert_eq!(read, reusable);
+    let plain = JobRecord::Install(install()).encode().unwrap();
+    let JobRecord::Install(read) = JobRecord::decode(KIND_WORKER_INSTALL, &plain).unwrap() else {
+        panic!("an install decoded as another record");
+    };
+    assert!(!read.manifest.reusable, "control");
 }
 
 // Goal: a manifest text changed after it was recorded is refused by its digest, not read

@@ -434,6 +434,8 @@ impl Frozen for Manifest {
                 processes: self.limits.processes,
                 file_size_mib: self.limits.file_size_mib,
             },
+            // Version 1 was written before a manifest could say so.
+            reusable: false,
         })
     }
 }
