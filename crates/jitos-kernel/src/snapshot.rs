@@ -35,7 +35,7 @@ const MAGIC_GRAPH_PROVEN: &[u8; 8] = b"JITOSST3";
 /// The layout of the sections: `Pool`, `Jobs` and `Processes` as serde writes them. Bump
 /// it whenever one of those types (or anything inside them) changes shape; the golden test
 /// `the_state_layout_is_pinned` says when.
-pub const STATE_LAYOUT: u32 = 1;
+pub const STATE_LAYOUT: u32 = 2;
 
 /// The layout of the sections of a `JITOSST3` snapshot.
 const GRAPH_PROVEN_LAYOUT: u32 = 1;
@@ -311,7 +311,7 @@ mod tests {
     // Goal: the sections' layout is pinned: a change to `Pool`, `Jobs` or `Processes` (or
     // to what the fold keeps in them) changes this digest, and must come with a new
     // `STATE_LAYOUT`, so no build misreads an older snapshot as its own. Method: the
-    // snapshot digest of a fixed state, against the value it had for layout 1.
+    // snapshot digest of a fixed state, against the value it has for layout 2.
     #[test]
     fn the_state_layout_is_pinned() {
         let bytes = state().encode_snapshot().unwrap();
@@ -319,8 +319,8 @@ mod tests {
         assert_eq!(
             (STATE_LAYOUT, digest.as_str()),
             (
-                1,
-                "ef225a8f0927e884f6365af53295346b397a70129c869438c81ec809b0658fdd"
+                2,
+                "51217ae47da97b2fec7f57116fa40e7c8ac03b64ba51809b479392ba330d1c9b"
             ),
             "the snapshot's sections changed: bump STATE_LAYOUT, then pin the new digest"
         );
@@ -364,10 +364,11 @@ mod tests {
     }
 
     // Goal: a snapshot in the format written before the snapshot digest (JITOSST3: the graph
-    // and the sections, only the graph proven) still reads. Method: bytes laid out as the
-    // old `State::encode_snapshot` wrote them.
+    // and the sections of layout 1, only the graph proven) is unread, not bad, so recovery
+    // folds the records instead. Method: bytes laid out as the old `State::encode_snapshot`
+    // wrote them; the same sections under the current header are the control.
     #[test]
-    fn a_graph_proven_snapshot_still_reads() {
+    fn a_graph_proven_snapshot_is_unread() {
         let state = state();
         let graph = state.graph.encode_snapshot();
         let sections: SectionsRef<'_> = (&state.pool, &state.jobs, &state.processes);
@@ -375,9 +376,13 @@ mod tests {
         bytes.extend_from_slice(&(graph.len() as u64).to_le_bytes());
         bytes.extend_from_slice(&graph);
         bytes.extend_from_slice(&codec::encode::<SECTIONS_BYTES_MAX>(&sections, "s").unwrap());
-        let read = prove(&bytes, &state.graph.digest().0).unwrap();
-        assert_same(&read, &state);
-        assert!(matches!(prove(&bytes, &[1; 32]), Err(Refusal::Bad(_))));
+        let refusal = prove(&bytes, &state.graph.digest().0).err().unwrap();
+        assert!(
+            matches!(&refusal, Refusal::Unread(why) if why.contains("state layout 1")),
+            "{refusal:?}"
+        );
+        let current = state.encode_snapshot().unwrap();
+        assert_same(&prove(&current, &state.graph.digest().0).unwrap(), &state);
     }
 
     // Goal: a snapshot whose plan nests far past every limit, in the processes section that

@@ -43,14 +43,9 @@ pub struct Manifest {
     #[serde(default)]
     pub limits: LimitsRequest,
     /// Whether one process of the worker may serve several jobs of one scope in turn
-    /// (`reusable = true`; see `docs/SANDBOX.md`, *Warm workers*). Left out of the text
-    /// when false, so a manifest that does not declare it renders as it was written.
-    #[serde(default, skip_serializing_if = "is_false")]
+    /// (`reusable = true`; see `docs/SANDBOX.md`, *Warm workers*).
+    #[serde(default)]
     pub reusable: bool,
-}
-
-fn is_false(value: &bool) -> bool {
-    !*value
 }
 
 /// Resource limits a worker asks for; each one left out keeps the daemon's default.
@@ -257,11 +252,18 @@ impl Manifest {
 
     /// The manifest as `worker.toml` text, which [`Manifest::parse`] reads back as this
     /// manifest: what the ledger keeps of an installed worker, so that fields added to
-    /// this type later (with defaults) do not change what an old record means.
+    /// this type later (with defaults) do not change what an old record means. A key at
+    /// its default is left out, so a manifest renders as it did before the key existed.
     pub fn to_text(&self) -> Result<String, ManifestError> {
-        toml::to_string(self).map_err(|e| ManifestError::Render {
+        let text = toml::to_string(self).map_err(|e| ManifestError::Render {
             name: self.name.clone(),
             message: e.to_string(),
+        })?;
+        // A top-level key renders as one line of its own, in field order.
+        Ok(if self.reusable {
+            text
+        } else {
+            text.replacen("reusable = false\n", "", 1)
         })
     }
 

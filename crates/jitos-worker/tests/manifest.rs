@@ -57,7 +57,8 @@ fn reusable_is_read_checked_and_only_for_pure_workers() {
 }
 
 // Goal: `reusable` survives the text an installed worker's record keeps, and a manifest
-// that does not declare it renders without it. Method: render both and parse them back.
+// that does not declare it renders as it did before the key existed. Method: render both
+// and parse them back.
 #[test]
 fn reusable_survives_the_recorded_text() {
     let plain = parse(GOOD).unwrap();
