@@ -145,7 +145,8 @@ fn read_or_command(view: &View, request: &Request) -> Result<Answering, KernelEr
         },
         Request::ProcessLog(id) => match view.processes().get(*id) {
             Some(_) => Response::Records(
-                crate::processes::views::process_records(view, *id)?
+                view.process_log(*id, None, usize::MAX)?
+                    .items
                     .iter()
                     .map(views::record_view)
                     .collect(),

@@ -21,6 +21,7 @@ mod job_record;
 mod jobs;
 mod kernel;
 mod payload;
+mod process_log;
 mod process_record;
 mod proposal_check;
 mod recovery;
@@ -45,6 +46,7 @@ pub use job_record::{
 pub use jobs::{Attempt, AttemptStatus, Jobs, JobsError};
 pub use kernel::{Kernel, KernelOptions, GROUP_BYTES_MAX, SNAPSHOT_EVERY_DEFAULT};
 pub use payload::{decode_rewrite, encode_rewrite, KIND_GENESIS, KIND_REWRITE};
+pub use process_log::Page;
 pub use process_record::{
     AskContext, ProcessRecord, KIND_PROCESS_ADVANCE, KIND_PROCESS_ANSWER, KIND_PROCESS_ASK,
     KIND_PROCESS_COLLAPSE, KIND_PROCESS_CONFLICT, KIND_PROCESS_DISCARD, KIND_PROCESS_END,

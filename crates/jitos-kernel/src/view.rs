@@ -119,6 +119,17 @@ impl View {
         time_travel::history(&self.ledger, node)
     }
 
+    /// Up to `limit` records of process `id` after seq `after` (from its start when
+    /// `None`): its process records, its jobs' dispatches and their ends, oldest first.
+    pub fn process_log(
+        &self,
+        id: u64,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<crate::Page<Record>, KernelError> {
+        crate::process_log::process_log(&self.ledger, self.head().seq, id, after, limit)
+    }
+
     /// Up to `limit` records from `from` on.
     pub fn records(&self, from: u64, limit: u64) -> Result<Vec<Record>, KernelError> {
         let head = self.head().seq;

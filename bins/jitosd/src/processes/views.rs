@@ -1,7 +1,6 @@
 //! The wire views of processes, and which records belong to one.
 
-use jitos_kernel::{JobRecord, KernelError, ProcessRecord, View};
-use jitos_ledger::Record;
+use jitos_kernel::{ProcessRecord, View};
 use jitos_proto::{ProcessDetail, ProcessJobView, ProcessLaneView, ProcessSummary};
 use jitos_sched::{Event, JobState, LaneState, Process, Status, WaitReason};
 use jitos_tasks::JobKind;
@@ -149,36 +148,6 @@ fn job_state(state: &JobState) -> String {
         JobState::Failed { why } => format!("failed: {why}"),
         JobState::Cancelled => "cancelled".to_owned(),
     }
-}
-
-/// The records of process `id`: its own, its dispatches and their ends, oldest first.
-pub fn process_records(kernel: &View, id: u64) -> Result<Vec<Record>, KernelError> {
-    let mut found = Vec::new();
-    let mut attempts = std::collections::BTreeSet::new();
-    for record in kernel.ledger().range(id, kernel.head().seq) {
-        let record = record?;
-        let mine = if ProcessRecord::is_kind(&record.kind) {
-            let op = ProcessRecord::decode(&record.kind, &record.payload)?;
-            record.seq == id || op.event.process() == Some(id)
-        } else if JobRecord::is_kind(&record.kind) {
-            match JobRecord::decode(&record.kind, &record.payload)? {
-                JobRecord::Dispatch(d) if d.owner.is_some_and(|o| o.process == id) => {
-                    attempts.insert(record.seq);
-                    true
-                }
-                JobRecord::Done { attempt, .. }
-                | JobRecord::Failed { attempt, .. }
-                | JobRecord::Refused { attempt, .. } => attempts.contains(&attempt),
-                _ => false,
-            }
-        } else {
-            false
-        };
-        if mine {
-            found.push(record);
-        }
-    }
-    Ok(found)
 }
 
 /// A one-line summary of a process record.
