@@ -7,11 +7,15 @@
 //! reproduces every decision.
 #![allow(clippy::unwrap_used)]
 
-use std::{collections::BTreeMap, fs, time::Duration};
+use std::{
+    collections::BTreeMap,
+    fs,
+    time::{Duration, Instant},
+};
 
 use jitos_proto::{Client, Request, Response};
 use jitos_system_tests::{
-    all_records, bin_path, call, children_running, is_alive, terminal_records, wait_until,
+    all_records, bin_path, call, children_running, is_alive, terminal_records,
     worker_children, Daemon, Sandbox,
 };
 use rand::{rngs::StdRng, Rng, SeedableRng};
@@ -93,6 +97,18 @@ fn submit(client: &mut Client, name: &str) -> u64 {
     }
 }
 
+/// A process's records, one line each.
+fn process_log(client: &mut Client, process: u64) -> String {
+    match call(client, &Request::ProcessLog(process)) {
+        Response::Records(records) => records
+            .iter()
+            .map(|r| format!("{} {} {}", r.seq, r.kind, r.summary))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        other => format!("{other:?}"),
+    }
+}
+
 fn status(client: &mut Client, process: u64) -> (String, Vec<String>) {
     match call(client, &Request::ProcessShow(process)) {
         Response::Process(detail) => (
@@ -154,11 +170,31 @@ fn processes_survive_random_kills() {
     );
 
     let mut client = daemon.client();
-    wait_until("every process to settle", SETTLE, || {
-        processes
+    let settle_deadline = Instant::now() + SETTLE;
+    loop {
+        let running: Vec<u64> = processes
             .iter()
-            .all(|&p| status(&mut client, p).0 != "running")
-    });
+            .copied()
+            .filter(|&p| status(&mut client, p).0 == "running")
+            .collect();
+        if running.is_empty() {
+            break;
+        }
+        if Instant::now() > settle_deadline {
+            let logs: Vec<String> = running
+                .iter()
+                .map(|&p| format!("process {p}:\n{}", process_log(&mut client, p)))
+                .collect();
+            drop(client);
+            panic!(
+                "processes {running:?} still run {SETTLE:?} after the last restart\n{}\n\
+                 jitosd's stderr:\n{}",
+                logs.join("\n"),
+                daemon.terminate()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let mut ends: BTreeMap<String, usize> = BTreeMap::new();
     for &process in &processes {
         *ends.entry(status(&mut client, process).0).or_default() += 1;
@@ -170,15 +206,10 @@ fn processes_survive_random_kills() {
     for &process in &processes {
         let (state, _) = status(&mut client, process);
         if state != "done" && state != "waiting" {
-            let log = match call(&mut client, &Request::ProcessLog(process)) {
-                Response::Records(records) => records
-                    .iter()
-                    .map(|r| format!("{} {} {}", r.seq, r.kind, r.summary))
-                    .collect::<Vec<_>>()
-                    .join("\n"),
-                other => format!("{other:?}"),
-            };
-            panic!("process {process} ended {state}:\n{log}");
+            panic!(
+                "process {process} ended {state}:\n{}",
+                process_log(&mut client, process)
+            );
         }
     }
 
