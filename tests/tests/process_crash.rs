@@ -15,8 +15,8 @@ use std::{
 
 use jitos_proto::{Client, Request, Response};
 use jitos_system_tests::{
-    all_records, bin_path, call, children_running, is_alive, terminal_records,
-    worker_children, Daemon, Sandbox,
+    all_records, bin_path, call, children_running, is_alive, terminal_records, worker_children,
+    Daemon, Sandbox,
 };
 use rand::{rngs::StdRng, Rng, SeedableRng};
 

@@ -13,13 +13,15 @@ use std::{
     sync::Arc,
 };
 
-use jitos_ledger::{Actor, Clock, CreateOptions, Hash, Ledger, NewRecord, OpenOptions, Record};
+use jitos_ledger::{
+    Actor, Clock, CreateOptions, Hash, IndexEntry, Ledger, NewRecord, OpenOptions, Record,
+};
 use jitos_warp::{BlobRef, Rewrite, StateDigest};
 
 use crate::{
     decide::{blob_ref, decide, Answer, Decided, Working},
     follow_on::FOLLOW_ONS_PER_GROUP_MAX,
-    payload, recovery, verify,
+    index, payload, recovery, verify,
     view::{StoreFacts, View},
     Command, Commit, CommitError, FollowOn, KernelError, Outcome, Request, State,
 };
@@ -83,7 +85,7 @@ impl Kernel {
             read_only: options.read_only,
             clock: options.clock.clone(),
         };
-        let ledger = match options.create_with_id {
+        let mut ledger = match options.create_with_id {
             Some(store_id) if !Ledger::exists(dir) && !options.read_only => Ledger::create(
                 dir,
                 CreateOptions {
@@ -114,6 +116,9 @@ impl Kernel {
             None => ledger.head().seq,
         };
         let (state, recovery) = recovery::rebuild(&ledger, target)?;
+        if !options.read_only {
+            index::build(&mut ledger)?;
+        }
         tracing::info!(
             head = ledger.head().seq,
             snapshot = ?recovery.snapshot_seq,
@@ -331,6 +336,7 @@ impl Kernel {
             working,
             records,
             blobs,
+            index,
             staged,
             ..
         } = group;
@@ -338,7 +344,7 @@ impl Kernel {
             return;
         }
         let slices: Vec<&[u8]> = blobs.iter().map(Vec::as_slice).collect();
-        let sealed = match self.ledger.append_with_blobs(records, &slices) {
+        let sealed = match self.ledger.append_indexed(records, &slices, Some(&index)) {
             Ok((sealed, _)) => sealed,
             Err(error) => {
                 let reason = error.to_string();
@@ -446,6 +452,8 @@ impl Kernel {
 struct Group {
     working: State,
     records: Vec<NewRecord>,
+    /// The index entries of `records`.
+    index: Vec<IndexEntry>,
     blobs: Vec<Vec<u8>>,
     staged_blobs: BTreeSet<BlobRef>,
     staged: Vec<Staged>,
@@ -462,6 +470,7 @@ impl Group {
         Group {
             working,
             records: Vec::new(),
+            index: Vec::new(),
             blobs: Vec::new(),
             staged_blobs: BTreeSet::new(),
             staged: Vec::new(),
@@ -481,8 +490,9 @@ impl Group {
         answers: &mut [Option<Result<Outcome, KernelError>>],
     ) {
         match contained(|| fold_into(&self.working, seq, now_ms, &decided)) {
-            Ok(folded) => {
+            Ok((folded, index)) => {
                 self.working = folded;
+                self.index.extend(index);
                 self.bytes += decided.bytes();
                 self.staged_blobs
                     .extend(decided.blobs.iter().map(|b| blob_ref(b)));
@@ -500,15 +510,16 @@ impl Group {
     }
 }
 
-/// The working state with `decided`'s records folded in, the first at `seq`, or why they
-/// do not fold (then `working` is as it was).
+/// The working state with `decided`'s records folded in, the first at `seq`, and their
+/// index entries; or why they do not fold (then `working` is as it was).
 fn fold_into(
     working: &State,
     seq: u64,
     now_ms: u64,
     decided: &Decided,
-) -> Result<State, KernelError> {
+) -> Result<(State, Vec<IndexEntry>), KernelError> {
     let mut folded = working.clone();
+    let mut entries = Vec::new();
     for (offset, new) in decided.records.iter().enumerate() {
         let record = Record {
             seq: seq + offset as u64,
@@ -519,9 +530,10 @@ fn fold_into(
             payload: new.payload.clone(),
             hash: Hash::ZERO,
         };
-        folded.fold(&record)?;
+        let applied = folded.fold(&record)?;
+        entries.extend(index::entries(&folded, &record, &applied)?);
     }
-    Ok(folded)
+    Ok((folded, entries))
 }
 
 /// Runs `f`, turning a panic into an internal-error refusal of the one command it served:

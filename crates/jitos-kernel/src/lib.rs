@@ -17,6 +17,7 @@ mod durable;
 mod error;
 mod files;
 mod follow_on;
+mod index;
 mod job_record;
 mod jobs;
 mod kernel;

@@ -17,8 +17,42 @@ pub struct Page<T> {
 }
 
 /// Up to `limit` records of process `id` with a seq after `after`, from a ledger whose
-/// head is `head`.
+/// head is `head`: from the index when the store has one (O(the page)), else by a scan.
 pub(crate) fn process_log(
+    ledger: &Ledger,
+    head: u64,
+    id: u64,
+    after: Option<u64>,
+    limit: usize,
+) -> Result<Page<Record>, KernelError> {
+    if !ledger.indexed() {
+        return process_log_by_scan(ledger, head, id, after, limit);
+    }
+    let mut found = ledger.index_scan(
+        &crate::index::process_key(id),
+        after,
+        limit.saturating_add(1),
+    )?;
+    let more = found.len() > limit;
+    found.truncate(limit);
+    let items = found
+        .into_iter()
+        .map(|(seq, _)| {
+            ledger
+                .get(seq)?
+                .ok_or(jitos_ledger::ReadError::MissingRecord { seq })
+        })
+        .collect::<Result<Vec<Record>, _>>()?;
+    let next = if more {
+        items.last().map(|last| last.seq)
+    } else {
+        None
+    };
+    Ok(Page { items, next })
+}
+
+/// [`process_log`] of a store without the index.
+fn process_log_by_scan(
     ledger: &Ledger,
     head: u64,
     id: u64,

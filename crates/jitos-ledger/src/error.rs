@@ -146,6 +146,37 @@ pub enum AppendError {
         /// The limit.
         max: usize,
     },
+    /// An index entry over the index's bounds.
+    #[error(
+        "the index entry of record {seq} has a {key_bytes}-byte key and a {value_bytes}-byte \
+         value, over INDEX_KEY_BYTES_MAX or INDEX_VALUE_BYTES_MAX"
+    )]
+    IndexEntryTooLarge {
+        /// The record it indexes.
+        seq: u64,
+        /// Its key's length.
+        key_bytes: usize,
+        /// Its value's length.
+        value_bytes: usize,
+    },
+    /// An index entry for a record outside the batch it came with.
+    #[error("an index entry names record {seq}, outside the batch's records {first}..={last}")]
+    IndexEntryOutside {
+        /// The seq it names.
+        seq: u64,
+        /// The batch's first seq.
+        first: u64,
+        /// The batch's last seq.
+        last: u64,
+    },
+    /// Index entries marked complete past the head.
+    #[error("cannot mark the index complete through seq {through}: the head is {head}")]
+    IndexBeyondHead {
+        /// What was asked.
+        through: u64,
+        /// The head.
+        head: u64,
+    },
     /// Too many payload bytes in one batch.
     #[error("a batch of {bytes} payload bytes exceeds BATCH_BYTES_MAX ({max}): split it")]
     BatchBytesTooLarge {

@@ -12,11 +12,12 @@ use crate::clock::Clock;
 use crate::error::{AppendError, OpenError, ReadError};
 use crate::genesis::{Genesis, FORMAT_VERSION, GENESIS_KIND};
 use crate::hash::Hash;
+use crate::index::{self, IndexEntry, META_INDEX_THROUGH};
 use crate::limits::{BATCH_BYTES_MAX, BATCH_RECORDS_MAX, BLOB_BYTES_MAX};
 use crate::range::RecordRange;
 use crate::record::{Actor, Head, NewRecord, Record};
 use crate::staging::sync_parent;
-use crate::store::{key_seq, seq_key, Access, Meta, Store, CF_BLOBS, CF_RECORDS};
+use crate::store::{key_seq, seq_key, Access, Meta, Store, CF_BLOBS, CF_META, CF_RECORDS};
 
 /// How to create a new store.
 #[derive(Clone)]
@@ -44,6 +45,9 @@ pub struct Ledger {
     pub(crate) genesis: Genesis,
     pub(crate) head: Head,
     pub(crate) read_only: bool,
+    /// The seq through which records are indexed (see `index.rs`); `None` without an
+    /// index column family.
+    pub(crate) indexed_through: Option<u64>,
     clock: Arc<dyn Clock>,
 }
 
@@ -76,6 +80,7 @@ impl Ledger {
         let mut batch = WriteBatch::default();
         batch.put_cf(store.cf(CF_RECORDS)?, seq_key(0), encoded);
         store.put_meta(&mut batch, &genesis.store_id)?;
+        batch.put_cf(store.cf(CF_META)?, META_INDEX_THROUGH, 0u64.to_le_bytes());
         store.write_synced(batch, "write the genesis record")?;
         // RocksDB syncs the files inside `dir`; the entry for `dir` itself lives in its parent.
         sync_parent(dir).map_err(io_error("sync the parent directory of", dir))?;
@@ -87,6 +92,7 @@ impl Ledger {
                 hash: record.hash,
             },
             read_only: false,
+            indexed_through: Some(0),
             clock: opts.clock,
         })
     }
@@ -122,13 +128,16 @@ impl Ledger {
             Err(OpenError::Corrupt { .. }) if opts.read_only => damaged_head(&store)?,
             loaded => loaded?,
         };
-        Ok(Ledger {
+        let mut ledger = Ledger {
             store,
             genesis,
             head,
             read_only: opts.read_only,
+            indexed_through: None,
             clock: opts.clock,
-        })
+        };
+        ledger.indexed_through = crate::index::read_through(&ledger)?;
+        Ok(ledger)
     }
 
     /// Whether `dir` holds a store (a RocksDB `CURRENT` file).
@@ -160,6 +169,7 @@ impl Ledger {
             genesis: self.genesis,
             head,
             read_only: true,
+            indexed_through: self.indexed_through,
             clock: self.clock.clone(),
         }
     }
@@ -179,6 +189,18 @@ impl Ledger {
         &mut self,
         batch: Vec<NewRecord>,
         blobs: &[&[u8]],
+    ) -> Result<(Vec<Record>, Vec<Hash>), AppendError> {
+        self.append_indexed(batch, blobs, None)
+    }
+
+    /// [`Ledger::append_with_blobs`], writing `index` entries for the new records in the
+    /// same synced write. The index stays complete only if it was complete before and the
+    /// caller indexes every append; with `None` it is left behind (see [`Ledger::indexed`]).
+    pub fn append_indexed(
+        &mut self,
+        batch: Vec<NewRecord>,
+        blobs: &[&[u8]],
+        index: Option<&[IndexEntry]>,
     ) -> Result<(Vec<Record>, Vec<Hash>), AppendError> {
         self.check_writable()?;
         if batch.is_empty() && blobs.is_empty() {
@@ -241,8 +263,27 @@ impl Ledger {
             };
             sealed.push(record);
         }
+        // Entries of a store whose index is behind would leave it claiming records it
+        // lacks; they are dropped, and the builder of the missing part writes them.
+        let index = index.filter(|_| self.indexed());
+        if let Some(entries) = index {
+            for entry in entries {
+                index::check(entry)?;
+                if entry.seq <= self.head.seq || entry.seq > head.seq {
+                    return Err(AppendError::IndexEntryOutside {
+                        seq: entry.seq,
+                        first: self.head.seq + 1,
+                        last: head.seq,
+                    });
+                }
+            }
+            index::put(self, &mut write, entries, head.seq)?;
+        }
         self.store.write_synced(write, "append records")?;
         self.head = head;
+        if index.is_some() {
+            self.indexed_through = Some(head.seq);
+        }
         Ok((sealed, hashes))
     }
 

@@ -15,6 +15,7 @@ mod depth;
 mod error;
 mod genesis;
 mod hash;
+mod index;
 mod ledger;
 mod limits;
 mod range;
@@ -31,6 +32,7 @@ pub use clock::{Clock, FixedClock, SystemClock};
 pub use error::{AppendError, BundleError, OpenError, ReadError, SnapshotError, StoreError};
 pub use genesis::{Genesis, FORMAT_VERSION, GENESIS_KIND, RESERVED_KIND_PREFIX};
 pub use hash::{Hash, HashParseError};
+pub use index::{IndexEntry, INDEX_KEY_BYTES_MAX, INDEX_VALUE_BYTES_MAX};
 pub use ledger::{CreateOptions, Ledger, OpenOptions};
 pub use limits::{
     ACTOR_NAME_BYTES_MAX, BATCH_BYTES_MAX, BATCH_RECORDS_MAX, BLOB_BYTES_MAX, BUNDLE_RECORDS_MAX,

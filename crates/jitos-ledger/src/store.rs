@@ -21,8 +21,13 @@ pub(crate) const CF_BLOBS: &str = "blobs";
 pub(crate) const CF_SNAPSHOTS: &str = "snapshots";
 /// Store-wide facts: format version, store id.
 pub(crate) const CF_META: &str = "meta";
+/// Index entries (see `index.rs`): added to a store written before it at its first
+/// writable open.
+pub(crate) const CF_INDEX: &str = "index";
 /// Every column family a ledger store has.
-const COLUMN_FAMILIES: [&str; 4] = [CF_RECORDS, CF_BLOBS, CF_SNAPSHOTS, CF_META];
+const COLUMN_FAMILIES: [&str; 5] = [CF_RECORDS, CF_BLOBS, CF_SNAPSHOTS, CF_META, CF_INDEX];
+/// Those a store written before the index must have.
+const COLUMN_FAMILIES_REQUIRED: [&str; 4] = [CF_RECORDS, CF_BLOBS, CF_SNAPSHOTS, CF_META];
 
 /// `meta` key of the format version (u32 little-endian).
 pub(crate) const META_FORMAT_VERSION: &[u8] = b"format_version";
@@ -91,8 +96,13 @@ impl Store {
                 .collect()
         } else {
             // Open every column family present: RocksDB refuses an open that leaves one out.
-            DB::list_cf(&options, dir)
-                .map_err(|source| rocks("list column families", dir, source))?
+            let mut names = DB::list_cf(&options, dir)
+                .map_err(|source| rocks("list column families", dir, source))?;
+            if access == Access::Write && !names.iter().any(|name| name == CF_INDEX) {
+                options.create_missing_column_families(true);
+                names.push(CF_INDEX.to_owned());
+            }
+            names
         };
         let descriptors = names
             .iter()
@@ -128,7 +138,7 @@ impl Store {
 
     /// Checks that every column family a ledger needs is present.
     pub(crate) fn require_column_families(&self) -> Result<(), StoreError> {
-        COLUMN_FAMILIES
+        COLUMN_FAMILIES_REQUIRED
             .iter()
             .try_for_each(|name| self.cf(name).map(|_| ()))
     }

@@ -9,7 +9,7 @@ use jitos_ledger::{
 };
 
 pub const STORE_ID: [u8; 16] = *b"test-store-id-01";
-pub const COLUMN_FAMILIES: [&str; 4] = ["records", "blobs", "snapshots", "meta"];
+pub const COLUMN_FAMILIES: [&str; 5] = ["records", "blobs", "snapshots", "meta", "index"];
 
 /// A record check for records of no kind the ledger's tests give meaning to: every record is
 /// accepted and names no blob.

@@ -6,5 +6,6 @@ mod blobs;
 mod bundles;
 mod common;
 mod corruption;
+mod index;
 mod open;
 mod snapshots;
