@@ -510,6 +510,8 @@ fn fold_into(
 ) -> Result<State, KernelError> {
     let mut folded = working.clone();
     for (offset, new) in decided.records.iter().enumerate() {
+        #[cfg(feature = "fault-injection")]
+        crate::decide::fold_fault(new);
         let record = Record {
             seq: seq + offset as u64,
             parent: Hash::ZERO,
