@@ -153,7 +153,7 @@ fn options() -> KernelOptions {
 }
 
 fn node_id(n: u8) -> NodeId {
-    NodeId::new(&format!("n{n}")).unwrap()
+    NodeId::new(format!("n{n}")).unwrap()
 }
 
 fn one_op(op: Op) -> Rewrite {
@@ -196,7 +196,7 @@ impl Known {
     /// A live id for an even `index`, any id for an odd one; [`UNKNOWN_ID`] for the top
     /// sixteenth of indices, or when there is none to pick.
     fn pick(&self, index: u8) -> u64 {
-        let ids = if index % 2 == 0 {
+        let ids = if index.is_multiple_of(2) {
             &self.live
         } else {
             &self.all
@@ -280,7 +280,7 @@ fn resolve(view: &View, action: &Action) -> Command {
         Action::SwsApply { sws, node, add } => {
             let sws = workspaces.pick(sws);
             let rewrite = if add {
-                add_node(NodeId::new(&format!("w{sws}:{node}")).unwrap())
+                add_node(NodeId::new(format!("w{sws}:{node}")).unwrap())
             } else {
                 one_op(Op::SetAttr {
                     node: node_id(node),
