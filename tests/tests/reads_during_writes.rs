@@ -119,13 +119,14 @@ fn wait_for_acks(acks: &AtomicU64, count: u64, daemon: &Daemon) {
 // the head, `verify` and `replay --verify`.
 #[test]
 fn replay_and_export_run_while_writers_commit() {
-    let sandbox = Sandbox::new();
+    // A reference, for the scoped threads below to share.
+    let sandbox = &Sandbox::new();
     let daemon = sandbox.start();
     for n in 0..BULK_REWRITES {
         let file = sandbox.path().join(format!("bulk{n}.json"));
         std::fs::write(&file, bulk_rewrite(n))
             .unwrap_or_else(|e| panic!("cannot write {}: {e}", file.display()));
-        ok(&sandbox, &["rewrite", "apply", &file.to_string_lossy()]);
+        ok(sandbox, &["rewrite", "apply", &file.to_string_lossy()]);
     }
     let bulk = status(&mut daemon.client());
     assert_eq!(bulk.nodes, (BULK_REWRITES * BULK_NODES) as u64, "{bulk:?}");
@@ -134,7 +135,6 @@ fn replay_and_export_run_while_writers_commit() {
     let readers_done = AtomicBool::new(false);
     let bundle = sandbox.path().join("store.bundle");
     let bundle_arg = bundle.to_string_lossy().into_owned();
-    let sandbox = &sandbox;
     let (acknowledged, acks_while_reading, replay, export) = thread::scope(|scope| {
         let writers: Vec<_> = (0..WRITERS)
             .map(|writer| {
@@ -253,18 +253,18 @@ fn replay_and_export_run_while_writers_commit() {
     }
     for writes in &acknowledged {
         for (_, id) in [writes.first(), writes.last()].into_iter().flatten() {
-            let shown = ok(&sandbox, &["graph", "show", "--node", id]);
+            let shown = ok(sandbox, &["graph", "show", "--node", id]);
             assert!(shown.contains(id.as_str()), "{shown}");
         }
     }
-    let verify = ok_json(&sandbox, &["verify"]);
+    let verify = ok_json(sandbox, &["verify"]);
     assert!(verify["first_bad"].is_null(), "{verify:#}");
     assert_eq!(
         verify["records_checked"].as_u64(),
         Some(head + 1),
         "{verify:#}"
     );
-    let replay = ok_json(&sandbox, &["replay", "--verify"]);
+    let replay = ok_json(sandbox, &["replay", "--verify"]);
     assert_eq!(
         replay["replayed_digest"], replay["live_digest"],
         "{replay:#}"
