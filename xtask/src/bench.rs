@@ -21,6 +21,7 @@ const BENCHES: &[(&str, &str)] = &[
     ("spawn", "jitos-sandbox"),
     ("jobs", "jitosd"),
     ("processes", "jitosd"),
+    ("reads_during_writes", "jitosd"),
 ];
 
 /// Ratios to report: (group, measured function, baseline function, target ratio).

@@ -99,6 +99,25 @@ pub enum Command {
         /// The decision.
         decision: Decision,
     },
+    /// A command that panics on purpose, to prove the writer contains a panic to the one
+    /// command it served. Built only with the `fault-injection` feature, which only this
+    /// crate's tests turn on.
+    #[cfg(feature = "fault-injection")]
+    Fault(Fault),
+}
+
+/// Where a [`Command::Fault`] panics.
+#[cfg(feature = "fault-injection")]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// While it is decided.
+    PanicInDecide,
+    /// While its records are folded into the working state: `before` is recorded and
+    /// folded first, so the panic leaves the working copy half changed.
+    PanicInFold {
+        /// A system rewrite folded just before the panic.
+        before: Rewrite,
+    },
 }
 
 /// What an executed command answers, once its records are durable.

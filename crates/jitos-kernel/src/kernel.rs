@@ -521,6 +521,8 @@ fn fold_into(
     let mut folded = working.clone();
     let mut entries = Vec::new();
     for (offset, new) in decided.records.iter().enumerate() {
+        #[cfg(feature = "fault-injection")]
+        crate::decide::fold_fault(new);
         let record = Record {
             seq: seq + offset as u64,
             parent: Hash::ZERO,

@@ -35,6 +35,8 @@ mod verify;
 mod view;
 
 pub use bundle::{import_bundle, Imported};
+#[cfg(feature = "fault-injection")]
+pub use command::Fault;
 pub use command::{Command, Commit, Outcome, Proposed, Request};
 pub use durable::PayloadError;
 pub use error::{CommitError, KernelError};

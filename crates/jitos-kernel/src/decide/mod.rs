@@ -128,6 +128,38 @@ pub(crate) fn decide(
         Command::ProcessExecute { now_ms, decision } => {
             processes::execute(working, actor, now_ms, decision)
         }
+        #[cfg(feature = "fault-injection")]
+        Command::Fault(fault) => decide_fault(actor, fault),
+    }
+}
+
+/// The kind of the record a [`crate::Fault::PanicInFold`] makes; no fold ever meets it
+/// in a ledger, since folding it panics and its command is refused.
+#[cfg(feature = "fault-injection")]
+const KIND_FAULT_PANIC_IN_FOLD: &str = "fault.panic_in_fold";
+
+#[cfg(feature = "fault-injection")]
+fn decide_fault(actor: Actor, fault: crate::Fault) -> Result<Decided, KernelError> {
+    match fault {
+        crate::Fault::PanicInDecide => panic!("fault injected in decide"),
+        crate::Fault::PanicInFold { before } => {
+            let mut decided = rewrite_system(actor.clone(), &before)?;
+            decided.records.push(NewRecord {
+                kind: KIND_FAULT_PANIC_IN_FOLD.to_owned(),
+                actor,
+                payload: Vec::new(),
+            });
+            Ok(decided)
+        }
+    }
+}
+
+/// Panics on the record of a [`crate::Fault::PanicInFold`]; the writer calls it on each
+/// record it folds into the working state.
+#[cfg(feature = "fault-injection")]
+pub(crate) fn fold_fault(record: &NewRecord) {
+    if record.kind == KIND_FAULT_PANIC_IN_FOLD {
+        panic!("fault injected in fold");
     }
 }
 
