@@ -18,7 +18,7 @@ use jitos_tree::{Entry, Tree, TreePath};
 use jitosd::{Daemon, DaemonConfig};
 use tokio::sync::oneshot;
 
-use crate::{render, tree_cmd};
+use crate::{process_cmd, render, tree_cmd};
 
 /// The bundled project: a calculator whose `add` subtracts, and its test.
 const PROJECT: [(&str, &str, bool); 2] = [
@@ -135,13 +135,10 @@ fn story(socket: &Path, data_dir: &Path) -> Result<()> {
         other => return Err(unexpected("the demo's intent was not submitted", other)),
     };
     let detail = wait_for(&mut client, process)?;
-    match client.call(&Request::ProcessLog(process))? {
-        Response::Records(records) => {
-            for record in &records {
-                println!("   {}", render::record_line(record));
-            }
-        }
-        other => return Err(unexpected("cannot read the process's records", other)),
+    for record in &process_cmd::all_records(&mut client, process)
+        .context("cannot read the process's records")?
+    {
+        println!("   {}", render::record_line(record));
     }
     if detail.summary.status != "done" {
         bail!(
@@ -279,14 +276,12 @@ fn run_test(client: &mut Client) -> Result<(u64, String)> {
             detail.summary.status
         );
     }
-    let attempts: Vec<u64> = match client.call(&Request::ProcessLog(process))? {
-        Response::Records(records) => records
-            .iter()
-            .filter(|r| r.kind == "job.dispatch")
-            .map(|r| r.seq)
-            .collect(),
-        other => return Err(unexpected("cannot read the test run's records", other)),
-    };
+    let attempts: Vec<u64> = process_cmd::all_records(client, process)
+        .context("cannot read the test run's records")?
+        .iter()
+        .filter(|r| r.kind == "job.dispatch")
+        .map(|r| r.seq)
+        .collect();
     let Some(&attempt) = attempts.first() else {
         bail!("the test run dispatched no job");
     };

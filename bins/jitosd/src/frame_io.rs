@@ -1,7 +1,13 @@
 //! Frames over tokio streams, with the same limits as `jitos_proto`'s blocking functions.
+//!
+//! Every response leaves through [`write_response`], which is where an answer too large
+//! for a frame becomes an error frame instead of a closed connection.
 
-use jitos_proto::{check_frame_len, decode_message, encode_message, FrameError};
-use serde::{de::DeserializeOwned, Serialize};
+use jitos_proto::{
+    check_frame_len, decode_message, encode_message, ErrorCode, ErrorInfo, FrameError, Response,
+    FRAME_BYTES_MAX,
+};
+use serde::de::DeserializeOwned;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// Reads one frame; the length is checked before the payload buffer is allocated.
@@ -34,17 +40,53 @@ pub async fn read_message<T: DeserializeOwned>(
     decode_message(&read_frame(stream).await?)
 }
 
-/// Encodes and writes one message as a frame.
-pub async fn write_message<T: Serialize>(
+/// Payloads above this size are decoded once before they are sent: bincode's decoder
+/// allows for the memory a message reserves, not its bytes, so a frame within the limit
+/// can still be one the client refuses.
+const DECODE_CHECK_BYTES: usize = 1024 * 1024;
+
+/// Encodes and writes one response. A response the client could not take (over the
+/// frame limit, or over what its decoder allows) is replaced by a [`ErrorCode::TooLarge`]
+/// error ending in `narrow`, which says how to ask for less.
+pub async fn write_response(
     stream: &mut (impl AsyncWrite + Unpin),
-    message: &T,
+    response: &Response,
+    narrow: &str,
 ) -> Result<(), FrameError> {
-    let payload = encode_message(message)?;
+    let refused = |why: String| {
+        encode_message(&Response::Error(ErrorInfo {
+            code: ErrorCode::TooLarge,
+            message: format!("the answer is too large to send ({why}); {narrow}"),
+        }))
+    };
+    let payload = match encode_message(response) {
+        Ok(payload)
+            if payload.len() > DECODE_CHECK_BYTES
+                && decode_message::<Response>(&payload).is_err() =>
+        {
+            refused(format!(
+                "{} bytes that decode to more than a frame allows",
+                payload.len()
+            ))?
+        }
+        Ok(payload) => payload,
+        Err(FrameError::TooLarge { len }) => refused(format!(
+            "{len} bytes; a frame holds at most {FRAME_BYTES_MAX}"
+        ))?,
+        Err(e) => return Err(e),
+    };
+    write_payload(stream, &payload).await
+}
+
+async fn write_payload(
+    stream: &mut (impl AsyncWrite + Unpin),
+    payload: &[u8],
+) -> Result<(), FrameError> {
     let len = u32::try_from(payload.len()).map_err(|_| FrameError::TooLarge {
         len: payload.len() as u64,
     })?;
     stream.write_all(&len.to_le_bytes()).await?;
-    stream.write_all(&payload).await?;
+    stream.write_all(payload).await?;
     stream.flush().await?;
     Ok(())
 }

@@ -3,8 +3,8 @@
 use std::{io, os::unix::net::UnixStream, path::Path};
 
 use crate::{
-    decode_message, encode_message, read_frame, write_frame, ErrorInfo, FrameError, Hello, Request,
-    Response, Welcome,
+    decode_message, encode_message, read_frame, write_frame, ErrorInfo, FrameError, GraphAssembler,
+    GraphView, Hello, Request, Response, Welcome,
 };
 
 /// Why a client call failed.
@@ -28,6 +28,9 @@ pub enum ClientError {
     /// Framing or decoding failed.
     #[error(transparent)]
     Frame(#[from] FrameError),
+    /// A streamed answer broke off or did not add up.
+    #[error("jitosd sent a broken answer: {0}")]
+    BrokenStream(String),
 }
 
 /// One handshaken connection.
@@ -89,5 +92,34 @@ impl Client {
     pub fn call(&mut self, request: &Request) -> Result<Response, ClientError> {
         self.send(request)?;
         self.receive()
+    }
+
+    /// Asks for a graph ([`Request::GraphShow`]) and assembles the parts it streams in;
+    /// the daemon's refusal is `Ok(Err(..))`.
+    pub fn graph_show(
+        &mut self,
+        at: Option<u64>,
+        node: Option<String>,
+        sws: Option<u64>,
+    ) -> Result<Result<GraphView, ErrorInfo>, ClientError> {
+        self.send(&Request::GraphShow { at, node, sws })?;
+        let mut assembler = GraphAssembler::default();
+        loop {
+            match self.receive()? {
+                Response::GraphPart(part) => assembler.add(part),
+                Response::GraphEnd(end) => {
+                    return assembler
+                        .finish(end)
+                        .map(Ok)
+                        .map_err(ClientError::BrokenStream)
+                }
+                Response::Error(refused) => return Ok(Err(refused)),
+                other => {
+                    return Err(ClientError::BrokenStream(format!(
+                        "{other:?} in the middle of a graph"
+                    )))
+                }
+            }
+        }
     }
 }
