@@ -170,13 +170,13 @@ fn processes_survive_random_kills() {
     for &process in &processes {
         let (state, _) = status(&mut client, process);
         if state != "done" && state != "waiting" {
-            let log = match call(&mut client, &Request::ProcessLog(process)) {
-                Response::Records(records) => records
+            let log = match jitos_system_tests::process_records(&mut client, process) {
+                Ok(records) => records
                     .iter()
                     .map(|r| format!("{} {} {}", r.seq, r.kind, r.summary))
                     .collect::<Vec<_>>()
                     .join("\n"),
-                other => format!("{other:?}"),
+                Err(other) => format!("{other:?}"),
             };
             panic!("process {process} ended {state}:\n{log}");
         }

@@ -3,8 +3,8 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use jitos_proto::{
-    decode_message, encode_message, ConflictEntry, ConflictView, KeyChangeView, Request, Response,
-    SwsDetail, SwsState, SwsSummary,
+    decode_message, encode_message, ConflictEntry, ConflictView, KeyChangeView, PageRequest,
+    PageView, Request, Response, SwsDetail, SwsState, SwsSummary,
 };
 use jitos_tree::{Entry, Tree, TreeChange, TreePath};
 use jitos_warp::BlobRef;
@@ -55,7 +55,10 @@ fn file_and_workspace_requests_round_trip() {
             at: Some(1),
             parent: None,
         },
-        Request::SwsList,
+        Request::SwsList(PageRequest {
+            after: Some(3),
+            limit: 10,
+        }),
         Request::SwsShow(4),
         Request::SwsCollapse(4),
         Request::SwsRebase(4),
@@ -90,7 +93,10 @@ fn file_and_workspace_responses_round_trip() {
         Response::Tree(tree()),
         Response::BlobsStored(vec![BlobRef([2; 32])]),
         Response::Blobs(vec![b"x".to_vec()]),
-        Response::SwsList(vec![summary.clone()]),
+        Response::SwsList(PageView {
+            items: vec![summary.clone()],
+            next: Some(4),
+        }),
         Response::Sws(SwsDetail {
             summary,
             changes: vec![KeyChangeView {
