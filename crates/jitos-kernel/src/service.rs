@@ -25,7 +25,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use crate::{
     files::BlobGcOutcome, Command, Commit, CommitError, FollowOn, Kernel, KernelError, Outcome,
-    Request, View,
+    Request, State, View,
 };
 
 /// The most commands one group carries.
@@ -357,12 +357,16 @@ impl Writer {
         let (requests, replies): (Vec<Request>, Vec<Reply>) = group.into_iter().unzip();
         let head_before = self.kernel.head().seq;
         let (kernel, follow_on) = (&mut self.kernel, &mut self.follow_on);
-        let executed = catch_unwind(AssertUnwindSafe(|| {
-            let follow_on: Option<&mut dyn FollowOn> = match follow_on {
-                Some(follow_on) => Some(follow_on.as_mut()),
-                None => None,
-            };
-            kernel.execute_following(requests, follow_on)
+        let mut settled = Vec::new();
+        let executed = catch_unwind(AssertUnwindSafe(|| match follow_on {
+            Some(follow_on) => {
+                let mut deferred = Deferred {
+                    inner: follow_on.as_mut(),
+                    settled: &mut settled,
+                };
+                kernel.execute_following(requests, Some(&mut deferred))
+            }
+            None => kernel.execute_following(requests, None),
         }));
         let answers = match executed {
             Ok((answers, more_due)) => {
@@ -381,6 +385,13 @@ impl Writer {
             }
         };
         self.publish();
+        // Only now: what the follow-on does with an outcome (start a worker) reads the
+        // published view, which must already hold the records it answers.
+        if let Some(follow_on) = self.follow_on.as_mut() {
+            for outcome in settled {
+                follow_on.settled(outcome);
+            }
+        }
         self.broadcast_since(head_before);
         for (answer, reply) in answers.into_iter().zip(replies) {
             let _ = reply.send(answer);
@@ -448,5 +459,22 @@ impl Writer {
             tracing::warn!(%error, "cannot start a snapshot thread");
             self.snapshotting.store(false, Ordering::Release);
         }
+    }
+}
+
+/// The writer's follow-on while a group executes: asked what is due as usual, its
+/// outcomes held back until the group's view is published.
+struct Deferred<'a> {
+    inner: &'a mut dyn FollowOn,
+    settled: &'a mut Vec<Result<Outcome, KernelError>>,
+}
+
+impl FollowOn for Deferred<'_> {
+    fn next(&mut self, state: &State, now_ms: u64) -> Option<Request> {
+        self.inner.next(state, now_ms)
+    }
+
+    fn settled(&mut self, outcome: Result<Outcome, KernelError>) {
+        self.settled.push(outcome);
     }
 }
