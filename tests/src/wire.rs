@@ -77,8 +77,8 @@ pub fn sws_graph(client: &mut Client, sws: Option<u64>) -> GraphView {
 }
 
 /// Every record of process `process`, read a page at a time; `Err` with the response
-/// when the daemon refuses.
-pub fn process_records(client: &mut Client, process: u64) -> Result<Vec<RecordView>, Response> {
+/// (as text) when the daemon refuses.
+pub fn process_records(client: &mut Client, process: u64) -> Result<Vec<RecordView>, String> {
     let mut records = Vec::new();
     let mut page = PageRequest::first();
     loop {
@@ -94,7 +94,7 @@ pub fn process_records(client: &mut Client, process: u64) -> Result<Vec<RecordVi
                     None => return Ok(records),
                 }
             }
-            other => return Err(other),
+            other => return Err(format!("{other:?}")),
         }
     }
 }

@@ -284,6 +284,17 @@ fn mode_of(entry: &jitos_tree::Entry) -> &'static str {
     }
 }
 
+/// The line that ends a page when more follow: the command that shows the next one.
+/// `command` is what follows `jitos`, with the flags that chose the list.
+pub fn more(command: &str, limit: u32, next: &impl std::fmt::Display) -> String {
+    let limit = if limit == jitos_proto::PAGE_ITEMS_DEFAULT {
+        String::new()
+    } else {
+        format!(" --limit {limit}")
+    };
+    format!("more: jitos {command}{limit} --after {next}\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -295,15 +306,4 @@ mod tests {
         assert_eq!(timestamp(951_782_400_123), "2000-02-29T00:00:00.123Z");
         assert_eq!(timestamp(1_795_305_600_000), "2026-11-22T00:00:00.000Z");
     }
-}
-
-/// The line that ends a page when more follow: the command that shows the next one.
-/// `command` is what follows `jitos`, with the flags that chose the list.
-pub fn more(command: &str, limit: u32, next: &impl std::fmt::Display) -> String {
-    let limit = if limit == jitos_proto::PAGE_ITEMS_DEFAULT {
-        String::new()
-    } else {
-        format!(" --limit {limit}")
-    };
-    format!("more: jitos {command}{limit} --after {next}\n")
 }

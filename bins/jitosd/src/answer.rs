@@ -105,17 +105,17 @@ fn read_or_command(view: &View, request: &Request) -> Result<Answering, KernelEr
         }
         Request::SwsList(page) => match sws_page(view, page) {
             Ok(page) => Response::SwsList(page),
-            Err(refused) => refused,
+            Err(refused) => Response::Error(refused),
         },
         Request::SwsShow(sws) => sws_detail(view, *sws)?,
         Request::JobShow(attempt) => job_show(view, *attempt),
         Request::JobList { all, page } => match job_page(view, *all, page) {
             Ok(page) => Response::Jobs(page),
-            Err(refused) => refused,
+            Err(refused) => Response::Error(refused),
         },
         Request::ProcessList { all, page } => match process_page(view, *all, page) {
             Ok(page) => Response::Processes(page),
-            Err(refused) => refused,
+            Err(refused) => Response::Error(refused),
         },
         Request::ProcessShow(id) => match view.processes().get(*id) {
             Some(p) => Response::Process(crate::processes::views::detail(view, p)),
@@ -124,7 +124,7 @@ fn read_or_command(view: &View, request: &Request) -> Result<Answering, KernelEr
         Request::ProcessLog { process, page } => match view.processes().get(*process) {
             Some(_) => match process_log_page(view, *process, page) {
                 Ok(page) => Response::ProcessLog(page),
-                Err(refused) => refused,
+                Err(refused) => Response::Error(refused),
             },
             None => no_process(*process),
         },
@@ -198,19 +198,17 @@ fn page_of<T, C>(items: impl Iterator<Item = (C, T)>, limit: usize) -> PageView<
     }
 }
 
-/// The limit a page asks for, or the refusal to send.
-fn limit_of<C>(page: &PageRequest<C>) -> Result<usize, Response> {
-    page.checked_limit().map_err(|message| {
-        Response::Error(ErrorInfo {
-            code: ErrorCode::BadRequest,
-            message,
-        })
+/// The limit a page asks for, or why it is refused.
+fn limit_of<C>(page: &PageRequest<C>) -> Result<usize, ErrorInfo> {
+    page.checked_limit().map_err(|message| ErrorInfo {
+        code: ErrorCode::BadRequest,
+        message,
     })
 }
 
 /// A page of `jitos sws list`, in id order. The pool offers no range from a cursor, so the
 /// ones before it are stepped over, not copied.
-pub fn sws_page(view: &View, page: &PageRequest) -> Result<PageView<SwsSummary>, Response> {
+pub fn sws_page(view: &View, page: &PageRequest) -> Result<PageView<SwsSummary>, ErrorInfo> {
     let limit = limit_of(page)?;
     let after = page.after;
     let workspaces = view
@@ -226,7 +224,7 @@ pub fn job_page(
     view: &View,
     all: bool,
     page: &PageRequest,
-) -> Result<PageView<AttemptView>, Response> {
+) -> Result<PageView<AttemptView>, ErrorInfo> {
     let limit = limit_of(page)?;
     let after = page.after;
     let attempts = view
@@ -244,7 +242,7 @@ pub fn process_page(
     view: &View,
     all: bool,
     page: &PageRequest,
-) -> Result<PageView<ProcessSummary>, Response> {
+) -> Result<PageView<ProcessSummary>, ErrorInfo> {
     let limit = limit_of(page)?;
     let after = page.after;
     let processes = view
@@ -262,11 +260,11 @@ pub fn process_log_page(
     view: &View,
     process: u64,
     page: &PageRequest,
-) -> Result<PageView<RecordView>, Response> {
+) -> Result<PageView<RecordView>, ErrorInfo> {
     let limit = limit_of(page)?;
     let records = view
         .process_log(process, page.after, limit)
-        .map_err(|e| Response::Error(kernel_error_info(&e)))?;
+        .map_err(|e| kernel_error_info(&e))?;
     Ok(PageView {
         items: records.items.iter().map(views::record_view).collect(),
         next: records.next,
@@ -278,19 +276,19 @@ pub fn process_log_page(
 pub fn worker_page(
     workers: Vec<WorkerView>,
     page: &PageRequest<String>,
-) -> Result<PageView<WorkerView, String>, Response> {
+) -> Result<PageView<WorkerView, String>, ErrorInfo> {
     let limit = limit_of(page)?;
     let start = match &page.after {
         None => 0,
         Some(name) => match workers.iter().position(|w| &w.name == name) {
             Some(index) => index + 1,
             None => {
-                return Err(Response::Error(ErrorInfo {
+                return Err(ErrorInfo {
                     code: ErrorCode::NotFound,
                     message: format!(
                         "no worker {name:?} to page on from; `jitos worker list` lists them"
                     ),
-                }))
+                })
             }
         },
     };

@@ -179,7 +179,7 @@ async fn dispatch(
                 .and_then(|workers| answer::worker_page(workers, &page))
             {
                 Ok(page) => Response::Workers(page),
-                Err(refused) => refused,
+                Err(refused) => Response::Error(refused),
             }
         }
         Request::WorkerInstall { manifest } => shared.jobs.install(actor.clone(), manifest).await,

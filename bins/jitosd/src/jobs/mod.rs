@@ -263,14 +263,14 @@ impl JobRunner {
         }
     }
 
-    /// Every worker this daemon can run, or the error response saying why not.
-    pub async fn list_workers(&self) -> Result<Vec<WorkerView>, Response> {
+    /// Every worker this daemon can run, or why not.
+    pub async fn list_workers(&self) -> Result<Vec<WorkerView>, ErrorInfo> {
         match catalog::list(&self.config, self.kernel.view().jobs()) {
             Ok(workers) => Ok(workers
                 .into_iter()
                 .map(|(worker, refusal)| views::worker_view(&worker, refusal))
                 .collect()),
-            Err(e) => Err(error(ErrorCode::Storage, e.to_string())),
+            Err(e) => Err(crate::reply::info(ErrorCode::Storage, e.to_string())),
         }
     }
 
