@@ -42,6 +42,9 @@ const PROCESS_STEP_RECORDS: usize = 256;
 /// What a refusal for size tells a client of a request that takes no narrowing flag.
 const NOTHING_NARROWS: &str = "this request has no flag that narrows it";
 
+/// A graph streams in parts, so only a single node too large for a frame is refused.
+const GRAPH_NARROWS: &str = "one node alone exceeds a frame; no flag narrows it";
+
 /// What every connection shares.
 pub struct Shared {
     /// The kernel thread.
@@ -141,10 +144,7 @@ fn narrowing(request: &Request) -> &'static str {
         | Request::WorkerList(_)
         | Request::ProcessLog { .. } => "ask for fewer with --limit and page on with --after",
         Request::Log { .. } | Request::Follow { .. } => "ask for fewer records with --limit",
-        Request::GraphShow { .. } => "one node alone exceeds a frame; no flag narrows it",
-        Request::TreeShow { .. } | Request::SwsShow(_) => {
-            "the tree is too large for one answer; look at it with `jitos graph show --node`"
-        }
+        Request::GraphShow { .. } => GRAPH_NARROWS,
         Request::GetBlobs(_) => "ask for fewer blobs at a time",
         _ => NOTHING_NARROWS,
     }
@@ -402,11 +402,7 @@ async fn graph_show(
     node: Option<String>,
     sws: Option<u64>,
 ) -> Result<(), FrameError> {
-    let narrow = narrowing(&Request::GraphShow {
-        at,
-        node: None,
-        sws,
-    });
+    let narrow = GRAPH_NARROWS;
     // Splitting measures every node, so it runs with the read, off the async threads.
     let shown = reading::on_view(&shared.kernel, move |view| {
         answer::graph_show(view, at, node.as_deref(), sws).map(graph_parts)

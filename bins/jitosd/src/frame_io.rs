@@ -97,3 +97,54 @@ fn eof_is_truncation(e: std::io::Error) -> FrameError {
         _ => FrameError::Io(e),
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    async fn written(response: &Response) -> Response {
+        let mut wire = Vec::new();
+        write_response(&mut wire, response, "use --narrow")
+            .await
+            .unwrap();
+        let mut reader = wire.as_slice();
+        let answer = read_message(&mut reader).await.unwrap();
+        assert!(reader.is_empty(), "one frame per response");
+        answer
+    }
+
+    // Goal: a response over the frame limit goes out as a TooLarge error naming the flag
+    // that narrows it, not as a frame the client refuses. Method: 17 MiB of blobs.
+    #[tokio::test]
+    async fn oversized_response_becomes_an_error_frame() {
+        let big = Response::Blobs(vec![vec![7u8; FRAME_BYTES_MAX as usize + 1024]]);
+        match written(&big).await {
+            Response::Error(e) => {
+                assert_eq!(e.code, ErrorCode::TooLarge);
+                assert!(e.message.ends_with("use --narrow"), "{}", e.message);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    // Goal: a response within the frame limit that the client's decoder would refuse
+    // (it reserves memory per item, beyond what a frame may claim) is refused here too.
+    // Method: three million empty blobs, 3 MB on the wire, far more in memory.
+    #[tokio::test]
+    async fn response_the_decoder_would_refuse_becomes_an_error_frame() {
+        let wide = Response::Blobs(vec![Vec::new(); 3_000_000]);
+        assert!(encode_message(&wide).unwrap().len() < FRAME_BYTES_MAX as usize);
+        match written(&wide).await {
+            Response::Error(e) => assert_eq!(e.code, ErrorCode::TooLarge, "{}", e.message),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    // Goal: an ordinary response goes out as it is. Method: write and read a small one.
+    #[tokio::test]
+    async fn small_response_passes() {
+        let small = Response::Blobs(vec![b"x".to_vec(); 3]);
+        assert_eq!(written(&small).await, small);
+    }
+}
