@@ -455,3 +455,62 @@ pub fn commit_error_info(error: &CommitError) -> ErrorInfo {
         message: error.to_string(),
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use jitos_proto::WorkerLimitsView;
+
+    use super::*;
+
+    fn worker(name: &str) -> WorkerView {
+        WorkerView {
+            name: name.to_owned(),
+            version: "1".to_owned(),
+            origin: "builtin".to_owned(),
+            binary: format!("/bin/{name}"),
+            profile: "pure".to_owned(),
+            effect_class: "none".to_owned(),
+            needs: Vec::new(),
+            limits: WorkerLimitsView {
+                cpu_seconds: 1,
+                address_space_mib: 1,
+                open_files: 1,
+                processes: 1,
+                file_size_mib: 1,
+            },
+            installed_seq: None,
+            policy_refusal: None,
+        }
+    }
+
+    // Goal: a page names a next cursor exactly when more items follow it: a list that
+    // fills its page exactly has no next. Method: page 4 items by 2, and 2 items by 2.
+    #[test]
+    fn next_only_when_more_follow() {
+        let items = |n: u64| (1..=n).map(|i| (i, i * 10));
+        let page = page_of(items(4), 2);
+        assert_eq!((page.items, page.next), (vec![10, 20], Some(2)));
+        let page = page_of(items(2), 2);
+        assert_eq!((page.items, page.next), (vec![10, 20], None));
+    }
+
+    // Goal: workers page on from the one the cursor names, each once, and a cursor that
+    // names no worker is refused. Method: page three workers by two; ask after a stranger.
+    #[test]
+    fn workers_page_by_name() {
+        let all = || vec![worker("noop"), worker("shell"), worker("scaffold")];
+        let page = |after: Option<&str>| PageRequest {
+            after: after.map(str::to_owned),
+            limit: 2,
+        };
+        let first = worker_page(all(), &page(None)).unwrap();
+        assert_eq!(first.items.len(), 2);
+        assert_eq!(first.next.as_deref(), Some("shell"));
+        let second = worker_page(all(), &page(first.next.as_deref())).unwrap();
+        assert_eq!(second.items, vec![worker("scaffold")]);
+        assert_eq!(second.next, None);
+        let refused = worker_page(all(), &page(Some("nobody"))).unwrap_err();
+        assert_eq!(refused.code, ErrorCode::NotFound);
+    }
+}
