@@ -1,6 +1,6 @@
 //! A blocking client of the daemon's socket, for the CLI and for tests.
 
-use std::{io, os::unix::net::UnixStream, path::Path};
+use std::{io, os::unix::net::UnixStream, path::Path, time::Duration};
 
 use crate::{
     decode_message, encode_message, read_frame, write_frame, ErrorInfo, FrameError, GraphAssembler,
@@ -76,6 +76,15 @@ impl Client {
     /// What the daemon said at the handshake.
     pub fn welcome(&self) -> &Welcome {
         &self.welcome
+    }
+
+    /// Bounds how long [`Client::receive`] waits for a frame; `None` waits as long as it
+    /// takes. A receive that runs out fails with an i/o error, and the connection is then
+    /// to be dropped: the frame may have been cut.
+    pub fn set_read_timeout(&self, limit: Option<Duration>) -> Result<(), ClientError> {
+        self.stream
+            .set_read_timeout(limit)
+            .map_err(|e| ClientError::Frame(FrameError::Io(e)))
     }
 
     /// Sends a request without waiting for its answer.
