@@ -2,12 +2,16 @@
 //! and CLI: `sws list`, `job list`, `ps` and `log --process` paged with `--limit` and
 //! `--after`; a limit over the maximum refused; a graph larger than a frame shown whole;
 //! an answer too large for a frame refused with an error frame on a connection that
-//! carries on; `jitos wait` following a process to its end.
+//! carries on; `jitos wait` following a process to its end; a client of the previous
+//! protocol refused at its hello.
 #![allow(clippy::unwrap_used)]
 
 use std::fs;
 
-use jitos_proto::{ErrorCode, Request, Response, FRAME_BYTES_MAX};
+use jitos_proto::{
+    decode_message, encode_message, read_frame, write_frame, ErrorCode, Hello, Request, Response,
+    FRAME_BYTES_MAX, PROTOCOL_MAGIC, PROTOCOL_VERSION,
+};
 use jitos_system_tests::{
     assert_failure, assert_success, call, create_sws, job_spec, run_job, Daemon, Sandbox,
 };
@@ -339,4 +343,31 @@ fn wait_follows_a_process_to_its_end() {
 
     let unknown = assert_failure("wait 999999", &sandbox.jitos(&["wait", "999999"]));
     assert!(unknown.contains("no process 999999"), "{unknown}");
+}
+
+// Goal: a client of the protocol before paged lists and streamed graphs is refused at
+// its hello with the version mismatch named, not misread later. Method: a hello of the
+// previous version over a raw socket.
+#[test]
+fn a_client_of_the_previous_protocol_is_refused() {
+    let sandbox = Sandbox::new();
+    let daemon = sandbox.start();
+    let mut stream = std::os::unix::net::UnixStream::connect(daemon.socket()).unwrap();
+    let hello = Hello {
+        magic: PROTOCOL_MAGIC,
+        protocol_version: PROTOCOL_VERSION - 1,
+        client: "old".to_owned(),
+    };
+    write_frame(&mut stream, &encode_message(&hello).unwrap()).unwrap();
+    match decode_message::<Response>(&read_frame(&mut stream).unwrap()).unwrap() {
+        Response::Error(e) => {
+            assert_eq!(e.code, ErrorCode::BadRequest);
+            let said = format!(
+                "protocol version {} is not supported (this jitosd speaks {PROTOCOL_VERSION})",
+                PROTOCOL_VERSION - 1
+            );
+            assert!(e.message.contains(&said), "{}", e.message);
+        }
+        other => panic!("an old hello was answered {other:?}"),
+    }
 }
