@@ -25,4 +25,6 @@ pub use process::run_bounded;
 pub use root::{root_or_skip, running_as_root};
 pub use sandbox::Sandbox;
 pub use store::flip_stored_byte;
-pub use wire::{add_node, all_records, apply, call, connect, graph, rewrite, status};
+pub use wire::{
+    add_node, all_records, apply, call, connect, graph, process_records, rewrite, status, sws_graph,
+};

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use jitos_proto::{Client, GraphView, RecordView, Request, Response, StatusInfo};
+use jitos_proto::{Client, GraphView, PageRequest, RecordView, Request, Response, StatusInfo};
 use jitos_warp::{NodeId, Op, Rewrite};
 
 /// Records asked for per `Log` page when reading a whole ledger; well under the daemon's
@@ -60,16 +60,42 @@ pub fn apply(client: &mut Client, rewrite: Rewrite) -> (u64, String) {
 
 /// The whole graph at `at` (the head when `None`).
 pub fn graph(client: &mut Client, at: Option<u64>) -> GraphView {
-    match call(
-        client,
-        &Request::GraphShow {
-            at,
-            node: None,
-            sws: None,
-        },
-    ) {
-        Response::Graph(view) => view,
-        other => panic!("graph show at {at:?} answered {other:?}"),
+    match client.graph_show(at, None, None) {
+        Ok(Ok(view)) => view,
+        Ok(Err(refused)) => panic!("graph show at {at:?} was refused: {refused:?}"),
+        Err(e) => panic!("graph show at {at:?} failed on the wire: {e}"),
+    }
+}
+
+/// The whole graph as workspace `sws` sees it (the system's head when `None`).
+pub fn sws_graph(client: &mut Client, sws: Option<u64>) -> GraphView {
+    match client.graph_show(None, None, sws) {
+        Ok(Ok(view)) => view,
+        Ok(Err(refused)) => panic!("graph show of workspace {sws:?} was refused: {refused:?}"),
+        Err(e) => panic!("graph show of workspace {sws:?} failed on the wire: {e}"),
+    }
+}
+
+/// Every record of process `process`, read a page at a time; `Err` with the response
+/// (as text) when the daemon refuses.
+pub fn process_records(client: &mut Client, process: u64) -> Result<Vec<RecordView>, String> {
+    let mut records = Vec::new();
+    let mut page = PageRequest::first();
+    loop {
+        let request = Request::ProcessLog {
+            process,
+            page: page.clone(),
+        };
+        match call(client, &request) {
+            Response::ProcessLog(got) => {
+                records.extend(got.items);
+                match got.next {
+                    Some(next) => page.after = Some(next),
+                    None => return Ok(records),
+                }
+            }
+            other => return Err(format!("{other:?}")),
+        }
     }
 }
 

@@ -313,7 +313,7 @@ fn installed_workers_are_listed_and_a_changed_binary_is_refused() {
     );
     let workers: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert!(
-        workers
+        workers["items"]
             .as_array()
             .unwrap()
             .iter()

@@ -99,13 +99,13 @@ fn submit(client: &mut Client, name: &str) -> u64 {
 
 /// A process's records, one line each.
 fn process_log(client: &mut Client, process: u64) -> String {
-    match call(client, &Request::ProcessLog(process)) {
-        Response::Records(records) => records
+    match jitos_system_tests::process_records(client, process) {
+        Ok(records) => records
             .iter()
             .map(|r| format!("{} {} {}", r.seq, r.kind, r.summary))
             .collect::<Vec<_>>()
             .join("\n"),
-        other => format!("{other:?}"),
+        Err(other) => format!("{other:?}"),
     }
 }
 

@@ -5,9 +5,8 @@
 
 use std::{fs, path::PathBuf, time::Duration};
 
-use jitos_proto::{Request, Response};
 use jitos_system_tests::{
-    assert_failure, assert_success, call, processes_running, wait_until, Daemon, Sandbox,
+    assert_failure, assert_success, processes_running, wait_until, Daemon, Sandbox,
 };
 
 /// A method library with a slow step, idempotent or not, for crash tests.
@@ -289,11 +288,9 @@ fn a_crash_asks_before_repeating_a_job_that_is_not_idempotent() {
     );
     let mut client = jitos_system_tests::connect(sandbox.socket());
     let dispatches =
-        |client: &mut jitos_proto::Client| match call(client, &Request::ProcessLog(pid)) {
-            Response::Records(records) => {
-                records.iter().filter(|r| r.kind == "job.dispatch").count()
-            }
-            other => panic!("log answered {other:?}"),
+        |client: &mut jitos_proto::Client| match jitos_system_tests::process_records(client, pid) {
+            Ok(records) => records.iter().filter(|r| r.kind == "job.dispatch").count(),
+            Err(other) => panic!("log answered {other:?}"),
         };
     assert_eq!(
         dispatches(&mut client),

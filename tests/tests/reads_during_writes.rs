@@ -212,19 +212,12 @@ fn replay_and_export_run_while_writers_commit() {
     let mut seqs = BTreeSet::new();
     for (seq, id) in acknowledged.iter().flatten() {
         assert!(seqs.insert(*seq), "seq {seq} was acknowledged twice");
-        match call(
-            &mut client,
-            &Request::GraphShow {
-                at: None,
-                node: Some(id.clone()),
-                sws: None,
-            },
-        ) {
-            Response::Graph(view) => assert!(
+        match client.graph_show(None, Some(id.clone()), None) {
+            Ok(Ok(view)) => assert!(
                 view.nodes.iter().any(|node| node.id.as_str() == id),
                 "{id} is not in its own graph view: {view:?}"
             ),
-            Response::Error(error) if error.code == ErrorCode::NotFound => {
+            Ok(Err(error)) if error.code == ErrorCode::NotFound => {
                 panic!("{id}, acknowledged at seq {seq}, is gone after the restart")
             }
             other => panic!("graph show --node {id} answered {other:?}"),

@@ -78,17 +78,7 @@ fn found_in(attrs: &BTreeMap<String, Value>) -> Found {
 
 /// Every probe node in workspace `sws` (or the system), by attempt.
 fn probes_in(client: &mut Client, sws: Option<u64>) -> BTreeMap<u64, Found> {
-    let view = match call(
-        client,
-        &Request::GraphShow {
-            at: None,
-            node: None,
-            sws,
-        },
-    ) {
-        Response::Graph(view) => view,
-        other => panic!("graph show answered {other:?}"),
-    };
+    let view = jitos_system_tests::sws_graph(client, sws);
     view.nodes
         .iter()
         .filter_map(|node| {

@@ -105,7 +105,7 @@ fn a_higher_limit_needs_a_grant_and_a_shrunk_grant_stops_the_worker() {
     );
     let listed = assert_success("worker list", &sandbox.jitos(&["--json", "worker", "list"]));
     let workers: serde_json::Value = serde_json::from_str(&listed).unwrap();
-    let forker = workers
+    let forker = workers["items"]
         .as_array()
         .unwrap()
         .iter()

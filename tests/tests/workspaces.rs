@@ -39,17 +39,11 @@ fn set(node: &str, value: &str) -> Rewrite {
 }
 
 fn node_ids(client: &mut Client, sws: Option<u64>) -> Vec<String> {
-    match call(
-        client,
-        &Request::GraphShow {
-            at: None,
-            node: None,
-            sws,
-        },
-    ) {
-        Response::Graph(view) => view.nodes.iter().map(|n| n.id.to_string()).collect(),
-        other => panic!("graph show answered {other:?}"),
-    }
+    jitos_system_tests::sws_graph(client, sws)
+        .nodes
+        .iter()
+        .map(|n| n.id.to_string())
+        .collect()
 }
 
 // Goal: the CLI shows isolation and first-collapse-wins. Method: two workspaces write the

@@ -131,11 +131,20 @@ pub enum Command {
         #[arg(long)]
         explain: bool,
     },
-    /// List processes, newest first: the live ones, or all with --all
+    /// List processes, newest first: the live ones, or all with --all; a page at a time
     Ps {
         /// Include ended processes
         #[arg(long)]
         all: bool,
+        /// Which page
+        #[command(flatten)]
+        page: PageArgs,
+    },
+    /// Follow a process until it ends or waits for a person, printing its records as they
+    /// commit; exits as `submit --wait` does (0 done, 1 failed or cancelled, 3 waiting)
+    Wait {
+        /// The process id
+        pid: u64,
     },
     /// Show one process: where it stands, what it waits for, its workspaces and jobs
     Inspect {
@@ -221,15 +230,39 @@ pub struct LogArgs {
     #[arg(long, default_value_t = 0)]
     pub from: u64,
     /// Most records to show
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = jitos_proto::PAGE_ITEMS_DEFAULT)]
     pub limit: u32,
     /// Keep printing records as they commit (needs a daemon)
     #[arg(long, conflicts_with = "limit")]
     pub follow: bool,
-    /// Only the records of this process (all of them): its decisions, dispatches and
+    /// Only the records of this process, a page at a time: its decisions, dispatches and
     /// their ends
-    #[arg(long, value_name = "PID", conflicts_with_all = ["follow", "from", "limit"])]
+    #[arg(long, value_name = "PID", conflicts_with_all = ["follow", "from"])]
     pub process: Option<u64>,
+    /// With --process: the records after this seq (the cursor a page ended with)
+    #[arg(long, value_name = "SEQ", requires = "process")]
+    pub after: Option<u64>,
+}
+
+/// Which page of a list.
+#[derive(Args, Debug, Clone)]
+pub struct PageArgs {
+    /// Most items to show, 1 to 10000
+    #[arg(long, default_value_t = jitos_proto::PAGE_ITEMS_DEFAULT)]
+    pub limit: u32,
+    /// Show the items after this one: the cursor the previous page's `more:` line names
+    #[arg(long, value_name = "CURSOR")]
+    pub after: Option<u64>,
+}
+
+impl PageArgs {
+    /// The page as the daemon is asked for it.
+    pub fn request(&self) -> jitos_proto::PageRequest {
+        jitos_proto::PageRequest {
+            after: self.after,
+            limit: self.limit,
+        }
+    }
 }
 
 /// `jitos tree …`
@@ -297,8 +330,12 @@ pub enum SwsCommand {
         #[arg(long)]
         parent: Option<u64>,
     },
-    /// List every workspace, open and closed
-    List,
+    /// List workspaces, open and closed, in id order; a page at a time
+    List {
+        /// Which page
+        #[command(flatten)]
+        page: PageArgs,
+    },
     /// Show one workspace: base, footprint, and its changes by key and by file
     Show {
         /// The workspace id
@@ -394,11 +431,14 @@ pub enum JobCommand {
         /// The attempt id (the seq of its dispatch record).
         id: u64,
     },
-    /// List attempts, newest first: the running ones, or all with --all.
+    /// List attempts, newest first: the running ones, or all with --all; a page at a time.
     List {
         /// Include attempts that ended.
         #[arg(long)]
         all: bool,
+        /// Which page.
+        #[command(flatten)]
+        page: PageArgs,
     },
     /// Ask the worker running an attempt to stop; it ends as `failed (cancelled)`.
     Cancel {
@@ -438,8 +478,16 @@ pub struct JobRunArgs {
 /// `jitos worker …`
 #[derive(Subcommand, Debug)]
 pub enum WorkerCommand {
-    /// List the workers the daemon can run: built-in and installed.
-    List,
+    /// List the workers the daemon can run: built-in, then installed by name; a page at a
+    /// time.
+    List {
+        /// Most workers to show, 1 to 10000.
+        #[arg(long, default_value_t = jitos_proto::PAGE_ITEMS_DEFAULT)]
+        limit: u32,
+        /// Show the workers after this one (the name the previous page's `more:` line names).
+        #[arg(long, value_name = "NAME")]
+        after: Option<String>,
+    },
     /// Register a custom worker with the daemon from its manifest; its binary sits beside
     /// the manifest, and is refused later if it changes.
     Install {

@@ -48,14 +48,20 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             })
         }
         Command::Graph(GraphCommand::Show { at, node, sws }) => {
-            let response =
-                location
-                    .daemon_or_offline()?
-                    .query(&Request::GraphShow { at, node, sws })?;
-            print(json, response, |r| match r {
-                Response::Graph(view) => Some(render::graph(view)),
-                _ => None,
-            })
+            let shown = match location.daemon_or_offline()? {
+                Target::Daemon(mut client) => client.graph_show(at, node, sws)?,
+                Target::Offline(view) => {
+                    jitosd::answer::graph_show(&view, at, node.as_deref(), sws)
+                }
+            };
+            match shown {
+                Ok(graph) if json => emit_json(&graph).map(|()| ExitCode::SUCCESS),
+                Ok(graph) => {
+                    print!("{}", render::graph(&graph));
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(refused) => print(json, Response::Error(refused), |_| None),
+            }
         }
         Command::History { node } => {
             let response = location
@@ -124,9 +130,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         ),
         Command::Doctor => sandbox_cmd::doctor(json),
         Command::Worker(WorkerCommand::Validate { file }) => validate_manifest(json, &file),
-        Command::Worker(WorkerCommand::List) => {
-            job_cmd::list_workers(&mut location.daemon()?, json)
-        }
+        Command::Worker(WorkerCommand::List { limit, after }) => job_cmd::list_workers(
+            &mut location.daemon()?,
+            json,
+            jitos_proto::PageRequest { after, limit },
+        ),
         Command::Worker(WorkerCommand::Install { file }) => {
             job_cmd::install_worker(&mut location.daemon()?, json, &file)
         }
@@ -141,7 +149,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Plan { file, explain } => {
             process_cmd::plan(&mut location.daemon()?, json, &file, explain)
         }
-        Command::Ps { all } => process_cmd::ps(&mut location.daemon()?, json, all),
+        Command::Ps { all, page } => process_cmd::ps(&mut location.daemon()?, json, all, &page),
+        Command::Wait { pid } => process_cmd::follow(&mut location.daemon()?, json, pid),
         Command::Inspect { pid } => process_cmd::inspect(&mut location.daemon()?, json, pid),
         Command::Cancel { pid } => process_cmd::act(
             &mut location.daemon()?,
@@ -191,6 +200,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 limit: 0,
                 follow: true,
                 process: None,
+                after: None,
             };
             log(&location, json, args)
         }
@@ -263,7 +273,11 @@ pub(crate) fn read_rewrite(file: &Path) -> Result<Rewrite> {
 
 fn log(location: &Location, json: bool, args: LogArgs) -> Result<ExitCode> {
     if let Some(process) = args.process {
-        return process_cmd::log(&mut location.daemon()?, json, process);
+        let page = jitos_proto::PageRequest {
+            after: args.after,
+            limit: args.limit,
+        };
+        return process_cmd::log(&mut location.daemon()?, json, process, page);
     }
     if args.follow {
         let mut client = location.daemon()?;

@@ -9,7 +9,7 @@ use std::{
     process::ExitCode,
     sync::{mpsc, Arc},
     thread,
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -18,7 +18,7 @@ use jitos_tree::{Entry, Tree, TreePath};
 use jitosd::{Daemon, DaemonConfig};
 use tokio::sync::oneshot;
 
-use crate::{render, tree_cmd};
+use crate::{process_cmd, render, tree_cmd};
 
 /// The bundled project: a calculator whose `add` subtracts, and its test.
 const PROJECT: [(&str, &str, bool); 2] = [
@@ -29,7 +29,7 @@ const PROJECT: [(&str, &str, bool); 2] = [
 const METHODS: &str = include_str!("../demo/methods.toml");
 /// The intent: make the tests pass.
 const INTENT: &str = include_str!("../demo/intent.toml");
-/// How long the demo waits for its process.
+/// How long the demo waits for its process to show progress.
 const PROCESS_WAIT: Duration = Duration::from_secs(120);
 
 /// Runs the demo; the store and the fixed project stay behind for the user to explore.
@@ -135,13 +135,10 @@ fn story(socket: &Path, data_dir: &Path) -> Result<()> {
         other => return Err(unexpected("the demo's intent was not submitted", other)),
     };
     let detail = wait_for(&mut client, process)?;
-    match client.call(&Request::ProcessLog(process))? {
-        Response::Records(records) => {
-            for record in &records {
-                println!("   {}", render::record_line(record));
-            }
-        }
-        other => return Err(unexpected("cannot read the process's records", other)),
+    for record in &process_cmd::all_records(&mut client, process)
+        .context("cannot read the process's records")?
+    {
+        println!("   {}", render::record_line(record));
     }
     if detail.summary.status != "done" {
         bail!(
@@ -279,14 +276,12 @@ fn run_test(client: &mut Client) -> Result<(u64, String)> {
             detail.summary.status
         );
     }
-    let attempts: Vec<u64> = match client.call(&Request::ProcessLog(process))? {
-        Response::Records(records) => records
-            .iter()
-            .filter(|r| r.kind == "job.dispatch")
-            .map(|r| r.seq)
-            .collect(),
-        other => return Err(unexpected("cannot read the test run's records", other)),
-    };
+    let attempts: Vec<u64> = process_cmd::all_records(client, process)
+        .context("cannot read the test run's records")?
+        .iter()
+        .filter(|r| r.kind == "job.dispatch")
+        .map(|r| r.seq)
+        .collect();
     let Some(&attempt) = attempts.first() else {
         bail!("the test run dispatched no job");
     };
@@ -318,22 +313,31 @@ fn unexpected(what: &str, response: Response) -> anyhow::Error {
     }
 }
 
-/// Waits until the process ends or waits for a person.
+/// Follows the process until it ends or waits for a person; gives up when it shows no
+/// progress for `PROCESS_WAIT`.
 fn wait_for(client: &mut Client, process: u64) -> Result<ProcessDetail> {
-    let started = Instant::now();
-    loop {
-        let detail = match client.call(&Request::ProcessShow(process))? {
-            Response::Process(detail) => detail,
-            other => return Err(unexpected(&format!("cannot read process {process}"), other)),
-        };
-        if detail.summary.status != "running" {
-            return Ok(detail);
+    client.set_read_timeout(Some(PROCESS_WAIT))?;
+    client.send(&Request::ProcessFollow(process))?;
+    let detail = loop {
+        match client.receive() {
+            Ok(Response::ProcessProgress { .. }) => {}
+            Ok(Response::Process(detail)) => break detail,
+            Ok(other) => {
+                return Err(unexpected(
+                    &format!("cannot follow process {process}"),
+                    other,
+                ))
+            }
+            Err(e) => {
+                return Err(anyhow!(
+                    "process {process} showed no progress within {PROCESS_WAIT:?}, or the \
+                     daemon went away: {e}"
+                ))
+            }
         }
-        if started.elapsed() > PROCESS_WAIT {
-            bail!("process {process} did not end within {PROCESS_WAIT:?}");
-        }
-        thread::sleep(Duration::from_millis(50));
-    }
+    };
+    client.set_read_timeout(None)?;
+    Ok(detail)
 }
 
 /// The unified diff of the system's files from seq `from` to the head.

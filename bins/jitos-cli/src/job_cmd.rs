@@ -16,7 +16,7 @@ use jitos_warp::BlobRef;
 use crate::{
     cli::{JobCommand, JobRunArgs},
     commands::{emit_json, print},
-    tree_cmd,
+    render, tree_cmd,
 };
 
 /// How often the waiting spinner moves.
@@ -38,10 +38,20 @@ pub fn run(client: &mut Client, json: bool, command: JobCommand) -> Result<ExitC
             })?;
             Ok(if ended_well { code } else { ExitCode::FAILURE })
         }
-        JobCommand::List { all } => {
-            let response = client.call(&Request::JobList { all })?;
+        JobCommand::List { all, page } => {
+            let response = client.call(&Request::JobList {
+                all,
+                page: page.request(),
+            })?;
+            let command = if all { "job list --all" } else { "job list" };
             print(json, response, |r| match r {
-                Response::Jobs(list) => Some(list_text(list, all)),
+                Response::Jobs(list) => Some(
+                    list_text(&list.items, all)
+                        + &list
+                            .next
+                            .map(|next| render::more(command, page.limit, &next))
+                            .unwrap_or_default(),
+                ),
                 _ => None,
             })
         }
@@ -228,10 +238,22 @@ fn list_text(list: &[AttemptView], all: bool) -> String {
 }
 
 /// `jitos worker list`.
-pub fn list_workers(client: &mut Client, json: bool) -> Result<ExitCode> {
-    let response = client.call(&Request::WorkerList)?;
+pub fn list_workers(
+    client: &mut Client,
+    json: bool,
+    page: jitos_proto::PageRequest<String>,
+) -> Result<ExitCode> {
+    let limit = page.limit;
+    let response = client.call(&Request::WorkerList(page))?;
     print(json, response, |r| match r {
-        Response::Workers(workers) => Some(workers_text(workers)),
+        Response::Workers(workers) => Some(
+            workers_text(&workers.items)
+                + &workers
+                    .next
+                    .as_ref()
+                    .map(|next| render::more("worker list", limit, next))
+                    .unwrap_or_default(),
+        ),
         _ => None,
     })
 }

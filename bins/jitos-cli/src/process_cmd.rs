@@ -1,26 +1,18 @@
-//! `jitos submit`, `plan`, `ps`, `inspect`, `cancel`, `resume`, `approve`, `reject` and
-//! `log --process`: processes as an operator sees them.
+//! `jitos submit`, `wait`, `plan`, `ps`, `inspect`, `cancel`, `resume`, `approve`,
+//! `reject` and `log --process`: processes as an operator sees them.
 
-use std::{
-    collections::BTreeSet,
-    fmt::Write as _,
-    path::Path,
-    process::ExitCode,
-    time::{Duration, Instant},
-};
+use std::{fmt::Write as _, path::Path, process::ExitCode, time::Instant};
 
 use anyhow::{bail, Context, Result};
 use jitos_proto::{
-    AnswerView, Client, ProcessDetail, ProcessSummary, RecordView, Request, Response,
+    AnswerView, Client, PageRequest, ProcessDetail, ProcessSummary, RecordView, Request, Response,
 };
 
 use crate::{
+    cli::PageArgs,
     commands::{emit_json, print},
     render,
 };
-
-/// How often `submit --wait` looks at its process.
-const WAIT_POLL: Duration = Duration::from_millis(100);
 
 /// Exit status of `submit --wait` when the process waits for a person.
 const EXIT_WAITING: u8 = 3;
@@ -53,26 +45,26 @@ pub fn submit(client: &mut Client, json: bool, file: &Path, wait: bool) -> Resul
     follow(client, json, process)
 }
 
-/// Prints the process's records as they come until it ends or waits for a person.
-fn follow(client: &mut Client, json: bool, process: u64) -> Result<ExitCode> {
-    let mut printed = BTreeSet::new();
+/// `jitos wait PID`, and `submit --wait`: prints the process's records as they commit
+/// until it ends or waits for a person. The daemon streams its changes, so nothing here
+/// polls.
+pub fn follow(client: &mut Client, json: bool, process: u64) -> Result<ExitCode> {
     let started = Instant::now();
+    client.send(&Request::ProcessFollow(process))?;
     loop {
-        let records = match client.call(&Request::ProcessLog(process))? {
-            Response::Records(records) => records,
+        let detail = match client.receive()? {
+            Response::ProcessProgress { records, .. } => {
+                if !json {
+                    for record in &records {
+                        println!("{}", render::record_line(record));
+                    }
+                }
+                continue;
+            }
+            Response::Process(detail) => detail,
             other => return print(json, other, |_| None),
         };
-        for record in records.iter().filter(|r| printed.insert(r.seq)) {
-            if !json {
-                println!("{}", render::record_line(record));
-            }
-        }
-        let detail = show(client, process)?;
         let status = detail.summary.status.as_str();
-        if status == "running" {
-            std::thread::sleep(WAIT_POLL);
-            continue;
-        }
         if json {
             emit_json(&detail)?;
         } else {
@@ -101,14 +93,6 @@ fn follow(client: &mut Client, json: bool, process: u64) -> Result<ExitCode> {
     }
 }
 
-fn show(client: &mut Client, process: u64) -> Result<ProcessDetail> {
-    match client.call(&Request::ProcessShow(process))? {
-        Response::Process(detail) => Ok(detail),
-        Response::Error(e) => bail!("{}", e.message),
-        other => bail!("jitosd sent an unexpected answer: {other:?}"),
-    }
-}
-
 /// `jitos plan FILE [--explain]`.
 pub fn plan(client: &mut Client, json: bool, file: &Path, explain: bool) -> Result<ExitCode> {
     let (intent, path) = read_intent(file)?;
@@ -130,10 +114,20 @@ pub fn plan(client: &mut Client, json: bool, file: &Path, explain: bool) -> Resu
 }
 
 /// `jitos ps [--all]`.
-pub fn ps(client: &mut Client, json: bool, all: bool) -> Result<ExitCode> {
-    let response = client.call(&Request::ProcessList { all })?;
+pub fn ps(client: &mut Client, json: bool, all: bool, page: &PageArgs) -> Result<ExitCode> {
+    let response = client.call(&Request::ProcessList {
+        all,
+        page: page.request(),
+    })?;
+    let command = if all { "ps --all" } else { "ps" };
     print(json, response, |r| match r {
-        Response::Processes(list) => Some(ps_text(list, all)),
+        Response::Processes(list) => Some(
+            ps_text(&list.items, all)
+                + &list
+                    .next
+                    .map(|next| render::more(command, page.limit, &next))
+                    .unwrap_or_default(),
+        ),
         _ => None,
     })
 }
@@ -256,13 +250,42 @@ pub fn answer_of(value: &str) -> Result<AnswerView> {
     })
 }
 
-/// `jitos log --process PID`.
-pub fn log(client: &mut Client, json: bool, process: u64) -> Result<ExitCode> {
-    let response = client.call(&Request::ProcessLog(process))?;
+/// `jitos log --process PID`, a page at a time.
+pub fn log(client: &mut Client, json: bool, process: u64, page: PageRequest) -> Result<ExitCode> {
+    let limit = page.limit;
+    let response = client.call(&Request::ProcessLog { process, page })?;
     print(json, response, |r| match r {
-        Response::Records(records) => Some(records_text(records)),
+        Response::ProcessLog(records) => Some(
+            records_text(&records.items)
+                + &records
+                    .next
+                    .map(|next| render::more(&format!("log --process {process}"), limit, &next))
+                    .unwrap_or_default(),
+        ),
         _ => None,
     })
+}
+
+/// Every record of a process, read a page at a time.
+pub fn all_records(client: &mut Client, process: u64) -> Result<Vec<RecordView>> {
+    let mut records = Vec::new();
+    let mut page = PageRequest::first();
+    loop {
+        match client.call(&Request::ProcessLog {
+            process,
+            page: page.clone(),
+        })? {
+            Response::ProcessLog(got) => {
+                records.extend(got.items);
+                match got.next {
+                    Some(next) => page.after = Some(next),
+                    None => return Ok(records),
+                }
+            }
+            Response::Error(e) => bail!("{}", e.message),
+            other => bail!("jitosd sent an unexpected answer: {other:?}"),
+        }
+    }
 }
 
 fn records_text(records: &[RecordView]) -> String {

@@ -284,6 +284,17 @@ fn mode_of(entry: &jitos_tree::Entry) -> &'static str {
     }
 }
 
+/// The line that ends a page when more follow: the command that shows the next one.
+/// `command` is what follows `jitos`, with the flags that chose the list.
+pub fn more(command: &str, limit: u32, next: &impl std::fmt::Display) -> String {
+    let limit = if limit == jitos_proto::PAGE_ITEMS_DEFAULT {
+        String::new()
+    } else {
+        format!(" --limit {limit}")
+    };
+    format!("more: jitos {command}{limit} --after {next}\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,7 @@ use jitos_proto::{Client, ConflictView, Request, Response, SwsDetail, SwsState, 
 use crate::{
     cli::SwsCommand,
     commands::{emit_json, print, read_rewrite},
-    tree_cmd,
+    render, tree_cmd,
 };
 
 /// Runs one `jitos sws` command against the daemon.
@@ -24,10 +24,16 @@ pub fn run(client: &mut Client, json: bool, command: SwsCommand) -> Result<ExitC
                 _ => None,
             })
         }
-        SwsCommand::List => {
-            let response = client.call(&Request::SwsList)?;
+        SwsCommand::List { page } => {
+            let response = client.call(&Request::SwsList(page.request()))?;
             print(json, response, |r| match r {
-                Response::SwsList(list) => Some(list_text(list)),
+                Response::SwsList(list) => Some(
+                    list_text(&list.items)
+                        + &list
+                            .next
+                            .map(|next| render::more("sws list", page.limit, &next))
+                            .unwrap_or_default(),
+                ),
                 _ => None,
             })
         }

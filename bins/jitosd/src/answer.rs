@@ -5,7 +5,9 @@
 use jitos_kernel::{BlobGcOutcome, Command, CommitError, KernelError, Outcome, View};
 use jitos_ledger::{Record, SnapshotMeta};
 use jitos_proto::{
-    BlobGcReport, ErrorCode, ErrorInfo, KeyChangeView, Request, Response, SnapshotView, SwsDetail,
+    AttemptView, BlobGcReport, ErrorCode, ErrorInfo, GraphView, KeyChangeView, PageRequest,
+    PageView, ProcessSummary, RecordView, Request, Response, SnapshotView, SwsDetail, SwsSummary,
+    WorkerView,
 };
 use jitos_sws::{Over, SwsError};
 use jitos_tree::diff_trees;
@@ -52,23 +54,6 @@ fn read_or_command(view: &View, request: &Request) -> Result<Answering, KernelEr
     let execute = |command| Ok(Answering::Execute(command));
     let response = match request {
         Request::Status => Response::Status(views::status_info(view)),
-        Request::GraphShow { at, node, sws } => {
-            let at_seq = at.unwrap_or(view.head().seq);
-            let graph = match sws {
-                Some(sws) => view.sws_graph(*sws)?,
-                None => view.graph_at(at_seq)?,
-            };
-            match views::graph_view(&graph, at_seq, node.as_deref()) {
-                Some(graph) => Response::Graph(graph),
-                None => Response::Error(ErrorInfo {
-                    code: ErrorCode::NotFound,
-                    message: format!(
-                        "no node {:?} at sequence number {at_seq}; `jitos graph show` lists the nodes",
-                        node.as_deref().unwrap_or_default()
-                    ),
-                }),
-            }
-        }
         Request::History { node } => Response::History(views::history_entries(view.history(node)?)),
         Request::Log { from, limit } => {
             let limit = (*limit).min(LOG_PAGE_RECORDS_MAX);
@@ -118,45 +103,36 @@ fn read_or_command(view: &View, request: &Request) -> Result<Answering, KernelEr
                 reason: reason.clone(),
             })
         }
-        Request::SwsList => {
-            Response::SwsList(view.pool().workspaces().map(views::sws_summary).collect())
-        }
+        Request::SwsList(page) => match sws_page(view, page) {
+            Ok(page) => Response::SwsList(page),
+            Err(refused) => Response::Error(refused),
+        },
         Request::SwsShow(sws) => sws_detail(view, *sws)?,
         Request::JobShow(attempt) => job_show(view, *attempt),
-        Request::JobList { all } => Response::Jobs(
-            view.jobs()
-                .attempts()
-                .rev()
-                .filter(|a| *all || a.status == jitos_kernel::AttemptStatus::Running)
-                .map(jobs::views::attempt_view)
-                .collect(),
-        ),
-        Request::ProcessList { all } => Response::Processes(
-            view.processes()
-                .all()
-                .rev()
-                .filter(|p| *all || !p.status.is_over())
-                .map(crate::processes::views::summary)
-                .collect(),
-        ),
+        Request::JobList { all, page } => match job_page(view, *all, page) {
+            Ok(page) => Response::Jobs(page),
+            Err(refused) => Response::Error(refused),
+        },
+        Request::ProcessList { all, page } => match process_page(view, *all, page) {
+            Ok(page) => Response::Processes(page),
+            Err(refused) => Response::Error(refused),
+        },
         Request::ProcessShow(id) => match view.processes().get(*id) {
             Some(p) => Response::Process(crate::processes::views::detail(view, p)),
             None => no_process(*id),
         },
-        Request::ProcessLog(id) => match view.processes().get(*id) {
-            Some(_) => Response::Records(
-                view.process_log(*id, None, usize::MAX)?
-                    .items
-                    .iter()
-                    .map(views::record_view)
-                    .collect(),
-            ),
-            None => no_process(*id),
+        Request::ProcessLog { process, page } => match view.processes().get(*process) {
+            Some(_) => match process_log_page(view, *process, page) {
+                Ok(page) => Response::ProcessLog(page),
+                Err(refused) => Response::Error(refused),
+            },
+            None => no_process(*process),
         },
         Request::JobRun(_)
         | Request::JobCancel(_)
-        | Request::WorkerList
+        | Request::WorkerList(_)
         | Request::WorkerInstall { .. }
+        | Request::ProcessFollow(_)
         | Request::ProcessSubmit { .. }
         | Request::ProcessPlan { .. }
         | Request::ProcessCancel(_)
@@ -165,7 +141,10 @@ fn read_or_command(view: &View, request: &Request) -> Result<Answering, KernelEr
             message: "jobs, workers and processes need a running jitosd; start it, or leave out --data-dir"
                 .to_owned(),
         }),
-        Request::ApplyRewrite(_) | Request::Follow { .. } | Request::Export { .. } => {
+        Request::ApplyRewrite(_)
+        | Request::Follow { .. }
+        | Request::Export { .. }
+        | Request::GraphShow { .. } => {
             Response::Error(ErrorInfo {
                 code: ErrorCode::BadRequest,
                 message: "this request is not a query".to_owned(),
@@ -173,6 +152,148 @@ fn read_or_command(view: &View, request: &Request) -> Result<Answering, KernelEr
         }
     };
     Ok(Answering::Read(response))
+}
+
+/// The graph, or one node of it, at a sequence number (default: the head), or as a
+/// workspace sees it; the daemon streams it in parts, the CLI's offline mode prints it
+/// whole.
+pub fn graph_show(
+    view: &View,
+    at: Option<u64>,
+    node: Option<&str>,
+    sws: Option<u64>,
+) -> Result<GraphView, ErrorInfo> {
+    let at_seq = at.unwrap_or(view.head().seq);
+    let graph = match sws {
+        Some(sws) => view.sws_graph(sws),
+        None => view.graph_at(at_seq),
+    }
+    .map_err(|e| kernel_error_info(&e))?;
+    views::graph_view(&graph, at_seq, node).ok_or_else(|| ErrorInfo {
+        code: ErrorCode::NotFound,
+        message: format!(
+            "no node {:?} at sequence number {at_seq}; `jitos graph show` lists the nodes",
+            node.unwrap_or_default()
+        ),
+    })
+}
+
+/// Up to `limit` items, in order, and the cursor of the last one when more follow.
+fn page_of<T, C>(items: impl Iterator<Item = (C, T)>, limit: usize) -> PageView<T, C> {
+    let mut page = Vec::new();
+    let mut last = None;
+    for (cursor, item) in items {
+        if page.len() == limit {
+            return PageView {
+                items: page,
+                next: last,
+            };
+        }
+        last = Some(cursor);
+        page.push(item);
+    }
+    PageView {
+        items: page,
+        next: None,
+    }
+}
+
+/// The limit a page asks for, or why it is refused.
+fn limit_of<C>(page: &PageRequest<C>) -> Result<usize, ErrorInfo> {
+    page.checked_limit().map_err(|message| ErrorInfo {
+        code: ErrorCode::BadRequest,
+        message,
+    })
+}
+
+/// A page of `jitos sws list`, in id order. The pool offers no range from a cursor, so the
+/// ones before it are stepped over, not copied.
+pub fn sws_page(view: &View, page: &PageRequest) -> Result<PageView<SwsSummary>, ErrorInfo> {
+    let limit = limit_of(page)?;
+    let after = page.after;
+    let workspaces = view
+        .pool()
+        .workspaces()
+        .skip_while(|ws| after.is_some_and(|after| ws.id <= after))
+        .map(|ws| (ws.id, views::sws_summary(ws)));
+    Ok(page_of(workspaces, limit))
+}
+
+/// A page of `jitos job list [--all]`, newest first: attempts older than the cursor.
+pub fn job_page(
+    view: &View,
+    all: bool,
+    page: &PageRequest,
+) -> Result<PageView<AttemptView>, ErrorInfo> {
+    let limit = limit_of(page)?;
+    let after = page.after;
+    let attempts = view
+        .jobs()
+        .attempts()
+        .rev()
+        .skip_while(|a| after.is_some_and(|after| a.id >= after))
+        .filter(|a| all || a.status == jitos_kernel::AttemptStatus::Running)
+        .map(|a| (a.id, jobs::views::attempt_view(a)));
+    Ok(page_of(attempts, limit))
+}
+
+/// A page of `jitos ps [--all]`, newest first: processes older than the cursor.
+pub fn process_page(
+    view: &View,
+    all: bool,
+    page: &PageRequest,
+) -> Result<PageView<ProcessSummary>, ErrorInfo> {
+    let limit = limit_of(page)?;
+    let after = page.after;
+    let processes = view
+        .processes()
+        .all()
+        .rev()
+        .skip_while(|p| after.is_some_and(|after| p.id >= after))
+        .filter(|p| all || !p.status.is_over())
+        .map(|p| (p.id, crate::processes::views::summary(p)));
+    Ok(page_of(processes, limit))
+}
+
+/// A page of `jitos log --process PID`: its records after the cursor (a seq).
+pub fn process_log_page(
+    view: &View,
+    process: u64,
+    page: &PageRequest,
+) -> Result<PageView<RecordView>, ErrorInfo> {
+    let limit = limit_of(page)?;
+    let records = view
+        .process_log(process, page.after, limit)
+        .map_err(|e| kernel_error_info(&e))?;
+    Ok(PageView {
+        items: records.items.iter().map(views::record_view).collect(),
+        next: records.next,
+    })
+}
+
+/// A page of `jitos worker list`: the workers after the one the cursor names. The list is
+/// a handful of built-ins and what was installed, so it is made whole and cut.
+pub fn worker_page(
+    workers: Vec<WorkerView>,
+    page: &PageRequest<String>,
+) -> Result<PageView<WorkerView, String>, ErrorInfo> {
+    let limit = limit_of(page)?;
+    let start = match &page.after {
+        None => 0,
+        Some(name) => match workers.iter().position(|w| &w.name == name) {
+            Some(index) => index + 1,
+            None => {
+                return Err(ErrorInfo {
+                    code: ErrorCode::NotFound,
+                    message: format!(
+                        "no worker {name:?} to page on from; `jitos worker list` lists them"
+                    ),
+                })
+            }
+        },
+    };
+    let rest = workers.into_iter().skip(start).map(|w| (w.name.clone(), w));
+    Ok(page_of(rest, limit))
 }
 
 /// A workspace with what it changes, in keys and in files.
@@ -332,5 +453,64 @@ pub fn commit_error_info(error: &CommitError) -> ErrorInfo {
     ErrorInfo {
         code,
         message: error.to_string(),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use jitos_proto::WorkerLimitsView;
+
+    use super::*;
+
+    fn worker(name: &str) -> WorkerView {
+        WorkerView {
+            name: name.to_owned(),
+            version: "1".to_owned(),
+            origin: "builtin".to_owned(),
+            binary: format!("/bin/{name}"),
+            profile: "pure".to_owned(),
+            effect_class: "none".to_owned(),
+            needs: Vec::new(),
+            limits: WorkerLimitsView {
+                cpu_seconds: 1,
+                address_space_mib: 1,
+                open_files: 1,
+                processes: 1,
+                file_size_mib: 1,
+            },
+            installed_seq: None,
+            policy_refusal: None,
+        }
+    }
+
+    // Goal: a page names a next cursor exactly when more items follow it: a list that
+    // fills its page exactly has no next. Method: page 4 items by 2, and 2 items by 2.
+    #[test]
+    fn next_only_when_more_follow() {
+        let items = |n: u64| (1..=n).map(|i| (i, i * 10));
+        let page = page_of(items(4), 2);
+        assert_eq!((page.items, page.next), (vec![10, 20], Some(2)));
+        let page = page_of(items(2), 2);
+        assert_eq!((page.items, page.next), (vec![10, 20], None));
+    }
+
+    // Goal: workers page on from the one the cursor names, each once, and a cursor that
+    // names no worker is refused. Method: page three workers by two; ask after a stranger.
+    #[test]
+    fn workers_page_by_name() {
+        let all = || vec![worker("noop"), worker("shell"), worker("scaffold")];
+        let page = |after: Option<&str>| PageRequest {
+            after: after.map(str::to_owned),
+            limit: 2,
+        };
+        let first = worker_page(all(), &page(None)).unwrap();
+        assert_eq!(first.items.len(), 2);
+        assert_eq!(first.next.as_deref(), Some("shell"));
+        let second = worker_page(all(), &page(first.next.as_deref())).unwrap();
+        assert_eq!(second.items, vec![worker("scaffold")]);
+        assert_eq!(second.next, None);
+        let refused = worker_page(all(), &page(Some("nobody"))).unwrap_err();
+        assert_eq!(refused.code, ErrorCode::NotFound);
     }
 }

@@ -1,13 +1,18 @@
 //! One client connection: handshake, then requests until the client hangs up.
 //!
 //! Anything malformed ends this connection with an error frame; the daemon and every
-//! other connection carry on.
+//! other connection carry on. An answer too large for a frame is an error frame too
+//! (`frame_io::write_response`), and the connection carries on.
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use jitos_kernel::KernelHandle;
 use jitos_ledger::{Actor, Record};
-use jitos_proto::{ErrorCode, ErrorInfo, FrameError, Hello, Request, Response, Welcome};
+use jitos_proto::{
+    graph_parts, ErrorCode, ErrorInfo, FrameError, Hello, ProcessSummary, RecordView, Request,
+    Response, Welcome,
+};
+use jitos_sched::Process;
 use tokio::{
     io::AsyncReadExt,
     net::UnixStream,
@@ -30,6 +35,15 @@ const EXPORT_CHUNK_BYTES: usize = 1024 * 1024;
 
 /// Records per page while a follower catches up from the ledger.
 const FOLLOW_PAGE_RECORDS: u32 = 1024;
+
+/// Records per frame of a followed process's progress.
+const PROCESS_STEP_RECORDS: usize = 256;
+
+/// What a refusal for size tells a client of a request that takes no narrowing flag.
+const NOTHING_NARROWS: &str = "this request has no flag that narrows it";
+
+/// A graph streams in parts, so only a single node too large for a frame is refused.
+const GRAPH_NARROWS: &str = "one node alone exceeds a frame; no flag narrows it";
 
 /// What every connection shares.
 pub struct Shared {
@@ -113,7 +127,27 @@ async fn handshake(stream: &mut UnixStream, shared: &Shared) -> Result<(), Frame
         reply_error(stream, ErrorCode::BadRequest, message.clone()).await?;
         return Err(FrameError::Malformed(message));
     }
-    frame_io::write_message(stream, &Response::Welcome(shared.welcome.clone())).await
+    frame_io::write_response(
+        stream,
+        &Response::Welcome(shared.welcome.clone()),
+        NOTHING_NARROWS,
+    )
+    .await
+}
+
+/// How a client asks for less of what `request` answers, for a refusal for size.
+fn narrowing(request: &Request) -> &'static str {
+    match request {
+        Request::SwsList(_)
+        | Request::JobList { .. }
+        | Request::ProcessList { .. }
+        | Request::WorkerList(_)
+        | Request::ProcessLog { .. } => "ask for fewer with --limit and page on with --after",
+        Request::Log { .. } | Request::Follow { .. } => "ask for fewer records with --limit",
+        Request::GraphShow { .. } => GRAPH_NARROWS,
+        Request::GetBlobs(_) => "ask for fewer blobs at a time",
+        _ => NOTHING_NARROWS,
+    }
 }
 
 async fn dispatch(
@@ -122,57 +156,54 @@ async fn dispatch(
     actor: &Actor,
     request: Request,
 ) -> Result<(), FrameError> {
-    match request {
+    let narrow = narrowing(&request);
+    let response = match request {
         Request::ApplyRewrite(rewrite) => {
-            let response = match shared.kernel.commit(actor.clone(), rewrite).await {
+            match shared.kernel.commit(actor.clone(), rewrite).await {
                 Ok(commit) => views::committed(&commit),
                 Err(e) => Response::Error(answer::commit_error_info(&e)),
-            };
-            frame_io::write_message(stream, &response).await
+            }
         }
-        Request::Follow { from } => follow(stream, shared, from).await,
-        Request::JobRun(spec) => {
-            let response = shared.jobs.run(actor.clone(), spec).await;
-            frame_io::write_message(stream, &response).await
+        Request::Follow { from } => return follow(stream, shared, from).await,
+        Request::GraphShow { at, node, sws } => {
+            return graph_show(stream, shared, at, node, sws).await
         }
-        Request::JobCancel(attempt) => {
-            frame_io::write_message(stream, &shared.jobs.cancel(actor.clone(), attempt)).await
+        Request::ProcessFollow(process) => return follow_process(stream, shared, process).await,
+        Request::JobRun(spec) => shared.jobs.run(actor.clone(), spec).await,
+        Request::JobCancel(attempt) => shared.jobs.cancel(actor.clone(), attempt),
+        Request::WorkerList(page) => {
+            match shared
+                .jobs
+                .list_workers()
+                .await
+                .and_then(|workers| answer::worker_page(workers, &page))
+            {
+                Ok(page) => Response::Workers(page),
+                Err(refused) => Response::Error(refused),
+            }
         }
-        Request::WorkerList => {
-            frame_io::write_message(stream, &shared.jobs.list_workers().await).await
-        }
-        Request::WorkerInstall { manifest } => {
-            let response = shared.jobs.install(actor.clone(), manifest).await;
-            frame_io::write_message(stream, &response).await
-        }
+        Request::WorkerInstall { manifest } => shared.jobs.install(actor.clone(), manifest).await,
         Request::ProcessSubmit { intent, path } => {
-            let response = shared.processes.submit(actor.clone(), intent, path).await;
-            frame_io::write_message(stream, &response).await
+            shared.processes.submit(actor.clone(), intent, path).await
         }
-        Request::ProcessPlan { intent, path } => {
-            let response = shared.processes.plan(intent, path).await;
-            frame_io::write_message(stream, &response).await
-        }
-        Request::ProcessCancel(process) => {
-            let response = shared.processes.cancel(actor.clone(), process).await;
-            frame_io::write_message(stream, &response).await
-        }
+        Request::ProcessPlan { intent, path } => shared.processes.plan(intent, path).await,
+        Request::ProcessCancel(process) => shared.processes.cancel(actor.clone(), process).await,
         Request::ProcessAnswer { process, answer } => {
-            let response = shared
+            shared
                 .processes
                 .answer(actor.clone(), process, answer)
-                .await;
-            frame_io::write_message(stream, &response).await
+                .await
         }
-        Request::Export { from, to } => export(stream, shared, from, to).await,
+        Request::Export { from, to } => return export(stream, shared, from, to).await,
         request => {
             let mut response = store_request(shared, actor, request).await;
             if let Response::Status(info) = &mut response {
                 info.sandbox = Some(shared.jobs.sandbox().clone());
             }
-            frame_io::write_message(stream, &response).await
+            response
         }
-    }
+    };
+    frame_io::write_response(stream, &response, narrow).await
 }
 
 /// Answers a request about the store: a read from the latest view, or a command for the
@@ -207,7 +238,22 @@ async fn reply_error(
     code: ErrorCode,
     message: String,
 ) -> Result<(), FrameError> {
-    frame_io::write_message(stream, &Response::Error(ErrorInfo { code, message })).await
+    frame_io::write_response(
+        stream,
+        &Response::Error(ErrorInfo { code, message }),
+        NOTHING_NARROWS,
+    )
+    .await
+}
+
+/// The daemon is stopping: a stream ends with a frame that says so.
+async fn reply_stopping(stream: &mut UnixStream) -> Result<(), FrameError> {
+    reply_error(
+        stream,
+        ErrorCode::ShuttingDown,
+        "jitosd is shutting down".to_owned(),
+    )
+    .await
 }
 
 /// Streams records from `from`, then each new one as it commits, until the client leaves.
@@ -231,11 +277,11 @@ async fn follow(stream: &mut UnixStream, shared: &Shared, from: u64) -> Result<(
                 Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {
                     next = catch_up(stream, shared, next).await?;
                 }
-                Err(broadcast::error::RecvError::Closed) => return Ok(()),
+                Err(broadcast::error::RecvError::Closed) => return reply_stopping(stream).await,
             },
             // A follower sends nothing; any byte or a hang-up ends the stream.
             _ = stream.read(&mut probe) => return Ok(()),
-            _ = stopping.changed() => return Ok(()),
+            _ = stopping.changed() => return reply_stopping(stream).await,
         }
     }
 }
@@ -274,7 +320,12 @@ async fn send_records<R: std::borrow::Borrow<Record>>(
         .iter()
         .map(|r| views::record_view(r.borrow()))
         .collect();
-    frame_io::write_message(stream, &Response::Records(views)).await
+    frame_io::write_response(
+        stream,
+        &Response::Records(views),
+        "ask for fewer records with --limit",
+    )
+    .await
 }
 
 /// Writes the bundle next to the store, then streams it in chunks and removes it.
@@ -298,10 +349,9 @@ async fn export(
     match written {
         Ok(Ok(_)) => {}
         Ok(Err(e)) => {
-            return frame_io::write_message(stream, &Response::Error(answer::kernel_error_info(&e)))
-                .await
+            return reply_error(stream, answer::kernel_error_info(&e).code, e.to_string()).await
         }
-        Err(stopped) => return frame_io::write_message(stream, &stopped).await,
+        Err(stopped) => return frame_io::write_response(stream, &stopped, NOTHING_NARROWS).await,
     }
     let result = stream_file(stream, &path).await;
     if let Err(e) = tokio::fs::remove_file(&path).await {
@@ -320,7 +370,12 @@ async fn stream_file(stream: &mut UnixStream, path: &std::path::Path) -> Result<
         chunk.truncate(n);
         sent += n as u64;
         let last = sent >= total || n == 0;
-        frame_io::write_message(stream, &Response::ExportChunk { bytes: chunk, last }).await?;
+        frame_io::write_response(
+            stream,
+            &Response::ExportChunk { bytes: chunk, last },
+            NOTHING_NARROWS,
+        )
+        .await?;
         if last {
             return Ok(());
         }
@@ -337,6 +392,187 @@ async fn read_full(file: &mut tokio::fs::File, buf: &mut [u8]) -> std::io::Resul
         filled += n;
     }
     Ok(filled)
+}
+
+/// Streams a graph in parts, then its end.
+async fn graph_show(
+    stream: &mut UnixStream,
+    shared: &Shared,
+    at: Option<u64>,
+    node: Option<String>,
+    sws: Option<u64>,
+) -> Result<(), FrameError> {
+    let narrow = GRAPH_NARROWS;
+    // Splitting measures every node, so it runs with the read, off the async threads.
+    let shown = reading::on_view(&shared.kernel, move |view| {
+        answer::graph_show(view, at, node.as_deref(), sws).map(graph_parts)
+    })
+    .await;
+    let (parts, end) = match shown {
+        Ok(Ok(Ok(split))) => split,
+        Ok(Ok(Err(e))) => return reply_error(stream, ErrorCode::Storage, e.to_string()).await,
+        Ok(Err(refused)) => {
+            return frame_io::write_response(stream, &Response::Error(refused), narrow).await
+        }
+        Err(stopped) => return frame_io::write_response(stream, &stopped, narrow).await,
+    };
+    for part in parts {
+        frame_io::write_response(stream, &Response::GraphPart(part), narrow).await?;
+    }
+    frame_io::write_response(stream, &Response::GraphEnd(end), narrow).await
+}
+
+/// Where a followed process stands, as of one view.
+enum ProcessStep {
+    /// No such process.
+    Unknown,
+    /// Nothing changed since the last step.
+    Same,
+    /// It changed: what it is now, its new records, and whether it still runs.
+    Changed {
+        process: Box<Process>,
+        summary: ProcessSummary,
+        records: Vec<RecordView>,
+        end: Option<Box<jitos_proto::ProcessDetail>>,
+    },
+}
+
+/// Streams a process's progress: its new records and status at every view that changed
+/// it, until it no longer runs; then its detail.
+///
+/// The subscription is taken before the first look, and the writer publishes each view
+/// before it announces the records, so every change is seen on the view that woke us.
+async fn follow_process(
+    stream: &mut UnixStream,
+    shared: &Shared,
+    process: u64,
+) -> Result<(), FrameError> {
+    let mut live = shared.kernel.subscribe();
+    let mut stopping = shared.stopping.clone();
+    let mut seen: Option<Box<Process>> = None;
+    let mut after: Option<u64> = None;
+    let mut probe = [0u8; 1];
+    loop {
+        let last = seen.clone();
+        let step = reading::on_view(&shared.kernel, move |view| {
+            process_step(view, process, last.as_deref(), after)
+        })
+        .await;
+        match step {
+            Ok(Ok(ProcessStep::Unknown)) => {
+                return reply_error(
+                    stream,
+                    ErrorCode::NotFound,
+                    format!("no process {process}; `jitos ps --all` lists them"),
+                )
+                .await
+            }
+            Ok(Ok(ProcessStep::Same)) => {}
+            Ok(Ok(ProcessStep::Changed {
+                process: now,
+                summary,
+                records,
+                end,
+            })) => {
+                if let Some(newest) = records.last() {
+                    after = Some(newest.seq);
+                }
+                seen = Some(now);
+                send_progress(stream, summary, records).await?;
+                if let Some(detail) = end {
+                    return frame_io::write_response(
+                        stream,
+                        &Response::Process(*detail),
+                        NOTHING_NARROWS,
+                    )
+                    .await;
+                }
+            }
+            Ok(Err(e)) => return reply_error(stream, ErrorCode::Storage, e.to_string()).await,
+            Err(stopped) => {
+                return frame_io::write_response(stream, &stopped, NOTHING_NARROWS).await
+            }
+        }
+        tokio::select! {
+            received = live.recv() => match received {
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {
+                    // One look at the latest view covers every record announced so far.
+                    while let Ok(_) | Err(broadcast::error::TryRecvError::Lagged(_)) =
+                        live.try_recv()
+                    {}
+                }
+                Err(broadcast::error::RecvError::Closed) => return reply_stopping(stream).await,
+            },
+            // A follower sends nothing; any byte or a hang-up ends the stream.
+            _ = stream.read(&mut probe) => return Ok(()),
+            _ = stopping.changed() => return reply_stopping(stream).await,
+        }
+    }
+}
+
+/// Process `id` as of `view`, against how it was last seen; its records after `after`.
+fn process_step(
+    view: &jitos_kernel::View,
+    id: u64,
+    seen: Option<&Process>,
+    after: Option<u64>,
+) -> Result<ProcessStep, jitos_kernel::KernelError> {
+    let Some(process) = view.processes().get(id) else {
+        return Ok(ProcessStep::Unknown);
+    };
+    if seen == Some(process) {
+        return Ok(ProcessStep::Same);
+    }
+    let mut records = Vec::new();
+    let mut cursor = after;
+    loop {
+        let page = view.process_log(id, cursor, PROCESS_STEP_RECORDS)?;
+        records.extend(page.items.iter().map(views::record_view));
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    let end = (process.status != jitos_sched::Status::Running)
+        .then(|| Box::new(crate::processes::views::detail(view, process)));
+    Ok(ProcessStep::Changed {
+        process: Box::new(process.clone()),
+        summary: crate::processes::views::summary(process),
+        records,
+        end,
+    })
+}
+
+/// One progress step, its records spread over frames of a bounded size.
+async fn send_progress(
+    stream: &mut UnixStream,
+    summary: ProcessSummary,
+    records: Vec<RecordView>,
+) -> Result<(), FrameError> {
+    let mut chunks = records.chunks(PROCESS_STEP_RECORDS).peekable();
+    if chunks.peek().is_none() {
+        return frame_io::write_response(
+            stream,
+            &Response::ProcessProgress {
+                summary,
+                records: Vec::new(),
+            },
+            NOTHING_NARROWS,
+        )
+        .await;
+    }
+    for chunk in chunks {
+        frame_io::write_response(
+            stream,
+            &Response::ProcessProgress {
+                summary: summary.clone(),
+                records: chunk.to_vec(),
+            },
+            NOTHING_NARROWS,
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 fn next_export_id() -> u64 {

@@ -1,7 +1,13 @@
 //! Frames over tokio streams, with the same limits as `jitos_proto`'s blocking functions.
+//!
+//! Every response leaves through [`write_response`], which is where an answer too large
+//! for a frame becomes an error frame instead of a closed connection.
 
-use jitos_proto::{check_frame_len, decode_message, encode_message, FrameError};
-use serde::{de::DeserializeOwned, Serialize};
+use jitos_proto::{
+    check_frame_len, decode_message, encode_message, ErrorCode, ErrorInfo, FrameError, Response,
+    FRAME_BYTES_MAX,
+};
+use serde::de::DeserializeOwned;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// Reads one frame; the length is checked before the payload buffer is allocated.
@@ -34,17 +40,53 @@ pub async fn read_message<T: DeserializeOwned>(
     decode_message(&read_frame(stream).await?)
 }
 
-/// Encodes and writes one message as a frame.
-pub async fn write_message<T: Serialize>(
+/// Payloads above this size are decoded once before they are sent: bincode's decoder
+/// allows for the memory a message reserves, not its bytes, so a frame within the limit
+/// can still be one the client refuses.
+const DECODE_CHECK_BYTES: usize = 1024 * 1024;
+
+/// Encodes and writes one response. A response the client could not take (over the
+/// frame limit, or over what its decoder allows) is replaced by a [`ErrorCode::TooLarge`]
+/// error ending in `narrow`, which says how to ask for less.
+pub async fn write_response(
     stream: &mut (impl AsyncWrite + Unpin),
-    message: &T,
+    response: &Response,
+    narrow: &str,
 ) -> Result<(), FrameError> {
-    let payload = encode_message(message)?;
+    let refused = |why: String| {
+        encode_message(&Response::Error(ErrorInfo {
+            code: ErrorCode::TooLarge,
+            message: format!("the answer is too large to send ({why}); {narrow}"),
+        }))
+    };
+    let payload = match encode_message(response) {
+        Ok(payload)
+            if payload.len() > DECODE_CHECK_BYTES
+                && decode_message::<Response>(&payload).is_err() =>
+        {
+            refused(format!(
+                "{} bytes that decode to more than a frame allows",
+                payload.len()
+            ))?
+        }
+        Ok(payload) => payload,
+        Err(FrameError::TooLarge { len }) => refused(format!(
+            "{len} bytes; a frame holds at most {FRAME_BYTES_MAX}"
+        ))?,
+        Err(e) => return Err(e),
+    };
+    write_payload(stream, &payload).await
+}
+
+async fn write_payload(
+    stream: &mut (impl AsyncWrite + Unpin),
+    payload: &[u8],
+) -> Result<(), FrameError> {
     let len = u32::try_from(payload.len()).map_err(|_| FrameError::TooLarge {
         len: payload.len() as u64,
     })?;
     stream.write_all(&len.to_le_bytes()).await?;
-    stream.write_all(&payload).await?;
+    stream.write_all(payload).await?;
     stream.flush().await?;
     Ok(())
 }
@@ -53,5 +95,56 @@ fn eof_is_truncation(e: std::io::Error) -> FrameError {
     match e.kind() {
         std::io::ErrorKind::UnexpectedEof => FrameError::Truncated,
         _ => FrameError::Io(e),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    async fn written(response: &Response) -> Response {
+        let mut wire = Vec::new();
+        write_response(&mut wire, response, "use --narrow")
+            .await
+            .unwrap();
+        let mut reader = wire.as_slice();
+        let answer = read_message(&mut reader).await.unwrap();
+        assert!(reader.is_empty(), "one frame per response");
+        answer
+    }
+
+    // Goal: a response over the frame limit goes out as a TooLarge error naming the flag
+    // that narrows it, not as a frame the client refuses. Method: 17 MiB of blobs.
+    #[tokio::test]
+    async fn oversized_response_becomes_an_error_frame() {
+        let big = Response::Blobs(vec![vec![7u8; FRAME_BYTES_MAX as usize + 1024]]);
+        match written(&big).await {
+            Response::Error(e) => {
+                assert_eq!(e.code, ErrorCode::TooLarge);
+                assert!(e.message.ends_with("use --narrow"), "{}", e.message);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    // Goal: a response within the frame limit that the client's decoder would refuse
+    // (it reserves memory per item, beyond what a frame may claim) is refused here too.
+    // Method: three million empty blobs, 3 MB on the wire, far more in memory.
+    #[tokio::test]
+    async fn response_the_decoder_would_refuse_becomes_an_error_frame() {
+        let wide = Response::Blobs(vec![Vec::new(); 3_000_000]);
+        assert!(encode_message(&wide).unwrap().len() < FRAME_BYTES_MAX as usize);
+        match written(&wide).await {
+            Response::Error(e) => assert_eq!(e.code, ErrorCode::TooLarge, "{}", e.message),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    // Goal: an ordinary response goes out as it is. Method: write and read a small one.
+    #[tokio::test]
+    async fn small_response_passes() {
+        let small = Response::Blobs(vec![b"x".to_vec(); 3]);
+        assert_eq!(written(&small).await, small);
     }
 }

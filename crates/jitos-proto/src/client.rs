@@ -1,10 +1,10 @@
 //! A blocking client of the daemon's socket, for the CLI and for tests.
 
-use std::{io, os::unix::net::UnixStream, path::Path};
+use std::{io, os::unix::net::UnixStream, path::Path, time::Duration};
 
 use crate::{
-    decode_message, encode_message, read_frame, write_frame, ErrorInfo, FrameError, Hello, Request,
-    Response, Welcome,
+    decode_message, encode_message, read_frame, write_frame, ErrorInfo, FrameError, GraphAssembler,
+    GraphView, Hello, Request, Response, Welcome,
 };
 
 /// Why a client call failed.
@@ -28,6 +28,9 @@ pub enum ClientError {
     /// Framing or decoding failed.
     #[error(transparent)]
     Frame(#[from] FrameError),
+    /// A streamed answer broke off or did not add up.
+    #[error("jitosd sent a broken answer: {0}")]
+    BrokenStream(String),
 }
 
 /// One handshaken connection.
@@ -75,6 +78,15 @@ impl Client {
         &self.welcome
     }
 
+    /// Bounds how long [`Client::receive`] waits for a frame; `None` waits as long as it
+    /// takes. A receive that runs out fails with an i/o error, and the connection is then
+    /// to be dropped: the frame may have been cut.
+    pub fn set_read_timeout(&self, limit: Option<Duration>) -> Result<(), ClientError> {
+        self.stream
+            .set_read_timeout(limit)
+            .map_err(|e| ClientError::Frame(FrameError::Io(e)))
+    }
+
     /// Sends a request without waiting for its answer.
     pub fn send(&mut self, request: &Request) -> Result<(), ClientError> {
         Ok(write_frame(&mut self.stream, &encode_message(request)?)?)
@@ -89,5 +101,34 @@ impl Client {
     pub fn call(&mut self, request: &Request) -> Result<Response, ClientError> {
         self.send(request)?;
         self.receive()
+    }
+
+    /// Asks for a graph ([`Request::GraphShow`]) and assembles the parts it streams in;
+    /// the daemon's refusal is `Ok(Err(..))`.
+    pub fn graph_show(
+        &mut self,
+        at: Option<u64>,
+        node: Option<String>,
+        sws: Option<u64>,
+    ) -> Result<Result<GraphView, ErrorInfo>, ClientError> {
+        self.send(&Request::GraphShow { at, node, sws })?;
+        let mut assembler = GraphAssembler::default();
+        loop {
+            match self.receive()? {
+                Response::GraphPart(part) => assembler.add(part),
+                Response::GraphEnd(end) => {
+                    return assembler
+                        .finish(end)
+                        .map(Ok)
+                        .map_err(ClientError::BrokenStream)
+                }
+                Response::Error(refused) => return Ok(Err(refused)),
+                other => {
+                    return Err(ClientError::BrokenStream(format!(
+                        "{other:?} in the middle of a graph"
+                    )))
+                }
+            }
+        }
     }
 }

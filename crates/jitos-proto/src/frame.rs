@@ -50,6 +50,12 @@ pub fn encode_message<T: Serialize>(message: &T) -> Result<Vec<u8>, FrameError> 
     Ok(bytes)
 }
 
+/// How many bytes `message` encodes to, without keeping them.
+pub(crate) fn encoded_len<T: Serialize>(message: &T) -> Result<usize, FrameError> {
+    bincode::serde::encode_into_std_write(message, &mut io::sink(), config())
+        .map_err(|e| FrameError::Malformed(e.to_string()))
+}
+
 /// Decodes a frame payload strictly: trailing bytes are an error.
 pub fn decode_message<T: DeserializeOwned>(payload: &[u8]) -> Result<T, FrameError> {
     let (message, used) = bincode::serde::decode_from_slice(payload, config())

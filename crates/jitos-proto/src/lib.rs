@@ -6,9 +6,11 @@
 
 mod client;
 mod frame;
+mod graph_stream;
 mod handshake;
 mod job_message;
 mod message;
+mod page;
 mod process_message;
 
 pub use client::{Client, ClientError};
@@ -16,6 +18,7 @@ pub use frame::{
     check_frame_len, decode_message, encode_message, read_frame, write_frame, FrameError,
     FRAME_BYTES_MAX,
 };
+pub use graph_stream::{graph_parts, GraphAssembler, GraphEnd, GraphPart};
 pub use handshake::{Hello, Welcome, PROTOCOL_MAGIC, PROTOCOL_VERSION};
 pub use job_message::{
     AttemptState, AttemptView, JobSpec, LimitsHeld, SandboxView, WorkerLimitsView, WorkerView,
@@ -25,6 +28,7 @@ pub use message::{
     HistoryEntry, KeyChangeView, RecordView, ReplayReport, Request, Response, SnapshotView,
     StatusInfo, SwsDetail, SwsState, SwsSummary, VerifyView,
 };
+pub use page::{PageRequest, PageView, PAGE_ITEMS_DEFAULT, PAGE_ITEMS_MAX};
 pub use process_message::{
     AnswerView, ProcessDetail, ProcessJobView, ProcessLaneView, ProcessSummary,
 };

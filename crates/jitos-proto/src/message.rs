@@ -5,12 +5,13 @@ use jitos_warp::{BlobRef, Edge, Node, Rewrite};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    AnswerView, AttemptView, JobSpec, ProcessDetail, ProcessSummary, SandboxView, Welcome,
-    WorkerView,
+    AnswerView, AttemptView, GraphEnd, GraphPart, JobSpec, PageRequest, PageView, ProcessDetail,
+    ProcessSummary, SandboxView, Welcome, WorkerView,
 };
 
-/// One request. Each gets exactly one [`Response`], except [`Request::Follow`] and
-/// [`Request::Export`], which stream until done.
+/// One request. Each gets exactly one [`Response`], except [`Request::Follow`],
+/// [`Request::Export`], [`Request::GraphShow`] and [`Request::ProcessFollow`], which
+/// stream until done.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Request {
     /// Head, digest, sizes and configuration of the store.
@@ -18,7 +19,8 @@ pub enum Request {
     /// Validate, record durably and apply one rewrite.
     ApplyRewrite(Rewrite),
     /// The graph, or one node of it, at a sequence number (default: head), or as a
-    /// workspace sees it.
+    /// workspace sees it; answered with [`Response::GraphPart`]s then a
+    /// [`Response::GraphEnd`], or an error.
     GraphShow {
         /// Sequence number to travel to; `None` for the head.
         at: Option<u64>,
@@ -36,7 +38,7 @@ pub enum Request {
     Log {
         /// First sequence number.
         from: u64,
-        /// Maximum number of records.
+        /// Maximum number of records, from 1 to [`crate::PAGE_ITEMS_MAX`].
         limit: u32,
     },
     /// Records from `from` on, then every new record as it commits, until the client hangs up.
@@ -87,8 +89,8 @@ pub enum Request {
         /// Nest it in this open workspace instead.
         parent: Option<u64>,
     },
-    /// Every workspace, open and closed.
-    SwsList,
+    /// Workspaces, open and closed, in id order: those after the cursor.
+    SwsList(PageRequest),
     /// One workspace: where it sits, its footprint, and its changes.
     SwsShow(u64),
     /// Apply a rewrite in a workspace; the system is untouched.
@@ -114,15 +116,18 @@ pub enum Request {
     JobRun(JobSpec),
     /// One attempt.
     JobShow(u64),
-    /// Attempts, newest first: the running ones, or all.
+    /// Attempts, newest first: the running ones, or all; those older than the cursor.
     JobList {
         /// Include ended attempts.
         all: bool,
+        /// Which page.
+        page: PageRequest,
     },
     /// Ask the worker running an attempt to stop; it ends as cancelled.
     JobCancel(u64),
-    /// Every worker the daemon can run.
-    WorkerList,
+    /// The workers the daemon can run, built-ins first, then installed ones by name;
+    /// those after the named one.
+    WorkerList(PageRequest<String>),
     /// Register the worker a manifest on the daemon's host describes.
     WorkerInstall {
         /// Absolute path of its `worker.toml`.
@@ -143,15 +148,26 @@ pub enum Request {
         /// The file's name, for messages.
         path: String,
     },
-    /// Processes, newest first: the live ones, or all.
+    /// Processes, newest first: the live ones, or all; those older than the cursor.
     ProcessList {
         /// Include ended processes.
         all: bool,
+        /// Which page.
+        page: PageRequest,
     },
     /// One process.
     ProcessShow(u64),
-    /// The records of one process, oldest first.
-    ProcessLog(u64),
+    /// The records of one process, oldest first: those after the cursor (a seq).
+    ProcessLog {
+        /// The process.
+        process: u64,
+        /// Which page.
+        page: PageRequest,
+    },
+    /// Follow one process: a [`Response::ProcessProgress`] whenever it has new records
+    /// or a new status, ending with [`Response::Process`] once it no longer runs (it
+    /// ended, or waits for a person).
+    ProcessFollow(u64),
     /// End a process as cancelled.
     ProcessCancel(u64),
     /// Answer a waiting process.
@@ -179,12 +195,16 @@ pub enum Response {
         /// The state digest after it (hex).
         digest: String,
     },
-    /// Answer to [`Request::GraphShow`].
-    Graph(GraphView),
+    /// Part of the answer to [`Request::GraphShow`].
+    GraphPart(GraphPart),
+    /// The last frame of the answer to [`Request::GraphShow`].
+    GraphEnd(GraphEnd),
     /// Answer to [`Request::History`].
     History(Vec<HistoryEntry>),
     /// A page of records ([`Request::Log`], and each step of [`Request::Follow`]).
     Records(Vec<RecordView>),
+    /// Answer to [`Request::ProcessLog`].
+    ProcessLog(PageView<RecordView>),
     /// Answer to [`Request::Verify`].
     Verify(VerifyView),
     /// Answer to [`Request::ReplayVerify`].
@@ -220,7 +240,7 @@ pub enum Response {
     /// A collapse or rebase was refused for conflicts; the refusal was recorded.
     SwsConflicts(ConflictView),
     /// Answer to [`Request::SwsList`].
-    SwsList(Vec<SwsSummary>),
+    SwsList(PageView<SwsSummary>),
     /// Answer to [`Request::SwsShow`].
     Sws(SwsDetail),
     /// A job was dispatched (recorded and fsynced); it runs on.
@@ -231,14 +251,14 @@ pub enum Response {
     /// One attempt.
     Job(AttemptView),
     /// Answer to [`Request::JobList`].
-    Jobs(Vec<AttemptView>),
+    Jobs(PageView<AttemptView>),
     /// Answer to [`Request::JobCancel`]: the worker was asked to stop.
     Cancelling {
         /// The attempt.
         attempt: u64,
     },
-    /// Answer to [`Request::WorkerList`].
-    Workers(Vec<WorkerView>),
+    /// Answer to [`Request::WorkerList`]; the cursor is a worker's name.
+    Workers(PageView<WorkerView, String>),
     /// A worker was registered; the record is fsynced.
     WorkerInstalled(WorkerView),
     /// A process was recorded (fsynced); it runs on.
@@ -256,9 +276,17 @@ pub enum Response {
         plans: usize,
     },
     /// Answer to [`Request::ProcessList`].
-    Processes(Vec<ProcessSummary>),
-    /// Answer to [`Request::ProcessShow`].
+    Processes(PageView<ProcessSummary>),
+    /// Answer to [`Request::ProcessShow`], and the last frame of [`Request::ProcessFollow`].
     Process(ProcessDetail),
+    /// A step of [`Request::ProcessFollow`]: the process now, and its records since the
+    /// last step, oldest first.
+    ProcessProgress {
+        /// The process as it stands.
+        summary: ProcessSummary,
+        /// Its new records.
+        records: Vec<RecordView>,
+    },
     /// A cancel or an answer was recorded (fsynced).
     ProcessRecorded {
         /// The record.
@@ -541,6 +569,9 @@ pub enum ErrorCode {
     Storage,
     /// The daemon is shutting down.
     ShuttingDown,
+    /// The answer would not fit in one frame; the message names the flag that pages or
+    /// narrows it.
+    TooLarge,
 }
 
 /// A failure a person can act on.

@@ -1,13 +1,14 @@
-//! Every file-tree and workspace message survives the wire encoding: bincode cannot carry
+//! Every file-tree, workspace, paged and streamed message survives the wire encoding: bincode cannot carry
 //! every serde shape (internally tagged enums, for one), so each is round-tripped here.
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use jitos_proto::{
-    decode_message, encode_message, ConflictEntry, ConflictView, KeyChangeView, Request, Response,
-    SwsDetail, SwsState, SwsSummary,
+    decode_message, encode_message, ConflictEntry, ConflictView, ErrorCode, ErrorInfo, GraphEnd,
+    GraphPart, KeyChangeView, PageRequest, PageView, ProcessSummary, Request, Response, SwsDetail,
+    SwsState, SwsSummary,
 };
 use jitos_tree::{Entry, Tree, TreeChange, TreePath};
-use jitos_warp::BlobRef;
+use jitos_warp::{BlobRef, Edge, NodeId};
 
 fn tree() -> Tree {
     let mut tree = Tree::new();
@@ -55,7 +56,10 @@ fn file_and_workspace_requests_round_trip() {
             at: Some(1),
             parent: None,
         },
-        Request::SwsList,
+        Request::SwsList(PageRequest {
+            after: Some(3),
+            limit: 10,
+        }),
         Request::SwsShow(4),
         Request::SwsCollapse(4),
         Request::SwsRebase(4),
@@ -90,7 +94,10 @@ fn file_and_workspace_responses_round_trip() {
         Response::Tree(tree()),
         Response::BlobsStored(vec![BlobRef([2; 32])]),
         Response::Blobs(vec![b"x".to_vec()]),
-        Response::SwsList(vec![summary.clone()]),
+        Response::SwsList(PageView {
+            items: vec![summary.clone()],
+            next: Some(4),
+        }),
         Response::Sws(SwsDetail {
             summary,
             changes: vec![KeyChangeView {
@@ -121,6 +128,85 @@ fn file_and_workspace_responses_round_trip() {
                 base: "1".to_owned(),
                 changed_at: 5,
             }],
+        }),
+    ] {
+        round_trip(response);
+    }
+}
+
+// Goal: the paged, streamed and followed messages decode to what was sent, the worker
+// page with its name cursor included. Method: encode and decode one of each.
+#[test]
+fn paged_and_streamed_messages_round_trip() {
+    let page = PageRequest {
+        after: Some(9),
+        limit: 2,
+    };
+    for request in [
+        Request::JobList {
+            all: true,
+            page: page.clone(),
+        },
+        Request::ProcessList {
+            all: false,
+            page: page.clone(),
+        },
+        Request::ProcessLog { process: 3, page },
+        Request::WorkerList(PageRequest {
+            after: Some("shell".to_owned()),
+            limit: 5,
+        }),
+        Request::ProcessFollow(3),
+        Request::GraphShow {
+            at: Some(4),
+            node: None,
+            sws: None,
+        },
+    ] {
+        round_trip(request);
+    }
+    let summary = ProcessSummary {
+        id: 3,
+        goal: "run".to_owned(),
+        status: "running".to_owned(),
+        detail: None,
+        plan: 1,
+        plans: 2,
+        jobs_done: 0,
+        jobs: 1,
+        attempts: 1,
+        submitted_ms: 77,
+    };
+    for response in [
+        Response::Processes(PageView {
+            items: vec![summary.clone()],
+            next: None,
+        }),
+        Response::Workers(PageView {
+            items: Vec::new(),
+            next: Some("noop".to_owned()),
+        }),
+        Response::ProcessProgress {
+            summary,
+            records: Vec::new(),
+        },
+        Response::GraphPart(GraphPart {
+            nodes: Vec::new(),
+            edges: vec![Edge {
+                from: NodeId::new("a").unwrap(),
+                label: "dep".to_owned(),
+                to: NodeId::new("b").unwrap(),
+            }],
+        }),
+        Response::GraphEnd(GraphEnd {
+            at_seq: 4,
+            digest: "ab".to_owned(),
+            nodes: 0,
+            edges: 1,
+        }),
+        Response::Error(ErrorInfo {
+            code: ErrorCode::TooLarge,
+            message: "narrow it".to_owned(),
         }),
     ] {
         round_trip(response);

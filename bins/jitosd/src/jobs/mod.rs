@@ -31,7 +31,7 @@ use jitos_kernel::{
     Command, Dispatch, Effect, FailureCause, Kernel, KernelHandle, Outcome, Proposed, Request,
 };
 use jitos_ledger::Actor;
-use jitos_proto::{ErrorCode, ErrorInfo, JobSpec, LimitsHeld, Response, SandboxView};
+use jitos_proto::{ErrorCode, ErrorInfo, JobSpec, LimitsHeld, Response, SandboxView, WorkerView};
 use jitos_sandbox::{CgroupRoot, UidPool};
 use jitos_worker::{DaemonMessage, EffectClass, Job, SandboxProfile};
 use tokio::sync::oneshot;
@@ -263,16 +263,14 @@ impl JobRunner {
         }
     }
 
-    /// Every worker this daemon can run.
-    pub async fn list_workers(&self) -> Response {
+    /// Every worker this daemon can run, or why not.
+    pub async fn list_workers(&self) -> Result<Vec<WorkerView>, ErrorInfo> {
         match catalog::list(&self.config, self.kernel.view().jobs()) {
-            Ok(workers) => Response::Workers(
-                workers
-                    .into_iter()
-                    .map(|(worker, refusal)| views::worker_view(&worker, refusal))
-                    .collect(),
-            ),
-            Err(e) => error(ErrorCode::Storage, e.to_string()),
+            Ok(workers) => Ok(workers
+                .into_iter()
+                .map(|(worker, refusal)| views::worker_view(&worker, refusal))
+                .collect()),
+            Err(e) => Err(crate::reply::info(ErrorCode::Storage, e.to_string())),
         }
     }
 
