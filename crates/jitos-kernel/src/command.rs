@@ -100,8 +100,8 @@ pub enum Command {
         decision: Decision,
     },
     /// A command that panics on purpose, to prove the writer contains a panic to the one
-    /// command it served. Built only with the `fault-injection` feature, which only this
-    /// crate's tests turn on.
+    /// command it served. Built only with the `fault-injection` feature (this crate's
+    /// tests; no request of the daemon's maps to it).
     #[cfg(feature = "fault-injection")]
     Fault(Fault),
 }

@@ -5,7 +5,7 @@
 //! written in the record's own synced batch; a store written without them is indexed once
 //! when it is opened writable ([`build`]).
 
-use jitos_ledger::{codec, IndexEntry, Ledger, Record, INDEX_VALUE_BYTES_MAX};
+use jitos_ledger::{codec, IndexEntry, Ledger, Record};
 use jitos_warp::{Applied, Node};
 
 use crate::{JobRecord, KernelError, ProcessRecord, State};
@@ -21,8 +21,16 @@ const NODE_GONE: u8 = 0;
 const NODE_HELD: u8 = 1;
 const NODE_OMITTED: u8 = 2;
 
-/// Records indexed per synced write while building the index of an older store.
-const BUILD_ENTRIES_PER_WRITE: usize = 64 * 1024;
+/// The layout of the keys and values below; a change to either (or to `Node`'s serde
+/// shape) bumps it, and a store indexed in another layout is indexed again at open.
+pub(crate) const INDEX_LAYOUT: u32 = 1;
+
+/// Largest node state kept in an entry: the index grows by this at most per node a record
+/// touches, whatever the node's size; a larger node is marked omitted.
+const NODE_VALUE_BYTES_MAX: usize = 1024;
+
+/// Entry bytes per synced write while building the index of an older store.
+const BUILD_BYTES_PER_WRITE: usize = 16 * 1024 * 1024;
 
 /// The key of `node`'s entries.
 pub(crate) fn node_key(node: &str) -> Vec<u8> {
@@ -56,9 +64,9 @@ fn node_value(node: Option<&Node>) -> Result<Vec<u8>, KernelError> {
         return Ok(vec![NODE_GONE]);
     };
     let mut value = vec![NODE_HELD];
-    match codec::encode::<INDEX_VALUE_BYTES_MAX>(node, "an indexed node") {
-        Ok(bytes) if bytes.len() < INDEX_VALUE_BYTES_MAX => value.extend_from_slice(&bytes),
-        _ => value = vec![NODE_OMITTED],
+    match codec::encode::<NODE_VALUE_BYTES_MAX>(node, "an indexed node") {
+        Ok(bytes) => value.extend_from_slice(&bytes),
+        Err(_) => value = vec![NODE_OMITTED],
     }
     Ok(value)
 }
@@ -69,7 +77,7 @@ pub(crate) fn read_node_value(seq: u64, value: &[u8]) -> Result<NodeAfter, Kerne
         Some((&NODE_GONE, [])) => Ok(NodeAfter::Gone),
         Some((&NODE_OMITTED, [])) => Ok(NodeAfter::Omitted),
         Some((&NODE_HELD, bytes)) => {
-            codec::decode::<Node, INDEX_VALUE_BYTES_MAX>(bytes, "an indexed node")
+            codec::decode::<Node, NODE_VALUE_BYTES_MAX>(bytes, "an indexed node")
                 .map(NodeAfter::Held)
                 .map_err(|e| KernelError::Payload(format!("the index entry of record {seq}: {e}")))
         }
@@ -129,12 +137,31 @@ fn process_of(after: &State, record: &Record) -> Result<Option<u64>, KernelError
         .map(|owner| owner.process))
 }
 
-/// Indexes the records of `ledger` it has not indexed yet, folding from genesis (the
-/// values need the state each record leaves). Run at a writable open of a store written
-/// without the index; takes as long as a replay, once.
-pub(crate) fn build(ledger: &mut Ledger) -> Result<(), KernelError> {
-    if ledger.indexed() {
-        return Ok(());
+/// Whether `ledger`'s index answers in full in this build's layout.
+pub(crate) fn usable(ledger: &Ledger) -> bool {
+    ledger.indexed() && ledger.index_layout() == INDEX_LAYOUT
+}
+
+/// Indexes what `ledger` has not indexed in this layout, at a writable open. The index is
+/// derived data: when it cannot be built the store still opens, and history and process
+/// logs are answered by folding the ledger instead.
+pub(crate) fn build(ledger: &mut Ledger) {
+    if usable(ledger) {
+        return;
+    }
+    if let Err(error) = build_from_genesis(ledger) {
+        tracing::warn!(%error, "cannot index the store; history and process logs are read by folding the ledger until a later start indexes it");
+    }
+}
+
+/// Folds from genesis (entries need the state each record leaves), writing entries in
+/// byte-bounded synced writes and marking the index complete only at the end: a crash
+/// before it means indexing again, and writing an entry twice writes the same bytes.
+fn build_from_genesis(ledger: &mut Ledger) -> Result<(), KernelError> {
+    if ledger.index_layout() != INDEX_LAYOUT {
+        ledger
+            .reset_index(INDEX_LAYOUT)
+            .map_err(|e| KernelError::OpWrite(e.to_string()))?;
     }
     let head = ledger.head().seq;
     tracing::info!(
@@ -143,17 +170,20 @@ pub(crate) fn build(ledger: &mut Ledger) -> Result<(), KernelError> {
     );
     let mut state = State::default();
     let mut pending = Vec::new();
+    let mut pending_bytes = 0usize;
     let reader = ledger.reader_at(ledger.head());
     for record in reader.range(0, head) {
         let record = record?;
-        let applied = state.fold(&record)?;
-        pending.extend(entries(&state, &record, &applied)?);
-        if pending.len() >= BUILD_ENTRIES_PER_WRITE {
-            // Marked complete only at the end: a crash before it means indexing again,
-            // and writing an entry twice writes the same bytes.
+        let applied = crate::recovery::fold_named(&mut state, &record)?;
+        for entry in entries(&state, &record, &applied)? {
+            pending_bytes += entry.key.len() + entry.value.len();
+            pending.push(entry);
+        }
+        if pending_bytes >= BUILD_BYTES_PER_WRITE {
             ledger
                 .put_index(&std::mem::take(&mut pending), 0)
                 .map_err(|e| KernelError::OpWrite(e.to_string()))?;
+            pending_bytes = 0;
         }
     }
     ledger

@@ -117,7 +117,7 @@ impl Kernel {
         };
         let (state, recovery) = recovery::rebuild(&ledger, target)?;
         if !options.read_only {
-            index::build(&mut ledger)?;
+            index::build(&mut ledger);
         }
         tracing::info!(
             head = ledger.head().seq,

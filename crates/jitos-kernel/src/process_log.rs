@@ -25,7 +25,7 @@ pub(crate) fn process_log(
     after: Option<u64>,
     limit: usize,
 ) -> Result<Page<Record>, KernelError> {
-    if !ledger.indexed() {
+    if !crate::index::usable(ledger) {
         return process_log_by_scan(ledger, head, id, after, limit);
     }
     let mut found = ledger.index_scan(

@@ -60,9 +60,12 @@ pub(crate) fn rebuild(
 
 /// Folds `record` into `state`; a payload that cannot be read is named by its seq and kind,
 /// so a person knows which record stops the store from opening.
-pub(crate) fn fold_named(state: &mut State, record: &Record) -> Result<(), KernelError> {
+pub(crate) fn fold_named(
+    state: &mut State,
+    record: &Record,
+) -> Result<Vec<jitos_warp::Applied>, KernelError> {
     match state.fold(record) {
-        Ok(_) => Ok(()),
+        Ok(applied) => Ok(applied),
         Err(KernelError::Durable(reason)) => Err(KernelError::RecordPayload {
             seq: record.seq,
             kind: record.kind.clone(),

@@ -385,16 +385,26 @@ impl Writer {
             }
         };
         self.publish();
-        // Only now: what the follow-on does with an outcome (start a worker) reads the
-        // published view, which must already hold the records it answers.
-        if let Some(follow_on) = self.follow_on.as_mut() {
-            for outcome in settled {
-                follow_on.settled(outcome);
-            }
-        }
         self.broadcast_since(head_before);
         for (answer, reply) in answers.into_iter().zip(replies) {
             let _ = reply.send(answer);
+        }
+        // Only now: what the follow-on does with an outcome (start a worker, retire those
+        // of a finished process) reads the published view, which must already hold the
+        // records it answers, and comes after those who asked heard their answers.
+        if let Some(follow_on) = self.follow_on.as_mut() {
+            let told = catch_unwind(AssertUnwindSafe(|| {
+                for outcome in settled {
+                    follow_on.settled(outcome);
+                }
+            }));
+            if told.is_err() {
+                tracing::error!(
+                    "the writer's follow-on failed while told what a group did; jitosd stops \
+                     so that a restart decides again from the ledger"
+                );
+                return false;
+            }
         }
         self.snapshot_if_due();
         true

@@ -27,21 +27,24 @@ pub(crate) fn state_at(ledger: &Ledger, seq: u64) -> Result<State, KernelError> 
 }
 
 /// Every record that changed `node`: its existence, attributes or incident edges. From
-/// the index when the store has one; reads O(those records).
+/// the index when the store has one, reading O(those records); for a node too large to
+/// index, and without the index, by one fold of the ledger.
 pub(crate) fn history(ledger: &Ledger, node: &str) -> Result<Vec<HistoryStep>, KernelError> {
-    if !ledger.indexed() {
+    if !index::usable(ledger) {
         return history_by_fold(ledger, node);
     }
-    let mut steps = Vec::new();
-    for (seq, value) in ledger.index_scan(&index::node_key(node), None, usize::MAX)? {
-        let record = ledger
-            .get(seq)?
-            .ok_or(jitos_ledger::ReadError::MissingRecord { seq })?;
+    let found = ledger.index_scan(&index::node_key(node), None, usize::MAX)?;
+    let mut steps = Vec::with_capacity(found.len());
+    for (seq, value) in found {
         let node_after = match index::read_node_value(seq, &value)? {
             NodeAfter::Gone => None,
             NodeAfter::Held(node) => Some(node),
-            NodeAfter::Omitted => state_at(ledger, seq)?.graph.node(node).cloned(),
+            // Too large to index: one fold answers every step at once.
+            NodeAfter::Omitted => return history_by_fold(ledger, node),
         };
+        let record = ledger
+            .get(seq)?
+            .ok_or(jitos_ledger::ReadError::MissingRecord { seq })?;
         steps.push(HistoryStep { record, node_after });
     }
     Ok(steps)

@@ -443,8 +443,9 @@ fn indexed_answers(kernel: &Kernel, process: u64) -> (Vec<u64>, Vec<String>) {
 }
 
 // Goal: the index answers a process's log (paged) and a node's history exactly as a fold of
-// the ledger does, and a store whose index is behind is indexed when opened writable.
-// Method: run a plan to its end; mark the index behind through the ledger; open read-only
+// the ledger does, and a store whose index is of another layout is indexed again when
+// opened writable. Method: run a plan to its end; reset the index to another layout through
+// the ledger; open read-only
 // (answers by fold and scan), then writable (builds the index), comparing all three.
 #[test]
 fn the_index_answers_as_the_fold_does_and_is_built_at_open() {
@@ -467,7 +468,8 @@ fn the_index_answers_as_the_fold_does_and_is_built_at_open() {
         },
     )
     .unwrap();
-    ledger.put_index(&[], 0).unwrap();
+    // An index of another layout is emptied and must be rebuilt before it is trusted.
+    ledger.reset_index(7).unwrap();
     assert!(!ledger.indexed());
     drop(ledger);
 
@@ -488,5 +490,6 @@ fn the_index_answers_as_the_fold_does_and_is_built_at_open() {
 
     let rebuilt = open(dir.path(), clock);
     assert!(rebuilt.ledger().indexed());
+    assert_eq!(rebuilt.ledger().index_layout(), 1);
     assert_eq!(indexed_answers(&rebuilt, process), indexed);
 }

@@ -16,6 +16,9 @@ use crate::store::{CF_INDEX, CF_META};
 
 /// `meta` key of the seq through which every record is indexed (u64 little-endian).
 pub(crate) const META_INDEX_THROUGH: &[u8] = b"index_through";
+/// `meta` key of the layout of the index's keys and values, which its user names (u32
+/// little-endian); absent reads as 0.
+const META_INDEX_LAYOUT: &[u8] = b"index_layout";
 
 /// Longest key a user may index under, in bytes.
 pub const INDEX_KEY_BYTES_MAX: usize = 4096;
@@ -92,7 +95,43 @@ pub(crate) fn read_through(ledger: &Ledger) -> Result<Option<u64>, StoreError> {
     }))
 }
 
+/// The layout the store's index was written in (0 when none was named).
+pub(crate) fn read_layout(ledger: &Ledger) -> Result<u32, StoreError> {
+    let meta = ledger.store.cf(CF_META)?;
+    let layout = ledger
+        .store
+        .db
+        .get_cf(meta, META_INDEX_LAYOUT)
+        .map_err(ledger.store.err("read index_layout"))?;
+    Ok(layout
+        .and_then(|bytes| <[u8; 4]>::try_from(bytes.as_slice()).ok())
+        .map_or(0, u32::from_le_bytes))
+}
+
 impl Ledger {
+    /// The layout the index was written in, as its user named it with
+    /// [`Ledger::reset_index`]; 0 for an index written before layouts were named.
+    pub fn index_layout(&self) -> u32 {
+        self.index_layout
+    }
+
+    /// Empties the index and names the layout it will be rebuilt in: for a user whose
+    /// keys or values changed shape. Everything is unindexed until rebuilt. Synced.
+    pub fn reset_index(&mut self, layout: u32) -> Result<(), AppendError> {
+        self.check_writable()?;
+        let cf = self.store.cf(CF_INDEX)?;
+        let mut batch = WriteBatch::default();
+        // Every stored key starts with a u32 BE length of at most INDEX_KEY_BYTES_MAX.
+        batch.delete_range_cf(cf, [0u8].as_slice(), [0xffu8].as_slice());
+        let meta = self.store.cf(CF_META)?;
+        batch.put_cf(meta, META_INDEX_THROUGH, 0u64.to_le_bytes());
+        batch.put_cf(meta, META_INDEX_LAYOUT, layout.to_le_bytes());
+        self.store.write_synced(batch, "reset the index")?;
+        self.indexed_through = Some(0);
+        self.index_layout = layout;
+        Ok(())
+    }
+
     /// Whether every record up to this ledger's head is indexed, so [`Ledger::index_scan`]
     /// answers in full.
     pub fn indexed(&self) -> bool {

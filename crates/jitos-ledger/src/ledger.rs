@@ -48,6 +48,8 @@ pub struct Ledger {
     /// The seq through which records are indexed (see `index.rs`); `None` without an
     /// index column family.
     pub(crate) indexed_through: Option<u64>,
+    /// The layout its user named for the index (see `index.rs`).
+    pub(crate) index_layout: u32,
     clock: Arc<dyn Clock>,
 }
 
@@ -93,6 +95,7 @@ impl Ledger {
             },
             read_only: false,
             indexed_through: Some(0),
+            index_layout: 0,
             clock: opts.clock,
         })
     }
@@ -134,9 +137,11 @@ impl Ledger {
             head,
             read_only: opts.read_only,
             indexed_through: None,
+            index_layout: 0,
             clock: opts.clock,
         };
         ledger.indexed_through = crate::index::read_through(&ledger)?;
+        ledger.index_layout = crate::index::read_layout(&ledger)?;
         Ok(ledger)
     }
 
@@ -170,6 +175,7 @@ impl Ledger {
             head,
             read_only: true,
             indexed_through: self.indexed_through,
+            index_layout: self.index_layout,
             clock: self.clock.clone(),
         }
     }
