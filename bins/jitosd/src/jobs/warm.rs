@@ -94,6 +94,19 @@ pub(super) enum Scope {
     Workspace(u64),
 }
 
+/// Whether `scope` may still have jobs: its process has not ended, or its workspace is
+/// open.
+fn scope_alive(runner: &JobRunner, scope: Scope) -> bool {
+    let view = runner.kernel.view();
+    match scope {
+        Scope::Process(id) => view
+            .processes()
+            .get(id)
+            .is_some_and(|p| !p.status.is_over()),
+        Scope::Workspace(id) => view.pool().workspace(id).is_some_and(|w| w.is_open()),
+    }
+}
+
 impl Scope {
     fn of(plan: &AttemptPlan) -> Scope {
         match plan.process {
@@ -726,6 +739,12 @@ impl Instance {
             && self.cpu_budget_left(&class.worker);
         if again {
             self.inbox = pool.put_idle(class, Some(scope), self.id, &self.watch);
+            // Its scope may have ended with this very job, and the retirement that ending
+            // asks for may have come before the instance was idle to hear it; the view is
+            // published before that ask, so checked after going idle, nothing is missed.
+            if !scope_alive(runner, scope) && pool.leave_idle(class, Some(scope), self.id) {
+                self.inbox = None;
+            }
         }
         runner.attempt_ended(plan.attempt, ended);
         // What the job left there may stay until the instance retires (its home goes

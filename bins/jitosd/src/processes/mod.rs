@@ -161,7 +161,18 @@ impl ProcessService {
             .execute(actor, Command::ProcessAnswer { process, answer })
             .await
         {
-            Ok(Outcome::Recorded(record)) => Response::ProcessRecorded { seq: record.seq },
+            Ok(Outcome::Recorded(record)) => {
+                // An answer of `fail` ends the process without a scheduler decision.
+                let view = self.kernel.view();
+                if view
+                    .processes()
+                    .get(process)
+                    .is_some_and(|p| p.status.is_over())
+                {
+                    self.runner.process_ended(process);
+                }
+                Response::ProcessRecorded { seq: record.seq }
+            }
             Ok(other) => unexpected(&other),
             Err(e) => Response::Error(process_error_info(&e)),
         }
@@ -178,6 +189,7 @@ impl ProcessService {
                 for attempt in cancel {
                     self.runner.cancel_attempt(attempt, actor.clone());
                 }
+                self.runner.process_ended(process);
                 Response::ProcessRecorded { seq: record.seq }
             }
             Ok(other) => unexpected(&other),
