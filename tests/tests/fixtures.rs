@@ -124,7 +124,7 @@ fn check_fixture(name: &str, snapshot_layout: u32) {
         assert_eq!(replay[part], true, "{part}: {replay:#}");
     }
     assert!(replay["decision_mismatch"].is_null(), "{replay:#}");
-    let log = json(&sandbox, &["log", "--limit", "100000"]);
+    let log = json(&sandbox, &["log", "--limit", "10000"]);
     let mut kinds: Vec<String> = log
         .as_array()
         .unwrap()

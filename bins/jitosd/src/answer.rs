@@ -56,8 +56,17 @@ fn read_or_command(view: &View, request: &Request) -> Result<Answering, KernelEr
         Request::Status => Response::Status(views::status_info(view)),
         Request::History { node } => Response::History(views::history_entries(view.history(node)?)),
         Request::Log { from, limit } => {
-            let limit = (*limit).min(LOG_PAGE_RECORDS_MAX);
-            let records = view.records(*from, limit.into())?;
+            if *limit == 0 || *limit > LOG_PAGE_RECORDS_MAX {
+                // A short page would pass for the end of the log.
+                return Ok(Answering::Read(Response::Error(ErrorInfo {
+                    code: ErrorCode::BadRequest,
+                    message: format!(
+                        "--limit {limit} is out of range: a page holds 1 to \
+                         {LOG_PAGE_RECORDS_MAX} records; page on with --from"
+                    ),
+                })));
+            }
+            let records = view.records(*from, (*limit).into())?;
             Response::Records(records.iter().map(views::record_view).collect())
         }
         Request::Verify => Response::Verify(views::verify_view(view.verify(&mut |_| {})?)),

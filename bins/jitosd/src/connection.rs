@@ -35,6 +35,9 @@ const EXPORT_CHUNK_BYTES: usize = 1024 * 1024;
 
 /// Records per page while a follower catches up from the ledger.
 const FOLLOW_PAGE_RECORDS: u32 = 1024;
+/// Record payload bytes per frame of a followed stream: well under the frame limit even
+/// as decoded (a rewrite's view decodes to a few times its bytes).
+const RECORDS_FRAME_PAYLOAD_BYTES: usize = 1024 * 1024;
 
 /// Records per frame of a followed process's progress.
 const PROCESS_STEP_RECORDS: usize = 256;
@@ -280,7 +283,8 @@ async fn follow(stream: &mut UnixStream, shared: &Shared, from: u64) -> Result<(
                 Err(broadcast::error::RecvError::Closed) => return reply_stopping(stream).await,
             },
             // A follower sends nothing; any byte or a hang-up ends the stream.
-            _ = stream.read(&mut probe) => return Ok(()),
+            // What it read belongs to a frame no longer whole: the connection ends too.
+            _ = stream.read(&mut probe) => return Err(FrameError::Closed),
             _ = stopping.changed() => return reply_stopping(stream).await,
         }
     }
@@ -302,7 +306,10 @@ async fn catch_up(
                 reply_error(stream, ErrorCode::Storage, e.to_string()).await?;
                 return Err(FrameError::Malformed(e.to_string()));
             }
-            Err(_) => return Err(FrameError::Closed),
+            Err(stopped) => {
+                frame_io::write_response(stream, &stopped, NOTHING_NARROWS).await?;
+                return Err(FrameError::Closed);
+            }
         };
         let Some(last) = records.last() else {
             return Ok(next);
@@ -312,20 +319,34 @@ async fn catch_up(
     }
 }
 
+/// Sends `records` as a stream's items, as many to a frame as keep well under its limit;
+/// a record too large for any frame ends the stream with an error frame.
 async fn send_records<R: std::borrow::Borrow<Record>>(
     stream: &mut UnixStream,
     records: &[R],
 ) -> Result<(), FrameError> {
-    let views = records
-        .iter()
-        .map(|r| views::record_view(r.borrow()))
-        .collect();
-    frame_io::write_response(
-        stream,
-        &Response::Records(views),
-        "ask for fewer records with --limit",
-    )
-    .await
+    let mut rest = records;
+    while !rest.is_empty() {
+        let mut bytes = 0usize;
+        let take = rest
+            .iter()
+            .take_while(|r| {
+                bytes += r.borrow().payload.len();
+                bytes <= RECORDS_FRAME_PAYLOAD_BYTES
+            })
+            .count()
+            .max(1);
+        let (now, later) = rest.split_at(take);
+        rest = later;
+        let views = now.iter().map(|r| views::record_view(r.borrow())).collect();
+        frame_io::write_stream_item(
+            stream,
+            &Response::Records(views),
+            "this record is too large to follow; read it with jitos log --from SEQ --limit 1",
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// Writes the bundle next to the store, then streams it in chunks and removes it.
@@ -417,7 +438,7 @@ async fn graph_show(
         Err(stopped) => return frame_io::write_response(stream, &stopped, narrow).await,
     };
     for part in parts {
-        frame_io::write_response(stream, &Response::GraphPart(part), narrow).await?;
+        frame_io::write_stream_item(stream, &Response::GraphPart(part), narrow).await?;
     }
     frame_io::write_response(stream, &Response::GraphEnd(end), narrow).await
 }
@@ -504,7 +525,8 @@ async fn follow_process(
                 Err(broadcast::error::RecvError::Closed) => return reply_stopping(stream).await,
             },
             // A follower sends nothing; any byte or a hang-up ends the stream.
-            _ = stream.read(&mut probe) => return Ok(()),
+            // What it read belongs to a frame no longer whole: the connection ends too.
+            _ = stream.read(&mut probe) => return Err(FrameError::Closed),
             _ = stopping.changed() => return reply_stopping(stream).await,
         }
     }
@@ -562,13 +584,13 @@ async fn send_progress(
         .await;
     }
     for chunk in chunks {
-        frame_io::write_response(
+        frame_io::write_stream_item(
             stream,
             &Response::ProcessProgress {
                 summary: summary.clone(),
                 records: chunk.to_vec(),
             },
-            NOTHING_NARROWS,
+            "read this process's records with jitos log --process PID instead",
         )
         .await?;
     }

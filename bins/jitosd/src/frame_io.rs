@@ -53,29 +53,64 @@ pub async fn write_response(
     response: &Response,
     narrow: &str,
 ) -> Result<(), FrameError> {
+    write_or_refuse(stream, response, narrow).await.map(|_| ())
+}
+
+/// [`write_response`] for one item of a stream: a refused item ends the stream, after its
+/// error frame, since the client cannot tell what it missed.
+pub async fn write_stream_item(
+    stream: &mut (impl AsyncWrite + Unpin),
+    response: &Response,
+    narrow: &str,
+) -> Result<(), FrameError> {
+    match write_or_refuse(stream, response, narrow).await? {
+        Sent::Whole => Ok(()),
+        Sent::Refused => Err(FrameError::Malformed(
+            "a streamed answer was too large to send; the stream ended with an error frame"
+                .to_owned(),
+        )),
+    }
+}
+
+/// What [`write_or_refuse`] wrote.
+enum Sent {
+    Whole,
+    Refused,
+}
+
+async fn write_or_refuse(
+    stream: &mut (impl AsyncWrite + Unpin),
+    response: &Response,
+    narrow: &str,
+) -> Result<Sent, FrameError> {
     let refused = |why: String| {
         encode_message(&Response::Error(ErrorInfo {
             code: ErrorCode::TooLarge,
             message: format!("the answer is too large to send ({why}); {narrow}"),
         }))
     };
-    let payload = match encode_message(response) {
+    let (payload, sent) = match encode_message(response) {
         Ok(payload)
             if payload.len() > DECODE_CHECK_BYTES
                 && decode_message::<Response>(&payload).is_err() =>
         {
-            refused(format!(
+            let why = format!(
                 "{} bytes that decode to more than a frame allows",
                 payload.len()
-            ))?
+            );
+            (refused(why)?, Sent::Refused)
         }
-        Ok(payload) => payload,
-        Err(FrameError::TooLarge { len }) => refused(format!(
-            "{len} bytes; a frame holds at most {FRAME_BYTES_MAX}"
-        ))?,
+        Ok(payload) => (payload, Sent::Whole),
+        Err(FrameError::TooLarge { len }) => (
+            refused(format!(
+                "{len} bytes; a frame holds at most {FRAME_BYTES_MAX}"
+            ))?,
+            Sent::Refused,
+        ),
         Err(e) => return Err(e),
     };
-    write_payload(stream, &payload).await
+    write_payload(stream, &payload).await?;
+    Ok(sent)
 }
 
 async fn write_payload(
