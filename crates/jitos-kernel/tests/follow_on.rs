@@ -100,6 +100,9 @@ fn a_follow_on_hears_its_outcome_after_the_view_is_published() {
             "no echo of {id}"
         );
     }
+    // Callers hear their answers before the follow-on is told; stopping the writer waits
+    // for the telling.
+    service.stop();
     let told = told.lock().unwrap().clone();
     assert_eq!(told.len(), 3, "{told:?}");
     for ((echo_seq, seen), node_seq) in told.iter().zip(&added) {
