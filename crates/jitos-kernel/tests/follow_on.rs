@@ -112,5 +112,4 @@ fn a_follow_on_hears_its_outcome_after_the_view_is_published() {
             "told of record {echo_seq} with the view at {seen}"
         );
     }
-    service.stop();
 }
