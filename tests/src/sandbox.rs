@@ -93,6 +93,22 @@ impl Sandbox {
         self.jitos_with_stdin(args, &[])
     }
 
+    /// Runs `jitos ARGS`, asserts it succeeds, and returns its standard output.
+    #[track_caller]
+    pub fn jitos_ok(&self, args: &[&str]) -> String {
+        crate::assert_success(&format!("jitos {}", args.join(" ")), &self.jitos(args))
+    }
+
+    /// Runs `jitos --json ARGS`, asserts it succeeds, and parses its output.
+    #[track_caller]
+    pub fn jitos_json(&self, args: &[&str]) -> serde_json::Value {
+        let mut full = vec!["--json"];
+        full.extend_from_slice(args);
+        let text = self.jitos_ok(&full);
+        serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("jitos {} printed no JSON ({e}):\n{text}", full.join(" ")))
+    }
+
     /// Runs `jitos` like [`Sandbox::jitos`], feeding `stdin` to it.
     pub fn jitos_with_stdin(&self, args: &[&str], stdin: &[u8]) -> Output {
         run_bounded(&mut self.jitos_command(args), stdin, COMMAND_WAIT)

@@ -37,22 +37,6 @@ fn seeded(sandbox: &Sandbox) -> Daemon {
     daemon
 }
 
-/// Runs `jitos ARGS` and asserts it succeeds, returning standard output.
-#[track_caller]
-fn ok(sandbox: &Sandbox, args: &[&str]) -> String {
-    assert_success(&format!("jitos {}", args.join(" ")), &sandbox.jitos(args))
-}
-
-/// Runs `jitos --json ARGS`, asserts it succeeds, and parses its output.
-#[track_caller]
-fn ok_json(sandbox: &Sandbox, args: &[&str]) -> serde_json::Value {
-    let mut full = vec!["--json"];
-    full.extend_from_slice(args);
-    let text = ok(sandbox, &full);
-    serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("jitos {} printed no JSON ({e}):\n{text}", full.join(" ")))
-}
-
 fn path_arg(path: &Path) -> String {
     path.to_string_lossy().into_owned()
 }
@@ -65,7 +49,7 @@ fn rewrite_apply_from_file_and_stdin() {
     let daemon = sandbox.start();
     let file = sandbox.path().join("rewrite.json");
     std::fs::write(&file, SEED[0]).unwrap_or_else(|e| panic!("cannot write the rewrite: {e}"));
-    let out = ok(&sandbox, &["rewrite", "apply", &path_arg(&file)]);
+    let out = sandbox.jitos_ok(&["rewrite", "apply", &path_arg(&file)]);
     assert!(out.contains("committed seq 1"), "{out}");
     let piped = sandbox.jitos_with_stdin(&["rewrite", "apply", "-"], SEED[1].as_bytes());
     let out = assert_success("jitos rewrite apply -", &piped);
@@ -84,13 +68,13 @@ fn rewrite_apply_from_file_and_stdin() {
 fn graph_show_now_earlier_and_one_node() {
     let sandbox = Sandbox::new();
     let _daemon = seeded(&sandbox);
-    let now = ok(&sandbox, &["graph", "show"]);
+    let now = sandbox.jitos_ok(&["graph", "show"]);
     assert!(now.starts_with(&format!("at seq {SEED_HEAD} ")), "{now}");
     assert!(now.contains("2 nodes, 1 edges"), "{now}");
     assert!(now.contains(r#""state":"done""#), "{now}");
     assert!(now.contains("n1 -dep-> n2"), "{now}");
 
-    let earlier = ok(&sandbox, &["graph", "show", "--at", "1"]);
+    let earlier = sandbox.jitos_ok(&["graph", "show", "--at", "1"]);
     assert!(earlier.starts_with("at seq 1 "), "{earlier}");
     assert!(earlier.contains("1 nodes, 0 edges"), "{earlier}");
     assert!(earlier.contains(r#""state":"open""#), "{earlier}");
@@ -99,7 +83,7 @@ fn graph_show_now_earlier_and_one_node() {
         "n2 did not exist at seq 1:\n{earlier}"
     );
 
-    let one = ok(&sandbox, &["graph", "show", "--node", "n2"]);
+    let one = sandbox.jitos_ok(&["graph", "show", "--node", "n2"]);
     assert!(one.contains("1 nodes, 1 edges"), "{one}");
     assert!(one.contains("n2  [File]"), "{one}");
     assert!(!one.contains("n1  [Task]"), "--node n2 shows n1:\n{one}");
@@ -123,7 +107,7 @@ fn graph_show_now_earlier_and_one_node() {
 fn history_lists_each_change_of_a_node() {
     let sandbox = Sandbox::new();
     let _daemon = seeded(&sandbox);
-    let text = ok(&sandbox, &["history", "n1"]);
+    let text = sandbox.jitos_ok(&["history", "n1"]);
     assert_eq!(
         text.matches("after:").count(),
         3,
@@ -132,7 +116,7 @@ fn history_lists_each_change_of_a_node() {
     assert!(text.contains("add_node n1 (Task)"), "{text}");
     assert!(text.contains("set_attr n1.state"), "{text}");
 
-    let entries = ok_json(&sandbox, &["history", "n2"]);
+    let entries = sandbox.jitos_json(&["history", "n2"]);
     let entries = entries
         .as_array()
         .unwrap_or_else(|| panic!("history is not a list: {entries}"));
@@ -140,7 +124,7 @@ fn history_lists_each_change_of_a_node() {
     assert_eq!(entries[0]["record"]["seq"].as_u64(), Some(2));
     assert_eq!(entries[0]["node_after"]["id"].as_str(), Some("n2"));
 
-    let never = ok(&sandbox, &["history", "ghost"]);
+    let never = sandbox.jitos_ok(&["history", "ghost"]);
     assert!(never.contains("no record ever changed ghost"), "{never}");
 }
 
@@ -150,7 +134,7 @@ fn history_lists_each_change_of_a_node() {
 fn log_lists_records_and_pages() {
     let sandbox = Sandbox::new();
     let _daemon = seeded(&sandbox);
-    let text = ok(&sandbox, &["log"]);
+    let text = sandbox.jitos_ok(&["log"]);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len() as u64, SEED_HEAD + 1, "{text}");
     assert!(lines[0].contains("genesis"), "{text}");
@@ -159,7 +143,7 @@ fn log_lists_records_and_pages() {
         "{text}"
     );
 
-    let page = ok(&sandbox, &["log", "--from", "2", "--limit", "1"]);
+    let page = sandbox.jitos_ok(&["log", "--from", "2", "--limit", "1"]);
     let lines: Vec<&str> = page.lines().collect();
     assert_eq!(lines.len(), 1, "{page}");
     assert!(lines[0].trim_start().starts_with("2 "), "{page}");
@@ -178,14 +162,14 @@ fn json_output_parses_and_agrees() {
         r#"{"ops": [{"add_node": {"id": "n3", "kind": "Task"}}]}"#,
     )
     .unwrap_or_else(|e| panic!("cannot write the rewrite: {e}"));
-    let committed = ok_json(&sandbox, &["rewrite", "apply", &path_arg(&file)]);
+    let committed = sandbox.jitos_json(&["rewrite", "apply", &path_arg(&file)]);
     assert_eq!(
         committed["seq"].as_u64(),
         Some(SEED_HEAD + 1),
         "{committed:#}"
     );
 
-    let info = ok_json(&sandbox, &["status"]);
+    let info = sandbox.jitos_json(&["status"]);
     assert_eq!(info["head_seq"], committed["seq"], "{info:#}");
     assert_eq!(info["head_hash"], committed["hash"], "{info:#}");
     assert_eq!(info["digest"], committed["digest"], "{info:#}");
@@ -195,7 +179,7 @@ fn json_output_parses_and_agrees() {
         "{info:#}"
     );
 
-    let log = ok_json(&sandbox, &["log"]);
+    let log = sandbox.jitos_json(&["log"]);
     let records = log
         .as_array()
         .unwrap_or_else(|| panic!("log is not a list: {log:#}"));
@@ -215,7 +199,7 @@ fn json_output_parses_and_agrees() {
         "{last:#}"
     );
 
-    let graph = ok_json(&sandbox, &["graph", "show"]);
+    let graph = sandbox.jitos_json(&["graph", "show"]);
     assert_eq!(graph["digest"], committed["digest"], "{graph:#}");
     let ids: Vec<&str> = graph["nodes"]
         .as_array()
@@ -233,7 +217,7 @@ fn json_output_parses_and_agrees() {
         "{graph:#}"
     );
 
-    let verify = ok_json(&sandbox, &["verify"]);
+    let verify = sandbox.jitos_json(&["verify"]);
     assert!(verify["first_bad"].is_null(), "{verify:#}");
     assert_eq!(
         verify["records_checked"].as_u64(),
@@ -241,11 +225,11 @@ fn json_output_parses_and_agrees() {
         "{verify:#}"
     );
 
-    let replay = ok_json(&sandbox, &["replay", "--verify"]);
+    let replay = sandbox.jitos_json(&["replay", "--verify"]);
     assert_eq!(replay["replayed_digest"], committed["digest"], "{replay:#}");
     assert_eq!(replay["live_digest"], committed["digest"], "{replay:#}");
 
-    let snapshot = ok_json(&sandbox, &["snapshot"]);
+    let snapshot = sandbox.jitos_json(&["snapshot"]);
     assert_eq!(snapshot["seq"], committed["seq"], "{snapshot:#}");
     assert_eq!(snapshot["digest"], committed["digest"], "{snapshot:#}");
 }
@@ -257,7 +241,7 @@ fn json_output_parses_and_agrees() {
 fn snapshot_recovery_and_replay_verify() {
     let sandbox = Sandbox::new();
     let daemon = seeded(&sandbox);
-    let out = ok(&sandbox, &["snapshot"]);
+    let out = sandbox.jitos_ok(&["snapshot"]);
     assert!(
         out.contains(&format!("snapshot at seq {SEED_HEAD}")),
         "{out}"
@@ -274,7 +258,7 @@ fn snapshot_recovery_and_replay_verify() {
         "the restarted daemon recovered a different state"
     );
     assert!(after.ignored_snapshots.is_empty(), "{after:?}");
-    let out = ok(&sandbox, &["replay", "--verify"]);
+    let out = sandbox.jitos_ok(&["replay", "--verify"]);
     assert!(out.contains("equals the live state"), "{out}");
 }
 
@@ -285,7 +269,7 @@ fn export_import_gives_the_same_store() {
     let source = Sandbox::new();
     let daemon = seeded(&source);
     let bundle = source.path().join("store.bundle");
-    let out = ok(&source, &["export", &path_arg(&bundle)]);
+    let out = source.jitos_ok(&["export", &path_arg(&bundle)]);
     assert!(
         out.contains(&format!("exported records 0..={SEED_HEAD}")),
         "{out}"
@@ -293,7 +277,7 @@ fn export_import_gives_the_same_store() {
     let original = status(&mut daemon.client());
 
     let target = Sandbox::new();
-    let imported = ok_json(&target, &["import", &path_arg(&bundle)]);
+    let imported = target.jitos_json(&["import", &path_arg(&bundle)]);
     assert_eq!(
         imported["head_hash"].as_str(),
         Some(original.head_hash.as_str()),
@@ -339,26 +323,29 @@ fn export_import_gives_the_same_store() {
 fn offline_commands_without_a_daemon() {
     let sandbox = Sandbox::new();
     let daemon = seeded(&sandbox);
-    let online_log = ok(&sandbox, &["log"]);
-    let online_graph = ok(&sandbox, &["graph", "show", "--at", "2"]);
+    let online_log = sandbox.jitos_ok(&["log"]);
+    let online_graph = sandbox.jitos_ok(&["graph", "show", "--at", "2"]);
     daemon.terminate();
 
-    assert_eq!(ok(&sandbox, &["log"]), online_log);
-    assert_eq!(ok(&sandbox, &["graph", "show", "--at", "2"]), online_graph);
-    let verified = ok(&sandbox, &["verify"]);
+    assert_eq!(sandbox.jitos_ok(&["log"]), online_log);
+    assert_eq!(
+        sandbox.jitos_ok(&["graph", "show", "--at", "2"]),
+        online_graph
+    );
+    let verified = sandbox.jitos_ok(&["verify"]);
     assert!(
         verified.contains(&format!("chain ok: {} records", SEED_HEAD + 1)),
         "{verified}"
     );
     let bundle = sandbox.path().join("offline.bundle");
-    let out = ok(&sandbox, &["export", &path_arg(&bundle)]);
+    let out = sandbox.jitos_ok(&["export", &path_arg(&bundle)]);
     assert!(
         out.contains(&format!("({} records)", SEED_HEAD + 1)),
         "{out}"
     );
     assert!(bundle.is_file(), "offline export wrote no file");
 
-    let status = ok(&sandbox, &["status"]);
+    let status = sandbox.jitos_ok(&["status"]);
     assert!(status.contains("mode       read-only"), "{status}");
     assert!(
         status.contains(&format!("head       seq {SEED_HEAD} ")),
@@ -404,7 +391,7 @@ fn socket_is_private_and_sigterm_exits_cleanly() {
 #[test]
 fn demo_makes_the_tests_pass() {
     let sandbox = Sandbox::new();
-    let out = ok(&sandbox, &["demo", "--dir", &path_arg(sandbox.data_dir())]);
+    let out = sandbox.jitos_ok(&["demo", "--dir", &path_arg(sandbox.data_dir())]);
     assert!(out.contains("FAIL: add 2 3 gave -1, want 5"), "{out}");
     let lanes: Vec<&str> = out.lines().filter(|l| l.contains("its test:")).collect();
     assert_eq!(lanes.len(), 3, "{out}");
@@ -427,7 +414,7 @@ fn demo_makes_the_tests_pass() {
         .unwrap_or_else(|e| panic!("cannot run the fixed test: {e}"));
     let said = String::from_utf8_lossy(&test.stdout);
     assert!(test.status.success(), "{said}");
-    let verified = ok(&sandbox, &["verify"]);
+    let verified = sandbox.jitos_ok(&["verify"]);
     assert!(verified.contains("chain ok"), "{verified}");
 }
 

@@ -50,22 +50,6 @@ fn bulk_rewrite(n: usize) -> String {
     json
 }
 
-/// Runs `jitos ARGS` and asserts it succeeds, returning standard output.
-#[track_caller]
-fn ok(sandbox: &Sandbox, args: &[&str]) -> String {
-    assert_success(&format!("jitos {}", args.join(" ")), &sandbox.jitos(args))
-}
-
-/// Runs `jitos --json ARGS`, asserts it succeeds, and parses its output.
-#[track_caller]
-fn ok_json(sandbox: &Sandbox, args: &[&str]) -> serde_json::Value {
-    let mut full = vec!["--json"];
-    full.extend_from_slice(args);
-    let text = ok(sandbox, &full);
-    serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("jitos {} printed no JSON ({e}):\n{text}", full.join(" ")))
-}
-
 /// One writer: commits `w{writer}-{n}` nodes one at a time until `readers_done` is set
 /// and it has made `WRITES_MIN`; returns what was acknowledged, with its seq.
 fn write_until_done(
@@ -126,7 +110,7 @@ fn replay_and_export_run_while_writers_commit() {
         let file = sandbox.path().join(format!("bulk{n}.json"));
         std::fs::write(&file, bulk_rewrite(n))
             .unwrap_or_else(|e| panic!("cannot write {}: {e}", file.display()));
-        ok(sandbox, &["rewrite", "apply", &file.to_string_lossy()]);
+        sandbox.jitos_ok(&["rewrite", "apply", &file.to_string_lossy()]);
     }
     let bulk = status(&mut daemon.client());
     assert_eq!(bulk.nodes, (BULK_REWRITES * BULK_NODES) as u64, "{bulk:?}");
@@ -246,18 +230,18 @@ fn replay_and_export_run_while_writers_commit() {
     }
     for writes in &acknowledged {
         for (_, id) in [writes.first(), writes.last()].into_iter().flatten() {
-            let shown = ok(sandbox, &["graph", "show", "--node", id]);
+            let shown = sandbox.jitos_ok(&["graph", "show", "--node", id]);
             assert!(shown.contains(id.as_str()), "{shown}");
         }
     }
-    let verify = ok_json(sandbox, &["verify"]);
+    let verify = sandbox.jitos_json(&["verify"]);
     assert!(verify["first_bad"].is_null(), "{verify:#}");
     assert_eq!(
         verify["records_checked"].as_u64(),
         Some(head + 1),
         "{verify:#}"
     );
-    let replay = ok_json(sandbox, &["replay", "--verify"]);
+    let replay = sandbox.jitos_json(&["replay", "--verify"]);
     assert_eq!(
         replay["replayed_digest"], replay["live_digest"],
         "{replay:#}"
