@@ -9,7 +9,7 @@ use jitos_proto::{
     PageView, ProcessSummary, RecordView, Request, Response, SnapshotView, SwsDetail, SwsSummary,
     WorkerView,
 };
-use jitos_sws::{Over, SwsError};
+use jitos_sws::{Over, SwsError, Workspace};
 use jitos_tree::diff_trees;
 
 use crate::{jobs, views};
@@ -215,16 +215,15 @@ fn limit_of<C>(page: &PageRequest<C>) -> Result<usize, ErrorInfo> {
     })
 }
 
-/// A page of `jitos sws list`, in id order. The pool offers no range from a cursor, so the
-/// ones before it are stepped over, not copied.
+/// A page of `jitos sws list`, in id order, from the cursor.
 pub fn sws_page(view: &View, page: &PageRequest) -> Result<PageView<SwsSummary>, ErrorInfo> {
     let limit = limit_of(page)?;
-    let after = page.after;
-    let workspaces = view
-        .pool()
-        .workspaces()
-        .skip_while(|ws| after.is_some_and(|after| ws.id <= after))
-        .map(|ws| (ws.id, views::sws_summary(ws)));
+    let pool = view.pool();
+    let workspaces: Box<dyn Iterator<Item = &Workspace>> = match page.after {
+        Some(after) => Box::new(pool.workspaces_after(after)),
+        None => Box::new(pool.workspaces()),
+    };
+    let workspaces = workspaces.map(|ws| (ws.id, views::sws_summary(ws)));
     Ok(page_of(workspaces, limit))
 }
 
@@ -235,12 +234,9 @@ pub fn job_page(
     page: &PageRequest,
 ) -> Result<PageView<AttemptView>, ErrorInfo> {
     let limit = limit_of(page)?;
-    let after = page.after;
     let attempts = view
         .jobs()
-        .attempts()
-        .rev()
-        .skip_while(|a| after.is_some_and(|after| a.id >= after))
+        .attempts_before(page.after.unwrap_or(u64::MAX))
         .filter(|a| all || a.status == jitos_kernel::AttemptStatus::Running)
         .map(|a| (a.id, jobs::views::attempt_view(a)));
     Ok(page_of(attempts, limit))
@@ -253,12 +249,9 @@ pub fn process_page(
     page: &PageRequest,
 ) -> Result<PageView<ProcessSummary>, ErrorInfo> {
     let limit = limit_of(page)?;
-    let after = page.after;
     let processes = view
         .processes()
-        .all()
-        .rev()
-        .skip_while(|p| after.is_some_and(|after| p.id >= after))
+        .before(page.after.unwrap_or(u64::MAX))
         .filter(|p| all || !p.status.is_over())
         .map(|p| (p.id, crate::processes::views::summary(p)));
     Ok(page_of(processes, limit))

@@ -451,7 +451,7 @@ enum ProcessStep {
     Same,
     /// It changed: what it is now, its new records, and whether it still runs.
     Changed {
-        process: Box<Process>,
+        process: Arc<Process>,
         summary: ProcessSummary,
         records: Vec<RecordView>,
         end: Option<Box<jitos_proto::ProcessDetail>>,
@@ -470,13 +470,13 @@ async fn follow_process(
 ) -> Result<(), FrameError> {
     let mut live = shared.kernel.subscribe();
     let mut stopping = shared.stopping.clone();
-    let mut seen: Option<Box<Process>> = None;
+    let mut seen: Option<Arc<Process>> = None;
     let mut after: Option<u64> = None;
     let mut probe = [0u8; 1];
     loop {
         let last = seen.clone();
         let step = reading::on_view(&shared.kernel, move |view| {
-            process_step(view, process, last.as_deref(), after)
+            process_step(view, process, last.as_ref(), after)
         })
         .await;
         match step {
@@ -536,15 +536,17 @@ async fn follow_process(
 fn process_step(
     view: &jitos_kernel::View,
     id: u64,
-    seen: Option<&Process>,
+    seen: Option<&Arc<Process>>,
     after: Option<u64>,
 ) -> Result<ProcessStep, jitos_kernel::KernelError> {
-    let Some(process) = view.processes().get(id) else {
+    let Some(shared) = view.processes().shared(id) else {
         return Ok(ProcessStep::Unknown);
     };
-    if seen == Some(process) {
+    // Most commits leave a followed process alone, and then it is the same allocation.
+    if seen.is_some_and(|seen| Arc::ptr_eq(seen, &shared) || **seen == *shared) {
         return Ok(ProcessStep::Same);
     }
+    let process = shared.as_ref();
     let mut records = Vec::new();
     let mut cursor = after;
     loop {
@@ -558,7 +560,7 @@ fn process_step(
     let end = (process.status != jitos_sched::Status::Running)
         .then(|| Box::new(crate::processes::views::detail(view, process)));
     Ok(ProcessStep::Changed {
-        process: Box::new(process.clone()),
+        process: Arc::clone(&shared),
         summary: crate::processes::views::summary(process),
         records,
         end,

@@ -104,6 +104,12 @@ impl Jobs {
         self.attempts.values().map(Arc::as_ref)
     }
 
+    /// The attempts with an id below `before`, newest first: a page from a cursor in
+    /// O(log n) to its start.
+    pub fn attempts_before(&self, before: u64) -> impl Iterator<Item = &Attempt> + '_ {
+        self.attempts.range(..before).rev().map(|(_, a)| a.as_ref())
+    }
+
     /// Attempts dispatched without a terminal record, oldest first.
     pub fn running(&self) -> impl Iterator<Item = &Attempt> + '_ {
         self.attempts()

@@ -32,6 +32,18 @@ impl Processes {
         self.by_id.values().map(Arc::as_ref)
     }
 
+    /// Process `id`, shared: a view that did not change it holds the very same one, so a
+    /// follower tells "unchanged" by pointer.
+    pub fn shared(&self, id: u64) -> Option<Arc<Process>> {
+        self.by_id.get(&id).cloned()
+    }
+
+    /// The processes with an id below `before`, newest first: a page from a cursor in
+    /// O(log n) to its start.
+    pub fn before(&self, before: u64) -> impl Iterator<Item = &Process> + '_ {
+        self.by_id.range(..before).rev().map(|(_, p)| p.as_ref())
+    }
+
     /// The process that runs in `sws`, if it is one of a live process's open lanes: no
     /// one else may change or end it, or the process would decide on a workspace it no
     /// longer knows.

@@ -77,6 +77,14 @@ impl Pool {
         self.workspaces.values().map(Arc::as_ref)
     }
 
+    /// The workspaces with an id above `after`, in id order: a page from a cursor in
+    /// O(log n) to its start.
+    pub fn workspaces_after(&self, after: u64) -> impl Iterator<Item = &Workspace> + '_ {
+        self.workspaces
+            .range((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded))
+            .map(|(_, ws)| ws.as_ref())
+    }
+
     /// Number of open workspaces.
     pub fn open_count(&self) -> usize {
         self.open.len()
