@@ -39,7 +39,7 @@ const FOLLOW_PAGE_RECORDS: u32 = 1024;
 /// as decoded (a rewrite's view decodes to a few times its bytes).
 const RECORDS_FRAME_PAYLOAD_BYTES: usize = 1024 * 1024;
 
-/// Records per frame of a followed process's progress.
+/// Records read per page while a followed process's log is caught up.
 const PROCESS_STEP_RECORDS: usize = 256;
 
 /// What a refusal for size tells a client of a request that takes no narrowing flag.
@@ -319,30 +319,46 @@ async fn catch_up(
     }
 }
 
+/// `items` cut into runs of at most `budget` by `size`, each run at least one item.
+fn runs<T>(items: &[T], budget: usize, size: impl Fn(&T) -> usize) -> Vec<&[T]> {
+    let mut runs = Vec::new();
+    let mut rest = items;
+    while !rest.is_empty() {
+        let mut used = 0usize;
+        let take = rest
+            .iter()
+            .take_while(|item| {
+                used = used.saturating_add(size(item));
+                used <= budget
+            })
+            .count()
+            .max(1);
+        let (run, later) = rest.split_at(take);
+        runs.push(run);
+        rest = later;
+    }
+    runs
+}
+
 /// Sends `records` as a stream's items, as many to a frame as keep well under its limit;
 /// a record too large for any frame ends the stream with an error frame.
 async fn send_records<R: std::borrow::Borrow<Record>>(
     stream: &mut UnixStream,
     records: &[R],
 ) -> Result<(), FrameError> {
-    let mut rest = records;
-    while !rest.is_empty() {
-        let mut bytes = 0usize;
-        let take = rest
-            .iter()
-            .take_while(|r| {
-                bytes += r.borrow().payload.len();
-                bytes <= RECORDS_FRAME_PAYLOAD_BYTES
-            })
-            .count()
-            .max(1);
-        let (now, later) = rest.split_at(take);
-        rest = later;
-        let views = now.iter().map(|r| views::record_view(r.borrow())).collect();
+    for run in runs(records, RECORDS_FRAME_PAYLOAD_BYTES, |r| {
+        r.borrow().payload.len()
+    }) {
+        let views = run.iter().map(|r| views::record_view(r.borrow())).collect();
+        let first = run.first().map_or(0, |r| r.borrow().seq);
         frame_io::write_stream_item(
             stream,
             &Response::Records(views),
-            "this record is too large to follow; read it with jitos log --from SEQ --limit 1",
+            &format!(
+                "record {first} is too large to send whole; follow on from the next with \
+                 jitos log --follow --from {}",
+                first + 1
+            ),
         )
         .await?;
     }
@@ -573,7 +589,13 @@ async fn send_progress(
     summary: ProcessSummary,
     records: Vec<RecordView>,
 ) -> Result<(), FrameError> {
-    let mut chunks = records.chunks(PROCESS_STEP_RECORDS).peekable();
+    // Sized as they go on the wire, since a step may carry a process's whole log.
+    let size = |view: &RecordView| {
+        jitos_proto::encode_message(view).map_or(RECORDS_FRAME_PAYLOAD_BYTES, |b| b.len())
+    };
+    let mut chunks = runs(&records, RECORDS_FRAME_PAYLOAD_BYTES, size)
+        .into_iter()
+        .peekable();
     if chunks.peek().is_none() {
         return frame_io::write_response(
             stream,

@@ -28,6 +28,10 @@ pub(crate) const INDEX_LAYOUT: u32 = 1;
 /// Largest node state kept in an entry: the index grows by this at most per node a record
 /// touches, whatever the node's size; a larger node is marked omitted.
 const NODE_VALUE_BYTES_MAX: usize = 1024;
+/// What decoding a kept node state may claim: bincode counts memory a value claims (a
+/// one-byte integer claims eight), not bytes read; a node whose claim is larger is marked
+/// omitted when written, so every kept one reads back.
+const NODE_DECODE_CLAIM_MAX: usize = 64 * 1024;
 
 /// Entry bytes per synced write while building the index of an older store.
 const BUILD_BYTES_PER_WRITE: usize = 16 * 1024 * 1024;
@@ -63,12 +67,15 @@ fn node_value(node: Option<&Node>) -> Result<Vec<u8>, KernelError> {
     let Some(node) = node else {
         return Ok(vec![NODE_GONE]);
     };
-    let mut value = vec![NODE_HELD];
-    match codec::encode::<NODE_VALUE_BYTES_MAX>(node, "an indexed node") {
-        Ok(bytes) => value.extend_from_slice(&bytes),
-        Err(_) => value = vec![NODE_OMITTED],
-    }
-    Ok(value)
+    let kept = codec::encode::<NODE_VALUE_BYTES_MAX>(node, "an indexed node")
+        .ok()
+        .filter(|bytes| {
+            codec::decode::<Node, NODE_DECODE_CLAIM_MAX>(bytes, "an indexed node").is_ok()
+        });
+    Ok(match kept {
+        Some(bytes) => [&[NODE_HELD][..], &bytes].concat(),
+        None => vec![NODE_OMITTED],
+    })
 }
 
 /// Reads a node entry's value.
@@ -77,7 +84,7 @@ pub(crate) fn read_node_value(seq: u64, value: &[u8]) -> Result<NodeAfter, Kerne
         Some((&NODE_GONE, [])) => Ok(NodeAfter::Gone),
         Some((&NODE_OMITTED, [])) => Ok(NodeAfter::Omitted),
         Some((&NODE_HELD, bytes)) => {
-            codec::decode::<Node, NODE_VALUE_BYTES_MAX>(bytes, "an indexed node")
+            codec::decode::<Node, NODE_DECODE_CLAIM_MAX>(bytes, "an indexed node")
                 .map(NodeAfter::Held)
                 .map_err(|e| KernelError::Payload(format!("the index entry of record {seq}: {e}")))
         }

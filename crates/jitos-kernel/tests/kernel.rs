@@ -193,3 +193,41 @@ fn missing_store_is_reported() {
     );
     assert!(matches!(result, Err(KernelError::Open(_))));
 }
+
+// Goal: history answers for nodes the index cannot keep whole — one over its 1 KiB bound,
+// one small on the wire whose decoding claims more (many integers) — as for a small one.
+// Method: three nodes, each added then changed; each history has both steps, and its last
+// node is the graph's.
+#[test]
+fn history_of_large_and_many_valued_nodes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut kernel = open(dir.path(), 0);
+    let big = "x".repeat(4096);
+    let ints: Vec<String> = (0..200).map(|i| format!(r#""k{i}":{i}"#)).collect();
+    commit_all(
+        &mut kernel,
+        vec![
+            add("small"),
+            rw(&format!(
+                r#"{{"ops":[{{"add_node":{{"id":"big","kind":"T","attrs":{{"text":"{big}"}}}}}}]}}"#
+            )),
+            rw(&format!(
+                r#"{{"ops":[{{"add_node":{{"id":"ints","kind":"T","attrs":{{{}}}}}}}]}}"#,
+                ints.join(",")
+            )),
+            set("small", 1),
+            set("big", 1),
+            set("ints", 1),
+        ],
+    );
+    assert!(kernel.ledger().indexed());
+    for id in ["small", "big", "ints"] {
+        let history = kernel.history(id).unwrap();
+        assert_eq!(history.len(), 2, "{id}");
+        assert_eq!(
+            history[1].node_after.as_ref(),
+            kernel.graph().node(id),
+            "{id}"
+        );
+    }
+}

@@ -488,8 +488,26 @@ fn the_index_answers_as_the_fold_does_and_is_built_at_open() {
     assert_eq!(indexed_answers(&read_only, process), indexed);
     drop(read_only);
 
-    let rebuilt = open(dir.path(), clock);
+    let rebuilt = open(dir.path(), clock.clone());
     assert!(rebuilt.ledger().indexed());
     assert_eq!(rebuilt.ledger().index_layout(), 1);
     assert_eq!(indexed_answers(&rebuilt, process), indexed);
+    drop(rebuilt);
+
+    // An index of this layout left behind (records appended without it, as an import
+    // does) is completed at open too.
+    let mut ledger = jitos_ledger::Ledger::open(
+        dir.path(),
+        jitos_ledger::OpenOptions {
+            read_only: false,
+            clock: clock.clone(),
+        },
+    )
+    .unwrap();
+    ledger.put_index(&[], 0).unwrap();
+    assert!(!ledger.indexed());
+    drop(ledger);
+    let completed = open(dir.path(), clock);
+    assert!(completed.ledger().indexed());
+    assert_eq!(indexed_answers(&completed, process), indexed);
 }

@@ -71,12 +71,20 @@ pub fn encode_into<const MAX: usize>(
 ) -> Result<(), CodecError> {
     buffer.clear();
     let config = bincode::config::standard().with_limit::<MAX>();
-    bincode::serde::encode_into_std_write(value, buffer, config)
-        .map(drop)
-        .map_err(|error: EncodeError| CodecError::Encode {
+    bincode::serde::encode_into_std_write(value, buffer, config).map_err(
+        |error: EncodeError| CodecError::Encode {
             what,
             message: error.to_string(),
-        })
+        },
+    )?;
+    // bincode bounds only decoding by its limit; the bound on writing is checked here.
+    if buffer.len() > MAX {
+        return Err(CodecError::Encode {
+            what,
+            message: format!("it is {} bytes, over the {MAX} allowed", buffer.len()),
+        });
+    }
+    Ok(())
 }
 
 /// Decodes all of `bytes` as a `T`: at most `MAX` bytes are claimed for anything it holds
