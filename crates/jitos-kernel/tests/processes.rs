@@ -420,6 +420,18 @@ fn what_would_not_fold_is_never_recorded() {
     assert!(kernel.replay_verify().unwrap().processes_match);
 }
 
+/// The store's ledger alone, writable, as a tool beside the kernel would open it.
+fn open_ledger(dir: &Path, clock: &Arc<TestClock>) -> jitos_ledger::Ledger {
+    jitos_ledger::Ledger::open(
+        dir,
+        jitos_ledger::OpenOptions {
+            read_only: false,
+            clock: clock.clone(),
+        },
+    )
+    .unwrap()
+}
+
 /// What the indexes answer for `process` and the nodes it made: its log a page at a time,
 /// and the history of two nodes.
 fn indexed_answers(kernel: &Kernel, process: u64) -> (Vec<u64>, Vec<String>) {
@@ -460,14 +472,7 @@ fn the_index_answers_as_the_fold_does_and_is_built_at_open() {
     assert!(!indexed.1.is_empty());
     drop(kernel);
 
-    let mut ledger = jitos_ledger::Ledger::open(
-        dir.path(),
-        jitos_ledger::OpenOptions {
-            read_only: false,
-            clock: clock.clone(),
-        },
-    )
-    .unwrap();
+    let mut ledger = open_ledger(dir.path(), &clock);
     // An index of another layout is emptied and must be rebuilt before it is trusted.
     ledger.reset_index(7).unwrap();
     assert!(!ledger.indexed());
@@ -496,14 +501,7 @@ fn the_index_answers_as_the_fold_does_and_is_built_at_open() {
 
     // An index of this layout left behind (records appended without it, as an import
     // does) is completed at open too.
-    let mut ledger = jitos_ledger::Ledger::open(
-        dir.path(),
-        jitos_ledger::OpenOptions {
-            read_only: false,
-            clock: clock.clone(),
-        },
-    )
-    .unwrap();
+    let mut ledger = open_ledger(dir.path(), &clock);
     ledger.put_index(&[], 0).unwrap();
     assert!(!ledger.indexed());
     drop(ledger);
