@@ -386,6 +386,36 @@ fn instances_are_retired_after_their_jobs_and_when_idle() {
     assert_eq!(after.jobs, 1, "{after:?}");
 }
 
+// Goal: an instance bound to a workspace retires when the workspace is discarded, not
+// after its idle time. Method: a ten-minute idle time; a job in A, then A discarded; the
+// instance and its home must go.
+#[test]
+fn an_instance_retires_when_its_workspace_ends() {
+    let sandbox = Sandbox::new();
+    let daemon = start(&sandbox, &["--warm-idle-ms", "600000"]);
+    let mut client = daemon.client();
+    let a = create_sws(&mut client);
+    let found = probe(&mut client, a, &["look"]);
+    assert!(
+        is_alive(found.pid),
+        "control: the instance idles after its job"
+    );
+    let discarded = call(
+        &mut client,
+        &Request::SwsDiscard {
+            sws: a,
+            reason: "done with it".to_owned(),
+        },
+    );
+    assert!(
+        matches!(discarded, Response::SwsRecorded { .. }),
+        "{discarded:?}"
+    );
+    wait_until("the instance's end", Duration::from_secs(10), || {
+        !is_alive(found.pid) && !home_of(&found).exists()
+    });
+}
+
 // Goal: with `--warm-instances-max 0`, a reusable worker runs one process per job, as
 // before warm workers. Method: two jobs in one workspace run in two processes, and none
 // stays.

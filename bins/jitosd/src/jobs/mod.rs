@@ -323,6 +323,11 @@ impl JobRunner {
         self.warm.retire_scope(Scope::Process(process));
     }
 
+    /// Retires the warm instances that served jobs run directly in `sws`, now closed.
+    pub(crate) fn workspace_ended(&self, sws: u64) {
+        self.warm.retire_scope(Scope::Workspace(sws));
+    }
+
     /// Stops every running attempt and waits for their threads, so each records its
     /// terminal record while the kernel still runs.
     pub fn shutdown(&self) {
