@@ -8,31 +8,17 @@
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 mod bench_daemon;
+mod noop_job;
 
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use jitos_proto::{AttemptState, Client, JobSpec, Request, Response};
+use jitos_proto::Client;
 
 use bench_daemon::{connect, BenchDaemon};
+use noop_job::{create_sws, run_noop};
 
 const CONCURRENT: usize = 32;
-
-fn run_noop(client: &mut Client, sws: u64) {
-    let spec = JobSpec {
-        worker: "noop".to_owned(),
-        sws,
-        args: Vec::new(),
-        input: Vec::new(),
-        deadline_ms: Some(30_000),
-        paths: Vec::new(),
-        wait: true,
-    };
-    match client.call(&Request::JobRun(spec)).unwrap() {
-        Response::Job(view) => assert!(matches!(view.state, AttemptState::Done { .. }), "{view:?}"),
-        other => panic!("{other:?}"),
-    }
-}
 
 fn bench(c: &mut Criterion) {
     let daemon = BenchDaemon::start(
@@ -41,16 +27,7 @@ fn bench(c: &mut Criterion) {
         jitosd::WarmConfig::default(),
     );
     let mut clients: Vec<Client> = (0..CONCURRENT).map(|_| connect(daemon.socket())).collect();
-    let sws = match clients[0]
-        .call(&Request::SwsCreate {
-            at: None,
-            parent: None,
-        })
-        .unwrap()
-    {
-        Response::SwsRecorded { sws, .. } => sws,
-        other => panic!("{other:?}"),
-    };
+    let sws = create_sws(&mut clients[0]);
 
     let mut group = c.benchmark_group("noop_jobs");
     group.measurement_time(Duration::from_secs(10));

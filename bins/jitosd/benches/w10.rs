@@ -14,6 +14,7 @@
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 mod bench_daemon;
+mod noop_job;
 mod ten_noops;
 
 use std::{
@@ -22,11 +23,12 @@ use std::{
     time::{Duration, Instant},
 };
 
-use jitos_proto::{AttemptState, Client, JobSpec, Request, Response};
+use jitos_proto::Client;
 use jitosd::WarmConfig;
 use serde_json::json;
 
 use bench_daemon::{connect, BenchDaemon};
+use noop_job::{create_sws, run_noop};
 use ten_noops::{run_ten_noops, ten_noops_library, STEPS};
 
 /// The workload's sizes, read from the same variables as the peers' harness.
@@ -148,33 +150,10 @@ fn concurrent(socket: &Path, n: usize, concurrency: usize) -> Phase {
 fn noop_job_p50_ms(warm: WarmConfig, warmup: usize, n: usize) -> f64 {
     let daemon = BenchDaemon::start(jitosd::processes::load_library(None).unwrap(), 8, warm);
     let mut client = connect(daemon.socket());
-    let sws = match client
-        .call(&Request::SwsCreate {
-            at: None,
-            parent: None,
-        })
-        .unwrap()
-    {
-        Response::SwsRecorded { sws, .. } => sws,
-        other => panic!("{other:?}"),
-    };
+    let sws = create_sws(&mut client);
     let mut run = || {
-        let spec = JobSpec {
-            worker: "noop".to_owned(),
-            sws,
-            args: Vec::new(),
-            input: Vec::new(),
-            deadline_ms: Some(30_000),
-            paths: Vec::new(),
-            wait: true,
-        };
         let started = Instant::now();
-        match client.call(&Request::JobRun(spec)).unwrap() {
-            Response::Job(view) => {
-                assert!(matches!(view.state, AttemptState::Done { .. }), "{view:?}")
-            }
-            other => panic!("{other:?}"),
-        }
+        run_noop(&mut client, sws);
         started.elapsed()
     };
     for _ in 0..warmup {
