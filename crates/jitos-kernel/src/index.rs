@@ -63,19 +63,19 @@ pub(crate) enum NodeAfter {
 }
 
 /// The value of a node entry.
-fn node_value(node: Option<&Node>) -> Result<Vec<u8>, KernelError> {
+fn node_value(node: Option<&Node>) -> Vec<u8> {
     let Some(node) = node else {
-        return Ok(vec![NODE_GONE]);
+        return vec![NODE_GONE];
     };
     let kept = codec::encode::<NODE_VALUE_BYTES_MAX>(node, "an indexed node")
         .ok()
         .filter(|bytes| {
             codec::decode::<Node, NODE_DECODE_CLAIM_MAX>(bytes, "an indexed node").is_ok()
         });
-    Ok(match kept {
+    match kept {
         Some(bytes) => [&[NODE_HELD][..], &bytes].concat(),
         None => vec![NODE_OMITTED],
-    })
+    }
 }
 
 /// Reads a node entry's value.
@@ -107,7 +107,7 @@ pub(crate) fn entries(
             entries.push(IndexEntry {
                 key: node_key(node.as_str()),
                 seq,
-                value: node_value(after.graph.node(node.as_str()))?,
+                value: node_value(after.graph.node(node.as_str())),
             });
         }
     }
