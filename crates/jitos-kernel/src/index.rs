@@ -1,14 +1,15 @@
 //! What the kernel indexes, so a history or a log reads O(its own records), not the
 //! ledger: each node of the system graph, to the records that changed it (with the node as
-//! it stood after each), and each process, to its records (its process records, its jobs'
-//! dispatches and those attempts' ends). Entries are computed while a record is folded and
+//! it stood after each), each process, to its records (its process records, its jobs'
+//! dispatches and those attempts' ends), and each closed workspace, ended attempt and ended
+//! process, to its final form (`ended.rs`). Entries are computed while a record is folded and
 //! written in the record's own synced batch; a store written without them is indexed once
 //! when it is opened writable ([`build`]).
 
-use jitos_ledger::{codec, IndexEntry, Ledger, Record};
-use jitos_warp::{Applied, Node};
+use jitos_ledger::{codec, IndexEntry, Ledger};
+use jitos_warp::Node;
 
-use crate::{JobRecord, KernelError, ProcessRecord, State};
+use crate::{Folded, KernelError, State};
 
 /// Tag of a node's key.
 const TAG_NODE: u8 = b'n';
@@ -21,9 +22,10 @@ const NODE_GONE: u8 = 0;
 const NODE_HELD: u8 = 1;
 const NODE_OMITTED: u8 = 2;
 
-/// The layout of the keys and values below; a change to either (or to `Node`'s serde
-/// shape) bumps it, and a store indexed in another layout is indexed again at open.
-pub(crate) const INDEX_LAYOUT: u32 = 1;
+/// The layout of the keys and values below and in `ended.rs`; a change to either (or to
+/// the serde shape of `Node`, `Attempt`, `Process` or `WorkspaceSummary`) bumps it, and a
+/// store indexed in another layout is indexed again at open. Layout 1 had no ended forms.
+pub(crate) const INDEX_LAYOUT: u32 = 2;
 
 /// Largest node state kept in an entry: the index grows by this at most per node a record
 /// touches, whatever the node's size; a larger node is marked omitted.
@@ -94,15 +96,10 @@ pub(crate) fn read_node_value(seq: u64, value: &[u8]) -> Result<NodeAfter, Kerne
     }
 }
 
-/// The entries of `record`, just folded into `after` with `applied` its graph changes.
-pub(crate) fn entries(
-    after: &State,
-    record: &Record,
-    applied: &[Applied],
-) -> Result<Vec<IndexEntry>, KernelError> {
-    let seq = record.seq;
+/// The entries of the record at `seq`, just folded into `after` as `folded` says.
+pub(crate) fn entries(after: &State, seq: u64, folded: &Folded) -> Vec<IndexEntry> {
     let mut entries = Vec::new();
-    for one in applied {
+    for one in &folded.applied {
         for node in one.touched() {
             entries.push(IndexEntry {
                 key: node_key(node.as_str()),
@@ -111,37 +108,20 @@ pub(crate) fn entries(
             });
         }
     }
-    if let Some(process) = process_of(after, record)? {
+    if let Some(process) = folded.process {
         entries.push(IndexEntry {
             key: process_key(process),
             seq,
             value: Vec::new(),
         });
     }
-    Ok(entries)
-}
-
-/// The process `record` belongs to, if any.
-fn process_of(after: &State, record: &Record) -> Result<Option<u64>, KernelError> {
-    if ProcessRecord::is_kind(&record.kind) {
-        let op = ProcessRecord::decode(&record.kind, &record.payload)?;
-        return Ok(Some(op.event.process().unwrap_or(record.seq)));
-    }
-    if !JobRecord::is_kind(&record.kind) {
-        return Ok(None);
-    }
-    let attempt = match JobRecord::decode(&record.kind, &record.payload)? {
-        JobRecord::Dispatch(dispatch) => return Ok(dispatch.owner.map(|o| o.process)),
-        JobRecord::Done { attempt, .. }
-        | JobRecord::Failed { attempt, .. }
-        | JobRecord::Refused { attempt, .. } => attempt,
-        JobRecord::Install(_) => return Ok(None),
-    };
-    Ok(after
-        .jobs
-        .attempt(attempt)
-        .and_then(|a| a.dispatch.owner.as_ref())
-        .map(|owner| owner.process))
+    entries.extend(
+        folded
+            .ended
+            .iter()
+            .map(|ended| crate::ended::entry(seq, ended)),
+    );
+    entries
 }
 
 /// Whether `ledger`'s index answers in full in this build's layout.
@@ -181,8 +161,8 @@ fn build_from_genesis(ledger: &mut Ledger) -> Result<(), KernelError> {
     let reader = ledger.reader_at(ledger.head());
     for record in reader.range(0, head) {
         let record = record?;
-        let applied = crate::recovery::fold_named(&mut state, &record)?;
-        for entry in entries(&state, &record, &applied)? {
+        let folded = crate::recovery::fold_named(&mut state, &record)?;
+        for entry in entries(&state, record.seq, &folded) {
             pending_bytes += entry.key.len() + entry.value.len();
             pending.push(entry);
         }

@@ -63,8 +63,9 @@ pub struct Attempt {
 /// Why a job record does not fit the folded state.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum JobsError {
-    /// A terminal record names an attempt that was never dispatched.
-    #[error("attempt {attempt} was never dispatched")]
+    /// A terminal record names an attempt that is not running: it ended, or it was
+    /// never dispatched.
+    #[error("attempt {attempt} is not running: it has ended or was never dispatched (`jitos job show {attempt}` says which)")]
     UnknownAttempt {
         /// The attempt named.
         attempt: u64,
@@ -75,17 +76,10 @@ pub enum JobsError {
         /// The workspace named.
         sws: u64,
     },
-    /// A second terminal record for one attempt.
-    #[error("attempt {attempt} already ended ({status})")]
-    AlreadyEnded {
-        /// The attempt.
-        attempt: u64,
-        /// How it ended.
-        status: &'static str,
-    },
 }
 
-/// Every attempt and every registered worker. Persistent: a copy costs O(1) and shares
+/// The running attempts and every registered worker: an attempt leaves at its terminal
+/// record, so this holds what runs now, however long the history. Persistent: a copy costs O(1) and shares
 /// every attempt neither side changes afterwards.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Jobs {
@@ -94,17 +88,17 @@ pub struct Jobs {
 }
 
 impl Jobs {
-    /// An attempt by id.
+    /// A running attempt by id.
     pub fn attempt(&self, id: u64) -> Option<&Attempt> {
         self.attempts.get(&id).map(Arc::as_ref)
     }
 
-    /// Every attempt, oldest first.
+    /// Every running attempt, oldest first.
     pub fn attempts(&self) -> impl DoubleEndedIterator<Item = &Attempt> + '_ {
         self.attempts.values().map(Arc::as_ref)
     }
 
-    /// The attempts with an id below `before`, newest first: a page from a cursor in
+    /// The running attempts with an id below `before`, newest first: a page from a cursor in
     /// O(log n) to its start.
     pub fn attempts_before(&self, before: u64) -> impl Iterator<Item = &Attempt> + '_ {
         self.attempts.range(..before).rev().map(|(_, a)| a.as_ref())
@@ -113,7 +107,6 @@ impl Jobs {
     /// Attempts dispatched without a terminal record, oldest first.
     pub fn running(&self) -> impl Iterator<Item = &Attempt> + '_ {
         self.attempts()
-            .filter(|a| a.status == AttemptStatus::Running)
     }
 
     /// A registered worker and the seq of its latest registration.
@@ -127,10 +120,23 @@ impl Jobs {
     }
 
     /// What the job or registry record at `seq` does to the attempts and the registry;
-    /// the one definition, for the live path and the fold alike.
-    pub(crate) fn fold(&mut self, seq: u64, record: &JobRecord) -> Result<(), JobsError> {
-        match record {
-            JobRecord::Dispatch(dispatch) => self.dispatch(seq, dispatch.clone()),
+    /// the one definition, for the live path and the fold alike. An attempt's terminal
+    /// record takes it out (ended attempts are answered from the ledger) and returns it
+    /// as it ended.
+    pub(crate) fn fold(
+        &mut self,
+        seq: u64,
+        record: &JobRecord,
+    ) -> Result<Option<Arc<Attempt>>, JobsError> {
+        let ended = match record {
+            JobRecord::Dispatch(dispatch) => {
+                self.dispatch(seq, dispatch.clone());
+                return Ok(None);
+            }
+            JobRecord::Install(install) => {
+                self.install(seq, install.clone());
+                return Ok(None);
+            }
             JobRecord::Done {
                 attempt, results, ..
             } => {
@@ -149,9 +155,8 @@ impl Jobs {
                 let reason = reason.clone();
                 self.end(*attempt, AttemptStatus::Refused { seq, reason })?
             }
-            JobRecord::Install(install) => self.install(seq, install.clone()),
-        }
-        Ok(())
+        };
+        Ok(Some(ended))
     }
 
     /// Records a dispatch at `seq`.
@@ -168,25 +173,18 @@ impl Jobs {
 
     /// The running attempt `id`, or why a terminal record for it is refused.
     pub(crate) fn running_attempt(&self, id: u64) -> Result<&Attempt, JobsError> {
-        let attempt = self
-            .attempt(id)
-            .ok_or(JobsError::UnknownAttempt { attempt: id })?;
-        match attempt.status {
-            AttemptStatus::Running => Ok(attempt),
-            ref ended => Err(JobsError::AlreadyEnded {
-                attempt: id,
-                status: ended.name(),
-            }),
-        }
+        self.attempt(id)
+            .ok_or(JobsError::UnknownAttempt { attempt: id })
     }
 
-    /// Ends a running attempt.
-    fn end(&mut self, id: u64, status: AttemptStatus) -> Result<(), JobsError> {
-        self.running_attempt(id)?;
-        if let Some(attempt) = self.attempts.get_mut(&id) {
-            Arc::make_mut(attempt).status = status;
-        }
-        Ok(())
+    /// Ends a running attempt: takes it out and returns it with its terminal status.
+    fn end(&mut self, id: u64, status: AttemptStatus) -> Result<Arc<Attempt>, JobsError> {
+        let mut attempt = self
+            .attempts
+            .remove(&id)
+            .ok_or(JobsError::UnknownAttempt { attempt: id })?;
+        Arc::make_mut(&mut attempt).status = status;
+        Ok(attempt)
     }
 
     /// Registers (or re-registers) a worker at `seq`.

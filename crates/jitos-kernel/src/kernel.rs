@@ -532,8 +532,8 @@ fn fold_into(
             payload: new.payload.clone(),
             hash: Hash::ZERO,
         };
-        let applied = folded.fold(&record)?;
-        entries.extend(index::entries(&folded, &record, &applied)?);
+        let done = folded.fold(&record)?;
+        entries.extend(index::entries(&folded, record.seq, &done));
     }
     Ok((folded, entries))
 }

@@ -14,6 +14,7 @@ mod bundle;
 mod command;
 mod decide;
 mod durable;
+mod ended;
 mod error;
 mod files;
 mod follow_on;
@@ -39,6 +40,7 @@ pub use bundle::{import_bundle, Imported};
 pub use command::Fault;
 pub use command::{Command, Commit, Outcome, Proposed, Request};
 pub use durable::PayloadError;
+pub use ended::WorkspaceSummary;
 pub use error::{CommitError, KernelError};
 pub use files::{BlobGcOutcome, Unreferenced};
 pub use follow_on::{FollowOn, FOLLOW_ONS_PER_GROUP_MAX};
@@ -58,7 +60,7 @@ pub use process_record::{
 pub use recovery::RecoveryReport;
 pub use service::{KernelHandle, KernelService, COMMIT_BATCH_MAX};
 pub use snapshot::STATE_LAYOUT;
-pub use state::State;
+pub use state::{Ended, Folded, State};
 pub use sws_record::{
     RefusedOp, SwsRecord, KIND_SWS_APPLY, KIND_SWS_COLLAPSE, KIND_SWS_CONFLICT, KIND_SWS_CREATE,
     KIND_SWS_DISCARD, KIND_SWS_REBASE,

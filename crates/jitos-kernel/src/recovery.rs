@@ -60,12 +60,9 @@ pub(crate) fn rebuild(
 
 /// Folds `record` into `state`; a payload that cannot be read is named by its seq and kind,
 /// so a person knows which record stops the store from opening.
-pub(crate) fn fold_named(
-    state: &mut State,
-    record: &Record,
-) -> Result<Vec<jitos_warp::Applied>, KernelError> {
+pub(crate) fn fold_named(state: &mut State, record: &Record) -> Result<crate::Folded, KernelError> {
     match state.fold(record) {
-        Ok(applied) => Ok(applied),
+        Ok(folded) => Ok(folded),
         Err(KernelError::Durable(reason)) => Err(KernelError::RecordPayload {
             seq: record.seq,
             kind: record.kind.clone(),

@@ -1,16 +1,22 @@
-//! `State`: everything folded from the ledger — the system graph, the workspace pool, the
-//! job attempts and the worker registry — and the one fold that every path (live,
-//! recovery, replay, time travel) shares.
+//! `State`: everything folded from the ledger — the system graph, the open workspaces, the
+//! running attempts, the live processes and the worker registry — and the one fold that
+//! every path (live, recovery, replay, time travel) shares.
+//!
+//! The state is bounded by what is live, not by history: the record that closes a
+//! workspace, ends an attempt or finishes a process takes it out and hands it back in
+//! [`Folded::ended`], for the index to keep; readers answer ended ones from there.
+
+use std::sync::Arc;
 
 use jitos_ledger::Record;
-use jitos_sws::{Pool, SwsError, Target};
+use jitos_sws::{Pool, SwsError, Target, Workspace};
 use jitos_warp::{Applied, Graph};
 
-use jitos_sched::{AttemptOutcome, Event, Processes};
+use jitos_sched::{AttemptOutcome, Event, Process, Processes};
 
 use crate::{
     job_record::{FailureCause, JobRecord},
-    jobs::{Jobs, JobsError},
+    jobs::{Attempt, Jobs, JobsError},
     payload,
     process_record::ProcessRecord,
     sws_record::{SwsRecord, KIND_SWS_CONFLICT},
@@ -22,59 +28,91 @@ use crate::{
 pub struct State {
     /// The system WARP: committed reality.
     pub graph: Graph,
-    /// Every workspace, and the system's change log they read through.
+    /// The open workspaces, and the system's change log they read through.
     pub pool: Pool,
-    /// Every job attempt and registered worker.
+    /// The running attempts and every registered worker.
     pub jobs: Jobs,
-    /// Every process.
+    /// The live processes.
     pub processes: Processes,
 }
 
+/// What folding one record did.
+#[derive(Debug, Default)]
+pub struct Folded {
+    /// Its changes to the system graph (empty for records that leave it alone).
+    pub applied: Vec<Applied>,
+    /// What it ended, as it ended, now out of the state.
+    pub ended: Vec<Ended>,
+    /// The process it belongs to: a process record's own, or the owner of the attempt a
+    /// job record dispatches or ends.
+    pub process: Option<u64>,
+}
+
+/// Something a record ended, taken out of the state.
+#[derive(Debug, Clone)]
+pub enum Ended {
+    /// A workspace it collapsed or discarded.
+    Workspace(Arc<Workspace>),
+    /// An attempt it ended.
+    Attempt(Arc<Attempt>),
+    /// A process it finished.
+    Process(Arc<Process>),
+}
+
 impl State {
-    /// Applies one record. Returns what it did to the system graph (empty for records
-    /// that leave it alone).
-    pub fn fold(&mut self, record: &Record) -> Result<Vec<Applied>, KernelError> {
+    /// Applies one record.
+    pub fn fold(&mut self, record: &Record) -> Result<Folded, KernelError> {
         let seq = record.seq;
+        let mut folded = Folded::default();
         match record.kind.as_str() {
-            KIND_GENESIS => Ok(Vec::new()),
+            KIND_GENESIS => {}
             KIND_REWRITE => {
                 let rewrite = payload::decode_rewrite(&record.payload)?;
-                self.pool
+                folded.applied = self
+                    .pool
                     .commit_system(&mut self.graph, std::slice::from_ref(&rewrite), seq)
-                    .map_err(|source| replay_error(seq, source))
+                    .map_err(|source| replay_error(seq, source))?;
             }
             // Conflicts change nothing; the record is the knowledge.
             KIND_SWS_CONFLICT => {
                 SwsRecord::decode(&record.kind, &record.payload)?;
-                Ok(Vec::new())
             }
             kind if SwsRecord::is_kind(kind) => {
                 let op = SwsRecord::decode(kind, &record.payload)?;
-                self.fold_sws(seq, &op)
+                self.fold_sws(seq, &op, &mut folded)?;
             }
             kind if JobRecord::is_kind(kind) => {
                 let op = JobRecord::decode(kind, &record.payload)?;
-                self.fold_job(seq, op).map(|()| Vec::new())
+                self.fold_job(seq, op, &mut folded)?;
             }
             kind if ProcessRecord::is_kind(kind) => {
                 let op = ProcessRecord::decode(kind, &record.payload)?;
-                self.fold_process(seq, &op)
+                self.fold_process(seq, &op, &mut folded)?;
             }
-            other => Err(KernelError::UnknownKind {
-                seq,
-                kind: other.to_owned(),
-            }),
+            other => {
+                return Err(KernelError::UnknownKind {
+                    seq,
+                    kind: other.to_owned(),
+                })
+            }
         }
+        Ok(folded)
     }
 
-    /// Replays a workspace operation at `seq` with the pool calls the live path made.
-    fn fold_sws(&mut self, seq: u64, op: &SwsRecord) -> Result<Vec<Applied>, KernelError> {
-        let done = match op {
-            SwsRecord::Create { over } => self.pool.create(seq, *over, seq).map(|()| Vec::new()),
+    /// Replays a workspace operation at `seq` with the pool calls the live path made; a
+    /// workspace it closes leaves the pool.
+    fn fold_sws(
+        &mut self,
+        seq: u64,
+        op: &SwsRecord,
+        folded: &mut Folded,
+    ) -> Result<(), KernelError> {
+        let closed = match op {
+            SwsRecord::Create { over } => self.pool.create(seq, *over, seq).map(|()| None),
             SwsRecord::Apply { sws, rewrite } => self
                 .pool
                 .apply(&self.graph, *sws, rewrite, seq)
-                .map(|()| Vec::new()),
+                .map(|()| None),
             SwsRecord::Collapse { sws, rewrites } => {
                 let collapse = self
                     .pool
@@ -84,26 +122,39 @@ impl State {
                     return Err(KernelError::CollapseMismatch { seq, sws: *sws });
                 }
                 match collapse.target {
-                    Target::System => self.pool.commit_system(&mut self.graph, rewrites, seq),
-                    Target::Workspace(_) => Ok(Vec::new()),
+                    Target::System => self
+                        .pool
+                        .commit_system(&mut self.graph, rewrites, seq)
+                        .map(|applied| folded.applied.extend(applied)),
+                    Target::Workspace(_) => Ok(()),
                 }
+                .map(|()| Some(*sws))
             }
-            SwsRecord::Conflict { .. } => Ok(Vec::new()),
-            SwsRecord::Rebase { sws } => self
-                .pool
-                .rebase(&self.graph, *sws, seq)
-                .map(|()| Vec::new()),
+            SwsRecord::Conflict { .. } => Ok(None),
+            SwsRecord::Rebase { sws } => self.pool.rebase(&self.graph, *sws, seq).map(|()| None),
             SwsRecord::Discard { sws, reason } => {
-                self.pool.discard(*sws, reason, seq).map(|()| Vec::new())
+                self.pool.discard(*sws, reason, seq).map(|()| Some(*sws))
             }
         };
-        done.map_err(|source| replay_error(seq, source))
+        if let Some(sws) = closed.map_err(|source| replay_error(seq, source))? {
+            let workspace = self
+                .pool
+                .forget(sws)
+                .map_err(|source| replay_error(seq, source))?;
+            folded.ended.push(Ended::Workspace(workspace));
+        }
+        Ok(())
     }
 
     /// Replays a job or registry record at `seq`, with the checks the live path made:
     /// an accepted proposal's rewrites go into its workspace, then the record's effect on
-    /// the attempts (`Jobs::fold`, which the live path runs too).
-    fn fold_job(&mut self, seq: u64, op: JobRecord) -> Result<(), KernelError> {
+    /// the attempts and, for an attempt a process dispatched, on that process.
+    fn fold_job(
+        &mut self,
+        seq: u64,
+        op: JobRecord,
+        folded: &mut Folded,
+    ) -> Result<(), KernelError> {
         let misfit = |source| KernelError::Job { seq, source };
         match &op {
             JobRecord::Dispatch(dispatch) => self.check_open(dispatch.sws).map_err(misfit)?,
@@ -124,30 +175,46 @@ impl State {
             }
             _ => {}
         }
-        self.fold_job_effects(seq, &op)
-    }
-
-    /// What a job record does to the attempts and, for an attempt a process dispatched,
-    /// to that process; the one definition, for the live path and the fold alike.
-    pub(crate) fn fold_job_effects(&mut self, seq: u64, op: &JobRecord) -> Result<(), KernelError> {
-        let event = process_event_of(&self.jobs, seq, op);
-        self.jobs
-            .fold(seq, op)
-            .map_err(|source| KernelError::Job { seq, source })?;
-        if let Some(event) = event {
-            self.processes
-                .apply(seq, 0, &event)
-                .map_err(|source| KernelError::Process { seq, source })?;
+        let event = process_event_of(&self.jobs, seq, &op);
+        folded.process = match &op {
+            JobRecord::Dispatch(dispatch) => dispatch.owner.map(|owner| owner.process),
+            JobRecord::Install(_) => None,
+            JobRecord::Done { attempt, .. }
+            | JobRecord::Failed { attempt, .. }
+            | JobRecord::Refused { attempt, .. } => self
+                .jobs
+                .attempt(*attempt)
+                .and_then(|a| a.dispatch.owner)
+                .map(|owner| owner.process),
+        };
+        if let Some(attempt) = self.jobs.fold(seq, &op).map_err(misfit)? {
+            folded.ended.push(Ended::Attempt(attempt));
         }
-        Ok(())
+        match event {
+            // An attempt still running when its process finished reports to no one: the
+            // process left the state with its last record.
+            Some(Event::AttemptEnded { process, .. }) if self.processes.get(process).is_none() => {
+                Ok(())
+            }
+            Some(event) => self
+                .processes
+                .apply(seq, 0, &event)
+                .map_err(|source| KernelError::Process { seq, source }),
+            None => Ok(()),
+        }
     }
 
     /// Replays a process record at `seq`: its workspace operations with the pool calls the
-    /// live path made, its plan nodes, then its event.
-    fn fold_process(&mut self, seq: u64, op: &ProcessRecord) -> Result<Vec<Applied>, KernelError> {
-        let mut applied = Vec::new();
+    /// live path made, its plan nodes, then its event; a process it finishes leaves the
+    /// state.
+    fn fold_process(
+        &mut self,
+        seq: u64,
+        op: &ProcessRecord,
+        folded: &mut Folded,
+    ) -> Result<(), KernelError> {
         if let Some(rewrite) = &op.rewrite {
-            applied.extend(
+            folded.applied.extend(
                 self.pool
                     .commit_system(&mut self.graph, std::slice::from_ref(rewrite), seq)
                     .map_err(|source| replay_error(seq, source))?,
@@ -155,13 +222,24 @@ impl State {
         }
         for sws_op in &op.sws {
             if !matches!(sws_op, SwsRecord::Conflict { .. }) {
-                applied.extend(self.fold_sws(seq, sws_op)?);
+                self.fold_sws(seq, sws_op, folded)?;
             }
         }
+        let process = op.event.process().unwrap_or(seq);
+        folded.process = Some(process);
         self.processes
             .apply(seq, op.decided_ms, &op.event)
             .map_err(|source| KernelError::Process { seq, source })?;
-        Ok(applied)
+        if self
+            .processes
+            .get(process)
+            .is_some_and(|p| p.status.is_over())
+        {
+            if let Some(ended) = self.processes.forget(process) {
+                folded.ended.push(Ended::Process(ended));
+            }
+        }
+        Ok(())
     }
 
     /// Whether workspace `sws` exists and is open, as a dispatch needs.

@@ -58,8 +58,9 @@ fn history_by_fold(ledger: &Ledger, node: &str) -> Result<Vec<HistoryStep>, Kern
     let mut steps = Vec::new();
     for record in ledger.range(0, ledger.head().seq) {
         let record = record?;
-        let applied = state.fold(&record)?;
-        if applied
+        let folded = state.fold(&record)?;
+        if folded
+            .applied
             .iter()
             .any(|one| one.touched().iter().any(|id| id.as_str() == node))
         {

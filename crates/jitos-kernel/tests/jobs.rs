@@ -94,7 +94,7 @@ fn an_attempt_ends_exactly_once() {
     assert!(
         matches!(
             again,
-            Err(KernelError::JobRefused(JobsError::AlreadyEnded { .. }))
+            Err(KernelError::JobRefused(JobsError::UnknownAttempt { .. }))
         ),
         "{again:?}"
     );
@@ -135,7 +135,7 @@ fn a_proposal_outside_its_scope_is_refused_and_recorded() {
     };
     assert!(reason.contains("may not change files"), "{reason}");
     assert_eq!(kernel.sws_graph(sws).unwrap().node_count(), 0);
-    match &kernel.jobs().attempt(attempt).unwrap().status {
+    match &kernel.view().attempt(attempt).unwrap().unwrap().status {
         AttemptStatus::Refused { reason: kept, .. } => assert_eq!(kept, &reason),
         other => panic!("the attempt is {other:?}"),
     }

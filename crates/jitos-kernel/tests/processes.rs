@@ -105,7 +105,7 @@ fn work(kernel: &mut Kernel, attempt: u64, arg: &str) {
 
 /// Dispatches a decided job as the daemon does: a job record owned by the process.
 fn dispatch(kernel: &mut Kernel, process: u64, job: usize, sws: u64) -> (u64, String) {
-    let p = kernel.processes().get(process).unwrap();
+    let p = kernel.view().process(process).unwrap().unwrap();
     let node = &p.slaps[p.run.candidate].dag.jobs[job];
     let JobKind::Run {
         worker,
@@ -177,7 +177,7 @@ fn a_plan_runs_to_its_end_and_replays() {
     assert!(kernel.graph().node(&format!("plan:{process}:1")).is_some());
     let held = drive(&mut kernel, |_| false);
     assert!(held.is_empty());
-    let p = kernel.processes().get(process).unwrap();
+    let p = kernel.view().process(process).unwrap().unwrap();
     assert!(matches!(p.status, Status::Done { .. }), "{:?}", p.status);
     assert!(kernel.graph().node("did:prepare").is_some());
     assert!(kernel.graph().node("did:a").is_some());
@@ -221,7 +221,7 @@ fn a_crash_is_reconciled_by_idempotence() {
             "jitosd stopped".into(),
         )
         .unwrap();
-    let p = kernel.processes().get(process).unwrap();
+    let p = kernel.view().process(process).unwrap().unwrap();
     assert!(
         matches!(p.run.jobs[0], JobState::RetryDue { .. }),
         "{:?}",
@@ -238,7 +238,7 @@ fn a_crash_is_reconciled_by_idempotence() {
             "jitosd stopped".into(),
         )
         .unwrap();
-    let p = kernel.processes().get(process).unwrap();
+    let p = kernel.view().process(process).unwrap().unwrap();
     assert!(
         matches!(
             p.status,
@@ -256,7 +256,7 @@ fn a_crash_is_reconciled_by_idempotence() {
         .process_answer(Actor::Named("ops".into()), process, Answer::Skip)
         .unwrap();
     drive(&mut kernel, |_| false);
-    let p = kernel.processes().get(process).unwrap();
+    let p = kernel.view().process(process).unwrap().unwrap();
     assert!(matches!(p.status, Status::Done { .. }), "{:?}", p.status);
     let replay = kernel.replay_verify().unwrap();
     assert_eq!(replay.decision_mismatch, None);
@@ -276,7 +276,12 @@ fn a_process_workspace_is_the_process_alone() {
     let process = submit(&mut kernel);
     let held = drive(&mut kernel, |arg| arg == "prepare");
     assert_eq!(held.len(), 1);
-    let lanes = kernel.processes().get(process).unwrap().open_workspaces();
+    let lanes = kernel
+        .view()
+        .process(process)
+        .unwrap()
+        .unwrap()
+        .open_workspaces();
     let at_seq = kernel.head().seq;
     let own = kernel
         .sws_create(Actor::System, jitos_sws::Over::System { at_seq })
@@ -331,7 +336,7 @@ fn a_process_workspace_is_the_process_alone() {
         .seq;
     kernel.sws_collapse(user.clone(), child).unwrap();
     kernel.sws_discard(user, own, "done".into()).unwrap();
-    let p = kernel.processes().get(process).unwrap();
+    let p = kernel.view().process(process).unwrap().unwrap();
     assert_eq!(p.open_workspaces(), lanes, "the process lost a lane");
 }
 
@@ -352,7 +357,7 @@ fn a_long_failure_still_ends_the_process() {
         .job_fail(Actor::System, held[0], FailureCause::Worker, why.clone())
         .unwrap();
     drive(&mut kernel, |_| false);
-    let p = kernel.processes().get(process).unwrap();
+    let p = kernel.view().process(process).unwrap().unwrap();
     match &p.status {
         Status::Failed { why: recorded, .. } => assert!(recorded.contains(&why), "{recorded}"),
         other => panic!("{other:?}"),
@@ -390,7 +395,7 @@ fn what_would_not_fold_is_never_recorded() {
         .sws_create(Actor::System, jitos_sws::Over::System { at_seq })
         .unwrap()
         .seq;
-    let p = kernel.processes().get(process).unwrap();
+    let p = kernel.view().process(process).unwrap().unwrap();
     let job = p
         .run
         .jobs
@@ -433,8 +438,9 @@ fn open_ledger(dir: &Path, clock: &Arc<TestClock>) -> jitos_ledger::Ledger {
 }
 
 /// What the indexes answer for `process` and the nodes it made: its log a page at a time,
-/// and the history of two nodes.
-fn indexed_answers(kernel: &Kernel, process: u64) -> (Vec<u64>, Vec<String>) {
+/// the history of two nodes, and the ended process, its attempts and its workspaces, one by
+/// one and a page at a time.
+fn indexed_answers(kernel: &Kernel, process: u64) -> (Vec<u64>, Vec<String>, Vec<String>) {
     let mut log = Vec::new();
     let mut after = None;
     loop {
@@ -451,7 +457,40 @@ fn indexed_answers(kernel: &Kernel, process: u64) -> (Vec<u64>, Vec<String>) {
         .flat_map(|node| kernel.history(node).unwrap())
         .map(|step| format!("{} {:?}", step.record.seq, step.node_after))
         .collect();
-    (log, history)
+    let view = kernel.view();
+    let mut ended = Vec::new();
+    let mut before = None;
+    loop {
+        let page = view.attempt_page(before, 2).unwrap();
+        for attempt in &page.items {
+            assert_eq!(view.attempt(attempt.id).unwrap().as_ref(), Some(attempt));
+            ended.push(format!("attempt {} {:?}", attempt.id, attempt.status));
+        }
+        match page.next {
+            Some(next) => before = Some(next),
+            None => break,
+        }
+    }
+    let mut after = None;
+    loop {
+        let page = view.workspace_page(after, 1).unwrap();
+        for ws in &page.items {
+            assert_eq!(view.workspace_summary(ws.id).unwrap().as_ref(), Some(ws));
+            ended.push(format!("workspace {ws:?}"));
+        }
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    let processes = view.process_page(None, 10).unwrap();
+    assert_eq!(processes.items.len(), 1);
+    assert_eq!(
+        view.process(process).unwrap().as_ref(),
+        processes.items.first()
+    );
+    ended.push(format!("{:?}", processes.items));
+    (log, history, ended)
 }
 
 // Goal: the index answers a process's log (paged) and a node's history exactly as a fold of
@@ -470,6 +509,18 @@ fn the_index_answers_as_the_fold_does_and_is_built_at_open() {
     let indexed = indexed_answers(&kernel, process);
     assert!(indexed.0.len() > 6, "{indexed:?}");
     assert!(!indexed.1.is_empty());
+    // The process ended, and with it its attempts and workspaces: none stays in the state.
+    assert_eq!(kernel.processes().all().count(), 0);
+    assert_eq!(kernel.jobs().attempts().count(), 0);
+    assert_eq!(kernel.pool().workspaces().count(), 0);
+    assert!(
+        indexed.2.iter().any(|line| line.starts_with("attempt")),
+        "{indexed:?}"
+    );
+    assert!(
+        indexed.2.iter().any(|line| line.starts_with("workspace")),
+        "{indexed:?}"
+    );
     drop(kernel);
 
     let mut ledger = open_ledger(dir.path(), &clock);
@@ -495,7 +546,7 @@ fn the_index_answers_as_the_fold_does_and_is_built_at_open() {
 
     let rebuilt = open(dir.path(), clock.clone());
     assert!(rebuilt.ledger().indexed());
-    assert_eq!(rebuilt.ledger().index_layout(), 1);
+    assert_eq!(rebuilt.ledger().index_layout(), 2);
     assert_eq!(indexed_answers(&rebuilt, process), indexed);
     drop(rebuilt);
 

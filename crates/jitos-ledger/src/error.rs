@@ -159,13 +159,11 @@ pub enum AppendError {
         /// Its value's length.
         value_bytes: usize,
     },
-    /// An index entry for a record outside the batch it came with.
-    #[error("an index entry names record {seq}, outside the batch's records {first}..={last}")]
-    IndexEntryOutside {
+    /// An index entry for a record beyond the batch it came with.
+    #[error("an index entry names record {seq}, beyond the batch's last record {last}")]
+    IndexEntryBeyond {
         /// The seq it names.
         seq: u64,
-        /// The batch's first seq.
-        first: u64,
         /// The batch's last seq.
         last: u64,
     },

@@ -4,6 +4,11 @@
 //! before the index existed, or by a writer that did not index, says so (`indexed_through`
 //! below its head) and its user builds the missing part once.
 //!
+//! An entry is written with its batch but may name an earlier record (the kernel files a
+//! closed workspace under the record that created it); a reader sees entries up to its
+//! head's seq, so it can see such an entry written after its head, and its user orders
+//! that against its own state.
+//!
 //! Layout in the `index` column family: `key bytes (u32 BE length, then the bytes) | seq
 //! (u64 BE)` → value, so one key's entries sit together in seq order. `meta` holds
 //! `index_through` (u64 LE): every record up to it is indexed.
@@ -166,6 +171,37 @@ impl Ledger {
         after: Option<u64>,
         limit: usize,
     ) -> Result<Vec<(u64, Vec<u8>)>, ReadError> {
+        let from = after.map_or(0, |after| after.saturating_add(1));
+        self.index_walk(key, from, Direction::Forward, limit)
+    }
+
+    /// Up to `limit` entries under `key` with a seq below `before` (all, when `None`),
+    /// newest first, none beyond this ledger's head: `(seq, value)`. Answers in full only
+    /// when [`Ledger::indexed`].
+    pub fn index_scan_back(
+        &self,
+        key: &[u8],
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>, ReadError> {
+        let Some(last) = before
+            .map_or(Some(self.head.seq), |before| before.checked_sub(1))
+            .map(|last| last.min(self.head.seq))
+        else {
+            return Ok(Vec::new());
+        };
+        self.index_walk(key, last, Direction::Reverse, limit)
+    }
+
+    /// Up to `limit` entries under `key` from seq `start` on, in `direction`, none beyond
+    /// this ledger's head.
+    fn index_walk(
+        &self,
+        key: &[u8],
+        start: u64,
+        direction: Direction,
+        limit: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>, ReadError> {
         let Some(cf) = self.store.db.cf_handle(CF_INDEX) else {
             return Ok(Vec::new());
         };
@@ -178,8 +214,8 @@ impl Ledger {
         let mut options = ReadOptions::default();
         options.set_iterate_lower_bound(bound(0));
         options.set_iterate_upper_bound(bound(self.head.seq.saturating_add(1)));
-        let start = bound(after.map_or(0, |after| after.saturating_add(1)));
-        let mode = IteratorMode::From(&start, Direction::Forward);
+        let start = bound(start);
+        let mode = IteratorMode::From(&start, direction);
         let mut found = Vec::new();
         for item in self.store.db.iterator_cf_opt(cf, options, mode) {
             if found.len() == limit {

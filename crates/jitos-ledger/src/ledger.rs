@@ -275,10 +275,9 @@ impl Ledger {
         if let Some(entries) = index {
             for entry in entries {
                 index::check(entry)?;
-                if entry.seq <= self.head.seq || entry.seq > head.seq {
-                    return Err(AppendError::IndexEntryOutside {
+                if entry.seq > head.seq {
+                    return Err(AppendError::IndexEntryBeyond {
                         seq: entry.seq,
-                        first: self.head.seq + 1,
                         last: head.seq,
                     });
                 }

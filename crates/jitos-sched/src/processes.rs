@@ -44,6 +44,12 @@ impl Processes {
         self.by_id.range(..before).rev().map(|(_, p)| p.as_ref())
     }
 
+    /// Removes process `id` and returns it: its holder's retention decision (the kernel
+    /// keeps only live processes and answers ended ones from the ledger).
+    pub fn forget(&mut self, id: u64) -> Option<Arc<Process>> {
+        self.by_id.remove(&id)
+    }
+
     /// The process that runs in `sws`, if it is one of a live process's open lanes: no
     /// one else may change or end it, or the process would decide on a workspace it no
     /// longer knows.

@@ -268,7 +268,7 @@ impl Pool {
     }
 
     /// Discards the workspace; the system and its target are untouched. It stays in the
-    /// pool, with its overlay and footprint, for history.
+    /// pool, with its overlay and footprint, until it is forgotten.
     pub fn discard(&mut self, id: u64, reason: &str, seq: u64) -> Result<(), SwsError> {
         self.check_seq(seq)?;
         if reason.len() > REASON_BYTES_MAX {
@@ -292,15 +292,14 @@ impl Pool {
     }
 
     /// Removes a closed workspace from the pool (the kernel's retention decision) and
-    /// returns it.
-    pub fn forget(&mut self, id: u64) -> Result<Workspace, SwsError> {
+    /// returns it, shared with any copy of the pool that still holds it.
+    pub fn forget(&mut self, id: u64) -> Result<Arc<Workspace>, SwsError> {
         match self.workspace(id) {
             None => Err(SwsError::UnknownWorkspace { id }),
             Some(ws) if ws.is_open() => Err(SwsError::StillOpen { id }),
             Some(_) => self
                 .workspaces
                 .remove(&id)
-                .map(Arc::unwrap_or_clone)
                 .ok_or(SwsError::UnknownWorkspace { id }),
         }
     }

@@ -62,24 +62,85 @@ fn entries_are_scanned_per_key_in_order_and_paged() {
     assert!(reader.indexed());
 }
 
-// Goal: an entry naming a record outside its batch is refused and nothing of the batch is
-// written. Method: an entry for seq 1 with a batch at seq 2; the head and index unchanged.
+// Goal: an entry naming a record beyond its batch is refused and nothing of the batch is
+// written, while one naming an earlier record is taken (an ended thing is filed under the
+// record that began it). Method: a batch at seq 2 with an entry for seq 3, then one for 1.
 #[test]
-fn an_entry_outside_its_batch_is_refused() {
+fn an_entry_beyond_its_batch_is_refused_and_an_earlier_one_taken() {
     let temp = tempfile::tempdir().unwrap();
     let mut ledger = create_at(temp.path(), 1);
     ledger
         .append_indexed(records(0, 1), &[], Some(&[entry(b"k", 1, b"")]))
         .unwrap();
     let refused = ledger
-        .append_indexed(records(1, 1), &[], Some(&[entry(b"k", 1, b"")]))
+        .append_indexed(records(1, 1), &[], Some(&[entry(b"k", 3, b"")]))
         .unwrap_err();
     assert!(
-        matches!(refused, AppendError::IndexEntryOutside { seq: 1, .. }),
+        matches!(refused, AppendError::IndexEntryBeyond { seq: 3, last: 2 }),
         "{refused}"
     );
     assert_eq!(ledger.head().seq, 1);
     assert_eq!(seqs(&ledger.index_scan(b"k", None, 10).unwrap()), [1]);
+
+    ledger
+        .append_indexed(records(1, 1), &[], Some(&[entry(b"e", 1, b"ended")]))
+        .unwrap();
+    let found = ledger.index_scan(b"e", None, 10).unwrap();
+    assert_eq!(found, [(1, b"ended".to_vec())]);
+}
+
+// Goal: a backward scan gives a key's entries newest first, below the cursor, within the
+// reader's head and the limit. Method: entries at 1, 3, 5 under "a"; scans from several
+// cursors, and from a reader at head 3.
+#[test]
+fn entries_are_scanned_back_newest_first() {
+    let temp = tempfile::tempdir().unwrap();
+    let mut ledger = create_at(temp.path(), 1);
+    ledger
+        .append_indexed(
+            records(0, 5),
+            &[],
+            Some(&[
+                entry(b"a", 1, b""),
+                entry(b"a", 3, b""),
+                entry(b"a", 5, b""),
+            ]),
+        )
+        .unwrap();
+    assert_eq!(
+        seqs(&ledger.index_scan_back(b"a", None, 10).unwrap()),
+        [5, 3, 1]
+    );
+    assert_eq!(
+        seqs(&ledger.index_scan_back(b"a", Some(5), 10).unwrap()),
+        [3, 1]
+    );
+    assert_eq!(
+        seqs(&ledger.index_scan_back(b"a", Some(4), 1).unwrap()),
+        [3]
+    );
+    assert!(ledger
+        .index_scan_back(b"a", Some(1), 10)
+        .unwrap()
+        .is_empty());
+    assert!(ledger
+        .index_scan_back(b"a", Some(0), 10)
+        .unwrap()
+        .is_empty());
+    assert!(ledger.index_scan_back(b"b", None, 10).unwrap().is_empty());
+    let third = ledger.get(3).unwrap().unwrap();
+    let reader = ledger.reader_at(Head {
+        seq: third.seq,
+        hash: third.hash,
+    });
+    assert_eq!(
+        seqs(&reader.index_scan_back(b"a", None, 10).unwrap()),
+        [3, 1]
+    );
+    assert_eq!(
+        seqs(&reader.index_scan_back(b"a", Some(9), 10).unwrap()),
+        [3, 1]
+    );
 }
 
 // Goal: an append without index entries leaves the index behind, it stays behind across a
