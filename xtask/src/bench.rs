@@ -17,6 +17,7 @@ const BENCHES: &[(&str, &str)] = &[
     ("snapshot", "jitos-warp"),
     ("group_commit", "jitos-kernel"),
     ("recovery", "jitos-kernel"),
+    ("bounded_state", "jitos-kernel"),
     ("sws", "jitos-sws"),
     ("spawn", "jitos-sandbox"),
     ("jobs", "jitosd"),

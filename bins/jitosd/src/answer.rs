@@ -9,7 +9,7 @@ use jitos_proto::{
     PageView, ProcessSummary, RecordView, Request, Response, SnapshotView, SwsDetail, SwsSummary,
     WorkerView,
 };
-use jitos_sws::{Over, SwsError, Workspace};
+use jitos_sws::{Over, Status, SwsError};
 use jitos_tree::diff_trees;
 
 use crate::{jobs, views};
@@ -117,7 +117,7 @@ fn read_or_command(view: &View, request: &Request) -> Result<Answering, KernelEr
             Err(refused) => Response::Error(refused),
         },
         Request::SwsShow(sws) => sws_detail(view, *sws)?,
-        Request::JobShow(attempt) => job_show(view, *attempt),
+        Request::JobShow(attempt) => job_show(view, *attempt)?,
         Request::JobList { all, page } => match job_page(view, *all, page) {
             Ok(page) => Response::Jobs(page),
             Err(refused) => Response::Error(refused),
@@ -126,11 +126,11 @@ fn read_or_command(view: &View, request: &Request) -> Result<Answering, KernelEr
             Ok(page) => Response::Processes(page),
             Err(refused) => Response::Error(refused),
         },
-        Request::ProcessShow(id) => match view.processes().get(*id) {
-            Some(p) => Response::Process(crate::processes::views::detail(view, p)),
+        Request::ProcessShow(id) => match view.process(*id)? {
+            Some(p) => Response::Process(crate::processes::views::detail(view, &p)),
             None => no_process(*id),
         },
-        Request::ProcessLog { process, page } => match view.processes().get(*process) {
+        Request::ProcessLog { process, page } => match view.process(*process)? {
             Some(_) => match process_log_page(view, *process, page) {
                 Ok(page) => Response::ProcessLog(page),
                 Err(refused) => Response::Error(refused),
@@ -215,46 +215,69 @@ fn limit_of<C>(page: &PageRequest<C>) -> Result<usize, ErrorInfo> {
     })
 }
 
-/// A page of `jitos sws list`, in id order, from the cursor.
+/// A page of `jitos sws list`, open and closed, in id order, from the cursor.
 pub fn sws_page(view: &View, page: &PageRequest) -> Result<PageView<SwsSummary>, ErrorInfo> {
     let limit = limit_of(page)?;
-    let pool = view.pool();
-    let workspaces: Box<dyn Iterator<Item = &Workspace>> = match page.after {
-        Some(after) => Box::new(pool.workspaces_after(after)),
-        None => Box::new(pool.workspaces()),
-    };
-    let workspaces = workspaces.map(|ws| (ws.id, views::sws_summary(ws)));
-    Ok(page_of(workspaces, limit))
+    let found = view
+        .workspace_page(page.after, limit)
+        .map_err(|e| kernel_error_info(&e))?;
+    Ok(PageView {
+        items: found.items.iter().map(views::sws_summary).collect(),
+        next: found.next,
+    })
 }
 
-/// A page of `jitos job list [--all]`, newest first: attempts older than the cursor.
+/// A page of `jitos job list [--all]`, newest first: attempts older than the cursor, the
+/// running ones or (with `all`) every one.
 pub fn job_page(
     view: &View,
     all: bool,
     page: &PageRequest,
 ) -> Result<PageView<AttemptView>, ErrorInfo> {
     let limit = limit_of(page)?;
-    let attempts = view
-        .jobs()
-        .attempts_before(page.after.unwrap_or(u64::MAX))
-        .filter(|a| all || a.status == jitos_kernel::AttemptStatus::Running)
-        .map(|a| (a.id, jobs::views::attempt_view(a)));
-    Ok(page_of(attempts, limit))
+    let before = page.after.unwrap_or(u64::MAX);
+    if !all {
+        let running = view
+            .jobs()
+            .attempts_before(before)
+            .map(|a| (a.id, jobs::views::attempt_view(a)));
+        return Ok(page_of(running, limit));
+    }
+    let found = view
+        .attempt_page(page.after, limit)
+        .map_err(|e| kernel_error_info(&e))?;
+    Ok(PageView {
+        items: found.items.iter().map(jobs::views::attempt_view).collect(),
+        next: found.next,
+    })
 }
 
-/// A page of `jitos ps [--all]`, newest first: processes older than the cursor.
+/// A page of `jitos ps [--all]`, newest first: processes older than the cursor, the live
+/// ones or (with `all`) every one.
 pub fn process_page(
     view: &View,
     all: bool,
     page: &PageRequest,
 ) -> Result<PageView<ProcessSummary>, ErrorInfo> {
     let limit = limit_of(page)?;
-    let processes = view
-        .processes()
-        .before(page.after.unwrap_or(u64::MAX))
-        .filter(|p| all || !p.status.is_over())
-        .map(|p| (p.id, crate::processes::views::summary(p)));
-    Ok(page_of(processes, limit))
+    if !all {
+        let live = view
+            .processes()
+            .before(page.after.unwrap_or(u64::MAX))
+            .map(|p| (p.id, crate::processes::views::summary(p)));
+        return Ok(page_of(live, limit));
+    }
+    let found = view
+        .process_page(page.after, limit)
+        .map_err(|e| kernel_error_info(&e))?;
+    Ok(PageView {
+        items: found
+            .items
+            .iter()
+            .map(crate::processes::views::summary)
+            .collect(),
+        next: found.next,
+    })
 }
 
 /// A page of `jitos log --process PID`: its records after the cursor (a seq).
@@ -298,16 +321,15 @@ pub fn worker_page(
     Ok(page_of(rest, limit))
 }
 
-/// A workspace with what it changes, in keys and in files.
+/// A workspace with what it changes, in keys and in files (a closed one changes nothing
+/// any more: its summary says how it closed).
 fn sws_detail(view: &View, sws: u64) -> Result<Response, KernelError> {
-    let workspace =
-        view.pool()
-            .workspace(sws)
+    let summary =
+        view.workspace_summary(sws)?
             .ok_or(KernelError::Workspace(SwsError::UnknownWorkspace {
                 id: sws,
             }))?;
-    let summary = views::sws_summary(workspace);
-    let (changes, files) = if workspace.is_open() {
+    let (changes, files) = if summary.status == Status::Open {
         let changes = view
             .sws_diff(sws)?
             .into_iter()
@@ -323,21 +345,21 @@ fn sws_detail(view: &View, sws: u64) -> Result<Response, KernelError> {
         (Vec::new(), Vec::new())
     };
     Ok(Response::Sws(SwsDetail {
-        summary,
+        summary: views::sws_summary(&summary),
         changes,
         files,
     }))
 }
 
-/// One attempt, as `jitos job show` prints it.
-pub fn job_show(view: &View, attempt: u64) -> Response {
-    match view.jobs().attempt(attempt) {
-        Some(a) => Response::Job(jobs::views::attempt_view(a)),
+/// One attempt, running or ended, as `jitos job show` prints it.
+pub fn job_show(view: &View, attempt: u64) -> Result<Response, KernelError> {
+    Ok(match view.attempt(attempt)? {
+        Some(a) => Response::Job(jobs::views::attempt_view(&a)),
         None => Response::Error(ErrorInfo {
             code: ErrorCode::NotFound,
             message: format!("no attempt {attempt}; `jitos job list --all` lists them"),
         }),
-    }
+    })
 }
 
 fn no_process(id: u64) -> Response {
@@ -417,7 +439,14 @@ pub fn kernel_error_info(error: &KernelError) -> ErrorInfo {
         KernelError::BeyondHead { .. } | KernelError::BlobMissing { .. } => ErrorCode::NotFound,
         KernelError::ReadOnly => ErrorCode::ReadOnly,
         KernelError::Tree(_) => ErrorCode::BadRequest,
-        KernelError::Workspace(SwsError::UnknownWorkspace { .. }) => ErrorCode::NotFound,
+        KernelError::Workspace(SwsError::UnknownWorkspace { id }) => {
+            return ErrorInfo {
+                code: ErrorCode::NotFound,
+                message: format!(
+                    "workspace {id} is not open: it has closed or never existed; `jitos sws show {id}` says which"
+                ),
+            }
+        }
         KernelError::Workspace(SwsError::Rewrite(_)) => ErrorCode::RewriteRefused,
         KernelError::Workspace(_) => ErrorCode::BadRequest,
         KernelError::JobRefused(jitos_kernel::JobsError::UnknownAttempt { .. }) => {

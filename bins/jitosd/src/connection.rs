@@ -572,8 +572,13 @@ fn process_step(
     seen: Option<&Arc<Process>>,
     after: Option<u64>,
 ) -> Result<ProcessStep, jitos_kernel::KernelError> {
-    let Some(shared) = view.processes().shared(id) else {
-        return Ok(ProcessStep::Unknown);
+    // A process leaves the live state with its last record; then the index has it.
+    let shared = match view.processes().shared(id) {
+        Some(live) => live,
+        None => match view.process(id)? {
+            Some(ended) => Arc::new(ended),
+            None => return Ok(ProcessStep::Unknown),
+        },
     };
     // Most commits leave a followed process alone, and then it is the same allocation.
     if seen.is_some_and(|seen| Arc::ptr_eq(seen, &shared) || **seen == *shared) {

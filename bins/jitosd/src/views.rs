@@ -2,14 +2,14 @@
 
 use jitos_kernel::{
     Commit, HistoryStep, JobRecord, ProcessRecord, RefusedOp, ReplayOutcome, SwsRecord,
-    VerifyOutcome, View, KIND_GENESIS, KIND_REWRITE,
+    VerifyOutcome, View, WorkspaceSummary, KIND_GENESIS, KIND_REWRITE,
 };
 use jitos_ledger::{Actor, Record};
 use jitos_proto::{
     ActorView, ConflictEntry, ConflictView, GraphView, HistoryEntry, RecordView, ReplayReport,
     Response, StatusInfo, SwsState, SwsSummary, VerifyView,
 };
-use jitos_sws::{ConflictReport, Over, Status, Workspace};
+use jitos_sws::{ConflictReport, Over, Status};
 use jitos_warp::{Graph, Op};
 
 /// How many ops a record summary names before it says "and N more".
@@ -98,12 +98,12 @@ fn summarize_sws(seq: u64, op: &SwsRecord) -> String {
 }
 
 /// The wire form of a workspace.
-pub fn sws_summary(ws: &Workspace) -> SwsSummary {
+pub fn sws_summary(ws: &WorkspaceSummary) -> SwsSummary {
     SwsSummary {
         id: ws.id,
         parent: ws.parent,
         base_seq: ws.base_seq,
-        depth: ws.depth as u64,
+        depth: ws.depth,
         state: match &ws.status {
             Status::Open => SwsState::Open,
             Status::Collapsed { seq } => SwsState::Collapsed { seq: *seq },
@@ -112,9 +112,9 @@ pub fn sws_summary(ws: &Workspace) -> SwsSummary {
                 reason: reason.clone(),
             },
         },
-        overlay_entries: ws.overlay.len() as u64,
-        reads: (ws.footprint.reads.len() + ws.footprint.nodes_read.len()) as u64,
-        writes: ws.footprint.writes.len() as u64,
+        overlay_entries: ws.overlay_entries,
+        reads: ws.reads,
+        writes: ws.writes,
     }
 }
 

@@ -224,7 +224,8 @@ impl JobRunner {
     pub async fn run(self: &Arc<Self>, actor: Actor, spec: JobSpec) -> Response {
         match self.start(actor, spec.clone()).await {
             Ok((attempt, ended)) if spec.wait => match ended.await {
-                Ok(()) => crate::answer::job_show(&self.kernel.view(), attempt),
+                Ok(()) => crate::answer::job_show(&self.kernel.view(), attempt)
+                    .unwrap_or_else(|e| Response::Error(crate::answer::kernel_error_info(&e))),
                 Err(_) => error(
                     ErrorCode::ShuttingDown,
                     "jitosd stopped before the job ended",

@@ -162,19 +162,15 @@ impl ProcessService {
             .await
         {
             Ok(Outcome::Recorded(record)) => {
-                // An answer of `fail` ends the process without a scheduler decision.
-                let view = self.kernel.view();
-                if view
-                    .processes()
-                    .get(process)
-                    .is_some_and(|p| p.status.is_over())
-                {
+                // An answer of `fail` ends the process without a scheduler decision; an
+                // ended process leaves the live state.
+                if self.kernel.view().processes().get(process).is_none() {
                     self.runner.process_ended(process);
                 }
                 Response::ProcessRecorded { seq: record.seq }
             }
             Ok(other) => unexpected(&other),
-            Err(e) => Response::Error(process_error_info(&e)),
+            Err(e) => Response::Error(process_error_info(&self.kernel.view(), &e)),
         }
     }
 
@@ -193,7 +189,7 @@ impl ProcessService {
                 Response::ProcessRecorded { seq: record.seq }
             }
             Ok(other) => unexpected(&other),
-            Err(e) => Response::Error(process_error_info(&e)),
+            Err(e) => Response::Error(process_error_info(&self.kernel.view(), &e)),
         }
     }
 }
@@ -206,14 +202,24 @@ fn unexpected(outcome: &Outcome) -> Response {
     )
 }
 
-/// A refused process operation is a request the process's state does not allow.
-fn process_error_info(error: &jitos_kernel::KernelError) -> ErrorInfo {
+/// A refused process operation is a request the process's state does not allow; one
+/// that names a process no longer live says how it ended, as of `view`.
+fn process_error_info(view: &jitos_kernel::View, error: &jitos_kernel::KernelError) -> ErrorInfo {
     match error {
         jitos_kernel::KernelError::ProcessRefused(jitos_sched::SchedError::UnknownProcess {
             process,
-        }) => ErrorInfo {
-            code: ErrorCode::NotFound,
-            message: format!("no process {process}; `jitos ps --all` lists them"),
+        }) => match view.process(*process) {
+            Ok(Some(ended)) => ErrorInfo {
+                code: ErrorCode::BadRequest,
+                message: format!(
+                    "process {process} has ended ({}); `jitos inspect {process}` shows how",
+                    ended.status.name()
+                ),
+            },
+            _ => ErrorInfo {
+                code: ErrorCode::NotFound,
+                message: format!("no process {process}; `jitos ps --all` lists them"),
+            },
         },
         jitos_kernel::KernelError::ProcessRefused(refusal) => ErrorInfo {
             code: ErrorCode::BadRequest,
