@@ -2,8 +2,9 @@
 //! and CLI: `sws list`, `job list`, `ps` and `log --process` paged with `--limit` and
 //! `--after`; a limit over the maximum refused; a graph larger than a frame shown whole;
 //! an answer too large for a frame refused with an error frame on a connection that
-//! carries on; `jitos wait` following a process to its end; a client of the previous
-//! protocol refused at its hello.
+//! carries on; `jitos wait` following a process to its end; closed workspaces, ended
+//! attempts and ended processes answered from the ledger after a restart; a client of the
+//! previous protocol refused at its hello.
 #![allow(clippy::unwrap_used)]
 
 use std::fs;
@@ -193,6 +194,91 @@ fn lists_page_through_every_item_once() {
         text.contains(&format!(" {} ", newest_first[ITEMS - 1])),
         "{text}"
     );
+}
+
+// Goal: closed workspaces, ended attempts and ended processes, which the daemon no longer
+// holds in memory, are still listed, shown and followed after a restart, beside the live
+// ones; acting on an ended one names how it ended. Method: three workspaces with a noop
+// job each; discard one, collapse one; two waiting processes, one cancelled; kill and
+// restart the daemon; then the lists, `sws show`, `job show`, `inspect`, `wait`, and a
+// second cancel and a collapse of the discarded workspace.
+#[test]
+fn ended_things_are_answered_after_a_restart() {
+    let sandbox = Sandbox::new();
+    let daemon = start(&sandbox);
+    let mut client = daemon.client();
+    let mut workspaces = Vec::new();
+    let mut attempts = Vec::new();
+    for _ in 0..3 {
+        let sws = create_sws(&mut client);
+        workspaces.push(sws);
+        attempts.push(run_job(&mut client, job_spec("noop", sws, &[])).id);
+    }
+    let [discarded, collapsed, open] = [0, 1, 2].map(|i| workspaces[i].to_string());
+    assert_success(
+        "sws discard",
+        &sandbox.jitos(&["sws", "discard", &discarded, "--reason", "not needed"]),
+    );
+    assert_success(
+        "sws collapse",
+        &sandbox.jitos(&["sws", "collapse", &collapsed]),
+    );
+    let cancelled = submit_asking(&sandbox, "gone");
+    let waiting = submit_asking(&sandbox, "kept");
+    assert_success(
+        "cancel",
+        &sandbox.jitos(&["cancel", &cancelled.to_string()]),
+    );
+    drop(client);
+    drop(daemon);
+    let _daemon = start(&sandbox);
+
+    let listed = json(&sandbox, &["sws", "list"]).to_string();
+    for sws in &workspaces {
+        assert!(
+            listed.contains(&format!("\"id\":{sws},")),
+            "{sws} in {listed}"
+        );
+    }
+    let shown = json(&sandbox, &["sws", "show", &discarded]).to_string();
+    assert!(shown.contains("not needed"), "{shown}");
+    let shown = json(&sandbox, &["sws", "show", &open]).to_string();
+    assert!(shown.contains("open") || shown.contains("Open"), "{shown}");
+
+    let jobs = page_through(&sandbox, &["job", "list", "--all"], "id");
+    let mut newest_first = attempts.clone();
+    newest_first.reverse();
+    assert_eq!(jobs, newest_first);
+    assert!(json(&sandbox, &["job", "list"])["items"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    let job = json(&sandbox, &["job", "show", &attempts[0].to_string()]);
+    assert!(job["state"]["Done"].is_object(), "{job}");
+
+    assert_eq!(
+        page_through(&sandbox, &["ps", "--all"], "id"),
+        [waiting, cancelled]
+    );
+    assert_eq!(page_through(&sandbox, &["ps"], "id"), [waiting]);
+    let inspected = json(&sandbox, &["inspect", &cancelled.to_string()]);
+    assert_eq!(inspected["summary"]["status"], "cancelled", "{inspected}");
+    // A process that did not end done makes `wait` exit 1, with its end on stdout.
+    let followed = sandbox.jitos(&["--json", "wait", &cancelled.to_string()]);
+    assert_eq!(followed.status.code(), Some(1), "{followed:?}");
+    let followed: serde_json::Value = serde_json::from_slice(&followed.stdout).unwrap();
+    assert_eq!(followed["summary"]["status"], "cancelled", "{followed}");
+
+    let again = assert_failure(
+        "cancel again",
+        &sandbox.jitos(&["cancel", &cancelled.to_string()]),
+    );
+    assert!(again.contains("has ended (cancelled)"), "{again}");
+    let closed = assert_failure(
+        "collapse a discarded workspace",
+        &sandbox.jitos(&["sws", "collapse", &discarded]),
+    );
+    assert!(closed.contains("is not open"), "{closed}");
 }
 
 // Goal: a limit beyond the maximum, or of zero, is refused with a message naming the
