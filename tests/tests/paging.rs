@@ -240,10 +240,13 @@ fn ended_things_are_answered_after_a_restart() {
             "{sws} in {listed}"
         );
     }
-    let shown = json(&sandbox, &["sws", "show", &discarded]).to_string();
-    assert!(shown.contains("not needed"), "{shown}");
-    let shown = json(&sandbox, &["sws", "show", &open]).to_string();
-    assert!(shown.contains("open") || shown.contains("Open"), "{shown}");
+    let shown = json(&sandbox, &["sws", "show", &discarded]);
+    assert_eq!(
+        shown["summary"]["state"]["discarded"]["reason"], "not needed",
+        "{shown}"
+    );
+    let shown = json(&sandbox, &["sws", "show", &open]);
+    assert_eq!(shown["summary"]["state"], "open", "{shown}");
 
     let jobs = page_through(&sandbox, &["job", "list", "--all"], "id");
     let mut newest_first = attempts.clone();

@@ -443,7 +443,7 @@ pub fn kernel_error_info(error: &KernelError) -> ErrorInfo {
             return ErrorInfo {
                 code: ErrorCode::NotFound,
                 message: format!(
-                    "workspace {id} is not open: it has closed or never existed; `jitos sws show {id}` says which"
+                    "workspace {id} is not open: it has closed or never existed; `jitos sws list` lists them"
                 ),
             }
         }

@@ -19,12 +19,13 @@ use crate::{index, time_travel, Attempt, Ended, KernelError, Page, State, View};
 const HELD: u8 = 1;
 const OMITTED: u8 = 2;
 
-/// Largest final form kept in an entry; a larger one is marked omitted.
-const VALUE_BYTES_MAX: usize = 64 * 1024;
+/// Largest final form kept in an entry (the index's bound, less the tag); a larger one is
+/// marked omitted, and each read of it folds to its ending record, so it is kept large.
+const VALUE_BYTES_MAX: usize = jitos_ledger::INDEX_VALUE_BYTES_MAX - 1;
 /// What decoding a kept form may claim (bincode counts memory a value claims, not bytes
 /// read); a form whose claim is larger is marked omitted when written, so every kept one
 /// reads back.
-const DECODE_CLAIM_MAX: usize = 1024 * 1024;
+const DECODE_CLAIM_MAX: usize = 16 * 1024 * 1024;
 
 /// A workspace in a line: what a closed one keeps (its overlay and logs go with it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -217,8 +218,20 @@ impl View {
         Ok(merge(live, ended, Order::Down(before), limit))
     }
 
+    /// The last record this view's state folded: the head, or the record before the
+    /// first bad one of a broken store opened read-only.
+    fn folded_through(&self) -> u64 {
+        match &self.facts.broken_at {
+            Some((bad, _)) => bad.saturating_sub(1),
+            None => self.head().seq,
+        }
+    }
+
     /// Ended thing `id` of kind `T`, if the index (or, without one, the ledger) has it.
     fn ended_one<T: EndedForm>(&self, id: u64) -> Result<Option<T>, KernelError> {
+        if id > self.folded_through() {
+            return Ok(None);
+        }
         if !index::usable(&self.ledger) {
             return Ok(self
                 .ended_by_fold::<T>()?
@@ -263,6 +276,9 @@ impl View {
             let exhausted = entries.len() < wanted;
             for (id, value) in &entries {
                 cursor = cursor.past(*id);
+                if *id > self.folded_through() {
+                    continue;
+                }
                 // Ended after this view's head: the view's live copy answers for it.
                 if !T::is_live(&self.state, *id) {
                     found.push((*id, read_value::<T>(&self.ledger, *id, value)?));
@@ -275,12 +291,12 @@ impl View {
         }
     }
 
-    /// Every ended thing of kind `T` up to this view's head, in id order, by folding the
+    /// Every ended thing of kind `T` up to this view's state, in id order, by folding the
     /// ledger from genesis: for a store opened read-only before it was indexed.
     fn ended_by_fold<T: EndedForm>(&self) -> Result<Vec<(u64, T)>, KernelError> {
         let mut state = State::default();
         let mut found = Vec::new();
-        for record in self.ledger.range(0, self.head().seq) {
+        for record in self.ledger.range(0, self.folded_through()) {
             let folded = state.fold(&record?)?;
             found.extend(folded.ended.iter().filter_map(T::take));
         }
@@ -386,5 +402,43 @@ fn merge<T>(
             last = Some(id);
             items.push(item);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Goal: the bytes an ended workspace is kept in are pinned: a change to
+    // `WorkspaceSummary` or `jitos_sws::Status` changes this digest and must come with a
+    // new `INDEX_LAYOUT`, so no build misreads another's entries. Method: the BLAKE3 of a
+    // fixed summary's entry value, against the value it has for layout 2.
+    #[test]
+    fn the_ended_workspace_layout_is_pinned() {
+        let summary = WorkspaceSummary {
+            id: 7,
+            parent: Some(3),
+            base_seq: 5,
+            depth: 2,
+            status: Status::Discarded {
+                seq: 9,
+                reason: "not needed".to_owned(),
+            },
+            overlay_entries: 4,
+            reads: 3,
+            writes: 2,
+        };
+        let bytes = keep(&summary).unwrap_or_default();
+        assert_eq!(
+            (
+                index::INDEX_LAYOUT,
+                blake3::hash(&bytes).to_hex().to_string()
+            ),
+            (
+                2,
+                "3ff817750fab1ff0fc9ff39c4851445f7c97c8c5544e838e2b17857d4e68024b".to_owned()
+            ),
+            "the ended workspace's bytes changed: bump INDEX_LAYOUT, then pin the new digest"
+        );
     }
 }

@@ -23,9 +23,16 @@ const NODE_HELD: u8 = 1;
 const NODE_OMITTED: u8 = 2;
 
 /// The layout of the keys and values below and in `ended.rs`; a change to either (or to
-/// the serde shape of `Node`, `Attempt`, `Process` or `WorkspaceSummary`) bumps it, and a
-/// store indexed in another layout is indexed again at open. Layout 1 had no ended forms.
+/// the serde shape of `Node` or `WorkspaceSummary`, each pinned by a golden test) bumps it,
+/// and a store indexed in another layout is indexed again at open. Layout 1 had no ended
+/// forms.
 pub(crate) const INDEX_LAYOUT: u32 = 2;
+
+/// The layout a store's index is kept in: `INDEX_LAYOUT` and the snapshot's
+/// `STATE_LAYOUT` together, since ended entries hold `Attempt` and `Process` as serde
+/// writes them and the snapshot's golden test pins those shapes to `STATE_LAYOUT`; a
+/// change there indexes every store again.
+pub(crate) const STORED_LAYOUT: u32 = INDEX_LAYOUT << 16 | crate::STATE_LAYOUT;
 
 /// Largest node state kept in an entry: the index grows by this at most per node a record
 /// touches, whatever the node's size; a larger node is marked omitted.
@@ -126,7 +133,7 @@ pub(crate) fn entries(after: &State, seq: u64, folded: &Folded) -> Vec<IndexEntr
 
 /// Whether `ledger`'s index answers in full in this build's layout.
 pub(crate) fn usable(ledger: &Ledger) -> bool {
-    ledger.indexed() && ledger.index_layout() == INDEX_LAYOUT
+    ledger.indexed() && ledger.index_layout() == STORED_LAYOUT
 }
 
 /// Indexes what `ledger` has not indexed in this layout, at a writable open. The index is
@@ -145,9 +152,9 @@ pub(crate) fn build(ledger: &mut Ledger) {
 /// byte-bounded synced writes and marking the index complete only at the end: a crash
 /// before it means indexing again, and writing an entry twice writes the same bytes.
 fn build_from_genesis(ledger: &mut Ledger) -> Result<(), KernelError> {
-    if ledger.index_layout() != INDEX_LAYOUT {
+    if ledger.index_layout() != STORED_LAYOUT {
         ledger
-            .reset_index(INDEX_LAYOUT)
+            .reset_index(STORED_LAYOUT)
             .map_err(|e| KernelError::OpWrite(e.to_string()))?;
     }
     let head = ledger.head().seq;

@@ -37,18 +37,6 @@ pub enum AttemptStatus {
     },
 }
 
-impl AttemptStatus {
-    /// A short lowercase name, for tables and JSON.
-    pub fn name(&self) -> &'static str {
-        match self {
-            AttemptStatus::Running => "running",
-            AttemptStatus::Done { .. } => "done",
-            AttemptStatus::Failed { .. } => "failed",
-            AttemptStatus::Refused { .. } => "refused",
-        }
-    }
-}
-
 /// One dispatched attempt.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attempt {
@@ -93,11 +81,6 @@ impl Jobs {
         self.attempts.get(&id).map(Arc::as_ref)
     }
 
-    /// Every running attempt, oldest first.
-    pub fn attempts(&self) -> impl DoubleEndedIterator<Item = &Attempt> + '_ {
-        self.attempts.values().map(Arc::as_ref)
-    }
-
     /// The running attempts with an id below `before`, newest first: a page from a cursor in
     /// O(log n) to its start.
     pub fn attempts_before(&self, before: u64) -> impl Iterator<Item = &Attempt> + '_ {
@@ -105,8 +88,8 @@ impl Jobs {
     }
 
     /// Attempts dispatched without a terminal record, oldest first.
-    pub fn running(&self) -> impl Iterator<Item = &Attempt> + '_ {
-        self.attempts()
+    pub fn running(&self) -> impl DoubleEndedIterator<Item = &Attempt> + '_ {
+        self.attempts.values().map(Arc::as_ref)
     }
 
     /// A registered worker and the seq of its latest registration.

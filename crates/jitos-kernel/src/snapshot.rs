@@ -293,7 +293,7 @@ mod tests {
     #[test]
     fn a_snapshot_reads_back_as_its_state() {
         let state = state();
-        assert_eq!(state.jobs.attempts().count(), 1);
+        assert_eq!(state.jobs.running().count(), 1);
         assert_eq!(state.processes.all().count(), 1);
         let bytes = state.encode_snapshot().unwrap();
         assert_eq!(&bytes[..8], MAGIC);

@@ -41,17 +41,18 @@ impl View {
         &self.state.graph
     }
 
-    /// The workspaces.
+    /// The open workspaces ([`View::workspace_summary`] answers closed ones too).
     pub fn pool(&self) -> &Pool {
         &self.state.pool
     }
 
-    /// The attempts and the worker registry.
+    /// The running attempts and the worker registry ([`View::attempt`] answers ended
+    /// attempts too).
     pub fn jobs(&self) -> &Jobs {
         &self.state.jobs
     }
 
-    /// Every process.
+    /// The live processes ([`View::process`] answers ended ones too).
     pub fn processes(&self) -> &Processes {
         &self.state.processes
     }

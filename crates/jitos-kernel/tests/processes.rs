@@ -511,7 +511,7 @@ fn the_index_answers_as_the_fold_does_and_is_built_at_open() {
     assert!(!indexed.1.is_empty());
     // The process ended, and with it its attempts and workspaces: none stays in the state.
     assert_eq!(kernel.processes().all().count(), 0);
-    assert_eq!(kernel.jobs().attempts().count(), 0);
+    assert_eq!(kernel.jobs().running().count(), 0);
     assert_eq!(kernel.pool().workspaces().count(), 0);
     assert!(
         indexed.2.iter().any(|line| line.starts_with("attempt")),
@@ -546,7 +546,10 @@ fn the_index_answers_as_the_fold_does_and_is_built_at_open() {
 
     let rebuilt = open(dir.path(), clock.clone());
     assert!(rebuilt.ledger().indexed());
-    assert_eq!(rebuilt.ledger().index_layout(), 2);
+    assert_eq!(
+        rebuilt.ledger().index_layout(),
+        2 << 16 | jitos_kernel::STATE_LAYOUT
+    );
     assert_eq!(indexed_answers(&rebuilt, process), indexed);
     drop(rebuilt);
 

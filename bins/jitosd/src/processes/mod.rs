@@ -216,10 +216,11 @@ fn process_error_info(view: &jitos_kernel::View, error: &jitos_kernel::KernelErr
                     ended.status.name()
                 ),
             },
-            _ => ErrorInfo {
+            Ok(None) => ErrorInfo {
                 code: ErrorCode::NotFound,
                 message: format!("no process {process}; `jitos ps --all` lists them"),
             },
+            Err(read) => crate::answer::kernel_error_info(&read),
         },
         jitos_kernel::KernelError::ProcessRefused(refusal) => ErrorInfo {
             code: ErrorCode::BadRequest,
