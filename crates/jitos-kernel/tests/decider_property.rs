@@ -240,7 +240,7 @@ fn resolve(view: &View, action: &Action) -> Command {
     let workspaces = Known::new(view.pool().workspaces().map(|w| (w.id, w.is_open())));
     let attempts = Known::new(
         view.jobs()
-            .attempts()
+            .running()
             .map(|a| (a.id, a.status == AttemptStatus::Running)),
     );
     let processes = Known::new(
