@@ -1,18 +1,25 @@
 //! Warm workers through the real daemon: what one job of a reusable worker leaves (in its
-//! memory, its job's directory, its home) reaches later jobs of the same scope and never
-//! a job of another; a crashed instance fails only its own attempt; instances are retired
-//! after their jobs and when idle; none outlives a daemon killed with SIGKILL.
+//! memory, its job's directory, its home) reaches later jobs of the same user and never a
+//! job of another user; a crashed instance fails only its own attempt; instances are
+//! retired after their jobs and when idle; none outlives a daemon killed with SIGKILL.
 //!
 //! The worker is `jitos-worker-leftover`, copied in as the built-in `noop` (so it is
 //! reusable): each job proposes a node `probe:<attempt>` saying what it found.
 #![allow(clippy::unwrap_used)]
 
-use std::{collections::BTreeMap, fs, path::PathBuf, time::Duration};
+use std::{
+    collections::BTreeMap,
+    fs,
+    os::unix::{fs::PermissionsExt, process::CommandExt},
+    path::PathBuf,
+    process::Output,
+    time::Duration,
+};
 
 use jitos_proto::{AttemptState, Client, Request, Response};
 use jitos_system_tests::{
-    assert_success, bin_path, call, children_running, create_sws, is_alive, job_spec, run_job,
-    terminal_records, wait_until, Daemon, Sandbox,
+    assert_success, bin_path, call, children_running, create_sws, is_alive, job_spec, root_or_skip,
+    run_bounded, run_job, terminal_records, wait_until, Daemon, Sandbox,
 };
 use jitos_warp::Value;
 
@@ -105,23 +112,72 @@ fn probe_as(worker: &str, client: &mut Client, sws: u64, args: &[&str]) -> Found
         .unwrap_or_else(|| panic!("attempt {} proposed no probe node", view.id))
 }
 
+/// The second user of these tests.
+const NOBODY: u32 = 65534;
+
+/// Lets `NOBODY` reach the daemon's socket, which the daemon makes its own uid's alone:
+/// the test stands in for an operator who opens it to another user.
+fn open_socket_to_nobody(sandbox: &Sandbox) {
+    for (path, mode) in [
+        (sandbox.path(), 0o755),
+        (sandbox.socket().parent().unwrap(), 0o755),
+        (sandbox.socket(), 0o666),
+    ] {
+        fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+    }
+}
+
+/// `jitos --json ARGS` run as `NOBODY`; it must succeed. What it printed.
+fn jitos_as_nobody(sandbox: &Sandbox, args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["--json"];
+    all.extend(args);
+    let mut command = sandbox.jitos_command(&all);
+    command.uid(NOBODY).gid(NOBODY);
+    let output: Output = run_bounded(&mut command, &[], Duration::from_secs(60));
+    let text = assert_success(&format!("jitos {} as nobody", all.join(" ")), &output);
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("no JSON ({e}): {text}"))
+}
+
+/// Runs one probe job as `NOBODY` in `sws`; it must end done. What it found.
+fn probe_as_nobody(sandbox: &Sandbox, client: &mut Client, sws: u64) -> Found {
+    let sws_arg = sws.to_string();
+    let attempt = jitos_as_nobody(
+        sandbox,
+        &["job", "run", "--sws", &sws_arg, "noop", "--", "look"],
+    );
+    let id = attempt["id"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("job run printed {attempt}"));
+    probes_in(client, Some(sws))
+        .remove(&id)
+        .unwrap_or_else(|| panic!("attempt {id} proposed no probe node"))
+}
+
 /// The home of the instance that ran a job found in `cwd`.
 fn home_of(found: &Found) -> PathBuf {
     found.cwd.parent().unwrap().to_owned()
 }
 
 // Goal: memory, files in a job's directory and files in the instance's home reach the
-// next job of the same workspace and never a job of another, even while the first
-// workspace's instance is alive and idle. Method: plant a token in workspace A; a second
-// job in A (the positive control) finds it in memory and in the home, and finds its own
-// directory fresh; a job in B runs in another process and finds nothing, while A's
-// instance still runs.
+// next job of the same user, in any workspace, and never a job of another user, even
+// while the first user's instance is alive and idle. Method: root plants a token in
+// workspace A; root's job in B (the positive control) finds it in memory and in the home,
+// and finds its own directory fresh; a job of uid 65534 in C runs in another process and
+// finds nothing, while root's instance still runs.
 #[test]
-fn what_a_job_leaves_reaches_only_later_jobs_of_its_workspace() {
+fn what_a_job_leaves_reaches_only_later_jobs_of_its_user() {
+    if !root_or_skip("a second user's client is started with setuid") {
+        return;
+    }
     let sandbox = Sandbox::new();
     let daemon = start(&sandbox, &[]);
+    open_socket_to_nobody(&sandbox);
     let mut client = daemon.client();
-    let (a, b) = (create_sws(&mut client), create_sws(&mut client));
+    let (a, b, c) = (
+        create_sws(&mut client),
+        create_sws(&mut client),
+        create_sws(&mut client),
+    );
 
     let planted = probe(&mut client, a, &["plant", "secret-a"]);
     assert_eq!(
@@ -136,17 +192,26 @@ fn what_a_job_leaves_reaches_only_later_jobs_of_its_workspace() {
         || !planted.cwd.exists(),
     );
 
-    let again = probe(&mut client, a, &["look"]);
-    assert_eq!(again.pid, planted.pid, "A's jobs did not share an instance");
+    let again = probe(&mut client, b, &["look"]);
+    assert_eq!(
+        again.pid, planted.pid,
+        "root's jobs did not share an instance"
+    );
     assert_eq!(again.jobs, 2);
     assert_eq!(again.memory, "secret-a", "{again:?}");
     assert_eq!(again.home, "planted-secret-a", "{again:?}");
     assert_eq!(again.job_dir, "", "the job's directory was not fresh");
     assert_ne!(again.cwd, planted.cwd);
 
-    let other = probe(&mut client, b, &["look"]);
-    assert!(is_alive(planted.pid), "A's instance was retired meanwhile");
-    assert_ne!(other.pid, planted.pid, "B's job ran in A's instance");
+    let other = probe_as_nobody(&sandbox, &mut client, c);
+    assert!(
+        is_alive(planted.pid),
+        "root's instance was retired meanwhile"
+    );
+    assert_ne!(
+        other.pid, planted.pid,
+        "uid {NOBODY}'s job ran in root's instance"
+    );
     assert_eq!(
         (
             other.memory.as_str(),
@@ -154,7 +219,7 @@ fn what_a_job_leaves_reaches_only_later_jobs_of_its_workspace() {
             other.job_dir.as_str()
         ),
         ("", "", ""),
-        "B's job saw what A's left: {other:?}"
+        "uid {NOBODY}'s job saw what root's left: {other:?}"
     );
     assert_ne!(home_of(&other), home_of(&planted));
 }
@@ -248,18 +313,21 @@ fn wait_for(sandbox: &Sandbox, process: u64, status: &str) -> serde_json::Value 
     shown
 }
 
-// Goal: the same for processes: a process's jobs share an instance, another process's
-// job never sees what they left, even while the first process's instance is alive and
-// idle. Method: process P1 plants a token, then asks a person before it looks; meanwhile
-// P2 looks; then P1 is approved and looks (the positive control).
+// Goal: the same for processes: the jobs of one user's processes share an instance,
+// another user's process never sees what they left, even while the first user's
+// instance is alive and idle. Method: root's process P1 plants a token, then asks a
+// person before it looks; meanwhile P2 of uid 65534 looks; then root's P3 looks (the
+// positive control across processes) and P1 is approved and looks.
 #[test]
-fn what_a_job_leaves_reaches_only_later_jobs_of_its_process() {
+fn what_a_job_leaves_reaches_only_later_jobs_of_its_users_processes() {
+    if !root_or_skip("a second user's client is started with setuid") {
+        return;
+    }
     let sandbox = Sandbox::new();
     let dir = sandbox.path().join("methods");
     fs::create_dir(&dir).unwrap();
     fs::write(dir.join("probe.toml"), METHODS).unwrap();
-    // Idle instances outlive the test unless retired, so only a retirement at the
-    // process's end can pass its last check.
+    // Long enough that no instance retires idle during the test.
     let daemon = start(
         &sandbox,
         &[
@@ -269,6 +337,7 @@ fn what_a_job_leaves_reaches_only_later_jobs_of_its_process() {
             "600000",
         ],
     );
+    open_socket_to_nobody(&sandbox);
     let mut client = daemon.client();
 
     let p1 = submit(
@@ -285,48 +354,67 @@ fn what_a_job_leaves_reaches_only_later_jobs_of_its_process() {
     };
 
     // P2 collapses into the system while P1 still waits, so the system holds its node only.
-    let p2 = submit(&sandbox, "p2.toml", "look_once", "");
+    let intent = sandbox.path().join("p2.toml");
+    fs::write(
+        &intent,
+        "goal = \"look_once\"\n[allow]\nworkers = [\"noop\"]\n",
+    )
+    .unwrap();
+    let p2 = jitos_as_nobody(&sandbox, &["submit", intent.to_str().unwrap()])["process"]
+        .as_u64()
+        .unwrap();
     wait_for(&sandbox, p2, "done");
     let looked: Vec<Found> = probes_in(&mut client, None).into_values().collect();
     let [other] = looked.as_slice() else {
         panic!("the system has {} probe nodes", looked.len())
     };
     assert!(is_alive(planted.pid), "P1's instance was retired meanwhile");
-    assert_ne!(other.pid, planted.pid, "P2's job ran in P1's instance");
+    assert_ne!(other.pid, planted.pid, "P2's job ran in root's instance");
     assert_eq!(
         (other.memory.as_str(), other.home.as_str()),
         ("", ""),
         "P2's job saw what P1's left: {other:?}"
     );
 
+    let p3 = submit(&sandbox, "p3.toml", "look_once", "");
+    wait_for(&sandbox, p3, "done");
+    let by_root = probes_in(&mut client, None);
+    let seen = by_root
+        .values()
+        .find(|found| found.jobs == 2)
+        .unwrap_or_else(|| panic!("P3 did not look in root's instance: {by_root:?}"));
+    assert_eq!(seen.pid, planted.pid);
+    assert_eq!(seen.memory, "secret-p1", "{seen:?}");
+
     assert_success("approve", &sandbox.jitos(&["approve", &p1.to_string()]));
     wait_for(&sandbox, p1, "done");
     let probes = probes_in(&mut client, None);
     let seen = probes
         .values()
-        .find(|found| found.jobs == 2)
+        .find(|found| found.jobs == 3)
         .unwrap_or_else(|| panic!("P1 did not look in the same instance: {probes:?}"));
     assert_eq!(seen.pid, planted.pid);
     assert_eq!(seen.memory, "secret-p1", "{seen:?}");
     assert_eq!(seen.home, "planted-secret-p1", "{seen:?}");
-    // Its process has ended: its instance is retired, its home removed.
-    wait_until("P1's instance's end", Duration::from_secs(10), || {
-        !is_alive(planted.pid) && !home_of(planted).exists()
-    });
 }
 
 // Goal: a crashed instance fails its own attempt, once, as crashed, and nothing else:
-// another workspace's idle instance keeps running, and the next job of the same workspace
-// gets a fresh instance. Method: one job in each of A and B, a crash in A, then a job in
-// each again.
+// another user's idle instance keeps running, and the next job of the crashed instance's
+// user gets a fresh instance. Method: one job of root in A and one of uid 65534 in B, a
+// crash of root's instance, then a job of each again.
 #[test]
 fn a_crashed_instance_fails_only_its_attempt() {
+    if !root_or_skip("a second user's client is started with setuid") {
+        return;
+    }
     let sandbox = Sandbox::new();
     let daemon = start(&sandbox, &[]);
+    open_socket_to_nobody(&sandbox);
     let mut client = daemon.client();
     let (a, b) = (create_sws(&mut client), create_sws(&mut client));
     let in_a = probe(&mut client, a, &["look"]);
-    let in_b = probe(&mut client, b, &["look"]);
+    let in_b = probe_as_nobody(&sandbox, &mut client, b);
+    assert_ne!(in_a.pid, in_b.pid, "two users' jobs shared an instance");
 
     let crashed = run_job(&mut client, job_spec("noop", a, &["crash"]));
     match &crashed.state {
@@ -343,8 +431,11 @@ fn a_crashed_instance_fails_only_its_attempt() {
         || !home_of(&in_a).exists(),
     );
 
-    let b_again = probe(&mut client, b, &["look"]);
-    assert_eq!(b_again.pid, in_b.pid, "B's instance was disturbed");
+    let b_again = probe_as_nobody(&sandbox, &mut client, b);
+    assert_eq!(
+        b_again.pid, in_b.pid,
+        "the other user's instance was disturbed"
+    );
     assert_eq!(b_again.jobs, 2);
     let a_again = probe(&mut client, a, &["look"]);
     assert_ne!(a_again.pid, in_a.pid);
@@ -386,36 +477,6 @@ fn instances_are_retired_after_their_jobs_and_when_idle() {
     assert_eq!(after.jobs, 1, "{after:?}");
 }
 
-// Goal: an instance bound to a workspace retires when the workspace is discarded, not
-// after its idle time. Method: a ten-minute idle time; a job in A, then A discarded; the
-// instance and its home must go.
-#[test]
-fn an_instance_retires_when_its_workspace_ends() {
-    let sandbox = Sandbox::new();
-    let daemon = start(&sandbox, &["--warm-idle-ms", "600000"]);
-    let mut client = daemon.client();
-    let a = create_sws(&mut client);
-    let found = probe(&mut client, a, &["look"]);
-    assert!(
-        is_alive(found.pid),
-        "control: the instance idles after its job"
-    );
-    let discarded = call(
-        &mut client,
-        &Request::SwsDiscard {
-            sws: a,
-            reason: "done with it".to_owned(),
-        },
-    );
-    assert!(
-        matches!(discarded, Response::SwsRecorded { .. }),
-        "{discarded:?}"
-    );
-    wait_until("the instance's end", Duration::from_secs(10), || {
-        !is_alive(found.pid) && !home_of(&found).exists()
-    });
-}
-
 // Goal: with `--warm-instances-max 0`, a reusable worker runs one process per job, as
 // before warm workers. Method: two jobs in one workspace run in two processes, and none
 // stays.
@@ -433,16 +494,16 @@ fn no_instances_are_kept_when_the_operator_allows_none() {
 }
 
 // Goal: no warm instance outlives a daemon killed with SIGKILL, idle or busy, and the
-// busy one's attempt ends once, as interrupted, at the restart. Method: an idle instance
-// in A, a hanging job in C's instance, spares; SIGKILL; after the restart, none of their
-// processes runs and their homes are gone.
+// busy one's attempt ends once, as interrupted, at the restart. Method: a hanging job in
+// an instance that ran a job in C, then a job in A, which the busy instance cannot take
+// (so it runs in another, idle after it), spares; SIGKILL; after the restart, none of
+// their processes runs and their homes are gone.
 #[test]
 fn no_instance_outlives_a_killed_daemon() {
     let sandbox = Sandbox::new();
     let daemon = start(&sandbox, &[]);
     let mut client = daemon.client();
     let (a, c) = (create_sws(&mut client), create_sws(&mut client));
-    let idle = probe(&mut client, a, &["look"]);
     let busy = probe(&mut client, c, &["look"]);
     let mut hang = job_spec("noop", c, &["hang"]);
     hang.wait = false;
@@ -450,6 +511,8 @@ fn no_instance_outlives_a_killed_daemon() {
         Response::JobStarted { attempt } => attempt,
         other => panic!("the hanging job answered {other:?}"),
     };
+    let idle = probe(&mut client, a, &["look"]);
+    assert_ne!(idle.pid, busy.pid, "a job ran in the busy instance");
     let instances = probes_running(&daemon);
     assert!(
         instances.contains(&idle.pid) && instances.contains(&busy.pid),

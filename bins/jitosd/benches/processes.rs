@@ -23,8 +23,8 @@ const CONCURRENT: usize = 32;
 /// Processes timed one by one for the percentiles.
 const LATENCY_SAMPLES: usize = 200;
 
-fn run_process(client: &mut Client, socket: &std::path::Path) {
-    if let Err(end) = run_ten_noops(client, socket) {
+fn run_process(client: &mut Client) {
+    if let Err(end) = run_ten_noops(client) {
         panic!("the bench process ended otherwise: {end}");
     }
 }
@@ -33,13 +33,12 @@ fn bench(c: &mut Criterion) {
     let daemon = BenchDaemon::start(ten_noops_library(), CONCURRENT, WarmConfig::default());
     let socket = daemon.socket();
 
-    // Latency, one process at a time: each with a fresh follower (a follow stream ends
-    // only when its client hangs up).
+    // Latency, one process at a time.
     let mut client = connect(socket);
     let mut took: Vec<Duration> = (0..LATENCY_SAMPLES)
         .map(|_| {
             let started = Instant::now();
-            run_process(&mut client, socket);
+            run_process(&mut client);
             started.elapsed()
         })
         .collect();
@@ -58,7 +57,7 @@ fn bench(c: &mut Criterion) {
     group.sample_size(20);
     group.throughput(Throughput::Elements(STEPS as u64));
     group.bench_function("sequential_10_steps", |b| {
-        b.iter(|| run_process(&mut client, socket))
+        b.iter(|| run_process(&mut client))
     });
     let mut clients: Vec<Client> = (0..CONCURRENT).map(|_| connect(socket)).collect();
     group.throughput(Throughput::Elements((STEPS * CONCURRENT) as u64));
@@ -66,7 +65,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             std::thread::scope(|scope| {
                 for client in clients.iter_mut() {
-                    scope.spawn(|| run_process(client, socket));
+                    scope.spawn(|| run_process(client));
                 }
             });
         })

@@ -86,9 +86,9 @@ impl Phase {
 
 /// Runs one workflow; its latency, and whether it ended otherwise than done (the first
 /// few are printed).
-fn workflow(client: &mut Client, socket: &Path, errors: &Mutex<usize>) -> Duration {
+fn workflow(client: &mut Client, errors: &Mutex<usize>) -> Duration {
     let started = Instant::now();
-    let ended = run_ten_noops(client, socket);
+    let ended = run_ten_noops(client);
     let took = started.elapsed();
     if let Err(end) = ended {
         let mut errors = errors.lock().unwrap();
@@ -104,9 +104,7 @@ fn sequential(socket: &Path, n: usize) -> Phase {
     let errors = Mutex::new(0);
     let mut client = connect(socket);
     let started = Instant::now();
-    let latencies = (0..n)
-        .map(|_| workflow(&mut client, socket, &errors))
-        .collect();
+    let latencies = (0..n).map(|_| workflow(&mut client, &errors)).collect();
     Phase {
         latencies,
         wall: started.elapsed(),
@@ -132,7 +130,7 @@ fn concurrent(socket: &Path, n: usize, concurrency: usize) -> Phase {
                         }
                         *next += 1;
                     }
-                    let took = workflow(&mut client, socket, &errors);
+                    let took = workflow(&mut client, &errors);
                     latencies.lock().unwrap().push(took);
                 }
             });
@@ -245,8 +243,8 @@ fn main() {
                 "notes": "A 10-step intent of the reusable noop worker through jitosd: each \
                           step's dispatch and end are ledger records (RocksDB synced write \
                           batches) and each step runs in a confined warm noop instance; the \
-                          client submits over the unix socket and follows the process's \
-                          records to its end.",
+                          client submits over the unix socket and follows the process to its end on \
+                          the same connection, as `jitos submit --wait` does.",
             },
             "seq": seq.summary(),
             "thr": thr_summary,

@@ -6,7 +6,7 @@
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
-use jitos_kernel::{Command, KernelHandle};
+use jitos_kernel::KernelHandle;
 use jitos_ledger::{Actor, Record};
 use jitos_proto::{
     graph_parts, ErrorCode, ErrorInfo, FrameError, Hello, ProcessSummary, RecordView, Request,
@@ -223,24 +223,7 @@ async fn store_request(shared: &Shared, actor: &Actor, request: Request) -> Resp
     let done = match answering {
         Answering::Read(response) => return response,
         Answering::Execute(command) => {
-            let closing = match &command {
-                Command::SwsCollapse(sws) | Command::SwsDiscard { sws, .. } => Some(*sws),
-                _ => None,
-            };
             let outcome = shared.kernel.execute(actor.clone(), command).await;
-            // Jobs run directly in a workspace keep warm instances bound to it; once it is
-            // closed (a collapse may instead report conflicts and leave it open) they go.
-            if let Some(sws) = closing {
-                let open = shared
-                    .kernel
-                    .view()
-                    .pool()
-                    .workspace(sws)
-                    .is_some_and(|ws| ws.is_open());
-                if !open {
-                    shared.jobs.workspace_ended(sws);
-                }
-            }
             return answer::executed(&request, outcome);
         }
         Answering::Snapshot => {

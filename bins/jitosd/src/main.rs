@@ -50,7 +50,7 @@ struct Args {
     #[arg(long, default_value_t = 600)]
     job_deadline_secs: u64,
     /// Warm instances of reusable workers alive at once, each serving the jobs of one
-    /// process or workspace (see docs/SANDBOX.md); 0 runs every job in a process of its own
+    /// user (see docs/SANDBOX.md); 0 runs every job in a process of its own
     #[arg(long, default_value_t = WarmConfig::INSTANCES_MAX_DEFAULT)]
     warm_instances_max: usize,
     /// Jobs one warm instance serves before it is retired

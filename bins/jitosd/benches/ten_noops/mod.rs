@@ -1,12 +1,10 @@
 //! The process benches' workflow: an intent of ten sequential `noop` steps, submitted
 //! through a real daemon and followed to its end.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use jitos_proto::{Client, Request, Response};
 use jitos_tasks::Library;
-
-use crate::bench_daemon::connect;
 
 /// Steps of the benches' intent.
 pub const STEPS: usize = 10;
@@ -26,10 +24,10 @@ pub fn ten_noops_library() -> Library {
 
 const TEN_NOOPS_INTENT: &str = "goal = \"ten_noops\"\n[allow]\nworkers = [\"noop\"]\n";
 
-/// Submits the ten-noop intent through `client` and waits for its end, following its
-/// records as they commit on a connection of its own (a follow stream ends only when its
-/// client hangs up). How it ended when that is not done.
-pub fn run_ten_noops(client: &mut Client, socket: &Path) -> Result<(), String> {
+/// Submits the ten-noop intent through `client` and follows it to its end on the same
+/// connection, as `jitos submit --wait` does: the daemon streams the process's progress
+/// and ends with its detail. How it ended when that is not done.
+pub fn run_ten_noops(client: &mut Client) -> Result<(), String> {
     let process = match client
         .call(&Request::ProcessSubmit {
             intent: TEN_NOOPS_INTENT.to_owned(),
@@ -40,23 +38,20 @@ pub fn run_ten_noops(client: &mut Client, socket: &Path) -> Result<(), String> {
         Response::ProcessSubmitted { process, .. } => process,
         other => return Err(format!("submit answered {other:?}")),
     };
-    let mut follower = connect(socket);
-    follower
-        .send(&Request::Follow { from: process })
+    client
+        .send(&Request::ProcessFollow(process))
         .map_err(|e| e.to_string())?;
-    let ended = format!("process {process} ");
     loop {
-        match follower.receive().map_err(|e| e.to_string())? {
-            Response::Records(records) => {
-                let end = records
-                    .iter()
-                    .find(|r| r.kind == "process.end" && r.summary.starts_with(&ended));
-                if let Some(end) = end {
-                    return match end.summary.ends_with("ended: done") {
-                        true => Ok(()),
-                        false => Err(end.summary.clone()),
-                    };
-                }
+        match client.receive().map_err(|e| e.to_string())? {
+            Response::ProcessProgress { .. } => {}
+            Response::Process(detail) => {
+                return match detail.summary.status.as_str() {
+                    "done" => Ok(()),
+                    status => Err(format!(
+                        "process {process} is {status}: {}",
+                        detail.summary.detail.unwrap_or_default()
+                    )),
+                };
             }
             other => return Err(format!("follow answered {other:?}")),
         }

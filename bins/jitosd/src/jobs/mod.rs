@@ -46,7 +46,7 @@ pub use runtime_dirs::RunnerDirs;
 use scratch::Scratch;
 use store::WorkerStore;
 pub use warm::WarmConfig;
-use warm::{Assignment, Class, Scope, WarmPool};
+use warm::{Assignment, Class, WarmPool};
 
 use crate::reply::{error, info, lock};
 
@@ -105,6 +105,9 @@ pub(crate) struct AttemptPlan {
     pub files: bool,
     /// The process whose job this is, if a process's scheduler dispatched it.
     pub process: Option<u64>,
+    /// The uid of the local user who submitted the job's process or ran the job: whose
+    /// warm instances may serve it (none: it runs in a process of its own).
+    pub submitter: Option<u32>,
 }
 
 impl JobRunner {
@@ -319,16 +322,6 @@ impl JobRunner {
         self.warm.close();
     }
 
-    /// Retires the warm instances that served `process`, which has ended.
-    pub(crate) fn process_ended(&self, process: u64) {
-        self.warm.retire_scope(Scope::Process(process));
-    }
-
-    /// Retires the warm instances that served jobs run directly in `sws`, now closed.
-    pub(crate) fn workspace_ended(&self, sws: u64) {
-        self.warm.retire_scope(Scope::Workspace(sws));
-    }
-
     /// Stops every running attempt and waits for their threads, so each records its
     /// terminal record while the kernel still runs.
     pub fn shutdown(&self) {
@@ -401,6 +394,7 @@ impl JobRunner {
             paths: spec.paths.clone(),
             owner: None,
         };
+        let submitter = user_of(&actor);
         let attempt = match self
             .kernel
             .execute(actor, Command::JobDispatch(dispatch))
@@ -424,6 +418,7 @@ impl JobRunner {
             input: spec.input,
             deadline_ms,
             process: None,
+            submitter,
         };
         let ended = self.launch(plan).await?;
         Ok((attempt, ended))
@@ -739,6 +734,14 @@ fn deadline_ms_left(deadline: Instant) -> u64 {
             .as_millis(),
     )
     .unwrap_or(u64::MAX)
+}
+
+/// The uid of the local user `actor` is, if a user.
+pub(crate) fn user_of(actor: &Actor) -> Option<u32> {
+    match actor {
+        Actor::Peer { uid, .. } => Some(*uid),
+        Actor::System | Actor::Named(_) => None,
+    }
 }
 
 pub(crate) fn worker_actor(name: &str) -> Actor {

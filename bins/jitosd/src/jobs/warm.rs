@@ -1,5 +1,6 @@
 //! Warm workers: confined instances of a reusable worker kept alive between jobs, each
-//! serving the attempts of one scope, one at a time (`docs/SANDBOX.md`, *Warm workers*).
+//! serving the attempts of one scope (one local user), one at a time (`docs/SANDBOX.md`,
+//! *Warm workers*).
 //!
 //! An instance is started as a one-shot worker is (its own lent uid and control group,
 //! the same confinement), with a home of its own as its one writable path. A thread owns
@@ -12,8 +13,8 @@
 //! never-used instance, started ahead so spawning stays off the critical path, which
 //! holds nothing of anyone and is bound at its first job); failing that to a new one. An
 //! instance is retired after `jobs_max` jobs, after any job that did not end `job.done`,
-//! after `idle` without a job, when the process it serves ends, once it has used half its
-//! CPU-time limit, and when the daemon stops.
+//! after `idle` without a job, once it has used half its CPU-time limit, and when the
+//! daemon stops.
 
 use std::{
     collections::{BTreeMap, BTreeSet, VecDeque},
@@ -84,35 +85,19 @@ const SPARE_HANDSHAKE_WAIT: Duration = Duration::from_secs(10);
 /// The name of the directory a job's workspace files are written to, in its directory.
 const WORKSPACE_DIR: &str = "ws";
 
-/// Whose jobs one instance may serve: what a job leaves in an instance is seen only by
-/// later jobs of the same scope.
+/// Whose jobs one instance may serve: the local user (uid) who submitted the jobs'
+/// processes or ran them. What a job leaves in an instance is seen only by later jobs of
+/// the same user, who could read what those jobs are given anyway.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(super) enum Scope {
-    /// The jobs of one process.
-    Process(u64),
-    /// Jobs run directly (`jitos job run`) in one workspace.
-    Workspace(u64),
-}
-
-/// Whether `scope` may still have jobs: its process has not ended, or its workspace is
-/// open.
-fn scope_alive(runner: &JobRunner, scope: Scope) -> bool {
-    let view = runner.kernel.view();
-    match scope {
-        Scope::Process(id) => view
-            .processes()
-            .get(id)
-            .is_some_and(|p| !p.status.is_over()),
-        Scope::Workspace(id) => view.pool().workspace(id).is_some_and(|w| w.is_open()),
-    }
+struct Scope {
+    uid: u32,
 }
 
 impl Scope {
-    fn of(plan: &AttemptPlan) -> Scope {
-        match plan.process {
-            Some(process) => Scope::Process(process),
-            None => Scope::Workspace(plan.sws),
-        }
+    /// The scope of `plan`; none when no local user asked for it, and then it runs in a
+    /// process of its own.
+    fn of(plan: &AttemptPlan) -> Option<Scope> {
+        plan.submitter.map(|uid| Scope { uid })
     }
 }
 
@@ -269,15 +254,17 @@ impl WarmPool {
 
     /// Hands `work` to an instance of `class` for its scope: an idle one bound to the
     /// scope, else a spare (bound now), else a new one started for it. Gives the work back
-    /// when the daemon is stopping or every instance allowed is busy: it then runs in a
-    /// process of its own.
+    /// when it has no scope, the daemon is stopping or every instance allowed is busy: it
+    /// then runs in a process of its own.
     pub(super) fn assign(
         &self,
         runner: &Arc<JobRunner>,
         class: Arc<Class>,
         mut work: Box<Assignment>,
     ) -> Result<(), Box<Assignment>> {
-        let scope = Scope::of(&work.plan);
+        let Some(scope) = Scope::of(&work.plan) else {
+            return Err(work);
+        };
         let mut state = lock(&self.state);
         if self.closing.load(Ordering::Relaxed) {
             return Err(work);
@@ -313,22 +300,6 @@ impl WarmPool {
         };
         self.start_spares(runner, &mut state, &class);
         work.map_or(Ok(()), Err)
-    }
-
-    /// Retires every idle instance bound to `scope`: its jobs are over.
-    pub(super) fn retire_scope(&self, scope: Scope) {
-        let mut state = lock(&self.state);
-        let keys: Vec<_> = state
-            .idle
-            .keys()
-            .filter(|(_, bound)| *bound == Some(scope))
-            .copied()
-            .collect();
-        for key in keys {
-            for idle in state.idle.remove(&key).into_iter().flatten() {
-                state.live.remove(&idle.id);
-            }
-        }
     }
 
     /// Stops handing out jobs and tells every idle instance to retire; busy ones retire
@@ -682,11 +653,11 @@ impl Instance {
             ended,
         } = *work;
         let scope = Scope::of(&plan);
-        let bound = *self.scope.get_or_insert(scope);
+        let bound = scope.map(|scope| *self.scope.get_or_insert(scope));
         let stderr_from = self.stderr.metadata().map_or(0, |m| m.len());
         let mut log = WorkerLog::default();
         let mut job_dir = None;
-        let end = if bound != scope {
+        let end = if bound.is_none() || bound != scope {
             // The pool hands out instances by scope; this would be its bug, and the
             // instance is retired rather than let one scope's job see another's.
             tracing::error!(
@@ -733,18 +704,13 @@ impl Instance {
         let done = runner.record_end(&plan, end, &cancel);
         let pool = &runner.warm;
         let again = done
+            && bound.is_some()
             && bound == scope
             && !self.reaped
             && self.jobs < pool.config.jobs_max
             && self.cpu_budget_left(&class.worker);
         if again {
-            self.inbox = pool.put_idle(class, Some(scope), self.id, &self.watch);
-            // Its scope may have ended with this very job, and the retirement that ending
-            // asks for may have come before the instance was idle to hear it; the view is
-            // published before that ask, so checked after going idle, nothing is missed.
-            if !scope_alive(runner, scope) && pool.leave_idle(class, Some(scope), self.id) {
-                self.inbox = None;
-            }
+            self.inbox = pool.put_idle(class, bound, self.id, &self.watch);
         }
         runner.attempt_ended(plan.attempt, ended);
         // What the job left there may stay until the instance retires (its home goes

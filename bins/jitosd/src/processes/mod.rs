@@ -161,14 +161,7 @@ impl ProcessService {
             .execute(actor, Command::ProcessAnswer { process, answer })
             .await
         {
-            Ok(Outcome::Recorded(record)) => {
-                // An answer of `fail` ends the process without a scheduler decision; an
-                // ended process leaves the live state.
-                if self.kernel.view().processes().get(process).is_none() {
-                    self.runner.process_ended(process);
-                }
-                Response::ProcessRecorded { seq: record.seq }
-            }
+            Ok(Outcome::Recorded(record)) => Response::ProcessRecorded { seq: record.seq },
             Ok(other) => unexpected(&other),
             Err(e) => Response::Error(process_error_info(&self.kernel.view(), &e)),
         }
@@ -185,7 +178,6 @@ impl ProcessService {
                 for attempt in cancel {
                     self.runner.cancel_attempt(attempt, actor.clone());
                 }
-                self.runner.process_ended(process);
                 Response::ProcessRecorded { seq: record.seq }
             }
             Ok(other) => unexpected(&other),

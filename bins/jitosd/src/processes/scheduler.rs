@@ -7,7 +7,7 @@
 //! running for nothing, and pokes the writer when a timer falls due.
 
 use std::{
-    collections::VecDeque,
+    collections::{HashMap, VecDeque},
     sync::{
         atomic::{AtomicBool, Ordering},
         Arc,
@@ -32,7 +32,7 @@ enum Due {
     Launch(Box<AttemptPlan>),
     /// Stop attempts a recorded decision leaves running for nothing.
     Cancel(Vec<u64>),
-    /// A process ended: retire the warm worker instances that served it.
+    /// A process ended: who submitted it need no longer be remembered.
     Finished(u64),
     /// The earliest timer of a running process changed: poke the writer then.
     WakeAt(Option<u64>),
@@ -182,6 +182,8 @@ impl Decider {
                     deadline_ms: timeout_ms,
                     files,
                     process: Some(process),
+                    // The scheduler's async half reads who submitted it before the launch.
+                    submitter: None,
                 })),
             ),
             Err(e) => (
@@ -200,6 +202,7 @@ pub struct Scheduler {
     kernel: KernelHandle,
     runner: Arc<JobRunner>,
     due: mpsc::UnboundedReceiver<Due>,
+    submitters: Submitters,
 }
 
 /// Both halves of a scheduler of `slots` workers at once; the decider is the writer's
@@ -225,6 +228,7 @@ pub fn scheduler(
         kernel,
         runner,
         due,
+        submitters: Submitters::default(),
     };
     (decider, start)
 }
@@ -246,7 +250,10 @@ impl Scheduler {
             };
             tokio::select! {
                 due = self.due.recv() => match due {
-                    Some(Due::Launch(plan)) => {
+                    Some(Due::Launch(mut plan)) => {
+                        plan.submitter = plan
+                            .process
+                            .and_then(|process| self.submitters.of(&self.kernel, process));
                         // A launch that fails records the attempt's end itself.
                         let _ = self.runner.launch(*plan).await;
                     }
@@ -255,7 +262,7 @@ impl Scheduler {
                             self.runner.cancel_attempt(attempt, scheduler_actor());
                         }
                     }
-                    Some(Due::Finished(process)) => self.runner.process_ended(process),
+                    Some(Due::Finished(process)) => self.submitters.forget(process),
                     Some(Due::WakeAt(at)) => wake_at = at,
                     None => return,
                 },
@@ -270,6 +277,49 @@ impl Scheduler {
                 return;
             }
         }
+    }
+}
+
+/// Who submitted each running process, as its submit record says: the local user whose
+/// warm worker instances may run its jobs.
+#[derive(Default)]
+struct Submitters {
+    by_process: HashMap<u64, Option<u32>>,
+}
+
+impl Submitters {
+    /// Processes remembered before those no longer running are let go: a process ended by
+    /// an answer or a cancel is not announced as finished.
+    const REMEMBERED_MAX: usize = 4096;
+
+    /// The uid of the local user who submitted `process`; none if a user did not, or its
+    /// submit record cannot be read (its jobs then run in processes of their own).
+    fn of(&mut self, kernel: &KernelHandle, process: u64) -> Option<u32> {
+        if let Some(known) = self.by_process.get(&process) {
+            return *known;
+        }
+        let view = kernel.view();
+        if self.by_process.len() >= Submitters::REMEMBERED_MAX {
+            self.by_process
+                .retain(|id, _| view.processes().get(*id).is_some());
+        }
+        // A process's id is the seq of its submit record.
+        let submitter = match view.records(process, 1) {
+            Ok(records) => records
+                .first()
+                .filter(|record| record.seq == process)
+                .and_then(|record| crate::jobs::user_of(&record.actor)),
+            Err(error) => {
+                tracing::warn!(process, %error, "cannot read who submitted a process");
+                None
+            }
+        };
+        self.by_process.insert(process, submitter);
+        submitter
+    }
+
+    fn forget(&mut self, process: u64) {
+        self.by_process.remove(&process);
     }
 }
 
