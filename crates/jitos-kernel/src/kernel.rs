@@ -56,6 +56,9 @@ pub struct Kernel {
     /// Whether due snapshots are left to the caller (a service taking them in the
     /// background) rather than taken in the write path.
     snapshots_elsewhere: bool,
+    /// The records the last [`Kernel::execute_following`] made durable, in order: what a
+    /// service announces to followers without reading them back.
+    committed: Vec<Record>,
 }
 
 impl Deref for Kernel {
@@ -142,7 +145,13 @@ impl Kernel {
             ledger,
             view,
             snapshots_elsewhere: false,
+            committed: Vec::new(),
         })
+    }
+
+    /// Takes the records the last [`Kernel::execute_following`] made durable, in order.
+    pub fn take_committed(&mut self) -> Vec<Record> {
+        std::mem::take(&mut self.committed)
     }
 
     /// The committed view, for readers elsewhere.
@@ -203,6 +212,7 @@ impl Kernel {
                 false,
             );
         }
+        self.committed.clear();
         let asked = requests.len();
         let mut answers: Vec<Option<Result<Outcome, KernelError>>> =
             requests.iter().map(|_| None).collect();
@@ -367,6 +377,7 @@ impl Kernel {
             rest = later;
             answers[one.slot] = Some(answer_of(one.answer, mine.last().cloned(), one.digest));
         }
+        self.committed.extend(sealed);
         if !self.snapshots_elsewhere && self.snapshot_due() {
             // A failed periodic snapshot costs only recovery time; the records are durable.
             if let Err(e) = self.snapshot() {

@@ -355,7 +355,6 @@ impl Writer {
     /// after which the committed state is not to be trusted).
     fn execute(&mut self, group: Vec<(Request, Reply)>) -> bool {
         let (requests, replies): (Vec<Request>, Vec<Reply>) = group.into_iter().unzip();
-        let head_before = self.kernel.head().seq;
         let (kernel, follow_on) = (&mut self.kernel, &mut self.follow_on);
         let mut settled = Vec::new();
         let executed = catch_unwind(AssertUnwindSafe(|| match follow_on {
@@ -385,7 +384,7 @@ impl Writer {
             }
         };
         self.publish();
-        self.broadcast_since(head_before);
+        self.announce();
         for (answer, reply) in answers.into_iter().zip(replies) {
             let _ = reply.send(answer);
         }
@@ -418,21 +417,11 @@ impl Writer {
             .unwrap_or_else(PoisonError::into_inner) = view;
     }
 
-    /// Sends followers every record committed after `head_before`.
-    fn broadcast_since(&self, head_before: u64) {
-        let head = self.kernel.head().seq;
-        if head == head_before {
-            return;
-        }
-        match self.kernel.records(head_before + 1, head - head_before) {
-            Ok(records) => {
-                for record in records {
-                    // No follower listening is not an error.
-                    let _ = self.committed.send(Arc::new(record));
-                }
-            }
-            // Followers that miss the broadcast catch up from the ledger on their next.
-            Err(error) => tracing::warn!(%error, "cannot read back records to publish"),
+    /// Sends followers every record the last group committed.
+    fn announce(&mut self) {
+        for record in self.kernel.take_committed() {
+            // No follower listening is not an error.
+            let _ = self.committed.send(Arc::new(record));
         }
     }
 

@@ -2,8 +2,7 @@
 //! after a floor sequence number, with the value just before it, so that the target can
 //! be read as of any later sequence number and conflicts can name the change.
 
-use std::collections::{BTreeMap, BTreeSet};
-
+use imbl::{OrdMap, OrdSet};
 use jitos_warp::NodeId;
 use serde::{Deserialize, Serialize, Serializer};
 
@@ -13,23 +12,26 @@ use crate::{capture::Changes, Key, KeyValue};
 /// the target as of a sequence number at or above the floor.
 ///
 /// Memory is proportional to the changes made since the oldest open reader's base;
-/// with no reader, `record` keeps nothing and only moves the floor.
+/// with no reader, `record` keeps nothing and only moves the floor. The maps are
+/// persistent, so the copy of the state each write makes and each published view shares
+/// them, paying only for the paths a change touches; they encode as the ordered maps
+/// and sets they replaced, byte for byte.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(from = "LogData")]
 pub struct ChangeLog {
     data: LogData,
     /// For each node, the keys in `data.keys` that belong to it (an edge to both ends).
-    by_node: BTreeMap<NodeId, BTreeSet<Key>>,
+    by_node: OrdMap<NodeId, OrdSet<Key>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct LogData {
     /// Per key, `(seq, value before the change at seq)`, in seq order.
-    keys: BTreeMap<Key, Vec<(u64, KeyValue)>>,
+    keys: OrdMap<Key, Vec<(u64, KeyValue)>>,
     /// Per node, `(seq, version before the change at seq)`, 0 meaning absent.
-    versions: BTreeMap<NodeId, Vec<(u64, u64)>>,
+    versions: OrdMap<NodeId, Vec<(u64, u64)>>,
     /// The open workspaces reading this target, as `(base seq, workspace id)`.
-    readers: BTreeSet<(u64, u64)>,
+    readers: OrdSet<(u64, u64)>,
     /// The log holds every change with a seq above this one.
     floor: u64,
 }
@@ -37,7 +39,7 @@ struct LogData {
 impl From<LogData> for ChangeLog {
     fn from(data: LogData) -> ChangeLog {
         // The index is derived, so it is rebuilt rather than trusted from the input.
-        let mut by_node: BTreeMap<NodeId, BTreeSet<Key>> = BTreeMap::new();
+        let mut by_node: OrdMap<NodeId, OrdSet<Key>> = OrdMap::new();
         for key in data.keys.keys() {
             for id in key.nodes() {
                 by_node.entry(id.clone()).or_default().insert(key.clone());
@@ -108,7 +110,7 @@ impl ChangeLog {
         self.by_node
             .get(id)
             .into_iter()
-            .flatten()
+            .flat_map(OrdSet::iter)
             .filter_map(|key| {
                 self.first_after(key, seq)
                     .map(|(change, value)| (key, change, value))
@@ -118,7 +120,7 @@ impl ChangeLog {
 
     /// Every key of a node that has changes in the log, in key order.
     pub(crate) fn keys_of(&self, id: &NodeId) -> impl Iterator<Item = &Key> + '_ {
-        self.by_node.get(id).into_iter().flatten()
+        self.by_node.get(id).into_iter().flat_map(OrdSet::iter)
     }
 
     /// Every node key in the log.
@@ -170,7 +172,7 @@ impl ChangeLog {
     /// the log empties and its floor becomes `now`, the latest seq the caller has seen.
     pub(crate) fn remove_reader(&mut self, id: u64, base: u64, now: u64) {
         self.data.readers.remove(&(base, id));
-        match self.data.readers.first() {
+        match self.data.readers.get_min() {
             None => {
                 self.data.keys.clear();
                 self.data.versions.clear();
@@ -188,14 +190,21 @@ impl ChangeLog {
             return;
         }
         self.data.floor = floor;
-        let mut emptied = Vec::new();
-        for (key, entries) in &mut self.data.keys {
+        let pruned: Vec<Key> = self
+            .data
+            .keys
+            .iter()
+            .filter(|(_, entries)| holds_at_or_below(entries, floor))
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in pruned {
+            let Some(entries) = self.data.keys.get_mut(&key) else {
+                continue;
+            };
             entries.retain(|(seq, _)| *seq > floor);
-            if entries.is_empty() {
-                emptied.push(key.clone());
+            if !entries.is_empty() {
+                continue;
             }
-        }
-        for key in emptied {
             self.data.keys.remove(&key);
             for id in key.nodes() {
                 if let Some(keys) = self.by_node.get_mut(id) {
@@ -206,9 +215,26 @@ impl ChangeLog {
                 }
             }
         }
-        self.data.versions.retain(|_, entries| {
+        let pruned: Vec<NodeId> = self
+            .data
+            .versions
+            .iter()
+            .filter(|(_, entries)| holds_at_or_below(entries, floor))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in pruned {
+            let Some(entries) = self.data.versions.get_mut(&id) else {
+                continue;
+            };
             entries.retain(|(seq, _)| *seq > floor);
-            !entries.is_empty()
-        });
+            if entries.is_empty() {
+                self.data.versions.remove(&id);
+            }
+        }
     }
+}
+
+/// Whether changes at or below `floor` are among `entries`, which are in seq order.
+fn holds_at_or_below<T>(entries: &[(u64, T)], floor: u64) -> bool {
+    entries.first().is_some_and(|(seq, _)| *seq <= floor)
 }

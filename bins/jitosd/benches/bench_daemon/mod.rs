@@ -1,5 +1,5 @@
-//! A real daemon for the benches: a fresh store, confined workers from this profile's
-//! target directory, full durability, served on its own runtime until dropped.
+//! A real daemon for the benches: a fresh store in this profile's target directory,
+//! confined workers from there, full durability, served on its own runtime until dropped.
 
 use std::{
     path::{Path, PathBuf},
@@ -28,7 +28,9 @@ impl BenchDaemon {
             bin_dir.join("jitos-worker-noop").is_file(),
             "build the noop worker first: cargo build --release -p jitos-worker-noop"
         );
-        let dir = tempfile::tempdir().unwrap();
+        // Beside the build, on disk, so that every fsync costs what it does in production
+        // even where the temporary directory is a tmpfs.
+        let dir = tempfile::tempdir_in(&bin_dir).unwrap();
         let socket = dir.path().join("run/jitosd.sock");
         let runtime = tokio::runtime::Runtime::new().unwrap();
         let daemon = runtime
