@@ -490,11 +490,24 @@ async fn follow_process(
     let mut after: Option<u64> = None;
     let mut probe = [0u8; 1];
     loop {
-        let last = seen.clone();
-        let step = reading::on_view(&shared.kernel, move |view| {
-            process_step(view, process, last.as_ref(), after)
-        })
-        .await;
+        // Most commits leave a followed process alone: the latest view says so at once,
+        // without a trip to a blocking thread.
+        let unchanged = seen.as_ref().is_some_and(|seen| {
+            let view = shared.kernel.view();
+            view.processes()
+                .shared(process)
+                .is_some_and(|now| Arc::ptr_eq(seen, &now))
+        });
+        let step = match unchanged {
+            true => Ok(Ok(ProcessStep::Same)),
+            false => {
+                let last = seen.clone();
+                reading::on_view(&shared.kernel, move |view| {
+                    process_step(view, process, last.as_ref(), after)
+                })
+                .await
+            }
+        };
         match step {
             Ok(Ok(ProcessStep::Unknown)) => {
                 return reply_error(

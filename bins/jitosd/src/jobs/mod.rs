@@ -87,6 +87,16 @@ struct Cancel {
     by: OnceLock<Actor>,
 }
 
+/// Whether a worker runs in warm instances here, as far as can be told without file I/O.
+enum WarmClass {
+    /// It does not: it runs in a process of its own.
+    Not,
+    /// It does, in instances of this class.
+    Ready(Arc<Class>),
+    /// It does, once its binary's copy is in the worker store.
+    Unadmitted,
+}
+
 /// A recorded attempt, ready to run.
 pub(crate) struct AttemptPlan {
     /// The attempt (its dispatch record's seq).
@@ -312,6 +322,11 @@ impl JobRunner {
         }
     }
 
+    /// The kernel the runner records attempts in.
+    pub(crate) fn kernel(&self) -> &KernelHandle {
+        &self.kernel
+    }
+
     /// Asks every running attempt to stop, as the daemon stops: each ends as interrupted.
     /// Returns at once; `shutdown` waits for them.
     pub fn stop_all(&self) {
@@ -487,6 +502,48 @@ impl JobRunner {
         }
     }
 
+    /// Hands a recorded attempt to a warm instance at once, waiting on nothing: for the
+    /// scheduler's decider, which runs on the kernel's writer once the dispatch is durable,
+    /// so a step's next job starts without a trip through the async threads. Gives the
+    /// plan back when that cannot be done so directly (the worker is not warm here, its
+    /// binary's copy is not admitted yet, no instance may take it): [`JobRunner::launch`]
+    /// does the rest.
+    pub(crate) fn launch_warm_now(self: &Arc<Self>, plan: AttemptPlan) -> Result<(), AttemptPlan> {
+        let Ok(enforcement) = self.enforcement.clone() else {
+            return Err(plan);
+        };
+        let WarmClass::Ready(class) = self.warm_class_now(&plan.worker, enforcement) else {
+            return Err(plan);
+        };
+        let attempt = plan.attempt;
+        let cancel = Arc::new(Cancel::default());
+        lock(&self.cancels).insert(attempt, cancel.clone());
+        // No one waits for this attempt's end but its records' followers.
+        let (ended, _) = oneshot::channel();
+        let work = Box::new(Assignment {
+            deadline: Instant::now() + Duration::from_millis(plan.deadline_ms),
+            plan,
+            cancel,
+            ended,
+        });
+        self.warm.assign(self, class, work).map_err(|back| {
+            lock(&self.cancels).remove(&attempt);
+            back.plan
+        })
+    }
+
+    /// Whether `worker` runs in warm instances here, and their class if its binary's copy
+    /// is already in the store.
+    fn warm_class_now(&self, worker: &ResolvedWorker, enforcement: Enforcement) -> WarmClass {
+        if !self.warm.serves(worker, enforcement) {
+            return WarmClass::Not;
+        }
+        match catalog::admitted(&self.store, worker) {
+            Some(program) => WarmClass::Ready(Arc::new(Class::new(worker.clone(), program))),
+            None => WarmClass::Unadmitted,
+        }
+    }
+
     /// The class of warm instances that runs `worker`, when it runs in warm instances
     /// here. Finding its binary's copy is file I/O: off the async threads unless the copy
     /// is already in the store.
@@ -495,12 +552,10 @@ impl JobRunner {
         worker: &ResolvedWorker,
         enforcement: Enforcement,
     ) -> Option<Arc<Class>> {
-        if !self.warm.serves(worker, enforcement) {
-            return None;
-        }
-        let program = match catalog::admitted(&self.store, worker) {
-            Some(program) => program,
-            None => {
+        let program = match self.warm_class_now(worker, enforcement) {
+            WarmClass::Not => return None,
+            WarmClass::Ready(class) => return Some(class),
+            WarmClass::Unadmitted => {
                 let runner = Arc::clone(self);
                 let copied = worker.clone();
                 // A binary that cannot be admitted runs (and fails) on the one-shot path,

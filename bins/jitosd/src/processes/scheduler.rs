@@ -10,7 +10,7 @@ use std::{
     collections::{HashMap, VecDeque},
     sync::{
         atomic::{AtomicBool, Ordering},
-        Arc,
+        Arc, OnceLock,
     },
     time::Duration,
 };
@@ -32,8 +32,6 @@ enum Due {
     Launch(Box<AttemptPlan>),
     /// Stop attempts a recorded decision leaves running for nothing.
     Cancel(Vec<u64>),
-    /// A process ended: who submitted it need no longer be remembered.
-    Finished(u64),
     /// The earliest timer of a running process changed: poke the writer then.
     WakeAt(Option<u64>),
 }
@@ -58,6 +56,10 @@ pub struct Decider {
     /// The last timer told to the async half.
     wake_at: Option<u64>,
     due: mpsc::UnboundedSender<Due>,
+    /// The daemon's job runner, once the async half has started: a launch the writer can
+    /// make at once goes straight to it.
+    runner: Arc<OnceLock<Arc<JobRunner>>>,
+    submitters: Submitters,
 }
 
 impl FollowOn for Decider {
@@ -102,6 +104,17 @@ impl FollowOn for Decider {
         match (outcome, then) {
             (Ok(Outcome::Recorded(record)), Then::Launch(mut plan)) => {
                 plan.attempt = record.seq;
+                // Before the async half starts, the launch waits for it and runs in a
+                // process of its own, since who submitted the process is not known yet.
+                if let Some(runner) = self.runner.get() {
+                    plan.submitter = plan
+                        .process
+                        .and_then(|process| self.submitters.of(runner.kernel(), process));
+                    match runner.launch_warm_now(*plan) {
+                        Ok(()) => return,
+                        Err(back) => plan = Box::new(back),
+                    }
+                }
                 let _ = self.due.send(Due::Launch(plan));
             }
             (Ok(Outcome::Executed { cancel, .. }), then) => {
@@ -109,7 +122,7 @@ impl FollowOn for Decider {
                     let _ = self.due.send(Due::Cancel(cancel));
                 }
                 if let Then::Finished(process) = then {
-                    let _ = self.due.send(Due::Finished(process));
+                    self.submitters.forget(process);
                 }
             }
             (Ok(_), _) => {}
@@ -202,7 +215,6 @@ pub struct Scheduler {
     kernel: KernelHandle,
     runner: Arc<JobRunner>,
     due: mpsc::UnboundedReceiver<Due>,
-    submitters: Submitters,
 }
 
 /// Both halves of a scheduler of `slots` workers at once; the decider is the writer's
@@ -216,6 +228,7 @@ pub fn scheduler(
     impl FnOnce(KernelHandle, Arc<JobRunner>) -> Scheduler,
 ) {
     let (sender, due) = mpsc::unbounded_channel();
+    let shared_runner = Arc::new(OnceLock::new());
     let decider = Decider {
         config,
         slots,
@@ -223,12 +236,17 @@ pub fn scheduler(
         pending: VecDeque::new(),
         wake_at: None,
         due: sender,
-    };
-    let start = move |kernel, runner| Scheduler {
-        kernel,
-        runner,
-        due,
+        runner: Arc::clone(&shared_runner),
         submitters: Submitters::default(),
+    };
+    let start = move |kernel, runner: Arc<JobRunner>| {
+        // Set once: this closure runs once.
+        let _ = shared_runner.set(Arc::clone(&runner));
+        Scheduler {
+            kernel,
+            runner,
+            due,
+        }
     };
     (decider, start)
 }
@@ -250,10 +268,7 @@ impl Scheduler {
             };
             tokio::select! {
                 due = self.due.recv() => match due {
-                    Some(Due::Launch(mut plan)) => {
-                        plan.submitter = plan
-                            .process
-                            .and_then(|process| self.submitters.of(&self.kernel, process));
+                    Some(Due::Launch(plan)) => {
                         // A launch that fails records the attempt's end itself.
                         let _ = self.runner.launch(*plan).await;
                     }
@@ -262,7 +277,6 @@ impl Scheduler {
                             self.runner.cancel_attempt(attempt, scheduler_actor());
                         }
                     }
-                    Some(Due::Finished(process)) => self.submitters.forget(process),
                     Some(Due::WakeAt(at)) => wake_at = at,
                     None => return,
                 },
