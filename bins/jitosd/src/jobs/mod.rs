@@ -508,7 +508,10 @@ impl JobRunner {
     /// plan back when that cannot be done so directly (the worker is not warm here, its
     /// binary's copy is not admitted yet, no instance may take it): [`JobRunner::launch`]
     /// does the rest.
-    pub(crate) fn launch_warm_now(self: &Arc<Self>, plan: AttemptPlan) -> Result<(), AttemptPlan> {
+    pub(crate) fn launch_warm_now(
+        self: &Arc<Self>,
+        plan: Box<AttemptPlan>,
+    ) -> Result<(), Box<AttemptPlan>> {
         let Ok(enforcement) = self.enforcement.clone() else {
             return Err(plan);
         };
@@ -522,13 +525,13 @@ impl JobRunner {
         let (ended, _) = oneshot::channel();
         let work = Box::new(Assignment {
             deadline: Instant::now() + Duration::from_millis(plan.deadline_ms),
-            plan,
+            plan: *plan,
             cancel,
             ended,
         });
         self.warm.assign(self, class, work).map_err(|back| {
             lock(&self.cancels).remove(&attempt);
-            back.plan
+            Box::new(back.plan)
         })
     }
 

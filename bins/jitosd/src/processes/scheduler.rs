@@ -110,9 +110,9 @@ impl FollowOn for Decider {
                     plan.submitter = plan
                         .process
                         .and_then(|process| self.submitters.of(runner.kernel(), process));
-                    match runner.launch_warm_now(*plan) {
+                    match runner.launch_warm_now(plan) {
                         Ok(()) => return,
-                        Err(back) => plan = Box::new(back),
+                        Err(back) => plan = back,
                     }
                 }
                 let _ = self.due.send(Due::Launch(plan));
