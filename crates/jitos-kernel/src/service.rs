@@ -388,9 +388,9 @@ impl Writer {
         for (answer, reply) in answers.into_iter().zip(replies) {
             let _ = reply.send(answer);
         }
-        // Only now: what the follow-on does with an outcome (start a worker, retire those
-        // of a finished process) reads the published view, which must already hold the
-        // records it answers, and comes after those who asked heard their answers.
+        // Only now: what the follow-on does with an outcome (start a worker) reads the
+        // published view, which must already hold the records it answers, and comes after
+        // those who asked heard their answers.
         if let Some(follow_on) = self.follow_on.as_mut() {
             let told = catch_unwind(AssertUnwindSafe(|| {
                 for outcome in settled {

@@ -184,7 +184,7 @@ impl ChangeLog {
     }
 
     /// Drops every change at or below `floor`, which no reader can need any more.
-    /// O(log size); runs only when the oldest reader's base moves up.
+    /// Linear in the change log's size; runs only when the oldest reader's base moves up.
     fn prune(&mut self, floor: u64) {
         if floor <= self.data.floor {
             return;
@@ -234,7 +234,8 @@ impl ChangeLog {
     }
 }
 
-/// Whether changes at or below `floor` are among `entries`, which are in seq order.
+/// Whether pruning at `floor` changes `entries`: some are at or below it, or there are
+/// none (a key without changes is dropped).
 fn holds_at_or_below<T>(entries: &[(u64, T)], floor: u64) -> bool {
-    entries.first().is_some_and(|(seq, _)| *seq <= floor)
+    entries.is_empty() || entries.iter().any(|(seq, _)| *seq <= floor)
 }

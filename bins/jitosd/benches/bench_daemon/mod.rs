@@ -11,8 +11,8 @@ use jitos_tasks::Library;
 use jitosd::{Daemon, DaemonConfig, WorkerConfig};
 
 pub struct BenchDaemon {
-    // Dropped after the daemon has stopped: its store lives here.
-    _dir: tempfile::TempDir,
+    // Dropped after the daemon has stopped: its store and its socket live here.
+    _dirs: (tempfile::TempDir, tempfile::TempDir),
     socket: PathBuf,
     runtime: tokio::runtime::Runtime,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -31,7 +31,9 @@ impl BenchDaemon {
         // Beside the build, on disk, so that every fsync costs what it does in production
         // even where the temporary directory is a tmpfs.
         let dir = tempfile::tempdir_in(&bin_dir).unwrap();
-        let socket = dir.path().join("run/jitosd.sock");
+        // The socket's path stays short, whatever the target directory's.
+        let socket_dir = tempfile::tempdir().unwrap();
+        let socket = socket_dir.path().join("run/jitosd.sock");
         let runtime = tokio::runtime::Runtime::new().unwrap();
         let daemon = runtime
             .block_on(async {
@@ -58,7 +60,7 @@ impl BenchDaemon {
             let _ = stopped.await;
         }));
         BenchDaemon {
-            _dir: dir,
+            _dirs: (dir, socket_dir),
             socket,
             runtime,
             stop: Some(stop),

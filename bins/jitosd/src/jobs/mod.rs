@@ -87,7 +87,8 @@ struct Cancel {
     by: OnceLock<Actor>,
 }
 
-/// Whether a worker runs in warm instances here, as far as can be told without file I/O.
+/// Whether a worker runs in warm instances here, as far as can be told without copying its
+/// binary.
 enum WarmClass {
     /// It does not: it runs in a process of its own.
     Not,
@@ -454,8 +455,7 @@ impl JobRunner {
                 return Err(info(ErrorCode::BadRequest, why));
             }
         };
-        let cancel = Arc::new(Cancel::default());
-        lock(&self.cancels).insert(attempt, cancel.clone());
+        let cancel = self.cancel_of(attempt);
         let (ended_tx, ended_rx) = oneshot::channel();
         let deadline = Instant::now() + Duration::from_millis(plan.deadline_ms);
         let (plan, ended_tx) = match self.warm_class(&plan.worker, enforcement).await {
@@ -518,9 +518,7 @@ impl JobRunner {
         let WarmClass::Ready(class) = self.warm_class_now(&plan.worker, enforcement) else {
             return Err(plan);
         };
-        let attempt = plan.attempt;
-        let cancel = Arc::new(Cancel::default());
-        lock(&self.cancels).insert(attempt, cancel.clone());
+        let cancel = self.cancel_of(plan.attempt);
         // No one waits for this attempt's end but its records' followers.
         let (ended, _) = oneshot::channel();
         let work = Box::new(Assignment {
@@ -529,10 +527,21 @@ impl JobRunner {
             cancel,
             ended,
         });
-        self.warm.assign(self, class, work).map_err(|back| {
-            lock(&self.cancels).remove(&attempt);
-            Box::new(back.plan)
-        })
+        // The cancellation stays for `launch`, which takes the attempt over.
+        self.warm
+            .assign(self, class, work)
+            .map_err(|back| Box::new(back.plan))
+    }
+
+    /// The cancellation of `attempt`, made the first time it is asked for: a cancel that
+    /// came while its launch went from the writer to the async threads is kept. Asked
+    /// already when the daemon is stopping, since `stop_all` may have passed it by.
+    fn cancel_of(&self, attempt: u64) -> Arc<Cancel> {
+        let cancel = Arc::clone(lock(&self.cancels).entry(attempt).or_default());
+        if self.stopping.load(Ordering::Relaxed) {
+            cancel.asked.store(true, Ordering::Relaxed);
+        }
+        cancel
     }
 
     /// Whether `worker` runs in warm instances here, and their class if its binary's copy

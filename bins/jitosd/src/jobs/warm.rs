@@ -481,7 +481,7 @@ fn instance_main(runner: &Arc<JobRunner>, class: &Class, id: u64, first: Option<
     loop {
         let work = match next.take() {
             Some(work) => work,
-            None => match instance.wait(pool, class) {
+            None => match instance.wait(runner, class) {
                 Some(work) => work,
                 None => break,
             },
@@ -516,6 +516,8 @@ struct Instance {
     inbox: Option<mpsc::Receiver<Box<Assignment>>>,
     /// Its next job's directory, made ahead (see [`Instance::prepare_next`]).
     next_dir: Option<PathBuf>,
+    /// The directories of jobs that have ended, removed the next time it is idle.
+    spent_dirs: Vec<PathBuf>,
 }
 
 impl Instance {
@@ -610,6 +612,7 @@ impl Instance {
                 jobs: 0,
                 inbox: None,
                 next_dir: None,
+                spent_dirs: Vec::new(),
             }),
             Err(ended) => {
                 let crashed = ended.0 == FailureCause::Crashed;
@@ -624,9 +627,23 @@ impl Instance {
     }
 
     /// Waits while idle for the next job; none when the instance is to retire (told to,
-    /// or idle too long).
-    fn wait(&mut self, pool: &WarmPool, class: &Class) -> Option<Box<Assignment>> {
+    /// or idle too long). A job handed over while the last one was being recorded starts
+    /// at once; otherwise the ended jobs' directories are removed and the next one
+    /// prepared first, off any job's path.
+    fn wait(&mut self, runner: &JobRunner, class: &Class) -> Option<Box<Assignment>> {
+        let pool = &runner.warm;
         let inbox = self.inbox.take()?;
+        match inbox.try_recv() {
+            Ok(work) => return Some(work),
+            Err(mpsc::TryRecvError::Disconnected) => return None,
+            Err(mpsc::TryRecvError::Empty) => {}
+        }
+        for dir in self.spent_dirs.drain(..) {
+            remove_dir(&dir);
+        }
+        if self.next_dir.is_none() {
+            self.prepare_next(runner);
+        }
         loop {
             match inbox.recv_timeout(pool.config.idle) {
                 Ok(work) => return Some(work),
@@ -642,9 +659,10 @@ impl Instance {
     }
 
     /// Runs one job to its terminal record; whether the instance may serve another.
-    /// When it may, it is back among the idle ones before the attempt's end is told, so
-    /// the scope's next job finds it; the job's directory is removed, and the next one
-    /// prepared, only after that, off the attempt's path.
+    /// When it may, it is back among the idle ones before the attempt's end is recorded:
+    /// that record makes the scope's next step due, and the writer hands it to an idle
+    /// instance as soon as the record is durable, which is then this one. The job's
+    /// directory is removed when the instance is next idle (see [`Instance::wait`]).
     fn serve(&mut self, runner: &JobRunner, class: &Class, work: Box<Assignment>) -> bool {
         let Assignment {
             plan,
@@ -701,28 +719,26 @@ impl Instance {
             }
         };
         let end = drive::attempt_end(end, log, status, &self.stderr, stderr_from);
-        let done = runner.record_end(&plan, end, &cancel);
         let pool = &runner.warm;
-        let again = done
-            && bound.is_some()
+        let reusable = bound.is_some()
             && bound == scope
             && !self.reaped
             && self.jobs < pool.config.jobs_max
             && self.cpu_budget_left(&class.worker);
-        if again {
+        if reusable {
             self.inbox = pool.put_idle(class, bound, self.id, &self.watch);
+        }
+        let done = runner.record_end(&plan, end, &cancel);
+        // An end that could not be recorded retires the instance, unless a job was handed
+        // to it meanwhile: that one it still runs, and records (or fails to) once.
+        if !done && self.inbox.is_some() && pool.leave_idle(class, bound, self.id) {
+            self.inbox = None;
         }
         runner.attempt_ended(plan.attempt, ended);
         // What the job left there may stay until the instance retires (its home goes
         // then): only later jobs of its scope could see it.
-        if let Some(dir) = job_dir {
-            remove_dir(&dir);
-        }
-        let again = again && self.inbox.is_some();
-        if again {
-            self.prepare_next(runner);
-        }
-        again
+        self.spent_dirs.extend(job_dir);
+        self.inbox.is_some()
     }
 
     /// Makes the next job's directory ahead of its job, where the worker cannot reach it

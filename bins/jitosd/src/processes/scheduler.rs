@@ -1,10 +1,11 @@
 //! The scheduler, in two halves. [`Decider`] runs on the kernel's writer as its follow-on:
 //! after every group it makes each decision that is due — a dispatch becomes a job
 //! record, any other decision one process record — in that group's synced write, so an
-//! attempt's end, the decision it makes due and the next dispatch share one fsync.
-//! [`Scheduler`] runs on the daemon's async threads and does what the records ask once
-//! they are durable: it starts the dispatched workers, stops the attempts a decision left
-//! running for nothing, and pokes the writer when a timer falls due.
+//! attempt's end, the decision it makes due and the next dispatch share one fsync. Once
+//! the group is durable, the decider hands a dispatch to a ready warm instance itself.
+//! [`Scheduler`] runs on the daemon's async threads and does the rest of what the records
+//! ask: it starts the other dispatched workers, stops the attempts a decision left running
+//! for nothing, and pokes the writer when a timer falls due.
 
 use std::{
     collections::{HashMap, VecDeque},
@@ -195,7 +196,7 @@ impl Decider {
                     deadline_ms: timeout_ms,
                     files,
                     process: Some(process),
-                    // The scheduler's async half reads who submitted it before the launch.
+                    // Who submitted it is read once the dispatch is recorded (`settled`).
                     submitter: None,
                 })),
             ),
@@ -296,15 +297,26 @@ impl Scheduler {
 
 /// Who submitted each running process, as its submit record says: the local user whose
 /// warm worker instances may run its jobs.
-#[derive(Default)]
 struct Submitters {
     by_process: HashMap<u64, Option<u32>>,
+    /// How many may be remembered before those no longer running are let go (a process
+    /// ended by an answer or a cancel is not announced as finished): at least
+    /// `REMEMBERED_MIN`, and twice what is left after letting go, so each let-go pays for
+    /// itself.
+    prune_at: usize,
+}
+
+impl Default for Submitters {
+    fn default() -> Submitters {
+        Submitters {
+            by_process: HashMap::new(),
+            prune_at: Submitters::REMEMBERED_MIN,
+        }
+    }
 }
 
 impl Submitters {
-    /// Processes remembered before those no longer running are let go: a process ended by
-    /// an answer or a cancel is not announced as finished.
-    const REMEMBERED_MAX: usize = 4096;
+    const REMEMBERED_MIN: usize = 4096;
 
     /// The uid of the local user who submitted `process`; none if a user did not, or its
     /// submit record cannot be read (its jobs then run in processes of their own).
@@ -313,9 +325,10 @@ impl Submitters {
             return *known;
         }
         let view = kernel.view();
-        if self.by_process.len() >= Submitters::REMEMBERED_MAX {
+        if self.by_process.len() >= self.prune_at {
             self.by_process
                 .retain(|id, _| view.processes().get(*id).is_some());
+            self.prune_at = (self.by_process.len() * 2).max(Submitters::REMEMBERED_MIN);
         }
         // A process's id is the seq of its submit record.
         let submitter = match view.records(process, 1) {
