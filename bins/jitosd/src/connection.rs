@@ -42,6 +42,11 @@ const RECORDS_FRAME_PAYLOAD_BYTES: usize = 1024 * 1024;
 /// Records read per page while a followed process's log is caught up.
 const PROCESS_STEP_RECORDS: usize = 256;
 
+/// How long a followed process's progress may be held to go out with later progress: its
+/// records reach the follower within this, a busy process costs each follower one look
+/// per interval rather than one per commit, and its end goes out at once.
+const PROGRESS_INTERVAL: Duration = Duration::from_millis(20);
+
 /// What a refusal for size tells a client of a request that takes no narrowing flag.
 const NOTHING_NARROWS: &str = "this request has no flag that narrows it";
 
@@ -474,8 +479,9 @@ enum ProcessStep {
     },
 }
 
-/// Streams a process's progress: its new records and status at every view that changed
-/// it, until it no longer runs; then its detail.
+/// Streams a process's progress: its new records and status as views change it, at most
+/// once per `PROGRESS_INTERVAL` while it runs, until it no longer runs; then at once its
+/// detail.
 ///
 /// The subscription is taken before the first look, and the writer publishes each view
 /// before it announces the records, so every change is seen on the view that woke us.
@@ -488,17 +494,26 @@ async fn follow_process(
     let mut stopping = shared.stopping.clone();
     let mut seen: Option<Arc<Process>> = None;
     let mut after: Option<u64> = None;
+    let mut quiet_until: Option<tokio::time::Instant> = None;
     let mut probe = [0u8; 1];
     loop {
-        // Most commits leave a followed process alone: the latest view says so at once,
-        // without a trip to a blocking thread.
-        let unchanged = seen.as_ref().is_some_and(|seen| {
+        // Most commits leave a followed process alone, and a running one's progress may
+        // wait for the interval to pass: the latest view says so at once, without a trip
+        // to a blocking thread.
+        let (unchanged, running) = {
             let view = shared.kernel.view();
-            view.processes()
-                .shared(process)
-                .is_some_and(|now| Arc::ptr_eq(seen, &now))
-        });
-        let step = match unchanged {
+            let now = view.processes().shared(process);
+            (
+                seen.as_ref()
+                    .zip(now.as_ref())
+                    .is_some_and(|(seen, now)| Arc::ptr_eq(seen, now)),
+                now.is_some_and(|now| now.status == jitos_sched::Status::Running),
+            )
+        };
+        let held = !unchanged
+            && running
+            && quiet_until.is_some_and(|until| tokio::time::Instant::now() < until);
+        let step = match unchanged || held {
             true => Ok(Ok(ProcessStep::Same)),
             false => {
                 let last = seen.clone();
@@ -529,6 +544,7 @@ async fn follow_process(
                 }
                 seen = Some(now);
                 send_progress(stream, summary, records).await?;
+                quiet_until = Some(tokio::time::Instant::now() + PROGRESS_INTERVAL);
                 if let Some(detail) = end {
                     return frame_io::write_response(
                         stream,
@@ -553,6 +569,9 @@ async fn follow_process(
                 }
                 Err(broadcast::error::RecvError::Closed) => return reply_stopping(stream).await,
             },
+            // Progress held back goes out when its interval is over, commits or not.
+            () = tokio::time::sleep_until(quiet_until.unwrap_or_else(tokio::time::Instant::now)),
+                if held => {}
             // A follower sends nothing; any byte or a hang-up ends the stream.
             // What it read belongs to a frame no longer whole: the connection ends too.
             _ = stream.read(&mut probe) => return Err(FrameError::Closed),

@@ -165,8 +165,9 @@ pub enum Request {
         page: PageRequest,
     },
     /// Follow one process: a [`Response::ProcessProgress`] whenever it has new records
-    /// or a new status, ending with [`Response::Process`] once it no longer runs (it
-    /// ended, or waits for a person).
+    /// or a new status (gathered over at most 20 ms while it runs), ending with
+    /// [`Response::Process`] as soon as it no longer runs (it ended, or waits for a
+    /// person).
     ProcessFollow(u64),
     /// End a process as cancelled.
     ProcessCancel(u64),
