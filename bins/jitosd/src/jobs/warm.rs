@@ -19,7 +19,14 @@
 use std::{
     collections::{BTreeMap, BTreeSet, VecDeque},
     fs::File,
-    os::{fd::AsFd, unix::ffi::OsStrExt, unix::fs::DirBuilderExt, unix::net::UnixStream},
+    os::{
+        fd::AsFd,
+        unix::{
+            ffi::OsStrExt,
+            fs::{DirBuilderExt, FileExt},
+            net::UnixStream,
+        },
+    },
     path::{Path, PathBuf},
     sync::{
         atomic::{AtomicBool, Ordering},
@@ -518,6 +525,9 @@ struct Instance {
     next_dir: Option<PathBuf>,
     /// The directories of jobs that have ended, removed the next time it is idle.
     spent_dirs: Vec<PathBuf>,
+    /// Its `/proc/<pid>/stat`, open for its life, for the CPU time it has used; none if
+    /// it could not be opened, and then it serves one job.
+    stat: Option<File>,
 }
 
 impl Instance {
@@ -600,6 +610,7 @@ impl Instance {
         match talk {
             Ok((talk, watch)) => Ok(Instance {
                 id,
+                stat: File::open(format!("/proc/{}/stat", child.id())).ok(),
                 child,
                 reaped: false,
                 talk,
@@ -814,7 +825,7 @@ impl Instance {
     /// Whether the instance has used less than half its CPU-time limit, which binds its
     /// whole life: past that, the next job might be killed for what earlier ones used.
     fn cpu_budget_left(&self, worker: &ResolvedWorker) -> bool {
-        match cpu_seconds_used(self.child.id()) {
+        match self.stat.as_ref().and_then(cpu_seconds_used) {
             Some(used) => used.saturating_mul(2) < worker.limits.cpu_seconds,
             None => false,
         }
@@ -846,8 +857,18 @@ impl Instance {
 }
 
 /// CPU seconds (user and system) process `pid` has used, from `/proc/<pid>/stat`.
-fn cpu_seconds_used(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+fn cpu_seconds_used(stat: &File) -> Option<u64> {
+    // Read again from the start of the one open file: no path to look up per job.
+    let mut bytes = Vec::with_capacity(512);
+    let mut chunk = [0u8; 512];
+    loop {
+        let read = stat.read_at(&mut chunk, bytes.len() as u64).ok()?;
+        if read == 0 || bytes.len() > 4096 {
+            break;
+        }
+        bytes.extend_from_slice(chunk.get(..read)?);
+    }
+    let stat = String::from_utf8_lossy(&bytes);
     // The command name, in parentheses, may hold spaces; fields are counted after it.
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
     // utime and stime are fields 14 and 15 of the line, 12th and 13th after the name.
@@ -867,5 +888,35 @@ fn remove_dir(dir: &Path) {
         if e.kind() != std::io::ErrorKind::NotFound {
             tracing::warn!(dir = %dir.display(), error = %e, "cannot remove a warm worker's directory");
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_time_is_read_again_from_one_open_stat_file() {
+        // Goal: the seconds counted go up as this process burns CPU, read through the same
+        // open file each time (what an instance does after every job). Method: read, burn
+        // a little over a second of CPU, read again.
+        let stat = File::open("/proc/self/stat").unwrap();
+        let before = cpu_seconds_used(&stat).unwrap();
+        let started = std::time::Instant::now();
+        let mut x = 0u64;
+        while started.elapsed() < Duration::from_millis(1200) {
+            x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+        }
+        let after = cpu_seconds_used(&stat).unwrap();
+        assert!(after > before, "{before} s, then {after} s");
+    }
+
+    #[test]
+    fn a_stat_line_without_its_fields_counts_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("stat");
+        std::fs::write(&path, "12 (name with ) spaces) S 1").unwrap();
+        assert_eq!(cpu_seconds_used(&File::open(&path).unwrap()), None);
     }
 }
