@@ -120,8 +120,13 @@ async fn write_payload(
     let len = u32::try_from(payload.len()).map_err(|_| FrameError::TooLarge {
         len: payload.len() as u64,
     })?;
-    stream.write_all(&len.to_le_bytes()).await?;
-    stream.write_all(payload).await?;
+    match jitos_proto::small_frame(payload) {
+        Some(frame) => stream.write_all(&frame).await?,
+        None => {
+            stream.write_all(&len.to_le_bytes()).await?;
+            stream.write_all(payload).await?;
+        }
+    }
     stream.flush().await?;
     Ok(())
 }

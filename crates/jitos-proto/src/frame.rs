@@ -77,10 +77,31 @@ pub fn write_frame(stream: &mut impl Write, payload: &[u8]) -> Result<(), FrameE
         .ok_or(FrameError::TooLarge {
             len: payload.len() as u64,
         })?;
-    stream.write_all(&len.to_le_bytes())?;
-    stream.write_all(payload)?;
+    match small_frame(payload) {
+        Some(frame) => stream.write_all(&frame)?,
+        None => {
+            stream.write_all(&len.to_le_bytes())?;
+            stream.write_all(payload)?;
+        }
+    }
     stream.flush()?;
     Ok(())
+}
+
+/// The largest payload [`small_frame`] copies behind its length.
+const SMALL_FRAME_BYTES_MAX: usize = 64 * 1024;
+
+/// A small payload (up to 64 KiB) behind its length in one buffer, to be written in one
+/// call, so that its reader wakes once, to the whole frame; none for a larger one, which
+/// is written as length, then payload, rather than copied.
+pub fn small_frame(payload: &[u8]) -> Option<Vec<u8>> {
+    let len = u32::try_from(payload.len())
+        .ok()
+        .filter(|_| payload.len() <= SMALL_FRAME_BYTES_MAX)?;
+    let mut frame = Vec::with_capacity(4 + payload.len());
+    frame.extend_from_slice(&len.to_le_bytes());
+    frame.extend_from_slice(payload);
+    Some(frame)
 }
 
 /// Reads one frame, refusing oversized lengths before allocating.
@@ -127,6 +148,31 @@ mod tests {
         let mut buf = Vec::new();
         write_frame(&mut buf, b"hello").unwrap();
         assert_eq!(read_frame(&mut buf.as_slice()).unwrap(), b"hello");
+    }
+
+    // A small frame is one write of length and payload; one past the bound is two, and
+    // both read back the same.
+    #[test]
+    fn small_frames_are_written_at_once() {
+        /// Counts the writes it is given.
+        struct Writes(Vec<u8>, usize);
+        impl Write for Writes {
+            fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+                self.0.extend_from_slice(bytes);
+                self.1 += 1;
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        for (len, writes) in [(SMALL_FRAME_BYTES_MAX, 1), (SMALL_FRAME_BYTES_MAX + 1, 2)] {
+            let payload = vec![7u8; len];
+            let mut out = Writes(Vec::new(), 0);
+            write_frame(&mut out, &payload).unwrap();
+            assert_eq!(out.1, writes, "a payload of {len} bytes");
+            assert_eq!(read_frame(&mut out.0.as_slice()).unwrap(), payload);
+        }
     }
 
     // An oversized length is refused from its prefix alone, before any payload arrives.

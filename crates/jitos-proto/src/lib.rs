@@ -15,8 +15,8 @@ mod process_message;
 
 pub use client::{Client, ClientError};
 pub use frame::{
-    check_frame_len, decode_message, encode_message, read_frame, write_frame, FrameError,
-    FRAME_BYTES_MAX,
+    check_frame_len, decode_message, encode_message, read_frame, small_frame, write_frame,
+    FrameError, FRAME_BYTES_MAX,
 };
 pub use graph_stream::{graph_parts, GraphAssembler, GraphEnd, GraphPart};
 pub use handshake::{Hello, Welcome, PROTOCOL_MAGIC, PROTOCOL_VERSION};
