@@ -398,6 +398,50 @@ fn what_a_job_leaves_reaches_only_later_jobs_of_its_users_processes() {
     assert_eq!(seen.home, "planted-secret-p1", "{seen:?}");
 }
 
+const REFUSE_THEN_LOOK: &str = r#"
+[task.refuse_then_look]
+[[task.refuse_then_look.method]]
+name = "refused"
+steps = [{ task = "refuse" }]
+[[task.refuse_then_look.method]]
+name = "then_look"
+steps = [{ task = "look" }]
+
+[task.refuse]
+run = { worker = "noop", args = ["refuse", "refused-token"], effect = "none", timeout_secs = 30 }
+[task.look]
+run = { worker = "noop", args = ["look"], effect = "none", timeout_secs = 30 }
+"#;
+
+// Goal: an instance whose proposal was refused serves no other job, even the one the
+// refusal makes due, which the writer may hand to it while the refusal is recorded (it is
+// idle again by then, so that a step's next job finds it). Method: a process whose first
+// plan's only job plants a token and is refused; its next plan's job must find no token
+// and be the first job of whatever ran it (a spare, or a process of its own when it was
+// handed to the refused instance first), and the process still ends done.
+#[test]
+fn the_job_after_a_refused_proposal_runs_elsewhere() {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.path().join("methods");
+    fs::create_dir(&dir).unwrap();
+    fs::write(dir.join("probe.toml"), REFUSE_THEN_LOOK).unwrap();
+    let daemon = start(&sandbox, &["--methods-dir", dir.to_str().unwrap()]);
+    let mut client = daemon.client();
+    for round in 0..5 {
+        let process = submit(&sandbox, "p.toml", "refuse_then_look", "");
+        wait_for(&sandbox, process, "done");
+        let looked: Vec<Found> = probes_in(&mut client, None).into_values().collect();
+        let Some(looked) = looked.last() else {
+            panic!("round {round}: the system has no probe node")
+        };
+        assert_eq!(
+            (looked.jobs, looked.memory.as_str()),
+            (1, ""),
+            "round {round}: the job after the refusal ran in the refused instance: {looked:?}"
+        );
+    }
+}
+
 // Goal: a crashed instance fails its own attempt, once, as crashed, and nothing else:
 // another user's idle instance keeps running, and the next job of the crashed instance's
 // user gets a fresh instance. Method: one job of root in A and one of uid 65534 in B, a

@@ -6,7 +6,8 @@
 //! daemon's worker directory), so it is reusable, without files or with them. `Job.args[0]` picks what it does:
 //! `plant TOKEN` keeps TOKEN in memory and writes it to `planted` in the job's directory
 //! and to `planted-TOKEN` in the instance's home; `crash` aborts; `hang` never answers;
-//! anything else plants nothing. Every job it answers proposes one node `probe:<job>` with
+//! `refuse [TOKEN]` keeps TOKEN in memory and proposes, beside its node, the removal of
+//! a node no graph has, which the daemon refuses; anything else plants nothing. Every job it answers proposes one node `probe:<job>` with
 //! what it found: its pid, the jobs this process has served, the tokens in its memory,
 //! the entries of its home (but its job's own directory), of its job's directory and,
 //! when the job has files, of the directory they were written to.
@@ -66,7 +67,14 @@ impl Handler for Leftover {
             "cwd".to_owned(),
             Value::Str(cwd.to_string_lossy().into_owned()),
         );
+        let mut refuse = false;
         match args.next() {
+            Some("refuse") => {
+                refuse = true;
+                if let Some(token) = args.next() {
+                    self.memory.push(token.to_owned());
+                }
+            }
             Some("plant") => {
                 let token = args.next().ok_or("plant needs a token")?;
                 self.memory.push(token.to_owned());
@@ -82,13 +90,21 @@ impl Handler for Leftover {
             _ => {}
         }
         let id = NodeId::new(format!("probe:{}", job.job_id)).map_err(|e| e.to_string())?;
+        let mut ops = vec![Op::AddNode {
+            id,
+            kind: "probe".to_owned(),
+            attrs,
+        }];
+        if refuse {
+            // A node no graph has: the daemon refuses the proposal.
+            ops.push(Op::RemoveNode {
+                id: NodeId::new("missing:node").map_err(|e| e.to_string())?,
+                cascade: false,
+            });
+        }
         Ok(Outcome {
             rewrites: vec![Rewrite {
-                ops: vec![Op::AddNode {
-                    id,
-                    kind: "probe".to_owned(),
-                    attrs,
-                }],
+                ops,
                 expect: Vec::new(),
             }],
             artifacts: Vec::new(),

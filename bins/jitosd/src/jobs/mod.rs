@@ -458,38 +458,21 @@ impl JobRunner {
         let cancel = self.cancel_of(attempt);
         let (ended_tx, ended_rx) = oneshot::channel();
         let deadline = Instant::now() + Duration::from_millis(plan.deadline_ms);
-        let (plan, ended_tx) = match self.warm_class(&plan.worker, enforcement).await {
-            Some(class) => {
-                let work = Box::new(Assignment {
-                    plan,
-                    deadline,
-                    cancel: cancel.clone(),
-                    ended: ended_tx,
-                });
-                match self.warm.assign(self, class, work) {
-                    Ok(()) => return Ok(ended_rx),
-                    Err(back) => (back.plan, back.ended),
-                }
-            }
-            None => (plan, ended_tx),
+        let work = Box::new(Assignment {
+            plan,
+            deadline,
+            cancel,
+            ended: ended_tx,
+        });
+        let work = match self.warm_class(&work.plan.worker, enforcement).await {
+            Some(class) => match self.warm.assign(self, class, work) {
+                Ok(()) => return Ok(ended_rx),
+                Err(back) => back,
+            },
+            None => work,
         };
-        let runner = self.clone();
-        let thread = std::thread::Builder::new()
-            .name(format!("jitos-attempt-{attempt}"))
-            .spawn(move || {
-                // PR_SET_PDEATHSIG ties the worker to this thread: it lives until the
-                // worker is reaped, so the worker dies exactly when the daemon does.
-                let end = runner.run_worker(&plan, deadline, enforcement, &cancel.asked);
-                runner.record_end(&plan, end, &cancel);
-                runner.attempt_ended(attempt, ended_tx);
-            });
-        match thread {
-            Ok(handle) => {
-                let mut threads = lock(&self.threads);
-                threads.retain(|t| !t.is_finished());
-                threads.push(handle);
-                Ok(ended_rx)
-            }
+        match self.start_one_shot(work, enforcement) {
+            Ok(()) => Ok(ended_rx),
             Err(e) => {
                 lock(&self.cancels).remove(&attempt);
                 let detail = format!("cannot start a thread for the attempt: {e}");
@@ -499,6 +482,58 @@ impl JobRunner {
                     format!("cannot start the attempt: {e}"),
                 ))
             }
+        }
+    }
+
+    /// Runs a recorded attempt in a process of its own, started on a thread of its own;
+    /// the error when the thread cannot start (the attempt is then not run).
+    fn start_one_shot(
+        self: &Arc<Self>,
+        work: Box<Assignment>,
+        enforcement: Enforcement,
+    ) -> std::io::Result<()> {
+        let Assignment {
+            plan,
+            deadline,
+            cancel,
+            ended,
+        } = *work;
+        let attempt = plan.attempt;
+        let runner = self.clone();
+        let handle = std::thread::Builder::new()
+            .name(format!("jitos-attempt-{attempt}"))
+            .spawn(move || {
+                // PR_SET_PDEATHSIG ties the worker to this thread: it lives until the
+                // worker is reaped, so the worker dies exactly when the daemon does.
+                let end = runner.run_worker(&plan, deadline, enforcement, &cancel.asked);
+                runner.record_end(&plan, end, &cancel);
+                runner.attempt_ended(attempt, ended);
+            })?;
+        let mut threads = lock(&self.threads);
+        threads.retain(|t| !t.is_finished());
+        threads.push(handle);
+        Ok(())
+    }
+
+    /// Runs an attempt handed to a warm instance that retired before it could start it
+    /// (its last job did not end `job.done` while this one was handed over): in a process
+    /// of its own, or, failing that, recorded as unstarted.
+    fn run_handed_back(self: &Arc<Self>, work: Box<Assignment>) {
+        let attempt = work.plan.attempt;
+        let started = match self.enforcement.clone() {
+            Ok(enforcement) => self
+                .start_one_shot(work, enforcement)
+                .map_err(|e| format!("cannot start a thread for the attempt: {e}")),
+            Err(why) => Err(why),
+        };
+        if let Err(detail) = started {
+            let failed = Command::JobFail {
+                attempt,
+                cause: FailureCause::Spawn,
+                detail,
+            };
+            report_unrecorded(attempt, self.kernel.execute_blocking(Actor::System, failed));
+            lock(&self.cancels).remove(&attempt);
         }
     }
 

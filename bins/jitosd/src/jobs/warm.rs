@@ -7,7 +7,7 @@
 //! each instance for its whole life: the thread started the process, so the parent-death
 //! signal ties the process to it, and it runs every job handed to the instance. Each job
 //! gets a fresh directory in the home, prepared where the worker cannot reach it and
-//! moved in whole, removed after the job's terminal record.
+//! moved in whole, removed after the job's terminal record once the instance is idle.
 //!
 //! Jobs of a scope go to an idle instance bound to that scope; failing that to a spare (a
 //! never-used instance, started ahead so spawning stays off the critical path, which
@@ -497,7 +497,11 @@ fn instance_main(runner: &Arc<JobRunner>, class: &Class, id: u64, first: Option<
             break;
         }
     }
+    let handed_back = instance.handed_back.take();
     instance.retire(runner, class);
+    if let Some(work) = handed_back {
+        runner.run_handed_back(work);
+    }
 }
 
 /// A running instance, owned by its thread.
@@ -525,6 +529,9 @@ struct Instance {
     next_dir: Option<PathBuf>,
     /// The directories of jobs that have ended, removed the next time it is idle.
     spent_dirs: Vec<PathBuf>,
+    /// A job handed to it while its last one was being recorded, when that one did not
+    /// end `job.done`: it is not run here, since the instance retires.
+    handed_back: Option<Box<Assignment>>,
     /// Its `/proc/<pid>/stat`, open for its life, for the CPU time it has used; none if
     /// it could not be opened, and then it serves one job.
     stat: Option<File>,
@@ -624,6 +631,7 @@ impl Instance {
                 inbox: None,
                 next_dir: None,
                 spent_dirs: Vec::new(),
+                handed_back: None,
             }),
             Err(ended) => {
                 let crashed = ended.0 == FailureCause::Crashed;
@@ -640,7 +648,7 @@ impl Instance {
     /// Waits while idle for the next job; none when the instance is to retire (told to,
     /// or idle too long). A job handed over while the last one was being recorded starts
     /// at once; otherwise the ended jobs' directories are removed and the next one
-    /// prepared first, off any job's path.
+    /// prepared before it waits.
     fn wait(&mut self, runner: &JobRunner, class: &Class) -> Option<Box<Assignment>> {
         let pool = &runner.warm;
         let inbox = self.inbox.take()?;
@@ -740,10 +748,14 @@ impl Instance {
             self.inbox = pool.put_idle(class, bound, self.id, &self.watch);
         }
         let done = runner.record_end(&plan, end, &cancel);
-        // An end that could not be recorded retires the instance, unless a job was handed
-        // to it meanwhile: that one it still runs, and records (or fails to) once.
-        if !done && self.inbox.is_some() && pool.leave_idle(class, bound, self.id) {
-            self.inbox = None;
+        // A job that did not end `job.done` retires the instance all the same; a job
+        // handed to it meanwhile goes to a process of its own instead.
+        if !done {
+            if let Some(inbox) = self.inbox.take() {
+                if !pool.leave_idle(class, bound, self.id) {
+                    self.handed_back = inbox.try_recv().ok();
+                }
+            }
         }
         runner.attempt_ended(plan.attempt, ended);
         // What the job left there may stay until the instance retires (its home goes
@@ -788,7 +800,7 @@ impl Instance {
                 )
             })
         };
-        if let Some(ready) = self.next_dir.take().filter(|_| !plan.files) {
+        if let Some(ready) = self.next_dir.take_if(|_| !plan.files) {
             return match into_home(&ready) {
                 Ok(()) => Ok(job_dir),
                 Err(detail) => {
@@ -899,17 +911,22 @@ mod tests {
     #[test]
     fn cpu_time_is_read_again_from_one_open_stat_file() {
         // Goal: the seconds counted go up as this process burns CPU, read through the same
-        // open file each time (what an instance does after every job). Method: read, burn
-        // a little over a second of CPU, read again.
+        // open file each time (what an instance does after every job). Method: read, then
+        // burn CPU until the count goes up, which takes at most a second of it; a count
+        // that never moves fails after 20 s.
         let stat = File::open("/proc/self/stat").unwrap();
         let before = cpu_seconds_used(&stat).unwrap();
         let started = std::time::Instant::now();
         let mut x = 0u64;
-        while started.elapsed() < Duration::from_millis(1200) {
-            x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+        while cpu_seconds_used(&stat).unwrap() == before {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "the CPU time read stayed at {before} s"
+            );
+            for _ in 0..1_000_000 {
+                x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+            }
         }
-        let after = cpu_seconds_used(&stat).unwrap();
-        assert!(after > before, "{before} s, then {after} s");
     }
 
     #[test]
