@@ -519,6 +519,22 @@ impl JobRunner {
     /// (its last job did not end `job.done` while this one was handed over): in a process
     /// of its own, or, failing that, recorded as unstarted.
     fn run_handed_back(self: &Arc<Self>, work: Box<Assignment>) {
+        if self.stopping.load(Ordering::Relaxed) {
+            // The shutdown may have joined the attempt threads already: none starts now.
+            let Assignment {
+                plan,
+                cancel,
+                ended,
+                ..
+            } = *work;
+            let end = AttemptEnd::Failed {
+                cause: FailureCause::Interrupted,
+                detail: "jitosd stopped before this attempt started".to_owned(),
+            };
+            self.record_end(&plan, end, &cancel);
+            self.attempt_ended(plan.attempt, ended);
+            return;
+        }
         let attempt = work.plan.attempt;
         let started = match self.enforcement.clone() {
             Ok(enforcement) => self
