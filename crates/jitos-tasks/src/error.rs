@@ -23,7 +23,7 @@ fn place(at: Option<(usize, usize)>) -> String {
 }
 
 /// Where in a source text a byte offset falls, as line and column from 1.
-pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
+pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
     let column = before

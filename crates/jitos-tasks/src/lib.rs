@@ -20,7 +20,7 @@ mod plan;
 mod template;
 
 pub use dag::{Dag, JobKind, JobNode, Lane};
-pub use error::{PlanError, SourceError};
+pub use error::{line_column, PlanError, SourceError};
 pub use explain::explain;
 pub use intent::{Intent, INTENT_JOBS_DEFAULT, INTENT_PARALLEL_DEFAULT, INTENT_WALL_SECS_DEFAULT};
 pub use library::{read_source, Library};
