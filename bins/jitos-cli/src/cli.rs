@@ -36,6 +36,9 @@ pub struct Cli {
 pub enum Command {
     /// Show the head, the state digest and the size of the graph
     Status,
+    /// Show who the daemon takes you for: your user and the roles its access file grants
+    /// you (admin, operator, approver, viewer)
+    Whoami,
     /// Apply rewrites to the system graph
     #[command(subcommand)]
     Rewrite(RewriteCommand),

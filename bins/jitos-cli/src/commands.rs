@@ -37,6 +37,16 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 _ => None,
             })
         }
+        Command::Whoami => {
+            let client = location.daemon()?;
+            let principal = &client.welcome().principal;
+            if json {
+                emit_json(principal)?;
+            } else {
+                print!("{}", render::principal(principal));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Rewrite(RewriteCommand::Apply { file }) => {
             let rewrite = read_rewrite(&file)?;
             let response = location.daemon()?.call(&Request::ApplyRewrite(rewrite))?;

@@ -72,6 +72,7 @@ pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
         },
         library: Arc::new(library),
         worker_slots: 4,
+        access: jitosd::Access::daemon_only(),
     })?;
     let result = story(&socket, &data_dir);
     daemon.stop();

@@ -3,8 +3,8 @@
 use std::fmt::Write as _;
 
 use jitos_proto::{
-    ActorView, GraphView, HistoryEntry, LimitsHeld, RecordView, ReplayReport, SandboxView,
-    StatusInfo, VerifyView,
+    ActorView, GraphView, HistoryEntry, LimitsHeld, PrincipalView, RecordView, ReplayReport,
+    SandboxView, StatusInfo, VerifyView,
 };
 use jitos_warp::Node;
 
@@ -306,4 +306,15 @@ mod tests {
         assert_eq!(timestamp(951_782_400_123), "2000-02-29T00:00:00.123Z");
         assert_eq!(timestamp(1_795_305_600_000), "2026-11-22T00:00:00.000Z");
     }
+}
+
+/// Who the daemon takes the client for, in a line.
+pub fn principal(principal: &PrincipalView) -> String {
+    let roles: Vec<&str> = principal.roles.iter().map(|role| role.name()).collect();
+    format!(
+        "{} (uid {}): {}\n",
+        principal.user,
+        principal.uid,
+        roles.join(", ")
+    )
 }

@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 use jitos_kernel::{Kernel, KernelOptions, View};
 use jitos_proto::{Request, Response};
 
-use jitos_proto::Client;
+use jitos_proto::{Client, ClientError};
 
 /// A daemon connection or an offline store.
 pub enum Target {
@@ -36,7 +36,18 @@ impl Location {
 
     /// Connects to the daemon, or explains how to start one.
     pub fn daemon(&self) -> Result<Client> {
-        match Client::connect(&self.socket, "jitos")? {
+        let connected = match Client::connect(&self.socket, "jitos") {
+            Err(ClientError::Connect { source, .. })
+                if source.kind() == std::io::ErrorKind::PermissionDenied =>
+            {
+                bail!(
+                    "you may not reach the socket {}: the daemon opens it to the group its access file names (docs/ACCESS.md); ask its admin to name you and add you to that group",
+                    self.socket.display()
+                )
+            }
+            connected => connected?,
+        };
+        match connected {
             Some(client) => Ok(client),
             None => bail!(
                 "no jitosd is listening on {}; start one with `jitosd --socket {}` (or pass --socket)",

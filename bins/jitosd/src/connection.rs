@@ -6,11 +6,12 @@
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
+use jitos_gov::{authorize, Principal, Refusal, Role};
 use jitos_kernel::KernelHandle;
 use jitos_ledger::{Actor, Record};
 use jitos_proto::{
-    graph_parts, ErrorCode, ErrorInfo, FrameError, Hello, ProcessSummary, RecordView, Request,
-    Response, Welcome,
+    graph_parts, ErrorCode, ErrorInfo, FrameError, Hello, PrincipalView, ProcessSummary,
+    RecordView, Request, Response, Welcome,
 };
 use jitos_sched::Process;
 use tokio::{
@@ -20,6 +21,7 @@ use tokio::{
 };
 
 use crate::{
+    access::{self, Access, Audit},
     answer::{self, Answering},
     frame_io,
     jobs::JobRunner,
@@ -57,8 +59,12 @@ const GRAPH_NARROWS: &str = "one node alone exceeds a frame; no flag narrows it"
 pub struct Shared {
     /// The kernel thread.
     pub kernel: KernelHandle,
-    /// The handshake answer.
-    pub welcome: Welcome,
+    /// The identity of the store, for the handshake's answer.
+    pub store_id: String,
+    /// Who may connect, and as what.
+    pub access: Access,
+    /// Records refused requests.
+    pub audit: Arc<Audit>,
     /// Where exports are staged before they are streamed.
     pub scratch_dir: PathBuf,
     /// Turns true when the daemon stops, so long-lived streams end promptly.
@@ -71,20 +77,32 @@ pub struct Shared {
 
 /// Serves one connection to its end.
 pub async fn serve(mut stream: UnixStream, shared: Arc<Shared>) {
-    let actor = match stream.peer_cred() {
-        Ok(cred) => Actor::Peer {
-            uid: cred.uid(),
-            pid: cred
-                .pid()
-                .and_then(|pid| u32::try_from(pid).ok())
-                .unwrap_or(0),
-        },
+    let cred = match stream.peer_cred() {
+        Ok(cred) => cred,
         Err(e) => {
             tracing::warn!(error = %e, "no peer credentials; closing");
             return;
         }
     };
-    match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake(&mut stream, &shared)).await {
+    let actor = Actor::Peer {
+        uid: cred.uid(),
+        pid: cred
+            .pid()
+            .and_then(|pid| u32::try_from(pid).ok())
+            .unwrap_or(0),
+    };
+    // The user database may be slow to answer (NSS), so it is asked off the async threads.
+    let access = shared.access.clone();
+    let principal =
+        match tokio::task::spawn_blocking(move || access.principal(cred.uid(), cred.gid())).await {
+            Ok(principal) => principal,
+            Err(e) => {
+                tracing::warn!(?actor, error = %e, "cannot look the peer up; closing");
+                return;
+            }
+        };
+    let greeting = handshake(&mut stream, &shared, &actor, &principal);
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, greeting).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => {
             tracing::info!(?actor, error = %e, "handshake refused");
@@ -105,6 +123,17 @@ pub async fn serve(mut stream: UnixStream, shared: Arc<Shared>) {
                 return;
             }
         };
+        let (act, what) = access::act_of(&request, &shared.kernel).await;
+        if let Err(refusal) = authorize(&principal, act, &what) {
+            tracing::info!(?actor, %refusal, "request refused");
+            shared.audit.refused(&actor, &principal, &refusal);
+            let refused = reply_error(&mut stream, ErrorCode::Forbidden, refusal.message).await;
+            if let Err(e) = refused {
+                tracing::debug!(?actor, error = %e, "connection ended");
+                return;
+            }
+            continue;
+        }
         if let Err(e) = dispatch(&mut stream, &shared, &actor, request).await {
             tracing::debug!(?actor, error = %e, "connection ended");
             return;
@@ -112,7 +141,12 @@ pub async fn serve(mut stream: UnixStream, shared: Arc<Shared>) {
     }
 }
 
-async fn handshake(stream: &mut UnixStream, shared: &Shared) -> Result<(), FrameError> {
+async fn handshake(
+    stream: &mut UnixStream,
+    shared: &Shared,
+    actor: &Actor,
+    principal: &Principal,
+) -> Result<(), FrameError> {
     let hello: Hello = match frame_io::read_message(stream).await {
         Ok(hello) => hello,
         Err(e) => {
@@ -135,12 +169,26 @@ async fn handshake(stream: &mut UnixStream, shared: &Shared) -> Result<(), Frame
         reply_error(stream, ErrorCode::BadRequest, message.clone()).await?;
         return Err(FrameError::Malformed(message));
     }
-    frame_io::write_response(
-        stream,
-        &Response::Welcome(shared.welcome.clone()),
-        NOTHING_NARROWS,
-    )
-    .await
+    if principal.roles.is_empty() {
+        let refusal = Refusal {
+            needed: Role::Viewer,
+            message: shared.access.no_role_message(principal),
+        };
+        shared.audit.refused(actor, principal, &refusal);
+        reply_error(stream, ErrorCode::Forbidden, refusal.message.clone()).await?;
+        return Err(FrameError::Malformed(refusal.message));
+    }
+    let welcome = Welcome {
+        protocol_version: jitos_proto::PROTOCOL_VERSION,
+        daemon_version: env!("CARGO_PKG_VERSION").to_owned(),
+        store_id: shared.store_id.clone(),
+        principal: PrincipalView {
+            uid: principal.uid,
+            user: principal.user.clone(),
+            roles: principal.roles.iter().collect(),
+        },
+    };
+    frame_io::write_response(stream, &Response::Welcome(welcome), NOTHING_NARROWS).await
 }
 
 /// How a client asks for less of what `request` answers, for a refusal for size.

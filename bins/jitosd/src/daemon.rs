@@ -13,11 +13,11 @@ use std::{
 
 use jitos_kernel::{FollowOn, Kernel, KernelError, KernelOptions, KernelService};
 use jitos_ledger::Clock;
-use jitos_proto::Welcome;
 use jitos_tasks::Library;
 use tokio::{net::UnixListener, sync::watch, task::JoinSet};
 
 use crate::{
+    access::{groups_of, Access, Audit},
     connection::{self, Shared},
     jobs::{self, JobRunner, RunnerDirs, WorkerConfig},
     lock::{DataDirLock, LockError},
@@ -51,6 +51,8 @@ pub struct DaemonConfig {
     pub library: Arc<Library>,
     /// Workers that may run at once for processes.
     pub worker_slots: usize,
+    /// Who may connect, and as what.
+    pub access: Access,
 }
 
 /// Why the daemon could not start or keep serving.
@@ -126,11 +128,7 @@ impl Daemon {
                 );
             }
         }
-        let welcome = Welcome {
-            protocol_version: jitos_proto::PROTOCOL_VERSION,
-            daemon_version: env!("CARGO_PKG_VERSION").to_owned(),
-            store_id: kernel.store_id_hex(),
-        };
+        let store_id = kernel.store_id_hex();
         let head = kernel.head();
         // Processes run only on a store that records; a read-only one decides nothing.
         let decider_stopping = Arc::new(AtomicBool::new(false));
@@ -159,7 +157,8 @@ impl Daemon {
         let dirs = RunnerDirs::in_tmp(&std::env::temp_dir(), &tag[..16]);
         let jobs = JobRunner::new(service.handle(), config.workers.clone(), dirs)
             .map_err(DaemonError::Workers)?;
-        let listener = match socket::bind_private(&config.socket) {
+        warn_of_unreachable_users(&config.access);
+        let listener = match socket::bind(&config.socket, config.access.socket_group()) {
             Ok(listener) => listener,
             Err(e) => {
                 // What was made for workers goes with the refused start.
@@ -185,7 +184,9 @@ impl Daemon {
         Ok(Daemon {
             shared: Arc::new(Shared {
                 kernel: service.handle(),
-                welcome,
+                store_id,
+                access: config.access,
+                audit: Audit::new(service.handle()),
                 scratch_dir,
                 stopping: stopping_rx,
                 jobs,
@@ -221,6 +222,7 @@ impl Daemon {
             _lock,
         } = self;
         let scheduled = scheduler.map(|s| tokio::spawn(s.run(stopping.subscribe())));
+        let audited = tokio::spawn(Arc::clone(&shared.audit).run(stopping.subscribe()));
         let mut connections = JoinSet::new();
         tokio::pin!(shutdown);
         let mut outcome = Ok(());
@@ -264,6 +266,11 @@ impl Daemon {
                 tracing::error!(error = %e, "the scheduler stopped abnormally");
             }
         }
+        // The counted refusals are recorded while the kernel still runs.
+        if let Err(e) = audited.await {
+            tracing::error!(error = %e, "the audit of refusals stopped abnormally");
+        }
+        shared.audit.flush_all().await;
         let jobs = shared.jobs.clone();
         drop(shared);
         // Running attempts end (cancelled) and record so while the kernel still runs.
@@ -275,5 +282,25 @@ impl Daemon {
         }
         tracing::info!("stopped");
         outcome
+    }
+}
+
+/// Warns of each user the access file names who is not in the socket's group: the file
+/// grants them a role they cannot use.
+fn warn_of_unreachable_users(access: &Access) {
+    let Some((group, gid)) = access.socket_group() else {
+        return;
+    };
+    for uid in access.named_users() {
+        let Ok(Some(user)) = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)) else {
+            continue;
+        };
+        if !groups_of(&user).iter().any(|g| g.as_raw() == gid) {
+            tracing::warn!(
+                user = %user.name,
+                group,
+                "the access file grants this user a role, but they are not in the socket's group and cannot connect; add them (usermod -aG) or grant their group"
+            );
+        }
     }
 }

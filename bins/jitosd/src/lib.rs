@@ -1,6 +1,7 @@
 //! The JITOS daemon as a library: `jitosd`'s `main` and the CLI's embedded demo daemon
 //! both run [`Daemon`], and the CLI's offline mode answers queries with [`answer`].
 
+mod access;
 mod connection;
 mod daemon;
 mod frame_io;
@@ -15,6 +16,7 @@ pub mod answer;
 pub mod paths;
 pub mod views;
 
+pub use access::Access;
 pub use daemon::{Daemon, DaemonConfig, DaemonError};
 pub use jobs::{PolicyError, WarmConfig, WorkerConfig, WorkerPolicy};
 pub use lock::{DataDirLock, LockError};

@@ -3,7 +3,7 @@
 use std::{io::IsTerminal, path::PathBuf, process::ExitCode, sync::Arc, time::Duration};
 
 use clap::Parser;
-use jitosd::{paths, Daemon, DaemonConfig, WarmConfig, WorkerConfig, WorkerPolicy};
+use jitosd::{paths, Access, Daemon, DaemonConfig, WarmConfig, WorkerConfig, WorkerPolicy};
 
 /// The JITOS daemon: records every change to the state graph in a durable, hash-chained
 /// ledger and serves it to `jitos` over a private unix socket.
@@ -59,6 +59,12 @@ struct Args {
     /// Milliseconds a warm instance waits for its next job before it is retired
     #[arg(long, default_value_t = WarmConfig::IDLE_DEFAULT.as_millis() as u64, value_parser = clap::value_parser!(u64).range(1..))]
     warm_idle_ms: u64,
+    /// Who may use this daemon, and as what: a TOML file mapping local users and groups to
+    /// the roles admin, operator, approver and viewer, and naming the group the socket is
+    /// opened to (see docs/ACCESS.md). Without it, /etc/jitos/access.toml if it exists;
+    /// without either, only the daemon's own user may connect (as admin)
+    #[arg(long, env = "JITOS_ACCESS", value_name = "FILE")]
+    access: Option<PathBuf>,
     /// Log filter, e.g. `info` or `jitosd=debug`
     #[arg(long, env = "JITOS_LOG", default_value = "info")]
     log: String,
@@ -81,6 +87,13 @@ fn main() -> ExitCode {
             }
         },
         None => WorkerPolicy::default(),
+    };
+    let access = match Access::load(args.access.as_deref()) {
+        Ok(access) => access,
+        Err(e) => {
+            eprintln!("jitosd: the access file does not load: {e}");
+            return ExitCode::FAILURE;
+        }
     };
     let methods_dir = args
         .methods_dir
@@ -121,6 +134,7 @@ fn main() -> ExitCode {
         },
         library,
         worker_slots: args.worker_slots,
+        access,
     };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,

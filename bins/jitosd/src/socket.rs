@@ -1,4 +1,7 @@
-//! The listening socket: a 0600 unix socket inside a private 0700 directory.
+//! The listening socket: a 0600 unix socket inside a private 0700 directory, or, when
+//! the access file names a group for it, a 0660 socket of that group inside a 0710
+//! directory of that group, so its members can reach the socket but not list or change
+//! the directory.
 
 use std::{
     fs,
@@ -6,7 +9,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use nix::unistd::Uid;
+use nix::unistd::{chown, Gid, Uid};
 use tokio::net::UnixListener;
 
 /// Why the socket could not be set up.
@@ -27,6 +30,18 @@ pub enum SocketError {
         /// This process's uid.
         me: u32,
     },
+    /// The directory exists but the socket's group could not reach the socket in it.
+    #[error("socket directory {dir} is not open to group {group} (gid {dir_gid}, mode {mode:o}); the access file names that group for the socket, so the directory must be of group {group} with mode 0710 — run `chgrp {group} {dir} && chmod 0710 {dir}`, or choose another --socket")]
+    NotShared {
+        /// The directory.
+        dir: PathBuf,
+        /// The group named by the access file.
+        group: String,
+        /// The directory's group.
+        dir_gid: u32,
+        /// Its permission bits.
+        mode: u32,
+    },
     /// Something answers on the socket already.
     #[error("a daemon already listens on {0}; stop it first, or choose another --socket")]
     InUse(PathBuf),
@@ -41,8 +56,9 @@ pub enum SocketError {
     },
 }
 
-/// Creates the private directory, clears a stale socket, binds, and restricts the mode.
-pub fn bind_private(path: &Path) -> Result<UnixListener, SocketError> {
+/// Creates the directory, clears a stale socket, binds, and restricts the mode: to the
+/// daemon's uid alone, or to it and `group` (name, gid) too.
+pub fn bind(path: &Path, group: Option<(&str, u32)>) -> Result<UnixListener, SocketError> {
     let dir = path
         .parent()
         .filter(|dir| !dir.as_os_str().is_empty())
@@ -57,17 +73,34 @@ pub fn bind_private(path: &Path) -> Result<UnixListener, SocketError> {
             .mode(0o700)
             .create(dir)
             .map_err(io(dir))?;
+        if let Some((_, gid)) = group {
+            chown(dir, None, Some(Gid::from_raw(gid)))
+                .map_err(|e| io(dir)(std::io::Error::from(e)))?;
+            fs::set_permissions(dir, fs::Permissions::from_mode(0o710)).map_err(io(dir))?;
+        }
     }
     let meta = fs::metadata(dir).map_err(io(dir))?;
     let me = Uid::current().as_raw();
     let mode = meta.mode() & 0o7777;
-    if meta.uid() != me || mode & 0o077 != 0 {
+    // The group may pass through the directory, never list or change it; others get nothing.
+    let group_bits_allowed = if group.is_some() { 0o010 } else { 0 };
+    if meta.uid() != me || mode & 0o077 & !group_bits_allowed != 0 {
         return Err(SocketError::NotPrivate {
             dir: dir.to_path_buf(),
             owner: meta.uid(),
             mode,
             me,
         });
+    }
+    if let Some((name, gid)) = group {
+        if meta.gid() != gid || mode & 0o010 == 0 {
+            return Err(SocketError::NotShared {
+                dir: dir.to_path_buf(),
+                group: name.to_owned(),
+                dir_gid: meta.gid(),
+                mode,
+            });
+        }
     }
     if path.exists() {
         if std::os::unix::net::UnixStream::connect(path).is_ok() {
@@ -76,6 +109,14 @@ pub fn bind_private(path: &Path) -> Result<UnixListener, SocketError> {
         fs::remove_file(path).map_err(io(path))?;
     }
     let listener = UnixListener::bind(path).map_err(io(path))?;
-    fs::set_permissions(path, fs::Permissions::from_mode(0o600)).map_err(io(path))?;
+    let socket_mode = match group {
+        Some((_, gid)) => {
+            chown(path, None, Some(Gid::from_raw(gid)))
+                .map_err(|e| io(path)(std::io::Error::from(e)))?;
+            0o660
+        }
+        None => 0o600,
+    };
+    fs::set_permissions(path, fs::Permissions::from_mode(socket_mode)).map_err(io(path))?;
     Ok(listener)
 }

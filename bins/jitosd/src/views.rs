@@ -1,8 +1,9 @@
 //! Conversions from kernel values to the wire's views.
 
 use jitos_kernel::{
-    Commit, HistoryStep, JobRecord, ProcessRecord, RefusedOp, ReplayOutcome, SwsRecord,
-    VerifyOutcome, View, WorkspaceSummary, KIND_GENESIS, KIND_REWRITE,
+    AccessRefused, Commit, HistoryStep, JobRecord, ProcessRecord, RefusedOp, ReplayOutcome,
+    SwsRecord, VerifyOutcome, View, WorkspaceSummary, KIND_ACCESS_REFUSED, KIND_GENESIS,
+    KIND_REWRITE,
 };
 use jitos_ledger::{Actor, Record};
 use jitos_proto::{
@@ -24,6 +25,14 @@ pub fn actor_view(actor: &Actor) -> ActorView {
             pid: *pid,
         },
         Actor::Named(name) => ActorView::Named(name.clone()),
+    }
+}
+
+/// What an `access.refused` record says, in a line.
+fn summarize_refused(refused: &AccessRefused) -> String {
+    match refused.count {
+        1 => format!("refused: {}", refused.message),
+        count => format!("refused {count} times, the first: {}", refused.message),
     }
 }
 
@@ -55,6 +64,10 @@ pub fn record_view(record: &Record) -> RecordView {
                 Err(_) => "undecodable job record".to_owned(),
             }
         }
+        (None, KIND_ACCESS_REFUSED) => match AccessRefused::decode(&record.payload) {
+            Ok(refused) => summarize_refused(&refused),
+            Err(_) => "undecodable refusal record".to_owned(),
+        },
         (None, kind) => format!("{kind} record"),
     };
     RecordView {

@@ -9,7 +9,7 @@ use jitos_tasks::{Intent, Slap};
 use jitos_tree::Tree;
 use jitos_warp::{BlobRef, Rewrite, StateDigest};
 
-use crate::{Dispatch, FailureCause, WorkerInstall};
+use crate::{AccessRefused, Dispatch, FailureCause, WorkerInstall};
 
 /// One change someone asks of the kernel.
 #[derive(Debug, Clone)]
@@ -99,6 +99,8 @@ pub enum Command {
         /// The decision.
         decision: Decision,
     },
+    /// Record requests of one user refused for want of authority; changes no state.
+    AccessRefused(AccessRefused),
     /// A command that panics on purpose, to prove the writer contains a panic to the one
     /// command it served. Built only with the `fault-injection` feature (this crate's
     /// tests; no request of the daemon's maps to it).

@@ -10,6 +10,7 @@
 //! **Architecture invariant:** the kernel does no I/O of its own; the ledger's store is
 //! the only thing it touches, and time enters only through the ledger's injectable clock.
 
+mod access_record;
 mod bundle;
 mod command;
 mod decide;
@@ -35,6 +36,9 @@ mod time_travel;
 mod verify;
 mod view;
 
+pub use access_record::{
+    bounded_message, AccessRefused, KIND_ACCESS_REFUSED, REFUSAL_MESSAGE_BYTES_MAX,
+};
 pub use bundle::{import_bundle, Imported};
 #[cfg(feature = "fault-injection")]
 pub use command::Fault;

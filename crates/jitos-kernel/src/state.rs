@@ -20,7 +20,7 @@ use crate::{
     payload,
     process_record::ProcessRecord,
     sws_record::{SwsRecord, KIND_SWS_CONFLICT},
-    KernelError, KIND_GENESIS, KIND_REWRITE,
+    AccessRefused, KernelError, KIND_ACCESS_REFUSED, KIND_GENESIS, KIND_REWRITE,
 };
 
 /// The folded state.
@@ -72,6 +72,10 @@ impl State {
                     .pool
                     .commit_system(&mut self.graph, std::slice::from_ref(&rewrite), seq)
                     .map_err(|source| replay_error(seq, source))?;
+            }
+            // Refusals change nothing either; reading the payload checks it.
+            KIND_ACCESS_REFUSED => {
+                AccessRefused::decode(&record.payload)?;
             }
             // Conflicts change nothing; the record is the knowledge.
             KIND_SWS_CONFLICT => {

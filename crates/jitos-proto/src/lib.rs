@@ -19,7 +19,7 @@ pub use frame::{
     FrameError, FRAME_BYTES_MAX,
 };
 pub use graph_stream::{graph_parts, GraphAssembler, GraphEnd, GraphPart};
-pub use handshake::{Hello, Welcome, PROTOCOL_MAGIC, PROTOCOL_VERSION};
+pub use handshake::{Hello, PrincipalView, Welcome, PROTOCOL_MAGIC, PROTOCOL_VERSION};
 pub use job_message::{
     AttemptState, AttemptView, JobSpec, LimitsHeld, SandboxView, WorkerLimitsView, WorkerView,
 };

@@ -573,6 +573,8 @@ pub enum ErrorCode {
     /// The answer would not fit in one frame; the message names the flag that pages or
     /// narrows it.
     TooLarge,
+    /// The client's user lacks the authority the request needs; the message says which.
+    Forbidden,
 }
 
 /// A failure a person can act on.

@@ -52,6 +52,7 @@ impl BenchDaemon {
                     },
                     library: Arc::new(library),
                     worker_slots,
+                    access: jitosd::Access::daemon_only(),
                 })
             })
             .unwrap();

@@ -14,7 +14,9 @@ use jitos_ledger::{Actor, Hash, Ledger, NewRecord};
 use jitos_tree::{sync_rewrite, Entry, Tree};
 use jitos_warp::{BlobRef, Rewrite};
 
-use crate::{files::tree_of, payload, Command, KernelError, State, KIND_REWRITE};
+use crate::{
+    files::tree_of, payload, Command, KernelError, State, KIND_ACCESS_REFUSED, KIND_REWRITE,
+};
 
 /// What a command is decided against.
 pub(crate) struct Working<'a> {
@@ -128,6 +130,12 @@ pub(crate) fn decide(
         Command::ProcessExecute { now_ms, decision } => {
             processes::execute(working, actor, now_ms, decision)
         }
+        Command::AccessRefused(refused) => Ok(Decided::one(
+            actor,
+            KIND_ACCESS_REFUSED,
+            refused.encode()?,
+            Answer::Record,
+        )),
         #[cfg(feature = "fault-injection")]
         Command::Fault(fault) => decide_fault(actor, fault),
     }

@@ -1,0 +1,117 @@
+//! What each request asks to do, as far as authority goes, and how a refusal says it.
+
+use jitos_gov::Act;
+use jitos_kernel::{KernelHandle, View};
+use jitos_proto::{AnswerView, Request};
+
+use crate::{jobs::user_of, reading};
+
+/// The act `request` asks for, and the words a refusal uses for it ("cancel process 12").
+/// Cancelling or answering something live looks up who owns it on the latest view.
+pub(crate) async fn act_of(request: &Request, kernel: &KernelHandle) -> (Act, String) {
+    let read = |what: &str| (Act::Read, what.to_owned());
+    let operate = |what: String| (Act::Operate, what);
+    let administer = |what: &str| (Act::Administer, what.to_owned());
+    match request {
+        Request::Status => read("read the status"),
+        Request::GraphShow { .. } => read("read the graph"),
+        Request::History { .. } => read("read a node's history"),
+        Request::Log { .. } | Request::Follow { .. } => read("read the records"),
+        Request::Verify | Request::ReplayVerify => read("verify the store"),
+        Request::Export { .. } => read("export records"),
+        Request::GetBlobs(_) => read("read blobs"),
+        Request::TreeShow { .. } => read("read a file tree"),
+        Request::SwsList(_) | Request::SwsShow(_) => read("read workspaces"),
+        Request::JobShow(_) | Request::JobList { .. } => read("read jobs"),
+        Request::WorkerList(_) => read("list workers"),
+        Request::ProcessPlan { .. } => read("plan an intent"),
+        Request::ProcessList { .. }
+        | Request::ProcessShow(_)
+        | Request::ProcessLog { .. }
+        | Request::ProcessFollow(_) => read("read processes"),
+        Request::PutBlobs(_) => operate("store blobs".to_owned()),
+        Request::SwsCreate { .. } => operate("create a workspace".to_owned()),
+        Request::SwsApply { sws, .. } => operate(format!("change workspace {sws}")),
+        Request::TreeImport { sws: Some(sws), .. } => {
+            operate(format!("import a tree into workspace {sws}"))
+        }
+        Request::SwsCollapse(sws) => operate(format!("collapse workspace {sws}")),
+        Request::SwsRebase(sws) => operate(format!("rebase workspace {sws}")),
+        Request::SwsDiscard { sws, .. } => operate(format!("discard workspace {sws}")),
+        Request::JobRun(spec) => operate(format!("run a {} job", spec.worker)),
+        Request::ProcessSubmit { .. } => operate("submit a process".to_owned()),
+        Request::ApplyRewrite(_) => administer("rewrite the system graph"),
+        Request::TreeImport { sws: None, .. } => administer("import a tree into the system"),
+        Request::Snapshot => administer("take a snapshot"),
+        Request::BlobGc => administer("collect unreferenced blobs"),
+        Request::WorkerInstall { .. } => administer("install a worker"),
+        Request::ProcessAnswer { process, answer } => {
+            let process = *process;
+            match answer {
+                AnswerView::Approve => (Act::Approve, format!("approve process {process}")),
+                AnswerView::Reject => (Act::Approve, format!("reject process {process}")),
+                _ => {
+                    steer(kernel, format!("answer process {process}"), move |view| {
+                        process_owner(view, process)
+                    })
+                    .await
+                }
+            }
+        }
+        Request::ProcessCancel(process) => {
+            let process = *process;
+            steer(kernel, format!("cancel process {process}"), move |view| {
+                process_owner(view, process)
+            })
+            .await
+        }
+        Request::JobCancel(attempt) => {
+            let attempt = *attempt;
+            steer(kernel, format!("cancel job {attempt}"), move |view| {
+                attempt_owner(view, attempt)
+            })
+            .await
+        }
+    }
+}
+
+/// Steering something live that `owner_of` finds, as its owner; something not live (or
+/// unknown) needs only `operator`, and the request is then refused for what it names.
+async fn steer(
+    kernel: &KernelHandle,
+    what: String,
+    owner_of: impl FnOnce(&View) -> Option<Option<u32>> + Send + 'static,
+) -> (Act, String) {
+    match reading::on_view(kernel, owner_of).await {
+        Ok(Some(owner)) => (Act::Steer { owner }, what),
+        // Not live, or the read failed: what follows refuses it with the reason.
+        Ok(None) | Err(_) => (Act::Operate, what),
+    }
+}
+
+/// For a live process, the uid of the local user who submitted it (`Some(None)` when no
+/// local user did); `None` when it is not live.
+fn process_owner(view: &View, process: u64) -> Option<Option<u32>> {
+    view.processes().get(process)?;
+    Some(submitter(view, process))
+}
+
+/// For a running attempt, its process's submitter if a process runs it, else who ran it;
+/// `None` when it is not running.
+fn attempt_owner(view: &View, attempt: u64) -> Option<Option<u32>> {
+    let running = view.jobs().attempt(attempt)?;
+    Some(match &running.dispatch.owner {
+        Some(owner) => submitter(view, owner.process),
+        None => submitter(view, attempt),
+    })
+}
+
+/// The local user who made the record at `seq` (a process's submit record, or an
+/// attempt's dispatch).
+fn submitter(view: &View, seq: u64) -> Option<u32> {
+    view.records(seq, 1)
+        .ok()?
+        .first()
+        .filter(|record| record.seq == seq)
+        .and_then(|record| user_of(&record.actor))
+}
