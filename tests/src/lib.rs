@@ -12,6 +12,7 @@ mod process;
 mod root;
 mod sandbox;
 mod store;
+mod users;
 mod wire;
 
 pub use bins::bin_path;
@@ -25,6 +26,7 @@ pub use process::run_bounded;
 pub use root::{root_or_skip, running_as_root};
 pub use sandbox::Sandbox;
 pub use store::flip_stored_byte;
+pub use users::{grant_nobody, jitos_as, NOBODY};
 pub use wire::{
     add_node, all_records, apply, call, connect, graph, process_records, rewrite, status, sws_graph,
 };

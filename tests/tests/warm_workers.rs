@@ -7,19 +7,12 @@
 //! reusable): each job proposes a node `probe:<attempt>` saying what it found.
 #![allow(clippy::unwrap_used)]
 
-use std::{
-    collections::BTreeMap,
-    fs,
-    os::unix::{fs::PermissionsExt, process::CommandExt},
-    path::PathBuf,
-    process::Output,
-    time::Duration,
-};
+use std::{collections::BTreeMap, fs, path::PathBuf, time::Duration};
 
 use jitos_proto::{AttemptState, Client, Request, Response};
 use jitos_system_tests::{
-    assert_success, bin_path, call, children_running, create_sws, is_alive, job_spec, root_or_skip,
-    run_bounded, run_job, terminal_records, wait_until, Daemon, Sandbox,
+    assert_success, bin_path, call, children_running, create_sws, grant_nobody, is_alive, jitos_as,
+    job_spec, root_or_skip, run_job, terminal_records, wait_until, Daemon, Sandbox, NOBODY,
 };
 use jitos_warp::Value;
 
@@ -42,6 +35,15 @@ fn start(sandbox: &Sandbox, extra: &[&str]) -> Daemon {
     let mut flags = vec!["--worker-dir", dir.to_str().unwrap()];
     flags.extend(extra);
     sandbox.start_with(&flags)
+}
+
+/// A daemon that runs the probe as `noop`, with `extra` flags, serving `nobody` as an
+/// operator too.
+fn start_serving_nobody(sandbox: &Sandbox, extra: &[&str]) -> Daemon {
+    let access = grant_nobody(sandbox, &["operator"]);
+    let mut flags: Vec<&str> = access.iter().map(String::as_str).collect();
+    flags.extend(extra);
+    start(sandbox, &flags)
 }
 
 /// The warm instances (and any other process) running the probe.
@@ -112,28 +114,11 @@ fn probe_as(worker: &str, client: &mut Client, sws: u64, args: &[&str]) -> Found
         .unwrap_or_else(|| panic!("attempt {} proposed no probe node", view.id))
 }
 
-/// The second user of these tests.
-const NOBODY: u32 = 65534;
-
-/// Lets `NOBODY` reach the daemon's socket, which the daemon makes its own uid's alone:
-/// the test stands in for an operator who opens it to another user.
-fn open_socket_to_nobody(sandbox: &Sandbox) {
-    for (path, mode) in [
-        (sandbox.path(), 0o755),
-        (sandbox.socket().parent().unwrap(), 0o755),
-        (sandbox.socket(), 0o666),
-    ] {
-        fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
-    }
-}
-
 /// `jitos --json ARGS` run as `NOBODY`; it must succeed. What it printed.
 fn jitos_as_nobody(sandbox: &Sandbox, args: &[&str]) -> serde_json::Value {
     let mut all = vec!["--json"];
     all.extend(args);
-    let mut command = sandbox.jitos_command(&all);
-    command.uid(NOBODY).gid(NOBODY);
-    let output: Output = run_bounded(&mut command, &[], Duration::from_secs(60));
+    let output = jitos_as(sandbox, NOBODY, &all);
     let text = assert_success(&format!("jitos {} as nobody", all.join(" ")), &output);
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("no JSON ({e}): {text}"))
 }
@@ -170,8 +155,7 @@ fn what_a_job_leaves_reaches_only_later_jobs_of_its_user() {
         return;
     }
     let sandbox = Sandbox::new();
-    let daemon = start(&sandbox, &[]);
-    open_socket_to_nobody(&sandbox);
+    let daemon = start_serving_nobody(&sandbox, &[]);
     let mut client = daemon.client();
     let (a, b, c) = (
         create_sws(&mut client),
@@ -328,7 +312,7 @@ fn what_a_job_leaves_reaches_only_later_jobs_of_its_users_processes() {
     fs::create_dir(&dir).unwrap();
     fs::write(dir.join("probe.toml"), METHODS).unwrap();
     // Long enough that no instance retires idle during the test.
-    let daemon = start(
+    let daemon = start_serving_nobody(
         &sandbox,
         &[
             "--methods-dir",
@@ -337,7 +321,6 @@ fn what_a_job_leaves_reaches_only_later_jobs_of_its_users_processes() {
             "600000",
         ],
     );
-    open_socket_to_nobody(&sandbox);
     let mut client = daemon.client();
 
     let p1 = submit(
@@ -452,8 +435,7 @@ fn a_crashed_instance_fails_only_its_attempt() {
         return;
     }
     let sandbox = Sandbox::new();
-    let daemon = start(&sandbox, &[]);
-    open_socket_to_nobody(&sandbox);
+    let daemon = start_serving_nobody(&sandbox, &[]);
     let mut client = daemon.client();
     let (a, b) = (create_sws(&mut client), create_sws(&mut client));
     let in_a = probe(&mut client, a, &["look"]);
