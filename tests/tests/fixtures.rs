@@ -6,8 +6,8 @@
 use std::{fs, path::Path, sync::Arc};
 
 use jitos_kernel::{
-    decode_rewrite, encode_rewrite, JobRecord, ProcessRecord, SwsRecord, KIND_GENESIS,
-    KIND_REWRITE, KIND_WORKER_INSTALL_V1, STATE_LAYOUT,
+    decode_rewrite, encode_rewrite, AccessRefused, JobRecord, ProcessRecord, SwsRecord,
+    KIND_ACCESS_REFUSED, KIND_GENESIS, KIND_REWRITE, KIND_WORKER_INSTALL_V1, STATE_LAYOUT,
 };
 use jitos_ledger::{FixedClock, Ledger, OpenOptions};
 use jitos_system_tests::{assert_success, Sandbox};
@@ -60,6 +60,7 @@ fn check_payloads(dir: &Path) {
             kind if ProcessRecord::is_kind(kind) => {
                 ProcessRecord::decode(kind, payload).unwrap().encode()
             }
+            KIND_ACCESS_REFUSED => Ok(AccessRefused::decode(payload).unwrap().encode().unwrap()),
             other => panic!("record {} has a kind no reader claims: {other}", record.seq),
         };
         assert_eq!(
@@ -161,14 +162,38 @@ fn a_store_of_the_first_format_opens_verifies_and_replays() {
 
 // Goal: a store written by the first version with versioned payloads (worker.install@2,
 // snapshots bound by a digest of the whole state) opens, verifies and replays to the same
-// digest, and holds every kind this build writes, so the fixture covers them all. Method:
-// the committed fixture `store-v2`, through a real daemon and CLI.
+// digest, with every kind that version wrote. Method: the committed fixture `store-v2`,
+// through a real daemon and CLI.
 #[test]
 fn a_store_of_the_second_format_opens_verifies_and_replays() {
     check_fixture("store-v2", 1);
-    let expected = expected("store-v2");
-    let mut written: Vec<&str> = vec![KIND_GENESIS, KIND_REWRITE];
-    written.extend([
+    let mut written = kinds_before_access();
+    written.sort_unstable();
+    assert_eq!(expected("store-v2").kinds, written);
+}
+
+// Goal: a store written by the first version with access control (access.refused) opens,
+// verifies and replays to the same digest, and holds every kind this build writes, so the
+// fixture covers them all. Method: the committed fixture `store-v3`, through a real daemon
+// and CLI.
+#[test]
+fn a_store_of_the_third_format_opens_verifies_and_replays() {
+    check_fixture("store-v3", 3);
+    let mut written = kinds_before_access();
+    written.push(jitos_kernel::KIND_ACCESS_REFUSED);
+    written.sort_unstable();
+    assert_eq!(
+        expected("store-v3").kinds,
+        written,
+        "store-v3 lacks a kind this build writes"
+    );
+}
+
+/// Every kind written by the version before access control.
+fn kinds_before_access() -> Vec<&'static str> {
+    vec![
+        KIND_GENESIS,
+        KIND_REWRITE,
         jitos_kernel::KIND_SWS_CREATE,
         jitos_kernel::KIND_SWS_APPLY,
         jitos_kernel::KIND_SWS_COLLAPSE,
@@ -190,10 +215,5 @@ fn a_store_of_the_second_format_opens_verifies_and_replays() {
         jitos_kernel::KIND_PROCESS_DISCARD,
         jitos_kernel::KIND_PROCESS_ADVANCE,
         jitos_kernel::KIND_PROCESS_END,
-    ]);
-    written.sort_unstable();
-    assert_eq!(
-        expected.kinds, written,
-        "store-v2 lacks a kind this build writes"
-    );
+    ]
 }

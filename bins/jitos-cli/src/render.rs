@@ -295,6 +295,17 @@ pub fn more(command: &str, limit: u32, next: &impl std::fmt::Display) -> String 
     format!("more: jitos {command}{limit} --after {next}\n")
 }
 
+/// Who the daemon takes the client for, in a line.
+pub fn principal(principal: &PrincipalView) -> String {
+    let roles: Vec<&str> = principal.roles.iter().map(|role| role.name()).collect();
+    format!(
+        "{} (uid {}): {}\n",
+        principal.user,
+        principal.uid,
+        roles.join(", ")
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -306,15 +317,4 @@ mod tests {
         assert_eq!(timestamp(951_782_400_123), "2000-02-29T00:00:00.123Z");
         assert_eq!(timestamp(1_795_305_600_000), "2026-11-22T00:00:00.000Z");
     }
-}
-
-/// Who the daemon takes the client for, in a line.
-pub fn principal(principal: &PrincipalView) -> String {
-    let roles: Vec<&str> = principal.roles.iter().map(|role| role.name()).collect();
-    format!(
-        "{} (uid {}): {}\n",
-        principal.user,
-        principal.uid,
-        roles.join(", ")
-    )
 }

@@ -178,6 +178,7 @@ fn roles_of(
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     struct Table;

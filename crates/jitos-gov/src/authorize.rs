@@ -97,6 +97,7 @@ pub fn authorize(principal: &Principal, act: Act, what: &str) -> Result<(), Refu
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn principal(uid: u32, roles: &[Role]) -> Principal {
