@@ -87,26 +87,8 @@ impl AccessFile {
             }
             None => None,
         };
-        let mut users = BTreeMap::new();
-        for (name, roles) in file.users {
-            let uid = names.uid_of(name.get_ref()).ok_or_else(|| {
-                error(
-                    name.span().start,
-                    format!("no user named {:?} on this host", name.get_ref()),
-                )
-            })?;
-            users.insert(uid, roles_of(&roles, &error)?);
-        }
-        let mut groups = BTreeMap::new();
-        for (name, roles) in file.groups {
-            let gid = names.gid_of(name.get_ref()).ok_or_else(|| {
-                error(
-                    name.span().start,
-                    format!("no group named {:?} on this host", name.get_ref()),
-                )
-            })?;
-            groups.insert(gid, roles_of(&roles, &error)?);
-        }
+        let users = grants(file.users, "user", |name| names.uid_of(name), &error)?;
+        let groups = grants(file.groups, "group", |name| names.gid_of(name), &error)?;
         if socket_group.is_none() && !(users.is_empty() && groups.is_empty()) {
             return Err(error(
                 0,
@@ -150,6 +132,26 @@ impl AccessFile {
     pub fn users(&self) -> impl Iterator<Item = u32> + '_ {
         self.users.keys().copied()
     }
+}
+
+/// A section of grants (`[users]` or `[groups]`) by id, each name resolved by `id_of`.
+fn grants(
+    section: BTreeMap<Spanned<String>, Spanned<Vec<Spanned<String>>>>,
+    what: &str,
+    id_of: impl Fn(&str) -> Option<u32>,
+    error: &impl Fn(usize, String) -> SourceError,
+) -> Result<BTreeMap<u32, Roles>, SourceError> {
+    let mut by_id = BTreeMap::new();
+    for (name, roles) in section {
+        let id = id_of(name.get_ref()).ok_or_else(|| {
+            error(
+                name.span().start,
+                format!("no {what} named {:?} on this host", name.get_ref()),
+            )
+        })?;
+        by_id.insert(id, roles_of(&roles, error)?);
+    }
+    Ok(by_id)
 }
 
 fn roles_of(

@@ -4,7 +4,7 @@ use jitos_gov::Act;
 use jitos_kernel::{KernelHandle, View};
 use jitos_proto::{AnswerView, Request};
 
-use crate::{jobs::user_of, reading};
+use crate::{jobs::user_of_record, reading};
 
 /// The act `request` asks for, and the words a refusal uses for it ("cancel process 12").
 /// Cancelling or answering something live looks up who owns it on the latest view.
@@ -106,12 +106,7 @@ fn attempt_owner(view: &View, attempt: u64) -> Option<Option<u32>> {
     })
 }
 
-/// The local user who made the record at `seq` (a process's submit record, or an
-/// attempt's dispatch).
+/// Who made the record at `seq`; a read that fails owns nothing, so only an admin may.
 fn submitter(view: &View, seq: u64) -> Option<u32> {
-    view.records(seq, 1)
-        .ok()?
-        .first()
-        .filter(|record| record.seq == seq)
-        .and_then(|record| user_of(&record.actor))
+    user_of_record(view, seq).ok().flatten()
 }

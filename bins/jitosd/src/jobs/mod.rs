@@ -862,6 +862,19 @@ pub(crate) fn user_of(actor: &Actor) -> Option<u32> {
     }
 }
 
+/// The local user who made the record at `seq` (a process's submit record, an attempt's
+/// dispatch); none if a user did not, or there is no such record.
+pub(crate) fn user_of_record(
+    view: &jitos_kernel::View,
+    seq: u64,
+) -> Result<Option<u32>, jitos_kernel::KernelError> {
+    Ok(view
+        .records(seq, 1)?
+        .first()
+        .filter(|record| record.seq == seq)
+        .and_then(|record| user_of(&record.actor)))
+}
+
 pub(crate) fn worker_actor(name: &str) -> Actor {
     Actor::Named(format!("worker:{name}"))
 }

@@ -331,11 +331,8 @@ impl Submitters {
             self.prune_at = (self.by_process.len() * 2).max(Submitters::REMEMBERED_MIN);
         }
         // A process's id is the seq of its submit record.
-        let submitter = match view.records(process, 1) {
-            Ok(records) => records
-                .first()
-                .filter(|record| record.seq == process)
-                .and_then(|record| crate::jobs::user_of(&record.actor)),
+        let submitter = match crate::jobs::user_of_record(&view, process) {
+            Ok(user) => user,
             Err(error) => {
                 tracing::warn!(process, %error, "cannot read who submitted a process");
                 None
