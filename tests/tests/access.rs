@@ -109,6 +109,7 @@ fn a_viewer_reads_everything_and_each_change_is_refused_with_what_was_missing() 
         &sandbox.jitos(&["--json", "submit", intent]),
         "root submits",
     );
+    wait_for(&sandbox, sws, "waiting");
     for read in [
         &["status"][..],
         &["log"],

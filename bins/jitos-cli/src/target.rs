@@ -36,17 +36,7 @@ impl Location {
 
     /// Connects to the daemon, or explains how to start one.
     pub fn daemon(&self) -> Result<Client> {
-        let connected = match Client::connect(&self.socket, "jitos") {
-            Err(ClientError::Connect { source, .. })
-                if source.kind() == std::io::ErrorKind::PermissionDenied =>
-            {
-                bail!(
-                    "you may not reach the socket {}: the daemon opens it to the group its access file names (docs/ACCESS.md); ask its admin to name you and add you to that group",
-                    self.socket.display()
-                )
-            }
-            connected => connected?,
-        };
+        let connected = self.connect()?;
         match connected {
             Some(client) => Ok(client),
             None => bail!(
@@ -63,7 +53,7 @@ impl Location {
     /// When the operator named a data directory, a daemon serving another one is not an
     /// answer: the store on disk is read instead.
     pub fn daemon_or_offline(&self) -> Result<Target> {
-        if let Some(mut client) = Client::connect(&self.socket, "jitos")? {
+        if let Some(mut client) = self.connect()? {
             if !self.data_dir_named || self.serves_our_store(&mut client)? {
                 return Ok(Target::Daemon(client));
             }
@@ -71,6 +61,22 @@ impl Location {
         Ok(Target::Offline(Box::new(
             open_offline(&self.store_dir())?.view(),
         )))
+    }
+
+    /// Connects and handshakes; `None` when nothing listens. A socket this user may not
+    /// reach says how to be let in.
+    fn connect(&self) -> Result<Option<Client>> {
+        match Client::connect(&self.socket, "jitos") {
+            Err(ClientError::Connect { source, .. })
+                if source.kind() == std::io::ErrorKind::PermissionDenied =>
+            {
+                bail!(
+                    "you may not reach the socket {}: the daemon opens it to the group its access file names (docs/ACCESS.md); ask its admin to name you and add you to that group",
+                    self.socket.display()
+                )
+            }
+            connected => Ok(connected?),
+        }
     }
 
     fn serves_our_store(&self, client: &mut Client) -> Result<bool> {

@@ -126,7 +126,7 @@ pub async fn serve(mut stream: UnixStream, shared: Arc<Shared>) {
         let (act, what) = access::act_of(&request, &shared.kernel).await;
         if let Err(refusal) = authorize(&principal, act, &what) {
             tracing::info!(?actor, %refusal, "request refused");
-            shared.audit.refused(&actor, &principal, &refusal);
+            shared.audit.refused(&actor, &principal, &refusal).await;
             let refused = reply_error(&mut stream, ErrorCode::Forbidden, refusal.message).await;
             if let Err(e) = refused {
                 tracing::debug!(?actor, error = %e, "connection ended");
@@ -174,7 +174,7 @@ async fn handshake(
             needed: Role::Viewer,
             message: shared.access.no_role_message(principal),
         };
-        shared.audit.refused(actor, principal, &refusal);
+        shared.audit.refused(actor, principal, &refusal).await;
         reply_error(stream, ErrorCode::Forbidden, refusal.message.clone()).await?;
         return Err(FrameError::Malformed(refusal.message));
     }

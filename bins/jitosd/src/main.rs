@@ -6,7 +6,8 @@ use clap::Parser;
 use jitosd::{paths, Access, Daemon, DaemonConfig, WarmConfig, WorkerConfig, WorkerPolicy};
 
 /// The JITOS daemon: records every change to the state graph in a durable, hash-chained
-/// ledger and serves it to `jitos` over a private unix socket.
+/// ledger and serves it to `jitos` over a unix socket, to the local users its access file
+/// names (see docs/ACCESS.md).
 ///
 /// It runs in the foreground and stops cleanly on SIGTERM or SIGINT. On start it verifies
 /// the whole chain and refuses a broken one (use --read-only to inspect it).

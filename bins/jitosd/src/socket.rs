@@ -82,9 +82,7 @@ pub fn bind(path: &Path, group: Option<(&str, u32)>) -> Result<UnixListener, Soc
     let meta = fs::metadata(dir).map_err(io(dir))?;
     let me = Uid::current().as_raw();
     let mode = meta.mode() & 0o7777;
-    // The group may pass through the directory, never list or change it; others get nothing.
-    let group_bits_allowed = if group.is_some() { 0o010 } else { 0 };
-    if meta.uid() != me || mode & 0o077 & !group_bits_allowed != 0 {
+    if meta.uid() != me || (group.is_none() && mode & 0o077 != 0) {
         return Err(SocketError::NotPrivate {
             dir: dir.to_path_buf(),
             owner: meta.uid(),
@@ -92,8 +90,9 @@ pub fn bind(path: &Path, group: Option<(&str, u32)>) -> Result<UnixListener, Soc
             me,
         });
     }
+    // The group may pass through the directory, never list or change it; others get nothing.
     if let Some((name, gid)) = group {
-        if meta.gid() != gid || mode & 0o010 == 0 {
+        if meta.gid() != gid || mode & 0o077 != 0o010 {
             return Err(SocketError::NotShared {
                 dir: dir.to_path_buf(),
                 group: name.to_owned(),

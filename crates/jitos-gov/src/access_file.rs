@@ -149,7 +149,10 @@ fn grants(
                 format!("no {what} named {:?} on this host", name.get_ref()),
             )
         })?;
-        by_id.insert(id, roles_of(&roles, error)?);
+        // Two names of one id (aliases) grant what both say.
+        let granted = roles_of(&roles, error)?;
+        let held: &mut Roles = by_id.entry(id).or_default();
+        *held = held.with(granted);
     }
     Ok(by_id)
 }

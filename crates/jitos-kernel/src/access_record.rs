@@ -13,6 +13,9 @@ pub const KIND_ACCESS_REFUSED: &str = "access.refused";
 /// boundary.
 pub const REFUSAL_MESSAGE_BYTES_MAX: usize = 1024;
 
+/// The longest user name a record keeps, in bytes; a longer one is cut so too.
+pub const REFUSAL_USER_BYTES_MAX: usize = 256;
+
 /// Requests of one user refused for want of authority.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessRefused {
@@ -41,13 +44,13 @@ impl AccessRefused {
     }
 }
 
-/// `message` cut to at most [`REFUSAL_MESSAGE_BYTES_MAX`] bytes, at a character boundary.
-pub fn bounded_message(message: &str) -> String {
-    let mut end = message.len().min(REFUSAL_MESSAGE_BYTES_MAX);
-    while !message.is_char_boundary(end) {
+/// `text` cut to at most `max` bytes, at a character boundary.
+pub fn bounded_text(text: &str, max: usize) -> String {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
         end -= 1;
     }
-    message[..end].to_owned()
+    text[..end].to_owned()
 }
 
 #[cfg(test)]
@@ -95,7 +98,11 @@ mod tests {
         };
         assert!(AccessRefused::decode(&long.encode().unwrap()).is_err());
         assert_eq!(
-            bounded_message(&"é".repeat(REFUSAL_MESSAGE_BYTES_MAX)).len(),
+            bounded_text(
+                &"é".repeat(REFUSAL_MESSAGE_BYTES_MAX),
+                REFUSAL_MESSAGE_BYTES_MAX
+            )
+            .len(),
             REFUSAL_MESSAGE_BYTES_MAX
         );
     }

@@ -37,7 +37,8 @@ mod verify;
 mod view;
 
 pub use access_record::{
-    bounded_message, AccessRefused, KIND_ACCESS_REFUSED, REFUSAL_MESSAGE_BYTES_MAX,
+    bounded_text, AccessRefused, KIND_ACCESS_REFUSED, REFUSAL_MESSAGE_BYTES_MAX,
+    REFUSAL_USER_BYTES_MAX,
 };
 pub use bundle::{import_bundle, Imported};
 #[cfg(feature = "fault-injection")]

@@ -51,42 +51,57 @@ pub(crate) async fn act_of(request: &Request, kernel: &KernelHandle) -> (Act, St
                 AnswerView::Approve => (Act::Approve, format!("approve process {process}")),
                 AnswerView::Reject => (Act::Approve, format!("reject process {process}")),
                 _ => {
-                    steer(kernel, format!("answer process {process}"), move |view| {
-                        process_owner(view, process)
-                    })
+                    steer(
+                        kernel,
+                        format!("answer process {process}"),
+                        process,
+                        move |view| process_owner(view, process),
+                    )
                     .await
                 }
             }
         }
         Request::ProcessCancel(process) => {
             let process = *process;
-            steer(kernel, format!("cancel process {process}"), move |view| {
-                process_owner(view, process)
-            })
+            steer(
+                kernel,
+                format!("cancel process {process}"),
+                process,
+                move |view| process_owner(view, process),
+            )
             .await
         }
         Request::JobCancel(attempt) => {
             let attempt = *attempt;
-            steer(kernel, format!("cancel job {attempt}"), move |view| {
-                attempt_owner(view, attempt)
-            })
+            steer(
+                kernel,
+                format!("cancel job {attempt}"),
+                attempt,
+                move |view| attempt_owner(view, attempt),
+            )
             .await
         }
     }
 }
 
-/// Steering something live that `owner_of` finds, as its owner; something not live (or
-/// unknown) needs only `operator`, and the request is then refused for what it names.
+/// Steering something live that `owner_of` finds, as its owner. Something that has
+/// ended (its id is at or below the head, so it can never become live) needs only
+/// `operator`, and the request is then refused for what it names; an id above the head
+/// may become someone's before the request is decided, so it needs an `admin`, as does
+/// anything when the read fails.
 async fn steer(
     kernel: &KernelHandle,
     what: String,
+    id: u64,
     owner_of: impl FnOnce(&View) -> Option<Option<u32>> + Send + 'static,
 ) -> (Act, String) {
-    match reading::on_view(kernel, owner_of).await {
-        Ok(Some(owner)) => (Act::Steer { owner }, what),
-        // Not live, or the read failed: what follows refuses it with the reason.
-        Ok(None) | Err(_) => (Act::Operate, what),
-    }
+    let looked = reading::on_view(kernel, move |view| match owner_of(view) {
+        Some(owner) => Act::Steer { owner },
+        None if id <= view.head().seq => Act::Operate,
+        None => Act::Steer { owner: None },
+    })
+    .await;
+    (looked.unwrap_or(Act::Steer { owner: None }), what)
 }
 
 /// For a live process, the uid of the local user who submitted it (`Some(None)` when no

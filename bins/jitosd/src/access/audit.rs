@@ -10,7 +10,10 @@ use std::{
 };
 
 use jitos_gov::{Principal, Refusal};
-use jitos_kernel::{bounded_message, AccessRefused, Command, KernelHandle};
+use jitos_kernel::{
+    bounded_text, AccessRefused, Command, KernelHandle, REFUSAL_MESSAGE_BYTES_MAX,
+    REFUSAL_USER_BYTES_MAX,
+};
 use jitos_ledger::Actor;
 use tokio::sync::watch;
 
@@ -26,9 +29,9 @@ pub struct Audit {
 /// One user's refusals since their last record.
 struct Window {
     opened: Instant,
-    actor: Actor,
-    /// The refusals counted since, as the record that will say so.
-    counted: Option<AccessRefused>,
+    /// The refusals counted since, as the record that will say so, by the connection of
+    /// the first of them.
+    counted: Option<(Actor, AccessRefused)>,
 }
 
 impl Audit {
@@ -40,35 +43,55 @@ impl Audit {
         })
     }
 
-    /// Notes that `principal` (connected as `actor`) was refused.
-    pub fn refused(&self, actor: &Actor, principal: &Principal, refusal: &Refusal) {
+    /// Notes that `principal` (connected as `actor`) was refused; a record it makes is
+    /// durable before this returns, so the refusal is answered after it.
+    pub async fn refused(&self, actor: &Actor, principal: &Principal, refusal: &Refusal) {
         let now = Instant::now();
         let record = AccessRefused {
             uid: principal.uid,
-            user: principal.user.clone(),
+            user: bounded_text(&principal.user, REFUSAL_USER_BYTES_MAX),
             needed: refusal.needed,
-            message: bounded_message(&refusal.message),
+            message: bounded_text(&refusal.message, REFUSAL_MESSAGE_BYTES_MAX),
             count: 1,
         };
-        let mut windows = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
-        match windows.get_mut(&principal.uid) {
+        let due = {
+            let mut windows = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
+            self.note(&mut windows, now, actor, principal.uid, record)
+        };
+        for (actor, refused) in due {
+            record_with(&self.kernel, actor, refused).await;
+        }
+    }
+
+    /// Counts `record` in its user's window, or opens a new one; what must be recorded now.
+    fn note(
+        &self,
+        windows: &mut HashMap<u32, Window>,
+        now: Instant,
+        actor: &Actor,
+        uid: u32,
+        record: AccessRefused,
+    ) -> Vec<(Actor, AccessRefused)> {
+        match windows.get_mut(&uid) {
             Some(window) if now.duration_since(window.opened) < AUDIT_WINDOW => {
                 match &mut window.counted {
-                    Some(counted) => counted.count = counted.count.saturating_add(1),
-                    None => window.counted = Some(record),
+                    Some((_, counted)) => counted.count = counted.count.saturating_add(1),
+                    None => window.counted = Some((actor.clone(), record)),
                 }
+                Vec::new()
             }
             _ => {
-                windows.insert(
-                    principal.uid,
+                // A window closed but not yet flushed gives its count up here.
+                let closed = windows.insert(
+                    uid,
                     Window {
                         opened: now,
-                        actor: actor.clone(),
                         counted: None,
                     },
                 );
-                drop(windows);
-                self.record(actor.clone(), record);
+                let mut due: Vec<_> = closed.and_then(|w| w.counted).into_iter().collect();
+                due.push((actor.clone(), record));
+                due
             }
         }
     }
@@ -103,9 +126,7 @@ impl Audit {
             windows.retain(|_, window| {
                 let closed = all || now.duration_since(window.opened) >= AUDIT_WINDOW;
                 if closed {
-                    if let Some(counted) = window.counted.take() {
-                        due.push((window.actor.clone(), counted));
-                    }
+                    due.extend(window.counted.take());
                 }
                 !closed
             });
@@ -114,11 +135,6 @@ impl Audit {
         for (actor, refused) in due {
             record_with(&self.kernel, actor, refused).await;
         }
-    }
-
-    fn record(&self, actor: Actor, refused: AccessRefused) {
-        let kernel = self.kernel.clone();
-        tokio::spawn(async move { record_with(&kernel, actor, refused).await });
     }
 }
 

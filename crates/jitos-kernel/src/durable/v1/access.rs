@@ -2,11 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::access_record::{AccessRefused as Live, REFUSAL_MESSAGE_BYTES_MAX};
+use crate::access_record::{
+    AccessRefused as Live, REFUSAL_MESSAGE_BYTES_MAX, REFUSAL_USER_BYTES_MAX as USER_BYTES_MAX,
+};
 use crate::durable::{Frozen, PayloadError};
-
-/// The longest user name a record keeps.
-const USER_BYTES_MAX: usize = 256;
 
 /// The payload of `access.refused`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
