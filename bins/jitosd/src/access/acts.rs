@@ -45,39 +45,34 @@ pub(crate) async fn act_of(request: &Request, kernel: &KernelHandle) -> (Act, St
         Request::Snapshot => administer("take a snapshot"),
         Request::BlobGc => administer("collect unreferenced blobs"),
         Request::WorkerInstall { .. } => administer("install a worker"),
-        Request::ProcessAnswer { process, answer } => {
-            let process = *process;
-            match answer {
-                AnswerView::Approve => (Act::Approve, format!("approve process {process}")),
-                AnswerView::Reject => (Act::Approve, format!("reject process {process}")),
-                _ => {
-                    steer(
-                        kernel,
-                        format!("answer process {process}"),
-                        process,
-                        move |view| process_owner(view, process),
-                    )
-                    .await
-                }
+        Request::ProcessAnswer { process, answer } => match answer {
+            AnswerView::Approve => (Act::Approve, format!("approve process {process}")),
+            AnswerView::Reject => (Act::Approve, format!("reject process {process}")),
+            _ => {
+                steer(
+                    kernel,
+                    format!("answer process {process}"),
+                    *process,
+                    process_owner,
+                )
+                .await
             }
-        }
+        },
         Request::ProcessCancel(process) => {
-            let process = *process;
             steer(
                 kernel,
                 format!("cancel process {process}"),
-                process,
-                move |view| process_owner(view, process),
+                *process,
+                process_owner,
             )
             .await
         }
         Request::JobCancel(attempt) => {
-            let attempt = *attempt;
             steer(
                 kernel,
                 format!("cancel job {attempt}"),
-                attempt,
-                move |view| attempt_owner(view, attempt),
+                *attempt,
+                attempt_owner,
             )
             .await
         }
@@ -93,9 +88,9 @@ async fn steer(
     kernel: &KernelHandle,
     what: String,
     id: u64,
-    owner_of: impl FnOnce(&View) -> Option<Option<u32>> + Send + 'static,
+    owner_of: fn(&View, u64) -> Option<Option<u32>>,
 ) -> (Act, String) {
-    let looked = reading::on_view(kernel, move |view| match owner_of(view) {
+    let looked = reading::on_view(kernel, move |view| match owner_of(view, id) {
         Some(owner) => Act::Steer { owner },
         None if id <= view.head().seq => Act::Operate,
         None => Act::Steer { owner: None },

@@ -56,43 +56,10 @@ impl Audit {
         };
         let due = {
             let mut windows = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
-            self.note(&mut windows, now, actor, principal.uid, record)
+            note(&mut windows, now, actor, principal.uid, record)
         };
         for (actor, refused) in due {
             record_with(&self.kernel, actor, refused).await;
-        }
-    }
-
-    /// Counts `record` in its user's window, or opens a new one; what must be recorded now.
-    fn note(
-        &self,
-        windows: &mut HashMap<u32, Window>,
-        now: Instant,
-        actor: &Actor,
-        uid: u32,
-        record: AccessRefused,
-    ) -> Vec<(Actor, AccessRefused)> {
-        match windows.get_mut(&uid) {
-            Some(window) if now.duration_since(window.opened) < AUDIT_WINDOW => {
-                match &mut window.counted {
-                    Some((_, counted)) => counted.count = counted.count.saturating_add(1),
-                    None => window.counted = Some((actor.clone(), record)),
-                }
-                Vec::new()
-            }
-            _ => {
-                // A window closed but not yet flushed gives its count up here.
-                let closed = windows.insert(
-                    uid,
-                    Window {
-                        opened: now,
-                        counted: None,
-                    },
-                );
-                let mut due: Vec<_> = closed.and_then(|w| w.counted).into_iter().collect();
-                due.push((actor.clone(), record));
-                due
-            }
         }
     }
 
@@ -134,6 +101,38 @@ impl Audit {
         };
         for (actor, refused) in due {
             record_with(&self.kernel, actor, refused).await;
+        }
+    }
+}
+
+/// Counts `record` in its user's window, or opens a new one; what must be recorded now.
+fn note(
+    windows: &mut HashMap<u32, Window>,
+    now: Instant,
+    actor: &Actor,
+    uid: u32,
+    record: AccessRefused,
+) -> Vec<(Actor, AccessRefused)> {
+    match windows.get_mut(&uid) {
+        Some(window) if now.duration_since(window.opened) < AUDIT_WINDOW => {
+            match &mut window.counted {
+                Some((_, counted)) => counted.count = counted.count.saturating_add(1),
+                None => window.counted = Some((actor.clone(), record)),
+            }
+            Vec::new()
+        }
+        _ => {
+            // A window closed but not yet flushed gives its count up here.
+            let closed = windows.insert(
+                uid,
+                Window {
+                    opened: now,
+                    counted: None,
+                },
+            );
+            let mut due: Vec<_> = closed.and_then(|w| w.counted).into_iter().collect();
+            due.push((actor.clone(), record));
+            due
         }
     }
 }
