@@ -21,7 +21,7 @@ pub use jobs::{
     children_running, create_sws, install_misbehave, is_alive, job_spec, misbehave_manifest,
     processes_running, run_job, terminal_records, wait_until, worker_children,
 };
-pub use output::{assert_failure, assert_success, stderr_text};
+pub use output::{assert_failure, assert_success, stderr_text, stdout_text};
 pub use process::run_bounded;
 pub use root::{root_or_skip, running_as_root};
 pub use sandbox::Sandbox;

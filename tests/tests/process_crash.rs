@@ -90,6 +90,7 @@ fn submit(client: &mut Client, name: &str) -> u64 {
     let request = Request::ProcessSubmit {
         intent,
         path: "crash.toml".to_owned(),
+        writ: None,
     };
     match call(client, &request) {
         Response::ProcessSubmitted { process, .. } => process,

@@ -117,13 +117,31 @@ pub enum Command {
     /// its jobs may use, and its limits (see docs/PROCESSES.md). With --wait, the process's
     /// records are printed as they commit until it ends (exit 0 when done, 1 when it
     /// failed) or waits for a person (exit 3, with the command that answers).
+    ///
+    /// A process runs under a writ: with --writ, one delegated from that writ and cut to
+    /// the intent (the intent must fit it); without, one derived from your roles and the
+    /// intent's limits. Either is recorded with the process.
     Submit {
         /// The intent file
         file: PathBuf,
         /// Follow the process to its end
         #[arg(long)]
         wait: bool,
+        /// Run under (a writ delegated from) this writ, granted to you
+        #[arg(long, value_name = "ID")]
+        writ: Option<u64>,
     },
+    /// The daemon's writ-signing key
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Writs: signed, recorded grants of what a process may do (workers, paths, effect
+    /// ceiling, budgets, secrets, expiry, delegation depth)
+    ///
+    /// An admin issues writs; whoever holds one may delegate a narrower one (`--from`),
+    /// or run processes under it (`jitos submit --writ ID`). Revoking a writ revokes
+    /// every writ delegated from it and stops their processes. See docs/WRITS.md.
+    #[command(subcommand)]
+    Writ(WritCommand),
     /// Plan an intent without running anything: the candidates in the order they would be
     /// tried
     Plan {
@@ -192,6 +210,124 @@ pub enum Command {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+}
+
+/// `jitos key …`
+#[derive(Subcommand, Debug)]
+pub enum KeyCommand {
+    /// Print the daemon's ed25519 public key (hex), which every writ it issues verifies
+    /// with, and where the secret half is kept
+    Show,
+}
+
+/// `jitos writ …`
+#[derive(Subcommand, Debug)]
+pub enum WritCommand {
+    /// Issue a writ to a user (admin), or delegate one from a writ you hold (--from)
+    ///
+    /// Unset fields take the parent's value when delegating; otherwise every worker,
+    /// the whole tree, effect `workspace`, 1024 jobs, 86400 s of job deadlines, no named
+    /// budget limits, 7 days, and depth 1 (a process may run under it). A delegated writ
+    /// must be narrower than or equal to its parent on every field, and allows one
+    /// delegation fewer.
+    ///
+    /// Example: jitos writ issue --to alice --workers shell --paths src --jobs 20 --expires 2h
+    Issue(WritIssueArgs),
+    /// List the writs in force (and those ended with a process still under them), newest
+    /// first
+    List {
+        /// Which page
+        #[command(flatten)]
+        page: PageArgs,
+    },
+    /// Show one writ: what it grants, what has been spent, where it stands
+    Show {
+        /// The writ's id (the seq of the record that issued it)
+        id: u64,
+    },
+    /// Revoke a writ and every writ delegated from it; processes under them stop and their
+    /// running jobs are killed
+    Revoke {
+        /// The writ's id
+        id: u64,
+        /// Why, kept in the ledger
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+/// What `jitos writ issue` grants.
+#[derive(Args, Debug)]
+pub struct WritIssueArgs {
+    /// The user it is for: a name or a uid
+    #[arg(long)]
+    pub to: String,
+    /// Delegate from this writ (which must be granted to you)
+    #[arg(long, value_name = "ID")]
+    pub from: Option<u64>,
+    /// Workers its jobs may run, comma-separated
+    #[arg(long, value_delimiter = ',')]
+    pub workers: Option<Vec<String>>,
+    /// Tree path prefixes its jobs may change, comma-separated
+    #[arg(long, value_delimiter = ',')]
+    pub paths: Option<Vec<String>>,
+    /// Highest effect class: none, workspace, local, network or irreversible
+    #[arg(long, value_parser = parse_effect)]
+    pub effect: Option<jitos_gov::Effect>,
+    /// Jobs it may dispatch in all
+    #[arg(long)]
+    pub jobs: Option<u64>,
+    /// Seconds of job deadlines it may spend in all
+    #[arg(long)]
+    pub wall_secs: Option<u64>,
+    /// A named budget and its limit, e.g. tokens=100000 (repeatable)
+    #[arg(long = "budget", value_name = "NAME=N", value_parser = parse_budget)]
+    pub budgets: Vec<(String, u64)>,
+    /// Secrets its jobs may receive, comma-separated
+    #[arg(long, value_delimiter = ',')]
+    pub secrets: Vec<String>,
+    /// How long it lasts: seconds, or with a unit (90s, 30m, 2h, 7d)
+    #[arg(long, value_parser = parse_duration_secs)]
+    pub expires: Option<u64>,
+    /// Further delegations it allows (a process under it takes one)
+    #[arg(long)]
+    pub depth: Option<u32>,
+}
+
+fn parse_effect(text: &str) -> Result<jitos_gov::Effect, String> {
+    jitos_gov::Effect::from_name(text).ok_or_else(|| {
+        format!("{text:?} is not an effect class: none, workspace, local, network or irreversible")
+    })
+}
+
+fn parse_budget(text: &str) -> Result<(String, u64), String> {
+    let (name, limit) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?} is not NAME=N, e.g. tokens=100000"))?;
+    let limit = limit
+        .parse()
+        .map_err(|e| format!("the limit of {name} is not a whole number: {e}"))?;
+    Ok((name.to_owned(), limit))
+}
+
+fn parse_duration_secs(text: &str) -> Result<u64, String> {
+    let (digits, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
+    let count: u64 = digits
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration: seconds, or 90s, 30m, 2h, 7d"))?;
+    let scale = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("{text:?} has an unknown unit: use s, m, h or d")),
+    };
+    count
+        .checked_mul(scale)
+        .ok_or_else(|| format!("{text:?} is too long"))
 }
 
 /// `jitos rewrite …`

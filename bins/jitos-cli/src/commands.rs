@@ -13,12 +13,13 @@ use serde::Serialize;
 
 use crate::{
     cli::{
-        BlobCommand, Cli, Command, GraphCommand, LogArgs, RewriteCommand, SandboxCommand,
-        TreeCommand, WorkerCommand,
+        BlobCommand, Cli, Command, GraphCommand, KeyCommand, LogArgs, RewriteCommand,
+        SandboxCommand, TreeCommand, WorkerCommand,
     },
     demo, job_cmd, process_cmd, render, sandbox_cmd, sws_cmd,
     target::{Location, Target},
     tree_cmd::{self, TreeSource},
+    writ_cmd,
 };
 
 /// Runs one parsed command line.
@@ -153,9 +154,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Job(command) => job_cmd::run(&mut location.daemon()?, json, command),
         Command::Blob(BlobCommand::Gc) => tree_cmd::blob_gc(&mut location.daemon()?, json),
-        Command::Submit { file, wait } => {
-            process_cmd::submit(&mut location.daemon()?, json, &file, wait)
+        Command::Submit { file, wait, writ } => {
+            process_cmd::submit(&mut location.daemon()?, json, &file, wait, writ)
         }
+        Command::Key(KeyCommand::Show) => writ_cmd::key_show(&mut location.daemon()?, json),
+        Command::Writ(command) => writ_cmd::run(location, json, command),
         Command::Plan { file, explain } => {
             process_cmd::plan(&mut location.daemon()?, json, &file, explain)
         }

@@ -131,6 +131,7 @@ fn story(socket: &Path, data_dir: &Path) -> Result<()> {
     let process = match client.call(&Request::ProcessSubmit {
         intent: INTENT.to_owned(),
         path: intent_path,
+        writ: None,
     })? {
         Response::ProcessSubmitted { process, .. } => process,
         other => return Err(unexpected("the demo's intent was not submitted", other)),
@@ -266,6 +267,7 @@ fn run_test(client: &mut Client) -> Result<(u64, String)> {
     let process = match client.call(&Request::ProcessSubmit {
         intent: intent.to_owned(),
         path: "<demo>/run-the-test.toml".to_owned(),
+        writ: None,
     })? {
         Response::ProcessSubmitted { process, .. } => process,
         other => return Err(unexpected("the test run was not submitted", other)),

@@ -11,6 +11,7 @@ mod sandbox_cmd;
 mod sws_cmd;
 mod target;
 mod tree_cmd;
+mod writ_cmd;
 
 use std::process::ExitCode;
 

@@ -25,19 +25,31 @@ fn read_intent(file: &Path) -> Result<(String, String)> {
 }
 
 /// `jitos submit FILE [--wait]`.
-pub fn submit(client: &mut Client, json: bool, file: &Path, wait: bool) -> Result<ExitCode> {
+pub fn submit(
+    client: &mut Client,
+    json: bool,
+    file: &Path,
+    wait: bool,
+    writ: Option<u64>,
+) -> Result<ExitCode> {
     let (intent, path) = read_intent(file)?;
-    let (process, plans) = match client.call(&Request::ProcessSubmit { intent, path })? {
-        Response::ProcessSubmitted { process, plans } => (process, plans),
+    let request = Request::ProcessSubmit { intent, path, writ };
+    let (process, plans, writ) = match client.call(&request)? {
+        Response::ProcessSubmitted {
+            process,
+            plans,
+            writ,
+        } => (process, plans, writ),
         other => return print(json, other, |_| None),
     };
     if !wait {
         if json {
-            emit_json(&serde_json::json!({ "process": process, "plans": plans }))?;
+            emit_json(&serde_json::json!({ "process": process, "plans": plans, "writ": writ }))?;
         } else {
             println!(
-                "process {process} submitted with {plans} plan{}; `jitos inspect {process}` shows it",
-                if plans == 1 { "" } else { "s" }
+                "process {process} submitted with {plans} plan{}{}; `jitos inspect {process}` shows it",
+                if plans == 1 { "" } else { "s" },
+                writ.map(|w| format!(" under writ {w}")).unwrap_or_default()
             );
         }
         return Ok(ExitCode::SUCCESS);

@@ -137,8 +137,24 @@ fn read_or_command(view: &View, request: &Request) -> Result<Answering, KernelEr
             },
             None => no_process(*process),
         },
+        // Whether a writ has expired is said by this host's clock.
+        Request::WritList(page) => {
+            match crate::writs::writ_page(view, page, jitos_ledger::Clock::now_ms(&jitos_ledger::SystemClock)) {
+                Ok(page) => Response::Writs(page),
+                Err(refused) => refused,
+            }
+        }
+        Request::WritShow(id) => {
+            match crate::writs::writ_view(view, *id, jitos_ledger::Clock::now_ms(&jitos_ledger::SystemClock)) {
+                Ok(writ) => Response::Writ(Box::new(writ)),
+                Err(refused) => refused,
+            }
+        }
         Request::JobRun(_)
         | Request::JobCancel(_)
+        | Request::KeyShow
+        | Request::WritIssue(_)
+        | Request::WritRevoke { .. }
         | Request::WorkerList(_)
         | Request::WorkerInstall { .. }
         | Request::ProcessFollow(_)
@@ -147,7 +163,7 @@ fn read_or_command(view: &View, request: &Request) -> Result<Answering, KernelEr
         | Request::ProcessCancel(_)
         | Request::ProcessAnswer { .. } => Response::Error(ErrorInfo {
             code: ErrorCode::BadRequest,
-            message: "jobs, workers and processes need a running jitosd; start it, or leave out --data-dir"
+            message: "jobs, workers, processes and writs need a running jitosd; start it, or leave out --data-dir"
                 .to_owned(),
         }),
         Request::ApplyRewrite(_)
@@ -457,6 +473,8 @@ pub fn kernel_error_info(error: &KernelError) -> ErrorInfo {
             ErrorCode::BadRequest
         }
         KernelError::ShuttingDown => ErrorCode::ShuttingDown,
+        KernelError::WritRefused(jitos_kernel::WritRefusal::Unknown { .. }) => ErrorCode::NotFound,
+        KernelError::WritRefused(_) => ErrorCode::BadRequest,
         _ => ErrorCode::Storage,
     };
     ErrorInfo {

@@ -27,6 +27,7 @@ use crate::{
     jobs::JobRunner,
     processes::ProcessService,
     reading, views,
+    writs::WritService,
 };
 
 /// How long a client may take to say hello.
@@ -73,6 +74,8 @@ pub struct Shared {
     pub jobs: Arc<JobRunner>,
     /// Submits, answers and cancels processes.
     pub processes: ProcessService,
+    /// Issues, signs and revokes writs.
+    pub writs: Arc<WritService>,
 }
 
 /// Serves one connection to its end.
@@ -134,7 +137,7 @@ pub async fn serve(mut stream: UnixStream, shared: Arc<Shared>) {
             }
             continue;
         }
-        if let Err(e) = dispatch(&mut stream, &shared, &actor, request).await {
+        if let Err(e) = dispatch(&mut stream, &shared, &actor, &principal, request).await {
             tracing::debug!(?actor, error = %e, "connection ended");
             return;
         }
@@ -210,6 +213,7 @@ async fn dispatch(
     stream: &mut UnixStream,
     shared: &Shared,
     actor: &Actor,
+    principal: &Principal,
     request: Request,
 ) -> Result<(), FrameError> {
     let narrow = narrowing(&request);
@@ -239,8 +243,16 @@ async fn dispatch(
             }
         }
         Request::WorkerInstall { manifest } => shared.jobs.install(actor.clone(), manifest).await,
-        Request::ProcessSubmit { intent, path } => {
-            shared.processes.submit(actor.clone(), intent, path).await
+        Request::ProcessSubmit { intent, path, writ } => {
+            shared
+                .processes
+                .submit(actor.clone(), principal, intent, path, writ)
+                .await
+        }
+        Request::KeyShow => shared.writs.key_view(),
+        Request::WritIssue(spec) => shared.writs.issue(actor.clone(), principal, spec).await,
+        Request::WritRevoke { writ, reason } => {
+            shared.writs.revoke(actor.clone(), writ, reason).await
         }
         Request::ProcessPlan { intent, path } => shared.processes.plan(intent, path).await,
         Request::ProcessCancel(process) => shared.processes.cancel(actor.clone(), process).await,

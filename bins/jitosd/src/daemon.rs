@@ -23,6 +23,7 @@ use crate::{
     lock::{DataDirLock, LockError},
     processes::{self, ProcessService, Scheduler},
     socket::{self, SocketError},
+    writs::{self, WritService},
 };
 
 /// Most connections served at once; more wait in the listen backlog.
@@ -67,6 +68,9 @@ pub enum DaemonError {
     /// The socket could not be set up.
     #[error(transparent)]
     Socket(#[from] SocketError),
+    /// The writ-signing key could not be read or made.
+    #[error("the writ key: {0}")]
+    Key(#[source] writs::KeyError),
     /// Workers cannot be run from here: their scratch, store or uids.
     #[error("{0}")]
     Workers(String),
@@ -128,6 +132,12 @@ impl Daemon {
                 );
             }
         }
+        let key_path = config.data_dir.join(writs::KEY_FILE);
+        let key = match writs::load_or_create(&config.data_dir, !config.read_only) {
+            Ok(key) => Some(key),
+            Err(writs::KeyError::Missing { .. }) => None,
+            Err(e) => return Err(DaemonError::Key(e)),
+        };
         let store_id = kernel.store_id_hex();
         let head = kernel.head();
         // Processes run only on a store that records; a read-only one decides nothing.
@@ -175,10 +185,18 @@ impl Daemon {
             "jitosd ready"
         );
         let jobs = Arc::new(jobs);
+        let writs = Arc::new(WritService::new(
+            service.handle(),
+            key,
+            key_path,
+            config.access.daemon_subject(),
+            config.clock.clone(),
+        ));
         let processes = ProcessService::new(
             service.handle(),
             Arc::clone(&config.library),
             Arc::clone(&jobs),
+            Arc::clone(&writs),
         );
         let scheduler = scheduler(service.handle(), Arc::clone(&jobs));
         Ok(Daemon {
@@ -191,6 +209,7 @@ impl Daemon {
                 stopping: stopping_rx,
                 jobs,
                 processes,
+                writs,
             }),
             scheduler: (!config.read_only).then_some(scheduler),
             decider_stopping,

@@ -11,6 +11,7 @@ pub mod processes;
 mod reading;
 mod reply;
 mod socket;
+mod writs;
 
 pub mod answer;
 pub mod paths;

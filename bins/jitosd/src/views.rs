@@ -1,9 +1,9 @@
 //! Conversions from kernel values to the wire's views.
 
 use jitos_kernel::{
-    AccessRefused, Commit, HistoryStep, JobRecord, ProcessRecord, RefusedOp, ReplayOutcome,
-    SwsRecord, VerifyOutcome, View, WorkspaceSummary, KIND_ACCESS_REFUSED, KIND_GENESIS,
-    KIND_REWRITE,
+    AccessRefused, Commit, Grant, HistoryStep, JobRecord, ProcessRecord, RefusedOp, ReplayOutcome,
+    SwsRecord, VerifyOutcome, View, WorkspaceSummary, WritRecord, KIND_ACCESS_REFUSED,
+    KIND_GENESIS, KIND_REWRITE,
 };
 use jitos_ledger::{Actor, Record};
 use jitos_proto::{
@@ -33,6 +33,39 @@ fn summarize_refused(refused: &AccessRefused) -> String {
     match refused.count {
         1 => format!("refused: {}", refused.message),
         count => format!("refused {count} times, the first: {}", refused.message),
+    }
+}
+
+/// What a writ record says, in a line.
+fn summarize_writ(seq: u64, op: &WritRecord) -> String {
+    match op {
+        WritRecord::Key(key) => format!("the daemon's writ key is now {key}"),
+        WritRecord::Issue(issue) => {
+            let w = &issue.writ;
+            let how = match (&issue.grant, issue.for_process, w.parent) {
+                (Grant::Derived { .. }, Some(process), _) => {
+                    format!(
+                        "derived from {}'s roles for process {process}",
+                        w.subject.user
+                    )
+                }
+                (_, Some(process), Some(parent)) => {
+                    format!("delegated from writ {parent} for process {process}")
+                }
+                (_, _, Some(parent)) => {
+                    format!("delegated from writ {parent} to {}", w.subject.user)
+                }
+                _ => format!("issued to {}", w.subject.user),
+            };
+            format!(
+                "writ {seq} {how}: effect up to {}, {} jobs",
+                w.effect, w.budget.jobs
+            )
+        }
+        WritRecord::Revoke(revoke) => format!(
+            "writ {} revoked, with every writ delegated from it: {}",
+            revoke.writ, revoke.reason
+        ),
     }
 }
 
@@ -68,6 +101,12 @@ pub fn record_view(record: &Record) -> RecordView {
             Ok(refused) => summarize_refused(&refused),
             Err(_) => "undecodable refusal record".to_owned(),
         },
+        (None, kind) if WritRecord::is_kind(kind) => {
+            match WritRecord::decode(kind, &record.payload) {
+                Ok(op) => summarize_writ(record.seq, &op),
+                Err(_) => "undecodable writ record".to_owned(),
+            }
+        }
         (None, kind) => format!("{kind} record"),
     };
     RecordView {

@@ -6,8 +6,12 @@
 
 mod access_file;
 mod authorize;
+mod effect;
+pub mod policy;
 mod role;
+pub mod writ;
 
 pub use access_file::{AccessFile, Names, ACCESS_FILE_DEFAULT};
 pub use authorize::{authorize, Act, Principal, Refusal};
+pub use effect::Effect;
 pub use role::{Role, Roles};

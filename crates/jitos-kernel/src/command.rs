@@ -9,7 +9,7 @@ use jitos_tasks::{Intent, Slap};
 use jitos_tree::Tree;
 use jitos_warp::{BlobRef, Rewrite, StateDigest};
 
-use crate::{AccessRefused, Dispatch, FailureCause, WorkerInstall};
+use crate::{AccessRefused, Dispatch, FailureCause, SignedIssue, WorkerInstall, WritRevoke};
 
 /// One change someone asks of the kernel.
 #[derive(Debug, Clone)]
@@ -75,12 +75,15 @@ pub enum Command {
     },
     /// Register a worker.
     WorkerInstall(WorkerInstall),
-    /// Record a process with its plan candidates.
+    /// Record a process with its plan candidates, and the writ it runs under.
     ProcessSubmit {
         /// What should become true.
         intent: Intent,
         /// Its plans, in the order they are tried.
         slaps: Vec<Slap>,
+        /// The writ issued for it (its `for_process` is filled in with the process's id);
+        /// none runs it under no writ, as processes submitted before writs did.
+        writ: Option<SignedIssue>,
     },
     /// A person's answer to a waiting process.
     ProcessAnswer {
@@ -99,6 +102,10 @@ pub enum Command {
         /// The decision.
         decision: Decision,
     },
+    /// Record a writ issued (after the key that signed it, if that key is new).
+    WritIssue(SignedIssue),
+    /// Record a writ, and every writ delegated from it, revoked.
+    WritRevoke(WritRevoke),
     /// Record requests of one user refused for want of authority; changes no state.
     AccessRefused(AccessRefused),
     /// A command that panics on purpose, to prove the writer contains a panic to the one
@@ -155,6 +162,13 @@ pub enum Outcome {
         record: Record,
         /// Attempts to cancel.
         cancel: Vec<u64>,
+    },
+    /// A process submitted: its record (whose seq is its id) and the writ issued for it.
+    Submitted {
+        /// The `process.submit` record.
+        record: Record,
+        /// The writ issued for it, if one was.
+        writ: Option<u64>,
     },
 }
 

@@ -159,6 +159,18 @@ pub enum KernelError {
     /// A workspace operation was refused; nothing was recorded.
     #[error(transparent)]
     Workspace(jitos_sws::SwsError),
+    /// A writ record does not fit the writs folded before it.
+    #[error("record {seq} does not fit the writs before it: {source}")]
+    Writ {
+        /// Its sequence number.
+        seq: u64,
+        /// Why it does not fit.
+        #[source]
+        source: crate::WritRefusal,
+    },
+    /// A writ operation, or a dispatch under a writ, was refused; nothing was recorded.
+    #[error(transparent)]
+    WritRefused(crate::WritRefusal),
 }
 
 impl KernelError {
@@ -169,6 +181,7 @@ impl KernelError {
             KernelError::Sws { source, .. } => KernelError::Workspace(source),
             KernelError::Job { source, .. } => KernelError::JobRefused(source),
             KernelError::Process { source, .. } => KernelError::ProcessRefused(source),
+            KernelError::Writ { source, .. } => KernelError::WritRefused(source),
             other => other,
         }
     }

@@ -375,7 +375,7 @@ impl Kernel {
         for one in staged {
             let (mine, later) = rest.split_at(one.records.min(rest.len()));
             rest = later;
-            answers[one.slot] = Some(answer_of(one.answer, mine.last().cloned(), one.digest));
+            answers[one.slot] = Some(answer_of(one.answer, mine, one.digest));
         }
         self.committed.extend(sealed);
         if !self.snapshots_elsewhere && self.snapshot_due() {
@@ -566,14 +566,16 @@ fn contained<T>(f: impl FnOnce() -> Result<T, KernelError>) -> Result<T, KernelE
     }
 }
 
-/// The answer of a staged command from its last sealed record.
+/// The answer of a staged command from its sealed records (most answers name the last).
 fn answer_of(
     answer: Answer,
-    last: Option<Record>,
+    sealed: &[Record],
     digest: StateDigest,
 ) -> Result<Outcome, KernelError> {
     let record = || {
-        last.clone()
+        sealed
+            .last()
+            .cloned()
             .ok_or_else(|| KernelError::Payload("a command recorded nothing".to_owned()))
     };
     Ok(match answer {
@@ -596,6 +598,16 @@ fn answer_of(
         Answer::Executed(cancel) => Outcome::Executed {
             record: record()?,
             cancel,
+        },
+        Answer::Submitted => Outcome::Submitted {
+            record: sealed
+                .first()
+                .cloned()
+                .ok_or_else(|| KernelError::Payload("a submit recorded nothing".to_owned()))?,
+            writ: sealed
+                .last()
+                .filter(|_| sealed.len() > 1)
+                .map(|issued| issued.seq),
         },
     })
 }

@@ -35,6 +35,8 @@ mod sws_record;
 mod time_travel;
 mod verify;
 mod view;
+mod writ_record;
+mod writs;
 
 pub use access_record::{
     bounded_text, AccessRefused, KIND_ACCESS_REFUSED, REFUSAL_MESSAGE_BYTES_MAX,
@@ -73,3 +75,8 @@ pub use sws_record::{
 pub use time_travel::HistoryStep;
 pub use verify::{ReplayOutcome, VerifyOutcome};
 pub use view::View;
+pub use writ_record::{
+    Grant, SignedIssue, WritIssue, WritRecord, WritRevoke, KIND_WRIT_ISSUE, KIND_WRIT_KEY,
+    KIND_WRIT_REVOKE, REVOKE_REASON_BYTES_MAX,
+};
+pub use writs::{dispatch_cost, plan_effect, LiveWrit, Revocation, WritRefusal, Writs};

@@ -24,7 +24,7 @@ use jitos_sched::Processes;
 use jitos_sws::Pool;
 use jitos_warp::{Graph, StateDigest};
 
-use crate::{jobs::Jobs, KernelError, State};
+use crate::{jobs::Jobs, KernelError, State, Writs};
 
 /// Magic of the snapshots written now.
 const MAGIC: &[u8; 8] = b"JITOSST4";
@@ -32,11 +32,12 @@ const MAGIC: &[u8; 8] = b"JITOSST4";
 /// Magic of the snapshots written before the snapshot digest (layout 1, graph proven only).
 const MAGIC_GRAPH_PROVEN: &[u8; 8] = b"JITOSST3";
 
-/// The layout of the sections: `Pool`, `Jobs` and `Processes` as serde writes them. Bump
-/// it whenever one of those types (or anything inside them) changes shape, or the fold
-/// changes what it keeps in them; the golden test `the_state_layout_is_pinned` says when.
-/// Layout 3 holds live things only (layout 2 kept every workspace, attempt and process).
-pub const STATE_LAYOUT: u32 = 3;
+/// The layout of the sections: `Pool`, `Jobs`, `Processes` and `Writs` as serde writes
+/// them. Bump it whenever one of those types (or anything inside them) changes shape, or
+/// the fold changes what it keeps in them; the golden test `the_state_layout_is_pinned`
+/// says when. Layout 3 held live things only (layout 2 kept every workspace, attempt and
+/// process); layout 4 adds the writs.
+pub const STATE_LAYOUT: u32 = 4;
 
 /// The layout of the sections of a `JITOSST3` snapshot.
 const GRAPH_PROVEN_LAYOUT: u32 = 1;
@@ -75,15 +76,15 @@ impl Refusal {
 }
 
 /// The sections, borrowed for encoding.
-type SectionsRef<'a> = (&'a Pool, &'a Jobs, &'a Processes);
+type SectionsRef<'a> = (&'a Pool, &'a Jobs, &'a Processes, &'a Writs);
 
 /// The sections, decoded.
-type Sections = (Pool, Jobs, Processes);
+type Sections = (Pool, Jobs, Processes, Writs);
 
 impl State {
     /// The snapshot bytes of this state, in the current format (`JITOSST4`).
     pub fn encode_snapshot(&self) -> Result<Vec<u8>, KernelError> {
-        let sections: SectionsRef<'_> = (&self.pool, &self.jobs, &self.processes);
+        let sections: SectionsRef<'_> = (&self.pool, &self.jobs, &self.processes, &self.writs);
         let sections = codec::encode::<SECTIONS_BYTES_MAX>(&sections, "the snapshot's sections")
             .map_err(crate::PayloadError::from)?;
         let graph = self.graph.encode_snapshot();
@@ -125,13 +126,13 @@ pub(crate) fn prove(bytes: &[u8], recorded: &[u8; 32]) -> Result<State, Refusal>
         )));
     }
     if let Some(carried) = carried {
-        let sections: SectionsRef<'_> = (&state.pool, &state.jobs, &state.processes);
+        let sections: SectionsRef<'_> = (&state.pool, &state.jobs, &state.processes, &state.writs);
         let sections = codec::encode::<SECTIONS_BYTES_MAX>(&sections, "the snapshot's sections")
             .map_err(|e| bad(e.to_string()))?;
         if snapshot_digest(&graph_digest, STATE_LAYOUT, &sections) != carried {
             return Err(bad(
-                "does not match its snapshot digest: its workspaces, jobs or processes \
-                 differ from what was written"
+                "does not match its snapshot digest: its workspaces, jobs, processes or \
+                 writs differ from what was written"
                     .to_owned(),
             ));
         }
@@ -159,7 +160,7 @@ fn decode_parts(bytes: &[u8]) -> Result<State, String> {
         .split_at_checked(len)
         .ok_or("ends inside its graph section")?;
     let graph = Graph::decode_snapshot(graph).map_err(|e| format!("its graph: {e}"))?;
-    let (pool, jobs, processes): Sections =
+    let (pool, jobs, processes, writs): Sections =
         codec::decode::<Sections, SECTIONS_BYTES_MAX>(sections, "the snapshot's sections")
             .map_err(|e| e.to_string())?;
     Ok(State {
@@ -167,6 +168,7 @@ fn decode_parts(bytes: &[u8]) -> Result<State, String> {
         pool,
         jobs,
         processes,
+        writs,
     })
 }
 
@@ -287,6 +289,7 @@ mod tests {
         assert!(left.pool == right.pool, "the pools differ");
         assert_eq!(left.jobs, right.jobs);
         assert_eq!(left.processes, right.processes);
+        assert_eq!(left.writs, right.writs);
     }
 
     // Goal: a snapshot proves itself and reads back as the state it was taken of.
@@ -312,8 +315,8 @@ mod tests {
         assert_eq!(
             (STATE_LAYOUT, digest.as_str()),
             (
-                3,
-                "70a08bd7be1e982ef697144a5f3645efc393b4b8c7db37567144bb991ba34ac8"
+                4,
+                "0855b631d2225a5b52dfb9b1137314c4c6fb613d055a0180ac3fe12dd45d3a3b"
             ),
             "the snapshot's sections changed: bump STATE_LAYOUT, then pin the new digest"
         );
@@ -334,7 +337,7 @@ mod tests {
         );
 
         // A forger who edits a section must also recompute the digest it carries: the
-        // last byte of the sections (the processes' last field) changed.
+        // last byte of the sections (the writs' last field) changed.
         let mut edited = bytes.clone();
         let last = edited.len() - 1;
         edited[last] ^= 1;
@@ -364,7 +367,7 @@ mod tests {
     fn a_graph_proven_snapshot_is_unread() {
         let state = state();
         let graph = state.graph.encode_snapshot();
-        let sections: SectionsRef<'_> = (&state.pool, &state.jobs, &state.processes);
+        let sections = (&state.pool, &state.jobs, &state.processes);
         let mut bytes = MAGIC_GRAPH_PROVEN.to_vec();
         bytes.extend_from_slice(&(graph.len() as u64).to_le_bytes());
         bytes.extend_from_slice(&graph);

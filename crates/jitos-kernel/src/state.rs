@@ -20,6 +20,8 @@ use crate::{
     payload,
     process_record::ProcessRecord,
     sws_record::{SwsRecord, KIND_SWS_CONFLICT},
+    writ_record::WritRecord,
+    writs::{plan_effect_of_dispatch, Writs},
     AccessRefused, KernelError, KIND_ACCESS_REFUSED, KIND_GENESIS, KIND_REWRITE,
 };
 
@@ -34,6 +36,8 @@ pub struct State {
     pub jobs: Jobs,
     /// The live processes.
     pub processes: Processes,
+    /// The daemon's key, the writs in force and what each process runs under.
+    pub writs: Writs,
 }
 
 /// What folding one record did.
@@ -87,11 +91,19 @@ impl State {
             }
             kind if JobRecord::is_kind(kind) => {
                 let op = JobRecord::decode(kind, &record.payload)?;
-                self.fold_job(seq, op, &mut folded)?;
+                self.fold_job(seq, record.time_ms, op, &mut folded)?;
             }
             kind if ProcessRecord::is_kind(kind) => {
                 let op = ProcessRecord::decode(kind, &record.payload)?;
-                self.fold_process(seq, &op, &mut folded)?;
+                self.fold_process(seq, record.time_ms, &op, &mut folded)?;
+            }
+            kind if WritRecord::is_kind(kind) => {
+                let op = WritRecord::decode(kind, &record.payload)?;
+                folded.process = match &op {
+                    WritRecord::Issue(issue) => issue.for_process,
+                    _ => None,
+                };
+                self.fold_writ(seq, record.time_ms, op)?;
             }
             other => {
                 return Err(KernelError::UnknownKind {
@@ -156,12 +168,27 @@ impl State {
     fn fold_job(
         &mut self,
         seq: u64,
+        time_ms: u64,
         op: JobRecord,
         folded: &mut Folded,
     ) -> Result<(), KernelError> {
         let misfit = |source| KernelError::Job { seq, source };
         match &op {
-            JobRecord::Dispatch(dispatch) => self.check_open(dispatch.sws).map_err(misfit)?,
+            JobRecord::Dispatch(dispatch) => {
+                self.check_open(dispatch.sws).map_err(misfit)?;
+                if let Some(owner) = dispatch.owner {
+                    self.writs
+                        .fold_dispatch(
+                            owner.process,
+                            &dispatch.worker,
+                            plan_effect_of_dispatch(dispatch.effect),
+                            &dispatch.paths,
+                            dispatch.deadline_ms,
+                            time_ms,
+                        )
+                        .map_err(|source| KernelError::Writ { seq, source })?;
+                }
+            }
             JobRecord::Done {
                 attempt, rewrites, ..
             } => {
@@ -214,6 +241,7 @@ impl State {
     fn fold_process(
         &mut self,
         seq: u64,
+        time_ms: u64,
         op: &ProcessRecord,
         folded: &mut Folded,
     ) -> Result<(), KernelError> {
@@ -242,7 +270,29 @@ impl State {
             if let Some(ended) = self.processes.forget(process) {
                 folded.ended.push(Ended::Process(ended));
             }
+            self.writs.fold_process_end(process, time_ms);
         }
+        Ok(())
+    }
+
+    /// Replays a writ record at `seq`, made at `time_ms`.
+    fn fold_writ(&mut self, seq: u64, time_ms: u64, op: WritRecord) -> Result<(), KernelError> {
+        let misfit = |source| KernelError::Writ { seq, source };
+        match op {
+            WritRecord::Key(key) => self.writs.fold_key(key),
+            WritRecord::Issue(issue) => {
+                let processes = &self.processes;
+                self.writs
+                    .fold_issue(seq, time_ms, &issue, |p| processes.get(p).is_some())
+                    .map_err(misfit)?;
+            }
+            WritRecord::Revoke(revoke) => {
+                self.writs
+                    .fold_revoke(seq, time_ms, &revoke)
+                    .map_err(misfit)?;
+            }
+        }
+        self.writs.prune(time_ms);
         Ok(())
     }
 

@@ -101,7 +101,7 @@ pub(crate) fn replay_from_genesis(
                     slots_free: 0,
                     per_process: 0,
                 };
-                let called_for = state.processes.decide(op.decided_ms, none);
+                let called_for = state.processes.decide(op.decided_ms, none, &state.writs);
                 if !called_for.is_some_and(|d| d.explains(&op.event)) {
                     first_undecided = Some(record.seq);
                 }

@@ -335,7 +335,11 @@ fn resolve(view: &View, action: &Action) -> Command {
             let library = Library::parse(LIBRARY, Path::new("lib.toml")).unwrap();
             let intent = Intent::parse(INTENT, Path::new("intent.toml")).unwrap();
             let slaps = plan(&library, &intent, view.graph()).unwrap();
-            Command::ProcessSubmit { intent, slaps }
+            Command::ProcessSubmit {
+                intent,
+                slaps,
+                writ: None,
+            }
         }
         Action::ProcessStep => process_step(view),
         Action::ProcessCancel(process) => Command::ProcessCancel(processes.pick(process)),
@@ -349,7 +353,10 @@ fn process_step(view: &View) -> Command {
         slots_free: 4,
         per_process: 4,
     };
-    match view.processes().decide(NOW_MS, capacity) {
+    match view
+        .processes()
+        .decide(NOW_MS, capacity, &jitos_sched::Unbounded)
+    {
         Some(Decision::Dispatch { process, job, sws }) => {
             let p = view.processes().get(process).unwrap();
             let JobKind::Run { args, .. } = &p.slaps[p.run.candidate].dag.jobs[job].kind else {
@@ -382,7 +389,8 @@ fn record_of(outcome: &Outcome) -> &Record {
         | Outcome::ProposalDone(record)
         | Outcome::SwsConflicts { record, .. }
         | Outcome::ProposalRefused { record, .. }
-        | Outcome::Executed { record, .. } => record,
+        | Outcome::Executed { record, .. }
+        | Outcome::Submitted { record, .. } => record,
         Outcome::Committed(commit) => &commit.record,
         Outcome::Blobs(_) => panic!("no command here stores blobs alone"),
     }

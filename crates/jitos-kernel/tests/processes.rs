@@ -142,7 +142,10 @@ fn drive(kernel: &mut Kernel, hold: impl Fn(&str) -> bool) -> Vec<u64> {
     };
     for _ in 0..200 {
         let now = kernel.now_ms();
-        let Some(decision) = kernel.processes().decide(now, capacity) else {
+        let Some(decision) = kernel
+            .processes()
+            .decide(now, capacity, &jitos_sched::Unbounded)
+        else {
             return held;
         };
         match decision {

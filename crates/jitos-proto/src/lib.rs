@@ -12,6 +12,7 @@ mod job_message;
 mod message;
 mod page;
 mod process_message;
+mod writ_message;
 
 pub use client::{Client, ClientError};
 pub use frame::{
@@ -32,3 +33,4 @@ pub use page::{PageRequest, PageView, PAGE_ITEMS_DEFAULT, PAGE_ITEMS_MAX};
 pub use process_message::{
     AnswerView, ProcessDetail, ProcessJobView, ProcessLaneView, ProcessSummary,
 };
+pub use writ_message::{GrantView, KeyView, WritSpec, WritState, WritView};

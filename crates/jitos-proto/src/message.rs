@@ -5,8 +5,8 @@ use jitos_warp::{BlobRef, Edge, Node, Rewrite};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    AnswerView, AttemptView, GraphEnd, GraphPart, JobSpec, PageRequest, PageView, ProcessDetail,
-    ProcessSummary, SandboxView, Welcome, WorkerView,
+    AnswerView, AttemptView, GraphEnd, GraphPart, JobSpec, KeyView, PageRequest, PageView,
+    ProcessDetail, ProcessSummary, SandboxView, Welcome, WorkerView, WritSpec, WritView,
 };
 
 /// One request. Each gets exactly one [`Response`], except [`Request::Follow`],
@@ -140,6 +140,9 @@ pub enum Request {
         intent: String,
         /// The file's name, for messages.
         path: String,
+        /// The writ it runs under (a writ for the process is delegated from it); none
+        /// derives one from the submitter's roles.
+        writ: Option<u64>,
     },
     /// Plan an intent without recording anything; answered with [`Response::ProcessPlan`].
     ProcessPlan {
@@ -177,6 +180,21 @@ pub enum Request {
         process: u64,
         /// The answer.
         answer: AnswerView,
+    },
+    /// The daemon's writ-signing public key; answered with [`Response::Key`].
+    KeyShow,
+    /// Issue (or delegate) a writ; answered with [`Response::Writ`] once recorded.
+    WritIssue(WritSpec),
+    /// The writs the daemon holds (in force, or ended with a process still under them).
+    WritList(PageRequest),
+    /// One writ, held or ended.
+    WritShow(u64),
+    /// Revoke a writ and every writ delegated from it; the processes under them stop.
+    WritRevoke {
+        /// The writ.
+        writ: u64,
+        /// Why, kept with the record.
+        reason: String,
     },
 }
 
@@ -268,6 +286,8 @@ pub enum Response {
         process: u64,
         /// Its plan candidates.
         plans: usize,
+        /// The writ it runs under.
+        writ: Option<u64>,
     },
     /// Answer to [`Request::ProcessPlan`]: the plans as a person reads them.
     ProcessPlan {
@@ -290,6 +310,17 @@ pub enum Response {
     },
     /// A cancel or an answer was recorded (fsynced).
     ProcessRecorded {
+        /// The record.
+        seq: u64,
+    },
+    /// Answer to [`Request::KeyShow`].
+    Key(KeyView),
+    /// Answer to [`Request::WritIssue`] and [`Request::WritShow`].
+    Writ(Box<WritView>),
+    /// Answer to [`Request::WritList`].
+    Writs(PageView<WritView>),
+    /// A revocation was recorded (fsynced).
+    WritRevoked {
         /// The record.
         seq: u64,
     },

@@ -11,7 +11,7 @@ use crate::{
     event::{Event, Outcome},
     process::{JobState, LaneState, Process, Status, WaitReason},
     processes::expected_answer,
-    Processes,
+    Grants, Processes,
 };
 
 /// Longest wait between two attempts of a job, however many retries it has had.
@@ -207,22 +207,29 @@ impl Event {
 }
 
 impl Processes {
-    /// The next decision at `now_ms` within `capacity`, if any is due.
-    pub fn decide(&self, now_ms: u64, capacity: Capacity) -> Option<Decision> {
+    /// The next decision at `now_ms` within `capacity` and the processes' `grants`, if
+    /// any is due.
+    pub fn decide(
+        &self,
+        now_ms: u64,
+        capacity: Capacity,
+        grants: &impl Grants,
+    ) -> Option<Decision> {
         self.all()
             .filter(|p| p.status == Status::Running)
-            .find_map(|p| decide_for(p, now_ms, capacity))
+            .find_map(|p| decide_for(p, now_ms, capacity, grants))
     }
 
     /// When a decision may next fall due with nothing else happening: the earliest retry
-    /// timer or wall-time limit of a running process.
-    pub fn next_wake_ms(&self) -> Option<u64> {
+    /// timer, wall-time limit or end of authority of a running process.
+    pub fn next_wake_ms(&self, grants: &impl Grants) -> Option<u64> {
         self.all()
             .filter(|p| p.status == Status::Running)
             .flat_map(|p| {
                 let wall = p
                     .submitted_ms
-                    .saturating_add(p.intent.wall_secs.saturating_mul(1000));
+                    .saturating_add(p.intent.wall_secs.saturating_mul(1000))
+                    .min(grants.ends_at_ms(p.id).unwrap_or(u64::MAX));
                 let timers = p.run.jobs.iter().filter_map(|j| match j {
                     JobState::Waiting { until_ms, .. } => Some(*until_ms),
                     _ => None,
@@ -233,7 +240,12 @@ impl Processes {
     }
 }
 
-fn decide_for(p: &Process, now_ms: u64, capacity: Capacity) -> Option<Decision> {
+fn decide_for(
+    p: &Process,
+    now_ms: u64,
+    capacity: Capacity,
+    grants: &impl Grants,
+) -> Option<Decision> {
     let id = p.id;
     let dag = &p.slaps.get(p.run.candidate)?.dag;
     let jobs = &p.run.jobs;
@@ -244,6 +256,9 @@ fn decide_for(p: &Process, now_ms: u64, capacity: Capacity) -> Option<Decision> 
             p,
             format!("it ran past its wall time of {} s", p.intent.wall_secs),
         ));
+    }
+    if let Some(why) = grants.stops(id, now_ms) {
+        return Some(end_with(p, why));
     }
     if lanes.first() == Some(&LaneState::Unopened) {
         return Some(Decision::OpenLane {
@@ -355,6 +370,10 @@ fn decide_for(p: &Process, now_ms: u64, capacity: Capacity) -> Option<Decision> 
                             p.intent.max_jobs
                         ),
                     ));
+                }
+                // Before the slots, so the decision does not depend on how many there are.
+                if let Some(why) = grants.refuses(id, node, now_ms) {
+                    return Some(end_with(p, format!("{} may not run: {why}", node.id)));
                 }
                 let parallel = capacity.per_process.min(p.intent.parallel);
                 if capacity.slots_free == 0 || running >= parallel {

@@ -9,11 +9,13 @@
 
 mod decide;
 mod event;
+mod grants;
 mod process;
 mod processes;
 
 pub use decide::{Base, Capacity, Decision, BACKOFF_MS_MAX};
 pub use event::{Answer, AttemptOutcome, Event, Outcome};
+pub use grants::{Grants, Unbounded};
 pub use process::{JobState, LaneState, Process, Run, Status, WaitReason};
 pub use processes::Processes;
 

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use jitos_sched::{
     Answer, AttemptOutcome, Base, Capacity, Decision, Event, JobState, LaneState, Outcome,
-    Processes, SchedError, Status, WaitReason,
+    Processes, SchedError, Status, Unbounded, WaitReason,
 };
 use jitos_tasks::{plan, Intent, JobKind, Library};
 use jitos_warp::Graph;
@@ -122,7 +122,10 @@ impl<'a> Sim<'a> {
     /// Runs until nothing is due and nothing runs, or the process waits for a person.
     fn run(&mut self) {
         for _ in 0..10_000 {
-            if let Some(decision) = self.processes.decide(self.now_ms, self.capacity()) {
+            if let Some(decision) = self
+                .processes
+                .decide(self.now_ms, self.capacity(), &Unbounded)
+            {
                 self.execute(decision);
                 continue;
             }
@@ -130,7 +133,7 @@ impl<'a> Sim<'a> {
                 self.finish_oldest();
                 continue;
             }
-            match self.processes.next_wake_ms() {
+            match self.processes.next_wake_ms(&Unbounded) {
                 Some(wake) if wake > self.now_ms && self.waiting().is_none() => self.now_ms = wake,
                 _ => return,
             }
@@ -292,6 +295,7 @@ impl<'a> Sim<'a> {
                         slots_free: usize::MAX,
                         per_process: usize::MAX,
                     },
+                    &Unbounded,
                 );
                 // With unbounded slots a dispatch may come earlier; every other decision
                 // is the same.
@@ -628,7 +632,8 @@ fn events_that_do_not_fit_are_refused() {
             Capacity {
                 slots_free: 1,
                 per_process: 1
-            }
+            },
+            &Unbounded,
         ),
         Some(Decision::OpenLane {
             base: Base::Workspace(_),

@@ -32,6 +32,7 @@ pub fn run_ten_noops(client: &mut Client) -> Result<(), String> {
         .call(&Request::ProcessSubmit {
             intent: TEN_NOOPS_INTENT.to_owned(),
             path: "bench.toml".to_owned(),
+            writ: None,
         })
         .map_err(|e| e.to_string())?
     {

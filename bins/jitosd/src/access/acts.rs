@@ -39,7 +39,27 @@ pub(crate) async fn act_of(request: &Request, kernel: &KernelHandle) -> (Act, St
         Request::SwsRebase(sws) => operate(format!("rebase workspace {sws}")),
         Request::SwsDiscard { sws, .. } => operate(format!("discard workspace {sws}")),
         Request::JobRun(spec) => operate(format!("run a {} job", spec.worker)),
-        Request::ProcessSubmit { .. } => operate("submit a process".to_owned()),
+        Request::ProcessSubmit { writ: None, .. } => operate("submit a process".to_owned()),
+        Request::ProcessSubmit {
+            writ: Some(writ), ..
+        } => {
+            steer(
+                kernel,
+                format!("submit a process under writ {writ}"),
+                *writ,
+                writ_subject,
+            )
+            .await
+        }
+        Request::KeyShow => read("read the daemon's key"),
+        Request::WritList(_) | Request::WritShow(_) => read("read writs"),
+        Request::WritIssue(spec) => match spec.from {
+            None => administer("issue a writ"),
+            Some(from) => steer(kernel, format!("delegate writ {from}"), from, writ_subject).await,
+        },
+        Request::WritRevoke { writ, .. } => {
+            steer(kernel, format!("revoke writ {writ}"), *writ, writ_issuer).await
+        }
         Request::ApplyRewrite(_) => administer("rewrite the system graph"),
         Request::TreeImport { sws: None, .. } => administer("import a tree into the system"),
         Request::Snapshot => administer("take a snapshot"),
@@ -114,6 +134,18 @@ fn attempt_owner(view: &View, attempt: u64) -> Option<Option<u32>> {
         Some(owner) => submitter(view, owner.process),
         None => submitter(view, attempt),
     })
+}
+
+/// For a writ the daemon holds, the uid of the user it was granted to.
+fn writ_subject(view: &View, writ: u64) -> Option<Option<u32>> {
+    let held = view.state().writs.get(writ)?;
+    Some(Some(held.writ.subject.uid))
+}
+
+/// For a writ the daemon holds, the uid of the user who issued it.
+fn writ_issuer(view: &View, writ: u64) -> Option<Option<u32>> {
+    let held = view.state().writs.get(writ)?;
+    Some(Some(held.writ.issuer.uid))
 }
 
 /// Who made the record at `seq`; a read that fails owns nothing, so only an admin may.

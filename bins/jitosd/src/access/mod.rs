@@ -74,6 +74,17 @@ impl Access {
         }
     }
 
+    /// The daemon's own user, as a writ names its issuer.
+    pub fn daemon_subject(&self) -> jitos_gov::writ::Subject {
+        let user = User::from_uid(Uid::from_raw(self.daemon_uid))
+            .ok()
+            .flatten();
+        jitos_gov::writ::Subject {
+            uid: self.daemon_uid,
+            user: user.map_or_else(|| format!("uid {}", self.daemon_uid), |user| user.name),
+        }
+    }
+
     /// Why a principal with no role may not connect, and what would let them.
     pub fn no_role_message(&self, principal: &Principal) -> String {
         let who = format!("user {} (uid {})", principal.user, principal.uid);

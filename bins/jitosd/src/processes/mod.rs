@@ -10,13 +10,14 @@ use std::{
     sync::Arc,
 };
 
+use jitos_gov::Principal;
 use jitos_kernel::{Command, KernelHandle, Outcome};
 use jitos_ledger::Actor;
 use jitos_proto::{AnswerView, ErrorCode, ErrorInfo, Response};
 use jitos_sched::Answer;
 use jitos_tasks::{plan, Intent, Library, Slap};
 
-use crate::{reading, reply::error};
+use crate::{reading, reply::error, writs::WritService};
 
 pub use scheduler::{scheduler, Decider, Scheduler};
 
@@ -69,6 +70,7 @@ pub struct ProcessService {
     kernel: KernelHandle,
     library: Arc<Library>,
     runner: Arc<JobRunner>,
+    writs: Arc<WritService>,
 }
 
 impl ProcessService {
@@ -77,16 +79,26 @@ impl ProcessService {
         kernel: KernelHandle,
         library: Arc<Library>,
         runner: Arc<JobRunner>,
+        writs: Arc<WritService>,
     ) -> ProcessService {
         ProcessService {
             kernel,
             library,
             runner,
+            writs,
         }
     }
 
-    /// Plans an intent and records the process.
-    pub async fn submit(&self, actor: Actor, text: String, path: String) -> Response {
+    /// Plans an intent and records the process, under a writ delegated from `from` or
+    /// derived from the submitter's roles.
+    pub async fn submit(
+        &self,
+        actor: Actor,
+        principal: &Principal,
+        text: String,
+        path: String,
+        from: Option<u64>,
+    ) -> Response {
         let intent = match Intent::parse(&text, Path::new(&path)) {
             Ok(intent) => intent,
             Err(e) => return error(ErrorCode::BadRequest, e.to_string()),
@@ -98,14 +110,26 @@ impl ProcessService {
             Err(response) => return response,
         };
         let plans = slaps.len();
-        match self
-            .kernel
-            .execute(actor, Command::ProcessSubmit { intent, slaps })
-            .await
+        let writs = Arc::clone(&self.writs);
+        let asked = (principal.clone(), intent.clone());
+        let writ = match reading::on_view(&self.kernel, move |view| {
+            writs.for_process(view, &asked.0, &asked.1, from)
+        })
+        .await
         {
-            Ok(Outcome::Recorded(record)) => Response::ProcessSubmitted {
+            Ok(Ok(writ)) => writ,
+            Ok(Err(refused)) | Err(refused) => return refused,
+        };
+        let submit = Command::ProcessSubmit {
+            intent,
+            slaps,
+            writ: Some(writ),
+        };
+        match self.kernel.execute(actor, submit).await {
+            Ok(Outcome::Submitted { record, writ }) => Response::ProcessSubmitted {
                 process: record.seq,
                 plans,
+                writ,
             },
             Ok(other) => unexpected(&other),
             Err(e) => Response::Error(crate::answer::kernel_error_info(&e)),
@@ -187,10 +211,10 @@ impl ProcessService {
 }
 
 /// A kernel answer that does not fit what was asked (a defect).
-fn unexpected(outcome: &Outcome) -> Response {
+pub(crate) fn unexpected(outcome: &Outcome) -> Response {
     error(
         ErrorCode::Storage,
-        format!("the kernel answered {outcome:?} to a process request"),
+        format!("the kernel answered {outcome:?} to a request"),
     )
 }
 

@@ -73,10 +73,13 @@ impl FollowOn for Decider {
             slots_free: self.slots.saturating_sub(running),
             per_process: self.slots,
         };
-        let Some(decision) = state.processes.decide(now_ms, capacity) else {
+        let Some(decision) = state.processes.decide(now_ms, capacity, &state.writs) else {
             // A timer already past waits for a change of state (a slot freed is an
             // attempt's end, which runs this again), not for a poke.
-            let wake_at = state.processes.next_wake_ms().filter(|at| *at > now_ms);
+            let wake_at = state
+                .processes
+                .next_wake_ms(&state.writs)
+                .filter(|at| *at > now_ms);
             if wake_at != self.wake_at {
                 self.wake_at = wake_at;
                 let _ = self.due.send(Due::WakeAt(wake_at));

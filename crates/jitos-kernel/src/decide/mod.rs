@@ -7,6 +7,7 @@
 mod jobs;
 mod processes;
 mod sws;
+mod writs;
 
 use std::collections::BTreeSet;
 
@@ -58,6 +59,9 @@ pub(crate) enum Answer {
     Proposal(Option<String>),
     /// A process decision, and the attempts it leaves running for nothing.
     Executed(Vec<u64>),
+    /// A submit: its first record is the process's, its last (when it has several) the
+    /// writ issued for it.
+    Submitted,
 }
 
 impl Decided {
@@ -120,9 +124,11 @@ pub(crate) fn decide(
             detail,
         } => jobs::fail(working, actor, attempt, cause, detail),
         Command::WorkerInstall(install) => jobs::install(actor, install),
-        Command::ProcessSubmit { intent, slaps } => {
-            processes::submit(working, actor, intent, slaps)
-        }
+        Command::ProcessSubmit {
+            intent,
+            slaps,
+            writ,
+        } => processes::submit(working, actor, intent, slaps, writ),
         Command::ProcessAnswer { process, answer } => {
             processes::answer(working, actor, process, answer)
         }
@@ -130,6 +136,8 @@ pub(crate) fn decide(
         Command::ProcessExecute { now_ms, decision } => {
             processes::execute(working, actor, now_ms, decision)
         }
+        Command::WritIssue(signed) => writs::issue(working, actor, signed),
+        Command::WritRevoke(revoke) => writs::revoke(actor, revoke),
         Command::AccessRefused(refused) => Ok(Decided::one(
             actor,
             KIND_ACCESS_REFUSED,

@@ -10,15 +10,22 @@ use jitos_tasks::{Intent, Slap};
 use jitos_warp::{NodeId, Op, Rewrite, Value};
 
 use super::{sws::collapse_op, Answer, Decided, Working};
-use crate::{process_record::ProcessRecord, sws_record::SwsRecord, KernelError, State};
+use crate::{
+    process_record::ProcessRecord, sws_record::SwsRecord, writ_record::SignedIssue, KernelError,
+    State,
+};
 
 /// A process, with nodes for it and each of its plan candidates in the system graph. Its
 /// id is the record's seq.
+///
+/// A writ given with it is recorded right after it, bound to it: the process runs under
+/// that writ from its first decision.
 pub(crate) fn submit(
     working: &Working<'_>,
     actor: Actor,
     intent: Intent,
     slaps: Vec<Slap>,
+    writ: Option<SignedIssue>,
 ) -> Result<Decided, KernelError> {
     let rewrite = plan_nodes(working.seq, &intent, &slaps)?;
     let record = ProcessRecord {
@@ -28,7 +35,14 @@ pub(crate) fn submit(
         rewrite: Some(rewrite),
         context: None,
     };
-    process_record(actor, &record, Answer::Record)
+    let mut decided = process_record(actor.clone(), &record, Answer::Submitted)?;
+    if let Some(mut signed) = writ {
+        signed.issue.for_process = Some(working.seq);
+        decided
+            .records
+            .extend(super::writs::issue_records(working, actor, signed)?);
+    }
+    Ok(decided)
 }
 
 /// A person's answer, after checking it fits (a process that does not wait, or waits for

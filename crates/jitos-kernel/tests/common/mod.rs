@@ -20,7 +20,8 @@ fn record(outcome: Outcome) -> Record {
         | Outcome::ProposalDone(record)
         | Outcome::SwsConflicts { record, .. }
         | Outcome::ProposalRefused { record, .. }
-        | Outcome::Executed { record, .. } => record,
+        | Outcome::Executed { record, .. }
+        | Outcome::Submitted { record, .. } => record,
         Outcome::Committed(commit) => commit.record,
         Outcome::Blobs(_) => panic!("a blob upload has no record"),
     }
@@ -107,8 +108,15 @@ pub trait Commands {
         intent: Intent,
         slaps: Vec<Slap>,
     ) -> Result<Record, KernelError> {
-        self.run(actor, Command::ProcessSubmit { intent, slaps })
-            .map(record)
+        self.run(
+            actor,
+            Command::ProcessSubmit {
+                intent,
+                slaps,
+                writ: None,
+            },
+        )
+        .map(record)
     }
 
     fn process_answer(

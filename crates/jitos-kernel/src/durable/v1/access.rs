@@ -26,6 +26,28 @@ pub(crate) enum Role {
     Viewer,
 }
 
+impl Role {
+    /// The durable form of `live`.
+    pub(crate) fn freeze(live: jitos_gov::Role) -> Role {
+        match live {
+            jitos_gov::Role::Admin => Role::Admin,
+            jitos_gov::Role::Operator => Role::Operator,
+            jitos_gov::Role::Approver => Role::Approver,
+            jitos_gov::Role::Viewer => Role::Viewer,
+        }
+    }
+
+    /// The role it stands for.
+    pub(crate) fn thaw(self) -> jitos_gov::Role {
+        match self {
+            Role::Admin => jitos_gov::Role::Admin,
+            Role::Operator => jitos_gov::Role::Operator,
+            Role::Approver => jitos_gov::Role::Approver,
+            Role::Viewer => jitos_gov::Role::Viewer,
+        }
+    }
+}
+
 impl Frozen for AccessRefused {
     type Live = Live;
 
@@ -33,12 +55,7 @@ impl Frozen for AccessRefused {
         AccessRefused {
             uid: live.uid,
             user: live.user.clone(),
-            needed: match live.needed {
-                jitos_gov::Role::Admin => Role::Admin,
-                jitos_gov::Role::Operator => Role::Operator,
-                jitos_gov::Role::Approver => Role::Approver,
-                jitos_gov::Role::Viewer => Role::Viewer,
-            },
+            needed: Role::freeze(live.needed),
             message: live.message.clone(),
             count: live.count,
         }
@@ -63,12 +80,7 @@ impl Frozen for AccessRefused {
         Ok(Live {
             uid: self.uid,
             user: self.user,
-            needed: match self.needed {
-                Role::Admin => jitos_gov::Role::Admin,
-                Role::Operator => jitos_gov::Role::Operator,
-                Role::Approver => jitos_gov::Role::Approver,
-                Role::Viewer => jitos_gov::Role::Viewer,
-            },
+            needed: self.needed.thaw(),
             message: self.message,
             count: self.count,
         })

@@ -3,7 +3,7 @@
 //! types as they were then; `tests.rs` checks them against the bytes the old types wrote.
 //!
 //! Every kind but `worker.install` is still written at version 1. A kind added since has
-//! its first version here too (`access.refused`).
+//! its first version here too (`access.refused`, `writ.*`).
 
 pub(crate) mod access;
 
@@ -11,3 +11,4 @@ pub(crate) mod job;
 pub(crate) mod process;
 pub(crate) mod sws;
 pub(crate) mod warp;
+pub(crate) mod writ;

@@ -1,0 +1,97 @@
+//! The wire types of writs and the daemon's key: what a client asks to grant, and what it
+//! reads about a grant.
+
+use jitos_gov::{
+    writ::{Spent, Writ},
+    Effect, Role,
+};
+use serde::{Deserialize, Serialize};
+
+/// A writ a client asks the daemon to issue and sign. Unset fields take the parent's value
+/// when delegating (`from`), and otherwise the defaults `jitos writ issue --help` lists.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WritSpec {
+    /// Who may use it: a user name, or a uid in decimal.
+    pub to: String,
+    /// The writ it is delegated from; none for a writ of the daemon's own (admin only).
+    pub from: Option<u64>,
+    /// Workers its jobs may run; none for every worker (or the parent's).
+    pub workers: Option<Vec<String>>,
+    /// Tree path prefixes its jobs may change; none for the whole tree (or the parent's).
+    pub paths: Option<Vec<String>>,
+    /// The highest effect class its jobs may have.
+    pub effect: Option<Effect>,
+    /// Jobs it may dispatch in all.
+    pub jobs: Option<u64>,
+    /// Seconds of job deadlines it may spend in all.
+    pub wall_secs: Option<u64>,
+    /// Named budgets (`tokens`, `cost_millicents`, …) and their limits.
+    pub counters: Vec<(String, u64)>,
+    /// Secrets its jobs may receive, by name.
+    pub secrets: Vec<String>,
+    /// Seconds from now until it expires.
+    pub expires_secs: Option<u64>,
+    /// How many further delegations it allows (a process takes one).
+    pub depth: Option<u32>,
+}
+
+/// Where a writ stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WritState {
+    /// It may be used.
+    InForce,
+    /// It, or the writ it was delegated from, was revoked.
+    Revoked {
+        /// The revocation record.
+        seq: u64,
+        /// The writ the revocation named.
+        writ: u64,
+        /// Why.
+        reason: String,
+    },
+    /// Its expiry has passed.
+    Expired,
+    /// It is no longer held by the daemon's state (revoked or expired, with nothing left
+    /// running under it); its record is history.
+    Ended,
+}
+
+/// How a writ came to be.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum GrantView {
+    /// Issued by a person.
+    Issued,
+    /// Derived for a process from its submitter's roles.
+    Derived {
+        /// Those roles.
+        roles: Vec<Role>,
+    },
+}
+
+/// One writ.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WritView {
+    /// Its id: the seq of the record that issued it.
+    pub id: u64,
+    /// The grant as signed.
+    pub writ: Writ,
+    /// What has been spent under it, when the daemon still holds it.
+    pub spent: Option<Spent>,
+    /// Where it stands.
+    pub state: WritState,
+    /// The process it was issued for, if any.
+    pub for_process: Option<u64>,
+    /// How it came to be.
+    pub grant: GrantView,
+    /// The signature, hex.
+    pub signature: String,
+}
+
+/// The daemon's writ-signing key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyView {
+    /// The ed25519 public key, hex.
+    pub public: String,
+    /// The file that holds the secret half, on the daemon's host.
+    pub path: String,
+}
