@@ -152,7 +152,7 @@ fn a_viewer_reads_everything_and_each_change_is_refused_with_what_was_missing() 
             "approver role needed",
         ),
         (
-            &["reject", &sws.to_string()],
+            &["reject", &sws.to_string(), "--reason", "no"],
             &format!("reject process {sws}"),
             "approver role needed",
         ),

@@ -6,7 +6,8 @@
 use std::{fs, path::PathBuf, time::Duration};
 
 use jitos_system_tests::{
-    assert_failure, assert_success, processes_running, wait_until, Daemon, Sandbox,
+    assert_failure, assert_success, grant_nobody, jitos_as, processes_running, root_or_skip,
+    wait_until, Daemon, Sandbox, NOBODY,
 };
 
 /// A method library with a slow step, idempotent or not, for crash tests.
@@ -137,10 +138,18 @@ fn an_intent_runs_to_its_end() {
 
 // Goal: a process waiting for a person survives a restart, takes its answer once, and
 // refuses answers that do not fit. Method: approve_then_run; restart while it waits;
-// resume with a value (wrong kind, refused), approve (done), approve again (refused).
+// resume with a value (wrong kind, refused), approve as its submitter (refused), approve
+// as a second user who is an approver (done), approve again (refused).
 #[test]
 fn a_question_survives_a_restart_and_takes_one_answer() {
+    if !root_or_skip("a second user approves, started with setuid") {
+        return;
+    }
     let sandbox = Sandbox::new();
+    let mut flags = methods(&sandbox);
+    flags.extend(grant_nobody(&sandbox, &["approver"]));
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let start = |sandbox: &Sandbox| sandbox.start_with(&flags);
     let daemon = start(&sandbox);
     let file = intent(
         &sandbox,
@@ -172,20 +181,31 @@ fn a_question_survives_a_restart_and_takes_one_answer() {
         &sandbox.jitos(&["resume", &pid.to_string(), "--value", "\"yes\""]),
     );
     assert!(wrong.contains("approve or reject"), "{wrong}");
-    assert_success("approve", &sandbox.jitos(&["approve", &pid.to_string()]));
+    let own = assert_failure(
+        "approve one's own",
+        &sandbox.jitos(&["approve", &pid.to_string()]),
+    );
+    assert!(own.contains("may not approve or reject it"), "{own}");
+    assert_success(
+        "approve",
+        &jitos_as(&sandbox, NOBODY, &["approve", &pid.to_string()]),
+    );
     wait_until("the end", Duration::from_secs(10), || {
         status_of(&sandbox, pid)["summary"]["status"] == "done"
     });
     let again = assert_failure(
         "approve again",
-        &sandbox.jitos(&["approve", &pid.to_string()]),
+        &jitos_as(&sandbox, NOBODY, &["approve", &pid.to_string()]),
     );
-    assert!(again.contains("ended"), "{again}");
+    assert!(again.contains("does not wait for approvals"), "{again}");
     let log = assert_success(
         "log",
         &sandbox.jitos(&["log", "--process", &pid.to_string()]),
     );
-    assert!(log.contains("process.answer"), "{log}");
+    assert!(
+        log.contains("process.vote") && log.contains("nobody approved"),
+        "{log}"
+    );
 }
 
 // Goal: cancel ends a process, stops its worker and discards its workspace. Method: a

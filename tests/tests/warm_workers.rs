@@ -40,7 +40,7 @@ fn start(sandbox: &Sandbox, extra: &[&str]) -> Daemon {
 /// A daemon that runs the probe as `noop`, with `extra` flags, serving `nobody` as an
 /// operator too.
 fn start_serving_nobody(sandbox: &Sandbox, extra: &[&str]) -> Daemon {
-    let access = grant_nobody(sandbox, &["operator"]);
+    let access = grant_nobody(sandbox, &["operator", "approver"]);
     let mut flags: Vec<&str> = access.iter().map(String::as_str).collect();
     flags.extend(extra);
     start(sandbox, &flags)
@@ -369,7 +369,10 @@ fn what_a_job_leaves_reaches_only_later_jobs_of_its_users_processes() {
     assert_eq!(seen.pid, planted.pid);
     assert_eq!(seen.memory, "secret-p1", "{seen:?}");
 
-    assert_success("approve", &sandbox.jitos(&["approve", &p1.to_string()]));
+    assert_success(
+        "nobody approves root's",
+        &jitos_as(&sandbox, NOBODY, &["approve", &p1.to_string()]),
+    );
     wait_for(&sandbox, p1, "done");
     let probes = probes_in(&mut client, None);
     let seen = probes

@@ -155,8 +155,11 @@ pub enum Command {
     /// List processes, newest first: the live ones, or all with --all; a page at a time
     Ps {
         /// Include ended processes
-        #[arg(long)]
+        #[arg(long, conflicts_with = "waiting_for_me")]
         all: bool,
+        /// Only those waiting for an approval you may give and have not
+        #[arg(long)]
+        waiting_for_me: bool,
         /// Which page
         #[command(flatten)]
         page: PageArgs,
@@ -186,16 +189,31 @@ pub enum Command {
         #[arg(long)]
         value: String,
     },
-    /// Answer yes to a process waiting on a yes/no step
+    /// Approve the job a process holds for approvals (a yes/no step, or a job the policy
+    /// holds before it runs)
+    ///
+    /// Each approval names you and is recorded; you count once however often you approve;
+    /// you may not approve a process you submitted; you need the role the approval asks
+    /// for (`approver`, unless the policy names another). The job goes on once it has as
+    /// many approvals as it needs (`jitos inspect PID` shows how many).
     Approve {
         /// The process id
         pid: u64,
+        /// A comment, kept with your approval
+        #[arg(long)]
+        comment: Option<String>,
     },
-    /// Answer no to a process waiting on a yes/no step
+    /// Reject the job a process holds for approvals: one rejection vetoes it (it fails)
     Reject {
         /// The process id
         pid: u64,
+        /// Why, kept with your rejection
+        #[arg(long)]
+        reason: String,
     },
+    /// The policy: check a file, show the one in force, simulate one on recorded decisions
+    #[command(subcommand)]
+    Policy(PolicyCommand),
     /// Print records as they commit, one readable line each, until interrupted
     Watch,
     /// Run commands under exactly the confinement a worker gets
@@ -209,6 +227,27 @@ pub enum Command {
         /// Keep the demo's store here instead of a new temporary directory
         #[arg(long)]
         dir: Option<PathBuf>,
+    },
+}
+
+/// `jitos policy …`
+#[derive(Subcommand, Debug)]
+pub enum PolicyCommand {
+    /// Check a policy file: every problem at its line and column; prints its hash and rules
+    Check {
+        /// The policy file
+        file: PathBuf,
+    },
+    /// Show the policy in force: its hash, the record that brought it in, its rules
+    Show,
+    /// Replay every recorded ruling under a candidate policy, read-only, and list each one
+    /// it would change and why (works without a daemon)
+    Simulate {
+        /// The candidate policy file
+        file: PathBuf,
+        /// Only rulings at or after this sequence number
+        #[arg(long, default_value_t = 0)]
+        from: u64,
     },
 }
 

@@ -16,7 +16,7 @@ use crate::{
         BlobCommand, Cli, Command, GraphCommand, KeyCommand, LogArgs, RewriteCommand,
         SandboxCommand, TreeCommand, WorkerCommand,
     },
-    demo, job_cmd, process_cmd, render, sandbox_cmd, sws_cmd,
+    demo, job_cmd, policy_cmd, process_cmd, render, sandbox_cmd, sws_cmd,
     target::{Location, Target},
     tree_cmd::{self, TreeSource},
     writ_cmd,
@@ -162,7 +162,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Plan { file, explain } => {
             process_cmd::plan(&mut location.daemon()?, json, &file, explain)
         }
-        Command::Ps { all, page } => process_cmd::ps(&mut location.daemon()?, json, all, &page),
+        Command::Ps {
+            all,
+            waiting_for_me,
+            page,
+        } => process_cmd::ps(&mut location.daemon()?, json, all, waiting_for_me, &page),
         Command::Wait { pid } => process_cmd::follow(&mut location.daemon()?, json, pid),
         Command::Inspect { pid } => process_cmd::inspect(&mut location.daemon()?, json, pid),
         Command::Cancel { pid } => process_cmd::act(
@@ -183,24 +187,27 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 "resumed",
             )
         }
-        Command::Approve { pid } => process_cmd::act(
+        Command::Approve { pid, comment } => process_cmd::act(
             &mut location.daemon()?,
             json,
-            Request::ProcessAnswer {
+            Request::ProcessVote {
                 process: pid,
-                answer: jitos_proto::AnswerView::Approve,
+                approve: true,
+                note: comment.unwrap_or_default(),
             },
             "approved",
         ),
-        Command::Reject { pid } => process_cmd::act(
+        Command::Reject { pid, reason } => process_cmd::act(
             &mut location.daemon()?,
             json,
-            Request::ProcessAnswer {
+            Request::ProcessVote {
                 process: pid,
-                answer: jitos_proto::AnswerView::Reject,
+                approve: false,
+                note: reason,
             },
             "rejected",
         ),
+        Command::Policy(command) => policy_cmd::run(location, json, command),
         Command::Watch => {
             // From the record after the head: what commits from now on.
             let head = match location.daemon()?.call(&Request::Status)? {

@@ -73,6 +73,7 @@ pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
         library: Arc::new(library),
         worker_slots: 4,
         access: jitosd::Access::daemon_only(),
+        policy: None,
     })?;
     let result = story(&socket, &data_dir);
     daemon.stop();

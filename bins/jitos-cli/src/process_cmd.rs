@@ -125,13 +125,39 @@ pub fn plan(client: &mut Client, json: bool, file: &Path, explain: bool) -> Resu
     })
 }
 
-/// `jitos ps [--all]`.
-pub fn ps(client: &mut Client, json: bool, all: bool, page: &PageArgs) -> Result<ExitCode> {
+/// `jitos ps [--all | --waiting-for-me]`.
+pub fn ps(
+    client: &mut Client,
+    json: bool,
+    all: bool,
+    waiting_for_me: bool,
+    page: &PageArgs,
+) -> Result<ExitCode> {
     let response = client.call(&Request::ProcessList {
         all,
+        waiting_for_me,
         page: page.request(),
     })?;
-    let command = if all { "ps --all" } else { "ps" };
+    let command = match (all, waiting_for_me) {
+        (_, true) => "ps --waiting-for-me",
+        (true, false) => "ps --all",
+        (false, false) => "ps",
+    };
+    if waiting_for_me {
+        return print(json, response, |r| match r {
+            Response::Processes(list) if list.items.is_empty() => {
+                Some("nothing waits for your approval\n".to_owned())
+            }
+            Response::Processes(list) => Some(
+                ps_text(&list.items, false)
+                    + &list
+                        .next
+                        .map(|next| render::more(command, page.limit, &next))
+                        .unwrap_or_default(),
+            ),
+            _ => None,
+        });
+    }
     print(json, response, |r| match r {
         Response::Processes(list) => Some(
             ps_text(&list.items, all)

@@ -134,14 +134,10 @@ fn detail(writ: &WritView) -> String {
         "grant",
         match &writ.grant {
             GrantView::Issued => "issued".to_owned(),
-            GrantView::Derived { roles } => format!(
-                "derived from the roles {}",
-                roles
-                    .iter()
-                    .map(|r| r.name())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
+            GrantView::Derived { roles } => format!("derived from the roles {}", names(roles)),
+            GrantView::Delegated { roles } => {
+                format!("delegated for a process submitted as {}", names(roles))
+            }
         },
     );
     if let Some(parent) = w.parent {
@@ -180,6 +176,11 @@ fn detail(writ: &WritView) -> String {
     field("depth", format!("{} further delegation(s)", w.depth));
     field("signature", writ.signature.clone());
     text
+}
+
+fn names(roles: &[jitos_gov::Role]) -> String {
+    let names: Vec<&str> = roles.iter().map(|r| r.name()).collect();
+    names.join(", ")
 }
 
 fn left(

@@ -137,6 +137,7 @@ impl Served {
                     library: Arc::new(jitosd::processes::load_library(None).unwrap()),
                     worker_slots: 1,
                     access: jitosd::Access::daemon_only(),
+                    policy: None,
                 })
             })
             .unwrap();

@@ -2,12 +2,16 @@
 //! into kernel commands whose outcomes become responses. One module for the daemon and
 //! for the CLI's offline mode, so both say the same thing.
 
-use jitos_kernel::{BlobGcOutcome, Command, CommitError, KernelError, Outcome, View};
+use jitos_gov::Principal;
+use jitos_kernel::{
+    BlobGcOutcome, Command, CommitError, KernelError, Outcome, PolicyRecord, View,
+    KIND_POLICY_DECISION,
+};
 use jitos_ledger::{Record, SnapshotMeta};
 use jitos_proto::{
-    AttemptView, BlobGcReport, ErrorCode, ErrorInfo, GraphView, KeyChangeView, PageRequest,
-    PageView, ProcessSummary, RecordView, Request, Response, SnapshotView, SwsDetail, SwsSummary,
-    WorkerView,
+    AttemptView, BlobGcReport, ChangeView, ErrorCode, ErrorInfo, GraphView, KeyChangeView,
+    PageRequest, PageView, PolicyView, ProcessSummary, RecordView, Request, Response,
+    SimulationView, SnapshotView, SwsDetail, SwsSummary, WorkerView,
 };
 use jitos_sws::{Over, Status, SwsError};
 use jitos_tree::diff_trees;
@@ -122,8 +126,20 @@ fn read_or_command(view: &View, request: &Request) -> Result<Answering, KernelEr
             Ok(page) => Response::Jobs(page),
             Err(refused) => Response::Error(refused),
         },
-        Request::ProcessList { all, page } => match process_page(view, *all, page) {
+        Request::ProcessList {
+            waiting_for_me: true,
+            ..
+        } => Response::Error(ErrorInfo {
+            code: ErrorCode::BadRequest,
+            message: "--waiting-for-me needs a running jitosd, which knows who you are".to_owned(),
+        }),
+        Request::ProcessList { all, page, .. } => match process_page(view, *all, page) {
             Ok(page) => Response::Processes(page),
+            Err(refused) => Response::Error(refused),
+        },
+        Request::PolicyShow => Response::Policy(policy_view(view)),
+        Request::PolicySimulate { text, path, from } => match simulate(view, text, path, *from) {
+            Ok(simulation) => Response::PolicySimulation(simulation),
             Err(refused) => Response::Error(refused),
         },
         Request::ProcessShow(id) => match view.process(*id)? {
@@ -161,7 +177,8 @@ fn read_or_command(view: &View, request: &Request) -> Result<Answering, KernelEr
         | Request::ProcessSubmit { .. }
         | Request::ProcessPlan { .. }
         | Request::ProcessCancel(_)
-        | Request::ProcessAnswer { .. } => Response::Error(ErrorInfo {
+        | Request::ProcessAnswer { .. }
+        | Request::ProcessVote { .. } => Response::Error(ErrorInfo {
             code: ErrorCode::BadRequest,
             message: "jobs, workers, processes and writs need a running jitosd; start it, or leave out --data-dir"
                 .to_owned(),
@@ -293,6 +310,114 @@ pub fn process_page(
             .map(crate::processes::views::summary)
             .collect(),
         next: found.next,
+    })
+}
+
+/// A page of `jitos ps --waiting-for-me`: the live processes, newest first, waiting for an
+/// approval `principal` may give (they hold the role it asks for), has not given, and is
+/// not barred from giving (they did not submit the process).
+pub fn waiting_for(
+    view: &View,
+    principal: &Principal,
+    page: &PageRequest,
+) -> Result<PageView<ProcessSummary>, ErrorInfo> {
+    let limit = limit_of(page)?;
+    let mine = view
+        .processes()
+        .before(page.after.unwrap_or(u64::MAX))
+        .filter(|p| {
+            view.approval_wait(p.id).is_some_and(|wait| {
+                principal.roles.has(wait.need.from)
+                    && !wait.approvals.contains(&principal.uid)
+                    && crate::jobs::user_of_record(view, p.id).ok().flatten() != Some(principal.uid)
+            })
+        })
+        .map(|p| (p.id, crate::processes::views::summary(p)));
+    Ok(page_of(mine, limit))
+}
+
+/// The policy in force, as `jitos policy show` prints it.
+pub fn policy_view(view: &View) -> PolicyView {
+    let recorded = view.state().policy.as_ref();
+    let allow_all;
+    let policy = match recorded {
+        Some(recorded) => &recorded.policy,
+        None => {
+            allow_all = std::sync::Arc::new(jitos_gov::policy::Policy::allow_all());
+            &allow_all
+        }
+    };
+    PolicyView {
+        hash: policy.hash().to_hex(),
+        seq: recorded.map(|r| r.seq),
+        default: policy.default_verdict().to_string(),
+        rules: policy.rules().iter().map(ToString::to_string).collect(),
+        text: policy.text().to_owned(),
+    }
+}
+
+/// `jitos policy simulate`: every `policy.decision` record from `from` ruled on again under
+/// the candidate policy `text`; nothing is recorded.
+pub fn simulate(
+    view: &View,
+    text: &str,
+    path: &str,
+    from: u64,
+) -> Result<SimulationView, ErrorInfo> {
+    let candidate = jitos_gov::policy::Policy::parse(text, path.as_ref())
+        .map_err(|e| e.to_string())
+        .and_then(|policy| {
+            crate::policy_file::check(policy, path.as_ref()).map_err(|e| e.to_string())
+        })
+        .map_err(|message| ErrorInfo {
+            code: ErrorCode::BadRequest,
+            message,
+        })?;
+    let mut recorded = Vec::new();
+    let head = view.head().seq;
+    let mut next = from;
+    while next <= head {
+        let records = view
+            .records(next, u64::from(LOG_PAGE_RECORDS_MAX))
+            .map_err(|e| kernel_error_info(&e))?;
+        let Some(last) = records.last() else {
+            break;
+        };
+        next = last.seq + 1;
+        for record in records {
+            if record.kind != KIND_POLICY_DECISION {
+                continue;
+            }
+            if let Ok(PolicyRecord::Decision(d)) =
+                PolicyRecord::decode(&record.kind, &record.payload)
+            {
+                recorded.push((record.seq, d));
+            }
+        }
+    }
+    let changes = jitos_gov::policy::simulate(
+        &candidate,
+        recorded
+            .iter()
+            .map(|(seq, d)| (*seq, &d.facts, &d.ruling.verdict)),
+    );
+    let of_seq = |seq: u64| recorded.iter().find(|(s, _)| *s == seq).map(|(_, d)| d);
+    Ok(SimulationView {
+        hash: candidate.hash().to_hex(),
+        rulings: recorded.len() as u64,
+        changes: changes
+            .into_iter()
+            .filter_map(|change| {
+                let d = of_seq(change.seq)?;
+                Some(ChangeView {
+                    seq: change.seq,
+                    process: d.process,
+                    job: d.job as u64,
+                    was: d.ruling.explain(),
+                    now: change.now.explain(),
+                })
+            })
+            .collect(),
     })
 }
 
@@ -475,6 +600,11 @@ pub fn kernel_error_info(error: &KernelError) -> ErrorInfo {
         KernelError::ShuttingDown => ErrorCode::ShuttingDown,
         KernelError::WritRefused(jitos_kernel::WritRefusal::Unknown { .. }) => ErrorCode::NotFound,
         KernelError::WritRefused(_) => ErrorCode::BadRequest,
+        KernelError::GovernanceRefused(
+            jitos_kernel::GovernanceRefusal::OwnProcess { .. }
+            | jitos_kernel::GovernanceRefusal::NotEligible { .. },
+        ) => ErrorCode::Forbidden,
+        KernelError::GovernanceRefused(_) => ErrorCode::BadRequest,
         _ => ErrorCode::Storage,
     };
     ErrorInfo {

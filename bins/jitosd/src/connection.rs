@@ -250,6 +250,32 @@ async fn dispatch(
                 .await
         }
         Request::KeyShow => shared.writs.key_view(),
+        Request::ProcessVote {
+            process,
+            approve,
+            note,
+        } => {
+            shared
+                .processes
+                .vote(actor.clone(), principal, process, approve, note)
+                .await
+        }
+        Request::ProcessList {
+            waiting_for_me: true,
+            page,
+            ..
+        } => {
+            let principal = principal.clone();
+            match reading::on_view(&shared.kernel, move |view| {
+                answer::waiting_for(view, &principal, &page)
+            })
+            .await
+            {
+                Ok(Ok(page)) => Response::Processes(page),
+                Ok(Err(refused)) => Response::Error(refused),
+                Err(stopped) => stopped,
+            }
+        }
         Request::WritIssue(spec) => shared.writs.issue(actor.clone(), principal, spec).await,
         Request::WritRevoke { writ, reason } => {
             shared.writs.revoke(actor.clone(), writ, reason).await

@@ -11,7 +11,7 @@ use std::{
     time::Duration,
 };
 
-use jitos_kernel::{FollowOn, Kernel, KernelError, KernelOptions, KernelService};
+use jitos_kernel::{Command, FollowOn, Kernel, KernelError, KernelOptions, KernelService};
 use jitos_ledger::Clock;
 use jitos_tasks::Library;
 use tokio::{net::UnixListener, sync::watch, task::JoinSet};
@@ -54,6 +54,8 @@ pub struct DaemonConfig {
     pub worker_slots: usize,
     /// Who may connect, and as what.
     pub access: Access,
+    /// The policy to rule with; none for no rules (every job allowed).
+    pub policy: Option<jitos_gov::policy::Policy>,
 }
 
 /// Why the daemon could not start or keep serving.
@@ -131,6 +133,9 @@ impl Daemon {
                     "attempts left running by the previous jitosd ended as interrupted"
                 );
             }
+        }
+        if !config.read_only {
+            record_policy(&mut kernel, config.policy.clone())?;
         }
         let key_path = config.data_dir.join(writs::KEY_FILE);
         let key = match writs::load_or_create(&config.data_dir, !config.read_only) {
@@ -322,4 +327,35 @@ fn warn_of_unreachable_users(access: &Access) {
             );
         }
     }
+}
+
+/// Records `policy` as the policy in force, unless it already is. No policy, when one was
+/// in force, records the policy that allows everything, so the change is in the ledger.
+fn record_policy(
+    kernel: &mut Kernel,
+    policy: Option<jitos_gov::policy::Policy>,
+) -> Result<(), KernelError> {
+    let in_force = kernel
+        .view()
+        .state()
+        .policy
+        .as_ref()
+        .map(|p| p.policy.hash());
+    let wanted = match (policy, in_force) {
+        (None, None) => return Ok(()),
+        (None, Some(_)) => jitos_gov::policy::Policy::allow_all(),
+        (Some(policy), _) => policy,
+    };
+    if in_force == Some(wanted.hash()) {
+        return Ok(());
+    }
+    tracing::info!(policy = %wanted.hash().short(), "the policy in force changes");
+    let request = jitos_kernel::Request {
+        actor: jitos_ledger::Actor::System,
+        command: Command::PolicyLoad(Arc::new(wanted)),
+    };
+    for answer in kernel.execute(vec![request]) {
+        answer?;
+    }
+    Ok(())
 }

@@ -15,6 +15,7 @@ mod writs;
 
 pub mod answer;
 pub mod paths;
+pub mod policy_file;
 pub mod views;
 
 pub use access::Access;

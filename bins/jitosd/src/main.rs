@@ -66,6 +66,13 @@ struct Args {
     /// without either, only the daemon's own user may connect (as admin)
     #[arg(long, env = "JITOS_ACCESS", value_name = "FILE")]
     access: Option<PathBuf>,
+    /// The policy that rules on every job before it runs and on who must approve each
+    /// yes/no step: ordered rules deciding allow, deny or require N approvals from a role
+    /// (see docs/POLICY.md; check one with `jitos policy check FILE`). Without it,
+    /// /etc/jitos/policy.toml if it exists; without either, every job is allowed. A policy
+    /// other than the one in force is recorded when the daemon starts
+    #[arg(long, env = "JITOS_POLICY", value_name = "FILE")]
+    policy: Option<PathBuf>,
     /// Log filter, e.g. `info` or `jitosd=debug`
     #[arg(long, env = "JITOS_LOG", default_value = "info")]
     log: String,
@@ -93,6 +100,13 @@ fn main() -> ExitCode {
         Ok(access) => access,
         Err(e) => {
             eprintln!("jitosd: the access file does not load: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let rules = match jitosd::policy_file::load(args.policy.as_deref()) {
+        Ok(rules) => rules,
+        Err(e) => {
+            eprintln!("jitosd: the policy does not load: {e}");
             return ExitCode::FAILURE;
         }
     };
@@ -136,6 +150,7 @@ fn main() -> ExitCode {
         library,
         worker_slots: args.worker_slots,
         access,
+        policy: rules,
     };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,

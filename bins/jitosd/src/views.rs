@@ -1,9 +1,9 @@
 //! Conversions from kernel values to the wire's views.
 
 use jitos_kernel::{
-    AccessRefused, Commit, Grant, HistoryStep, JobRecord, ProcessRecord, RefusedOp, ReplayOutcome,
-    SwsRecord, VerifyOutcome, View, WorkspaceSummary, WritRecord, KIND_ACCESS_REFUSED,
-    KIND_GENESIS, KIND_REWRITE,
+    AccessRefused, Commit, Grant, HistoryStep, JobRecord, PolicyRecord, ProcessRecord, RefusedOp,
+    ReplayOutcome, SwsRecord, VerifyOutcome, View, WorkspaceSummary, WritRecord,
+    KIND_ACCESS_REFUSED, KIND_GENESIS, KIND_REWRITE,
 };
 use jitos_ledger::{Actor, Record};
 use jitos_proto::{
@@ -33,6 +33,37 @@ fn summarize_refused(refused: &AccessRefused) -> String {
     match refused.count {
         1 => format!("refused: {}", refused.message),
         count => format!("refused {count} times, the first: {}", refused.message),
+    }
+}
+
+/// What a policy record says, in a line.
+fn summarize_policy(op: &PolicyRecord) -> String {
+    match op {
+        PolicyRecord::Load(policy) => format!(
+            "policy {} in force ({} rules, default {})",
+            policy.hash().short(),
+            policy.rules().len(),
+            policy.default_verdict()
+        ),
+        PolicyRecord::Decision(d) => format!(
+            "process {}: job #{} ruled on ({}) by policy {}: {}",
+            d.process,
+            d.job + 1,
+            d.facts.point.name(),
+            d.policy.short(),
+            d.ruling.explain()
+        ),
+        PolicyRecord::Vote(vote) => format!(
+            "process {}: {} {} job #{}{}",
+            vote.process,
+            vote.user,
+            if vote.approve { "approved" } else { "rejected" },
+            vote.job + 1,
+            match vote.note.is_empty() {
+                true => String::new(),
+                false => format!(": {}", vote.note),
+            }
+        ),
     }
 }
 
@@ -101,6 +132,12 @@ pub fn record_view(record: &Record) -> RecordView {
             Ok(refused) => summarize_refused(&refused),
             Err(_) => "undecodable refusal record".to_owned(),
         },
+        (None, kind) if PolicyRecord::is_kind(kind) => {
+            match PolicyRecord::decode(kind, &record.payload) {
+                Ok(op) => summarize_policy(&op),
+                Err(_) => "undecodable policy record".to_owned(),
+            }
+        }
         (None, kind) if WritRecord::is_kind(kind) => {
             match WritRecord::decode(kind, &record.payload) {
                 Ok(op) => summarize_writ(record.seq, &op),

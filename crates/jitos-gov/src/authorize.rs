@@ -28,8 +28,12 @@ pub enum Act {
         /// Who owns what is steered.
         owner: Option<u32>,
     },
-    /// Approve or reject a waiting process: `approver`.
-    Approve,
+    /// Approve or reject a waiting process whose approvals must come from role `from`
+    /// (`approver`, unless the policy asks another).
+    Approve {
+        /// The role the approvals must come from.
+        from: Role,
+    },
     /// Change the system directly (rewrite or import into the system graph), install a
     /// worker, take a snapshot, collect blobs: `admin`.
     Administer,
@@ -87,9 +91,9 @@ pub fn authorize(principal: &Principal, act: Act, what: &str) -> Result<(), Refu
                 ),
             }
         }
-        Act::Approve => match roles.has(Role::Approver) {
+        Act::Approve { from } => match roles.has(from) {
             true => Ok(()),
-            false => refuse(Role::Approver, role_needed(Role::Approver)),
+            false => refuse(from, role_needed(from)),
         },
         Act::Administer => refuse(Role::Admin, role_needed(Role::Admin)),
     }
@@ -113,7 +117,9 @@ mod tests {
         Act::Operate,
         Act::Steer { owner: Some(7) },
         Act::Steer { owner: None },
-        Act::Approve,
+        Act::Approve {
+            from: Role::Approver,
+        },
         Act::Administer,
     ];
 
@@ -150,7 +156,10 @@ mod tests {
             user: "alice".into(),
             roles: Roles::of(Role::Operator),
         };
-        let refused = authorize(&alice, Act::Approve, "approve process 12").unwrap_err();
+        let approve = Act::Approve {
+            from: Role::Approver,
+        };
+        let refused = authorize(&alice, approve, "approve process 12").unwrap_err();
         assert_eq!(refused.needed, Role::Approver);
         assert_eq!(
             refused.message,

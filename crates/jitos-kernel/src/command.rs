@@ -9,7 +9,7 @@ use jitos_tasks::{Intent, Slap};
 use jitos_tree::Tree;
 use jitos_warp::{BlobRef, Rewrite, StateDigest};
 
-use crate::{AccessRefused, Dispatch, FailureCause, SignedIssue, WorkerInstall, WritRevoke};
+use crate::{AccessRefused, Dispatch, FailureCause, SignedIssue, Vote, WorkerInstall, WritRevoke};
 
 /// One change someone asks of the kernel.
 #[derive(Debug, Clone)]
@@ -94,6 +94,10 @@ pub enum Command {
     },
     /// End a process as cancelled.
     ProcessCancel(u64),
+    /// A person's approval or rejection of a job held for approvals.
+    ProcessVote(Vote),
+    /// Bring a policy into force.
+    PolicyLoad(std::sync::Arc<jitos_gov::policy::Policy>),
     /// Record one scheduler decision made at `now_ms` (any but a dispatch, which is a
     /// `JobDispatch`).
     ProcessExecute {

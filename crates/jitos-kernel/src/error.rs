@@ -171,6 +171,18 @@ pub enum KernelError {
     /// A writ operation, or a dispatch under a writ, was refused; nothing was recorded.
     #[error(transparent)]
     WritRefused(crate::WritRefusal),
+    /// A policy or vote record does not fit the state before it.
+    #[error("record {seq} does not fit the policy or the approvals before it: {source}")]
+    Governance {
+        /// Its sequence number.
+        seq: u64,
+        /// Why it does not fit.
+        #[source]
+        source: crate::GovernanceRefusal,
+    },
+    /// A ruling or a vote was refused; nothing was recorded.
+    #[error(transparent)]
+    GovernanceRefused(crate::GovernanceRefusal),
 }
 
 impl KernelError {
@@ -182,6 +194,7 @@ impl KernelError {
             KernelError::Job { source, .. } => KernelError::JobRefused(source),
             KernelError::Process { source, .. } => KernelError::ProcessRefused(source),
             KernelError::Writ { source, .. } => KernelError::WritRefused(source),
+            KernelError::Governance { source, .. } => KernelError::GovernanceRefused(source),
             other => other,
         }
     }

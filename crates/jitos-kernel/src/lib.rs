@@ -19,15 +19,18 @@ mod ended;
 mod error;
 mod files;
 mod follow_on;
+mod grants;
 mod index;
 mod job_record;
 mod jobs;
 mod kernel;
 mod payload;
+mod policy_record;
 mod process_log;
 mod process_record;
 mod proposal_check;
 mod recovery;
+mod ruling;
 mod service;
 mod snapshot;
 mod state;
@@ -58,6 +61,10 @@ pub use job_record::{
 pub use jobs::{Attempt, AttemptStatus, Jobs, JobsError};
 pub use kernel::{Kernel, KernelOptions, GROUP_BYTES_MAX, SNAPSHOT_EVERY_DEFAULT};
 pub use payload::{decode_rewrite, encode_rewrite, KIND_GENESIS, KIND_REWRITE};
+pub use policy_record::{
+    PolicyDecision, PolicyRecord, RecordedPolicy, Vote, KIND_POLICY_DECISION, KIND_POLICY_LOAD,
+    KIND_PROCESS_VOTE, VOTE_NOTE_BYTES_MAX,
+};
 pub use process_log::Page;
 pub use process_record::{
     AskContext, ProcessRecord, KIND_PROCESS_ADVANCE, KIND_PROCESS_ANSWER, KIND_PROCESS_ASK,
@@ -65,6 +72,7 @@ pub use process_record::{
     KIND_PROCESS_LANE, KIND_PROCESS_RETRY, KIND_PROCESS_SUBMIT,
 };
 pub use recovery::RecoveryReport;
+pub use ruling::GovernanceRefusal;
 pub use service::{KernelHandle, KernelService, COMMIT_BATCH_MAX};
 pub use snapshot::STATE_LAYOUT;
 pub use state::{Ended, Folded, State};
@@ -74,7 +82,7 @@ pub use sws_record::{
 };
 pub use time_travel::HistoryStep;
 pub use verify::{ReplayOutcome, VerifyOutcome};
-pub use view::View;
+pub use view::{ApprovalWait, View};
 pub use writ_record::{
     Grant, SignedIssue, WritIssue, WritRecord, WritRevoke, KIND_WRIT_ISSUE, KIND_WRIT_KEY,
     KIND_WRIT_REVOKE, REVOKE_REASON_BYTES_MAX,

@@ -74,8 +74,11 @@ impl ProcessRecord {
             Event::LaneDiscarded { .. } => KIND_PROCESS_DISCARD,
             Event::Advanced { .. } => KIND_PROCESS_ADVANCE,
             Event::Finished { .. } => KIND_PROCESS_END,
-            // Dispatches and attempt ends are job records.
-            Event::Dispatched { .. } | Event::AttemptEnded { .. } => "process.invalid",
+            // Dispatches and attempt ends are job records; rulings and votes policy records.
+            Event::Dispatched { .. }
+            | Event::AttemptEnded { .. }
+            | Event::Ruled { .. }
+            | Event::Voted { .. } => "process.invalid",
         }
     }
 
@@ -98,6 +101,11 @@ impl ProcessRecord {
 
     /// The payload bytes (version 1).
     pub fn encode(&self) -> Result<Vec<u8>, KernelError> {
+        if matches!(self.event, Event::Ruled { .. } | Event::Voted { .. }) {
+            return Err(KernelError::Payload(
+                "rulings and votes are policy records, not process records".to_owned(),
+            ));
+        }
         Ok(durable::encode(&v1::process::ProcessRecord::freeze(self))?)
     }
 

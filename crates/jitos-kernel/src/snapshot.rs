@@ -24,7 +24,7 @@ use jitos_sched::Processes;
 use jitos_sws::Pool;
 use jitos_warp::{Graph, StateDigest};
 
-use crate::{jobs::Jobs, KernelError, State, Writs};
+use crate::{jobs::Jobs, KernelError, RecordedPolicy, State, Writs};
 
 /// Magic of the snapshots written now.
 const MAGIC: &[u8; 8] = b"JITOSST4";
@@ -76,15 +76,27 @@ impl Refusal {
 }
 
 /// The sections, borrowed for encoding.
-type SectionsRef<'a> = (&'a Pool, &'a Jobs, &'a Processes, &'a Writs);
+type SectionsRef<'a> = (
+    &'a Pool,
+    &'a Jobs,
+    &'a Processes,
+    &'a Writs,
+    &'a Option<RecordedPolicy>,
+);
 
 /// The sections, decoded.
-type Sections = (Pool, Jobs, Processes, Writs);
+type Sections = (Pool, Jobs, Processes, Writs, Option<RecordedPolicy>);
 
 impl State {
     /// The snapshot bytes of this state, in the current format (`JITOSST4`).
     pub fn encode_snapshot(&self) -> Result<Vec<u8>, KernelError> {
-        let sections: SectionsRef<'_> = (&self.pool, &self.jobs, &self.processes, &self.writs);
+        let sections: SectionsRef<'_> = (
+            &self.pool,
+            &self.jobs,
+            &self.processes,
+            &self.writs,
+            &self.policy,
+        );
         let sections = codec::encode::<SECTIONS_BYTES_MAX>(&sections, "the snapshot's sections")
             .map_err(crate::PayloadError::from)?;
         let graph = self.graph.encode_snapshot();
@@ -126,7 +138,13 @@ pub(crate) fn prove(bytes: &[u8], recorded: &[u8; 32]) -> Result<State, Refusal>
         )));
     }
     if let Some(carried) = carried {
-        let sections: SectionsRef<'_> = (&state.pool, &state.jobs, &state.processes, &state.writs);
+        let sections: SectionsRef<'_> = (
+            &state.pool,
+            &state.jobs,
+            &state.processes,
+            &state.writs,
+            &state.policy,
+        );
         let sections = codec::encode::<SECTIONS_BYTES_MAX>(&sections, "the snapshot's sections")
             .map_err(|e| bad(e.to_string()))?;
         if snapshot_digest(&graph_digest, STATE_LAYOUT, &sections) != carried {
@@ -160,7 +178,7 @@ fn decode_parts(bytes: &[u8]) -> Result<State, String> {
         .split_at_checked(len)
         .ok_or("ends inside its graph section")?;
     let graph = Graph::decode_snapshot(graph).map_err(|e| format!("its graph: {e}"))?;
-    let (pool, jobs, processes, writs): Sections =
+    let (pool, jobs, processes, writs, policy): Sections =
         codec::decode::<Sections, SECTIONS_BYTES_MAX>(sections, "the snapshot's sections")
             .map_err(|e| e.to_string())?;
     Ok(State {
@@ -169,6 +187,7 @@ fn decode_parts(bytes: &[u8]) -> Result<State, String> {
         jobs,
         processes,
         writs,
+        policy,
     })
 }
 
@@ -290,6 +309,7 @@ mod tests {
         assert_eq!(left.jobs, right.jobs);
         assert_eq!(left.processes, right.processes);
         assert_eq!(left.writs, right.writs);
+        assert_eq!(left.policy, right.policy);
     }
 
     // Goal: a snapshot proves itself and reads back as the state it was taken of.

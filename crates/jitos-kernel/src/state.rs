@@ -18,7 +18,9 @@ use crate::{
     job_record::{FailureCause, JobRecord},
     jobs::{Attempt, Jobs, JobsError},
     payload,
+    policy_record::{PolicyRecord, RecordedPolicy},
     process_record::ProcessRecord,
+    ruling::{waiting_need, GovernanceRefusal},
     sws_record::{SwsRecord, KIND_SWS_CONFLICT},
     writ_record::WritRecord,
     writs::{plan_effect_of_dispatch, Writs},
@@ -38,6 +40,8 @@ pub struct State {
     pub processes: Processes,
     /// The daemon's key, the writs in force and what each process runs under.
     pub writs: Writs,
+    /// The policy in force, once one was recorded.
+    pub policy: Option<RecordedPolicy>,
 }
 
 /// What folding one record did.
@@ -96,6 +100,10 @@ impl State {
             kind if ProcessRecord::is_kind(kind) => {
                 let op = ProcessRecord::decode(kind, &record.payload)?;
                 self.fold_process(seq, record.time_ms, &op, &mut folded)?;
+            }
+            kind if PolicyRecord::is_kind(kind) => {
+                let op = PolicyRecord::decode(kind, &record.payload)?;
+                folded.process = self.fold_policy(seq, op)?;
             }
             kind if WritRecord::is_kind(kind) => {
                 let op = WritRecord::decode(kind, &record.payload)?;
@@ -273,6 +281,72 @@ impl State {
             self.writs.fold_process_end(process, time_ms);
         }
         Ok(())
+    }
+
+    /// Replays a policy record at `seq`: the policy coming into force, a ruling (checked
+    /// to be what that policy gives on its facts) or a vote (checked to be by someone the
+    /// gate admits). Returns the process it belongs to.
+    fn fold_policy(&mut self, seq: u64, op: PolicyRecord) -> Result<Option<u64>, KernelError> {
+        let misfit = |source| KernelError::Governance { seq, source };
+        let (process, event) = match op {
+            PolicyRecord::Load(policy) => {
+                self.policy = Some(RecordedPolicy { seq, policy });
+                return Ok(None);
+            }
+            PolicyRecord::Decision(decision) => {
+                let in_force = self
+                    .policy
+                    .as_ref()
+                    .ok_or(misfit(GovernanceRefusal::NoPolicy))?;
+                let mismatch = || {
+                    misfit(GovernanceRefusal::Mismatch {
+                        policy: in_force.policy.hash().short(),
+                    })
+                };
+                if in_force.policy.hash() != decision.policy
+                    || in_force.policy.evaluate(&decision.facts) != decision.ruling
+                {
+                    return Err(mismatch());
+                }
+                let event = Event::Ruled {
+                    process: decision.process,
+                    job: decision.job,
+                    verdict: decision.ruling.verdict,
+                    why: decision.ruling.explain(),
+                };
+                (decision.process, event)
+            }
+            PolicyRecord::Vote(vote) => {
+                let need = waiting_need(self, vote.process, vote.job).ok_or(misfit(
+                    GovernanceRefusal::NotWaiting {
+                        process: vote.process,
+                    },
+                ))?;
+                let eligible = vote
+                    .roles
+                    .iter()
+                    .any(|&role| role == need.from || role == jitos_gov::Role::Admin);
+                if !eligible {
+                    return Err(misfit(GovernanceRefusal::NotEligible {
+                        user: vote.user,
+                        needed: need.from,
+                    }));
+                }
+                let event = Event::Voted {
+                    process: vote.process,
+                    job: vote.job,
+                    by: vote.uid,
+                    user: vote.user,
+                    approve: vote.approve,
+                    note: vote.note,
+                };
+                (vote.process, event)
+            }
+        };
+        self.processes
+            .apply(seq, 0, &event)
+            .map_err(|source| KernelError::Process { seq, source })?;
+        Ok(Some(process))
     }
 
     /// Replays a writ record at `seq`, made at `time_ms`.

@@ -1,11 +1,15 @@
 //! Verification: the chain and every snapshot, and a full replay against the live state.
 
-use jitos_ledger::{Ledger, VerifyEvent};
+use jitos_ledger::{Ledger, Record, VerifyEvent};
 use jitos_warp::StateDigest;
 
-use jitos_sched::Capacity;
+use jitos_sched::{Capacity, Event};
 
-use crate::{process_record::ProcessRecord, recovery, snapshot, KernelError, State};
+use crate::{
+    policy_record::{PolicyRecord, KIND_POLICY_DECISION},
+    process_record::ProcessRecord,
+    recovery, snapshot, KernelError, State,
+};
 
 /// The outcome of [`crate::Kernel::verify`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -93,16 +97,15 @@ pub(crate) fn replay_from_genesis(
     let mut first_undecided = None;
     for record in ledger.range(0, ledger.head().seq) {
         let record = record?;
-        if first_undecided.is_none() && ProcessRecord::is_kind(&record.kind) {
-            let op = ProcessRecord::decode(&record.kind, &record.payload)?;
-            if op.event.is_decision() {
+        if first_undecided.is_none() {
+            if let Some((decided_ms, event)) = decision_of(&record)? {
                 // No slots: a dispatch is a job record, and slots change no other decision.
                 let none = Capacity {
                     slots_free: 0,
                     per_process: 0,
                 };
-                let called_for = state.processes.decide(op.decided_ms, none, &state.writs);
-                if !called_for.is_some_and(|d| d.explains(&op.event)) {
+                let called_for = state.processes.decide(decided_ms, none, &state);
+                if !called_for.is_some_and(|d| d.explains(&event)) {
                     first_undecided = Some(record.seq);
                 }
             }
@@ -111,4 +114,25 @@ pub(crate) fn replay_from_genesis(
         records += 1;
     }
     Ok((state, records, first_undecided))
+}
+
+/// The scheduler decision `record` records, with the time it was made at: a process
+/// record's decision event, or a policy's ruling on a job.
+fn decision_of(record: &Record) -> Result<Option<(u64, Event)>, KernelError> {
+    if ProcessRecord::is_kind(&record.kind) {
+        let op = ProcessRecord::decode(&record.kind, &record.payload)?;
+        return Ok(op.event.is_decision().then_some((op.decided_ms, op.event)));
+    }
+    if record.kind == KIND_POLICY_DECISION {
+        if let PolicyRecord::Decision(d) = PolicyRecord::decode(&record.kind, &record.payload)? {
+            let event = Event::Ruled {
+                process: d.process,
+                job: d.job,
+                verdict: d.ruling.verdict,
+                why: d.ruling.explain(),
+            };
+            return Ok(Some((d.decided_ms, event)));
+        }
+    }
+    Ok(None)
 }

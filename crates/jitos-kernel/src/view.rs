@@ -6,14 +6,15 @@
 use std::{path::Path, sync::Arc};
 
 use jitos_ledger::{Hash, Head, Ledger, Record};
-use jitos_sched::Processes;
+use jitos_sched::{JobState, Need, Processes, Status};
 use jitos_sws::{materialize, KeyDiff, Pool, SwsError};
 use jitos_tree::{diff_trees, Tree};
 use jitos_warp::{BlobRef, Graph};
 
 use crate::{
-    files::tree_of, process_record::AskContext, recovery::RecoveryReport, time_travel, verify,
-    HistoryStep, Jobs, KernelError, KernelOptions, ReplayOutcome, State, VerifyOutcome,
+    files::tree_of, process_record::AskContext, recovery::RecoveryReport, ruling::waiting_need,
+    time_travel, verify, HistoryStep, Jobs, KernelError, KernelOptions, ReplayOutcome, State,
+    VerifyOutcome,
 };
 
 /// The state and ledger as of one committed group.
@@ -216,6 +217,35 @@ impl View {
     pub fn ask_context(&self, process: u64, job: usize) -> Option<AskContext> {
         self.state.ask_context(process, job)
     }
+
+    /// The approvals a live process waits for, if it waits for any.
+    pub fn approval_wait(&self, process: u64) -> Option<ApprovalWait> {
+        let p = self.state.processes.get(process)?;
+        let Status::Waiting { job, .. } = &p.status else {
+            return None;
+        };
+        let need = waiting_need(&self.state, process, *job)?;
+        let approvals = match p.run.jobs.get(*job)? {
+            JobState::Gated { approvals, .. } => approvals.clone(),
+            _ => Vec::new(),
+        };
+        Some(ApprovalWait {
+            job: *job,
+            need,
+            approvals,
+        })
+    }
+}
+
+/// What a process held for approvals waits for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApprovalWait {
+    /// The job held.
+    pub job: usize,
+    /// How many approvals, from which role.
+    pub need: Need,
+    /// Who approved so far (uids).
+    pub approvals: Vec<u32>,
 }
 
 impl State {

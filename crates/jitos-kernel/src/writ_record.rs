@@ -53,6 +53,21 @@ pub enum Grant {
         /// The submitter's roles when it was derived.
         roles: Vec<Role>,
     },
+    /// Delegated for a process submitted under a writ (`submit --writ`).
+    Delegated {
+        /// The submitter's roles at the submit.
+        roles: Vec<Role>,
+    },
+}
+
+impl Grant {
+    /// The roles of the user it was made for, when a submit made it.
+    pub fn roles(&self) -> &[Role] {
+        match self {
+            Grant::Issued => &[],
+            Grant::Derived { roles } | Grant::Delegated { roles } => roles,
+        }
+    }
 }
 
 /// A writ revoked.

@@ -17,8 +17,7 @@ use jitos_gov::{
     writ::{Exceeds, Overdraft, Spent, Widening, Writ, WritPublicKey},
     Effect,
 };
-use jitos_sched::Grants;
-use jitos_tasks::{Effect as PlanEffect, JobKind, JobNode};
+use jitos_tasks::Effect as PlanEffect;
 use serde::{Deserialize, Serialize};
 
 use crate::writ_record::{WritIssue, WritRevoke};
@@ -47,6 +46,9 @@ pub struct LiveWrit {
     pub revoked: Option<Revocation>,
     /// The process it was issued for, if any.
     pub for_process: Option<u64>,
+    /// The roles of the user it was issued for, when a submit made it (what the policy
+    /// rules on).
+    pub roles: Vec<jitos_gov::Role>,
 }
 
 /// Why and when a writ was revoked.
@@ -165,6 +167,36 @@ impl Writs {
         self.bound.get(&process).and_then(|id| self.live.get(id))
     }
 
+    /// When `process`'s writ, or one it was delegated from, expires.
+    pub fn expires_ms(&self, process: u64) -> Option<u64> {
+        let &id = self.bound.get(&process)?;
+        self.chain(id).map(|w| w.writ.expires_ms).min()
+    }
+
+    /// What is left of each bounded budget of `process`'s writ, the tightest over the
+    /// writ and its ancestors (`jobs`, `wall_secs`, and each counter); empty for a process
+    /// under no writ.
+    pub fn budget_left(&self, process: u64) -> std::collections::BTreeMap<String, u64> {
+        let mut left = std::collections::BTreeMap::new();
+        let Some(&id) = self.bound.get(&process) else {
+            return left;
+        };
+        let mut tightest = |name: &str, amount: u64| {
+            left.entry(name.to_owned())
+                .and_modify(|held: &mut u64| *held = (*held).min(amount))
+                .or_insert(amount);
+        };
+        for writ in self.chain(id) {
+            let remaining = writ.writ.budget.left(&writ.spent);
+            tightest("jobs", remaining.jobs);
+            tightest("wall_secs", remaining.wall_secs);
+            for (name, amount) in &remaining.counters {
+                tightest(name, *amount);
+            }
+        }
+        left
+    }
+
     /// The writ `id` and its ancestors still held, nearest first.
     fn chain(&self, id: u64) -> impl Iterator<Item = &Arc<LiveWrit>> + '_ {
         std::iter::successors(self.live.get(&id), move |w| {
@@ -275,6 +307,7 @@ impl Writs {
                 spent: Spent::default(),
                 revoked: None,
                 for_process: issue.for_process,
+                roles: issue.grant.roles().to_vec(),
             }),
         );
         Ok(())
@@ -385,40 +418,5 @@ pub fn plan_effect(effect: PlanEffect) -> Effect {
     match effect {
         PlanEffect::None => Effect::None,
         PlanEffect::Workspace => Effect::Workspace,
-    }
-}
-
-impl Grants for Writs {
-    fn stops(&self, process: u64, now_ms: u64) -> Option<String> {
-        let &id = self.bound.get(&process)?;
-        self.in_force(id, now_ms).err().map(|e| e.to_string())
-    }
-
-    fn refuses(&self, process: u64, job: &JobNode, now_ms: u64) -> Option<String> {
-        let JobKind::Run {
-            worker,
-            effect,
-            timeout_ms,
-            paths,
-            ..
-        } = &job.kind
-        else {
-            return None;
-        };
-        self.check_dispatch(
-            process,
-            worker,
-            plan_effect(*effect),
-            paths,
-            *timeout_ms,
-            now_ms,
-        )
-        .err()
-        .map(|e| e.to_string())
-    }
-
-    fn ends_at_ms(&self, process: u64) -> Option<u64> {
-        let &id = self.bound.get(&process)?;
-        self.chain(id).map(|w| w.writ.expires_ms).min()
     }
 }

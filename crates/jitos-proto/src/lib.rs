@@ -33,4 +33,6 @@ pub use page::{PageRequest, PageView, PAGE_ITEMS_DEFAULT, PAGE_ITEMS_MAX};
 pub use process_message::{
     AnswerView, ProcessDetail, ProcessJobView, ProcessLaneView, ProcessSummary,
 };
-pub use writ_message::{GrantView, KeyView, WritSpec, WritState, WritView};
+pub use writ_message::{
+    ChangeView, GrantView, KeyView, PolicyView, SimulationView, WritSpec, WritState, WritView,
+};

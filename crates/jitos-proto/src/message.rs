@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     AnswerView, AttemptView, GraphEnd, GraphPart, JobSpec, KeyView, PageRequest, PageView,
-    ProcessDetail, ProcessSummary, SandboxView, Welcome, WorkerView, WritSpec, WritView,
+    PolicyView, ProcessDetail, ProcessSummary, SandboxView, SimulationView, Welcome, WorkerView,
+    WritSpec, WritView,
 };
 
 /// One request. Each gets exactly one [`Response`], except [`Request::Follow`],
@@ -155,6 +156,8 @@ pub enum Request {
     ProcessList {
         /// Include ended processes.
         all: bool,
+        /// Only those waiting for an approval the asking user may give and has not.
+        waiting_for_me: bool,
         /// Which page.
         page: PageRequest,
     },
@@ -180,6 +183,28 @@ pub enum Request {
         process: u64,
         /// The answer.
         answer: AnswerView,
+    },
+    /// Approve or reject the job a process holds for approvals; answered with
+    /// [`Response::ProcessRecorded`].
+    ProcessVote {
+        /// The process.
+        process: u64,
+        /// Approve, or reject (which vetoes).
+        approve: bool,
+        /// A comment, or the reason for a rejection.
+        note: String,
+    },
+    /// The policy in force; answered with [`Response::Policy`].
+    PolicyShow,
+    /// Rule again on every recorded ruling from `from` under a candidate policy, read-only;
+    /// answered with [`Response::PolicySimulation`].
+    PolicySimulate {
+        /// The candidate policy's text.
+        text: String,
+        /// Its file's name, for messages.
+        path: String,
+        /// The first sequence number to look at.
+        from: u64,
     },
     /// The daemon's writ-signing public key; answered with [`Response::Key`].
     KeyShow,
@@ -315,6 +340,10 @@ pub enum Response {
     },
     /// Answer to [`Request::KeyShow`].
     Key(KeyView),
+    /// Answer to [`Request::PolicyShow`].
+    Policy(PolicyView),
+    /// Answer to [`Request::PolicySimulate`].
+    PolicySimulation(SimulationView),
     /// Answer to [`Request::WritIssue`] and [`Request::WritShow`].
     Writ(Box<WritView>),
     /// Answer to [`Request::WritList`].

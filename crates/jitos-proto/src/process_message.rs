@@ -7,10 +7,6 @@ use serde::{Deserialize, Serialize};
 pub enum AnswerView {
     /// A value (JSON text), for an `ask` step.
     Value(String),
-    /// Yes, for a yes/no step.
-    Approve,
-    /// No, for a yes/no step.
-    Reject,
     /// Run the failed or cut-off job again.
     Retry,
     /// Take the job as done.

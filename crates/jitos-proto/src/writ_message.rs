@@ -1,5 +1,5 @@
-//! The wire types of writs and the daemon's key: what a client asks to grant, and what it
-//! reads about a grant.
+//! The wire types of governance: writs and the daemon's key (what a client asks to grant,
+//! and what it reads about a grant), and the policy in force.
 
 use jitos_gov::{
     writ::{Spent, Writ},
@@ -66,6 +66,11 @@ pub enum GrantView {
         /// Those roles.
         roles: Vec<Role>,
     },
+    /// Delegated for a process submitted under a writ.
+    Delegated {
+        /// The submitter's roles.
+        roles: Vec<Role>,
+    },
 }
 
 /// One writ.
@@ -94,4 +99,46 @@ pub struct KeyView {
     pub public: String,
     /// The file that holds the secret half, on the daemon's host.
     pub path: String,
+}
+
+/// The policy in force.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyView {
+    /// Its content hash (BLAKE3 of the text, hex).
+    pub hash: String,
+    /// The record that brought it into force; none when no policy was ever recorded (every
+    /// job is allowed and not ruled on).
+    pub seq: Option<u64>,
+    /// What happens when no rule applies.
+    pub default: String,
+    /// Each rule in a line, in order.
+    pub rules: Vec<String>,
+    /// Its text.
+    pub text: String,
+}
+
+/// What a candidate policy would have ruled differently.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SimulationView {
+    /// The candidate's content hash (hex).
+    pub hash: String,
+    /// How many recorded rulings were ruled on again.
+    pub rulings: u64,
+    /// Each ruling the candidate changes, oldest first.
+    pub changes: Vec<ChangeView>,
+}
+
+/// One recorded ruling a candidate policy changes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeView {
+    /// The `policy.decision` record.
+    pub seq: u64,
+    /// The process.
+    pub process: u64,
+    /// The job, by index in its plan.
+    pub job: u64,
+    /// What was ruled, in words.
+    pub was: String,
+    /// What the candidate rules, and by which rule.
+    pub now: String,
 }

@@ -149,6 +149,7 @@ fn paged_and_streamed_messages_round_trip() {
         },
         Request::ProcessList {
             all: false,
+            waiting_for_me: true,
             page: page.clone(),
         },
         Request::ProcessLog { process: 3, page },

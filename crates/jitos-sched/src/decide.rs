@@ -65,6 +65,14 @@ pub enum Decision {
         /// When the attempt may start (ms).
         until_ms: u64,
     },
+    /// Have the policy rule on a job before it runs or is asked (allow, deny, or hold it
+    /// for approvals).
+    Rule {
+        /// The process.
+        process: u64,
+        /// The job.
+        job: usize,
+    },
     /// Ask a person and wait.
     Ask {
         /// The process.
@@ -173,6 +181,12 @@ impl Decision {
                 },
             ) => (process, job, question, reason) == (p, j, q, r),
             (
+                Decision::Rule { process, job },
+                Event::Ruled {
+                    process: p, job: j, ..
+                },
+            ) => (process, job) == (p, j),
+            (
                 Decision::Advance { process, to, why },
                 Event::Advanced {
                     process: p,
@@ -198,6 +212,7 @@ impl Event {
         match self {
             Event::Submitted { .. }
             | Event::Answered { .. }
+            | Event::Voted { .. }
             | Event::Dispatched { .. }
             | Event::AttemptEnded { .. } => false,
             Event::Finished { outcome, .. } => *outcome != Outcome::Cancelled,
@@ -348,7 +363,11 @@ fn decide_for(
             }
             _ => continue,
         };
+        let ruled = !grants.policy_in_force() || p.run.allowed[job];
         match &node.kind {
+            JobKind::Ask { yes_no: true, .. } | JobKind::Run { .. } if !ruled => {
+                return Some(Decision::Rule { process: id, job });
+            }
             JobKind::Ask { question, yes_no } => {
                 return Some(Decision::Ask {
                     process: id,

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use jitos_gov::policy::Verdict;
 use jitos_tasks::{Intent, Slap};
 
 use crate::process::WaitReason;
@@ -73,6 +74,33 @@ pub enum Event {
         /// The answer.
         answer: Answer,
     },
+    /// The policy ruled on a job before it runs (a worker's job) or is asked (a yes/no
+    /// step): allowed, denied, or held for approvals.
+    Ruled {
+        /// The process.
+        process: u64,
+        /// The job.
+        job: usize,
+        /// The verdict.
+        verdict: Verdict,
+        /// The ruling in words (the rule that decided), for a person.
+        why: String,
+    },
+    /// A person approved or rejected a job waiting for approvals.
+    Voted {
+        /// The process.
+        process: u64,
+        /// The job.
+        job: usize,
+        /// Their uid: one principal counts once.
+        by: u32,
+        /// Their name.
+        user: String,
+        /// Approve (or reject, which vetoes).
+        approve: bool,
+        /// Their comment, or the reason for a rejection.
+        note: String,
+    },
     /// A lane's workspace was collapsed into its parent's (or the system).
     LaneCollapsed {
         /// The process.
@@ -127,6 +155,8 @@ impl Event {
             | Event::RetryScheduled { process, .. }
             | Event::Asked { process, .. }
             | Event::Answered { process, .. }
+            | Event::Ruled { process, .. }
+            | Event::Voted { process, .. }
             | Event::LaneCollapsed { process, .. }
             | Event::LaneConflict { process, .. }
             | Event::LaneDiscarded { process, .. }

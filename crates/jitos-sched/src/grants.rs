@@ -15,6 +15,10 @@ pub trait Grants {
 
     /// When `process`'s authority ends by itself (its writ's expiry), if ever.
     fn ends_at_ms(&self, process: u64) -> Option<u64>;
+
+    /// Whether a policy is in force: then every worker's job and every yes/no step is
+    /// ruled on (`Decision::Rule`) before it runs or is asked.
+    fn policy_in_force(&self) -> bool;
 }
 
 /// No authority is checked: every process may do what its intent allows. For the
@@ -32,5 +36,9 @@ impl Grants for Unbounded {
 
     fn ends_at_ms(&self, _: u64) -> Option<u64> {
         None
+    }
+
+    fn policy_in_force(&self) -> bool {
+        false
     }
 }

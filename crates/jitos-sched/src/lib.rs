@@ -16,7 +16,7 @@ mod processes;
 pub use decide::{Base, Capacity, Decision, BACKOFF_MS_MAX};
 pub use event::{Answer, AttemptOutcome, Event, Outcome};
 pub use grants::{Grants, Unbounded};
-pub use process::{JobState, LaneState, Process, Run, Status, WaitReason};
+pub use process::{JobState, LaneState, Need, Process, Run, Status, WaitReason};
 pub use processes::Processes;
 
 /// Why an event does not fit the processes' state.
@@ -44,6 +44,16 @@ pub enum SchedError {
         process: u64,
         /// What does not fit.
         what: String,
+    },
+    /// A principal approved a job they already approved: one principal counts once.
+    #[error(
+        "{user} has already approved process {process}'s waiting job; one principal counts once"
+    )]
+    AlreadyApproved {
+        /// The process.
+        process: u64,
+        /// Who.
+        user: String,
     },
     /// An answer of the wrong kind.
     #[error("process {process} waits for {expected}, not {got}")]

@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use jitos_gov::Role;
 use jitos_tasks::{Intent, Slap};
 
 /// One process.
@@ -62,6 +63,18 @@ pub struct Run {
     pub lanes: Vec<LaneState>,
     /// Each job of its DAG.
     pub jobs: Vec<JobState>,
+    /// For each job, whether the policy allowed it (directly, or once its approvals were
+    /// given); always false while no policy is in force.
+    pub allowed: Vec<bool>,
+}
+
+/// The approvals a job waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Need {
+    /// How many distinct principals must approve.
+    pub count: u32,
+    /// The role each of them must hold (an admin holds every role).
+    pub from: Role,
 }
 
 /// A lane's workspace.
@@ -124,6 +137,13 @@ pub enum JobState {
     },
     /// Its question is asked; the process waits for an answer.
     Asked,
+    /// It waits for approvals: those given so far, by uid.
+    Gated {
+        /// What it needs.
+        need: Need,
+        /// Who approved, in order.
+        approvals: Vec<u32>,
+    },
     /// Done; an ask keeps its answer.
     Done {
         /// The answer to an ask.

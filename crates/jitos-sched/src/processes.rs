@@ -6,10 +6,12 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use jitos_gov::{policy::Verdict, Role};
 use jitos_tasks::{JobKind, Slap};
 
 use crate::{
     event::{Answer, AttemptOutcome, Event, Outcome},
+    process::Need,
     process::{JobState, LaneState, Process, Run, Status, WaitReason},
     SchedError,
 };
@@ -122,6 +124,7 @@ pub(crate) fn fresh_run(candidate: usize, slap: &Slap) -> Run {
         candidate,
         lanes: vec![LaneState::Unopened; slap.dag.lanes.len()],
         jobs: vec![JobState::Pending; slap.dag.jobs.len()],
+        allowed: vec![false; slap.dag.jobs.len()],
     }
 }
 
@@ -251,12 +254,17 @@ fn apply_to(process: &mut Process, seq: u64, event: &Event) -> Result<(), SchedE
                 (WaitReason::Ask, Answer::Value(value)) => JobState::Done {
                     value: Some(value.clone()),
                 },
-                (WaitReason::Approval, Answer::Approve) => JobState::Done {
-                    value: Some("approved".to_owned()),
-                },
-                (WaitReason::Approval, Answer::Reject) => JobState::Failed {
-                    why: "rejected".to_owned(),
-                },
+                // Recorded before approvals were counted; a gate takes only votes.
+                (WaitReason::Approval, Answer::Approve) if run.jobs[job] == JobState::Asked => {
+                    JobState::Done {
+                        value: Some("approved".to_owned()),
+                    }
+                }
+                (WaitReason::Approval, Answer::Reject) if run.jobs[job] == JobState::Asked => {
+                    JobState::Failed {
+                        why: "rejected".to_owned(),
+                    }
+                }
                 (WaitReason::Failure | WaitReason::Crash, Answer::Retry) => JobState::Pending,
                 (WaitReason::Failure | WaitReason::Crash, Answer::Skip) => {
                     JobState::Done { value: None }
@@ -277,6 +285,113 @@ fn apply_to(process: &mut Process, seq: u64, event: &Event) -> Result<(), SchedE
                 }
             };
             run.jobs[job] = state;
+            process.status = Status::Running;
+        }
+        Event::Ruled {
+            job, verdict, why, ..
+        } => {
+            let node = dag
+                .jobs
+                .get(*job)
+                .ok_or_else(|| misfit(format!("job {job} does not exist")))?;
+            if run.jobs[*job] != JobState::Pending || run.allowed[*job] {
+                return Err(misfit(format!(
+                    "job {job} ruled on while {:?}",
+                    run.jobs[*job]
+                )));
+            }
+            let question = match &node.kind {
+                JobKind::Run { .. } => None,
+                JobKind::Ask {
+                    question,
+                    yes_no: true,
+                } => Some(question.clone()),
+                _ => return Err(misfit(format!("job {job} is not ruled on by the policy"))),
+            };
+            // A yes/no step asks a person whatever the policy says, at least one approver.
+            let need = match (verdict, &question) {
+                (Verdict::Deny, _) => {
+                    run.jobs[*job] = JobState::Failed {
+                        why: format!("the policy denies it: {why}"),
+                    };
+                    return Ok(());
+                }
+                (Verdict::Allow, None) => {
+                    run.allowed[*job] = true;
+                    return Ok(());
+                }
+                (Verdict::Allow, Some(_)) => Need {
+                    count: 1,
+                    from: Role::Approver,
+                },
+                (Verdict::Require { count, from }, _) => Need {
+                    count: *count,
+                    from: *from,
+                },
+            };
+            run.jobs[*job] = JobState::Gated {
+                need,
+                approvals: Vec::new(),
+            };
+            process.status = Status::Waiting {
+                job: *job,
+                question: question.unwrap_or_else(|| format!("may {} run? ({why})", node.id)),
+                reason: WaitReason::Approval,
+            };
+        }
+        Event::Voted {
+            job,
+            by,
+            user,
+            approve,
+            note,
+            ..
+        } => {
+            let waiting = matches!(&process.status, Status::Waiting { job: j, reason: WaitReason::Approval, .. } if j == job);
+            let node_kind = dag.jobs.get(*job).map(|node| &node.kind);
+            let (need, mut approvals) = match run.jobs.get(*job) {
+                Some(JobState::Gated { need, approvals }) if waiting => (*need, approvals.clone()),
+                // A yes/no step asked with no policy in force: one approver.
+                Some(JobState::Asked) if waiting => (
+                    Need {
+                        count: 1,
+                        from: Role::Approver,
+                    },
+                    Vec::new(),
+                ),
+                other => {
+                    return Err(misfit(format!(
+                        "job {job} does not wait for approvals (it is {other:?})"
+                    )))
+                }
+            };
+            if approvals.contains(by) {
+                return Err(SchedError::AlreadyApproved {
+                    process: id,
+                    user: user.clone(),
+                });
+            }
+            if !approve {
+                run.jobs[*job] = JobState::Failed {
+                    why: format!("{user} rejected it: {note}"),
+                };
+                process.status = Status::Running;
+                return Ok(());
+            }
+            approvals.push(*by);
+            if (approvals.len() as u64) < u64::from(need.count) {
+                run.jobs[*job] = JobState::Gated { need, approvals };
+                return Ok(());
+            }
+            run.jobs[*job] = match node_kind {
+                Some(JobKind::Run { .. }) => {
+                    run.allowed[*job] = true;
+                    JobState::Pending
+                }
+                _ => JobState::Done {
+                    value: Some("approved".to_owned()),
+                },
+            };
             process.status = Status::Running;
         }
         Event::LaneCollapsed { lane, .. } => {

@@ -150,6 +150,7 @@ impl<'a> Sim<'a> {
 
     fn execute(&mut self, decision: Decision) {
         let event = match decision.clone() {
+            Decision::Rule { .. } => unreachable!("no policy is in force in the simulation"),
             Decision::OpenLane { process, lane, .. } => Event::LaneOpened {
                 process,
                 lane,

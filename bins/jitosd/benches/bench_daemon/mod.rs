@@ -53,6 +53,7 @@ impl BenchDaemon {
                     library: Arc::new(library),
                     worker_slots,
                     access: jitosd::Access::daemon_only(),
+                    policy: None,
                 })
             })
             .unwrap();

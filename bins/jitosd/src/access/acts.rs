@@ -1,8 +1,8 @@
 //! What each request asks to do, as far as authority goes, and how a refusal says it.
 
-use jitos_gov::Act;
+use jitos_gov::{Act, Role};
 use jitos_kernel::{KernelHandle, View};
-use jitos_proto::{AnswerView, Request};
+use jitos_proto::Request;
 
 use crate::{jobs::user_of_record, reading};
 
@@ -65,19 +65,32 @@ pub(crate) async fn act_of(request: &Request, kernel: &KernelHandle) -> (Act, St
         Request::Snapshot => administer("take a snapshot"),
         Request::BlobGc => administer("collect unreferenced blobs"),
         Request::WorkerInstall { .. } => administer("install a worker"),
-        Request::ProcessAnswer { process, answer } => match answer {
-            AnswerView::Approve => (Act::Approve, format!("approve process {process}")),
-            AnswerView::Reject => (Act::Approve, format!("reject process {process}")),
-            _ => {
-                steer(
-                    kernel,
-                    format!("answer process {process}"),
-                    *process,
-                    process_owner,
-                )
-                .await
-            }
-        },
+        Request::ProcessAnswer { process, .. } => {
+            steer(
+                kernel,
+                format!("answer process {process}"),
+                *process,
+                process_owner,
+            )
+            .await
+        }
+        Request::ProcessVote {
+            process, approve, ..
+        } => {
+            let verb = if *approve { "approve" } else { "reject" };
+            let process = *process;
+            // The role the waiting gate asks for; a process that waits for none is
+            // refused for that once authorised as an approver.
+            let from = reading::on_view(kernel, move |view| {
+                view.approval_wait(process).map(|wait| wait.need.from)
+            })
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or(Role::Approver);
+            (Act::Approve { from }, format!("{verb} process {process}"))
+        }
+        Request::PolicyShow | Request::PolicySimulate { .. } => read("read the policy"),
         Request::ProcessCancel(process) => {
             steer(
                 kernel,

@@ -11,7 +11,7 @@ use std::{
 };
 
 use jitos_gov::Principal;
-use jitos_kernel::{Command, KernelHandle, Outcome};
+use jitos_kernel::{Command, KernelHandle, Outcome, Vote, VOTE_NOTE_BYTES_MAX};
 use jitos_ledger::Actor;
 use jitos_proto::{AnswerView, ErrorCode, ErrorInfo, Response};
 use jitos_sched::Answer;
@@ -174,8 +174,6 @@ impl ProcessService {
                     )
                 }
             },
-            AnswerView::Approve => Answer::Approve,
-            AnswerView::Reject => Answer::Reject,
             AnswerView::Retry => Answer::Retry,
             AnswerView::Skip => Answer::Skip,
             AnswerView::Fail => Answer::Fail,
@@ -185,6 +183,46 @@ impl ProcessService {
             .execute(actor, Command::ProcessAnswer { process, answer })
             .await
         {
+            Ok(Outcome::Recorded(record)) => Response::ProcessRecorded { seq: record.seq },
+            Ok(other) => unexpected(&other),
+            Err(e) => Response::Error(process_error_info(&self.kernel.view(), &e)),
+        }
+    }
+
+    /// Records `principal`'s approval or rejection of the job `process` holds for
+    /// approvals.
+    pub async fn vote(
+        &self,
+        actor: Actor,
+        principal: &Principal,
+        process: u64,
+        approve: bool,
+        note: String,
+    ) -> Response {
+        if note.len() > VOTE_NOTE_BYTES_MAX {
+            return error(
+                ErrorCode::BadRequest,
+                format!("the comment or reason is over {VOTE_NOTE_BYTES_MAX} bytes"),
+            );
+        }
+        let Some(wait) = self.kernel.view().approval_wait(process) else {
+            return error(
+                ErrorCode::BadRequest,
+                format!(
+                    "process {process} does not wait for approvals; `jitos inspect {process}` shows what it waits for"
+                ),
+            );
+        };
+        let vote = Vote {
+            process,
+            job: wait.job,
+            uid: principal.uid,
+            user: principal.user.clone(),
+            roles: principal.roles.iter().collect(),
+            approve,
+            note,
+        };
+        match self.kernel.execute(actor, Command::ProcessVote(vote)).await {
             Ok(Outcome::Recorded(record)) => Response::ProcessRecorded { seq: record.seq },
             Ok(other) => unexpected(&other),
             Err(e) => Response::Error(process_error_info(&self.kernel.view(), &e)),

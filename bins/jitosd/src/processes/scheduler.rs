@@ -73,12 +73,12 @@ impl FollowOn for Decider {
             slots_free: self.slots.saturating_sub(running),
             per_process: self.slots,
         };
-        let Some(decision) = state.processes.decide(now_ms, capacity, &state.writs) else {
+        let Some(decision) = state.processes.decide(now_ms, capacity, state) else {
             // A timer already past waits for a change of state (a slot freed is an
             // attempt's end, which runs this again), not for a poke.
             let wake_at = state
                 .processes
-                .next_wake_ms(&state.writs)
+                .next_wake_ms(state)
                 .filter(|at| *at > now_ms);
             if wake_at != self.wake_at {
                 self.wake_at = wake_at;

@@ -127,7 +127,7 @@ fn change_is_dir(change: &TreeChange) -> bool {
 pub fn wanted(reason: WaitReason) -> &'static str {
     match reason {
         WaitReason::Ask => "a value: jitos resume PID --value JSON",
-        WaitReason::Approval => "jitos approve PID or jitos reject PID",
+        WaitReason::Approval => "jitos approve PID [--comment TEXT] or jitos reject PID --reason WHY",
         WaitReason::Failure | WaitReason::Crash => {
             "jitos resume PID --value '\"retry\"' (or \"skip\", or \"fail\")"
         }
@@ -143,6 +143,12 @@ fn job_state(state: &JobState) -> String {
             format!("waiting to retry at {until_ms} ms (after {tries} tries)")
         }
         JobState::Asked => "asked: waiting for a person".to_owned(),
+        JobState::Gated { need, approvals } => format!(
+            "waiting for approvals: {} of {} from {}",
+            approvals.len(),
+            need.count,
+            need.from
+        ),
         JobState::Done { value: None } => "done".to_owned(),
         JobState::Done { value: Some(v) } => format!("done: {v}"),
         JobState::Failed { why } => format!("failed: {why}"),
@@ -184,6 +190,9 @@ pub fn summarize(seq: u64, op: &ProcessRecord) -> String {
             format!("process {process} moves to plan {}: {why}", to + 1)
         }
         Event::Finished { process, outcome } => format!("process {process} ended: {outcome}"),
-        Event::Dispatched { .. } | Event::AttemptEnded { .. } => "process event".to_owned(),
+        Event::Dispatched { .. }
+        | Event::AttemptEnded { .. }
+        | Event::Ruled { .. }
+        | Event::Voted { .. } => "process event".to_owned(),
     }
 }

@@ -190,7 +190,8 @@ impl WritService {
                         format!("the intent does not fit writ {from}: {problem}"),
                     )
                 })?;
-                (writ, Grant::Issued)
+                let roles = principal.roles.iter().collect();
+                (writ, Grant::Delegated { roles })
             }
             None => {
                 let roles: Vec<Role> = principal.roles.iter().collect();
@@ -447,6 +448,9 @@ fn grant_view(grant: &Grant) -> GrantView {
     match grant {
         Grant::Issued => GrantView::Issued,
         Grant::Derived { roles } => GrantView::Derived {
+            roles: roles.clone(),
+        },
+        Grant::Delegated { roles } => GrantView::Delegated {
             roles: roles.clone(),
         },
     }

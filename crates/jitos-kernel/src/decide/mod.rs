@@ -16,7 +16,8 @@ use jitos_tree::{sync_rewrite, Entry, Tree};
 use jitos_warp::{BlobRef, Rewrite};
 
 use crate::{
-    files::tree_of, payload, Command, KernelError, State, KIND_ACCESS_REFUSED, KIND_REWRITE,
+    files::tree_of, payload, policy_record::PolicyRecord, Command, KernelError, State,
+    KIND_ACCESS_REFUSED, KIND_REWRITE,
 };
 
 /// What a command is decided against.
@@ -133,6 +134,16 @@ pub(crate) fn decide(
             processes::answer(working, actor, process, answer)
         }
         Command::ProcessCancel(process) => processes::cancel(working, actor, process),
+        Command::ProcessVote(vote) => processes::vote(working, actor, vote),
+        Command::PolicyLoad(policy) => {
+            let record = PolicyRecord::Load(policy);
+            Ok(Decided::one(
+                actor,
+                record.kind(),
+                record.encode()?,
+                Answer::Record,
+            ))
+        }
         Command::ProcessExecute { now_ms, decision } => {
             processes::execute(working, actor, now_ms, decision)
         }

@@ -11,8 +11,12 @@ use jitos_warp::{NodeId, Op, Rewrite, Value};
 
 use super::{sws::collapse_op, Answer, Decided, Working};
 use crate::{
-    process_record::ProcessRecord, sws_record::SwsRecord, writ_record::SignedIssue, KernelError,
-    State,
+    policy_record::{PolicyRecord, Vote},
+    process_record::ProcessRecord,
+    ruling::{self, GovernanceRefusal},
+    sws_record::SwsRecord,
+    writ_record::SignedIssue,
+    KernelError, State,
 };
 
 /// A process, with nodes for it and each of its plan candidates in the system graph. Its
@@ -75,6 +79,42 @@ pub(crate) fn answer(
     process_record(actor, &record, Answer::Record)
 }
 
+/// A person's approval or rejection of a job held for approvals: refused if the job does
+/// not wait for approvals or the voter submitted the process (the fold checks the rest:
+/// the voter's role, and that one principal counts once).
+pub(crate) fn vote(
+    working: &Working<'_>,
+    actor: Actor,
+    vote: Vote,
+) -> Result<Decided, KernelError> {
+    let refused = KernelError::GovernanceRefused;
+    ruling::waiting_need(working.state, vote.process, vote.job).ok_or(refused(
+        GovernanceRefusal::NotWaiting {
+            process: vote.process,
+        },
+    ))?;
+    let submitter = working
+        .ledger
+        .get(vote.process)?
+        .and_then(|record| match record.actor {
+            Actor::Peer { uid, .. } => Some(uid),
+            _ => None,
+        });
+    if submitter == Some(vote.uid) {
+        return Err(refused(GovernanceRefusal::OwnProcess {
+            user: vote.user,
+            process: vote.process,
+        }));
+    }
+    let record = PolicyRecord::Vote(vote);
+    Ok(Decided::one(
+        actor,
+        record.kind(),
+        record.encode()?,
+        Answer::Record,
+    ))
+}
+
 /// A process ended as cancelled; its open workspaces are discarded.
 pub(crate) fn cancel(
     working: &Working<'_>,
@@ -101,6 +141,17 @@ pub(crate) fn execute(
     let mut cancel = Vec::new();
     let mut context = None;
     let (event, sws) = match decision {
+        Decision::Rule { process, job } => {
+            let decision = ruling::rule(state, process, job, now_ms)
+                .map_err(KernelError::GovernanceRefused)?;
+            let record = PolicyRecord::Decision(decision);
+            return Ok(Decided::one(
+                actor,
+                record.kind(),
+                record.encode()?,
+                Answer::Executed(Vec::new()),
+            ));
+        }
         Decision::Dispatch { process, job, .. } => {
             return Err(KernelError::ProcessRefused(SchedError::Misfit {
                 process,

@@ -491,6 +491,12 @@ impl Frozen for Event {
                 process: *process,
                 answer: Answer::freeze(answer),
             },
+            // Never written as a process record: `ProcessRecord::encode` refuses these
+            // before freezing, since `policy.decision` and `process.vote` record them.
+            L::Ruled { process, .. } | L::Voted { process, .. } => Event::Answered {
+                process: *process,
+                answer: Answer::Fail,
+            },
             L::LaneCollapsed { process, lane } => Event::LaneCollapsed {
                 process: *process,
                 lane: n(*lane),

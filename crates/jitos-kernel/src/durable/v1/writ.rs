@@ -33,6 +33,7 @@ pub(crate) struct WritIssue {
 pub(crate) enum Grant {
     Issued,
     Derived { roles: Vec<Role> },
+    Delegated { roles: Vec<Role> },
 }
 
 /// The payload of `writ.revoke`.
@@ -67,6 +68,9 @@ impl Frozen for WritIssue {
                 LiveGrant::Derived { roles } => Grant::Derived {
                     roles: roles.iter().map(|&role| Role::freeze(role)).collect(),
                 },
+                LiveGrant::Delegated { roles } => Grant::Delegated {
+                    roles: roles.iter().map(|&role| Role::freeze(role)).collect(),
+                },
             },
         }
     }
@@ -80,18 +84,22 @@ impl Frozen for WritIssue {
                 self.signature.len()
             ))
         })?;
+        let thaw_roles = |roles: Vec<Role>| {
+            if roles.len() > jitos_gov::Role::ALL.len() {
+                return Err(PayloadError::invalid("grant")(
+                    "it names more roles than there are".to_owned(),
+                ));
+            }
+            Ok(roles.into_iter().map(Role::thaw).collect())
+        };
         let grant = match self.grant {
             Grant::Issued => LiveGrant::Issued,
-            Grant::Derived { roles } => {
-                if roles.len() > jitos_gov::Role::ALL.len() {
-                    return Err(PayloadError::invalid("grant")(
-                        "it names more roles than there are".to_owned(),
-                    ));
-                }
-                LiveGrant::Derived {
-                    roles: roles.into_iter().map(Role::thaw).collect(),
-                }
-            }
+            Grant::Derived { roles } => LiveGrant::Derived {
+                roles: thaw_roles(roles)?,
+            },
+            Grant::Delegated { roles } => LiveGrant::Delegated {
+                roles: thaw_roles(roles)?,
+            },
         };
         Ok(LiveIssue {
             writ,

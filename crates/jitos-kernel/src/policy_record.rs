@@ -1,0 +1,161 @@
+//! Policy records: the policy coming into force (its text, so replay rules as the live
+//! daemon did), each ruling it made on a job (the facts it decided on, the verdict, the
+//! rules that fired and the policy's hash), and each vote a person cast on a job held for
+//! approvals.
+
+use std::sync::Arc;
+
+use jitos_gov::{
+    policy::{Facts, Policy, PolicyHash, Ruling},
+    Role,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::durable::{self, v1::policy as durable_v1, Frozen, PayloadError};
+
+/// A policy came into force.
+pub const KIND_POLICY_LOAD: &str = "policy.load";
+/// The policy ruled on a job.
+pub const KIND_POLICY_DECISION: &str = "policy.decision";
+/// A person approved or rejected a job held for approvals.
+pub const KIND_PROCESS_VOTE: &str = "process.vote";
+
+/// The longest comment or rejection reason a vote keeps, in bytes.
+pub const VOTE_NOTE_BYTES_MAX: usize = 1024;
+
+/// The policy in force, as the state keeps it: snapshots hold its text, which is parsed
+/// again on load.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedPolicy {
+    /// The `policy.load` record.
+    pub seq: u64,
+    /// The policy.
+    pub policy: Arc<Policy>,
+}
+
+/// What a snapshot holds of the policy in force.
+#[derive(Serialize, Deserialize)]
+struct RecordedText {
+    seq: u64,
+    text: String,
+}
+
+impl Serialize for RecordedPolicy {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        RecordedText {
+            seq: self.seq,
+            text: self.policy.text().to_owned(),
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for RecordedPolicy {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let recorded = RecordedText::deserialize(deserializer)?;
+        let policy = parse_recorded(&recorded.text).map_err(serde::de::Error::custom)?;
+        Ok(RecordedPolicy {
+            seq: recorded.seq,
+            policy: Arc::new(policy),
+        })
+    }
+}
+
+/// The policy a recorded text holds.
+pub(crate) fn parse_recorded(text: &str) -> Result<Policy, String> {
+    Policy::parse(text, "<the recorded policy>".as_ref()).map_err(|e| e.to_string())
+}
+
+/// One ruling of the policy on a job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyDecision {
+    /// The time the scheduler asked for the ruling at (ms): what a replay checks that it
+    /// was due at.
+    pub decided_ms: u64,
+    /// The process.
+    pub process: u64,
+    /// The job, by index in its current plan.
+    pub job: usize,
+    /// The hash of the policy that ruled.
+    pub policy: PolicyHash,
+    /// What it decided on.
+    pub facts: Facts,
+    /// The verdict and the rules that fired.
+    pub ruling: Ruling,
+}
+
+/// A person's approval or rejection of a job held for approvals.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vote {
+    /// The process.
+    pub process: u64,
+    /// The job, by index in its current plan.
+    pub job: usize,
+    /// Who: their uid (one principal counts once).
+    pub uid: u32,
+    /// Their name.
+    pub user: String,
+    /// Their roles when they voted.
+    pub roles: Vec<Role>,
+    /// Approve, or reject (which vetoes).
+    pub approve: bool,
+    /// A comment, or the reason for a rejection.
+    pub note: String,
+}
+
+/// The payload of a policy record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PolicyRecord {
+    /// `policy.load`.
+    Load(Arc<Policy>),
+    /// `policy.decision`.
+    Decision(PolicyDecision),
+    /// `process.vote`.
+    Vote(Vote),
+}
+
+impl PolicyRecord {
+    /// The record kind this payload goes with.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PolicyRecord::Load(_) => KIND_POLICY_LOAD,
+            PolicyRecord::Decision(_) => KIND_POLICY_DECISION,
+            PolicyRecord::Vote(_) => KIND_PROCESS_VOTE,
+        }
+    }
+
+    /// Whether `kind` is a policy record kind.
+    pub fn is_kind(kind: &str) -> bool {
+        [KIND_POLICY_LOAD, KIND_POLICY_DECISION, KIND_PROCESS_VOTE].contains(&kind)
+    }
+
+    /// The payload bytes (version 1).
+    pub fn encode(&self) -> Result<Vec<u8>, PayloadError> {
+        match self {
+            PolicyRecord::Load(policy) => durable::encode(&durable_v1::PolicyLoad::freeze(policy)),
+            PolicyRecord::Decision(decision) => {
+                durable::encode(&durable_v1::PolicyDecision::freeze(decision))
+            }
+            PolicyRecord::Vote(vote) => durable::encode(&durable_v1::Vote::freeze(vote)),
+        }
+    }
+
+    /// Decodes the payload of a record of `kind`.
+    pub fn decode(kind: &str, bytes: &[u8]) -> Result<PolicyRecord, PayloadError> {
+        match kind {
+            KIND_POLICY_LOAD => Ok(PolicyRecord::Load(
+                durable::decode::<durable_v1::PolicyLoad>(bytes)?.thaw()?,
+            )),
+            KIND_POLICY_DECISION => Ok(PolicyRecord::Decision(
+                durable::decode::<durable_v1::PolicyDecision>(bytes)?.thaw()?,
+            )),
+            KIND_PROCESS_VOTE => Ok(PolicyRecord::Vote(
+                durable::decode::<durable_v1::Vote>(bytes)?.thaw()?,
+            )),
+            other => Err(PayloadError::Invalid {
+                what: "kind",
+                reason: format!("{other} is not a policy record kind"),
+            }),
+        }
+    }
+}

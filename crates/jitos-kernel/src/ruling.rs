@@ -1,0 +1,131 @@
+//! The policy's rulings as the kernel makes them: the facts a ruling on a job decides on,
+//! all read from the folded state (the process's writ for who and how much is left, the
+//! plan for the worker, effect and paths), so a ruling made live and one checked on
+//! replay see the same facts.
+
+use jitos_gov::policy::{Facts, Point};
+use jitos_sched::Need;
+use jitos_tasks::JobKind;
+
+use crate::{plan_effect, policy_record::PolicyDecision, State};
+
+/// Why the policy cannot rule on a job, or a vote does not fit.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GovernanceRefusal {
+    /// No policy is in force.
+    #[error("no policy is in force")]
+    NoPolicy,
+    /// The job is not one the policy rules on.
+    #[error(
+        "process {process} has no job {job} the policy rules on (a worker's job or a yes/no step)"
+    )]
+    NotRuled {
+        /// The process.
+        process: u64,
+        /// The job.
+        job: usize,
+    },
+    /// A recorded ruling is not what the policy in force gives on its facts.
+    #[error("the recorded ruling is not what the policy in force ({policy}) gives on its facts")]
+    Mismatch {
+        /// The policy in force, short hash.
+        policy: String,
+    },
+    /// The job does not wait for approvals.
+    #[error("process {process} does not wait for approvals")]
+    NotWaiting {
+        /// The process.
+        process: u64,
+    },
+    /// The voter lacks the role the gate asks for.
+    #[error("{user} does not hold the {needed} role this approval needs")]
+    NotEligible {
+        /// Who.
+        user: String,
+        /// The role needed.
+        needed: jitos_gov::Role,
+    },
+    /// The requester may not approve their own process.
+    #[error("{user} submitted process {process} and may not approve or reject it")]
+    OwnProcess {
+        /// Who.
+        user: String,
+        /// The process.
+        process: u64,
+    },
+}
+
+/// The ruling of the policy in force on `job` of `process`, on the facts the state holds.
+pub(crate) fn rule(
+    state: &State,
+    process: u64,
+    job: usize,
+    decided_ms: u64,
+) -> Result<PolicyDecision, GovernanceRefusal> {
+    let in_force = state.policy.as_ref().ok_or(GovernanceRefusal::NoPolicy)?;
+    let not_ruled = GovernanceRefusal::NotRuled { process, job };
+    let p = state.processes.get(process).ok_or(not_ruled.clone())?;
+    let node = p
+        .slaps
+        .get(p.run.candidate)
+        .and_then(|slap| slap.dag.jobs.get(job))
+        .ok_or(not_ruled.clone())?;
+    let writ = state.writs.of_process(process);
+    let mut facts = Facts {
+        point: Point::Dispatch,
+        user: writ
+            .map(|w| w.writ.subject.user.clone())
+            .unwrap_or_default(),
+        roles: writ.map(|w| w.roles.clone()).unwrap_or_default(),
+        worker: None,
+        effect: None,
+        paths: Vec::new(),
+        budget_left: state.writs.budget_left(process),
+        approvals: 0,
+    };
+    match &node.kind {
+        JobKind::Run {
+            worker,
+            effect,
+            paths,
+            ..
+        } => {
+            facts.worker = Some(worker.clone());
+            facts.effect = Some(plan_effect(*effect));
+            facts.paths = paths.clone();
+        }
+        JobKind::Ask { yes_no: true, .. } => facts.point = Point::Gate,
+        _ => return Err(not_ruled),
+    }
+    let ruling = in_force.policy.evaluate(&facts);
+    Ok(PolicyDecision {
+        decided_ms,
+        process,
+        job,
+        policy: in_force.policy.hash(),
+        facts,
+        ruling,
+    })
+}
+
+/// The approvals job `job` of `process` waits for, if it waits for any.
+pub(crate) fn waiting_need(state: &State, process: u64, job: usize) -> Option<Need> {
+    let p = state.processes.get(process)?;
+    let jitos_sched::Status::Waiting {
+        job: waiting,
+        reason: jitos_sched::WaitReason::Approval,
+        ..
+    } = &p.status
+    else {
+        return None;
+    };
+    match (p.run.jobs.get(job)?, *waiting == job) {
+        (jitos_sched::JobState::Gated { need, .. }, true) => Some(*need),
+        // A yes/no step asked while no policy was in force: one approver.
+        (jitos_sched::JobState::Asked, true) => Some(Need {
+            count: 1,
+            from: jitos_gov::Role::Approver,
+        }),
+        _ => None,
+    }
+}
