@@ -127,7 +127,9 @@ fn change_is_dir(change: &TreeChange) -> bool {
 pub fn wanted(reason: WaitReason) -> &'static str {
     match reason {
         WaitReason::Ask => "a value: jitos resume PID --value JSON",
-        WaitReason::Approval => "jitos approve PID [--comment TEXT] or jitos reject PID --reason WHY",
+        WaitReason::Approval => {
+            "jitos approve PID [--comment TEXT] or jitos reject PID --reason WHY"
+        }
         WaitReason::Failure | WaitReason::Crash => {
             "jitos resume PID --value '\"retry\"' (or \"skip\", or \"fail\")"
         }
