@@ -6,8 +6,9 @@
 use std::{fs, path::Path, sync::Arc};
 
 use jitos_kernel::{
-    decode_rewrite, encode_rewrite, AccessRefused, JobRecord, ProcessRecord, SwsRecord,
-    KIND_ACCESS_REFUSED, KIND_GENESIS, KIND_REWRITE, KIND_WORKER_INSTALL_V1, STATE_LAYOUT,
+    decode_rewrite, encode_rewrite, AccessRefused, JobRecord, PolicyRecord, ProcessRecord,
+    SwsRecord, WritRecord, KIND_ACCESS_REFUSED, KIND_GENESIS, KIND_REWRITE, KIND_WORKER_INSTALL_V1,
+    STATE_LAYOUT,
 };
 use jitos_ledger::{FixedClock, Ledger, OpenOptions};
 use jitos_system_tests::{assert_success, Sandbox};
@@ -61,6 +62,13 @@ fn check_payloads(dir: &Path) {
                 ProcessRecord::decode(kind, payload).unwrap().encode()
             }
             KIND_ACCESS_REFUSED => Ok(AccessRefused::decode(payload).unwrap().encode().unwrap()),
+            kind if WritRecord::is_kind(kind) => {
+                Ok(WritRecord::decode(kind, payload).unwrap().encode().unwrap())
+            }
+            kind if PolicyRecord::is_kind(kind) => Ok(PolicyRecord::decode(kind, payload)
+                .unwrap()
+                .encode()
+                .unwrap()),
             other => panic!("record {} has a kind no reader claims: {other}", record.seq),
         };
         assert_eq!(
@@ -92,7 +100,15 @@ fn check_fixture(name: &str, snapshot_layout: u32) {
     let sandbox = Sandbox::new();
     copy_dir(&fixture_dir(name).join("store"), &sandbox.store_dir());
     check_payloads(&sandbox.store_dir());
-    let daemon = sandbox.start();
+    // A store written under a policy is opened under the same one: another would be
+    // recorded as a change.
+    let policy = fixture_dir(name).join("policy.toml");
+    let flags: Vec<String> = match policy.exists() {
+        true => vec!["--policy".to_owned(), policy.display().to_string()],
+        false => Vec::new(),
+    };
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let daemon = sandbox.start_with(&flags);
 
     let status = json(&sandbox, &["status"]);
     assert_eq!(status["head_seq"], expected.head_seq, "{status:#}");
@@ -121,7 +137,12 @@ fn check_fixture(name: &str, snapshot_layout: u32) {
         expected.digest.as_str(),
         "{replay:#}"
     );
-    for part in ["workspaces_match", "jobs_match", "processes_match"] {
+    for part in [
+        "workspaces_match",
+        "jobs_match",
+        "processes_match",
+        "governance_match",
+    ] {
         assert_eq!(replay[part], true, "{part}: {replay:#}");
     }
     assert!(replay["decision_mismatch"].is_null(), "{replay:#}");
@@ -145,7 +166,7 @@ fn check_fixture(name: &str, snapshot_layout: u32) {
         ),
     );
     daemon.terminate();
-    let _daemon = sandbox.start();
+    let _daemon = sandbox.start_with(&flags);
     let status = json(&sandbox, &["status"]);
     assert_eq!(status["head_seq"], expected.head_seq + 1, "{status:#}");
     let replay = json(&sandbox, &["replay", "--verify"]);
@@ -182,10 +203,31 @@ fn a_store_of_the_third_format_opens_verifies_and_replays() {
     let mut written = kinds_before_access();
     written.push(jitos_kernel::KIND_ACCESS_REFUSED);
     written.sort_unstable();
+    assert_eq!(expected("store-v3").kinds, written);
+}
+
+// Goal: a store written by the first version with writs, the policy and approvals opens,
+// verifies and replays to the same digest, and holds every kind this build writes, so the
+// fixture covers them all. Method: the committed fixture `store-v4`, through a real daemon
+// and CLI.
+#[test]
+fn a_store_of_the_fourth_format_opens_verifies_and_replays() {
+    check_fixture("store-v4", 4);
+    let mut written = kinds_before_access();
+    written.extend([
+        jitos_kernel::KIND_ACCESS_REFUSED,
+        jitos_kernel::KIND_WRIT_KEY,
+        jitos_kernel::KIND_WRIT_ISSUE,
+        jitos_kernel::KIND_WRIT_REVOKE,
+        jitos_kernel::KIND_POLICY_LOAD,
+        jitos_kernel::KIND_POLICY_DECISION,
+        jitos_kernel::KIND_PROCESS_VOTE,
+    ]);
+    written.sort_unstable();
     assert_eq!(
-        expected("store-v3").kinds,
+        expected("store-v4").kinds,
         written,
-        "store-v3 lacks a kind this build writes"
+        "store-v4 lacks a kind this build writes"
     );
 }
 

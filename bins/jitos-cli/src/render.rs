@@ -171,13 +171,14 @@ pub fn replay(report: &ReplayReport) -> String {
     } else {
         let part = |matched: bool, what: &'static str| if matched { "" } else { what };
         format!(
-            "MISMATCH after replaying {} records: replayed {} but live state is {}{}{}{}\n",
+            "MISMATCH after replaying {} records: replayed {} but live state is {}{}{}{}{}\n",
             report.records,
             report.replayed_digest,
             report.live_digest,
             part(report.workspaces_match, "; the workspaces differ"),
             part(report.jobs_match, "; the jobs differ"),
             part(report.processes_match, "; the processes differ"),
+            part(report.governance_match, "; the writs or the policy differ"),
         ) + &match report.decision_mismatch {
             Some(seq) => {
                 format!("the scheduler decision at seq {seq} is not the one its state called for\n")

@@ -155,15 +155,17 @@ fn read_or_command(view: &View, request: &Request) -> Result<Answering, KernelEr
         },
         // Whether a writ has expired is said by this host's clock.
         Request::WritList(page) => {
-            match crate::writs::writ_page(view, page, jitos_ledger::Clock::now_ms(&jitos_ledger::SystemClock)) {
+            let now_ms = jitos_ledger::Clock::now_ms(&jitos_ledger::SystemClock);
+            match crate::writs::writ_page(view, page, now_ms) {
                 Ok(page) => Response::Writs(page),
-                Err(refused) => refused,
+                Err(refused) => Response::Error(refused),
             }
         }
         Request::WritShow(id) => {
-            match crate::writs::writ_view(view, *id, jitos_ledger::Clock::now_ms(&jitos_ledger::SystemClock)) {
+            let now_ms = jitos_ledger::Clock::now_ms(&jitos_ledger::SystemClock);
+            match crate::writs::writ_view(view, *id, now_ms) {
                 Ok(writ) => Response::Writ(Box::new(writ)),
-                Err(refused) => refused,
+                Err(refused) => Response::Error(refused),
             }
         }
         Request::JobRun(_)

@@ -322,6 +322,7 @@ pub fn replay_report(outcome: ReplayOutcome) -> ReplayReport {
         workspaces_match: outcome.workspaces_match,
         jobs_match: outcome.jobs_match,
         processes_match: outcome.processes_match,
+        governance_match: outcome.governance_match,
         decision_mismatch: outcome.decision_mismatch,
     }
 }

@@ -83,7 +83,7 @@ pub enum Command {
         slaps: Vec<Slap>,
         /// The writ issued for it (its `for_process` is filled in with the process's id);
         /// none runs it under no writ, as processes submitted before writs did.
-        writ: Option<SignedIssue>,
+        writ: Option<Box<SignedIssue>>,
     },
     /// A person's answer to a waiting process.
     ProcessAnswer {
@@ -107,7 +107,7 @@ pub enum Command {
         decision: Decision,
     },
     /// Record a writ issued (after the key that signed it, if that key is new).
-    WritIssue(SignedIssue),
+    WritIssue(Box<SignedIssue>),
     /// Record a writ, and every writ delegated from it, revoked.
     WritRevoke(WritRevoke),
     /// Record requests of one user refused for want of authority; changes no state.

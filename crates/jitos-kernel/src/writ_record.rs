@@ -84,8 +84,8 @@ pub struct WritRevoke {
 pub enum WritRecord {
     /// `writ.key`.
     Key(WritPublicKey),
-    /// `writ.issue`.
-    Issue(WritIssue),
+    /// `writ.issue` (boxed: a writ is far larger than a key or a revocation).
+    Issue(Box<WritIssue>),
     /// `writ.revoke`.
     Revoke(WritRevoke),
 }
@@ -120,9 +120,9 @@ impl WritRecord {
             KIND_WRIT_KEY => Ok(WritRecord::Key(
                 durable::decode::<durable_v1::WritKey>(bytes)?.thaw()?,
             )),
-            KIND_WRIT_ISSUE => Ok(WritRecord::Issue(
+            KIND_WRIT_ISSUE => Ok(WritRecord::Issue(Box::new(
                 durable::decode::<durable_v1::WritIssue>(bytes)?.thaw()?,
-            )),
+            ))),
             KIND_WRIT_REVOKE => Ok(WritRecord::Revoke(
                 durable::decode::<durable_v1::WritRevoke>(bytes)?.thaw()?,
             )),
@@ -174,14 +174,14 @@ mod tests {
         let key = WritKey::from_bytes(&[7; 32]);
         vec![
             WritRecord::Key(key.public()),
-            WritRecord::Issue(WritIssue {
+            WritRecord::Issue(Box::new(WritIssue {
                 signature: key.sign(&writ()),
                 writ: writ(),
                 for_process: Some(9),
                 grant: Grant::Derived {
                     roles: vec![Role::Operator],
                 },
-            }),
+            })),
             WritRecord::Revoke(WritRevoke {
                 writ: 7,
                 reason: "done".to_owned(),

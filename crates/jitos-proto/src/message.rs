@@ -486,17 +486,21 @@ pub struct ReplayReport {
     pub jobs_match: bool,
     /// Whether the replayed processes equal the live ones.
     pub processes_match: bool,
+    /// Whether the replayed writs and policy equal the live ones.
+    pub governance_match: bool,
     /// The first scheduler decision the state at its time did not call for, if any.
     pub decision_mismatch: Option<u64>,
 }
 
 impl ReplayReport {
-    /// Whether replay reproduced the live state (workspaces, jobs and processes included)
+    /// Whether replay reproduced the live state (workspaces, jobs, processes, writs and
+    /// policy included)
     /// and every scheduler decision.
     pub fn matches(&self) -> bool {
         self.workspaces_match
             && self.jobs_match
             && self.processes_match
+            && self.governance_match
             && self.decision_mismatch.is_none()
             && self.replayed_digest == self.live_digest
     }

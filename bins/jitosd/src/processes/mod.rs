@@ -118,12 +118,13 @@ impl ProcessService {
         .await
         {
             Ok(Ok(writ)) => writ,
-            Ok(Err(refused)) | Err(refused) => return refused,
+            Ok(Err(refused)) => return Response::Error(refused),
+            Err(stopped) => return stopped,
         };
         let submit = Command::ProcessSubmit {
             intent,
             slaps,
-            writ: Some(writ),
+            writ: Some(Box::new(writ)),
         };
         match self.kernel.execute(actor, submit).await {
             Ok(Outcome::Submitted { record, writ }) => Response::ProcessSubmitted {

@@ -18,13 +18,18 @@ use jitos_kernel::{
 };
 use jitos_ledger::{Actor, Clock};
 use jitos_proto::{
-    ErrorCode, GrantView, KeyView, PageRequest, PageView, Response, WritSpec, WritState, WritView,
+    ErrorCode, ErrorInfo, GrantView, KeyView, PageRequest, PageView, Response, WritSpec, WritState,
+    WritView,
 };
 use jitos_tasks::Intent;
 
 pub use key::{load_or_create, KeyError, KEY_FILE};
 
-use crate::{answer::kernel_error_info, reading, reply::error};
+use crate::{
+    answer::kernel_error_info,
+    reading,
+    reply::{error, info},
+};
 
 /// Jobs a writ issued without `--jobs` may dispatch.
 pub const ISSUE_JOBS_DEFAULT: u64 = 1024;
@@ -96,7 +101,8 @@ impl WritService {
                     .await
                 {
                     Ok(Ok(parent)) => Some(parent),
-                    Ok(Err(response)) | Err(response) => return response,
+                    Ok(Err(refused)) => return Response::Error(refused),
+                    Err(stopped) => return stopped,
                 }
             }
             None => None,
@@ -107,11 +113,11 @@ impl WritService {
         }
         let issue = match self.sign(writ, Grant::Issued) {
             Ok(issue) => issue,
-            Err(response) => return response,
+            Err(refused) => return Response::Error(refused),
         };
         let recorded = self
             .kernel
-            .execute(actor, Command::WritIssue(issue.clone()))
+            .execute(actor, Command::WritIssue(Box::new(issue.clone())))
             .await;
         match recorded {
             Ok(Outcome::Recorded(record)) => Response::Writ(Box::new(WritView {
@@ -149,7 +155,7 @@ impl WritService {
         principal: &Principal,
         intent: &Intent,
         from: Option<u64>,
-    ) -> Result<SignedIssue, Response> {
+    ) -> Result<SignedIssue, ErrorInfo> {
         let now_ms = self.clock.now_ms();
         let wall_ms = intent.wall_secs.saturating_mul(1000);
         let wall_secs = intent.wall_secs.saturating_mul(intent.parallel as u64);
@@ -185,7 +191,7 @@ impl WritService {
                     depth: within.depth.saturating_sub(1),
                 };
                 check(&writ, Some(&parent)).map_err(|problem| {
-                    error(
+                    info(
                         ErrorCode::BadRequest,
                         format!("the intent does not fit writ {from}: {problem}"),
                     )
@@ -212,16 +218,16 @@ impl WritService {
                     expires_ms: now_ms.saturating_add(wall_ms),
                     depth: 0,
                 };
-                check(&writ, None).map_err(|problem| error(ErrorCode::BadRequest, problem))?;
+                check(&writ, None).map_err(|problem| info(ErrorCode::BadRequest, problem))?;
                 (writ, Grant::Derived { roles })
             }
         };
         self.sign(writ, grant)
     }
 
-    fn sign(&self, writ: Writ, grant: Grant) -> Result<SignedIssue, Response> {
+    fn sign(&self, writ: Writ, grant: Grant) -> Result<SignedIssue, ErrorInfo> {
         let key = self.key.as_ref().ok_or_else(|| {
-            error(
+            info(
                 ErrorCode::ReadOnly,
                 "this jitosd runs read-only and signs no writ",
             )
@@ -315,16 +321,12 @@ fn check(writ: &Writ, parent: Option<&LiveWrit>) -> Result<(), String> {
 }
 
 /// The writ `id` if the daemon holds it and it is in force.
-fn held_in_force(view: &View, id: u64, now_ms: u64) -> Result<Arc<LiveWrit>, Response> {
+fn held_in_force(view: &View, id: u64, now_ms: u64) -> Result<Arc<LiveWrit>, ErrorInfo> {
     view.state()
         .writs
         .in_force(id, now_ms)
         .cloned()
-        .map_err(|refusal| {
-            Response::Error(kernel_error_info(&jitos_kernel::KernelError::WritRefused(
-                refusal,
-            )))
-        })
+        .map_err(|refusal| kernel_error_info(&jitos_kernel::KernelError::WritRefused(refusal)))
 }
 
 fn subject_of(principal: &Principal) -> Subject {
@@ -361,7 +363,7 @@ async fn resolve_user(to: String) -> Result<Subject, String> {
 
 /// One writ as a client reads it: from the state while the daemon holds it, else from
 /// the record that issued it.
-pub fn writ_view(view: &View, id: u64, now_ms: u64) -> Result<WritView, Response> {
+pub fn writ_view(view: &View, id: u64, now_ms: u64) -> Result<WritView, ErrorInfo> {
     if let Some(live) = view.state().writs.get(id) {
         let state = match &live.revoked {
             Some(revoked) => WritState::Revoked {
@@ -400,10 +402,10 @@ pub fn writ_page(
     view: &View,
     page: &PageRequest,
     now_ms: u64,
-) -> Result<PageView<WritView>, Response> {
+) -> Result<PageView<WritView>, ErrorInfo> {
     let limit = page
         .checked_limit()
-        .map_err(|message| error(ErrorCode::BadRequest, message))?;
+        .map_err(|message| info(ErrorCode::BadRequest, message))?;
     let mut items = Vec::new();
     let mut next = None;
     for live in view
@@ -423,24 +425,22 @@ pub fn writ_page(
 }
 
 /// The `writ.issue` record at `id`.
-fn issued(view: &View, id: u64) -> Result<WritIssue, Response> {
+fn issued(view: &View, id: u64) -> Result<WritIssue, ErrorInfo> {
     let not_found = || {
-        error(
+        info(
             ErrorCode::NotFound,
             format!("no writ {id}: record {id} does not issue one; `jitos writ list` lists those in force"),
         )
     };
-    let records = view
-        .records(id, 1)
-        .map_err(|e| Response::Error(kernel_error_info(&e)))?;
+    let records = view.records(id, 1).map_err(|e| kernel_error_info(&e))?;
     let record = records
         .into_iter()
         .find(|r| r.seq == id && r.kind == KIND_WRIT_ISSUE)
         .ok_or_else(not_found)?;
     match WritRecord::decode(&record.kind, &record.payload) {
-        Ok(WritRecord::Issue(issue)) => Ok(issue),
+        Ok(WritRecord::Issue(issue)) => Ok(*issue),
         Ok(_) => Err(not_found()),
-        Err(e) => Err(error(ErrorCode::Storage, format!("record {id}: {e}"))),
+        Err(e) => Err(info(ErrorCode::Storage, format!("record {id}: {e}"))),
     }
 }
 

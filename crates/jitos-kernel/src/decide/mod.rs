@@ -147,7 +147,7 @@ pub(crate) fn decide(
         Command::ProcessExecute { now_ms, decision } => {
             processes::execute(working, actor, now_ms, decision)
         }
-        Command::WritIssue(signed) => writs::issue(working, actor, signed),
+        Command::WritIssue(signed) => writs::issue(working, actor, *signed),
         Command::WritRevoke(revoke) => writs::revoke(actor, revoke),
         Command::AccessRefused(refused) => Ok(Decided::one(
             actor,

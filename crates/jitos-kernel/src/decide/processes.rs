@@ -29,7 +29,7 @@ pub(crate) fn submit(
     actor: Actor,
     intent: Intent,
     slaps: Vec<Slap>,
-    writ: Option<SignedIssue>,
+    writ: Option<Box<SignedIssue>>,
 ) -> Result<Decided, KernelError> {
     let rewrite = plan_nodes(working.seq, &intent, &slaps)?;
     let record = ProcessRecord {
@@ -44,7 +44,7 @@ pub(crate) fn submit(
         signed.issue.for_process = Some(working.seq);
         decided
             .records
-            .extend(super::writs::issue_records(working, actor, signed)?);
+            .extend(super::writs::issue_records(working, actor, *signed)?);
     }
     Ok(decided)
 }

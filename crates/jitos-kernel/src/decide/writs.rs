@@ -39,7 +39,7 @@ pub(crate) fn issue_records(
     if working.state.writs.key() != Some(&signed.signer) {
         records.push(record(Actor::System, &WritRecord::Key(signed.signer))?);
     }
-    records.push(record(actor, &WritRecord::Issue(signed.issue))?);
+    records.push(record(actor, &WritRecord::Issue(Box::new(signed.issue)))?);
     Ok(records)
 }
 
