@@ -25,8 +25,8 @@ pub enum GovernanceRefusal {
         /// The job.
         job: usize,
     },
-    /// A recorded ruling is not what the policy in force gives on its facts.
-    #[error("the recorded ruling is not what the policy in force ({policy}) gives on its facts")]
+    /// A recorded ruling is not what the policy in force gives on the state's facts.
+    #[error("the recorded ruling is not the one the policy in force ({policy}) gives on the facts the state held")]
     Mismatch {
         /// The policy in force, short hash.
         policy: String,

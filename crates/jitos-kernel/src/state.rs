@@ -20,7 +20,7 @@ use crate::{
     payload,
     policy_record::{PolicyRecord, RecordedPolicy},
     process_record::ProcessRecord,
-    ruling::{waiting_need, GovernanceRefusal},
+    ruling::{rule, waiting_need, GovernanceRefusal},
     sws_record::{SwsRecord, KIND_SWS_CONFLICT},
     writ_record::WritRecord,
     writs::{plan_effect_of_dispatch, Writs},
@@ -294,19 +294,14 @@ impl State {
                 return Ok(None);
             }
             PolicyRecord::Decision(decision) => {
-                let in_force = self
-                    .policy
-                    .as_ref()
-                    .ok_or(misfit(GovernanceRefusal::NoPolicy))?;
-                let mismatch = || {
-                    misfit(GovernanceRefusal::Mismatch {
-                        policy: in_force.policy.hash().short(),
-                    })
-                };
-                if in_force.policy.hash() != decision.policy
-                    || in_force.policy.evaluate(&decision.facts) != decision.ruling
-                {
-                    return Err(mismatch());
+                // The ruling the state before it gives, facts and all: an edited fact, rule
+                // or verdict does not replay.
+                let expected = rule(self, decision.process, decision.job, decision.decided_ms)
+                    .map_err(misfit)?;
+                if expected != decision {
+                    return Err(misfit(GovernanceRefusal::Mismatch {
+                        policy: expected.policy.short(),
+                    }));
                 }
                 let event = Event::Ruled {
                     process: decision.process,
@@ -322,6 +317,18 @@ impl State {
                         process: vote.process,
                     },
                 ))?;
+                // The submitter, as the process's writ names them (the decide also checks
+                // the submit record, for processes from before writs).
+                if self
+                    .writs
+                    .of_process(vote.process)
+                    .is_some_and(|writ| writ.writ.subject.uid == vote.uid)
+                {
+                    return Err(misfit(GovernanceRefusal::OwnProcess {
+                        user: vote.user,
+                        process: vote.process,
+                    }));
+                }
                 let eligible = vote
                     .roles
                     .iter()
