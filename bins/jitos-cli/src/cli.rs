@@ -322,9 +322,9 @@ pub struct WritIssueArgs {
     /// A named budget and its limit, e.g. tokens=100000 (repeatable)
     #[arg(long = "budget", value_name = "NAME=N", value_parser = parse_budget)]
     pub budgets: Vec<(String, u64)>,
-    /// Secrets its jobs may receive, comma-separated
+    /// Secrets its jobs may receive, comma-separated (an empty value for none)
     #[arg(long, value_delimiter = ',')]
-    pub secrets: Vec<String>,
+    pub secrets: Option<Vec<String>>,
     /// How long it lasts: seconds, or with a unit (90s, 30m, 2h, 7d)
     #[arg(long, value_parser = parse_duration_secs)]
     pub expires: Option<u64>,

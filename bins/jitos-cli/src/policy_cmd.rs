@@ -48,7 +48,7 @@ pub fn run(location: Location, json: bool, command: PolicyCommand) -> Result<Exi
                         "{} recorded ruling{} ruled on again under {}: {} would change\n",
                         simulation.rulings,
                         if simulation.rulings == 1 { "" } else { "s" },
-                        &simulation.hash[..12],
+                        simulation.hash.get(..12).unwrap_or(&simulation.hash),
                         simulation.changes.len()
                     );
                     for change in &simulation.changes {

@@ -96,7 +96,10 @@ fn spec_of(args: WritIssueArgs) -> WritSpec {
         jobs: args.jobs,
         wall_secs: args.wall_secs,
         counters: args.budgets,
-        secrets: args.secrets,
+        // `--secrets ''` grants none.
+        secrets: args
+            .secrets
+            .map(|names| names.into_iter().filter(|name| !name.is_empty()).collect()),
         expires_secs: args.expires,
         depth: args.depth,
     }

@@ -329,7 +329,7 @@ pub fn waiting_for(
         .before(page.after.unwrap_or(u64::MAX))
         .filter(|p| {
             view.approval_wait(p.id).is_some_and(|wait| {
-                principal.roles.has(wait.need.from)
+                (principal.roles.has(wait.need.from) || principal.roles.has(jitos_gov::Role::Admin))
                     && !wait.approvals.contains(&principal.uid)
                     && crate::jobs::user_of_record(view, p.id).ok().flatten() != Some(principal.uid)
             })
@@ -403,7 +403,9 @@ pub fn simulate(
             .iter()
             .map(|(seq, d)| (*seq, &d.facts, &d.ruling.verdict)),
     );
-    let of_seq = |seq: u64| recorded.iter().find(|(s, _)| *s == seq).map(|(_, d)| d);
+    let by_seq: std::collections::BTreeMap<u64, &jitos_kernel::PolicyDecision> =
+        recorded.iter().map(|(seq, d)| (*seq, d)).collect();
+    let of_seq = |seq: u64| by_seq.get(&seq).copied();
     Ok(SimulationView {
         hash: candidate.hash().to_hex(),
         rulings: recorded.len() as u64,

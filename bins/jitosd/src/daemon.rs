@@ -343,7 +343,12 @@ fn record_policy(
         .map(|p| p.policy.hash());
     let wanted = match (policy, in_force) {
         (None, None) => return Ok(()),
-        (None, Some(_)) => jitos_gov::policy::Policy::allow_all(),
+        (None, Some(_)) => {
+            tracing::warn!(
+                "no policy is given, but one was in force: every job is allowed from now on (give --policy to keep one)"
+            );
+            jitos_gov::policy::Policy::allow_all()
+        }
         (Some(policy), _) => policy,
     };
     if in_force == Some(wanted.hash()) {

@@ -22,7 +22,7 @@ use crate::{
     process_record::ProcessRecord,
     ruling::{rule, waiting_need, GovernanceRefusal},
     sws_record::{SwsRecord, KIND_SWS_CONFLICT},
-    writ_record::WritRecord,
+    writ_record::{Grant, WritRecord},
     writs::{plan_effect_of_dispatch, Writs},
     AccessRefused, KernelError, KIND_ACCESS_REFUSED, KIND_GENESIS, KIND_REWRITE,
 };
@@ -111,7 +111,7 @@ impl State {
                     WritRecord::Issue(issue) => issue.for_process,
                     _ => None,
                 };
-                self.fold_writ(seq, record.time_ms, op)?;
+                self.fold_writ(seq, record, op)?;
             }
             other => {
                 return Err(KernelError::UnknownKind {
@@ -356,15 +356,22 @@ impl State {
         Ok(Some(process))
     }
 
-    /// Replays a writ record at `seq`, made at `time_ms`.
-    fn fold_writ(&mut self, seq: u64, time_ms: u64, op: WritRecord) -> Result<(), KernelError> {
+    /// Replays a writ record at `seq` (`record`'s time and actor).
+    fn fold_writ(&mut self, seq: u64, record: &Record, op: WritRecord) -> Result<(), KernelError> {
         let misfit = |source| KernelError::Writ { seq, source };
+        let time_ms = record.time_ms;
         match op {
             WritRecord::Key(key) => self.writs.fold_key(key),
             WritRecord::Issue(issue) => {
                 let processes = &self.processes;
+                // A writ derived at a submit names the daemon as its issuer.
+                let issuer = match (&issue.grant, &record.actor) {
+                    (Grant::Derived { .. }, _) => None,
+                    (_, jitos_ledger::Actor::Peer { uid, .. }) => Some(*uid),
+                    _ => None,
+                };
                 self.writs
-                    .fold_issue(seq, time_ms, &issue, |p| processes.get(p).is_some())
+                    .fold_issue(seq, time_ms, &issue, issuer, |p| processes.get(p).is_some())
                     .map_err(misfit)?;
             }
             WritRecord::Revoke(revoke) => {

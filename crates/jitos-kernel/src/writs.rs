@@ -10,7 +10,7 @@
 //! The state is bounded by what is in force: a writ that is revoked or expired leaves it
 //! once no live process runs under it or a descendant; `writ show` reads its records.
 
-use std::sync::Arc;
+use std::{collections::BTreeSet, sync::Arc};
 
 use imbl::OrdMap;
 use jitos_gov::{
@@ -127,6 +127,23 @@ pub enum WritRefusal {
         /// Why.
         why: String,
     },
+    /// More writs are held than the state keeps.
+    #[error("{WRITS_HELD_MAX} writs are in force already; revoke some, or let them expire")]
+    TooMany,
+    /// A writ names as its issuer someone other than who recorded it.
+    #[error("the writ names uid {issuer} as its issuer, who did not issue it")]
+    NotIssuer {
+        /// The issuer it names.
+        issuer: u32,
+    },
+    /// A writ issued for a process cannot be delegated from.
+    #[error("writ {writ} was issued for process {process} and is spent by it alone; delegate from the writ it came from")]
+    ProcessWrit {
+        /// The writ.
+        writ: u64,
+        /// Its process.
+        process: u64,
+    },
     /// A writ names a process recorded after it.
     #[error("writ {writ} is recorded before the process {process} it is for")]
     Order {
@@ -136,6 +153,10 @@ pub enum WritRefusal {
         process: u64,
     },
 }
+
+/// The most writs the state holds at once (in force, or bound to a live process): a bound
+/// on what delegation can make the writer keep.
+pub const WRITS_HELD_MAX: usize = 10_000;
 
 /// The cost of one dispatch: one job and its deadline, in whole seconds rounded up.
 pub fn dispatch_cost(deadline_ms: u64) -> Spent {
@@ -264,18 +285,36 @@ impl Writs {
 
     /// Folds `writ.issue` at `seq`, made at `time_ms`; `process_exists` says whether a
     /// live process has the id it is for.
+    /// `issuer` is the uid of the local user who recorded it, when one did (a writ a
+    /// person issues names them as its issuer; one derived at a submit names the daemon).
     pub(crate) fn fold_issue(
         &mut self,
         seq: u64,
         time_ms: u64,
         issue: &WritIssue,
+        issuer: Option<u32>,
         process_exists: impl Fn(u64) -> bool,
     ) -> Result<(), WritRefusal> {
         let key = self.key.as_ref().ok_or(WritRefusal::NoKey)?;
         key.verify(&issue.writ, &issue.signature)
             .map_err(|_| WritRefusal::BadSignature)?;
+        if self.live.len() >= WRITS_HELD_MAX {
+            return Err(WritRefusal::TooMany);
+        }
+        if issuer.is_some_and(|uid| uid != issue.writ.issuer.uid) {
+            return Err(WritRefusal::NotIssuer {
+                issuer: issue.writ.issuer.uid,
+            });
+        }
         if let Some(parent) = issue.writ.parent {
             let parent_writ = self.in_force(parent, time_ms)?;
+            // A process's writ is spent by that process alone, and ends with it.
+            if let Some(process) = parent_writ.for_process {
+                return Err(WritRefusal::ProcessWrit {
+                    writ: parent,
+                    process,
+                });
+            }
             issue
                 .writ
                 .check_within(&parent_writ.writ)
@@ -381,26 +420,34 @@ impl Writs {
     }
 
     /// Drops every writ that is revoked, expired at `time_ms`, or issued for a process
-    /// no longer live, and has no live process under it or under a descendant.
+    /// no longer live, and that no live process runs under and no held writ was delegated
+    /// from (so a held writ's chain always reaches its root, for revocation and charges).
     pub(crate) fn prune(&mut self, time_ms: u64) {
-        let in_use: Vec<u64> = self
-            .bound
-            .values()
-            .flat_map(|&writ| self.chain(writ).map(|w| w.id).collect::<Vec<_>>())
-            .collect();
-        let ended: Vec<u64> = self
-            .live
-            .values()
-            .filter(|w| {
-                w.revoked.is_some()
-                    || time_ms >= w.writ.expires_ms
-                    || w.for_process.is_some_and(|p| !self.bound.contains_key(&p))
-            })
-            .map(|w| w.id)
-            .filter(|id| !in_use.contains(id))
-            .collect();
-        for id in ended {
-            self.live.remove(&id);
+        // A writ that goes may free its parent: until nothing more goes.
+        loop {
+            let in_use: BTreeSet<u64> = self
+                .bound
+                .values()
+                .copied()
+                .chain(self.live.values().filter_map(|w| w.writ.parent))
+                .collect();
+            let ended: Vec<u64> = self
+                .live
+                .values()
+                .filter(|w| {
+                    w.revoked.is_some()
+                        || time_ms >= w.writ.expires_ms
+                        || w.for_process.is_some_and(|p| !self.bound.contains_key(&p))
+                })
+                .map(|w| w.id)
+                .filter(|id| !in_use.contains(id))
+                .collect();
+            if ended.is_empty() {
+                return;
+            }
+            for id in ended {
+                self.live.remove(&id);
+            }
         }
     }
 }
@@ -418,5 +465,138 @@ pub fn plan_effect(effect: PlanEffect) -> Effect {
     match effect {
         PlanEffect::None => Effect::None,
         PlanEffect::Workspace => Effect::Workspace,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::collections::BTreeMap;
+
+    use jitos_gov::writ::{Budget, Scope, Subject, WritKey};
+
+    use super::*;
+    use crate::writ_record::Grant;
+
+    const ROOT: u32 = 0;
+    const ALICE: u32 = 1001;
+    const BOB: u32 = 1002;
+
+    fn key() -> WritKey {
+        WritKey::from_bytes(&[9; 32])
+    }
+
+    fn writ(to: u32, by: u32, parent: Option<u64>, depth: u32) -> Writ {
+        let user = |uid: u32| Subject {
+            uid,
+            user: format!("u{uid}"),
+        };
+        Writ {
+            subject: user(to),
+            issuer: user(by),
+            parent,
+            workers: Scope::All,
+            paths: Scope::All,
+            effect: Effect::Workspace,
+            budget: Budget {
+                jobs: 10,
+                wall_secs: 1000,
+                counters: BTreeMap::new(),
+            },
+            secrets: Default::default(),
+            issued_ms: 0,
+            expires_ms: 1_000_000,
+            depth,
+        }
+    }
+
+    fn issue(
+        writs: &mut Writs,
+        seq: u64,
+        writ: Writ,
+        for_process: Option<u64>,
+    ) -> Result<(), WritRefusal> {
+        let issuer = writ.issuer.uid;
+        let issue = WritIssue {
+            signature: key().sign(&writ),
+            writ,
+            for_process,
+            grant: Grant::Issued,
+        };
+        writs.fold_issue(seq, 1, &issue, Some(issuer), |_| true)
+    }
+
+    // Goal: a writ delegated from a process's writ is refused, and a writ delegated from a
+    // writ whose process ended still reaches its root: revoking the root revokes it, and a
+    // dispatch under it is charged to the root. Method: the fold alone, as replay runs it.
+    #[test]
+    fn a_held_writs_chain_always_reaches_its_root() {
+        let mut writs = Writs::default();
+        writs.fold_key(key().public());
+        issue(&mut writs, 1, writ(ALICE, ROOT, None, 3), None).unwrap();
+        // Process 2's own writ, delegated from writ 1.
+        issue(&mut writs, 3, writ(ALICE, ALICE, Some(1), 2), Some(2)).unwrap();
+        let from_process = issue(&mut writs, 4, writ(BOB, ALICE, Some(3), 1), None);
+        assert!(
+            matches!(
+                from_process,
+                Err(WritRefusal::ProcessWrit {
+                    writ: 3,
+                    process: 2
+                })
+            ),
+            "{from_process:?}"
+        );
+        // Bob's writ from writ 1, and process 6 under a writ delegated from it.
+        issue(&mut writs, 5, writ(BOB, ALICE, Some(1), 1), None).unwrap();
+        issue(&mut writs, 7, writ(BOB, BOB, Some(5), 0), Some(6)).unwrap();
+        writs.fold_process_end(2, 2);
+        assert!(writs.get(3).is_none(), "a process's writ ends with it");
+        writs
+            .fold_dispatch(6, "shell", Effect::Workspace, &[], 1000, 3)
+            .unwrap();
+        assert_eq!(writs.get(1).unwrap().spent.jobs, 1, "charged to the root");
+        writs
+            .fold_revoke(
+                8,
+                4,
+                &WritRevoke {
+                    writ: 1,
+                    reason: "done".into(),
+                },
+            )
+            .unwrap();
+        // Process 6's writ, two delegations below the root, is revoked with it.
+        let revoked = writs.in_force(7, 4);
+        assert!(
+            matches!(
+                revoked,
+                Err(WritRefusal::Revoked {
+                    writ: 1,
+                    seq: 8,
+                    ..
+                })
+            ),
+            "{revoked:?}"
+        );
+    }
+
+    // Goal: a writ that names as its issuer someone other than who recorded it is refused.
+    #[test]
+    fn a_writ_must_be_recorded_by_its_issuer() {
+        let mut writs = Writs::default();
+        writs.fold_key(key().public());
+        let forged = writ(ALICE, ROOT, None, 1);
+        let issue = WritIssue {
+            signature: key().sign(&forged),
+            writ: forged,
+            for_process: None,
+            grant: Grant::Issued,
+        };
+        let refused = writs.fold_issue(1, 1, &issue, Some(ALICE), |_| true);
+        assert!(
+            matches!(refused, Err(WritRefusal::NotIssuer { issuer: ROOT })),
+            "{refused:?}"
+        );
     }
 }

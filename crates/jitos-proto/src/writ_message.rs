@@ -27,8 +27,8 @@ pub struct WritSpec {
     pub wall_secs: Option<u64>,
     /// Named budgets (`tokens`, `cost_millicents`, …) and their limits.
     pub counters: Vec<(String, u64)>,
-    /// Secrets its jobs may receive, by name.
-    pub secrets: Vec<String>,
+    /// Secrets its jobs may receive, by name; none for the parent's (or none at all).
+    pub secrets: Option<Vec<String>>,
     /// Seconds from now until it expires.
     pub expires_secs: Option<u64>,
     /// How many further delegations it allows (a process takes one).

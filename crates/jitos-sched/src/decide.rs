@@ -365,7 +365,7 @@ fn decide_for(
         };
         let ruled = !grants.policy_in_force() || p.run.allowed[job];
         match &node.kind {
-            JobKind::Ask { yes_no: true, .. } | JobKind::Run { .. } if !ruled => {
+            JobKind::Ask { yes_no: true, .. } if !ruled => {
                 return Some(Decision::Rule { process: id, job });
             }
             JobKind::Ask { question, yes_no } => {
@@ -390,9 +390,13 @@ fn decide_for(
                         ),
                     ));
                 }
-                // Before the slots, so the decision does not depend on how many there are.
+                // Before the ruling, so no one is asked to approve what the writ refuses;
+                // before the slots, so the decision does not depend on how many there are.
                 if let Some(why) = grants.refuses(id, node, now_ms) {
                     return Some(end_with(p, format!("{} may not run: {why}", node.id)));
+                }
+                if !ruled {
+                    return Some(Decision::Rule { process: id, job });
                 }
                 let parallel = capacity.per_process.min(p.intent.parallel);
                 if capacity.slots_free == 0 || running >= parallel {

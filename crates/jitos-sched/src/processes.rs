@@ -294,7 +294,9 @@ fn apply_to(process: &mut Process, seq: u64, event: &Event) -> Result<(), SchedE
                 .jobs
                 .get(*job)
                 .ok_or_else(|| misfit(format!("job {job} does not exist")))?;
-            if run.jobs[*job] != JobState::Pending || run.allowed[*job] {
+            // A job waiting for its retry when a policy came into force is ruled on too.
+            let ready = matches!(run.jobs[*job], JobState::Pending | JobState::Waiting { .. });
+            if !ready || run.allowed[*job] {
                 return Err(misfit(format!(
                     "job {job} ruled on while {:?}",
                     run.jobs[*job]

@@ -39,6 +39,9 @@ pub const ISSUE_WALL_SECS_DEFAULT: u64 = 24 * 3600;
 pub const ISSUE_EXPIRES_SECS_DEFAULT: u64 = 7 * 24 * 3600;
 /// Delegations a writ issued without `--depth` allows: one, which a process takes.
 pub const ISSUE_DEPTH_DEFAULT: u32 = 1;
+/// How long a process's writ outlasts the process's wall time, so that a process that
+/// runs over ends for its wall time, not for its writ.
+pub const PROCESS_WRIT_GRACE_MS: u64 = 60_000;
 
 /// Builds, signs and reads writs.
 pub struct WritService {
@@ -157,7 +160,10 @@ impl WritService {
         from: Option<u64>,
     ) -> Result<SignedIssue, ErrorInfo> {
         let now_ms = self.clock.now_ms();
-        let wall_ms = intent.wall_secs.saturating_mul(1000);
+        let wall_ms = intent
+            .wall_secs
+            .saturating_mul(1000)
+            .saturating_add(PROCESS_WRIT_GRACE_MS);
         let wall_secs = intent.wall_secs.saturating_mul(intent.parallel as u64);
         let workers = Scope::Only(intent.workers.iter().cloned().collect());
         let paths = match intent.paths.is_empty() {
@@ -297,8 +303,9 @@ fn writ_of_spec(
             counters,
         },
         secrets: match (&spec.secrets, within) {
-            (names, Some(parent)) if names.is_empty() => parent.secrets.clone(),
-            (names, _) => names.iter().cloned().collect(),
+            (Some(names), _) => names.iter().cloned().collect(),
+            (None, Some(parent)) => parent.secrets.clone(),
+            (None, None) => BTreeSet::new(),
         },
         issued_ms: now_ms,
         expires_ms,

@@ -150,6 +150,8 @@ impl Condition {
             Condition::EffectAtLeast(least) => facts.effect.is_some_and(|effect| effect >= *least),
             Condition::EffectAtMost(most) => facts.effect.is_some_and(|effect| effect <= *most),
             // A job that may change the whole tree may change something under any prefix.
+            // A yes/no step changes no path: only a job's paths can hold.
+            Condition::Path(_) if facts.point == Point::Gate => false,
             Condition::Path(prefixes) => {
                 facts.paths.is_empty()
                     || facts

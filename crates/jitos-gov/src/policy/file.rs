@@ -503,13 +503,13 @@ fn budget_below(
         let text = name.get_ref();
         let well_named = !text.is_empty()
             && text.len() <= BUDGET_NAME_BYTES_MAX
-            && text.bytes().all(|b| {
-                b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-' | b'.')
-            });
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
         if !well_named {
             return Err(source.error(
                 name.span(),
-                format!("budget name {text:?}: use 1 to {BUDGET_NAME_BYTES_MAX} lowercase letters, digits, `_`, `-` or `.`"),
+                format!("budget name {text:?}: use 1 to {BUDGET_NAME_BYTES_MAX} letters, digits, `_`, `-` or `.`"),
             ));
         }
         let value = *amount.get_ref();

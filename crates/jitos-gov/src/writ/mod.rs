@@ -302,11 +302,16 @@ impl Writ {
         if let Scope::Only(paths) = &self.paths {
             check_entries(WritPart::Path, paths.iter(), PATHS_MAX, path_problem)?;
         }
+        // `jobs` and `wall_secs` name the built-in budgets wherever budgets are named (a
+        // policy's `budget_below`), so no counter may take them.
         check_entries(
             WritPart::Counter,
             self.budget.counters.keys(),
             COUNTERS_MAX,
-            name_problem,
+            |name| match name {
+                "jobs" | "wall_secs" => Some("it names a built-in budget".to_owned()),
+                name => name_problem(name),
+            },
         )?;
         check_entries(
             WritPart::Secret,

@@ -57,6 +57,15 @@ pub(crate) fn answer(
     process: u64,
     answer: PersonAnswer,
 ) -> Result<Decided, KernelError> {
+    // Approvals are votes, counted and checked (`vote`); these answers are read from old
+    // ledgers only.
+    if matches!(answer, PersonAnswer::Approve | PersonAnswer::Reject) {
+        return Err(KernelError::ProcessRefused(SchedError::WrongAnswer {
+            process,
+            expected: "a vote (jitos approve or jitos reject)",
+            got: answer.to_string(),
+        }));
+    }
     let event = Event::Answered { process, answer };
     let ended = working
         .state
