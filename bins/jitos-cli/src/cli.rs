@@ -134,6 +134,11 @@ pub enum Command {
     /// The daemon's writ-signing key
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Secrets: values kept by the daemon outside the ledger, given to the jobs of
+    /// processes whose writ names them, and replaced by `[secret:NAME]` in everything a
+    /// worker returns before it is recorded
+    #[command(subcommand)]
+    Secret(SecretCommand),
     /// Writs: signed, recorded grants of what a process may do (workers, paths, effect
     /// ceiling, budgets, secrets, expiry, delegation depth)
     ///
@@ -248,6 +253,29 @@ pub enum PolicyCommand {
         /// Only rulings at or after this sequence number
         #[arg(long, default_value_t = 0)]
         from: u64,
+    },
+}
+
+/// `jitos secret …`
+#[derive(Subcommand, Debug)]
+pub enum SecretCommand {
+    /// Store a secret (admin), its value read from standard input (one trailing newline
+    /// dropped); replaces a secret of the same name
+    ///
+    /// A job gets it as the environment variable JITOS_SECRET_<NAME> (capitals, `.` and
+    /// `-` as `_`) when its process's writ names it (`writ issue --secrets NAME`).
+    ///
+    /// Example: printf %s "$TOKEN" | jitos secret add deploy-token
+    Add {
+        /// Its name: letters, digits, `_`, `-`, `.`
+        name: String,
+    },
+    /// List the secrets' names
+    List,
+    /// Remove a secret (admin)
+    Remove {
+        /// Its name
+        name: String,
     },
 }
 

@@ -159,6 +159,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Key(KeyCommand::Show) => writ_cmd::key_show(&mut location.daemon()?, json),
         Command::Writ(command) => writ_cmd::run(location, json, command),
+        Command::Secret(command) => writ_cmd::secret(&mut location.daemon()?, json, command),
         Command::Plan { file, explain } => {
             process_cmd::plan(&mut location.daemon()?, json, &file, explain)
         }

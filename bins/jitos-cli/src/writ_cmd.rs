@@ -1,14 +1,16 @@
-//! `jitos key show` and `jitos writ issue|list|show|revoke`: the grants processes run
-//! under, as a person reads them.
+//! `jitos key show`, `jitos writ issue|list|show|revoke` and `jitos secret
+//! add|list|remove`: the grants processes run under, and what they may be given.
 
-use std::{fmt::Write as _, process::ExitCode};
+use std::{fmt::Write as _, io::Read as _, process::ExitCode};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use jitos_gov::writ::{Budget, Scope, Spent};
-use jitos_proto::{Client, GrantView, Request, Response, WritSpec, WritState, WritView};
+use jitos_proto::{
+    Client, GrantView, Request, Response, SecretValue, WritSpec, WritState, WritView,
+};
 
 use crate::{
-    cli::{WritCommand, WritIssueArgs},
+    cli::{SecretCommand, WritCommand, WritIssueArgs},
     commands::print,
     render,
     target::Location,
@@ -19,6 +21,33 @@ pub fn key_show(client: &mut Client, json: bool) -> Result<ExitCode> {
     let response = client.call(&Request::KeyShow)?;
     print(json, response, |response| match response {
         Response::Key(key) => Some(format!("{}\n(secret half in {})\n", key.public, key.path)),
+        _ => None,
+    })
+}
+
+/// `jitos secret …`.
+pub fn secret(client: &mut Client, json: bool, command: SecretCommand) -> Result<ExitCode> {
+    let request = match command {
+        SecretCommand::Add { name } => {
+            let mut value = String::new();
+            std::io::stdin()
+                .read_to_string(&mut value)
+                .context("cannot read the secret's value from standard input")?;
+            if value.ends_with('\n') {
+                value.pop();
+            }
+            Request::SecretAdd {
+                name,
+                value: SecretValue(value),
+            }
+        }
+        SecretCommand::List => Request::SecretList,
+        SecretCommand::Remove { name } => Request::SecretRemove { name },
+    };
+    let response = client.call(&request)?;
+    print(json, response, |r| match r {
+        Response::Secrets(names) if names.is_empty() => Some("no secrets are stored\n".to_owned()),
+        Response::Secrets(names) => Some(names.iter().map(|n| format!("{n}\n")).collect()),
         _ => None,
     })
 }

@@ -171,6 +171,9 @@ fn read_or_command(view: &View, request: &Request) -> Result<Answering, KernelEr
         Request::JobRun(_)
         | Request::JobCancel(_)
         | Request::KeyShow
+        | Request::SecretAdd { .. }
+        | Request::SecretRemove { .. }
+        | Request::SecretList
         | Request::WritIssue(_)
         | Request::WritRevoke { .. }
         | Request::WorkerList(_)

@@ -26,7 +26,9 @@ use crate::{
     frame_io,
     jobs::JobRunner,
     processes::ProcessService,
-    reading, views,
+    reading,
+    secrets::SecretStore,
+    views,
     writs::WritService,
 };
 
@@ -76,6 +78,8 @@ pub struct Shared {
     pub processes: ProcessService,
     /// Issues, signs and revokes writs.
     pub writs: Arc<WritService>,
+    /// The secrets jobs may be given.
+    pub secrets: Arc<SecretStore>,
 }
 
 /// Serves one connection to its end.
@@ -250,6 +254,15 @@ async fn dispatch(
                 .await
         }
         Request::KeyShow => shared.writs.key_view(),
+        Request::SecretAdd { name, value } => {
+            let secrets = Arc::clone(&shared.secrets);
+            secret_change(move || secrets.add(&name, &value.0).map(|()| secrets)).await
+        }
+        Request::SecretRemove { name } => {
+            let secrets = Arc::clone(&shared.secrets);
+            secret_change(move || secrets.remove(&name).map(|()| secrets)).await
+        }
+        Request::SecretList => Response::Secrets(shared.secrets.values().keys().cloned().collect()),
         Request::ProcessVote {
             process,
             approve,
@@ -325,6 +338,25 @@ async fn store_request(shared: &Shared, actor: &Actor, request: Request) -> Resp
         }
     };
     done.unwrap_or_else(|stopped| stopped)
+}
+
+/// A change to the secrets, off the async threads (it syncs files); answered with the
+/// names stored after it.
+async fn secret_change(
+    change: impl FnOnce() -> Result<Arc<SecretStore>, crate::secrets::SecretError> + Send + 'static,
+) -> Response {
+    match reading::blocking(change).await {
+        Ok(Ok(secrets)) => Response::Secrets(secrets.values().keys().cloned().collect()),
+        Ok(Err(e @ crate::secrets::SecretError::Io { .. })) => Response::Error(ErrorInfo {
+            code: ErrorCode::Storage,
+            message: e.to_string(),
+        }),
+        Ok(Err(e)) => Response::Error(ErrorInfo {
+            code: ErrorCode::BadRequest,
+            message: e.to_string(),
+        }),
+        Err(stopped) => stopped,
+    }
 }
 
 async fn reply_error(

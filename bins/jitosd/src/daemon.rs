@@ -22,6 +22,7 @@ use crate::{
     jobs::{self, JobRunner, RunnerDirs, WorkerConfig},
     lock::{DataDirLock, LockError},
     processes::{self, ProcessService, Scheduler},
+    secrets::SecretStore,
     socket::{self, SocketError},
     writs::{self, WritService},
 };
@@ -70,6 +71,9 @@ pub enum DaemonError {
     /// The socket could not be set up.
     #[error(transparent)]
     Socket(#[from] SocketError),
+    /// The secrets could not be read.
+    #[error("the secrets: {0}")]
+    Secrets(#[source] crate::secrets::SecretError),
     /// The writ-signing key could not be read or made.
     #[error("the writ key: {0}")]
     Key(#[source] writs::KeyError),
@@ -170,8 +174,14 @@ impl Daemon {
             .unwrap_or_else(|_| config.data_dir.clone());
         let tag = blake3::hash(data_dir.as_os_str().as_encoded_bytes()).to_hex();
         let dirs = RunnerDirs::in_tmp(&std::env::temp_dir(), &tag[..16]);
-        let jobs = JobRunner::new(service.handle(), config.workers.clone(), dirs)
-            .map_err(DaemonError::Workers)?;
+        let secrets = Arc::new(SecretStore::open(&config.data_dir).map_err(DaemonError::Secrets)?);
+        let jobs = JobRunner::new(
+            service.handle(),
+            config.workers.clone(),
+            dirs,
+            Arc::clone(&secrets),
+        )
+        .map_err(DaemonError::Workers)?;
         warn_of_unreachable_users(&config.access);
         let listener = match socket::bind(&config.socket, config.access.socket_group()) {
             Ok(listener) => listener,
@@ -215,6 +225,7 @@ impl Daemon {
                 jobs,
                 processes,
                 writs,
+                secrets,
             }),
             scheduler: (!config.read_only).then_some(scheduler),
             decider_stopping,

@@ -10,6 +10,7 @@ mod lock;
 pub mod processes;
 mod reading;
 mod reply;
+pub mod secrets;
 mod socket;
 mod writs;
 

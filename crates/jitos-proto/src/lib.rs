@@ -26,8 +26,8 @@ pub use job_message::{
 };
 pub use message::{
     ActorView, BlobGcReport, ConflictEntry, ConflictView, ErrorCode, ErrorInfo, GraphView,
-    HistoryEntry, KeyChangeView, RecordView, ReplayReport, Request, Response, SnapshotView,
-    StatusInfo, SwsDetail, SwsState, SwsSummary, VerifyView,
+    HistoryEntry, KeyChangeView, RecordView, ReplayReport, Request, Response, SecretValue,
+    SnapshotView, StatusInfo, SwsDetail, SwsState, SwsSummary, VerifyView,
 };
 pub use page::{PageRequest, PageView, PAGE_ITEMS_DEFAULT, PAGE_ITEMS_MAX};
 pub use process_message::{

@@ -196,6 +196,20 @@ pub enum Request {
     },
     /// The policy in force; answered with [`Response::Policy`].
     PolicyShow,
+    /// Store a secret (replacing one of the name); answered with [`Response::Secrets`].
+    SecretAdd {
+        /// Its name.
+        name: String,
+        /// Its value. Never recorded, logged or answered.
+        value: SecretValue,
+    },
+    /// Remove a secret; answered with [`Response::Secrets`].
+    SecretRemove {
+        /// Its name.
+        name: String,
+    },
+    /// The names of the stored secrets; answered with [`Response::Secrets`].
+    SecretList,
     /// Rule again on every recorded ruling from `from` under a candidate policy, read-only;
     /// answered with [`Response::PolicySimulation`].
     PolicySimulate {
@@ -342,6 +356,8 @@ pub enum Response {
     Key(KeyView),
     /// Answer to [`Request::PolicyShow`].
     Policy(PolicyView),
+    /// The names of the stored secrets (after the change asked, if any).
+    Secrets(Vec<String>),
     /// Answer to [`Request::PolicySimulate`].
     PolicySimulation(SimulationView),
     /// Answer to [`Request::WritIssue`] and [`Request::WritShow`].
@@ -648,4 +664,16 @@ pub struct ErrorInfo {
     pub code: ErrorCode,
     /// What went wrong and what to do.
     pub message: String,
+}
+
+/// A secret's value on its way to the daemon: its `Debug` prints no byte of it, so no log
+/// of a request shows it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SecretValue(pub String);
+
+impl std::fmt::Debug for SecretValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SecretValue({} bytes)", self.0.len())
+    }
 }

@@ -25,7 +25,8 @@ use crate::cgroup::{self, CgroupLease};
 use crate::confine::Prepared;
 use crate::SandboxError;
 
-/// The one variable a confined program's environment holds.
+/// The variable every confined program's environment holds; the caller may add others
+/// ([`Spawn::env`]).
 const ENV_PATH: &str = "PATH=/usr/bin:/bin";
 /// The child's stack. It runs a few dozen system calls and no allocator.
 const CHILD_STACK_BYTES: usize = 256 * 1024;
@@ -68,6 +69,8 @@ pub struct Spawn {
     handed: Vec<(OwnedFd, RawFd)>,
     /// `cgroup.procs` of the groups the child joins.
     cgroups: Vec<OwnedFd>,
+    /// Variables added to its environment, as `NAME=VALUE`.
+    env: Vec<OsString>,
 }
 
 impl Spawn {
@@ -82,7 +85,23 @@ impl Spawn {
             stdio: [Stdio::Null, Stdio::Inherit, Stdio::Inherit],
             handed: Vec::new(),
             cgroups: Vec::new(),
+            env: Vec::new(),
         }
+    }
+
+    /// Adds the variable `name` with `value` to the program's environment (which holds
+    /// only `PATH` otherwise). A name that is empty or holds `=` or NUL, or a value that
+    /// holds NUL, fails the spawn.
+    pub fn env(mut self, name: &str, value: impl AsRef<OsStr>) -> Spawn {
+        let mut pair = OsString::from(name);
+        // A bad name is kept bad, so that starting fails rather than running with less.
+        if name.is_empty() || name.contains('=') {
+            pair.push("\0");
+        }
+        pair.push("=");
+        pair.push(value);
+        self.env.push(pair);
+        self
     }
 
     /// Adds arguments.
@@ -234,7 +253,10 @@ pub(crate) fn launch(spawn: Spawn, prepared: &Prepared) -> Result<Process, Sandb
     for arg in &spawn.args {
         arg_strings.push(CString::new(arg.as_bytes()).map_err(nul)?);
     }
-    let env_strings = [CString::new(ENV_PATH).map_err(nul)?];
+    let mut env_strings = vec![CString::new(ENV_PATH).map_err(nul)?];
+    for pair in &spawn.env {
+        env_strings.push(CString::new(pair.as_bytes()).map_err(nul)?);
+    }
     let argv = null_terminated(&arg_strings);
     let envp = null_terminated(&env_strings);
     let cwd = match &spawn.cwd {

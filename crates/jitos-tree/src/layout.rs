@@ -25,9 +25,9 @@ pub(crate) const ID_PREFIX_BYTES_MAX: usize = 5;
 /// Attribute: the entry's path.
 pub(crate) const ATTR_PATH: &str = "path";
 /// Attribute: a file's content, as a blob reference.
-pub(crate) const ATTR_BLOB: &str = "blob";
+pub const ATTR_BLOB: &str = "blob";
 /// Attribute: a file's size in bytes.
-pub(crate) const ATTR_SIZE: &str = "size";
+pub const ATTR_SIZE: &str = "size";
 /// Attribute: whether a file is executable.
 pub(crate) const ATTR_EXECUTABLE: &str = "executable";
 /// Attribute: a symlink's target, as written in the link.

@@ -17,7 +17,8 @@ mod tree;
 pub use diff::{diff_trees, TreeChange};
 pub use error::TreeError;
 pub use layout::{
-    node_id_of, tree_path_of_id, CONTAINS_LABEL, DIR_KIND, FILE_KIND, ROOT_ID, SYMLINK_KIND,
+    node_id_of, tree_path_of_id, ATTR_BLOB, ATTR_SIZE, CONTAINS_LABEL, DIR_KIND, FILE_KIND,
+    ROOT_ID, SYMLINK_KIND,
 };
 pub use path::TreePath;
 pub use scope::within_prefixes;

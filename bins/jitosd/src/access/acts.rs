@@ -52,6 +52,9 @@ pub(crate) async fn act_of(request: &Request, kernel: &KernelHandle) -> (Act, St
             .await
         }
         Request::KeyShow => read("read the daemon's key"),
+        Request::SecretList => read("list the secrets' names"),
+        Request::SecretAdd { name, .. } => (Act::Administer, format!("store secret {name}")),
+        Request::SecretRemove { name } => (Act::Administer, format!("remove secret {name}")),
         Request::WritList(_) | Request::WritShow(_) => read("read writs"),
         Request::WritIssue(spec) => match spec.from {
             None => administer("issue a writ"),

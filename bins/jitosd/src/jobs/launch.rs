@@ -87,6 +87,8 @@ pub struct Start<'a> {
     pub uid: Option<u32>,
     /// Its control group, when the daemon makes them.
     pub cgroup: Option<&'a CgroupLease>,
+    /// Environment variables it gets besides `PATH` (the secrets its writ names).
+    pub env: &'a [(String, String)],
 }
 
 /// Starts `worker` as `start` says.
@@ -108,6 +110,9 @@ pub fn launch(
         .hand(worker_end.into(), CHANNEL_FD);
     if let Some(uid) = start.uid {
         spawn = spawn.uid(uid);
+    }
+    for (name, value) in start.env {
+        spawn = spawn.env(name, value);
     }
     if let Some(lease) = start.cgroup {
         spawn = spawn

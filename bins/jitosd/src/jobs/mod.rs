@@ -48,7 +48,10 @@ use store::WorkerStore;
 pub use warm::WarmConfig;
 use warm::{Assignment, Class, WarmPool};
 
-use crate::reply::{error, info, lock};
+use crate::{
+    reply::{error, info, lock},
+    secrets::{self, SecretStore},
+};
 
 /// Longest deadline a job may ask for: one day.
 const DEADLINE_MS_MAX: u64 = 24 * 60 * 60 * 1000;
@@ -77,6 +80,8 @@ pub struct JobRunner {
     stopping: AtomicBool,
     /// The warm instances of reusable workers.
     warm: WarmPool,
+    /// The secrets jobs may be given, and whose values are replaced in what they return.
+    secrets: Arc<SecretStore>,
 }
 
 /// The cancellation of one running attempt, and who asked for it.
@@ -119,6 +124,9 @@ pub(crate) struct AttemptPlan {
     /// The uid of the local user who submitted the job's process or ran the job: whose
     /// warm instances may serve it (none: it runs in a process of its own).
     pub submitter: Option<u32>,
+    /// The secrets its process's writ names, as the environment variables it gets them
+    /// in (filled in at launch; a job given secrets runs in a process of its own).
+    pub secrets: Vec<(String, String)>,
 }
 
 impl JobRunner {
@@ -128,6 +136,7 @@ impl JobRunner {
         kernel: KernelHandle,
         config: WorkerConfig,
         dirs: RunnerDirs,
+        secrets: Arc<SecretStore>,
     ) -> Result<JobRunner, String> {
         let status = jitos_sandbox::status();
         let enforcement = match (status.supported, config.allow_unconfined) {
@@ -225,6 +234,7 @@ impl JobRunner {
             stopping: AtomicBool::new(false),
             warm: WarmPool::new(config.warm),
             config,
+            secrets,
         })
     }
 
@@ -435,6 +445,7 @@ impl JobRunner {
             deadline_ms,
             process: None,
             submitter,
+            secrets: Vec::new(),
         };
         let ended = self.launch(plan).await?;
         Ok((attempt, ended))
@@ -445,9 +456,10 @@ impl JobRunner {
     /// receiver hears when the attempt's terminal record is written.
     pub(crate) async fn launch(
         self: &Arc<Self>,
-        plan: AttemptPlan,
+        mut plan: AttemptPlan,
     ) -> Result<oneshot::Receiver<()>, ErrorInfo> {
         let attempt = plan.attempt;
+        plan.secrets = self.secrets_of(plan.process);
         let enforcement = match self.enforcement.clone() {
             Ok(enforcement) => enforcement,
             Err(why) => {
@@ -464,7 +476,12 @@ impl JobRunner {
             cancel,
             ended: ended_tx,
         });
-        let work = match self.warm_class(&work.plan.worker, enforcement).await {
+        // A warm instance's environment was set when it started: secrets need their own.
+        let warm = match work.plan.secrets.is_empty() {
+            true => self.warm_class(&work.plan.worker, enforcement).await,
+            false => None,
+        };
+        let work = match warm {
             Some(class) => match self.warm.assign(self, class, work) {
                 Ok(()) => return Ok(ended_rx),
                 Err(back) => back,
@@ -566,6 +583,9 @@ impl JobRunner {
         let Ok(enforcement) = self.enforcement.clone() else {
             return Err(plan);
         };
+        if !self.secrets_of(plan.process).is_empty() {
+            return Err(plan);
+        }
         let WarmClass::Ready(class) = self.warm_class_now(&plan.worker, enforcement) else {
             return Err(plan);
         };
@@ -582,6 +602,27 @@ impl JobRunner {
         self.warm
             .assign(self, class, work)
             .map_err(|back| Box::new(back.plan))
+    }
+
+    /// The secrets the writ of `process` names that are stored, as environment variables.
+    fn secrets_of(&self, process: Option<u64>) -> Vec<(String, String)> {
+        let Some(process) = process else {
+            return Vec::new();
+        };
+        let view = self.kernel.view();
+        let Some(writ) = view.state().writs.of_process(process) else {
+            return Vec::new();
+        };
+        let values = self.secrets.values();
+        writ.writ
+            .secrets
+            .iter()
+            .filter_map(|name| {
+                values
+                    .get(name)
+                    .map(|value| (secrets::env_name(name), value.clone()))
+            })
+            .collect()
     }
 
     /// The cancellation of `attempt`, made the first time it is asked for: a cancel that
@@ -666,9 +707,11 @@ impl JobRunner {
             },
             end => end,
         };
+        // Nothing a worker returns is recorded before the secrets' values are replaced.
+        let redactor = self.secrets.redactor();
         match end {
             AttemptEnd::Proposal(proposal) => {
-                let proposed = Proposed {
+                let mut proposed = Proposed {
                     rewrites: proposal.rewrites,
                     artifacts: proposal
                         .artifacts
@@ -680,6 +723,10 @@ impl JobRunner {
                     max_rss_kib: proposal.usage.max_rss_kib,
                 };
                 let actor = worker_actor(name);
+                if let Err(why) = redactor.proposal(&mut proposed) {
+                    self.record_failure(actor, attempt, FailureCause::Worker, why);
+                    return false;
+                }
                 let recorded = self
                     .kernel
                     .execute_blocking(actor, Command::JobPropose { attempt, proposed });
@@ -699,7 +746,7 @@ impl JobRunner {
                         Actor::System
                     }
                 };
-                self.record_failure(actor, attempt, cause, detail);
+                self.record_failure(actor, attempt, cause, redactor.text(&detail));
                 false
             }
         }
@@ -771,6 +818,7 @@ impl JobRunner {
                     stderr_dir: &scratch.root,
                     uid: uid_number,
                     cgroup: cgroup.as_ref(),
+                    env: &plan.secrets,
                 },
                 enforcement,
             )

@@ -590,6 +590,8 @@ impl Instance {
                     stderr_dir: &runner.scratch_root,
                     uid: uid_number,
                     cgroup: cgroup.as_ref(),
+                    // An instance serves jobs given no secret.
+                    env: &[],
                 };
                 launch::launch(&class.worker, start, Enforcement::Confined)
                     .map_err(|e| e.to_string())

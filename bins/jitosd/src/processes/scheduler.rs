@@ -201,6 +201,8 @@ impl Decider {
                     process: Some(process),
                     // Who submitted it is read once the dispatch is recorded (`settled`).
                     submitter: None,
+                    // Read at launch, from the process's writ.
+                    secrets: Vec::new(),
                 })),
             ),
             Err(e) => (
