@@ -171,7 +171,7 @@ fn a_secret_reaches_only_its_jobs_and_nothing_recorded_holds_it() {
     holding(
         sandbox.path(),
         value.as_bytes(),
-        &sandbox.data_dir().to_path_buf(),
+        sandbox.data_dir(),
         &mut found,
     );
     assert!(found.is_empty(), "the value is in {found:?}");
