@@ -9,6 +9,7 @@ mod daemon;
 mod jobs;
 mod output;
 mod process;
+mod processes;
 mod root;
 mod sandbox;
 mod store;
@@ -23,6 +24,7 @@ pub use jobs::{
 };
 pub use output::{assert_failure, assert_success, stderr_text, stdout_text};
 pub use process::run_bounded;
+pub use processes::{process_summary, wait_for_process};
 pub use root::{root_or_skip, running_as_root};
 pub use sandbox::Sandbox;
 pub use store::flip_stored_byte;

@@ -7,11 +7,11 @@
 //! file grants `approver` to the group `nogroup`, which their clients run as.
 #![allow(clippy::unwrap_used)]
 
-use std::{fs, os::unix::fs::PermissionsExt, path::PathBuf, time::Duration};
+use std::{fs, os::unix::fs::PermissionsExt, path::PathBuf};
 
 use jitos_system_tests::{
-    assert_failure, assert_success, jitos_as, root_or_skip, stdout_text, wait_until, Daemon,
-    Sandbox,
+    assert_failure, assert_success, jitos_as, process_summary, root_or_skip, stdout_text,
+    wait_for_process, Daemon, Sandbox,
 };
 
 const WHY_ROOT: &str = "the approvers' clients are started with setuid";
@@ -65,27 +65,6 @@ fn submit(sandbox: &Sandbox) -> u64 {
         .unwrap()
 }
 
-fn summary(sandbox: &Sandbox, process: u64) -> serde_json::Value {
-    let out = assert_success(
-        "inspect",
-        &sandbox.jitos(&["--json", "inspect", &process.to_string()]),
-    );
-    serde_json::from_str::<serde_json::Value>(&out).unwrap()["summary"].clone()
-}
-
-fn wait_for(sandbox: &Sandbox, process: u64, status: &str) -> serde_json::Value {
-    let mut last = serde_json::Value::Null;
-    wait_until(
-        &format!("process {process} {status}"),
-        Duration::from_secs(20),
-        || {
-            last = summary(sandbox, process);
-            last["status"] == status
-        },
-    );
-    last
-}
-
 fn approve_as(sandbox: &Sandbox, uid: u32, process: u64) -> std::process::Output {
     jitos_as(sandbox, uid, &["approve", &process.to_string()])
 }
@@ -113,7 +92,7 @@ fn two_of_three_approvers_each_counted_once_across_a_restart() {
     let sandbox = Sandbox::new();
     let daemon = start(&sandbox, TWO_OF_THREE);
     let process = submit(&sandbox);
-    let waiting = wait_for(&sandbox, process, "waiting");
+    let waiting = wait_for_process(&sandbox, process, "waiting");
     assert!(
         waiting["detail"].as_str().unwrap().contains("Run `true`"),
         "{waiting}"
@@ -134,7 +113,7 @@ fn two_of_three_approvers_each_counted_once_across_a_restart() {
         &sandbox.jitos(&["approve", &process.to_string()]),
     );
     assert!(own.contains("may not approve or reject it"), "{own}");
-    assert_eq!(summary(&sandbox, process)["status"], "waiting");
+    assert_eq!(process_summary(&sandbox, process)["status"], "waiting");
     assert!(
         waiting_for(&sandbox, APPROVERS[0]).is_empty(),
         "one who approved is not asked again"
@@ -142,7 +121,7 @@ fn two_of_three_approvers_each_counted_once_across_a_restart() {
     daemon.terminate();
 
     let daemon = start(&sandbox, TWO_OF_THREE);
-    assert_eq!(summary(&sandbox, process)["status"], "waiting");
+    assert_eq!(process_summary(&sandbox, process)["status"], "waiting");
     assert_eq!(waiting_for(&sandbox, APPROVERS[1]), vec![process]);
     assert_success(
         "the second approval",
@@ -152,7 +131,7 @@ fn two_of_three_approvers_each_counted_once_across_a_restart() {
             &["approve", &process.to_string(), "--comment", "looks right"],
         ),
     );
-    wait_for(&sandbox, process, "done");
+    wait_for_process(&sandbox, process, "done");
 
     let log = assert_success(
         "log",
@@ -180,7 +159,7 @@ fn one_rejection_vetoes() {
     let sandbox = Sandbox::new();
     let _daemon = start(&sandbox, TWO_OF_THREE);
     let process = submit(&sandbox);
-    wait_for(&sandbox, process, "waiting");
+    wait_for_process(&sandbox, process, "waiting");
     assert_success("an approval", &approve_as(&sandbox, APPROVERS[0], process));
     let out = jitos_as(&sandbox, APPROVERS[2], &["reject", &process.to_string()]);
     let stderr = assert_failure("a rejection without a reason", &out);
@@ -198,7 +177,7 @@ fn one_rejection_vetoes() {
             ],
         ),
     );
-    let ended = wait_for(&sandbox, process, "failed");
+    let ended = wait_for_process(&sandbox, process, "failed");
     let why = ended["detail"].as_str().unwrap();
     assert!(
         why.contains("uid 60003 rejected it: too risky today"),

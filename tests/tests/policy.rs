@@ -5,10 +5,10 @@
 //! would change, and records nothing.
 #![allow(clippy::unwrap_used)]
 
-use std::{fs, os::unix::fs::PermissionsExt, path::PathBuf, time::Duration};
+use std::{fs, os::unix::fs::PermissionsExt, path::PathBuf};
 
 use jitos_system_tests::{
-    assert_failure, assert_success, jitos_as, root_or_skip, wait_until, Daemon, Sandbox,
+    assert_failure, assert_success, jitos_as, root_or_skip, wait_for_process, Daemon, Sandbox,
 };
 
 const APPROVER: u32 = 60001;
@@ -88,23 +88,6 @@ fn submit(sandbox: &Sandbox, goal: &str, params: &str, worker: &str) -> u64 {
     json(&out)["process"].as_u64().unwrap()
 }
 
-fn wait_for(sandbox: &Sandbox, process: u64, status: &str) -> serde_json::Value {
-    let mut last = serde_json::Value::Null;
-    wait_until(
-        &format!("process {process} {status}"),
-        Duration::from_secs(20),
-        || {
-            let out = assert_success(
-                "inspect",
-                &sandbox.jitos(&["--json", "inspect", &process.to_string()]),
-            );
-            last = json(&out)["summary"].clone();
-            last["status"] == status
-        },
-    );
-    last
-}
-
 /// The log's records of `kind`.
 fn records_of(sandbox: &Sandbox, kind: &str) -> Vec<serde_json::Value> {
     let log = json(&assert_success("log", &sandbox.jitos(&["--json", "log"])));
@@ -129,7 +112,7 @@ fn a_policy_holds_and_denies_jobs_and_simulation_lists_what_would_change() {
     let _daemon = start(&sandbox, Some(POLICY));
 
     let held = submit(&sandbox, "run", "command = \"true\"", "shell");
-    let waiting = wait_for(&sandbox, held, "waiting");
+    let waiting = wait_for_process(&sandbox, held, "waiting");
     let question = waiting["detail"].as_str().unwrap();
     assert!(
         question.contains("require 1 approval from approver")
@@ -140,10 +123,10 @@ fn a_policy_holds_and_denies_jobs_and_simulation_lists_what_would_change() {
         "approve",
         &jitos_as(&sandbox, APPROVER, &["approve", &held.to_string()]),
     );
-    wait_for(&sandbox, held, "done");
+    wait_for_process(&sandbox, held, "done");
 
     let denied = submit(&sandbox, "look", "", "noop");
-    let failed = wait_for(&sandbox, denied, "failed");
+    let failed = wait_for_process(&sandbox, denied, "failed");
     let why = failed["detail"].as_str().unwrap();
     assert!(
         why.contains("the policy denies it") && why.contains("no noop"),

@@ -5,9 +5,9 @@
 //! are searched for it.
 #![allow(clippy::unwrap_used)]
 
-use std::{fs, path::Path, time::Duration};
+use std::{fs, path::Path};
 
-use jitos_system_tests::{assert_success, wait_until, Daemon, Sandbox};
+use jitos_system_tests::{assert_success, wait_for_process, Daemon, Sandbox};
 
 const METHODS: &str = r#"
 [task.leak]
@@ -47,20 +47,6 @@ fn submit(sandbox: &Sandbox, goal: &str, params: &str, writ: Option<u64>) -> u64
     json(&assert_success("submit", &sandbox.jitos(&args)))["process"]
         .as_u64()
         .unwrap()
-}
-
-fn wait_for(sandbox: &Sandbox, process: u64, status: &str) -> serde_json::Value {
-    let mut last = serde_json::Value::Null;
-    wait_until(
-        &format!("process {process} {status}"),
-        Duration::from_secs(30),
-        || {
-            let out = sandbox.jitos_ok(&["--json", "inspect", &process.to_string()]);
-            last = json(&out)["summary"].clone();
-            last["status"] == status
-        },
-    );
-    last
 }
 
 /// Every file under `dir` whose bytes hold `needle`, but for those under `except`.
@@ -127,11 +113,11 @@ fn a_secret_reaches_only_its_jobs_and_nothing_recorded_holds_it() {
         .as_u64()
         .unwrap();
     let given = submit(&sandbox, "leak", "file = \"given.txt\"", Some(writ));
-    wait_for(&sandbox, given, "done");
+    wait_for_process(&sandbox, given, "done");
     let not_given = submit(&sandbox, "leak", "file = \"not-given.txt\"", None);
-    wait_for(&sandbox, not_given, "done");
+    wait_for_process(&sandbox, not_given, "done");
     let failing = submit(&sandbox, "leak_and_fail", "", Some(writ));
-    wait_for(&sandbox, failing, "failed");
+    wait_for_process(&sandbox, failing, "failed");
 
     let checkout = sandbox.path().join("checkout");
     assert_success(

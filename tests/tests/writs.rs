@@ -9,8 +9,8 @@
 use std::{fs, os::unix::fs::PermissionsExt, path::PathBuf, time::Duration};
 
 use jitos_system_tests::{
-    assert_failure, assert_success, grant_nobody, jitos_as, root_or_skip, stdout_text, wait_until,
-    Daemon, Sandbox, NOBODY,
+    assert_failure, assert_success, grant_nobody, jitos_as, root_or_skip, stdout_text,
+    wait_for_process, wait_until, Daemon, Sandbox, NOBODY,
 };
 
 const WHY_ROOT: &str = "a second user's client is started with setuid";
@@ -69,23 +69,6 @@ fn issue(sandbox: &Sandbox, args: &[&str]) -> u64 {
     let mut all = vec!["writ", "issue"];
     all.extend_from_slice(args);
     ok_json(sandbox, &all)["id"].as_u64().unwrap()
-}
-
-fn process_status(sandbox: &Sandbox, process: u64) -> serde_json::Value {
-    ok_json(sandbox, &["inspect", &process.to_string()])["summary"].clone()
-}
-
-fn wait_for_status(sandbox: &Sandbox, process: u64, status: &str) -> serde_json::Value {
-    let mut last = serde_json::Value::Null;
-    wait_until(
-        &format!("process {process} {status}"),
-        Duration::from_secs(30),
-        || {
-            last = process_status(sandbox, process);
-            last["status"] == status
-        },
-    );
-    last
 }
 
 fn writ_of(sandbox: &Sandbox, id: u64) -> serde_json::Value {
@@ -241,7 +224,7 @@ fn a_process_is_charged_per_dispatch_and_stopped_by_its_writs_budget() {
     );
     let process = submitted["process"].as_u64().unwrap();
     let own = submitted["writ"].as_u64().unwrap();
-    let ended = wait_for_status(&sandbox, process, "failed");
+    let ended = wait_for_process(&sandbox, process, "failed");
     let why = ended["detail"].as_str().unwrap();
     assert!(
         why.contains("may not run") && why.contains("budget is spent") && why.contains("jobs"),
@@ -339,7 +322,7 @@ fn revoking_a_writ_stops_its_running_job() {
         "revoke",
         &sandbox.jitos(&["writ", "revoke", &writ.to_string(), "--reason", "stop it"]),
     );
-    let ended = wait_for_status(&sandbox, process, "failed");
+    let ended = wait_for_process(&sandbox, process, "failed");
     let why = ended["detail"].as_str().unwrap();
     assert!(
         why.contains("was revoked") && why.contains("stop it"),
