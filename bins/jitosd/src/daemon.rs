@@ -174,7 +174,9 @@ impl Daemon {
             .unwrap_or_else(|_| config.data_dir.clone());
         let tag = blake3::hash(data_dir.as_os_str().as_encoded_bytes()).to_hex();
         let dirs = RunnerDirs::in_tmp(&std::env::temp_dir(), &tag[..16]);
-        let secrets = Arc::new(SecretStore::open(&config.data_dir).map_err(DaemonError::Secrets)?);
+        let secrets = Arc::new(
+            SecretStore::open(&config.data_dir, config.read_only).map_err(DaemonError::Secrets)?,
+        );
         let jobs = JobRunner::new(
             service.handle(),
             config.workers.clone(),

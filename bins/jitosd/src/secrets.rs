@@ -14,7 +14,7 @@ use std::{
 
 use jitos_kernel::Proposed;
 use jitos_tree::{ATTR_BLOB, ATTR_SIZE};
-use jitos_warp::{BlobRef, Op, Value};
+use jitos_warp::{BlobRef, Expect, NodeId, Op, Value};
 
 use crate::reply::lock;
 
@@ -70,41 +70,68 @@ pub enum SecretError {
 /// The secrets, on disk and in memory (the scanner needs every value at every end).
 pub struct SecretStore {
     dir: PathBuf,
+    /// Held through an add or a remove, so two at once do not lose one; the values are
+    /// swapped under their own lock only briefly, as every launch reads them.
+    changes: Mutex<()>,
     values: Mutex<Arc<BTreeMap<String, String>>>,
 }
 
 impl SecretStore {
-    /// The store in `data_dir`, made (0700) if missing, with every secret read.
-    pub fn open(data_dir: &Path) -> Result<SecretStore, SecretError> {
+    /// The store in `data_dir`, made (0700) if missing unless `read_only`, with every
+    /// secret read. A file that is not a secret's (a bad name, not text, a directory) is
+    /// left alone with a warning; one an interrupted add left half-written is removed.
+    pub fn open(data_dir: &Path, read_only: bool) -> Result<SecretStore, SecretError> {
         let dir = data_dir.join(SECRETS_DIR);
         let io = |source| SecretError::Io {
             path: dir.clone(),
             source,
         };
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&dir)
-            .map_err(io)?;
         let mut values = BTreeMap::new();
-        for entry in std::fs::read_dir(&dir).map_err(io)? {
-            let entry = entry.map_err(io)?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            // Half-written files of an interrupted add.
-            if name.starts_with('.') {
-                continue;
+        if !read_only {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&dir)
+                .map_err(io)?;
+        }
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if read_only && e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(SecretStore::of(dir, values))
             }
-            let value =
-                std::fs::read_to_string(entry.path()).map_err(|source| SecretError::Io {
-                    path: entry.path(),
+            Err(e) => return Err(io(e)),
+        };
+        for entry in entries {
+            let path = entry.map_err(io)?.path();
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if name.starts_with('.') && name.ends_with(".new") && !read_only {
+                std::fs::remove_file(&path).map_err(|source| SecretError::Io {
+                    path: path.clone(),
                     source,
                 })?;
+                continue;
+            }
+            let value = match (check_name(&name), std::fs::read_to_string(&path)) {
+                (Ok(()), Ok(value)) if check_value(&name, &value).is_ok() => value,
+                _ => {
+                    tracing::warn!(path = %path.display(), "not a secret's file: left alone");
+                    continue;
+                }
+            };
             values.insert(name, value);
         }
-        Ok(SecretStore {
+        Ok(SecretStore::of(dir, values))
+    }
+
+    fn of(dir: PathBuf, values: BTreeMap<String, String>) -> SecretStore {
+        SecretStore {
             dir,
+            changes: Mutex::new(()),
             values: Mutex::new(Arc::new(values)),
-        })
+        }
     }
 
     /// Every secret, by name.
@@ -117,11 +144,18 @@ impl SecretStore {
     pub fn add(&self, name: &str, value: &str) -> Result<(), SecretError> {
         check_name(name)?;
         check_value(name, value)?;
-        // Held to the end, so that two changes at once do not lose one.
-        let mut held = lock(&self.values);
-        let values = Arc::clone(&held);
+        let _changing = lock(&self.changes);
+        let values = self.values();
         if !values.contains_key(name) && values.len() >= SECRETS_MAX {
             return Err(SecretError::TooMany);
+        }
+        if let Some(other) = values
+            .keys()
+            .find(|other| *other != name && env_name(other) == env_name(name))
+        {
+            return Err(SecretError::BadName {
+                name: format!("{name} (its variable {} is {other}'s)", env_name(name)),
+            });
         }
         let path = self.dir.join(name);
         let staged = self.dir.join(format!(".{name}.new"));
@@ -143,15 +177,15 @@ impl SecretStore {
         sync_dir(&self.dir).map_err(io)?;
         let mut values = (*values).clone();
         values.insert(name.to_owned(), value.to_owned());
-        *held = Arc::new(values);
+        *lock(&self.values) = Arc::new(values);
         Ok(())
     }
 
     /// Removes secret `name`.
     pub fn remove(&self, name: &str) -> Result<(), SecretError> {
         check_name(name)?;
-        let mut held = lock(&self.values);
-        let values = Arc::clone(&held);
+        let _changing = lock(&self.changes);
+        let values = self.values();
         if !values.contains_key(name) {
             return Err(SecretError::Unknown {
                 name: name.to_owned(),
@@ -163,15 +197,20 @@ impl SecretStore {
             .map_err(|source| SecretError::Io { path, source })?;
         let mut values = (*values).clone();
         values.remove(name);
-        *held = Arc::new(values);
+        *lock(&self.values) = Arc::new(values);
         Ok(())
     }
 
-    /// What scans a worker's output for the secrets stored now.
-    pub fn redactor(&self) -> Redactor {
-        Redactor {
-            values: self.values(),
-        }
+    /// What scans a worker's output for the secrets stored now and those in `given`
+    /// (name, value: what the job was given, which may have been replaced since).
+    pub fn redactor(&self, given: &[(String, String)]) -> Redactor {
+        let stored = self.values();
+        Redactor::new(
+            stored
+                .iter()
+                .map(|(name, value)| (name.clone(), value.clone()))
+                .chain(given.iter().cloned()),
+        )
     }
 }
 
@@ -226,39 +265,107 @@ pub fn env_name(name: &str) -> String {
     format!("JITOS_SECRET_{tail}")
 }
 
-/// Replaces every registered secret's value in what a worker returns.
+/// The shortest piece of a secret replaced where a buffer was cut (a tail, a log kept
+/// from its newest line): a shorter one is too likely to be something else.
+pub const EDGE_BYTES_MIN: usize = SECRET_BYTES_MIN;
+
+/// Replaces every secret's value in what a worker returns: each whole value, longest
+/// first in one pass (so a secret inside another goes with it), and the piece of one a
+/// cut left at either end of a buffer.
 pub struct Redactor {
-    values: Arc<BTreeMap<String, String>>,
+    /// Names and values, longest value first.
+    secrets: Vec<(String, Vec<u8>)>,
+    /// Finds all the values at once, leftmost and longest.
+    finder: Option<aho_corasick::AhoCorasick>,
 }
 
 impl Redactor {
-    /// `bytes` with each secret's value replaced by `[secret:NAME]`.
+    /// A redactor of `secrets` (name, value).
+    pub fn new(secrets: impl IntoIterator<Item = (String, String)>) -> Redactor {
+        let mut secrets: Vec<(String, Vec<u8>)> = secrets
+            .into_iter()
+            .filter(|(_, value)| !value.is_empty())
+            .map(|(name, value)| (name, value.into_bytes()))
+            .collect();
+        secrets.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then_with(|| a.0.cmp(&b.0)));
+        secrets.dedup_by(|a, b| a.1 == b.1);
+        let finder = aho_corasick::AhoCorasick::builder()
+            .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+            .build(secrets.iter().map(|(_, value)| value))
+            .ok();
+        Redactor { secrets, finder }
+    }
+
+    /// `bytes` with each secret's value, and a piece of one at either end, replaced by
+    /// `[secret:NAME]`.
     pub fn bytes<'a>(&self, bytes: &'a [u8]) -> Cow<'a, [u8]> {
-        let mut out = Cow::Borrowed(bytes);
-        for (name, value) in self.values.iter() {
-            if let Some(replaced) = replace_all(&out, value.as_bytes(), name) {
-                out = Cow::Owned(replaced);
+        let mut out = match &self.finder {
+            Some(finder) if finder.is_match(bytes) => {
+                let marks: Vec<String> = self
+                    .secrets
+                    .iter()
+                    .map(|(name, _)| format!("[secret:{name}]"))
+                    .collect();
+                Cow::Owned(finder.replace_all_bytes(bytes, &marks))
             }
+            _ => Cow::Borrowed(bytes),
+        };
+        if let Some(cut) = self.edges(&out) {
+            out = Cow::Owned(cut);
         }
         out
     }
 
+    /// `bytes` with the longest piece of a secret at its start (a value's end) and at its
+    /// end (a value's start) replaced, if either is at least [`EDGE_BYTES_MIN`] long.
+    fn edges(&self, bytes: &[u8]) -> Option<Vec<u8>> {
+        let head = self.longest(|value| {
+            (EDGE_BYTES_MIN..value.len().min(bytes.len() + 1))
+                .rev()
+                .find(|&k| bytes.starts_with(&value[value.len() - k..]))
+        });
+        let tail = self.longest(|value| {
+            (EDGE_BYTES_MIN..value.len().min(bytes.len() + 1))
+                .rev()
+                .find(|&k| bytes.ends_with(&value[..k]))
+        });
+        if head.is_none() && tail.is_none() {
+            return None;
+        }
+        let (head_len, head_mark) = head.map_or((0, String::new()), |(k, n)| (k, mark(n)));
+        let (tail_len, tail_mark) = tail.map_or((0, String::new()), |(k, n)| (k, mark(n)));
+        let middle = bytes.get(head_len..bytes.len().saturating_sub(tail_len).max(head_len))?;
+        let mut out = head_mark.into_bytes();
+        out.extend_from_slice(middle);
+        out.extend_from_slice(tail_mark.as_bytes());
+        Some(out)
+    }
+
+    /// The longest overlap `overlap` finds with any secret, and that secret's name.
+    fn longest(&self, overlap: impl Fn(&[u8]) -> Option<usize>) -> Option<(usize, &str)> {
+        self.secrets
+            .iter()
+            .filter_map(|(name, value)| overlap(value).map(|k| (k, name.as_str())))
+            .max_by_key(|(k, _)| *k)
+    }
+
     /// `text` with each secret's value replaced.
     pub fn text(&self, text: &str) -> String {
-        // Replacing whole UTF-8 values with ASCII keeps the text UTF-8.
         String::from_utf8_lossy(&self.bytes(text.as_bytes())).into_owned()
     }
 
-    /// Whether `text` holds a secret's value.
+    /// Whether `text` holds a secret's value (whole).
     pub fn finds(&self, text: &str) -> bool {
-        matches!(self.bytes(text.as_bytes()), Cow::Owned(_))
+        self.finder
+            .as_ref()
+            .is_some_and(|finder| finder.is_match(text.as_bytes()))
     }
 
     /// A proposal with every secret replaced: in its artifacts (whose references in the
     /// rewrites follow them to their new contents, and the files' sizes with them) and in
-    /// the values of its rewrites. A secret in a node id, an attribute's name or an edge's
-    /// label cannot be replaced without changing what the rewrite means: the proposal is
-    /// refused, naming no value.
+    /// the values of its rewrites and their preconditions. A secret in a node id, a kind,
+    /// an attribute's name, a map's key or an edge's label cannot be replaced without
+    /// changing what the rewrite means: the proposal is refused, naming no value.
     pub fn proposal(&self, proposed: &mut Proposed) -> Result<(), String> {
         let mut moved = Moved::new();
         for (name, bytes) in &mut proposed.artifacts {
@@ -270,57 +377,93 @@ impl Redactor {
             }
         }
         for rewrite in &mut proposed.rewrites {
-            // The files whose content moved, and their new sizes.
-            let mut resized: BTreeMap<String, u64> = BTreeMap::new();
+            // The files whose content moved, their new sizes, and whether the rewrite
+            // gives each a size of its own.
+            let mut resized: BTreeMap<String, (u64, bool)> = BTreeMap::new();
             for op in &mut rewrite.ops {
-                if let Some((node, size)) = self.op(op, &moved)? {
-                    resized.insert(node, size);
+                if let Some((node, size, sized)) = self.op(op, &moved)? {
+                    resized.insert(node, (size, sized));
                 }
             }
             for op in &mut rewrite.ops {
-                resize(op, &resized);
+                resize(op, &mut resized);
+            }
+            for (node, (size, sized)) in resized {
+                let (false, Ok(node), Ok(size)) = (sized, NodeId::new(&node), i64::try_from(size))
+                else {
+                    continue;
+                };
+                rewrite.ops.push(Op::SetAttr {
+                    node,
+                    key: ATTR_SIZE.to_owned(),
+                    value: Value::Int(size),
+                });
+            }
+            for expect in &mut rewrite.expect {
+                self.expect(expect, &moved)?;
             }
         }
         Ok(())
     }
 
-    /// Replaces the secrets in `op`'s values; the node and new size of a file whose blob
-    /// moved, if it sets one.
-    fn op(&self, op: &mut Op, moved: &Moved) -> Result<Option<(String, u64)>, String> {
-        let names_one = |text: &str| self.finds(text);
+    /// Replaces the secrets in `op`'s values; for a file whose blob moved, its node, its
+    /// new size and whether `op` gives its size too.
+    fn op(&self, op: &mut Op, moved: &Moved) -> Result<Option<(String, u64, bool)>, String> {
+        let refuse = |texts: &[&str]| match texts.iter().any(|text| self.finds(text)) {
+            true => Err(refusal()),
+            false => Ok(()),
+        };
         let mut resized = None;
         match op {
             Op::AddNode { id, kind, attrs } => {
-                if names_one(id.as_str()) || names_one(kind) || attrs.keys().any(|k| names_one(k)) {
-                    return Err(refusal());
+                refuse(&[id.as_str(), kind])?;
+                for key in attrs.keys() {
+                    refuse(&[key])?;
                 }
                 if let Some(Value::Blob(blob)) = attrs.get(ATTR_BLOB) {
-                    resized = moved
-                        .get(blob)
-                        .map(|(_, size)| (id.as_str().to_owned(), *size));
+                    resized = moved.get(blob).map(|(_, size)| {
+                        (id.as_str().to_owned(), *size, attrs.contains_key(ATTR_SIZE))
+                    });
                 }
                 for value in attrs.values_mut() {
                     self.value(value, moved)?;
                 }
             }
             Op::SetAttr { node, key, value } => {
-                if names_one(node.as_str()) || names_one(key) {
-                    return Err(refusal());
-                }
+                refuse(&[node.as_str(), key])?;
                 if let (ATTR_BLOB, Value::Blob(blob)) = (key.as_str(), &*value) {
                     resized = moved
                         .get(blob)
-                        .map(|(_, size)| (node.as_str().to_owned(), *size));
+                        .map(|(_, size)| (node.as_str().to_owned(), *size, false));
                 }
                 self.value(value, moved)?;
             }
-            other => {
-                if names_one(&format!("{other:?}")) {
-                    return Err(refusal());
-                }
+            Op::RemoveNode { id, .. } => refuse(&[id.as_str()])?,
+            Op::RemoveAttr { node, key } => refuse(&[node.as_str(), key])?,
+            Op::AddEdge { from, to, label } | Op::RemoveEdge { from, to, label } => {
+                refuse(&[from.as_str(), to.as_str(), label])?
             }
         }
         Ok(resized)
+    }
+
+    fn expect(&self, expect: &mut Expect, moved: &Moved) -> Result<(), String> {
+        let refuse = |texts: &[&str]| match texts.iter().any(|text| self.finds(text)) {
+            true => Err(refusal()),
+            false => Ok(()),
+        };
+        match expect {
+            Expect::NodeExists { node } | Expect::NodeAbsent { node } => refuse(&[node.as_str()]),
+            Expect::NodeVersion { node, .. } => refuse(&[node.as_str()]),
+            Expect::AttrAbsent { node, key } => refuse(&[node.as_str(), key]),
+            Expect::AttrEquals { node, key, value } => {
+                refuse(&[node.as_str(), key])?;
+                self.value(value, moved)
+            }
+            Expect::EdgeExists { from, to, label } | Expect::EdgeAbsent { from, to, label } => {
+                refuse(&[from.as_str(), to.as_str(), label])
+            }
+        }
     }
 
     fn value(&self, value: &mut Value, moved: &Moved) -> Result<(), String> {
@@ -351,59 +494,34 @@ impl Redactor {
     }
 }
 
+fn mark(name: &str) -> String {
+    format!("[secret:{name}]")
+}
+
 /// Artifacts whose contents changed: their old reference, and their new one and size.
 type Moved = BTreeMap<BlobRef, (BlobRef, u64)>;
 
-/// Sets the size of each file in `resized` that `op` gives a size.
-fn resize(op: &mut Op, resized: &BTreeMap<String, u64>) {
-    let size_of = |node: &str| resized.get(node).and_then(|size| i64::try_from(*size).ok());
-    match op {
-        Op::AddNode { id, attrs, .. } => {
-            if let (Some(size), Some(value)) = (size_of(id.as_str()), attrs.get_mut(ATTR_SIZE)) {
-                *value = Value::Int(size);
-            }
+/// Sets the size of each file in `resized` that `op` gives a size, and notes it given.
+fn resize(op: &mut Op, resized: &mut BTreeMap<String, (u64, bool)>) {
+    let (node, value) = match op {
+        Op::AddNode { id, attrs, .. } => (id.as_str(), attrs.get_mut(ATTR_SIZE)),
+        Op::SetAttr { node, key, value } if key == ATTR_SIZE => (node.as_str(), Some(value)),
+        _ => return,
+    };
+    if let (Some((size, sized)), Some(value)) = (resized.get_mut(node), value) {
+        if let Ok(size) = i64::try_from(*size) {
+            *value = Value::Int(size);
+            *sized = true;
         }
-        Op::SetAttr { node, key, value } if key == ATTR_SIZE => {
-            if let Some(size) = size_of(node.as_str()) {
-                *value = Value::Int(size);
-            }
-        }
-        _ => {}
     }
 }
 
 fn refusal() -> String {
-    "its proposal holds a secret's value where it cannot be replaced (a node id, an attribute's name or an edge's label)".to_owned()
+    "its proposal holds a secret's value where it cannot be replaced (a node id, a kind, an attribute's or a map's key, or an edge's label)".to_owned()
 }
 
 fn blob_ref(bytes: &[u8]) -> BlobRef {
     BlobRef(jitos_ledger::blob_hash(bytes).0)
-}
-
-/// `haystack` with every `needle` replaced by `[secret:NAME]`, if it holds any.
-fn replace_all(haystack: &[u8], needle: &[u8], name: &str) -> Option<Vec<u8>> {
-    let first = find(haystack, needle)?;
-    let mark = format!("[secret:{name}]");
-    let mut out = Vec::with_capacity(haystack.len());
-    out.extend_from_slice(&haystack[..first]);
-    out.extend_from_slice(mark.as_bytes());
-    let mut rest = &haystack[first + needle.len()..];
-    while let Some(at) = find(rest, needle) {
-        out.extend_from_slice(&rest[..at]);
-        out.extend_from_slice(mark.as_bytes());
-        rest = &rest[at + needle.len()..];
-    }
-    out.extend_from_slice(rest);
-    Some(out)
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() || needle.len() > haystack.len() {
-        return None;
-    }
-    haystack
-        .windows(needle.len())
-        .position(|window| window == needle)
 }
 
 #[cfg(test)]
@@ -415,9 +533,9 @@ mod tests {
     #[test]
     fn values_are_replaced_wherever_they_occur() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SecretStore::open(dir.path()).unwrap();
+        let store = SecretStore::open(dir.path(), false).unwrap();
         store.add("TOKEN", "hunter2-hunter2").unwrap();
-        let redactor = store.redactor();
+        let redactor = store.redactor(&[]);
         assert_eq!(
             redactor.text("a hunter2-hunter2 b hunter2-hunter2"),
             "a [secret:TOKEN] b [secret:TOKEN]"
@@ -431,10 +549,92 @@ mod tests {
             store.add("SHORT", "tiny"),
             Err(SecretError::BadValue { .. })
         ));
-        let reopened = SecretStore::open(dir.path()).unwrap();
+        let reopened = SecretStore::open(dir.path(), false).unwrap();
         assert_eq!(reopened.values().get("TOKEN").unwrap(), "hunter2-hunter2");
         reopened.remove("TOKEN").unwrap();
-        assert!(SecretStore::open(dir.path()).unwrap().values().is_empty());
+        assert!(SecretStore::open(dir.path(), false)
+            .unwrap()
+            .values()
+            .is_empty());
         assert_eq!(env_name("api.key-2"), "JITOS_SECRET_API_KEY_2");
+    }
+
+    // Goal: a secret inside another goes with it, pieces at a cut are replaced, and a
+    // file whose content was replaced gets its new size even when only its blob was set.
+    #[test]
+    fn longest_first_pieces_at_cuts_and_sizes_follow() {
+        let redactor = Redactor::new([
+            ("SHORT".to_owned(), "abcdefgh".to_owned()),
+            ("LONG".to_owned(), "xxabcdefghyy".to_owned()),
+        ]);
+        assert_eq!(
+            redactor.text("1 xxabcdefghyy 2 abcdefgh"),
+            "1 [secret:LONG] 2 [secret:SHORT]"
+        );
+        // A tail that starts inside a value, and an output cut inside another.
+        assert_eq!(redactor.text("cdefghyy then"), "[secret:LONG] then");
+        assert_eq!(redactor.text("then xxabcdef"), "then [secret:LONG]");
+        assert_eq!(redactor.text("ghyy is short"), "ghyy is short");
+
+        let file = NodeId::new("file:a.txt").unwrap();
+        let written = b"token abcdefgh\n".to_vec();
+        let before = blob_ref(&written);
+        let mut proposed = Proposed {
+            rewrites: vec![jitos_warp::Rewrite {
+                ops: vec![Op::SetAttr {
+                    node: file.clone(),
+                    key: ATTR_BLOB.to_owned(),
+                    value: Value::Blob(before),
+                }],
+                expect: vec![Expect::AttrEquals {
+                    node: file.clone(),
+                    key: "note".to_owned(),
+                    value: Value::Str("was abcdefgh".to_owned()),
+                }],
+            }],
+            artifacts: vec![("a.txt".to_owned(), written)],
+            exit_status: 0,
+            cpu_ms: 0,
+            max_rss_kib: 0,
+        };
+        redactor.proposal(&mut proposed).unwrap();
+        let after = &proposed.artifacts[0].1;
+        assert_eq!(after.as_slice(), b"token [secret:SHORT]\n");
+        let ops = &proposed.rewrites[0].ops;
+        assert_eq!(
+            ops[0],
+            Op::SetAttr {
+                node: file.clone(),
+                key: ATTR_BLOB.to_owned(),
+                value: Value::Blob(blob_ref(after)),
+            }
+        );
+        assert_eq!(
+            ops[1],
+            Op::SetAttr {
+                node: file.clone(),
+                key: ATTR_SIZE.to_owned(),
+                value: Value::Int(after.len() as i64),
+            }
+        );
+        assert!(matches!(
+            &proposed.rewrites[0].expect[0],
+            Expect::AttrEquals { value: Value::Str(v), .. } if v == "was [secret:SHORT]"
+        ));
+        let mut in_a_label = Proposed {
+            rewrites: vec![jitos_warp::Rewrite {
+                ops: vec![Op::AddEdge {
+                    from: file.clone(),
+                    to: file,
+                    label: "abcdefgh".to_owned(),
+                }],
+                expect: Vec::new(),
+            }],
+            artifacts: Vec::new(),
+            exit_status: 0,
+            cpu_ms: 0,
+            max_rss_kib: 0,
+        };
+        assert!(redactor.proposal(&mut in_a_label).is_err());
     }
 }

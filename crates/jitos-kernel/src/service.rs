@@ -38,6 +38,8 @@ const QUEUE_MAX: usize = 4096;
 /// under one fsync, so a lone writer never waits (its groups hold one command) and a
 /// crowd fills each synced write instead of splitting across several.
 const GATHER_WAIT_MAX: Duration = Duration::from_micros(100);
+/// The longest a stopping writer waits for a snapshot being encoded, to store it.
+const SNAPSHOT_FINISH_WAIT: Duration = Duration::from_secs(10);
 
 /// Committed records kept for followers that fall behind before they must re-read the
 /// ledger.
@@ -321,23 +323,16 @@ impl Writer {
                 }
             }
             match other {
-                Some(Job::Stop) => return,
+                Some(Job::Stop) => {
+                    self.finish_snapshot();
+                    return;
+                }
                 Some(Job::StoreSnapshot {
                     seq,
                     digest,
                     bytes,
                     reply,
-                }) => {
-                    let stored = self.kernel.store_snapshot(seq, digest, &bytes);
-                    if let Err(error) = &stored {
-                        tracing::warn!(%error, seq, "a snapshot could not be stored");
-                    }
-                    self.snapshotting.store(false, Ordering::Release);
-                    self.publish();
-                    if let Some(reply) = reply {
-                        let _ = reply.send(stored);
-                    }
-                }
+                }) => self.store_snapshot(seq, digest, &bytes, reply),
                 Some(Job::DeleteBlobs {
                     blobs,
                     scanned,
@@ -422,6 +417,43 @@ impl Writer {
         for record in self.kernel.take_committed() {
             // No follower listening is not an error.
             let _ = self.committed.send(Arc::new(record));
+        }
+    }
+
+    fn store_snapshot(
+        &mut self,
+        seq: u64,
+        digest: StateDigest,
+        bytes: &[u8],
+        reply: Option<oneshot::Sender<Result<SnapshotMeta, KernelError>>>,
+    ) {
+        let stored = self.kernel.store_snapshot(seq, digest, bytes);
+        if let Err(error) = &stored {
+            tracing::warn!(%error, seq, "a snapshot could not be stored");
+        }
+        self.snapshotting.store(false, Ordering::Release);
+        self.publish();
+        if let Some(reply) = reply {
+            let _ = reply.send(stored);
+        }
+    }
+
+    /// Before the writer stops: waits (a bounded time) for a snapshot being encoded in the
+    /// background and stores it, so a shutdown right after the records it was due at does
+    /// not lose it. Other work that comes meanwhile is dropped, as after a stop.
+    fn finish_snapshot(&mut self) {
+        let until = Instant::now() + SNAPSHOT_FINISH_WAIT;
+        while self.snapshotting.load(Ordering::Acquire) && Instant::now() < until {
+            match self.queue.try_recv() {
+                Ok(Job::StoreSnapshot {
+                    seq,
+                    digest,
+                    bytes,
+                    reply,
+                }) => self.store_snapshot(seq, digest, &bytes, reply),
+                Ok(_) => {}
+                Err(_) => thread::sleep(Duration::from_millis(1)),
+            }
         }
     }
 

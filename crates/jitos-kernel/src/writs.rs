@@ -154,8 +154,8 @@ pub enum WritRefusal {
     },
 }
 
-/// The most writs the state holds at once (in force, or bound to a live process): a bound
-/// on what delegation can make the writer keep.
+/// The most writs not issued for a process that the state holds at once: a bound on what
+/// delegation can make the writer keep (a process's writ is bounded by the processes).
 pub const WRITS_HELD_MAX: usize = 10_000;
 
 /// The cost of one dispatch: one job and its deadline, in whole seconds rounded up.
@@ -298,7 +298,15 @@ impl Writs {
         let key = self.key.as_ref().ok_or(WritRefusal::NoKey)?;
         key.verify(&issue.writ, &issue.signature)
             .map_err(|_| WritRefusal::BadSignature)?;
-        if self.live.len() >= WRITS_HELD_MAX {
+        // Writs that ended go first, so ended ones never crowd out a new one; a process's
+        // writ is bounded by the live processes and not counted.
+        self.prune(time_ms);
+        let held = self
+            .live
+            .values()
+            .filter(|w| w.for_process.is_none())
+            .count();
+        if issue.for_process.is_none() && held >= WRITS_HELD_MAX {
             return Err(WritRefusal::TooMany);
         }
         if issuer.is_some_and(|uid| uid != issue.writ.issuer.uid) {

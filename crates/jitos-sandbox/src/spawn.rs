@@ -59,7 +59,6 @@ pub enum Stdio {
 
 /// What to start, besides its confinement: the program, its arguments, where and as whom
 /// it runs, its standard streams, and descriptors handed over at fixed numbers.
-#[derive(Debug)]
 pub struct Spawn {
     program: PathBuf,
     args: Vec<OsString>,
@@ -71,6 +70,29 @@ pub struct Spawn {
     cgroups: Vec<OwnedFd>,
     /// Variables added to its environment, as `NAME=VALUE`.
     env: Vec<OsString>,
+}
+
+/// Its environment's values are left out: they may be secrets.
+impl std::fmt::Debug for Spawn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let env: Vec<String> = self
+            .env
+            .iter()
+            .map(|pair| {
+                let pair = pair.to_string_lossy();
+                pair.split('=').next().unwrap_or_default().to_owned()
+            })
+            .collect();
+        f.debug_struct("Spawn")
+            .field("program", &self.program)
+            .field("args", &self.args)
+            .field("cwd", &self.cwd)
+            .field("uid", &self.uid)
+            .field("stdio", &self.stdio)
+            .field("handed", &self.handed)
+            .field("env", &env)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Spawn {

@@ -27,6 +27,7 @@ use nix::{
 };
 
 use super::launch::Launched;
+use crate::secrets::{Redactor, SECRET_BYTES_MAX};
 
 /// How often a waiting attempt looks at its cancel flag.
 const CANCEL_CHECK_EVERY: Duration = Duration::from_millis(50);
@@ -120,7 +121,14 @@ fn failed(cause: FailureCause, detail: impl Into<String>) -> AttemptEnd {
 
 /// Runs `job` on the launched worker until it ends or `deadline` passes, then kills and
 /// reaps the worker's process group. Its stderr is read for failure details.
-pub fn drive(launched: Launched, job: Job, deadline: Instant, cancel: &AtomicBool) -> AttemptEnd {
+/// `redactor` replaces secrets in its stderr's tail before the tail is cut.
+pub fn drive(
+    launched: Launched,
+    job: Job,
+    deadline: Instant,
+    cancel: &AtomicBool,
+    redactor: &Redactor,
+) -> AttemptEnd {
     let Launched {
         mut child,
         channel,
@@ -131,7 +139,7 @@ pub fn drive(launched: Launched, job: Job, deadline: Instant, cancel: &AtomicBoo
         .and_then(|mut talk| run_job(&mut talk, job, deadline, cancel, &mut log));
     let crashed = matches!(end, Err((FailureCause::Crashed, _)));
     let status = kill_and_reap(&mut child, crashed);
-    attempt_end(end, log, status, &stderr, 0)
+    attempt_end(end, log, status, &stderr, 0, redactor)
 }
 
 /// The attempt's end from its conversation's: a proposal with the worker's log added as
@@ -143,6 +151,7 @@ pub(super) fn attempt_end(
     status: Option<ExitStatus>,
     stderr: &std::fs::File,
     stderr_from: u64,
+    redactor: &Redactor,
 ) -> AttemptEnd {
     match end {
         Ok(mut proposal) => {
@@ -166,7 +175,7 @@ pub(super) fn attempt_end(
                     format!("; its {what} ends with: {tail}")
                 }
             };
-            let stderr = quoted("stderr", stderr_tail(stderr, stderr_from));
+            let stderr = quoted("stderr", stderr_tail(stderr, stderr_from, redactor));
             let logged = quoted("log", log.tail());
             failed(cause, format!("{detail}{exit}{logged}{stderr}"))
         }
@@ -372,12 +381,21 @@ pub(super) fn kill_and_reap(child: &mut Process, settle: bool) -> Option<ExitSta
 /// The last [`STDERR_TAIL_BYTES`] of what the worker wrote to stderr from offset `from`
 /// on (a warm instance's earlier jobs wrote before it), read from where they are,
 /// however much it wrote.
-fn stderr_tail(stderr: &std::fs::File, from: u64) -> String {
+///
+/// Secrets are replaced in a longer stretch first, the longest a secret may be more, so
+/// that the cut never leaves part of one.
+fn stderr_tail(stderr: &std::fs::File, from: u64, redactor: &Redactor) -> String {
     use std::os::unix::fs::FileExt;
     let len = stderr.metadata().map(|m| m.len()).unwrap_or(0);
-    let start = len.saturating_sub(STDERR_TAIL_BYTES as u64).max(from);
+    let read_back = (STDERR_TAIL_BYTES + SECRET_BYTES_MAX) as u64;
+    let start = len.saturating_sub(read_back).max(from);
     let mut bytes = vec![0u8; usize::try_from(len.saturating_sub(start)).unwrap_or(0)];
     let read = stderr.read_at(&mut bytes, start).unwrap_or(0);
     bytes.truncate(read);
-    String::from_utf8_lossy(&bytes).trim().to_owned()
+    let text = redactor.text(&String::from_utf8_lossy(&bytes));
+    let mut cut = text.len().saturating_sub(STDERR_TAIL_BYTES);
+    while !text.is_char_boundary(cut) {
+        cut += 1;
+    }
+    text[cut..].trim().to_owned()
 }

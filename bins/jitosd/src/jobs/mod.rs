@@ -124,8 +124,8 @@ pub(crate) struct AttemptPlan {
     /// The uid of the local user who submitted the job's process or ran the job: whose
     /// warm instances may serve it (none: it runs in a process of its own).
     pub submitter: Option<u32>,
-    /// The secrets its process's writ names, as the environment variables it gets them
-    /// in (filled in at launch; a job given secrets runs in a process of its own).
+    /// The secrets its process's writ names, by name, with their values (filled in at
+    /// launch; a job given secrets runs in a process of its own).
     pub secrets: Vec<(String, String)>,
 }
 
@@ -604,7 +604,7 @@ impl JobRunner {
             .map_err(|back| Box::new(back.plan))
     }
 
-    /// The secrets the writ of `process` names that are stored, as environment variables.
+    /// The secrets the writ of `process` names that are stored, by name.
     fn secrets_of(&self, process: Option<u64>) -> Vec<(String, String)> {
         let Some(process) = process else {
             return Vec::new();
@@ -613,15 +613,15 @@ impl JobRunner {
         let Some(writ) = view.state().writs.of_process(process) else {
             return Vec::new();
         };
+        // Most writs name none: the store is not asked.
+        if writ.writ.secrets.is_empty() {
+            return Vec::new();
+        }
         let values = self.secrets.values();
         writ.writ
             .secrets
             .iter()
-            .filter_map(|name| {
-                values
-                    .get(name)
-                    .map(|value| (secrets::env_name(name), value.clone()))
-            })
+            .filter_map(|name| values.get(name).map(|value| (name.clone(), value.clone())))
             .collect()
     }
 
@@ -708,7 +708,7 @@ impl JobRunner {
             end => end,
         };
         // Nothing a worker returns is recorded before the secrets' values are replaced.
-        let redactor = self.secrets.redactor();
+        let redactor = self.secrets.redactor(&plan.secrets);
         match end {
             AttemptEnd::Proposal(proposal) => {
                 let mut proposed = Proposed {
@@ -810,6 +810,11 @@ impl JobRunner {
                     .give_to(uid)
                     .map_err(|e| format!("cannot hand the scratch directory to uid {uid}: {e}"))?;
             }
+            let env: Vec<(String, String)> = plan
+                .secrets
+                .iter()
+                .map(|(name, value)| (secrets::env_name(name), value.clone()))
+                .collect();
             let launched = launch::launch(
                 worker,
                 launch::Start {
@@ -818,7 +823,7 @@ impl JobRunner {
                     stderr_dir: &scratch.root,
                     uid: uid_number,
                     cgroup: cgroup.as_ref(),
-                    env: &plan.secrets,
+                    env: &env,
                 },
                 enforcement,
             )
@@ -831,7 +836,8 @@ impl JobRunner {
                 workspace_dir,
                 args: plan.args.clone(),
             };
-            Ok(drive::drive(launched, job, deadline, cancel))
+            let redactor = self.secrets.redactor(&plan.secrets);
+            Ok(drive::drive(launched, job, deadline, cancel, &redactor))
         })();
         // A confined `pure` worker cannot start processes; any other may have started
         // some outside its process group, and they end with it.

@@ -638,7 +638,14 @@ impl Instance {
             Err(ended) => {
                 let crashed = ended.0 == FailureCause::Crashed;
                 let status = drive::kill_and_reap(&mut child, crashed);
-                let end = drive::attempt_end(Err(ended), WorkerLog::default(), status, &stderr, 0);
+                let end = drive::attempt_end(
+                    Err(ended),
+                    WorkerLog::default(),
+                    status,
+                    &stderr,
+                    0,
+                    &runner.secrets.redactor(&[]),
+                );
                 // The process is gone; its group and uid go with these drops, then its home.
                 drop((cgroup, uid));
                 remove_dir(&home);
@@ -739,7 +746,9 @@ impl Instance {
                 drive::kill_and_reap(&mut self.child, *cause == FailureCause::Crashed)
             }
         };
-        let end = drive::attempt_end(end, log, status, &self.stderr, stderr_from);
+        // An instance's jobs are given no secret; the stored ones are still replaced.
+        let redactor = runner.secrets.redactor(&[]);
+        let end = drive::attempt_end(end, log, status, &self.stderr, stderr_from, &redactor);
         let pool = &runner.warm;
         let reusable = bound.is_some()
             && bound == scope
