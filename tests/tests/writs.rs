@@ -343,3 +343,46 @@ fn revoking_a_writ_stops_its_running_job() {
     assert_success("replay", &sandbox.jitos(&["replay", "--verify"]));
     daemon.terminate();
 }
+
+// Goal: revoking a writ ends a process under it that waits for a person, too.
+#[test]
+fn revoking_a_writ_ends_a_process_waiting_for_a_person() {
+    let sandbox = Sandbox::new();
+    let daemon = start(&sandbox, &[]);
+    let writ = issue(&sandbox, &["--to", "root", "--workers", "shell"]);
+    let path = sandbox.path().join("approve.toml");
+    fs::write(
+        &path,
+        "goal = \"approve_then_run\"\n[params]\ncommand = \"true\"\n[allow]\nworkers = [\"shell\"]\n",
+    )
+    .unwrap();
+    let submitted = ok_json(
+        &sandbox,
+        &[
+            "submit",
+            path.to_str().unwrap(),
+            "--writ",
+            &writ.to_string(),
+        ],
+    );
+    let process = submitted["process"].as_u64().unwrap();
+    wait_for_process(&sandbox, process, "waiting");
+    assert_success(
+        "revoke",
+        &sandbox.jitos(&[
+            "writ",
+            "revoke",
+            &writ.to_string(),
+            "--reason",
+            "not any more",
+        ]),
+    );
+    let ended = wait_for_process(&sandbox, process, "failed");
+    let why = ended["detail"].as_str().unwrap();
+    assert!(
+        why.contains("was revoked") && why.contains("not any more"),
+        "{why}"
+    );
+    assert_success("replay", &sandbox.jitos(&["replay", "--verify"]));
+    daemon.terminate();
+}

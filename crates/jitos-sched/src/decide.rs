@@ -230,14 +230,22 @@ impl Processes {
         capacity: Capacity,
         grants: &impl Grants,
     ) -> Option<Decision> {
-        self.all()
-            .filter(|p| p.status == Status::Running)
-            .find_map(|p| decide_for(p, now_ms, capacity, grants))
+        self.all().find_map(|p| match p.status {
+            Status::Running => decide_for(p, now_ms, capacity, grants),
+            // A process waiting for a person ends too when its authority does.
+            Status::Waiting { .. } => grants.stops(p.id, now_ms).map(|why| end_with(p, why)),
+            _ => None,
+        })
     }
 
     /// When a decision may next fall due with nothing else happening: the earliest retry
-    /// timer, wall-time limit or end of authority of a running process.
+    /// timer, wall-time limit or end of authority of a running process, or end of
+    /// authority of a waiting one.
     pub fn next_wake_ms(&self, grants: &impl Grants) -> Option<u64> {
+        let waiting = self
+            .all()
+            .filter(|p| matches!(p.status, Status::Waiting { .. }))
+            .filter_map(|p| grants.ends_at_ms(p.id));
         self.all()
             .filter(|p| p.status == Status::Running)
             .flat_map(|p| {
@@ -251,6 +259,7 @@ impl Processes {
                 });
                 std::iter::once(wall).chain(timers)
             })
+            .chain(waiting)
             .min()
     }
 }
