@@ -379,3 +379,42 @@ fn the_socket_opens_to_the_files_group_and_no_further() {
     assert_eq!((socket.mode() & 0o777, socket.gid()), (0o660, gid.as_raw()));
     assert_eq!((dir.mode() & 0o777, dir.gid()), (0o710, gid.as_raw()));
 }
+
+// Goal: an operator may not cancel a job another user runs, and is told whose it is; its
+// owner may. Method: root runs a job that sleeps; nobody (operator) tries to cancel it.
+#[test]
+fn an_operator_may_not_cancel_anothers_job() {
+    if !root_or_skip(WHY_ROOT) {
+        return;
+    }
+    let sandbox = Sandbox::new();
+    let _daemon = start_granting(&sandbox, &["operator"]);
+    let out = assert_success(
+        "a detached job",
+        &sandbox.jitos(&[
+            "--json",
+            "job",
+            "run",
+            "shell",
+            "--new-sws",
+            "--detach",
+            "--",
+            "sleep",
+            "30",
+        ]),
+    );
+    let attempt = serde_json::from_str::<serde_json::Value>(&out).unwrap()["attempt"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("job run printed {out}"))
+        .to_string();
+    assert_refused(
+        &jitos_as(&sandbox, NOBODY, &["job", "cancel", &attempt]),
+        "operator",
+        &format!("cancel job {attempt}"),
+        "it belongs to uid 0; only its owner or an admin may",
+    );
+    assert_success(
+        "its owner cancels it",
+        &sandbox.jitos(&["job", "cancel", &attempt]),
+    );
+}
