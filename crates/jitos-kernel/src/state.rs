@@ -303,13 +303,7 @@ impl State {
                         policy: expected.policy.short(),
                     }));
                 }
-                let event = Event::Ruled {
-                    process: decision.process,
-                    job: decision.job,
-                    verdict: decision.ruling.verdict,
-                    why: decision.ruling.explain(),
-                };
-                (decision.process, event)
+                (decision.process, decision.event())
             }
             PolicyRecord::Vote(vote) => {
                 let need = waiting_need(self, vote.process, vote.job).ok_or(misfit(

@@ -127,13 +127,7 @@ fn decision_of(record: &Record) -> Result<Option<(u64, Event)>, KernelError> {
     }
     if record.kind == KIND_POLICY_DECISION {
         if let PolicyRecord::Decision(d) = PolicyRecord::decode(&record.kind, &record.payload)? {
-            let event = Event::Ruled {
-                process: d.process,
-                job: d.job,
-                verdict: d.ruling.verdict,
-                why: d.ruling.explain(),
-            };
-            return Ok(Some((d.decided_ms, event)));
+            return Ok(Some((d.decided_ms, d.event())));
         }
     }
     Ok(None)

@@ -54,6 +54,8 @@ pub struct ProcessJobView {
     pub state: String,
     /// Jobs it waits for, by index.
     pub after: Vec<usize>,
+    /// The policy's ruling on it, in words, once ruled on.
+    pub ruling: Option<String>,
 }
 
 /// One lane of a process's current plan.

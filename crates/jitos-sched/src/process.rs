@@ -66,6 +66,9 @@ pub struct Run {
     /// For each job, whether the policy allowed it (directly, or once its approvals were
     /// given); always false while no policy is in force.
     pub allowed: Vec<bool>,
+    /// For each job, the policy's ruling on it in words (the verdict and the rule that
+    /// decided), once ruled on: what `inspect` shows.
+    pub rulings: Vec<Option<String>>,
 }
 
 /// The approvals a job waits for.

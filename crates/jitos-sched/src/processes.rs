@@ -125,6 +125,7 @@ pub(crate) fn fresh_run(candidate: usize, slap: &Slap) -> Run {
         lanes: vec![LaneState::Unopened; slap.dag.lanes.len()],
         jobs: vec![JobState::Pending; slap.dag.jobs.len()],
         allowed: vec![false; slap.dag.jobs.len()],
+        rulings: vec![None; slap.dag.jobs.len()],
     }
 }
 
@@ -310,6 +311,7 @@ fn apply_to(process: &mut Process, seq: u64, event: &Event) -> Result<(), SchedE
                 } => Some(question.clone()),
                 _ => return Err(misfit(format!("job {job} is not ruled on by the policy"))),
             };
+            run.rulings[*job] = Some(why.clone());
             // A yes/no step asks a person whatever the policy says, at least one approver.
             let need = match (verdict, &question) {
                 (Verdict::Deny, _) => {

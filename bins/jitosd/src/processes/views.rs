@@ -65,7 +65,8 @@ pub fn detail(kernel: &View, p: &Process) -> ProcessDetail {
             dag.jobs
                 .iter()
                 .zip(&p.run.jobs)
-                .map(|(node, state)| ProcessJobView {
+                .zip(&p.run.rulings)
+                .map(|((node, state), ruling)| ProcessJobView {
                     id: node.id.clone(),
                     lane: node.lane,
                     kind: match &node.kind {
@@ -75,6 +76,7 @@ pub fn detail(kernel: &View, p: &Process) -> ProcessDetail {
                     },
                     state: job_state(state),
                     after: node.after.clone(),
+                    ruling: ruling.clone(),
                 })
                 .collect()
         })
