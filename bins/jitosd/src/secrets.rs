@@ -319,16 +319,8 @@ impl Redactor {
     /// `bytes` with the longest piece of a secret at its start (a value's end) and at its
     /// end (a value's start) replaced, if either is at least [`EDGE_BYTES_MIN`] long.
     fn edges(&self, bytes: &[u8]) -> Option<Vec<u8>> {
-        let head = self.longest(|value| {
-            (EDGE_BYTES_MIN..value.len().min(bytes.len() + 1))
-                .rev()
-                .find(|&k| bytes.starts_with(&value[value.len() - k..]))
-        });
-        let tail = self.longest(|value| {
-            (EDGE_BYTES_MIN..value.len().min(bytes.len() + 1))
-                .rev()
-                .find(|&k| bytes.ends_with(&value[..k]))
-        });
+        let head = self.longest(|value| head_piece(value, bytes));
+        let tail = self.longest(|value| tail_piece(value, bytes));
         if head.is_none() && tail.is_none() {
             return None;
         }
@@ -492,6 +484,41 @@ impl Redactor {
         }
         Ok(())
     }
+}
+
+/// The length of the longest end of `value` (shorter than it, at least
+/// [`EDGE_BYTES_MIN`]) that `bytes` starts with. Only where `bytes`' first bytes occur in
+/// `value` is compared, so the cost follows the value's length, not its square.
+fn head_piece(value: &[u8], bytes: &[u8]) -> Option<usize> {
+    let probe = bytes.get(..EDGE_BYTES_MIN)?;
+    // The earliest start is the longest piece.
+    occurrences(value, probe)
+        .filter(|&at| at > 0)
+        .find(|&at| bytes.starts_with(&value[at..]))
+        .map(|at| value.len() - at)
+}
+
+/// The length of the longest start of `value` (shorter than it, at least
+/// [`EDGE_BYTES_MIN`]) that `bytes` ends with.
+fn tail_piece(value: &[u8], bytes: &[u8]) -> Option<usize> {
+    let probe = bytes.get(bytes.len().checked_sub(EDGE_BYTES_MIN)?..)?;
+    let ends: Vec<usize> = occurrences(value, probe)
+        .map(|at| at + EDGE_BYTES_MIN)
+        .filter(|&end| end < value.len())
+        .collect();
+    // The latest end is the longest piece.
+    ends.into_iter()
+        .rev()
+        .find(|&end| bytes.ends_with(&value[..end]))
+}
+
+/// Where `probe` occurs in `value`, in order.
+fn occurrences<'a>(value: &'a [u8], probe: &'a [u8]) -> impl Iterator<Item = usize> + 'a {
+    value
+        .windows(probe.len())
+        .enumerate()
+        .filter(move |(_, window)| *window == probe)
+        .map(|(at, _)| at)
 }
 
 fn mark(name: &str) -> String {
