@@ -14,7 +14,7 @@ use std::{
 
 use jitos_kernel::Proposed;
 use jitos_tree::{ATTR_BLOB, ATTR_SIZE};
-use jitos_warp::{BlobRef, Expect, NodeId, Op, Value};
+use jitos_warp::{BlobRef, Expect, Op, Value};
 
 use crate::reply::lock;
 
@@ -289,55 +289,67 @@ impl Redactor {
             .collect();
         secrets.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then_with(|| a.0.cmp(&b.0)));
         secrets.dedup_by(|a, b| a.1 == b.1);
-        let finder = aho_corasick::AhoCorasick::builder()
-            .match_kind(aho_corasick::MatchKind::LeftmostLongest)
-            .build(secrets.iter().map(|(_, value)| value))
-            .ok();
+        // Every match, overlapping ones too: ranges that overlap are merged below.
+        let finder = aho_corasick::AhoCorasick::new(secrets.iter().map(|(_, value)| value)).ok();
         Redactor { secrets, finder }
     }
 
     /// `bytes` with each secret's value, and a piece of one at either end, replaced by
-    /// `[secret:NAME]`.
+    /// `[secret:NAME]`: every match is found in the bytes as they are, overlapping ones
+    /// too, and each run of bytes that any of them covers becomes one mark (the name of
+    /// the longest match in it). With secrets to find and no matcher, nothing is kept.
     pub fn bytes<'a>(&self, bytes: &'a [u8]) -> Cow<'a, [u8]> {
-        let mut out = match &self.finder {
-            Some(finder) if finder.is_match(bytes) => {
-                let marks: Vec<String> = self
-                    .secrets
-                    .iter()
-                    .map(|(name, _)| format!("[secret:{name}]"))
-                    .collect();
-                Cow::Owned(finder.replace_all_bytes(bytes, &marks))
-            }
-            _ => Cow::Borrowed(bytes),
+        if self.secrets.is_empty() {
+            return Cow::Borrowed(bytes);
+        }
+        let Some(finder) = &self.finder else {
+            return Cow::Owned(b"[secrets could not be scanned for]".to_vec());
         };
-        if let Some(cut) = self.edges(&out) {
-            out = Cow::Owned(cut);
+        // (start, end, secret), whole values and pieces at either end.
+        let mut covered: Vec<(usize, usize, usize)> = finder
+            .find_overlapping_iter(bytes)
+            .map(|m| (m.start(), m.end(), m.pattern().as_usize()))
+            .collect();
+        if let Some((k, secret)) = self.longest(|value| head_piece(value, bytes)) {
+            covered.push((0, k, secret));
         }
-        out
+        if let Some((k, secret)) = self.longest(|value| tail_piece(value, bytes)) {
+            covered.push((bytes.len() - k, bytes.len(), secret));
+        }
+        if covered.is_empty() {
+            return Cow::Borrowed(bytes);
+        }
+        covered.sort_unstable();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut at = 0;
+        let mut runs = covered.into_iter().peekable();
+        while let Some((start, mut end, mut secret)) = runs.next() {
+            let mut longest = end - start;
+            while let Some(&(next_start, next_end, next)) = runs.peek() {
+                if next_start > end {
+                    break;
+                }
+                if next_end - next_start > longest {
+                    longest = next_end - next_start;
+                    secret = next;
+                }
+                end = end.max(next_end);
+                runs.next();
+            }
+            out.extend_from_slice(&bytes[at..start]);
+            out.extend_from_slice(mark(&self.secrets[secret].0).as_bytes());
+            at = end;
+        }
+        out.extend_from_slice(&bytes[at..]);
+        Cow::Owned(out)
     }
 
-    /// `bytes` with the longest piece of a secret at its start (a value's end) and at its
-    /// end (a value's start) replaced, if either is at least [`EDGE_BYTES_MIN`] long.
-    fn edges(&self, bytes: &[u8]) -> Option<Vec<u8>> {
-        let head = self.longest(|value| head_piece(value, bytes));
-        let tail = self.longest(|value| tail_piece(value, bytes));
-        if head.is_none() && tail.is_none() {
-            return None;
-        }
-        let (head_len, head_mark) = head.map_or((0, String::new()), |(k, n)| (k, mark(n)));
-        let (tail_len, tail_mark) = tail.map_or((0, String::new()), |(k, n)| (k, mark(n)));
-        let middle = bytes.get(head_len..bytes.len().saturating_sub(tail_len).max(head_len))?;
-        let mut out = head_mark.into_bytes();
-        out.extend_from_slice(middle);
-        out.extend_from_slice(tail_mark.as_bytes());
-        Some(out)
-    }
-
-    /// The longest overlap `overlap` finds with any secret, and that secret's name.
-    fn longest(&self, overlap: impl Fn(&[u8]) -> Option<usize>) -> Option<(usize, &str)> {
+    /// The longest overlap `overlap` finds with any secret, and that secret's index.
+    fn longest(&self, overlap: impl Fn(&[u8]) -> Option<usize>) -> Option<(usize, usize)> {
         self.secrets
             .iter()
-            .filter_map(|(name, value)| overlap(value).map(|k| (k, name.as_str())))
+            .enumerate()
+            .filter_map(|(index, (_, value))| overlap(value).map(|k| (k, index)))
             .max_by_key(|(k, _)| *k)
     }
 
@@ -346,11 +358,13 @@ impl Redactor {
         String::from_utf8_lossy(&self.bytes(text.as_bytes())).into_owned()
     }
 
-    /// Whether `text` holds a secret's value (whole).
+    /// Whether `text` holds a secret's value (whole); with secrets to find and no
+    /// matcher, anything might.
     pub fn finds(&self, text: &str) -> bool {
-        self.finder
-            .as_ref()
-            .is_some_and(|finder| finder.is_match(text.as_bytes()))
+        match &self.finder {
+            Some(finder) => finder.is_match(text.as_bytes()),
+            None => !self.secrets.is_empty(),
+        }
     }
 
     /// A proposal with every secret replaced: in its artifacts (whose references in the
@@ -380,16 +394,30 @@ impl Redactor {
             for op in &mut rewrite.ops {
                 resize(op, &mut resized);
             }
-            for (node, (size, sized)) in resized {
-                let (false, Ok(node), Ok(size)) = (sized, NodeId::new(&node), i64::try_from(size))
+            // A file whose new blob comes with no size of its own gets one right after it.
+            let mut at = 0;
+            while at < rewrite.ops.len() {
+                at += 1;
+                let Op::SetAttr { node, key, .. } = &rewrite.ops[at - 1] else {
+                    continue;
+                };
+                let Some(&(size, false)) = resized.get(node.as_str()).filter(|_| key == ATTR_BLOB)
                 else {
                     continue;
                 };
-                rewrite.ops.push(Op::SetAttr {
-                    node,
-                    key: ATTR_SIZE.to_owned(),
-                    value: Value::Int(size),
-                });
+                let Ok(size) = i64::try_from(size) else {
+                    continue;
+                };
+                let node = node.clone();
+                resized.remove(node.as_str());
+                rewrite.ops.insert(
+                    at,
+                    Op::SetAttr {
+                        node,
+                        key: ATTR_SIZE.to_owned(),
+                        value: Value::Int(size),
+                    },
+                );
             }
             for expect in &mut rewrite.expect {
                 self.expect(expect, &moved)?;
@@ -554,6 +582,8 @@ fn blob_ref(bytes: &[u8]) -> BlobRef {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+    use jitos_warp::NodeId;
+
     use super::*;
 
     // Goal: every occurrence is replaced, text stays text, and names and sizes are checked.
@@ -602,6 +632,18 @@ mod tests {
         assert_eq!(redactor.text("cdefghyy then"), "[secret:LONG] then");
         assert_eq!(redactor.text("then xxabcdef"), "then [secret:LONG]");
         assert_eq!(redactor.text("ghyy is short"), "ghyy is short");
+        // A cut inside the longer value, right before the shorter one it holds.
+        let nested = Redactor::new([
+            ("SHORT".to_owned(), "abcdefgh".to_owned()),
+            ("LONG".to_owned(), "xxabcdefghyyyyyyyyyy".to_owned()),
+        ]);
+        assert_eq!(nested.text("abcdefghyyyyyyyyyy then"), "[secret:LONG] then");
+        // Two values that overlap become one mark.
+        let overlapping = Redactor::new([
+            ("A".to_owned(), "11112222".to_owned()),
+            ("B".to_owned(), "22223333".to_owned()),
+        ]);
+        assert_eq!(overlapping.text("x 111122223333 y"), "x [secret:A] y");
 
         let file = NodeId::new("file:a.txt").unwrap();
         let written = b"token abcdefgh\n".to_vec();

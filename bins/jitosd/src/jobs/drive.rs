@@ -392,7 +392,9 @@ fn stderr_tail(stderr: &std::fs::File, from: u64, redactor: &Redactor) -> String
     let mut bytes = vec![0u8; usize::try_from(len.saturating_sub(start)).unwrap_or(0)];
     let read = stderr.read_at(&mut bytes, start).unwrap_or(0);
     bytes.truncate(read);
-    let text = redactor.text(&String::from_utf8_lossy(&bytes));
+    // Scanned as bytes, so a value cut at the window's start still matches as a piece.
+    let redacted = redactor.bytes(&bytes);
+    let text = String::from_utf8_lossy(&redacted).into_owned();
     let mut cut = text.len().saturating_sub(STDERR_TAIL_BYTES);
     while !text.is_char_boundary(cut) {
         cut += 1;
