@@ -73,7 +73,15 @@ pub struct SecretStore {
     /// Held through an add or a remove, so two at once do not lose one; the values are
     /// swapped under their own lock only briefly, as every launch reads them.
     changes: Mutex<()>,
-    values: Mutex<Arc<BTreeMap<String, String>>>,
+    /// The values stored now, and their redactor (built once per change rather than at
+    /// every attempt's end), swapped together.
+    stored: Mutex<Stored>,
+}
+
+#[derive(Clone)]
+struct Stored {
+    values: Arc<BTreeMap<String, String>>,
+    redactor: Arc<Redactor>,
 }
 
 impl SecretStore {
@@ -130,13 +138,18 @@ impl SecretStore {
         SecretStore {
             dir,
             changes: Mutex::new(()),
-            values: Mutex::new(Arc::new(values)),
+            stored: Mutex::new(Stored::of(values)),
         }
+    }
+
+    /// The values now `values`, and their redactor with them.
+    fn replace(&self, values: BTreeMap<String, String>) {
+        *lock(&self.stored) = Stored::of(values);
     }
 
     /// Every secret, by name.
     pub fn values(&self) -> Arc<BTreeMap<String, String>> {
-        Arc::clone(&lock(&self.values))
+        Arc::clone(&lock(&self.stored).values)
     }
 
     /// Stores `value` as secret `name` (replacing one of that name): written to a
@@ -177,7 +190,7 @@ impl SecretStore {
         sync_dir(&self.dir).map_err(io)?;
         let mut values = (*values).clone();
         values.insert(name.to_owned(), value.to_owned());
-        *lock(&self.values) = Arc::new(values);
+        self.replace(values);
         Ok(())
     }
 
@@ -197,20 +210,41 @@ impl SecretStore {
             .map_err(|source| SecretError::Io { path, source })?;
         let mut values = (*values).clone();
         values.remove(name);
-        *lock(&self.values) = Arc::new(values);
+        self.replace(values);
         Ok(())
     }
 
     /// What scans a worker's output for the secrets stored now and those in `given`
     /// (name, value: what the job was given, which may have been replaced since).
-    pub fn redactor(&self, given: &[(String, String)]) -> Redactor {
-        let stored = self.values();
-        Redactor::new(
+    pub fn redactor(&self, given: &[(String, String)]) -> Arc<Redactor> {
+        let stored = lock(&self.stored).clone();
+        let current = given
+            .iter()
+            .all(|(name, value)| stored.values.get(name) == Some(value));
+        if current {
+            return stored.redactor;
+        }
+        Arc::new(Redactor::new(
             stored
+                .values
                 .iter()
                 .map(|(name, value)| (name.clone(), value.clone()))
                 .chain(given.iter().cloned()),
-        )
+        ))
+    }
+}
+
+impl Stored {
+    fn of(values: BTreeMap<String, String>) -> Stored {
+        let redactor = Redactor::new(
+            values
+                .iter()
+                .map(|(name, value)| (name.clone(), value.clone())),
+        );
+        Stored {
+            values: Arc::new(values),
+            redactor: Arc::new(redactor),
+        }
     }
 }
 

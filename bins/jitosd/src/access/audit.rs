@@ -144,3 +144,56 @@ async fn record_with(kernel: &KernelHandle, actor: Actor, refused: AccessRefused
         tracing::info!(uid, %error, "a refusal could not be recorded");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use jitos_gov::Role;
+
+    use super::*;
+
+    fn refused(message: &str) -> AccessRefused {
+        AccessRefused {
+            uid: 1001,
+            user: "alice".to_owned(),
+            needed: Role::Admin,
+            message: message.to_owned(),
+            count: 1,
+        }
+    }
+
+    // Goal: a user's first refusal is recorded at once, those in the next 60 s are counted
+    // into one record that carries the first of them, and the first refusal after the
+    // window gives that record up and opens a new window. Method: `note` with instants.
+    #[test]
+    fn a_window_counts_its_refusals_and_gives_them_up_when_it_rolls_over() {
+        let actor = Actor::Peer { uid: 1001, pid: 7 };
+        let mut windows = HashMap::new();
+        let start = Instant::now();
+        let first = note(&mut windows, start, &actor, 1001, refused("a"));
+        assert_eq!(first.len(), 1);
+        assert_eq!(first[0].1.message, "a");
+        for (secs, message) in [(1, "b"), (2, "c"), (59, "d")] {
+            let at = start + Duration::from_secs(secs);
+            let due = note(&mut windows, at, &actor, 1001, refused(message));
+            assert!(
+                due.is_empty(),
+                "{message} is counted, not recorded: {due:?}"
+            );
+        }
+        let rolled = note(
+            &mut windows,
+            start + AUDIT_WINDOW + Duration::from_secs(1),
+            &actor,
+            1001,
+            refused("e"),
+        );
+        let summary: Vec<(&str, u64)> = rolled
+            .iter()
+            .map(|(_, r)| (r.message.as_str(), r.count))
+            .collect();
+        assert_eq!(summary, vec![("b", 3), ("e", 1)]);
+        // Another user's window is their own.
+        let other = note(&mut windows, start, &actor, 1002, refused("x"));
+        assert_eq!(other.len(), 1);
+    }
+}
