@@ -5,7 +5,7 @@
 use jitos_sched::Grants;
 use jitos_tasks::{JobKind, JobNode};
 
-use crate::{plan_effect, State};
+use crate::{writs::plan_effect, State};
 
 impl Grants for State {
     fn stops(&self, process: u64, now_ms: u64) -> Option<String> {

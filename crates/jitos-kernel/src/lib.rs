@@ -87,4 +87,4 @@ pub use writ_record::{
     Grant, SignedIssue, WritIssue, WritRecord, WritRevoke, KIND_WRIT_ISSUE, KIND_WRIT_KEY,
     KIND_WRIT_REVOKE, REVOKE_REASON_BYTES_MAX,
 };
-pub use writs::{dispatch_cost, plan_effect, LiveWrit, Revocation, WritRefusal, Writs};
+pub use writs::{LiveWrit, Revocation, WritRefusal, Writs};

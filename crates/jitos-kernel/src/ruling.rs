@@ -7,7 +7,7 @@ use jitos_gov::policy::{Facts, Point};
 use jitos_sched::Need;
 use jitos_tasks::JobKind;
 
-use crate::{plan_effect, policy_record::PolicyDecision, State};
+use crate::{policy_record::PolicyDecision, writs::plan_effect, State};
 
 /// Why the policy cannot rule on a job, or a vote does not fit.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

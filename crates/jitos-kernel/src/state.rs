@@ -372,9 +372,10 @@ impl State {
                 self.writs
                     .fold_revoke(seq, time_ms, &revoke)
                     .map_err(misfit)?;
+                // The issue prunes before it counts; a revocation leaves writs to drop.
+                self.writs.prune(time_ms);
             }
         }
-        self.writs.prune(time_ms);
         Ok(())
     }
 

@@ -159,7 +159,7 @@ pub enum WritRefusal {
 pub const WRITS_HELD_MAX: usize = 10_000;
 
 /// The cost of one dispatch: one job and its deadline, in whole seconds rounded up.
-pub fn dispatch_cost(deadline_ms: u64) -> Spent {
+pub(crate) fn dispatch_cost(deadline_ms: u64) -> Spent {
     Spent {
         jobs: 1,
         wall_secs: deadline_ms.div_ceil(1000),
@@ -469,7 +469,7 @@ pub(crate) fn plan_effect_of_dispatch(effect: crate::Effect) -> Effect {
 }
 
 /// The effect class a plan's job asks for.
-pub fn plan_effect(effect: PlanEffect) -> Effect {
+pub(crate) fn plan_effect(effect: PlanEffect) -> Effect {
     match effect {
         PlanEffect::None => Effect::None,
         PlanEffect::Workspace => Effect::Workspace,

@@ -37,6 +37,24 @@ impl Role {
         }
     }
 
+    /// The durable form of a list of roles.
+    pub(crate) fn freeze_all(live: &[jitos_gov::Role]) -> Vec<Role> {
+        live.iter().map(|&role| Role::freeze(role)).collect()
+    }
+
+    /// The roles a list stands for; more than there are is refused as `what`.
+    pub(crate) fn thaw_all(
+        roles: Vec<Role>,
+        what: &'static str,
+    ) -> Result<Vec<jitos_gov::Role>, PayloadError> {
+        if roles.len() > jitos_gov::Role::ALL.len() {
+            return Err(PayloadError::invalid(what)(
+                "it names more roles than there are".to_owned(),
+            ));
+        }
+        Ok(roles.into_iter().map(Role::thaw).collect())
+    }
+
     /// The role it stands for.
     pub(crate) fn thaw(self) -> jitos_gov::Role {
         match self {

@@ -160,7 +160,7 @@ impl Facts {
                 LivePoint::Gate => Point::Gate,
             },
             user: live.user.clone(),
-            roles: live.roles.iter().map(|&role| Role::freeze(role)).collect(),
+            roles: Role::freeze_all(&live.roles),
             worker: live.worker.clone(),
             effect: live.effect.map(|effect| match effect {
                 Effect::None => 0,
@@ -181,7 +181,6 @@ impl Facts {
 
     fn thaw(self) -> Result<LiveFacts, PayloadError> {
         check_len("user", self.user.len(), USER_BYTES_MAX)?;
-        check_len("roles", self.roles.len(), jitos_gov::Role::ALL.len())?;
         check_len("paths", self.paths.len(), PATHS_MAX)?;
         for path in &self.paths {
             check_len("path", path.len(), PATH_BYTES_MAX)?;
@@ -214,7 +213,7 @@ impl Facts {
                 Point::Gate => LivePoint::Gate,
             },
             user: self.user,
-            roles: self.roles.into_iter().map(Role::thaw).collect(),
+            roles: Role::thaw_all(self.roles, "roles")?,
             worker: self.worker,
             effect,
             paths: self.paths,
@@ -288,7 +287,7 @@ impl Frozen for Vote {
             job: freeze_usize(live.job),
             uid: live.uid,
             user: live.user.clone(),
-            roles: live.roles.iter().map(|&role| Role::freeze(role)).collect(),
+            roles: Role::freeze_all(&live.roles),
             approve: live.approve,
             note: live.note.clone(),
         }
@@ -296,14 +295,13 @@ impl Frozen for Vote {
 
     fn thaw(self) -> Result<LiveVote, PayloadError> {
         check_len("user", self.user.len(), USER_BYTES_MAX)?;
-        check_len("roles", self.roles.len(), jitos_gov::Role::ALL.len())?;
         check_len("note", self.note.len(), VOTE_NOTE_BYTES_MAX)?;
         Ok(LiveVote {
             process: self.process,
             job: thaw_usize(self.job, "job")?,
             uid: self.uid,
             user: self.user,
-            roles: self.roles.into_iter().map(Role::thaw).collect(),
+            roles: Role::thaw_all(self.roles, "roles")?,
             approve: self.approve,
             note: self.note,
         })

@@ -66,10 +66,10 @@ impl Frozen for WritIssue {
             grant: match &live.grant {
                 LiveGrant::Issued => Grant::Issued,
                 LiveGrant::Derived { roles } => Grant::Derived {
-                    roles: roles.iter().map(|&role| Role::freeze(role)).collect(),
+                    roles: Role::freeze_all(roles),
                 },
                 LiveGrant::Delegated { roles } => Grant::Delegated {
-                    roles: roles.iter().map(|&role| Role::freeze(role)).collect(),
+                    roles: Role::freeze_all(roles),
                 },
             },
         }
@@ -84,21 +84,13 @@ impl Frozen for WritIssue {
                 self.signature.len()
             ))
         })?;
-        let thaw_roles = |roles: Vec<Role>| {
-            if roles.len() > jitos_gov::Role::ALL.len() {
-                return Err(PayloadError::invalid("grant")(
-                    "it names more roles than there are".to_owned(),
-                ));
-            }
-            Ok(roles.into_iter().map(Role::thaw).collect())
-        };
         let grant = match self.grant {
             Grant::Issued => LiveGrant::Issued,
             Grant::Derived { roles } => LiveGrant::Derived {
-                roles: thaw_roles(roles)?,
+                roles: Role::thaw_all(roles, "grant")?,
             },
             Grant::Delegated { roles } => LiveGrant::Delegated {
-                roles: thaw_roles(roles)?,
+                roles: Role::thaw_all(roles, "grant")?,
             },
         };
         Ok(LiveIssue {
