@@ -9,8 +9,8 @@
 use std::{fs, os::unix::fs::PermissionsExt, path::PathBuf, time::Duration};
 
 use jitos_system_tests::{
-    assert_failure, assert_success, grant_nobody, jitos_as, root_or_skip, stdout_text,
-    wait_for_process, wait_until, Daemon, Sandbox, NOBODY,
+    assert_failure, assert_success, grant_nobody, jitos_as, processes_running, root_or_skip,
+    stdout_text, wait_for_process, wait_until, Daemon, Sandbox, NOBODY,
 };
 
 const WHY_ROOT: &str = "a second user's client is started with setuid";
@@ -28,7 +28,7 @@ run = { worker = "shell", args = ["true"], effect = "workspace", timeout_secs = 
 
 [task.sleepy]
 params = []
-run = { worker = "shell", args = ["sleep", "30"], effect = "workspace", timeout_secs = 60 }
+run = { worker = "shell", args = ["sleep", "37"], effect = "workspace", timeout_secs = 60 }
 "#;
 
 /// Starts a daemon with the test library (and `extra` flags).
@@ -290,7 +290,7 @@ fn a_plain_submit_gets_a_derived_writ_and_anothers_writ_is_refused() {
 }
 
 // Goal: revoking a writ stops the process under it and kills its running job. Method: a
-// job that sleeps 30 s; the revocation lands while it runs.
+// job that sleeps 37 s; the revocation lands while it runs.
 #[test]
 fn revoking_a_writ_stops_its_running_job() {
     let sandbox = Sandbox::new();
@@ -317,6 +317,10 @@ fn revoking_a_writ_stops_its_running_job() {
             .find(|a| a["state"] == "Running")
             .and_then(|a| a["id"].as_u64());
         attempt.is_some()
+    });
+    // Dispatched is not yet started: the revocation must find the worker running.
+    wait_until("the worker sleeps", Duration::from_secs(30), || {
+        !processes_running("sleep 37").is_empty()
     });
     assert_success(
         "revoke",
