@@ -1,15 +1,16 @@
 //! Conversions from kernel values to the wire's views.
 
 use jitos_kernel::{
-    AccessRefused, Commit, Grant, HistoryStep, JobRecord, PolicyRecord, ProcessRecord, RefusedOp,
-    ReplayOutcome, SwsRecord, VerifyOutcome, View, WorkspaceSummary, WritRecord,
-    KIND_ACCESS_REFUSED, KIND_GENESIS, KIND_REWRITE,
+    AccessRefused, Commit, EffectRecord, Grant, HistoryStep, JobRecord, KnownBy, PolicyRecord,
+    ProcessRecord, RefusedOp, ReplayOutcome, SwsRecord, VerifyOutcome, View, WorkspaceSummary,
+    WritRecord, KIND_ACCESS_REFUSED, KIND_GENESIS, KIND_REWRITE,
 };
 use jitos_ledger::{Actor, Record};
 use jitos_proto::{
     ActorView, ConflictEntry, ConflictView, GraphView, HistoryEntry, RecordView, ReplayReport,
     Response, StatusInfo, SwsState, SwsSummary, VerifyView,
 };
+use jitos_sched::EffectEnd;
 use jitos_sws::{ConflictReport, Over, Status};
 use jitos_warp::{Graph, Op};
 
@@ -100,6 +101,40 @@ fn summarize_writ(seq: u64, op: &WritRecord) -> String {
     }
 }
 
+fn summarize_effect(op: &EffectRecord) -> String {
+    match op {
+        EffectRecord::Begin(begin) => format!(
+            "process {}: job {} begins a {} effect (attempt {}, idempotency key {})",
+            begin.process,
+            begin.job,
+            begin.class.name(),
+            begin.attempt,
+            begin.key
+        ),
+        EffectRecord::End(end) => {
+            let what = match end.end {
+                EffectEnd::Happened => "took place",
+                EffectEnd::NotHappened => "did not take place",
+                EffectEnd::Unknown => "is unknown: the process ended first",
+            };
+            let by = match end.by {
+                KnownBy::Attempt => "its attempt said so",
+                KnownBy::Verify => "its verify job said so",
+                KnownBy::Person => "a person said so",
+                KnownBy::ProcessEnd => "no one could say",
+            };
+            format!(
+                "process {}: job {}'s effect (key {}) {what} ({by})",
+                end.process, end.job, end.key
+            )
+        }
+        EffectRecord::Unwind(unwind) => format!(
+            "process {} unwinds, compensating its effects newest first: {}",
+            unwind.process, unwind.why
+        ),
+    }
+}
+
 /// The wire form of a record, with a one-line summary and, for rewrites, the rewrite.
 pub fn record_view(record: &Record) -> RecordView {
     let rewrite = match record.kind.as_str() {
@@ -142,6 +177,12 @@ pub fn record_view(record: &Record) -> RecordView {
             match WritRecord::decode(kind, &record.payload) {
                 Ok(op) => summarize_writ(record.seq, &op),
                 Err(_) => "undecodable writ record".to_owned(),
+            }
+        }
+        (None, kind) if EffectRecord::is_kind(kind) => {
+            match EffectRecord::decode(kind, &record.payload) {
+                Ok(op) => summarize_effect(&op),
+                Err(_) => "undecodable effect record".to_owned(),
             }
         }
         (None, kind) => format!("{kind} record"),

@@ -2,10 +2,37 @@
 //! writ in force, does it cover this job) and the policy (is one in force, so every job is
 //! ruled on first), answered from the folded state.
 
+use jitos_gov::Effect;
 use jitos_sched::Grants;
 use jitos_tasks::{JobKind, JobNode};
+use jitos_worker::EffectClass;
 
 use crate::{writs::plan_effect, State};
+
+impl State {
+    /// The effect class of a process's job: its task's, raised to its worker's manifest's
+    /// when that reaches beyond the workspace. (A manifest's `workspace` never raised a
+    /// task's `none`, and rulings recorded so replay only as they were made.)
+    pub(crate) fn job_effect(&self, node: &JobNode) -> Effect {
+        let JobKind::Run { worker, effect, .. } = &node.kind else {
+            return Effect::None;
+        };
+        let planned = plan_effect(*effect);
+        let manifest = self
+            .jobs
+            .worker(worker)
+            .map_or(EffectClass::None, |(_, install)| {
+                install.manifest.effect_class
+            });
+        let declared = match manifest {
+            EffectClass::None | EffectClass::Workspace => Effect::None,
+            EffectClass::Local => Effect::Local,
+            EffectClass::Network => Effect::Network,
+            EffectClass::Irreversible => Effect::Irreversible,
+        };
+        planned.max(declared)
+    }
+}
 
 impl Grants for State {
     fn stops(&self, process: u64, now_ms: u64) -> Option<String> {
@@ -19,7 +46,6 @@ impl Grants for State {
     fn refuses(&self, process: u64, job: &JobNode, now_ms: u64) -> Option<String> {
         let JobKind::Run {
             worker,
-            effect,
             timeout_ms,
             paths,
             ..
@@ -27,15 +53,17 @@ impl Grants for State {
         else {
             return None;
         };
+        let effect = self.job_effect(job);
+        // A race's lanes are speculative: a lane that loses is discarded, which cannot
+        // take back what reached beyond it.
+        if effect >= Effect::Local && job.lane != 0 {
+            return Some(format!(
+                "its effect ({}) reaches beyond its workspace, and it would run in a race's lane; only the process's own workspace may hold such a step",
+                effect.name()
+            ));
+        }
         self.writs
-            .check_dispatch(
-                process,
-                worker,
-                plan_effect(*effect),
-                paths,
-                *timeout_ms,
-                now_ms,
-            )
+            .check_dispatch(process, worker, effect, paths, *timeout_ms, now_ms)
             .err()
             .map(|e| e.to_string())
     }

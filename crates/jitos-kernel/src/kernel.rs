@@ -566,7 +566,9 @@ fn contained<T>(f: impl FnOnce() -> Result<T, KernelError>) -> Result<T, KernelE
     }
 }
 
-/// The answer of a staged command from its sealed records (most answers name the last).
+/// The answer of a staged command from its sealed records (most answers name the last
+/// but for the effect beginnings and ends that go with it: a dispatch is answered by its
+/// own record, whose seq is the attempt's id, not by the `effect.begin` after it).
 fn answer_of(
     answer: Answer,
     sealed: &[Record],
@@ -574,7 +576,10 @@ fn answer_of(
 ) -> Result<Outcome, KernelError> {
     let record = || {
         sealed
-            .last()
+            .iter()
+            .rev()
+            .find(|r| r.kind != crate::KIND_EFFECT_BEGIN && r.kind != crate::KIND_EFFECT_END)
+            .or(sealed.last())
             .cloned()
             .ok_or_else(|| KernelError::Payload("a command recorded nothing".to_owned()))
     };

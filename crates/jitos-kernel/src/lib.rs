@@ -15,6 +15,7 @@ mod bundle;
 mod command;
 mod decide;
 mod durable;
+mod effect_record;
 mod ended;
 mod error;
 mod files;
@@ -50,6 +51,10 @@ pub use bundle::{import_bundle, Imported};
 pub use command::Fault;
 pub use command::{Command, Commit, Outcome, Proposed, Request};
 pub use durable::PayloadError;
+pub use effect_record::{
+    EffectBegin, EffectEndRecord, EffectRecord, KnownBy, Unwind, EFFECT_KEY_BYTES_MAX,
+    KIND_EFFECT_BEGIN, KIND_EFFECT_END, KIND_PROCESS_UNWIND,
+};
 pub use ended::WorkspaceSummary;
 pub use error::{CommitError, KernelError};
 pub use files::{BlobGcOutcome, Unreferenced};
@@ -69,7 +74,7 @@ pub use process_log::Page;
 pub use process_record::{
     AskContext, ProcessRecord, KIND_PROCESS_ADVANCE, KIND_PROCESS_ANSWER, KIND_PROCESS_ASK,
     KIND_PROCESS_COLLAPSE, KIND_PROCESS_CONFLICT, KIND_PROCESS_DISCARD, KIND_PROCESS_END,
-    KIND_PROCESS_LANE, KIND_PROCESS_RETRY, KIND_PROCESS_SUBMIT,
+    KIND_PROCESS_LANE, KIND_PROCESS_RETRY, KIND_PROCESS_SUBMIT, KIND_PROCESS_SUBMIT_V1,
 };
 pub use recovery::RecoveryReport;
 pub use ruling::GovernanceRefusal;

@@ -7,13 +7,17 @@ use jitos_tree::TreeChange;
 use jitos_warp::Rewrite;
 
 use crate::{
-    durable::{self, v1, Frozen},
+    durable::{self, v1, v2, Frozen},
     sws_record::SwsRecord,
     KernelError,
 };
 
-/// A process was submitted with its plan candidates.
-pub const KIND_PROCESS_SUBMIT: &str = "process.submit";
+/// A process was submitted with its plan candidates: payload version 2, which keeps the
+/// plans as text (`durable/v2.rs`).
+pub const KIND_PROCESS_SUBMIT: &str = "process.submit@2";
+/// A process was submitted, payload version 1 (the plans' fields): read, no longer
+/// written.
+pub const KIND_PROCESS_SUBMIT_V1: &str = "process.submit";
 /// A lane's workspace was made.
 pub const KIND_PROCESS_LANE: &str = "process.lane";
 /// A failed job's next attempt was scheduled.
@@ -78,7 +82,10 @@ impl ProcessRecord {
             Event::Dispatched { .. }
             | Event::AttemptEnded { .. }
             | Event::Ruled { .. }
-            | Event::Voted { .. } => "process.invalid",
+            | Event::Voted { .. }
+            | Event::EffectBegun { .. }
+            | Event::EffectEnded { .. }
+            | Event::Unwinding { .. } => "process.invalid",
         }
     }
 
@@ -86,6 +93,7 @@ impl ProcessRecord {
     pub fn is_kind(kind: &str) -> bool {
         [
             KIND_PROCESS_SUBMIT,
+            KIND_PROCESS_SUBMIT_V1,
             KIND_PROCESS_LANE,
             KIND_PROCESS_RETRY,
             KIND_PROCESS_ASK,
@@ -99,22 +107,34 @@ impl ProcessRecord {
         .contains(&kind)
     }
 
-    /// The payload bytes (version 1).
+    /// The payload bytes: version 2 for a submit, version 1 for the rest.
     pub fn encode(&self) -> Result<Vec<u8>, KernelError> {
-        if matches!(self.event, Event::Ruled { .. } | Event::Voted { .. }) {
-            return Err(KernelError::Payload(
-                "rulings and votes are policy records, not process records".to_owned(),
-            ));
+        match &self.event {
+            Event::Ruled { .. }
+            | Event::Voted { .. }
+            | Event::EffectBegun { .. }
+            | Event::EffectEnded { .. }
+            | Event::Unwinding { .. } => Err(KernelError::Payload(
+                "rulings, votes, effects and unwinding are recorded by their own kinds, not as process records"
+                    .to_owned(),
+            )),
+            Event::Submitted { .. } => Ok(durable::encode(&v2::ProcessSubmit::of(self)?)?),
+            _ => Ok(durable::encode(&v1::process::ProcessRecord::freeze(self))?),
         }
-        Ok(durable::encode(&v1::process::ProcessRecord::freeze(self))?)
     }
 
     /// Decodes the payload of a record of `kind`, checking the two agree.
     pub fn decode(kind: &str, bytes: &[u8]) -> Result<ProcessRecord, KernelError> {
+        if kind == KIND_PROCESS_SUBMIT {
+            return Ok(durable::decode::<v2::ProcessSubmit>(bytes)?.thaw()?);
+        }
+        // Version 1 names every kind, a submit included, by its event.
+        let kind_v1 = |record: &ProcessRecord| match record.event {
+            Event::Submitted { .. } => KIND_PROCESS_SUBMIT_V1,
+            _ => record.kind(),
+        };
         Ok(durable::decode_of_kind::<v1::process::ProcessRecord>(
-            kind,
-            bytes,
-            ProcessRecord::kind,
+            kind, bytes, kind_v1,
         )?)
     }
 

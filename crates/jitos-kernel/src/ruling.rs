@@ -7,7 +7,7 @@ use jitos_gov::policy::{Facts, Point};
 use jitos_sched::Need;
 use jitos_tasks::JobKind;
 
-use crate::{policy_record::PolicyDecision, writs::plan_effect, State};
+use crate::{policy_record::PolicyDecision, State};
 
 /// Why the policy cannot rule on a job, or a vote does not fit.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -84,14 +84,9 @@ pub(crate) fn rule(
         approvals: 0,
     };
     match &node.kind {
-        JobKind::Run {
-            worker,
-            effect,
-            paths,
-            ..
-        } => {
+        JobKind::Run { worker, paths, .. } => {
             facts.worker = Some(worker.clone());
-            facts.effect = Some(plan_effect(*effect));
+            facts.effect = Some(state.job_effect(node));
             facts.paths = paths.clone();
         }
         JobKind::Ask { yes_no: true, .. } => facts.point = Point::Gate,

@@ -37,8 +37,9 @@ const MAGIC_GRAPH_PROVEN: &[u8; 8] = b"JITOSST3";
 /// the fold changes what it keeps in them; the golden test `the_state_layout_is_pinned`
 /// says when. Layout 3 held live things only (layout 2 kept every workspace, attempt and
 /// process); layout 4 adds the writs, the policy in force and what a process's jobs were
-/// ruled and approved.
-pub const STATE_LAYOUT: u32 = 4;
+/// ruled and approved; layout 5 a plan's verify and compensate jobs, a process's effects and
+/// whether it unwinds.
+pub const STATE_LAYOUT: u32 = 5;
 
 /// The layout of the sections of a `JITOSST3` snapshot.
 const GRAPH_PROVEN_LAYOUT: u32 = 1;
@@ -336,8 +337,8 @@ mod tests {
         assert_eq!(
             (STATE_LAYOUT, digest.as_str()),
             (
-                4,
-                "7c0b5588dd84d93ae40f46fc292c797e4115abc644f96b25f948906bf01bcce0"
+                5,
+                "512ca976bf98b6bb9f86b4a934053a6dd78a701511cf18f94309047b1d35d620"
             ),
             "the snapshot's sections changed: bump STATE_LAYOUT, then pin the new digest"
         );

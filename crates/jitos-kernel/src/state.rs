@@ -13,9 +13,11 @@ use jitos_sws::{Pool, SwsError, Target, Workspace};
 use jitos_warp::{Applied, Graph};
 
 use jitos_sched::{AttemptOutcome, Event, Process, Processes};
+use jitos_tasks::{JobNode, Purpose};
 
 use crate::{
-    job_record::{FailureCause, JobRecord},
+    effect_record::EffectRecord,
+    job_record::{FailureCause, JobRecord, Owner},
     jobs::{Attempt, Jobs, JobsError},
     payload,
     policy_record::{PolicyRecord, RecordedPolicy},
@@ -105,6 +107,11 @@ impl State {
                 let op = PolicyRecord::decode(kind, &record.payload)?;
                 folded.process = self.fold_policy(seq, op)?;
             }
+            kind if EffectRecord::is_kind(kind) => {
+                let op = EffectRecord::decode(kind, &record.payload)?;
+                folded.process = Some(op.process());
+                self.fold_effect(seq, &op)?;
+            }
             kind if WritRecord::is_kind(kind) => {
                 let op = WritRecord::decode(kind, &record.payload)?;
                 folded.process = match &op {
@@ -184,12 +191,20 @@ impl State {
         match &op {
             JobRecord::Dispatch(dispatch) => {
                 self.check_open(dispatch.sws).map_err(misfit)?;
-                if let Some(owner) = dispatch.owner {
+                // A verify or compensate job is the consequence of a step the writ admitted
+                // and charged: it is not refused, or an effect could not be settled.
+                let step = dispatch
+                    .owner
+                    .and_then(|owner| Some((owner.process, self.process_job(owner)?)))
+                    .filter(|(_, node)| node.purpose == Purpose::Step);
+                if let Some((process, node)) = step {
+                    let effect =
+                        plan_effect_of_dispatch(dispatch.effect).max(self.job_effect(&node));
                     self.writs
                         .fold_dispatch(
-                            owner.process,
+                            process,
                             &dispatch.worker,
-                            plan_effect_of_dispatch(dispatch.effect),
+                            effect,
                             &dispatch.paths,
                             dispatch.deadline_ms,
                             time_ms,
@@ -377,6 +392,46 @@ impl State {
             }
         }
         Ok(())
+    }
+
+    /// The job an attempt's owner names, in its process's current plan.
+    pub(crate) fn process_job(&self, owner: Owner) -> Option<JobNode> {
+        let p = self.processes.get(owner.process)?;
+        p.slaps
+            .get(p.run.candidate)?
+            .dag
+            .jobs
+            .get(owner.job)
+            .cloned()
+    }
+
+    /// Replays an effect record at `seq`: a begin (checked to be of the class its job has),
+    /// an end, or an unwinding.
+    fn fold_effect(&mut self, seq: u64, op: &EffectRecord) -> Result<(), KernelError> {
+        if let EffectRecord::Begin(begin) = op {
+            let owner = Owner {
+                process: begin.process,
+                job: begin.job,
+            };
+            let class = self.process_job(owner).map(|node| self.job_effect(&node));
+            if class != Some(begin.class) || begin.class < jitos_gov::Effect::Local {
+                return Err(KernelError::Process {
+                    seq,
+                    source: jitos_sched::SchedError::Misfit {
+                        process: begin.process,
+                        what: format!(
+                            "an effect of class {} began for job {}, whose class is {}",
+                            begin.class.name(),
+                            begin.job,
+                            class.map_or("unknown", |c| c.name())
+                        ),
+                    },
+                });
+            }
+        }
+        self.processes
+            .apply(seq, 0, &op.event())
+            .map_err(|source| KernelError::Process { seq, source })
     }
 
     /// Whether workspace `sws` exists and is open, as a dispatch needs.

@@ -125,6 +125,14 @@ fn decision_of(record: &Record) -> Result<Option<(u64, Event)>, KernelError> {
         let op = ProcessRecord::decode(&record.kind, &record.payload)?;
         return Ok(op.event.is_decision().then_some((op.decided_ms, op.event)));
     }
+    if record.kind == crate::KIND_PROCESS_UNWIND {
+        if let crate::EffectRecord::Unwind(unwind) =
+            crate::EffectRecord::decode(&record.kind, &record.payload)?
+        {
+            let event = crate::EffectRecord::Unwind(unwind.clone()).event();
+            return Ok(event.is_decision().then_some((unwind.decided_ms, event)));
+        }
+    }
     if record.kind == KIND_POLICY_DECISION {
         if let PolicyRecord::Decision(d) = PolicyRecord::decode(&record.kind, &record.payload)? {
             return Ok(Some((d.decided_ms, d.event())));

@@ -473,6 +473,9 @@ pub(crate) fn plan_effect(effect: PlanEffect) -> Effect {
     match effect {
         PlanEffect::None => Effect::None,
         PlanEffect::Workspace => Effect::Workspace,
+        PlanEffect::Local => Effect::Local,
+        PlanEffect::Network => Effect::Network,
+        PlanEffect::Irreversible => Effect::Irreversible,
     }
 }
 

@@ -5,11 +5,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use jitos_tasks::{Dag, JobKind, OnFailure};
+use jitos_tasks::{Dag, JobKind, OnFailure, Purpose};
 
 use crate::{
     event::{Event, Outcome},
-    process::{JobState, LaneState, Process, Status, WaitReason},
+    process::{EffectState, JobState, LaneState, Process, Status, Then, WaitReason},
     processes::expected_answer,
     Grants, Processes,
 };
@@ -120,6 +120,16 @@ pub enum Decision {
         /// How.
         outcome: Outcome,
     },
+    /// Compensate the effects that took place before ending or moving on: what `Finish`
+    /// (failed or cancelled) and `Advance` become while an effect is owed its undoing.
+    Unwind {
+        /// The process.
+        process: u64,
+        /// What it does once they are compensated.
+        then: Then,
+        /// Why.
+        why: String,
+    },
 }
 
 impl Decision {
@@ -201,6 +211,14 @@ impl Decision {
                     outcome: o,
                 },
             ) => (process, outcome) == (p, o),
+            (
+                Decision::Unwind { process, then, why },
+                Event::Unwinding {
+                    process: p,
+                    then: t,
+                    why: w,
+                },
+            ) => (process, then, why) == (p, t, w),
             _ => false,
         }
     }
@@ -214,8 +232,11 @@ impl Event {
             | Event::Answered { .. }
             | Event::Voted { .. }
             | Event::Dispatched { .. }
-            | Event::AttemptEnded { .. } => false,
+            | Event::AttemptEnded { .. }
+            | Event::EffectBegun { .. }
+            | Event::EffectEnded { .. } => false,
             Event::Finished { outcome, .. } => *outcome != Outcome::Cancelled,
+            Event::Unwinding { then, .. } => *then != Then::Finish(Outcome::Cancelled),
             _ => true,
         }
     }
@@ -232,10 +253,27 @@ impl Processes {
     ) -> Option<Decision> {
         self.all().find_map(|p| match p.status {
             Status::Running => decide_for(p, now_ms, capacity, grants),
-            // A process waiting for a person ends too when its authority does.
-            Status::Waiting { .. } => grants.stops(p.id, now_ms).map(|why| end_with(p, why)),
+            // A process waiting for a person ends too when its authority does, unless it
+            // waits while unwinding: what it owes the world comes first.
+            Status::Waiting { .. } if p.run.unwinding.is_none() => grants
+                .stops(p.id, now_ms)
+                .map(|why| settle(p, end_with(p, why))),
             _ => None,
         })
+    }
+
+    /// What a person's cancel of process `id` records: the end, or, while an effect that
+    /// took place is owed its compensation, the unwinding that comes first. A process
+    /// already unwinding ends at once.
+    pub fn cancel_decision(&self, id: u64) -> Decision {
+        let end = Decision::Finish {
+            process: id,
+            outcome: Outcome::Cancelled,
+        };
+        match self.get(id) {
+            Some(p) if p.run.unwinding.is_none() => settle(p, end),
+            _ => end,
+        }
     }
 
     /// When a decision may next fall due with nothing else happening: the earliest retry
@@ -274,15 +312,22 @@ fn decide_for(
     let dag = &p.slaps.get(p.run.candidate)?.dag;
     let jobs = &p.run.jobs;
     let lanes = &p.run.lanes;
+    // Unwinding outlasts the wall time and the writ: it is what the process owes.
+    if let Some(then) = &p.run.unwinding {
+        return unwind_next(p, dag, then, now_ms, capacity);
+    }
     let wall_ms = p.intent.wall_secs.saturating_mul(1000);
     if now_ms >= p.submitted_ms.saturating_add(wall_ms) {
-        return Some(end_with(
+        return Some(settle(
             p,
-            format!("it ran past its wall time of {} s", p.intent.wall_secs),
+            end_with(
+                p,
+                format!("it ran past its wall time of {} s", p.intent.wall_secs),
+            ),
         ));
     }
     if let Some(why) = grants.stops(id, now_ms) {
-        return Some(end_with(p, why));
+        return Some(settle(p, end_with(p, why)));
     }
     if lanes.first() == Some(&LaneState::Unopened) {
         return Some(Decision::OpenLane {
@@ -322,28 +367,38 @@ fn decide_for(
             });
         }
     }
+    // An effect not known to have taken place is settled before anything depends on it.
+    if let Some(decision) = jobs
+        .iter()
+        .enumerate()
+        .find_map(|(job, state)| match state {
+            JobState::Unsure { why, .. } => resolve_unsure(p, dag, job, why, capacity),
+            _ => None,
+        })
+    {
+        return Some(decision);
+    }
     // A failure in lane 0 is a failure of the candidate; in a race lane, only of the lane.
     if let Some(failed) = (0..dag.jobs.len()).find(|&j| failed_in_lane0(dag, jobs, lanes, j)) {
-        return Some(on_method_failure(p, dag, failed));
+        return Some(settle(p, on_method_failure(p, dag, failed)));
     }
     for (job, state) in jobs.iter().enumerate() {
         if let JobState::RetryDue { tries } = state {
-            let JobKind::Run { backoff_ms, .. } = &dag.jobs[job].kind else {
+            if !matches!(dag.jobs[job].kind, JobKind::Run { .. }) {
                 continue;
-            };
-            let doublings = tries.saturating_sub(1).min(20);
-            let wait = backoff_ms
-                .saturating_mul(1 << doublings)
-                .min(BACKOFF_MS_MAX);
+            }
             return Some(Decision::ScheduleRetry {
                 process: id,
                 job,
-                until_ms: now_ms.saturating_add(wait),
+                until_ms: now_ms.saturating_add(backoff(&dag.jobs[job], *tries)),
             });
         }
     }
     let running = p.running_attempts().len();
     for (job, node) in dag.jobs.iter().enumerate() {
+        if node.purpose != Purpose::Step {
+            continue;
+        }
         let ready = match &jobs[job] {
             JobState::Pending => true,
             JobState::Waiting { until_ms, .. } => *until_ms <= now_ms,
@@ -391,18 +446,24 @@ fn decide_for(
             }
             JobKind::Run { .. } => {
                 if p.attempts >= p.intent.max_jobs {
-                    return Some(end_with(
+                    return Some(settle(
                         p,
-                        format!(
-                            "it used its {} jobs without reaching its goal",
-                            p.intent.max_jobs
+                        end_with(
+                            p,
+                            format!(
+                                "it used its {} jobs without reaching its goal",
+                                p.intent.max_jobs
+                            ),
                         ),
                     ));
                 }
                 // Before the ruling, so no one is asked to approve what the writ refuses;
                 // before the slots, so the decision does not depend on how many there are.
                 if let Some(why) = grants.refuses(id, node, now_ms) {
-                    return Some(end_with(p, format!("{} may not run: {why}", node.id)));
+                    return Some(settle(
+                        p,
+                        end_with(p, format!("{} may not run: {why}", node.id)),
+                    ));
                 }
                 if !ruled {
                     return Some(Decision::Rule { process: id, job });
@@ -447,11 +508,13 @@ fn open_lanes<'a>(
     })
 }
 
+/// Whether every step of `lane` is done (its verify and compensate jobs run only when
+/// needed, so they do not count).
 fn lane_done(dag: &Dag, jobs: &[JobState], lane: usize) -> bool {
     dag.jobs
         .iter()
         .enumerate()
-        .filter(|(_, node)| node.lane == lane)
+        .filter(|(_, node)| node.lane == lane && node.purpose == Purpose::Step)
         .all(|(job, _)| matches!(jobs[job], JobState::Done { .. }))
 }
 
@@ -472,6 +535,10 @@ fn lane_lost(dag: &Dag, jobs: &[JobState], lanes: &[LaneState], lane: usize) -> 
 
 /// Whether `job` has failed: it failed itself, or it is a race all of whose lanes lost.
 fn lane_failure(dag: &Dag, jobs: &[JobState], lanes: &[LaneState], job: usize) -> bool {
+    // A failed verify or compensate job asks a person; it fails no lane.
+    if dag.jobs[job].purpose != Purpose::Step {
+        return false;
+    }
     match (&jobs[job], &dag.jobs[job].kind) {
         (JobState::Failed { .. }, _) => true,
         (state, JobKind::Race { lanes: racing }) if !state.is_over() => {
@@ -526,4 +593,182 @@ fn end_with(p: &Process, why: String) -> Decision {
         process: p.id,
         outcome: Outcome::Failed { why },
     }
+}
+
+/// `decision` as it must be taken: a failed or cancelled end, or a move to the next
+/// candidate, becomes an unwinding while an effect is owed its compensation (one that took
+/// place, or one not known either way, whose job has a compensate job not yet done).
+fn settle(p: &Process, decision: Decision) -> Decision {
+    let (then, why) = match &decision {
+        Decision::Finish {
+            outcome: outcome @ (Outcome::Failed { .. } | Outcome::Cancelled),
+            ..
+        } => (Then::Finish(outcome.clone()), outcome.to_string()),
+        Decision::Advance { to, why, .. } => (
+            Then::Advance {
+                to: *to,
+                why: why.clone(),
+            },
+            why.clone(),
+        ),
+        _ => return decision,
+    };
+    let Some(dag) = p.slaps.get(p.run.candidate).map(|slap| &slap.dag) else {
+        return decision;
+    };
+    let owed = p
+        .run
+        .effects
+        .iter()
+        .any(|mark| compensation_of(dag, mark.job).is_some_and(|c| !p.run.jobs[c].is_over()));
+    if !owed {
+        return decision;
+    }
+    Decision::Unwind {
+        process: p.id,
+        then,
+        why,
+    }
+}
+
+/// The next step of an unwinding process: each effect that took place (newest first)
+/// compensated, one at a time, an effect not known either way settled first; then `then`.
+fn unwind_next(
+    p: &Process,
+    dag: &Dag,
+    then: &Then,
+    now_ms: u64,
+    capacity: Capacity,
+) -> Option<Decision> {
+    // Its attempts were cancelled when it began to unwind; their ends come first.
+    if !p.running_attempts().is_empty() {
+        return None;
+    }
+    for mark in p.run.effects.iter().rev() {
+        let Some(compensate) = compensation_of(dag, mark.job) else {
+            continue;
+        };
+        if mark.state == EffectState::Begun {
+            if let JobState::Unsure { why, .. } = &p.run.jobs[mark.job] {
+                return resolve_unsure(p, dag, mark.job, why, capacity);
+            }
+            continue;
+        }
+        let node = &dag.jobs[compensate];
+        match &p.run.jobs[compensate] {
+            JobState::Done { .. } | JobState::Cancelled => continue,
+            JobState::Pending => return dispatch_side(p, compensate, capacity),
+            JobState::Waiting { until_ms, .. } if *until_ms <= now_ms => {
+                return dispatch_side(p, compensate, capacity)
+            }
+            JobState::RetryDue { tries } => {
+                return Some(Decision::ScheduleRetry {
+                    process: p.id,
+                    job: compensate,
+                    until_ms: now_ms.saturating_add(backoff(node, *tries)),
+                })
+            }
+            JobState::Failed { why } => {
+                return Some(Decision::Ask {
+                    process: p.id,
+                    job: compensate,
+                    question: format!(
+                        "{} failed: {why}. The effect of {} stays in place until it is undone. Answer {}",
+                        node.id,
+                        dag.jobs[mark.job].id,
+                        expected_answer(WaitReason::Failure)
+                    ),
+                    reason: WaitReason::Failure,
+                })
+            }
+            _ => return None,
+        }
+    }
+    Some(match then {
+        Then::Finish(outcome) => Decision::Finish {
+            process: p.id,
+            outcome: outcome.clone(),
+        },
+        Then::Advance { to, why } => Decision::Advance {
+            process: p.id,
+            to: *to,
+            why: why.clone(),
+        },
+    })
+}
+
+/// What settles job `job`, whose attempt ended without saying whether its effect took
+/// place: its verify job, or else (or if that failed too) a person's answer. None while
+/// its verify job runs or waits for a slot.
+fn resolve_unsure(
+    p: &Process,
+    dag: &Dag,
+    job: usize,
+    why: &str,
+    capacity: Capacity,
+) -> Option<Decision> {
+    let node = &dag.jobs[job];
+    let verify = dag
+        .jobs
+        .iter()
+        .position(|n| n.purpose == Purpose::Verify { of: job });
+    let verify_failed = match verify.map(|v| (v, &p.run.jobs[v])) {
+        Some((v, JobState::Pending)) => return dispatch_side(p, v, capacity),
+        Some((_, JobState::Failed { why })) => format!(" Its verify job failed too: {why}."),
+        Some(_) => return None,
+        None => String::new(),
+    };
+    let key = p
+        .run
+        .effects
+        .iter()
+        .find(|mark| mark.job == job)
+        .map_or_else(String::new, |mark| {
+            format!(" (idempotency key {})", mark.key)
+        });
+    Some(Decision::Ask {
+        process: p.id,
+        job,
+        question: format!(
+            "job {} reaches beyond its workspace and its attempt ended without saying whether its effect took place{key}: {why}.{verify_failed} Did it take effect? Answer retry (it did not), skip (it did) or fail",
+            node.id
+        ),
+        reason: WaitReason::Crash,
+    })
+}
+
+/// A dispatch of verify or compensate job `job` into its lane's workspace, if a slot is
+/// free.
+fn dispatch_side(p: &Process, job: usize, capacity: Capacity) -> Option<Decision> {
+    let dag = &p.slaps.get(p.run.candidate)?.dag;
+    let LaneState::Open { sws } = p.run.lanes[dag.jobs[job].lane] else {
+        return None;
+    };
+    let parallel = capacity.per_process.min(p.intent.parallel);
+    if capacity.slots_free == 0 || p.running_attempts().len() >= parallel {
+        return None;
+    }
+    Some(Decision::Dispatch {
+        process: p.id,
+        job,
+        sws,
+    })
+}
+
+/// The compensate job of job `job`, if it has one.
+pub(crate) fn compensation_of(dag: &Dag, job: usize) -> Option<usize> {
+    dag.jobs
+        .iter()
+        .position(|n| n.purpose == Purpose::Compensate { of: job })
+}
+
+/// How long a job that failed `tries` times waits before its next attempt.
+fn backoff(node: &jitos_tasks::JobNode, tries: u32) -> u64 {
+    let JobKind::Run { backoff_ms, .. } = &node.kind else {
+        return 0;
+    };
+    let doublings = tries.saturating_sub(1).min(20);
+    backoff_ms
+        .saturating_mul(1 << doublings)
+        .min(BACKOFF_MS_MAX)
 }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use jitos_gov::policy::Verdict;
 use jitos_tasks::{Intent, Slap};
 
-use crate::process::WaitReason;
+use crate::process::{Then, WaitReason};
 
 /// One event of a process's life.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -134,6 +134,38 @@ pub enum Event {
         /// Why the one before was abandoned.
         why: String,
     },
+    /// An attempt of a job whose effect leaves the workspace is about to start: recorded
+    /// with its dispatch, before the worker runs.
+    EffectBegun {
+        /// The process.
+        process: u64,
+        /// The job.
+        job: usize,
+        /// The attempt.
+        attempt: u64,
+        /// Its idempotency key.
+        key: String,
+    },
+    /// A begun effect is known to have taken place or not: from its attempt's end, its
+    /// verify job, or a person.
+    EffectEnded {
+        /// The process.
+        process: u64,
+        /// The job.
+        job: usize,
+        /// Whether it took place.
+        end: EffectEnd,
+    },
+    /// The process unwinds: the effects that took place are compensated, newest first,
+    /// before it does `then`; its running attempts are cancelled with this record.
+    Unwinding {
+        /// The process.
+        process: u64,
+        /// What it does afterwards.
+        then: Then,
+        /// Why.
+        why: String,
+    },
     /// The process ended; its open workspaces are discarded with this record.
     Finished {
         /// The process.
@@ -161,6 +193,9 @@ impl Event {
             | Event::LaneConflict { process, .. }
             | Event::LaneDiscarded { process, .. }
             | Event::Advanced { process, .. }
+            | Event::EffectBegun { process, .. }
+            | Event::EffectEnded { process, .. }
+            | Event::Unwinding { process, .. }
             | Event::Finished { process, .. } => Some(*process),
         }
     }
@@ -182,6 +217,17 @@ pub enum AttemptOutcome {
     },
     /// The daemon stopped while it ran: whether it took effect is unknown.
     CutOff,
+}
+
+/// Whether a begun effect took place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EffectEnd {
+    /// It did.
+    Happened,
+    /// It did not: its job may run again.
+    NotHappened,
+    /// No one knows: the process ended before anyone found out.
+    Unknown,
 }
 
 /// A person's answer to a waiting process.

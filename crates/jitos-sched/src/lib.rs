@@ -14,9 +14,12 @@ mod process;
 mod processes;
 
 pub use decide::{Base, Capacity, Decision, BACKOFF_MS_MAX};
-pub use event::{Answer, AttemptOutcome, Event, Outcome};
+pub use event::{Answer, AttemptOutcome, EffectEnd, Event, Outcome};
 pub use grants::{Grants, Unbounded};
-pub use process::{JobState, LaneState, Need, Process, Run, Status, WaitReason};
+pub use process::{
+    effect_key, EffectMark, EffectState, JobState, LaneState, Need, Process, Run, Status, Then,
+    WaitReason,
+};
 pub use processes::Processes;
 
 /// Why an event does not fit the processes' state.

@@ -69,6 +69,54 @@ pub struct Run {
     /// For each job, the policy's ruling on it in words (the verdict and the rule that
     /// decided), once ruled on: what `inspect` shows.
     pub rulings: Vec<Option<String>>,
+    /// The effects beyond the workspace its jobs began and that did not end as not having
+    /// happened: open ones first by when they began, then those that took place, in the
+    /// order they were known to — the order compensation reverses.
+    pub effects: Vec<EffectMark>,
+    /// Set once it unwinds: what it does when its compensations have run.
+    pub unwinding: Option<Then>,
+}
+
+/// An effect a job began.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EffectMark {
+    /// The job.
+    pub job: usize,
+    /// The attempt that began it.
+    pub attempt: u64,
+    /// Its idempotency key: the same for every attempt of the job.
+    pub key: String,
+    /// Whether it is known to have taken place.
+    pub state: EffectState,
+}
+
+/// Where an effect stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EffectState {
+    /// Begun, and not known to have ended: its job must be verified, or a person asked.
+    Begun,
+    /// It took place.
+    Happened,
+}
+
+/// What an unwinding process does once its compensations have run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Then {
+    /// End.
+    Finish(crate::event::Outcome),
+    /// Move on to the next plan candidate.
+    Advance {
+        /// The candidate.
+        to: usize,
+        /// Why the one before was abandoned.
+        why: String,
+    },
+}
+
+/// The idempotency key of job `job` of candidate `candidate` of process `process`: every
+/// attempt of the job has the same, so what it acts on can tell a repeat.
+pub fn effect_key(process: u64, candidate: usize, job: usize) -> String {
+    format!("jitos-{process}-{candidate}-{job}")
 }
 
 /// The approvals a job waits for.
@@ -137,6 +185,15 @@ pub enum JobState {
         tries: u32,
         /// When the next attempt may start (ms).
         until_ms: u64,
+    },
+    /// An attempt with an effect beyond the workspace ended without saying whether the
+    /// effect took place (a crash, a deadline, a cancel): it is verified, or a person is
+    /// asked, before anything runs it again.
+    Unsure {
+        /// Attempts so far.
+        tries: u32,
+        /// Why the attempt ended, for a person.
+        why: String,
     },
     /// Its question is asked; the process waits for an answer.
     Asked,

@@ -7,12 +7,12 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use jitos_gov::{policy::Verdict, Role};
-use jitos_tasks::{JobKind, Slap};
+use jitos_tasks::{JobKind, Purpose, Slap};
 
 use crate::{
-    event::{Answer, AttemptOutcome, Event, Outcome},
+    event::{Answer, AttemptOutcome, EffectEnd, Event, Outcome},
     process::Need,
-    process::{JobState, LaneState, Process, Run, Status, WaitReason},
+    process::{EffectMark, EffectState, JobState, LaneState, Process, Run, Status, WaitReason},
     SchedError,
 };
 
@@ -126,6 +126,8 @@ pub(crate) fn fresh_run(candidate: usize, slap: &Slap) -> Run {
         jobs: vec![JobState::Pending; slap.dag.jobs.len()],
         allowed: vec![false; slap.dag.jobs.len()],
         rulings: vec![None; slap.dag.jobs.len()],
+        effects: Vec::new(),
+        unwinding: None,
     }
 }
 
@@ -157,6 +159,16 @@ fn apply_to(process: &mut Process, seq: u64, event: &Event) -> Result<(), SchedE
                 .ok_or_else(|| misfit(format!("job {job} does not exist")))?;
             if !matches!(node.kind, JobKind::Run { .. }) {
                 return Err(misfit(format!("job {job} runs no worker")));
+            }
+            let due = match node.purpose {
+                Purpose::Step => true,
+                Purpose::Verify { of } => matches!(run.jobs.get(of), Some(JobState::Unsure { .. })),
+                Purpose::Compensate { .. } => run.unwinding.is_some(),
+            };
+            if !due {
+                return Err(misfit(format!(
+                    "job {job} dispatched when it is not needed"
+                )));
             }
             if run.lanes.get(node.lane) != Some(&LaneState::Open { sws: *sws }) {
                 return Err(misfit(format!(
@@ -197,6 +209,35 @@ fn apply_to(process: &mut Process, seq: u64, event: &Event) -> Result<(), SchedE
             else {
                 return Err(misfit(format!("job {job} runs no worker")));
             };
+            let effect_open = run.effects.iter().any(|mark| {
+                mark.job == job && mark.attempt == *attempt && mark.state == EffectState::Begun
+            });
+            // An effect's attempt that ended without a verdict leaves it unknown whether
+            // the effect took place: it is settled before the job may run again.
+            if effect_open {
+                if let AttemptOutcome::CutOff | AttemptOutcome::Failed { verdict: false, .. } =
+                    outcome
+                {
+                    let why = match outcome {
+                        AttemptOutcome::Failed { why, .. } => why.clone(),
+                        _ => "jitosd stopped while it ran".to_owned(),
+                    };
+                    run.jobs[job] = JobState::Unsure { tries, why };
+                    return Ok(());
+                }
+            }
+            // A verify job's exit status is its answer; the effect's end follows it.
+            if let Purpose::Verify { .. } = dag.jobs[job].purpose {
+                run.jobs[job] = match outcome {
+                    AttemptOutcome::Succeeded => JobState::Done { value: None },
+                    AttemptOutcome::Failed { verdict: true, .. } => JobState::Pending,
+                    AttemptOutcome::Failed { why, .. } => JobState::Failed { why: why.clone() },
+                    AttemptOutcome::CutOff => JobState::Failed {
+                        why: "jitosd stopped while it ran".to_owned(),
+                    },
+                };
+                return Ok(());
+            }
             run.jobs[job] = match outcome {
                 AttemptOutcome::Succeeded => JobState::Done { value: None },
                 AttemptOutcome::Failed { why, verdict }
@@ -236,7 +277,8 @@ fn apply_to(process: &mut Process, seq: u64, event: &Event) -> Result<(), SchedE
         } => {
             match (run.jobs.get(*job), reason) {
                 (Some(JobState::Pending), WaitReason::Ask | WaitReason::Approval)
-                | (Some(JobState::Failed { .. }), WaitReason::Failure) => {}
+                | (Some(JobState::Failed { .. }), WaitReason::Failure)
+                | (Some(JobState::Unsure { .. }), WaitReason::Crash) => {}
                 (other, _) => return Err(misfit(format!("job {job} asked about while {other:?}"))),
             }
             run.jobs[*job] = JobState::Asked;
@@ -286,6 +328,94 @@ fn apply_to(process: &mut Process, seq: u64, event: &Event) -> Result<(), SchedE
                 }
             };
             run.jobs[job] = state;
+            // A person settled what a failed verify job could not; it may run next time.
+            if let Some(verify) = dag
+                .jobs
+                .iter()
+                .position(|n| n.purpose == Purpose::Verify { of: job })
+            {
+                if matches!(run.jobs[verify], JobState::Failed { .. }) {
+                    run.jobs[verify] = JobState::Pending;
+                }
+            }
+            process.status = Status::Running;
+        }
+        Event::EffectBegun {
+            job, attempt, key, ..
+        } => {
+            let step = dag.jobs.get(*job).map(|n| n.purpose) == Some(Purpose::Step);
+            let running = matches!(run.jobs.get(*job), Some(JobState::Running { attempt: a, .. }) if a == attempt);
+            let open = run
+                .effects
+                .iter()
+                .any(|m| m.job == *job && m.state == EffectState::Begun);
+            if !step || !running || open {
+                return Err(misfit(format!(
+                    "an effect of job {job} began with attempt {attempt}, which is not its running step's, or one is open"
+                )));
+            }
+            run.effects.push(EffectMark {
+                job: *job,
+                attempt: *attempt,
+                key: key.clone(),
+                state: EffectState::Begun,
+            });
+        }
+        Event::EffectEnded { job, end, .. } => {
+            let Some(at) = run
+                .effects
+                .iter()
+                .position(|m| m.job == *job && m.state == EffectState::Begun)
+            else {
+                return Err(misfit(format!("job {job} has no effect open to end")));
+            };
+            let mut mark = run.effects.remove(at);
+            let unsure = match &run.jobs[*job] {
+                JobState::Unsure { tries, why } => Some((*tries, why.clone())),
+                _ => None,
+            };
+            match end {
+                EffectEnd::Happened => {
+                    mark.state = EffectState::Happened;
+                    run.effects.push(mark);
+                    if unsure.is_some() {
+                        run.jobs[*job] = JobState::Done { value: None };
+                    }
+                }
+                EffectEnd::NotHappened => {
+                    if let Some((tries, why)) = unsure {
+                        let retries = match &dag.jobs[*job].kind {
+                            JobKind::Run { retries, .. } => *retries,
+                            _ => 0,
+                        };
+                        run.jobs[*job] = if tries > retries {
+                            JobState::Failed {
+                                why: format!("{why}; it did not take effect"),
+                            }
+                        } else {
+                            JobState::RetryDue { tries }
+                        };
+                    }
+                }
+                EffectEnd::Unknown => {}
+            }
+        }
+        Event::Unwinding { then, .. } => {
+            if run.unwinding.is_some() {
+                return Err(misfit("it unwinds already".to_owned()));
+            }
+            // A job whose person was asked whether its effect took place is asked again
+            // by the unwinding, which must know before it compensates.
+            for mark in &run.effects {
+                if mark.state == EffectState::Begun && run.jobs[mark.job] == JobState::Asked {
+                    run.jobs[mark.job] = JobState::Unsure {
+                        tries: 0,
+                        why: "it was waiting for a person when the process began to unwind"
+                            .to_owned(),
+                    };
+                }
+            }
+            run.unwinding = Some(then.clone());
             process.status = Status::Running;
         }
         Event::Ruled {
@@ -488,5 +618,7 @@ pub(crate) fn race_of(dag: &jitos_tasks::Dag, lane: usize) -> Option<usize> {
 /// The job that stands for a lane's outcome: its last job (a lane's jobs are compiled in
 /// order, so the last one is an exit); none for a lane without jobs.
 pub(crate) fn lane_exit(dag: &jitos_tasks::Dag, lane: usize) -> Option<usize> {
-    dag.jobs.iter().rposition(|j| j.lane == lane)
+    dag.jobs
+        .iter()
+        .rposition(|j| j.lane == lane && j.purpose == Purpose::Step)
 }

@@ -228,6 +228,11 @@ impl<'a> Sim<'a> {
                 self.record_and_cancel(decision, process, Event::Finished { process, outcome });
                 return;
             }
+            Decision::Unwind { process, then, why } => {
+                let event = Event::Unwinding { process, then, why };
+                self.record_and_cancel(decision, process, event);
+                return;
+            }
         };
         self.record(Some(decision), event);
     }

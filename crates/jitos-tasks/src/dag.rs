@@ -5,8 +5,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    model::{Effect, OnFailure},
-    plan::{Decomposition, Node},
+    model::{Effect, OnFailure, Run},
+    plan::{DecomposedStep, Decomposition, Node},
 };
 
 /// The compiled plan.
@@ -41,6 +41,28 @@ pub struct JobNode {
     pub kind: JobKind,
     /// What the failure of the method it belongs to leads to.
     pub on_failure: OnFailure,
+    /// Why it is in the plan: a step, or the verify or compensate job of one.
+    #[serde(default)]
+    pub purpose: Purpose,
+}
+
+/// Why a job is in the plan.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Purpose {
+    /// A step of its method: it runs when the jobs before it are done.
+    #[default]
+    Step,
+    /// It tells whether job `of`'s effect took place; it runs only when an attempt of
+    /// `of` ended without saying so.
+    Verify {
+        /// The job whose effect it checks.
+        of: usize,
+    },
+    /// It undoes job `of`'s effect; it runs only when the process unwinds.
+    Compensate {
+        /// The job whose effect it undoes.
+        of: usize,
+    },
 }
 
 /// What a job does.
@@ -111,6 +133,19 @@ impl Dag {
             {
                 return Err(format!("job {index} waits for job {bad}, which is not"));
             }
+            if let Purpose::Verify { of } | Purpose::Compensate { of } = job.purpose {
+                let serves = self.jobs.get(of).filter(|served| {
+                    of != index
+                        && served.lane == job.lane
+                        && served.purpose == Purpose::Step
+                        && matches!(served.kind, JobKind::Run { .. })
+                });
+                if serves.is_none() || !matches!(job.kind, JobKind::Run { .. }) {
+                    return Err(format!(
+                        "job {index} serves job {of}, which is no worker's step in its lane"
+                    ));
+                }
+            }
             if let JobKind::Race { lanes: racing } = &job.kind {
                 if let Some(bad) = racing.iter().find(|&&l| l == 0 || l >= lanes) {
                     return Err(format!("race job {index} races lane {bad}, which is not"));
@@ -152,20 +187,11 @@ impl Dag {
             after: Vec::new(),
             kind,
             on_failure,
+            purpose: Purpose::Step,
         };
         match &tree.node {
             Node::Run(run) => {
-                self.jobs.push(primitive(JobKind::Run {
-                    worker: run.worker.clone(),
-                    args: run.args.clone(),
-                    effect: run.effect,
-                    idempotent: run.idempotent,
-                    timeout_ms: run.timeout_secs.saturating_mul(1000),
-                    retries: run.retries,
-                    backoff_ms: run.backoff_ms,
-                    gate: run.gate,
-                    paths: run.paths.clone(),
-                }));
+                self.jobs.push(primitive(run_kind(run)));
                 let index = self.jobs.len() - 1;
                 (vec![index], vec![index])
             }
@@ -197,6 +223,7 @@ impl Dag {
                     lanes.push(alternative);
                     let (step_entries, step_exits) =
                         self.add(&step.sub, alternative, &step_path, *on_failure);
+                    self.add_sides(step, &step_entries, alternative, &step_path, *on_failure);
                     entries.extend(step_entries);
                     exits.extend(step_exits);
                 }
@@ -206,6 +233,7 @@ impl Dag {
                     after: exits,
                     kind: JobKind::Race { lanes },
                     on_failure: *on_failure,
+                    purpose: Purpose::Step,
                 });
                 let race = self.jobs.len() - 1;
                 (entries, vec![race])
@@ -219,7 +247,9 @@ impl Dag {
                 let mut ends = Vec::with_capacity(steps.len());
                 for step in steps {
                     let step_path = format!("{path}/{method}/{}", step.id);
-                    ends.push(self.add(&step.sub, lane, &step_path, *on_failure));
+                    let added = self.add(&step.sub, lane, &step_path, *on_failure);
+                    self.add_sides(step, &added.0, lane, &step_path, *on_failure);
+                    ends.push(added);
                 }
                 let mut entries = Vec::new();
                 for (step, (step_entries, _)) in steps.iter().zip(&ends) {
@@ -246,5 +276,50 @@ impl Dag {
                 (entries, exits)
             }
         }
+    }
+
+    /// The verify and compensate jobs of `step`, whose task is the one job `entries`
+    /// holds (the library allows them only on a step whose task runs a worker).
+    fn add_sides(
+        &mut self,
+        step: &DecomposedStep,
+        entries: &[usize],
+        lane: usize,
+        path: &str,
+        on_failure: OnFailure,
+    ) {
+        let [of] = entries else { return };
+        let of = *of;
+        let sides = [
+            (&step.verify, "verify", Purpose::Verify { of }),
+            (&step.compensate, "compensate", Purpose::Compensate { of }),
+        ];
+        for (run, what, purpose) in sides {
+            if let Some(run) = run {
+                self.jobs.push(JobNode {
+                    id: format!("{path}#{what}"),
+                    lane,
+                    after: Vec::new(),
+                    kind: run_kind(run),
+                    on_failure,
+                    purpose,
+                });
+            }
+        }
+    }
+}
+
+/// The job of a run.
+fn run_kind(run: &Run) -> JobKind {
+    JobKind::Run {
+        worker: run.worker.clone(),
+        args: run.args.clone(),
+        effect: run.effect,
+        idempotent: run.idempotent,
+        timeout_ms: run.timeout_secs.saturating_mul(1000),
+        retries: run.retries,
+        backoff_ms: run.backoff_ms,
+        gate: run.gate,
+        paths: run.paths.clone(),
     }
 }

@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 
 use crate::{
+    dag::Purpose,
     dag::{Dag, JobKind},
     model::Effect,
     plan::{Decomposition, Node, Slap},
@@ -120,8 +121,17 @@ fn dag_text(out: &mut String, dag: &Dag) {
                 if *gate {
                     notes.push("gate".to_owned());
                 }
-                if *effect == Effect::Workspace {
-                    notes.push("changes files".to_owned());
+                match effect {
+                    Effect::None => {}
+                    Effect::Workspace => notes.push("changes files".to_owned()),
+                    Effect::Local => notes.push("effect: local".to_owned()),
+                    Effect::Network => notes.push("effect: network".to_owned()),
+                    Effect::Irreversible => notes.push("effect: irreversible".to_owned()),
+                }
+                match job.purpose {
+                    Purpose::Step => {}
+                    Purpose::Verify { of } => notes.push(format!("verifies #{}", of + 1)),
+                    Purpose::Compensate { of } => notes.push(format!("undoes #{}", of + 1)),
                 }
                 format!("run {worker} ({})", notes.join(", "))
             }

@@ -19,7 +19,7 @@ mod model;
 mod plan;
 mod template;
 
-pub use dag::{Dag, JobKind, JobNode, Lane};
+pub use dag::{Dag, JobKind, JobNode, Lane, Purpose};
 pub use error::{line_column, PlanError, SourceError};
 pub use explain::explain;
 pub use intent::{Intent, INTENT_JOBS_DEFAULT, INTENT_PARALLEL_DEFAULT, INTENT_WALL_SECS_DEFAULT};

@@ -217,6 +217,34 @@ impl Library {
                 )));
             }
         }
+        let sides = [("verify", &step.verify), ("compensate", &step.compensate)];
+        for (what, side) in sides {
+            let Some(side) = side else { continue };
+            if !matches!(callee.body, Body::Run(_)) {
+                return Err(origin.error(format!(
+                    "step {} has a `{what}` task, but its task {} runs no worker: only a worker's job has an effect to {what}",
+                    step.id, callee.name
+                )));
+            }
+            let Some(side_task) = self.tasks.get(side) else {
+                return Err(origin.error(format!(
+                    "step {}: `{what}` names task {side:?}, which no library file defines",
+                    step.id
+                )));
+            };
+            if !matches!(side_task.body, Body::Run(_)) {
+                return Err(origin.error(format!(
+                    "step {}: `{what}` task {side} must run a worker (a `run` task)",
+                    step.id
+                )));
+            }
+            if let Some(missing) = side_task.params.iter().find(|p| !callee.params.contains(p)) {
+                return Err(origin.error(format!(
+                    "step {}: `{what}` task {side} takes parameter {missing:?}, which task {} does not; it is given the step's values",
+                    step.id, callee.name
+                )));
+            }
+        }
         Ok(())
     }
 
@@ -442,6 +470,9 @@ fn run_of(
         effect: match run.effect {
             EffectFile::None => Effect::None,
             EffectFile::Workspace => Effect::Workspace,
+            EffectFile::Local => Effect::Local,
+            EffectFile::Network => Effect::Network,
+            EffectFile::Irreversible => Effect::Irreversible,
         },
         idempotent: run.idempotent,
         timeout_secs: timeout,
@@ -547,11 +578,20 @@ fn method_of(
                 .map(|a| (id.clone(), a.get_ref().clone(), at(a.span().start))),
         );
         origins.push((id.clone(), task_origin));
+        let side = |task: Option<Spanned<String>>| {
+            task.map(|t| {
+                check_name(&at(t.span().start), "task", t.get_ref())?;
+                Ok::<_, SourceError>(t.into_inner())
+            })
+            .transpose()
+        };
         steps.push(Step {
             id,
             task: step_file.task.into_inner(),
             with,
             after,
+            verify: side(step_file.verify)?,
+            compensate: side(step_file.compensate)?,
         });
     }
     for (step, after, origin) in after_origins {

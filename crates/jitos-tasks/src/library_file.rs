@@ -85,6 +85,8 @@ pub(crate) struct StepFile {
     pub with: BTreeMap<String, Spanned<String>>,
     #[serde(default)]
     pub after: Vec<Spanned<String>>,
+    pub verify: Option<Spanned<String>>,
+    pub compensate: Option<Spanned<String>>,
 }
 
 /// What a primitive task's proposal may change, as written.
@@ -93,6 +95,9 @@ pub(crate) struct StepFile {
 pub(crate) enum EffectFile {
     None,
     Workspace,
+    Local,
+    Network,
+    Irreversible,
 }
 
 #[derive(Debug, Deserialize)]

@@ -55,6 +55,12 @@ pub struct Step {
     pub with: BTreeMap<String, String>,
     /// Steps of the same method that must be done first.
     pub after: Vec<String>,
+    /// A primitive task that tells whether this step's effect took place (exit status 0:
+    /// it did), run when an attempt ended without saying so, instead of asking a person.
+    pub verify: Option<String>,
+    /// A primitive task that undoes this step's effect, run (newest effect first) when a
+    /// later step fails or the process is cancelled.
+    pub compensate: Option<String>,
 }
 
 /// What a failed method leads to.
@@ -69,13 +75,28 @@ pub enum OnFailure {
     Interrupt,
 }
 
-/// What a primitive task's job may change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// What a primitive task's job may change, from least to most: a job's class is the
+/// greater of its task's and its worker's manifest's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Effect {
     /// The graph of its workspace only.
     None,
     /// Its workspace's files too.
     Workspace,
+    /// Files on this host outside any workspace (an output directory).
+    Local,
+    /// Other hosts, over the network.
+    Network,
+    /// Something that cannot be taken back.
+    Irreversible,
+}
+
+impl Effect {
+    /// Whether it reaches beyond the job's workspace: such a job's attempts are recorded
+    /// as effects (`effect.begin`, `effect.end`) and never run again blindly.
+    pub fn leaves_workspace(self) -> bool {
+        self >= Effect::Local
+    }
 }
 
 /// A primitive task that runs a worker.

@@ -13,7 +13,7 @@ use jitos_warp::{Graph, Node as GraphNode};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    dag::{Dag, JobKind},
+    dag::{Dag, JobKind, Purpose},
     error::PlanError,
     intent::Intent,
     limits::{CANDIDATES_MAX, DEPTH_MAX, JOBS_PER_PLAN_MAX, PLAN_STEPS_MAX, VALUE_BYTES_MAX},
@@ -100,6 +100,12 @@ pub struct DecomposedStep {
     pub after: Vec<String>,
     /// Its task, decomposed.
     pub sub: Decomposition,
+    /// The job that tells whether its effect took place, filled in with its values.
+    #[serde(default)]
+    pub verify: Option<Run>,
+    /// The job that undoes its effect, filled in with its values.
+    #[serde(default)]
+    pub compensate: Option<Run>,
 }
 
 /// Plans `intent` with `library` over `state`: the candidates in the order they are tried.
@@ -137,10 +143,11 @@ pub fn plan(
     let mut largest = 0;
     for tree in trees {
         let dag = Dag::compile(&tree);
+        // A verify or compensate job runs only when it is needed.
         let jobs = dag
             .jobs
             .iter()
-            .filter(|j| !matches!(j.kind, JobKind::Race { .. }))
+            .filter(|j| !matches!(j.kind, JobKind::Race { .. }) && j.purpose == Purpose::Step)
             .count();
         largest = largest.max(jobs);
         if jobs <= max {
@@ -322,10 +329,30 @@ impl Planner<'_> {
             let subs = self
                 .expand(callee, &sub_params, &step_path, depth + 1)
                 .map_err(|e| e.to_string())?;
-            per_step.push(subs);
+            let side = |task: &Option<String>, what: &str| -> Result<Option<Run>, String> {
+                let Some(name) = task else { return Ok(None) };
+                let Some(Task {
+                    body: Body::Run(run),
+                    ..
+                }) = self.library.task(name)
+                else {
+                    return Err(format!(
+                        "step {}: its {what} task {name} runs no worker",
+                        step.id
+                    ));
+                };
+                self.fill_run(run, &sub_params, &format!("{step_path}#{what}"))
+                    .map(Some)
+                    .map_err(|e| e.to_string())
+            };
+            let sides = (
+                side(&step.verify, "verify")?,
+                side(&step.compensate, "compensate")?,
+            );
+            per_step.push((subs, sides));
         }
         let mut combos: Vec<Vec<DecomposedStep>> = vec![Vec::new()];
-        for (step, subs) in method.steps.iter().zip(per_step) {
+        for (step, (subs, (verify, compensate))) in method.steps.iter().zip(per_step) {
             let mut next = Vec::new();
             'combos: for combo in &combos {
                 for sub in &subs {
@@ -337,6 +364,8 @@ impl Planner<'_> {
                         id: step.id.clone(),
                         after: step.after.clone(),
                         sub: sub.clone(),
+                        verify: verify.clone(),
+                        compensate: compensate.clone(),
                     });
                     next.push(longer);
                 }

@@ -1,7 +1,8 @@
-//! `WalkError` and `WriteError`: why a directory could not be read as a tree, or a tree
-//! could not be written out.
+//! `WalkError`, `WriteError` and `MaterializeError`: why a directory could not be read as
+//! a tree, a tree could not be written out, or a tree could not be swapped into a host
+//! directory.
 
-use std::path::PathBuf;
+use std::{io, path::PathBuf};
 
 use jitos_tree::TreeError;
 
@@ -144,4 +145,101 @@ pub enum WriteError {
         /// The file's tree path.
         path: String,
     },
+}
+
+/// Why a tree could not be materialized into a host directory, or a directory could not
+/// be compared with a tree.
+#[derive(Debug, thiserror::Error)]
+pub enum MaterializeError {
+    /// The target is not a clean absolute path that names a directory.
+    #[error("cannot materialize into {}: {reason}", .path.display())]
+    BadTarget {
+        /// The target given.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The idempotency key is empty, so it cannot name the stage.
+    #[error("the idempotency key is empty; materializing needs one to name its stage")]
+    EmptyKey,
+    /// The target or one of its ancestors is a symlink, which could send the write
+    /// somewhere other than the path named.
+    #[error("{} is a symlink; refusing to materialize through it", .path.display())]
+    Symlink {
+        /// The symlink.
+        path: PathBuf,
+    },
+    /// The target or one of its ancestors exists and is not a directory.
+    #[error("{} exists and is not a directory", .path.display())]
+    NotADirectory {
+        /// What is there.
+        path: PathBuf,
+    },
+    /// An ancestor of the target could not be opened (missing, or not permitted).
+    #[error("cannot open {}: {source}", .path.display())]
+    Open {
+        /// The ancestor.
+        path: PathBuf,
+        /// What failed.
+        source: io::Error,
+    },
+    /// The target, or something below it, could not be inspected.
+    #[error("cannot inspect {}: {source}", .path.display())]
+    Inspect {
+        /// The path on disk.
+        path: PathBuf,
+        /// What failed.
+        source: io::Error,
+    },
+    /// A leftover stage could not be removed, or a fresh one created.
+    #[error("cannot prepare the stage {}: {source}", .path.display())]
+    Stage {
+        /// The stage directory.
+        path: PathBuf,
+        /// What failed.
+        source: io::Error,
+    },
+    /// The tree could not be written into the stage.
+    #[error("cannot write the tree into the stage: {0}")]
+    Write(#[from] WriteError),
+    /// A file or directory could not be flushed to disk.
+    #[error("cannot sync {}: {source}", .path.display())]
+    Sync {
+        /// The path on disk.
+        path: PathBuf,
+        /// What failed.
+        source: io::Error,
+    },
+    /// The stage could not be moved into place; the target is as it was.
+    #[error(
+        "cannot move {} into place at {}: {source}",
+        .stage.display(),
+        .target.display()
+    )]
+    Swap {
+        /// The stage directory.
+        stage: PathBuf,
+        /// The target.
+        target: PathBuf,
+        /// What failed (a target that appeared or vanished meanwhile fails here).
+        source: io::Error,
+    },
+    /// The new tree is in place and durable, but the old one could not be removed. The
+    /// next run with the same key removes it as a leftover stage.
+    #[error(
+        "{} holds the new tree, but the old one, moved to {}, could not be removed: {source}",
+        .target.display(),
+        .old.display()
+    )]
+    RemoveOld {
+        /// The target, which holds the new tree.
+        target: PathBuf,
+        /// Where the old tree is.
+        old: PathBuf,
+        /// What failed.
+        source: io::Error,
+    },
+    /// The target could not be walked to compare it with a tree.
+    #[error("cannot read the target back: {0}")]
+    Walk(#[from] WalkError),
 }

@@ -89,14 +89,22 @@ pub enum SandboxProfile {
     Shell,
 }
 
-/// What a worker's proposals may change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// What a worker may change: through its proposals (`none`, `workspace`), or beyond its
+/// workspace as it runs (`local`, `network`, `irreversible`), which makes each of its
+/// jobs an effect, recorded as begun before it starts and never run again blindly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EffectClass {
     /// Only the graph of its job's workspace.
     None,
     /// Files of its job's workspace (as proposed file rewrites).
     Workspace,
+    /// Files on this host outside any workspace.
+    Local,
+    /// Other hosts, over the network.
+    Network,
+    /// Something that cannot be taken back.
+    Irreversible,
 }
 
 /// The shape of a job's input.
@@ -154,6 +162,9 @@ impl EffectClass {
         match self {
             EffectClass::None => "none",
             EffectClass::Workspace => "workspace",
+            EffectClass::Local => "local",
+            EffectClass::Network => "network",
+            EffectClass::Irreversible => "irreversible",
         }
     }
 }

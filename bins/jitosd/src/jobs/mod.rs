@@ -398,6 +398,17 @@ impl JobRunner {
             .map_err(|e| info(ErrorCode::BadRequest, e.to_string()))?;
         let worker = catalog::resolve(&self.config, self.kernel.view().jobs(), &spec.worker)
             .map_err(|e| info(catalog_error_code(&e), e.to_string()))?;
+        // Outside a process no effect is recorded, verified or compensated.
+        if worker.manifest.effect_class > EffectClass::Workspace {
+            return Err(info(
+                ErrorCode::Forbidden,
+                format!(
+                    "worker {} reaches beyond its workspace ({}): it runs only as a step of a process, where its effect is recorded, verified and compensated",
+                    worker.manifest.name,
+                    worker.manifest.effect_class.as_str()
+                ),
+            ));
+        }
         // Copying a new or changed binary into the store is file I/O: off the async threads.
         let runner = Arc::clone(self);
         let worker = tokio::task::spawn_blocking(move || {
@@ -415,7 +426,7 @@ impl JobRunner {
             deadline_ms,
             effect: match worker.manifest.effect_class {
                 EffectClass::None => Effect::GraphOnly,
-                EffectClass::Workspace => Effect::Files,
+                _ => Effect::Files,
             },
             paths: spec.paths.clone(),
             owner: None,
@@ -437,7 +448,7 @@ impl JobRunner {
         };
         let plan = AttemptPlan {
             attempt,
-            files: worker.manifest.effect_class == EffectClass::Workspace,
+            files: worker.manifest.effect_class >= EffectClass::Workspace,
             worker,
             sws: spec.sws,
             args: spec.args,

@@ -166,8 +166,8 @@ impl Decider {
             Ok(worker) => (
                 worker.manifest.version.clone(),
                 // Files are in scope only if both the plan and the worker say so.
-                effect == PlanEffect::Workspace
-                    && worker.manifest.effect_class == EffectClass::Workspace,
+                effect >= PlanEffect::Workspace
+                    && worker.manifest.effect_class >= EffectClass::Workspace,
             ),
             Err(_) => ("unknown".to_owned(), false),
         };

@@ -146,6 +146,9 @@ fn job_state(state: &JobState) -> String {
         JobState::Waiting { until_ms, tries } => {
             format!("waiting to retry at {until_ms} ms (after {tries} tries)")
         }
+        JobState::Unsure { tries, why } => format!(
+            "unsure whether its effect took place (after {tries} tries: {why}); verifying or asking"
+        ),
         JobState::Asked => "asked: waiting for a person".to_owned(),
         JobState::Gated { need, approvals } => format!(
             "waiting for approvals: {} of {} from {}",
@@ -194,6 +197,15 @@ pub fn summarize(seq: u64, op: &ProcessRecord) -> String {
             format!("process {process} moves to plan {}: {why}", to + 1)
         }
         Event::Finished { process, outcome } => format!("process {process} ended: {outcome}"),
+        Event::EffectBegun {
+            process, job, key, ..
+        } => format!("process {process}: job {job}'s effect begins (key {key})"),
+        Event::EffectEnded { process, job, end } => {
+            format!("process {process}: job {job}'s effect ended: {end:?}")
+        }
+        Event::Unwinding { process, why, .. } => {
+            format!("process {process} unwinds, compensating its effects: {why}")
+        }
         Event::Dispatched { .. }
         | Event::AttemptEnded { .. }
         | Event::Ruled { .. }

@@ -6,7 +6,7 @@ use jitos_sws::View as _;
 use jitos_tree::{sync_rewrite, Entry, Tree, TreePath, ROOT_ID};
 use jitos_warp::{NodeId, Rewrite};
 
-use super::{blob_ref, sws, Answer, Decided, Working};
+use super::{blob_ref, effects, sws, Answer, Decided, Working};
 use crate::{
     files::{blobs_of, tree_of},
     job_record::{Dispatch, Effect, FailureCause, JobRecord, Results, WorkerInstall},
@@ -36,7 +36,11 @@ pub(crate) fn dispatch(
             records.extend(sws::record(Actor::System, &root, Answer::Record)?.records);
         }
     }
+    let attempt = working.seq + records.len() as u64;
+    let begin = effects::begin(working.state, &dispatch, attempt)?;
     records.push(job_record(actor, &JobRecord::Dispatch(dispatch))?);
+    // Before the worker starts: the begin is durable with the dispatch, or neither is.
+    records.extend(begin);
     Ok(Decided {
         records,
         blobs: Vec::new(),
@@ -53,13 +57,40 @@ pub(crate) fn unstartable(
     detail: String,
 ) -> Result<Decided, KernelError> {
     let mut decided = dispatch(working, actor, dispatch_of)?;
-    let attempt = working.seq + decided.records.len() as u64 - 1;
+    let attempt = working.seq
+        + decided
+            .records
+            .iter()
+            .position(|r| r.kind == crate::KIND_JOB_DISPATCH)
+            .unwrap_or_default() as u64;
     let failed = JobRecord::Failed {
         attempt,
         cause: FailureCause::Spawn,
         detail,
     };
     decided.records.push(job_record(Actor::System, &failed)?);
+    // A worker that never started took no effect; the begin, if any, ends so.
+    if let Some(begin) = decided
+        .records
+        .iter()
+        .find(|r| r.kind == crate::KIND_EFFECT_BEGIN)
+    {
+        if let crate::EffectRecord::Begin(begin) =
+            crate::EffectRecord::decode(&begin.kind, &begin.payload)?
+        {
+            decided
+                .records
+                .push(effects::new_record(&crate::EffectRecord::End(
+                    crate::EffectEndRecord {
+                        process: begin.process,
+                        job: begin.job,
+                        key: begin.key,
+                        end: jitos_sched::EffectEnd::NotHappened,
+                        by: crate::KnownBy::Attempt,
+                    },
+                ))?);
+        }
+    }
     Ok(decided)
 }
 
@@ -109,8 +140,11 @@ pub(crate) fn propose(
             attempt,
             reason: reason.clone(),
         };
+        let end = effects::end_of_attempt(working.state, &op)?;
         return Ok(Decided {
-            records: vec![job_record(actor, &op)?],
+            records: std::iter::once(job_record(actor, &op)?)
+                .chain(end)
+                .collect(),
             blobs: Vec::new(),
             answer: Answer::Proposal(Some(reason)),
         });
@@ -125,8 +159,11 @@ pub(crate) fn propose(
             max_rss_kib: proposed.max_rss_kib,
         },
     };
+    let end = effects::end_of_attempt(working.state, &op)?;
     Ok(Decided {
-        records: vec![job_record(actor, &op)?],
+        records: std::iter::once(job_record(actor, &op)?)
+            .chain(end)
+            .collect(),
         blobs: proposed.artifacts.into_iter().map(|(_, b)| b).collect(),
         answer: Answer::Proposal(None),
     })
@@ -149,7 +186,14 @@ pub(crate) fn fail(
         cause,
         detail,
     };
-    Ok(Decided::one(actor, op.kind(), op.encode()?, Answer::Record))
+    let end = effects::end_of_attempt(working.state, &op)?;
+    Ok(Decided {
+        records: std::iter::once(job_record(actor, &op)?)
+            .chain(end)
+            .collect(),
+        blobs: Vec::new(),
+        answer: Answer::Record,
+    })
 }
 
 pub(crate) fn install(actor: Actor, install: WorkerInstall) -> Result<Decided, KernelError> {

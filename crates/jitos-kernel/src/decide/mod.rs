@@ -4,6 +4,7 @@
 //! with `State::fold`, the one function recovery and replay use, which is what checks
 //! them.
 
+mod effects;
 mod jobs;
 mod processes;
 mod sws;

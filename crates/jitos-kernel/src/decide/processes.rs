@@ -4,13 +4,14 @@
 use std::collections::BTreeMap;
 
 use jitos_ledger::Actor;
-use jitos_sched::{Answer as PersonAnswer, Base, Decision, Event, Outcome, SchedError};
+use jitos_sched::{Answer as PersonAnswer, Base, Decision, EffectEnd, Event, Outcome, SchedError};
 use jitos_sws::Over;
 use jitos_tasks::{Intent, Slap};
 use jitos_warp::{NodeId, Op, Rewrite, Value};
 
-use super::{sws::collapse_op, Answer, Decided, Working};
+use super::{effects, sws::collapse_op, Answer, Decided, Working};
 use crate::{
+    effect_record::{EffectRecord, Unwind},
     policy_record::{PolicyRecord, Vote},
     process_record::ProcessRecord,
     ruling::{self, GovernanceRefusal},
@@ -78,6 +79,21 @@ pub(crate) fn answer(
     } else {
         Vec::new()
     };
+    // What the answer makes known of an effect the process waited on: a retry says it
+    // did not take place, a skip that it did; a fail ends the process, whose open effects
+    // end unknown before it.
+    let (before, after) = match &answer_of(&event) {
+        Some(PersonAnswer::Retry) => (
+            Vec::new(),
+            effects::end_by_person(working.state, process, EffectEnd::NotHappened)?,
+        ),
+        Some(PersonAnswer::Skip) => (
+            Vec::new(),
+            effects::end_by_person(working.state, process, EffectEnd::Happened)?,
+        ),
+        _ if ended => (effects::ends_unknown(working.state, process)?, None),
+        _ => (Vec::new(), None),
+    };
     let record = ProcessRecord {
         decided_ms: working.now_ms,
         event,
@@ -85,7 +101,22 @@ pub(crate) fn answer(
         rewrite: None,
         context: None,
     };
-    process_record(actor, &record, Answer::Record)
+    let answered = process_record(actor, &record, Answer::Record)?;
+    Ok(Decided {
+        records: before
+            .into_iter()
+            .chain(answered.records)
+            .chain(after)
+            .collect(),
+        ..answered
+    })
+}
+
+fn answer_of(event: &Event) -> Option<&PersonAnswer> {
+    match event {
+        Event::Answered { answer, .. } => Some(answer),
+        _ => None,
+    }
 }
 
 /// A person's approval or rejection of a job held for approvals: refused if the job does
@@ -130,10 +161,8 @@ pub(crate) fn cancel(
     actor: Actor,
     process: u64,
 ) -> Result<Decided, KernelError> {
-    let decision = Decision::Finish {
-        process,
-        outcome: Outcome::Cancelled,
-    };
+    // An effect owed its compensation makes the cancel an unwinding first.
+    let decision = working.state.processes.cancel_decision(process);
     execute(working, actor, working.now_ms, decision)
 }
 
@@ -149,6 +178,7 @@ pub(crate) fn execute(
     let seq = working.seq;
     let mut cancel = Vec::new();
     let mut context = None;
+    let mut ends_first = Vec::new();
     let (event, sws) = match decision {
         Decision::Rule { process, job } => {
             let decision = ruling::rule(state, process, job, now_ms)
@@ -246,7 +276,24 @@ pub(crate) fn execute(
             let sws = discard_open(state, process, &reason);
             (Event::Advanced { process, to, why }, sws)
         }
+        Decision::Unwind { process, then, why } => {
+            let record = EffectRecord::Unwind(Unwind {
+                decided_ms: now_ms,
+                process,
+                then,
+                why,
+            });
+            // Its running attempts are cancelled: an effect's attempt cut off so is
+            // settled (verified or asked about) before anything is compensated.
+            return Ok(Decided::one(
+                actor,
+                record.kind(),
+                record.encode()?,
+                Answer::Executed(running_of(state, process)),
+            ));
+        }
         Decision::Finish { process, outcome } => {
+            ends_first = effects::ends_unknown(state, process)?;
             cancel = running_of(state, process);
             let reason = match &outcome {
                 Outcome::Done => "the process is done".to_owned(),
@@ -264,7 +311,11 @@ pub(crate) fn execute(
         rewrite: None,
         context,
     };
-    process_record(actor, &record, Answer::Executed(cancel))
+    let executed = process_record(actor, &record, Answer::Executed(cancel))?;
+    Ok(Decided {
+        records: ends_first.into_iter().chain(executed.records).collect(),
+        ..executed
+    })
 }
 
 fn process_record(

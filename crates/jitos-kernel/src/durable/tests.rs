@@ -16,7 +16,7 @@ use jitos_worker::{
     Access, EffectClass, InputKind, InputSchema, LimitsRequest, Manifest, Need, SandboxProfile,
 };
 
-use super::PayloadError;
+use super::{decode, v2, PayloadError};
 use crate::{
     job_record::{
         Dispatch, Effect, FailureCause, JobRecord, Owner, Results, WorkerInstall,
@@ -315,6 +315,8 @@ pub(crate) fn slap() -> Slap {
                 id: "build".into(),
                 after: Vec::new(),
                 sub: leaf("build", Node::Run(run)),
+                verify: None,
+                compensate: None,
             }],
             skipped: vec![("slow".into(), "its condition failed".into())],
         },
@@ -339,11 +341,15 @@ pub(crate) fn slap() -> Slap {
                                 yes_no: true,
                             }),
                         ),
+                        verify: None,
+                        compensate: None,
                     },
                     DecomposedStep {
                         id: "inner".into(),
                         after: vec!["ask".into()],
                         sub: inner,
+                        verify: None,
+                        compensate: None,
                     },
                 ],
                 skipped: Vec::new(),
@@ -360,6 +366,7 @@ pub(crate) fn slap() -> Slap {
                         yes_no: true,
                     },
                     on_failure: OnFailure::Next,
+                    purpose: jitos_tasks::Purpose::Step,
                 },
                 JobNode {
                     id: "goal/main/inner/race/build".into(),
@@ -377,6 +384,7 @@ pub(crate) fn slap() -> Slap {
                         paths: Vec::new(),
                     },
                     on_failure: OnFailure::Interrupt,
+                    purpose: jitos_tasks::Purpose::Step,
                 },
                 JobNode {
                     id: "goal/main/inner".into(),
@@ -384,6 +392,7 @@ pub(crate) fn slap() -> Slap {
                     after: vec![1],
                     kind: JobKind::Race { lanes: vec![1] },
                     on_failure: OnFailure::Discard,
+                    purpose: jitos_tasks::Purpose::Step,
                 },
             ],
             lanes: vec![
@@ -622,16 +631,25 @@ fn version_1_readers_read_what_the_old_types_wrote() {
         "one golden line per sample and the install"
     );
     for ((kind, bytes), (sample_kind, sample)) in golden.iter().zip(&samples) {
-        assert_eq!(kind, sample_kind);
+        // A submit is written as `process.submit@2` now; version 1 is only read.
+        let written_as = match sample_kind.as_str() {
+            crate::process_record::KIND_PROCESS_SUBMIT => {
+                crate::process_record::KIND_PROCESS_SUBMIT_V1
+            }
+            other => other,
+        };
+        assert_eq!(kind, written_as);
         let read = sample
             .decode(kind, bytes)
             .unwrap_or_else(|e| panic!("{kind}: {e}"));
         assert_eq!(&read, sample, "{kind}");
-        assert_eq!(
-            &sample.encode(),
-            bytes,
-            "{kind} is no longer written as it was"
-        );
+        if kind != crate::process_record::KIND_PROCESS_SUBMIT_V1 {
+            assert_eq!(
+                &sample.encode(),
+                bytes,
+                "{kind} is no longer written as it was"
+            );
+        }
     }
 }
 
@@ -883,6 +901,8 @@ fn deep_plan(levels: usize) -> Decomposition {
                     id: "s".into(),
                     after: Vec::new(),
                     sub: tree,
+                    verify: None,
+                    compensate: None,
                 }],
                 skipped: Vec::new(),
             },
@@ -900,9 +920,81 @@ fn the_deepest_valid_plan_reads_back() {
         panic!("the first sample is a submit");
     };
     slaps[0].tree = deep_plan(jitos_tasks::limits::DEPTH_MAX);
+    // A submit performs no workspace operation and asks nothing.
+    record.sws.clear();
+    record.context = None;
     let bytes = record.encode().unwrap();
-    let read = on_small_stack(move || ProcessRecord::decode("process.submit", &bytes).unwrap());
+    let read = on_small_stack(move || {
+        ProcessRecord::decode(crate::process_record::KIND_PROCESS_SUBMIT, &bytes).unwrap()
+    });
     assert_eq!(read, record);
+}
+
+/// The first sample submit with a verify and a compensate job on its first step.
+fn submit_with_effects() -> ProcessRecord {
+    let mut record = process_records().remove(0);
+    record.sws.clear();
+    record.context = None;
+    let jitos_sched::Event::Submitted { slaps, .. } = &mut record.event else {
+        panic!("the first sample is a submit");
+    };
+    let run = Run {
+        worker: "shell".into(),
+        args: vec!["check".into()],
+        effect: jitos_tasks::Effect::Local,
+        idempotent: true,
+        timeout_secs: 5,
+        retries: 0,
+        backoff_ms: 0,
+        gate: false,
+        paths: Vec::new(),
+    };
+    if let Node::Method { steps, .. } = &mut slaps[0].tree.node {
+        steps[0].verify = Some(run.clone());
+        steps[0].compensate = Some(run);
+    }
+    let first = slaps[0].dag.jobs[0].clone();
+    slaps[0].dag.jobs.push(jitos_tasks::JobNode {
+        id: format!("{}#verify", first.id),
+        after: Vec::new(),
+        purpose: jitos_tasks::Purpose::Verify { of: 0 },
+        ..first
+    });
+    record
+}
+
+// Goal: `process.submit@2` reads back a plan with what version 1 cannot hold (verify and
+// compensate jobs, a job's purpose, an effect class beyond the workspace), and its bytes
+// are pinned: a change to the plans' serde shape is a new version, not an edit.
+#[test]
+fn version_2_submit_reads_back_and_its_bytes_are_pinned() {
+    let record = submit_with_effects();
+    let bytes = record.encode().unwrap();
+    let read = ProcessRecord::decode(crate::process_record::KIND_PROCESS_SUBMIT, &bytes).unwrap();
+    assert_eq!(read, record);
+    assert_eq!(
+        blake3::hash(&bytes).to_hex().as_str(),
+        "c0d4a281489d230b1a86ee443d3496ee6ccc4d8b28c1ac55f639bd9bc79e1f05"
+    );
+}
+
+// Goal: a `process.submit@2` whose plans' text was edited (so it no longer hashes to its
+// digest), or that is not the text its plans write (a key repeated), does not read.
+#[test]
+fn version_2_submit_refuses_edited_or_uncanonical_plans() {
+    let bytes = submit_with_effects().encode().unwrap();
+    let mut payload: v2::ProcessSubmit = decode(&bytes).unwrap();
+    let good = payload.clone();
+    payload.plans_json = payload.plans_json.replacen("shell", "shelL", 1);
+    let error = payload.thaw().unwrap_err().to_string();
+    assert!(error.contains("digest"), "{error}");
+    let mut payload = good;
+    payload.plans_json = payload
+        .plans_json
+        .replacen("{\"index\"", "{\"index\":0,\"index\"", 1);
+    payload.plans_digest = *blake3::hash(payload.plans_json.as_bytes()).as_bytes();
+    let error = payload.thaw().unwrap_err().to_string();
+    assert!(!error.is_empty(), "{error}");
 }
 
 // Goal: a length claiming far more bytes than the payload holds fails at once, without

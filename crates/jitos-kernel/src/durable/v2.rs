@@ -1,12 +1,17 @@
 //! Version 2 payloads: `worker.install@2`, which holds a worker's manifest as TOML text
 //! with its BLAKE3 digest instead of the SDK's `Manifest` fields, so the SDK may add
-//! fields (with defaults) without changing what old records mean.
+//! fields (with defaults) without changing what old records mean; and `process.submit@2`,
+//! which holds the plan candidates so too, as JSON text with its digest, so the planner's
+//! plans may gain fields (a step's verify and compensate jobs, an effect class) that an
+//! old record reads back as their defaults.
 
 use jitos_worker::{Manifest, MANIFEST_BYTES_MAX};
 use serde::{Deserialize, Serialize};
 
-use crate::durable::PayloadError;
+use super::v1::{process::Intent, warp::Rewrite};
+use crate::durable::{Frozen, PayloadError, PAYLOAD_BYTES_MAX};
 use crate::job_record::WorkerInstall as LiveInstall;
+use crate::process_record::ProcessRecord as LiveRecord;
 
 /// The payload of `worker.install@2`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,6 +74,78 @@ impl WorkerInstall {
             manifest,
             binary: self.binary,
             binary_digest: self.binary_digest,
+        })
+    }
+}
+
+/// The payload of `process.submit@2`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ProcessSubmit {
+    decided_ms: u64,
+    intent: Intent,
+    /// The plan candidates (`Vec<jitos_tasks::Slap>`) as compact JSON, exactly as serde
+    /// writes them: reading them back must give the same text.
+    pub(super) plans_json: String,
+    /// `blake3::hash` of `plans_json`.
+    pub(super) plans_digest: [u8; 32],
+    /// The nodes recording the process and its plans in the system graph.
+    rewrite: Option<Rewrite>,
+}
+
+impl ProcessSubmit {
+    /// The payload of a submit record; `None` if `live` is no submit.
+    pub(crate) fn of(live: &LiveRecord) -> Result<ProcessSubmit, PayloadError> {
+        let invalid = PayloadError::invalid("plans");
+        let jitos_sched::Event::Submitted { intent, slaps } = &live.event else {
+            return Err(invalid("the record is no submit".to_owned()));
+        };
+        if !live.sws.is_empty() || live.context.is_some() {
+            return Err(invalid(
+                "a submit performs no workspace operation and asks nothing".to_owned(),
+            ));
+        }
+        let plans_json = serde_json::to_string(slaps).map_err(|e| invalid(e.to_string()))?;
+        Ok(ProcessSubmit {
+            decided_ms: live.decided_ms,
+            intent: Intent::freeze(intent),
+            plans_digest: *blake3::hash(plans_json.as_bytes()).as_bytes(),
+            plans_json,
+            rewrite: Frozen::freeze(&live.rewrite),
+        })
+    }
+
+    /// The in-memory record: the text checked against its digest, parsed (serde_json's
+    /// nesting limit bounds its depth), and checked to be the text it writes itself.
+    pub(crate) fn thaw(self) -> Result<LiveRecord, PayloadError> {
+        let invalid = PayloadError::invalid("plans");
+        if self.plans_json.len() > PAYLOAD_BYTES_MAX {
+            return Err(invalid(format!(
+                "their text is {} bytes, over the payload limit",
+                self.plans_json.len()
+            )));
+        }
+        if blake3::hash(self.plans_json.as_bytes()).as_bytes() != &self.plans_digest {
+            return Err(invalid(
+                "their text does not hash to the digest recorded with it".to_owned(),
+            ));
+        }
+        let slaps: Vec<jitos_tasks::Slap> =
+            serde_json::from_str(&self.plans_json).map_err(|e| invalid(e.to_string()))?;
+        let again = serde_json::to_string(&slaps).map_err(|e| invalid(e.to_string()))?;
+        if again != self.plans_json {
+            return Err(invalid(
+                "their text is not the one they write (a repeated or reordered key?)".to_owned(),
+            ));
+        }
+        Ok(LiveRecord {
+            decided_ms: self.decided_ms,
+            event: jitos_sched::Event::Submitted {
+                intent: self.intent.thaw()?,
+                slaps,
+            },
+            sws: Vec::new(),
+            rewrite: self.rewrite.thaw()?,
+            context: None,
         })
     }
 }

@@ -369,7 +369,9 @@ impl Frozen for Manifest {
             },
             effect_class: match live.effect_class {
                 E::None => EffectClass::None,
-                E::Workspace => EffectClass::Workspace,
+                // Version 1 knew no class beyond the workspace; such a manifest is
+                // written as `worker.install@2`, never here.
+                E::Workspace | E::Local | E::Network | E::Irreversible => EffectClass::Workspace,
             },
             input_schema: match live.input_schema.kind {
                 I::Bytes => InputKind::Bytes,

@@ -492,8 +492,13 @@ impl Frozen for Event {
                 answer: Answer::freeze(answer),
             },
             // Never written as a process record: `ProcessRecord::encode` refuses these
-            // before freezing, since `policy.decision` and `process.vote` record them.
-            L::Ruled { process, .. } | L::Voted { process, .. } => Event::Answered {
+            // before freezing, since `policy.decision`, `process.vote`, `effect.*` and
+            // `process.unwind` record them.
+            L::Ruled { process, .. }
+            | L::Voted { process, .. }
+            | L::EffectBegun { process, .. }
+            | L::EffectEnded { process, .. }
+            | L::Unwinding { process, .. } => Event::Answered {
                 process: *process,
                 answer: Answer::Fail,
             },
@@ -829,10 +834,13 @@ impl Frozen for DecomposedStep {
     }
 
     fn thaw(self) -> Result<jitos_tasks::DecomposedStep, PayloadError> {
+        // Version 1 came before verify and compensate jobs.
         Ok(jitos_tasks::DecomposedStep {
             id: self.id,
             after: self.after,
             sub: self.sub.thaw()?,
+            verify: None,
+            compensate: None,
         })
     }
 }
@@ -915,7 +923,12 @@ impl Frozen for TaskEffect {
     fn freeze(live: &jitos_tasks::Effect) -> TaskEffect {
         match live {
             jitos_tasks::Effect::None => TaskEffect::None,
-            jitos_tasks::Effect::Workspace => TaskEffect::Workspace,
+            // Version 1 knew no class beyond the workspace; a plan with one is written as
+            // `process.submit@2`, never here.
+            jitos_tasks::Effect::Workspace
+            | jitos_tasks::Effect::Local
+            | jitos_tasks::Effect::Network
+            | jitos_tasks::Effect::Irreversible => TaskEffect::Workspace,
         }
     }
 
@@ -986,6 +999,8 @@ impl Frozen for JobNode {
             after: thaw_indices(self.after, "job's predecessor")?,
             kind: self.kind.thaw()?,
             on_failure: self.on_failure.thaw()?,
+            // Version 1 came before verify and compensate jobs: every job was a step.
+            purpose: jitos_tasks::Purpose::Step,
         })
     }
 }
