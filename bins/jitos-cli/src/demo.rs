@@ -2,7 +2,10 @@
 //! project whose test fails and is asked to make the tests pass. Its method library races
 //! three candidate patches in sibling workspaces, each tested by the sandboxed `shell`
 //! worker; the one that goes green collapses, the others are discarded. The demo prints
-//! the causal story, checks the fixed project out, and verifies the ledger.
+//! the causal story. Then the fixed project is shipped: the built-in `materialize` writes
+//! it into an output directory outside every workspace, an effect the demo's policy holds
+//! for an approver, whom the demo plays as a second user (`nobody`, when it runs as root).
+//! Last it checks the fixed project out and verifies the ledger.
 
 use std::{
     path::{Path, PathBuf},
@@ -27,8 +30,13 @@ const PROJECT: [(&str, &str, bool); 2] = [
 ];
 /// The demo's method library, added to the daemon's built-in one.
 const METHODS: &str = include_str!("../demo/methods.toml");
-/// The intent: make the tests pass.
+/// The intent: make the tests pass and ship the project.
 const INTENT: &str = include_str!("../demo/intent.toml");
+/// The policy when the demo can play a second user: effects beyond a workspace wait for an
+/// approver.
+const POLICY: &str = include_str!("../demo/policy.toml");
+/// The second user the demo approves as, when it runs as root: `nobody` (and its group).
+const APPROVER_UID: u32 = 65534;
 /// How long the demo waits for its process to show progress.
 const PROCESS_WAIT: Duration = Duration::from_secs(120);
 
@@ -57,6 +65,17 @@ pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
     )])
     .map_err(|e| anyhow!("the demo's method library does not load: {e}"))?;
     let socket = data_dir.join("run/jitosd.sock");
+    let out_root = data_dir.join("out");
+    std::fs::create_dir_all(&out_root)
+        .with_context(|| format!("cannot create {}", out_root.display()))?;
+    // Only root can be a second user; without one no approval can be given, so no policy
+    // holds the shipping for one.
+    let approver = nix::unistd::Uid::current().is_root();
+    let (access, policy) = if approver {
+        (approver_access(&data_dir)?, Some(demo_policy()?))
+    } else {
+        (jitosd::Access::daemon_only(), None)
+    };
     let daemon = EmbeddedDaemon::start(DaemonConfig {
         data_dir: data_dir.clone(),
         socket: socket.clone(),
@@ -69,19 +88,65 @@ pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
             policy: jitosd::WorkerPolicy::default(),
             deadline_default_ms: 60_000,
             warm: jitosd::WarmConfig::default(),
+            output_roots: vec![out_root.clone()],
         },
         library: Arc::new(library),
         worker_slots: 4,
-        access: jitosd::Access::daemon_only(),
-        policy: None,
+        access,
+        policy,
     })?;
-    let result = story(&socket, &data_dir);
+    let shipped = out_root.join("calc");
+    let result = story(&socket, &data_dir, &shipped, approver);
     daemon.stop();
     result?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn story(socket: &Path, data_dir: &Path) -> Result<()> {
+/// The access file of a demo run as root: `nobody` may connect, as an approver.
+fn approver_access(data_dir: &Path) -> Result<jitosd::Access> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let path = data_dir.join("access.toml");
+    std::fs::write(
+        &path,
+        "[socket]\ngroup = \"nogroup\"\n\n[users]\nnobody = [\"approver\"]\n",
+    )
+    .with_context(|| format!("cannot write {}", path.display()))?;
+    // The approver reaches the socket through the store's directory.
+    std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o711))
+        .with_context(|| format!("cannot open {} to the approver", data_dir.display()))?;
+    jitosd::Access::load(Some(&path)).map_err(|e| anyhow!("the demo's access file: {e}"))
+}
+
+fn demo_policy() -> Result<jitos_gov::policy::Policy> {
+    jitos_gov::policy::Policy::parse(POLICY, Path::new("<demo>/policy.toml"))
+        .map_err(|e| anyhow!("the demo's policy does not load: {e}"))
+}
+
+/// `jitos approve PROCESS` as the second user, over `socket`.
+fn approve_as_second_user(socket: &Path, process: u64) -> Result<String> {
+    use std::os::unix::process::CommandExt as _;
+    let jitos = std::env::current_exe().context("cannot find the jitos binary")?;
+    let output = std::process::Command::new(jitos)
+        .args([
+            "approve",
+            &process.to_string(),
+            "--comment",
+            "the tests pass; ship it",
+        ])
+        .env("JITOS_SOCKET", socket)
+        .uid(APPROVER_UID)
+        .gid(APPROVER_UID)
+        .output()
+        .context("cannot run jitos approve as the second user")?;
+    let said = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    if !output.status.success() {
+        bail!("the second user's approval was refused: {said}");
+    }
+    Ok(said)
+}
+
+fn story(socket: &Path, data_dir: &Path, shipped: &Path, approver: bool) -> Result<()> {
     let mut client = Client::connect(socket, "jitos")?.ok_or_else(|| {
         anyhow!(
             "the embedded daemon is not listening on {}",
@@ -112,7 +177,11 @@ fn story(socket: &Path, data_dir: &Path) -> Result<()> {
     println!("   its gate failed, so the process failed and its workspace was discarded");
 
     println!("\n== 2. The intent says what should become true; the method library says how");
-    for line in INTENT
+    let intent = INTENT.replace(
+        "\"OUTPUT_DIR\"",
+        &serde_json::to_string(&shipped.to_string_lossy())?,
+    );
+    for line in intent
         .lines()
         .filter(|l| !l.starts_with('#') && !l.is_empty())
     {
@@ -120,7 +189,7 @@ fn story(socket: &Path, data_dir: &Path) -> Result<()> {
     }
     let intent_path = "<demo>/intent.toml".to_owned();
     let explain = match client.call(&Request::ProcessPlan {
-        intent: INTENT.to_owned(),
+        intent: intent.clone(),
         path: intent_path.clone(),
     })? {
         Response::ProcessPlan { explain, .. } => explain,
@@ -130,14 +199,33 @@ fn story(socket: &Path, data_dir: &Path) -> Result<()> {
 
     println!("\n== 3. The process runs: every decision and every job is a record");
     let process = match client.call(&Request::ProcessSubmit {
-        intent: INTENT.to_owned(),
+        intent,
         path: intent_path,
         writ: None,
     })? {
         Response::ProcessSubmitted { process, .. } => process,
         other => return Err(unexpected("the demo's intent was not submitted", other)),
     };
-    let detail = wait_for(&mut client, process)?;
+    let mut detail = wait_for(&mut client, process)?;
+    if detail.summary.status == "waiting" && approver {
+        println!(
+            "   process {process} waits: {}",
+            detail.summary.detail.clone().unwrap_or_default()
+        );
+        println!(
+            "   shipping writes outside every workspace, and the policy says an approver must agree;"
+        );
+        println!("   the demo approves as a second user, nobody (uid {APPROVER_UID}), who holds that role:");
+        let said = approve_as_second_user(socket, process)?;
+        for line in said.lines() {
+            println!("   │ {line}");
+        }
+        detail = wait_for(&mut client, process)?;
+    } else if !approver {
+        println!(
+            "   (not run as root: no second user can approve, so no policy holds the shipping)"
+        );
+    }
     for record in &process_cmd::all_records(&mut client, process)
         .context("cannot read the process's records")?
     {
@@ -176,7 +264,17 @@ fn story(socket: &Path, data_dir: &Path) -> Result<()> {
     let diff = file_diff(&mut client, imported)?;
     print!("{}", indent(&diff));
 
-    println!("\n== 5. The fixed project, checked out");
+    println!("\n== 5. Shipped: the fixed project, materialized outside every workspace");
+    let mut names: Vec<String> = std::fs::read_dir(shipped)
+        .with_context(|| format!("cannot read {}", shipped.display()))?
+        .filter_map(|entry| entry.ok())
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    println!("   {}: {}", shipped.display(), names.join(", "));
+    println!("   (effect.begin and effect.end above record it, with its idempotency key)");
+
+    println!("\n== 6. The fixed project, checked out");
     let fixed = data_dir.join("fixed");
     if fixed.exists() {
         std::fs::remove_dir_all(&fixed)
@@ -198,7 +296,7 @@ fn story(socket: &Path, data_dir: &Path) -> Result<()> {
         fixed.display()
     );
 
-    println!("\n== 6. Verification: the chain, and a replay from genesis");
+    println!("\n== 7. Verification: the chain, and a replay from genesis");
     match client.call(&Request::Verify)? {
         Response::Verify(view) if view.ok() => print!("{}", indent(&render::verify(&view))),
         other => return Err(unexpected("verification failed", other)),

@@ -265,7 +265,9 @@ fn inspect_text(d: &ProcessDetail) -> String {
 /// `jitos cancel PID`, `resume`, `approve`, `reject`: one recorded request.
 pub fn act(client: &mut Client, json: bool, request: Request, what: &str) -> Result<ExitCode> {
     let process = match &request {
-        Request::ProcessCancel(p) | Request::ProcessAnswer { process: p, .. } => *p,
+        Request::ProcessCancel(p)
+        | Request::ProcessAnswer { process: p, .. }
+        | Request::ProcessVote { process: p, .. } => *p,
         _ => 0,
     };
     let response = client.call(&request)?;

@@ -133,6 +133,7 @@ impl Served {
                         policy: jitosd::WorkerPolicy::default(),
                         deadline_default_ms: 30_000,
                         warm: jitosd::WarmConfig::default(),
+                        output_roots: Vec::new(),
                     },
                     library: Arc::new(jitosd::processes::load_library(None).unwrap()),
                     worker_slots: 1,

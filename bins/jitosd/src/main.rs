@@ -73,6 +73,12 @@ struct Args {
     /// other than the one in force is recorded when the daemon starts
     #[arg(long, env = "JITOS_POLICY", value_name = "FILE")]
     policy: Option<PathBuf>,
+    /// A host directory under which the built-in `materialize` job may write a
+    /// workspace's files (repeat for several; see docs/EFFECTS.md). Give an absolute path
+    /// of a directory that exists; it is never written itself, only directories under it.
+    /// Without any, materialize may write nowhere
+    #[arg(long = "output-root", value_name = "DIR")]
+    output_roots: Vec<PathBuf>,
     /// Log filter, e.g. `info` or `jitosd=debug`
     #[arg(long, env = "JITOS_LOG", default_value = "info")]
     log: String,
@@ -139,6 +145,7 @@ fn main() -> ExitCode {
                 },
             },
             allow_unconfined: args.allow_unconfined_workers,
+            output_roots: args.output_roots,
             policy,
             deadline_default_ms: args.job_deadline_secs.saturating_mul(1000),
             warm: WarmConfig {

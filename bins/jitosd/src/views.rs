@@ -104,9 +104,9 @@ fn summarize_writ(seq: u64, op: &WritRecord) -> String {
 fn summarize_effect(op: &EffectRecord) -> String {
     match op {
         EffectRecord::Begin(begin) => format!(
-            "process {}: job {} begins a {} effect (attempt {}, idempotency key {})",
+            "process {}: job #{} begins a {} effect (attempt {}, idempotency key {})",
             begin.process,
-            begin.job,
+            begin.job + 1,
             begin.class.name(),
             begin.attempt,
             begin.key
@@ -124,8 +124,10 @@ fn summarize_effect(op: &EffectRecord) -> String {
                 KnownBy::ProcessEnd => "no one could say",
             };
             format!(
-                "process {}: job {}'s effect (key {}) {what} ({by})",
-                end.process, end.job, end.key
+                "process {}: job #{}'s effect (key {}) {what} ({by})",
+                end.process,
+                end.job + 1,
+                end.key
             )
         }
         EffectRecord::Unwind(unwind) => format!(

@@ -11,13 +11,16 @@ use crate::{writs::plan_effect, State};
 
 impl State {
     /// The effect class of a process's job: its task's, raised to its worker's manifest's
-    /// when that reaches beyond the workspace. (A manifest's `workspace` never raised a
+    /// when that reaches beyond the workspace (`local` for the built-in `materialize`). (A manifest's `workspace` never raised a
     /// task's `none`, and rulings recorded so replay only as they were made.)
-    pub(crate) fn job_effect(&self, node: &JobNode) -> Effect {
+    pub fn job_effect(&self, node: &JobNode) -> Effect {
         let JobKind::Run { worker, effect, .. } = &node.kind else {
             return Effect::None;
         };
         let planned = plan_effect(*effect);
+        if worker == jitos_tasks::MATERIALIZE {
+            return planned.max(Effect::Local);
+        }
         let manifest = self
             .jobs
             .worker(worker)

@@ -75,6 +75,11 @@ pub enum OnFailure {
     Interrupt,
 }
 
+/// The daemon's built-in job that writes its workspace's files into a directory on the
+/// host the operator granted (`args = ["write" | "verify" | "remove", DIR]`): its effect
+/// is `local` whatever its task says.
+pub const MATERIALIZE: &str = "materialize";
+
 /// What a primitive task's job may change, from least to most: a job's class is the
 /// greater of its task's and its worker's manifest's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

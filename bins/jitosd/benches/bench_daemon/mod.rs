@@ -49,6 +49,7 @@ impl BenchDaemon {
                         policy: jitosd::WorkerPolicy::default(),
                         deadline_default_ms: 30_000,
                         warm,
+                        output_roots: Vec::new(),
                     },
                     library: Arc::new(library),
                     worker_slots,

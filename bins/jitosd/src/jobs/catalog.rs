@@ -42,6 +42,9 @@ pub struct WorkerConfig {
     pub deadline_default_ms: u64,
     /// How warm instances of reusable workers are kept.
     pub warm: super::WarmConfig,
+    /// The host directories under which the built-in `materialize` may write (each
+    /// granted by the operator with `--output-root`); none: it may write nowhere.
+    pub output_roots: Vec<PathBuf>,
 }
 
 /// A worker ready to launch.

@@ -5,6 +5,7 @@
 //! The kernel decides (validation, recording); this module only moves bytes between the
 //! kernel, the scratch directory and the worker process.
 
+mod builtin;
 mod catalog;
 mod checkout;
 mod drive;
@@ -36,6 +37,7 @@ use jitos_sandbox::{CgroupRoot, UidPool};
 use jitos_worker::{DaemonMessage, EffectClass, Job, SandboxProfile};
 use tokio::sync::oneshot;
 
+pub(crate) use builtin::BuiltinPlan;
 use catalog::CatalogError;
 pub use catalog::{resolve as catalog_resolve, ResolvedWorker, WorkerConfig};
 use drive::AttemptEnd;
@@ -92,6 +94,9 @@ struct Cancel {
     by: OnceLock<Actor>,
 }
 
+/// The environment variable that holds an effect's idempotency key for its worker.
+pub const EFFECT_KEY_ENV: &str = "JITOS_EFFECT_KEY";
+
 /// Whether a worker runs in warm instances here, as far as can be told without copying its
 /// binary.
 enum WarmClass {
@@ -127,6 +132,10 @@ pub(crate) struct AttemptPlan {
     /// The secrets its process's writ names, by name, with their values (filled in at
     /// launch; a job given secrets runs in a process of its own).
     pub secrets: Vec<(String, String)>,
+    /// The idempotency key of the effect it makes (a step whose effect leaves its
+    /// workspace) or checks or undoes (that step's verify or compensate job): given to the
+    /// worker as `JITOS_EFFECT_KEY`, in a process of its own.
+    pub effect_key: Option<String>,
 }
 
 impl JobRunner {
@@ -457,6 +466,7 @@ impl JobRunner {
             process: None,
             submitter,
             secrets: Vec::new(),
+            effect_key: None,
         };
         let ended = self.launch(plan).await?;
         Ok((attempt, ended))
@@ -487,8 +497,9 @@ impl JobRunner {
             cancel,
             ended: ended_tx,
         });
-        // A warm instance's environment was set when it started: secrets need their own.
-        let warm = match work.plan.secrets.is_empty() {
+        // A warm instance's environment was set when it started: secrets and an effect's
+        // key need their own.
+        let warm = match work.plan.secrets.is_empty() && work.plan.effect_key.is_none() {
             true => self.warm_class(&work.plan.worker, enforcement).await,
             false => None,
         };
@@ -594,7 +605,7 @@ impl JobRunner {
         let Ok(enforcement) = self.enforcement.clone() else {
             return Err(plan);
         };
-        if !self.secrets_of(plan.process).is_empty() {
+        if !self.secrets_of(plan.process).is_empty() || plan.effect_key.is_some() {
             return Err(plan);
         }
         let WarmClass::Ready(class) = self.warm_class_now(&plan.worker, enforcement) else {
@@ -825,6 +836,11 @@ impl JobRunner {
                 .secrets
                 .iter()
                 .map(|(name, value)| (secrets::env_name(name), value.clone()))
+                .chain(
+                    plan.effect_key
+                        .iter()
+                        .map(|key| (EFFECT_KEY_ENV.to_owned(), key.clone())),
+                )
                 .collect();
             let launched = launch::launch(
                 worker,

@@ -20,17 +20,19 @@ use jitos_kernel::{
     Command, Dispatch, Effect, FollowOn, KernelError, KernelHandle, Outcome, Owner, Request, State,
 };
 use jitos_ledger::Actor;
-use jitos_sched::{Capacity, Decision, JobState};
-use jitos_tasks::{Effect as PlanEffect, JobKind};
+use jitos_sched::{effect_key, Capacity, Decision, JobState};
+use jitos_tasks::{Effect as PlanEffect, JobKind, Purpose, MATERIALIZE};
 use jitos_worker::EffectClass;
 use tokio::sync::{mpsc, watch};
 
-use crate::jobs::{catalog_resolve, AttemptPlan, JobRunner, WorkerConfig};
+use crate::jobs::{catalog_resolve, AttemptPlan, BuiltinPlan, JobRunner, WorkerConfig};
 
 /// What the writer's half asks of the async half, once the records are durable.
 enum Due {
     /// Start the worker of a recorded attempt.
     Launch(Box<AttemptPlan>),
+    /// Run a recorded attempt of the built-in job.
+    Builtin(Box<BuiltinPlan>),
     /// Stop attempts a recorded decision leaves running for nothing.
     Cancel(Vec<u64>),
     /// The earliest timer of a running process changed: poke the writer then.
@@ -41,6 +43,7 @@ enum Due {
 enum Then {
     Nothing,
     Launch(Box<AttemptPlan>),
+    Builtin(Box<BuiltinPlan>),
     Finished(u64),
 }
 
@@ -121,6 +124,10 @@ impl FollowOn for Decider {
                 }
                 let _ = self.due.send(Due::Launch(plan));
             }
+            (Ok(Outcome::Recorded(record)), Then::Builtin(mut plan)) => {
+                plan.attempt = record.seq;
+                let _ = self.due.send(Due::Builtin(plan));
+            }
             (Ok(Outcome::Executed { cancel, .. }), then) => {
                 if !cancel.is_empty() {
                     let _ = self.due.send(Due::Cancel(cancel));
@@ -149,6 +156,53 @@ impl Decider {
     ) -> Option<(Command, Then)> {
         let p = state.processes.get(process)?;
         let node = p.slaps.get(p.run.candidate)?.dag.jobs.get(job)?.clone();
+        // The key of the effect the job makes, checks or undoes.
+        let key = match node.purpose {
+            Purpose::Step if state.job_effect(&node) >= jitos_gov::Effect::Local => {
+                Some(effect_key(process, p.run.candidate, job))
+            }
+            Purpose::Step => None,
+            Purpose::Verify { of } | Purpose::Compensate { of } => {
+                Some(effect_key(process, p.run.candidate, of))
+            }
+        };
+        if let JobKind::Run {
+            worker,
+            args,
+            timeout_ms,
+            paths,
+            ..
+        } = &node.kind
+        {
+            if worker == MATERIALIZE {
+                let dispatch = Dispatch {
+                    worker: worker.clone(),
+                    worker_version: env!("CARGO_PKG_VERSION").to_owned(),
+                    sws,
+                    args: args.clone(),
+                    input: Vec::new(),
+                    deadline_ms: *timeout_ms,
+                    effect: Effect::GraphOnly,
+                    paths: paths.clone(),
+                    owner: Some(Owner { process, job }),
+                };
+                let plan = BuiltinPlan {
+                    attempt: 0,
+                    process,
+                    sws,
+                    args: args.clone(),
+                    paths: paths.clone(),
+                    // Always set: the built-in's effect is local.
+                    key: key
+                        .clone()
+                        .unwrap_or_else(|| effect_key(process, p.run.candidate, job)),
+                };
+                return Some((
+                    Command::JobDispatch(dispatch),
+                    Then::Builtin(Box::new(plan)),
+                ));
+            }
+        }
         let JobKind::Run {
             worker: name,
             args,
@@ -203,6 +257,7 @@ impl Decider {
                     submitter: None,
                     // Read at launch, from the process's writ.
                     secrets: Vec::new(),
+                    effect_key: key,
                 })),
             ),
             Err(e) => (
@@ -277,6 +332,10 @@ impl Scheduler {
                     Some(Due::Launch(plan)) => {
                         // A launch that fails records the attempt's end itself.
                         let _ = self.runner.launch(*plan).await;
+                    }
+                    Some(Due::Builtin(plan)) => {
+                        let runner = Arc::clone(&self.runner);
+                        tokio::spawn(async move { runner.run_builtin(*plan).await });
                     }
                     Some(Due::Cancel(attempts)) => {
                         for attempt in attempts {

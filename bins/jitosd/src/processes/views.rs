@@ -199,9 +199,15 @@ pub fn summarize(seq: u64, op: &ProcessRecord) -> String {
         Event::Finished { process, outcome } => format!("process {process} ended: {outcome}"),
         Event::EffectBegun {
             process, job, key, ..
-        } => format!("process {process}: job {job}'s effect begins (key {key})"),
+        } => format!(
+            "process {process}: job #{}'s effect begins (key {key})",
+            job + 1
+        ),
         Event::EffectEnded { process, job, end } => {
-            format!("process {process}: job {job}'s effect ended: {end:?}")
+            format!(
+                "process {process}: job #{}'s effect ended: {end:?}",
+                job + 1
+            )
         }
         Event::Unwinding { process, why, .. } => {
             format!("process {process} unwinds, compensating its effects: {why}")
