@@ -9,7 +9,7 @@ use jitos_tasks::{Dag, JobKind, OnFailure, Purpose};
 
 use crate::{
     event::{Event, Outcome},
-    process::{EffectState, JobState, LaneState, Process, Status, Then, WaitReason},
+    process::{EffectState, JobState, LaneState, Process, Run, Status, Then, WaitReason},
     processes::expected_answer,
     Grants, Processes,
 };
@@ -616,12 +616,7 @@ fn settle(p: &Process, decision: Decision) -> Decision {
     let Some(dag) = p.slaps.get(p.run.candidate).map(|slap| &slap.dag) else {
         return decision;
     };
-    let owed = p
-        .run
-        .effects
-        .iter()
-        .any(|mark| compensation_of(dag, mark.job).is_some_and(|c| !p.run.jobs[c].is_over()));
-    if !owed {
+    if !owes_compensation(&p.run, dag) {
         return decision;
     }
     Decision::Unwind {
@@ -655,6 +650,9 @@ fn unwind_next(
             continue;
         }
         let node = &dag.jobs[compensate];
+        if !matches!(p.run.lanes[node.lane], LaneState::Open { .. }) {
+            continue;
+        }
         match &p.run.jobs[compensate] {
             JobState::Done { .. } | JobState::Cancelled => continue,
             JobState::Pending => return dispatch_side(p, compensate, capacity),
@@ -752,6 +750,17 @@ fn dispatch_side(p: &Process, job: usize, capacity: Capacity) -> Option<Decision
         process: p.id,
         job,
         sws,
+    })
+}
+
+/// Whether an effect of `run` (one that took place, or one not known either way) is owed
+/// its compensation: its compensate job is not over, and can run, in its lane's open
+/// workspace (a lane that collapsed took its effects with it: the goal landed).
+pub(crate) fn owes_compensation(run: &Run, dag: &Dag) -> bool {
+    run.effects.iter().any(|mark| {
+        compensation_of(dag, mark.job).is_some_and(|c| {
+            !run.jobs[c].is_over() && matches!(run.lanes[dag.jobs[c].lane], LaneState::Open { .. })
+        })
     })
 }
 

@@ -70,8 +70,9 @@ pub struct Run {
     /// decided), once ruled on: what `inspect` shows.
     pub rulings: Vec<Option<String>>,
     /// The effects beyond the workspace its jobs began and that did not end as not having
-    /// happened: open ones first by when they began, then those that took place, in the
-    /// order they were known to — the order compensation reverses.
+    /// happened or unknown: each open one where it began, each that took place moved to
+    /// the end when that became known — so the newest known is last, the order
+    /// compensation reverses.
     pub effects: Vec<EffectMark>,
     /// Set once it unwinds: what it does when its compensations have run.
     pub unwinding: Option<Then>,

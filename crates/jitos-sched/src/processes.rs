@@ -10,9 +10,12 @@ use jitos_gov::{policy::Verdict, Role};
 use jitos_tasks::{JobKind, Purpose, Slap};
 
 use crate::{
+    decide::owes_compensation,
     event::{Answer, AttemptOutcome, EffectEnd, Event, Outcome},
     process::Need,
-    process::{EffectMark, EffectState, JobState, LaneState, Process, Run, Status, WaitReason},
+    process::{
+        EffectMark, EffectState, JobState, LaneState, Process, Run, Status, Then, WaitReason,
+    },
     SchedError,
 };
 
@@ -312,11 +315,17 @@ fn apply_to(process: &mut Process, seq: u64, event: &Event) -> Result<(), SchedE
                 (WaitReason::Failure | WaitReason::Crash, Answer::Skip) => {
                     JobState::Done { value: None }
                 }
+                // A person's fail ends the process, or, while an effect that took place is
+                // owed its compensation, makes it unwind first (a fail while it unwinds
+                // stops the unwinding).
                 (_, Answer::Fail) => {
-                    process.status = Status::Failed {
-                        seq,
-                        why: "a person answered fail".to_owned(),
-                    };
+                    let why = "a person answered fail".to_owned();
+                    if run.unwinding.is_none() && owes_compensation(run, dag) {
+                        run.unwinding = Some(Then::Finish(Outcome::Failed { why }));
+                        process.status = Status::Running;
+                    } else {
+                        process.status = Status::Failed { seq, why };
+                    }
                     return Ok(());
                 }
                 (reason, answer) => {

@@ -80,8 +80,8 @@ pub(crate) fn answer(
         Vec::new()
     };
     // What the answer makes known of an effect the process waited on: a retry says it
-    // did not take place, a skip that it did; a fail ends the process, whose open effects
-    // end unknown before it.
+    // did not take place, a skip that it did; after a fail no one will say, so its open
+    // effects end unknown before it (and it ends, or unwinds what took place).
     let (before, after) = match &answer_of(&event) {
         Some(PersonAnswer::Retry) => (
             Vec::new(),
@@ -91,7 +91,7 @@ pub(crate) fn answer(
             Vec::new(),
             effects::end_by_person(working.state, process, EffectEnd::Happened)?,
         ),
-        _ if ended => (effects::ends_unknown(working.state, process)?, None),
+        Some(PersonAnswer::Fail) => (effects::ends_unknown(working.state, process)?, None),
         _ => (Vec::new(), None),
     };
     let record = ProcessRecord {
@@ -271,6 +271,8 @@ pub(crate) fn execute(
             )
         }
         Decision::Advance { process, to, why } => {
+            // The abandoned candidate's effects still open end unknown with it.
+            ends_first = effects::ends_unknown(state, process)?;
             cancel = running_of(state, process);
             let reason = workspace_reason(format!("abandoned for plan {}: {why}", to + 1));
             let sws = discard_open(state, process, &reason);
