@@ -1,7 +1,7 @@
 //! Writs through the real daemon and CLI: the daemon's key is made private and kept
 //! across restarts; an admin issues writs and only an admin may issue one from nothing;
 //! a holder delegates only narrower ones; a process runs under a writ and is charged for
-//! each dispatch until the budget stops it; a submit without a writ gets one derived from
+//! each dispatch until the budget makes it wait for a raise; a submit without a writ gets one derived from
 //! the submitter's roles; revoking a writ stops the job running under it; and all of it
 //! replays.
 #![allow(clippy::unwrap_used)]
@@ -152,6 +152,22 @@ fn only_an_admin_issues_and_a_holder_delegates_only_narrower_writs() {
     let refused = jitos_as(&sandbox, NOBODY, &["writ", "issue", "--to", "nobody"]);
     let stderr = assert_failure("an operator issuing from nothing", &refused);
     assert!(stderr.contains("may not issue a writ"), "{stderr}");
+    // Raising a budget grants more than was signed: an admin's act, even on one's own writ.
+    let raise = [
+        "writ",
+        "raise",
+        &parent.to_string(),
+        "--jobs",
+        "9",
+        "--reason",
+        "more",
+    ];
+    let stderr = assert_failure(
+        "an operator raising a writ",
+        &jitos_as(&sandbox, NOBODY, &raise),
+    );
+    assert!(stderr.contains("may not raise writ"), "{stderr}");
+    assert_eq!(writ_of(&sandbox, parent)["budget"]["jobs"], 5);
 
     let from = parent.to_string();
     for (wider, field) in [
@@ -202,10 +218,11 @@ fn only_an_admin_issues_and_a_holder_delegates_only_narrower_writs() {
 }
 
 // Goal: a process under a writ is charged one job per dispatch, to its own writ and the
-// writ it was delegated from, and is stopped before the dispatch the budget does not
-// cover; the charges replay and survive a restart.
+// writ it was delegated from; the dispatch the budget does not cover makes it wait for a
+// person, and once an admin raises the budgets and answers retry it goes on; the charges
+// and raises replay and survive a restart.
 #[test]
-fn a_process_is_charged_per_dispatch_and_stopped_by_its_writs_budget() {
+fn a_process_is_charged_per_dispatch_and_waits_when_its_budget_is_spent() {
     let sandbox = Sandbox::new();
     let daemon = start(&sandbox, &[]);
     let writ = issue(
@@ -224,8 +241,8 @@ fn a_process_is_charged_per_dispatch_and_stopped_by_its_writs_budget() {
     );
     let process = submitted["process"].as_u64().unwrap();
     let own = submitted["writ"].as_u64().unwrap();
-    let ended = wait_for_process(&sandbox, process, "failed");
-    let why = ended["detail"].as_str().unwrap();
+    let waiting = wait_for_process(&sandbox, process, "waiting");
+    let why = waiting["detail"].as_str().unwrap();
     assert!(
         why.contains("may not run") && why.contains("budget is spent") && why.contains("jobs"),
         "{why}"
@@ -233,11 +250,35 @@ fn a_process_is_charged_per_dispatch_and_stopped_by_its_writs_budget() {
     let parent = writ_of(&sandbox, writ);
     assert_eq!(parent["spent"]["jobs"], 2, "{parent}");
     assert_eq!(writ_of(&sandbox, own)["writ"]["parent"], writ);
+    // The process's writ and the one it was delegated from are both charged: raise both.
+    for id in [writ, own] {
+        assert_success(
+            "writ raise",
+            &sandbox.jitos(&[
+                "writ",
+                "raise",
+                &id.to_string(),
+                "--jobs",
+                "1",
+                "--reason",
+                "one more step",
+            ]),
+        );
+    }
+    assert_eq!(writ_of(&sandbox, writ)["budget"]["jobs"], 3);
+    assert_success(
+        "resume",
+        &sandbox.jitos(&["resume", &process.to_string(), "--value", "\"retry\""]),
+    );
+    wait_for_process(&sandbox, process, "done");
+    assert_eq!(writ_of(&sandbox, writ)["spent"]["jobs"], 3);
     assert_success("replay", &sandbox.jitos(&["replay", "--verify"]));
     daemon.terminate();
 
     let daemon = start(&sandbox, &[]);
-    assert_eq!(writ_of(&sandbox, writ)["spent"]["jobs"], 2);
+    let parent = writ_of(&sandbox, writ);
+    assert_eq!(parent["spent"]["jobs"], 3, "{parent}");
+    assert_eq!(parent["budget"]["jobs"], 3, "{parent}");
     daemon.terminate();
 }
 

@@ -321,6 +321,26 @@ pub enum WritCommand {
         #[arg(long)]
         reason: String,
     },
+    /// Raise a writ's budgets (admin only): what is given is added to what it grants. A
+    /// process that waits because its budget is spent then goes on once someone answers
+    /// `jitos resume PID --value '"retry"'`
+    Raise {
+        /// The writ's id
+        id: u64,
+        /// Jobs to add
+        #[arg(long, default_value_t = 0)]
+        jobs: u64,
+        /// Wall-clock seconds to add
+        #[arg(long, default_value_t = 0)]
+        wall_secs: u64,
+        /// A named budget to add to, e.g. `--budget tokens=5000` (one the writ bounds;
+        /// repeatable)
+        #[arg(long = "budget", value_name = "NAME=N", value_parser = parse_budget)]
+        budgets: Vec<(String, u64)>,
+        /// Why, kept in the ledger
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 /// What `jitos writ issue` grants.

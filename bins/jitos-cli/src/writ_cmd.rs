@@ -99,6 +99,27 @@ pub fn run(location: Location, json: bool, command: WritCommand) -> Result<ExitC
                 _ => None,
             })
         }
+        WritCommand::Raise {
+            id,
+            jobs,
+            wall_secs,
+            budgets,
+            reason,
+        } => {
+            let response = location.daemon()?.call(&Request::WritRaise {
+                writ: id,
+                jobs,
+                wall_secs,
+                counters: budgets.into_iter().collect(),
+                reason,
+            })?;
+            print(json, response, |response| match response {
+                Response::WritRaised { seq } => Some(format!(
+                    "writ {id}'s budgets raised (record {seq}); `jitos writ show {id}` shows them\n"
+                )),
+                _ => None,
+            })
+        }
         WritCommand::Revoke { id, reason } => {
             let response = location
                 .daemon()?
@@ -144,7 +165,7 @@ fn line(writ: &WritView) -> String {
         w.effect.name(),
         w.subject.user,
         scope(&w.workers),
-        left(&w.budget, writ.spent.as_ref(), |b| b.jobs, |s| s.jobs),
+        left(&writ.budget, writ.spent.as_ref(), |b| b.jobs, |s| s.jobs),
         render::timestamp(w.expires_ms),
         writ.for_process
             .map(|p| format!("  process {p}"))
@@ -182,12 +203,12 @@ fn detail(writ: &WritView) -> String {
     field("paths", scope(&w.paths));
     field("effect", format!("up to {}", w.effect));
     let spent = writ.spent.as_ref();
-    field("jobs", left(&w.budget, spent, |b| b.jobs, |s| s.jobs));
+    field("jobs", left(&writ.budget, spent, |b| b.jobs, |s| s.jobs));
     field(
         "wall secs",
-        left(&w.budget, spent, |b| b.wall_secs, |s| s.wall_secs),
+        left(&writ.budget, spent, |b| b.wall_secs, |s| s.wall_secs),
     );
-    for (name, limit) in &w.budget.counters {
+    for (name, limit) in &writ.budget.counters {
         let used = spent.map(|s| s.counter(name));
         field(
             name,

@@ -176,6 +176,7 @@ fn read_or_command(view: &View, request: &Request) -> Result<Answering, KernelEr
         | Request::SecretList
         | Request::WritIssue(_)
         | Request::WritRevoke { .. }
+        | Request::WritRaise { .. }
         | Request::WorkerList(_)
         | Request::WorkerInstall { .. }
         | Request::ProcessFollow(_)

@@ -293,6 +293,20 @@ async fn dispatch(
         Request::WritRevoke { writ, reason } => {
             shared.writs.revoke(actor.clone(), writ, reason).await
         }
+        Request::WritRaise {
+            writ,
+            jobs,
+            wall_secs,
+            counters,
+            reason,
+        } => {
+            let more = jitos_gov::writ::Spent {
+                jobs,
+                wall_secs,
+                counters,
+            };
+            shared.writs.raise(actor.clone(), writ, more, reason).await
+        }
         Request::ProcessPlan { intent, path } => shared.processes.plan(intent, path).await,
         Request::ProcessCancel(process) => shared.processes.cancel(actor.clone(), process).await,
         Request::ProcessAnswer { process, answer } => {

@@ -94,6 +94,19 @@ fn summarize_writ(seq: u64, op: &WritRecord) -> String {
                 w.effect, w.budget.jobs
             )
         }
+        WritRecord::Raise(raise) => format!(
+            "writ {}'s budget raised by {} jobs, {} wall seconds{}: {}",
+            raise.writ,
+            raise.more.jobs,
+            raise.more.wall_secs,
+            raise
+                .more
+                .counters
+                .iter()
+                .map(|(name, n)| format!(", {n} {name}"))
+                .collect::<String>(),
+            raise.reason
+        ),
         WritRecord::Revoke(revoke) => format!(
             "writ {} revoked, with every writ delegated from it: {}",
             revoke.writ, revoke.reason

@@ -9,7 +9,9 @@ use jitos_tasks::{Intent, Slap};
 use jitos_tree::Tree;
 use jitos_warp::{BlobRef, Rewrite, StateDigest};
 
-use crate::{AccessRefused, Dispatch, FailureCause, SignedIssue, Vote, WorkerInstall, WritRevoke};
+use crate::{
+    AccessRefused, Dispatch, FailureCause, SignedIssue, Vote, WorkerInstall, WritRaise, WritRevoke,
+};
 
 /// One change someone asks of the kernel.
 #[derive(Debug, Clone)]
@@ -110,6 +112,8 @@ pub enum Command {
     WritIssue(Box<SignedIssue>),
     /// Record a writ, and every writ delegated from it, revoked.
     WritRevoke(WritRevoke),
+    /// Raise a writ's budgets.
+    WritRaise(WritRaise),
     /// Record requests of one user refused for want of authority; changes no state.
     AccessRefused(AccessRefused),
     /// A command that panics on purpose, to prove the writer contains a panic to the one

@@ -3,11 +3,11 @@
 //! ruled on first), answered from the folded state.
 
 use jitos_gov::Effect;
-use jitos_sched::Grants;
+use jitos_sched::{Grants, Refusal};
 use jitos_tasks::{JobKind, JobNode};
 use jitos_worker::EffectClass;
 
-use crate::{writs::plan_effect, State};
+use crate::{writs::plan_effect, State, WritRefusal};
 
 impl State {
     /// The effect class of a process's job: its task's, raised to its worker's manifest's
@@ -46,7 +46,7 @@ impl Grants for State {
             .map(|e| e.to_string())
     }
 
-    fn refuses(&self, process: u64, job: &JobNode, now_ms: u64) -> Option<String> {
+    fn refuses(&self, process: u64, job: &JobNode, now_ms: u64) -> Option<Refusal> {
         let JobKind::Run {
             worker,
             timeout_ms,
@@ -60,15 +60,19 @@ impl Grants for State {
         // A race's lanes are speculative: a lane that loses is discarded, which cannot
         // take back what reached beyond it.
         if effect >= Effect::Local && job.lane != 0 {
-            return Some(format!(
+            return Some(Refusal::Ends(format!(
                 "its effect ({}) reaches beyond its workspace, and it would run in a race's lane; only the process's own workspace may hold such a step",
                 effect.name()
-            ));
+            )));
         }
-        self.writs
+        match self
+            .writs
             .check_dispatch(process, worker, effect, paths, *timeout_ms, now_ms)
-            .err()
-            .map(|e| e.to_string())
+        {
+            Ok(()) => None,
+            Err(e @ WritRefusal::Overdrawn { .. }) => Some(Refusal::Waits(e.to_string())),
+            Err(e) => Some(Refusal::Ends(e.to_string())),
+        }
     }
 
     fn ends_at_ms(&self, process: u64) -> Option<u64> {

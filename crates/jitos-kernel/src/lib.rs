@@ -89,7 +89,7 @@ pub use time_travel::HistoryStep;
 pub use verify::{ReplayOutcome, VerifyOutcome};
 pub use view::{ApprovalWait, View};
 pub use writ_record::{
-    Grant, SignedIssue, WritIssue, WritRecord, WritRevoke, KIND_WRIT_ISSUE, KIND_WRIT_KEY,
-    KIND_WRIT_REVOKE, REVOKE_REASON_BYTES_MAX,
+    Grant, SignedIssue, WritIssue, WritRaise, WritRecord, WritRevoke, KIND_WRIT_ISSUE,
+    KIND_WRIT_KEY, KIND_WRIT_RAISE, KIND_WRIT_REVOKE, REVOKE_REASON_BYTES_MAX,
 };
 pub use writs::{LiveWrit, Revocation, WritRefusal, Writs};

@@ -383,6 +383,9 @@ impl State {
                     .fold_issue(seq, time_ms, &issue, issuer, |p| processes.get(p).is_some())
                     .map_err(misfit)?;
             }
+            WritRecord::Raise(raise) => {
+                self.writs.fold_raise(time_ms, &raise).map_err(misfit)?;
+            }
             WritRecord::Revoke(revoke) => {
                 self.writs
                     .fold_revoke(seq, time_ms, &revoke)

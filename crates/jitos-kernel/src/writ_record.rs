@@ -15,6 +15,8 @@ pub const KIND_WRIT_KEY: &str = "writ.key";
 pub const KIND_WRIT_ISSUE: &str = "writ.issue";
 /// A writ, and every writ delegated from it, was revoked.
 pub const KIND_WRIT_REVOKE: &str = "writ.revoke";
+/// A writ's budget was raised by an admin.
+pub const KIND_WRIT_RAISE: &str = "writ.raise";
 
 /// The longest revocation reason a record keeps, in bytes.
 pub const REVOKE_REASON_BYTES_MAX: usize = 1024;
@@ -79,6 +81,18 @@ pub struct WritRevoke {
     pub reason: String,
 }
 
+/// A writ's budget raised: what is added to each of its budgets (the signed grant stays
+/// as it was; the raises are added to it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WritRaise {
+    /// The writ.
+    pub writ: u64,
+    /// What is added: jobs, wall seconds and named counters.
+    pub more: jitos_gov::writ::Spent,
+    /// Why, as given.
+    pub reason: String,
+}
+
 /// The payload of a writ record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WritRecord {
@@ -88,6 +102,8 @@ pub enum WritRecord {
     Issue(Box<WritIssue>),
     /// `writ.revoke`.
     Revoke(WritRevoke),
+    /// `writ.raise`.
+    Raise(WritRaise),
 }
 
 impl WritRecord {
@@ -97,12 +113,19 @@ impl WritRecord {
             WritRecord::Key(_) => KIND_WRIT_KEY,
             WritRecord::Issue(_) => KIND_WRIT_ISSUE,
             WritRecord::Revoke(_) => KIND_WRIT_REVOKE,
+            WritRecord::Raise(_) => KIND_WRIT_RAISE,
         }
     }
 
     /// Whether `kind` is a writ record kind.
     pub fn is_kind(kind: &str) -> bool {
-        [KIND_WRIT_KEY, KIND_WRIT_ISSUE, KIND_WRIT_REVOKE].contains(&kind)
+        [
+            KIND_WRIT_KEY,
+            KIND_WRIT_ISSUE,
+            KIND_WRIT_REVOKE,
+            KIND_WRIT_RAISE,
+        ]
+        .contains(&kind)
     }
 
     /// The payload bytes (version 1).
@@ -111,6 +134,7 @@ impl WritRecord {
             WritRecord::Key(key) => durable::encode(&durable_v1::WritKey::freeze(key)),
             WritRecord::Issue(issue) => durable::encode(&durable_v1::WritIssue::freeze(issue)),
             WritRecord::Revoke(revoke) => durable::encode(&durable_v1::WritRevoke::freeze(revoke)),
+            WritRecord::Raise(raise) => durable::encode(&durable_v1::WritRaise::freeze(raise)),
         }
     }
 
@@ -125,6 +149,9 @@ impl WritRecord {
             ))),
             KIND_WRIT_REVOKE => Ok(WritRecord::Revoke(
                 durable::decode::<durable_v1::WritRevoke>(bytes)?.thaw()?,
+            )),
+            KIND_WRIT_RAISE => Ok(WritRecord::Raise(
+                durable::decode::<durable_v1::WritRaise>(bytes)?.thaw()?,
             )),
             other => Err(PayloadError::Invalid {
                 what: "kind",
@@ -186,15 +213,25 @@ mod tests {
                 writ: 7,
                 reason: "done".to_owned(),
             }),
+            WritRecord::Raise(WritRaise {
+                writ: 7,
+                more: jitos_gov::writ::Spent {
+                    jobs: 2,
+                    wall_secs: 30,
+                    counters: BTreeMap::from([("tokens".to_owned(), 500)]),
+                },
+                reason: "one more try".to_owned(),
+            }),
         ]
     }
 
     /// The blake3 of the bytes version 1 writes for `records()`, in order, pinned: a
     /// change here is a new version, not an edit.
-    const GOLDEN: [&str; 3] = [
+    const GOLDEN: [&str; 4] = [
         "0871f3aabc26e4582c508af5c03884e6a96f0989d1dd8cfb49cd17ed25792433",
         "f07e29bad529c3eacd2fe4615fdc3e4bd214c54ebd496f2f30b1c9a30f2462fd",
         "34ba40ac627a616252120106797b5ab71994793558debf99f6e8af5293ef8152",
+        "1b192e5fc4123e85e8a53c1f24bafae147a81f78717d55f505ad2900c2ef03da",
     ];
 
     #[test]

@@ -14,13 +14,13 @@ use std::{collections::BTreeSet, sync::Arc};
 
 use imbl::OrdMap;
 use jitos_gov::{
-    writ::{Exceeds, Overdraft, Spent, Widening, Writ, WritPublicKey},
+    writ::{Budget, Exceeds, Overdraft, Spent, Widening, Writ, WritPublicKey},
     Effect,
 };
 use jitos_tasks::Effect as PlanEffect;
 use serde::{Deserialize, Serialize};
 
-use crate::writ_record::{WritIssue, WritRevoke};
+use crate::writ_record::{WritIssue, WritRaise, WritRevoke};
 
 /// The writs in force.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,6 +49,24 @@ pub struct LiveWrit {
     /// The roles of the user it was issued for, when a submit made it (what the policy
     /// rules on).
     pub roles: Vec<jitos_gov::Role>,
+    /// What admins added to its budgets since (`writ.raise`).
+    pub raised: Spent,
+}
+
+impl LiveWrit {
+    /// Its budget in force: the signed one, raised by every `writ.raise` (a counter the
+    /// writ does not bound stays unbounded).
+    pub fn budget(&self) -> Budget {
+        let mut budget = self.writ.budget.clone();
+        budget.jobs = budget.jobs.saturating_add(self.raised.jobs);
+        budget.wall_secs = budget.wall_secs.saturating_add(self.raised.wall_secs);
+        for (name, more) in &self.raised.counters {
+            if let Some(bound) = budget.counters.get_mut(name) {
+                *bound = bound.saturating_add(*more);
+            }
+        }
+        budget
+    }
 }
 
 /// Why and when a writ was revoked.
@@ -112,6 +130,14 @@ pub enum WritRefusal {
         parent: u64,
         /// The field that is wider.
         source: Widening,
+    },
+    /// A raise names a counter the writ does not bound.
+    #[error("writ {writ} does not bound {counter:?}, so it cannot be raised (it is unbounded)")]
+    Unbounded {
+        /// The writ.
+        writ: u64,
+        /// The counter.
+        counter: String,
     },
     /// The signature does not verify against the daemon's key in force.
     #[error("the writ's signature does not verify against the daemon's key in force")]
@@ -208,7 +234,7 @@ impl Writs {
                 .or_insert(amount);
         };
         for writ in self.chain(id) {
-            let remaining = writ.writ.budget.left(&writ.spent);
+            let remaining = writ.budget().left(&writ.spent);
             tightest("jobs", remaining.jobs);
             tightest("wall_secs", remaining.wall_secs);
             for (name, amount) in &remaining.counters {
@@ -267,8 +293,7 @@ impl Writs {
             .map_err(|source| WritRefusal::NotAdmitted { writ: id, source })?;
         let cost = dispatch_cost(deadline_ms);
         for writ in self.chain(id) {
-            writ.writ
-                .budget
+            writ.budget()
                 .charge(&writ.spent, &cost)
                 .map_err(|source| WritRefusal::Overdrawn {
                     writ: writ.id,
@@ -355,6 +380,7 @@ impl Writs {
                 revoked: None,
                 for_process: issue.for_process,
                 roles: issue.grant.roles().to_vec(),
+                raised: Spent::default(),
             }),
         );
         Ok(())
@@ -390,6 +416,33 @@ impl Writs {
         Ok(())
     }
 
+    /// Folds `writ.raise`: the writ, in force, has its budgets raised; a counter it does
+    /// not bound may not be raised (it is unbounded already).
+    pub(crate) fn fold_raise(
+        &mut self,
+        time_ms: u64,
+        raise: &WritRaise,
+    ) -> Result<(), WritRefusal> {
+        let id = self.in_force(raise.writ, time_ms)?.id;
+        let Some(live) = self.live.get_mut(&id) else {
+            return Err(WritRefusal::Unknown { writ: id });
+        };
+        let live = Arc::make_mut(live);
+        if let Some(name) = raise
+            .more
+            .counters
+            .keys()
+            .find(|name| !live.writ.budget.counters.contains_key(*name))
+        {
+            return Err(WritRefusal::Unbounded {
+                writ: id,
+                counter: name.clone(),
+            });
+        }
+        live.raised = live.raised.plus(&raise.more);
+        Ok(())
+    }
+
     /// Checks a dispatch of `process` as `check_dispatch` does, then charges it to its
     /// writ and every ancestor.
     pub(crate) fn fold_dispatch(
@@ -411,8 +464,7 @@ impl Writs {
             if let Some(live) = self.live.get_mut(&writ) {
                 let live = Arc::make_mut(live);
                 live.spent = live
-                    .writ
-                    .budget
+                    .budget()
                     .charge(&live.spent, &cost)
                     .map_err(|source| WritRefusal::Overdrawn { writ, source })?;
             }

@@ -235,6 +235,19 @@ pub enum Request {
         /// Why, kept with the record.
         reason: String,
     },
+    /// Raise a writ's budgets (admin only); answered with [`Response::WritRaised`].
+    WritRaise {
+        /// The writ.
+        writ: u64,
+        /// Jobs to add.
+        jobs: u64,
+        /// Wall-clock seconds to add.
+        wall_secs: u64,
+        /// Named budgets to add to (each one the writ bounds).
+        counters: std::collections::BTreeMap<String, u64>,
+        /// Why, kept with the record.
+        reason: String,
+    },
 }
 
 /// The daemon's answer to one request.
@@ -366,6 +379,11 @@ pub enum Response {
     Writs(PageView<WritView>),
     /// A revocation was recorded (fsynced).
     WritRevoked {
+        /// The record.
+        seq: u64,
+    },
+    /// A raise of a writ's budgets was recorded (fsynced).
+    WritRaised {
         /// The record.
         seq: u64,
     },

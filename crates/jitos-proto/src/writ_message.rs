@@ -2,7 +2,7 @@
 //! and what it reads about a grant), and the policy in force.
 
 use jitos_gov::{
-    writ::{Spent, Writ},
+    writ::{Budget, Spent, Writ},
     Effect, Role,
 };
 use serde::{Deserialize, Serialize};
@@ -82,6 +82,9 @@ pub struct WritView {
     pub writ: Writ,
     /// What has been spent under it, when the daemon still holds it.
     pub spent: Option<Spent>,
+    /// Its budgets in force: as signed, raised by every `writ raise` (for a writ the
+    /// daemon no longer holds, as signed).
+    pub budget: Budget,
     /// Where it stands.
     pub state: WritState,
     /// The process it was issued for, if any.

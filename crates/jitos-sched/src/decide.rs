@@ -11,7 +11,7 @@ use crate::{
     event::{Event, Outcome},
     process::{EffectState, JobState, LaneState, Process, Run, Status, Then, WaitReason},
     processes::expected_answer,
-    Grants, Processes,
+    Grants, Processes, Refusal,
 };
 
 /// Longest wait between two attempts of a job, however many retries it has had.
@@ -459,11 +459,26 @@ fn decide_for(
                 }
                 // Before the ruling, so no one is asked to approve what the writ refuses;
                 // before the slots, so the decision does not depend on how many there are.
-                if let Some(why) = grants.refuses(id, node, now_ms) {
-                    return Some(settle(
-                        p,
-                        end_with(p, format!("{} may not run: {why}", node.id)),
-                    ));
+                match grants.refuses(id, node, now_ms) {
+                    Some(Refusal::Ends(why)) => {
+                        return Some(settle(
+                            p,
+                            end_with(p, format!("{} may not run: {why}", node.id)),
+                        ))
+                    }
+                    // A budget reached mid-process waits for a person to raise it.
+                    Some(Refusal::Waits(why)) => {
+                        return Some(Decision::Ask {
+                            process: id,
+                            job,
+                            question: format!(
+                                "{} may not run: {why}. An admin may raise the budget (jitos writ raise) and answer retry; or answer fail, or cancel",
+                                node.id
+                            ),
+                            reason: WaitReason::Failure,
+                        })
+                    }
+                    None => {}
                 }
                 if !ruled {
                     return Some(Decision::Rule { process: id, job });

@@ -11,7 +11,7 @@ pub trait Grants {
 
     /// Why `process` may not dispatch `job` at `now_ms` (its writ does not admit the
     /// worker, the effect or the paths, or its budget is spent), if it may not.
-    fn refuses(&self, process: u64, job: &JobNode, now_ms: u64) -> Option<String>;
+    fn refuses(&self, process: u64, job: &JobNode, now_ms: u64) -> Option<Refusal>;
 
     /// When `process`'s authority ends by itself (its writ's expiry), if ever.
     fn ends_at_ms(&self, process: u64) -> Option<u64>;
@@ -19,6 +19,15 @@ pub trait Grants {
     /// Whether a policy is in force: then every worker's job and every yes/no step is
     /// ruled on (`Decision::Rule`) before it runs or is asked.
     fn policy_in_force(&self) -> bool;
+}
+
+/// Why a job may not be dispatched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// Never, under this authority: the process ends.
+    Ends(String),
+    /// Not until a person raises a budget that is spent: the process waits.
+    Waits(String),
 }
 
 /// No authority is checked: every process may do what its intent allows. For the
@@ -30,7 +39,7 @@ impl Grants for Unbounded {
         None
     }
 
-    fn refuses(&self, _: u64, _: &JobNode, _: u64) -> Option<String> {
+    fn refuses(&self, _: u64, _: &JobNode, _: u64) -> Option<Refusal> {
         None
     }
 

@@ -15,7 +15,7 @@ mod processes;
 
 pub use decide::{Base, Capacity, Decision, BACKOFF_MS_MAX};
 pub use event::{Answer, AttemptOutcome, EffectEnd, Event, Outcome};
-pub use grants::{Grants, Unbounded};
+pub use grants::{Grants, Refusal, Unbounded};
 pub use process::{
     effect_key, EffectMark, EffectState, JobState, LaneState, Need, Process, Run, Status, Then,
     WaitReason,

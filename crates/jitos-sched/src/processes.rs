@@ -281,6 +281,8 @@ fn apply_to(process: &mut Process, seq: u64, event: &Event) -> Result<(), SchedE
             match (run.jobs.get(*job), reason) {
                 (Some(JobState::Pending), WaitReason::Ask | WaitReason::Approval)
                 | (Some(JobState::Failed { .. }), WaitReason::Failure)
+                // A spent budget, before the job's next attempt.
+                | (Some(JobState::Pending | JobState::Waiting { .. }), WaitReason::Failure)
                 | (Some(JobState::Unsure { .. }), WaitReason::Crash) => {}
                 (other, _) => return Err(misfit(format!("job {job} asked about while {other:?}"))),
             }

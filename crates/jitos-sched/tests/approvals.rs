@@ -35,7 +35,7 @@ impl Grants for PolicyInForce {
         None
     }
 
-    fn refuses(&self, _: u64, _: &JobNode, _: u64) -> Option<String> {
+    fn refuses(&self, _: u64, _: &JobNode, _: u64) -> Option<jitos_sched::Refusal> {
         None
     }
 

@@ -63,6 +63,8 @@ pub(crate) async fn act_of(request: &Request, kernel: &KernelHandle) -> (Act, St
         Request::WritRevoke { writ, .. } => {
             steer(kernel, format!("revoke writ {writ}"), *writ, writ_issuer).await
         }
+        // More authority than was signed: only an admin grants it.
+        Request::WritRaise { writ, .. } => administer(&format!("raise writ {writ}'s budgets")),
         Request::ApplyRewrite(_) => administer("rewrite the system graph"),
         Request::TreeImport { sws: None, .. } => administer("import a tree into the system"),
         Request::Snapshot => administer("take a snapshot"),

@@ -13,8 +13,8 @@ use jitos_gov::{
     Effect, Principal, Role,
 };
 use jitos_kernel::{
-    Command, Grant, KernelHandle, LiveWrit, Outcome, SignedIssue, View, WritIssue, WritRecord,
-    WritRevoke, KIND_WRIT_ISSUE,
+    Command, Grant, KernelHandle, LiveWrit, Outcome, SignedIssue, View, WritIssue, WritRaise,
+    WritRecord, WritRevoke, KIND_WRIT_ISSUE,
 };
 use jitos_ledger::{Actor, Clock};
 use jitos_proto::{
@@ -125,6 +125,7 @@ impl WritService {
         match recorded {
             Ok(Outcome::Recorded(record)) => Response::Writ(Box::new(WritView {
                 id: record.seq,
+                budget: issue.issue.writ.budget.clone(),
                 writ: issue.issue.writ,
                 spent: Some(Default::default()),
                 state: WritState::InForce,
@@ -145,6 +146,22 @@ impl WritService {
             .await;
         match recorded {
             Ok(Outcome::Recorded(record)) => Response::WritRevoked { seq: record.seq },
+            Ok(other) => crate::processes::unexpected(&other),
+            Err(e) => Response::Error(kernel_error_info(&e)),
+        }
+    }
+
+    /// `jitos writ raise`.
+    pub async fn raise(
+        &self,
+        actor: Actor,
+        writ: u64,
+        more: jitos_gov::writ::Spent,
+        reason: String,
+    ) -> Response {
+        let raise = WritRaise { writ, more, reason };
+        match self.kernel.execute(actor, Command::WritRaise(raise)).await {
+            Ok(Outcome::Recorded(record)) => Response::WritRaised { seq: record.seq },
             Ok(other) => crate::processes::unexpected(&other),
             Err(e) => Response::Error(kernel_error_info(&e)),
         }
@@ -385,6 +402,7 @@ pub fn writ_view(view: &View, id: u64, now_ms: u64) -> Result<WritView, ErrorInf
         return Ok(WritView {
             id,
             writ: live.writ.clone(),
+            budget: live.budget(),
             spent: Some(live.spent.clone()),
             state,
             for_process: live.for_process,
@@ -395,6 +413,7 @@ pub fn writ_view(view: &View, id: u64, now_ms: u64) -> Result<WritView, ErrorInf
     let issue = issued(view, id)?;
     Ok(WritView {
         id,
+        budget: issue.writ.budget.clone(),
         writ: issue.writ,
         spent: None,
         state: WritState::Ended,

@@ -150,6 +150,7 @@ pub(crate) fn decide(
         }
         Command::WritIssue(signed) => writs::issue(working, actor, *signed),
         Command::WritRevoke(revoke) => writs::revoke(actor, revoke),
+        Command::WritRaise(raise) => writs::raise(actor, raise),
         Command::AccessRefused(refused) => Ok(Decided::one(
             actor,
             KIND_ACCESS_REFUSED,

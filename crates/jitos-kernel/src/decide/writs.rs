@@ -5,7 +5,7 @@ use jitos_ledger::{Actor, NewRecord};
 
 use super::{Answer, Decided, Working};
 use crate::{
-    writ_record::{SignedIssue, WritRecord, WritRevoke, REVOKE_REASON_BYTES_MAX},
+    writ_record::{SignedIssue, WritRaise, WritRecord, WritRevoke, REVOKE_REASON_BYTES_MAX},
     KernelError, WritRefusal,
 };
 
@@ -55,6 +55,22 @@ pub(crate) fn revoke(actor: Actor, revoke: WritRevoke) -> Result<Decided, Kernel
         actor,
         revoke.kind(),
         revoke.encode()?,
+        Answer::Record,
+    ))
+}
+
+/// A writ's budgets raised by `actor` (an admin: the daemon checks who may).
+pub(crate) fn raise(actor: Actor, raise: WritRaise) -> Result<Decided, KernelError> {
+    if raise.reason.len() > REVOKE_REASON_BYTES_MAX {
+        return Err(KernelError::Payload(format!(
+            "a raise's reason is at most {REVOKE_REASON_BYTES_MAX} bytes"
+        )));
+    }
+    let raise = WritRecord::Raise(raise);
+    Ok(Decided::one(
+        actor,
+        raise.kind(),
+        raise.encode()?,
         Answer::Record,
     ))
 }

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use super::access::Role;
 use crate::durable::{Frozen, PayloadError};
 use crate::writ_record::{
-    Grant as LiveGrant, WritIssue as LiveIssue, WritRevoke as LiveRevoke, REVOKE_REASON_BYTES_MAX,
+    Grant as LiveGrant, WritIssue as LiveIssue, WritRaise as LiveRaise, WritRevoke as LiveRevoke,
+    REVOKE_REASON_BYTES_MAX,
 };
 
 /// The payload of `writ.key`.
@@ -34,6 +35,16 @@ pub(crate) enum Grant {
     Issued,
     Derived { roles: Vec<Role> },
     Delegated { roles: Vec<Role> },
+}
+
+/// The payload of `writ.raise`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct WritRaise {
+    writ: u64,
+    jobs: u64,
+    wall_secs: u64,
+    counters: Vec<(String, u64)>,
+    reason: String,
 }
 
 /// The payload of `writ.revoke`.
@@ -120,6 +131,60 @@ impl Frozen for WritRevoke {
         }
         Ok(LiveRevoke {
             writ: self.writ,
+            reason: self.reason,
+        })
+    }
+}
+
+impl Frozen for WritRaise {
+    type Live = LiveRaise;
+
+    fn freeze(live: &LiveRaise) -> WritRaise {
+        WritRaise {
+            writ: live.writ,
+            jobs: live.more.jobs,
+            wall_secs: live.more.wall_secs,
+            counters: live
+                .more
+                .counters
+                .iter()
+                .map(|(name, n)| (name.clone(), *n))
+                .collect(),
+            reason: live.reason.clone(),
+        }
+    }
+
+    fn thaw(self) -> Result<LiveRaise, PayloadError> {
+        let invalid = PayloadError::invalid;
+        if self.reason.len() > REVOKE_REASON_BYTES_MAX {
+            return Err(invalid("reason")(format!(
+                "it is over {REVOKE_REASON_BYTES_MAX} bytes"
+            )));
+        }
+        if self.counters.len() > jitos_gov::writ::COUNTERS_MAX {
+            return Err(invalid("counters")(format!(
+                "more than {} counters",
+                jitos_gov::writ::COUNTERS_MAX
+            )));
+        }
+        let mut counters = std::collections::BTreeMap::new();
+        for (name, n) in self.counters {
+            if name.len() > jitos_gov::writ::USER_BYTES_MAX {
+                return Err(invalid("counters")(
+                    "a counter's name is too long".to_owned(),
+                ));
+            }
+            if counters.insert(name, n).is_some() {
+                return Err(invalid("counters")("a counter is named twice".to_owned()));
+            }
+        }
+        Ok(LiveRaise {
+            writ: self.writ,
+            more: jitos_gov::writ::Spent {
+                jobs: self.jobs,
+                wall_secs: self.wall_secs,
+                counters,
+            },
             reason: self.reason,
         })
     }
