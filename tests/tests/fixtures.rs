@@ -6,9 +6,9 @@
 use std::{fs, path::Path, sync::Arc};
 
 use jitos_kernel::{
-    decode_rewrite, encode_rewrite, AccessRefused, JobRecord, PolicyRecord, ProcessRecord,
-    SwsRecord, WritRecord, KIND_ACCESS_REFUSED, KIND_GENESIS, KIND_REWRITE, KIND_WORKER_INSTALL_V1,
-    STATE_LAYOUT,
+    decode_rewrite, encode_rewrite, AccessRefused, EffectRecord, JobRecord, PolicyRecord,
+    ProcessRecord, SwsRecord, WritRecord, KIND_ACCESS_REFUSED, KIND_GENESIS,
+    KIND_PROCESS_SUBMIT_V1, KIND_REWRITE, KIND_WORKER_INSTALL_V1, STATE_LAYOUT,
 };
 use jitos_ledger::{FixedClock, Ledger, OpenOptions};
 use jitos_system_tests::{assert_success, Sandbox};
@@ -56,6 +56,11 @@ fn check_payloads(dir: &Path) {
                 JobRecord::decode(kind, payload).unwrap();
                 continue;
             }
+            KIND_PROCESS_SUBMIT_V1 => {
+                // Read still; written now as process.submit@2.
+                ProcessRecord::decode(kind, payload).unwrap();
+                continue;
+            }
             kind if SwsRecord::is_kind(kind) => SwsRecord::decode(kind, payload).unwrap().encode(),
             kind if JobRecord::is_kind(kind) => JobRecord::decode(kind, payload).unwrap().encode(),
             kind if ProcessRecord::is_kind(kind) => {
@@ -66,6 +71,10 @@ fn check_payloads(dir: &Path) {
                 Ok(WritRecord::decode(kind, payload).unwrap().encode().unwrap())
             }
             kind if PolicyRecord::is_kind(kind) => Ok(PolicyRecord::decode(kind, payload)
+                .unwrap()
+                .encode()
+                .unwrap()),
+            kind if EffectRecord::is_kind(kind) => Ok(EffectRecord::decode(kind, payload)
                 .unwrap()
                 .encode()
                 .unwrap()),
@@ -207,12 +216,44 @@ fn a_store_of_the_third_format_opens_verifies_and_replays() {
 }
 
 // Goal: a store written by the first version with writs, the policy and approvals opens,
-// verifies and replays to the same digest, and holds every kind this build writes, so the
-// fixture covers them all. Method: the committed fixture `store-v4`, through a real daemon
-// and CLI.
+// verifies and replays to the same digest, with every kind that version wrote. Method: the
+// committed fixture `store-v4`, through a real daemon and CLI.
 #[test]
 fn a_store_of_the_fourth_format_opens_verifies_and_replays() {
     check_fixture("store-v4", 4);
+    let mut written = kinds_of_governance();
+    written.sort_unstable();
+    assert_eq!(expected("store-v4").kinds, written);
+}
+
+// Goal: a store written by the first version with effects (effect.begin, effect.end,
+// process.unwind, process.submit@2) and writ.raise opens, verifies and replays to the same
+// digest, and holds every kind this build writes, so the fixture covers them all. Method:
+// the committed fixture `store-v5`, through a real daemon and CLI.
+#[test]
+fn a_store_of_the_fifth_format_opens_verifies_and_replays() {
+    check_fixture("store-v5", 5);
+    let mut written: Vec<&str> = kinds_of_governance()
+        .into_iter()
+        .filter(|kind| *kind != KIND_PROCESS_SUBMIT_V1)
+        .collect();
+    written.extend([
+        jitos_kernel::KIND_PROCESS_SUBMIT,
+        jitos_kernel::KIND_EFFECT_BEGIN,
+        jitos_kernel::KIND_EFFECT_END,
+        jitos_kernel::KIND_PROCESS_UNWIND,
+        jitos_kernel::KIND_WRIT_RAISE,
+    ]);
+    written.sort_unstable();
+    assert_eq!(
+        expected("store-v5").kinds,
+        written,
+        "store-v5 lacks a kind this build writes"
+    );
+}
+
+/// Every kind written by the first version with writs, the policy and approvals.
+fn kinds_of_governance() -> Vec<&'static str> {
     let mut written = kinds_before_access();
     written.extend([
         jitos_kernel::KIND_ACCESS_REFUSED,
@@ -223,12 +264,7 @@ fn a_store_of_the_fourth_format_opens_verifies_and_replays() {
         jitos_kernel::KIND_POLICY_DECISION,
         jitos_kernel::KIND_PROCESS_VOTE,
     ]);
-    written.sort_unstable();
-    assert_eq!(
-        expected("store-v4").kinds,
-        written,
-        "store-v4 lacks a kind this build writes"
-    );
+    written
 }
 
 /// Every kind written by the version before access control.
@@ -247,7 +283,7 @@ fn kinds_before_access() -> Vec<&'static str> {
         jitos_kernel::KIND_JOB_FAILED,
         jitos_kernel::KIND_JOB_REFUSED,
         jitos_kernel::KIND_WORKER_INSTALL,
-        jitos_kernel::KIND_PROCESS_SUBMIT,
+        KIND_PROCESS_SUBMIT_V1,
         jitos_kernel::KIND_PROCESS_LANE,
         jitos_kernel::KIND_PROCESS_RETRY,
         jitos_kernel::KIND_PROCESS_ASK,
