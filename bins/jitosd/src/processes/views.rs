@@ -2,16 +2,25 @@
 
 use jitos_kernel::{ProcessRecord, View};
 use jitos_proto::{ProcessDetail, ProcessJobView, ProcessLaneView, ProcessSummary};
-use jitos_sched::{Event, JobState, LaneState, Process, Status, WaitReason};
+use jitos_sched::{Event, JobState, LaneState, Process, Status, Then, WaitReason};
 use jitos_tasks::JobKind;
 use jitos_tree::TreeChange;
 
 /// A process in a line.
 pub fn summary(p: &Process) -> ProcessSummary {
     let jobs = p.slaps.get(p.run.candidate).map_or(0, |s| s.dag.jobs.len());
-    let detail = match &p.status {
-        Status::Failed { why, .. } => Some(why.clone()),
-        Status::Waiting { question, .. } => Some(question.clone()),
+    let detail = match (&p.status, &p.run.unwinding) {
+        (Status::Failed { why, .. }, _) => Some(why.clone()),
+        (Status::Waiting { question, .. }, _) => Some(question.clone()),
+        (Status::Running, Some(then)) => Some(match then {
+            Then::Finish(outcome) => {
+                format!("unwinding: compensating its effects, newest first, then {outcome}")
+            }
+            Then::Advance { to, .. } => format!(
+                "unwinding: compensating its effects, newest first, then plan {}",
+                to + 1
+            ),
+        }),
         _ => None,
     };
     ProcessSummary {
