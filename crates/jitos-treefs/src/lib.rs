@@ -19,6 +19,6 @@ mod write;
 
 pub use blob::blob_ref;
 pub use error::{FetchError, MaterializeError, WalkError, WriteError};
-pub use materialize::{matches, materialize, Materialized};
+pub use materialize::{matches, materialize, unmaterialize, Materialized};
 pub use walk::{read_tree, walk, Walked, WalkedFile, FILE_BYTES_MAX};
 pub use write::{write_tree, BATCH_BYTES_MAX, BATCH_FILES_MAX};

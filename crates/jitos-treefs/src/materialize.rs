@@ -163,6 +163,9 @@ where
 /// the executable bit, and the tree's root directory entry, are not compared; a tree
 /// that is not well formed (an entry without its parent) matches nothing.
 pub fn matches(target: &Path, tree: &Tree) -> Result<bool, MaterializeError> {
+    // Read through no symlinked ancestor, as `materialize` writes through none.
+    let (parent, _) = split_target(target)?;
+    open_dir_no_symlinks(parent)?;
     match std::fs::symlink_metadata(target) {
         Ok(metadata) if metadata.is_dir() => {}
         Ok(_) => return Ok(false),
@@ -211,6 +214,45 @@ pub fn matches(target: &Path, tree: &Tree) -> Result<bool, MaterializeError> {
     // skipped.
     let walked = found.entries.keys().filter(|path| !path.is_root()).count();
     Ok(count_entries(target, walked)? == walked)
+}
+
+/// Removes the directory `target` and all it holds, as `materialize` would have written
+/// it: `target` is a clean absolute path, no ancestor of it a symlink, and it is a
+/// directory, not a symlink; whether it was there. The parent is fsynced after.
+pub fn unmaterialize(target: &Path) -> Result<bool, MaterializeError> {
+    let (parent, _) = split_target(target)?;
+    let parent_dir = open_dir_no_symlinks(parent)?;
+    match std::fs::symlink_metadata(target) {
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(source) => {
+            return Err(MaterializeError::Inspect {
+                path: target.to_owned(),
+                source,
+            })
+        }
+        Ok(metadata) if metadata.file_type().is_symlink() => {
+            return Err(MaterializeError::Symlink {
+                path: target.to_owned(),
+            })
+        }
+        Ok(metadata) if !metadata.is_dir() => {
+            return Err(MaterializeError::NotADirectory {
+                path: target.to_owned(),
+            })
+        }
+        Ok(_) => {}
+    }
+    std::fs::remove_dir_all(target).map_err(|source| MaterializeError::Stage {
+        path: target.to_owned(),
+        source,
+    })?;
+    parent_dir
+        .sync_all()
+        .map_err(|source| MaterializeError::Sync {
+            path: parent.to_owned(),
+            source,
+        })?;
+    Ok(true)
 }
 
 /// Splits `target` into its parent and name, refusing anything but a clean absolute path.
@@ -622,6 +664,35 @@ mod tests {
     // Goal: only a clean absolute path is accepted, and a refused one writes nothing.
     // Method: a relative path, paths with `..` and `.` (which `Path::components` would
     // hide) and `/`; each is refused before the blob source is asked for anything.
+    #[test]
+    fn unmaterialize_removes_a_target_but_never_through_a_symlink() {
+        let (_dir, root) = scratch();
+        let (tree, store) = sample();
+        let target = root.join("out");
+        materialize(&target, &tree, "k", |refs| store.fetch(refs)).unwrap();
+        assert!(super::unmaterialize(&target).unwrap());
+        assert!(!target.exists());
+        assert!(!super::unmaterialize(&target).unwrap(), "gone already");
+
+        let outside = root.join("outside");
+        std::fs::create_dir_all(outside.join("site")).unwrap();
+        std::fs::write(outside.join("site/keep.txt"), "keep").unwrap();
+        std::os::unix::fs::symlink(&outside, root.join("link")).unwrap();
+        let through = super::unmaterialize(&root.join("link/site")).unwrap_err();
+        assert!(
+            matches!(through, MaterializeError::Symlink { .. }),
+            "{through}"
+        );
+        let itself = super::unmaterialize(&root.join("link")).unwrap_err();
+        assert!(
+            matches!(itself, MaterializeError::Symlink { .. }),
+            "{itself}"
+        );
+        assert!(outside.join("site/keep.txt").exists());
+        let read = super::matches(&root.join("link/site"), &tree).unwrap_err();
+        assert!(matches!(read, MaterializeError::Symlink { .. }), "{read}");
+    }
+
     #[test]
     fn unclean_targets_are_refused() {
         let (tree, _store) = sample();

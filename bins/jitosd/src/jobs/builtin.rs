@@ -9,7 +9,9 @@
 //! `args = ["write", DIR]` writes; `["verify", DIR]` exits 0 if DIR holds exactly those
 //! files and 1 if not (a step's `verify`); `["remove", DIR]` removes DIR (a `compensate`).
 //! A refusal (a directory outside the granted roots, bad arguments) or a write that failed
-//! before the swap ends with a non-zero status: it did not take effect.
+//! before the swap ends with a non-zero status: it did not take effect. A verify that
+//! cannot look (a symlink on the way, an unreadable directory) ends as a worker failure,
+//! which is no verdict: a person is asked.
 
 use std::{
     path::{Component, Path, PathBuf},
@@ -19,7 +21,7 @@ use std::{
 use jitos_kernel::{Command, FailureCause, Proposed};
 use jitos_ledger::Actor;
 use jitos_tree::{within_prefixes, Tree};
-use jitos_treefs::{matches, materialize, FetchError, MaterializeError};
+use jitos_treefs::{matches, materialize, unmaterialize, FetchError, MaterializeError};
 
 use super::JobRunner;
 
@@ -57,21 +59,25 @@ impl JobRunner {
         let runner = Arc::clone(self);
         let attempt = plan.attempt;
         let ran = tokio::task::spawn_blocking(move || {
-            let (status, summary) = runner.materialize_job(&plan);
-            let proposed = Proposed {
-                rewrites: Vec::new(),
-                artifacts: vec![("materialize".to_owned(), summary.into_bytes())],
-                exit_status: status,
-                cpu_ms: 0,
-                max_rss_kib: 0,
-            };
-            let recorded = runner.kernel.execute_blocking(
-                Actor::System,
-                Command::JobPropose {
+            let command = match runner.materialize_job(&plan) {
+                Ok((status, summary)) => Command::JobPropose {
                     attempt: plan.attempt,
-                    proposed,
+                    proposed: Proposed {
+                        rewrites: Vec::new(),
+                        artifacts: vec![("materialize".to_owned(), summary.into_bytes())],
+                        exit_status: status,
+                        cpu_ms: 0,
+                        max_rss_kib: 0,
+                    },
                 },
-            );
+                // It could not say: a verify that could not look is no verdict.
+                Err(detail) => Command::JobFail {
+                    attempt: plan.attempt,
+                    cause: FailureCause::Worker,
+                    detail,
+                },
+            };
+            let recorded = runner.kernel.execute_blocking(Actor::System, command);
             super::report_unrecorded(plan.attempt, recorded);
         })
         .await;
@@ -85,13 +91,16 @@ impl JobRunner {
         }
     }
 
-    /// The exit status and summary of one run.
-    fn materialize_job(&self, plan: &BuiltinPlan) -> (i32, String) {
-        let (mode, target) = match parse_args(&plan.args)
-            .and_then(|(mode, dir)| Ok((mode, granted(&self.config.output_roots, dir)?)))
-        {
-            Ok(found) => found,
-            Err(why) => return (NOT_DONE, why),
+    /// The exit status and summary of one run, or why a verify could not tell.
+    fn materialize_job(&self, plan: &BuiltinPlan) -> Result<(i32, String), String> {
+        let (mode, dir) = match parse_args(&plan.args) {
+            Ok(parsed) => parsed,
+            Err(why) => return Ok((NOT_DONE, why)),
+        };
+        let target = match granted(&self.config.output_roots, dir) {
+            Ok(target) => target,
+            Err(why) if mode == Mode::Verify => return Err(why),
+            Err(why) => return Ok((NOT_DONE, why)),
         };
         let view = self.kernel.view();
         let writ_paths = view
@@ -101,10 +110,13 @@ impl JobRunner {
             .map(|writ| writ.writ.paths.clone());
         let tree = match view.sws_tree(plan.sws) {
             Ok(tree) => scoped(&tree, &plan.paths, writ_paths.as_ref()),
-            Err(e) => return (NOT_DONE, format!("cannot read workspace {}: {e}", plan.sws)),
+            Err(e) if mode == Mode::Verify => {
+                return Err(format!("cannot read workspace {}: {e}", plan.sws))
+            }
+            Err(e) => return Ok((NOT_DONE, format!("cannot read workspace {}: {e}", plan.sws))),
         };
         let shown = target.display();
-        match mode {
+        Ok(match mode {
             Mode::Write => {
                 let written = materialize(&target, &tree, &plan.key, |refs| {
                     view.get_blobs(refs).map_err(FetchError::from)
@@ -131,14 +143,14 @@ impl JobRunner {
             Mode::Verify => match matches(&target, &tree) {
                 Ok(true) => (0, format!("{shown} holds the workspace's files")),
                 Ok(false) => (1, format!("{shown} does not hold the workspace's files")),
-                Err(e) => (NOT_DONE, format!("cannot read {shown}: {e}")),
+                Err(e) => return Err(format!("cannot read {shown}: {e}")),
             },
-            Mode::Remove => match remove(&target) {
+            Mode::Remove => match unmaterialize(&target) {
                 Ok(true) => (0, format!("removed {shown}")),
                 Ok(false) => (0, format!("{shown} was not there")),
                 Err(e) => (NOT_DONE, format!("cannot remove {shown}: {e}")),
             },
-        }
+        })
     }
 }
 
@@ -204,23 +216,6 @@ fn scoped(tree: &Tree, paths: &[String], writ: Option<&jitos_gov::writ::Scope>) 
         }
     }
     kept
-}
-
-/// Removes `dir` and what it holds; whether it was there. A symlink is refused, not
-/// followed.
-fn remove(dir: &Path) -> std::io::Result<bool> {
-    match std::fs::symlink_metadata(dir) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-        Err(e) => Err(e),
-        Ok(meta) if !meta.is_dir() => Err(std::io::Error::other("it is not a directory")),
-        Ok(_) => {
-            std::fs::remove_dir_all(dir)?;
-            if let Some(parent) = dir.parent() {
-                std::fs::File::open(parent)?.sync_all()?;
-            }
-            Ok(true)
-        }
-    }
 }
 
 #[cfg(test)]
