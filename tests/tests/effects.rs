@@ -63,6 +63,12 @@ params = ["tag"]
 name = "slow_without_verify"
 steps = [{ task = "slow_alone" }]
 
+[task.unverified_undoable]
+params = ["tag"]
+[[task.unverified_undoable.method]]
+name = "slow_with_compensate"
+steps = [{ task = "slow_alone", compensate = "undo_a" }]
+
 [task.publish]
 params = ["dir", "content"]
 [[task.publish.method]]
@@ -738,6 +744,59 @@ fn an_effect_cut_off_by_sigkill_is_verified_never_rerun_blindly() {
             scope.spawn(move || verified_after_sigkill(seed, delay_ms, verdict));
         }
     });
+}
+
+// Goal: a person who answers fail to "did it take effect?" leaves nothing to compensate
+// (no one knows the effect took place): the effect ends unknown before the answer, the
+// process ends failed at once, and its workspace is discarded with it. Method: a step
+// with a compensate job but no verify, cut off by a SIGKILL, answered fail.
+#[test]
+fn answering_fail_after_a_crash_ends_the_effect_unknown_and_the_process() {
+    let sandbox = Sandbox::new();
+    let flags = flags(&sandbox, &[]);
+    let daemon = start(&sandbox, &flags);
+    let mut client = daemon.client();
+    let tag = tag("fail");
+    let pid = submit(
+        &mut client,
+        "unverified_undoable",
+        &[("tag", &tag)],
+        &["shell"],
+    );
+    let names = job_names(&mut client, pid);
+    wait_for_begin(&mut client, pid);
+    std::thread::sleep(Duration::from_millis(300));
+    drop(client);
+    let daemon = kill_and_restart(&sandbox, daemon, &flags, &tag);
+    let mut client = daemon.client();
+    wait_status(&sandbox, &mut client, pid, &names, "waiting");
+    assert_success(
+        "resume fail",
+        &sandbox.jitos(&["resume", &pid.to_string(), "--value", "\"fail\""]),
+    );
+    wait_status(&sandbox, &mut client, pid, &names, "failed");
+    let story = Story::read(&mut client, pid, &names);
+    assert!(
+        !story.shown().contains("compensate"),
+        "nothing is known to undo:\n{}",
+        story.shown()
+    );
+    assert_eq!(story.ends.len(), 1, "{}", story.shown());
+    let shown = assert_success(
+        "inspect",
+        &sandbox.jitos(&["--json", "inspect", &pid.to_string()]),
+    );
+    let shown: serde_json::Value = serde_json::from_str(&shown).unwrap();
+    assert_eq!(shown["lanes"][0]["state"], "discarded", "{shown:#}");
+    // The workspace itself was discarded with the answer, not left open and ownerless.
+    let sws = shown["lanes"][0]["sws"].as_u64().unwrap().to_string();
+    let workspace = assert_success("sws show", &sandbox.jitos(&["--json", "sws", "show", &sws]));
+    let workspace: serde_json::Value = serde_json::from_str(&workspace).unwrap();
+    assert!(
+        workspace["summary"]["state"].get("discarded").is_some(),
+        "{workspace:#}"
+    );
+    assert_replays(&mut client);
 }
 
 // Goal: an effect cut off by a SIGKILL, with no verify job, waits for a person; `skip`

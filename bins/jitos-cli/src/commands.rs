@@ -174,7 +174,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             &mut location.daemon()?,
             json,
             Request::ProcessCancel(pid),
-            "cancelled",
+            "cancel recorded: it ends, or first compensates the effects that took place",
         ),
         Command::Resume { pid, value } => {
             let answer = process_cmd::answer_of(&value)?;

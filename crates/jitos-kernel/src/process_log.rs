@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use jitos_ledger::{Ledger, Record};
 
-use crate::{JobRecord, KernelError, ProcessRecord};
+use crate::{EffectRecord, JobRecord, KernelError, PolicyRecord, ProcessRecord};
 
 /// One page of a longer list, and where the next one starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,6 +78,14 @@ fn process_log_by_scan(
                 | JobRecord::Failed { attempt, .. }
                 | JobRecord::Refused { attempt, .. } => attempts.contains(&attempt),
                 _ => false,
+            }
+        } else if EffectRecord::is_kind(&record.kind) {
+            EffectRecord::decode(&record.kind, &record.payload)?.process() == id
+        } else if PolicyRecord::is_kind(&record.kind) {
+            match PolicyRecord::decode(&record.kind, &record.payload)? {
+                PolicyRecord::Decision(decision) => decision.process == id,
+                PolicyRecord::Vote(vote) => vote.process == id,
+                PolicyRecord::Load(_) => false,
             }
         } else {
             false

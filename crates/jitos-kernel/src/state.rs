@@ -481,9 +481,8 @@ pub(crate) fn process_event_of(jobs: &Jobs, seq: u64, op: &JobRecord) -> Option<
         ),
         JobRecord::Refused { attempt, reason } => ended(
             *attempt,
-            AttemptOutcome::Failed {
+            AttemptOutcome::Refused {
                 why: format!("its proposal was refused: {reason}"),
-                verdict: true,
             },
         ),
         JobRecord::Failed {

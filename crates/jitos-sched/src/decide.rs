@@ -278,24 +278,30 @@ impl Processes {
 
     /// When a decision may next fall due with nothing else happening: the earliest retry
     /// timer, wall-time limit or end of authority of a running process, or end of
-    /// authority of a waiting one.
+    /// authority of a waiting one (an unwinding process's wall time and authority are
+    /// past caring).
     pub fn next_wake_ms(&self, grants: &impl Grants) -> Option<u64> {
+        // An unwinding process outlasts its wall time and its writ: only its timers wake.
         let waiting = self
             .all()
-            .filter(|p| matches!(p.status, Status::Waiting { .. }))
+            .filter(|p| matches!(p.status, Status::Waiting { .. }) && p.run.unwinding.is_none())
             .filter_map(|p| grants.ends_at_ms(p.id));
         self.all()
             .filter(|p| p.status == Status::Running)
             .flat_map(|p| {
-                let wall = p
-                    .submitted_ms
-                    .saturating_add(p.intent.wall_secs.saturating_mul(1000))
-                    .min(grants.ends_at_ms(p.id).unwrap_or(u64::MAX));
+                let wall = match p.run.unwinding {
+                    Some(_) => None,
+                    None => Some(
+                        p.submitted_ms
+                            .saturating_add(p.intent.wall_secs.saturating_mul(1000))
+                            .min(grants.ends_at_ms(p.id).unwrap_or(u64::MAX)),
+                    ),
+                };
                 let timers = p.run.jobs.iter().filter_map(|j| match j {
                     JobState::Waiting { until_ms, .. } => Some(*until_ms),
                     _ => None,
                 });
-                std::iter::once(wall).chain(timers)
+                wall.into_iter().chain(timers)
             })
             .chain(waiting)
             .min()

@@ -217,6 +217,14 @@ pub enum AttemptOutcome {
     },
     /// The daemon stopped while it ran: whether it took effect is unknown.
     CutOff,
+    /// The worker ran to its end but its proposal was refused. For most jobs that is a
+    /// verdict like a non-zero exit status; for one whose effect reaches beyond its
+    /// workspace, or a verify job, it says nothing of the effect, which the worker made
+    /// (or not) as it ran.
+    Refused {
+        /// Why, for a person.
+        why: String,
+    },
 }
 
 /// Whether a begun effect took place.

@@ -218,13 +218,16 @@ fn apply_to(process: &mut Process, seq: u64, event: &Event) -> Result<(), SchedE
             // An effect's attempt that ended without a verdict leaves it unknown whether
             // the effect took place: it is settled before the job may run again.
             if effect_open {
-                if let AttemptOutcome::CutOff | AttemptOutcome::Failed { verdict: false, .. } =
-                    outcome
-                {
-                    let why = match outcome {
-                        AttemptOutcome::Failed { why, .. } => why.clone(),
-                        _ => "jitosd stopped while it ran".to_owned(),
-                    };
+                let unsure = match outcome {
+                    AttemptOutcome::CutOff => Some("jitosd stopped while it ran".to_owned()),
+                    AttemptOutcome::Failed {
+                        why,
+                        verdict: false,
+                    }
+                    | AttemptOutcome::Refused { why } => Some(why.clone()),
+                    _ => None,
+                };
+                if let Some(why) = unsure {
                     run.jobs[job] = JobState::Unsure { tries, why };
                     return Ok(());
                 }
@@ -234,13 +237,23 @@ fn apply_to(process: &mut Process, seq: u64, event: &Event) -> Result<(), SchedE
                 run.jobs[job] = match outcome {
                     AttemptOutcome::Succeeded => JobState::Done { value: None },
                     AttemptOutcome::Failed { verdict: true, .. } => JobState::Pending,
-                    AttemptOutcome::Failed { why, .. } => JobState::Failed { why: why.clone() },
+                    AttemptOutcome::Failed { why, .. } | AttemptOutcome::Refused { why } => {
+                        JobState::Failed { why: why.clone() }
+                    }
                     AttemptOutcome::CutOff => JobState::Failed {
                         why: "jitosd stopped while it ran".to_owned(),
                     },
                 };
                 return Ok(());
             }
+            // Elsewhere a refused proposal is a verdict, like a non-zero exit status.
+            let outcome = match outcome {
+                AttemptOutcome::Refused { why } => &AttemptOutcome::Failed {
+                    why: why.clone(),
+                    verdict: true,
+                },
+                other => other,
+            };
             run.jobs[job] = match outcome {
                 AttemptOutcome::Succeeded => JobState::Done { value: None },
                 AttemptOutcome::Failed { why, verdict }
@@ -250,7 +263,7 @@ fn apply_to(process: &mut Process, seq: u64, event: &Event) -> Result<(), SchedE
                 }
                 AttemptOutcome::Failed { .. } => JobState::RetryDue { tries },
                 AttemptOutcome::CutOff if *idempotent => JobState::RetryDue { tries },
-                AttemptOutcome::CutOff => {
+                AttemptOutcome::Refused { .. } | AttemptOutcome::CutOff => {
                     process.status = Status::Waiting {
                         job,
                         question: format!(
@@ -326,6 +339,8 @@ fn apply_to(process: &mut Process, seq: u64, event: &Event) -> Result<(), SchedE
                         run.unwinding = Some(Then::Finish(Outcome::Failed { why }));
                         process.status = Status::Running;
                     } else {
+                        // Its open workspaces are discarded with this record, as at an end.
+                        close_run(run);
                         process.status = Status::Failed { seq, why };
                     }
                     return Ok(());
@@ -587,16 +602,7 @@ fn apply_to(process: &mut Process, seq: u64, event: &Event) -> Result<(), SchedE
         }
         Event::Finished { outcome, .. } => {
             // Its open workspaces are discarded with this record.
-            for lane in &mut run.lanes {
-                if let LaneState::Open { sws } = lane {
-                    *lane = LaneState::Discarded { sws: *sws };
-                }
-            }
-            for job in &mut run.jobs {
-                if !job.is_over() {
-                    *job = JobState::Cancelled;
-                }
-            }
+            close_run(run);
             process.status = match outcome {
                 Outcome::Done => Status::Done { seq },
                 Outcome::Failed { why } => Status::Failed {
@@ -608,6 +614,21 @@ fn apply_to(process: &mut Process, seq: u64, event: &Event) -> Result<(), SchedE
         }
     }
     Ok(())
+}
+
+/// A run as its process ends: its open lanes discarded (with the ending record) and the
+/// jobs not over cancelled.
+fn close_run(run: &mut Run) {
+    for lane in &mut run.lanes {
+        if let LaneState::Open { sws } = lane {
+            *lane = LaneState::Discarded { sws: *sws };
+        }
+    }
+    for job in &mut run.jobs {
+        if !job.is_over() {
+            *job = JobState::Cancelled;
+        }
+    }
 }
 
 /// What a person must answer a wait of `reason` with.

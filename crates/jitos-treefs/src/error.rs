@@ -224,6 +224,15 @@ pub enum MaterializeError {
         /// What failed (a target that appeared or vanished meanwhile fails here).
         source: io::Error,
     },
+    /// The new tree was swapped in, but the directory holding it could not be synced:
+    /// whether the swap survives a crash is unknown.
+    #[error("the new tree is at {} but its directory could not be synced: {source}", .target.display())]
+    Swapped {
+        /// The target.
+        target: PathBuf,
+        /// What failed.
+        source: io::Error,
+    },
     /// The new tree is in place and durable, but the old one could not be removed. The
     /// next run with the same key removes it as a leftover stage.
     #[error(

@@ -131,10 +131,12 @@ where
         });
     }
     // The rename is durable once the directory holding both names is.
-    parent.sync_all().map_err(|source| MaterializeError::Sync {
-        path: parent_path.to_owned(),
-        source,
-    })?;
+    parent
+        .sync_all()
+        .map_err(|source| MaterializeError::Swapped {
+            target: target.to_owned(),
+            source,
+        })?;
     if replaced {
         remove_any(&stage).map_err(|source| MaterializeError::RemoveOld {
             target: target.to_owned(),

@@ -137,6 +137,8 @@ impl JobRunner {
                     ),
                     // The new tree is in place; only the old one's removal failed.
                     Err(e @ MaterializeError::RemoveOld { .. }) => (0, e.to_string()),
+                    // In place, but perhaps not for good: no verdict (verify, or a person).
+                    Err(e @ MaterializeError::Swapped { .. }) => return Err(e.to_string()),
                     Err(e) => (NOT_DONE, format!("nothing was written to {shown}: {e}")),
                 }
             }

@@ -181,10 +181,16 @@ impl ProcessService {
         };
         match self
             .kernel
-            .execute(actor, Command::ProcessAnswer { process, answer })
+            .execute(actor.clone(), Command::ProcessAnswer { process, answer })
             .await
         {
-            Ok(Outcome::Recorded(record)) => Response::ProcessRecorded { seq: record.seq },
+            // A fail that makes the process unwind stops what it runs.
+            Ok(Outcome::Executed { record, cancel }) => {
+                for attempt in cancel {
+                    self.runner.cancel_attempt(attempt, actor.clone());
+                }
+                Response::ProcessRecorded { seq: record.seq }
+            }
             Ok(other) => unexpected(&other),
             Err(e) => Response::Error(process_error_info(&self.kernel.view(), &e)),
         }

@@ -65,9 +65,18 @@ pub(crate) fn end_of_attempt(
     let Some(node) = state.process_job(owner) else {
         return Ok(None);
     };
+    // Only the job's own running attempt speaks for it: one of an abandoned plan, whose
+    // job index now names another job, does not.
+    let current = matches!(
+        p.run.jobs.get(owner.job),
+        Some(jitos_sched::JobState::Running { attempt: a, .. }) if *a == attempt
+    );
+    if !current {
+        return Ok(None);
+    }
+    // A refused proposal says nothing of an effect the worker made (or not) as it ran.
     let said = match op {
         JobRecord::Done { results, .. } => Some(results.exit_status == 0),
-        JobRecord::Refused { .. } => Some(false),
         // A worker that never started did nothing; a verify job that never started said
         // nothing.
         JobRecord::Failed {
@@ -122,24 +131,50 @@ pub(crate) fn end_by_person(
     }
 }
 
-/// An `effect.end` of `Unknown` for every effect of `process` still open: what its end
-/// records first.
-pub(crate) fn ends_unknown(state: &State, process: u64) -> Result<Vec<NewRecord>, KernelError> {
+/// Which open effects end unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Open {
+    /// Every one: the process ends, and will not learn.
+    All,
+    /// Those whose job is not running (a running one's end will say).
+    Idle,
+}
+
+/// An `effect.end` of `Unknown` for each effect of `process` still open (`which`): what a
+/// process's end, or a person's fail, records first.
+pub(crate) fn ends_unknown(
+    state: &State,
+    process: u64,
+    which: Open,
+) -> Result<Vec<NewRecord>, KernelError> {
+    unknown_ends(state, process, which)
+        .iter()
+        .map(|end| new_record(&EffectRecord::End(end.clone())))
+        .collect()
+}
+
+/// The ends `ends_unknown` records.
+pub(crate) fn unknown_ends(state: &State, process: u64, which: Open) -> Vec<EffectEndRecord> {
     let Some(p) = state.processes.get(process) else {
-        return Ok(Vec::new());
+        return Vec::new();
     };
     p.run
         .effects
         .iter()
         .filter(|mark| mark.state == EffectState::Begun)
-        .map(|mark| {
-            ended(
-                process,
-                mark.job,
-                &mark.key,
-                EffectEnd::Unknown,
-                KnownBy::ProcessEnd,
-            )
+        .filter(|mark| {
+            which == Open::All
+                || !matches!(
+                    p.run.jobs.get(mark.job),
+                    Some(jitos_sched::JobState::Running { .. })
+                )
+        })
+        .map(|mark| EffectEndRecord {
+            process,
+            job: mark.job,
+            key: mark.key.clone(),
+            end: EffectEnd::Unknown,
+            by: KnownBy::ProcessEnd,
         })
         .collect()
 }

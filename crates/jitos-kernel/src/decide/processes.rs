@@ -68,31 +68,56 @@ pub(crate) fn answer(
         }));
     }
     let event = Event::Answered { process, answer };
-    let ended = working
-        .state
-        .processes
-        .check(working.seq, &event)
-        .map_err(KernelError::ProcessRefused)?
-        .is_over();
+    let refused = KernelError::ProcessRefused;
+    // What the answer makes known of an effect the process waited on: a retry says it
+    // did not take place, a skip that it did. After a fail no one will say: the effects
+    // not running end unknown first, and if the process then unwinds (an effect that
+    // took place is owed its compensation) its running attempts are cancelled, so their
+    // ends say; if it ends, every open effect ends unknown.
+    let mut cancel = Vec::new();
+    let (before, after, ended) = match &answer_of(&event) {
+        Some(PersonAnswer::Fail) => {
+            let idle = effects::unknown_ends(working.state, process, effects::Open::Idle);
+            let mut trial = working.state.processes.clone();
+            for end in idle {
+                trial
+                    .apply(working.seq, 0, &EffectRecord::End(end).event())
+                    .map_err(refused)?;
+            }
+            let ended = trial.check(working.seq, &event).map_err(refused)?.is_over();
+            let which = match ended {
+                true => effects::Open::All,
+                false => {
+                    cancel = running_of(working.state, process);
+                    effects::Open::Idle
+                }
+            };
+            let before = effects::ends_unknown(working.state, process, which)?;
+            (before, None, ended)
+        }
+        answered => {
+            let ended = working
+                .state
+                .processes
+                .check(working.seq, &event)
+                .map_err(refused)?
+                .is_over();
+            let after = match answered {
+                Some(PersonAnswer::Retry) => {
+                    effects::end_by_person(working.state, process, EffectEnd::NotHappened)?
+                }
+                Some(PersonAnswer::Skip) => {
+                    effects::end_by_person(working.state, process, EffectEnd::Happened)?
+                }
+                _ => None,
+            };
+            (Vec::new(), after, ended)
+        }
+    };
     let sws = if ended {
         discard_open(working.state, process, "a person ended it")
     } else {
         Vec::new()
-    };
-    // What the answer makes known of an effect the process waited on: a retry says it
-    // did not take place, a skip that it did; after a fail no one will say, so its open
-    // effects end unknown before it (and it ends, or unwinds what took place).
-    let (before, after) = match &answer_of(&event) {
-        Some(PersonAnswer::Retry) => (
-            Vec::new(),
-            effects::end_by_person(working.state, process, EffectEnd::NotHappened)?,
-        ),
-        Some(PersonAnswer::Skip) => (
-            Vec::new(),
-            effects::end_by_person(working.state, process, EffectEnd::Happened)?,
-        ),
-        Some(PersonAnswer::Fail) => (effects::ends_unknown(working.state, process)?, None),
-        _ => (Vec::new(), None),
     };
     let record = ProcessRecord {
         decided_ms: working.now_ms,
@@ -101,7 +126,7 @@ pub(crate) fn answer(
         rewrite: None,
         context: None,
     };
-    let answered = process_record(actor, &record, Answer::Record)?;
+    let answered = process_record(actor, &record, Answer::Executed(cancel))?;
     Ok(Decided {
         records: before
             .into_iter()
@@ -272,7 +297,7 @@ pub(crate) fn execute(
         }
         Decision::Advance { process, to, why } => {
             // The abandoned candidate's effects still open end unknown with it.
-            ends_first = effects::ends_unknown(state, process)?;
+            ends_first = effects::ends_unknown(state, process, effects::Open::All)?;
             cancel = running_of(state, process);
             let reason = workspace_reason(format!("abandoned for plan {}: {why}", to + 1));
             let sws = discard_open(state, process, &reason);
@@ -295,7 +320,7 @@ pub(crate) fn execute(
             ));
         }
         Decision::Finish { process, outcome } => {
-            ends_first = effects::ends_unknown(state, process)?;
+            ends_first = effects::ends_unknown(state, process, effects::Open::All)?;
             cancel = running_of(state, process);
             let reason = match &outcome {
                 Outcome::Done => "the process is done".to_owned(),

@@ -979,22 +979,35 @@ fn version_2_submit_reads_back_and_its_bytes_are_pinned() {
 }
 
 // Goal: a `process.submit@2` whose plans' text was edited (so it no longer hashes to its
-// digest), or that is not the text its plans write (a key repeated), does not read.
+// digest), or that repeats a field, does not read; one lacking a field the plans gained
+// since (here a job's `purpose`) reads back as that field's default.
 #[test]
-fn version_2_submit_refuses_edited_or_uncanonical_plans() {
+fn version_2_submit_refuses_edited_plans_and_reads_older_ones() {
     let bytes = submit_with_effects().encode().unwrap();
     let mut payload: v2::ProcessSubmit = decode(&bytes).unwrap();
     let good = payload.clone();
     payload.plans_json = payload.plans_json.replacen("shell", "shelL", 1);
     let error = payload.thaw().unwrap_err().to_string();
     assert!(error.contains("digest"), "{error}");
-    let mut payload = good;
-    payload.plans_json = payload
+
+    let rehash = |mut payload: v2::ProcessSubmit, text: String| {
+        payload.plans_digest = *blake3::hash(text.as_bytes()).as_bytes();
+        payload.plans_json = text;
+        payload
+    };
+    let repeated = good
         .plans_json
         .replacen("{\"index\"", "{\"index\":0,\"index\"", 1);
-    payload.plans_digest = *blake3::hash(payload.plans_json.as_bytes()).as_bytes();
-    let error = payload.thaw().unwrap_err().to_string();
-    assert!(!error.is_empty(), "{error}");
+    let error = rehash(good.clone(), repeated)
+        .thaw()
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("duplicate"), "{error}");
+
+    let older = good.plans_json.replace(",\"purpose\":\"Step\"", "");
+    assert_ne!(older, good.plans_json, "the sample has steps");
+    let read = rehash(good.clone(), older).thaw().unwrap();
+    assert_eq!(read, good.thaw().unwrap());
 }
 
 // Goal: a length claiming far more bytes than the payload holds fails at once, without

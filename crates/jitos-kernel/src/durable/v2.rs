@@ -83,8 +83,8 @@ impl WorkerInstall {
 pub(crate) struct ProcessSubmit {
     decided_ms: u64,
     intent: Intent,
-    /// The plan candidates (`Vec<jitos_tasks::Slap>`) as compact JSON, exactly as serde
-    /// writes them: reading them back must give the same text.
+    /// The plan candidates (`Vec<jitos_tasks::Slap>`) as compact JSON, as serde writes
+    /// them (checked, when written, to read back as the same plans).
     pub(super) plans_json: String,
     /// `blake3::hash` of `plans_json`.
     pub(super) plans_digest: [u8; 32],
@@ -105,6 +105,14 @@ impl ProcessSubmit {
             ));
         }
         let plans_json = serde_json::to_string(slaps).map_err(|e| invalid(e.to_string()))?;
+        // Nothing is recorded that would not read back as it was.
+        let again: Vec<jitos_tasks::Slap> =
+            serde_json::from_str(&plans_json).map_err(|e| invalid(e.to_string()))?;
+        if &again != slaps {
+            return Err(invalid(
+                "their text does not read back as the same plans".to_owned(),
+            ));
+        }
         Ok(ProcessSubmit {
             decided_ms: live.decided_ms,
             intent: Intent::freeze(intent),
@@ -114,8 +122,9 @@ impl ProcessSubmit {
         })
     }
 
-    /// The in-memory record: the text checked against its digest, parsed (serde_json's
-    /// nesting limit bounds its depth), and checked to be the text it writes itself.
+    /// The in-memory record: the text checked against its digest and parsed (serde_json's
+    /// nesting limit bounds its depth). It is not checked to be the text this build would
+    /// write, which a field added to the plans since changes.
     pub(crate) fn thaw(self) -> Result<LiveRecord, PayloadError> {
         let invalid = PayloadError::invalid("plans");
         if self.plans_json.len() > PAYLOAD_BYTES_MAX {
@@ -129,14 +138,10 @@ impl ProcessSubmit {
                 "their text does not hash to the digest recorded with it".to_owned(),
             ));
         }
+        // A field added to the plans since reads back as its default; a repeated field is
+        // refused by serde.
         let slaps: Vec<jitos_tasks::Slap> =
             serde_json::from_str(&self.plans_json).map_err(|e| invalid(e.to_string()))?;
-        let again = serde_json::to_string(&slaps).map_err(|e| invalid(e.to_string()))?;
-        if again != self.plans_json {
-            return Err(invalid(
-                "their text is not the one they write (a repeated or reordered key?)".to_owned(),
-            ));
-        }
         Ok(LiveRecord {
             decided_ms: self.decided_ms,
             event: jitos_sched::Event::Submitted {

@@ -621,6 +621,11 @@ impl Frozen for AttemptOutcome {
                 verdict: *verdict,
             },
             L::CutOff => AttemptOutcome::CutOff,
+            // Never written: attempt ends are job records.
+            L::Refused { why } => AttemptOutcome::Failed {
+                why: why.clone(),
+                verdict: true,
+            },
         }
     }
 
