@@ -77,7 +77,9 @@ fn check_key(key: &str) -> Result<(), PayloadError> {
     Ok(())
 }
 
-fn freeze_class(class: Effect) -> u8 {
+/// An effect class as the ledger holds it: 0 none, 1 workspace, 2 local, 3 network, 4
+/// irreversible (`policy.decision`'s facts hold it so too).
+pub(crate) fn freeze_class(class: Effect) -> u8 {
     match class {
         Effect::None => 0,
         Effect::Workspace => 1,
@@ -87,7 +89,8 @@ fn freeze_class(class: Effect) -> u8 {
     }
 }
 
-fn thaw_class(code: u8) -> Result<Effect, PayloadError> {
+/// The effect class `code` stands for; `what` names the field in a refusal.
+pub(crate) fn thaw_class(code: u8, what: &'static str) -> Result<Effect, PayloadError> {
     Ok(match code {
         0 => Effect::None,
         1 => Effect::Workspace,
@@ -96,7 +99,7 @@ fn thaw_class(code: u8) -> Result<Effect, PayloadError> {
         4 => Effect::Irreversible,
         other => {
             return Err(PayloadError::Invalid {
-                what: "class",
+                what,
                 reason: format!("no effect class {other}"),
             })
         }
@@ -123,7 +126,7 @@ impl Frozen for EffectBegin {
             job: thaw_usize(self.job, "job")?,
             attempt: self.attempt,
             key: self.key,
-            class: thaw_class(self.class)?,
+            class: thaw_class(self.class, "class")?,
         })
     }
 }

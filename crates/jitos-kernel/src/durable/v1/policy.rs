@@ -8,11 +8,13 @@ use jitos_gov::{
         Trace as LiveTrace, Verdict as LiveVerdict, NAME_BYTES_MAX, POLICY_BYTES_MAX, RULES_MAX,
     },
     writ::{COUNTERS_MAX, PATHS_MAX, PATH_BYTES_MAX, USER_BYTES_MAX},
-    Effect,
 };
 use serde::{Deserialize, Serialize};
 
-use super::access::Role;
+use super::{
+    access::Role,
+    effect::{freeze_class, thaw_class},
+};
 use crate::durable::{freeze_usize, thaw_usize, Frozen, PayloadError};
 use crate::policy_record::{
     parse_recorded, PolicyDecision as LiveDecision, Vote as LiveVote, VOTE_NOTE_BYTES_MAX,
@@ -162,13 +164,7 @@ impl Facts {
             user: live.user.clone(),
             roles: Role::freeze_all(&live.roles),
             worker: live.worker.clone(),
-            effect: live.effect.map(|effect| match effect {
-                Effect::None => 0,
-                Effect::Workspace => 1,
-                Effect::Local => 2,
-                Effect::Network => 3,
-                Effect::Irreversible => 4,
-            }),
+            effect: live.effect.map(freeze_class),
             paths: live.paths.clone(),
             budget_left: live
                 .budget_left
@@ -197,15 +193,10 @@ impl Facts {
                 return Err(invalid("budget_left")("a budget is named twice".to_owned()));
             }
         }
-        let effect = match self.effect {
-            None => None,
-            Some(0) => Some(Effect::None),
-            Some(1) => Some(Effect::Workspace),
-            Some(2) => Some(Effect::Local),
-            Some(3) => Some(Effect::Network),
-            Some(4) => Some(Effect::Irreversible),
-            Some(code) => return Err(invalid("effect")(format!("no effect class {code}"))),
-        };
+        let effect = self
+            .effect
+            .map(|code| thaw_class(code, "effect"))
+            .transpose()?;
         Ok(LiveFacts {
             point: match self.point {
                 Point::Submit => LivePoint::Submit,
