@@ -432,6 +432,29 @@ impl State {
                 });
             }
         }
+        if let EffectRecord::End(end) = op {
+            let open_key = self.processes.get(end.process).and_then(|p| {
+                p.run
+                    .effects
+                    .iter()
+                    .find(|mark| {
+                        mark.job == end.job && mark.state == jitos_sched::EffectState::Begun
+                    })
+                    .map(|mark| mark.key.clone())
+            });
+            if open_key.is_some_and(|key| key != end.key) {
+                return Err(KernelError::Process {
+                    seq,
+                    source: jitos_sched::SchedError::Misfit {
+                        process: end.process,
+                        what: format!(
+                            "an effect of job {} ended under the key {:?}, not its begin's",
+                            end.job, end.key
+                        ),
+                    },
+                });
+            }
+        }
         self.processes
             .apply(seq, 0, &op.event())
             .map_err(|source| KernelError::Process { seq, source })

@@ -14,7 +14,8 @@ use crate::{
     event::{Answer, AttemptOutcome, EffectEnd, Event, Outcome},
     process::Need,
     process::{
-        EffectMark, EffectState, JobState, LaneState, Process, Run, Status, Then, WaitReason,
+        effect_key, EffectMark, EffectState, JobState, LaneState, Process, Run, Status, Then,
+        WaitReason,
     },
     SchedError,
 };
@@ -378,6 +379,11 @@ fn apply_to(process: &mut Process, seq: u64, event: &Event) -> Result<(), SchedE
             if !step || !running || open {
                 return Err(misfit(format!(
                     "an effect of job {job} began with attempt {attempt}, which is not its running step's, or one is open"
+                )));
+            }
+            if *key != effect_key(id, run.candidate, *job) {
+                return Err(misfit(format!(
+                    "an effect of job {job} began with the key {key:?}, which is not the job's"
                 )));
             }
             run.effects.push(EffectMark {

@@ -1423,7 +1423,8 @@ fn replay_reproduces_the_state_and_every_decision() {
 
 // 6b. Goal: effect events that do not fit are refused, so a doctored ledger does not
 // replay: a verify or compensate job dispatched when it is not needed, a begin for a job
-// that does not run or a second begin, an end with no begin, a second unwinding.
+// that does not run, a second begin or one under another key, an end with no begin, a
+// second unwinding.
 #[test]
 fn effect_events_that_do_not_fit_are_refused() {
     let mut sim = Sim::new(submit(PUBLISH), |_: &str, _| ok(), 1);
@@ -1479,6 +1480,31 @@ fn effect_events_that_do_not_fit_are_refused() {
             end: EffectEnd::Happened,
         },
     );
+    // With write_a's effect closed, a begin for its running attempt fits only under the
+    // job's own key.
+    let mut closed = sim.processes.clone();
+    closed
+        .apply(
+            next,
+            0,
+            &Event::EffectEnded {
+                process: 1,
+                job: a,
+                end: EffectEnd::Unknown,
+            },
+        )
+        .unwrap();
+    let begin = |key: String| Event::EffectBegun {
+        process: 1,
+        job: a,
+        attempt,
+        key,
+    };
+    assert!(matches!(
+        closed.check(next + 1, &begin("jitos-1-0-99".into())),
+        Err(SchedError::Misfit { .. })
+    ));
+    assert!(closed.check(next + 1, &begin(effect_key(1, 0, a))).is_ok());
     let unwinding = Event::Unwinding {
         process: 1,
         then: Then::Finish(Outcome::Cancelled),
