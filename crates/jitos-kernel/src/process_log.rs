@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use jitos_ledger::{Ledger, Record};
 
-use crate::{EffectRecord, JobRecord, KernelError, PolicyRecord, ProcessRecord};
+use crate::{EffectRecord, JobRecord, KernelError, PolicyRecord, ProcessRecord, WritRecord};
 
 /// One page of a longer list, and where the next one starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,6 +81,11 @@ fn process_log_by_scan(
             }
         } else if EffectRecord::is_kind(&record.kind) {
             EffectRecord::decode(&record.kind, &record.payload)?.process() == id
+        } else if WritRecord::is_kind(&record.kind) {
+            matches!(
+                WritRecord::decode(&record.kind, &record.payload)?,
+                WritRecord::Issue(issue) if issue.for_process == Some(id)
+            )
         } else if PolicyRecord::is_kind(&record.kind) {
             match PolicyRecord::decode(&record.kind, &record.payload)? {
                 PolicyRecord::Decision(decision) => decision.process == id,

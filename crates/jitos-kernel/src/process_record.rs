@@ -110,12 +110,14 @@ impl ProcessRecord {
     /// The payload bytes: version 2 for a submit, version 1 for the rest.
     pub fn encode(&self) -> Result<Vec<u8>, KernelError> {
         match &self.event {
-            Event::Ruled { .. }
+            Event::Dispatched { .. }
+            | Event::AttemptEnded { .. }
+            | Event::Ruled { .. }
             | Event::Voted { .. }
             | Event::EffectBegun { .. }
             | Event::EffectEnded { .. }
             | Event::Unwinding { .. } => Err(KernelError::Payload(
-                "rulings, votes, effects and unwinding are recorded by their own kinds, not as process records"
+                "dispatches, attempt ends, rulings, votes, effects and unwinding are recorded by their own kinds, not as process records"
                     .to_owned(),
             )),
             Event::Submitted { .. } => Ok(durable::encode(&v2::ProcessSubmit::of(self)?)?),

@@ -248,13 +248,6 @@ fn apply_to(process: &mut Process, seq: u64, event: &Event) -> Result<(), SchedE
                 return Ok(());
             }
             // Elsewhere a refused proposal is a verdict, like a non-zero exit status.
-            let outcome = match outcome {
-                AttemptOutcome::Refused { why } => &AttemptOutcome::Failed {
-                    why: why.clone(),
-                    verdict: true,
-                },
-                other => other,
-            };
             run.jobs[job] = match outcome {
                 AttemptOutcome::Succeeded => JobState::Done { value: None },
                 AttemptOutcome::Failed { why, verdict }
@@ -262,9 +255,14 @@ fn apply_to(process: &mut Process, seq: u64, event: &Event) -> Result<(), SchedE
                 {
                     JobState::Failed { why: why.clone() }
                 }
-                AttemptOutcome::Failed { .. } => JobState::RetryDue { tries },
+                AttemptOutcome::Refused { why } if *gate || tries > *retries => {
+                    JobState::Failed { why: why.clone() }
+                }
+                AttemptOutcome::Failed { .. } | AttemptOutcome::Refused { .. } => {
+                    JobState::RetryDue { tries }
+                }
                 AttemptOutcome::CutOff if *idempotent => JobState::RetryDue { tries },
-                AttemptOutcome::Refused { .. } | AttemptOutcome::CutOff => {
+                AttemptOutcome::CutOff => {
                     process.status = Status::Waiting {
                         job,
                         question: format!(

@@ -136,7 +136,7 @@ pub(crate) fn end_by_person(
 pub(crate) enum Open {
     /// Every one: the process ends, and will not learn.
     All,
-    /// Those whose job is not running (a running one's end will say).
+    /// Those whose step and verify job are not running (a running one's end will say).
     Idle,
 }
 
@@ -158,17 +158,28 @@ pub(crate) fn unknown_ends(state: &State, process: u64, which: Open) -> Vec<Effe
     let Some(p) = state.processes.get(process) else {
         return Vec::new();
     };
+    let dag = p.slaps.get(p.run.candidate).map(|slap| &slap.dag);
+    let running = |job: usize| {
+        matches!(
+            p.run.jobs.get(job),
+            Some(jitos_sched::JobState::Running { .. })
+        )
+    };
+    // An effect is still being found out while its step, or its verify job, runs.
+    let settling = |job: usize| {
+        running(job)
+            || dag.is_some_and(|dag| {
+                dag.jobs
+                    .iter()
+                    .position(|node| node.purpose == Purpose::Verify { of: job })
+                    .is_some_and(running)
+            })
+    };
     p.run
         .effects
         .iter()
         .filter(|mark| mark.state == EffectState::Begun)
-        .filter(|mark| {
-            which == Open::All
-                || !matches!(
-                    p.run.jobs.get(mark.job),
-                    Some(jitos_sched::JobState::Running { .. })
-                )
-        })
+        .filter(|mark| which == Open::All || !settling(mark.job))
         .map(|mark| EffectEndRecord {
             process,
             job: mark.job,

@@ -85,12 +85,11 @@ pub(crate) fn answer(
                     .map_err(refused)?;
             }
             let ended = trial.check(working.seq, &event).map_err(refused)?.is_over();
+            // Either way what it runs is stopped: an ended process wants nothing more done.
+            cancel = running_of(working.state, process);
             let which = match ended {
                 true => effects::Open::All,
-                false => {
-                    cancel = running_of(working.state, process);
-                    effects::Open::Idle
-                }
+                false => effects::Open::Idle,
             };
             let before = effects::ends_unknown(working.state, process, which)?;
             (before, None, ended)

@@ -621,7 +621,8 @@ impl Frozen for AttemptOutcome {
                 verdict: *verdict,
             },
             L::CutOff => AttemptOutcome::CutOff,
-            // Never written: attempt ends are job records.
+            // Never written: `ProcessRecord::encode` refuses an attempt's end, which is a
+            // job record.
             L::Refused { why } => AttemptOutcome::Failed {
                 why: why.clone(),
                 verdict: true,
