@@ -126,7 +126,13 @@ fn demo_policy() -> Result<jitos_gov::policy::Policy> {
 fn approve_as_second_user(socket: &Path, process: u64) -> Result<String> {
     use std::os::unix::process::CommandExt as _;
     let jitos = std::env::current_exe().context("cannot find the jitos binary")?;
-    let output = std::process::Command::new(jitos)
+    let reach = format!(
+        "the second user, nobody, must be able to run {} and reach {} (keep both out of \
+         directories only root may enter, such as /root)",
+        jitos.display(),
+        socket.display()
+    );
+    let output = std::process::Command::new(&jitos)
         .args([
             "approve",
             &process.to_string(),
@@ -137,11 +143,11 @@ fn approve_as_second_user(socket: &Path, process: u64) -> Result<String> {
         .uid(APPROVER_UID)
         .gid(APPROVER_UID)
         .output()
-        .context("cannot run jitos approve as the second user")?;
+        .with_context(|| format!("cannot run jitos approve as the second user; {reach}"))?;
     let said = String::from_utf8_lossy(&output.stdout).into_owned()
         + &String::from_utf8_lossy(&output.stderr);
     if !output.status.success() {
-        bail!("the second user's approval was refused: {said}");
+        bail!("the second user's approval was refused: {said}; {reach}");
     }
     Ok(said)
 }
