@@ -193,13 +193,13 @@ impl State {
                 self.check_open(dispatch.sws).map_err(misfit)?;
                 // A verify or compensate job is the consequence of a step the writ admitted
                 // and charged: it is not refused, or an effect could not be settled.
-                let step = dispatch
-                    .owner
-                    .and_then(|owner| Some((owner.process, self.process_job(owner)?)))
-                    .filter(|(_, node)| node.purpose == Purpose::Step);
-                if let Some((process, node)) = step {
+                let step = dispatch.owner.and_then(|owner| {
+                    let node = self.process_job(owner)?;
                     let effect =
-                        plan_effect_of_dispatch(dispatch.effect).max(self.job_effect(&node));
+                        plan_effect_of_dispatch(dispatch.effect).max(self.job_effect(node));
+                    (node.purpose == Purpose::Step).then_some((owner.process, effect))
+                });
+                if let Some((process, effect)) = step {
                     self.writs
                         .fold_dispatch(
                             process,
@@ -398,14 +398,9 @@ impl State {
     }
 
     /// The job an attempt's owner names, in its process's current plan.
-    pub(crate) fn process_job(&self, owner: Owner) -> Option<JobNode> {
+    pub(crate) fn process_job(&self, owner: Owner) -> Option<&JobNode> {
         let p = self.processes.get(owner.process)?;
-        p.slaps
-            .get(p.run.candidate)?
-            .dag
-            .jobs
-            .get(owner.job)
-            .cloned()
+        p.slaps.get(p.run.candidate)?.dag.jobs.get(owner.job)
     }
 
     /// Replays an effect record at `seq`: a begin (checked to be of the class its job has),
@@ -416,7 +411,7 @@ impl State {
                 process: begin.process,
                 job: begin.job,
             };
-            let class = self.process_job(owner).map(|node| self.job_effect(&node));
+            let class = self.process_job(owner).map(|node| self.job_effect(node));
             if class != Some(begin.class) || begin.class < jitos_gov::Effect::Local {
                 return Err(KernelError::Process {
                     seq,

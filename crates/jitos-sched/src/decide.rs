@@ -661,7 +661,7 @@ fn unwind_next(
         return None;
     }
     for mark in p.run.effects.iter().rev() {
-        let Some(compensate) = compensation_of(dag, mark.job) else {
+        let Some(compensate) = dag.compensation_of(mark.job) else {
             continue;
         };
         if mark.state == EffectState::Begun {
@@ -727,10 +727,7 @@ fn resolve_unsure(
     capacity: Capacity,
 ) -> Option<Decision> {
     let node = &dag.jobs[job];
-    let verify = dag
-        .jobs
-        .iter()
-        .position(|n| n.purpose == Purpose::Verify { of: job });
+    let verify = dag.verify_of(job);
     let verify_failed = match verify.map(|v| (v, &p.run.jobs[v])) {
         Some((v, JobState::Pending)) => return dispatch_side(p, v, capacity),
         Some((_, JobState::Failed { why })) => format!(" Its verify job failed too: {why}."),
@@ -779,17 +776,10 @@ fn dispatch_side(p: &Process, job: usize, capacity: Capacity) -> Option<Decision
 /// workspace (a lane that collapsed took its effects with it: the goal landed).
 pub(crate) fn owes_compensation(run: &Run, dag: &Dag) -> bool {
     run.effects.iter().any(|mark| {
-        compensation_of(dag, mark.job).is_some_and(|c| {
+        dag.compensation_of(mark.job).is_some_and(|c| {
             !run.jobs[c].is_over() && matches!(run.lanes[dag.jobs[c].lane], LaneState::Open { .. })
         })
     })
-}
-
-/// The compensate job of job `job`, if it has one.
-pub(crate) fn compensation_of(dag: &Dag, job: usize) -> Option<usize> {
-    dag.jobs
-        .iter()
-        .position(|n| n.purpose == Purpose::Compensate { of: job })
 }
 
 /// How long a job that failed `tries` times waits before its next attempt.

@@ -354,11 +354,7 @@ fn apply_to(process: &mut Process, seq: u64, event: &Event) -> Result<(), SchedE
             };
             run.jobs[job] = state;
             // A person settled what a failed verify job could not; it may run next time.
-            if let Some(verify) = dag
-                .jobs
-                .iter()
-                .position(|n| n.purpose == Purpose::Verify { of: job })
-            {
+            if let Some(verify) = dag.verify_of(job) {
                 if matches!(run.jobs[verify], JobState::Failed { .. }) {
                     run.jobs[verify] = JobState::Pending;
                 }

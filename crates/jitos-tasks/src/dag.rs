@@ -105,6 +105,20 @@ pub enum JobKind {
 }
 
 impl Dag {
+    /// The job that verifies job `job`'s effect, if its step declares one.
+    pub fn verify_of(&self, job: usize) -> Option<usize> {
+        self.jobs
+            .iter()
+            .position(|n| n.purpose == Purpose::Verify { of: job })
+    }
+
+    /// The job that undoes job `job`'s effect, if its step declares one.
+    pub fn compensation_of(&self, job: usize) -> Option<usize> {
+        self.jobs
+            .iter()
+            .position(|n| n.purpose == Purpose::Compensate { of: job })
+    }
+
     /// Whether every index in it points into it: what the scheduler relies on. A compiled
     /// plan always passes; a recorded one from elsewhere may not. The first problem.
     pub fn check(&self) -> Result<(), String> {

@@ -26,7 +26,7 @@ pub(crate) fn begin(
     let Some(node) = state.process_job(owner) else {
         return Ok(None);
     };
-    let class = state.job_effect(&node);
+    let class = state.job_effect(node);
     if node.purpose != Purpose::Step || class < jitos_gov::Effect::Local {
         return Ok(None);
     }
@@ -166,15 +166,8 @@ pub(crate) fn unknown_ends(state: &State, process: u64, which: Open) -> Vec<Effe
         )
     };
     // An effect is still being found out while its step, or its verify job, runs.
-    let settling = |job: usize| {
-        running(job)
-            || dag.is_some_and(|dag| {
-                dag.jobs
-                    .iter()
-                    .position(|node| node.purpose == Purpose::Verify { of: job })
-                    .is_some_and(running)
-            })
-    };
+    let settling =
+        |job: usize| running(job) || dag.is_some_and(|dag| dag.verify_of(job).is_some_and(running));
     p.run
         .effects
         .iter()
