@@ -4,7 +4,8 @@ use std::io::{Read, Write};
 
 use crate::{
     codec::{recv_worker, send_daemon},
-    DaemonMessage, Job, ProtocolError, WorkerHello, WorkerMessage, MAGIC, PROTOCOL_VERSION,
+    DaemonMessage, FetchReply, Job, ProtocolError, WorkerHello, WorkerMessage, MAGIC,
+    PROTOCOL_VERSION,
 };
 
 /// The daemon's end of a worker connection after a successful handshake.
@@ -104,6 +105,24 @@ impl<S: Read + Write> DaemonEnd<S> {
         }
     }
 
+    /// Answers the job's `Fetch`. The caller answers each fetch before it reads the
+    /// worker's next message, so a worker never has two in flight.
+    pub fn send_fetched(&mut self, reply: FetchReply) -> Result<(), ProtocolError> {
+        match self.in_flight {
+            Some(in_flight) if in_flight == reply.job_id => {
+                send_daemon(&mut self.stream, &DaemonMessage::Fetched(reply))
+            }
+            Some(in_flight) => Err(ProtocolError::WrongJob {
+                expected: in_flight,
+                got: reply.job_id,
+            }),
+            None => Err(ProtocolError::Unexpected {
+                got: "Fetched",
+                state: "no job is in flight",
+            }),
+        }
+    }
+
     /// Reads the worker's next message, strictly: limits, order and job id are checked.
     /// After a `Proposal` or `Failure` no job is in flight.
     pub fn next_message(&mut self) -> Result<WorkerMessage, ProtocolError> {
@@ -120,6 +139,7 @@ impl<S: Read + Write> DaemonEnd<S> {
             WorkerMessage::Log(l) => l.job_id,
             WorkerMessage::Proposal(p) => p.job_id,
             WorkerMessage::Failure(f) => f.job_id,
+            WorkerMessage::Fetch(f) => f.job_id,
         };
         let expected = self.in_flight.ok_or(ProtocolError::Unexpected {
             got: message.kind(),

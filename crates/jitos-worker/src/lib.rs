@@ -18,6 +18,7 @@ mod codec;
 mod daemon;
 mod error;
 mod fd3;
+mod fetch;
 pub mod limits;
 mod manifest;
 mod message;
@@ -30,6 +31,7 @@ pub use codec::{
 pub use daemon::DaemonEnd;
 pub use error::ProtocolError;
 pub use fd3::run;
+pub use fetch::{FetchOutcome, FetchReply, FetchRequest, Header, HttpResponse, Method};
 pub use manifest::{
     Access, EffectClass, InputKind, InputSchema, LimitsRequest, Manifest, ManifestError, Need,
     SandboxProfile, MANIFEST_BYTES_MAX, MANIFEST_NAME_BYTES_MAX, MANIFEST_NEEDS_MAX,

@@ -29,3 +29,14 @@ pub const JOB_INPUT_BYTES_MAX: usize = 8 * 1024 * 1024;
 pub const JOB_ARGS_MAX: usize = 256;
 /// Bytes in one job argument, and in the workspace path.
 pub const JOB_ARG_BYTES_MAX: usize = 4 * 1024;
+/// Bytes in a fetch's URL.
+pub const FETCH_URL_BYTES_MAX: usize = 8 * 1024;
+/// Headers in a fetch's request or response.
+pub const FETCH_HEADERS_MAX: usize = 128;
+/// Bytes in one header, name and value together.
+pub const FETCH_HEADER_BYTES_MAX: usize = 8 * 1024;
+/// Bytes in a fetch's request body or response body. A response past it is not read on:
+/// the fetch fails, so no body of any size can fill the daemon's memory or the ledger.
+pub const FETCH_BODY_BYTES_MAX: usize = 4 * 1024 * 1024;
+/// Bytes in a fetch's idempotency key.
+pub const IDEMPOTENCY_KEY_BYTES_MAX: usize = 128;

@@ -46,6 +46,11 @@ pub struct Manifest {
     /// (`reusable = true`; see `docs/SANDBOX.md`, *Warm workers*).
     #[serde(default)]
     pub reusable: bool,
+    /// Whether its jobs may ask the daemon to make HTTP requests for them (`fetch`); where
+    /// to, and with which methods, the job's writ says. Left out of `to_text` when false,
+    /// so the manifests recorded before it existed render as they did.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fetch: bool,
 }
 
 /// Resource limits a worker asks for; each one left out keeps the daemon's default.

@@ -3,7 +3,7 @@
 use jitos_warp::Rewrite;
 use serde::{Deserialize, Serialize};
 
-use crate::{limits::*, ProtocolError};
+use crate::{limits::*, FetchReply, FetchRequest, ProtocolError};
 
 /// The eight bytes every hello starts with.
 pub const MAGIC: [u8; 8] = *b"JITOSWK\0";
@@ -122,6 +122,9 @@ pub enum WorkerMessage {
     Proposal(Proposal),
     /// Tag 5: terminal, the job failed.
     Failure(Failure),
+    /// Tag 6: make an HTTP request for the job in flight; the daemon answers with
+    /// [`DaemonMessage::Fetched`] before the worker may send anything but a heartbeat.
+    Fetch(FetchRequest),
 }
 
 /// Daemon → worker. The variant order is the wire tag: append only.
@@ -141,6 +144,8 @@ pub enum DaemonMessage {
         /// The job.
         job_id: u64,
     },
+    /// Tag 4: the answer to the job's `Fetch`, sent once it is recorded.
+    Fetched(FetchReply),
 }
 
 fn check(what: &'static str, actual: usize, max: usize) -> Result<(), ProtocolError> {
@@ -197,6 +202,7 @@ impl WorkerMessage {
             WorkerMessage::Failure(f) => {
                 check("failure reason bytes", f.reason.len(), REASON_BYTES_MAX)
             }
+            WorkerMessage::Fetch(request) => request.check_limits(),
         }
     }
 
@@ -209,6 +215,7 @@ impl WorkerMessage {
             WorkerMessage::Heartbeat => "Heartbeat",
             WorkerMessage::Proposal(_) => "Proposal",
             WorkerMessage::Failure(_) => "Failure",
+            WorkerMessage::Fetch(_) => "Fetch",
         }
     }
 }
@@ -232,6 +239,7 @@ impl DaemonMessage {
                 }
                 Ok(())
             }
+            DaemonMessage::Fetched(reply) => reply.check_limits(),
         }
     }
 
@@ -242,6 +250,7 @@ impl DaemonMessage {
             DaemonMessage::Refuse { .. } => "Refuse",
             DaemonMessage::Job(_) => "Job",
             DaemonMessage::Cancel { .. } => "Cancel",
+            DaemonMessage::Fetched(_) => "Fetched",
         }
     }
 }

@@ -13,8 +13,9 @@ use crate::{
     limits::{
         LOG_LINE_BYTES_MAX, PROGRESS_MESSAGE_BYTES_MAX, PROGRESS_PERMILLE_MAX, REASON_BYTES_MAX,
     },
-    Artifact, DaemonMessage, Failure, Job, LogLine, Progress, Proposal, ProtocolError, Usage,
-    WorkerHello, WorkerMessage, MAGIC, PROTOCOL_VERSION,
+    Artifact, DaemonMessage, Failure, FetchOutcome, FetchReply, FetchRequest, Job, LogLine,
+    Progress, Proposal, ProtocolError, Usage, WorkerHello, WorkerMessage, MAGIC,
+    PROTOCOL_VERSION,
 };
 
 /// What a handler returns for a job that succeeded; the SDK adds the job id and usage.
@@ -35,11 +36,13 @@ pub trait Handler {
     fn handle(&mut self, job: &Job, ctx: &mut Context<'_>) -> Result<Outcome, String>;
 }
 
-/// What a handler may do while it runs: report progress, log, and ask about cancellation.
+/// What a handler may do while it runs: report progress, log, ask about cancellation, and
+/// have the daemon make HTTP requests for it.
 pub struct Context<'a> {
     stream: &'a mut UnixStream,
     job_id: u64,
     cancelled: &'a Mutex<Option<u64>>,
+    fetched: &'a mpsc::Receiver<FetchReply>,
 }
 
 impl Context<'_> {
@@ -71,6 +74,26 @@ impl Context<'_> {
     /// Tells the daemon the worker is alive during a long step.
     pub fn heartbeat(&mut self) -> Result<(), ProtocolError> {
         send_worker(self.stream, &WorkerMessage::Heartbeat)
+    }
+
+    /// Asks the daemon to make `request` for this job and waits for its answer, which the
+    /// daemon sends only once request and response are recorded. The request's job is
+    /// filled in here. A refusal (the writ does not allow it) and a failure (no whole
+    /// response) are outcomes, not errors: only a broken conversation is an `Err`.
+    pub fn fetch(&mut self, mut request: FetchRequest) -> Result<FetchOutcome, ProtocolError> {
+        request.job_id = self.job_id;
+        send_worker(self.stream, &WorkerMessage::Fetch(request))?;
+        let reply = self
+            .fetched
+            .recv()
+            .map_err(|_| ProtocolError::Frame(jitos_proto::FrameError::Closed))?;
+        if reply.job_id != self.job_id {
+            return Err(ProtocolError::WrongJob {
+                expected: self.job_id,
+                got: reply.job_id,
+            });
+        }
+        Ok(reply.outcome)
     }
 
     /// Whether the daemon asked to cancel this job. A handler that sees `true` should
@@ -113,6 +136,7 @@ pub fn serve<H: Handler>(
 
     let cancelled = Arc::new(Mutex::new(None));
     let (jobs_tx, jobs_rx) = mpsc::channel();
+    let (fetched_tx, fetched_rx) = mpsc::channel();
     let mut reader_stream = stream.try_clone().map_err(jitos_proto::FrameError::Io)?;
     let reader_cancelled = Arc::clone(&cancelled);
     let reader = thread::spawn(move || loop {
@@ -122,6 +146,12 @@ pub fn serve<H: Handler>(
                 continue;
             }
             Ok(DaemonMessage::Job(job)) => Ok(job),
+            // The handler waiting in `Context::fetch` takes it; if it is gone the job
+            // ended and the answer is moot.
+            Ok(DaemonMessage::Fetched(reply)) => {
+                let _ = fetched_tx.send(reply);
+                continue;
+            }
             Ok(other) => Err(ProtocolError::Unexpected {
                 got: other.kind(),
                 state: "the handshake was already done",
@@ -139,7 +169,7 @@ pub fn serve<H: Handler>(
     let result = job_loop(
         &mut stream,
         &mut handler,
-        &jobs_rx,
+        (&jobs_rx, &fetched_rx),
         &cancelled,
         home.as_deref(),
     );
@@ -154,7 +184,10 @@ pub fn serve<H: Handler>(
 fn job_loop<H: Handler>(
     stream: &mut UnixStream,
     handler: &mut H,
-    jobs: &mpsc::Receiver<Result<Job, ProtocolError>>,
+    (jobs, fetched): (
+        &mpsc::Receiver<Result<Job, ProtocolError>>,
+        &mpsc::Receiver<FetchReply>,
+    ),
     cancelled: &Mutex<Option<u64>>,
     home: Option<&Path>,
 ) -> Result<(), ProtocolError> {
@@ -167,10 +200,14 @@ fn job_loop<H: Handler>(
             Err(e) => return Err(e),
         };
         let before = rusage();
+        // An answer left from an earlier job (its handler gave up waiting) is not this
+        // job's.
+        while fetched.try_recv().is_ok() {}
         let mut ctx = Context {
             stream,
             job_id: job.job_id,
             cancelled,
+            fetched,
         };
         let result = in_job_dir(home, job.job_id, || handler.handle(&job, &mut ctx));
         let after = rusage();

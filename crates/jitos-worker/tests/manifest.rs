@@ -181,6 +181,7 @@ proptest::proptest! {
             },
             // Only a pure worker may be reusable.
             reusable: reusable && !shell,
+            fetch: json,
         };
         let text = manifest.to_text().unwrap();
         proptest::prop_assert_eq!(parse(&text).unwrap(), manifest, "{}", text);

@@ -223,6 +223,7 @@ fn manifest() -> Manifest {
             file_size_mib: Some(1),
         },
         reusable: false,
+        fetch: false,
     }
 }
 

@@ -438,6 +438,7 @@ impl Frozen for Manifest {
             },
             // Version 1 was written before a manifest could say so.
             reusable: false,
+            fetch: false,
         })
     }
 }
