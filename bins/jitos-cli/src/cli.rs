@@ -227,6 +227,27 @@ pub enum Command {
     /// Report what confinement this kernel offers (Landlock, seccomp, namespaces, cgroups)
     /// and what is enforced; exits non-zero when workers cannot be confined
     Doctor,
+    /// Serve JITOS to a coding agent as a Model Context Protocol (MCP) tool server on
+    /// standard input and output
+    ///
+    /// The agent opens a workspace, reads and writes files in it, runs sandboxed jobs
+    /// there (its tests), reads the diff, and collapses or discards it. Every tool call
+    /// is a request to jitosd as the user who runs `jitos mcp`: the daemon authorises it
+    /// against that user's roles and records it in its ledger (`jitos log` shows each act
+    /// with this server's uid and pid). Changes reach the system only by a collapse.
+    /// Refuses to start when no daemon answers on the socket.
+    ///
+    /// Register it with an agent that speaks MCP (Claude Code, Claude Desktop, any
+    /// client's `mcpServers` JSON):
+    ///
+    /// {"mcpServers": {"jitos": {"command": "jitos", "args": ["mcp"]}}}
+    ///
+    /// With a daemon on another socket, name it (agents often start servers with a bare
+    /// environment): "args": ["--socket", "/run/jitos/jitosd.sock", "mcp"].
+    ///
+    /// Claude Code: `claude mcp add jitos -- jitos mcp`. The tools, and what the daemon
+    /// does not govern yet (writs and the policy), are in docs/MCP.md.
+    Mcp,
     /// The main job: an embedded daemon makes a bundled project's failing test pass (a race of candidate patches in sandboxed workspaces), then verifies the ledger
     Demo {
         /// Keep the demo's store here instead of a new temporary directory
@@ -373,6 +394,11 @@ pub struct WritIssueArgs {
     /// Secrets its jobs may receive, comma-separated (an empty value for none)
     #[arg(long, value_delimiter = ',')]
     pub secrets: Option<Vec<String>>,
+    /// An origin its jobs may reach, optionally after the methods allowed there, e.g.
+    /// `--egress https://api.openai.com` or `--egress 'GET,HEAD https://pypi.org'`
+    /// (repeatable; `--egress ''` for none). Without it, the parent's, or none
+    #[arg(long, value_name = "[METHODS ]ORIGIN")]
+    pub egress: Option<Vec<String>>,
     /// How long it lasts: seconds, or with a unit (90s, 30m, 2h, 7d)
     #[arg(long, value_parser = parse_duration_secs)]
     pub expires: Option<u64>,

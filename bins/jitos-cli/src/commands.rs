@@ -16,7 +16,7 @@ use crate::{
         BlobCommand, Cli, Command, GraphCommand, KeyCommand, LogArgs, RewriteCommand,
         SandboxCommand, TreeCommand, WorkerCommand,
     },
-    demo, job_cmd, policy_cmd, process_cmd, render, sandbox_cmd, sws_cmd,
+    demo, job_cmd, mcp, policy_cmd, process_cmd, render, sandbox_cmd, sws_cmd,
     target::{Location, Target},
     tree_cmd::{self, TreeSource},
     writ_cmd,
@@ -226,6 +226,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             log(&location, json, args)
         }
         Command::Demo { dir } => demo::run(dir),
+        Command::Mcp => mcp::serve(location.socket),
     }
 }
 

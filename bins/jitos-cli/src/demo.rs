@@ -89,6 +89,7 @@ pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
             deadline_default_ms: 60_000,
             warm: jitosd::WarmConfig::default(),
             output_roots: vec![out_root.clone()],
+            models: jitosd::fetch::Models::default(),
         },
         library: Arc::new(library),
         worker_slots: 4,

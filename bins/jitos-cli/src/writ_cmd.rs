@@ -150,6 +150,9 @@ fn spec_of(args: WritIssueArgs) -> WritSpec {
         secrets: args
             .secrets
             .map(|names| names.into_iter().filter(|name| !name.is_empty()).collect()),
+        egress: args
+            .egress
+            .map(|entries| entries.into_iter().filter(|e| !e.trim().is_empty()).collect()),
         expires_secs: args.expires,
         depth: args.depth,
     }
@@ -202,6 +205,16 @@ fn detail(writ: &WritView) -> String {
     field("workers", scope(&w.workers));
     field("paths", scope(&w.paths));
     field("effect", format!("up to {}", w.effect));
+    field(
+        "egress",
+        match &w.egress {
+            jitos_gov::writ::Scope::All => "any host".to_owned(),
+            jitos_gov::writ::Scope::Only(entries) if entries.is_empty() => "none".to_owned(),
+            jitos_gov::writ::Scope::Only(entries) => {
+                entries.iter().cloned().collect::<Vec<_>>().join("; ")
+            }
+        },
+    );
     let spent = writ.spent.as_ref();
     field("jobs", left(&writ.budget, spent, |b| b.jobs, |s| s.jobs));
     field(
@@ -217,6 +230,13 @@ fn detail(writ: &WritView) -> String {
                 None => format!("{limit}"),
             },
         );
+    }
+    // What was spent of counters the writ does not bound (a model call's tokens and
+    // cost are charged whether or not they are bounded).
+    for (name, used) in spent.map(|s| &s.counters).into_iter().flatten() {
+        if !writ.budget.counters.contains_key(name) {
+            field(name, format!("{used} spent (unbounded)"));
+        }
     }
     if !w.secrets.is_empty() {
         field(

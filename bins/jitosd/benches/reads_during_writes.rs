@@ -134,6 +134,7 @@ impl Served {
                         deadline_default_ms: 30_000,
                         warm: jitosd::WarmConfig::default(),
                         output_roots: Vec::new(),
+                        models: jitosd::fetch::Models::default(),
                     },
                     library: Arc::new(jitosd::processes::load_library(None).unwrap()),
                     worker_slots: 1,

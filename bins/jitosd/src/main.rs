@@ -79,6 +79,12 @@ struct Args {
     /// Without any, materialize may write nowhere
     #[arg(long = "output-root", value_name = "DIR")]
     output_roots: Vec<PathBuf>,
+    /// The model table: which URLs are model endpoints (their calls metered in the writ's
+    /// `tokens` and `cost_millicents`, and allowed to POST from a job that stays in its
+    /// workspace) and each model's price (see docs/FETCH.md). Without it, no call is a
+    /// model call.
+    #[arg(long, env = "JITOS_MODELS", value_name = "FILE")]
+    models: Option<PathBuf>,
     /// Log filter, e.g. `info` or `jitosd=debug`
     #[arg(long, env = "JITOS_LOG", default_value = "info")]
     log: String,
@@ -127,6 +133,16 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let models = match &args.models {
+        None => jitosd::fetch::Models::default(),
+        Some(path) => match jitosd::fetch::Models::load(path) {
+            Ok(models) => models,
+            Err(e) => {
+                eprintln!("jitosd: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+    };
     let config = DaemonConfig {
         data_dir: args.data_dir.unwrap_or_else(paths::default_data_dir),
         socket: args.socket.unwrap_or_else(paths::default_socket),
@@ -146,6 +162,7 @@ fn main() -> ExitCode {
             },
             allow_unconfined: args.allow_unconfined_workers,
             output_roots: args.output_roots,
+            models,
             policy,
             deadline_default_ms: args.job_deadline_secs.saturating_mul(1000),
             warm: WarmConfig {

@@ -75,6 +75,14 @@ pub enum Command {
         /// What happened.
         detail: String,
     },
+    /// Record an HTTP request made (or refused) for a running attempt, with the bodies its
+    /// blob references name (stored in the same write).
+    JobFetch {
+        /// The record.
+        record: Box<crate::FetchRecord>,
+        /// The bodies too large to keep inline, whose blobs the record names.
+        blobs: Vec<Vec<u8>>,
+    },
     /// Register a worker.
     WorkerInstall(WorkerInstall),
     /// Record a process with its plan candidates, and the writ it runs under.

@@ -16,6 +16,9 @@ pub const KIND_JOB_DISPATCH: &str = "job.dispatch";
 pub const KIND_JOB_DONE: &str = "job.done";
 /// Terminal: the worker failed, crashed, hung or broke the protocol.
 pub const KIND_JOB_FAILED: &str = "job.failed";
+/// Terminal, payload version 2: a failure whose cause version 1 has no name for (a spent
+/// budget); every other failure is still written as version 1.
+pub const KIND_JOB_FAILED_V2: &str = "job.failed@2";
 /// Terminal: the worker proposed something the job may not do; nothing was applied.
 pub const KIND_JOB_REFUSED: &str = "job.refused";
 /// A worker was registered with the daemon: payload version 2, which keeps its manifest as
@@ -85,6 +88,9 @@ pub enum FailureCause {
     Cancelled,
     /// The daemon stopped while the attempt ran.
     Interrupted,
+    /// A budget of its writ was spent (a model call's tokens or cost); the job may not go
+    /// on until a person raises it.
+    Budget,
 }
 
 impl FailureCause {
@@ -98,6 +104,7 @@ impl FailureCause {
             FailureCause::Deadline => "deadline",
             FailureCause::Cancelled => "cancelled",
             FailureCause::Interrupted => "interrupted",
+            FailureCause::Budget => "budget",
         }
     }
 }
@@ -166,6 +173,10 @@ impl JobRecord {
         match self {
             JobRecord::Dispatch(_) => KIND_JOB_DISPATCH,
             JobRecord::Done { .. } => KIND_JOB_DONE,
+            JobRecord::Failed {
+                cause: FailureCause::Budget,
+                ..
+            } => KIND_JOB_FAILED_V2,
             JobRecord::Failed { .. } => KIND_JOB_FAILED,
             JobRecord::Refused { .. } => KIND_JOB_REFUSED,
             JobRecord::Install(_) => KIND_WORKER_INSTALL,
@@ -178,6 +189,7 @@ impl JobRecord {
             KIND_JOB_DISPATCH,
             KIND_JOB_DONE,
             KIND_JOB_FAILED,
+            KIND_JOB_FAILED_V2,
             KIND_JOB_REFUSED,
             KIND_WORKER_INSTALL,
             KIND_WORKER_INSTALL_V1,
@@ -185,10 +197,16 @@ impl JobRecord {
         .contains(&kind)
     }
 
-    /// The payload bytes: version 2 for an install, version 1 for the others.
+    /// The payload bytes: version 2 for an install and a budget failure, version 1 for
+    /// the others.
     pub fn encode(&self) -> Result<Vec<u8>, KernelError> {
         let bytes = match self {
             JobRecord::Install(install) => durable::encode(&v2::WorkerInstall::of(install)?),
+            JobRecord::Failed {
+                attempt,
+                cause: cause @ FailureCause::Budget,
+                detail,
+            } => durable::encode(&v2::JobFailed::of(*attempt, *cause, detail)),
             other => durable::encode(&v1::job::JobRecord::freeze(other)),
         };
         Ok(bytes?)
@@ -200,6 +218,7 @@ impl JobRecord {
             KIND_WORKER_INSTALL => durable::decode::<v2::WorkerInstall>(bytes)
                 .and_then(v2::WorkerInstall::thaw)
                 .map(JobRecord::Install),
+            KIND_JOB_FAILED_V2 => durable::decode::<v2::JobFailed>(bytes).and_then(v2::JobFailed::thaw),
             KIND_WORKER_INSTALL_V1 => match durable::decode::<v1::job::JobRecord>(bytes)? {
                 v1::job::JobRecord::Install(install) => install.thaw().map(JobRecord::Install),
                 other => Err(PayloadError::KindMismatch {

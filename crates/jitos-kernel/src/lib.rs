@@ -18,6 +18,7 @@ mod durable;
 mod effect_record;
 mod ended;
 mod error;
+mod fetch_record;
 mod files;
 mod follow_on;
 mod grants;
@@ -51,6 +52,10 @@ pub use bundle::{import_bundle, Imported};
 pub use command::Fault;
 pub use command::{Command, Commit, Outcome, Proposed, Request};
 pub use durable::PayloadError;
+pub use fetch_record::{
+    Body, FetchEnd, FetchRecord, ModelUsage, COST_COUNTER, FETCH_INLINE_BYTES_MAX,
+    KIND_JOB_FETCH, TOKENS_COUNTER,
+};
 pub use effect_record::{
     EffectBegin, EffectEndRecord, EffectRecord, KnownBy, Unwind, EFFECT_KEY_BYTES_MAX,
     KIND_EFFECT_BEGIN, KIND_EFFECT_END, KIND_PROCESS_UNWIND,

@@ -32,7 +32,8 @@ pub fn decode_rewrite(payload: &[u8]) -> Result<Rewrite, KernelError> {
 }
 
 /// Every blob a record refers to: through the rewrites it carries (a system rewrite, a
-/// workspace apply, a collapse, a job's proposal) and the artifacts it names.
+/// workspace apply, a collapse, a job's proposal), the artifacts it names and the bodies
+/// of a fetch.
 pub(crate) fn blobs_named_by(record: &Record) -> Result<BTreeSet<BlobRef>, KernelError> {
     let mut blobs = BTreeSet::new();
     match record.kind.as_str() {
@@ -53,6 +54,9 @@ pub(crate) fn blobs_named_by(record: &Record) -> Result<BTreeSet<BlobRef>, Kerne
                 blobs.extend(blobs_of(rewrite));
             }
             blobs.extend(op.artifact_blobs());
+        }
+        crate::KIND_JOB_FETCH => {
+            blobs.extend(crate::FetchRecord::decode(&record.payload)?.blobs());
         }
         _ => {}
     }

@@ -38,8 +38,8 @@ const MAGIC_GRAPH_PROVEN: &[u8; 8] = b"JITOSST3";
 /// says when. Layout 3 held live things only (layout 2 kept every workspace, attempt and
 /// process); layout 4 adds the writs, the policy in force and what a process's jobs were
 /// ruled and approved; layout 5 a plan's verify and compensate jobs, a process's effects and
-/// whether it unwinds.
-pub const STATE_LAYOUT: u32 = 5;
+/// whether it unwinds; layout 6 a writ's egress and a worker manifest's `fetch`.
+pub const STATE_LAYOUT: u32 = 6;
 
 /// The layout of the sections of a `JITOSST3` snapshot.
 const GRAPH_PROVEN_LAYOUT: u32 = 1;
@@ -337,8 +337,8 @@ mod tests {
         assert_eq!(
             (STATE_LAYOUT, digest.as_str()),
             (
-                5,
-                "512ca976bf98b6bb9f86b4a934053a6dd78a701511cf18f94309047b1d35d620"
+                6,
+                "312e6b37f72d6c25ee0affbdb542984b4d516b56cfa49e18117bd32b3c18fc3c"
             ),
             "the snapshot's sections changed: bump STATE_LAYOUT, then pin the new digest"
         );

@@ -17,6 +17,7 @@ use jitos_tasks::{JobNode, Purpose};
 
 use crate::{
     effect_record::EffectRecord,
+    fetch_record::{FetchRecord, COST_COUNTER, KIND_JOB_FETCH, TOKENS_COUNTER},
     job_record::{FailureCause, JobRecord, Owner},
     jobs::{Attempt, Jobs, JobsError},
     payload,
@@ -106,6 +107,10 @@ impl State {
             kind if PolicyRecord::is_kind(kind) => {
                 let op = PolicyRecord::decode(kind, &record.payload)?;
                 folded.process = self.fold_policy(seq, op)?;
+            }
+            KIND_JOB_FETCH => {
+                let op = FetchRecord::decode(&record.payload)?;
+                folded.process = self.fold_fetch(seq, &op)?;
             }
             kind if EffectRecord::is_kind(kind) => {
                 let op = EffectRecord::decode(kind, &record.payload)?;
@@ -403,6 +408,47 @@ impl State {
         p.slaps.get(p.run.candidate)?.dag.jobs.get(owner.job)
     }
 
+    /// The effect class of a running attempt: its dispatch's, raised by its process job's
+    /// (its task's and its worker's); `None` for an attempt that is not running.
+    pub fn attempt_effect(&self, attempt: u64) -> Option<jitos_gov::Effect> {
+        let dispatch = &self.jobs.attempt(attempt)?.dispatch;
+        let own = plan_effect_of_dispatch(dispatch.effect);
+        let job = dispatch.owner.and_then(|owner| self.process_job(owner));
+        Some(job.map_or(own, |node| own.max(self.job_effect(node))))
+    }
+
+    /// Replays a `job.fetch` at `seq`: its attempt is running, a request that went out was
+    /// within its process's writ's egress, and a model call's usage is charged to that
+    /// writ. Returns the attempt's process, if any.
+    fn fold_fetch(&mut self, seq: u64, op: &FetchRecord) -> Result<Option<u64>, KernelError> {
+        let process = self
+            .jobs
+            .running_attempt(op.attempt)
+            .map_err(|source| KernelError::Job { seq, source })?
+            .dispatch
+            .owner
+            .map(|owner| owner.process);
+        if op.was_sent() {
+            self.writs
+                .check_egress(op.attempt, process, op.method.as_str(), &op.origin)
+                .map_err(|source| KernelError::Writ { seq, source })?;
+        }
+        if let (Some(process), Some(usage)) = (process, &op.usage) {
+            let used = jitos_gov::writ::Spent {
+                jobs: 0,
+                wall_secs: 0,
+                counters: [
+                    (TOKENS_COUNTER.to_owned(), usage.tokens()),
+                    (COST_COUNTER.to_owned(), usage.cost_millicents),
+                ]
+                .into_iter()
+                .collect(),
+            };
+            self.writs.fold_usage(process, &used);
+        }
+        Ok(process)
+    }
+
     /// Replays an effect record at `seq`: a begin (checked to be of the class its job has),
     /// an end, or an unwinding.
     fn fold_effect(&mut self, seq: u64, op: &EffectRecord) -> Result<(), KernelError> {
@@ -516,7 +562,8 @@ pub(crate) fn process_event_of(jobs: &Jobs, seq: u64, op: &JobRecord) -> Option<
             *attempt,
             AttemptOutcome::Failed {
                 why: format!("{}: {detail}", cause.as_str()),
-                verdict: false,
+                // A retry would meet the same spent budget at its first call.
+                verdict: *cause == FailureCause::Budget,
             },
         ),
         JobRecord::Install(_) => None,

@@ -185,6 +185,7 @@ mod tests {
             workers: Scope::Only(BTreeSet::from(["shell".to_owned()])),
             paths: Scope::All,
             effect: Effect::Workspace,
+            egress: Scope::nothing(),
             budget: Budget {
                 jobs: 3,
                 wall_secs: 60,

@@ -170,6 +170,22 @@ pub enum WritRefusal {
         /// Its process.
         process: u64,
     },
+    /// A request went out to an origin, or with a method, the writ's egress does not allow.
+    #[error("writ {writ} does not allow {method} to {origin}; its egress must name the origin with that method")]
+    Egress {
+        /// The writ.
+        writ: u64,
+        /// The method.
+        method: String,
+        /// The origin.
+        origin: String,
+    },
+    /// A request went out for an attempt that runs under no writ, which grants no egress.
+    #[error("attempt {attempt} runs under no writ, so it may reach no host")]
+    NoEgress {
+        /// The attempt.
+        attempt: u64,
+    },
     /// A writ names a process recorded after it.
     #[error("writ {writ} is recorded before the process {process} it is for")]
     Order {
@@ -472,6 +488,44 @@ impl Writs {
         Ok(())
     }
 
+    /// Checks that a request attempt `attempt` of `process` made with `method` to `origin`
+    /// was within the process's writ's egress.
+    pub fn check_egress(
+        &self,
+        attempt: u64,
+        process: Option<u64>,
+        method: &str,
+        origin: &str,
+    ) -> Result<(), WritRefusal> {
+        let Some(writ) = process.and_then(|process| self.of_process(process)) else {
+            return Err(WritRefusal::NoEgress { attempt });
+        };
+        match jitos_gov::writ::allows_request(&writ.writ.egress, method, origin) {
+            true => Ok(()),
+            false => Err(WritRefusal::Egress {
+                writ: writ.id,
+                method: method.to_owned(),
+                origin: origin.to_owned(),
+            }),
+        }
+    }
+
+    /// Charges usage that already happened (a model call's tokens and cost) to `process`'s
+    /// writ and every ancestor. It is recorded whatever the budget says, since it was
+    /// spent; whether the next call may start is asked before it is made.
+    pub(crate) fn fold_usage(&mut self, process: u64, used: &Spent) {
+        let Some(&id) = self.bound.get(&process) else {
+            return;
+        };
+        let chain: Vec<u64> = self.chain(id).map(|w| w.id).collect();
+        for writ in chain {
+            if let Some(live) = self.live.get_mut(&writ) {
+                let live = Arc::make_mut(live);
+                live.spent = live.spent.plus(used);
+            }
+        }
+    }
+
     /// A process ended: it no longer runs under its writ, the writ issued for it ends
     /// with it, and writs that ended with nothing live under them leave the state.
     pub(crate) fn fold_process_end(&mut self, process: u64, time_ms: u64) {
@@ -561,6 +615,7 @@ mod tests {
             workers: Scope::All,
             paths: Scope::All,
             effect: Effect::Workspace,
+            egress: Scope::nothing(),
             budget: Budget {
                 jobs: 10,
                 wall_secs: 1000,

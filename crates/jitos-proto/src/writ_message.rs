@@ -29,6 +29,9 @@ pub struct WritSpec {
     pub counters: Vec<(String, u64)>,
     /// Secrets its jobs may receive, by name; none for the parent's (or none at all).
     pub secrets: Option<Vec<String>>,
+    /// Origins its jobs may reach, each optionally preceded by its methods
+    /// (`GET,HEAD https://pypi.org`); none for the parent's (or none at all).
+    pub egress: Option<Vec<String>>,
     /// Seconds from now until it expires.
     pub expires_secs: Option<u64>,
     /// How many further delegations it allows (a process takes one).

@@ -47,9 +47,8 @@ pub struct Manifest {
     #[serde(default)]
     pub reusable: bool,
     /// Whether its jobs may ask the daemon to make HTTP requests for them (`fetch`); where
-    /// to, and with which methods, the job's writ says. Left out of `to_text` when false,
-    /// so the manifests recorded before it existed render as they did.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    /// to, and with which methods, the job's writ says.
+    #[serde(default)]
     pub fetch: bool,
 }
 
@@ -276,11 +275,13 @@ impl Manifest {
             message: e.to_string(),
         })?;
         // A top-level key renders as one line of its own, in field order.
-        Ok(if self.reusable {
-            text
-        } else {
-            text.replacen("reusable = false\n", "", 1)
-        })
+        let mut text = text;
+        for (key, set) in [("reusable", self.reusable), ("fetch", self.fetch)] {
+            if !set {
+                text = text.replacen(&format!("{key} = false\n"), "", 1);
+            }
+        }
+        Ok(text)
     }
 
     fn check(&self, path: &Path) -> Result<(), ManifestError> {

@@ -50,6 +50,7 @@ impl BenchDaemon {
                         deadline_default_ms: 30_000,
                         warm,
                         output_roots: Vec::new(),
+                        models: jitosd::fetch::Models::default(),
                     },
                     library: Arc::new(library),
                     worker_slots,

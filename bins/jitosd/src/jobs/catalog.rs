@@ -45,6 +45,8 @@ pub struct WorkerConfig {
     /// The host directories under which the built-in `materialize` may write (each
     /// granted by the operator with `--output-root`); none: it may write nowhere.
     pub output_roots: Vec<PathBuf>,
+    /// The model endpoints whose calls are metered, and their prices (`--models`).
+    pub models: crate::fetch::Models,
 }
 
 /// A worker ready to launch.

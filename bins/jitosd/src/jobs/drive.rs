@@ -15,7 +15,7 @@ use jitos_kernel::FailureCause;
 use jitos_proto::FrameError;
 use jitos_sandbox::Process;
 use jitos_worker::{
-    Artifact, DaemonEnd, Job, Proposal, ProtocolError, WorkerChannel, WorkerMessage,
+    Artifact, DaemonEnd, FetchReply, Job, Proposal, ProtocolError, WorkerChannel, WorkerMessage,
 };
 use nix::{
     poll::{poll, PollFd, PollFlags, PollTimeout},
@@ -27,7 +27,20 @@ use nix::{
 };
 
 use super::launch::Launched;
-use crate::secrets::{Redactor, SECRET_BYTES_MAX};
+use crate::{
+    fetch::{Asker, Fetcher},
+    secrets::{Redactor, SECRET_BYTES_MAX},
+};
+
+/// Who serves the worker's fetches during a job.
+pub(super) struct Fetching<'a> {
+    /// The daemon's fetcher.
+    pub(super) fetcher: &'a Fetcher,
+    /// The worker's name.
+    pub(super) worker: &'a str,
+    /// Whether its manifest asks for `fetch`.
+    pub(super) manifest_fetch: bool,
+}
 
 /// How often a waiting attempt looks at its cancel flag.
 const CANCEL_CHECK_EVERY: Duration = Duration::from_millis(50);
@@ -122,12 +135,13 @@ fn failed(cause: FailureCause, detail: impl Into<String>) -> AttemptEnd {
 /// Runs `job` on the launched worker until it ends or `deadline` passes, then kills and
 /// reaps the worker's process group. Its stderr is read for failure details.
 /// `redactor` replaces secrets in its stderr's tail before the tail is cut.
-pub fn drive(
+pub(super) fn drive(
     launched: Launched,
     job: Job,
     deadline: Instant,
     cancel: &AtomicBool,
     redactor: &Redactor,
+    fetching: &Fetching<'_>,
 ) -> AttemptEnd {
     let Launched {
         mut child,
@@ -136,7 +150,7 @@ pub fn drive(
     } = launched;
     let mut log = WorkerLog::default();
     let end = handshake(channel, deadline, cancel)
-        .and_then(|mut talk| run_job(&mut talk, job, deadline, cancel, &mut log));
+        .and_then(|mut talk| run_job(&mut talk, job, deadline, cancel, &mut log, fetching));
     let crashed = matches!(end, Err((FailureCause::Crashed, _)));
     let status = kill_and_reap(&mut child, crashed);
     attempt_end(end, log, status, &stderr, 0, redactor)
@@ -220,13 +234,15 @@ pub(super) fn handshake(
 }
 
 /// Sends `job` and reads the worker's messages until its one terminal message, the
-/// deadline, or the end of the cancellation's grace.
+/// deadline, or the end of the cancellation's grace. A fetch is served (checked, made and
+/// recorded) before the next message is read.
 pub(super) fn run_job(
     talk: &mut Talk,
     job: Job,
     deadline: Instant,
     cancel: &AtomicBool,
     log: &mut WorkerLog,
+    fetching: &Fetching<'_>,
 ) -> Result<Proposal, Ended> {
     let Talk { end, watch } = talk;
     let job_id = job.job_id;
@@ -262,6 +278,18 @@ pub(super) fn run_job(
                 progress.fraction_permille % 10,
                 progress.message
             )),
+            Ok(WorkerMessage::Fetch(request)) => {
+                let asker = Asker {
+                    attempt: job_id,
+                    worker: fetching.worker,
+                    manifest_fetch: fetching.manifest_fetch,
+                    deadline,
+                    cancel,
+                };
+                let outcome = fetching.fetcher.serve(&asker, request)?;
+                end.send_fetched(FetchReply { job_id, outcome })
+                    .map_err(|e| classify(&e, "while answering a fetch"))?;
+            }
             Ok(_) => {}
             Err(e) => return Err(classify(&e, "while the job ran")),
         }

@@ -52,6 +52,7 @@ use warm::{Assignment, Class, WarmPool};
 
 use crate::{
     reply::{error, info, lock},
+    fetch::Fetcher,
     secrets::{self, SecretStore},
 };
 
@@ -84,6 +85,8 @@ pub struct JobRunner {
     warm: WarmPool,
     /// The secrets jobs may be given, and whose values are replaced in what they return.
     secrets: Arc<SecretStore>,
+    /// Makes the HTTP requests workers ask for.
+    fetcher: Fetcher,
 }
 
 /// The cancellation of one running attempt, and who asked for it.
@@ -220,6 +223,14 @@ impl JobRunner {
                 dirs.store.display()
             )
         })?;
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|e| format!("the job runner needs the daemon's async runtime: {e}"))?;
+        let fetcher = Fetcher::new(
+            runtime,
+            kernel.clone(),
+            Arc::clone(&secrets),
+            config.models.clone(),
+        )?;
         let sandbox = SandboxView {
             landlock_abi: status.landlock_abi,
             seccomp: status.seccomp,
@@ -242,6 +253,7 @@ impl JobRunner {
             threads: Mutex::default(),
             stopping: AtomicBool::new(false),
             warm: WarmPool::new(config.warm),
+            fetcher,
             config,
             secrets,
         })
@@ -764,9 +776,10 @@ impl JobRunner {
                         worker_actor(name)
                     }
                     FailureCause::Cancelled => cancel.by.get().cloned().unwrap_or(Actor::System),
-                    FailureCause::Spawn | FailureCause::Deadline | FailureCause::Interrupted => {
-                        Actor::System
-                    }
+                    FailureCause::Spawn
+                    | FailureCause::Deadline
+                    | FailureCause::Interrupted
+                    | FailureCause::Budget => Actor::System,
                 };
                 self.record_failure(actor, attempt, cause, redactor.text(&detail));
                 false
@@ -864,7 +877,14 @@ impl JobRunner {
                 args: plan.args.clone(),
             };
             let redactor = self.secrets.redactor(&plan.secrets);
-            Ok(drive::drive(launched, job, deadline, cancel, &redactor))
+            let fetching = drive::Fetching {
+                fetcher: &self.fetcher,
+                worker: &worker.manifest.name,
+                manifest_fetch: worker.manifest.fetch,
+            };
+            Ok(drive::drive(
+                launched, job, deadline, cancel, &redactor, &fetching,
+            ))
         })();
         // A confined `pure` worker cannot start processes; any other may have started
         // some outside its process group, and they end with it.

@@ -732,7 +732,19 @@ impl Instance {
                         args: plan.args.clone(),
                     };
                     job_dir = Some(dir);
-                    drive::run_job(&mut self.talk, job, deadline, &cancel.asked, &mut log)
+                    let fetching = drive::Fetching {
+                        fetcher: &runner.fetcher,
+                        worker: &class.worker.manifest.name,
+                        manifest_fetch: class.worker.manifest.fetch,
+                    };
+                    drive::run_job(
+                        &mut self.talk,
+                        job,
+                        deadline,
+                        &cancel.asked,
+                        &mut log,
+                        &fetching,
+                    )
                 }
             }
         };

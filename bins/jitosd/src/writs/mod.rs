@@ -9,7 +9,7 @@ mod key;
 use std::{collections::BTreeSet, path::PathBuf, sync::Arc};
 
 use jitos_gov::{
-    writ::{Budget, Scope, Subject, Writ, WritKey},
+    writ::{canonical_entry, Budget, Scope, Subject, Writ, WritKey},
     Effect, Principal, Role,
 };
 use jitos_kernel::{
@@ -203,6 +203,7 @@ impl WritService {
                         false => paths,
                     },
                     effect: within.effect,
+                    egress: within.egress.clone(),
                     budget: Budget {
                         jobs: within.budget.jobs.min(intent.max_jobs as u64),
                         wall_secs: within.budget.wall_secs.min(wall_secs),
@@ -231,6 +232,8 @@ impl WritService {
                     workers,
                     paths,
                     effect: ceiling_of(principal),
+                    // The network is reached only by a writ a person issued with egress.
+                    egress: Scope::nothing(),
                     budget: Budget {
                         jobs: intent.max_jobs as u64,
                         wall_secs,
@@ -308,6 +311,18 @@ fn writ_of_spec(
             .effect
             .or(within.map(|w| w.effect))
             .unwrap_or(Effect::Workspace),
+        // Each entry in its canonical spelling; one that does not read is kept as given,
+        // for `Writ::check` to refuse by name.
+        egress: match (&spec.egress, within) {
+            (Some(entries), _) => Scope::Only(
+                entries
+                    .iter()
+                    .map(|entry| canonical_entry(entry).unwrap_or_else(|_| entry.clone()))
+                    .collect(),
+            ),
+            (None, Some(parent)) => parent.egress.clone(),
+            (None, None) => Scope::nothing(),
+        },
         budget: Budget {
             jobs: spec
                 .jobs

@@ -19,6 +19,8 @@ pub const PATH_BYTES_MAX: usize = 4096;
 pub const COUNTERS_MAX: usize = 32;
 /// Most secrets a writ may name.
 pub const SECRETS_MAX: usize = 32;
+/// Most egress entries a writ may name.
+pub const EGRESS_MAX: usize = 64;
 /// Most further delegations a writ may allow below it.
 pub const DEPTH_MAX: u32 = 8;
 /// Most bytes in a writ's signing bytes. The other limits allow far larger writs in

@@ -15,6 +15,7 @@
 //!   with a [`WritKey`].
 
 mod budget;
+mod egress;
 mod limits;
 mod narrow;
 mod scope;
@@ -29,13 +30,16 @@ use serde::{Deserialize, Serialize};
 use crate::Effect;
 
 pub use budget::{Budget, BudgetItem, Overdraft, Spent};
+pub use egress::{
+    allows_connect, allows_request, canonical_entry, parse_entry, EgressEntry, METHODS,
+};
 pub use limits::{
-    COUNTERS_MAX, DEPTH_MAX, NAME_BYTES_MAX, PATHS_MAX, PATH_BYTES_MAX, SECRETS_MAX,
+    COUNTERS_MAX, DEPTH_MAX, EGRESS_MAX, NAME_BYTES_MAX, PATHS_MAX, PATH_BYTES_MAX, SECRETS_MAX,
     USER_BYTES_MAX, WORKERS_MAX, WRIT_BYTES_MAX,
 };
 pub use narrow::{Widening, WritField};
 pub use scope::{path_under, Scope};
-pub use sign::{WritKey, WritPublicKey, WritSignature, WRIT_TAG};
+pub use sign::{WritKey, WritPublicKey, WritSignature, WRIT_TAG, WRIT_TAG_V2};
 
 use limits::{name_problem, path_problem, shown};
 
@@ -70,6 +74,9 @@ pub struct Writ {
     pub paths: Scope,
     /// The highest effect class its jobs may have.
     pub effect: Effect,
+    /// The origins its jobs may reach over the network, each with the HTTP methods allowed
+    /// there (`egress.rs`); `Only` of nothing, the default, reaches none.
+    pub egress: Scope,
     /// How much its jobs may use in all.
     pub budget: Budget,
     /// The names of the secrets its jobs may receive.
@@ -97,6 +104,8 @@ pub enum WritPart {
     Counter,
     /// A secret name.
     Secret,
+    /// An egress entry.
+    Egress,
 }
 
 impl WritPart {
@@ -109,6 +118,7 @@ impl WritPart {
             WritPart::Path => "path",
             WritPart::Counter => "counter name",
             WritPart::Secret => "secret name",
+            WritPart::Egress => "egress entry",
         }
     }
 
@@ -121,6 +131,7 @@ impl WritPart {
             WritPart::Path => "paths",
             WritPart::Counter => "counters",
             WritPart::Secret => "secrets",
+            WritPart::Egress => "egress entries",
         }
     }
 }
@@ -182,7 +193,8 @@ pub enum WritError {
     },
     /// Bytes that do not begin with [`WRIT_TAG`].
     #[error(
-        "these bytes are not a version 1 writ: they do not begin with the tag \"jitos.writ.v1\\0\""
+        "these bytes are not a writ: they begin with neither the tag \"jitos.writ.v1\\0\" \
+         nor \"jitos.writ.v2\\0\""
     )]
     NoTag,
     /// Bytes after the tag that do not decode as a writ.
@@ -281,7 +293,8 @@ impl Writ {
     /// [`NAME_BYTES_MAX`] bytes of ASCII letters, digits, `_`, `.` and `-`, not `.` or `..`);
     /// paths relative, at most [`PATH_BYTES_MAX`] bytes, with no empty, `.` or `..`
     /// components; at most [`WORKERS_MAX`] workers, [`PATHS_MAX`] paths, [`COUNTERS_MAX`]
-    /// counters and [`SECRETS_MAX`] secrets; depth at most [`DEPTH_MAX`]; an expiry not
+    /// counters, [`SECRETS_MAX`] secrets and [`EGRESS_MAX`] egress entries, each in its
+    /// canonical form (`canonical_entry`); depth at most [`DEPTH_MAX`]; an expiry not
     /// before the issue; and all of it encoding within [`WRIT_BYTES_MAX`].
     pub fn check(&self) -> Result<(), WritError> {
         self.check_parts()?;
@@ -319,6 +332,14 @@ impl Writ {
             SECRETS_MAX,
             name_problem,
         )?;
+        if let Scope::Only(egress) = &self.egress {
+            check_entries(
+                WritPart::Egress,
+                egress.iter(),
+                EGRESS_MAX,
+                egress::entry_problem,
+            )?;
+        }
         if self.depth > DEPTH_MAX {
             return Err(WritError::TooDeep { depth: self.depth });
         }

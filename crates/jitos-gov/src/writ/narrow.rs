@@ -19,6 +19,8 @@ pub enum WritField {
     Counter,
     /// The secrets its jobs may receive.
     Secrets,
+    /// The origins and methods its jobs may reach.
+    Egress,
     /// When it expires.
     Expiry,
     /// How many further delegations it allows.
@@ -27,7 +29,7 @@ pub enum WritField {
 
 impl WritField {
     /// Every field, in the order `check_within` checks them.
-    pub const ALL: [WritField; 9] = [
+    pub const ALL: [WritField; 10] = [
         WritField::Workers,
         WritField::Paths,
         WritField::Effect,
@@ -35,6 +37,7 @@ impl WritField {
         WritField::WallSecs,
         WritField::Counter,
         WritField::Secrets,
+        WritField::Egress,
         WritField::Expiry,
         WritField::Depth,
     ];
@@ -49,6 +52,7 @@ impl WritField {
             WritField::WallSecs => "wall seconds",
             WritField::Counter => "counter",
             WritField::Secrets => "secrets",
+            WritField::Egress => "egress",
             WritField::Expiry => "expiry",
             WritField::Depth => "depth",
         }
@@ -80,7 +84,7 @@ impl Widening {
 
 impl Writ {
     /// Whether this writ may be delegated from `parent`: it grants no more on any field
-    /// (workers, paths, effect, budget, secrets, expiry) and allows fewer delegations below
+    /// (workers, paths, effect, budget, secrets, egress, expiry) and allows fewer delegations below
     /// it than `parent` does, so a parent of depth 0 has no children. The first field that
     /// grants more is reported, in [`WritField::ALL`]'s order.
     ///
@@ -147,6 +151,7 @@ impl Writ {
                 ),
             ));
         }
+        super::egress::check_within(&self.egress, &parent.egress)?;
         if self.expires_ms > parent.expires_ms {
             return Err(Widening::new(
                 WritField::Expiry,

@@ -1,11 +1,15 @@
 //! The frozen encoding of a writ, and signing it with ed25519.
 //!
-//! The signed bytes are [`WRIT_TAG`] followed by bincode 2 (standard configuration, through
-//! serde) of `WritV1`, a private copy of the writ's fields in a fixed order. `WritV1` is
-//! frozen: the ledger stores these bytes and signatures cover them, so changing it would
-//! break every stored writ. The in-memory [`Writ`] may change; `freeze` and `thaw` move
-//! every field by name with no `..`, so a field added to `Writ` stops the build here until
-//! someone decides how (or whether) it is signed, in a `WritV2` with its own tag.
+//! The signed bytes are a tag followed by bincode 2 (standard configuration, through
+//! serde) of a private copy of the writ's fields in a fixed order: [`WRIT_TAG`] and
+//! `WritV1`, or [`WRIT_TAG_V2`] and `WritV2`, which adds the writ's egress. Both are
+//! frozen: the ledger stores these bytes and signatures cover them, so changing either
+//! would break every stored writ. A writ with no egress is written as version 1, so the
+//! writs of stores written before egress existed keep their one byte form; one with egress
+//! as version 2, and a version 2 without egress is not canonical. The in-memory [`Writ`]
+//! may change; `freeze` and `thaw` move every field by name with no `..`, so a field added
+//! to `Writ` stops the build here until someone decides how it is signed, in a version
+//! with its own tag.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -20,6 +24,15 @@ use crate::Effect;
 /// The domain tag that begins a writ's signing bytes, so a signature over a writ can never
 /// be taken for a signature over anything else the same key signs.
 pub const WRIT_TAG: &[u8] = b"jitos.writ.v1\0";
+/// The tag of version 2, a writ with egress.
+pub const WRIT_TAG_V2: &[u8] = b"jitos.writ.v2\0";
+
+/// A writ as signed, version 2: version 1 and its egress. Frozen: see the module docs.
+#[derive(Serialize, Deserialize)]
+struct WritV2 {
+    v1: WritV1,
+    egress: ScopeV1,
+}
 
 /// A writ as signed, version 1. Frozen: see the module docs.
 #[derive(Serialize, Deserialize)]
@@ -61,7 +74,13 @@ struct BudgetV1 {
     counters: Vec<(String, u64)>,
 }
 
-fn freeze(writ: Writ) -> WritV1 {
+/// The version a writ is signed as.
+enum Frozen {
+    V1(WritV1),
+    V2(WritV2),
+}
+
+fn freeze(writ: Writ) -> Frozen {
     let Writ {
         subject,
         issuer,
@@ -69,6 +88,7 @@ fn freeze(writ: Writ) -> WritV1 {
         workers,
         paths,
         effect,
+        egress,
         budget,
         secrets,
         issued_ms,
@@ -80,7 +100,7 @@ fn freeze(writ: Writ) -> WritV1 {
         wall_secs,
         counters,
     } = budget;
-    WritV1 {
+    let v1 = WritV1 {
         subject: freeze_subject(subject),
         issuer: freeze_subject(issuer),
         parent,
@@ -96,6 +116,13 @@ fn freeze(writ: Writ) -> WritV1 {
         issued_ms,
         expires_ms,
         depth,
+    };
+    match egress {
+        Scope::Only(entries) if entries.is_empty() => Frozen::V1(v1),
+        egress => Frozen::V2(WritV2 {
+            v1,
+            egress: freeze_scope(egress),
+        }),
     }
 }
 
@@ -112,8 +139,8 @@ fn freeze_scope(scope: Scope) -> ScopeV1 {
 }
 
 /// Sets and maps are rebuilt here, so repeats and disorder vanish; `from_signing_bytes`
-/// refuses such bytes by re-encoding what this returns.
-fn thaw(frozen: WritV1) -> Result<Writ, WritError> {
+/// refuses such bytes by re-encoding what this returns. A version 1 writ has no egress.
+fn thaw(frozen: WritV1, egress: Scope) -> Result<Writ, WritError> {
     let WritV1 {
         subject,
         issuer,
@@ -139,6 +166,7 @@ fn thaw(frozen: WritV1) -> Result<Writ, WritError> {
         workers: thaw_scope(workers),
         paths: thaw_scope(paths),
         effect: effect_of_code(effect)?,
+        egress,
         budget: Budget {
             jobs,
             wall_secs,
@@ -185,20 +213,23 @@ fn effect_of_code(code: u8) -> Result<Effect, WritError> {
 }
 
 impl Writ {
-    /// The bytes the ledger stores and an issuer signs: [`WRIT_TAG`], then the frozen
-    /// version 1 encoding of every field. Equal writs give equal bytes.
+    /// The bytes the ledger stores and an issuer signs: [`WRIT_TAG`] and the frozen
+    /// version 1 encoding of every field, or [`WRIT_TAG_V2`] and version 2's for a writ
+    /// with egress. Equal writs give equal bytes.
     pub fn signing_bytes(&self) -> Vec<u8> {
-        let mut bytes = WRIT_TAG.to_vec();
         // Encoding into a Vec cannot fail: the writer never runs out, every sequence has a
         // known length, and no field's Serialize returns an error.
         #[allow(clippy::expect_used)]
-        bincode::serde::encode_into_std_write(
-            freeze(self.clone()),
-            &mut bytes,
-            bincode::config::standard(),
-        )
-        .expect("a writ always encodes");
-        bytes
+        fn tagged(tag: &[u8], body: impl Serialize) -> Vec<u8> {
+            let mut bytes = tag.to_vec();
+            bincode::serde::encode_into_std_write(body, &mut bytes, bincode::config::standard())
+                .expect("a writ always encodes");
+            bytes
+        }
+        match freeze(self.clone()) {
+            Frozen::V1(v1) => tagged(WRIT_TAG, v1),
+            Frozen::V2(v2) => tagged(WRIT_TAG_V2, v2),
+        }
     }
 
     /// The writ whose [`signing_bytes`](Writ::signing_bytes) are exactly `bytes`, checked
@@ -209,24 +240,35 @@ impl Writ {
         if bytes.len() > WRIT_BYTES_MAX {
             return Err(WritError::TooLarge { len: bytes.len() });
         }
-        let body = bytes.strip_prefix(WRIT_TAG).ok_or(WritError::NoTag)?;
-        let config = bincode::config::standard().with_limit::<WRIT_BYTES_MAX>();
-        let (frozen, used): (WritV1, usize) = bincode::serde::decode_from_slice(body, config)
-            .map_err(|error| WritError::Decode {
-                message: describe(error),
-            })?;
-        if used != body.len() {
-            return Err(WritError::Trailing {
-                extra: body.len().saturating_sub(used),
-            });
-        }
-        let writ = thaw(frozen)?;
+        let writ = if let Some(body) = bytes.strip_prefix(WRIT_TAG) {
+            thaw(decode_whole::<WritV1>(body)?, Scope::nothing())?
+        } else if let Some(body) = bytes.strip_prefix(WRIT_TAG_V2) {
+            let WritV2 { v1, egress } = decode_whole::<WritV2>(body)?;
+            thaw(v1, thaw_scope(egress))?
+        } else {
+            return Err(WritError::NoTag);
+        };
         writ.check_parts()?;
         if writ.signing_bytes() != bytes {
             return Err(WritError::NotCanonical);
         }
         Ok(writ)
     }
+}
+
+/// `body` decoded as a `T` that is all of it, within [`WRIT_BYTES_MAX`].
+fn decode_whole<T: de::DeserializeOwned>(body: &[u8]) -> Result<T, WritError> {
+    let config = bincode::config::standard().with_limit::<WRIT_BYTES_MAX>();
+    let (frozen, used): (T, usize) =
+        bincode::serde::decode_from_slice(body, config).map_err(|error| WritError::Decode {
+            message: describe(error),
+        })?;
+    if used != body.len() {
+        return Err(WritError::Trailing {
+            extra: body.len().saturating_sub(used),
+        });
+    }
+    Ok(frozen)
 }
 
 /// A decoding error in words (bincode's own `Display` is its `Debug`).
@@ -659,7 +701,9 @@ mod tests {
 
     #[test]
     fn an_unknown_effect_code_is_named() {
-        let mut frozen = freeze(sample());
+        let Frozen::V1(mut frozen) = freeze(sample()) else {
+            panic!("the sample has no egress, so it is version 1");
+        };
         frozen.effect = 5;
         let mut bytes = WRIT_TAG.to_vec();
         bytes.extend(bincode::serde::encode_to_vec(frozen, bincode::config::standard()).unwrap());
@@ -677,7 +721,9 @@ mod tests {
             vec!["b".to_owned(), "a".to_owned()],
             vec!["a".to_owned(), "a".to_owned()],
         ] {
-            let mut frozen = freeze(sample());
+            let Frozen::V1(mut frozen) = freeze(sample()) else {
+                panic!("the sample has no egress, so it is version 1");
+            };
             frozen.secrets = secrets;
             let mut bytes = WRIT_TAG.to_vec();
             bytes.extend(
@@ -696,6 +742,63 @@ mod tests {
         assert_eq!(
             Writ::from_signing_bytes(&long),
             Err(WritError::NotCanonical)
+        );
+    }
+
+    // Goal: a writ with egress is signed as version 2 and read back whole; its bytes are
+    // pinned; version 2 bytes that carry no egress are not canonical (a writ without egress
+    // has one form, version 1). Method: encode, decode, and hand-made version 2 bytes.
+    #[test]
+    fn a_writ_with_egress_is_version_2_and_round_trips() {
+        let mut writ = sample();
+        writ.egress = Scope::Only(
+            ["GET https://pypi.org:443".to_owned(), "http://127.0.0.1:8080".to_owned()]
+                .into_iter()
+                .collect(),
+        );
+        let bytes = writ.signing_bytes();
+        assert!(bytes.starts_with(WRIT_TAG_V2));
+        let v1 = sample().signing_bytes();
+        assert_eq!(
+            hex::encode(&bytes[WRIT_TAG_V2.len()..]),
+            format!(
+                "{}{}",
+                hex::encode(&v1[WRIT_TAG.len()..]),
+                concat!(
+                    "01",                                           // egress: Only
+                    "02",                                           // two entries
+                    "184745542068747470733a2f2f707970692e6f72673a343433", // "GET https://pypi.org:443"
+                    "15687474703a2f2f3132372e302e302e313a38303830", // "http://127.0.0.1:8080"
+                )
+            )
+        );
+        assert_eq!(Writ::from_signing_bytes(&bytes).unwrap(), writ);
+        let key = WritKey::from_bytes(&KEY);
+        key.public().verify(&writ, &key.sign(&writ)).unwrap();
+
+        let Frozen::V1(v1_frozen) = freeze(sample()) else {
+            panic!("the sample has no egress");
+        };
+        let mut empty = WRIT_TAG_V2.to_vec();
+        empty.extend(
+            bincode::serde::encode_to_vec(
+                WritV2 {
+                    v1: v1_frozen,
+                    egress: ScopeV1::Only(Vec::new()),
+                },
+                bincode::config::standard(),
+            )
+            .unwrap(),
+        );
+        assert_eq!(
+            Writ::from_signing_bytes(&empty),
+            Err(WritError::NotCanonical)
+        );
+
+        writ.egress = Scope::Only(["https://pypi.org".to_owned()].into_iter().collect());
+        assert!(
+            matches!(writ.check(), Err(WritError::Invalid { part: super::super::WritPart::Egress, .. })),
+            "an entry not in canonical form is refused"
         );
     }
 

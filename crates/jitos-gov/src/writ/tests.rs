@@ -37,6 +37,7 @@ pub(super) fn sample() -> Writ {
         workers: only(&["build", "test"]),
         paths: only(&["src", "docs/api"]),
         effect: Effect::Network,
+        egress: Scope::nothing(),
         budget: Budget {
             jobs: 100,
             wall_secs: 3600,
@@ -324,6 +325,13 @@ const WORKER_POOL: [&str; 6] = ["build", "test", "lint", "fmt", "deploy", "fetch
 const COMPONENT_POOL: [&str; 4] = ["a", "b", "src", "doc"];
 const COUNTER_POOL: [&str; 4] = ["tokens", "cost_millicents", "calls", "bytes"];
 const SECRET_POOL: [&str; 5] = ["github-token", "npm", "aws.key", "db_pass", "s3"];
+const EGRESS_POOL: [&str; 5] = [
+    "https://api.example.com:443",
+    "GET https://pypi.org:443",
+    "GET,HEAD,POST https://x.org:8443",
+    "http://127.0.0.1:8080",
+    "POST http://[::1]:9000",
+];
 
 /// Whether `path` lies under `prefix`, by comparing component lists: written apart from
 /// `path_under` so each checks the other.
@@ -365,7 +373,7 @@ fn parent_writ() -> impl Strategy<Value = Writ> {
         0..=COUNTER_POOL.len(),
     );
     (
-        (name_scope(&WORKER_POOL), path_scope()),
+        (name_scope(&WORKER_POOL), path_scope(), name_scope(&EGRESS_POOL)),
         prop::sample::select(&Effect::ALL[..]),
         (limit(), limit(), counters),
         pooled(&SECRET_POOL),
@@ -375,7 +383,7 @@ fn parent_writ() -> impl Strategy<Value = Writ> {
     )
         .prop_map(
             |(
-                (workers, paths),
+                (workers, paths, egress),
                 effect,
                 (jobs, wall_secs, counters),
                 secrets,
@@ -397,6 +405,7 @@ fn parent_writ() -> impl Strategy<Value = Writ> {
                     workers,
                     paths,
                     effect,
+                    egress,
                     budget: Budget {
                         jobs,
                         wall_secs,
@@ -496,6 +505,14 @@ fn narrower(parent: &Writ, rng: &mut Rng) -> Writ {
             counters.insert(name.to_owned(), rng.between(0, u64::MAX));
         }
     }
+    let egress = match &parent.egress {
+        Scope::All if rng.coin() => Scope::All,
+        Scope::All => {
+            let pool = EGRESS_POOL.iter().map(|e| (*e).to_owned()).collect();
+            Scope::Only(rng.subset(&pool))
+        }
+        Scope::Only(theirs) => Scope::Only(rng.subset(theirs)),
+    };
     let expires_ms = rng.between(0, parent.expires_ms);
     Writ {
         subject: Subject {
@@ -507,6 +524,7 @@ fn narrower(parent: &Writ, rng: &mut Rng) -> Writ {
         workers,
         paths,
         effect,
+        egress,
         budget: Budget {
             jobs: rng.between(0, parent.budget.jobs),
             wall_secs: rng.between(0, parent.budget.wall_secs),
@@ -608,6 +626,24 @@ fn widened(child: &Writ, parent: &Writ, field: WritField, rng: &mut Rng) -> Opti
         WritField::Secrets => {
             let name = fresh_name(&SECRET_POOL, &parent.secrets, rng);
             wide.secrets.insert(name);
+        }
+        WritField::Egress => {
+            let Scope::Only(theirs) = &parent.egress else {
+                return None;
+            };
+            if rng.coin() {
+                wide.egress = Scope::All;
+            } else if let Scope::Only(mine) = &mut wide.egress {
+                // An origin the parent lacks, or one it has with a method it does not allow.
+                match theirs.iter().find(|e| e.starts_with("GET ")) {
+                    Some(entry) if rng.coin() => {
+                        mine.insert(entry.replacen("GET ", "GET,PUT ", 1));
+                    }
+                    _ => {
+                        mine.insert(format!("https://fresh-{}.org:443", rng.next() % 1000));
+                    }
+                }
+            }
         }
         WritField::Expiry => {
             let low = parent.expires_ms.checked_add(1)?;

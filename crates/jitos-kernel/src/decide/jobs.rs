@@ -12,6 +12,7 @@ use crate::{
     job_record::{Dispatch, Effect, FailureCause, JobRecord, Results, WorkerInstall},
     proposal_check::check_scope,
     sws_record::SwsRecord,
+    fetch_record::{FetchRecord, KIND_JOB_FETCH},
     KernelError, Proposed,
 };
 
@@ -192,6 +193,38 @@ pub(crate) fn fail(
             .chain(end)
             .collect(),
         blobs: Vec::new(),
+        answer: Answer::Record,
+    })
+}
+
+/// A request made for a running attempt: its bodies too large for the record are stored
+/// with it, and every blob it names must be one of them or already stored. The fold
+/// checks it against the attempt and its writ.
+pub(crate) fn fetch(
+    working: &Working<'_>,
+    actor: Actor,
+    record: FetchRecord,
+    blobs: Vec<Vec<u8>>,
+) -> Result<Decided, KernelError> {
+    working
+        .state
+        .jobs
+        .running_attempt(record.attempt)
+        .map_err(KernelError::JobRefused)?;
+    let given: Vec<_> = blobs.iter().map(|bytes| blob_ref(bytes)).collect();
+    for blob in record.blobs() {
+        if !given.contains(&blob) && !working.has_blob(&blob)? {
+            return Err(KernelError::BlobMissing { blob });
+        }
+    }
+    let payload = record.encode()?;
+    Ok(Decided {
+        records: vec![NewRecord {
+            kind: KIND_JOB_FETCH.to_owned(),
+            actor,
+            payload,
+        }],
+        blobs,
         answer: Answer::Record,
     })
 }

@@ -125,6 +125,7 @@ pub(crate) fn decide(
             cause,
             detail,
         } => jobs::fail(working, actor, attempt, cause, detail),
+        Command::JobFetch { record, blobs } => jobs::fetch(working, actor, *record, blobs),
         Command::WorkerInstall(install) => jobs::install(actor, install),
         Command::ProcessSubmit {
             intent,

@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use super::v1::{process::Intent, warp::Rewrite};
 use crate::durable::{Frozen, PayloadError, PAYLOAD_BYTES_MAX};
-use crate::job_record::WorkerInstall as LiveInstall;
+use crate::job_record::{
+    FailureCause as LiveCause, JobRecord as LiveJobRecord, WorkerInstall as LiveInstall,
+};
 use crate::process_record::ProcessRecord as LiveRecord;
 
 /// The payload of `worker.install@2`.
@@ -151,6 +153,65 @@ impl ProcessSubmit {
             sws: Vec::new(),
             rewrite: self.rewrite.thaw()?,
             context: None,
+        })
+    }
+}
+
+/// The payload of `job.failed@2`: a failure whose cause version 1 cannot name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct JobFailed {
+    attempt: u64,
+    cause: FailureCause,
+    detail: String,
+}
+
+/// `FailureCause`, version 2: version 1's causes, then the budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+enum FailureCause {
+    Spawn,
+    Worker,
+    Protocol,
+    Crashed,
+    Deadline,
+    Cancelled,
+    Interrupted,
+    Budget,
+}
+
+impl JobFailed {
+    /// The payload of a failure.
+    pub(crate) fn of(attempt: u64, cause: LiveCause, detail: &str) -> JobFailed {
+        JobFailed {
+            attempt,
+            cause: match cause {
+                LiveCause::Spawn => FailureCause::Spawn,
+                LiveCause::Worker => FailureCause::Worker,
+                LiveCause::Protocol => FailureCause::Protocol,
+                LiveCause::Crashed => FailureCause::Crashed,
+                LiveCause::Deadline => FailureCause::Deadline,
+                LiveCause::Cancelled => FailureCause::Cancelled,
+                LiveCause::Interrupted => FailureCause::Interrupted,
+                LiveCause::Budget => FailureCause::Budget,
+            },
+            detail: detail.to_owned(),
+        }
+    }
+
+    /// The in-memory record.
+    pub(crate) fn thaw(self) -> Result<LiveJobRecord, PayloadError> {
+        Ok(LiveJobRecord::Failed {
+            attempt: self.attempt,
+            cause: match self.cause {
+                FailureCause::Spawn => LiveCause::Spawn,
+                FailureCause::Worker => LiveCause::Worker,
+                FailureCause::Protocol => LiveCause::Protocol,
+                FailureCause::Crashed => LiveCause::Crashed,
+                FailureCause::Deadline => LiveCause::Deadline,
+                FailureCause::Cancelled => LiveCause::Cancelled,
+                FailureCause::Interrupted => LiveCause::Interrupted,
+                FailureCause::Budget => LiveCause::Budget,
+            },
+            detail: self.detail,
         })
     }
 }

@@ -287,6 +287,9 @@ impl Frozen for FailureCause {
             L::Deadline => FailureCause::Deadline,
             L::Cancelled => FailureCause::Cancelled,
             L::Interrupted => FailureCause::Interrupted,
+            // Version 1 has no name for it: `JobRecord::encode` writes such a failure as
+            // `job.failed@2`, so no version 1 payload is made of it.
+            L::Budget => FailureCause::Worker,
         }
     }
 

@@ -7,6 +7,7 @@
 
 pub(crate) mod access;
 pub(crate) mod effect;
+pub(crate) mod fetch;
 
 pub(crate) mod job;
 pub(crate) mod policy;
