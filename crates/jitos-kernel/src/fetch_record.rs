@@ -135,3 +135,113 @@ impl FetchRecord {
         durable::decode::<durable_v1::FetchRecord>(bytes)?.thaw()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::job_record::{FailureCause, JobRecord, KIND_JOB_FAILED, KIND_JOB_FAILED_V2};
+
+    fn records() -> Vec<FetchRecord> {
+        let base = FetchRecord {
+            attempt: 7,
+            method: Method::Post,
+            url: "http://127.0.0.1:8080/v1/chat/completions".to_owned(),
+            origin: "http://127.0.0.1:8080".to_owned(),
+            headers: vec![(
+                "Authorization".to_owned(),
+                "Bearer ${secret:model-key}".to_owned(),
+            )],
+            body: Body::Inline(br#"{"model":"m"}"#.to_vec()),
+            idempotency_key: Some("llm-7-1-1-0".to_owned()),
+            end: FetchEnd::Response {
+                status: 200,
+                headers: vec![("content-type".to_owned(), "application/json".to_owned())],
+                body: Body::Blob(BlobRef([9; 32])),
+            },
+            duration_ms: 120,
+            usage: Some(ModelUsage {
+                model: "m".to_owned(),
+                prompt_tokens: 100,
+                completion_tokens: 20,
+                cost_millicents: 3,
+                estimated: false,
+            }),
+        };
+        let refused = FetchRecord {
+            method: Method::Get,
+            idempotency_key: None,
+            end: FetchEnd::Refused {
+                reason: "writ 3 does not allow GET to http://x:80".to_owned(),
+            },
+            usage: None,
+            ..base.clone()
+        };
+        let failed = FetchRecord {
+            method: Method::Delete,
+            end: FetchEnd::Failed {
+                reason: "no whole response within 900 ms".to_owned(),
+            },
+            usage: None,
+            ..base.clone()
+        };
+        vec![base, refused, failed]
+    }
+
+    /// The blake3 of the bytes version 1 writes for `records()`, in order, pinned: a
+    /// change here is a new version, not an edit.
+    const GOLDEN: [&str; 3] = [
+        "eefffeb92b2f3f7400986566262fa2c2914676e4e0ce8998f759ef82c2469a9a",
+        "061a4eed8afde3d1d59676d8353b854e9e8e4cd921efadf459c5d05cfa944a27",
+        "7742e23145c881599b5bf6d0f1f55133f4b9316858db0ee93ee17544eb520222",
+    ];
+
+    // Goal: each outcome of a fetch reads back as written, with its bytes pinned, and the
+    // blobs it names are its large bodies. Method: encode, decode, hash.
+    #[test]
+    fn version_1_reads_back_what_it_wrote_and_its_bytes_are_pinned() {
+        for (record, golden) in records().iter().zip(GOLDEN) {
+            let bytes = record.encode().unwrap();
+            assert_eq!(&FetchRecord::decode(&bytes).unwrap(), record);
+            assert_eq!(blake3::hash(&bytes).to_hex().as_str(), golden, "{record:?}");
+        }
+        assert_eq!(
+            records()[0].blobs().collect::<Vec<_>>(),
+            vec![BlobRef([9; 32])]
+        );
+        assert_eq!(records()[1].blobs().count(), 0);
+    }
+
+    // Goal: an inline body past the limit does not read (a decoder bounded by the kind's
+    // own limit, not only the payload's).
+    #[test]
+    fn an_oversized_inline_body_does_not_read() {
+        let mut record = records().remove(1);
+        record.body = Body::Inline(vec![0; FETCH_INLINE_BYTES_MAX + 1]);
+        assert!(FetchRecord::decode(&record.encode().unwrap()).is_err());
+    }
+
+    // Goal: a budget failure is written as job.failed@2 and reads back; every other cause
+    // stays version 1, so stores of earlier builds hold the bytes they always did.
+    #[test]
+    fn a_budget_failure_is_version_2_and_others_stay_version_1() {
+        let budget = JobRecord::Failed {
+            attempt: 4,
+            cause: FailureCause::Budget,
+            detail: "writ 2's budget of tokens is spent".to_owned(),
+        };
+        assert_eq!(budget.kind(), KIND_JOB_FAILED_V2);
+        let bytes = budget.encode().unwrap();
+        assert_eq!(JobRecord::decode(KIND_JOB_FAILED_V2, &bytes).unwrap(), budget);
+        assert!(JobRecord::decode(KIND_JOB_FAILED, &bytes).is_err());
+        let worker = JobRecord::Failed {
+            attempt: 4,
+            cause: FailureCause::Worker,
+            detail: "no".to_owned(),
+        };
+        assert_eq!(worker.kind(), KIND_JOB_FAILED);
+        let bytes = worker.encode().unwrap();
+        assert_eq!(JobRecord::decode(KIND_JOB_FAILED, &bytes).unwrap(), worker);
+    }
+}

@@ -492,7 +492,7 @@ impl JobRunner {
         mut plan: AttemptPlan,
     ) -> Result<oneshot::Receiver<()>, ErrorInfo> {
         let attempt = plan.attempt;
-        plan.secrets = self.secrets_of(plan.process);
+        plan.secrets = self.env_secrets_of(&plan);
         let enforcement = match self.enforcement.clone() {
             Ok(enforcement) => enforcement,
             Err(why) => {
@@ -617,7 +617,7 @@ impl JobRunner {
         let Ok(enforcement) = self.enforcement.clone() else {
             return Err(plan);
         };
-        if !self.secrets_of(plan.process).is_empty() || plan.effect_key.is_some() {
+        if !self.env_secrets_of(&plan).is_empty() || plan.effect_key.is_some() {
             return Err(plan);
         }
         let WarmClass::Ready(class) = self.warm_class_now(&plan.worker, enforcement) else {
@@ -638,9 +638,12 @@ impl JobRunner {
             .map_err(|back| Box::new(back.plan))
     }
 
-    /// The secrets the writ of `process` names that are stored, by name.
-    fn secrets_of(&self, process: Option<u64>) -> Vec<(String, String)> {
-        let Some(process) = process else {
+    /// The secrets `plan`'s worker is given in its environment: those its process's writ
+    /// names that are stored, by name; none for a worker that asks for `fetch`, which
+    /// names a secret in a request's header and has the daemon fill it in, so it never
+    /// holds one.
+    fn env_secrets_of(&self, plan: &AttemptPlan) -> Vec<(String, String)> {
+        let Some(process) = plan.process.filter(|_| !plan.worker.manifest.fetch) else {
             return Vec::new();
         };
         let view = self.kernel.view();
