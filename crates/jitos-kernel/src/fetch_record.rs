@@ -233,7 +233,10 @@ mod tests {
         };
         assert_eq!(budget.kind(), KIND_JOB_FAILED_V2);
         let bytes = budget.encode().unwrap();
-        assert_eq!(JobRecord::decode(KIND_JOB_FAILED_V2, &bytes).unwrap(), budget);
+        assert_eq!(
+            JobRecord::decode(KIND_JOB_FAILED_V2, &bytes).unwrap(),
+            budget
+        );
         assert!(JobRecord::decode(KIND_JOB_FAILED, &bytes).is_err());
         let worker = JobRecord::Failed {
             attempt: 4,

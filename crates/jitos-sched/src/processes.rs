@@ -132,7 +132,49 @@ pub(crate) fn fresh_run(candidate: usize, slap: &Slap) -> Run {
         rulings: vec![None; slap.dag.jobs.len()],
         effects: Vec::new(),
         unwinding: None,
+        rounds: vec![0; slap.dag.jobs.len()],
+        fed: vec![None; slap.dag.jobs.len()],
     }
+}
+
+/// When gate `gate` failed with a verdict in attempt `attempt` and an earlier job takes
+/// its feedback with a round left: that job and every job from it to the gate are to run
+/// again, the earlier one given the gate's output. Returns the jobs to reset, the fed job
+/// first, or none when no round is left.
+fn feedback_round(dag: &jitos_tasks::Dag, run: &Run, gate: usize) -> Option<(usize, Vec<usize>)> {
+    let fed = dag
+        .jobs
+        .iter()
+        .position(|node| node.feedback.is_some_and(|feedback| feedback.from == gate))?;
+    let rounds = dag.jobs[fed].feedback?.rounds;
+    if run.rounds.get(fed).copied().unwrap_or(u32::MAX) >= rounds {
+        return None;
+    }
+    // The jobs the gate waits on, itself included, that wait on the fed job.
+    let reaches = |from: usize, to: usize| {
+        let mut seen = vec![false; dag.jobs.len()];
+        let mut todo = vec![from];
+        while let Some(job) = todo.pop() {
+            if job == to {
+                return true;
+            }
+            for &before in &dag.jobs[job].after {
+                if before < seen.len() && !seen[before] {
+                    seen[before] = true;
+                    todo.push(before);
+                }
+            }
+        }
+        false
+    };
+    let mut again = vec![fed];
+    again.extend((0..dag.jobs.len()).filter(|&job| {
+        job != fed
+            && dag.jobs[job].purpose == jitos_tasks::Purpose::Step
+            && reaches(gate, job)
+            && reaches(job, fed)
+    }));
+    Some((fed, again))
 }
 
 fn apply_to(process: &mut Process, seq: u64, event: &Event) -> Result<(), SchedError> {
@@ -246,6 +288,20 @@ fn apply_to(process: &mut Process, seq: u64, event: &Event) -> Result<(), SchedE
                     },
                 };
                 return Ok(());
+            }
+            // A gate's verdict that an earlier job takes as feedback, with a round left,
+            // runs that job again with this attempt's output, and the jobs up to the gate.
+            let verdict = matches!(outcome, AttemptOutcome::Failed { verdict: true, .. })
+                || matches!(outcome, AttemptOutcome::Refused { .. });
+            if *gate && verdict {
+                if let Some((fed, again)) = feedback_round(dag, run, job) {
+                    for again in again {
+                        run.jobs[again] = JobState::Pending;
+                    }
+                    run.rounds[fed] += 1;
+                    run.fed[fed] = Some(*attempt);
+                    return Ok(());
+                }
             }
             // Elsewhere a refused proposal is a verdict, like a non-zero exit status.
             run.jobs[job] = match outcome {

@@ -44,6 +44,18 @@ pub struct JobNode {
     /// Why it is in the plan: a step, or the verify or compensate job of one.
     #[serde(default)]
     pub purpose: Purpose,
+    /// The later gate job whose failure runs this job again with its output.
+    #[serde(default)]
+    pub feedback: Option<Feedback>,
+}
+
+/// A gate whose failure is fed back to an earlier job of its lane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Feedback {
+    /// The gate job.
+    pub from: usize,
+    /// How many times its failure may be fed back.
+    pub rounds: u32,
 }
 
 /// Why a job is in the plan.
@@ -160,6 +172,19 @@ impl Dag {
                     ));
                 }
             }
+            if let Some(feedback) = job.feedback {
+                let gate = self.jobs.get(feedback.from).filter(|gate| {
+                    feedback.from != index
+                        && gate.lane == job.lane
+                        && matches!(gate.kind, JobKind::Run { gate: true, .. })
+                });
+                if gate.is_none() || !matches!(job.kind, JobKind::Run { .. }) {
+                    return Err(format!(
+                        "job {index} takes feedback from job {}, which is no later gate in its lane",
+                        feedback.from
+                    ));
+                }
+            }
             if let JobKind::Race { lanes: racing } = &job.kind {
                 if let Some(bad) = racing.iter().find(|&&l| l == 0 || l >= lanes) {
                     return Err(format!("race job {index} races lane {bad}, which is not"));
@@ -202,6 +227,7 @@ impl Dag {
             kind,
             on_failure,
             purpose: Purpose::Step,
+            feedback: None,
         };
         match &tree.node {
             Node::Run(run) => {
@@ -248,6 +274,7 @@ impl Dag {
                     kind: JobKind::Race { lanes },
                     on_failure: *on_failure,
                     purpose: Purpose::Step,
+                    feedback: None,
                 });
                 let race = self.jobs.len() - 1;
                 (entries, vec![race])
@@ -279,6 +306,22 @@ impl Dag {
                         .collect();
                     for entry in step_entries {
                         self.jobs[*entry].after.extend(&before);
+                    }
+                }
+                // A step fed back from a later gate: both run one job each (the library
+                // allows `feedback_from` only between two steps that run workers).
+                for (step, (entries, _)) in steps.iter().zip(&ends) {
+                    let Some(from) = &step.feedback else { continue };
+                    let gate = steps
+                        .iter()
+                        .zip(&ends)
+                        .find(|(other, _)| other.id == from.step)
+                        .map(|(_, (gate_entries, _))| gate_entries.as_slice());
+                    if let ([job], Some([gate])) = (entries.as_slice(), gate) {
+                        self.jobs[*job].feedback = Some(Feedback {
+                            from: *gate,
+                            rounds: from.rounds,
+                        });
                     }
                 }
                 let exits = steps
@@ -317,6 +360,7 @@ impl Dag {
                     kind: run_kind(run),
                     on_failure,
                     purpose,
+                    feedback: None,
                 });
             }
         }

@@ -19,10 +19,12 @@ mod model;
 mod plan;
 mod template;
 
-pub use dag::{Dag, JobKind, JobNode, Lane, Purpose};
+pub use dag::{Dag, Feedback, JobKind, JobNode, Lane, Purpose};
 pub use error::{line_column, PlanError, SourceError};
 pub use explain::explain;
 pub use intent::{Intent, INTENT_JOBS_DEFAULT, INTENT_PARALLEL_DEFAULT, INTENT_WALL_SECS_DEFAULT};
 pub use library::{read_source, Library};
-pub use model::{Ask, Body, Condition, Effect, Method, OnFailure, Run, Step, Task, MATERIALIZE};
+pub use model::{
+    Ask, Body, Condition, Effect, FeedbackFrom, Method, OnFailure, Run, Step, Task, MATERIALIZE,
+};
 pub use plan::{plan, DecomposedStep, Decomposition, Node, Slap, StateView};

@@ -17,10 +17,11 @@ use crate::{
         RunFile, TaskFile,
     },
     limits::{
-        CONDITIONS_PER_METHOD_MAX, DEPTH_MAX, METHODS_PER_TASK_MAX, NAME_BYTES_MAX, PARAMS_MAX,
-        RETRIES_MAX, SOURCE_BYTES_MAX, STEPS_PER_METHOD_MAX, TASKS_MAX, TIMEOUT_SECS_MAX,
+        CONDITIONS_PER_METHOD_MAX, DEPTH_MAX, FEEDBACK_ROUNDS_DEFAULT, FEEDBACK_ROUNDS_MAX,
+        METHODS_PER_TASK_MAX, NAME_BYTES_MAX, PARAMS_MAX, RETRIES_MAX, SOURCE_BYTES_MAX,
+        STEPS_PER_METHOD_MAX, TASKS_MAX, TIMEOUT_SECS_MAX,
     },
-    model::{Ask, Body, Condition, Effect, Method, OnFailure, Run, Step, Task},
+    model::{Ask, Body, Condition, Effect, FeedbackFrom, Method, OnFailure, Run, Step, Task},
     template,
 };
 
@@ -217,6 +218,10 @@ impl Library {
                 )));
             }
         }
+        if let Some(from) = &step.feedback {
+            self.check_feedback(method, step, callee, from)
+                .map_err(|problem| origin.error(problem))?;
+        }
         let sides = [("verify", &step.verify), ("compensate", &step.compensate)];
         for (what, side) in sides {
             let Some(side) = side else { continue };
@@ -246,6 +251,41 @@ impl Library {
             }
         }
         Ok(())
+    }
+
+    /// A step fed back from a gate: both run a worker within their workspace (a round runs
+    /// them again, which only a workspace can take back), and the gate is a gate.
+    fn check_feedback(
+        &self,
+        method: &Method,
+        step: &Step,
+        callee: &Task,
+        from: &FeedbackFrom,
+    ) -> Result<(), String> {
+        fn in_workspace(task: &Task) -> Option<&Run> {
+            match &task.body {
+                Body::Run(run) if run.effect <= Effect::Workspace => Some(run),
+                _ => None,
+            }
+        }
+        if in_workspace(callee).is_none() {
+            return Err(format!(
+                "step {} takes feedback, but its task {} does not run a worker within its workspace: only such a step can run again",
+                step.id, callee.name
+            ));
+        }
+        let gate = method
+            .steps
+            .iter()
+            .find(|s| s.id == from.step)
+            .and_then(|s| self.tasks.get(&s.task));
+        match gate.and_then(in_workspace) {
+            Some(run) if run.gate => Ok(()),
+            _ => Err(format!(
+                "step {} takes feedback from step {}, whose task must run a worker within its workspace with `gate = true`",
+                step.id, from.step
+            )),
+        }
     }
 
     /// Depth-first over the task graph: a task on the current path again is a cycle; a
@@ -531,6 +571,7 @@ fn method_of(
     let mut steps: Vec<Step> = Vec::with_capacity(step_files.len());
     let mut origins = Vec::with_capacity(step_files.len());
     let mut after_origins = Vec::new();
+    let mut feedback_origins = Vec::new();
     for step_file in step_files {
         let task_origin = at(step_file.task.span().start);
         check_name(&task_origin, "task", step_file.task.get_ref())?;
@@ -585,6 +626,33 @@ fn method_of(
             })
             .transpose()
         };
+        let feedback = match (step_file.feedback_from, step_file.rounds) {
+            (None, None) => None,
+            (None, Some(rounds)) => {
+                return Err(at(rounds.span().start).error(format!(
+                    "step {id}: `rounds` counts the rounds of a `feedback_from`, which it does not have"
+                )))
+            }
+            (Some(from), rounds) => {
+                let rounds_at = rounds.as_ref().map(|r| r.span().start);
+                let rounds = rounds.map_or(FEEDBACK_ROUNDS_DEFAULT, Spanned::into_inner);
+                if !(1..=FEEDBACK_ROUNDS_MAX).contains(&rounds) {
+                    return Err(at(rounds_at.unwrap_or(from.span().start)).error(format!(
+                        "step {id}: `rounds` is {rounds}; give 1 to {FEEDBACK_ROUNDS_MAX}"
+                    )));
+                }
+                if file.race {
+                    return Err(at(from.span().start).error(format!(
+                        "step {id}: method {name} races its steps, which share no workspace, so none can feed another"
+                    )));
+                }
+                feedback_origins.push((id.clone(), from.get_ref().clone(), at(from.span().start)));
+                Some(FeedbackFrom {
+                    step: from.into_inner(),
+                    rounds,
+                })
+            }
+        };
         steps.push(Step {
             id,
             task: step_file.task.into_inner(),
@@ -592,6 +660,7 @@ fn method_of(
             after,
             verify: side(step_file.verify)?,
             compensate: side(step_file.compensate)?,
+            feedback,
         });
     }
     for (step, after, origin) in after_origins {
@@ -602,6 +671,14 @@ fn method_of(
         }
     }
     check_order_acyclic(&name, &steps, &origin)?;
+    // A step is fed back from a gate that comes after it: one whose `after` reaches it.
+    for (step, from, origin) in feedback_origins {
+        if !comes_after(&steps, &from, &step) {
+            return Err(origin.error(format!(
+                "step {step} takes feedback from {from:?}, which is no step of method {name} that comes after it"
+            )));
+        }
+    }
     let method = Method {
         name,
         when,
@@ -614,6 +691,26 @@ fn method_of(
         },
     };
     Ok((method, origins))
+}
+
+/// Whether step `later` comes after step `earlier`, directly or through others.
+fn comes_after(steps: &[Step], later: &str, earlier: &str) -> bool {
+    let mut seen = BTreeSet::new();
+    let mut todo = vec![later];
+    while let Some(id) = todo.pop() {
+        let Some(step) = steps.iter().find(|s| s.id == id) else {
+            continue;
+        };
+        for before in &step.after {
+            if before == earlier {
+                return true;
+            }
+            if seen.insert(before.as_str()) {
+                todo.push(before);
+            }
+        }
+    }
+    false
 }
 
 /// The `after` relation of a method's steps must be a partial order.

@@ -87,6 +87,8 @@ pub(crate) struct StepFile {
     pub after: Vec<Spanned<String>>,
     pub verify: Option<Spanned<String>>,
     pub compensate: Option<Spanned<String>>,
+    pub feedback_from: Option<Spanned<String>>,
+    pub rounds: Option<Spanned<u32>>,
 }
 
 /// What a primitive task's proposal may change, as written.

@@ -25,6 +25,11 @@ pub const NAME_BYTES_MAX: usize = 64;
 pub const PARAMS_MAX: usize = 64;
 /// Bytes in a parameter value after substitution.
 pub const VALUE_BYTES_MAX: usize = 4096;
+/// Rounds a step's `feedback_from` may ask for: times a failed gate's output is fed back
+/// to it before the gate's failure stands.
+pub const FEEDBACK_ROUNDS_MAX: u32 = 8;
+/// Rounds of a `feedback_from` that does not say.
+pub const FEEDBACK_ROUNDS_DEFAULT: u32 = 2;
 /// Retries a primitive task may ask for.
 pub const RETRIES_MAX: u32 = 16;
 /// Longest timeout a primitive task may set: one day.

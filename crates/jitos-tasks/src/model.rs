@@ -61,6 +61,20 @@ pub struct Step {
     /// A primitive task that undoes this step's effect, run (newest effect first) when a
     /// later step fails or the process is cancelled.
     pub compensate: Option<String>,
+    /// A later gate step whose failure runs this step again with that failure's output as
+    /// its input, then the steps after it up to the gate, for a bounded number of rounds.
+    #[serde(default)]
+    pub feedback: Option<FeedbackFrom>,
+}
+
+/// Where a step's feedback comes from (`feedback_from` and `rounds` in a library).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedbackFrom {
+    /// The id of the gate step, later in the same method.
+    pub step: String,
+    /// How many times the gate's failure may be fed back, from 1 to
+    /// `FEEDBACK_ROUNDS_MAX`.
+    pub rounds: u32,
 }
 
 /// What a failed method leads to.

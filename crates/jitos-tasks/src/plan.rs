@@ -106,6 +106,9 @@ pub struct DecomposedStep {
     /// The job that undoes its effect, filled in with its values.
     #[serde(default)]
     pub compensate: Option<Run>,
+    /// The later gate step whose failure is fed back to it.
+    #[serde(default)]
+    pub feedback: Option<crate::FeedbackFrom>,
 }
 
 /// Plans `intent` with `library` over `state`: the candidates in the order they are tried.
@@ -366,6 +369,7 @@ impl Planner<'_> {
                         sub: sub.clone(),
                         verify: verify.clone(),
                         compensate: compensate.clone(),
+                        feedback: step.feedback.clone(),
                     });
                     next.push(longer);
                 }

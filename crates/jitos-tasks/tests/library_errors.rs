@@ -204,3 +204,65 @@ fn tempfile_dir() -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+const FED: &str = r#"
+[task.fix]
+params = []
+
+[[task.fix.method]]
+name = "loop"
+steps = [{ task = "patch", feedback_from = "test", rounds = 3 }, { task = "test" }]
+
+[task.patch]
+params = []
+run = { worker = "llm", args = [], effect = "workspace", timeout_secs = 5 }
+
+[task.test]
+params = []
+run = { worker = "shell", args = ["true"], effect = "workspace", timeout_secs = 5, gate = true }
+"#;
+
+// Goal: `feedback_from` is taken between a step that runs a worker in its workspace and a
+// later gate of the same method, with 1 to FEEDBACK_ROUNDS_MAX rounds, and every other
+// use is refused at its line. Method: the good library, then one thing broken at a time.
+#[test]
+fn feedback_is_refused_where_it_cannot_be_fed() {
+    let library = parse(FED).unwrap();
+    let step = match &library.task("fix").unwrap().body {
+        jitos_tasks::Body::Compound(methods) => methods[0].steps[0].clone(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        step.feedback,
+        Some(jitos_tasks::FeedbackFrom {
+            step: "test".to_owned(),
+            rounds: 3
+        })
+    );
+    refused_at(&FED.replace("rounds = 3", "rounds = 0"), 7, "give 1 to 8");
+    refused_at(&FED.replace("rounds = 3", "rounds = 9"), 7, "give 1 to 8");
+    refused_at(
+        &FED.replace("feedback_from = \"test\", rounds = 3", "rounds = 3"),
+        7,
+        "`rounds` counts",
+    );
+    refused_at(
+        &FED.replace("feedback_from = \"test\"", "feedback_from = \"nothing\""),
+        7,
+        "no step of method loop that comes after it",
+    );
+    refused_at(&FED.replace(", gate = true", ""), 7, "`gate = true`");
+    refused_at(
+        &FED.replace(
+            "effect = \"workspace\", timeout_secs = 5 }\n\n[task.test]",
+            "effect = \"network\", timeout_secs = 5 }\n\n[task.test]",
+        ),
+        7,
+        "within its workspace",
+    );
+    refused_at(
+        &FED.replace("name = \"loop\"", "name = \"loop\"\nrace = true"),
+        8,
+        "races its steps",
+    );
+}

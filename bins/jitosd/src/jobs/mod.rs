@@ -9,6 +9,7 @@ mod builtin;
 mod catalog;
 mod checkout;
 mod drive;
+mod feedback;
 mod launch;
 mod policy;
 mod runtime_dirs;
@@ -51,8 +52,8 @@ pub use warm::WarmConfig;
 use warm::{Assignment, Class, WarmPool};
 
 use crate::{
-    reply::{error, info, lock},
     fetch::Fetcher,
+    reply::{error, info, lock},
     secrets::{self, SecretStore},
 };
 
@@ -875,7 +876,7 @@ impl JobRunner {
                 job_id: attempt,
                 attempt: 1,
                 deadline_ms: deadline_ms_left(deadline),
-                input: plan.input.clone(),
+                input: feedback::expand(&self.kernel, &plan.input),
                 workspace_dir,
                 args: plan.args.clone(),
             };

@@ -725,7 +725,7 @@ impl Instance {
                         job_id: plan.attempt,
                         attempt: 1,
                         deadline_ms: super::deadline_ms_left(deadline),
-                        input: plan.input.clone(),
+                        input: super::feedback::expand(runner.kernel(), &plan.input),
                         workspace_dir: plan
                             .files
                             .then(|| dir.join(WORKSPACE_DIR).to_string_lossy().into_owned()),

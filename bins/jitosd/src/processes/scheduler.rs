@@ -214,7 +214,7 @@ impl Decider {
         else {
             return None;
         };
-        let input = answers_of(state, process);
+        let input = input_of(state, process, job);
         let resolved = catalog_resolve(&self.config, &state.jobs, &name);
         let (worker_version, files) = match &resolved {
             Ok(worker) => (
@@ -413,13 +413,21 @@ impl Submitters {
 
 /// The answers a process has had so far, as the input of its next job: a JSON object
 /// from each answered step's path to its value.
-fn answers_of(state: &State, process: u64) -> Vec<u8> {
+fn input_of(state: &State, process: u64, job: usize) -> Vec<u8> {
     let Some(p) = state.processes.get(process) else {
         return Vec::new();
     };
     let Some(slap) = p.slaps.get(p.run.candidate) else {
         return Vec::new();
     };
+    // The gate attempt whose failure this job is given; the runner puts its output in
+    // (`jobs::feedback`), so the record names it and does not copy it.
+    let feedback = p.run.fed.get(job).copied().flatten().map(|attempt| {
+        serde_json::json!({
+            "attempt": attempt,
+            "round": p.run.rounds.get(job).copied().unwrap_or(0),
+        })
+    });
     let answers: serde_json::Map<String, serde_json::Value> = slap
         .dag
         .jobs
@@ -434,10 +442,17 @@ fn answers_of(state: &State, process: u64) -> Vec<u8> {
             _ => None,
         })
         .collect();
-    if answers.is_empty() {
+    let mut input = serde_json::Map::new();
+    if !answers.is_empty() {
+        input.insert("answers".to_owned(), answers.into());
+    }
+    if let Some(feedback) = feedback {
+        input.insert("feedback".to_owned(), feedback);
+    }
+    if input.is_empty() {
         return Vec::new();
     }
-    serde_json::to_vec(&serde_json::json!({ "answers": answers })).unwrap_or_default()
+    serde_json::to_vec(&input).unwrap_or_default()
 }
 
 /// Who the scheduler's records are by.

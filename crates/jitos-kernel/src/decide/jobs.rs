@@ -8,11 +8,11 @@ use jitos_warp::{NodeId, Rewrite};
 
 use super::{blob_ref, effects, sws, Answer, Decided, Working};
 use crate::{
+    fetch_record::{FetchRecord, KIND_JOB_FETCH},
     files::{blobs_of, tree_of},
     job_record::{Dispatch, Effect, FailureCause, JobRecord, Results, WorkerInstall},
     proposal_check::check_scope,
     sws_record::SwsRecord,
-    fetch_record::{FetchRecord, KIND_JOB_FETCH},
     KernelError, Proposed,
 };
 

@@ -840,13 +840,14 @@ impl Frozen for DecomposedStep {
     }
 
     fn thaw(self) -> Result<jitos_tasks::DecomposedStep, PayloadError> {
-        // Version 1 came before verify and compensate jobs.
+        // Version 1 came before verify and compensate jobs, and feedback.
         Ok(jitos_tasks::DecomposedStep {
             id: self.id,
             after: self.after,
             sub: self.sub.thaw()?,
             verify: None,
             compensate: None,
+            feedback: None,
         })
     }
 }
@@ -1005,8 +1006,10 @@ impl Frozen for JobNode {
             after: thaw_indices(self.after, "job's predecessor")?,
             kind: self.kind.thaw()?,
             on_failure: self.on_failure.thaw()?,
-            // Version 1 came before verify and compensate jobs: every job was a step.
+            // Version 1 came before verify and compensate jobs (every job was a step) and
+            // feedback.
             purpose: jitos_tasks::Purpose::Step,
+            feedback: None,
         })
     }
 }
