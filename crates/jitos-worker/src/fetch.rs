@@ -236,7 +236,11 @@ impl FetchReply {
         match &self.outcome {
             FetchOutcome::Response(response) => {
                 check_headers(&response.headers)?;
-                check("fetch body bytes", response.body.len(), FETCH_BODY_BYTES_MAX)
+                check(
+                    "fetch body bytes",
+                    response.body.len(),
+                    FETCH_BODY_BYTES_MAX,
+                )
             }
             FetchOutcome::Refused { reason } | FetchOutcome::Failed { reason } => {
                 check("fetch reason bytes", reason.len(), REASON_BYTES_MAX)

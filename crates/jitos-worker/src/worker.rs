@@ -14,8 +14,7 @@ use crate::{
         LOG_LINE_BYTES_MAX, PROGRESS_MESSAGE_BYTES_MAX, PROGRESS_PERMILLE_MAX, REASON_BYTES_MAX,
     },
     Artifact, DaemonMessage, Failure, FetchOutcome, FetchReply, FetchRequest, Job, LogLine,
-    Progress, Proposal, ProtocolError, Usage, WorkerHello, WorkerMessage, MAGIC,
-    PROTOCOL_VERSION,
+    Progress, Proposal, ProtocolError, Usage, WorkerHello, WorkerMessage, MAGIC, PROTOCOL_VERSION,
 };
 
 /// What a handler returns for a job that succeeded; the SDK adds the job id and usage.

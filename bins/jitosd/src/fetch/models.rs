@@ -248,7 +248,10 @@ mod tests {
         let stream = b"data: {\"choices\":[]}\n\ndata: {\"choices\":[],\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":3}}\n\ndata: [DONE]\n\n";
         let usage = models.meter(br#"{"model":"other"}"#, stream);
         assert_eq!((usage.prompt_tokens, usage.completion_tokens), (7, 3));
-        assert_eq!(usage.cost_millicents, 1, "10 per million tokens rounds up to 1");
+        assert_eq!(
+            usage.cost_millicents, 1,
+            "10 per million tokens rounds up to 1"
+        );
 
         let usage = models.meter(b"12345678", b"not json at all");
         assert!(usage.estimated);

@@ -165,9 +165,9 @@ fn canonical_host(host: &str) -> Result<String, String> {
 pub(super) fn entry_problem(text: &str) -> Option<String> {
     match canonical_entry(text) {
         Err(problem) => Some(problem),
-        Ok(canonical) if canonical != text => Some(format!(
-            "not in canonical form; write it as {canonical:?}"
-        )),
+        Ok(canonical) if canonical != text => {
+            Some(format!("not in canonical form; write it as {canonical:?}"))
+        }
         Ok(_) => None,
     }
 }

@@ -752,9 +752,12 @@ mod tests {
     fn a_writ_with_egress_is_version_2_and_round_trips() {
         let mut writ = sample();
         writ.egress = Scope::Only(
-            ["GET https://pypi.org:443".to_owned(), "http://127.0.0.1:8080".to_owned()]
-                .into_iter()
-                .collect(),
+            [
+                "GET https://pypi.org:443".to_owned(),
+                "http://127.0.0.1:8080".to_owned(),
+            ]
+            .into_iter()
+            .collect(),
         );
         let bytes = writ.signing_bytes();
         assert!(bytes.starts_with(WRIT_TAG_V2));
@@ -765,10 +768,10 @@ mod tests {
                 "{}{}",
                 hex::encode(&v1[WRIT_TAG.len()..]),
                 concat!(
-                    "01",                                           // egress: Only
-                    "02",                                           // two entries
+                    "01",                                                 // egress: Only
+                    "02",                                                 // two entries
                     "184745542068747470733a2f2f707970692e6f72673a343433", // "GET https://pypi.org:443"
-                    "15687474703a2f2f3132372e302e302e313a38303830", // "http://127.0.0.1:8080"
+                    "15687474703a2f2f3132372e302e302e313a38303830",       // "http://127.0.0.1:8080"
                 )
             )
         );
@@ -797,7 +800,13 @@ mod tests {
 
         writ.egress = Scope::Only(["https://pypi.org".to_owned()].into_iter().collect());
         assert!(
-            matches!(writ.check(), Err(WritError::Invalid { part: super::super::WritPart::Egress, .. })),
+            matches!(
+                writ.check(),
+                Err(WritError::Invalid {
+                    part: super::super::WritPart::Egress,
+                    ..
+                })
+            ),
             "an entry not in canonical form is refused"
         );
     }

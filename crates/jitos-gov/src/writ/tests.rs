@@ -373,7 +373,11 @@ fn parent_writ() -> impl Strategy<Value = Writ> {
         0..=COUNTER_POOL.len(),
     );
     (
-        (name_scope(&WORKER_POOL), path_scope(), name_scope(&EGRESS_POOL)),
+        (
+            name_scope(&WORKER_POOL),
+            path_scope(),
+            name_scope(&EGRESS_POOL),
+        ),
         prop::sample::select(&Effect::ALL[..]),
         (limit(), limit(), counters),
         pooled(&SECRET_POOL),
