@@ -249,10 +249,24 @@ pub enum Command {
     /// does not govern yet (writs and the policy), are in docs/MCP.md.
     Mcp,
     /// The main job: an embedded daemon makes a bundled project's failing test pass (a race of candidate patches in sandboxed workspaces), then verifies the ledger
+    ///
+    /// Without --model it is offline and deterministic: the candidate patches are bundled.
+    /// With --model a real model writes them: the `llm` worker asks it through the
+    /// daemon's fetch, under a writ whose egress names the endpoint, and a failed test is
+    /// fed back to it once. Try it with any OpenAI-compatible server, e.g. llama.cpp's:
+    /// `llama-server -m model.gguf --port 8080` then `jitos demo --model
+    /// http://127.0.0.1:8080/v1`.
     Demo {
         /// Keep the demo's store here instead of a new temporary directory
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// Have the model at this OpenAI-compatible endpoint write the candidate patches:
+        /// the base URL its `/chat/completions` is under, e.g. http://127.0.0.1:8080/v1
+        #[arg(long, value_name = "URL")]
+        model: Option<String>,
+        /// The model's name, as the endpoint knows it
+        #[arg(long, value_name = "NAME", default_value = "default", requires = "model")]
+        model_name: String,
     },
 }
 

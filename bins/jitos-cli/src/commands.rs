@@ -225,7 +225,17 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             };
             log(&location, json, args)
         }
-        Command::Demo { dir } => demo::run(dir),
+        Command::Demo {
+            dir,
+            model,
+            model_name,
+        } => demo::run(
+            dir,
+            model.map(|url| demo::Model {
+                url,
+                name: model_name,
+            }),
+        ),
         Command::Mcp => mcp::serve(location.socket),
     }
 }

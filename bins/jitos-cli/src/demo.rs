@@ -6,6 +6,10 @@
 //! it into an output directory outside every workspace, an effect the demo's policy holds
 //! for an approver, whom the demo plays as a second user (`nobody`, when it runs as root).
 //! Last it checks the fixed project out and verifies the ledger.
+//!
+//! With `--model URL` the candidate patches are written by a real model instead: the `llm`
+//! worker asks it through the daemon's fetch, under a writ the demo issues whose egress
+//! names the endpoint, and each lane's failed test is fed back to its model once.
 
 use std::{
     path::{Path, PathBuf},
@@ -32,6 +36,21 @@ const PROJECT: [(&str, &str, bool); 2] = [
 const METHODS: &str = include_str!("../demo/methods.toml");
 /// The intent: make the tests pass and ship the project.
 const INTENT: &str = include_str!("../demo/intent.toml");
+/// The method library's model tasks, loaded beside `METHODS` with `--model`.
+const METHODS_MODEL: &str = include_str!("../demo/methods-model.toml");
+/// The intent with `--model`: the model writes the candidate patches.
+const INTENT_MODEL: &str = include_str!("../demo/intent-model.toml");
+/// Tokens the demo's writ lets the model spend in all.
+const MODEL_TOKENS: u64 = 500_000;
+
+/// The model of `jitos demo --model`.
+#[derive(Debug, Clone)]
+pub struct Model {
+    /// The endpoint's base URL (its `/chat/completions` is under it).
+    pub url: String,
+    /// The model's name, as the endpoint knows it.
+    pub name: String,
+}
 /// The policy when the demo can play a second user: effects beyond a workspace wait for an
 /// approver.
 const POLICY: &str = include_str!("../demo/policy.toml");
@@ -41,7 +60,7 @@ const APPROVER_UID: u32 = 65534;
 const PROCESS_WAIT: Duration = Duration::from_secs(120);
 
 /// Runs the demo; the store and the fixed project stay behind for the user to explore.
-pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
+pub fn run(dir: Option<PathBuf>, model: Option<Model>) -> Result<ExitCode> {
     let sandbox = jitos_sandbox::status();
     if !sandbox.supported {
         bail!(
@@ -59,11 +78,23 @@ pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
             .context("cannot create a temporary directory")?
             .keep(),
     };
-    let library = jitosd::processes::load_library_with(&[(
-        PathBuf::from("<demo>/methods.toml"),
-        METHODS.to_owned(),
-    )])
-    .map_err(|e| anyhow!("the demo's method library does not load: {e}"))?;
+    let mut sources = vec![(PathBuf::from("<demo>/methods.toml"), METHODS.to_owned())];
+    let models = match &model {
+        Some(model) => {
+            sources.push((
+                PathBuf::from("<demo>/methods-model.toml"),
+                METHODS_MODEL.to_owned(),
+            ));
+            jitosd::fetch::Models::parse(&format!(
+                "[[endpoint]]\nurl = {}\n",
+                serde_json::to_string(model.url.trim_end_matches('/'))?
+            ))
+            .map_err(|e| anyhow!("--model {}: {e}", model.url))?
+        }
+        None => jitosd::fetch::Models::default(),
+    };
+    let library = jitosd::processes::load_library_with(&sources)
+        .map_err(|e| anyhow!("the demo's method library does not load: {e}"))?;
     let socket = data_dir.join("run/jitosd.sock");
     let out_root = data_dir.join("out");
     std::fs::create_dir_all(&out_root)
@@ -89,7 +120,7 @@ pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
             deadline_default_ms: 60_000,
             warm: jitosd::WarmConfig::default(),
             output_roots: vec![out_root.clone()],
-            models: jitosd::fetch::Models::default(),
+            models,
         },
         library: Arc::new(library),
         worker_slots: 4,
@@ -97,7 +128,7 @@ pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
         policy,
     })?;
     let shipped = out_root.join("calc");
-    let result = story(&socket, &data_dir, &shipped, approver);
+    let result = story(&socket, &data_dir, &shipped, approver, model.as_ref());
     daemon.stop();
     result?;
     Ok(ExitCode::SUCCESS)
@@ -153,7 +184,13 @@ fn approve_as_second_user(socket: &Path, process: u64) -> Result<String> {
     Ok(said)
 }
 
-fn story(socket: &Path, data_dir: &Path, shipped: &Path, approver: bool) -> Result<()> {
+fn story(
+    socket: &Path,
+    data_dir: &Path,
+    shipped: &Path,
+    approver: bool,
+    model: Option<&Model>,
+) -> Result<()> {
     let mut client = Client::connect(socket, "jitos")?.ok_or_else(|| {
         anyhow!(
             "the embedded daemon is not listening on {}",
@@ -184,10 +221,14 @@ fn story(socket: &Path, data_dir: &Path, shipped: &Path, approver: bool) -> Resu
     println!("   its gate failed, so the process failed and its workspace was discarded");
 
     println!("\n== 2. The intent says what should become true; the method library says how");
-    let intent = INTENT.replace(
-        "\"OUTPUT_DIR\"",
-        &serde_json::to_string(&shipped.to_string_lossy())?,
-    );
+    let quoted = |text: &str| serde_json::to_string(text);
+    let intent = match model {
+        None => INTENT.to_owned(),
+        Some(model) => INTENT_MODEL
+            .replace("\"MODEL_ENDPOINT\"", &quoted(model.url.trim_end_matches('/'))?)
+            .replace("\"MODEL_NAME\"", &quoted(&model.name)?),
+    }
+    .replace("\"OUTPUT_DIR\"", &quoted(&shipped.to_string_lossy())?);
     for line in intent
         .lines()
         .filter(|l| !l.starts_with('#') && !l.is_empty())
@@ -205,10 +246,14 @@ fn story(socket: &Path, data_dir: &Path, shipped: &Path, approver: bool) -> Resu
     print!("{}", indent(&explain));
 
     println!("\n== 3. The process runs: every decision and every job is a record");
+    let writ = match model {
+        Some(model) => Some(model_writ(&mut client, model)?),
+        None => None,
+    };
     let process = match client.call(&Request::ProcessSubmit {
         intent,
         path: intent_path,
-        writ: None,
+        writ,
     })? {
         Response::ProcessSubmitted { process, .. } => process,
         other => return Err(unexpected("the demo's intent was not submitted", other)),
@@ -333,6 +378,52 @@ fn story(socket: &Path, data_dir: &Path, shipped: &Path, approver: bool) -> Resu
     println!("   jitos tree diff {imported} head               # what it changed");
     println!("   jitos ps --all; jitos job list --all");
     Ok(())
+}
+
+/// Issues the writ the demo's process runs under with a model: its workers, shipping's
+/// `local` effect, a budget of tokens, and egress to the model's endpoint (POST only).
+fn model_writ(client: &mut Client, model: &Model) -> Result<u64> {
+    let url = origin_of(&model.url)?;
+    let me = nix::unistd::User::from_uid(nix::unistd::Uid::current())
+        .ok()
+        .flatten()
+        .map(|user| user.name)
+        .unwrap_or_else(|| nix::unistd::Uid::current().to_string());
+    let spec = jitos_proto::WritSpec {
+        to: me,
+        workers: Some(vec![
+            "llm".to_owned(),
+            "shell".to_owned(),
+            "materialize".to_owned(),
+        ]),
+        effect: Some(jitos_gov::Effect::Local),
+        counters: vec![("tokens".to_owned(), MODEL_TOKENS)],
+        egress: Some(vec![format!("POST {url}")]),
+        expires_secs: Some(3600),
+        depth: Some(1),
+        ..Default::default()
+    };
+    match client.call(&Request::WritIssue(spec))? {
+        Response::Writ(writ) => {
+            let id = writ.id;
+            println!(
+                "   writ {id}: the model may be asked (POST {url}), up to {MODEL_TOKENS} tokens; \
+                 every call is recorded as job.fetch"
+            );
+            Ok(id)
+        }
+        other => Err(unexpected("the demo's writ was not issued", other)),
+    }
+}
+
+/// The origin (`scheme://host[:port]`) of a model's base URL.
+fn origin_of(url: &str) -> Result<String> {
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| anyhow!("--model {url:?} is not a URL: write http://host:port/v1"))?;
+    let authority = rest.split('/').next().unwrap_or_default();
+    let origin = format!("{scheme}://{authority}");
+    jitos_gov::writ::canonical_entry(&origin).map_err(|e| anyhow!("--model {url:?}: {e}"))
 }
 
 /// Stores the bundled project's files and records them as the system's tree; the seq.
