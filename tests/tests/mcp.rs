@@ -17,8 +17,8 @@ use std::{
 
 use jitos_proto::ActorView;
 use jitos_system_tests::{
-    all_records, assert_failure, assert_success, bin_path, grant_nobody, root_or_skip, Sandbox,
-    NOBODY,
+    all_records, assert_failure, assert_success, grant_nobody, install_misbehave, root_or_skip,
+    Sandbox, NOBODY,
 };
 use serde_json::{json, Value};
 
@@ -123,6 +123,16 @@ impl Mcp {
         assert_eq!(result["isError"], json!(false), "{name} failed: {result}");
         assert!(result["content"][0]["text"].is_string(), "{result}");
         result["structuredContent"].clone()
+    }
+
+    /// A tool call that must succeed; its text content, what a model reads.
+    fn tool_text(&mut self, name: &str, arguments: Value) -> String {
+        let result = self.ok(
+            "tools/call",
+            json!({ "name": name, "arguments": arguments }),
+        );
+        assert_eq!(result["isError"], json!(false), "{name} failed: {result}");
+        result["content"][0]["text"].as_str().unwrap().to_owned()
     }
 
     /// A tool call that must end as a tool error; its message.
@@ -245,6 +255,11 @@ fn a_whole_session_lands_a_tested_file_as_the_users_recorded_acts() {
         json!({ "workspace": sws, "path": "hello.txt" }),
     );
     assert_eq!(read["content"], "hello from the agent\n", "{read}");
+    let text = mcp.tool_text(
+        "file_read",
+        json!({ "workspace": sws, "path": "hello.txt" }),
+    );
+    assert_eq!(text, "hello from the agent\n");
     let listed = mcp.tool("files_list", json!({ "workspace": sws }));
     let paths: Vec<&str> = listed["entries"]
         .as_array()
@@ -324,6 +339,12 @@ fn a_whole_session_lands_a_tested_file_as_the_users_recorded_acts() {
             .unwrap()
             .contains("+hello from the agent"),
         "{diff}"
+    );
+
+    let text = mcp.tool_text("diff", json!({ "workspace": sws }));
+    assert!(
+        text.starts_with("added greet\n") && text.contains("+hello from the agent"),
+        "{text}"
     );
 
     let before = sandbox.path().join("before");
@@ -565,7 +586,6 @@ fn the_server_refuses_to_start_without_a_daemon() {
     let out = assert_failure("jitos mcp", &sandbox.jitos(&["mcp"]));
     assert!(out.contains("no jitosd is listening on"), "{out}");
     assert!(out.contains("--socket"), "{out}");
-    assert!(bin_path("jitos").is_file());
 }
 
 // Goal: authority is the daemon's, per user: a server run by a user who may only read
@@ -611,4 +631,102 @@ fn a_viewers_server_is_refused_by_the_daemon_and_the_refusal_is_recorded() {
         "no access.refused by the server"
     );
     assert!(!records.iter().any(|r| r.kind == "sws.create"));
+}
+
+// Goal: a collapse refused for a conflict applies nothing and says what clashed. Method:
+// two workspaces of one session write the same file; the first collapses; the second is
+// refused with the conflict named, the system keeps the first's content, and the second
+// is still open and can be discarded.
+#[test]
+fn a_conflicting_collapse_is_refused_and_applies_nothing() {
+    let sandbox = Sandbox::new();
+    let _daemon = sandbox.start();
+    import_project(&sandbox);
+    let mut mcp = Mcp::start(&sandbox, None);
+    mcp.initialize();
+    let first = mcp.tool("workspace_open", json!({}))["workspace"]
+        .as_u64()
+        .unwrap();
+    let second = mcp.tool("workspace_open", json!({}))["workspace"]
+        .as_u64()
+        .unwrap();
+    for (sws, content) in [(first, "first\n"), (second, "second\n")] {
+        mcp.tool(
+            "file_write",
+            json!({ "workspace": sws, "path": "README", "content": content }),
+        );
+    }
+    mcp.tool("collapse", json!({ "workspace": first }));
+    let refused = mcp.tool_error("collapse", json!({ "workspace": second }));
+    assert!(
+        refused.contains(&format!("workspace {second} conflicts with the system"))
+            && refused.contains("file:README")
+            && refused.contains("Nothing was applied"),
+        "{refused}"
+    );
+    let system = mcp.tool("file_read", json!({ "path": "README" }));
+    assert_eq!(system["content"], "first\n", "{system}");
+    let kept = mcp.tool(
+        "file_read",
+        json!({ "workspace": second, "path": "README" }),
+    );
+    assert_eq!(kept["content"], "second\n", "{kept}");
+    let discarded = mcp.tool(
+        "workspace_discard",
+        json!({ "workspace": second, "reason": "lost the race" }),
+    );
+    assert_eq!(discarded["discarded"], json!(true), "{discarded}");
+}
+
+// Goal: a daemon that goes away costs the agent errors, not its server, and a restarted
+// one is reached again with the session's workspace intact. Method: SIGKILL jitosd
+// between calls, call (a tool error), start it again, and go on writing.
+#[test]
+fn the_server_outlives_its_daemon_and_reaches_a_restarted_one() {
+    let sandbox = Sandbox::new();
+    let daemon = sandbox.start();
+    import_project(&sandbox);
+    let mut mcp = Mcp::start(&sandbox, None);
+    mcp.initialize();
+    let sws = mcp.tool("workspace_open", json!({}))["workspace"]
+        .as_u64()
+        .unwrap();
+    daemon.kill9();
+    let lost = mcp.tool_error("files_list", json!({ "workspace": sws }));
+    assert!(lost.contains("lost the connection to jitosd"), "{lost}");
+    let absent = mcp.tool_error("files_list", json!({ "workspace": sws }));
+    assert!(absent.contains("no jitosd is listening"), "{absent}");
+    mcp.assert_alive();
+    let _daemon = sandbox.start();
+    let written = mcp.tool(
+        "file_write",
+        json!({ "workspace": sws, "path": "after-restart.txt", "content": "still here\n" }),
+    );
+    assert_eq!(written["created"], json!(true), "{written}");
+}
+
+// Goal: nothing irreversible is done through the server: the daemon refuses, outside a
+// process, a worker whose effect leaves its workspace, and the server passes the refusal
+// on. Method: install a worker of class `irreversible` and ask job_run to run it.
+#[test]
+fn a_worker_that_reaches_beyond_its_workspace_is_refused() {
+    let sandbox = Sandbox::new();
+    let _daemon = sandbox.start();
+    import_project(&sandbox);
+    install_misbehave(&sandbox, "launcher", "irreversible");
+    let mut mcp = Mcp::start(&sandbox, None);
+    mcp.initialize();
+    let sws = mcp.tool("workspace_open", json!({}))["workspace"]
+        .as_u64()
+        .unwrap();
+    let refused = mcp.tool_error(
+        "job_run",
+        json!({ "workspace": sws, "worker": "launcher", "command": ["ok"] }),
+    );
+    assert!(
+        refused.contains("worker launcher reaches beyond its workspace (irreversible)"),
+        "{refused}"
+    );
+    let diff = mcp.tool("diff", json!({ "workspace": sws }));
+    assert_eq!(diff["files"], json!([]), "{diff}");
 }

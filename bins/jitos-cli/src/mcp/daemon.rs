@@ -99,10 +99,17 @@ impl Session {
     }
 
     fn lost(&mut self, error: &ClientError) -> ToolError {
-        self.client = None;
+        self.reset();
         ToolError::Daemon(format!(
-            "lost the connection to jitosd: {error}; the next call connects again"
+            "lost the connection to jitosd: {error}; whether the call was recorded, `jitos log` \
+             tells; the next call connects again"
         ))
+    }
+
+    /// Drops the connection, whose state is unknown after a failure mid-call; the next
+    /// call connects again.
+    pub fn reset(&mut self) {
+        self.client = None;
     }
 
     /// Remembers a workspace this session opened.
@@ -120,7 +127,8 @@ impl Session {
         if self.opened.contains(&sws) {
             return Ok(sws);
         }
-        let open: Vec<String> = self.opened.iter().map(u64::to_string).collect();
+        // Named up to a few, so the message stays short however many are open.
+        let open: Vec<String> = self.opened.iter().take(16).map(u64::to_string).collect();
         Err(ToolError::BadArgument(format!(
             "workspace {sws} was not opened by this session (open: {}); open one with workspace_open",
             if open.is_empty() { "none".to_owned() } else { open.join(", ") }

@@ -65,7 +65,7 @@ pub fn run(session: &mut Session, args: &Args) -> Result<Value, ToolError> {
     let after = fetch_tree(session, Some(sws))?;
     let changes: Vec<Value> = diff_trees(&before, &after)
         .iter()
-        .map(change_json)
+        .filter_map(change_json)
         .collect();
     let mut result = json!({
         "workspace": sws,

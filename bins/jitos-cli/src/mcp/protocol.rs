@@ -185,8 +185,10 @@ impl Server {
             }
         };
         let session = &mut self.session;
-        // A bug in a tool answers that call with an error instead of ending the session.
+        // A bug in a tool answers that call with an error instead of ending the session;
+        // the connection, perhaps cut mid-frame, is made again at the next call.
         catch_unwind(AssertUnwindSafe(|| tools::call(session, name, arguments))).or_else(|_| {
+            self.session.reset();
             Ok(json!({
                 "content": [{ "type": "text", "text": format!("jitos mcp failed inside {name}; the call may or may not have been recorded: `jitos log` shows what was") }],
                 "isError": true,

@@ -191,7 +191,7 @@ pub fn call(session: &mut Session, name: &str, arguments: &Map<String, Value>) -
     };
     match outcome {
         Ok(value) => {
-            let text = serde_json::to_string_pretty(&value).unwrap_or_else(|e| e.to_string());
+            let text = text_of(name, &value);
             json!({
                 "content": [{ "type": "text", "text": text }],
                 "structuredContent": value,
@@ -203,6 +203,72 @@ pub fn call(session: &mut Session, name: &str, arguments: &Map<String, Value>) -
             "isError": true,
         }),
     }
+}
+
+/// The text content of a result, for clients and models that read only text: what a
+/// person would want to see (a file's content, a diff, a job's output), else the
+/// structured result as JSON.
+fn text_of(name: &str, value: &Value) -> String {
+    let str_of = |key: &str| value[key].as_str().unwrap_or_default().to_owned();
+    let changes = |key: &str| -> String {
+        value[key]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| {
+                format!(
+                    "{} {}\n",
+                    str_of_change(c, "change"),
+                    str_of_change(c, "path")
+                )
+            })
+            .collect()
+    };
+    match name {
+        "file_read" => str_of("content"),
+        "diff" => {
+            let files = changes("files");
+            if files.is_empty() {
+                return format!(
+                    "workspace {} has no file changes against its base\n",
+                    value["workspace"]
+                );
+            }
+            let mut text = files + "\n" + &str_of("unified_diff");
+            if value["truncated"] == json!(true) {
+                text.push_str("\n[… cut: the diff is longer]\n");
+            }
+            text
+        }
+        "job_run" => {
+            let mut text = format!(
+                "attempt {} in workspace {}: {}\n",
+                value["attempt"],
+                value["workspace"],
+                str_of("state")
+            );
+            let files = changes("files_changed");
+            if !files.is_empty() {
+                text.push_str("files changed in the workspace:\n");
+                text.push_str(&files);
+            }
+            for stream in ["stdout", "stderr", "detail", "reason"] {
+                let shown = str_of(stream);
+                if !shown.is_empty() {
+                    text.push_str(&format!("--- {stream} ---\n{shown}"));
+                    if !shown.ends_with('\n') {
+                        text.push('\n');
+                    }
+                }
+            }
+            text
+        }
+        _ => serde_json::to_string_pretty(value).unwrap_or_else(|e| e.to_string()),
+    }
+}
+
+fn str_of_change<'a>(change: &'a Value, key: &str) -> &'a str {
+    change[key].as_str().unwrap_or_default()
 }
 
 /// A tool's arguments, read strictly: a wrong type, a missing required one or an unknown

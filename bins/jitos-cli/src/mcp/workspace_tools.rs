@@ -44,7 +44,7 @@ pub fn diff(session: &mut Session, args: &Args) -> Result<Value, ToolError> {
             state_text(&detail.summary.state)
         )));
     }
-    let files: Vec<Value> = detail.files.iter().map(change_json).collect();
+    let files: Vec<Value> = detail.files.iter().filter_map(change_json).collect();
     let mut text =
         session.with_client(|client| tree_cmd::file_diffs_text(client, &detail.files))?;
     let truncated = truncate(&mut text, OUTPUT_BYTES_MAX);
@@ -117,14 +117,15 @@ pub fn discard(session: &mut Session, args: &Args) -> Result<Value, ToolError> {
     }
 }
 
-/// One file change as JSON.
-pub fn change_json(change: &TreeChange) -> Value {
+/// One file change as JSON; `None` for the root directory, which a tree gains with its
+/// first file and which names nothing an agent wrote.
+pub fn change_json(change: &TreeChange) -> Option<Value> {
     let (kind, path) = match change {
         TreeChange::Added { path, .. } => ("added", path),
         TreeChange::Removed { path, .. } => ("removed", path),
         TreeChange::Modified { path, .. } => ("modified", path),
     };
-    json!({ "change": kind, "path": path.as_str() })
+    (!path.is_root()).then(|| json!({ "change": kind, "path": path.as_str() }))
 }
 
 fn state_text(state: &SwsState) -> String {
