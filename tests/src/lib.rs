@@ -5,6 +5,7 @@
 //! was being done and what the daemon or CLI printed, rather than returning errors.
 
 mod bins;
+mod chat_server;
 mod daemon;
 mod jobs;
 mod output;
@@ -17,6 +18,9 @@ mod users;
 mod wire;
 
 pub use bins::bin_path;
+pub use chat_server::{
+    ChatServer, RecordedRequest, Reply, USAGE_COMPLETION_TOKENS, USAGE_PROMPT_TOKENS,
+};
 pub use daemon::Daemon;
 pub use jobs::{
     children_running, create_sws, install_misbehave, is_alive, job_spec, misbehave_manifest,

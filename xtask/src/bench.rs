@@ -43,6 +43,9 @@ pub fn run(root: &Path, names: &[String]) -> Result<()> {
     if names.first().map(String::as_str) == Some("w10") {
         return w10(root, &names[1..]);
     }
+    if names.first().map(String::as_str) == Some("fetch") {
+        return fetch(root);
+    }
     for name in names {
         if !BENCHES.iter().any(|(bench, _)| bench == name) {
             bail!(
@@ -116,6 +119,25 @@ fn w10(root: &Path, args: &[String]) -> Result<()> {
         bench.arg("--").arg("--json").arg(file);
     }
     crate::status(&mut bench)
+}
+
+/// `cargo xtask bench fetch`: a fetch through the kernel beside the same request made
+/// directly (`bins/jitosd/benches/fetch.rs`), with the test worker that fetches.
+fn fetch(root: &Path) -> Result<()> {
+    build_noop(root)?;
+    crate::status(Command::new("cargo").current_dir(root).args([
+        "build",
+        "--release",
+        "-p",
+        "jitos-system-tests",
+        "--bin",
+        "jitos-worker-fetch",
+    ]))?;
+    crate::status(
+        Command::new("cargo")
+            .current_dir(root)
+            .args(["bench", "-p", "jitosd", "--bench", "fetch"]),
+    )
 }
 
 fn target_dir(root: &Path) -> PathBuf {

@@ -1,9 +1,10 @@
 //! Conversions from kernel values to the wire's views.
 
 use jitos_kernel::{
-    AccessRefused, Commit, EffectRecord, Grant, HistoryStep, JobRecord, KnownBy, PolicyRecord,
-    ProcessRecord, RefusedOp, ReplayOutcome, SwsRecord, VerifyOutcome, View, WorkspaceSummary,
-    WritRecord, KIND_ACCESS_REFUSED, KIND_GENESIS, KIND_REWRITE,
+    AccessRefused, Body, Commit, EffectRecord, FetchEnd, FetchRecord, Grant, HistoryStep,
+    JobRecord, KnownBy, PolicyRecord, ProcessRecord, RefusedOp, ReplayOutcome, SwsRecord,
+    VerifyOutcome, View, WorkspaceSummary, WritRecord, KIND_ACCESS_REFUSED, KIND_GENESIS,
+    KIND_JOB_FETCH, KIND_REWRITE,
 };
 use jitos_ledger::{Actor, Record};
 use jitos_proto::{
@@ -150,6 +151,37 @@ fn summarize_effect(op: &EffectRecord) -> String {
     }
 }
 
+/// `job.fetch` in a line: who asked, what, what came of it, and a model call's charge.
+fn summarize_fetch(op: &FetchRecord) -> String {
+    let end = match &op.end {
+        FetchEnd::Response { status, body, .. } => {
+            let size = match body {
+                Body::Inline(bytes) => format!("{} bytes", bytes.len()),
+                Body::Blob(blob) => format!("blob {blob}"),
+            };
+            format!("{status}, {size}")
+        }
+        FetchEnd::Refused { reason } => format!("refused: {reason}"),
+        FetchEnd::Failed { reason } => format!("failed: {reason}"),
+    };
+    let charge = match &op.usage {
+        Some(usage) => format!(
+            "; {} tokens{} ({} prompt, {} completion), {} millicents, model {:?}",
+            usage.tokens(),
+            if usage.estimated { " estimated" } else { "" },
+            usage.prompt_tokens,
+            usage.completion_tokens,
+            usage.cost_millicents,
+            usage.model
+        ),
+        None => String::new(),
+    };
+    format!(
+        "attempt {} fetched {} {} → {end} in {} ms{charge}",
+        op.attempt, op.method, op.url, op.duration_ms
+    )
+}
+
 /// The wire form of a record, with a one-line summary and, for rewrites, the rewrite.
 pub fn record_view(record: &Record) -> RecordView {
     let rewrite = match record.kind.as_str() {
@@ -200,6 +232,10 @@ pub fn record_view(record: &Record) -> RecordView {
                 Err(_) => "undecodable effect record".to_owned(),
             }
         }
+        (None, KIND_JOB_FETCH) => match FetchRecord::decode(&record.payload) {
+            Ok(op) => summarize_fetch(&op),
+            Err(_) => "undecodable fetch record".to_owned(),
+        },
         (None, kind) => format!("{kind} record"),
     };
     RecordView {

@@ -95,7 +95,7 @@ impl Drop for BenchDaemon {
     }
 }
 
-fn profile_dir() -> PathBuf {
+pub fn profile_dir() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     // target/<profile>/deps/<bench> → target/<profile>
     exe.parent()

@@ -14,7 +14,7 @@ use super::policy::{PolicyError, WorkerPolicy};
 use super::store::{StoreError, WorkerStore};
 
 /// The built-in workers' manifests, compiled in so a daemon always knows them.
-const BUILTIN_MANIFESTS: [(&str, &str); 3] = [
+const BUILTIN_MANIFESTS: [(&str, &str); 4] = [
     (
         "workers/noop/worker.toml",
         include_str!("../../../../workers/noop/worker.toml"),
@@ -26,6 +26,10 @@ const BUILTIN_MANIFESTS: [(&str, &str); 3] = [
     (
         "workers/scaffold/worker.toml",
         include_str!("../../../../workers/scaffold/worker.toml"),
+    ),
+    (
+        "workers/llm/worker.toml",
+        include_str!("../../../../workers/llm/worker.toml"),
     ),
 ];
 

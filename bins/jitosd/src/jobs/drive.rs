@@ -189,8 +189,14 @@ pub(super) fn attempt_end(
                     format!("; its {what} ends with: {tail}")
                 }
             };
-            let stderr = quoted("stderr", stderr_tail(stderr, stderr_from, redactor));
-            let logged = quoted("log", log.tail());
+            // A worker killed for its spent budget only says the pipe broke.
+            let (stderr, logged) = match cause {
+                FailureCause::Budget => (String::new(), String::new()),
+                _ => (
+                    quoted("stderr", stderr_tail(stderr, stderr_from, redactor)),
+                    quoted("log", log.tail()),
+                ),
+            };
             failed(cause, format!("{detail}{exit}{logged}{stderr}"))
         }
     }
