@@ -133,7 +133,11 @@ impl Fetcher {
                     .saturating_sub(RECORD_MARGIN);
                 let incoming = self.send(admitted.outgoing, within, asker.cancel);
                 let usage = match (&incoming, admitted.model_call) {
-                    (Ok(incoming), true) => Some(self.models.meter(&sent_body, &incoming.body)),
+                    (Ok(incoming), true) => Some(self.models.meter(
+                        &sent_body,
+                        &incoming.body,
+                        (200..300).contains(&incoming.status),
+                    )),
                     _ => None,
                 };
                 let end = match incoming {

@@ -139,14 +139,16 @@ impl Models {
     }
 
     /// What a model call used and costs: the usage the response reports (the last
-    /// `usage` of a stream), or an estimate from the bytes each way when it reports none.
-    pub fn meter(&self, request: &[u8], response: &[u8]) -> ModelUsage {
+    /// `usage` of a stream), or, when it reports none, an estimate from the bytes each way
+    /// for a `success`ful response and nothing for another (a 429 or a 500 did no work).
+    pub fn meter(&self, request: &[u8], response: &[u8], success: bool) -> ModelUsage {
         let model = serde_json::from_slice::<serde_json::Value>(request)
             .ok()
             .and_then(|body| body.get("model")?.as_str().map(str::to_owned))
             .unwrap_or_default();
         let (prompt_tokens, completion_tokens, estimated) = match reported_usage(response) {
             Some((prompt, completion)) => (prompt, completion, false),
+            None if !success => (0, 0, false),
             None => (
                 (request.len() as u64).div_ceil(BYTES_PER_TOKEN_ESTIMATE),
                 (response.len() as u64).div_ceil(BYTES_PER_TOKEN_ESTIMATE),
@@ -240,21 +242,24 @@ mod tests {
         let models = table();
         let request = br#"{"model":"small","messages":[]}"#;
         let plain = br#"{"choices":[],"usage":{"prompt_tokens":10,"completion_tokens":5}}"#;
-        let usage = models.meter(request, plain);
+        let usage = models.meter(request, plain, true);
         assert_eq!((usage.prompt_tokens, usage.completion_tokens), (10, 5));
         assert_eq!(usage.cost_millicents, 10 + 10);
         assert!(!usage.estimated);
 
         let stream = b"data: {\"choices\":[]}\n\ndata: {\"choices\":[],\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":3}}\n\ndata: [DONE]\n\n";
-        let usage = models.meter(br#"{"model":"other"}"#, stream);
+        let usage = models.meter(br#"{"model":"other"}"#, stream, true);
         assert_eq!((usage.prompt_tokens, usage.completion_tokens), (7, 3));
         assert_eq!(
             usage.cost_millicents, 1,
             "10 per million tokens rounds up to 1"
         );
 
-        let usage = models.meter(b"12345678", b"not json at all");
+        let usage = models.meter(b"12345678", b"not json at all", true);
         assert!(usage.estimated);
         assert_eq!((usage.prompt_tokens, usage.completion_tokens), (2, 4));
+        let refused = models.meter(b"12345678", b"{\"error\":\"slow down\"}", false);
+        assert_eq!((refused.tokens(), refused.cost_millicents), (0, 0));
+        assert!(!refused.estimated);
     }
 }
