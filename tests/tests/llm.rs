@@ -309,3 +309,63 @@ fn a_failed_test_is_fed_back_to_the_model() {
     );
     assert_eq!(server.request_count(), 4);
 }
+
+// Goal: `jitos demo --model URL` makes the bundled project's test pass with patches the
+// model writes: every lane's one call patches and finishes, one lane collapses, the
+// fixed test passes, each call is recorded, and a replay of the demo's store calls the
+// server no more. Method: the demo against the scripted server; its output, the fixed
+// project, `jitos replay --verify` on the kept store.
+#[test]
+fn the_demo_with_a_model_makes_the_tests_pass() {
+    let sandbox = Sandbox::new();
+    let patch_and_finish = || {
+        Reply::tool_calls(&[
+            (
+                "apply_patch",
+                json!({ "path": "calc.sh", "old": "$1 - $2", "new": "$1 + $2" }),
+            ),
+            ("finish", json!({ "summary": "add adds" })),
+        ])
+    };
+    let server = ChatServer::start(vec![patch_and_finish(), patch_and_finish()]);
+    let dir = sandbox.data_dir().to_string_lossy().into_owned();
+    let out = sandbox.jitos_ok(&[
+        "demo",
+        "--dir",
+        &dir,
+        "--model",
+        &server.base_url(),
+        "--model-name",
+        "scripted",
+    ]);
+    assert!(out.contains("the model may be asked"), "{out}");
+    let lanes: Vec<&str> = out.lines().filter(|l| l.contains("its test:")).collect();
+    assert_eq!(lanes.len(), 2, "{out}");
+    assert_eq!(
+        lanes.iter().filter(|l| l.contains("collapsed")).count(),
+        1,
+        "{out}"
+    );
+    assert!(out.contains("job.fetch"), "{out}");
+    let fixed = sandbox.data_dir().join("fixed");
+    let test = std::process::Command::new("sh")
+        .arg("test.sh")
+        .current_dir(&fixed)
+        .output()
+        .unwrap();
+    assert!(
+        test.status.success(),
+        "{}",
+        String::from_utf8_lossy(&test.stdout)
+    );
+    let calls = server.request_count();
+    assert!((1..=2).contains(&calls), "{calls} calls");
+    for request in server.requests() {
+        assert_eq!(request.json()["model"], "scripted");
+    }
+    // The demo replayed its store before it ended; a daemon opened on it replays again.
+    assert!(out.contains("every scheduler decision"), "{out}");
+    let _daemon = sandbox.start_with(&[]);
+    assert_success("replay", &sandbox.jitos(&["replay", "--verify"]));
+    assert_eq!(server.request_count(), calls, "a replay called the server");
+}

@@ -193,10 +193,10 @@ fn reported_usage(response: &[u8]) -> Option<(u64, u64)> {
     }
     let text = String::from_utf8_lossy(response);
     text.lines()
+        .rev()
         .filter_map(|line| line.strip_prefix("data:"))
         .filter_map(|data| serde_json::from_str::<serde_json::Value>(data.trim()).ok())
-        .filter_map(|event| of(&event))
-        .last()
+        .find_map(|event| of(&event))
 }
 
 #[cfg(test)]
