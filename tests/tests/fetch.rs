@@ -288,7 +288,7 @@ fn an_allowed_fetch_is_sent_recorded_charged_and_replayed_offline() {
     // Every store file is searched too: no record, blob or snapshot holds the value.
     let mut found = Vec::new();
     holding(
-        &sandbox.data_dir(),
+        sandbox.data_dir(),
         SECRET.as_bytes(),
         &sandbox.data_dir().join("secrets"),
         &mut found,

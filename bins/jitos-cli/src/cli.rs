@@ -265,7 +265,12 @@ pub enum Command {
         #[arg(long, value_name = "URL")]
         model: Option<String>,
         /// The model's name, as the endpoint knows it
-        #[arg(long, value_name = "NAME", default_value = "default", requires = "model")]
+        #[arg(
+            long,
+            value_name = "NAME",
+            default_value = "default",
+            requires = "model"
+        )]
         model_name: String,
     },
 }

@@ -225,7 +225,10 @@ fn story(
     let intent = match model {
         None => INTENT.to_owned(),
         Some(model) => INTENT_MODEL
-            .replace("\"MODEL_ENDPOINT\"", &quoted(model.url.trim_end_matches('/'))?)
+            .replace(
+                "\"MODEL_ENDPOINT\"",
+                &quoted(model.url.trim_end_matches('/'))?,
+            )
             .replace("\"MODEL_NAME\"", &quoted(&model.name)?),
     }
     .replace("\"OUTPUT_DIR\"", &quoted(&shipped.to_string_lossy())?);

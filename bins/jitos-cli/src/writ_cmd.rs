@@ -150,9 +150,12 @@ fn spec_of(args: WritIssueArgs) -> WritSpec {
         secrets: args
             .secrets
             .map(|names| names.into_iter().filter(|name| !name.is_empty()).collect()),
-        egress: args
-            .egress
-            .map(|entries| entries.into_iter().filter(|e| !e.trim().is_empty()).collect()),
+        egress: args.egress.map(|entries| {
+            entries
+                .into_iter()
+                .filter(|e| !e.trim().is_empty())
+                .collect()
+        }),
         expires_secs: args.expires,
         depth: args.depth,
     }

@@ -4,6 +4,7 @@
 mod access;
 mod connection;
 mod daemon;
+pub mod egress;
 pub mod fetch;
 mod frame_io;
 mod jobs;

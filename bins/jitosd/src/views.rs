@@ -1,10 +1,10 @@
 //! Conversions from kernel values to the wire's views.
 
 use jitos_kernel::{
-    AccessRefused, Body, Commit, EffectRecord, FetchEnd, FetchRecord, Grant, HistoryStep,
-    JobRecord, KnownBy, PolicyRecord, ProcessRecord, RefusedOp, ReplayOutcome, SwsRecord,
-    VerifyOutcome, View, WorkspaceSummary, WritRecord, KIND_ACCESS_REFUSED, KIND_GENESIS,
-    KIND_JOB_FETCH, KIND_REWRITE,
+    AccessRefused, Body, Commit, ConnectEnd, ConnectRecord, EffectRecord, FetchEnd, FetchRecord,
+    Grant, HistoryStep, JobRecord, KnownBy, PolicyRecord, ProcessRecord, RefusedOp, ReplayOutcome,
+    SwsRecord, VerifyOutcome, View, WorkspaceSummary, WritRecord, KIND_ACCESS_REFUSED,
+    KIND_GENESIS, KIND_JOB_CONNECT, KIND_JOB_FETCH, KIND_REWRITE,
 };
 use jitos_ledger::{Actor, Record};
 use jitos_proto::{
@@ -182,6 +182,19 @@ fn summarize_fetch(op: &FetchRecord) -> String {
     )
 }
 
+/// `job.connect` in a line: where to, how it ended, the bytes each way.
+fn summarize_connect(op: &ConnectRecord) -> String {
+    let end = match &op.end {
+        ConnectEnd::Relayed => format!("relayed {} bytes up, {} down", op.bytes_up, op.bytes_down),
+        ConnectEnd::Failed { reason } => format!("failed: {reason}"),
+        ConnectEnd::Refused { reason } => format!("refused: {reason}"),
+    };
+    format!(
+        "attempt {} connected through its proxy: {} {}:{} → {end} in {} ms",
+        op.attempt, op.method, op.host, op.port, op.duration_ms
+    )
+}
+
 /// The wire form of a record, with a one-line summary and, for rewrites, the rewrite.
 pub fn record_view(record: &Record) -> RecordView {
     let rewrite = match record.kind.as_str() {
@@ -232,6 +245,10 @@ pub fn record_view(record: &Record) -> RecordView {
                 Err(_) => "undecodable effect record".to_owned(),
             }
         }
+        (None, KIND_JOB_CONNECT) => match ConnectRecord::decode(&record.payload) {
+            Ok(op) => summarize_connect(&op),
+            Err(_) => "undecodable connection record".to_owned(),
+        },
         (None, KIND_JOB_FETCH) => match FetchRecord::decode(&record.payload) {
             Ok(op) => summarize_fetch(&op),
             Err(_) => "undecodable fetch record".to_owned(),

@@ -83,6 +83,8 @@ pub enum Command {
         /// The bodies too large to keep inline, whose blobs the record names.
         blobs: Vec<Vec<u8>>,
     },
+    /// Record a connection a `network` attempt's worker made through its proxy.
+    JobConnect(Box<crate::ConnectRecord>),
     /// Register a worker.
     WorkerInstall(WorkerInstall),
     /// Record a process with its plan candidates, and the writ it runs under.

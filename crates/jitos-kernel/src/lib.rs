@@ -13,6 +13,7 @@
 mod access_record;
 mod bundle;
 mod command;
+mod connect_record;
 mod decide;
 mod durable;
 mod effect_record;
@@ -51,6 +52,9 @@ pub use bundle::{import_bundle, Imported};
 #[cfg(feature = "fault-injection")]
 pub use command::Fault;
 pub use command::{Command, Commit, Outcome, Proposed, Request};
+pub use connect_record::{
+    ConnectEnd, ConnectRecord, CONNECT_HOST_BYTES_MAX, CONNECT_REASON_BYTES_MAX, KIND_JOB_CONNECT,
+};
 pub use durable::PayloadError;
 pub use effect_record::{
     EffectBegin, EffectEndRecord, EffectRecord, KnownBy, Unwind, EFFECT_KEY_BYTES_MAX,

@@ -16,6 +16,7 @@ use jitos_sched::{AttemptOutcome, Event, Process, Processes};
 use jitos_tasks::{JobNode, Purpose};
 
 use crate::{
+    connect_record::{ConnectRecord, KIND_JOB_CONNECT},
     effect_record::EffectRecord,
     fetch_record::{FetchRecord, COST_COUNTER, KIND_JOB_FETCH, TOKENS_COUNTER},
     job_record::{FailureCause, JobRecord, Owner},
@@ -107,6 +108,10 @@ impl State {
             kind if PolicyRecord::is_kind(kind) => {
                 let op = PolicyRecord::decode(kind, &record.payload)?;
                 folded.process = self.fold_policy(seq, op)?;
+            }
+            KIND_JOB_CONNECT => {
+                let op = ConnectRecord::decode(&record.payload)?;
+                folded.process = self.fold_connect(seq, &op)?;
             }
             KIND_JOB_FETCH => {
                 let op = FetchRecord::decode(&record.payload)?;
@@ -415,6 +420,25 @@ impl State {
         let own = plan_effect_of_dispatch(dispatch.effect);
         let job = dispatch.owner.and_then(|owner| self.process_job(owner));
         Some(job.map_or(own, |node| own.max(self.job_effect(node))))
+    }
+
+    /// Replays a `job.connect` at `seq`: its attempt is running, and a connection the proxy
+    /// let through was to a host and port its process's writ's egress names. Returns the
+    /// attempt's process, if any.
+    fn fold_connect(&mut self, seq: u64, op: &ConnectRecord) -> Result<Option<u64>, KernelError> {
+        let process = self
+            .jobs
+            .running_attempt(op.attempt)
+            .map_err(|source| KernelError::Job { seq, source })?
+            .dispatch
+            .owner
+            .map(|owner| owner.process);
+        if op.let_through() {
+            self.writs
+                .check_connect(op.attempt, process, &op.host, op.port)
+                .map_err(|source| KernelError::Writ { seq, source })?;
+        }
+        Ok(process)
     }
 
     /// Replays a `job.fetch` at `seq`: its attempt is running, a request that went out was

@@ -510,6 +510,28 @@ impl Writs {
         }
     }
 
+    /// Checks that a connection attempt `attempt` of `process` made through its proxy to
+    /// `host`:`port` was within the process's writ's egress.
+    pub fn check_connect(
+        &self,
+        attempt: u64,
+        process: Option<u64>,
+        host: &str,
+        port: u16,
+    ) -> Result<(), WritRefusal> {
+        let Some(writ) = process.and_then(|process| self.of_process(process)) else {
+            return Err(WritRefusal::NoEgress { attempt });
+        };
+        match jitos_gov::writ::allows_connect(&writ.writ.egress, host, port) {
+            true => Ok(()),
+            false => Err(WritRefusal::Egress {
+                writ: writ.id,
+                method: "CONNECT".to_owned(),
+                origin: format!("{host}:{port}"),
+            }),
+        }
+    }
+
     /// Charges usage that already happened (a model call's tokens and cost) to `process`'s
     /// writ and every ancestor. It is recorded whatever the budget says, since it was
     /// spent; whether the next call may start is asked before it is made.

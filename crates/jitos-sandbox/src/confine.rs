@@ -152,13 +152,24 @@ impl Confinement {
         let program = absolute(spawn.program())?;
         let identity = Identity::decide(spawn.uid_asked())?;
         let writable = WritablePath::open_all(&self.read_write)?;
-        let ruleset = landlock_rules::build(self.profile, &program, &self.read_only, &writable)?;
+        let proxy_port = spawn.proxy_port();
+        let ruleset = landlock_rules::build(
+            self.profile,
+            &program,
+            &self.read_only,
+            &writable,
+            proxy_port,
+        )?;
+        let net = match proxy_port {
+            Some(_) => seccomp::Net::Namespaced,
+            None => seccomp::Net::None,
+        };
         let view = MountView::new(identity, &writable)?;
         let prepared = Prepared {
             privileges: Privileges::new(identity, view.own_user_namespace()),
             view: Some(view),
             ruleset: Some(ruleset),
-            filters: seccomp::filters(self.profile)?,
+            filters: seccomp::filters(self.profile, net)?,
             limits: self.limits,
         };
         spawn::launch(spawn, &prepared)
@@ -168,7 +179,8 @@ impl Confinement {
     /// operator allows it: [`Confinement::spawn`] without the private view of the file
     /// system, the Landlock ruleset and the seccomp filter (still a clean environment, new
     /// session, parent-death signal, rlimits, no_new_privs, never root, no capabilities),
-    /// so the program can reach anything its uid can.
+    /// so the program can reach anything its uid can (but for the network, when it joins a
+    /// namespace of its own: [`Spawn::net_namespace`]).
     pub fn spawn_degraded(&self, spawn: Spawn) -> Result<Process, SandboxError> {
         absolute(spawn.program())?;
         let identity = Identity::decide(spawn.uid_asked())?;

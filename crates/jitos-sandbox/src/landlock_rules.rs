@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use landlock::{
-    Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, PathBeneath, PathFd, Ruleset,
-    RulesetAttr, RulesetCreatedAttr, Scope, ABI,
+    Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, NetPort, PathBeneath, PathFd,
+    Ruleset, RulesetAttr, RulesetCreatedAttr, Scope, ABI,
 };
 
 use crate::mount_view::WritablePath;
@@ -46,6 +46,17 @@ pub const SHELL_ETC_READS: &[&str] = &[
     "/etc/gitconfig",
     "/etc/perl",
     "/etc/python3",
+];
+
+/// What a program that may reach the network through its proxy reads besides its
+/// profile's: the certificate authorities a TLS client checks a server against, and the
+/// host table. (It resolves no name: the proxy does.)
+pub const NETWORK_ETC_READS: &[&str] = &[
+    "/etc/ssl",
+    "/etc/pki",
+    "/etc/ca-certificates",
+    "/etc/ca-certificates.conf",
+    "/etc/hosts",
 ];
 
 /// Directories of `/etc` whose names start with one of these are read under `Shell` too:
@@ -95,6 +106,7 @@ pub(crate) fn build(
     program: &Path,
     read_only: &[PathBuf],
     read_write: &[WritablePath],
+    proxy_port: Option<u16>,
 ) -> Result<OwnedFd, SandboxError> {
     let version = abi_version();
     let required = abi_required();
@@ -123,6 +135,14 @@ pub(crate) fn build(
     let mut created = ruleset.create()?;
     for (path, access) in system_reads(profile) {
         created = created.add_rule(beneath(path, read | *access)?)?;
+    }
+    if let Some(port) = proxy_port {
+        // The one TCP port it may connect to, on whatever address: in its namespace the
+        // proxy's listener on 127.0.0.1 is the only one there is. No bind, anywhere.
+        created = created.add_rule(NetPort::new(port, AccessNet::ConnectTcp))?;
+        for path in network_reads() {
+            created = created.add_rule(beneath(path, read)?)?;
+        }
     }
     for path in SYSTEM_DEVICES.iter().map(Path::new).filter(|p| p.exists()) {
         created = created.add_rule(beneath(path, file_rights(read | AccessFs::WriteFile))?)?;
@@ -176,6 +196,18 @@ fn system_reads(profile: Profile) -> &'static [(PathBuf, BitFlags<AccessFs>)] {
         Profile::Shell => &SHELL,
     };
     cell.get_or_init(|| find_system_reads(profile))
+}
+
+/// [`NETWORK_ETC_READS`] this host has, found once per process.
+fn network_reads() -> &'static [PathBuf] {
+    static READS: OnceLock<Vec<PathBuf>> = OnceLock::new();
+    READS.get_or_init(|| {
+        NETWORK_ETC_READS
+            .iter()
+            .map(PathBuf::from)
+            .filter(|path| path.exists())
+            .collect()
+    })
 }
 
 /// [`system_reads`], looked up: paths this host lacks are left out.

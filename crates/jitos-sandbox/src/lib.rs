@@ -33,6 +33,7 @@ mod error;
 mod kill_uid;
 mod landlock_rules;
 mod mount_view;
+mod netns;
 mod number_filter;
 mod privileges;
 mod reach;
@@ -45,7 +46,10 @@ pub use cgroup::{CgroupLease, CgroupRoot, CgroupUnavailable, CgroupVersion};
 pub use confine::{status, Confinement, Limits, Profile, SandboxStatus};
 pub use error::SandboxError;
 pub use kill_uid::kill_uid;
-pub use landlock_rules::{PURE_READS, SHELL_ETC_READS, SHELL_READS_AND_EXECUTES};
+pub use landlock_rules::{
+    NETWORK_ETC_READS, PURE_READS, SHELL_ETC_READS, SHELL_READS_AND_EXECUTES,
+};
+pub use netns::{NetNamespace, NetNamespaceError};
 pub use reach::{others_may, Unreachable, Use};
 pub use seccomp::MACHINE_WIDE_CALLS;
 pub use spawn::{Process, Spawn, Stdio, HANDED_FD_MAX};

@@ -34,8 +34,6 @@ const DENIED: &[libc::c_long] = &[
     libc::SYS_request_key,
     libc::SYS_perf_event_open,
     libc::SYS_userfaultfd,
-    // Connecting is what reaches a listening socket; see the socket rules in `build`.
-    libc::SYS_connect,
     // The new mount API reaches what mount(2) does.
     libc::SYS_open_tree,
     libc::SYS_move_mount,
@@ -137,6 +135,13 @@ const DENIED_PURE: &[libc::c_long] = &[libc::SYS_fork, libc::SYS_vfork, libc::SY
 /// peer they were connected to. (`SOCK_RAW` on a unix socket is a datagram socket.)
 const SOCKET_TYPES_ALLOWED: [u64; 2] = [libc::SOCK_STREAM as u64, libc::SOCK_SEQPACKET as u64];
 
+/// The socket types an IP socket of a networked program may have: TCP's and UDP's.
+const NET_SOCKET_TYPES_ALLOWED: [u64; 2] = [libc::SOCK_STREAM as u64, libc::SOCK_DGRAM as u64];
+
+/// The protocols an IP socket of a networked program may name: the type's default, TCP
+/// and UDP (no ICMP "ping" sockets, SCTP, MPTCP or UDP-Lite).
+const NET_PROTOCOLS_ALLOWED: [u64; 3] = [0, libc::IPPROTO_TCP as u64, libc::IPPROTO_UDP as u64];
+
 /// `clone` flags that make a namespace: in a new user namespace a child would hold every
 /// capability again. (`unshare` and `setns` are refused by number.)
 const CLONE_NAMESPACE_FLAGS: [libc::c_int; 7] = [
@@ -153,27 +158,101 @@ const CLONE_NAMESPACE_FLAGS: [libc::c_int; 7] = [
 /// `SOCK_CLOEXEC`.
 const SOCKET_TYPE_MASK: u64 = 0xf;
 
-/// Each profile's filters, compiled once: they depend on nothing but the profile.
+/// Each profile's filters, with and without the network, compiled once: they depend on
+/// nothing else.
 static PURE_FILTERS: OnceLock<Vec<BpfProgram>> = OnceLock::new();
 static SHELL_FILTERS: OnceLock<Vec<BpfProgram>> = OnceLock::new();
+static PURE_NET_FILTERS: OnceLock<Vec<BpfProgram>> = OnceLock::new();
+static SHELL_NET_FILTERS: OnceLock<Vec<BpfProgram>> = OnceLock::new();
 
-/// The filters to install for `profile`, in order; the kernel applies the strictest
-/// verdict of all.
-pub(crate) fn filters(profile: Profile) -> Result<&'static [BpfProgram], SandboxError> {
-    let cell = match profile {
-        Profile::Pure => &PURE_FILTERS,
-        Profile::Shell => &SHELL_FILTERS,
+/// Whether a program may make IP sockets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Net {
+    /// Only local sockets, and no `connect`: a program with no network at all.
+    None,
+    /// TCP and UDP sockets and `connect`, and no unix socket but pairs: a program in a
+    /// network namespace of its own, which holds nothing but its caller's proxy.
+    Namespaced,
+}
+
+/// The filters to install for `profile` and `net`, in order; the kernel applies the
+/// strictest verdict of all.
+pub(crate) fn filters(profile: Profile, net: Net) -> Result<&'static [BpfProgram], SandboxError> {
+    let cell = match (profile, net) {
+        (Profile::Pure, Net::None) => &PURE_FILTERS,
+        (Profile::Shell, Net::None) => &SHELL_FILTERS,
+        (Profile::Pure, Net::Namespaced) => &PURE_NET_FILTERS,
+        (Profile::Shell, Net::Namespaced) => &SHELL_NET_FILTERS,
     };
     if let Some(compiled) = cell.get() {
         return Ok(compiled);
     }
-    let compiled = build(profile)?;
+    let compiled = build(profile, net)?;
     Ok(cell.get_or_init(|| compiled))
 }
 
-/// Compiles the filters for `profile`: one by number alone (a tree, see
+/// A rule matching `socket`'s (or `socketpair`'s) type argument `t`, flags aside.
+fn type_is(t: u64) -> Result<SeccompRule, seccompiler::BackendError> {
+    SeccompRule::new(vec![SeccompCondition::new(
+        1,
+        SeccompCmpArgLen::Dword,
+        SeccompCmpOp::MaskedEq(SOCKET_TYPE_MASK),
+        t,
+    )?])
+}
+
+/// Rules matching every socket type but `allowed`.
+fn types_but(allowed: &[u64]) -> Result<Vec<SeccompRule>, seccompiler::BackendError> {
+    (0..=SOCKET_TYPE_MASK)
+        .filter(|t| !allowed.contains(t))
+        .map(type_is)
+        .collect()
+}
+
+/// A condition that argument `arg` (32 bits) is not `value`.
+fn arg_ne(arg: u8, value: u64) -> Result<SeccompCondition, seccompiler::BackendError> {
+    SeccompCondition::new(arg, SeccompCmpArgLen::Dword, SeccompCmpOp::Ne, value)
+}
+
+/// The rules `socket` is refused by (any rule matching refuses it).
+fn socket_rules(net: Net) -> Result<Vec<SeccompRule>, seccompiler::BackendError> {
+    let mut rules = Vec::new();
+    match net {
+        // Only local sockets, and only ones that reach nothing outside: no AF_INET,
+        // AF_NETLINK, AF_PACKET and the rest; only stream and seqpacket unix sockets (a
+        // datagram one, or a "raw" one, which is a datagram one, reaches any bound path
+        // with sendto, even one end of a pair); and `connect` is refused by number, so a
+        // unix stream socket reaches no listener. Landlock does not govern connecting to
+        // a socket file, so this is what keeps a worker from the daemon's socket.
+        Net::None => {
+            rules.push(SeccompRule::new(vec![arg_ne(0, libc::AF_UNIX as u64)?])?);
+            rules.extend(types_but(&SOCKET_TYPES_ALLOWED)?);
+        }
+        // `connect` is allowed, so no unix socket may be made (one could connect to the
+        // daemon's socket file): only AF_INET and AF_INET6, of TCP's and UDP's types and
+        // protocols (no SOCK_RAW, no ICMP). What those reach is the namespace's: its `lo`
+        // and the proxy listening there; Landlock lets TCP connect only to the proxy's
+        // port. Socket pairs (rules of their own below) still work.
+        Net::Namespaced => {
+            rules.push(SeccompRule::new(vec![
+                arg_ne(0, libc::AF_INET as u64)?,
+                arg_ne(0, libc::AF_INET6 as u64)?,
+            ])?);
+            rules.extend(types_but(&NET_SOCKET_TYPES_ALLOWED)?);
+            rules.push(SeccompRule::new(
+                NET_PROTOCOLS_ALLOWED
+                    .iter()
+                    .map(|&p| arg_ne(2, p))
+                    .collect::<Result<_, _>>()?,
+            )?);
+        }
+    }
+    Ok(rules)
+}
+
+/// Compiles the filters for `profile` and `net`: one by number alone (a tree, see
 /// `number_filter`), one for the calls whose arguments decide (seccompiler).
-fn build(profile: Profile) -> Result<Vec<BpfProgram>, SandboxError> {
+fn build(profile: Profile, net: Net) -> Result<Vec<BpfProgram>, SandboxError> {
     if !cfg!(target_arch = "x86_64") {
         return Err(SandboxError::UnsupportedArch);
     }
@@ -185,36 +264,14 @@ fn build(profile: Profile) -> Result<Vec<BpfProgram>, SandboxError> {
     if profile == Profile::Pure {
         by_number.extend(DENIED_PURE.iter().map(|&nr| (nr as u32, eperm)));
     }
+    if net == Net::None {
+        // Connecting is what reaches a listening socket; see `socket_rules`.
+        by_number.push((libc::SYS_connect as u32, eperm));
+    }
 
     let mut by_arguments: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
-    // Only local sockets, and only ones that reach nothing outside: no AF_INET,
-    // AF_NETLINK, AF_PACKET and the rest; only stream and seqpacket unix sockets (a
-    // datagram one, or a "raw" one, which is a datagram one, reaches any bound path with
-    // sendto, even one end of a pair); and `connect` is refused by number, so a unix
-    // stream socket reaches no listener. Landlock does not govern connecting to a socket
-    // file, so this is what keeps a worker from the daemon's socket.
-    let other_types = || {
-        (0..=SOCKET_TYPE_MASK)
-            .filter(|t| !SOCKET_TYPES_ALLOWED.contains(t))
-            .map(|t| {
-                SeccompRule::new(vec![SeccompCondition::new(
-                    1,
-                    SeccompCmpArgLen::Dword,
-                    SeccompCmpOp::MaskedEq(SOCKET_TYPE_MASK),
-                    t,
-                )?])
-            })
-            .collect::<Result<Vec<_>, _>>()
-    };
-    let mut socket_rules = vec![SeccompRule::new(vec![SeccompCondition::new(
-        0,
-        SeccompCmpArgLen::Dword,
-        SeccompCmpOp::Ne,
-        libc::AF_UNIX as u64,
-    )?])?];
-    socket_rules.extend(other_types()?);
-    by_arguments.insert(libc::SYS_socket, socket_rules);
-    by_arguments.insert(libc::SYS_socketpair, other_types()?);
+    by_arguments.insert(libc::SYS_socket, socket_rules(net)?);
+    by_arguments.insert(libc::SYS_socketpair, types_but(&SOCKET_TYPES_ALLOWED)?);
     // The kernel reads an ioctl request as 32 bits, so the low half decides.
     by_arguments.insert(
         libc::SYS_ioctl,
@@ -273,7 +330,7 @@ mod tests {
     #[test]
     fn machine_wide_calls_are_refused_by_number() {
         for profile in [Profile::Pure, Profile::Shell] {
-            let filters = filters(profile).unwrap_or_else(|e| panic!("{e}"));
+            let filters = filters(profile, Net::None).unwrap_or_else(|e| panic!("{e}"));
             for &(name, nr) in MACHINE_WIDE_CALLS {
                 assert_eq!(
                     native_verdict(&filters[0], nr as u32),
@@ -285,6 +342,31 @@ mod tests {
                 native_verdict(&filters[0], libc::SYS_getpid as u32),
                 libc::SECCOMP_RET_ALLOW
             );
+        }
+    }
+
+    // Goal: `connect` is refused by number to a program without the network and left to
+    // the argument rules (it makes no unix socket) and Landlock to a networked one, while
+    // every other refusal by number stays; method: run both filters for connect, unshare
+    // and setns.
+    #[test]
+    fn only_a_networked_program_may_connect() {
+        for profile in [Profile::Pure, Profile::Shell] {
+            let none = filters(profile, Net::None).unwrap_or_else(|e| panic!("{e}"));
+            let net = filters(profile, Net::Namespaced).unwrap_or_else(|e| panic!("{e}"));
+            let connect = libc::SYS_connect as u32;
+            assert_eq!(
+                native_verdict(&none[0], connect),
+                number_filter::errno(libc::EPERM)
+            );
+            assert_eq!(native_verdict(&net[0], connect), libc::SECCOMP_RET_ALLOW);
+            for nr in [libc::SYS_unshare, libc::SYS_setns, libc::SYS_bpf] {
+                assert_eq!(
+                    native_verdict(&net[0], nr as u32),
+                    number_filter::errno(libc::EPERM),
+                    "{nr} under {profile:?}"
+                );
+            }
         }
     }
 }

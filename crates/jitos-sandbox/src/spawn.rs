@@ -23,6 +23,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 
 use crate::cgroup::{self, CgroupLease};
 use crate::confine::Prepared;
+use crate::netns::NetNamespace;
 use crate::SandboxError;
 
 /// The variable every confined program's environment holds; the caller may add others
@@ -70,6 +71,8 @@ pub struct Spawn {
     cgroups: Vec<OwnedFd>,
     /// Variables added to its environment, as `NAME=VALUE`.
     env: Vec<OsString>,
+    /// The network namespace it joins, when it may reach its caller's proxy.
+    net: Option<NetNamespace>,
 }
 
 /// Its environment's values are left out: they may be secrets.
@@ -91,6 +94,7 @@ impl std::fmt::Debug for Spawn {
             .field("stdio", &self.stdio)
             .field("handed", &self.handed)
             .field("env", &env)
+            .field("net", &self.net)
             .finish_non_exhaustive()
     }
 }
@@ -108,6 +112,7 @@ impl Spawn {
             handed: Vec::new(),
             cgroups: Vec::new(),
             env: Vec::new(),
+            net: None,
         }
     }
 
@@ -170,6 +175,15 @@ impl Spawn {
         Ok(self)
     }
 
+    /// Runs the program in `namespace` (root callers only: joining one takes
+    /// `CAP_SYS_ADMIN`, which the child holds until it drops every capability). Its
+    /// confinement then lets it make TCP and UDP sockets, and connect by TCP only to the
+    /// namespace's proxy port; without one it makes no IP socket at all.
+    pub fn net_namespace(mut self, namespace: NetNamespace) -> Spawn {
+        self.net = Some(namespace);
+        self
+    }
+
     /// The program's path.
     pub fn program(&self) -> &Path {
         &self.program
@@ -178,6 +192,11 @@ impl Spawn {
     /// The uid asked for with [`Spawn::uid`].
     pub(crate) fn uid_asked(&self) -> Option<u32> {
         self.uid
+    }
+
+    /// The proxy port of the network namespace it joins, if any.
+    pub(crate) fn proxy_port(&self) -> Option<u16> {
+        self.net.as_ref().map(NetNamespace::proxy_port)
     }
 }
 
@@ -216,6 +235,7 @@ impl Process {
 enum Stage {
     Stdio = 1,
     Cgroup,
+    Network,
     View,
     Privileges,
     Cwd,
@@ -229,11 +249,12 @@ impl Stage {
         match code {
             1 => "setting up its standard streams",
             2 => "joining its control group",
-            3 => "making its private read-only view of the file system (a mount namespace; `jitos doctor` says whether this kernel offers one)",
-            4 => "dropping its capabilities and taking its uid",
-            5 => "changing to its directory",
-            6 => "applying its confinement",
-            7 => "handing it its descriptors",
+            3 => "joining its network namespace (root callers only)",
+            4 => "making its private read-only view of the file system (a mount namespace; `jitos doctor` says whether this kernel offers one)",
+            5 => "dropping its capabilities and taking its uid",
+            6 => "changing to its directory",
+            7 => "applying its confinement",
+            8 => "handing it its descriptors",
             _ => "executing it",
         }
     }
@@ -248,6 +269,8 @@ struct Plan<'a> {
     stdio: [Option<RawFd>; 3],
     cwd: Option<&'a CString>,
     cgroups: &'a [OwnedFd],
+    /// The network namespace to join.
+    netns: Option<RawFd>,
     prepared: &'a Prepared,
     handed: &'a [(RawFd, RawFd)],
     mask: libc::sigset_t,
@@ -333,6 +356,7 @@ pub(crate) fn launch(spawn: Spawn, prepared: &Prepared) -> Result<Process, Sandb
         stdio,
         cwd: cwd.as_ref(),
         cgroups: &spawn.cgroups,
+        netns: spawn.net.as_ref().map(NetNamespace::raw_fd),
         prepared,
         handed: &handed,
         // SAFETY: an all-zero sigset_t is a valid (empty) set, overwritten below.
@@ -504,6 +528,14 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
         // start anything, so nothing it does escapes the group's limits.
         if let Err(code) = cgroup::join(plan.cgroups) {
             return failed(Stage::Cgroup, code);
+        }
+        // Before the view (which, for a caller that is not root, enters a user namespace
+        // that holds no right over this one) and while the child still holds
+        // CAP_SYS_ADMIN; setns moves this child alone, not the caller sharing its memory.
+        if let Some(netns) = plan.netns {
+            if libc::setns(netns, libc::CLONE_NEWNET) < 0 {
+                return failed(Stage::Network, errno());
+            }
         }
         // The view comes before the uid change (as root, it takes root) and before the
         // directory change, so the program's directory is on its writable bind mount.

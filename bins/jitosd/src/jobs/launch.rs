@@ -11,6 +11,7 @@ use jitos_sandbox::{CgroupLease, Confinement, Process, Profile, Spawn, Stdio, CH
 use jitos_worker::{Access, SandboxProfile};
 
 use super::catalog::ResolvedWorker;
+use crate::egress::AttemptEgress;
 
 /// How a worker is started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,6 +98,19 @@ pub fn launch(
     start: Start<'_>,
     enforcement: Enforcement,
 ) -> Result<Launched, LaunchError> {
+    launch_networked(worker, start, enforcement, None)
+}
+
+/// Starts `worker` as `start` says, and, given `egress`, in the attempt's network
+/// namespace with its proxy in its environment: the way a `network` job without `fetch`
+/// reaches the hosts its writ names (`docs/SANDBOX.md`, *Network jobs*). Without it the
+/// worker has no network at all.
+pub fn launch_networked(
+    worker: &ResolvedWorker,
+    start: Start<'_>,
+    enforcement: Enforcement,
+    egress: Option<&AttemptEgress>,
+) -> Result<Launched, LaunchError> {
     let stderr =
         unnamed_file(start.stderr_dir).map_err(io("cannot create the worker's stderr file"))?;
     let worker_stderr = stderr
@@ -113,6 +127,15 @@ pub fn launch(
     }
     for (name, value) in start.env {
         spawn = spawn.env(name, value);
+    }
+    if let Some(egress) = egress {
+        for (name, value) in egress.env() {
+            spawn = spawn.env(name, value);
+        }
+        let namespace = egress
+            .namespace()
+            .map_err(io("cannot hand the worker its network namespace"))?;
+        spawn = spawn.net_namespace(namespace);
     }
     if let Some(lease) = start.cgroup {
         spawn = spawn

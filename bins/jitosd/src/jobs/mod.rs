@@ -11,6 +11,7 @@ mod checkout;
 mod drive;
 mod feedback;
 mod launch;
+mod network;
 mod policy;
 mod runtime_dirs;
 mod scratch;
@@ -88,6 +89,8 @@ pub struct JobRunner {
     secrets: Arc<SecretStore>,
     /// Makes the HTTP requests workers ask for.
     fetcher: Fetcher,
+    /// The daemon's runtime, where a `network` attempt's proxy runs.
+    runtime: tokio::runtime::Handle,
 }
 
 /// The cancellation of one running attempt, and who asked for it.
@@ -227,7 +230,7 @@ impl JobRunner {
         let runtime = tokio::runtime::Handle::try_current()
             .map_err(|e| format!("the job runner needs the daemon's async runtime: {e}"))?;
         let fetcher = Fetcher::new(
-            runtime,
+            runtime.clone(),
             kernel.clone(),
             Arc::clone(&secrets),
             config.models.clone(),
@@ -255,6 +258,7 @@ impl JobRunner {
             stopping: AtomicBool::new(false),
             warm: WarmPool::new(config.warm),
             fetcher,
+            runtime,
             config,
             secrets,
         })
@@ -807,6 +811,15 @@ impl JobRunner {
             Ok(program) => program,
             Err(e) => return spawn_failed(e.to_string()),
         };
+        // Before anything is lent or made for the attempt, so a refusal leaves nothing.
+        let effect = self.kernel.view().state().attempt_effect(attempt);
+        let networked = match network::needs_proxy(effect, worker.manifest.fetch) {
+            false => None,
+            true => match network::open(&self.kernel, &self.runtime, attempt) {
+                Ok(networked) => Some(networked),
+                Err(detail) => return spawn_failed(detail),
+            },
+        };
         let uid = match self.uids.as_ref().map(UidPool::lend) {
             None => None,
             Some(Some(uid)) => Some(uid),
@@ -859,7 +872,7 @@ impl JobRunner {
                         .map(|key| (EFFECT_KEY_ENV.to_owned(), key.clone())),
                 )
                 .collect();
-            let launched = launch::launch(
+            let launched = launch::launch_networked(
                 worker,
                 launch::Start {
                     program: &program,
@@ -870,6 +883,7 @@ impl JobRunner {
                     env: &env,
                 },
                 enforcement,
+                networked.as_ref().map(network::Networked::egress),
             )
             .map_err(|e| e.to_string())?;
             let job = Job {
@@ -902,6 +916,9 @@ impl JobRunner {
         // The group's members are killed and the group removed before its uid is lent again.
         drop(cgroup);
         drop(uid);
+        if let Some(networked) = networked {
+            networked.close(&self.kernel, attempt, &worker.manifest.name);
+        }
         scratch.remove();
         end.unwrap_or_else(spawn_failed)
     }

@@ -8,6 +8,7 @@ use jitos_warp::{NodeId, Rewrite};
 
 use super::{blob_ref, effects, sws, Answer, Decided, Working};
 use crate::{
+    connect_record::{ConnectRecord, KIND_JOB_CONNECT},
     fetch_record::{FetchRecord, KIND_JOB_FETCH},
     files::{blobs_of, tree_of},
     job_record::{Dispatch, Effect, FailureCause, JobRecord, Results, WorkerInstall},
@@ -225,6 +226,29 @@ pub(crate) fn fetch(
             payload,
         }],
         blobs,
+        answer: Answer::Record,
+    })
+}
+
+/// A connection through a running attempt's proxy; the fold checks it against the
+/// attempt and its writ.
+pub(crate) fn connect(
+    working: &Working<'_>,
+    actor: Actor,
+    record: &ConnectRecord,
+) -> Result<Decided, KernelError> {
+    working
+        .state
+        .jobs
+        .running_attempt(record.attempt)
+        .map_err(KernelError::JobRefused)?;
+    Ok(Decided {
+        records: vec![NewRecord {
+            kind: KIND_JOB_CONNECT.to_owned(),
+            actor,
+            payload: record.encode()?,
+        }],
+        blobs: Vec::new(),
         answer: Answer::Record,
     })
 }

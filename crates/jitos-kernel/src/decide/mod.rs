@@ -126,6 +126,7 @@ pub(crate) fn decide(
             detail,
         } => jobs::fail(working, actor, attempt, cause, detail),
         Command::JobFetch { record, blobs } => jobs::fetch(working, actor, *record, blobs),
+        Command::JobConnect(record) => jobs::connect(working, actor, &record),
         Command::WorkerInstall(install) => jobs::install(actor, install),
         Command::ProcessSubmit {
             intent,

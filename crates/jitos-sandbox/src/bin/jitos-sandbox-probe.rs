@@ -5,6 +5,10 @@
 
 #![allow(unsafe_code)] // The probe makes raw system calls on purpose.
 
+// A directory of its own, so the auto-discovery of binaries takes it for none.
+#[path = "jitos-sandbox-probe/net.rs"]
+mod net;
+
 use std::ffi::CString;
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
@@ -65,6 +69,12 @@ fn main() -> ExitCode {
         }
         "leaked-fds" => leaked_fds(),
         "tcp-connect" => std::net::TcpStream::connect(("127.0.0.1", port(arg))).map(|_| ()),
+        "tcp-token" => net::tcp_token(arg, arg_at(&args, 2), arg_at(&args, 3)),
+        "udp-echo" => net::udp_echo(arg, arg_at(&args, 2)),
+        "dns" => net::dns(arg),
+        "raw-socket" => socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_ICMP),
+        "raw6-socket" => socket(libc::AF_INET6, libc::SOCK_RAW, libc::IPPROTO_ICMPV6),
+        "proxy-connect" => net::proxy_connect(arg, arg_at(&args, 2)),
         "ptrace" => ptrace_seize(number(arg)),
         "mount" => mount_tmpfs(arg),
         "mknod-block" => {
@@ -208,6 +218,13 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// The argument at `index`; a usage error if it is missing.
+fn arg_at(args: &[String], index: usize) -> &str {
+    args.get(index)
+        .map(String::as_str)
+        .unwrap_or_else(|| usage(&format!("argument {index} is missing")))
 }
 
 fn port(arg: &str) -> u16 {

@@ -14,7 +14,7 @@ use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use jitos_sandbox::{status, Confinement, LentUid, Profile, Spawn, Stdio, UidPool};
+use jitos_sandbox::{status, Confinement, LentUid, NetNamespace, Profile, Spawn, Stdio, UidPool};
 
 pub const PROBE: &str = env!("CARGO_BIN_EXE_jitos-sandbox-probe");
 
@@ -134,6 +134,19 @@ impl Runner {
         handed: Option<RawFd>,
         args: &[&str],
     ) -> (Ended, String) {
+        self.confined_in(conf, handed, None, &[], args)
+    }
+
+    /// Runs the probe confined as the runner, with `handed` on [`HANDED_FD`], in `net`
+    /// (a network namespace of its own) and with `env` added to its environment.
+    pub fn confined_in(
+        &self,
+        conf: &Confinement,
+        handed: Option<RawFd>,
+        net: Option<&NetNamespace>,
+        env: &[(&str, &str)],
+        args: &[&str],
+    ) -> (Ended, String) {
         let (mut reader, writer) = std::io::pipe().unwrap();
         let mut spawn = Spawn::new(PROBE).args(args).stdio(
             Stdio::Null,
@@ -146,11 +159,25 @@ impl Runner {
         if let Some(fd) = handed {
             spawn = spawn.hand(owned_copy(fd), HANDED_FD);
         }
+        if let Some(net) = net {
+            spawn = spawn.net_namespace(net.try_clone().unwrap());
+        }
+        for (name, value) in env {
+            spawn = spawn.env(name, value);
+        }
         let mut process = conf.spawn(spawn).unwrap();
         let mut text = String::new();
         reader.read_to_string(&mut text).unwrap();
         let status = process.wait().unwrap();
-        ended(args, &format!("confined {:?}", conf.profile), status, text)
+        let how = match net {
+            Some(net) => format!(
+                "confined {:?}, proxy port {}",
+                conf.profile,
+                net.proxy_port()
+            ),
+            None => format!("confined {:?}", conf.profile),
+        };
+        ended(args, &how, status, text)
     }
 
     /// Runs the probe unconfined, as `who` says, with `handed` on [`HANDED_FD`].

@@ -11,6 +11,7 @@ mod files;
 mod harness;
 mod kernel;
 mod metadata;
+mod network;
 mod privileges;
 mod processes;
 mod sockets;
@@ -22,7 +23,7 @@ use jitos_sandbox::{status, Confinement, Profile, SandboxError, Spawn, UidPool};
 use harness::is_root;
 
 /// Set in the run of the whole suite as an unprivileged caller.
-const UNPRIVILEGED_RUN: &str = "JITOS_ESCAPE_UNPRIVILEGED_RUN";
+pub const UNPRIVILEGED_RUN: &str = "JITOS_ESCAPE_UNPRIVILEGED_RUN";
 
 #[test]
 fn an_unprivileged_caller_is_confined_alike() {

@@ -6,6 +6,7 @@
 //! its first version here too (`access.refused`, `writ.*`, `policy.*`, `process.vote`).
 
 pub(crate) mod access;
+pub(crate) mod connect;
 pub(crate) mod effect;
 pub(crate) mod fetch;
 
