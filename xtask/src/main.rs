@@ -22,7 +22,8 @@ commands:
                          steps; 200 one at a time, 2000 with 32 in flight), and one noop
                          job warm and one-shot; FILE gets the result in the peers' shape
   bench fetch            a fetch through jitosd (checked, recorded, answered) beside the
-                         same request made directly, and their ratio
+                         same request made directly, and a network job's proxy's
+                         throughput beside a direct connection; their ratios
   tree-bench [FILES]     files per second of `jitos tree import` and `checkout` of a
                          generated tree (default 10000 files), release binaries
   crash [CYCLES] [SEED]  run the crash harnesses (appends, and processes) with more kill
