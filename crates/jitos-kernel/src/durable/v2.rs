@@ -106,7 +106,9 @@ impl ProcessSubmit {
                 "a submit performs no workspace operation and asks nothing".to_owned(),
             ));
         }
-        let plans_json = serde_json::to_string(slaps).map_err(|e| invalid(e.to_string()))?;
+        let plans_json = serde_json::to_string(slaps)
+            .map(|text| without_absent_fields(&text))
+            .map_err(|e| invalid(e.to_string()))?;
         // Nothing is recorded that would not read back as it was.
         let again: Vec<jitos_tasks::Slap> =
             serde_json::from_str(&plans_json).map_err(|e| invalid(e.to_string()))?;
@@ -155,6 +157,20 @@ impl ProcessSubmit {
             context: None,
         })
     }
+}
+
+/// The keys added to the plans since `process.submit@2` was first written, whose absence
+/// reads back as their default: left out when they hold it, so a plan that does not use
+/// one is written byte for byte as before the key existed.
+const ADDED_KEYS_AT_DEFAULT: [&str; 1] = [",\"feedback\":null"];
+
+/// `text` (serde_json's compact JSON of the plans) without [`ADDED_KEYS_AT_DEFAULT`]. A
+/// quote inside a JSON string is always escaped, so these bytes can only be a key and its
+/// value, never part of a string.
+fn without_absent_fields(text: &str) -> String {
+    ADDED_KEYS_AT_DEFAULT
+        .iter()
+        .fold(text.to_owned(), |text, key| text.replace(key, ""))
 }
 
 /// The payload of `job.failed@2`: a failure whose cause version 1 cannot name.
