@@ -78,6 +78,14 @@ fn check_payloads(dir: &Path) {
                 .unwrap()
                 .encode()
                 .unwrap()),
+            jitos_kernel::KIND_JOB_FETCH => Ok(jitos_kernel::FetchRecord::decode(payload)
+                .unwrap()
+                .encode()
+                .unwrap()),
+            jitos_kernel::KIND_JOB_CONNECT => Ok(jitos_kernel::ConnectRecord::decode(payload)
+                .unwrap()
+                .encode()
+                .unwrap()),
             other => panic!("record {} has a kind no reader claims: {other}", record.seq),
         };
         assert_eq!(
@@ -245,10 +253,36 @@ fn a_store_of_the_fifth_format_opens_verifies_and_replays() {
         jitos_kernel::KIND_WRIT_RAISE,
     ]);
     written.sort_unstable();
+    assert_eq!(expected("store-v5").kinds, written);
+}
+
+// Goal: a store written by the first version with agents (job.fetch with a body as a
+// blob and a model call charged to a writ with egress, job.failed@2, job.connect, a
+// feedback round) opens, verifies and replays to the same digest, and holds every kind
+// this build writes, so the fixture covers them all. Method: the committed fixture
+// `store-v6`, through a real daemon and CLI.
+#[test]
+fn a_store_of_the_sixth_format_opens_verifies_and_replays() {
+    check_fixture("store-v6", 6);
+    let mut written: Vec<&str> = kinds_of_governance()
+        .into_iter()
+        .filter(|kind| *kind != KIND_PROCESS_SUBMIT_V1)
+        .collect();
+    written.extend([
+        jitos_kernel::KIND_PROCESS_SUBMIT,
+        jitos_kernel::KIND_EFFECT_BEGIN,
+        jitos_kernel::KIND_EFFECT_END,
+        jitos_kernel::KIND_PROCESS_UNWIND,
+        jitos_kernel::KIND_WRIT_RAISE,
+        jitos_kernel::KIND_JOB_FETCH,
+        jitos_kernel::KIND_JOB_CONNECT,
+        jitos_kernel::KIND_JOB_FAILED_V2,
+    ]);
+    written.sort_unstable();
     assert_eq!(
-        expected("store-v5").kinds,
+        expected("store-v6").kinds,
         written,
-        "store-v5 lacks a kind this build writes"
+        "store-v6 lacks a kind this build writes"
     );
 }
 

@@ -70,7 +70,8 @@ pub use files::{BlobGcOutcome, Unreferenced};
 pub use follow_on::{FollowOn, FOLLOW_ONS_PER_GROUP_MAX};
 pub use job_record::{
     Dispatch, Effect, FailureCause, JobRecord, Owner, Results, WorkerInstall, KIND_JOB_DISPATCH,
-    KIND_JOB_DONE, KIND_JOB_FAILED, KIND_JOB_REFUSED, KIND_WORKER_INSTALL, KIND_WORKER_INSTALL_V1,
+    KIND_JOB_DONE, KIND_JOB_FAILED, KIND_JOB_FAILED_V2, KIND_JOB_REFUSED, KIND_WORKER_INSTALL,
+    KIND_WORKER_INSTALL_V1,
 };
 pub use jobs::{Attempt, AttemptStatus, Jobs, JobsError};
 pub use kernel::{Kernel, KernelOptions, GROUP_BYTES_MAX, SNAPSHOT_EVERY_DEFAULT};
