@@ -13,6 +13,7 @@ mod process;
 mod processes;
 mod root;
 mod sandbox;
+mod search;
 mod store;
 mod users;
 mod wire;
@@ -31,6 +32,7 @@ pub use process::run_bounded;
 pub use processes::{process_summary, wait_for_process};
 pub use root::{root_or_skip, running_as_root};
 pub use sandbox::Sandbox;
+pub use search::files_holding;
 pub use store::flip_stored_byte;
 pub use users::{grant_nobody, jitos_as, NOBODY};
 pub use wire::{

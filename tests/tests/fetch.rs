@@ -7,12 +7,12 @@
 //! large fail with a reason; and a replay of the store touches no server.
 #![allow(clippy::unwrap_used)]
 
-use std::{fs, os::unix::fs::PermissionsExt, path::Path};
+use std::{fs, os::unix::fs::PermissionsExt};
 
 use jitos_proto::{AttemptState, PageRequest, Request, Response};
 use jitos_system_tests::{
-    assert_success, bin_path, call, wait_for_process, ChatServer, Daemon, Reply, Sandbox,
-    USAGE_COMPLETION_TOKENS, USAGE_PROMPT_TOKENS,
+    assert_success, bin_path, call, files_holding, wait_for_process, ChatServer, Daemon, Reply,
+    Sandbox, USAGE_COMPLETION_TOKENS, USAGE_PROMPT_TOKENS,
 };
 use serde_json::{json, Value};
 
@@ -286,37 +286,15 @@ fn an_allowed_fetch_is_sent_recorded_charged_and_replayed_offline() {
     );
 
     // Every store file is searched too: no record, blob or snapshot holds the value.
-    let mut found = Vec::new();
-    holding(
+    let found = files_holding(
         sandbox.data_dir(),
         SECRET.as_bytes(),
         &sandbox.data_dir().join("secrets"),
-        &mut found,
     );
     assert!(found.is_empty(), "the secret's value is in {found:?}");
 
     assert_success("replay", &sandbox.jitos(&["replay", "--verify"]));
     assert_eq!(server.request_count(), 2, "the replay reached the server");
-}
-
-/// Every file under `dir` whose bytes hold `needle`, but for those under `except`.
-fn holding(dir: &Path, needle: &[u8], except: &Path, found: &mut Vec<String>) {
-    for entry in fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.starts_with(except) {
-            continue;
-        }
-        if path.is_dir() {
-            holding(&path, needle, except, found);
-        } else if path.is_file()
-            && fs::read(&path)
-                .unwrap()
-                .windows(needle.len())
-                .any(|window| window == needle)
-        {
-            found.push(path.display().to_string());
-        }
-    }
 }
 
 // Goal: what the writ, the manifest or the rules do not allow is refused, recorded, and

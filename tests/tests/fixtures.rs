@@ -241,6 +241,13 @@ fn a_store_of_the_fourth_format_opens_verifies_and_replays() {
 #[test]
 fn a_store_of_the_fifth_format_opens_verifies_and_replays() {
     check_fixture("store-v5", 5);
+    let mut written = kinds_of_effects();
+    written.sort_unstable();
+    assert_eq!(expected("store-v5").kinds, written);
+}
+
+/// Every kind written by the first version with effects.
+fn kinds_of_effects() -> Vec<&'static str> {
     let mut written: Vec<&str> = kinds_of_governance()
         .into_iter()
         .filter(|kind| *kind != KIND_PROCESS_SUBMIT_V1)
@@ -252,8 +259,7 @@ fn a_store_of_the_fifth_format_opens_verifies_and_replays() {
         jitos_kernel::KIND_PROCESS_UNWIND,
         jitos_kernel::KIND_WRIT_RAISE,
     ]);
-    written.sort_unstable();
-    assert_eq!(expected("store-v5").kinds, written);
+    written
 }
 
 // Goal: a store written by the first version with agents (job.fetch with a body as a
@@ -264,16 +270,8 @@ fn a_store_of_the_fifth_format_opens_verifies_and_replays() {
 #[test]
 fn a_store_of_the_sixth_format_opens_verifies_and_replays() {
     check_fixture("store-v6", 6);
-    let mut written: Vec<&str> = kinds_of_governance()
-        .into_iter()
-        .filter(|kind| *kind != KIND_PROCESS_SUBMIT_V1)
-        .collect();
+    let mut written = kinds_of_effects();
     written.extend([
-        jitos_kernel::KIND_PROCESS_SUBMIT,
-        jitos_kernel::KIND_EFFECT_BEGIN,
-        jitos_kernel::KIND_EFFECT_END,
-        jitos_kernel::KIND_PROCESS_UNWIND,
-        jitos_kernel::KIND_WRIT_RAISE,
         jitos_kernel::KIND_JOB_FETCH,
         jitos_kernel::KIND_JOB_CONNECT,
         jitos_kernel::KIND_JOB_FAILED_V2,

@@ -7,7 +7,7 @@
 
 use std::{fs, path::Path};
 
-use jitos_system_tests::{assert_success, wait_for_process, Daemon, Sandbox};
+use jitos_system_tests::{assert_success, files_holding, wait_for_process, Daemon, Sandbox};
 
 const METHODS: &str = r#"
 [task.leak]
@@ -47,26 +47,6 @@ fn submit(sandbox: &Sandbox, goal: &str, params: &str, writ: Option<u64>) -> u64
     json(&assert_success("submit", &sandbox.jitos(&args)))["process"]
         .as_u64()
         .unwrap()
-}
-
-/// Every file under `dir` whose bytes hold `needle`, but for those under `except`.
-fn holding(dir: &Path, needle: &[u8], except: &Path, found: &mut Vec<String>) {
-    for entry in fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.starts_with(except) {
-            continue;
-        }
-        if path.is_dir() {
-            holding(&path, needle, except, found);
-        } else if path.is_file()
-            && fs::read(&path)
-                .unwrap()
-                .windows(needle.len())
-                .any(|window| window == needle)
-        {
-            found.push(path.display().to_string());
-        }
-    }
 }
 
 // Goal: the job under a writ naming the secret sees it and the job under a writ without
@@ -146,27 +126,15 @@ fn a_secret_reaches_only_its_jobs_and_nothing_recorded_holds_it() {
         &sandbox.jitos(&["export", bundle.to_str().unwrap()]),
     );
     daemon.terminate();
-    let mut found = Vec::new();
     let secrets_dir = sandbox.data_dir().join("secrets");
-    holding(
-        sandbox.data_dir(),
-        value.as_bytes(),
-        &secrets_dir,
-        &mut found,
-    );
-    holding(
+    let mut found = files_holding(sandbox.data_dir(), value.as_bytes(), &secrets_dir);
+    found.extend(files_holding(
         sandbox.path(),
         value.as_bytes(),
         sandbox.data_dir(),
-        &mut found,
-    );
+    ));
     assert!(found.is_empty(), "the value is in {found:?}");
     // The search can find it: the secret's own file holds it.
-    holding(
-        &secrets_dir,
-        value.as_bytes(),
-        Path::new("/nonexistent"),
-        &mut found,
-    );
+    let found = files_holding(&secrets_dir, value.as_bytes(), Path::new("/nonexistent"));
     assert_eq!(found.len(), 1, "{found:?}");
 }

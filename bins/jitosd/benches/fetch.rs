@@ -6,6 +6,10 @@
 //! its fsync, and answered — and one whose job makes one, so that the job's own start and
 //! end cancel out: per fetch = (T(N) − T(1)) / (N − 1). It prints both and their ratio.
 //!
+//! Then the forward proxy of `network` jobs: `PROXY_MIB` (256) MiB pushed through an HTTP
+//! CONNECT tunnel to a sink on 127.0.0.1, beside the same bytes sent to the sink directly
+//! (MiB/s each, and their ratio).
+//!
 //! The test worker must be built in the same profile first (`cargo xtask bench fetch`
 //! does).
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
@@ -24,6 +28,7 @@ use jitos_proto::{Client, Request, Response, WritSpec};
 use bench_daemon::{connect, profile_dir, BenchDaemon};
 
 const FETCH_N: usize = 200;
+const PROXY_MIB: usize = 256;
 
 /// Answers every connection's request with a fixed small body, until the process ends.
 fn serve_http() -> u16 {
@@ -207,6 +212,80 @@ fn main() {
         "  (one job of {FETCH_N} fetches took {:.1} ms; one of 1 fetch {:.1} ms)",
         ms(many),
         ms(one)
+    );
+    drop(client);
+    drop(daemon);
+    proxy_throughput();
+}
+
+/// A listener that reads and drops everything each connection sends; its port.
+fn sink() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            std::thread::spawn(move || {
+                let mut buf = vec![0u8; 1 << 16];
+                while stream.read(&mut buf).unwrap_or(0) > 0 {}
+            });
+        }
+    });
+    port
+}
+
+/// Sends `PROXY_MIB` MiB over `stream`, closes its writing half and waits for the other
+/// side to close; MiB/s.
+fn push(mut stream: std::net::TcpStream) -> f64 {
+    let chunk = vec![7u8; 1 << 20];
+    let started = Instant::now();
+    for _ in 0..PROXY_MIB {
+        stream.write_all(&chunk).unwrap();
+    }
+    stream.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut rest = Vec::new();
+    let _ = stream.read_to_end(&mut rest);
+    PROXY_MIB as f64 / started.elapsed().as_secs_f64()
+}
+
+fn proxy_throughput() {
+    let port = sink();
+    let direct = push(std::net::TcpStream::connect(("127.0.0.1", port)).unwrap());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy_port = listener.local_addr().unwrap().port();
+    let proxy = jitosd::egress::Proxy::start(
+        runtime.handle(),
+        listener,
+        jitosd::egress::EgressAllow::only([("127.0.0.1", port)]),
+        std::sync::Arc::new(|_| {}),
+    )
+    .unwrap();
+    let mut tunnel = std::net::TcpStream::connect(("127.0.0.1", proxy_port)).unwrap();
+    write!(
+        tunnel,
+        "CONNECT 127.0.0.1:{port} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n"
+    )
+    .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        tunnel.read_exact(&mut byte).unwrap();
+        head.push(byte[0]);
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+    let through = push(tunnel);
+    proxy.stop(Duration::from_secs(5));
+    println!("{PROXY_MIB} MiB to a sink on 127.0.0.1:");
+    println!("  directly                             {direct:>10.0} MiB/s");
+    println!("  through a network job's proxy        {through:>10.0} MiB/s");
+    println!(
+        "  ratio through/direct                 {:>10.2}",
+        through / direct
     );
 }
 

@@ -422,17 +422,23 @@ impl State {
         Some(job.map_or(own, |node| own.max(self.job_effect(node))))
     }
 
+    /// The process of attempt `attempt`, which a record at `seq` names and which must be
+    /// running; `None` for an attempt of no process.
+    fn running_attempts_process(&self, seq: u64, attempt: u64) -> Result<Option<u64>, KernelError> {
+        Ok(self
+            .jobs
+            .running_attempt(attempt)
+            .map_err(|source| KernelError::Job { seq, source })?
+            .dispatch
+            .owner
+            .map(|owner| owner.process))
+    }
+
     /// Replays a `job.connect` at `seq`: its attempt is running, and a connection the proxy
     /// let through was to a host and port its process's writ's egress names. Returns the
     /// attempt's process, if any.
     fn fold_connect(&mut self, seq: u64, op: &ConnectRecord) -> Result<Option<u64>, KernelError> {
-        let process = self
-            .jobs
-            .running_attempt(op.attempt)
-            .map_err(|source| KernelError::Job { seq, source })?
-            .dispatch
-            .owner
-            .map(|owner| owner.process);
+        let process = self.running_attempts_process(seq, op.attempt)?;
         if op.let_through() {
             self.writs
                 .check_connect(op.attempt, process, &op.host, op.port)
@@ -445,13 +451,7 @@ impl State {
     /// within its process's writ's egress, and a model call's usage is charged to that
     /// writ. Returns the attempt's process, if any.
     fn fold_fetch(&mut self, seq: u64, op: &FetchRecord) -> Result<Option<u64>, KernelError> {
-        let process = self
-            .jobs
-            .running_attempt(op.attempt)
-            .map_err(|source| KernelError::Job { seq, source })?
-            .dispatch
-            .owner
-            .map(|owner| owner.process);
+        let process = self.running_attempts_process(seq, op.attempt)?;
         if op.was_sent() {
             self.writs
                 .check_egress(op.attempt, process, op.method.as_str(), &op.origin)

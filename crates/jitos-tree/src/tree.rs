@@ -1,7 +1,7 @@
 //! `Tree` and `Entry`: a file tree as paths, modes and blob references, read back from
 //! the nodes that record it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use jitos_warp::{BlobRef, Node, Value};
 use serde::{Deserialize, Serialize};
@@ -89,6 +89,17 @@ impl Tree {
     /// An empty tree.
     pub fn new() -> Tree {
         Tree::default()
+    }
+
+    /// Every blob its files refer to.
+    pub fn blobs(&self) -> BTreeSet<BlobRef> {
+        self.entries
+            .values()
+            .filter_map(|entry| match entry {
+                Entry::File { blob, .. } => Some(*blob),
+                _ => None,
+            })
+            .collect()
     }
 
     /// Adds an entry, creating its missing parent directories.

@@ -41,4 +41,4 @@ pub use message::{
     Artifact, DaemonMessage, Failure, Job, LogLine, Progress, Proposal, Usage, WorkerHello,
     WorkerMessage, MAGIC, PROTOCOL_VERSION,
 };
-pub use worker::{serve, Context, Handler, Outcome};
+pub use worker::{serve, truncate, Context, Handler, Outcome};

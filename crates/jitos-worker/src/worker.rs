@@ -269,8 +269,9 @@ fn failure(job_id: u64, reason: &str) -> WorkerMessage {
     })
 }
 
-/// Cuts `s` to at most `max` bytes on a character boundary.
-fn truncate(s: &str, max: usize) -> String {
+/// Cuts `s` to at most `max` bytes on a character boundary: how the SDK fits a note to
+/// its limit, for workers to do the same.
+pub fn truncate(s: &str, max: usize) -> String {
     let mut end = s.len().min(max);
     while !s.is_char_boundary(end) {
         end -= 1;

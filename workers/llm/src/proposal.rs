@@ -5,8 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use jitos_tree::{sync_rewrite, Entry, Tree};
-use jitos_warp::BlobRef;
+use jitos_tree::{sync_rewrite, Entry};
 use jitos_worker::{
     limits::{ARTIFACTS_PER_PROPOSAL_MAX, ARTIFACT_NAME_BYTES_MAX},
     Artifact, Outcome,
@@ -32,7 +31,7 @@ pub fn build(ws: &Workspace, summary: &str, transcript: Value) -> Result<Outcome
         vec![sync_rewrite(&ws.before, &ws.after)
             .map_err(|e| format!("cannot propose the model's changes: {e}"))?]
     };
-    let known = blobs_of(&ws.before);
+    let known = &ws.before.blobs();
     let mut seen = BTreeSet::new();
     let mut artifacts = Vec::new();
     // In path order, the first path holding a content names its artifact, as the shell
@@ -62,7 +61,7 @@ pub fn build(ws: &Workspace, summary: &str, transcript: Value) -> Result<Outcome
     });
     artifacts.push(Artifact {
         name: "summary".to_owned(),
-        bytes: cut(summary, SUMMARY_BYTES_MAX).into_bytes(),
+        bytes: jitos_worker::truncate(summary, SUMMARY_BYTES_MAX).into_bytes(),
     });
     if artifacts.len() > ARTIFACTS_PER_PROPOSAL_MAX {
         return Err(format!(
@@ -76,17 +75,6 @@ pub fn build(ws: &Workspace, summary: &str, transcript: Value) -> Result<Outcome
         artifacts,
         exit_status: 0,
     })
-}
-
-/// Every blob a tree refers to.
-fn blobs_of(tree: &Tree) -> BTreeSet<BlobRef> {
-    tree.entries
-        .values()
-        .filter_map(|entry| match entry {
-            Entry::File { blob, .. } => Some(*blob),
-            _ => None,
-        })
-        .collect()
 }
 
 /// The transcript as JSON of at most [`TRANSCRIPT_BYTES_MAX`] bytes: whole when it fits;
@@ -132,15 +120,6 @@ fn shorten_strings(value: &mut Value) {
         Value::Object(map) => map.values_mut().for_each(shorten_strings),
         _ => {}
     }
-}
-
-/// `text` cut to at most `max` bytes on a character boundary.
-pub fn cut(text: &str, max: usize) -> String {
-    let mut end = text.len().min(max);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text[..end].to_owned()
 }
 
 #[cfg(test)]

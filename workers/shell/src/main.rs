@@ -15,7 +15,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use jitos_tree::{sync_rewrite, Entry, Tree, TreePath};
+use jitos_tree::{sync_rewrite, Tree, TreePath};
 use jitos_warp::BlobRef;
 use jitos_worker::{
     limits::{ARTIFACTS_PER_PROPOSAL_MAX, ARTIFACT_BYTES_TOTAL_MAX, ARTIFACT_NAME_BYTES_MAX},
@@ -140,7 +140,7 @@ fn wait(
 /// artifact per content the `before` tree did not hold (named after the first path, in
 /// path order, that holds it).
 fn read_after(workspace: &Path, before: &Tree) -> Result<(Tree, Vec<Artifact>), String> {
-    let known: BTreeSet<BlobRef> = blobs_of(before);
+    let known: BTreeSet<BlobRef> = before.blobs();
     let mut seen = BTreeSet::new();
     let mut files = Vec::new();
     let mut bytes_total = 0usize;
@@ -169,17 +169,6 @@ fn read_after(workspace: &Path, before: &Tree) -> Result<(Tree, Vec<Artifact>), 
         ));
     }
     Ok((after, files))
-}
-
-/// Every blob a tree refers to.
-fn blobs_of(tree: &Tree) -> BTreeSet<BlobRef> {
-    tree.entries
-        .values()
-        .filter_map(|entry| match entry {
-            Entry::File { blob, .. } => Some(*blob),
-            _ => None,
-        })
-        .collect()
 }
 
 /// Refuses, with a reason a person can act on, artifacts the protocol would refuse.

@@ -218,16 +218,9 @@ pub(crate) fn fetch(
             return Err(KernelError::BlobMissing { blob });
         }
     }
-    let payload = record.encode()?;
-    Ok(Decided {
-        records: vec![NewRecord {
-            kind: KIND_JOB_FETCH.to_owned(),
-            actor,
-            payload,
-        }],
-        blobs,
-        answer: Answer::Record,
-    })
+    let mut decided = Decided::one(actor, KIND_JOB_FETCH, record.encode()?, Answer::Record);
+    decided.blobs = blobs;
+    Ok(decided)
 }
 
 /// A connection through a running attempt's proxy; the fold checks it against the
@@ -242,15 +235,12 @@ pub(crate) fn connect(
         .jobs
         .running_attempt(record.attempt)
         .map_err(KernelError::JobRefused)?;
-    Ok(Decided {
-        records: vec![NewRecord {
-            kind: KIND_JOB_CONNECT.to_owned(),
-            actor,
-            payload: record.encode()?,
-        }],
-        blobs: Vec::new(),
-        answer: Answer::Record,
-    })
+    Ok(Decided::one(
+        actor,
+        KIND_JOB_CONNECT,
+        record.encode()?,
+        Answer::Record,
+    ))
 }
 
 pub(crate) fn install(actor: Actor, install: WorkerInstall) -> Result<Decided, KernelError> {

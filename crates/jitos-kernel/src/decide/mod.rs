@@ -73,7 +73,7 @@ impl Decided {
             + self.blobs.iter().map(Vec::len).sum::<usize>()
     }
 
-    fn one(actor: Actor, kind: &str, payload: Vec<u8>, answer: Answer) -> Decided {
+    pub(crate) fn one(actor: Actor, kind: &str, payload: Vec<u8>, answer: Answer) -> Decided {
         Decided {
             records: vec![NewRecord {
                 kind: kind.to_owned(),
