@@ -100,7 +100,7 @@ fn me() -> String {
 
 /// A writ to the running user for the fetch workers, with egress to `origin` and the
 /// secret `KEY`, and `extra` flags.
-fn writ(sandbox: &Sandbox, origin: &str, extra: &[&str]) -> u64 {
+fn issue_writ(sandbox: &Sandbox, origin: &str, extra: &[&str]) -> u64 {
     let user = me();
     let mut args = vec![
         "--json",
@@ -221,7 +221,7 @@ fn an_allowed_fetch_is_sent_recorded_charged_and_replayed_offline() {
         Reply::content("hi"),
     ]);
     let daemon = start(&sandbox, &server);
-    let writ = writ(&sandbox, &origin(&server), &[]);
+    let writ = issue_writ(&sandbox, &origin(&server), &[]);
     let base = server.base_url();
     let process = submit(
         &sandbox,
@@ -305,7 +305,7 @@ fn a_fetch_the_writ_does_not_allow_is_refused_recorded_and_never_sent() {
     let sandbox = Sandbox::new();
     let server = ChatServer::start(vec![Reply::json(200, json!({ "ok": true }))]);
     let daemon = start(&sandbox, &server);
-    let writ = writ(&sandbox, &format!("GET {}", origin(&server)), &[]);
+    let writ = issue_writ(&sandbox, &format!("GET {}", origin(&server)), &[]);
     let base = server.base_url();
     let other_port = format!("http://127.0.0.1:{}/v1/x", server.addr().port() + 1);
     let cases = [
@@ -358,6 +358,37 @@ fn a_fetch_the_writ_does_not_allow_is_refused_recorded_and_never_sent() {
         "{got:?}"
     );
 
+    // A host named by name reaches only other hosts: `localhost` resolves to loopback, so
+    // a writ naming it reaches nothing, where one naming 127.0.0.1 does (the control).
+    let by_name = issue_writ(
+        &sandbox,
+        &format!("GET http://localhost:{}", server.addr().port()),
+        &[],
+    );
+    let process = submit(
+        &sandbox,
+        "fetch",
+        &[(
+            "a",
+            json!({ "url": format!("http://localhost:{}/x", server.addr().port()) }),
+        )],
+        by_name,
+    );
+    wait_for_process(&sandbox, process, "done");
+    let got = outcomes(&daemon, process);
+    assert!(
+        got[0]["failed"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("loopback")
+            || got[0]["failed"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("this host"),
+        "{got:?}"
+    );
+    assert_eq!(server.request_count(), 0);
+
     // The control: the same job shape, allowed, is sent.
     let process = submit(
         &sandbox,
@@ -379,7 +410,7 @@ fn a_spent_budget_ends_the_job_as_failed_by_budget() {
     let sandbox = Sandbox::new();
     let server = ChatServer::start(vec![Reply::content("one"), Reply::content("two")]);
     let daemon = start(&sandbox, &server);
-    let writ = writ(&sandbox, &origin(&server), &["--budget", "tokens=10"]);
+    let writ = issue_writ(&sandbox, &origin(&server), &["--budget", "tokens=10"]);
     let call = json!({ "method": "POST", "url": format!("{}/chat/completions", server.base_url()),
                        "body": "{\"model\":\"m\"}", "key": "k" });
     let process = submit(
@@ -431,7 +462,7 @@ fn bad_responses_fail_with_a_reason_and_large_ones_are_kept_whole() {
         Reply::invalid_utf8(),
     ]);
     let daemon = start(&sandbox, &server);
-    let writ = writ(&sandbox, &origin(&server), &[]);
+    let writ = issue_writ(&sandbox, &origin(&server), &[]);
     let get = json!({ "url": format!("{}/x", server.base_url()) });
     for (goal, words) in [
         ("fetch", "passed 4194304 bytes"),

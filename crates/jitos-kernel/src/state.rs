@@ -586,8 +586,7 @@ pub(crate) fn process_event_of(jobs: &Jobs, seq: u64, op: &JobRecord) -> Option<
             *attempt,
             AttemptOutcome::Failed {
                 why: format!("{}: {detail}", cause.as_str()),
-                // A retry would meet the same spent budget at its first call.
-                verdict: *cause == FailureCause::Budget,
+                verdict: false,
             },
         ),
         JobRecord::Install(_) => None,

@@ -174,6 +174,14 @@ fn feedback_round(dag: &jitos_tasks::Dag, run: &Run, gate: usize) -> Option<(usi
             && reaches(gate, job)
             && reaches(job, fed)
     }));
+    // The library allows rounds only over jobs within their workspace; a plan from
+    // elsewhere whose round would repeat an effect gets none.
+    if again
+        .iter()
+        .any(|job| run.effects.iter().any(|mark| mark.job == *job))
+    {
+        return None;
+    }
     Some((fed, again))
 }
 

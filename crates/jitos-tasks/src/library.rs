@@ -279,13 +279,30 @@ impl Library {
             .iter()
             .find(|s| s.id == from.step)
             .and_then(|s| self.tasks.get(&s.task));
-        match gate.and_then(in_workspace) {
-            Some(run) if run.gate => Ok(()),
-            _ => Err(format!(
+        if !matches!(gate.and_then(in_workspace), Some(run) if run.gate) {
+            return Err(format!(
                 "step {} takes feedback from step {}, whose task must run a worker within its workspace with `gate = true`",
                 step.id, from.step
-            )),
+            ));
         }
+        // A round runs every step between them again too.
+        for between in method.steps.iter().filter(|s| {
+            comes_after(&method.steps, &s.id, &step.id)
+                && comes_after(&method.steps, &from.step, &s.id)
+        }) {
+            if self
+                .tasks
+                .get(&between.task)
+                .and_then(in_workspace)
+                .is_none()
+            {
+                return Err(format!(
+                    "step {} takes feedback from step {}, but step {} between them does not run a worker within its workspace, and a round would run it again",
+                    step.id, from.step, between.id
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Depth-first over the task graph: a task on the current path again is a cycle; a

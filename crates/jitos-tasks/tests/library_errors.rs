@@ -261,6 +261,14 @@ fn feedback_is_refused_where_it_cannot_be_fed() {
         "within its workspace",
     );
     refused_at(
+        &FED.replace(
+            "{ task = \"test\" }]",
+            "{ task = \"ship\" }, { task = \"test\" }]\n[task.ship]\nparams = []\nrun = { worker = \"shell\", args = [], effect = \"network\", timeout_secs = 5 }",
+        ),
+        7,
+        "step ship between them",
+    );
+    refused_at(
         &FED.replace("name = \"loop\"", "name = \"loop\"\nrace = true"),
         8,
         "races its steps",

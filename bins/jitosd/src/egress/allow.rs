@@ -66,19 +66,30 @@ impl EgressAllow {
         }
     }
 
-    /// Whether a resolved address may be connected to: every address of a named host;
-    /// only addresses of other hosts under [`EgressAllow::Any`].
-    pub(super) fn may_connect_to(&self, address: IpAddr) -> bool {
+    /// Whether an address `host` resolved to may be connected to: a host the list names
+    /// as an address, that address; a host named by name, or any host under
+    /// [`EgressAllow::Any`], only addresses of other hosts — so a name whose DNS answers
+    /// with this host's loopback or its link (a cloud's metadata service) reaches nothing
+    /// it did not name.
+    pub(super) fn may_connect_to(&self, host: &str, address: IpAddr) -> bool {
         match self {
-            EgressAllow::Only(_) => true,
-            EgressAllow::Any => other_host(address),
+            EgressAllow::Only(_) if is_address(host) => true,
+            _ => other_host(address),
         }
     }
 }
 
+/// Whether `host` is written as an IP address (an IPv6 one in brackets or not).
+fn is_address(host: &str) -> bool {
+    host.trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<IpAddr>()
+        .is_ok()
+}
+
 /// Whether `address` belongs to another host on the network rather than to this host or
 /// its link.
-fn other_host(address: IpAddr) -> bool {
+pub(crate) fn other_host(address: IpAddr) -> bool {
     match address {
         IpAddr::V4(v4) => {
             !(v4.is_loopback()
@@ -145,7 +156,17 @@ mod tests {
         assert!(allow.check("pypi.org", 443).is_ok());
         assert!(allow.check("127.0.0.1", 8080).is_ok());
         assert!(allow.check("pypi.org", 80).is_err());
-        assert!(allow.may_connect_to("127.0.0.1".parse().unwrap_or(IpAddr::from([0; 4]))));
+        let loopback = IpAddr::from([127, 0, 0, 1]);
+        assert!(
+            allow.may_connect_to("127.0.0.1", loopback),
+            "named as an address"
+        );
+        assert!(
+            !allow.may_connect_to("pypi.org", loopback),
+            "a name that resolves to loopback"
+        );
+        assert!(!allow.may_connect_to("pypi.org", IpAddr::from([169, 254, 169, 254])));
+        assert!(allow.may_connect_to("pypi.org", IpAddr::from([151, 101, 0, 223])));
         let any = EgressAllow::from_writ(&Scope::All);
         assert!(any.check("anything.example", 1).is_ok());
         for local in [
@@ -157,8 +178,8 @@ mod tests {
             "0.0.0.0",
         ] {
             let address: IpAddr = local.parse().unwrap_or(IpAddr::from([127, 0, 0, 1]));
-            assert!(!any.may_connect_to(address), "{local}");
+            assert!(!any.may_connect_to(local, address), "{local}");
         }
-        assert!(any.may_connect_to(IpAddr::from([93, 184, 215, 14])));
+        assert!(any.may_connect_to("example.org", IpAddr::from([93, 184, 215, 14])));
     }
 }

@@ -20,6 +20,7 @@ mod proxy;
 
 use std::sync::Arc;
 
+pub(crate) use allow::other_host;
 pub use allow::EgressAllow;
 pub use attempt::{AttemptEgress, EgressError, PROXY_PORT};
 pub use head::{HEADERS_MAX, HEAD_BYTES_MAX, HEAD_READ_TIMEOUT};

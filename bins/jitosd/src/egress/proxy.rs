@@ -317,7 +317,7 @@ async fn connect_untimed(
     let allowed: Vec<SocketAddr> = addresses
         .iter()
         .copied()
-        .filter(|a| allow.may_connect_to(a.ip()))
+        .filter(|a| allow.may_connect_to(host, a.ip()))
         .collect();
     if allowed.is_empty() && !addresses.is_empty() {
         let shown: Vec<IpAddr> = addresses.iter().map(SocketAddr::ip).collect();
@@ -325,7 +325,7 @@ async fn connect_untimed(
             status: 403,
             reason: format!(
                 "{host} resolves only to addresses of this host or its link ({shown:?}), \
-                 which egress to any host does not cover; name {host}:{port} in the writ's \
+                 which a host name does not reach; name the address itself in the writ's \
                  egress to reach it"
             ),
         });

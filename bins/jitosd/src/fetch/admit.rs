@@ -139,9 +139,10 @@ pub(super) fn admit(request: &FetchRequest, grant: &Grant<'_>) -> Result<Admitte
             if grant.budget_left.get(counter) == Some(&0) {
                 return Err(Refusal {
                     reason: format!(
-                        "writ {}'s budget of {counter} is spent; a person may raise it \
-                         (`jitos writ raise {} --budget {counter}=N`)",
-                        writ.id, writ.id
+                        "the budget of {counter} is spent on writ {} or a writ it was \
+                         delegated from (`jitos writ show` says which); a person may raise \
+                         that one (`jitos writ raise ID --budget {counter}=N`)",
+                        writ.id
                     ),
                     budget: true,
                 });

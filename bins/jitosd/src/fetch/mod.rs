@@ -11,6 +11,7 @@
 
 mod admit;
 mod models;
+mod resolve;
 mod send;
 
 use std::{
@@ -24,7 +25,10 @@ use std::{
 use jitos_kernel::{
     Body, Command, FailureCause, FetchEnd, FetchRecord, KernelHandle, FETCH_INLINE_BYTES_MAX,
 };
-use jitos_worker::{FetchOutcome, FetchRequest, Header, HttpResponse};
+use jitos_worker::{
+    limits::{FETCH_BODY_BYTES_MAX, FETCH_HEADERS_MAX, FETCH_HEADER_BYTES_MAX, REASON_BYTES_MAX},
+    truncate, FetchOutcome, FetchRequest, Header, HttpResponse,
+};
 
 use crate::secrets::{Redactor, SecretStore};
 
@@ -35,6 +39,9 @@ pub use models::{Models, ModelsError};
 const RECORD_MARGIN: Duration = Duration::from_millis(300);
 /// How often a request in flight looks at its attempt's cancel flag.
 const CANCEL_CHECK_EVERY: Duration = Duration::from_millis(50);
+/// The most fetches one attempt may ask for: each is a synced record, so a worker that
+/// asked without end would fill the ledger.
+pub(crate) const FETCHES_PER_ATTEMPT_MAX: usize = 1024;
 
 /// Makes the requests workers ask for.
 pub struct Fetcher {
@@ -76,6 +83,7 @@ impl Fetcher {
             // checks; the daemon never goes where the writ was not asked about.
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
+            .dns_resolver(Arc::new(resolve::OtherHostsOnly))
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         Ok(Fetcher {
@@ -158,6 +166,7 @@ impl Fetcher {
             }
         };
         let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let end = within_limits(end);
         let outcome = outcome_of(&end);
         let (record, blobs) = record_of(
             asker.attempt,
@@ -212,6 +221,73 @@ impl Fetcher {
     }
 }
 
+/// `end` as the protocol can carry it: a reason cut to its limit, and a response with
+/// more headers, a longer header or a longer body than a reply may hold (a server's, or
+/// grown by masking a secret) turned into a failure that says which.
+fn within_limits(end: FetchEnd) -> FetchEnd {
+    let failed = |reason: String| FetchEnd::Failed { reason };
+    match end {
+        FetchEnd::Response { headers, .. } if headers.len() > FETCH_HEADERS_MAX => failed(format!(
+            "the response has {} headers, over the {FETCH_HEADERS_MAX} a fetch may carry",
+            headers.len()
+        )),
+        FetchEnd::Response { headers, .. }
+            if headers
+                .iter()
+                .any(|(name, value)| name.len() + value.len() > FETCH_HEADER_BYTES_MAX) =>
+        {
+            failed(format!(
+                "a response header is over the {FETCH_HEADER_BYTES_MAX} bytes a fetch may carry"
+            ))
+        }
+        FetchEnd::Response {
+            body: Body::Inline(body),
+            ..
+        } if body.len() > FETCH_BODY_BYTES_MAX => failed(format!(
+            "the response body passed {FETCH_BODY_BYTES_MAX} bytes"
+        )),
+        FetchEnd::Refused { reason } => FetchEnd::Refused {
+            reason: truncate(&reason, REASON_BYTES_MAX),
+        },
+        FetchEnd::Failed { reason } => failed(truncate(&reason, REASON_BYTES_MAX)),
+        response => response,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Goal: what a reply cannot carry becomes a failure that says why, and a long reason is
+    // cut to the limit, so a legitimate fetch never breaks the protocol. Method: ends past
+    // each limit, and one within.
+    #[test]
+    fn ends_past_the_protocols_limits_become_failures() {
+        let response = |headers: Vec<(String, String)>| FetchEnd::Response {
+            status: 200,
+            headers,
+            body: Body::Inline(b"ok".to_vec()),
+        };
+        let many = (0..=FETCH_HEADERS_MAX)
+            .map(|i| (format!("x-{i}"), "v".to_owned()))
+            .collect();
+        let long = vec![("set-cookie".to_owned(), "c".repeat(FETCH_HEADER_BYTES_MAX))];
+        for end in [response(many), response(long)] {
+            assert!(
+                matches!(within_limits(end), FetchEnd::Failed { ref reason } if reason.contains("header")),
+            );
+        }
+        let fine = response(vec![("a".to_owned(), "b".to_owned())]);
+        assert_eq!(within_limits(fine.clone()), fine);
+        let FetchEnd::Failed { reason } = within_limits(FetchEnd::Failed {
+            reason: "é".repeat(REASON_BYTES_MAX),
+        }) else {
+            panic!("a failure stays a failure");
+        };
+        assert!(reason.len() <= REASON_BYTES_MAX);
+    }
+}
+
 /// What the worker is answered: exactly what the record keeps.
 fn outcome_of(end: &FetchEnd) -> FetchOutcome {
     match end {
@@ -260,7 +336,11 @@ fn record_of(
         }
         false => Body::Inline(bytes),
     };
-    let body = keep(redactor.bytes(&request.body).into_owned());
+    // A refused request's body went nowhere and is not kept: any worker may send one.
+    let body = match end {
+        FetchEnd::Refused { .. } => Body::Inline(Vec::new()),
+        _ => keep(redactor.bytes(&request.body).into_owned()),
+    };
     let end = match end {
         FetchEnd::Response {
             status,

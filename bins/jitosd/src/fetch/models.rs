@@ -107,13 +107,15 @@ impl Models {
 
     /// Reads a table from its text.
     pub fn parse(text: &str) -> Result<Models, String> {
-        let models: Models = toml::from_str(text).map_err(|e| e.to_string())?;
-        for endpoint in &models.endpoint {
+        let mut models: Models = toml::from_str(text).map_err(|e| e.to_string())?;
+        for endpoint in &mut models.endpoint {
             let url = reqwest::Url::parse(&endpoint.url)
                 .map_err(|e| format!("endpoint {:?} is not a URL: {e}", endpoint.url))?;
             if !matches!(url.scheme(), "http" | "https") {
                 return Err(format!("endpoint {:?} is not http or https", endpoint.url));
             }
+            // Compared with the normalised URL of each request: in the same spelling.
+            endpoint.url = url.as_str().trim_end_matches('/').to_owned();
         }
         Ok(models)
     }
@@ -161,11 +163,10 @@ impl Models {
             .find(|p| p.model == model)
             .or_else(|| self.price.iter().find(|p| p.model == "*"));
         let cost_millicents = price.map_or(0, |price| {
-            let of = |tokens: u64, per_mtok: u64| {
-                (u128::from(tokens) * u128::from(per_mtok)).div_ceil(1_000_000)
-            };
-            let cost = of(prompt_tokens, price.prompt_millicents_per_mtok)
-                + of(completion_tokens, price.completion_millicents_per_mtok);
+            let of = |tokens: u64, per_mtok: u64| u128::from(tokens) * u128::from(per_mtok);
+            let cost = (of(prompt_tokens, price.prompt_millicents_per_mtok)
+                + of(completion_tokens, price.completion_millicents_per_mtok))
+            .div_ceil(1_000_000);
             u64::try_from(cost).unwrap_or(u64::MAX)
         });
         ModelUsage {
@@ -231,6 +232,8 @@ mod tests {
         assert!(models.is_model_call("http://127.0.0.1:8080/v1"));
         assert!(!models.is_model_call("http://127.0.0.1:8080/v10/chat"));
         assert!(!models.is_model_call("http://127.0.0.1:8081/v1/chat/completions"));
+        let spelled = Models::parse("[[endpoint]]\nurl = \"HTTP://Localhost:80/v1/\"").unwrap();
+        assert!(spelled.is_model_call("http://localhost/v1/chat/completions"));
         assert!(Models::parse("[[endpoint]]\nurl = \"ftp://x\"").is_err());
         assert!(Models::parse("[[endpoint]]\nurl = \"http://x\"\nextra = 1").is_err());
     }
@@ -245,6 +248,11 @@ mod tests {
         let usage = models.meter(request, plain, true);
         assert_eq!((usage.prompt_tokens, usage.completion_tokens), (10, 5));
         assert_eq!(usage.cost_millicents, 10 + 10);
+        let rounded = models.meter(br#"{"model":"other"}"#, plain, true);
+        assert_eq!(
+            rounded.cost_millicents, 1,
+            "150 of a millicent rounds up once, to 1"
+        );
         assert!(!usage.estimated);
 
         let stream = b"data: {\"choices\":[]}\n\ndata: {\"choices\":[],\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":3}}\n\ndata: [DONE]\n\n";

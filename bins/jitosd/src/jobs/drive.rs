@@ -28,7 +28,7 @@ use nix::{
 
 use super::launch::Launched;
 use crate::{
-    fetch::{Asker, Fetcher},
+    fetch::{Asker, Fetcher, FETCHES_PER_ATTEMPT_MAX},
     secrets::{Redactor, SECRET_BYTES_MAX},
 };
 
@@ -255,6 +255,7 @@ pub(super) fn run_job(
     end.send_job(job)
         .map_err(|e| classify(&e, "while sending the job"))?;
     let mut cancel_sent: Option<Instant> = None;
+    let mut fetches = 0usize;
     loop {
         match wait_readable(watch, deadline, cancel_sent, cancel) {
             Ok(()) => {}
@@ -285,6 +286,15 @@ pub(super) fn run_job(
                 progress.message
             )),
             Ok(WorkerMessage::Fetch(request)) => {
+                fetches += 1;
+                if fetches > FETCHES_PER_ATTEMPT_MAX {
+                    return Err((
+                        FailureCause::Protocol,
+                        format!(
+                            "the worker asked for more than {FETCHES_PER_ATTEMPT_MAX} fetches in one job"
+                        ),
+                    ));
+                }
                 let asker = Asker {
                     attempt: job_id,
                     worker: fetching.worker,

@@ -916,11 +916,17 @@ impl JobRunner {
         // The group's members are killed and the group removed before its uid is lent again.
         drop(cgroup);
         drop(uid);
-        if let Some(networked) = networked {
-            networked.close(&self.kernel, attempt, &worker.manifest.name);
-        }
+        let unrecorded = networked
+            .map(|networked| networked.close(&self.kernel, attempt, &worker.manifest.name))
+            .and_then(Result::err);
         scratch.remove();
-        end.unwrap_or_else(spawn_failed)
+        match (end, unrecorded) {
+            (_, Some(detail)) => AttemptEnd::Failed {
+                cause: FailureCause::Protocol,
+                detail,
+            },
+            (end, None) => end.unwrap_or_else(spawn_failed),
+        }
     }
 
     fn record_failure(&self, actor: Actor, attempt: u64, cause: FailureCause, detail: String) {

@@ -5,7 +5,10 @@
 //! end.
 
 use std::{
-    sync::{mpsc, Arc, Mutex},
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        mpsc, Arc, Mutex,
+    },
     time::Duration,
 };
 
@@ -17,11 +20,17 @@ use crate::egress::{AttemptEgress, ConnectionEnd, ConnectionReport, EgressAllow}
 
 /// How long the proxy has, once the worker is gone, to report its connections.
 const REPORTS_WAIT: Duration = Duration::from_secs(5);
+/// The most connections one attempt's records keep: each is a synced record, and a worker
+/// that connected without end would otherwise fill memory and the ledger. Past it the
+/// attempt fails, saying how many went unrecorded.
+pub(super) const CONNECTS_PER_ATTEMPT_MAX: usize = 1024;
 
 /// An attempt's open egress and the reports its proxy sends.
 pub(super) struct Networked {
     egress: AttemptEgress,
     reports: mpsc::Receiver<ConnectionReport>,
+    /// Reports past [`CONNECTS_PER_ATTEMPT_MAX`], counted.
+    dropped: Arc<AtomicUsize>,
 }
 
 /// Whether an attempt of `effect` on a worker that does or does not `fetch` reaches the
@@ -46,18 +55,27 @@ pub(super) fn open(
         .and_then(|owner| state.writs.of_process(owner.process));
     let allow = EgressAllow::from_writ(writ.map_or(&Scope::nothing(), |w| &w.writ.egress));
     drop(view);
-    let (sender, reports) = mpsc::channel();
+    let (sender, reports) = mpsc::sync_channel(CONNECTS_PER_ATTEMPT_MAX);
     let sender = Mutex::new(sender);
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&dropped);
     let reporter = Arc::new(move |report: ConnectionReport| {
-        // The receiver is dropped only after the proxy has stopped.
-        let _ = sender
+        // Never blocks the proxy: a report past the bound is counted, not kept.
+        let sent = sender
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .send(report);
+            .try_send(report);
+        if sent.is_err() {
+            counted.fetch_add(1, Ordering::Relaxed);
+        }
     });
     let egress = AttemptEgress::open(runtime, allow, reporter)
         .map_err(|e| format!("cannot give the network job its proxy: {e}"))?;
-    Ok(Networked { egress, reports })
+    Ok(Networked {
+        egress,
+        reports,
+        dropped,
+    })
 }
 
 impl Networked {
@@ -67,21 +85,48 @@ impl Networked {
     }
 
     /// Stops the proxy and records each connection it reported, by the worker, before the
-    /// attempt's end is recorded.
-    pub(super) fn close(self, kernel: &KernelHandle, attempt: u64, worker: &str) {
+    /// attempt's end is recorded. `Err` says what could not be recorded: the attempt then
+    /// fails, so the ledger never reads as if that were all.
+    pub(super) fn close(
+        self,
+        kernel: &KernelHandle,
+        attempt: u64,
+        worker: &str,
+    ) -> Result<(), String> {
+        let mut lost = Vec::new();
         if !self.egress.stop(REPORTS_WAIT) {
-            tracing::warn!(
-                attempt,
-                "the egress proxy did not report every connection in time"
-            );
+            lost.push(format!(
+                "the proxy did not report every connection within {} s",
+                REPORTS_WAIT.as_secs()
+            ));
         }
+        let mut unrecorded = 0usize;
         for report in self.reports.try_iter() {
             let record = record_of(attempt, report);
             if let Err(e) =
                 kernel.execute_blocking(worker_actor(worker), Command::JobConnect(Box::new(record)))
             {
                 tracing::error!(attempt, error = %e, "cannot record a network job's connection");
+                unrecorded += 1;
             }
+        }
+        let dropped = self.dropped.load(Ordering::Relaxed);
+        if dropped > 0 {
+            lost.push(format!(
+                "{dropped} connections past the {CONNECTS_PER_ATTEMPT_MAX} one attempt may record"
+            ));
+        }
+        if unrecorded > 0 {
+            lost.push(format!(
+                "{unrecorded} connections the kernel did not record"
+            ));
+        }
+        match lost.is_empty() {
+            true => Ok(()),
+            false => Err(format!(
+                "not every connection of the job was recorded: {}",
+                lost.join("; ")
+            )),
         }
     }
 }

@@ -213,8 +213,18 @@ impl JobFailed {
         }
     }
 
-    /// The in-memory record.
+    /// The in-memory record. Only a cause version 1 cannot name is written here, so any
+    /// other is refused: each failure has one form.
     pub(crate) fn thaw(self) -> Result<LiveJobRecord, PayloadError> {
+        if self.cause != FailureCause::Budget {
+            return Err(PayloadError::Invalid {
+                what: "cause",
+                reason: format!(
+                    "{:?} is written as job.failed (version 1), never as job.failed@2",
+                    self.cause
+                ),
+            });
+        }
         Ok(LiveJobRecord::Failed {
             attempt: self.attempt,
             cause: match self.cause {
