@@ -254,40 +254,6 @@ fn within_limits(end: FetchEnd) -> FetchEnd {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    // Goal: what a reply cannot carry becomes a failure that says why, and a long reason is
-    // cut to the limit, so a legitimate fetch never breaks the protocol. Method: ends past
-    // each limit, and one within.
-    #[test]
-    fn ends_past_the_protocols_limits_become_failures() {
-        let response = |headers: Vec<(String, String)>| FetchEnd::Response {
-            status: 200,
-            headers,
-            body: Body::Inline(b"ok".to_vec()),
-        };
-        let many = (0..=FETCH_HEADERS_MAX)
-            .map(|i| (format!("x-{i}"), "v".to_owned()))
-            .collect();
-        let long = vec![("set-cookie".to_owned(), "c".repeat(FETCH_HEADER_BYTES_MAX))];
-        for end in [response(many), response(long)] {
-            assert!(
-                matches!(within_limits(end), FetchEnd::Failed { ref reason } if reason.contains("header")),
-            );
-        }
-        let fine = response(vec![("a".to_owned(), "b".to_owned())]);
-        assert_eq!(within_limits(fine.clone()), fine);
-        let FetchEnd::Failed { reason } = within_limits(FetchEnd::Failed {
-            reason: "é".repeat(REASON_BYTES_MAX),
-        }) else {
-            panic!("a failure stays a failure");
-        };
-        assert!(reason.len() <= REASON_BYTES_MAX);
-    }
-}
-
 /// What the worker is answered: exactly what the record keeps.
 fn outcome_of(end: &FetchEnd) -> FetchOutcome {
     match end {
@@ -370,4 +336,38 @@ fn record_of(
         usage,
     };
     (record, blobs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Goal: what a reply cannot carry becomes a failure that says why, and a long reason is
+    // cut to the limit, so a legitimate fetch never breaks the protocol. Method: ends past
+    // each limit, and one within.
+    #[test]
+    fn ends_past_the_protocols_limits_become_failures() {
+        let response = |headers: Vec<(String, String)>| FetchEnd::Response {
+            status: 200,
+            headers,
+            body: Body::Inline(b"ok".to_vec()),
+        };
+        let many = (0..=FETCH_HEADERS_MAX)
+            .map(|i| (format!("x-{i}"), "v".to_owned()))
+            .collect();
+        let long = vec![("set-cookie".to_owned(), "c".repeat(FETCH_HEADER_BYTES_MAX))];
+        for end in [response(many), response(long)] {
+            assert!(
+                matches!(within_limits(end), FetchEnd::Failed { ref reason } if reason.contains("header")),
+            );
+        }
+        let fine = response(vec![("a".to_owned(), "b".to_owned())]);
+        assert_eq!(within_limits(fine.clone()), fine);
+        let FetchEnd::Failed { reason } = within_limits(FetchEnd::Failed {
+            reason: "é".repeat(REASON_BYTES_MAX),
+        }) else {
+            panic!("a failure stays a failure");
+        };
+        assert!(reason.len() <= REASON_BYTES_MAX);
+    }
 }
