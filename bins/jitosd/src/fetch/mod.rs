@@ -302,10 +302,20 @@ fn record_of(
         }
         false => Body::Inline(bytes),
     };
-    // A refused request's body went nowhere and is not kept: any worker may send one.
-    let body = match end {
-        FetchEnd::Refused { .. } => Body::Inline(Vec::new()),
-        _ => keep(redactor.bytes(&request.body).into_owned()),
+    // A refused request went nowhere: its body and headers are not kept, since any worker
+    // may send one (its URL and the reason say what was asked).
+    let refused = matches!(end, FetchEnd::Refused { .. });
+    let body = match refused {
+        true => Body::Inline(Vec::new()),
+        false => keep(redactor.bytes(&request.body).into_owned()),
+    };
+    let headers = match refused {
+        true => Vec::new(),
+        false => request
+            .headers
+            .iter()
+            .map(|h| (redactor.text(&h.name), redactor.text(&h.value)))
+            .collect(),
     };
     let end = match end {
         FetchEnd::Response {
@@ -324,11 +334,7 @@ fn record_of(
         method: request.method,
         url: redactor.text(&request.url),
         origin,
-        headers: request
-            .headers
-            .iter()
-            .map(|h| (redactor.text(&h.name), redactor.text(&h.value)))
-            .collect(),
+        headers,
         body,
         idempotency_key: request.idempotency_key.clone(),
         end,
