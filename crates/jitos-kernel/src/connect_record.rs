@@ -13,6 +13,8 @@ pub const KIND_JOB_CONNECT: &str = "job.connect";
 
 /// The longest host name a record holds, in bytes (DNS's bound).
 pub const CONNECT_HOST_BYTES_MAX: usize = 255;
+/// The longest method a record holds, in bytes (`CONNECT`, or an HTTP method).
+pub const CONNECT_METHOD_BYTES_MAX: usize = 16;
 /// The longest reason a record holds, in bytes.
 pub const CONNECT_REASON_BYTES_MAX: usize = 1024;
 

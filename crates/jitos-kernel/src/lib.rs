@@ -53,7 +53,8 @@ pub use bundle::{import_bundle, Imported};
 pub use command::Fault;
 pub use command::{Command, Commit, Outcome, Proposed, Request};
 pub use connect_record::{
-    ConnectEnd, ConnectRecord, CONNECT_HOST_BYTES_MAX, CONNECT_REASON_BYTES_MAX, KIND_JOB_CONNECT,
+    ConnectEnd, ConnectRecord, CONNECT_HOST_BYTES_MAX, CONNECT_METHOD_BYTES_MAX,
+    CONNECT_REASON_BYTES_MAX, KIND_JOB_CONNECT,
 };
 pub use durable::PayloadError;
 pub use effect_record::{

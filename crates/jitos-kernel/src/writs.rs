@@ -488,6 +488,15 @@ impl Writs {
         Ok(())
     }
 
+    /// The writ whose egress attempt `attempt` of `process` reaches the network under:
+    /// its process's; an attempt under none reaches nothing.
+    fn egress_writ(&self, attempt: u64, process: Option<u64>) -> Result<&LiveWrit, WritRefusal> {
+        process
+            .and_then(|process| self.of_process(process))
+            .map(Arc::as_ref)
+            .ok_or(WritRefusal::NoEgress { attempt })
+    }
+
     /// Checks that a request attempt `attempt` of `process` made with `method` to `origin`
     /// was within the process's writ's egress.
     pub fn check_egress(
@@ -497,9 +506,7 @@ impl Writs {
         method: &str,
         origin: &str,
     ) -> Result<(), WritRefusal> {
-        let Some(writ) = process.and_then(|process| self.of_process(process)) else {
-            return Err(WritRefusal::NoEgress { attempt });
-        };
+        let writ = self.egress_writ(attempt, process)?;
         match jitos_gov::writ::allows_request(&writ.writ.egress, method, origin) {
             true => Ok(()),
             false => Err(WritRefusal::Egress {
@@ -519,9 +526,7 @@ impl Writs {
         host: &str,
         port: u16,
     ) -> Result<(), WritRefusal> {
-        let Some(writ) = process.and_then(|process| self.of_process(process)) else {
-            return Err(WritRefusal::NoEgress { attempt });
-        };
+        let writ = self.egress_writ(attempt, process)?;
         match jitos_gov::writ::allows_connect(&writ.writ.egress, host, port) {
             true => Ok(()),
             false => Err(WritRefusal::Egress {

@@ -141,7 +141,10 @@ fn record_of(attempt: u64, report: ConnectionReport) -> ConnectRecord {
         attempt,
         host: jitos_kernel::bounded_text(&host, jitos_kernel::CONNECT_HOST_BYTES_MAX),
         port,
-        method: jitos_kernel::bounded_text(&report.method.unwrap_or_default(), 16),
+        method: jitos_kernel::bounded_text(
+            &report.method.unwrap_or_default(),
+            jitos_kernel::CONNECT_METHOD_BYTES_MAX,
+        ),
         end: match report.end {
             ConnectionEnd::Relayed => ConnectEnd::Relayed,
             ConnectionEnd::Refused { reason } => ConnectEnd::Refused {

@@ -2,7 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::connect_record::{self as live, CONNECT_HOST_BYTES_MAX, CONNECT_REASON_BYTES_MAX};
+use crate::connect_record::{
+    self as live, CONNECT_HOST_BYTES_MAX, CONNECT_METHOD_BYTES_MAX, CONNECT_REASON_BYTES_MAX,
+};
 use crate::durable::{Frozen, PayloadError};
 
 /// `ConnectRecord`.
@@ -66,7 +68,7 @@ impl Frozen for ConnectRecord {
             attempt: self.attempt,
             host: bounded("host", self.host, CONNECT_HOST_BYTES_MAX)?,
             port: self.port,
-            method: bounded("method", self.method, 16)?,
+            method: bounded("method", self.method, CONNECT_METHOD_BYTES_MAX)?,
             end: match self.end {
                 ConnectEnd::Relayed => live::ConnectEnd::Relayed,
                 ConnectEnd::Failed { reason: r } => live::ConnectEnd::Failed { reason: reason(r)? },
