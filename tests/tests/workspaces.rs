@@ -258,7 +258,7 @@ fn a_history_of_many_workspaces_recovers_and_replays_to_the_same_state() {
                 }
                 (7..=8, false) => {
                     let sws = open[rng.random_range(0..open.len())];
-                    let answer = call(&mut client, &Request::SwsCollapse(sws));
+                    let answer = call(&mut client, &Request::SwsCollapse { sws, writ: None });
                     if matches!(answer, Response::SwsRecorded { .. }) {
                         open.retain(|&id| id != sws);
                     }
@@ -380,7 +380,13 @@ fn acknowledged_workspace_writes_survive_sigkill() {
     }
     for (sws, _) in &acked {
         assert!(matches!(
-            call(&mut client, &Request::SwsCollapse(*sws)),
+            call(
+                &mut client,
+                &Request::SwsCollapse {
+                    sws: *sws,
+                    writ: None,
+                }
+            ),
             Response::SwsRecorded { .. }
         ));
     }

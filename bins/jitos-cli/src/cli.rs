@@ -245,9 +245,17 @@ pub enum Command {
     /// With a daemon on another socket, name it (agents often start servers with a bare
     /// environment): "args": ["--socket", "/run/jitos/jitosd.sock", "mcp"].
     ///
-    /// Claude Code: `claude mcp add jitos -- jitos mcp`. The tools, and what the daemon
-    /// does not govern yet (writs and the policy), are in docs/MCP.md.
-    Mcp,
+    /// A collapse is ruled on by the policy in force (rules `at = "collapse"`) and may be
+    /// denied or held until others approve it (`jitos sws approve ID`); the agent sees
+    /// where it stands. The tools and how calls are governed are in docs/MCP.md.
+    ///
+    /// Claude Code: `claude mcp add jitos -- jitos mcp`.
+    Mcp {
+        /// Ask collapses under this writ of yours: the policy's rulings see its user and
+        /// what is left of its budgets
+        #[arg(long)]
+        writ: Option<u64>,
+    },
     /// The main job: an embedded daemon makes a bundled project's failing test pass (a race of candidate patches in sandboxed workspaces), then verifies the ledger
     ///
     /// Without --model it is offline and deterministic: the candidate patches are bundled.
@@ -625,9 +633,39 @@ pub enum SwsCommand {
         id: u64,
     },
     /// Commit a workspace into its target in one record, or report what conflicts
+    ///
+    /// With a policy in force, a collapse into the system is ruled on first (rules `at =
+    /// "collapse"`, docs/POLICY.md): allowed, it commits; denied, it is refused (exit 1);
+    /// held, it waits for approvals (exit 3) and commits when the last one is given
+    /// (`jitos sws approve ID` by others). A workspace changed since its ruling is ruled
+    /// on again, and approvals given before no longer count.
     Collapse {
         /// The workspace id
         id: u64,
+        /// Ask under this writ of yours: the ruling sees its user and what is left of its
+        /// budgets
+        #[arg(long)]
+        writ: Option<u64>,
+    },
+    /// Approve a workspace's collapse held for approvals; the last approval commits it
+    ///
+    /// You need the role the ruling asks for (`approver`, unless the policy names
+    /// another); you count once; you may not approve a collapse you asked for. Read the
+    /// changes first: `jitos sws diff ID`.
+    Approve {
+        /// The workspace id
+        id: u64,
+        /// A comment, kept with your approval
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    /// Reject a workspace's collapse held for approvals: one rejection vetoes it
+    Reject {
+        /// The workspace id
+        id: u64,
+        /// Why, kept with your rejection
+        #[arg(long)]
+        reason: String,
     },
     /// Move a workspace's base to the current head of its target, or report conflicts
     Rebase {

@@ -236,7 +236,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 name: model_name,
             }),
         ),
-        Command::Mcp => mcp::serve(location.socket),
+        Command::Mcp { writ } => mcp::serve(location.socket, writ),
     }
 }
 

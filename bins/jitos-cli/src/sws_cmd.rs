@@ -3,7 +3,9 @@
 use std::{fmt::Write as _, process::ExitCode};
 
 use anyhow::{bail, Result};
-use jitos_proto::{Client, ConflictView, Request, Response, SwsDetail, SwsState, SwsSummary};
+use jitos_proto::{
+    Client, ConflictView, HoldStanding, Request, Response, SwsDetail, SwsHold, SwsState, SwsSummary,
+};
 
 use crate::{
     cli::SwsCommand,
@@ -76,9 +78,32 @@ pub fn run(client: &mut Client, json: bool, command: SwsCommand) -> Result<ExitC
             tree_cmd::print_file_diffs(client, &detail.files)?;
             Ok(ExitCode::SUCCESS)
         }
-        SwsCommand::Collapse { id } => {
-            outcome(client, json, &Request::SwsCollapse(id), "collapsed")
-        }
+        SwsCommand::Collapse { id, writ } => outcome(
+            client,
+            json,
+            &Request::SwsCollapse { sws: id, writ },
+            "collapsed",
+        ),
+        SwsCommand::Approve { id, comment } => outcome(
+            client,
+            json,
+            &Request::SwsVote {
+                sws: id,
+                approve: true,
+                note: comment.unwrap_or_default(),
+            },
+            "approved and collapsed",
+        ),
+        SwsCommand::Reject { id, reason } => outcome(
+            client,
+            json,
+            &Request::SwsVote {
+                sws: id,
+                approve: false,
+                note: reason,
+            },
+            "collapsed",
+        ),
         SwsCommand::Rebase { id } => outcome(client, json, &Request::SwsRebase(id), "rebased"),
         SwsCommand::Discard { id, reason } => {
             let response = client.call(&Request::SwsDiscard { sws: id, reason })?;
@@ -92,7 +117,10 @@ pub fn run(client: &mut Client, json: bool, command: SwsCommand) -> Result<ExitC
     }
 }
 
-/// Collapse and rebase: success, or the conflicts and a failing exit.
+/// The exit status of a collapse that waits for approvals: not a failure, not done.
+const EXIT_HELD: u8 = 3;
+
+/// Collapse, rebase and votes: success, or the conflicts and a failing exit, or the hold.
 fn outcome(client: &mut Client, json: bool, request: &Request, done: &str) -> Result<ExitCode> {
     let response = client.call(request)?;
     if let Response::SwsConflicts(view) = &response {
@@ -102,6 +130,17 @@ fn outcome(client: &mut Client, json: bool, request: &Request, done: &str) -> Re
             print!("{}", conflicts_text(view));
         }
         return Ok(ExitCode::FAILURE);
+    }
+    if let Response::SwsHeld(hold) = &response {
+        if json {
+            emit_json(hold)?;
+        } else {
+            print!("{}", hold_text(hold));
+        }
+        return Ok(match hold.standing {
+            HoldStanding::Vetoed { .. } | HoldStanding::Denied => ExitCode::FAILURE,
+            _ => ExitCode::from(EXIT_HELD),
+        });
     }
     print(json, response, |r| match r {
         Response::SwsRecorded { sws, seq, hash } => Some(format!(
@@ -162,6 +201,52 @@ fn detail_text(detail: &SwsDetail) -> String {
     out.push_str(&changes_text(detail));
     for file in &detail.files {
         let _ = writeln!(out, "file {}", file_change_line(file));
+    }
+    if let Some(hold) = &detail.hold {
+        out.push_str(&hold_text(hold));
+    }
+    out
+}
+
+/// The ruling on a workspace's collapse, where it stands, and its votes.
+fn hold_text(hold: &SwsHold) -> String {
+    let sws = hold.sws;
+    let standing = match &hold.standing {
+        HoldStanding::Allowed => "allowed".to_owned(),
+        HoldStanding::Denied => "denied".to_owned(),
+        HoldStanding::Waiting {
+            count,
+            from,
+            approvals,
+        } => format!(
+            "waiting for approvals: {approvals} of {count} from {from};              `jitos sws approve {sws}` or `jitos sws reject {sws} --reason WHY` (as another user holding {from})"
+        ),
+        HoldStanding::Approved => "approved".to_owned(),
+        HoldStanding::Vetoed { user, note } => format!("rejected by {user}: {note}"),
+    };
+    let mut out = format!(
+        "collapse ruled at seq {}: {}
+  {standing}
+",
+        hold.ruling_seq, hold.why
+    );
+    if !hold.current {
+        out.push_str(
+            "  the workspace or the policy changed since: the next collapse is ruled on again
+",
+        );
+    }
+    for vote in &hold.votes {
+        let verb = if vote.approve { "approved" } else { "rejected" };
+        let note = match vote.note.is_empty() {
+            true => String::new(),
+            false => format!(": {}", vote.note),
+        };
+        let _ = writeln!(
+            out,
+            "  {} (uid {}) {verb} at seq {}{note}",
+            vote.user, vote.uid, vote.seq
+        );
     }
     out
 }

@@ -108,7 +108,6 @@ fn read_or_command(view: &View, request: &Request) -> Result<Answering, KernelEr
                 rewrite: rewrite.clone(),
             })
         }
-        Request::SwsCollapse(sws) => return execute(Command::SwsCollapse(*sws)),
         Request::SwsRebase(sws) => return execute(Command::SwsRebase(*sws)),
         Request::SwsDiscard { sws, reason } => {
             return execute(Command::SwsDiscard {
@@ -184,9 +183,11 @@ fn read_or_command(view: &View, request: &Request) -> Result<Answering, KernelEr
         | Request::ProcessPlan { .. }
         | Request::ProcessCancel(_)
         | Request::ProcessAnswer { .. }
-        | Request::ProcessVote { .. } => Response::Error(ErrorInfo {
+        | Request::ProcessVote { .. }
+        | Request::SwsCollapse { .. }
+        | Request::SwsVote { .. } => Response::Error(ErrorInfo {
             code: ErrorCode::BadRequest,
-            message: "jobs, workers, processes and writs need a running jitosd; start it, or leave out --data-dir"
+            message: "jobs, workers, processes, writs and collapses need a running jitosd; start it, or leave out --data-dir"
                 .to_owned(),
         }),
         Request::ApplyRewrite(_)
@@ -497,6 +498,7 @@ fn sws_detail(view: &View, sws: u64) -> Result<Response, KernelError> {
         summary: views::sws_summary(&summary),
         changes,
         files,
+        hold: crate::collapse::hold_view(view, sws),
     }))
 }
 
@@ -528,7 +530,6 @@ pub fn executed(request: &Request, outcome: Result<Outcome, KernelError>) -> Res
     let sws = match request {
         Request::TreeImport { sws: Some(sws), .. }
         | Request::SwsApply { sws, .. }
-        | Request::SwsCollapse(sws)
         | Request::SwsRebase(sws)
         | Request::SwsDiscard { sws, .. } => Some(*sws),
         _ => None,

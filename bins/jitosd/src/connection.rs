@@ -263,6 +263,13 @@ async fn dispatch(
             secret_change(move || secrets.remove(&name).map(|()| secrets)).await
         }
         Request::SecretList => Response::Secrets(shared.secrets.values().keys().cloned().collect()),
+        Request::SwsCollapse { sws, writ } => {
+            crate::collapse::collapse(&shared.kernel, actor.clone(), principal, sws, writ).await
+        }
+        Request::SwsVote { sws, approve, note } => {
+            crate::collapse::vote(&shared.kernel, actor.clone(), principal, sws, approve, note)
+                .await
+        }
         Request::ProcessVote {
             process,
             approve,

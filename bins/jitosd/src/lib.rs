@@ -2,6 +2,7 @@
 //! both run [`Daemon`], and the CLI's offline mode answers queries with [`answer`].
 
 mod access;
+mod collapse;
 mod connection;
 mod daemon;
 pub mod egress;

@@ -1,10 +1,10 @@
 //! Conversions from kernel values to the wire's views.
 
 use jitos_kernel::{
-    AccessRefused, Body, Commit, ConnectEnd, ConnectRecord, EffectRecord, FetchEnd, FetchRecord,
-    Grant, HistoryStep, JobRecord, KnownBy, PolicyRecord, ProcessRecord, RefusedOp, ReplayOutcome,
-    SwsRecord, VerifyOutcome, View, WorkspaceSummary, WritRecord, KIND_ACCESS_REFUSED,
-    KIND_GENESIS, KIND_JOB_CONNECT, KIND_JOB_FETCH, KIND_REWRITE,
+    AccessRefused, Body, CollapseRecord, Commit, ConnectEnd, ConnectRecord, EffectRecord, FetchEnd,
+    FetchRecord, Grant, HistoryStep, JobRecord, KnownBy, PolicyRecord, ProcessRecord, RefusedOp,
+    ReplayOutcome, SwsRecord, VerifyOutcome, View, WorkspaceSummary, WritRecord,
+    KIND_ACCESS_REFUSED, KIND_GENESIS, KIND_JOB_CONNECT, KIND_JOB_FETCH, KIND_REWRITE,
 };
 use jitos_ledger::{Actor, Record};
 use jitos_proto::{
@@ -61,6 +61,28 @@ fn summarize_policy(op: &PolicyRecord) -> String {
             vote.user,
             if vote.approve { "approved" } else { "rejected" },
             vote.job + 1,
+            match vote.note.is_empty() {
+                true => String::new(),
+                false => format!(": {}", vote.note),
+            }
+        ),
+    }
+}
+
+/// What a ruling on a workspace's collapse, or a vote on one, says in a line.
+fn summarize_collapse_governance(op: &CollapseRecord) -> String {
+    match op {
+        CollapseRecord::Ruling(ruling) => format!(
+            "workspace {}: collapse ruled on by policy {}: {}",
+            ruling.sws,
+            ruling.policy.short(),
+            ruling.ruling.explain()
+        ),
+        CollapseRecord::Vote(vote) => format!(
+            "workspace {}: {} {} its collapse{}",
+            vote.sws,
+            vote.user,
+            if vote.approve { "approved" } else { "rejected" },
             match vote.note.is_empty() {
                 true => String::new(),
                 false => format!(": {}", vote.note),
@@ -209,6 +231,12 @@ pub fn record_view(record: &Record) -> RecordView {
             match SwsRecord::decode(kind, &record.payload) {
                 Ok(op) => summarize_sws(record.seq, &op),
                 Err(_) => "undecodable workspace record".to_owned(),
+            }
+        }
+        (None, kind) if CollapseRecord::is_kind(kind) => {
+            match CollapseRecord::decode(kind, &record.payload) {
+                Ok(op) => summarize_collapse_governance(&op),
+                Err(_) => "undecodable collapse ruling or vote".to_owned(),
             }
         }
         (None, kind) if ProcessRecord::is_kind(kind) => {

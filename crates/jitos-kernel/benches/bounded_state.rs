@@ -15,7 +15,7 @@
 use std::{alloc::System, path::Path, sync::Arc, time::Instant};
 
 use jitos_kernel::{
-    Command, Dispatch, Effect, FailureCause, Kernel, KernelOptions, Outcome, Request,
+    Command, Dispatch, Effect, FailureCause, Kernel, KernelOptions, Outcome, Request, Requester,
     COMMIT_BATCH_MAX,
 };
 use jitos_ledger::{Actor, FixedClock};
@@ -148,7 +148,15 @@ fn churn(kernel: &mut Kernel, live: u64, churn: usize) -> usize {
                     reason: "benchmark churn".to_owned(),
                 });
             } else {
-                closing.push(Command::SwsCollapse(sws));
+                closing.push(Command::SwsCollapse {
+                    sws,
+                    by: Requester {
+                        uid: 0,
+                        user: "root".to_owned(),
+                        roles: Vec::new(),
+                    },
+                    writ: None,
+                });
             }
         }
         closing.extend(attempts.iter().map(|&attempt| Command::JobFail {

@@ -38,8 +38,18 @@ pub enum Command {
         /// The tree wanted.
         tree: Tree,
     },
-    /// Collapse a workspace into its target, or record why it conflicts.
-    SwsCollapse(u64),
+    /// Collapse a workspace into its target, or record why it conflicts; with a policy in
+    /// force, a collapse into the system is ruled on first and may be held for approvals.
+    SwsCollapse {
+        /// The workspace.
+        sws: u64,
+        /// Who asks, as the daemon authenticated them: the facts a ruling decides on.
+        by: crate::Requester,
+        /// The writ they ask under; `None` for their roles alone.
+        writ: Option<u64>,
+    },
+    /// A person's approval or rejection of a workspace's collapse held for approvals.
+    SwsVote(crate::CollapseVote),
     /// Move a workspace's base to its target's head, or record why it conflicts.
     SwsRebase(u64),
     /// End a workspace without applying it.

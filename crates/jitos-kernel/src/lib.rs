@@ -12,6 +12,8 @@
 
 mod access_record;
 mod bundle;
+mod collapse_hold;
+mod collapse_record;
 mod command;
 mod connect_record;
 mod decide;
@@ -49,6 +51,10 @@ pub use access_record::{
     REFUSAL_USER_BYTES_MAX,
 };
 pub use bundle::{import_bundle, Imported};
+pub use collapse_hold::{Hold, HoldVote, Holds, Requester, Standing};
+pub use collapse_record::{
+    ChangesHash, CollapseRecord, CollapseRuling, CollapseVote, KIND_SWS_RULING, KIND_SWS_VOTE,
+};
 #[cfg(feature = "fault-injection")]
 pub use command::Fault;
 pub use command::{Command, Commit, Outcome, Proposed, Request};

@@ -45,6 +45,72 @@ pub enum GovernanceRefusal {
         /// The role needed.
         needed: jitos_gov::Role,
     },
+    /// A workspace's collapse waits for approvals.
+    #[error("the collapse of workspace {sws} waits for approvals: {approvals} of {count} from {from}; `jitos sws approve {sws}` gives one (as another user holding {from})")]
+    CollapseHeld {
+        /// The workspace.
+        sws: u64,
+        /// How many approvals it needs.
+        count: u32,
+        /// The role each approver must hold.
+        from: jitos_gov::Role,
+        /// How many it has.
+        approvals: u32,
+    },
+    /// The policy denies the workspace's collapse.
+    #[error("the policy denies the collapse of workspace {sws}: {why}")]
+    CollapseDenied {
+        /// The workspace.
+        sws: u64,
+        /// The ruling in words.
+        why: String,
+    },
+    /// A voter rejected the workspace's collapse.
+    #[error("{user} rejected the collapse of workspace {sws}: {note}; change the workspace and ask again, or discard it")]
+    CollapseVetoed {
+        /// The workspace.
+        sws: u64,
+        /// Who rejected it.
+        user: String,
+        /// Their reason.
+        note: String,
+    },
+    /// No collapse of the workspace waits for approvals.
+    #[error("no collapse of workspace {sws} waits for approvals (`jitos sws show {sws}` says where it stands)")]
+    NotHeld {
+        /// The workspace.
+        sws: u64,
+    },
+    /// The workspace or the policy changed since its collapse was ruled on.
+    #[error("workspace {sws} (or the policy) changed since its collapse was ruled on; the approvals were for other changes, so its collapse must be asked for again")]
+    HoldStale {
+        /// The workspace.
+        sws: u64,
+    },
+    /// The requester may not approve their own collapse.
+    #[error("{user} asked for the collapse of workspace {sws} and may not approve or reject it")]
+    OwnCollapse {
+        /// Who.
+        user: String,
+        /// The workspace.
+        sws: u64,
+    },
+    /// One principal counts once.
+    #[error("{user} voted on the collapse of workspace {sws} already")]
+    AlreadyVoted {
+        /// Who.
+        user: String,
+        /// The workspace.
+        sws: u64,
+    },
+    /// The writ named was granted to someone else.
+    #[error("writ {writ} was not granted to {user}; name a writ of yours (`jitos writ list`)")]
+    NotYourWrit {
+        /// The writ.
+        writ: u64,
+        /// Who named it.
+        user: String,
+    },
     /// The requester may not approve their own process.
     #[error("{user} submitted process {process} and may not approve or reject it")]
     OwnProcess {

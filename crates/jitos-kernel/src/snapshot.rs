@@ -24,7 +24,7 @@ use jitos_sched::Processes;
 use jitos_sws::Pool;
 use jitos_warp::{Graph, StateDigest};
 
-use crate::{jobs::Jobs, KernelError, RecordedPolicy, State, Writs};
+use crate::{jobs::Jobs, Holds, KernelError, RecordedPolicy, State, Writs};
 
 /// Magic of the snapshots written now.
 const MAGIC: &[u8; 8] = b"JITOSST4";
@@ -39,8 +39,9 @@ const MAGIC_GRAPH_PROVEN: &[u8; 8] = b"JITOSST3";
 /// process); layout 4 adds the writs, the policy in force and what a process's jobs were
 /// ruled and approved; layout 5 a plan's verify and compensate jobs, a process's effects and
 /// whether it unwinds; layout 6 a writ's egress, a worker manifest's `fetch`, a job's
-/// feedback and a run's feedback rounds.
-pub const STATE_LAYOUT: u32 = 6;
+/// feedback and a run's feedback rounds; layout 7 the rulings and votes on collapses of
+/// workspaces outside processes.
+pub const STATE_LAYOUT: u32 = 7;
 
 /// The layout of the sections of a `JITOSST3` snapshot.
 const GRAPH_PROVEN_LAYOUT: u32 = 1;
@@ -85,10 +86,11 @@ type SectionsRef<'a> = (
     &'a Processes,
     &'a Writs,
     &'a Option<RecordedPolicy>,
+    &'a Holds,
 );
 
 /// The sections, decoded.
-type Sections = (Pool, Jobs, Processes, Writs, Option<RecordedPolicy>);
+type Sections = (Pool, Jobs, Processes, Writs, Option<RecordedPolicy>, Holds);
 
 impl State {
     /// The snapshot bytes of this state, in the current format (`JITOSST4`).
@@ -99,6 +101,7 @@ impl State {
             &self.processes,
             &self.writs,
             &self.policy,
+            &self.holds,
         );
         let sections = codec::encode::<SECTIONS_BYTES_MAX>(&sections, "the snapshot's sections")
             .map_err(crate::PayloadError::from)?;
@@ -147,6 +150,7 @@ pub(crate) fn prove(bytes: &[u8], recorded: &[u8; 32]) -> Result<State, Refusal>
             &state.processes,
             &state.writs,
             &state.policy,
+            &state.holds,
         );
         let sections = codec::encode::<SECTIONS_BYTES_MAX>(&sections, "the snapshot's sections")
             .map_err(|e| bad(e.to_string()))?;
@@ -181,7 +185,7 @@ fn decode_parts(bytes: &[u8]) -> Result<State, String> {
         .split_at_checked(len)
         .ok_or("ends inside its graph section")?;
     let graph = Graph::decode_snapshot(graph).map_err(|e| format!("its graph: {e}"))?;
-    let (pool, jobs, processes, writs, policy): Sections =
+    let (pool, jobs, processes, writs, policy, holds): Sections =
         codec::decode::<Sections, SECTIONS_BYTES_MAX>(sections, "the snapshot's sections")
             .map_err(|e| e.to_string())?;
     Ok(State {
@@ -191,6 +195,7 @@ fn decode_parts(bytes: &[u8]) -> Result<State, String> {
         processes,
         writs,
         policy,
+        holds,
     })
 }
 
@@ -313,6 +318,7 @@ mod tests {
         assert_eq!(left.processes, right.processes);
         assert_eq!(left.writs, right.writs);
         assert_eq!(left.policy, right.policy);
+        assert_eq!(left.holds, right.holds);
     }
 
     // Goal: a snapshot proves itself and reads back as the state it was taken of.
@@ -338,8 +344,8 @@ mod tests {
         assert_eq!(
             (STATE_LAYOUT, digest.as_str()),
             (
-                6,
-                "82590ec35843e753960b45685e80c5465a3caf2efc14f3e4e623202440de4463"
+                7,
+                "9b958f329bec6b0fb46ea350e2799af46c0bffd43ea938a06805ac1b814baea0"
             ),
             "the snapshot's sections changed: bump STATE_LAYOUT, then pin the new digest"
         );

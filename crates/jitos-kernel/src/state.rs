@@ -16,6 +16,8 @@ use jitos_sched::{AttemptOutcome, Event, Process, Processes};
 use jitos_tasks::{JobNode, Purpose};
 
 use crate::{
+    collapse_hold::{changes_of, is_ruled, rule_collapse, Holds, Requester},
+    collapse_record::CollapseRecord,
     connect_record::{ConnectRecord, KIND_JOB_CONNECT},
     effect_record::EffectRecord,
     fetch_record::{FetchRecord, COST_COUNTER, KIND_JOB_FETCH, TOKENS_COUNTER},
@@ -25,7 +27,7 @@ use crate::{
     policy_record::{PolicyRecord, RecordedPolicy},
     process_record::ProcessRecord,
     ruling::{rule, waiting_need, GovernanceRefusal},
-    sws_record::{SwsRecord, KIND_SWS_CONFLICT},
+    sws_record::{collapse_op, SwsRecord, KIND_SWS_CONFLICT},
     writ_record::{Grant, WritRecord},
     writs::{plan_effect_of_dispatch, Writs},
     AccessRefused, KernelError, KIND_ACCESS_REFUSED, KIND_GENESIS, KIND_REWRITE,
@@ -46,6 +48,8 @@ pub struct State {
     pub writs: Writs,
     /// The policy in force, once one was recorded.
     pub policy: Option<RecordedPolicy>,
+    /// The latest ruling on each open workspace's collapse, with its votes.
+    pub holds: Holds,
 }
 
 /// What folding one record did.
@@ -92,6 +96,10 @@ impl State {
             // Conflicts change nothing; the record is the knowledge.
             KIND_SWS_CONFLICT => {
                 SwsRecord::decode(&record.kind, &record.payload)?;
+            }
+            kind if CollapseRecord::is_kind(kind) => {
+                let op = CollapseRecord::decode(kind, &record.payload)?;
+                self.fold_collapse_governance(seq, op)?;
             }
             kind if SwsRecord::is_kind(kind) => {
                 let op = SwsRecord::decode(kind, &record.payload)?;
@@ -155,6 +163,7 @@ impl State {
                 .apply(&self.graph, *sws, rewrite, seq)
                 .map(|()| None),
             SwsRecord::Collapse { sws, rewrites } => {
+                self.check_collapse_ruled(seq, op)?;
                 let collapse = self
                     .pool
                     .collapse(&self.graph, *sws, seq)
@@ -178,6 +187,7 @@ impl State {
             }
         };
         if let Some(sws) = closed.map_err(|source| replay_error(seq, source))? {
+            self.holds.forget(sws);
             let workspace = self
                 .pool
                 .forget(sws)
@@ -373,6 +383,74 @@ impl State {
             .apply(seq, 0, &event)
             .map_err(|source| KernelError::Process { seq, source })?;
         Ok(Some(process))
+    }
+
+    /// Replays a ruling on a workspace's collapse (checked to be what the policy in force
+    /// gives on the facts and the changes the state holds) or a vote on one (checked to be
+    /// by someone the hold admits).
+    fn fold_collapse_governance(
+        &mut self,
+        seq: u64,
+        op: CollapseRecord,
+    ) -> Result<(), KernelError> {
+        let misfit = |source| KernelError::Governance { seq, source };
+        match op {
+            CollapseRecord::Ruling(ruling) => {
+                let collapse = collapse_op(self, ruling.sws, seq)?;
+                let mismatch = || GovernanceRefusal::Mismatch {
+                    policy: ruling.policy.short(),
+                };
+                if !matches!(collapse, SwsRecord::Collapse { .. }) || !is_ruled(self, ruling.sws)? {
+                    return Err(misfit(mismatch()));
+                }
+                // With a writ, the user is the writ's; without, the one recorded, which
+                // the daemon authenticated.
+                let by = Requester {
+                    uid: ruling.uid,
+                    user: ruling.facts.user.clone(),
+                    roles: ruling.facts.roles.clone(),
+                };
+                let expected = rule_collapse(
+                    self,
+                    ruling.sws,
+                    &by,
+                    ruling.writ,
+                    changes_of(&collapse)?,
+                    ruling.decided_ms,
+                )
+                .map_err(|error| match error {
+                    KernelError::GovernanceRefused(source) => misfit(source),
+                    KernelError::WritRefused(source) => KernelError::Writ { seq, source },
+                    other => other,
+                })?;
+                if expected != *ruling {
+                    return Err(misfit(mismatch()));
+                }
+                self.holds.fold_ruling(seq, *ruling);
+            }
+            CollapseRecord::Vote(vote) => self.holds.fold_vote(seq, vote).map_err(misfit)?,
+        }
+        Ok(())
+    }
+
+    /// Refuses a collapse its workspace's standing ruling does not let through, or that
+    /// is not the changes it ruled on. A workspace with no ruling collapses as before the
+    /// collapse point existed.
+    fn check_collapse_ruled(&self, seq: u64, op: &SwsRecord) -> Result<(), KernelError> {
+        let SwsRecord::Collapse { sws, .. } = op else {
+            return Ok(());
+        };
+        let Some(hold) = self.holds.get(*sws) else {
+            return Ok(());
+        };
+        let refusal = match hold.ruling.changes == changes_of(op)? {
+            true => hold.refusal(),
+            false => Some(GovernanceRefusal::HoldStale { sws: *sws }),
+        };
+        match refusal {
+            Some(source) => Err(KernelError::Governance { seq, source }),
+            None => Ok(()),
+        }
     }
 
     /// Replays a writ record at `seq` (`record`'s time and actor).

@@ -1,11 +1,11 @@
 //! Workspace records: one kind per workspace operation, and their payloads.
 
-use jitos_sws::{ConflictReport, Over};
+use jitos_sws::{ConflictReport, Over, SwsError};
 use jitos_warp::Rewrite;
 
 use crate::{
     durable::{self, v1, Frozen},
-    KernelError,
+    KernelError, State,
 };
 
 /// A workspace was created; its id is the record's seq.
@@ -122,5 +122,23 @@ impl SwsRecord {
             SwsRecord::Collapse { rewrites, .. } => rewrites,
             _ => &[],
         }
+    }
+}
+
+/// What collapsing `sws` at `seq` records: the collapse with its net rewrites, or the
+/// conflicts that refuse it. Run on a copy of the state; the fold runs it on the state.
+pub(crate) fn collapse_op(state: &State, sws: u64, seq: u64) -> Result<SwsRecord, KernelError> {
+    let mut trial = state.clone();
+    match trial.pool.collapse(&trial.graph, sws, seq) {
+        Ok(collapse) => Ok(SwsRecord::Collapse {
+            sws,
+            rewrites: collapse.rewrites,
+        }),
+        Err(SwsError::Conflicts(report)) => Ok(SwsRecord::Conflict {
+            sws,
+            op: RefusedOp::Collapse,
+            report: *report,
+        }),
+        Err(error) => Err(KernelError::Workspace(error)),
     }
 }

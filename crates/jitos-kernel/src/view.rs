@@ -12,7 +12,11 @@ use jitos_tree::{diff_trees, Tree};
 use jitos_warp::{BlobRef, Graph};
 
 use crate::{
-    files::tree_of, process_record::AskContext, recovery::RecoveryReport, ruling::waiting_need,
+    collapse_hold::{stands, Hold},
+    files::tree_of,
+    process_record::AskContext,
+    recovery::RecoveryReport,
+    ruling::waiting_need,
     time_travel, verify, HistoryStep, Jobs, KernelError, KernelOptions, ReplayOutcome, State,
     VerifyOutcome,
 };
@@ -218,6 +222,14 @@ impl View {
     /// The workspace of the lane of `job` and its file changes, if both can be read.
     pub fn ask_context(&self, process: u64, job: usize) -> Option<AskContext> {
         self.state.ask_context(process, job)
+    }
+
+    /// The latest ruling on an open workspace's collapse, and whether it still stands for
+    /// the workspace as it is.
+    pub fn collapse_hold(&self, sws: u64) -> Option<(Hold, bool)> {
+        let hold = self.state.holds.get(sws)?;
+        let current = stands(&self.state, hold, self.head().seq + 1).unwrap_or(false);
+        Some((hold.clone(), current))
     }
 
     /// The approvals a live process waits for, if it waits for any.

@@ -240,10 +240,16 @@ impl Writs {
     /// writ and its ancestors (`jobs`, `wall_secs`, and each counter); empty for a process
     /// under no writ.
     pub fn budget_left(&self, process: u64) -> std::collections::BTreeMap<String, u64> {
+        match self.bound.get(&process) {
+            Some(&id) => self.budget_left_of_writ(id),
+            None => std::collections::BTreeMap::new(),
+        }
+    }
+
+    /// What is left of each bounded budget of writ `id`, the tightest over it and its
+    /// ancestors; empty for a writ the state does not hold.
+    pub fn budget_left_of_writ(&self, id: u64) -> std::collections::BTreeMap<String, u64> {
         let mut left = std::collections::BTreeMap::new();
-        let Some(&id) = self.bound.get(&process) else {
-            return left;
-        };
         let mut tightest = |name: &str, amount: u64| {
             left.entry(name.to_owned())
                 .and_modify(|held: &mut u64| *held = (*held).min(amount))

@@ -9,7 +9,7 @@ use std::{path::Path, sync::Arc, thread};
 
 use jitos_kernel::{
     AttemptStatus, Command, Dispatch, Effect, FailureCause, Kernel, KernelError, KernelOptions,
-    KernelService, Outcome, Owner, Proposed, Request, State, View, WorkerInstall,
+    KernelService, Outcome, Owner, Proposed, Request, Requester, State, View, WorkerInstall,
 };
 use jitos_ledger::{Actor, FixedClock, Record};
 use jitos_sched::{Capacity, Decision, Status};
@@ -290,7 +290,15 @@ fn resolve(view: &View, action: &Action) -> Command {
             };
             Command::SwsApply { sws, rewrite }
         }
-        Action::SwsCollapse(sws) => Command::SwsCollapse(workspaces.pick(sws)),
+        Action::SwsCollapse(sws) => Command::SwsCollapse {
+            sws: workspaces.pick(sws),
+            by: Requester {
+                uid: 0,
+                user: "root".to_owned(),
+                roles: Vec::new(),
+            },
+            writ: None,
+        },
         Action::SwsRebase(sws) => Command::SwsRebase(workspaces.pick(sws)),
         Action::SwsDiscard(sws) => Command::SwsDiscard {
             sws: workspaces.pick(sws),

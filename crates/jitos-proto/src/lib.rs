@@ -26,8 +26,9 @@ pub use job_message::{
 };
 pub use message::{
     ActorView, BlobGcReport, ConflictEntry, ConflictView, ErrorCode, ErrorInfo, GraphView,
-    HistoryEntry, KeyChangeView, RecordView, ReplayReport, Request, Response, SecretValue,
-    SnapshotView, StatusInfo, SwsDetail, SwsState, SwsSummary, VerifyView,
+    HistoryEntry, HoldStanding, HoldVoteView, KeyChangeView, RecordView, ReplayReport, Request,
+    Response, SecretValue, SnapshotView, StatusInfo, SwsDetail, SwsHold, SwsState, SwsSummary,
+    VerifyView,
 };
 pub use page::{PageRequest, PageView, PAGE_ITEMS_DEFAULT, PAGE_ITEMS_MAX};
 pub use process_message::{

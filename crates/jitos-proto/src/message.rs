@@ -1,5 +1,6 @@
 //! Requests a client may send after the handshake, and the daemon's responses.
 
+use jitos_gov::Role;
 use jitos_tree::{Tree, TreeChange};
 use jitos_warp::{BlobRef, Edge, Node, Rewrite};
 use serde::{Deserialize, Serialize};
@@ -101,8 +102,15 @@ pub enum Request {
         /// The rewrite.
         rewrite: Rewrite,
     },
-    /// Commit a workspace's changes into its target, unless they conflict.
-    SwsCollapse(u64),
+    /// Commit a workspace's changes into its target, unless they conflict; with a policy
+    /// in force, a collapse into the system is ruled on first (`at = "collapse"`), and
+    /// may be denied or held for approvals ([`Response::SwsHeld`]).
+    SwsCollapse {
+        /// The workspace.
+        sws: u64,
+        /// The writ to ask under (one granted to the asking user); `None` for their roles.
+        writ: Option<u64>,
+    },
     /// Move a workspace's base to the head of its target, unless that conflicts.
     SwsRebase(u64),
     /// End a workspace without applying it.
@@ -248,6 +256,17 @@ pub enum Request {
         /// Why, kept with the record.
         reason: String,
     },
+    /// Approve or reject a workspace's collapse held for approvals; the approval that
+    /// completes them collapses it (answered as a collapse), any other vote is answered
+    /// with [`Response::SwsHeld`].
+    SwsVote {
+        /// The workspace.
+        sws: u64,
+        /// Approve, or reject (which vetoes).
+        approve: bool,
+        /// A comment, or the reason for a rejection.
+        note: String,
+    },
 }
 
 /// The daemon's answer to one request.
@@ -387,6 +406,8 @@ pub enum Response {
         /// The record.
         seq: u64,
     },
+    /// A workspace's collapse waits for approvals (or, answering a vote, where it stands).
+    SwsHeld(SwsHold),
 }
 
 /// Who caused a record, as shown to people.
@@ -612,6 +633,74 @@ pub struct SwsDetail {
     pub changes: Vec<KeyChangeView>,
     /// File-level changes against the base (open workspaces only).
     pub files: Vec<TreeChange>,
+    /// The latest ruling on its collapse and the votes since (open workspaces only).
+    pub hold: Option<SwsHold>,
+}
+
+/// The policy's latest ruling on a workspace's collapse, and the votes cast on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SwsHold {
+    /// The workspace.
+    pub sws: u64,
+    /// The `sws.ruling` record.
+    pub ruling_seq: u64,
+    /// Who asked for the collapse (uid).
+    pub requester_uid: u32,
+    /// The writ it was asked under, if any.
+    pub writ: Option<u64>,
+    /// The ruling in words, with the rule and the policy.
+    pub why: String,
+    /// The paths the ruling saw changed (empty: the whole tree).
+    pub paths: Vec<String>,
+    /// Whether the ruling still stands for the workspace as it is now (its changes and
+    /// the policy in force are the ones ruled on).
+    pub current: bool,
+    /// Where it stands.
+    pub standing: HoldStanding,
+    /// The votes, in order.
+    pub votes: Vec<HoldVoteView>,
+}
+
+/// Where a ruled collapse stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum HoldStanding {
+    /// The policy allows it.
+    Allowed,
+    /// The policy denies it.
+    Denied,
+    /// It waits for approvals.
+    Waiting {
+        /// How many it needs.
+        count: u32,
+        /// The role each approver must hold.
+        from: Role,
+        /// How many it has.
+        approvals: u32,
+    },
+    /// Its approvals are all given.
+    Approved,
+    /// A voter rejected it.
+    Vetoed {
+        /// Who.
+        user: String,
+        /// Their reason.
+        note: String,
+    },
+}
+
+/// One vote on a held collapse.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HoldVoteView {
+    /// The `sws.vote` record.
+    pub seq: u64,
+    /// Who (uid).
+    pub uid: u32,
+    /// Who (name).
+    pub user: String,
+    /// Approve, or reject.
+    pub approve: bool,
+    /// Their comment or reason.
+    pub note: String,
 }
 
 /// One clash of a conflict report.

@@ -4,11 +4,31 @@
 
 use jitos_proto::{
     decode_message, encode_message, ConflictEntry, ConflictView, ErrorCode, ErrorInfo, GraphEnd,
-    GraphPart, KeyChangeView, PageRequest, PageView, ProcessSummary, Request, Response, SwsDetail,
-    SwsState, SwsSummary,
+    GraphPart, HoldStanding, HoldVoteView, KeyChangeView, PageRequest, PageView, ProcessSummary,
+    Request, Response, SwsDetail, SwsHold, SwsState, SwsSummary,
 };
 use jitos_tree::{Entry, Tree, TreeChange, TreePath};
 use jitos_warp::{BlobRef, Edge, NodeId};
+
+fn hold(standing: HoldStanding) -> SwsHold {
+    SwsHold {
+        sws: 4,
+        ruling_seq: 9,
+        requester_uid: 1001,
+        writ: None,
+        why: "require 2 approvals from approver (rule 1 \"src\")".to_owned(),
+        paths: vec!["src/lib.rs".to_owned()],
+        current: true,
+        standing,
+        votes: vec![HoldVoteView {
+            seq: 10,
+            uid: 1002,
+            user: "bob".to_owned(),
+            approve: true,
+            note: String::new(),
+        }],
+    }
+}
 
 fn tree() -> Tree {
     let mut tree = Tree::new();
@@ -61,7 +81,15 @@ fn file_and_workspace_requests_round_trip() {
             limit: 10,
         }),
         Request::SwsShow(4),
-        Request::SwsCollapse(4),
+        Request::SwsCollapse {
+            sws: 4,
+            writ: Some(2),
+        },
+        Request::SwsVote {
+            sws: 4,
+            approve: false,
+            note: "not now".to_owned(),
+        },
         Request::SwsRebase(4),
         Request::SwsDiscard {
             sws: 4,
@@ -116,7 +144,16 @@ fn file_and_workspace_responses_round_trip() {
                     new: entry,
                 },
             ],
+            hold: Some(hold(HoldStanding::Waiting {
+                count: 2,
+                from: jitos_gov::Role::Approver,
+                approvals: 1,
+            })),
         }),
+        Response::SwsHeld(hold(HoldStanding::Vetoed {
+            user: "carol".to_owned(),
+            note: "no".to_owned(),
+        })),
         Response::SwsConflicts(ConflictView {
             sws: 2,
             target: "the system".to_owned(),

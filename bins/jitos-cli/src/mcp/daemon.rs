@@ -38,11 +38,13 @@ pub struct Session {
     client: Option<Client>,
     principal: PrincipalView,
     opened: BTreeSet<u64>,
+    writ: Option<u64>,
 }
 
 impl Session {
-    /// Connects and handshakes, or says why not.
-    pub fn connect(socket: PathBuf) -> Result<Session, StartError> {
+    /// Connects and handshakes, or says why not; the session's collapses are asked under
+    /// `writ`, if given.
+    pub fn connect(socket: PathBuf, writ: Option<u64>) -> Result<Session, StartError> {
         let client = connect(&socket)?;
         let principal = client.welcome().principal.clone();
         Ok(Session {
@@ -50,7 +52,13 @@ impl Session {
             client: Some(client),
             principal,
             opened: BTreeSet::new(),
+            writ,
         })
+    }
+
+    /// The writ the session's collapses are asked under, if any.
+    pub fn writ(&self) -> Option<u64> {
+        self.writ
     }
 
     /// Who the daemon takes this server for.

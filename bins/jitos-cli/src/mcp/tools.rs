@@ -126,9 +126,14 @@ fn tools() -> Vec<Tool> {
         Tool {
             name: "collapse",
             description: "Ask for the workspace's changes to be committed into the system, \
-                in one recorded act, under the daemon's rules. Refused with each conflict \
-                named when the system changed underneath what the workspace read or wrote; \
-                nothing is applied then.",
+                in one recorded act, under the daemon's rules. The policy in force rules on \
+                it first: allowed, it commits; denied, it is refused saying by which rule; \
+                held, it waits for people to approve (`held: true`, with how many approvals \
+                it needs) and commits itself when the last one is given — call collapse \
+                again later to see where it stands, and do not change the workspace \
+                meanwhile (a change needs a new ruling, and approvals given before no \
+                longer count). Refused with each conflict named when the system changed \
+                underneath what the workspace read or wrote; nothing is applied then.",
             schema: json!({
                 "type": "object",
                 "properties": { "workspace": workspace_arg("A workspace opened by this session.") },

@@ -1,7 +1,7 @@
 //! `workspace_open`, `diff`, `collapse` and `workspace_discard`: a workspace's life, each
 //! one request the daemon authorises and records.
 
-use jitos_proto::{Request, Response, SwsState};
+use jitos_proto::{HoldStanding, Request, Response, SwsHold, SwsState};
 use jitos_tree::TreeChange;
 use serde_json::{json, Value};
 
@@ -57,21 +57,35 @@ pub fn diff(session: &mut Session, args: &Args) -> Result<Value, ToolError> {
     }))
 }
 
-/// `collapse`: commits the workspace into the system, or names each conflict.
+/// `collapse`: commits the workspace into the system, or says where its hold for
+/// approvals stands, or names each conflict. Asked again for a workspace whose held
+/// collapse was approved since, it reports that collapse.
 pub fn collapse(session: &mut Session, args: &Args) -> Result<Value, ToolError> {
     args.only(&["workspace"])?;
     let sws = session.own(args.id("workspace")?)?;
-    match session.call(&Request::SwsCollapse(sws))? {
+    if let Response::Sws(detail) = session.call(&Request::SwsShow(sws))? {
+        match detail.summary.state {
+            SwsState::Open => {}
+            SwsState::Collapsed { seq } => {
+                session.closed(sws);
+                return Ok(collapsed(sws, seq, None));
+            }
+            closed @ SwsState::Discarded { .. } => {
+                session.closed(sws);
+                return Err(ToolError::Refused(format!(
+                    "workspace {sws} is closed ({}); open a new one with workspace_open",
+                    state_text(&closed)
+                )));
+            }
+        }
+    }
+    let writ = session.writ();
+    match session.call(&Request::SwsCollapse { sws, writ })? {
         Response::SwsRecorded { seq, hash, .. } => {
             session.closed(sws);
-            Ok(json!({
-                "workspace": sws,
-                "collapsed": true,
-                "record": seq,
-                "hash": hash,
-                "message": format!("workspace {sws} is now part of the system (record {seq})"),
-            }))
+            Ok(collapsed(sws, seq, Some(hash)))
         }
+        Response::SwsHeld(hold) => Ok(held(&hold)),
         Response::SwsConflicts(view) => {
             let conflicts: Vec<String> = view
                 .conflicts
@@ -93,6 +107,51 @@ pub fn collapse(session: &mut Session, args: &Args) -> Result<Value, ToolError> 
         }
         other => Err(unexpected("a collapse", &other)),
     }
+}
+
+fn collapsed(sws: u64, seq: u64, hash: Option<String>) -> Value {
+    json!({
+        "workspace": sws,
+        "collapsed": true,
+        "record": seq,
+        "hash": hash,
+        "message": format!("workspace {sws} is now part of the system (record {seq})"),
+    })
+}
+
+/// A collapse the policy holds for approvals, as the agent reads it.
+fn held(hold: &SwsHold) -> Value {
+    let sws = hold.sws;
+    let (waiting_for, message) = match &hold.standing {
+        HoldStanding::Waiting {
+            count,
+            from,
+            approvals,
+        } => (
+            json!({ "approvals": approvals, "needed": count, "role": from.to_string() }),
+            format!(
+                "the policy holds the collapse of workspace {sws} for approvals ({}): {approvals} of \
+                 {count} from {from} so far. People approve it with `jitos sws approve {sws}`; it \
+                 commits itself with the last approval. Call collapse again later to see where it \
+                 stands; changing the workspace meanwhile needs a new ruling",
+                hold.why
+            ),
+        ),
+        _ => (
+            Value::Null,
+            format!("the collapse of workspace {sws} stands: {}", hold.why),
+        ),
+    };
+    json!({
+        "workspace": sws,
+        "collapsed": false,
+        "held": true,
+        "ruling": hold.why,
+        "record": hold.ruling_seq,
+        "waiting_for": waiting_for,
+        "approved_by": hold.votes.iter().filter(|v| v.approve).map(|v| v.user.clone()).collect::<Vec<_>>(),
+        "message": message,
+    })
 }
 
 /// `workspace_discard`: ends the workspace with a recorded reason.

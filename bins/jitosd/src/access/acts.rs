@@ -35,7 +35,23 @@ pub(crate) async fn act_of(request: &Request, kernel: &KernelHandle) -> (Act, St
         Request::TreeImport { sws: Some(sws), .. } => {
             operate(format!("import a tree into workspace {sws}"))
         }
-        Request::SwsCollapse(sws) => operate(format!("collapse workspace {sws}")),
+        Request::SwsCollapse { sws, writ: None } => operate(format!("collapse workspace {sws}")),
+        // The kernel checks the writ is the asker's, as the ruling names its user.
+        Request::SwsCollapse {
+            sws,
+            writ: Some(writ),
+        } => operate(format!("collapse workspace {sws} under writ {writ}")),
+        Request::SwsVote { sws, approve, .. } => {
+            let verb = if *approve { "approve" } else { "reject" };
+            let sws = *sws;
+            let from = reading::on_view(kernel, move |view| crate::collapse::vote_role(view, sws))
+                .await
+                .unwrap_or(Role::Approver);
+            (
+                Act::Approve { from },
+                format!("{verb} the collapse of workspace {sws}"),
+            )
+        }
         Request::SwsRebase(sws) => operate(format!("rebase workspace {sws}")),
         Request::SwsDiscard { sws, .. } => operate(format!("discard workspace {sws}")),
         Request::JobRun(spec) => operate(format!("run a {} job", spec.worker)),

@@ -251,7 +251,7 @@ fn check_rule(source: &Source<'_>, index: u32, text: RuleText) -> Result<Rule, S
             source.error(
                 at.span(),
                 format!(
-                    "unknown point {:?}; the points are submit, dispatch and gate (leave `at` out for all)",
+                    "unknown point {:?}; the points are submit, dispatch, gate and collapse (leave `at` out for all)",
                     at.get_ref()
                 ),
             )
@@ -621,8 +621,8 @@ mod tests {
                 "policy.toml:4:10: invalid type: integer `3`",
             ),
             (
-                one_rule("at = \"collapse\"\ndecide = \"deny\""),
-                "policy.toml:4:6: unknown point \"collapse\"",
+                one_rule("at = \"merge\"\ndecide = \"deny\""),
+                "policy.toml:4:6: unknown point \"merge\"",
             ),
             (
                 "default = \"deny\"\n[[rule]]\nname = \"same\"\ndecide = \"allow\"\n[[rule]]\nname = \"same\"\ndecide = \"deny\"\n".to_owned(),

@@ -17,11 +17,13 @@ pub enum Point {
     Dispatch,
     /// A gate: a step that waits on approvals before the work goes on.
     Gate,
+    /// A workspace outside any process is about to collapse into the system.
+    Collapse,
 }
 
 impl Point {
     /// Every point, in the order a job meets them.
-    pub const ALL: [Point; 3] = [Point::Submit, Point::Dispatch, Point::Gate];
+    pub const ALL: [Point; 4] = [Point::Submit, Point::Dispatch, Point::Gate, Point::Collapse];
 
     /// Its name in policy files, records and messages.
     pub fn name(self) -> &'static str {
@@ -29,6 +31,7 @@ impl Point {
             Point::Submit => "submit",
             Point::Dispatch => "dispatch",
             Point::Gate => "gate",
+            Point::Collapse => "collapse",
         }
     }
 

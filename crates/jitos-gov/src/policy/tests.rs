@@ -469,7 +469,7 @@ fn a_rule_for_another_point_neither_decides_nor_shows_in_the_trace() {
         let (verdict, skipped) = match point {
             Point::Gate => (Verdict::Deny, vec![]),
             Point::Submit => (Verdict::Allow, vec![2]),
-            Point::Dispatch => (Verdict::Allow, vec![]),
+            Point::Dispatch | Point::Collapse => (Verdict::Allow, vec![]),
         };
         assert_eq!(ruling.verdict, verdict, "{point}");
         assert_eq!(numbers(&ruling.trace.skipped), skipped, "{point}");
@@ -767,4 +767,32 @@ proptest! {
             prop_assert_eq!(&change.now, &candidate.evaluate(&recorded[change.seq as usize]));
         }
     }
+}
+
+#[test]
+fn a_collapse_rule_sees_the_changed_paths_and_no_worker_or_effect() {
+    let policy = policy(
+        "default = \"allow\"\n[[rule]]\nname = \"shell\"\nwhen = { worker = \"shell\" }\ndecide = \"deny\"\n[[rule]]\nname = \"src needs two\"\nat = \"collapse\"\nwhen = { path = \"src\" }\ndecide = { require = 2, from = \"approver\" }\n",
+    );
+    let mut docs = facts(Point::Collapse, "u", &[Role::Operator]);
+    docs.paths = vec!["docs/a.md".to_owned()];
+    let ruling = policy.evaluate(&docs);
+    assert_eq!(ruling.verdict, Verdict::Allow, "{}", ruling.explain());
+    assert_eq!(numbers(&ruling.trace.skipped), [1, 2]);
+    let mut src = docs.clone();
+    src.paths.push("src/lib.rs".to_owned());
+    assert_eq!(
+        policy.evaluate(&src).verdict,
+        Verdict::Require {
+            count: 2,
+            from: Role::Approver
+        }
+    );
+    // No paths: the whole tree, which overlaps every prefix.
+    let mut whole = docs;
+    whole.paths.clear();
+    assert_eq!(
+        policy.evaluate(&whole).explain(),
+        "require 2 approvals from approver (rule 2 \"src needs two\")"
+    );
 }

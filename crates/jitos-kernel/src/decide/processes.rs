@@ -9,13 +9,13 @@ use jitos_sws::Over;
 use jitos_tasks::{Intent, Slap};
 use jitos_warp::{NodeId, Op, Rewrite, Value};
 
-use super::{effects, sws::collapse_op, Answer, Decided, Working};
+use super::{effects, Answer, Decided, Working};
 use crate::{
     effect_record::{EffectRecord, Unwind},
     policy_record::{PolicyRecord, Vote},
     process_record::ProcessRecord,
     ruling::{self, GovernanceRefusal},
-    sws_record::SwsRecord,
+    sws_record::{collapse_op, SwsRecord},
     writ_record::SignedIssue,
     KernelError, State,
 };

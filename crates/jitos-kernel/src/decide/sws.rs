@@ -8,10 +8,15 @@ use jitos_tree::{sync_rewrite, Tree};
 use jitos_warp::Rewrite;
 
 use super::{Answer, Decided, Working};
+use jitos_gov::policy::Verdict;
+
 use crate::{
+    collapse_hold::{changes_of, check_vote, is_ruled, rule_collapse, stands, Requester},
+    collapse_record::{CollapseRecord, CollapseVote},
     files::tree_of,
-    sws_record::{RefusedOp, SwsRecord},
-    KernelError, State,
+    ruling::GovernanceRefusal,
+    sws_record::{collapse_op, RefusedOp, SwsRecord},
+    KernelError,
 };
 
 pub(crate) fn create(
@@ -47,35 +52,89 @@ pub(crate) fn import_tree(
     apply_user(working, actor, sws, rewrite)
 }
 
+/// A collapse: conflicts are recorded as they are; a workspace that would change the
+/// system, with a policy in force, is ruled on first (`collapse_hold`), and goes through
+/// in the same step only if its ruling lets it.
 pub(crate) fn collapse(
     working: &Working<'_>,
     actor: Actor,
     sws: u64,
+    by: &Requester,
+    writ: Option<u64>,
 ) -> Result<Decided, KernelError> {
     working.check_not_a_lane(sws)?;
-    let op = collapse_op(working.state, sws, working.seq)?;
-    let report = match &op {
-        SwsRecord::Conflict { report, .. } => Some(report.clone()),
-        _ => None,
-    };
-    record(actor, &op, Answer::Sws(report))
+    let state = working.state;
+    let op = collapse_op(state, sws, working.seq)?;
+    if matches!(op, SwsRecord::Conflict { .. }) || !is_ruled(state, sws)? {
+        return record_collapse(actor, &op);
+    }
+    let changes = changes_of(&op)?;
+    let policy = state.policy.as_ref().map(|p| p.policy.hash());
+    if let Some(hold) = policy.and_then(|policy| state.holds.standing_for(sws, &changes, &policy)) {
+        return match hold.refusal() {
+            None => record_collapse(actor, &op),
+            Some(refusal) => Err(KernelError::GovernanceRefused(refusal)),
+        };
+    }
+    let ruling = rule_collapse(state, sws, by, writ, changes, working.now_ms)?;
+    let lets_through = ruling.ruling.verdict == Verdict::Allow;
+    let ruled = CollapseRecord::Ruling(Box::new(ruling));
+    let mut decided = Decided::one(actor.clone(), ruled.kind(), ruled.encode()?, Answer::Record);
+    if lets_through {
+        // Ruling on a collapse changes no workspace: the collapse one seq on is the same.
+        let op = collapse_op(state, sws, working.seq + 1)?;
+        decided.records.extend(record_collapse(actor, &op)?.records);
+        decided.answer = answer_of(&op);
+    }
+    Ok(decided)
 }
 
-/// What collapsing `sws` at `seq` records: the collapse with its net rewrites, or the
-/// conflicts that refuse it.
-pub(crate) fn collapse_op(state: &State, sws: u64, seq: u64) -> Result<SwsRecord, KernelError> {
-    let mut trial = state.clone();
-    match trial.pool.collapse(&trial.graph, sws, seq) {
-        Ok(collapse) => Ok(SwsRecord::Collapse {
-            sws,
-            rewrites: collapse.rewrites,
-        }),
-        Err(SwsError::Conflicts(report)) => Ok(SwsRecord::Conflict {
-            sws,
-            op: RefusedOp::Collapse,
-            report: *report,
-        }),
-        Err(error) => Err(KernelError::Workspace(error)),
+/// A vote on a held collapse; the vote that completes its approvals carries the collapse
+/// (or its conflicts) in the same step.
+pub(crate) fn vote(
+    working: &Working<'_>,
+    actor: Actor,
+    vote: CollapseVote,
+) -> Result<Decided, KernelError> {
+    let sws = vote.sws;
+    let refused = KernelError::GovernanceRefused;
+    let state = working.state;
+    let hold = state
+        .holds
+        .get(sws)
+        .ok_or(refused(GovernanceRefusal::NotHeld { sws }))?;
+    check_vote(hold, &vote).map_err(refused)?;
+    if !stands(state, hold, working.seq + 1)? {
+        return Err(refused(GovernanceRefusal::HoldStale { sws }));
+    }
+    let mut after = hold.clone();
+    let approve = vote.approve;
+    after.votes.push(crate::collapse_hold::HoldVote {
+        seq: working.seq,
+        uid: vote.uid,
+        user: vote.user.clone(),
+        approve,
+        note: vote.note.clone(),
+    });
+    let cast = CollapseRecord::Vote(vote);
+    let mut decided = Decided::one(actor.clone(), cast.kind(), cast.encode()?, Answer::Record);
+    if after.lets_through() {
+        let op = collapse_op(state, sws, working.seq + 1)?;
+        decided.records.extend(record_collapse(actor, &op)?.records);
+        decided.answer = answer_of(&op);
+    }
+    Ok(decided)
+}
+
+/// A collapse's or a conflict's record, answered as such.
+fn record_collapse(actor: Actor, op: &SwsRecord) -> Result<Decided, KernelError> {
+    record(actor, op, answer_of(op))
+}
+
+fn answer_of(op: &SwsRecord) -> Answer {
+    match op {
+        SwsRecord::Conflict { report, .. } => Answer::Sws(Some(report.clone())),
+        _ => Answer::Sws(None),
     }
 }
 

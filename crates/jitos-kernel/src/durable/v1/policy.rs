@@ -1,4 +1,5 @@
-//! Version 1 of `policy.load`, `policy.decision` and `process.vote`.
+//! Version 1 of `policy.load`, `policy.decision`, `process.vote`, `sws.ruling` and
+//! `sws.vote`.
 
 use std::{collections::BTreeMap, sync::Arc};
 
@@ -16,8 +17,11 @@ use super::{
     effect::{freeze_class, thaw_class},
 };
 use crate::durable::{freeze_usize, thaw_usize, Frozen, PayloadError};
-use crate::policy_record::{
-    parse_recorded, PolicyDecision as LiveDecision, Vote as LiveVote, VOTE_NOTE_BYTES_MAX,
+use crate::{
+    collapse_record::{CollapseRuling as LiveCollapseRuling, CollapseVote as LiveCollapseVote},
+    policy_record::{
+        parse_recorded, PolicyDecision as LiveDecision, Vote as LiveVote, VOTE_NOTE_BYTES_MAX,
+    },
 };
 
 /// The payload of `policy.load`: the policy's text, exactly as read.
@@ -59,6 +63,7 @@ pub(crate) enum Point {
     Submit,
     Dispatch,
     Gate,
+    Collapse,
 }
 
 /// `jitos_gov::policy::Verdict`.
@@ -88,6 +93,32 @@ pub(crate) struct RuleRef {
 pub(crate) struct Vote {
     process: u64,
     job: u64,
+    uid: u32,
+    user: String,
+    roles: Vec<Role>,
+    approve: bool,
+    note: String,
+}
+
+/// The payload of `sws.ruling`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct CollapseRuling {
+    sws: u64,
+    decided_ms: u64,
+    uid: u32,
+    writ: Option<u64>,
+    changes: [u8; 32],
+    /// BLAKE3 of the policy's text.
+    policy: [u8; 32],
+    facts: Facts,
+    verdict: Verdict,
+    trace: Trace,
+}
+
+/// The payload of `sws.vote`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct CollapseVote {
+    sws: u64,
     uid: u32,
     user: String,
     roles: Vec<Role>,
@@ -160,6 +191,7 @@ impl Facts {
                 LivePoint::Submit => Point::Submit,
                 LivePoint::Dispatch => Point::Dispatch,
                 LivePoint::Gate => Point::Gate,
+                LivePoint::Collapse => Point::Collapse,
             },
             user: live.user.clone(),
             roles: Role::freeze_all(&live.roles),
@@ -202,6 +234,7 @@ impl Facts {
                 Point::Submit => LivePoint::Submit,
                 Point::Dispatch => LivePoint::Dispatch,
                 Point::Gate => LivePoint::Gate,
+                Point::Collapse => LivePoint::Collapse,
             },
             user: self.user,
             roles: Role::thaw_all(self.roles, "roles")?,
@@ -290,6 +323,75 @@ impl Frozen for Vote {
         Ok(LiveVote {
             process: self.process,
             job: thaw_usize(self.job, "job")?,
+            uid: self.uid,
+            user: self.user,
+            roles: Role::thaw_all(self.roles, "roles")?,
+            approve: self.approve,
+            note: self.note,
+        })
+    }
+}
+
+impl Frozen for CollapseRuling {
+    type Live = LiveCollapseRuling;
+
+    fn freeze(live: &LiveCollapseRuling) -> CollapseRuling {
+        CollapseRuling {
+            sws: live.sws,
+            decided_ms: live.decided_ms,
+            uid: live.uid,
+            writ: live.writ,
+            changes: live.changes,
+            policy: live.policy.0,
+            facts: Facts::freeze(&live.facts),
+            verdict: Verdict::freeze(live.ruling.verdict),
+            trace: Trace::freeze(&live.ruling.trace),
+        }
+    }
+
+    fn thaw(self) -> Result<LiveCollapseRuling, PayloadError> {
+        let facts = self.facts.thaw()?;
+        if facts.point != LivePoint::Collapse {
+            return Err(invalid("facts")(format!(
+                "a collapse was ruled on at the {} point",
+                facts.point
+            )));
+        }
+        Ok(LiveCollapseRuling {
+            sws: self.sws,
+            decided_ms: self.decided_ms,
+            uid: self.uid,
+            writ: self.writ,
+            changes: self.changes,
+            policy: PolicyHash(self.policy),
+            facts,
+            ruling: Ruling {
+                verdict: self.verdict.thaw(),
+                trace: self.trace.thaw()?,
+            },
+        })
+    }
+}
+
+impl Frozen for CollapseVote {
+    type Live = LiveCollapseVote;
+
+    fn freeze(live: &LiveCollapseVote) -> CollapseVote {
+        CollapseVote {
+            sws: live.sws,
+            uid: live.uid,
+            user: live.user.clone(),
+            roles: Role::freeze_all(&live.roles),
+            approve: live.approve,
+            note: live.note.clone(),
+        }
+    }
+
+    fn thaw(self) -> Result<LiveCollapseVote, PayloadError> {
+        check_len("user", self.user.len(), USER_BYTES_MAX)?;
+        check_len("note", self.note.len(), VOTE_NOTE_BYTES_MAX)?;
+        Ok(LiveCollapseVote {
+            sws: self.sws,
             uid: self.uid,
             user: self.user,
             roles: Role::thaw_all(self.roles, "roles")?,
