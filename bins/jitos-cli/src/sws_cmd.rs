@@ -177,7 +177,7 @@ fn list_text(list: &[SwsSummary]) -> String {
             ws.overlay_entries,
             ws.reads,
             ws.writes,
-            state_text(&ws.state)
+            state_text(&ws.state) + &held_text(ws.held.as_ref())
         );
     }
     out
@@ -206,6 +206,20 @@ fn detail_text(detail: &SwsDetail) -> String {
         out.push_str(&hold_text(hold));
     }
     out
+}
+
+/// A list's note on a workspace whose collapse waits for approvals or was refused.
+fn held_text(held: Option<&HoldStanding>) -> String {
+    match held {
+        Some(HoldStanding::Waiting {
+            count,
+            from,
+            approvals,
+        }) => format!(", collapse held: {approvals} of {count} approvals from {from}"),
+        Some(HoldStanding::Denied) => ", collapse denied".to_owned(),
+        Some(HoldStanding::Vetoed { user, .. }) => format!(", collapse rejected by {user}"),
+        _ => String::new(),
+    }
 }
 
 /// The ruling on a workspace's collapse, where it stands, and its votes.

@@ -262,7 +262,11 @@ pub fn sws_page(view: &View, page: &PageRequest) -> Result<PageView<SwsSummary>,
         .workspace_page(page.after, limit)
         .map_err(|e| kernel_error_info(&e))?;
     Ok(PageView {
-        items: found.items.iter().map(views::sws_summary).collect(),
+        items: found
+            .items
+            .iter()
+            .map(|ws| views::sws_summary(view, ws))
+            .collect(),
         next: found.next,
     })
 }
@@ -495,7 +499,7 @@ fn sws_detail(view: &View, sws: u64) -> Result<Response, KernelError> {
         (Vec::new(), Vec::new())
     };
     Ok(Response::Sws(SwsDetail {
-        summary: views::sws_summary(&summary),
+        summary: views::sws_summary(view, &summary),
         changes,
         files,
         hold: crate::collapse::hold_view(view, sws),

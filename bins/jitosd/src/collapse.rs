@@ -122,8 +122,14 @@ pub fn hold_view(view: &View, sws: u64) -> Option<SwsHold> {
     Some(wire_hold(&hold, current))
 }
 
-fn wire_hold(hold: &Hold, current: bool) -> SwsHold {
-    let standing = match hold.standing() {
+/// Where the latest ruling on `sws`'s collapse stands, without asking whether it still
+/// stands for the workspace as it is (a list shows it for each workspace).
+pub fn held_standing(view: &View, sws: u64) -> Option<HoldStanding> {
+    view.state().holds.get(sws).map(standing_view)
+}
+
+fn standing_view(hold: &Hold) -> HoldStanding {
+    match hold.standing() {
         Standing::Allowed => HoldStanding::Allowed,
         Standing::Denied => HoldStanding::Denied,
         Standing::Waiting {
@@ -140,7 +146,11 @@ fn wire_hold(hold: &Hold, current: bool) -> SwsHold {
             user: veto.user.clone(),
             note: veto.note.clone(),
         },
-    };
+    }
+}
+
+fn wire_hold(hold: &Hold, current: bool) -> SwsHold {
+    let standing = standing_view(hold);
     SwsHold {
         sws: hold.ruling.sws,
         ruling_seq: hold.seq,

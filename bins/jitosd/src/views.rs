@@ -324,8 +324,10 @@ fn summarize_sws(seq: u64, op: &SwsRecord) -> String {
 }
 
 /// The wire form of a workspace.
-pub fn sws_summary(ws: &WorkspaceSummary) -> SwsSummary {
+/// The wire form of a workspace's summary, with where its collapse's ruling stands.
+pub fn sws_summary(view: &View, ws: &WorkspaceSummary) -> SwsSummary {
     SwsSummary {
+        held: crate::collapse::held_standing(view, ws.id),
         id: ws.id,
         parent: ws.parent,
         base_seq: ws.base_seq,

@@ -338,8 +338,8 @@ fn changed_paths(state: &State, sws: u64) -> Result<Vec<String>, KernelError> {
 }
 
 /// The paths a ruling's facts hold, within a writ's bounds: each changed path, or, for
-/// more than `PATHS_MAX` of them, their top-level directories, or else none — the whole
-/// tree, which every `path` condition overlaps. Coarser never lets a `path` rule miss.
+/// more than `PATHS_MAX` of them, their top-level directories, or else the root `.`,
+/// which every `path` condition overlaps. Coarser never lets a `path` rule miss.
 fn fact_paths(changed: &[String]) -> Vec<String> {
     let fits = |paths: &[String]| {
         paths.len() <= PATHS_MAX && paths.iter().all(|path| path.len() <= PATH_BYTES_MAX)
@@ -355,7 +355,7 @@ fn fact_paths(changed: &[String]) -> Vec<String> {
     tops.dedup();
     match fits(&tops) {
         true => tops,
-        false => Vec::new(),
+        false => vec![".".to_owned()],
     }
 }
 
@@ -370,8 +370,9 @@ mod tests {
         let many: Vec<String> = (0..=PATHS_MAX).map(|i| format!("src/f{i}")).collect();
         assert_eq!(fact_paths(&many), vec!["src".to_owned()]);
         let tops: Vec<String> = (0..=PATHS_MAX).map(|i| format!("d{i}/f")).collect();
-        assert!(fact_paths(&tops).is_empty());
+        assert_eq!(fact_paths(&tops), vec![".".to_owned()]);
         let long = vec!["x".repeat(PATH_BYTES_MAX + 1)];
-        assert!(fact_paths(&long).is_empty());
+        assert_eq!(fact_paths(&long), vec![".".to_owned()]);
+        assert!(fact_paths(&[]).is_empty());
     }
 }

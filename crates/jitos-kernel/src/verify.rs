@@ -52,7 +52,8 @@ pub struct ReplayOutcome {
     pub jobs_match: bool,
     /// Whether the replayed processes equal the live ones.
     pub processes_match: bool,
-    /// Whether the replayed writs (and what each spent) and policy equal the live ones.
+    /// Whether the replayed writs (and what each spent), policy and rulings on collapses
+    /// (with their votes) equal the live ones.
     pub governance_match: bool,
     /// The first scheduler decision in the ledger that the state at its time did not call
     /// for, if any.

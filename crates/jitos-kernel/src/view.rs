@@ -165,7 +165,8 @@ impl View {
             jobs_match: replayed.jobs == self.state.jobs,
             processes_match: replayed.processes == self.state.processes,
             governance_match: replayed.writs == self.state.writs
-                && replayed.policy == self.state.policy,
+                && replayed.policy == self.state.policy
+                && replayed.holds == self.state.holds,
             decision_mismatch,
         })
     }

@@ -611,6 +611,8 @@ pub struct SwsSummary {
     pub reads: u64,
     /// Keys it wrote.
     pub writes: u64,
+    /// Where the latest ruling on its collapse stands, if one was made while it is open.
+    pub held: Option<HoldStanding>,
 }
 
 /// One key whose value differs between a workspace and its base.

@@ -115,6 +115,7 @@ fn file_and_workspace_responses_round_trip() {
         overlay_entries: 3,
         reads: 4,
         writes: 5,
+        held: None,
     };
     let path = TreePath::new("src/lib.rs").unwrap();
     let entry = tree().entries[&path].clone();

@@ -152,8 +152,10 @@ impl Condition {
             // A job that may change the whole tree may change something under any prefix.
             // A yes/no step changes no path: only a job's paths can hold.
             Condition::Path(_) if facts.point == Point::Gate => false,
+            // A collapse's paths are the files it changes: with none changed, none is under
+            // any prefix (a collapse of more than can be listed names the root, `.`).
             Condition::Path(prefixes) => {
-                facts.paths.is_empty()
+                (facts.paths.is_empty() && facts.point != Point::Collapse)
                     || facts
                         .paths
                         .iter()

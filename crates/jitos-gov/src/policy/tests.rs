@@ -788,9 +788,12 @@ fn a_collapse_rule_sees_the_changed_paths_and_no_worker_or_effect() {
             from: Role::Approver
         }
     );
-    // No paths: the whole tree, which overlaps every prefix.
-    let mut whole = docs;
-    whole.paths.clear();
+    // No file changed: no path is under any prefix. The root stands for every file.
+    let mut none = docs;
+    none.paths.clear();
+    assert_eq!(policy.evaluate(&none).verdict, Verdict::Allow);
+    let mut whole = none;
+    whole.paths = vec![".".to_owned()];
     assert_eq!(
         policy.evaluate(&whole).explain(),
         "require 2 approvals from approver (rule 2 \"src needs two\")"
