@@ -17,8 +17,8 @@ use std::{
 
 use jitos_proto::ActorView;
 use jitos_system_tests::{
-    all_records, assert_failure, assert_success, grant_nobody, install_misbehave, root_or_skip,
-    Sandbox, NOBODY,
+    all_records, assert_failure, assert_success, grant_nobody, install_misbehave, jitos_as,
+    root_or_skip, Sandbox, NOBODY,
 };
 use serde_json::{json, Value};
 
@@ -729,4 +729,89 @@ fn a_worker_that_reaches_beyond_its_workspace_is_refused() {
     );
     let diff = mcp.tool("diff", json!({ "workspace": sws }));
     assert_eq!(diff["files"], json!([]), "{diff}");
+}
+
+// Goal: an agent's collapse the policy holds reads as held, with what it waits for, and
+// once a person approves it, the agent's next collapse reports it landed. Method: a rule
+// holds changes under `src` for one approver; the session (as root) writes src/fix.sh and
+// collapses; nobody approves through the CLI; the agent asks again; the system has the file.
+#[test]
+fn a_held_collapse_waits_for_a_persons_approval_then_reads_as_collapsed() {
+    if !root_or_skip("the approver's CLI runs as nobody, started with setuid") {
+        return;
+    }
+    let sandbox = Sandbox::new();
+    let policy = sandbox.path().join("policy.toml");
+    fs::write(
+        &policy,
+        "default = \"allow\"\n\n[[rule]]\nname = \"sources need a reviewer\"\nat = \"collapse\"\n\
+         when = { path = \"src\" }\ndecide = { require = 1, from = \"approver\" }\n",
+    )
+    .unwrap();
+    let mut flags = grant_nobody(&sandbox, &["approver"]);
+    flags.extend(["--policy".to_owned(), policy.display().to_string()]);
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let _daemon = sandbox.start_with(&flags);
+    import_project(&sandbox);
+    let mut mcp = Mcp::start(&sandbox, None);
+    mcp.initialize();
+    let listed = mcp.ok("tools/list", json!({}));
+    let described = listed["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|tool| tool["name"] == "collapse")
+        .unwrap()["description"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        described.contains("held") && described.contains("approve"),
+        "{described}"
+    );
+
+    let sws = mcp.tool("workspace_open", json!({}))["workspace"]
+        .as_u64()
+        .unwrap();
+    mcp.tool(
+        "file_write",
+        json!({ "workspace": sws, "path": "src/fix.sh", "content": "echo fixed\n" }),
+    );
+    let held = mcp.tool("collapse", json!({ "workspace": sws }));
+    assert_eq!(held["held"], json!(true), "{held}");
+    assert_eq!(held["collapsed"], json!(false), "{held}");
+    assert_eq!(
+        held["waiting_for"],
+        json!({ "approvals": 0, "needed": 1, "role": "approver" }),
+        "{held}"
+    );
+    assert!(
+        held["ruling"]
+            .as_str()
+            .unwrap()
+            .contains("sources need a reviewer"),
+        "{held}"
+    );
+    let system = mcp.tool_error("file_read", json!({ "path": "src/fix.sh" }));
+    assert!(system.contains("there is no file src/fix.sh"), "{system}");
+
+    assert_success(
+        "nobody's approval",
+        &jitos_as(
+            &sandbox,
+            NOBODY,
+            &["sws", "approve", &sws.to_string(), "--comment", "ok"],
+        ),
+    );
+    let landed = mcp.tool("collapse", json!({ "workspace": sws }));
+    assert_eq!(landed["collapsed"], json!(true), "{landed}");
+    assert!(landed.get("held").is_none(), "{landed}");
+    let after = sandbox.path().join("after");
+    sandbox.jitos_ok(&["tree", "checkout", after.to_str().unwrap()]);
+    assert_eq!(
+        fs::read_to_string(after.join("src/fix.sh")).unwrap(),
+        "echo fixed\n"
+    );
+    drop(mcp);
+    assert_success("replay", &sandbox.jitos(&["replay", "--verify"]));
 }

@@ -84,26 +84,10 @@ pub fn run(client: &mut Client, json: bool, command: SwsCommand) -> Result<ExitC
             &Request::SwsCollapse { sws: id, writ },
             "collapsed",
         ),
-        SwsCommand::Approve { id, comment } => outcome(
-            client,
-            json,
-            &Request::SwsVote {
-                sws: id,
-                approve: true,
-                note: comment.unwrap_or_default(),
-            },
-            "approved and collapsed",
-        ),
-        SwsCommand::Reject { id, reason } => outcome(
-            client,
-            json,
-            &Request::SwsVote {
-                sws: id,
-                approve: false,
-                note: reason,
-            },
-            "collapsed",
-        ),
+        SwsCommand::Approve { id, comment } => {
+            voted(client, json, id, true, comment.unwrap_or_default())
+        }
+        SwsCommand::Reject { id, reason } => voted(client, json, id, false, reason),
         SwsCommand::Rebase { id } => outcome(client, json, &Request::SwsRebase(id), "rebased"),
         SwsCommand::Discard { id, reason } => {
             let response = client.call(&Request::SwsDiscard { sws: id, reason })?;
@@ -117,20 +101,36 @@ pub fn run(client: &mut Client, json: bool, command: SwsCommand) -> Result<ExitC
     }
 }
 
+/// A vote on a held collapse: recorded, it exits 0 and says where the collapse stands
+/// (committed, if it was the last approval it needed); the approval that commits it may
+/// still meet conflicts, which fail as a collapse's do.
+fn voted(
+    client: &mut Client,
+    json: bool,
+    sws: u64,
+    approve: bool,
+    note: String,
+) -> Result<ExitCode> {
+    let response = client.call(&Request::SwsVote { sws, approve, note })?;
+    if let Response::SwsHeld(hold) = &response {
+        if json {
+            emit_json(hold)?;
+        } else {
+            let verb = if approve { "approved" } else { "rejected" };
+            print!("{verb}; {}", hold_text(hold));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    answered(json, response, "approved and collapsed")
+}
+
 /// The exit status of a collapse that waits for approvals: not a failure, not done.
 const EXIT_HELD: u8 = 3;
 
-/// Collapse, rebase and votes: success, or the conflicts and a failing exit, or the hold.
+/// Collapse and rebase: success, the hold (exit 3; 1 when denied or rejected), or the
+/// conflicts (exit 1).
 fn outcome(client: &mut Client, json: bool, request: &Request, done: &str) -> Result<ExitCode> {
     let response = client.call(request)?;
-    if let Response::SwsConflicts(view) = &response {
-        if json {
-            emit_json(view)?;
-        } else {
-            print!("{}", conflicts_text(view));
-        }
-        return Ok(ExitCode::FAILURE);
-    }
     if let Response::SwsHeld(hold) = &response {
         if json {
             emit_json(hold)?;
@@ -141,6 +141,19 @@ fn outcome(client: &mut Client, json: bool, request: &Request, done: &str) -> Re
             HoldStanding::Vetoed { .. } | HoldStanding::Denied => ExitCode::FAILURE,
             _ => ExitCode::from(EXIT_HELD),
         });
+    }
+    answered(json, response, done)
+}
+
+/// A workspace operation's answer: the record, or the conflicts and a failing exit.
+fn answered(json: bool, response: Response, done: &str) -> Result<ExitCode> {
+    if let Response::SwsConflicts(view) = &response {
+        if json {
+            emit_json(view)?;
+        } else {
+            print!("{}", conflicts_text(view));
+        }
+        return Ok(ExitCode::FAILURE);
     }
     print(json, response, |r| match r {
         Response::SwsRecorded { sws, seq, hash } => Some(format!(
@@ -233,7 +246,7 @@ fn hold_text(hold: &SwsHold) -> String {
             from,
             approvals,
         } => format!(
-            "waiting for approvals: {approvals} of {count} from {from};              `jitos sws approve {sws}` or `jitos sws reject {sws} --reason WHY` (as another user holding {from})"
+            "waiting for approvals: {approvals} of {count} from {from}; `jitos sws approve {sws}` or `jitos sws reject {sws} --reason WHY` (as another user holding {from})"
         ),
         HoldStanding::Approved => "approved".to_owned(),
         HoldStanding::Vetoed { user, note } => format!("rejected by {user}: {note}"),
