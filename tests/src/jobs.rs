@@ -71,6 +71,7 @@ pub fn job_spec(worker: &str, sws: u64, args: &[&str]) -> JobSpec {
         deadline_ms: Some(20_000),
         paths: Vec::new(),
         wait: true,
+        writ: None,
     }
 }
 

@@ -82,6 +82,10 @@ fn check_payloads(dir: &Path) {
                 .unwrap()
                 .encode()
                 .unwrap()),
+            jitos_kernel::KIND_JOB_RULING => Ok(jitos_kernel::JobRuling::decode(payload)
+                .unwrap()
+                .encode()
+                .unwrap()),
             kind if jitos_kernel::CollapseRecord::is_kind(kind) => {
                 Ok(jitos_kernel::CollapseRecord::decode(kind, payload)
                     .unwrap()
@@ -293,7 +297,8 @@ fn kinds_of_agents() -> Vec<&'static str> {
 }
 
 // Goal: a store written by the first version with the policy at the collapse point (a
-// public workspace's collapse ruled on, held, approved and committed by the vote) opens,
+// public workspace's collapse ruled on, held, approved and committed by the vote) and on
+// jobs outside processes (one allowed, one denied) opens,
 // verifies and replays to the same digest, its rulings and votes folding to the same
 // holds, and holds every kind this build writes. Method: the committed fixture
 // `store-v7`, through a real daemon and CLI.
@@ -301,7 +306,11 @@ fn kinds_of_agents() -> Vec<&'static str> {
 fn a_store_of_the_seventh_format_opens_verifies_and_replays() {
     check_fixture("store-v7", 7);
     let mut written = kinds_of_agents();
-    written.extend([jitos_kernel::KIND_SWS_RULING, jitos_kernel::KIND_SWS_VOTE]);
+    written.extend([
+        jitos_kernel::KIND_SWS_RULING,
+        jitos_kernel::KIND_SWS_VOTE,
+        jitos_kernel::KIND_JOB_RULING,
+    ]);
     written.sort_unstable();
     assert_eq!(
         expected("store-v7").kinds,

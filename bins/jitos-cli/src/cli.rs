@@ -779,6 +779,10 @@ pub struct JobRunArgs {
     /// Answer as soon as the job is dispatched; follow it with `jitos job show`.
     #[arg(long)]
     pub detach: bool,
+    /// Run it under this writ of yours: it must lie within the writ's workers, effect and
+    /// paths, and the policy's ruling sees the writ's user and budgets.
+    #[arg(long)]
+    pub writ: Option<u64>,
     /// Arguments for the worker; for `shell`, the command and its arguments.
     #[arg(last = true)]
     pub args: Vec<String>,

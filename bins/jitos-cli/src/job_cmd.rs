@@ -106,6 +106,7 @@ fn run_job(client: &mut Client, json: bool, args: JobRunArgs) -> Result<ExitCode
         deadline_ms,
         paths: args.paths,
         wait: !args.detach,
+        writ: args.writ,
     };
     let response = client.call(&Request::JobRun(spec));
     spinner.finish_and_clear();
@@ -339,6 +340,7 @@ pub fn scaffold(
         deadline_ms: None,
         paths: vec![name.to_owned()],
         wait: true,
+        writ: None,
     };
     let view = match client.call(&Request::JobRun(spec))? {
         Response::Job(view) => view,

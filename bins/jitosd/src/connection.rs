@@ -233,7 +233,7 @@ async fn dispatch(
             return graph_show(stream, shared, at, node, sws).await
         }
         Request::ProcessFollow(process) => return follow_process(stream, shared, process).await,
-        Request::JobRun(spec) => shared.jobs.run(actor.clone(), spec).await,
+        Request::JobRun(spec) => shared.jobs.run(actor.clone(), principal, spec).await,
         Request::JobCancel(attempt) => shared.jobs.cancel(actor.clone(), attempt),
         Request::WorkerList(page) => {
             match shared

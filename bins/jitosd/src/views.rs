@@ -2,9 +2,10 @@
 
 use jitos_kernel::{
     AccessRefused, Body, CollapseRecord, Commit, ConnectEnd, ConnectRecord, EffectRecord, FetchEnd,
-    FetchRecord, Grant, HistoryStep, JobRecord, KnownBy, PolicyRecord, ProcessRecord, RefusedOp,
-    ReplayOutcome, SwsRecord, VerifyOutcome, View, WorkspaceSummary, WritRecord,
-    KIND_ACCESS_REFUSED, KIND_GENESIS, KIND_JOB_CONNECT, KIND_JOB_FETCH, KIND_REWRITE,
+    FetchRecord, Grant, HistoryStep, JobRecord, JobRuling, KnownBy, PolicyRecord, ProcessRecord,
+    RefusedOp, ReplayOutcome, SwsRecord, VerifyOutcome, View, WorkspaceSummary, WritRecord,
+    KIND_ACCESS_REFUSED, KIND_GENESIS, KIND_JOB_CONNECT, KIND_JOB_FETCH, KIND_JOB_RULING,
+    KIND_REWRITE,
 };
 use jitos_ledger::{Actor, Record};
 use jitos_proto::{
@@ -273,6 +274,16 @@ pub fn record_view(record: &Record) -> RecordView {
                 Err(_) => "undecodable effect record".to_owned(),
             }
         }
+        (None, KIND_JOB_RULING) => match JobRuling::decode(&record.payload) {
+            Ok(ruling) => format!(
+                "a {} job in workspace {} ruled on by policy {}: {}",
+                ruling.facts.worker.as_deref().unwrap_or("?"),
+                ruling.sws,
+                ruling.policy.short(),
+                ruling.ruling.explain()
+            ),
+            Err(_) => "undecodable job ruling".to_owned(),
+        },
         (None, KIND_JOB_CONNECT) => match ConnectRecord::decode(&record.payload) {
             Ok(op) => summarize_connect(&op),
             Err(_) => "undecodable connection record".to_owned(),

@@ -61,6 +61,19 @@ pub enum Command {
     },
     /// Hand an attempt to a worker.
     JobDispatch(Dispatch),
+    /// Dispatch a job outside any process, as `by` asks (under `writ`, if given): with a
+    /// policy in force it is ruled on first (`job.ruling`), and dispatched in the same
+    /// step only if allowed.
+    JobRun {
+        /// The dispatch; its owner is `None`.
+        dispatch: Dispatch,
+        /// Its worker's effect class, from its manifest.
+        effect: jitos_gov::Effect,
+        /// Who asks, as the daemon authenticated them.
+        by: crate::Requester,
+        /// The writ they ask under.
+        writ: Option<u64>,
+    },
     /// Record an attempt that cannot start (its worker cannot be used) and its failure,
     /// together: the plan that asked for it sees the failure, not a hang.
     JobUnstartable {

@@ -27,6 +27,7 @@ mod follow_on;
 mod grants;
 mod index;
 mod job_record;
+mod job_ruling;
 mod jobs;
 mod kernel;
 mod payload;
@@ -80,6 +81,7 @@ pub use job_record::{
     KIND_JOB_DONE, KIND_JOB_FAILED, KIND_JOB_FAILED_V2, KIND_JOB_REFUSED, KIND_WORKER_INSTALL,
     KIND_WORKER_INSTALL_V1,
 };
+pub use job_ruling::{JobRuling, PublicJob, KIND_JOB_RULING};
 pub use jobs::{Attempt, AttemptStatus, Jobs, JobsError};
 pub use kernel::{Kernel, KernelOptions, GROUP_BYTES_MAX, SNAPSHOT_EVERY_DEFAULT};
 pub use payload::{decode_rewrite, encode_rewrite, KIND_GENESIS, KIND_REWRITE};

@@ -22,6 +22,7 @@ use crate::{
     effect_record::EffectRecord,
     fetch_record::{FetchRecord, COST_COUNTER, KIND_JOB_FETCH, TOKENS_COUNTER},
     job_record::{FailureCause, JobRecord, Owner},
+    job_ruling::{recorded_job, rule_public_job, JobRuling, KIND_JOB_RULING},
     jobs::{Attempt, Jobs, JobsError},
     payload,
     policy_record::{PolicyRecord, RecordedPolicy},
@@ -116,6 +117,10 @@ impl State {
             kind if PolicyRecord::is_kind(kind) => {
                 let op = PolicyRecord::decode(kind, &record.payload)?;
                 folded.process = self.fold_policy(seq, op)?;
+            }
+            KIND_JOB_RULING => {
+                let ruling = JobRuling::decode(&record.payload)?;
+                self.check_job_ruling(seq, &ruling)?;
             }
             KIND_JOB_CONNECT => {
                 let op = ConnectRecord::decode(&record.payload)?;
@@ -428,13 +433,51 @@ impl State {
                 }
                 self.holds.fold_ruling(seq, *ruling);
             }
-            CollapseRecord::Vote(vote) => self.holds.fold_vote(seq, vote).map_err(misfit)?,
+            CollapseRecord::Vote(vote) => {
+                if self
+                    .holds
+                    .get(vote.sws)
+                    .is_some_and(|hold| !self.ruled_by_policy_in_force(hold))
+                {
+                    return Err(misfit(GovernanceRefusal::HoldStale { sws: vote.sws }));
+                }
+                self.holds.fold_vote(seq, vote).map_err(misfit)?
+            }
         }
         Ok(())
     }
 
+    /// Refuses a ruling on a job outside any process that is not what the policy in force
+    /// gives on the job it names, who asked and the writ's state before it. It changes no
+    /// state: the dispatch after it is folded as any other.
+    fn check_job_ruling(&self, seq: u64, ruling: &JobRuling) -> Result<(), KernelError> {
+        let misfit = |source| KernelError::Governance { seq, source };
+        let (job, by) = recorded_job(ruling).map_err(misfit)?;
+        let expected = rule_public_job(self, &job, &by, ruling.writ, ruling.decided_ms)
+            .map_err(|error| match error {
+                KernelError::GovernanceRefused(source) => misfit(source),
+                KernelError::WritRefused(source) => KernelError::Writ { seq, source },
+                other => other,
+            })?
+            .ok_or(misfit(GovernanceRefusal::NoPolicy))?;
+        match expected == *ruling {
+            true => Ok(()),
+            false => Err(misfit(GovernanceRefusal::Mismatch {
+                policy: ruling.policy.short(),
+            })),
+        }
+    }
+
+    /// Whether `hold` was ruled by the policy in force: a hold of an earlier policy
+    /// admits no vote and lets no collapse through.
+    fn ruled_by_policy_in_force(&self, hold: &crate::Hold) -> bool {
+        self.policy
+            .as_ref()
+            .is_some_and(|in_force| in_force.policy.hash() == hold.ruling.policy)
+    }
+
     /// Refuses a collapse its workspace's standing ruling does not let through, or that
-    /// is not the changes it ruled on. A workspace with no ruling collapses as before the
+    /// is not the changes it ruled on, or was ruled by an earlier policy. A workspace with no ruling collapses as before the
     /// collapse point existed.
     fn check_collapse_ruled(&self, seq: u64, op: &SwsRecord) -> Result<(), KernelError> {
         let SwsRecord::Collapse { sws, .. } = op else {
@@ -443,7 +486,8 @@ impl State {
         let Some(hold) = self.holds.get(*sws) else {
             return Ok(());
         };
-        let refusal = match hold.ruling.changes == changes_of(op)? {
+        let stands = hold.ruling.changes == changes_of(op)? && self.ruled_by_policy_in_force(hold);
+        let refusal = match stands {
             true => hold.refusal(),
             false => Some(GovernanceRefusal::HoldStale { sws: *sws }),
         };

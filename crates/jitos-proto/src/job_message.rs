@@ -20,6 +20,10 @@ pub struct JobSpec {
     pub paths: Vec<String>,
     /// Answer when the attempt has ended instead of as soon as it is dispatched.
     pub wait: bool,
+    /// The writ to run it under (one granted to the asking user): the job must lie within
+    /// its scope, and the policy's ruling sees its user and budgets; `None` for the
+    /// user's roles alone.
+    pub writ: Option<u64>,
 }
 
 /// How an attempt stands or ended.

@@ -57,6 +57,7 @@ pub fn run(session: &mut Session, args: &Args) -> Result<Value, ToolError> {
         deadline_ms,
         paths,
         wait: true,
+        writ: session.writ(),
     };
     let view = match session.call(&Request::JobRun(spec))? {
         Response::Job(view) => view,

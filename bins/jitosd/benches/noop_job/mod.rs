@@ -26,6 +26,7 @@ pub fn run_noop(client: &mut Client, sws: u64) {
         deadline_ms: Some(30_000),
         paths: Vec::new(),
         wait: true,
+        writ: None,
     };
     match client.call(&Request::JobRun(spec)).unwrap() {
         Response::Job(view) => assert!(matches!(view.state, AttemptState::Done { .. }), "{view:?}"),

@@ -30,8 +30,10 @@ use std::{
     time::{Duration, Instant},
 };
 
+use jitos_gov::Principal;
 use jitos_kernel::{
-    Command, Dispatch, Effect, FailureCause, Kernel, KernelHandle, Outcome, Proposed, Request,
+    Command, Dispatch, Effect, FailureCause, JobRuling, Kernel, KernelHandle, Outcome, Proposed,
+    Request, Requester, KIND_JOB_RULING,
 };
 use jitos_ledger::Actor;
 use jitos_proto::{ErrorCode, ErrorInfo, JobSpec, LimitsHeld, Response, SandboxView, WorkerView};
@@ -271,8 +273,13 @@ impl JobRunner {
 
     /// Dispatches a job: records it, starts its worker on a thread of its own, and
     /// answers at once or, when `spec.wait`, once the attempt has ended.
-    pub async fn run(self: &Arc<Self>, actor: Actor, spec: JobSpec) -> Response {
-        match self.start(actor, spec.clone()).await {
+    pub async fn run(
+        self: &Arc<Self>,
+        actor: Actor,
+        principal: &Principal,
+        spec: JobSpec,
+    ) -> Response {
+        match self.start(actor, principal, spec.clone()).await {
             Ok((attempt, ended)) if spec.wait => match ended.await {
                 Ok(()) => crate::answer::job_show(&self.kernel.view(), attempt)
                     .unwrap_or_else(|e| Response::Error(crate::answer::kernel_error_info(&e))),
@@ -397,6 +404,7 @@ impl JobRunner {
     async fn start(
         self: &Arc<Self>,
         actor: Actor,
+        principal: &Principal,
         spec: JobSpec,
     ) -> Result<(u64, oneshot::Receiver<()>), ErrorInfo> {
         if let Err(why) = &self.enforcement {
@@ -458,11 +466,20 @@ impl JobRunner {
             owner: None,
         };
         let submitter = user_of(&actor);
-        let attempt = match self
-            .kernel
-            .execute(actor, Command::JobDispatch(dispatch))
-            .await
-        {
+        let command = Command::JobRun {
+            dispatch,
+            effect: public_effect(worker.manifest.effect_class),
+            by: Requester {
+                uid: principal.uid,
+                user: principal.user.clone(),
+                roles: principal.roles.iter().collect(),
+            },
+            writ: spec.writ,
+        };
+        let attempt = match self.kernel.execute(actor, command).await {
+            Ok(Outcome::Recorded(record)) if record.kind == KIND_JOB_RULING => {
+                return Err(not_allowed(&record))
+            }
             Ok(Outcome::Recorded(record)) => record.seq,
             Ok(other) => {
                 return Err(info(
@@ -1018,4 +1035,37 @@ fn report_unrecorded(attempt: u64, recorded: Result<Outcome, jitos_kernel::Kerne
             tracing::error!(attempt, error = %e, "cannot record the attempt's end; it ends as interrupted at the next start")
         }
     }
+}
+
+/// The effect class the policy rules on for a job outside a process: its manifest's.
+fn public_effect(class: EffectClass) -> jitos_gov::Effect {
+    match class {
+        EffectClass::None => jitos_gov::Effect::None,
+        EffectClass::Workspace => jitos_gov::Effect::Workspace,
+        EffectClass::Local => jitos_gov::Effect::Local,
+        EffectClass::Network => jitos_gov::Effect::Network,
+        EffectClass::Irreversible => jitos_gov::Effect::Irreversible,
+    }
+}
+
+/// The refusal of a job outside a process whose recorded ruling did not allow it.
+fn not_allowed(record: &jitos_ledger::Record) -> ErrorInfo {
+    let (why, held) = match JobRuling::decode(&record.payload) {
+        Ok(ruling) => (
+            ruling.why(),
+            matches!(
+                ruling.ruling.verdict,
+                jitos_gov::policy::Verdict::Require { .. }
+            ),
+        ),
+        Err(e) => (format!("an unreadable ruling ({e})"), false),
+    };
+    let message = match held {
+        true => format!(
+            "the policy holds this job for approvals ({why}, recorded at seq {}); a job outside a process has nothing to wait in: run it as a step of a process (`jitos submit`), where it waits for approvals",
+            record.seq
+        ),
+        false => format!("the policy denies this job: {why} (recorded at seq {})", record.seq),
+    };
+    info(ErrorCode::Forbidden, message)
 }

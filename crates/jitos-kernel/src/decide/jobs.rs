@@ -6,12 +6,16 @@ use jitos_sws::View as _;
 use jitos_tree::{sync_rewrite, Entry, Tree, TreePath, ROOT_ID};
 use jitos_warp::{NodeId, Rewrite};
 
+use jitos_gov::policy::Verdict;
+
 use super::{blob_ref, effects, sws, Answer, Decided, Working};
 use crate::{
+    collapse_hold::Requester,
     connect_record::{ConnectRecord, KIND_JOB_CONNECT},
     fetch_record::{FetchRecord, KIND_JOB_FETCH},
     files::{blobs_of, tree_of},
     job_record::{Dispatch, Effect, FailureCause, JobRecord, Results, WorkerInstall},
+    job_ruling::{rule_public_job, PublicJob, KIND_JOB_RULING},
     proposal_check::check_scope,
     sws_record::SwsRecord,
     KernelError, Proposed,
@@ -43,6 +47,46 @@ pub(crate) fn dispatch(
     records.push(job_record(actor, &JobRecord::Dispatch(dispatch))?);
     // Before the worker starts: the begin is durable with the dispatch, or neither is.
     records.extend(begin);
+    Ok(Decided {
+        records,
+        blobs: Vec::new(),
+        answer: Answer::Record,
+    })
+}
+
+/// A job outside any process: ruled on first with a policy in force (`job_ruling.rs`),
+/// and dispatched after its ruling in the same step if allowed; else the ruling alone is
+/// recorded and answered.
+pub(crate) fn run_public(
+    working: &Working<'_>,
+    actor: Actor,
+    dispatch_of: Dispatch,
+    effect: jitos_gov::Effect,
+    by: &Requester,
+    writ: Option<u64>,
+) -> Result<Decided, KernelError> {
+    let job = PublicJob {
+        sws: dispatch_of.sws,
+        worker: dispatch_of.worker.clone(),
+        effect,
+        paths: dispatch_of.paths.clone(),
+    };
+    let Some(ruling) = rule_public_job(working.state, &job, by, writ, working.now_ms)? else {
+        return dispatch(working, actor, dispatch_of);
+    };
+    let allowed = ruling.ruling.verdict == Verdict::Allow;
+    let mut records = vec![NewRecord {
+        kind: KIND_JOB_RULING.to_owned(),
+        actor: actor.clone(),
+        payload: ruling.encode()?,
+    }];
+    if allowed {
+        let after = Working {
+            seq: working.seq + 1,
+            ..*working
+        };
+        records.extend(dispatch(&after, actor, dispatch_of)?.records);
+    }
     Ok(Decided {
         records,
         blobs: Vec::new(),

@@ -115,6 +115,12 @@ pub(crate) fn decide(
         Command::SwsRebase(sws) => sws::rebase(working, actor, sws),
         Command::SwsDiscard { sws, reason } => sws::discard(working, actor, sws, reason),
         Command::JobDispatch(dispatch) => jobs::dispatch(working, actor, dispatch),
+        Command::JobRun {
+            dispatch,
+            effect,
+            by,
+            writ,
+        } => jobs::run_public(working, actor, dispatch, effect, &by, writ),
         Command::JobUnstartable { dispatch, detail } => {
             jobs::unstartable(working, actor, dispatch, detail)
         }

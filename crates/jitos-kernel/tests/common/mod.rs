@@ -12,7 +12,6 @@ use jitos_sws::Over;
 use jitos_tasks::{Intent, Slap};
 use jitos_warp::Rewrite;
 
-/// The record an answer carries.
 /// A collapse asked by root with no roles: what tests without a policy need.
 pub fn collapse(sws: u64) -> Command {
     Command::SwsCollapse {
@@ -26,6 +25,7 @@ pub fn collapse(sws: u64) -> Command {
     }
 }
 
+/// The record an answer carries.
 fn record(outcome: Outcome) -> Record {
     match outcome {
         Outcome::Recorded(record)

@@ -1,5 +1,5 @@
-//! Version 1 of `policy.load`, `policy.decision`, `process.vote`, `sws.ruling` and
-//! `sws.vote`.
+//! Version 1 of `policy.load`, `policy.decision`, `process.vote`, `sws.ruling`,
+//! `sws.vote` and `job.ruling`.
 
 use std::{collections::BTreeMap, sync::Arc};
 
@@ -19,6 +19,7 @@ use super::{
 use crate::durable::{freeze_usize, thaw_usize, Frozen, PayloadError};
 use crate::{
     collapse_record::{CollapseRuling as LiveCollapseRuling, CollapseVote as LiveCollapseVote},
+    job_ruling::JobRuling as LiveJobRuling,
     policy_record::{
         parse_recorded, PolicyDecision as LiveDecision, Vote as LiveVote, VOTE_NOTE_BYTES_MAX,
     },
@@ -108,6 +109,20 @@ pub(crate) struct CollapseRuling {
     uid: u32,
     writ: Option<u64>,
     changes: [u8; 32],
+    /// BLAKE3 of the policy's text.
+    policy: [u8; 32],
+    facts: Facts,
+    verdict: Verdict,
+    trace: Trace,
+}
+
+/// The payload of `job.ruling`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct JobRuling {
+    decided_ms: u64,
+    uid: u32,
+    writ: Option<u64>,
+    sws: u64,
     /// BLAKE3 of the policy's text.
     policy: [u8; 32],
     facts: Facts,
@@ -397,6 +412,45 @@ impl Frozen for CollapseVote {
             roles: Role::thaw_all(self.roles, "roles")?,
             approve: self.approve,
             note: self.note,
+        })
+    }
+}
+
+impl Frozen for JobRuling {
+    type Live = LiveJobRuling;
+
+    fn freeze(live: &LiveJobRuling) -> JobRuling {
+        JobRuling {
+            decided_ms: live.decided_ms,
+            uid: live.uid,
+            writ: live.writ,
+            sws: live.sws,
+            policy: live.policy.0,
+            facts: Facts::freeze(&live.facts),
+            verdict: Verdict::freeze(live.ruling.verdict),
+            trace: Trace::freeze(&live.ruling.trace),
+        }
+    }
+
+    fn thaw(self) -> Result<LiveJobRuling, PayloadError> {
+        let facts = self.facts.thaw()?;
+        if facts.point != LivePoint::Dispatch || facts.worker.is_none() || facts.effect.is_none() {
+            return Err(invalid("facts")(
+                "a job outside a process is ruled on at the dispatch point, on its worker and effect"
+                    .to_owned(),
+            ));
+        }
+        Ok(LiveJobRuling {
+            decided_ms: self.decided_ms,
+            uid: self.uid,
+            writ: self.writ,
+            sws: self.sws,
+            policy: PolicyHash(self.policy),
+            facts,
+            ruling: Ruling {
+                verdict: self.verdict.thaw(),
+                trace: self.trace.thaw()?,
+            },
         })
     }
 }
