@@ -274,7 +274,7 @@ fn a_denied_collapse_names_its_rule_and_is_not_ruled_on_twice() {
     assert_eq!(system_file(&sandbox, "src/x"), None);
     // A denial waits for no vote.
     let vote = assert_failure("a vote on a denial", &approve_as_nobody(&sandbox, sws));
-    assert!(vote.contains("waits for approvals"), "{vote}");
+    assert!(vote.contains("no collapse of workspace"), "{vote}");
     assert_success("replay", &sandbox.jitos(&["replay", "--verify"]));
 }
 

@@ -245,14 +245,15 @@ pub enum Command {
     /// With a daemon on another socket, name it (agents often start servers with a bare
     /// environment): "args": ["--socket", "/run/jitos/jitosd.sock", "mcp"].
     ///
-    /// A collapse is ruled on by the policy in force (rules `at = "collapse"`) and may be
-    /// denied or held until others approve it (`jitos sws approve ID`); the agent sees
+    /// With a policy in force, each job is ruled on before it runs and each collapse
+    /// before it lands (rules `at = "dispatch"` and `at = "collapse"`): a collapse may be
+    /// denied or held until others approve it (`jitos sws approve ID`), and the agent sees
     /// where it stands. The tools and how calls are governed are in docs/MCP.md.
     ///
     /// Claude Code: `claude mcp add jitos -- jitos mcp`.
     Mcp {
-        /// Ask collapses under this writ of yours: the policy's rulings see its user and
-        /// what is left of its budgets
+        /// Run jobs and ask collapses under this writ of yours: jobs must lie within its
+        /// scope, and the policy's rulings see its user and what is left of its budgets
         #[arg(long)]
         writ: Option<u64>,
     },

@@ -121,6 +121,9 @@ fn voted(
         }
         return Ok(ExitCode::SUCCESS);
     }
+    if matches!(response, Response::SwsConflicts(_)) && !json {
+        println!("your approval was recorded, and was the last the collapse needed; but the system changed underneath it:");
+    }
     answered(json, response, "approved and collapsed")
 }
 

@@ -615,7 +615,11 @@ pub fn kernel_error_info(error: &KernelError) -> ErrorInfo {
         KernelError::WritRefused(_) => ErrorCode::BadRequest,
         KernelError::GovernanceRefused(
             jitos_kernel::GovernanceRefusal::OwnProcess { .. }
-            | jitos_kernel::GovernanceRefusal::NotEligible { .. },
+            | jitos_kernel::GovernanceRefusal::OwnCollapse { .. }
+            | jitos_kernel::GovernanceRefusal::NotEligible { .. }
+            | jitos_kernel::GovernanceRefusal::NotYourWrit { .. }
+            | jitos_kernel::GovernanceRefusal::CollapseDenied { .. }
+            | jitos_kernel::GovernanceRefusal::CollapseVetoed { .. },
         ) => ErrorCode::Forbidden,
         KernelError::GovernanceRefused(_) => ErrorCode::BadRequest,
         _ => ErrorCode::Storage,

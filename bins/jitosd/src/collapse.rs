@@ -83,9 +83,13 @@ fn answered(kernel: &KernelHandle, sws: u64, outcome: Result<Outcome, KernelErro
                 _ => Response::SwsHeld(hold),
             },
             Some(hold) => Response::SwsHeld(hold),
+            // Another vote, or the workspace's end, came in between.
             None => error(
-                ErrorCode::Storage,
-                format!("the ruling on workspace {sws}'s collapse was recorded at {} but the daemon holds none", record.seq),
+                ErrorCode::BadRequest,
+                format!(
+                    "recorded at seq {}; workspace {sws} changed since (`jitos sws show {sws}` says where it stands)",
+                    record.seq
+                ),
             ),
         },
         Ok(other) => error(
@@ -95,24 +99,13 @@ fn answered(kernel: &KernelHandle, sws: u64, outcome: Result<Outcome, KernelErro
         Err(KernelError::GovernanceRefused(GovernanceRefusal::CollapseHeld { .. })) => {
             match hold_view(&kernel.view(), sws) {
                 Some(hold) => Response::SwsHeld(hold),
-                None => error(ErrorCode::Storage, format!("workspace {sws}'s hold vanished")),
+                None => error(
+                    ErrorCode::BadRequest,
+                    format!("workspace {sws} changed meanwhile; `jitos sws show {sws}` says where it stands"),
+                ),
             }
         }
-        Err(e) => {
-            let mut info = kernel_error_info(&e);
-            if matches!(
-                e,
-                KernelError::GovernanceRefused(
-                    GovernanceRefusal::CollapseDenied { .. }
-                        | GovernanceRefusal::CollapseVetoed { .. }
-                        | GovernanceRefusal::OwnCollapse { .. }
-                        | GovernanceRefusal::NotYourWrit { .. }
-                )
-            ) {
-                info.code = ErrorCode::Forbidden;
-            }
-            Response::Error(info)
-        }
+        Err(e) => Response::Error(kernel_error_info(&e)),
     }
 }
 
@@ -122,10 +115,11 @@ pub fn hold_view(view: &View, sws: u64) -> Option<SwsHold> {
     Some(wire_hold(&hold, current))
 }
 
-/// Where the latest ruling on `sws`'s collapse stands, without asking whether it still
-/// stands for the workspace as it is (a list shows it for each workspace).
+/// Where the latest ruling on `sws`'s collapse stands, if it still stands for the
+/// workspace as it is.
 pub fn held_standing(view: &View, sws: u64) -> Option<HoldStanding> {
-    view.state().holds.get(sws).map(standing_view)
+    let (hold, current) = view.collapse_hold(sws)?;
+    current.then(|| standing_view(&hold))
 }
 
 fn standing_view(hold: &Hold) -> HoldStanding {

@@ -334,7 +334,6 @@ fn summarize_sws(seq: u64, op: &SwsRecord) -> String {
     }
 }
 
-/// The wire form of a workspace.
 /// The wire form of a workspace's summary, with where its collapse's ruling stands.
 pub fn sws_summary(view: &View, ws: &WorkspaceSummary) -> SwsSummary {
     SwsSummary {

@@ -6,8 +6,16 @@
 //! The state keeps each workspace's latest ruling and its votes in [`Holds`]; the fold of
 //! `sws.collapse` checks a collapse against it, so a ledger whose collapse went past a
 //! denial, a veto or missing approvals does not replay. A ruling stands for the exact
-//! changes it was made on, under the policy that made it: after either changes, the next
-//! collapse is ruled on again and earlier approvals no longer count.
+//! changes it was made on (the hash of the collapse they make), under the policy that
+//! made it and the writ it was asked under while that is in force: after any of those
+//! changes, the next collapse is ruled on again and earlier approvals no longer count.
+//!
+//! From the first ruling a ledger holds (of a collapse or of a job outside a process,
+//! `job_ruling.rs`), every later public collapse and public dispatch under a policy must
+//! follow its own: a ledger written before rulings existed has none, and replays as it
+//! was written.
+
+use std::collections::BTreeSet;
 
 use imbl::OrdMap;
 use jitos_gov::{
@@ -15,18 +23,18 @@ use jitos_gov::{
     writ::{PATHS_MAX, PATH_BYTES_MAX},
     Role,
 };
-use jitos_tree::{diff_trees, TreeChange};
+use jitos_tree::tree_path_of_id;
+use jitos_warp::{Op, Rewrite};
 use serde::{Deserialize, Serialize};
 
 use crate::{
     collapse_record::{ChangesHash, CollapseRuling, CollapseVote},
-    files::tree_of,
-    ruling::GovernanceRefusal,
-    sws_record::{collapse_op, SwsRecord},
+    ruling::{writ_facts, GovernanceRefusal},
+    sws_record::SwsRecord,
     KernelError, State,
 };
 
-/// Who asks for a collapse, as the daemon authenticated them.
+/// Who asks for a collapse or a job outside a process, as the daemon authenticated them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Requester {
     /// Their uid.
@@ -37,10 +45,24 @@ pub struct Requester {
     pub roles: Vec<Role>,
 }
 
-/// The latest ruling on each open workspace's collapse, with its votes.
+/// The latest ruling on each open workspace's collapse, with its votes, and what the
+/// rulings outside processes require of the records after them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Holds {
     by_sws: OrdMap<u64, Hold>,
+    /// Whether a ruling outside a process was ever recorded: from then on, every public
+    /// collapse and dispatch under a policy must have its own.
+    rulings_recorded: bool,
+    /// The job outside a process the last `job.ruling` allowed, until its dispatch.
+    allowed_job: Option<AllowedJob>,
+}
+
+/// A job outside a process its ruling allowed: what its dispatch must be.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct AllowedJob {
+    pub(crate) sws: u64,
+    pub(crate) worker: String,
+    pub(crate) paths: Vec<String>,
 }
 
 /// One ruling on a collapse and the votes cast on it since.
@@ -158,18 +180,24 @@ impl Holds {
         self.by_sws.values()
     }
 
-    /// The ruling on `sws` if it still stands for `changes` under `policy`.
-    pub(crate) fn standing_for(
-        &self,
-        sws: u64,
-        changes: &ChangesHash,
-        policy: &jitos_gov::policy::PolicyHash,
-    ) -> Option<&Hold> {
-        self.get(sws)
-            .filter(|hold| &hold.ruling.changes == changes && &hold.ruling.policy == policy)
+    /// Whether rulings outside processes are recorded in this ledger.
+    pub(crate) fn rulings_recorded(&self) -> bool {
+        self.rulings_recorded
+    }
+
+    /// Notes a job outside a process its ruling allowed (or, `None`, refused).
+    pub(crate) fn fold_job_ruling(&mut self, allowed: Option<AllowedJob>) {
+        self.rulings_recorded = true;
+        self.allowed_job = allowed;
+    }
+
+    /// Takes the job the last ruling allowed, for its dispatch.
+    pub(crate) fn take_allowed_job(&mut self) -> Option<AllowedJob> {
+        self.allowed_job.take()
     }
 
     pub(crate) fn fold_ruling(&mut self, seq: u64, ruling: CollapseRuling) {
+        self.rulings_recorded = true;
         self.by_sws.insert(
             ruling.sws,
             Hold {
@@ -251,36 +279,45 @@ pub(crate) fn is_ruled(state: &State, sws: u64) -> Result<bool, KernelError> {
     Ok(workspace.parent.is_none())
 }
 
-/// Whether `hold` still stands for its workspace as it would collapse at `seq`: the
-/// policy that ruled is in force and the changes are the ones ruled on (a collapse that
-/// now conflicts is the system's doing, not a change of the workspace's).
-pub(crate) fn stands(state: &State, hold: &Hold, seq: u64) -> Result<bool, KernelError> {
+/// Whether `hold` still stands for its workspace at `now_ms`: the policy that ruled is in
+/// force, the writ it was asked under (if any) is too, and the workspace's changes are the
+/// ones ruled on — whether or not its collapse would now conflict.
+pub(crate) fn stands(state: &State, hold: &Hold, now_ms: u64) -> Result<bool, KernelError> {
     let same_policy = state
         .policy
         .as_ref()
         .is_some_and(|in_force| in_force.policy.hash() == hold.ruling.policy);
-    if !same_policy {
-        return Ok(false);
-    }
-    match collapse_op(state, hold.ruling.sws, seq)? {
-        op @ SwsRecord::Collapse { .. } => Ok(changes_of(&op)? == hold.ruling.changes),
-        _ => Ok(true),
-    }
+    let writ_in_force = hold
+        .ruling
+        .writ
+        .is_none_or(|id| state.writs.in_force(id, now_ms).is_ok());
+    Ok(same_policy
+        && writ_in_force
+        && workspace_changes(state, hold.ruling.sws)?.0 == hold.ruling.changes)
 }
 
-/// The hash a ruling names `collapse`'s changes by.
-pub(crate) fn changes_of(collapse: &SwsRecord) -> Result<ChangesHash, KernelError> {
-    Ok(*blake3::hash(&collapse.encode()?).as_bytes())
+/// The hash a ruling names `sws`'s changes by — BLAKE3 of the `sws.collapse` payload
+/// collapsing it would write, conflicts or not — and the tree paths they touch. O(changes).
+pub(crate) fn workspace_changes(
+    state: &State,
+    sws: u64,
+) -> Result<(ChangesHash, Vec<String>), KernelError> {
+    let rewrites = state
+        .pool
+        .net_rewrites(&state.graph, sws)
+        .map_err(KernelError::Workspace)?;
+    let paths = fact_paths(&touched_paths(&rewrites));
+    let collapse = SwsRecord::Collapse { sws, rewrites };
+    Ok((*blake3::hash(&collapse.encode()?).as_bytes(), paths))
 }
 
-/// The ruling of the policy in force on collapsing `sws` with `changes`, asked by `by`
-/// (under `writ`, if given) at `decided_ms`, on the facts the state holds.
+/// The ruling of the policy in force on collapsing `sws` as it is, asked by `by` (under
+/// `writ`, if given) at `decided_ms`, on the facts the state holds.
 pub(crate) fn rule_collapse(
     state: &State,
     sws: u64,
     by: &Requester,
     writ: Option<u64>,
-    changes: ChangesHash,
     decided_ms: u64,
 ) -> Result<CollapseRuling, KernelError> {
     let in_force = state
@@ -292,23 +329,9 @@ pub(crate) fn rule_collapse(
         by.user.clone(),
         by.roles.iter().copied().collect(),
     );
-    if let Some(id) = writ {
-        let held = state
-            .writs
-            .in_force(id, decided_ms)
-            .map_err(KernelError::WritRefused)?;
-        if held.writ.subject.uid != by.uid {
-            return Err(KernelError::GovernanceRefused(
-                GovernanceRefusal::NotYourWrit {
-                    writ: id,
-                    user: by.user.clone(),
-                },
-            ));
-        }
-        facts.user = held.writ.subject.user.clone();
-        facts.budget_left = state.writs.budget_left_of_writ(id);
-    }
-    facts.paths = fact_paths(&changed_paths(state, sws)?);
+    writ_facts(state, writ, by, decided_ms, &mut facts)?;
+    let (changes, paths) = workspace_changes(state, sws)?;
+    facts.paths = paths;
     Ok(CollapseRuling {
         sws,
         decided_ms,
@@ -321,20 +344,21 @@ pub(crate) fn rule_collapse(
     })
 }
 
-/// The paths of the files and directories `sws` adds, removes or changes against its base.
-fn changed_paths(state: &State, sws: u64) -> Result<Vec<String>, KernelError> {
-    let base = state.sws_base_tree(sws)?;
-    let now = tree_of(&state.sws_graph(sws)?)?;
-    Ok(diff_trees(&base, &now)
+/// The tree paths of the files and directories `rewrites` add, change or remove, sorted
+/// and each once; the root directory, which a tree gains with its first file, is none.
+fn touched_paths(rewrites: &[Rewrite]) -> Vec<String> {
+    let paths: BTreeSet<&str> = rewrites
         .iter()
-        .map(|change| match change {
-            TreeChange::Added { path, .. }
-            | TreeChange::Removed { path, .. }
-            | TreeChange::Modified { path, .. } => path,
+        .flat_map(|rewrite| &rewrite.ops)
+        .map(|op| match op {
+            Op::AddNode { id, .. } | Op::RemoveNode { id, .. } => id,
+            Op::SetAttr { node, .. } | Op::RemoveAttr { node, .. } => node,
+            Op::AddEdge { to, .. } | Op::RemoveEdge { to, .. } => to,
         })
-        .filter(|path| !path.is_root())
-        .map(|path| path.as_str().to_owned())
-        .collect())
+        .filter_map(tree_path_of_id)
+        .filter(|path| *path != ".")
+        .collect();
+    paths.into_iter().map(str::to_owned).collect()
 }
 
 /// The paths a ruling's facts hold, within a writ's bounds: each changed path, or, for

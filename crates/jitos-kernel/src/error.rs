@@ -186,6 +186,17 @@ pub enum KernelError {
 }
 
 impl KernelError {
+    /// The misfit of the record at `seq` a refusal stands for, when a fold rules again as
+    /// the live path ruled (the reverse of [`KernelError::into_refusal`]).
+    pub(crate) fn at_seq(self, seq: u64) -> KernelError {
+        match self {
+            KernelError::Workspace(source) => KernelError::Sws { seq, source },
+            KernelError::WritRefused(source) => KernelError::Writ { seq, source },
+            KernelError::GovernanceRefused(source) => KernelError::Governance { seq, source },
+            other => other,
+        }
+    }
+
     /// The refusal a record that does not fold stands for, when it was the record of a
     /// command being decided rather than one replayed from the ledger.
     pub(crate) fn into_refusal(self) -> KernelError {

@@ -17,7 +17,7 @@ use jitos_gov::{
 use crate::{
     collapse_hold::Requester,
     durable::{self, v1::policy as durable_v1, Frozen, PayloadError},
-    ruling::GovernanceRefusal,
+    ruling::{writ_facts, GovernanceRefusal},
     KernelError, State, WritRefusal,
 };
 
@@ -93,26 +93,11 @@ pub(crate) fn rule_public_job(
         by.user.clone(),
         by.roles.iter().copied().collect(),
     );
-    if let Some(id) = writ {
-        let held = state
-            .writs
-            .in_force(id, decided_ms)
-            .map_err(KernelError::WritRefused)?;
-        if held.writ.subject.uid != by.uid {
-            return Err(KernelError::GovernanceRefused(
-                GovernanceRefusal::NotYourWrit {
-                    writ: id,
-                    user: by.user.clone(),
-                },
-            ));
-        }
-        held.writ
-            .admits(&job.worker, job.effect, &job.paths)
+    if let Some((id, held)) = writ_facts(state, writ, by, decided_ms, &mut facts)? {
+        held.admits(&job.worker, job.effect, &job.paths)
             .map_err(|source| {
                 KernelError::WritRefused(WritRefusal::NotAdmitted { writ: id, source })
             })?;
-        facts.user = held.writ.subject.user.clone();
-        facts.budget_left = state.writs.budget_left_of_writ(id);
     }
     let Some(in_force) = state.policy.as_ref() else {
         return Ok(None);

@@ -7,7 +7,7 @@ use jitos_gov::policy::{Facts, Point};
 use jitos_sched::Need;
 use jitos_tasks::JobKind;
 
-use crate::{policy_record::PolicyDecision, State};
+use crate::{collapse_hold::Requester, policy_record::PolicyDecision, KernelError, State};
 
 /// Why the policy cannot rule on a job, or a vote does not fit.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -81,8 +81,24 @@ pub enum GovernanceRefusal {
         /// The workspace.
         sws: u64,
     },
+    /// A collapse into the system under a policy, in a ledger that records rulings, with
+    /// no ruling of its own.
+    #[error("workspace {sws} collapsed into the system with no ruling of the policy in force")]
+    CollapseUnruled {
+        /// The workspace.
+        sws: u64,
+    },
+    /// A job outside a process dispatched under a policy, in a ledger that records
+    /// rulings, without a ruling that allowed it.
+    #[error("a {worker} job in workspace {sws} was dispatched outside a process with no ruling of the policy in force that allowed it")]
+    JobUnruled {
+        /// The workspace.
+        sws: u64,
+        /// The worker.
+        worker: String,
+    },
     /// The workspace or the policy changed since its collapse was ruled on.
-    #[error("workspace {sws} (or the policy) changed since its collapse was ruled on; the approvals were for other changes, so its collapse must be asked for again")]
+    #[error("workspace {sws} changed since its collapse was ruled on (or the policy did, or the writ it was asked under ended); the approvals were for what stood then, so its collapse must be asked for again")]
     HoldStale {
         /// The workspace.
         sws: u64,
@@ -102,6 +118,14 @@ pub enum GovernanceRefusal {
         user: String,
         /// The workspace.
         sws: u64,
+    },
+    /// A ruling or vote names someone other than the user whose request made it.
+    #[error("the record names uid {named}, but uid {actor} made it")]
+    NotTheAsker {
+        /// The uid it names.
+        named: u32,
+        /// The uid of its actor.
+        actor: u32,
     },
     /// The writ named was granted to someone else.
     #[error("writ {writ} was not granted to {user}; name a writ of yours (`jitos writ list`)")]
@@ -167,6 +191,37 @@ pub(crate) fn rule(
         facts,
         ruling,
     })
+}
+
+/// Sets the user and budgets of `facts` from `writ`, a writ `by` holds in force at
+/// `decided_ms`, for a ruling outside a process; returns its id and grant, or `None`
+/// without one.
+/// The roles stay `by`'s own: a writ granted by an admin records none.
+pub(crate) fn writ_facts<'s>(
+    state: &'s State,
+    writ: Option<u64>,
+    by: &Requester,
+    decided_ms: u64,
+    facts: &mut Facts,
+) -> Result<Option<(u64, &'s jitos_gov::writ::Writ)>, KernelError> {
+    let Some(id) = writ else {
+        return Ok(None);
+    };
+    let held = state
+        .writs
+        .in_force(id, decided_ms)
+        .map_err(KernelError::WritRefused)?;
+    if held.writ.subject.uid != by.uid {
+        return Err(KernelError::GovernanceRefused(
+            GovernanceRefusal::NotYourWrit {
+                writ: id,
+                user: by.user.clone(),
+            },
+        ));
+    }
+    facts.user = held.writ.subject.user.clone();
+    facts.budget_left = state.writs.budget_left_of_writ(id);
+    Ok(Some((id, &held.writ)))
 }
 
 /// The approvals job `job` of `process` waits for, if it waits for any.

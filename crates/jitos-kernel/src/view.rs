@@ -229,7 +229,8 @@ impl View {
     /// the workspace as it is.
     pub fn collapse_hold(&self, sws: u64) -> Option<(Hold, bool)> {
         let hold = self.state.holds.get(sws)?;
-        let current = stands(&self.state, hold, self.head().seq + 1).unwrap_or(false);
+        let now_ms = self.facts.options.clock.now_ms();
+        let current = stands(&self.state, hold, now_ms).unwrap_or(false);
         Some((hold.clone(), current))
     }
 

@@ -912,6 +912,21 @@ fn a_collapse_or_a_vote_the_hold_does_not_admit_does_not_fold() {
         .encode()
         .unwrap();
     let vote = &ran.records[1];
+    let by_alice = Record {
+        actor: ALICE.actor(),
+        ..doctored(vote, vote.seq, own.clone())
+    };
+    assert_eq!(
+        governance_misfit(ran.after_ruling.clone().fold(&by_alice)),
+        (
+            vote.seq,
+            GovernanceRefusal::OwnCollapse {
+                user: "alice".to_owned(),
+                sws
+            }
+        )
+    );
+    // The same vote in bob's record names someone other than its maker.
     assert_eq!(
         governance_misfit(
             ran.after_ruling
@@ -920,9 +935,9 @@ fn a_collapse_or_a_vote_the_hold_does_not_admit_does_not_fold() {
         ),
         (
             vote.seq,
-            GovernanceRefusal::OwnCollapse {
-                user: "alice".to_owned(),
-                sws
+            GovernanceRefusal::NotTheAsker {
+                named: ALICE.uid,
+                actor: BOB.uid,
             }
         )
     );

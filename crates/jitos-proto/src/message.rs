@@ -611,7 +611,8 @@ pub struct SwsSummary {
     pub reads: u64,
     /// Keys it wrote.
     pub writes: u64,
-    /// Where the latest ruling on its collapse stands, if one was made while it is open.
+    /// Where the latest ruling on its collapse stands (allowed, denied, waiting, approved
+    /// or rejected), while that ruling still stands for the workspace as it is.
     pub held: Option<HoldStanding>,
 }
 
@@ -652,7 +653,7 @@ pub struct SwsHold {
     pub writ: Option<u64>,
     /// The ruling in words, with the rule and the policy.
     pub why: String,
-    /// The paths the ruling saw changed (empty: the whole tree).
+    /// The paths the ruling saw changed (empty: no file; `.`: more than could be listed).
     pub paths: Vec<String>,
     /// Whether the ruling still stands for the workspace as it is now (its changes and
     /// the policy in force are the ones ruled on).

@@ -205,6 +205,17 @@ impl Pool {
         Ok(net::diff(&self.base_view(system, id)?, &ws.overlay))
     }
 
+    /// The rewrites collapsing the workspace would apply to its target: its net changes
+    /// against its base, whether or not the target changed underneath (that check is
+    /// `collapse`'s). O(changes).
+    pub fn net_rewrites(&self, system: &Graph, id: u64) -> Result<Vec<Rewrite>, SwsError> {
+        let ws = self.open_ws(id)?;
+        let base = self.base_view(system, id)?;
+        let now = self.view(system, id)?;
+        let diffs = net::diff(&base, &ws.overlay);
+        Ok(net::rewrites(&base, &now, &diffs))
+    }
+
     /// Commits the workspace's net changes into its target, unless the target changed,
     /// since the base, a key the workspace read or wrote: then `SwsError::Conflicts`
     /// names each, and nothing changes. O(changes) plus the footprint's log lookups.
@@ -217,12 +228,7 @@ impl Pool {
         self.check_conflicts(system, id)?;
         let ws = self.closable(id)?;
         let (parent, base_seq) = (ws.parent, ws.base_seq);
-        let rewrites = {
-            let base = self.base_view(system, id)?;
-            let now = self.view(system, id)?;
-            let diffs = net::diff(&base, &ws.overlay);
-            net::rewrites(&base, &now, &diffs)
-        };
+        let rewrites = self.net_rewrites(system, id)?;
         let parent_changes = match parent {
             Some(parent) => Some(scratch::run(&self.view(system, parent)?, &rewrites)?),
             None => None,

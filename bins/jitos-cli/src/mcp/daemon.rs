@@ -42,8 +42,8 @@ pub struct Session {
 }
 
 impl Session {
-    /// Connects and handshakes, or says why not; the session's collapses are asked under
-    /// `writ`, if given.
+    /// Connects and handshakes, or says why not; the session's jobs run and its collapses
+    /// are asked under `writ`, if given.
     pub fn connect(socket: PathBuf, writ: Option<u64>) -> Result<Session, StartError> {
         let client = connect(&socket)?;
         let principal = client.welcome().principal.clone();
@@ -56,7 +56,7 @@ impl Session {
         })
     }
 
-    /// The writ the session's collapses are asked under, if any.
+    /// The writ the session's jobs run and collapses are asked under, if any.
     pub fn writ(&self) -> Option<u64> {
         self.writ
     }

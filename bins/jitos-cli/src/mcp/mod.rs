@@ -35,8 +35,8 @@ const FILE_BYTES_MAX: usize = 1024 * 1024;
 /// Bytes of text one result carries (a diff; a job's stdout and stderr together).
 const OUTPUT_BYTES_MAX: usize = 1024 * 1024;
 
-/// Serves MCP on stdin/stdout until the client closes stdin, asking collapses under
-/// `writ` if given. Refuses to start when no daemon answers on `socket`, so a
+/// Serves MCP on stdin/stdout until the client closes stdin, running jobs and asking
+/// collapses under `writ` if given. Refuses to start when no daemon answers on `socket`, so a
 /// misconfigured agent sees why at once.
 pub fn serve(socket: PathBuf, writ: Option<u64>) -> Result<ExitCode> {
     let session = daemon::Session::connect(socket, writ)?;

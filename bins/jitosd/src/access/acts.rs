@@ -35,12 +35,17 @@ pub(crate) async fn act_of(request: &Request, kernel: &KernelHandle) -> (Act, St
         Request::TreeImport { sws: Some(sws), .. } => {
             operate(format!("import a tree into workspace {sws}"))
         }
-        Request::SwsCollapse { sws, writ: None } => operate(format!("collapse workspace {sws}")),
-        // The kernel checks the writ is the asker's, as the ruling names its user.
-        Request::SwsCollapse {
-            sws,
-            writ: Some(writ),
-        } => operate(format!("collapse workspace {sws} under writ {writ}")),
+        // The policy rules on the asker: only the workspace's creator (or an admin) asks,
+        // so no one has someone else's changes ruled on as their own.
+        Request::SwsCollapse { sws, .. } => {
+            steer(
+                kernel,
+                format!("collapse workspace {sws}"),
+                *sws,
+                workspace_creator,
+            )
+            .await
+        }
         Request::SwsVote { sws, approve, .. } => {
             let verb = if *approve { "approve" } else { "reject" };
             let sws = *sws;
@@ -168,6 +173,13 @@ fn attempt_owner(view: &View, attempt: u64) -> Option<Option<u32>> {
         Some(owner) => submitter(view, owner.process),
         None => submitter(view, attempt),
     })
+}
+
+/// For an open workspace, the uid of the local user who created it (`Some(None)` when no
+/// local user did); `None` when it is not open.
+fn workspace_creator(view: &View, sws: u64) -> Option<Option<u32>> {
+    view.state().pool.workspace(sws).filter(|ws| ws.is_open())?;
+    Some(submitter(view, sws))
 }
 
 /// For a writ the daemon holds, the uid of the user it was granted to.

@@ -30,7 +30,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use jitos_gov::Principal;
+use jitos_gov::{
+    writ::{PATHS_MAX, PATH_BYTES_MAX},
+    Principal,
+};
 use jitos_kernel::{
     Command, Dispatch, Effect, FailureCause, JobRuling, Kernel, KernelHandle, Outcome, Proposed,
     Request, Requester, KIND_JOB_RULING,
@@ -416,6 +419,16 @@ impl JobRunner {
                 ErrorCode::BadRequest,
                 format!(
                     "a deadline of {deadline_ms} ms is out of range (1 ms to {DEADLINE_MS_MAX} ms)"
+                ),
+            ));
+        }
+        // The paths go into the policy's facts, which a writ's bounds limit.
+        if spec.paths.len() > PATHS_MAX || spec.paths.iter().any(|path| path.len() > PATH_BYTES_MAX)
+        {
+            return Err(info(
+                ErrorCode::BadRequest,
+                format!(
+                    "a job takes at most {PATHS_MAX} paths of at most {PATH_BYTES_MAX} bytes each; name their common directories instead"
                 ),
             ));
         }

@@ -65,6 +65,12 @@ pub(crate) fn run_public(
     by: &Requester,
     writ: Option<u64>,
 ) -> Result<Decided, KernelError> {
+    // What would refuse the dispatch refuses it before a ruling is recorded for it.
+    working
+        .state
+        .check_open(dispatch_of.sws)
+        .map_err(KernelError::JobRefused)?;
+    working.check_not_a_lane(dispatch_of.sws)?;
     let job = PublicJob {
         sws: dispatch_of.sws,
         worker: dispatch_of.worker.clone(),

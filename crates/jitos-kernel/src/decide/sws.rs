@@ -11,7 +11,7 @@ use super::{Answer, Decided, Working};
 use jitos_gov::policy::Verdict;
 
 use crate::{
-    collapse_hold::{changes_of, check_vote, is_ruled, rule_collapse, stands, Requester},
+    collapse_hold::{check_vote, is_ruled, rule_collapse, stands, HoldVote, Requester},
     collapse_record::{CollapseRecord, CollapseVote},
     files::tree_of,
     ruling::GovernanceRefusal,
@@ -52,9 +52,9 @@ pub(crate) fn import_tree(
     apply_user(working, actor, sws, rewrite)
 }
 
-/// A collapse: conflicts are recorded as they are; a workspace that would change the
-/// system, with a policy in force, is ruled on first (`collapse_hold`), and goes through
-/// in the same step only if its ruling lets it.
+/// A collapse. A workspace that would change the system, with a policy in force, is ruled
+/// on first (`collapse_hold`) unless its latest ruling still stands, and its collapse (or
+/// the conflicts that refuse it) is recorded in the same step only if the ruling lets it.
 pub(crate) fn collapse(
     working: &Working<'_>,
     actor: Actor,
@@ -64,19 +64,18 @@ pub(crate) fn collapse(
 ) -> Result<Decided, KernelError> {
     working.check_not_a_lane(sws)?;
     let state = working.state;
-    let op = collapse_op(state, sws, working.seq)?;
-    if matches!(op, SwsRecord::Conflict { .. }) || !is_ruled(state, sws)? {
-        return record_collapse(actor, &op);
+    if !is_ruled(state, sws)? {
+        return record_collapse(actor, &collapse_op(state, sws, working.seq)?);
     }
-    let changes = changes_of(&op)?;
-    let policy = state.policy.as_ref().map(|p| p.policy.hash());
-    if let Some(hold) = policy.and_then(|policy| state.holds.standing_for(sws, &changes, &policy)) {
-        return match hold.refusal() {
-            None => record_collapse(actor, &op),
-            Some(refusal) => Err(KernelError::GovernanceRefused(refusal)),
-        };
+    if let Some(hold) = state.holds.get(sws) {
+        if stands(state, hold, working.now_ms)? {
+            return match hold.refusal() {
+                None => record_collapse(actor, &collapse_op(state, sws, working.seq)?),
+                Some(refusal) => Err(KernelError::GovernanceRefused(refusal)),
+            };
+        }
     }
-    let ruling = rule_collapse(state, sws, by, writ, changes, working.now_ms)?;
+    let ruling = rule_collapse(state, sws, by, writ, working.now_ms)?;
     let lets_through = ruling.ruling.verdict == Verdict::Allow;
     let ruled = CollapseRecord::Ruling(Box::new(ruling));
     let mut decided = Decided::one(actor.clone(), ruled.kind(), ruled.encode()?, Answer::Record);
@@ -89,8 +88,8 @@ pub(crate) fn collapse(
     Ok(decided)
 }
 
-/// A vote on a held collapse; the vote that completes its approvals carries the collapse
-/// (or its conflicts) in the same step.
+/// A vote on a held collapse whose ruling still stands; the vote that completes its
+/// approvals carries the collapse (or its conflicts) in the same step.
 pub(crate) fn vote(
     working: &Working<'_>,
     actor: Actor,
@@ -104,16 +103,15 @@ pub(crate) fn vote(
         .get(sws)
         .ok_or(refused(GovernanceRefusal::NotHeld { sws }))?;
     check_vote(hold, &vote).map_err(refused)?;
-    if !stands(state, hold, working.seq + 1)? {
+    if !stands(state, hold, working.now_ms)? {
         return Err(refused(GovernanceRefusal::HoldStale { sws }));
     }
     let mut after = hold.clone();
-    let approve = vote.approve;
-    after.votes.push(crate::collapse_hold::HoldVote {
+    after.votes.push(HoldVote {
         seq: working.seq,
         uid: vote.uid,
         user: vote.user.clone(),
-        approve,
+        approve: vote.approve,
         note: vote.note.clone(),
     });
     let cast = CollapseRecord::Vote(vote);
