@@ -389,7 +389,7 @@ fn a_workspace_changed_after_its_ruling_is_ruled_on_again() {
     );
     assert!(
         stale.contains(&format!(
-            "workspace {id} (or the policy) changed since its collapse was ruled on"
+            "workspace {id} changed since its collapse was ruled on"
         )),
         "{stale}"
     );
