@@ -7,27 +7,23 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;
-
-use std::{collections::BTreeMap, path::Path, sync::Arc};
+mod governance;
 
 use common::Commands as _;
-use jitos_gov::{
-    policy::{Policy, Verdict},
-    writ::{Budget, Scope, Subject, Writ, WritKey},
-    Effect, Role,
+use governance::{
+    doctored, fold_from_genesis, governance_misfit, kinds, load, open, policy, replays, since,
+    upload, workspace, writ_issue, write, Person, ALICE, NOW_MS,
 };
+use jitos_gov::{policy::Verdict, writ::Scope, Role};
 use jitos_kernel::{
-    CollapseRecord, CollapseVote, Command, GovernanceRefusal, Grant, Kernel, KernelError,
-    KernelOptions, Outcome, Requester, SignedIssue, Standing, State, SwsRecord, WritIssue,
-    KIND_POLICY_LOAD, KIND_SWS_APPLY, KIND_SWS_COLLAPSE, KIND_SWS_RULING, KIND_SWS_VOTE,
+    CollapseRecord, CollapseVote, Command, GovernanceRefusal, Kernel, KernelError, Outcome,
+    Standing, State, SwsRecord, KIND_POLICY_LOAD, KIND_SWS_APPLY, KIND_SWS_COLLAPSE,
+    KIND_SWS_RULING, KIND_SWS_VOTE,
 };
-use jitos_ledger::{Actor, FixedClock, Record};
+use jitos_ledger::{Actor, Record};
 use jitos_sws::Over;
-use jitos_tree::{Entry, TreePath};
+use jitos_tree::TreePath;
 use jitos_warp::Rewrite;
-
-/// The ledger's clock, fixed: every ruling is decided at this time.
-const NOW_MS: u64 = 1_700_000_000_000;
 
 /// Sources need two approvers; everything else is allowed.
 const TWO_FOR_SRC: &str = r#"default = "allow"
@@ -59,18 +55,6 @@ when = { path = "src" }
 decide = "deny"
 "#;
 
-/// A person as the daemon authenticated them.
-struct Person {
-    uid: u32,
-    name: &'static str,
-    roles: &'static [Role],
-}
-
-const ALICE: Person = Person {
-    uid: 1001,
-    name: "alice",
-    roles: &[Role::Operator],
-};
 const BOB: Person = Person {
     uid: 1002,
     name: "bob",
@@ -94,21 +78,6 @@ const EVE: Person = Person {
 };
 
 impl Person {
-    fn actor(&self) -> Actor {
-        Actor::Peer {
-            uid: self.uid,
-            pid: 4242,
-        }
-    }
-
-    fn requester(&self) -> Requester {
-        Requester {
-            uid: self.uid,
-            user: self.name.to_owned(),
-            roles: self.roles.to_vec(),
-        }
-    }
-
     fn vote(&self, sws: u64, approve: bool, note: &str) -> CollapseVote {
         CollapseVote {
             sws,
@@ -121,97 +90,16 @@ impl Person {
     }
 }
 
-fn options() -> KernelOptions {
-    KernelOptions {
-        clock: Arc::new(FixedClock(NOW_MS)),
-        snapshot_every: 0,
-        read_only: false,
-        create_with_id: Some([7; 16]),
-        verify_on_open: true,
-    }
-}
-
-fn open(dir: &Path) -> Kernel {
-    Kernel::open(dir, options()).unwrap()
-}
-
-fn policy(text: &str) -> Arc<Policy> {
-    Arc::new(Policy::parse(text, Path::new("policy.toml")).unwrap())
-}
-
-/// Brings `text` into force, as root.
-fn load(kernel: &mut Kernel, text: &str) -> Arc<Policy> {
-    let policy = policy(text);
-    let outcome = kernel
-        .execute_one(Actor::System, Command::PolicyLoad(policy.clone()))
-        .unwrap();
-    let Outcome::Recorded(record) = outcome else {
-        panic!("a policy load answered {outcome:?}");
-    };
-    assert_eq!(record.kind, KIND_POLICY_LOAD);
-    policy
-}
-
-/// Writes `files` (path, content) into `sws`'s tree, keeping what it holds, as alice.
-fn write(kernel: &mut Kernel, sws: u64, files: &[(&str, &str)]) {
-    let contents = files.iter().map(|(_, c)| c.as_bytes().to_vec()).collect();
-    let Outcome::Blobs(refs) = kernel
-        .execute_one(ALICE.actor(), Command::PutBlobs(contents))
-        .unwrap()
-    else {
-        panic!("a blob upload answers its references");
-    };
-    let mut tree = kernel.view().sws_tree(sws).unwrap();
-    for ((path, content), blob) in files.iter().zip(refs) {
-        tree.insert(
-            TreePath::new(path).unwrap(),
-            Entry::File {
-                blob,
-                size: content.len() as u64,
-                executable: false,
-            },
-        );
-    }
-    kernel
-        .execute_one(ALICE.actor(), Command::SwsImportTree { sws, tree })
-        .unwrap();
-}
-
 /// Records `files` as the system's tree, so workspaces opened after share its
 /// directories (two workspaces that each add the same directory conflict).
 fn seed(kernel: &mut Kernel, files: &[(&str, &str)]) {
-    let contents = files.iter().map(|(_, c)| c.as_bytes().to_vec()).collect();
-    let Outcome::Blobs(refs) = kernel
-        .execute_one(Actor::System, Command::PutBlobs(contents))
-        .unwrap()
-    else {
-        panic!("a blob upload answers its references");
-    };
     let mut tree = jitos_tree::Tree::new();
-    for ((path, content), blob) in files.iter().zip(refs) {
-        tree.insert(
-            TreePath::new(path).unwrap(),
-            Entry::File {
-                blob,
-                size: content.len() as u64,
-                executable: false,
-            },
-        );
+    for (path, entry) in upload(kernel, Actor::System, files) {
+        tree.insert(path, entry);
     }
     kernel
         .execute_one(Actor::System, Command::ImportTree(tree))
         .unwrap();
-}
-
-/// A workspace alice opens over the system as it is and writes `files` in.
-fn workspace(kernel: &mut Kernel, files: &[(&str, &str)]) -> u64 {
-    let at_seq = kernel.head().seq;
-    let sws = kernel
-        .sws_create(ALICE.actor(), Over::System { at_seq })
-        .unwrap()
-        .seq;
-    write(kernel, sws, files);
-    sws
 }
 
 /// `who` asks for `sws`'s collapse, under `writ` if given.
@@ -246,15 +134,6 @@ fn vote(
     kernel.execute_one(who.actor(), Command::SwsVote(who.vote(sws, approve, note)))
 }
 
-/// The records after `seq`.
-fn since(kernel: &Kernel, seq: u64) -> Vec<Record> {
-    kernel.view().records(seq + 1, 1000).unwrap()
-}
-
-fn kinds(records: &[Record]) -> Vec<&str> {
-    records.iter().map(|r| r.kind.as_str()).collect()
-}
-
 /// The refusal a command met, or a panic saying what it did instead.
 fn refusal(answer: Result<Outcome, KernelError>) -> GovernanceRefusal {
     match answer {
@@ -282,6 +161,16 @@ fn ruling_of(record: &Record) -> jitos_kernel::CollapseRuling {
 /// Whether the system's tree holds `path`.
 fn in_system(kernel: &Kernel, path: &str) -> bool {
     kernel.graph().node(&format!("file:{path}")).is_some()
+}
+
+/// The refusal of a collapse held under "src needs two" with `approvals` so far.
+fn held_for_two(sws: u64, approvals: u32) -> GovernanceRefusal {
+    GovernanceRefusal::CollapseHeld {
+        sws,
+        count: 2,
+        from: Role::Approver,
+        approvals,
+    }
 }
 
 /// How a hold on `sws` stands, as an owned summary: (approvals, count) while it waits.
@@ -354,12 +243,7 @@ fn a_collapse_of_src_waits_for_two_approvals_and_the_last_one_collapses_it() {
     let head = kernel.head().seq;
     assert_eq!(
         refusal(ask(&mut kernel, &ALICE, sws, None)),
-        GovernanceRefusal::CollapseHeld {
-            sws,
-            count: 2,
-            from: Role::Approver,
-            approvals: 0
-        }
+        held_for_two(sws, 0)
     );
     assert_eq!(
         refusal(vote(&mut kernel, &ALICE, sws, true)),
@@ -384,12 +268,7 @@ fn a_collapse_of_src_waits_for_two_approvals_and_the_last_one_collapses_it() {
     assert!(!in_system(&kernel, "src/calc.sh"));
     assert_eq!(
         refusal(ask(&mut kernel, &ALICE, sws, None)),
-        GovernanceRefusal::CollapseHeld {
-            sws,
-            count: 2,
-            from: Role::Approver,
-            approvals: 1
-        }
+        held_for_two(sws, 1)
     );
     assert_eq!(
         refusal(vote(&mut kernel, &BOB, sws, true)),
@@ -445,11 +324,7 @@ fn a_collapse_that_changes_no_file_matches_no_path_rule() {
     let dir = tempfile::tempdir().unwrap();
     let mut kernel = open(dir.path());
     load(&mut kernel, TWO_FOR_SRC);
-    let at_seq = kernel.head().seq;
-    let sws = kernel
-        .sws_create(ALICE.actor(), Over::System { at_seq })
-        .unwrap()
-        .seq;
+    let sws = workspace(&mut kernel, &[]);
     let note =
         Rewrite::from_json(r#"{"ops":[{"add_node":{"id":"note:1","kind":"Note"}}]}"#).unwrap();
     kernel.sws_apply(ALICE.actor(), sws, note).unwrap();
@@ -523,17 +398,25 @@ fn a_rejection_vetoes_the_collapse_and_ends_the_voting() {
     assert!(!in_system(&kernel, "src/calc.sh"));
 }
 
-// Goal: a ruling stands for the changes it was made on: after alice changes the
-// workspace, a vote is refused as stale, the next ask rules again (a new seq), and the
-// approval given before no longer counts.
-#[test]
-fn a_workspace_changed_after_its_ruling_is_ruled_again_without_earlier_approvals() {
+/// A kernel on a fresh store under "src needs two" in which alice wrote `src/calc.sh` in
+/// a workspace and asked for its collapse, and bob approved it once: the store, the
+/// kernel, the workspace and the ruling record.
+fn approved_once() -> (tempfile::TempDir, Kernel, u64, Record) {
     let dir = tempfile::tempdir().unwrap();
     let mut kernel = open(dir.path());
     load(&mut kernel, TWO_FOR_SRC);
     let sws = workspace(&mut kernel, &[("src/calc.sh", "echo 1")]);
     let first = recorded(ask(&mut kernel, &ALICE, sws, None));
     recorded(vote(&mut kernel, &BOB, sws, true));
+    (dir, kernel, sws, first)
+}
+
+// Goal: a ruling stands for the changes it was made on: after alice changes the
+// workspace, a vote is refused as stale, the next ask rules again (a new seq), and the
+// approval given before no longer counts.
+#[test]
+fn a_workspace_changed_after_its_ruling_is_ruled_again_without_earlier_approvals() {
+    let (_dir, mut kernel, sws, first) = approved_once();
     assert_eq!(waiting(&kernel, sws), Some((1, 2)));
 
     let change =
@@ -558,12 +441,7 @@ fn a_workspace_changed_after_its_ruling_is_ruled_again_without_earlier_approvals
     assert!(hold.votes.is_empty());
     assert_eq!(
         refusal(ask(&mut kernel, &ALICE, sws, None)),
-        GovernanceRefusal::CollapseHeld {
-            sws,
-            count: 2,
-            from: Role::Approver,
-            approvals: 0
-        }
+        held_for_two(sws, 0)
     );
     // Bob's approval was for the old changes: he may approve the new ones, and it takes
     // carol's too.
@@ -578,12 +456,7 @@ fn a_workspace_changed_after_its_ruling_is_ruled_again_without_earlier_approvals
 // votes are refused as stale and the next ask is ruled on by the new policy.
 #[test]
 fn a_new_policy_makes_the_next_collapse_be_ruled_again() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut kernel = open(dir.path());
-    load(&mut kernel, TWO_FOR_SRC);
-    let sws = workspace(&mut kernel, &[("src/calc.sh", "echo 1")]);
-    let first = recorded(ask(&mut kernel, &ALICE, sws, None));
-    recorded(vote(&mut kernel, &BOB, sws, true));
+    let (_dir, mut kernel, sws, first) = approved_once();
 
     let one = load(&mut kernel, ONE_FOR_SRC);
     let loaded = kernel.head().seq;
@@ -601,15 +474,6 @@ fn a_new_policy_makes_the_next_collapse_be_ruled_again() {
     assert_eq!(waiting(&kernel, sws), Some((0, 1)));
     vote(&mut kernel, &DAVE, sws, true).unwrap();
     assert!(in_system(&kernel, "src/calc.sh"));
-}
-
-/// Folds every record of the ledger from genesis into a fresh state.
-fn fold_from_genesis(kernel: &Kernel) -> State {
-    let mut state = State::default();
-    for record in kernel.view().records(0, kernel.head().seq + 1).unwrap() {
-        state.fold(&record).unwrap();
-    }
-    state
 }
 
 /// "src needs two", and `vendor` frozen.
@@ -670,11 +534,7 @@ fn a_ledger_of_rulings_votes_and_collapses_replays_to_the_same_holds() {
             [old, waits, vetoed, stale, denied],
             "the collapsed workspaces' holds are gone, the others kept"
         );
-        let replay = kernel.view().replay_verify().unwrap();
-        assert_eq!(replay.replayed, replay.live);
-        assert!(replay.workspaces_match && replay.jobs_match && replay.processes_match);
-        assert!(replay.governance_match);
-        assert_eq!(replay.decision_mismatch, None);
+        replays(&kernel);
         assert_eq!(fold_from_genesis(&kernel).holds, holds);
         (holds, waits, old)
     };
@@ -692,40 +552,9 @@ fn a_ledger_of_rulings_votes_and_collapses_replays_to_the_same_holds() {
     assert!(kernel.view().replay_verify().unwrap().governance_match);
 }
 
-/// A root writ for `to`, good for an hour around the ledger's clock.
-fn issue_writ(kernel: &mut Kernel, key: &WritKey, to: &Person) -> u64 {
-    let subject = |uid: u32, user: &str| Subject {
-        uid,
-        user: user.to_owned(),
-    };
-    let writ = Writ {
-        subject: subject(to.uid, to.name),
-        issuer: subject(0, "root"),
-        parent: None,
-        workers: Scope::All,
-        paths: Scope::All,
-        effect: Effect::Workspace,
-        egress: Scope::nothing(),
-        budget: Budget {
-            jobs: 10,
-            wall_secs: 1000,
-            counters: BTreeMap::new(),
-        },
-        secrets: Default::default(),
-        issued_ms: NOW_MS - 1000,
-        expires_ms: NOW_MS + 3_600_000,
-        depth: 0,
-    };
-    let signed = SignedIssue {
-        issue: WritIssue {
-            signature: key.sign(&writ),
-            writ,
-            for_process: None,
-            grant: Grant::Issued,
-        },
-        signer: key.public(),
-    };
-    recorded(kernel.execute_one(Actor::System, Command::WritIssue(Box::new(signed)))).seq
+/// A root writ for `to` granting every worker (`governance::writ_issue`), as the system.
+fn issue_writ(kernel: &mut Kernel, to: &Person) -> u64 {
+    recorded(kernel.execute_one(Actor::System, writ_issue(to, Scope::All))).seq
 }
 
 // Goal: a collapse asked under a writ is ruled on as the writ's: under a writ granted to
@@ -736,9 +565,8 @@ fn a_collapse_under_someone_elses_writ_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let mut kernel = open(dir.path());
     load(&mut kernel, TWO_FOR_SRC);
-    let key = WritKey::from_bytes(&[3; 32]);
-    let bobs = issue_writ(&mut kernel, &key, &BOB);
-    let alices = issue_writ(&mut kernel, &key, &ALICE);
+    let bobs = issue_writ(&mut kernel, &BOB);
+    let alices = issue_writ(&mut kernel, &ALICE);
     let sws = workspace(&mut kernel, &[("src/calc.sh", "echo 1")]);
 
     let head = kernel.head().seq;
@@ -757,15 +585,6 @@ fn a_collapse_under_someone_elses_writ_is_refused() {
     assert_eq!(ruling.facts.user, "alice");
     assert_eq!(ruling.facts.budget_left.get("jobs"), Some(&10));
     assert!(kernel.view().replay_verify().unwrap().governance_match);
-}
-
-/// A copy of `record` carrying `payload` at `seq`, as a doctored ledger would hold it.
-fn doctored(record: &Record, seq: u64, payload: Vec<u8>) -> Record {
-    Record {
-        seq,
-        payload,
-        ..record.clone()
-    }
 }
 
 /// A kernel that ran "src needs two" on one workspace to its collapse: the states just
@@ -809,16 +628,6 @@ fn run_to_collapse() -> Ran {
         after_one_vote,
         records,
         sws,
-    }
-}
-
-fn governance_misfit(
-    folded: Result<jitos_kernel::Folded, KernelError>,
-) -> (u64, GovernanceRefusal) {
-    match folded {
-        Err(KernelError::Governance { seq, source }) => (seq, source),
-        Err(other) => panic!("expected a governance misfit, got {other}"),
-        Ok(_) => panic!("expected a governance misfit, but it folded"),
     }
 }
 
@@ -884,28 +693,12 @@ fn a_collapse_or_a_vote_the_hold_does_not_admit_does_not_fold() {
     let early = doctored(collapse, ruling_seq + 1, collapse.payload.clone());
     assert_eq!(
         governance_misfit(ran.after_ruling.clone().fold(&early)),
-        (
-            ruling_seq + 1,
-            GovernanceRefusal::CollapseHeld {
-                sws,
-                count: 2,
-                from: Role::Approver,
-                approvals: 0
-            }
-        )
+        (ruling_seq + 1, held_for_two(sws, 0))
     );
     let early = doctored(collapse, ruling_seq + 2, collapse.payload.clone());
     assert_eq!(
         governance_misfit(ran.after_one_vote.clone().fold(&early)),
-        (
-            ruling_seq + 2,
-            GovernanceRefusal::CollapseHeld {
-                sws,
-                count: 2,
-                from: Role::Approver,
-                approvals: 1
-            }
-        )
+        (ruling_seq + 2, held_for_two(sws, 1))
     );
 
     let own = CollapseRecord::Vote(ALICE.vote(sws, true, "mine"))
@@ -957,11 +750,7 @@ fn a_nested_workspaces_collapse_into_its_parent_is_not_ruled_on() {
     let dir = tempfile::tempdir().unwrap();
     let mut kernel = open(dir.path());
     load(&mut kernel, TWO_FOR_SRC);
-    let at_seq = kernel.head().seq;
-    let parent = kernel
-        .sws_create(ALICE.actor(), Over::System { at_seq })
-        .unwrap()
-        .seq;
+    let parent = workspace(&mut kernel, &[]);
     let child = kernel
         .sws_create(ALICE.actor(), Over::Workspace { id: parent })
         .unwrap()

@@ -7,26 +7,24 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;
+mod governance;
 
-use std::{collections::BTreeMap, path::Path, sync::Arc};
+use std::collections::BTreeMap;
 
-use common::Commands as _;
+use governance::{
+    doctored, fold_from_genesis, governance_misfit, kinds, load, open, replays, since, workspace,
+    writ_issue, Person, ALICE, NOW_MS,
+};
 use jitos_gov::{
-    policy::{Point, Policy, Verdict},
-    writ::{Budget, Exceeds, Scope, Subject, Writ, WritKey},
+    policy::{Point, Verdict},
+    writ::{Exceeds, Scope},
     Effect, Role,
 };
 use jitos_kernel::{
-    Command, Dispatch, GovernanceRefusal, Grant, JobRecord, JobRuling, Kernel, KernelError,
-    KernelOptions, Outcome, Requester, SignedIssue, State, WritIssue, WritRefusal,
-    KIND_JOB_DISPATCH, KIND_JOB_RULING, KIND_POLICY_LOAD, KIND_SWS_APPLY,
+    Command, Dispatch, GovernanceRefusal, JobRecord, JobRuling, Kernel, KernelError, Outcome,
+    State, WritRefusal, KIND_JOB_DISPATCH, KIND_JOB_RULING, KIND_SWS_APPLY,
 };
-use jitos_ledger::{Actor, FixedClock, Record};
-use jitos_sws::Over;
-use jitos_tree::{Entry, TreePath};
-
-/// The ledger's clock, fixed: every ruling is decided at this time.
-const NOW_MS: u64 = 1_700_000_000_000;
+use jitos_ledger::{Actor, Record};
 
 /// Everything allowed, by the default.
 const ALLOW_ALL: &str = "default = \"allow\"\n";
@@ -62,106 +60,11 @@ when = { budget_below = { jobs = 20 } }
 decide = "deny"
 "#;
 
-/// A person as the daemon authenticated them.
-struct Person {
-    uid: u32,
-    name: &'static str,
-    roles: &'static [Role],
-}
-
-const ALICE: Person = Person {
-    uid: 1001,
-    name: "alice",
-    roles: &[Role::Operator],
-};
 const BOB: Person = Person {
     uid: 1002,
     name: "bob",
     roles: &[Role::Operator],
 };
-
-impl Person {
-    fn actor(&self) -> Actor {
-        Actor::Peer {
-            uid: self.uid,
-            pid: 4242,
-        }
-    }
-
-    fn requester(&self) -> Requester {
-        Requester {
-            uid: self.uid,
-            user: self.name.to_owned(),
-            roles: self.roles.to_vec(),
-        }
-    }
-}
-
-fn options() -> KernelOptions {
-    KernelOptions {
-        clock: Arc::new(FixedClock(NOW_MS)),
-        snapshot_every: 0,
-        read_only: false,
-        create_with_id: Some([7; 16]),
-        verify_on_open: true,
-    }
-}
-
-fn open(dir: &Path) -> Kernel {
-    Kernel::open(dir, options()).unwrap()
-}
-
-fn policy(text: &str) -> Arc<Policy> {
-    Arc::new(Policy::parse(text, Path::new("policy.toml")).unwrap())
-}
-
-/// Brings `text` into force, as the system.
-fn load(kernel: &mut Kernel, text: &str) -> Arc<Policy> {
-    let policy = policy(text);
-    let outcome = kernel
-        .execute_one(Actor::System, Command::PolicyLoad(policy.clone()))
-        .unwrap();
-    let Outcome::Recorded(record) = outcome else {
-        panic!("a policy load answered {outcome:?}");
-    };
-    assert_eq!(record.kind, KIND_POLICY_LOAD);
-    policy
-}
-
-/// A workspace alice opens over the system; with `files`, it holds them (and so its root
-/// directory), without, it has no tree at all.
-fn workspace(kernel: &mut Kernel, files: &[(&str, &str)]) -> u64 {
-    let at_seq = kernel.head().seq;
-    let sws = kernel
-        .sws_create(ALICE.actor(), Over::System { at_seq })
-        .unwrap()
-        .seq;
-    if files.is_empty() {
-        return sws;
-    }
-    let contents = files.iter().map(|(_, c)| c.as_bytes().to_vec()).collect();
-    let Outcome::Blobs(refs) = kernel
-        .execute_one(ALICE.actor(), Command::PutBlobs(contents))
-        .unwrap()
-    else {
-        panic!("a blob upload answers its references");
-    };
-    let mut tree = kernel.view().sws_tree(sws).unwrap();
-    for ((path, content), blob) in files.iter().zip(refs) {
-        tree.insert(
-            TreePath::new(path).unwrap(),
-            Entry::File {
-                blob,
-                size: content.len() as u64,
-                executable: false,
-            },
-        );
-    }
-    kernel
-        .execute_one(ALICE.actor(), Command::SwsImportTree { sws, tree })
-        .unwrap();
-    sws
-}
 
 /// A job outside any process, as the daemon builds it from `jitos job run WORKER`: a
 /// `workspace` worker (`shell`) changes files, a `none` worker (`noop`) the graph only.
@@ -226,15 +129,6 @@ fn recorded(answer: Result<Outcome, KernelError>) -> Record {
         Ok(Outcome::Recorded(record)) => record,
         other => panic!("expected a record, got {other:?}"),
     }
-}
-
-/// The records after `seq`.
-fn since(kernel: &Kernel, seq: u64) -> Vec<Record> {
-    kernel.view().records(seq + 1, 1000).unwrap()
-}
-
-fn kinds(records: &[Record]) -> Vec<&str> {
-    records.iter().map(|r| r.kind.as_str()).collect()
 }
 
 fn ruling_of(record: &Record) -> JobRuling {
@@ -437,42 +331,9 @@ fn a_public_job_the_policy_would_hold_records_only_its_ruling() {
     assert!(running(&kernel).is_empty());
 }
 
-/// A root writ for `to` granting `workers`, good for an hour around the ledger's clock,
-/// with 10 jobs and 1000 s of wall time.
+/// A root writ for `to` granting `workers` (`governance::writ_issue`), as the system.
 fn issue_writ(kernel: &mut Kernel, to: &Person, workers: Scope) -> u64 {
-    let key = WritKey::from_bytes(&[3; 32]);
-    let subject = |uid: u32, user: &str| Subject {
-        uid,
-        user: user.to_owned(),
-    };
-    let writ = Writ {
-        subject: subject(to.uid, to.name),
-        issuer: subject(0, "root"),
-        parent: None,
-        workers,
-        paths: Scope::All,
-        effect: Effect::Workspace,
-        egress: Scope::nothing(),
-        budget: Budget {
-            jobs: 10,
-            wall_secs: 1000,
-            counters: BTreeMap::new(),
-        },
-        secrets: Default::default(),
-        issued_ms: NOW_MS - 1000,
-        expires_ms: NOW_MS + 3_600_000,
-        depth: 0,
-    };
-    let signed = SignedIssue {
-        issue: WritIssue {
-            signature: key.sign(&writ),
-            writ,
-            for_process: None,
-            grant: Grant::Issued,
-        },
-        signer: key.public(),
-    };
-    recorded(kernel.execute_one(Actor::System, Command::WritIssue(Box::new(signed)))).seq
+    recorded(kernel.execute_one(Actor::System, writ_issue(to, workers))).seq
 }
 
 fn only(names: &[&str]) -> Scope {
@@ -590,15 +451,6 @@ fn a_job_into_a_workspace_that_is_not_open_records_no_ruling() {
     assert_eq!(kernel.head().seq, head, "{:?}", since(&kernel, head));
 }
 
-/// Folds every record of the ledger from genesis into a fresh state.
-fn fold_from_genesis(kernel: &Kernel) -> State {
-    let mut state = State::default();
-    for record in kernel.view().records(0, kernel.head().seq + 1).unwrap() {
-        state.fold(&record).unwrap();
-    }
-    state
-}
-
 // Goal: a ledger of public jobs under two policies — allowed, denied, held, under a writ,
 // and one with no policy yet — replays to the same state, by the kernel's replay check, by
 // a fold from genesis by hand and by a reopening (from a snapshot taken half way).
@@ -635,11 +487,7 @@ fn a_ledger_of_public_job_rulings_replays() {
             "without a policy, noop, the last"
         );
 
-        let replay = kernel.view().replay_verify().unwrap();
-        assert_eq!(replay.replayed, replay.live);
-        assert!(replay.workspaces_match && replay.jobs_match && replay.processes_match);
-        assert!(replay.governance_match);
-        assert_eq!(replay.decision_mismatch, None);
+        let replay = replays(&kernel);
         let folded = fold_from_genesis(&kernel);
         assert_eq!(&folded.jobs, kernel.jobs());
         (kernel.jobs().clone(), replay.live)
@@ -650,24 +498,6 @@ fn a_ledger_of_public_job_rulings_replays() {
     let replay = kernel.view().replay_verify().unwrap();
     assert_eq!(replay.live, digest);
     assert_eq!(replay.replayed, digest);
-}
-
-/// A copy of `record` carrying `payload`, as a doctored ledger would hold it.
-fn doctored(record: &Record, payload: Vec<u8>) -> Record {
-    Record {
-        payload,
-        ..record.clone()
-    }
-}
-
-fn governance_misfit(
-    folded: Result<jitos_kernel::Folded, KernelError>,
-) -> (u64, GovernanceRefusal) {
-    match folded {
-        Err(KernelError::Governance { seq, source }) => (seq, source),
-        Err(other) => panic!("expected a governance misfit, got {other}"),
-        Ok(_) => panic!("expected a governance misfit, but it folded"),
-    }
 }
 
 /// The state just before a public job's ruling, and the ruling record, under `text`.
@@ -738,7 +568,7 @@ fn a_doctored_job_ruling_does_not_fold() {
         ("allow made deny", &before_allowed, &allowed, deny),
     ] {
         let mut state = before.clone();
-        let forged = doctored(record, forged.encode().unwrap());
+        let forged = doctored(record, record.seq, forged.encode().unwrap());
         let (seq, source) = governance_misfit(state.fold(&forged));
         assert_eq!(seq, record.seq, "{what}");
         assert!(
@@ -749,7 +579,7 @@ fn a_doctored_job_ruling_does_not_fold() {
 
     // A writ the state does not hold: refused as a writ that does not fit.
     let mut state = before_allowed.clone();
-    let forged = doctored(&allowed, under_writ.encode().unwrap());
+    let forged = doctored(&allowed, allowed.seq, under_writ.encode().unwrap());
     assert!(
         matches!(
             state.fold(&forged),
@@ -761,7 +591,7 @@ fn a_doctored_job_ruling_does_not_fold() {
     // No policy in force: no ruling can stand.
     let mut bare = State::default();
     assert_eq!(
-        governance_misfit(bare.fold(&doctored(&allowed, allowed.payload.clone()))),
+        governance_misfit(bare.fold(&doctored(&allowed, allowed.seq, allowed.payload.clone()))),
         (allowed.seq, GovernanceRefusal::NoPolicy)
     );
 }
