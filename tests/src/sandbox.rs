@@ -82,6 +82,25 @@ impl Sandbox {
         )
     }
 
+    /// Starts `jitosd` with only `args` (no `--data-dir` or `--socket`: a configuration
+    /// file, say, names them) and waits until it answers on this sandbox's socket.
+    pub fn start_bare(&self, args: &[&str]) -> Daemon {
+        let mut command = Command::new(bin_path("jitosd"));
+        command.args(args);
+        clear_jitos_env(&mut command);
+        Daemon::spawn(command, self.socket.clone(), self.next_stderr_path())
+    }
+
+    /// Runs `jitosd` with only `args` and `env` to completion (`--print-config`,
+    /// `--check-config`), and returns its output.
+    pub fn jitosd_bare(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut command = Command::new(bin_path("jitosd"));
+        command.args(args);
+        clear_jitos_env(&mut command);
+        command.envs(env.iter().copied());
+        run_bounded(&mut command, &[], COMMAND_WAIT)
+    }
+
     /// Runs a `jitosd` that is expected to exit on its own (a refused start), with extra
     /// flags, and returns its output.
     pub fn jitosd_until_exit(&self, extra: &[&str]) -> Output {
@@ -147,11 +166,14 @@ impl Sandbox {
     }
 }
 
-/// The binaries read their defaults from the environment; a developer's own settings must
-/// not leak into a test.
+/// The binaries read their settings from the environment (`JITOS_*`) and the daemon from
+/// a configuration file under `$XDG_CONFIG_HOME`; a developer's own must not leak into a
+/// test.
 fn clear_jitos_env(command: &mut Command) {
-    command
-        .env_remove("JITOS_SOCKET")
-        .env_remove("JITOS_DATA_DIR")
-        .env_remove("JITOS_LOG");
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("JITOS_") {
+            command.env_remove(name);
+        }
+    }
+    command.env("XDG_CONFIG_HOME", "/nonexistent/jitos-system-tests");
 }
