@@ -257,6 +257,27 @@ pub enum Command {
         #[arg(long)]
         writ: Option<u64>,
     },
+    /// Print the completion script of `jitos` (or `jitosd`) for a shell
+    ///
+    /// Bash: `source <(jitos completions bash)`, or save it as
+    /// /usr/share/bash-completion/completions/jitos. Zsh: save it as `_jitos` in a
+    /// directory of $fpath. Fish: `jitos completions fish > ~/.config/fish/completions/jitos.fish`.
+    Completions {
+        /// The shell
+        shell: clap_complete::Shell,
+        /// Which program's flags
+        #[arg(long = "for", value_enum, default_value = "jitos")]
+        program: crate::manual::Program,
+    },
+    /// Write the manual pages of `jitos`, each of its commands, and `jitosd` into DIR
+    ///
+    /// One roff page per command (`jitos.1`, `jitos-sws.1`, `jitos-sws-collapse.1`, …,
+    /// `jitosd.1`), made from the same definitions as `--help`. Read one with `man -l
+    /// DIR/jitos-sws.1`, or install them under /usr/share/man/man1.
+    Man {
+        /// The directory to write them into (created if missing)
+        dir: PathBuf,
+    },
     /// The main job: an embedded daemon makes a bundled project's failing test pass (a race of candidate patches in sandboxed workspaces), then verifies the ledger
     ///
     /// Without --model it is offline and deterministic: the candidate patches are bundled.

@@ -16,7 +16,7 @@ use crate::{
         BlobCommand, Cli, Command, GraphCommand, KeyCommand, LogArgs, RewriteCommand,
         SandboxCommand, TreeCommand, WorkerCommand,
     },
-    demo, job_cmd, mcp, policy_cmd, process_cmd, render, sandbox_cmd, sws_cmd,
+    demo, job_cmd, manual, mcp, policy_cmd, process_cmd, render, sandbox_cmd, sws_cmd,
     target::{Location, Target},
     tree_cmd::{self, TreeSource},
     writ_cmd,
@@ -237,6 +237,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             }),
         ),
         Command::Mcp { writ } => mcp::serve(location.socket, writ),
+        Command::Completions { shell, program } => manual::completions(shell, program),
+        Command::Man { dir } => manual::pages(&dir),
     }
 }
 

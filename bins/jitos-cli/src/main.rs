@@ -4,6 +4,7 @@ mod cli;
 mod commands;
 mod demo;
 mod job_cmd;
+mod manual;
 mod mcp;
 mod policy_cmd;
 mod process_cmd;

@@ -14,10 +14,12 @@ pub mod processes;
 mod reading;
 mod reply;
 pub mod secrets;
+pub mod settings;
 mod socket;
 mod writs;
 
 pub mod answer;
+pub mod cli;
 pub mod paths;
 pub mod policy_file;
 pub mod views;
