@@ -91,6 +91,49 @@ impl Sandbox {
         Daemon::spawn(command, self.socket.clone(), self.next_stderr_path())
     }
 
+    /// Starts `jitosd` as a service manager would by socket activation: this sandbox's
+    /// socket is bound and listening before the daemon runs, and passed to it as fd 3 with
+    /// `LISTEN_FDS` and `LISTEN_PID`. Returns the daemon and the listener (kept open, as
+    /// the service manager keeps it).
+    pub fn start_socket_activated(&self) -> (Daemon, std::os::unix::net::UnixListener) {
+        use std::os::fd::AsRawFd;
+        let dir = self.socket.parent().unwrap_or_else(|| Path::new("/"));
+        // Private, as the daemon makes it and as a socket unit's DirectoryMode would.
+        std::fs::create_dir_all(dir)
+            .and_then(|()| {
+                std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            })
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+        let listener = std::os::unix::net::UnixListener::bind(&self.socket)
+            .unwrap_or_else(|e| panic!("cannot bind {}: {e}", self.socket.display()));
+        let fd = listener.as_raw_fd();
+        // The shell inherits the listener, moves it to fd 3 and names itself, whose pid
+        // the daemon keeps through `exec`, as the process the fds are for.
+        nix::fcntl::fcntl(
+            &listener,
+            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+        )
+        .unwrap_or_else(|e| panic!("cannot pass the listener on: {e}"));
+        let to_fd_3 = match fd {
+            3 => String::new(),
+            fd => format!("exec 3<&{fd} {fd}<&-; "),
+        };
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(format!(
+                "{to_fd_3}LISTEN_FDS=1 LISTEN_PID=$$ exec \"$0\" \"$@\""
+            ))
+            .arg(bin_path("jitosd"))
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .arg("--socket")
+            .arg(&self.socket);
+        clear_jitos_env(&mut command);
+        let daemon = Daemon::spawn(command, self.socket.clone(), self.next_stderr_path());
+        (daemon, listener)
+    }
+
     /// Runs `jitosd` with only `args` and `env` to completion (`--print-config`,
     /// `--check-config`), and returns its output.
     pub fn jitosd_bare(&self, args: &[&str], env: &[(&str, &str)]) -> Output {

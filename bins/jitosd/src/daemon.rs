@@ -105,6 +105,9 @@ pub struct Daemon {
     listener: UnixListener,
     shared: Arc<Shared>,
     socket: PathBuf,
+    /// Whether the daemon bound the socket itself (and removes it when it stops), rather
+    /// than being passed it by the service manager.
+    bound: bool,
     stopping: watch::Sender<bool>,
     _lock: DataDirLock,
 }
@@ -185,8 +188,14 @@ impl Daemon {
         )
         .map_err(DaemonError::Workers)?;
         warn_of_unreachable_users(&config.access);
-        let listener = match socket::bind(&config.socket, config.access.socket_group()) {
-            Ok(listener) => listener,
+        // A socket the service manager passed is its to set up and remove.
+        let listening = socket::inherited().and_then(|passed| match passed {
+            Some(listener) => Ok((listener, false)),
+            None => socket::bind(&config.socket, config.access.socket_group())
+                .map(|listener| (listener, true)),
+        });
+        let (listener, bound) = match listening {
+            Ok(listening) => listening,
             Err(e) => {
                 // What was made for workers goes with the refused start.
                 jobs.shutdown();
@@ -197,6 +206,7 @@ impl Daemon {
         tracing::info!(
             data_dir = %config.data_dir.display(),
             socket = %config.socket.display(),
+            socket_activated = !bound,
             head = head.seq,
             read_only = config.read_only,
             "jitosd ready"
@@ -234,6 +244,7 @@ impl Daemon {
             service,
             listener,
             socket: config.socket,
+            bound,
             stopping,
             _lock: lock,
         })
@@ -254,6 +265,7 @@ impl Daemon {
             listener,
             shared,
             socket,
+            bound,
             stopping,
             decider_stopping,
             _lock,
@@ -285,8 +297,10 @@ impl Daemon {
         // Receivers live in `shared`, so the send cannot fail while connections exist.
         let _ = stopping.send(true);
         drop(listener);
-        if let Err(e) = std::fs::remove_file(&socket) {
-            tracing::warn!(socket = %socket.display(), error = %e, "cannot remove socket");
+        if bound {
+            if let Err(e) = std::fs::remove_file(&socket) {
+                tracing::warn!(socket = %socket.display(), error = %e, "cannot remove socket");
+            }
         }
         // First, so a client waiting on a job gets its (interrupted) end within the grace.
         decider_stopping.store(true, Ordering::Relaxed);

@@ -15,6 +15,9 @@ use tokio::net::UnixListener;
 /// Why the socket could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum SocketError {
+    /// What the service manager passed (`LISTEN_FDS`) is not a listening unix socket.
+    #[error("the socket the service manager passed (LISTEN_FDS) cannot be used: {0}; the socket unit must be a ListenStream= of a unix path")]
+    Inherited(std::io::Error),
     /// The socket path has no parent directory.
     #[error("socket path {0} has no parent directory")]
     NoParent(PathBuf),
@@ -54,6 +57,24 @@ pub enum SocketError {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// The listening socket the service manager passed, by socket activation (`LISTEN_FDS`
+/// and `LISTEN_PID` naming this process), if it passed one. Its path, mode and group are
+/// the socket unit's to set (`packaging/systemd/jitosd.socket`).
+pub fn inherited() -> Result<Option<UnixListener>, SocketError> {
+    let Some(listener) = listenfd::ListenFd::from_env()
+        .take_unix_listener(0)
+        .map_err(SocketError::Inherited)?
+    else {
+        return Ok(None);
+    };
+    listener
+        .set_nonblocking(true)
+        .map_err(SocketError::Inherited)?;
+    UnixListener::from_std(listener)
+        .map(Some)
+        .map_err(SocketError::Inherited)
 }
 
 /// Creates the directory, clears a stale socket, binds, and restricts the mode: to the
