@@ -18,7 +18,7 @@ fn a_socket_activated_daemon_serves_on_the_passed_socket_and_leaves_it() {
     let status = sandbox.jitos_json(&["status"]);
     assert_eq!(status["head_seq"], 0, "{status:#}");
     let log = daemon.terminate();
-    assert!(log.contains("socket_activated=true"), "{log}");
+    assert_eq!(ready_field(&log, "socket_activated"), true, "{log}");
     assert!(
         sandbox.socket().exists(),
         "the daemon removed the socket the service manager owns"
@@ -28,8 +28,17 @@ fn a_socket_activated_daemon_serves_on_the_passed_socket_and_leaves_it() {
     fs::remove_file(sandbox.socket()).unwrap();
     let daemon = sandbox.start();
     let log = daemon.terminate();
-    assert!(log.contains("socket_activated=false"), "{log}");
+    assert_eq!(ready_field(&log, "socket_activated"), false, "{log}");
     assert!(!sandbox.socket().exists(), "a bound socket was left behind");
+}
+
+/// A field of the daemon's "jitosd ready" line, from its JSON log.
+fn ready_field(log: &str, field: &str) -> serde_json::Value {
+    log.lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .find(|line| line["fields"]["message"] == "jitosd ready")
+        .map(|line| line["fields"][field].clone())
+        .unwrap_or_else(|| panic!("no ready line in:\n{log}"))
 }
 
 fn packaging(path: &str) -> String {

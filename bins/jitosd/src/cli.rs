@@ -96,6 +96,12 @@ pub struct DaemonArgs {
     /// Log filter, e.g. `info` or `jitosd=debug`
     #[arg(long, env = "JITOS_LOG", default_value = "info")]
     pub log: String,
+    /// How log lines are written to standard error: `json` (one object per line, with the
+    /// span each is in: the connection's uid and pid, the attempt, its worker and
+    /// process), `text`, or `auto`: text for a person at a terminal, JSON otherwise (a
+    /// journal, a file, a pipe)
+    #[arg(long, env = "JITOS_LOG_FORMAT", value_enum, default_value = "auto")]
+    pub log_format: LogFormat,
     /// The configuration file: TOML whose keys are these long flags (`data-dir =
     /// "/var/lib/jitos"`, `output-root = ["/srv/out"]`). Without it,
     /// $XDG_CONFIG_HOME/jitos/jitosd.toml or /etc/jitos/jitosd.toml, the first that
@@ -112,6 +118,17 @@ pub struct DaemonArgs {
     /// the daemon would start with them, 1 saying what is wrong. Opens no store
     #[arg(long)]
     pub check_config: bool,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Text at a terminal, JSON otherwise.
+    Auto,
+    /// Lines for people.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 /// The daemon's configuration from `args`, with every file they name loaded and checked;

@@ -19,6 +19,7 @@ use tokio::{
     net::UnixStream,
     sync::{broadcast, watch},
 };
+use tracing::Instrument as _;
 
 use crate::{
     access::{self, Access, Audit},
@@ -83,7 +84,7 @@ pub struct Shared {
 }
 
 /// Serves one connection to its end.
-pub async fn serve(mut stream: UnixStream, shared: Arc<Shared>) {
+pub async fn serve(stream: UnixStream, shared: Arc<Shared>) {
     let cred = match stream.peer_cred() {
         Ok(cred) => cred,
         Err(e) => {
@@ -91,13 +92,26 @@ pub async fn serve(mut stream: UnixStream, shared: Arc<Shared>) {
             return;
         }
     };
+    let pid = cred
+        .pid()
+        .and_then(|pid| u32::try_from(pid).ok())
+        .unwrap_or(0);
     let actor = Actor::Peer {
         uid: cred.uid(),
-        pid: cred
-            .pid()
-            .and_then(|pid| u32::try_from(pid).ok())
-            .unwrap_or(0),
+        pid,
     };
+    // Every line logged for the connection names who is on it.
+    let span = tracing::info_span!("connection", uid = cred.uid(), pid);
+    serve_as(stream, shared, cred, actor).instrument(span).await
+}
+
+/// Serves one connection of `actor`, whose credentials are `cred`.
+async fn serve_as(
+    mut stream: UnixStream,
+    shared: Arc<Shared>,
+    cred: tokio::net::unix::UCred,
+    actor: Actor,
+) {
     // The user database may be slow to answer (NSS), so it is asked off the async threads.
     let access = shared.access.clone();
     let principal =

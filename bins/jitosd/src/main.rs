@@ -4,7 +4,7 @@ use std::{io::IsTerminal, path::PathBuf, process::ExitCode};
 
 use clap::{CommandFactory, FromArgMatches};
 use jitosd::{
-    cli::{daemon_config, DaemonArgs},
+    cli::{daemon_config, DaemonArgs, LogFormat},
     settings, Daemon,
 };
 
@@ -24,12 +24,7 @@ fn main() -> ExitCode {
         print!("{}", settings::render(&command, &settings));
         return ExitCode::SUCCESS;
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(&args.log))
-        .with_writer(std::io::stderr)
-        // Colour codes only for a person watching; a log file or journal gets plain text.
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    init_logging(&args.log, args.log_format);
     let check_only = args.check_config;
     let config = match daemon_config(args) {
         Ok(config) => config,
@@ -73,6 +68,24 @@ fn main() -> ExitCode {
             }
         }
     })
+}
+
+/// Logs to standard error, filtered by `filter`: JSON lines (with the span each is in) or
+/// text, as `format` says.
+fn init_logging(filter: &str, format: LogFormat) {
+    let terminal = std::io::stderr().is_terminal();
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr);
+    match (format, terminal) {
+        (LogFormat::Json, _) | (LogFormat::Auto, false) => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+        // Colour codes only for a person watching.
+        (LogFormat::Text, _) | (LogFormat::Auto, true) => builder.with_ansi(terminal).init(),
+    }
 }
 
 async fn shutdown_signal() {

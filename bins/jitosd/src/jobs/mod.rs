@@ -150,6 +150,24 @@ pub(crate) struct AttemptPlan {
     pub effect_key: Option<String>,
 }
 
+impl AttemptPlan {
+    /// The span the attempt's log lines are in: its attempt, worker and process, so a
+    /// line about a worker names the job it ran.
+    pub(crate) fn span(&self) -> tracing::Span {
+        let span = tracing::info_span!(
+            "attempt",
+            attempt = self.attempt,
+            worker = %self.worker.manifest.name,
+            sws = self.sws,
+            process = tracing::field::Empty,
+        );
+        if let Some(process) = self.process {
+            span.record("process", process);
+        }
+        span
+    }
+}
+
 impl JobRunner {
     /// A runner whose attempts use `dirs`, which it creates (emptied of what a killed
     /// daemon left there) and removes at [`JobRunner::shutdown`].
@@ -589,6 +607,7 @@ impl JobRunner {
         let handle = std::thread::Builder::new()
             .name(format!("jitos-attempt-{attempt}"))
             .spawn(move || {
+                let _in_attempt = plan.span().entered();
                 // PR_SET_PDEATHSIG ties the worker to this thread: it lives until the
                 // worker is reaped, so the worker dies exactly when the daemon does.
                 let end = runner.run_worker(&plan, deadline, enforcement, &cancel.asked);
@@ -803,10 +822,12 @@ impl JobRunner {
                     .kernel
                     .execute_blocking(actor, Command::JobPropose { attempt, proposed });
                 let done = matches!(recorded, Ok(Outcome::ProposalDone(_)));
+                tracing::debug!(done, "the attempt proposed");
                 report_unrecorded(attempt, recorded);
                 done
             }
             AttemptEnd::Failed { cause, detail } => {
+                tracing::debug!(?cause, "the attempt failed");
                 // Whoever ended it: the worker its own failures, the one who asked a
                 // cancellation, the daemon the rest.
                 let actor = match cause {

@@ -698,6 +698,7 @@ impl Instance {
             cancel,
             ended,
         } = *work;
+        let _in_attempt = plan.span().entered();
         let scope = Scope::of(&plan);
         let bound = scope.map(|scope| *self.scope.get_or_insert(scope));
         let stderr_from = self.stderr.metadata().map_or(0, |m| m.len());
