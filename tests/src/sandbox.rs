@@ -118,7 +118,8 @@ impl Sandbox {
             3 => String::new(),
             fd => format!("exec 3<&{fd} {fd}<&-; "),
         };
-        let mut command = Command::new("sh");
+        // bash, since dash cannot name an fd above 9 in a redirection.
+        let mut command = Command::new("bash");
         command
             .arg("-c")
             .arg(format!(
@@ -210,13 +211,15 @@ impl Sandbox {
 }
 
 /// The binaries read their settings from the environment (`JITOS_*`) and the daemon from
-/// a configuration file under `$XDG_CONFIG_HOME`; a developer's own must not leak into a
-/// test.
+/// a configuration file; a developer's own, or the host's, must not leak into a test: the
+/// daemon reads an empty one unless a test names another.
 fn clear_jitos_env(command: &mut Command) {
     for (name, _) in std::env::vars_os() {
         if name.to_string_lossy().starts_with("JITOS_") {
             command.env_remove(name);
         }
     }
-    command.env("XDG_CONFIG_HOME", "/nonexistent/jitos-system-tests");
+    command
+        .env("XDG_CONFIG_HOME", "/nonexistent/jitos-system-tests")
+        .env("JITOS_CONFIG", "/dev/null");
 }

@@ -92,6 +92,26 @@ fn each_setting_comes_from_the_strongest_source_and_says_which() {
     );
     assert!(printed.contains("# access: not set"), "{printed}");
 
+    // JITOS_CONFIG names the file as --config does; a switch the file sets false is off,
+    // and one it sets true is on.
+    let switches = write_config(
+        &sandbox,
+        "read-only = true\nallow-unconfined-workers = false\n",
+    );
+    let out = sandbox.jitosd_bare(
+        &["--print-config"],
+        &[("JITOS_CONFIG", switches.to_str().unwrap())],
+    );
+    let printed_switches = assert_success("--print-config under JITOS_CONFIG", &out);
+    assert_eq!(
+        line_of(&printed_switches, "read-only"),
+        "read-only = true  # configuration file"
+    );
+    assert_eq!(
+        line_of(&printed_switches, "allow-unconfined-workers"),
+        "allow-unconfined-workers = false  # configuration file"
+    );
+
     // The printed settings, read back as the only source, give the same values.
     let again = sandbox.path().join("printed.toml");
     fs::write(&again, &printed).unwrap();
@@ -118,15 +138,15 @@ fn each_setting_comes_from_the_strongest_source_and_says_which() {
 #[test]
 fn a_bad_key_or_value_is_refused_naming_it() {
     let sandbox = Sandbox::new();
-    let unknown = sandbox.path().join("unknown.toml");
-    fs::write(&unknown, "log = \"info\"\nsnapshot-evry = 3\n").unwrap();
+    // A file that names the sandbox's store, so a start that went ahead would open it.
+    let unknown = write_config(&sandbox, "data = 1\nsnapshot-evry = 3\n");
     for args in [&["--check-config"][..], &[]] {
         let mut all = vec!["--config", unknown.to_str().unwrap()];
         all.extend_from_slice(args);
         let refused = assert_failure("an unknown key", &sandbox.jitosd_bare(&all, &[]));
         assert!(
             refused.contains(&format!(
-                "{}:2:1: unknown key `snapshot-evry`",
+                "{}:6:1: unknown key `snapshot-evry`",
                 unknown.display()
             )),
             "{refused}"

@@ -48,7 +48,7 @@ fn packaging(path: &str) -> String {
     fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// The value of `key=` in a unit file (the last, as systemd reads it).
+/// The values of `key=` in a unit file, in order.
 fn unit_value<'a>(text: &'a str, key: &str) -> Vec<&'a str> {
     text.lines()
         .filter_map(|line| line.strip_prefix(&format!("{key}=")))

@@ -115,7 +115,8 @@ pub struct DaemonArgs {
     pub print_config: bool,
     /// Load everything the settings name (the configuration file, the access file, the
     /// policy, the worker policy, the method library, the model table) and exit: 0 when
-    /// the daemon would start with them, 1 saying what is wrong. Opens no store
+    /// they all load, 1 saying what does not (2 for a bad flag or configuration file).
+    /// Opens no store
     #[arg(long)]
     pub check_config: bool,
 }

@@ -115,6 +115,23 @@ pub struct Daemon {
 impl Daemon {
     /// Locks, opens, verifies, recovers and binds. Must run inside a tokio runtime.
     pub fn start(config: DaemonConfig) -> Result<Daemon, DaemonError> {
+        Daemon::start_listening(config, None)
+    }
+
+    /// As [`Daemon::start`], serving on `passed`, the socket the service manager passed
+    /// (`socket::inherited`), as it is: its path, mode and group are the service
+    /// manager's, and it is left in place when the daemon stops.
+    pub fn start_on(
+        config: DaemonConfig,
+        passed: std::os::unix::net::UnixListener,
+    ) -> Result<Daemon, DaemonError> {
+        Daemon::start_listening(config, Some(passed))
+    }
+
+    fn start_listening(
+        mut config: DaemonConfig,
+        passed: Option<std::os::unix::net::UnixListener>,
+    ) -> Result<Daemon, DaemonError> {
         let lock = DataDirLock::acquire(&config.data_dir)?;
         let store_dir = config.data_dir.join("store");
         let scratch_dir = config.data_dir.join("tmp");
@@ -189,11 +206,14 @@ impl Daemon {
         .map_err(DaemonError::Workers)?;
         warn_of_unreachable_users(&config.access);
         // A socket the service manager passed is its to set up and remove.
-        let listening = socket::inherited().and_then(|passed| match passed {
-            Some(listener) => Ok((listener, false)),
+        let listening = match passed {
+            Some(passed) => socket::adopt(passed, &config.socket).map(|(listener, path)| {
+                config.socket = path;
+                (listener, false)
+            }),
             None => socket::bind(&config.socket, config.access.socket_group())
                 .map(|listener| (listener, true)),
-        });
+        };
         let (listener, bound) = match listening {
             Ok(listening) => listening,
             Err(e) => {

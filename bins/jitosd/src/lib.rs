@@ -15,7 +15,7 @@ mod reading;
 mod reply;
 pub mod secrets;
 pub mod settings;
-mod socket;
+pub mod socket;
 mod writs;
 
 pub mod answer;

@@ -9,6 +9,16 @@ use jitosd::{
 };
 
 fn main() -> ExitCode {
+    // Before any thread exists, which is when the environment may change: an empty
+    // JITOS_* variable is unset, as the CLI reads one, and a passed socket is taken.
+    forget_empty_settings();
+    let passed = match jitosd::socket::inherited() {
+        Ok(passed) => passed,
+        Err(e) => {
+            eprintln!("jitosd: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let command = DaemonArgs::command();
     let settings = match settings::parse(&command, std::env::args_os().collect(), |given| {
         given.get_one::<PathBuf>("config").cloned()
@@ -53,7 +63,11 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(async {
-        let daemon = match Daemon::start(config) {
+        let started = match passed {
+            Some(passed) => Daemon::start_on(config, passed),
+            None => Daemon::start(config),
+        };
+        let daemon = match started {
             Ok(daemon) => daemon,
             Err(e) => {
                 eprintln!("jitosd: {e}");
@@ -68,6 +82,15 @@ fn main() -> ExitCode {
             }
         }
     })
+}
+
+/// Unsets each `JITOS_*` variable that is set but empty, so it reads as unset.
+fn forget_empty_settings() {
+    for (name, value) in std::env::vars_os() {
+        if value.is_empty() && name.to_string_lossy().starts_with("JITOS_") {
+            std::env::remove_var(name);
+        }
+    }
 }
 
 /// Logs to standard error, filtered by `filter`: JSON lines (with the span each is in) or

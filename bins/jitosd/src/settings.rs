@@ -36,16 +36,19 @@ pub struct ConfigFile {
 }
 
 /// The file `jitosd` reads: `explicit` (`--config` or `$JITOS_CONFIG`, which must exist),
-/// else the user's, else the system's, if either exists.
+/// else the user's (`$XDG_CONFIG_HOME/jitos/jitosd.toml`, else `~/.config/…`), else the
+/// system's, if either exists. Root reads only the system's: a root daemon takes no
+/// settings from a directory an environment variable points it to.
 pub fn locate(explicit: Option<&Path>) -> Option<PathBuf> {
     if let Some(path) = explicit {
         return Some(path.to_owned());
     }
-    let user = std::env::var_os("XDG_CONFIG_HOME")
-        .filter(|dir| !dir.is_empty())
+    let non_empty = |name: &str| std::env::var_os(name).filter(|value| !value.is_empty());
+    let user = non_empty("XDG_CONFIG_HOME")
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".config")))
-        .map(|dir| dir.join("jitos/jitosd.toml"));
+        .or_else(|| non_empty("HOME").map(|home| PathBuf::from(home).join(".config")))
+        .map(|dir| dir.join("jitos/jitosd.toml"))
+        .filter(|_| !nix::unistd::Uid::effective().is_root());
     user.into_iter()
         .chain([PathBuf::from(SYSTEM_FILE)])
         .find(|path| path.is_file())
@@ -73,17 +76,21 @@ impl ConfigFile {
             table,
             text,
         };
-        for key in file.table.keys() {
-            if keys(command).all(|(long, _)| long != key) {
-                return Err(format!(
-                    "{}: unknown key `{key}`; the keys are jitosd's long flags: {}",
-                    file.place(key),
-                    keys(command)
-                        .map(|(long, _)| long)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
-            }
+        let unknown: Vec<String> = file
+            .table
+            .keys()
+            .filter(|key| keys(command).all(|(long, _)| long != key.as_str()))
+            .map(|key| format!("{}: unknown key `{key}`", file.place(key)))
+            .collect();
+        if !unknown.is_empty() {
+            return Err(format!(
+                "{}; the keys are jitosd's long flags: {}",
+                unknown.join("; "),
+                keys(command)
+                    .map(|(long, _)| long)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
         }
         Ok(file)
     }
@@ -134,7 +141,7 @@ impl ConfigFile {
                 (_, value) => out.push(
                     format!(
                         "--{long}={}",
-                        scalar(value).ok_or_else(|| wrong("a string or a number"))?
+                        scalar(value).ok_or_else(|| wrong("a string, a number or true/false"))?
                     )
                     .into(),
                 ),
@@ -143,12 +150,14 @@ impl ConfigFile {
         Ok((out, filled))
     }
 
-    /// `FILE:LINE:COLUMN` of `key`, or the file alone when it cannot be found.
+    /// `FILE:LINE:COLUMN` of `key` (a line that sets it: the key, spaces, `=`), or the
+    /// file alone when none does.
     fn place(&self, key: &str) -> String {
         let found = self.text.lines().enumerate().find_map(|(line, text)| {
-            let column = text.find(key)?;
-            text.trim_start()
-                .starts_with(key)
+            let column = text.len() - text.trim_start().len();
+            let rest = text.trim_start().strip_prefix(key)?;
+            rest.trim_start()
+                .starts_with('=')
                 .then_some((line + 1, column + 1))
         });
         match found {
@@ -191,7 +200,9 @@ pub fn parse(
     let file = ConfigFile::read(&path, command).map_err(misread)?;
     let (from_file, filled) = file.arguments(command, &given).map_err(misread)?;
     let mut all = argv;
-    all.splice(1..1, from_file);
+    // The file's arguments go right after the program's name.
+    let after_name = all.len().min(1);
+    all.splice(after_name..after_name, from_file);
     let matches = command.clone().try_get_matches_from(all).map_err(|e| {
         let first = e.to_string();
         let first = first
@@ -270,10 +281,11 @@ fn scalar(value: &toml::Value) -> Option<String> {
     }
 }
 
-/// A flag's argument text as TOML: a number when it reads as one, else a string.
+/// A flag's argument text as TOML: a number when it is one written plainly (so `007` or
+/// `+5`, which a path may be, stay strings), else a string.
 fn typed(raw: String) -> toml::Value {
     match raw.parse::<i64>() {
-        Ok(number) => toml::Value::Integer(number),
-        Err(_) => toml::Value::String(raw),
+        Ok(number) if number.to_string() == raw => toml::Value::Integer(number),
+        _ => toml::Value::String(raw),
     }
 }

@@ -59,22 +59,51 @@ pub enum SocketError {
     },
 }
 
-/// The listening socket the service manager passed, by socket activation (`LISTEN_FDS`
-/// and `LISTEN_PID` naming this process), if it passed one. Its path, mode and group are
-/// the socket unit's to set (`packaging/systemd/jitosd.socket`).
-pub fn inherited() -> Result<Option<UnixListener>, SocketError> {
-    let Some(listener) = listenfd::ListenFd::from_env()
+/// The listening socket the service manager passed, by socket activation: `LISTEN_PID`
+/// names this process and `LISTEN_FDS` counts fd 3 (as `sd_listen_fds` reads them; a
+/// `LISTEN_FDS` meant for another process is left alone). Call it before any thread
+/// starts: it clears those variables. Its path, mode and group are the socket unit's to
+/// set (`packaging/systemd/jitosd.socket`).
+pub fn inherited() -> Result<Option<std::os::unix::net::UnixListener>, SocketError> {
+    let ours = std::env::var("LISTEN_PID")
+        .ok()
+        .and_then(|pid| pid.parse::<u32>().ok())
+        == Some(std::process::id());
+    if !ours {
+        return Ok(None);
+    }
+    let passed = listenfd::ListenFd::from_env()
         .take_unix_listener(0)
-        .map_err(SocketError::Inherited)?
-    else {
+        .map_err(SocketError::Inherited)?;
+    let Some(listener) = passed else {
         return Ok(None);
     };
+    let listening = nix::sys::socket::getsockopt(&listener, nix::sys::socket::sockopt::AcceptConn)
+        .map_err(|e| SocketError::Inherited(e.into()))?;
+    if !listening {
+        return Err(SocketError::Inherited(std::io::Error::other(
+            "it is not listening",
+        )));
+    }
+    Ok(Some(listener))
+}
+
+/// A passed socket, made the daemon's: its path (for messages; `fallback` when it has
+/// none), and the listener on the async runtime. Must run inside a tokio runtime.
+pub fn adopt(
+    listener: std::os::unix::net::UnixListener,
+    fallback: &Path,
+) -> Result<(UnixListener, PathBuf), SocketError> {
+    let path = listener
+        .local_addr()
+        .ok()
+        .and_then(|addr| addr.as_pathname().map(Path::to_path_buf))
+        .unwrap_or_else(|| fallback.to_path_buf());
     listener
         .set_nonblocking(true)
         .map_err(SocketError::Inherited)?;
-    UnixListener::from_std(listener)
-        .map(Some)
-        .map_err(SocketError::Inherited)
+    let listener = UnixListener::from_std(listener).map_err(SocketError::Inherited)?;
+    Ok((listener, path))
 }
 
 /// Creates the directory, clears a stale socket, binds, and restricts the mode: to the
