@@ -44,6 +44,16 @@ when = { user = "root" }
 decide = "deny"
 "#;
 
+/// A daemon under `SRC_NEEDS_APPROVAL`, and a workspace writing `src/x` (`content`)
+/// whose collapse root asked for and the policy holds (`what` names it in a failure).
+fn held_collapse(sandbox: &Sandbox, content: &str, what: &str) -> (Daemon, u64) {
+    let daemon = start(sandbox, SRC_NEEDS_APPROVAL);
+    let sws = create(sandbox);
+    put_files(sandbox, sws, &[("src/x", content)]);
+    assert_held(what, &collapse(sandbox, sws));
+    (daemon, sws)
+}
+
 /// A daemon ruling by `policy`, with `nobody` an approver; the system holds `README`.
 fn start(sandbox: &Sandbox, policy: &str) -> Daemon {
     let policy_path = sandbox.path().join("policy.toml");
@@ -286,11 +296,8 @@ fn a_rejection_vetoes_the_collapse_with_its_reason() {
         return;
     }
     let sandbox = Sandbox::new();
-    let daemon = start(&sandbox, SRC_NEEDS_APPROVAL);
-    let sws = create(&sandbox);
+    let (daemon, sws) = held_collapse(&sandbox, "risky\n", "the collapse");
     let id = sws.to_string();
-    put_files(&sandbox, sws, &[("src/x", "risky\n")]);
-    assert_held("the collapse", &collapse(&sandbox, sws));
 
     let missing = assert_failure(
         "a rejection without a reason",
@@ -341,10 +348,7 @@ fn a_recorded_rejection_exits_zero() {
         return;
     }
     let sandbox = Sandbox::new();
-    let daemon = start(&sandbox, SRC_NEEDS_APPROVAL);
-    let sws = create(&sandbox);
-    put_files(&sandbox, sws, &[("src/x", "risky\n")]);
-    assert_held("the collapse", &collapse(&sandbox, sws));
+    let (daemon, sws) = held_collapse(&sandbox, "risky\n", "the collapse");
     let out = assert_success(
         "the rejection",
         &jitos_as(
@@ -366,11 +370,8 @@ fn a_workspace_changed_after_its_ruling_is_ruled_on_again() {
         return;
     }
     let sandbox = Sandbox::new();
-    let daemon = start(&sandbox, SRC_NEEDS_APPROVAL);
-    let sws = create(&sandbox);
+    let (daemon, sws) = held_collapse(&sandbox, "first\n", "the first collapse");
     let id = sws.to_string();
-    put_files(&sandbox, sws, &[("src/x", "first\n")]);
-    assert_held("the first collapse", &collapse(&sandbox, sws));
     let first_ruling = of_kind(&records(&daemon), "sws.ruling")[0].seq;
 
     put_files(
@@ -450,11 +451,8 @@ fn the_requester_may_not_approve_their_own_collapse() {
         return;
     }
     let sandbox = Sandbox::new();
-    let daemon = start(&sandbox, SRC_NEEDS_APPROVAL);
-    let sws = create(&sandbox);
+    let (daemon, sws) = held_collapse(&sandbox, "fixed\n", "the collapse");
     let id = sws.to_string();
-    put_files(&sandbox, sws, &[("src/x", "fixed\n")]);
-    assert_held("the collapse", &collapse(&sandbox, sws));
     let own = assert_failure(
         "root's own approval",
         &sandbox.jitos(&["sws", "approve", &id]),
