@@ -33,7 +33,19 @@ pub struct Daemon {
 
 impl Daemon {
     /// Spawns `command` and waits until the socket answers a handshake.
-    pub(crate) fn spawn(mut command: Command, socket: PathBuf, stderr_path: PathBuf) -> Daemon {
+    pub(crate) fn spawn(command: Command, socket: PathBuf, stderr_path: PathBuf) -> Daemon {
+        Daemon::spawn_passing(command, socket, stderr_path, None)
+    }
+
+    /// As [`Daemon::spawn`], `passed` (a listener the child inherits) closed here once the
+    /// child has it: a daemon that dies then leaves no one listening, so the wait sees it
+    /// die rather than hang on a handshake no one answers.
+    pub(crate) fn spawn_passing(
+        mut command: Command,
+        socket: PathBuf,
+        stderr_path: PathBuf,
+        passed: Option<std::os::unix::net::UnixListener>,
+    ) -> Daemon {
         let stderr = File::create(&stderr_path)
             .unwrap_or_else(|e| panic!("cannot create {}: {e}", stderr_path.display()));
         let shown = format!("{command:?}");
@@ -43,6 +55,7 @@ impl Daemon {
             .stderr(stderr)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {shown}: {e}"));
+        drop(passed);
         let mut daemon = Daemon {
             child,
             socket,

@@ -93,9 +93,8 @@ impl Sandbox {
 
     /// Starts `jitosd` as a service manager would by socket activation: this sandbox's
     /// socket is bound and listening before the daemon runs, and passed to it as fd 3 with
-    /// `LISTEN_FDS` and `LISTEN_PID`. Returns the daemon and the listener (kept open, as
-    /// the service manager keeps it).
-    pub fn start_socket_activated(&self) -> (Daemon, std::os::unix::net::UnixListener) {
+    /// `LISTEN_FDS` and `LISTEN_PID`.
+    pub fn start_socket_activated(&self) -> Daemon {
         use std::os::fd::AsRawFd;
         let dir = self.socket.parent().unwrap_or_else(|| Path::new("/"));
         // Private, as the daemon makes it and as a socket unit's DirectoryMode would.
@@ -131,8 +130,12 @@ impl Sandbox {
             .arg("--socket")
             .arg(&self.socket);
         clear_jitos_env(&mut command);
-        let daemon = Daemon::spawn(command, self.socket.clone(), self.next_stderr_path());
-        (daemon, listener)
+        Daemon::spawn_passing(
+            command,
+            self.socket.clone(),
+            self.next_stderr_path(),
+            Some(listener),
+        )
     }
 
     /// Runs `jitosd` with only `args` and `env` to completion (`--print-config`,

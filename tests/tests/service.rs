@@ -14,7 +14,7 @@ use jitos_system_tests::Sandbox;
 #[test]
 fn a_socket_activated_daemon_serves_on_the_passed_socket_and_leaves_it() {
     let sandbox = Sandbox::new();
-    let (daemon, _listener) = sandbox.start_socket_activated();
+    let daemon = sandbox.start_socket_activated();
     let status = sandbox.jitos_json(&["status"]);
     assert_eq!(status["head_seq"], 0, "{status:#}");
     let log = daemon.terminate();
