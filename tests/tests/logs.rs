@@ -4,7 +4,7 @@
 
 use std::{io::Write as _, os::unix::net::UnixStream, time::Duration};
 
-use jitos_system_tests::Sandbox;
+use jitos_system_tests::{assert_success, wait_for_process, Sandbox};
 use serde_json::Value;
 
 /// Every line of `log`, each parsed as JSON, or a panic naming the one that is not.
@@ -79,6 +79,63 @@ fn an_attempts_lines_carry_its_span() {
     assert_eq!(ended["span"]["attempt"], attempt, "{ended}");
     assert_eq!(ended["span"]["worker"], "shell", "{ended}");
     assert_eq!(ended["span"]["sws"], ran["sws"], "{ended}");
+}
+
+// Goal: at debug, the kernel logs each group it commits (its seqs) and the scheduler each
+// decision (its process and what it decided), so an operator can follow a process in the
+// log. Method: a one-step process on a daemon logging at debug.
+#[test]
+fn commits_and_decisions_are_logged_at_debug() {
+    let sandbox = Sandbox::new();
+    let methods = sandbox.path().join("methods");
+    std::fs::create_dir_all(&methods).unwrap();
+    std::fs::write(
+        methods.join("look.toml"),
+        "[task.look]\nparams = []\nrun = { worker = \"noop\", args = [], effect = \"none\", timeout_secs = 10 }\n",
+    )
+    .unwrap();
+    let daemon = sandbox.start_with(&[
+        "--methods-dir",
+        methods.to_str().unwrap(),
+        "--log",
+        "info,jitosd=debug,jitos_kernel=debug",
+    ]);
+    let intent = sandbox.path().join("look.toml");
+    std::fs::write(&intent, "goal = \"look\"\n[allow]\nworkers = [\"noop\"]\n").unwrap();
+    let submitted = assert_success(
+        "submit",
+        &sandbox.jitos(&["--json", "submit", intent.to_str().unwrap()]),
+    );
+    let process = serde_json::from_str::<Value>(&submitted).unwrap()["process"]
+        .as_u64()
+        .unwrap();
+    wait_for_process(&sandbox, process, "done");
+    let log = daemon.terminate();
+    let lines = json_lines(&log);
+    let committed = lines
+        .iter()
+        .filter(|line| line["fields"]["message"] == "group committed")
+        .find(|line| {
+            let first = line["fields"]["first_seq"].as_u64().unwrap();
+            let last = line["fields"]["last_seq"].as_u64().unwrap();
+            (first..=last).contains(&process)
+        })
+        .unwrap_or_else(|| panic!("no commit of the submit (seq {process}):\n{log}"));
+    assert!(
+        committed["fields"]["records"].as_u64().unwrap() >= 1,
+        "{committed}"
+    );
+    let decided: Vec<&str> = lines
+        .iter()
+        .filter(|line| {
+            line["fields"]["message"] == "the scheduler decided"
+                && line["fields"]["process"] == process
+        })
+        .map(|line| line["fields"]["decision"].as_str().unwrap())
+        .collect();
+    for decision in ["open_lane", "dispatch", "finish"] {
+        assert!(decided.contains(&decision), "no {decision} in {decided:?}");
+    }
 }
 
 // Goal: `--log-format text` writes lines for people even into a file. Method: the ready

@@ -365,6 +365,13 @@ impl Kernel {
                 return;
             }
         };
+        tracing::debug!(
+            first_seq = sealed.first().map_or(0, |record| record.seq),
+            last_seq = sealed.last().map_or(0, |record| record.seq),
+            records = sealed.len(),
+            commands = staged.len(),
+            "group committed"
+        );
         self.view = View {
             state: working,
             ledger: Arc::new(self.ledger.reader_at(self.ledger.head())),

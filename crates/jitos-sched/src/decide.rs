@@ -133,6 +133,38 @@ pub enum Decision {
 }
 
 impl Decision {
+    /// The process it is for.
+    pub fn process(&self) -> u64 {
+        match self {
+            Decision::OpenLane { process, .. }
+            | Decision::Dispatch { process, .. }
+            | Decision::ScheduleRetry { process, .. }
+            | Decision::Rule { process, .. }
+            | Decision::Ask { process, .. }
+            | Decision::CollapseLane { process, .. }
+            | Decision::DiscardLane { process, .. }
+            | Decision::Advance { process, .. }
+            | Decision::Finish { process, .. }
+            | Decision::Unwind { process, .. } => *process,
+        }
+    }
+
+    /// What it does, in a word, for logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Decision::OpenLane { .. } => "open_lane",
+            Decision::Dispatch { .. } => "dispatch",
+            Decision::ScheduleRetry { .. } => "schedule_retry",
+            Decision::Rule { .. } => "rule",
+            Decision::Ask { .. } => "ask",
+            Decision::CollapseLane { .. } => "collapse_lane",
+            Decision::DiscardLane { .. } => "discard_lane",
+            Decision::Advance { .. } => "advance",
+            Decision::Finish { .. } => "finish",
+            Decision::Unwind { .. } => "unwind",
+        }
+    }
+
     /// Whether `event` is what this decision records (a dispatch is recorded as a job
     /// record, so no process event is).
     pub fn explains(&self, event: &Event) -> bool {

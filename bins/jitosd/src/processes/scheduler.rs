@@ -89,6 +89,11 @@ impl FollowOn for Decider {
             }
             return None;
         };
+        tracing::debug!(
+            process = decision.process(),
+            decision = decision.name(),
+            "the scheduler decided"
+        );
         let (command, then) = match decision {
             Decision::Dispatch { process, job, sws } => self.dispatch(state, process, job, sws)?,
             decision => {
