@@ -69,10 +69,11 @@ pub struct DaemonArgs {
     /// without either, only the daemon's own user may connect (as admin)
     #[arg(long, env = "JITOS_ACCESS", value_name = "FILE")]
     pub access: Option<PathBuf>,
-    /// The policy that rules on every job before it runs and on who must approve each
-    /// yes/no step: ordered rules deciding allow, deny or require N approvals from a role
+    /// The policy that rules on every job before it runs, on who must approve each yes/no
+    /// step, and on each collapse of a workspace into the system: ordered rules deciding
+    /// allow, deny or require N approvals from a role
     /// (see docs/POLICY.md; check one with `jitos policy check FILE`). Without it,
-    /// /etc/jitos/policy.toml if it exists; without either, every job is allowed. A policy
+    /// /etc/jitos/policy.toml if it exists; without either, everything is allowed. A policy
     /// other than the one in force is recorded when the daemon starts
     #[arg(long, env = "JITOS_POLICY", value_name = "FILE")]
     pub policy: Option<PathBuf>,
