@@ -8,6 +8,7 @@ mod bins;
 mod chat_server;
 mod daemon;
 mod jobs;
+mod mcp_client;
 mod output;
 mod process;
 mod processes;
@@ -27,6 +28,7 @@ pub use jobs::{
     children_running, create_sws, install_misbehave, is_alive, job_spec, misbehave_manifest,
     processes_running, run_job, terminal_records, wait_until, worker_children,
 };
+pub use mcp_client::McpClient;
 pub use output::{assert_failure, assert_success, stderr_text, stdout_text};
 pub use process::run_bounded;
 pub use processes::{process_summary, wait_for_process};

@@ -6,174 +6,17 @@
 //! nothing.
 #![allow(clippy::unwrap_used)]
 
-use std::{
-    fs,
-    io::{BufRead, BufReader, Write},
-    process::{Child, ChildStdin, Command, Stdio},
-    sync::mpsc::{self, Receiver},
-    thread,
-    time::Duration,
-};
+use std::fs;
 
 use jitos_proto::ActorView;
 use jitos_system_tests::{
     all_records, assert_failure, assert_success, grant_nobody, install_misbehave, jitos_as,
-    root_or_skip, Sandbox, NOBODY,
+    root_or_skip, McpClient as Mcp, Sandbox, NOBODY,
 };
 use serde_json::{json, Value};
 
-/// Longest one answer may take; a job in the sandbox takes well under a second.
-const ANSWER_WAIT: Duration = Duration::from_secs(60);
-
 /// The server's line limit (`LINE_BYTES_MAX` in `bins/jitos-cli/src/mcp/transport.rs`).
 const LINE_BYTES_MAX: usize = 8 * 1024 * 1024;
-
-/// A scripted MCP client: the server's stdin, and its stdout lines as they come.
-struct Mcp {
-    child: Child,
-    stdin: ChildStdin,
-    lines: Receiver<String>,
-    next_id: u64,
-}
-
-impl Mcp {
-    /// Starts `jitos --socket S mcp`, as `uid` when given.
-    fn start(sandbox: &Sandbox, uid: Option<u32>) -> Mcp {
-        let mut command: Command = sandbox.jitos_command(&["mcp"]);
-        if let Some(uid) = uid {
-            use std::os::unix::process::CommandExt;
-            command.uid(uid).gid(NOBODY);
-        }
-        let mut child = command
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let stdin = child.stdin.take().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (sender, lines) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { return };
-                if sender.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        Mcp {
-            child,
-            stdin,
-            lines,
-            next_id: 1,
-        }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// Writes raw bytes (a line or a piece of one).
-    fn send_raw(&mut self, bytes: &[u8]) {
-        self.stdin.write_all(bytes).unwrap();
-        self.stdin.flush().unwrap();
-    }
-
-    /// The next line the server writes, parsed.
-    fn receive(&mut self) -> Value {
-        let line = self
-            .lines
-            .recv_timeout(ANSWER_WAIT)
-            .unwrap_or_else(|e| panic!("jitos mcp did not answer within {ANSWER_WAIT:?}: {e}"));
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
-    }
-
-    /// Sends a request and returns the whole response, checking it answers this id.
-    fn request(&mut self, method: &str, params: Value) -> Value {
-        let id = self.next_id;
-        self.next_id += 1;
-        let message = json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params });
-        self.send_raw(format!("{message}\n").as_bytes());
-        let reply = self.receive();
-        assert_eq!(reply["id"], json!(id), "{reply}");
-        assert_eq!(reply["jsonrpc"], "2.0", "{reply}");
-        reply
-    }
-
-    /// A request that must succeed; its result.
-    fn ok(&mut self, method: &str, params: Value) -> Value {
-        let reply = self.request(method, params);
-        assert!(reply.get("error").is_none(), "{method} failed: {reply}");
-        reply["result"].clone()
-    }
-
-    /// A request that must fail with `code`; the error's message.
-    fn error(&mut self, method: &str, params: Value, code: i64) -> String {
-        let reply = self.request(method, params);
-        assert_eq!(reply["error"]["code"], json!(code), "{reply}");
-        reply["error"]["message"].as_str().unwrap().to_owned()
-    }
-
-    /// A tool call that must succeed; its structured result.
-    fn tool(&mut self, name: &str, arguments: Value) -> Value {
-        let result = self.ok(
-            "tools/call",
-            json!({ "name": name, "arguments": arguments }),
-        );
-        assert_eq!(result["isError"], json!(false), "{name} failed: {result}");
-        assert!(result["content"][0]["text"].is_string(), "{result}");
-        result["structuredContent"].clone()
-    }
-
-    /// A tool call that must succeed; its text content, what a model reads.
-    fn tool_text(&mut self, name: &str, arguments: Value) -> String {
-        let result = self.ok(
-            "tools/call",
-            json!({ "name": name, "arguments": arguments }),
-        );
-        assert_eq!(result["isError"], json!(false), "{name} failed: {result}");
-        result["content"][0]["text"].as_str().unwrap().to_owned()
-    }
-
-    /// A tool call that must end as a tool error; its message.
-    fn tool_error(&mut self, name: &str, arguments: Value) -> String {
-        let result = self.ok(
-            "tools/call",
-            json!({ "name": name, "arguments": arguments }),
-        );
-        assert_eq!(
-            result["isError"],
-            json!(true),
-            "{name} should have failed: {result}"
-        );
-        result["content"][0]["text"].as_str().unwrap().to_owned()
-    }
-
-    /// `ping` is answered: the server is alive and in step.
-    fn assert_alive(&mut self) {
-        assert_eq!(self.ok("ping", json!({})), json!({}));
-    }
-
-    fn initialize(&mut self) -> Value {
-        let result = self.ok(
-            "initialize",
-            json!({
-                "protocolVersion": "2025-06-18",
-                "capabilities": {},
-                "clientInfo": { "name": "systest", "version": "0" }
-            }),
-        );
-        self.send_raw(b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n");
-        result
-    }
-}
-
-impl Drop for Mcp {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// Records the system tree: `README` and `check.sh`, a test the agent's file must pass.
 fn import_project(sandbox: &Sandbox) {
@@ -197,7 +40,7 @@ fn a_whole_session_lands_a_tested_file_as_the_users_recorded_acts() {
     let sandbox = Sandbox::new();
     let daemon = sandbox.start();
     import_project(&sandbox);
-    let mut mcp = Mcp::start(&sandbox, None);
+    let mut mcp = Mcp::start(&sandbox, None, &[]);
 
     let init = mcp.initialize();
     assert_eq!(init["protocolVersion"], "2025-06-18", "{init}");
@@ -410,7 +253,7 @@ fn bad_input_gets_a_clear_error_and_the_server_goes_on() {
     let sandbox = Sandbox::new();
     let _daemon = sandbox.start();
     import_project(&sandbox);
-    let mut mcp = Mcp::start(&sandbox, None);
+    let mut mcp = Mcp::start(&sandbox, None, &[]);
 
     // Before initialize: only ping and initialize are answered.
     let early = mcp.error("tools/list", json!({}), -32002);
@@ -601,7 +444,7 @@ fn a_viewers_server_is_refused_by_the_daemon_and_the_refusal_is_recorded() {
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
     let daemon = sandbox.start_with(&flags);
     import_project(&sandbox);
-    let mut mcp = Mcp::start(&sandbox, Some(NOBODY));
+    let mut mcp = Mcp::start(&sandbox, Some(NOBODY), &[]);
     let init = mcp.initialize();
     assert!(
         init["instructions"]
@@ -642,7 +485,7 @@ fn a_conflicting_collapse_is_refused_and_applies_nothing() {
     let sandbox = Sandbox::new();
     let _daemon = sandbox.start();
     import_project(&sandbox);
-    let mut mcp = Mcp::start(&sandbox, None);
+    let mut mcp = Mcp::start(&sandbox, None, &[]);
     mcp.initialize();
     let first = mcp.tool("workspace_open", json!({}))["workspace"]
         .as_u64()
@@ -686,7 +529,7 @@ fn the_server_outlives_its_daemon_and_reaches_a_restarted_one() {
     let sandbox = Sandbox::new();
     let daemon = sandbox.start();
     import_project(&sandbox);
-    let mut mcp = Mcp::start(&sandbox, None);
+    let mut mcp = Mcp::start(&sandbox, None, &[]);
     mcp.initialize();
     let sws = mcp.tool("workspace_open", json!({}))["workspace"]
         .as_u64()
@@ -714,7 +557,7 @@ fn a_worker_that_reaches_beyond_its_workspace_is_refused() {
     let _daemon = sandbox.start();
     import_project(&sandbox);
     install_misbehave(&sandbox, "launcher", "irreversible");
-    let mut mcp = Mcp::start(&sandbox, None);
+    let mut mcp = Mcp::start(&sandbox, None, &[]);
     mcp.initialize();
     let sws = mcp.tool("workspace_open", json!({}))["workspace"]
         .as_u64()
@@ -753,7 +596,7 @@ fn a_held_collapse_waits_for_a_persons_approval_then_reads_as_collapsed() {
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
     let _daemon = sandbox.start_with(&flags);
     import_project(&sandbox);
-    let mut mcp = Mcp::start(&sandbox, None);
+    let mut mcp = Mcp::start(&sandbox, None, &[]);
     mcp.initialize();
     let listed = mcp.ok("tools/list", json!({}));
     let described = listed["tools"]

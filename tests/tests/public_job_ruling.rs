@@ -7,18 +7,12 @@
 //! budgets reach the ruling. Every ledger replays.
 #![allow(clippy::unwrap_used)]
 
-use std::{
-    fs,
-    io::{BufRead, BufReader, Write},
-    os::unix::fs::PermissionsExt,
-    process::{Child, ChildStdin, Output, Stdio},
-    sync::mpsc::{self, Receiver},
-    thread,
-    time::Duration,
-};
+use std::{fs, os::unix::fs::PermissionsExt, process::Output};
 
 use jitos_proto::RecordView;
-use jitos_system_tests::{all_records, assert_failure, assert_success, Daemon, Sandbox};
+use jitos_system_tests::{
+    all_records, assert_failure, assert_success, Daemon, McpClient as Mcp, Sandbox,
+};
 use serde_json::{json, Value};
 
 /// Shell jobs are denied at dispatch; everything else is allowed.
@@ -316,116 +310,6 @@ fn a_denied_job_into_a_workspace_that_is_not_open_records_nothing() {
     daemon.terminate();
 }
 
-/// Longest one MCP answer may take.
-const ANSWER_WAIT: Duration = Duration::from_secs(60);
-
-/// A scripted MCP client (after `tests/tests/mcp.rs`): the server's stdin and its
-/// stdout lines as they come.
-struct Mcp {
-    child: Child,
-    stdin: ChildStdin,
-    lines: Receiver<String>,
-    next_id: u64,
-}
-
-impl Mcp {
-    /// Starts `jitos --socket S mcp EXTRA…` and initializes the session.
-    fn start(sandbox: &Sandbox, extra: &[&str]) -> Mcp {
-        let mut args = vec!["mcp"];
-        args.extend_from_slice(extra);
-        let mut child = sandbox
-            .jitos_command(&args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let stdin = child.stdin.take().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (sender, lines) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { return };
-                if sender.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        let mut mcp = Mcp {
-            child,
-            stdin,
-            lines,
-            next_id: 1,
-        };
-        mcp.ok(
-            "initialize",
-            json!({
-                "protocolVersion": "2025-06-18",
-                "capabilities": {},
-                "clientInfo": { "name": "systest", "version": "0" }
-            }),
-        );
-        mcp.send(&json!({ "jsonrpc": "2.0", "method": "notifications/initialized" }));
-        mcp
-    }
-
-    fn send(&mut self, message: &Value) {
-        self.stdin
-            .write_all(format!("{message}\n").as_bytes())
-            .unwrap();
-        self.stdin.flush().unwrap();
-    }
-
-    /// A request that must succeed; its result.
-    fn ok(&mut self, method: &str, params: Value) -> Value {
-        let id = self.next_id;
-        self.next_id += 1;
-        self.send(&json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params }));
-        let line = self
-            .lines
-            .recv_timeout(ANSWER_WAIT)
-            .unwrap_or_else(|e| panic!("jitos mcp did not answer within {ANSWER_WAIT:?}: {e}"));
-        let reply: Value =
-            serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
-        assert_eq!(reply["id"], json!(id), "{reply}");
-        assert!(reply.get("error").is_none(), "{method} failed: {reply}");
-        reply["result"].clone()
-    }
-
-    /// A tool call; its result, `isError` and all.
-    fn call(&mut self, name: &str, arguments: Value) -> Value {
-        self.ok(
-            "tools/call",
-            json!({ "name": name, "arguments": arguments }),
-        )
-    }
-
-    /// A tool call that must succeed; its structured result.
-    fn tool(&mut self, name: &str, arguments: Value) -> Value {
-        let result = self.call(name, arguments);
-        assert_eq!(result["isError"], json!(false), "{name} failed: {result}");
-        result["structuredContent"].clone()
-    }
-
-    /// A tool call that must end as a tool error; its text.
-    fn tool_error(&mut self, name: &str, arguments: Value) -> String {
-        let result = self.call(name, arguments);
-        assert_eq!(
-            result["isError"],
-            json!(true),
-            "{name} should have failed: {result}"
-        );
-        result["content"][0]["text"].as_str().unwrap().to_owned()
-    }
-}
-
-impl Drop for Mcp {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 // Goal: an agent's `job_run` is ruled on as `jitos job run` is: under a policy denying
 // shell it is a tool error naming the rule, with the ruling recorded and nothing
 // dispatched; the server goes on, and a worker the policy allows runs. Under `--writ`, a
@@ -434,7 +318,8 @@ impl Drop for Mcp {
 fn an_agents_denied_job_run_is_a_tool_error_naming_the_rule() {
     let sandbox = Sandbox::new();
     let daemon = start(&sandbox, NO_SHELL);
-    let mut mcp = Mcp::start(&sandbox, &[]);
+    let mut mcp = Mcp::start(&sandbox, None, &[]);
+    mcp.initialize();
     let sws = mcp.tool("workspace_open", json!({}))["workspace"]
         .as_u64()
         .unwrap();
@@ -461,7 +346,8 @@ fn an_agents_denied_job_run_is_a_tool_error_naming_the_rule() {
         .as_u64()
         .unwrap()
         .to_string();
-    let mut mcp = Mcp::start(&sandbox, &["--writ", &writ]);
+    let mut mcp = Mcp::start(&sandbox, None, &["--writ", &writ]);
+    mcp.initialize();
     let sws = mcp.tool("workspace_open", json!({}))["workspace"]
         .as_u64()
         .unwrap();
