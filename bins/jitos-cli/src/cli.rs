@@ -139,6 +139,10 @@ pub enum Command {
     /// worker returns before it is recorded
     #[command(subcommand)]
     Secret(SecretCommand),
+    /// Bearer tokens for the HTTP API (`jitosd --http`; docs/API.md): each stands for
+    /// you, with your roles as they are at each request
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Writs: signed, recorded grants of what a process may do (workers, paths, effect
     /// ceiling, budgets, secrets, expiry, delegation depth)
     ///
@@ -346,6 +350,27 @@ pub enum SecretCommand {
     Remove {
         /// Its name
         name: String,
+    },
+}
+
+/// `jitos token …`
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    /// Make a token that stands for you; it is printed this once (only its hash is kept)
+    ///
+    /// Example: jitos token create laptop, then
+    /// curl -H "Authorization: Bearer $TOKEN" -d '{"query":"{ me { user roles } }"}'
+    /// -H 'content-type: application/json' http://127.0.0.1:7780/graphql
+    Create {
+        /// A name to tell it by
+        name: String,
+    },
+    /// List your tokens (an admin: everyone's): id, user, when made, name
+    List,
+    /// Revoke a token; requests that carry it are refused from now on
+    Revoke {
+        /// Its id, as listed
+        id: String,
     },
 }
 

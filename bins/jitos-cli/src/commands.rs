@@ -18,6 +18,7 @@ use crate::{
     },
     demo, job_cmd, manual, mcp, policy_cmd, process_cmd, render, sandbox_cmd, sws_cmd,
     target::{Location, Target},
+    token_cmd,
     tree_cmd::{self, TreeSource},
     writ_cmd,
 };
@@ -160,6 +161,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Key(KeyCommand::Show) => writ_cmd::key_show(&mut location.daemon()?, json),
         Command::Writ(command) => writ_cmd::run(location, json, command),
         Command::Secret(command) => writ_cmd::secret(&mut location.daemon()?, json, command),
+        Command::Token(command) => token_cmd::run(location, json, command),
         Command::Plan { file, explain } => {
             process_cmd::plan(&mut location.daemon()?, json, &file, explain)
         }

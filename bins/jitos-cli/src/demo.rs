@@ -126,6 +126,7 @@ pub fn run(dir: Option<PathBuf>, model: Option<Model>) -> Result<ExitCode> {
         worker_slots: 4,
         access,
         policy,
+        http: jitosd::http::HttpConfig::default(),
     })?;
     let shipped = out_root.join("calc");
     let result = story(&socket, &data_dir, &shipped, approver, model.as_ref());

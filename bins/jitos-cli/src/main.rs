@@ -13,6 +13,7 @@ mod render;
 mod sandbox_cmd;
 mod sws_cmd;
 mod target;
+mod token_cmd;
 mod tree_cmd;
 mod writ_cmd;
 

@@ -140,6 +140,7 @@ impl Served {
                     worker_slots: 1,
                     access: jitosd::Access::daemon_only(),
                     policy: None,
+                    http: jitosd::http::HttpConfig::default(),
                 })
             })
             .unwrap();

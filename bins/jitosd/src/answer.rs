@@ -185,9 +185,12 @@ fn read_or_command(view: &View, request: &Request) -> Result<Answering, KernelEr
         | Request::ProcessAnswer { .. }
         | Request::ProcessVote { .. }
         | Request::SwsCollapse { .. }
-        | Request::SwsVote { .. } => Response::Error(ErrorInfo {
+        | Request::SwsVote { .. }
+        | Request::TokenCreate { .. }
+        | Request::TokenList
+        | Request::TokenRevoke { .. } => Response::Error(ErrorInfo {
             code: ErrorCode::BadRequest,
-            message: "jobs, workers, processes, writs and collapses need a running jitosd; start it, or leave out --data-dir"
+            message: "jobs, workers, processes, writs, collapses and tokens need a running jitosd; start it, or leave out --data-dir"
                 .to_owned(),
         }),
         Request::ApplyRewrite(_)

@@ -94,6 +94,22 @@ pub struct DaemonArgs {
     /// model call.
     #[arg(long, env = "JITOS_MODELS", value_name = "FILE")]
     pub models: Option<PathBuf>,
+    /// Serve the HTTP API (GraphQL at /graphql; docs/API.md) on this address, e.g.
+    /// 127.0.0.1:7780. Requests carry a bearer token from `jitos token create`. Off by
+    /// default; a loopback address only, unless --http-allow-remote
+    #[arg(long, env = "JITOS_HTTP", value_name = "ADDR")]
+    pub http: Option<std::net::SocketAddr>,
+    /// Let --http listen on an address other hosts can reach. Tokens then cross the
+    /// network in the clear: put a TLS proxy in front
+    #[arg(long, env = "JITOS_HTTP_ALLOW_REMOTE", requires = "http")]
+    pub http_allow_remote: bool,
+    /// Serve the same HTTP API on this unix socket, where the peer's credentials say who
+    /// asks (no token), e.g. /run/jitos/http.sock
+    #[arg(long, env = "JITOS_HTTP_SOCKET", value_name = "PATH")]
+    pub http_socket: Option<PathBuf>,
+    /// Print the HTTP API's GraphQL schema (SDL) and exit
+    #[arg(long, conflicts_with_all = ["check_config", "print_config"])]
+    pub print_schema: bool,
     /// Log filter, e.g. `info` or `jitosd=debug`
     #[arg(long, env = "JITOS_LOG", default_value = "info")]
     pub log: String,
@@ -155,6 +171,15 @@ pub fn daemon_config(args: DaemonArgs) -> Result<DaemonConfig, String> {
         None => crate::fetch::Models::default(),
         Some(path) => crate::fetch::Models::load(path).map_err(|e| e.to_string())?,
     };
+    if let Some(addr) = args.http {
+        if !addr.ip().is_loopback() && !args.http_allow_remote {
+            return Err(format!(
+                "--http {addr} is not a loopback address: other hosts could reach the API, \
+                 and its tokens would cross the network in the clear; use 127.0.0.1 (or ::1), \
+                 or add --http-allow-remote behind a TLS proxy"
+            ));
+        }
+    }
     let bin_dir = match args.worker_dir {
         Some(dir) => dir,
         None => paths::own_dir().map_err(|e| format!("{e}; give --worker-dir"))?,
@@ -182,5 +207,9 @@ pub fn daemon_config(args: DaemonArgs) -> Result<DaemonConfig, String> {
         worker_slots: args.worker_slots,
         access,
         policy: rules,
+        http: crate::http::HttpConfig {
+            tcp: args.http,
+            socket: args.http_socket,
+        },
     })
 }

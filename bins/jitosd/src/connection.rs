@@ -6,7 +6,7 @@
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
-use jitos_gov::{authorize, Principal, Refusal, Role};
+use jitos_gov::{Principal, Refusal, Role};
 use jitos_kernel::KernelHandle;
 use jitos_ledger::{Actor, Record};
 use jitos_proto::{
@@ -22,13 +22,13 @@ use tokio::{
 use tracing::Instrument as _;
 
 use crate::{
-    access::{self, Access, Audit},
-    answer::{self, Answering},
-    frame_io,
+    access::{Access, Audit},
+    answer, asking, frame_io,
     jobs::JobRunner,
     processes::ProcessService,
     reading,
     secrets::SecretStore,
+    tokens::TokenStore,
     views,
     writs::WritService,
 };
@@ -81,6 +81,8 @@ pub struct Shared {
     pub writs: Arc<WritService>,
     /// The secrets jobs may be given.
     pub secrets: Arc<SecretStore>,
+    /// The HTTP API's bearer tokens.
+    pub tokens: Arc<TokenStore>,
 }
 
 /// Serves one connection to its end.
@@ -144,10 +146,8 @@ async fn serve_as(
                 return;
             }
         };
-        let (act, what) = access::act_of(&request, &shared.kernel).await;
-        if let Err(refusal) = authorize(&principal, act, &what) {
-            tracing::info!(?actor, %refusal, "request refused");
-            shared.audit.refused(&actor, &principal, &refusal).await;
+        if let Err(refusal) = asking::authorised(&shared, &actor, &principal, &request).await {
+            asking::audit_refusal(&shared, &actor, &principal, &refusal).await;
             let refused = reply_error(&mut stream, ErrorCode::Forbidden, refusal.message).await;
             if let Err(e) = refused {
                 tracing::debug!(?actor, error = %e, "connection ended");
@@ -236,162 +236,15 @@ async fn dispatch(
 ) -> Result<(), FrameError> {
     let narrow = narrowing(&request);
     let response = match request {
-        Request::ApplyRewrite(rewrite) => {
-            match shared.kernel.commit(actor.clone(), rewrite).await {
-                Ok(commit) => views::committed(&commit),
-                Err(e) => Response::Error(answer::commit_error_info(&e)),
-            }
-        }
         Request::Follow { from } => return follow(stream, shared, from).await,
         Request::GraphShow { at, node, sws } => {
             return graph_show(stream, shared, at, node, sws).await
         }
         Request::ProcessFollow(process) => return follow_process(stream, shared, process).await,
-        Request::JobRun(spec) => shared.jobs.run(actor.clone(), principal, spec).await,
-        Request::JobCancel(attempt) => shared.jobs.cancel(actor.clone(), attempt),
-        Request::WorkerList(page) => {
-            match shared
-                .jobs
-                .list_workers()
-                .await
-                .and_then(|workers| answer::worker_page(workers, &page))
-            {
-                Ok(page) => Response::Workers(page),
-                Err(refused) => Response::Error(refused),
-            }
-        }
-        Request::WorkerInstall { manifest } => shared.jobs.install(actor.clone(), manifest).await,
-        Request::ProcessSubmit { intent, path, writ } => {
-            shared
-                .processes
-                .submit(actor.clone(), principal, intent, path, writ)
-                .await
-        }
-        Request::KeyShow => shared.writs.key_view(),
-        Request::SecretAdd { name, value } => {
-            let secrets = Arc::clone(&shared.secrets);
-            secret_change(move || secrets.add(&name, &value.0).map(|()| secrets)).await
-        }
-        Request::SecretRemove { name } => {
-            let secrets = Arc::clone(&shared.secrets);
-            secret_change(move || secrets.remove(&name).map(|()| secrets)).await
-        }
-        Request::SecretList => Response::Secrets(shared.secrets.values().keys().cloned().collect()),
-        Request::SwsCollapse { sws, writ } => {
-            crate::collapse::collapse(&shared.kernel, actor.clone(), principal, sws, writ).await
-        }
-        Request::SwsVote { sws, approve, note } => {
-            crate::collapse::vote(&shared.kernel, actor.clone(), principal, sws, approve, note)
-                .await
-        }
-        Request::ProcessVote {
-            process,
-            approve,
-            note,
-        } => {
-            shared
-                .processes
-                .vote(actor.clone(), principal, process, approve, note)
-                .await
-        }
-        Request::ProcessList {
-            waiting_for_me: true,
-            page,
-            ..
-        } => {
-            let principal = principal.clone();
-            match reading::on_view(&shared.kernel, move |view| {
-                answer::waiting_for(view, &principal, &page)
-            })
-            .await
-            {
-                Ok(Ok(page)) => Response::Processes(page),
-                Ok(Err(refused)) => Response::Error(refused),
-                Err(stopped) => stopped,
-            }
-        }
-        Request::WritIssue(spec) => shared.writs.issue(actor.clone(), principal, spec).await,
-        Request::WritRevoke { writ, reason } => {
-            shared.writs.revoke(actor.clone(), writ, reason).await
-        }
-        Request::WritRaise {
-            writ,
-            jobs,
-            wall_secs,
-            counters,
-            reason,
-        } => {
-            let more = jitos_gov::writ::Spent {
-                jobs,
-                wall_secs,
-                counters,
-            };
-            shared.writs.raise(actor.clone(), writ, more, reason).await
-        }
-        Request::ProcessPlan { intent, path } => shared.processes.plan(intent, path).await,
-        Request::ProcessCancel(process) => shared.processes.cancel(actor.clone(), process).await,
-        Request::ProcessAnswer { process, answer } => {
-            shared
-                .processes
-                .answer(actor.clone(), process, answer)
-                .await
-        }
         Request::Export { from, to } => return export(stream, shared, from, to).await,
-        request => {
-            let mut response = store_request(shared, actor, request).await;
-            if let Response::Status(info) = &mut response {
-                info.sandbox = Some(shared.jobs.sandbox().clone());
-            }
-            response
-        }
+        request => asking::answer(shared, actor, principal, request).await,
     };
     frame_io::write_response(stream, &response, narrow).await
-}
-
-/// Answers a request about the store: a read from the latest view, or a command for the
-/// writer.
-async fn store_request(shared: &Shared, actor: &Actor, request: Request) -> Response {
-    let request = Arc::new(request);
-    let asked = Arc::clone(&request);
-    let answering =
-        match reading::on_view(&shared.kernel, move |view| answer::answering(view, &asked)).await {
-            Ok(answering) => answering,
-            Err(stopped) => return stopped,
-        };
-    let kernel = shared.kernel.clone();
-    let done = match answering {
-        Answering::Read(response) => return response,
-        Answering::Execute(command) => {
-            let outcome = shared.kernel.execute(actor.clone(), command).await;
-            return answer::executed(&request, outcome);
-        }
-        Answering::Snapshot => {
-            reading::blocking(move || answer::snapshot_taken(kernel.snapshot_blocking())).await
-        }
-        Answering::BlobGc => {
-            reading::blocking(move || answer::blobs_collected(kernel.blob_gc_blocking())).await
-        }
-    };
-    done.unwrap_or_else(|stopped| stopped)
-}
-
-/// A change to the secrets, off the async threads (it syncs files); answered with the
-/// names stored after it.
-async fn secret_change(
-    change: impl FnOnce() -> Result<Arc<SecretStore>, crate::secrets::SecretError> + Send + 'static,
-) -> Response {
-    match reading::blocking(change).await {
-        Ok(Ok(secrets)) => Response::Secrets(secrets.values().keys().cloned().collect()),
-        Ok(Err(e @ crate::secrets::SecretError::Io { .. })) => Response::Error(ErrorInfo {
-            code: ErrorCode::Storage,
-            message: e.to_string(),
-        }),
-        Ok(Err(e)) => Response::Error(ErrorInfo {
-            code: ErrorCode::BadRequest,
-            message: e.to_string(),
-        }),
-        Err(stopped) => stopped,
-    }
 }
 
 async fn reply_error(

@@ -57,6 +57,8 @@ pub struct DaemonConfig {
     pub access: Access,
     /// The policy to rule with; none for no rules (every job allowed).
     pub policy: Option<jitos_gov::policy::Policy>,
+    /// Where the HTTP API listens, if anywhere.
+    pub http: crate::http::HttpConfig,
 }
 
 /// Why the daemon could not start or keep serving.
@@ -80,6 +82,12 @@ pub enum DaemonError {
     /// Workers cannot be run from here: their scratch, store or uids.
     #[error("{0}")]
     Workers(String),
+    /// The HTTP API could not listen.
+    #[error(transparent)]
+    Http(#[from] crate::http::HttpError),
+    /// The HTTP API's tokens could not be read.
+    #[error("the tokens: {0}")]
+    Tokens(#[source] crate::tokens::TokenError),
     /// The kernel's writer stopped on its own (a failure it could not contain); the
     /// daemon stopped with it so that a restart recovers the state from the ledger.
     #[error("the kernel's writer stopped unexpectedly; restart jitosd to recover from the ledger (the log says why)")]
@@ -104,6 +112,8 @@ pub struct Daemon {
     decider_stopping: Arc<AtomicBool>,
     listener: UnixListener,
     shared: Arc<Shared>,
+    /// The HTTP API's listeners, if it serves one.
+    http: crate::http::HttpListeners,
     socket: PathBuf,
     /// Whether the daemon bound the socket itself (and removes it when it stops), rather
     /// than being passed it by the service manager.
@@ -222,11 +232,30 @@ impl Daemon {
                 return Err(e.into());
             }
         };
+        let tokens = crate::tokens::TokenStore::open(&config.data_dir, config.read_only)
+            .map_err(DaemonError::Tokens);
+        let http = tokens.and_then(|tokens| {
+            let http =
+                crate::http::HttpListeners::bind(&config.http, config.access.socket_group())?;
+            Ok((tokens, http))
+        });
+        let (tokens, http) = match http {
+            Ok(both) => both,
+            Err(e) => {
+                jobs.shutdown();
+                if bound {
+                    let _ = std::fs::remove_file(&config.socket);
+                }
+                return Err(e);
+            }
+        };
         let (stopping, stopping_rx) = watch::channel(false);
         tracing::info!(
             data_dir = %config.data_dir.display(),
             socket = %config.socket.display(),
             socket_activated = !bound,
+            http = ?http.tcp_addr(),
+            http_socket = ?config.http.socket,
             head = head.seq,
             read_only = config.read_only,
             "jitosd ready"
@@ -258,7 +287,9 @@ impl Daemon {
                 processes,
                 writs,
                 secrets,
+                tokens: Arc::new(tokens),
             }),
+            http,
             scheduler: (!config.read_only).then_some(scheduler),
             decider_stopping,
             service,
@@ -284,12 +315,14 @@ impl Daemon {
             scheduler,
             listener,
             shared,
+            http,
             socket,
             bound,
             stopping,
             decider_stopping,
             _lock,
         } = self;
+        let api = tokio::spawn(http.serve(Arc::clone(&shared), stopping.subscribe()));
         let scheduled = scheduler.map(|s| tokio::spawn(s.run(stopping.subscribe())));
         let audited = tokio::spawn(Arc::clone(&shared.audit).run(stopping.subscribe()));
         let mut connections = JoinSet::new();
@@ -338,6 +371,10 @@ impl Daemon {
             }
         }
         // The counted refusals are recorded while the kernel still runs.
+        // The API's connections end with the daemon's stopping, as the socket's do.
+        if tokio::time::timeout(SHUTDOWN_GRACE, api).await.is_err() {
+            tracing::warn!("the HTTP API did not stop within the grace period");
+        }
         if let Err(e) = audited.await {
             tracing::error!(error = %e, "the audit of refusals stopped abnormally");
         }

@@ -2,12 +2,14 @@
 //! both run [`Daemon`], and the CLI's offline mode answers queries with [`answer`].
 
 mod access;
+mod asking;
 mod collapse;
 mod connection;
 mod daemon;
 pub mod egress;
 pub mod fetch;
 mod frame_io;
+pub mod http;
 mod jobs;
 mod lock;
 pub mod processes;
@@ -16,6 +18,7 @@ mod reply;
 pub mod secrets;
 pub mod settings;
 pub mod socket;
+pub mod tokens;
 mod writs;
 
 pub mod answer;

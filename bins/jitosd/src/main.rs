@@ -34,6 +34,10 @@ fn main() -> ExitCode {
         print!("{}", settings::render(&command, &settings));
         return ExitCode::SUCCESS;
     }
+    if args.print_schema {
+        print!("{}", jitosd::http::graphql::sdl());
+        return ExitCode::SUCCESS;
+    }
     init_logging(&args.log, args.log_format);
     let check_only = args.check_config;
     let config = match daemon_config(args) {

@@ -19,7 +19,14 @@ use std::{
 use clap::{parser::ValueSource, ArgAction, ArgMatches, Command};
 
 /// Flags that are about the configuration itself, never keys of it.
-const NOT_KEYS: [&str; 5] = ["config", "print_config", "check_config", "help", "version"];
+const NOT_KEYS: [&str; 6] = [
+    "config",
+    "print_config",
+    "check_config",
+    "print_schema",
+    "help",
+    "version",
+];
 
 /// The longest configuration file read, in bytes: far above any real one.
 const FILE_BYTES_MAX: u64 = 1024 * 1024;

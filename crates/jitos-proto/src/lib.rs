@@ -12,6 +12,7 @@ mod job_message;
 mod message;
 mod page;
 mod process_message;
+mod token_message;
 mod writ_message;
 
 pub use client::{Client, ClientError};
@@ -34,6 +35,7 @@ pub use page::{PageRequest, PageView, PAGE_ITEMS_DEFAULT, PAGE_ITEMS_MAX};
 pub use process_message::{
     AnswerView, ProcessDetail, ProcessJobView, ProcessLaneView, ProcessSummary,
 };
+pub use token_message::{TokenCreated, TokenView};
 pub use writ_message::{
     ChangeView, GrantView, KeyView, PolicyView, SimulationView, WritSpec, WritState, WritView,
 };

@@ -267,6 +267,20 @@ pub enum Request {
         /// A comment, or the reason for a rejection.
         note: String,
     },
+    /// Create a bearer token for the HTTP API that stands for the asker; answered with
+    /// [`Response::TokenCreated`], the only time its secret is shown.
+    TokenCreate {
+        /// A name to tell it by.
+        name: String,
+    },
+    /// The asker's tokens (an admin's: everyone's); answered with [`Response::Tokens`].
+    TokenList,
+    /// Revoke a token by its id (the asker's own, or any for an admin); answered with
+    /// [`Response::Tokens`].
+    TokenRevoke {
+        /// Its id, as listed.
+        id: String,
+    },
 }
 
 /// The daemon's answer to one request.
@@ -408,6 +422,10 @@ pub enum Response {
     },
     /// A workspace's collapse waits for approvals (or, answering a vote, where it stands).
     SwsHeld(SwsHold),
+    /// Answer to [`Request::TokenCreate`].
+    TokenCreated(crate::TokenCreated),
+    /// The asker's tokens after a list or a revocation.
+    Tokens(Vec<crate::TokenView>),
 }
 
 /// Who caused a record, as shown to people.

@@ -56,6 +56,7 @@ impl BenchDaemon {
                     worker_slots,
                     access: jitosd::Access::daemon_only(),
                     policy: None,
+                    http: jitosd::http::HttpConfig::default(),
                 })
             })
             .unwrap();

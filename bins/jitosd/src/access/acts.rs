@@ -77,6 +77,11 @@ pub(crate) async fn act_of(request: &Request, kernel: &KernelHandle) -> (Act, St
         Request::SecretAdd { name, .. } => (Act::Administer, format!("store secret {name}")),
         Request::SecretRemove { name } => (Act::Administer, format!("remove secret {name}")),
         Request::WritList(_) | Request::WritShow(_) => read("read writs"),
+        // A token stands for its creator with their own roles, so any user may hold one;
+        // whose tokens one may list or revoke is the token store's to say.
+        Request::TokenCreate { .. } => read("create a token"),
+        Request::TokenList => read("list tokens"),
+        Request::TokenRevoke { .. } => read("revoke a token"),
         Request::WritIssue(spec) => match spec.from {
             None => administer("issue a writ"),
             Some(from) => steer(kernel, format!("delegate writ {from}"), from, writ_subject).await,

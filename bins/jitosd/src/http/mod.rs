@@ -1,0 +1,279 @@
+//! The HTTP API (`jitosd --http ADDR`, `--http-socket PATH`): GraphQL at `/graphql`,
+//! queries and mutations by POST, subscriptions by WebSocket (graphql-transport-ws) on
+//! the same path; the viewer, a page over that API, at `/`.
+//!
+//! Over TCP a request carries a bearer token (`jitos token create`); on the unix socket
+//! the peer's credentials say who it is. Either way it becomes the same principal the
+//! socket would see, and every field is authorised as the socket's request is
+//! (`graphql::ask`).
+
+mod caller;
+pub mod graphql;
+mod limited;
+mod viewer;
+
+use std::{net::SocketAddr, path::PathBuf, sync::Arc};
+
+use async_graphql::Data;
+use async_graphql_axum::{GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
+use axum::{
+    extract::{ConnectInfo, DefaultBodyLimit, State, WebSocketUpgrade},
+    http::HeaderMap,
+    response::{IntoResponse, Response},
+    routing::post,
+};
+use tokio::{
+    net::{TcpListener, UnixListener},
+    sync::watch,
+    task::JoinSet,
+};
+
+use self::{
+    caller::{Denied, Peer},
+    graphql::{ApiSchema, Caller},
+    limited::Limited,
+};
+use crate::connection::Shared;
+
+/// Connections each door holds at once.
+const CONNECTIONS_MAX: usize = 256;
+/// The largest request body read: a query, or an intent to submit.
+const BODY_BYTES_MAX: usize = 1024 * 1024;
+/// The largest WebSocket message read.
+const MESSAGE_BYTES_MAX: usize = 1024 * 1024;
+
+/// Where the API listens.
+#[derive(Clone, Debug, Default)]
+pub struct HttpConfig {
+    /// A TCP address (bearer tokens).
+    pub tcp: Option<SocketAddr>,
+    /// A unix socket (peer credentials).
+    pub socket: Option<PathBuf>,
+}
+
+/// The API's listeners, bound before the daemon says it is ready.
+pub(crate) struct HttpListeners {
+    tcp: Option<TcpListener>,
+    unix: Option<(UnixListener, PathBuf)>,
+}
+
+/// Why the API could not listen.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    /// The TCP address could not be bound.
+    #[error("cannot listen for HTTP on {addr}: {source}")]
+    Tcp {
+        /// The address.
+        addr: SocketAddr,
+        /// What failed.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The unix socket could not be bound.
+    #[error("the HTTP socket: {0}")]
+    Socket(#[from] crate::socket::SocketError),
+}
+
+impl HttpListeners {
+    /// Binds what `config` names; the unix socket as the daemon's own (private
+    /// directory, or shared with the access file's group).
+    pub(crate) fn bind(
+        config: &HttpConfig,
+        group: Option<(&str, u32)>,
+    ) -> Result<HttpListeners, HttpError> {
+        let tcp = match config.tcp {
+            Some(addr) => {
+                let bound = std::net::TcpListener::bind(addr)
+                    .and_then(|l| l.set_nonblocking(true).map(|()| l))
+                    .and_then(TcpListener::from_std)
+                    .map_err(|source| HttpError::Tcp { addr, source })?;
+                Some(bound)
+            }
+            None => None,
+        };
+        let unix = match &config.socket {
+            Some(path) => Some((crate::socket::bind(path, group)?, path.clone())),
+            None => None,
+        };
+        Ok(HttpListeners { tcp, unix })
+    }
+
+    /// The TCP address bound, if any (its port, when 0 was asked).
+    pub(crate) fn tcp_addr(&self) -> Option<SocketAddr> {
+        self.tcp.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// Serves until `stopping` turns true, then removes the unix socket.
+    pub(crate) async fn serve(self, shared: Arc<Shared>, stopping: watch::Receiver<bool>) {
+        let schema = graphql::schema(Some(Arc::clone(&shared)));
+        let mut doors = JoinSet::new();
+        if let Some(tcp) = self.tcp {
+            let app = viewer::routes()
+                .route("/graphql", post(tcp_query).get(tcp_subscribe))
+                .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
+                .with_state(Door {
+                    schema: schema.clone(),
+                    shared: Arc::clone(&shared),
+                });
+            let listener = Limited::new(tcp, CONNECTIONS_MAX);
+            let stop = until_stopping(stopping.clone());
+            doors.spawn(async move {
+                if let Err(e) = axum::serve(listener, app)
+                    .with_graceful_shutdown(stop)
+                    .await
+                {
+                    tracing::error!(error = %e, "the HTTP API stopped");
+                }
+            });
+        }
+        let mut socket_path = None;
+        if let Some((unix, path)) = self.unix {
+            socket_path = Some(path);
+            let app = viewer::routes()
+                .route("/graphql", post(unix_query).get(unix_subscribe))
+                .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
+                .with_state(Door {
+                    schema,
+                    shared: Arc::clone(&shared),
+                });
+            let listener = Limited::new(unix, CONNECTIONS_MAX);
+            let stop = until_stopping(stopping);
+            doors.spawn(async move {
+                let served =
+                    axum::serve(listener, app.into_make_service_with_connect_info::<Peer>())
+                        .with_graceful_shutdown(stop)
+                        .await;
+                if let Err(e) = served {
+                    tracing::error!(error = %e, "the HTTP API on its unix socket stopped");
+                }
+            });
+        }
+        while doors.join_next().await.is_some() {}
+        if let Some(path) = socket_path {
+            if let Err(e) = std::fs::remove_file(&path) {
+                tracing::warn!(socket = %path.display(), error = %e, "cannot remove the HTTP socket");
+            }
+        }
+    }
+}
+
+async fn until_stopping(mut stopping: watch::Receiver<bool>) {
+    while !*stopping.borrow() {
+        if stopping.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// What each request of a door needs.
+#[derive(Clone)]
+struct Door {
+    schema: ApiSchema,
+    shared: Arc<Shared>,
+}
+
+async fn tcp_query(
+    State(door): State<Door>,
+    headers: HeaderMap,
+    axum::Json(request): axum::Json<async_graphql::Request>,
+) -> Response {
+    let caller = match caller::bearer(&headers) {
+        Ok(Some(token)) => caller::of_token(&door.shared, &token).await,
+        Ok(None) => Err(Denied::Unauthenticated(
+            "this API needs `Authorization: Bearer TOKEN`, with a token from `jitos token create`"
+                .to_owned(),
+        )),
+        Err(denied) => Err(denied),
+    };
+    execute(&door, caller, request).await
+}
+
+async fn unix_query(
+    State(door): State<Door>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
+    axum::Json(request): axum::Json<async_graphql::Request>,
+) -> Response {
+    let caller = caller::of_peer(&door.shared, peer).await;
+    execute(&door, caller, request).await
+}
+
+async fn execute(
+    door: &Door,
+    caller: Result<Caller, Denied>,
+    request: async_graphql::Request,
+) -> Response {
+    match caller {
+        Ok(caller) => {
+            let request = request.data(caller);
+            GraphQLResponse::from(door.schema.execute(request).await).into_response()
+        }
+        Err(denied) => denied.into_response(),
+    }
+}
+
+/// A subscription over TCP: the token comes in the upgrade's `Authorization` header, or,
+/// from a browser (which cannot set one), as `token` in `connection_init`'s payload.
+async fn tcp_subscribe(
+    State(door): State<Door>,
+    headers: HeaderMap,
+    protocol: GraphQLProtocol,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let from_header = match caller::bearer(&headers) {
+        Ok(Some(token)) => match caller::of_token(&door.shared, &token).await {
+            Ok(caller) => Some(caller),
+            Err(denied) => return denied.into_response(),
+        },
+        Ok(None) => None,
+        Err(denied) => return denied.into_response(),
+    };
+    let shared = Arc::clone(&door.shared);
+    upgrade
+        .max_message_size(MESSAGE_BYTES_MAX)
+        .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| async move {
+            GraphQLWebSocket::new(socket, door.schema, protocol)
+                .on_connection_init(move |payload| async move {
+                    let caller = match from_header {
+                        Some(caller) => caller,
+                        None => {
+                            let token = payload
+                                .get("token")
+                                .and_then(|token| token.as_str())
+                                .unwrap_or_default();
+                            caller::of_token(&shared, token)
+                                .await
+                                .map_err(|denied| async_graphql::Error::new(denied.to_string()))?
+                        }
+                    };
+                    let mut data = Data::default();
+                    data.insert(caller);
+                    Ok(data)
+                })
+                .serve()
+                .await
+        })
+}
+
+async fn unix_subscribe(
+    State(door): State<Door>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
+    protocol: GraphQLProtocol,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let caller = match caller::of_peer(&door.shared, peer).await {
+        Ok(caller) => caller,
+        Err(denied) => return denied.into_response(),
+    };
+    upgrade
+        .max_message_size(MESSAGE_BYTES_MAX)
+        .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| async move {
+            let mut data = Data::default();
+            data.insert(caller);
+            GraphQLWebSocket::new(socket, door.schema, protocol)
+                .with_data(data)
+                .serve()
+                .await
+        })
+}

@@ -1,0 +1,311 @@
+//! The viewer in a real headless Chromium (Debian's `chromium` and `chromium-driver`,
+//! driven over WebDriver with fantoccini), on the store `jitos demo` leaves: the page
+//! loads; the slider moved back shows the record of the failing test; the demo's race
+//! shows its discarded lanes; a process the policy holds is approved from the page by the
+//! approver, and runs on; a new record reaches the page without a reload. Screenshots go
+//! to `$JITOS_SCREENSHOTS` (docs/viewer/ holds the committed ones), else the sandbox.
+//!
+//! Root runs the demo and the daemon; `nobody` is the approver who uses the page.
+#![allow(clippy::unwrap_used)]
+
+use std::{
+    net::TcpListener,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use fantoccini::{elements::Element, Client, ClientBuilder, Locator};
+use jitos_system_tests::{
+    assert_success, grant_nobody, jitos_as, root_or_skip, stdout_text, wait_for_process, Sandbox,
+    NOBODY,
+};
+use serde_json::{json, Value};
+
+const WHY_ROOT: &str = "the demo's approver is nobody, started with setuid";
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// chromedriver on a free port, killed when dropped.
+struct Driver {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Driver {
+    fn start() -> Driver {
+        let port = free_port();
+        let child = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {CHROMEDRIVER}: {e}"));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not listen");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Driver { child, port }
+    }
+}
+
+/// Whether the browser is here: CI installs it (scripts/setup.sh) and must run this.
+fn browser_or_skip() -> bool {
+    if Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI installs chromium and chromium-driver (scripts/setup.sh); this test needs them"
+    );
+    eprintln!("skipped: no {CHROMIUM} or {CHROMEDRIVER}");
+    false
+}
+
+async fn browser(driver: &Driver, profile: &Path) -> Client {
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert(
+        "goog:chromeOptions".to_owned(),
+        json!({
+            "binary": CHROMIUM,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--window-size=1400,1000", format!("--user-data-dir={}", profile.display()),
+            ]
+        }),
+    );
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(capabilities)
+        .connect(&format!("http://127.0.0.1:{}", driver.port))
+        .await
+        .unwrap()
+}
+
+/// The element `css` once it shows `wanted` in its text.
+async fn wait_for_text(page: &Client, css: &str, wanted: &str) -> Element {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(element) = page.find(Locator::Css(css)).await {
+            if element.text().await.unwrap_or_default().contains(wanted) {
+                return element;
+            }
+        }
+        if Instant::now() > deadline {
+            let body = page.source().await.unwrap_or_default();
+            panic!("{css} never showed {wanted:?}; the page: {body}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The texts of every element `css`.
+async fn texts(page: &Client, css: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for element in page.find_all(Locator::Css(css)).await.unwrap() {
+        out.push(element.text().await.unwrap());
+    }
+    out
+}
+
+async fn screenshot(page: &Client, dir: &Path, name: &str) {
+    let png = page.screenshot().await.unwrap();
+    std::fs::write(dir.join(name), png).unwrap();
+}
+
+/// A GraphQL query over HTTP with `token`; its data.
+fn query(port: u16, token: &str, query: &str, variables: Value) -> Value {
+    let body: Value = reqwest::blocking::Client::new()
+        .post(format!("http://127.0.0.1:{port}/graphql"))
+        .bearer_auth(token)
+        .json(&json!({ "query": query, "variables": variables }))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(body.get("errors").is_none(), "{body}");
+    body["data"].clone()
+}
+
+// Goal: the viewer shows a real run as a person needs it, and acts for them: the slider
+// reaches the failing test, the race shows its discarded lanes, the approver approves a
+// held process from the page, and records arrive live. Method: the demo's store, served
+// by jitosd with the demo's policy; a second run of the demo's intent waits for approval.
+#[test]
+fn the_viewer_shows_the_demo_and_approves_from_the_page() {
+    if !root_or_skip(WHY_ROOT) || !browser_or_skip() {
+        return;
+    }
+    let sandbox = Sandbox::new();
+    assert_success(
+        "jitos demo",
+        &sandbox.jitos(&["demo", "--dir", sandbox.data_dir().to_str().unwrap()]),
+    );
+    let demo = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../bins/jitos-cli/demo");
+    let methods = sandbox.path().join("methods");
+    std::fs::create_dir_all(&methods).unwrap();
+    std::fs::copy(demo.join("methods.toml"), methods.join("demo.toml")).unwrap();
+    let out = sandbox.data_dir().join("out-again");
+    std::fs::create_dir_all(&out).unwrap();
+    let port = free_port();
+    let mut flags = grant_nobody(&sandbox, &["approver"]);
+    flags.extend(
+        [
+            "--policy",
+            demo.join("policy.toml").to_str().unwrap(),
+            "--methods-dir",
+            methods.to_str().unwrap(),
+            "--output-root",
+            out.to_str().unwrap(),
+            "--http",
+            &format!("127.0.0.1:{port}"),
+        ]
+        .map(str::to_owned),
+    );
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let _daemon = sandbox.start_with(&flags);
+
+    let created = jitos_as(&sandbox, NOBODY, &["--json", "token", "create", "browser"]);
+    let created: Value = serde_json::from_str(&assert_success("token create", &created)).unwrap();
+    let token = created["token"].as_str().unwrap().to_owned();
+
+    // What the page should find, read from the API.
+    let records = query(
+        port,
+        &token,
+        "{ records(first: 1000) { records { seq kind summary } } processes(all: true) { items { id } } }",
+        json!({}),
+    );
+    let failing = records["records"]["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["summary"].as_str().unwrap().contains("fail"))
+        .unwrap_or_else(|| panic!("the demo's store records a failing test: {records}"))["seq"]
+        .as_u64()
+        .unwrap();
+    let race = records["processes"]["items"][0]["id"].as_u64().unwrap();
+
+    // A second run of the demo's intent: its shipping waits for an approver.
+    let intent = std::fs::read_to_string(demo.join("intent.toml"))
+        .unwrap()
+        .replace("OUTPUT_DIR", out.to_str().unwrap());
+    let intent_path = sandbox.path().join("intent.toml");
+    std::fs::write(&intent_path, intent).unwrap();
+    let submitted = sandbox.jitos_json(&["submit", intent_path.to_str().unwrap()]);
+    let held = submitted["process"].as_u64().unwrap();
+    wait_for_process(&sandbox, held, "waiting");
+
+    let shots = std::env::var_os("JITOS_SCREENSHOTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| sandbox.path().to_owned());
+    std::fs::create_dir_all(&shots).unwrap();
+    let profile = sandbox.path().join("chromium-profile");
+    let driver = Driver::start();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let page = browser(&driver, &profile).await;
+        page.goto(&format!("http://127.0.0.1:{port}/#token={token}"))
+            .await
+            .unwrap();
+        wait_for_text(&page, "#live", "live").await;
+        wait_for_text(&page, "#who", "nobody").await;
+        screenshot(&page, &shots, "overview.png").await;
+
+        // Back in time: the slider at the failing test's record.
+        page.execute(
+            "const s = document.getElementById('slider'); s.value = arguments[0]; \
+             s.dispatchEvent(new Event('input'));",
+            vec![json!(failing)],
+        )
+        .await
+        .unwrap();
+        wait_for_text(&page, "#at", &failing.to_string()).await;
+        wait_for_text(&page, "#inspector-summary", "fail").await;
+        wait_for_text(&page, "#chain", "linked").await;
+        screenshot(&page, &shots, "timeline.png").await;
+        page.execute("document.getElementById('follow').click();", vec![])
+            .await
+            .unwrap();
+
+        // The race: the lanes that lost are discarded.
+        page.goto(&format!("http://127.0.0.1:{port}/#/process/{race}"))
+            .await
+            .unwrap();
+        wait_for_text(&page, "#process-status", "done").await;
+        let lanes = texts(&page, ".lane-state").await;
+        let discarded = lanes.iter().filter(|s| s.contains("discarded")).count();
+        assert!(discarded >= 2, "the race's lanes: {lanes:?}");
+        assert!(lanes.iter().any(|s| s.contains("collapsed")), "{lanes:?}");
+        screenshot(&page, &shots, "race.png").await;
+
+        // The approver approves the held shipping from the page.
+        page.goto(&format!("http://127.0.0.1:{port}/#/process/{held}"))
+            .await
+            .unwrap();
+        wait_for_text(&page, "#process-status", "waiting").await;
+        screenshot(&page, &shots, "approval.png").await;
+        page.find(Locator::Css("#approve"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_for_text(&page, "#vote-said", "recorded").await;
+
+        // Live: a record made elsewhere reaches the page without a reload.
+        page.goto(&format!("http://127.0.0.1:{port}/#/"))
+            .await
+            .unwrap();
+        wait_for_text(&page, "#live", "live").await;
+        let made = sandbox.jitos_json(&["sws", "create"])["sws"]
+            .as_u64()
+            .unwrap();
+        let shown = Instant::now();
+        loop {
+            let head = page
+                .find(Locator::Css("#head"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            if head.parse::<u64>().is_ok_and(|head| head >= made) {
+                break;
+            }
+            assert!(
+                shown.elapsed() < Duration::from_secs(30),
+                "the page's head stayed at {head}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        eprintln!("a new record reached the page in {:?}", shown.elapsed());
+        page.close().await.unwrap();
+    });
+    let approved = wait_for_process(&sandbox, held, "done");
+    assert_eq!(approved["status"], "done", "{approved}");
+    let log = stdout_text(&sandbox.jitos(&["log", "--process", &held.to_string()]));
+    assert!(
+        log.contains(&format!("uid {NOBODY}")),
+        "the approval is nobody's: {log}"
+    );
+}
