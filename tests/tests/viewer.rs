@@ -17,7 +17,7 @@ use std::{
 
 use fantoccini::{elements::Element, Client, ClientBuilder, Locator};
 use jitos_system_tests::{
-    assert_success, grant_nobody, jitos_as, root_or_skip, stdout_text, wait_for_process, Sandbox,
+    assert_success, grant_nobody, jitos_as, process_summary, root_or_skip, stdout_text, wait_for_process, Sandbox,
     NOBODY,
 };
 use serde_json::{json, Value};
@@ -205,7 +205,7 @@ fn the_viewer_shows_the_demo_and_approves_from_the_page() {
     // A second run of the demo's intent: its shipping waits for an approver.
     let intent = std::fs::read_to_string(demo.join("intent.toml"))
         .unwrap()
-        .replace("OUTPUT_DIR", out.to_str().unwrap());
+        .replace("OUTPUT_DIR", out.join("calc").to_str().unwrap());
     let intent_path = sandbox.path().join("intent.toml");
     std::fs::write(&intent_path, intent).unwrap();
     let submitted = sandbox.jitos_json(&["submit", intent_path.to_str().unwrap()]);
@@ -258,6 +258,20 @@ fn the_viewer_shows_the_demo_and_approves_from_the_page() {
         assert!(lanes.iter().any(|s| s.contains("collapsed")), "{lanes:?}");
         screenshot(&page, &shots, "race.png").await;
 
+        // A losing candidate's test: its attempt, with what the test printed.
+        page.execute(
+            "for (const row of document.querySelectorAll('tr')) { \
+               const link = row.querySelector('a.attempt'); \
+               if (link && row.textContent.includes('failed')) { link.click(); return; } }",
+            vec![],
+        )
+        .await
+        .unwrap();
+        wait_for_text(&page, "#attempt-state", "exit status 1").await;
+        let outputs = texts(&page, "pre[class^=output]").await;
+        assert!(!outputs.concat().trim().is_empty(), "the test's output is shown");
+        screenshot(&page, &shots, "attempt.png").await;
+
         // The approver approves the held shipping from the page.
         page.goto(&format!("http://127.0.0.1:{port}/#/process/{held}"))
             .await
@@ -271,6 +285,14 @@ fn the_viewer_shows_the_demo_and_approves_from_the_page() {
             .await
             .unwrap();
         wait_for_text(&page, "#vote-said", "recorded").await;
+
+        // The two runs side by side.
+        page.goto(&format!("http://127.0.0.1:{port}/#/compare/{race}/{held}"))
+            .await
+            .unwrap();
+        wait_for_text(&page, ".compare", &format!("Process {held}")).await;
+        wait_for_text(&page, ".compare", &format!("Process {race}")).await;
+        screenshot(&page, &shots, "compare.png").await;
 
         // Live: a record made elsewhere reaches the page without a reload.
         page.goto(&format!("http://127.0.0.1:{port}/#/"))
@@ -301,8 +323,16 @@ fn the_viewer_shows_the_demo_and_approves_from_the_page() {
         eprintln!("a new record reached the page in {:?}", shown.elapsed());
         page.close().await.unwrap();
     });
-    let approved = wait_for_process(&sandbox, held, "done");
-    assert_eq!(approved["status"], "done", "{approved}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let approved = loop {
+        let now = process_summary(&sandbox, held);
+        if now["status"] != "waiting" && now["status"] != "running" || Instant::now() > deadline {
+            break now;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let log = stdout_text(&sandbox.jitos(&["log", "--process", &held.to_string()]));
+    assert_eq!(approved["status"], "done", "{approved}\n{log}");
     let log = stdout_text(&sandbox.jitos(&["log", "--process", &held.to_string()]));
     assert!(
         log.contains(&format!("uid {NOBODY}")),

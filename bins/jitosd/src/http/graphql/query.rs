@@ -294,6 +294,41 @@ impl QueryRoot {
         })
     }
 
+    /// The end of an output an attempt left (`stdout`, `stderr`, its log), as text:
+    /// its last `tailBytes` bytes; null when the attempt left none of that name.
+    async fn job_output(
+        &self,
+        ctx: &Context<'_>,
+        id: u64,
+        name: String,
+        #[graphql(default = 16384)] tail_bytes: u32,
+    ) -> Result<Option<String>> {
+        let attempt = match ask(ctx, Request::JobShow(id)).await? {
+            Response::Job(attempt) => attempt,
+            other => return Err(unexpected(&other)),
+        };
+        let jitos_proto::AttemptState::Done { artifacts, .. } = attempt.state else {
+            return Ok(None);
+        };
+        let Some((_, blob)) = artifacts.iter().find(|(n, _)| *n == name) else {
+            return Ok(None);
+        };
+        let blob = blob.parse::<jitos_warp::BlobRef>().map_err(|e| {
+            refused(jitos_proto::ErrorInfo {
+                code: jitos_proto::ErrorCode::Storage,
+                message: format!("attempt {id}'s {name} names no blob: {e}"),
+            })
+        })?;
+        match ask(ctx, Request::GetBlobs(vec![blob])).await? {
+            Response::Blobs(mut blobs) => {
+                let bytes = blobs.pop().unwrap_or_default();
+                let start = bytes.len().saturating_sub(tail_bytes as usize);
+                Ok(Some(String::from_utf8_lossy(&bytes[start..]).into_owned()))
+            }
+            other => Err(unexpected(&other)),
+        }
+    }
+
     /// Workspaces, open and ended, in id order.
     #[graphql(complexity = "first as usize * child_complexity")]
     async fn workspaces(

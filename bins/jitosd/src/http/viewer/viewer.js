@@ -41,6 +41,12 @@ function table(headings, rows) {
     el("tbody", {}, rows));
 }
 
+// A path in the decomposition by its last two steps, whole on hover.
+function short(path) {
+  const steps = path.split("/");
+  return el("span", { title: path }, steps.length > 2 ? "…/" + steps.slice(-2).join("/") : path);
+}
+
 function stateClass(text) {
   const word = String(text || "").toLowerCase().split(/[^a-z]/)[0];
   return "state-" + word;
@@ -177,7 +183,7 @@ async function render() {
   const view = $("view");
   try {
     let shown;
-    if (route[0] === "process" && route[1]) shown = await processView(Number(route[1]));
+    if (route[0] === "process" && route[1]) shown = await processView(Number(route[1]), route[2] === "attempt" ? Number(route[3]) : null);
     else if (route[0] === "workspace" && route[1]) shown = await workspaceView(Number(route[1]));
     else if (route[0] === "compare" && route[1] && route[2]) shown = await compareView(Number(route[1]), Number(route[2]));
     else shown = await overview();
@@ -267,7 +273,8 @@ function dag(jobs) {
     add("line", { x1: place[a].x + 170, y1: place[a].y + 20, x2: place[i].x, y2: place[i].y + 20 })));
   jobs.forEach((job, i) => {
     add("rect", { x: place[i].x, y: place[i].y, width: 170, height: 42, class: stateClass(job.state) });
-    add("text", { x: place[i].x + 6, y: place[i].y + 16 }, `${job.id} ${job.kind}`.slice(0, 28));
+    // A job's id is its path in the decomposition: its last step names it.
+    add("text", { x: place[i].x + 6, y: place[i].y + 16 }, `${job.id.split("/").pop()} · ${job.kind}`.slice(0, 28));
     add("text", { x: place[i].x + 6, y: place[i].y + 33, class: stateClass(job.state) }, job.state.slice(0, 28));
   });
   return svg;
@@ -279,12 +286,36 @@ const PROCESS_QUERY = `query($id: Int!) {
     jobs { id lane kind state after ruling } lanes { lane path state sws } }
   processLog(id: $id, first: 1000) { records { ${RECORD_FIELDS} } } }`;
 
-async function processView(id) {
+// Each job's attempts, by the job's index, from the process's dispatch records.
+function attemptsByJob(records) {
+  const attempts = {};
+  for (const r of records) {
+    const found = r.kind === "job.dispatch" && r.summary.match(/^attempt (\d+):.* job #(\d+)/);
+    if (found) (attempts[Number(found[2]) - 1] ??= []).push(Number(found[1]));
+  }
+  return attempts;
+}
+
+async function attemptCard(attempt) {
+  const data = await gql(`query($id: Int!) { job(id: $id) { id worker args sws effect state status }
+      stdout: jobOutput(id: $id, name: "stdout") stderr: jobOutput(id: $id, name: "stderr")
+      log: jobOutput(id: $id, name: "worker-log") }`, { id: attempt });
+  const job = data.job;
+  if (!job) return card(`Attempt ${attempt}`, el("p", { class: "muted" }, "no such attempt"));
+  const output = (name, text) => text ? [el("h3", {}, name), el("pre", { class: `output-${name}` }, text)] : [];
+  return card(`Attempt ${attempt}: ${job.worker} ${job.args.join(" ")}`,
+    el("p", { id: "attempt-state", class: stateClass(job.status) }, job.state),
+    el("p", { class: "muted" }, `workspace ${job.sws} · effect ${job.effect}`),
+    output("stdout", data.stdout), output("stderr", data.stderr), output("log", data.log));
+}
+
+async function processView(id, attempt) {
   const at = selected();
   const data = await gql(PROCESS_QUERY, { id });
   const p = data.process;
   if (!p) return [card(`Process ${id}`, el("p", { class: "muted" }, "no such process"))];
   const log = data.processLog.records.filter((r) => r.seq <= at);
+  const attempts = attemptsByJob(log);
   const waitingApproval = p.summary.status === "waiting" && p.jobs.some((j) => j.state.startsWith("waiting"));
   const shown = [
     card(`Process ${id}: ${p.summary.goal}`,
@@ -295,13 +326,16 @@ async function processView(id) {
       el("p", {}, el("a", { href: `#/compare/${id}/${id}` }, "compare with another run…")),
       dag(p.jobs)),
   ];
+  if (attempt !== null) shown.push(await attemptCard(attempt));
   if (p.summary.status === "waiting") shown.push(waitingCard(id, p, waitingApproval));
   shown.push(el("div", { class: "row" },
-    card("Jobs", table(["job", "lane", "kind", "state", "ruling"], p.jobs.map((j) =>
-      el("tr", {}, el("td", { class: "mono" }, j.id), el("td", {}, j.lane), el("td", {}, j.kind),
-        el("td", { class: stateClass(j.state) }, j.state), el("td", { class: "muted" }, j.ruling || ""))))),
+    card("Jobs", table(["job", "lane", "kind", "state", "attempts", "ruling"], p.jobs.map((j, i) =>
+      el("tr", {}, el("td", { class: "mono" }, short(j.id)), el("td", {}, j.lane), el("td", {}, j.kind),
+        el("td", { class: stateClass(j.state) }, j.state),
+        el("td", {}, (attempts[i] || []).map((a) => el("a", { class: "attempt", href: `#/process/${id}/attempt/${a}` }, a, " "))),
+        el("td", { class: "muted" }, j.ruling || ""))))),
     card("Lanes", table(["lane", "alternative", "state", "workspace"], p.lanes.map((l) =>
-      el("tr", { class: "lane" }, el("td", {}, l.lane), el("td", { class: "mono" }, l.path),
+      el("tr", { class: "lane" }, el("td", {}, l.lane), el("td", { class: "mono" }, short(l.path)),
         el("td", { class: "lane-state " + stateClass(l.state) }, l.state),
         el("td", {}, l.sws ? el("a", { href: `#/workspace/${l.sws}` }, l.sws) : "")))))));
   shown.push(card(`Decisions and records up to seq ${at}`, table(["seq", "kind", "what", "who"], log.map((r) =>
@@ -386,8 +420,8 @@ async function compareView(a, b) {
     return card(`Process ${id}: ${p.summary.goal}`,
       el("p", {}, el("b", { class: stateClass(p.summary.status) }, p.summary.status), ` · ${(took / 1000).toFixed(2)} s · plan ${p.summary.plan} of ${p.summary.plans} · ${p.summary.attempts} attempts`),
       el("p", { class: "mono" }, p.params.map((x) => `${x.name} = ${x.value}`).join("  ")),
-      table(["job", "kind", "outcome"], p.jobs.map((j) => el("tr", {}, el("td", { class: "mono" }, j.id), el("td", {}, j.kind), el("td", { class: stateClass(j.state) }, j.state)))),
-      table(["lane", "alternative", "state"], p.lanes.map((l) => el("tr", {}, el("td", {}, l.lane), el("td", { class: "mono" }, l.path), el("td", { class: stateClass(l.state) }, l.state)))));
+      table(["job", "kind", "outcome"], p.jobs.map((j) => el("tr", {}, el("td", { class: "mono" }, short(j.id)), el("td", {}, j.kind), el("td", { class: stateClass(j.state) }, j.state)))),
+      table(["lane", "alternative", "state"], p.lanes.map((l) => el("tr", {}, el("td", {}, l.lane), el("td", { class: "mono" }, short(l.path)), el("td", { class: stateClass(l.state) }, l.state)))));
   };
   return [picker, el("div", { class: "compare" }, side(a, left), side(b, right))];
 }
