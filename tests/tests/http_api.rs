@@ -436,8 +436,8 @@ run = { worker = "shell", args = ["sh", "-c", "echo {marker} > marker.txt"], eff
 "#;
 
 // Goal: a process submitted by mutation runs, and its subscription pushes its states
-// to its end; its log and plan read back. Method: submit a one-job intent, subscribe to
-// the process, read `done` last.
+// to its end; its log and plan read back; /metrics counts what it took. Method: submit a
+// one-job intent, subscribe to the process, read `done` last, scrape.
 #[test]
 fn a_process_submitted_by_mutation_is_followed_to_its_end() {
     let sandbox = Sandbox::new();
@@ -482,6 +482,30 @@ fn a_process_submitted_by_mutation_is_followed_to_its_end() {
     assert!(kinds.contains("job.dispatch"), "{kinds}");
     let absent = api.data(&root, "{ process(id: 999999) { explain } }", json!({}));
     assert!(absent["process"].is_null());
+
+    // What it took shows in the metrics, to a scraper with a token.
+    let metrics_url = format!("http://127.0.0.1:{}/metrics", api.port);
+    let anonymous = api.http.get(&metrics_url).send().unwrap();
+    assert_eq!(anonymous.status().as_u16(), 401);
+    let metrics = api
+        .http
+        .get(&metrics_url)
+        .bearer_auth(&root)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    for wanted in [
+        "jitos_commit_seconds_bucket",
+        "jitos_commit_group_records_bucket",
+        "jitos_records_total{kind=\"job.done\"}",
+        "jitos_scheduler_decisions_total{decision=\"dispatch\"}",
+        "jitos_worker_spawn_seconds_bucket",
+        "jitos_approvals_waiting 0",
+        "jitos_head_seq ",
+    ] {
+        assert!(metrics.contains(wanted), "{wanted} in {metrics}");
+    }
 }
 
 // Goal: the limits hold: a query nested past the depth limit, one whose lists cost past

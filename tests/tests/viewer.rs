@@ -17,8 +17,8 @@ use std::{
 
 use fantoccini::{elements::Element, Client, ClientBuilder, Locator};
 use jitos_system_tests::{
-    assert_success, grant_nobody, jitos_as, process_summary, root_or_skip, stdout_text, wait_for_process, Sandbox,
-    NOBODY,
+    assert_success, grant_nobody, jitos_as, process_summary, root_or_skip, stdout_text,
+    wait_for_process, Sandbox, NOBODY,
 };
 use serde_json::{json, Value};
 
@@ -269,7 +269,10 @@ fn the_viewer_shows_the_demo_and_approves_from_the_page() {
         .unwrap();
         wait_for_text(&page, "#attempt-state", "exit status 1").await;
         let outputs = texts(&page, "pre[class^=output]").await;
-        assert!(!outputs.concat().trim().is_empty(), "the test's output is shown");
+        assert!(
+            !outputs.concat().trim().is_empty(),
+            "the test's output is shown"
+        );
         screenshot(&page, &shots, "attempt.png").await;
 
         // The approver approves the held shipping from the page.

@@ -143,6 +143,8 @@ impl Daemon {
         passed: Option<std::os::unix::net::UnixListener>,
     ) -> Result<Daemon, DaemonError> {
         let lock = DataDirLock::acquire(&config.data_dir)?;
+        // Counted from the start, so the first scrape sees everything since.
+        crate::metrics::handle();
         let store_dir = config.data_dir.join("store");
         let scratch_dir = config.data_dir.join("tmp");
         std::fs::create_dir_all(&scratch_dir).map_err(|source| DaemonError::Io {

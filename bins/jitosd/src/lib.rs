@@ -12,6 +12,7 @@ mod frame_io;
 pub mod http;
 mod jobs;
 mod lock;
+pub mod metrics;
 pub mod processes;
 mod reading;
 mod reply;

@@ -354,7 +354,12 @@ impl Kernel {
             return;
         }
         let slices: Vec<&[u8]> = blobs.iter().map(Vec::as_slice).collect();
-        let sealed = match self.ledger.append_indexed(records, &slices, Some(&index)) {
+        let started = std::time::Instant::now();
+        let appended = self.ledger.append_indexed(records, &slices, Some(&index));
+        // The append is one synced write: its time is the group's fsync latency.
+        metrics::histogram!(crate::metric_names::COMMIT_SECONDS)
+            .record(started.elapsed().as_secs_f64());
+        let sealed = match appended {
             Ok((sealed, _)) => sealed,
             Err(error) => {
                 let reason = error.to_string();
@@ -372,6 +377,12 @@ impl Kernel {
             commands = staged.len(),
             "group committed"
         );
+        metrics::histogram!(crate::metric_names::GROUP_RECORDS).record(sealed.len() as f64);
+        metrics::histogram!(crate::metric_names::GROUP_COMMANDS).record(staged.len() as f64);
+        for record in &sealed {
+            metrics::counter!(crate::metric_names::RECORDS, "kind" => record.kind.clone())
+                .increment(1);
+        }
         self.view = View {
             state: working,
             ledger: Arc::new(self.ledger.reader_at(self.ledger.head())),

@@ -30,6 +30,7 @@ mod job_record;
 mod job_ruling;
 mod jobs;
 mod kernel;
+pub mod metric_names;
 mod payload;
 mod policy_record;
 mod process_log;

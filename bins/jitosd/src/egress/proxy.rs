@@ -164,6 +164,9 @@ async fn connection(mut client: TcpStream, served: &Served, mut stopping: watch:
             }
         },
     };
+    if matches!(end, ConnectionEnd::Refused { .. }) {
+        metrics::counter!(crate::metrics::EGRESS_REFUSED, "at" => "proxy").increment(1);
+    }
     let report = ConnectionReport {
         destination: progress.destination.lock().ok().and_then(|d| d.clone()),
         method: progress.method.lock().ok().and_then(|m| m.clone()),

@@ -305,6 +305,9 @@ fn record_of(
     // A refused request went nowhere: its body and headers are not kept, since any worker
     // may send one (its URL and the reason say what was asked).
     let refused = matches!(end, FetchEnd::Refused { .. });
+    if refused {
+        metrics::counter!(crate::metrics::EGRESS_REFUSED, "at" => "fetch").increment(1);
+    }
     let body = match refused {
         true => Body::Inline(Vec::new()),
         false => keep(redactor.bytes(&request.body).into_owned()),

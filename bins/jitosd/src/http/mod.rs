@@ -20,7 +20,7 @@ use axum::{
     extract::{ConnectInfo, DefaultBodyLimit, State, WebSocketUpgrade},
     http::HeaderMap,
     response::{IntoResponse, Response},
-    routing::post,
+    routing::{get, post},
 };
 use tokio::{
     net::{TcpListener, UnixListener},
@@ -110,6 +110,7 @@ impl HttpListeners {
         if let Some(tcp) = self.tcp {
             let app = viewer::routes()
                 .route("/graphql", post(tcp_query).get(tcp_subscribe))
+                .route("/metrics", get(tcp_metrics))
                 .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
                 .with_state(Door {
                     schema: schema.clone(),
@@ -131,6 +132,7 @@ impl HttpListeners {
             socket_path = Some(path);
             let app = viewer::routes()
                 .route("/graphql", post(unix_query).get(unix_subscribe))
+                .route("/metrics", get(unix_metrics))
                 .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
                 .with_state(Door {
                     schema,
@@ -208,6 +210,52 @@ async fn execute(
             GraphQLResponse::from(door.schema.execute(request).await).into_response()
         }
         Err(denied) => denied.into_response(),
+    }
+}
+
+async fn tcp_metrics(State(door): State<Door>, headers: HeaderMap) -> Response {
+    let caller = match caller::bearer(&headers) {
+        Ok(Some(token)) => caller::of_token(&door.shared, &token).await,
+        Ok(None) => Err(Denied::Unauthenticated(
+            "/metrics needs `Authorization: Bearer TOKEN` (a scraper's `authorization` \
+             setting), with a token from `jitos token create`"
+                .to_owned(),
+        )),
+        Err(denied) => Err(denied),
+    };
+    metrics_of(&door, caller).await
+}
+
+async fn unix_metrics(State(door): State<Door>, ConnectInfo(peer): ConnectInfo<Peer>) -> Response {
+    let caller = caller::of_peer(&door.shared, peer).await;
+    metrics_of(&door, caller).await
+}
+
+/// The metrics, for a caller who may read the status.
+async fn metrics_of(door: &Door, caller: Result<Caller, Denied>) -> Response {
+    let caller = match caller {
+        Ok(caller) => caller,
+        Err(denied) => return denied.into_response(),
+    };
+    let shared = &door.shared;
+    let asked = jitos_proto::Request::Status;
+    if let Err(refusal) =
+        crate::asking::authorised(shared, &caller.actor, &caller.principal, &asked).await
+    {
+        crate::asking::audit_refusal(shared, &caller.actor, &caller.principal, &refusal).await;
+        return (axum::http::StatusCode::FORBIDDEN, refusal.message).into_response();
+    }
+    let view = shared.kernel.view();
+    match tokio::task::spawn_blocking(move || crate::metrics::render(&view)).await {
+        Ok(text) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Err(e) => (axum::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
 }
 

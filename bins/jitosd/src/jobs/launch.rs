@@ -143,11 +143,13 @@ pub fn launch_networked(
             .map_err(io("cannot hand the worker its control group"))?;
     }
     let confinement = confinement_of(worker, start.dir.to_owned());
+    let started = std::time::Instant::now();
     // The worker's end of the channel is dropped with `spawn`: it lives only in the worker.
     let child = match enforcement {
         Enforcement::Confined => confinement.spawn(spawn)?,
         Enforcement::Unconfined => confinement.spawn_degraded(spawn)?,
     };
+    metrics::histogram!(crate::metrics::SPAWN_SECONDS).record(started.elapsed().as_secs_f64());
     Ok(Launched {
         child,
         channel: daemon_end,

@@ -284,6 +284,8 @@ impl WarmPool {
                 }
                 match idle.inbox.send(work) {
                     Ok(()) => {
+                        metrics::counter!(crate::metrics::WARM_POOL, "outcome" => "hit")
+                            .increment(1);
                         if key.1.is_none() {
                             self.start_spares(runner, &mut state, &class);
                         }
@@ -300,6 +302,7 @@ impl WarmPool {
         if state.live.len() >= self.config.instances_max && !state.evict_oldest() {
             return Err(work);
         }
+        metrics::counter!(crate::metrics::WARM_POOL, "outcome" => "miss").increment(1);
         let id = state.new_id();
         let work = match self.start(runner, &mut state, &class, id, Some(work)) {
             Ok(()) => None,

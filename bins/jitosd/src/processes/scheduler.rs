@@ -94,6 +94,7 @@ impl FollowOn for Decider {
             decision = decision.name(),
             "the scheduler decided"
         );
+        metrics::counter!(crate::metrics::DECISIONS, "decision" => decision.name()).increment(1);
         let (command, then) = match decision {
             Decision::Dispatch { process, job, sws } => self.dispatch(state, process, job, sws)?,
             decision => {
