@@ -119,7 +119,14 @@ pub(crate) async fn answer(
                 .await
                 .unwrap_or_else(|stopped| stopped)
         }
-        Request::TokenList => Response::Tokens(shared.tokens.list(principal)),
+        Request::TokenList => {
+            // Each token's user is named from the user database, off the async threads.
+            let tokens = Arc::clone(&shared.tokens);
+            let principal = principal.clone();
+            reading::blocking(move || Response::Tokens(tokens.list(&principal)))
+                .await
+                .unwrap_or_else(|stopped| stopped)
+        }
         Request::TokenRevoke { id } => {
             let tokens = Arc::clone(&shared.tokens);
             let principal = principal.clone();

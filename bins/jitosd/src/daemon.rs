@@ -324,6 +324,7 @@ impl Daemon {
             decider_stopping,
             _lock,
         } = self;
+        let http_socket = http.socket_path();
         let api = tokio::spawn(http.serve(Arc::clone(&shared), stopping.subscribe()));
         let scheduled = scheduler.map(|s| tokio::spawn(s.run(stopping.subscribe())));
         let audited = tokio::spawn(Arc::clone(&shared.audit).run(stopping.subscribe()));
@@ -372,11 +373,19 @@ impl Daemon {
                 tracing::error!(error = %e, "the scheduler stopped abnormally");
             }
         }
-        // The counted refusals are recorded while the kernel still runs.
-        // The API's connections end with the daemon's stopping, as the socket's do.
+        // The API's connections end with the daemon's stopping, as the socket's do; one
+        // that holds on past the grace period is cut.
+        let api_abort = api.abort_handle();
         if tokio::time::timeout(SHUTDOWN_GRACE, api).await.is_err() {
-            tracing::warn!("the HTTP API did not stop within the grace period");
+            tracing::warn!("the HTTP API did not stop within the grace period; cut");
+            api_abort.abort();
         }
+        if let Some(path) = http_socket {
+            if let Err(e) = std::fs::remove_file(&path) {
+                tracing::warn!(socket = %path.display(), error = %e, "cannot remove the HTTP socket");
+            }
+        }
+        // The counted refusals are recorded while the kernel still runs.
         if let Err(e) = audited.await {
             tracing::error!(error = %e, "the audit of refusals stopped abnormally");
         }

@@ -61,8 +61,16 @@ struct Stored {
 pub struct TokenStore {
     dir: PathBuf,
     read_only: bool,
+    /// Held by a create or a revoke across its file's write and sync, so readers, who
+    /// take only `tokens` for an instant, never wait for an fsync.
+    changes: Mutex<()>,
     tokens: Mutex<Arc<BTreeMap<String, Stored>>>,
 }
+
+/// The hash a token is known by: what a caller keeps to ask again whether it still
+/// stands, without keeping the token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenHash(String);
 
 impl TokenStore {
     /// The store in `data_dir`, made (0700) if missing unless `read_only`. A file that is
@@ -113,16 +121,21 @@ impl TokenStore {
         TokenStore {
             dir,
             read_only,
+            changes: Mutex::new(()),
             tokens: Mutex::new(Arc::new(tokens)),
         }
     }
 
-    /// The uid `token` stands for, if it is one of ours.
-    pub fn holder(&self, token: &str) -> Option<u32> {
-        let hash = blake3::hash(token.as_bytes()).to_hex();
-        lock(&self.tokens)
-            .get(hash.as_str())
-            .map(|stored| stored.uid)
+    /// The uid `token` stands for, and its hash, if it is one of ours.
+    pub fn holder(&self, token: &str) -> Option<(u32, TokenHash)> {
+        let hash = TokenHash(blake3::hash(token.as_bytes()).to_hex().to_string());
+        let uid = self.still_held(&hash)?;
+        Some((uid, hash))
+    }
+
+    /// The uid the token of `hash` stands for, while it is not revoked.
+    pub fn still_held(&self, hash: &TokenHash) -> Option<u32> {
+        lock(&self.tokens).get(&hash.0).map(|stored| stored.uid)
     }
 
     /// Creates a token for `principal`, named `name`; it is stored (synced) before it is
@@ -143,7 +156,8 @@ impl TokenStore {
                 format!("a token's name is 1 to {TOKEN_NAME_BYTES_MAX} bytes without control characters"),
             );
         }
-        let mut tokens = lock(&self.tokens);
+        let _changing = lock(&self.changes);
+        let tokens = Arc::clone(&lock(&self.tokens));
         let held = tokens.values().filter(|t| t.uid == principal.uid).count();
         if held >= TOKENS_PER_USER_MAX {
             return error(
@@ -163,9 +177,9 @@ impl TokenStore {
             return error(ErrorCode::Storage, e.to_string());
         }
         let view = view_of(&stored);
-        let mut changed = (**tokens).clone();
+        let mut changed = (*tokens).clone();
         changed.insert(stored.hash.clone(), stored);
-        *tokens = Arc::new(changed);
+        *lock(&self.tokens) = Arc::new(changed);
         Response::TokenCreated(TokenCreated { token, view })
     }
 
@@ -190,7 +204,8 @@ impl TokenStore {
                 "jitosd is read-only: it revokes no tokens",
             );
         }
-        let mut tokens = lock(&self.tokens);
+        let _changing = lock(&self.changes);
+        let tokens = Arc::clone(&lock(&self.tokens));
         let found = tokens
             .values()
             .find(|t| t.hash.get(..ID_HEX_DIGITS) == Some(id))
@@ -209,10 +224,9 @@ impl TokenStore {
                 TokenError::Io { path, source }.to_string(),
             );
         }
-        let mut changed = (**tokens).clone();
+        let mut changed = (*tokens).clone();
         changed.remove(&found.hash);
-        *tokens = Arc::new(changed);
-        drop(tokens);
+        *lock(&self.tokens) = Arc::new(changed);
         Response::Tokens(self.list(principal))
     }
 
@@ -296,7 +310,8 @@ mod tests {
         let alice = someone(1000, Role::Viewer);
         let made = created(&store, &alice);
         assert!(made.token.starts_with(TOKEN_PREFIX));
-        assert_eq!(store.holder(&made.token), Some(1000));
+        let (uid, hash) = store.holder(&made.token).unwrap();
+        assert_eq!(uid, 1000);
         assert_eq!(store.holder("jitos_guess"), None);
         // Only the hash is on disk.
         let on_disk =
@@ -304,7 +319,7 @@ mod tests {
         assert!(!on_disk.contains(&made.token));
 
         let reopened = TokenStore::open(dir.path(), false).unwrap();
-        assert_eq!(reopened.holder(&made.token), Some(1000));
+        assert_eq!(reopened.still_held(&hash), Some(1000));
 
         // Someone else, not an admin, can neither see nor revoke it.
         let bob = someone(1001, Role::Operator);

@@ -17,11 +17,21 @@ pub struct TokenView {
     pub created_ms: u64,
 }
 
-/// A token just created: its secret, shown this once, and how it is listed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A token just created: its secret, shown this once, and how it is listed. Its `Debug`
+/// prints no byte of the secret, so no log of an answer shows it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenCreated {
     /// The secret to present as `Authorization: Bearer …`; the daemon keeps only its hash.
     pub token: String,
     /// How it is listed.
     pub view: TokenView,
+}
+
+impl std::fmt::Debug for TokenCreated {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenCreated")
+            .field("token", &"[shown once]")
+            .field("view", &self.view)
+            .finish()
+    }
 }

@@ -103,7 +103,7 @@ pub fn bearer(headers: &HeaderMap) -> Result<Option<String>, Denied> {
 
 /// The caller a token stands for.
 pub async fn of_token(shared: &Arc<Shared>, token: &str) -> Result<Caller, Denied> {
-    let Some(uid) = shared.tokens.holder(token) else {
+    let Some((uid, hash)) = shared.tokens.holder(token) else {
         return Err(Denied::Unauthenticated(
             "that token is not one of this daemon's (revoked, or never made); make one with \
              `jitos token create`"
@@ -112,8 +112,9 @@ pub async fn of_token(shared: &Arc<Shared>, token: &str) -> Result<Caller, Denie
     };
     // Over TCP there is no process to name: the record says pid 0.
     let actor = Actor::Peer { uid, pid: 0 };
-    let gid = primary_gid(uid);
-    of_user(shared, uid, gid, actor).await
+    let mut caller = of_user(shared, uid, None, actor).await?;
+    caller.token = Some(hash);
+    Ok(caller)
 }
 
 /// The caller a unix-socket peer is.
@@ -127,7 +128,7 @@ pub async fn of_peer(shared: &Arc<Shared>, peer: Peer) -> Result<Caller, Denied>
         uid: peer.uid,
         pid: peer.pid,
     };
-    of_user(shared, peer.uid, peer.gid, actor).await
+    of_user(shared, peer.uid, Some(peer.gid), actor).await
 }
 
 /// The user's primary group, for the access file's group grants; a user this host no
@@ -139,12 +140,20 @@ fn primary_gid(uid: u32) -> u32 {
         .map_or(u32::MAX, |user| user.gid.as_raw())
 }
 
-async fn of_user(shared: &Arc<Shared>, uid: u32, gid: u32, actor: Actor) -> Result<Caller, Denied> {
+/// The caller user `uid` is, in group `gid` (a token's user: their primary group).
+async fn of_user(
+    shared: &Arc<Shared>,
+    uid: u32,
+    gid: Option<u32>,
+    actor: Actor,
+) -> Result<Caller, Denied> {
     // The user database may be slow to answer (NSS), so it is asked off the async threads.
     let access = shared.access.clone();
-    let principal = tokio::task::spawn_blocking(move || access.principal(uid, gid))
-        .await
-        .map_err(|e| Denied::Unknown(format!("cannot look the user up: {e}")))?;
+    let principal = tokio::task::spawn_blocking(move || {
+        access.principal(uid, gid.unwrap_or_else(|| primary_gid(uid)))
+    })
+    .await
+    .map_err(|e| Denied::Unknown(format!("cannot look the user up: {e}")))?;
     if principal.roles.is_empty() {
         let refusal = Refusal {
             needed: Role::Viewer,
@@ -153,5 +162,9 @@ async fn of_user(shared: &Arc<Shared>, uid: u32, gid: u32, actor: Actor) -> Resu
         shared.audit.refused(&actor, &principal, &refusal).await;
         return Err(Denied::NoRole(refusal.message));
     }
-    Ok(Caller { actor, principal })
+    Ok(Caller {
+        actor,
+        principal,
+        token: None,
+    })
 }

@@ -103,7 +103,12 @@ impl HttpListeners {
         self.tcp.as_ref().and_then(|l| l.local_addr().ok())
     }
 
-    /// Serves until `stopping` turns true, then removes the unix socket.
+    /// The unix socket's path, if it serves one: the daemon removes it when it stops.
+    pub(crate) fn socket_path(&self) -> Option<PathBuf> {
+        self.unix.as_ref().map(|(_, path)| path.clone())
+    }
+
+    /// Serves until `stopping` turns true.
     pub(crate) async fn serve(self, shared: Arc<Shared>, stopping: watch::Receiver<bool>) {
         let schema = graphql::schema(Some(Arc::clone(&shared)));
         let mut doors = JoinSet::new();
@@ -127,9 +132,7 @@ impl HttpListeners {
                 }
             });
         }
-        let mut socket_path = None;
-        if let Some((unix, path)) = self.unix {
-            socket_path = Some(path);
+        if let Some((unix, _)) = self.unix {
             let app = viewer::routes()
                 .route("/graphql", post(unix_query).get(unix_subscribe))
                 .route("/metrics", get(unix_metrics))
@@ -151,11 +154,6 @@ impl HttpListeners {
             });
         }
         while doors.join_next().await.is_some() {}
-        if let Some(path) = socket_path {
-            if let Err(e) = std::fs::remove_file(&path) {
-                tracing::warn!(socket = %path.display(), error = %e, "cannot remove the HTTP socket");
-            }
-        }
     }
 }
 
@@ -278,6 +276,7 @@ async fn tcp_subscribe(
     let shared = Arc::clone(&door.shared);
     upgrade
         .max_message_size(MESSAGE_BYTES_MAX)
+        .max_frame_size(MESSAGE_BYTES_MAX)
         .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| async move {
             GraphQLWebSocket::new(socket, door.schema, protocol)
@@ -315,6 +314,7 @@ async fn unix_subscribe(
     };
     upgrade
         .max_message_size(MESSAGE_BYTES_MAX)
+        .max_frame_size(MESSAGE_BYTES_MAX)
         .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| async move {
             let mut data = Data::default();

@@ -15,7 +15,7 @@ use jitos_gov::Principal;
 use jitos_ledger::Actor;
 use jitos_proto::{ErrorCode, ErrorInfo, Request, Response};
 
-use crate::{asking, connection::Shared};
+use crate::{asking, connection::Shared, tokens::TokenHash};
 
 pub use mutation::MutationRoot;
 pub use query::QueryRoot;
@@ -33,13 +33,26 @@ pub const COMPLEXITY_MAX: usize = 20_000;
 /// The most items one list field returns.
 pub const PAGE_MAX: u32 = 1000;
 
-/// Who is asking, for the fields of one request or one subscription.
+/// Who is asking, for the fields of one request or one WebSocket.
 #[derive(Clone)]
 pub struct Caller {
     /// How the ledger records them.
     pub actor: Actor,
     /// Their user and roles.
     pub principal: Principal,
+    /// The token they came with, over TCP: asked after again at every operation and by
+    /// every running subscription, so a revocation ends what a WebSocket may still do.
+    pub token: Option<TokenHash>,
+}
+
+impl Caller {
+    /// Whether the caller still stands: always on the unix socket; with a token, while it
+    /// is not revoked.
+    pub fn stands(&self, shared: &Shared) -> bool {
+        self.token
+            .as_ref()
+            .is_none_or(|hash| shared.tokens.still_held(hash).is_some())
+    }
 }
 
 /// The schema, with what its resolvers share.
@@ -92,10 +105,21 @@ pub(crate) async fn authorised<'c>(
     Ok((shared, caller))
 }
 
-fn parts<'c>(
+/// What a field needs to answer, once the caller is known to still stand.
+pub(crate) fn parts<'c>(
     ctx: &async_graphql::Context<'c>,
 ) -> async_graphql::Result<(&'c Arc<Shared>, &'c Caller)> {
-    Ok((ctx.data::<Arc<Shared>>()?, ctx.data::<Caller>()?))
+    let (shared, caller) = (ctx.data::<Arc<Shared>>()?, ctx.data::<Caller>()?);
+    if !caller.stands(shared) {
+        return Err(revoked());
+    }
+    Ok((shared, caller))
+}
+
+/// The error of a caller whose token was revoked since they connected.
+pub(crate) fn revoked() -> async_graphql::Error {
+    async_graphql::Error::new("the token of this connection has been revoked")
+        .extend_with(|_, e| e.set("code", "Unauthenticated"))
 }
 
 /// An error answer as a GraphQL error.

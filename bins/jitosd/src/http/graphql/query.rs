@@ -9,12 +9,25 @@ use super::{
         Attempt, AttemptPage, Edge, GraphPage, Me, Node, NodeChange, Process, ProcessFull,
         ProcessPage, Record, RecordPage, Workspace, WorkspaceFull, WorkspacePage,
     },
-    page_size, refused, unexpected, Caller,
+    page_size, parts, refused, unexpected,
 };
 use crate::reading;
 
 /// The API's queries.
 pub struct QueryRoot;
+
+/// What a field that reads the ledger, a past graph or a blob counts against the
+/// complexity limit: a query holds at most a few dozen of them, so one request cannot
+/// set the daemon thousands of replays or blob reads.
+const READ_COST: usize = 500;
+
+/// A read that stopped before answering (the daemon is stopping).
+fn stopped_read(stopped: Response) -> async_graphql::Error {
+    match stopped {
+        Response::Error(info) => refused(info),
+        other => unexpected(&other),
+    }
+}
 
 fn page<C>(after: Option<C>, first: u32) -> Result<PageRequest<C>> {
     Ok(PageRequest {
@@ -41,7 +54,7 @@ fn found<T>(asked: Result<T>) -> Result<Option<T>> {
 impl QueryRoot {
     /// Who you are to the daemon: your user and roles.
     async fn me(&self, ctx: &Context<'_>) -> Result<Me> {
-        let caller = ctx.data::<Caller>()?;
+        let (_, caller) = parts(ctx)?;
         Ok(Me {
             uid: caller.principal.uid,
             user: caller.principal.user.clone(),
@@ -104,6 +117,7 @@ impl QueryRoot {
     }
 
     /// Every record that changed a node, with the node after each.
+    #[graphql(complexity = "READ_COST + child_complexity")]
     async fn history(&self, ctx: &Context<'_>, node: String) -> Result<Vec<NodeChange>> {
         match ask(ctx, Request::History { node }).await? {
             Response::History(entries) => Ok(entries.into_iter().map(NodeChange::from).collect()),
@@ -112,8 +126,8 @@ impl QueryRoot {
     }
 
     /// A page of the graph as of `at` (default: the head), or as workspace `sws` sees it:
-    /// the nodes after `after` in id order, and their edges.
-    #[graphql(complexity = "first as usize * child_complexity")]
+    /// the nodes after `after` in id order, and the edges out of them.
+    #[graphql(complexity = "READ_COST + first as usize * child_complexity")]
     async fn graph(
         &self,
         ctx: &Context<'_>,
@@ -123,6 +137,13 @@ impl QueryRoot {
         #[graphql(default = 100)] first: u32,
     ) -> Result<GraphPage> {
         let limit = page_size(first)? as usize;
+        if at.is_some() && sws.is_some() {
+            return Err(refused(jitos_proto::ErrorInfo {
+                code: jitos_proto::ErrorCode::BadRequest,
+                message: "a workspace is seen as it is now: give `at` or `sws`, not both"
+                    .to_owned(),
+            }));
+        }
         let asked = Request::GraphShow {
             at,
             node: None,
@@ -153,11 +174,11 @@ impl QueryRoot {
             });
             let edges = nodes
                 .iter()
-                .flat_map(|node| graph.edges_of(&node.id))
-                .filter(|edge| {
-                    nodes
-                        .binary_search_by(|n| n.id.as_str().cmp(edge.from.as_str()))
-                        .is_ok()
+                .flat_map(|node| {
+                    graph
+                        .edges_of(&node.id)
+                        .into_iter()
+                        .filter(|edge| edge.from.as_str() == node.id)
                 })
                 .map(|edge| Edge {
                     from: edge.from.to_string(),
@@ -178,11 +199,12 @@ impl QueryRoot {
         match read {
             Ok(Ok(page)) => Ok(page),
             Ok(Err(info)) => Err(refused(info)),
-            Err(stopped) => Err(unexpected(&stopped)),
+            Err(stopped) => Err(stopped_read(stopped)),
         }
     }
 
     /// One node as of `at` (default: the head), or as workspace `sws` sees it.
+    #[graphql(complexity = "READ_COST + child_complexity")]
     async fn node(
         &self,
         ctx: &Context<'_>,
@@ -204,7 +226,7 @@ impl QueryRoot {
             Ok(Ok(graph)) => Ok(graph.nodes.into_iter().next().map(Node::from)),
             Ok(Err(info)) if info.code == jitos_proto::ErrorCode::NotFound => Ok(None),
             Ok(Err(info)) => Err(refused(info)),
-            Err(stopped) => Err(unexpected(&stopped)),
+            Err(stopped) => Err(stopped_read(stopped)),
         }
     }
 
@@ -296,6 +318,7 @@ impl QueryRoot {
 
     /// The end of an output an attempt left (`stdout`, `stderr`, its log), as text:
     /// its last `tailBytes` bytes; null when the attempt left none of that name.
+    #[graphql(complexity = "READ_COST")]
     async fn job_output(
         &self,
         ctx: &Context<'_>,

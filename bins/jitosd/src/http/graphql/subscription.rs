@@ -15,7 +15,7 @@ use tokio::sync::broadcast::{self, error::RecvError};
 use super::{
     authorised,
     objects::{Attempt, Process, Record},
-    refused,
+    refused, revoked,
 };
 use crate::{connection::Shared, reading, views};
 
@@ -60,14 +60,11 @@ impl SubscriptionRoot {
         ctx: &Context<'_>,
         from: Option<u64>,
     ) -> Result<impl Stream<Item = Result<Record>>> {
-        let (shared, _) = authorised(
-            ctx,
-            &Request::Follow {
-                from: from.unwrap_or(0),
-            },
-        )
-        .await?;
-        let shared = Arc::clone(shared);
+        let asked = Request::Follow {
+            from: from.unwrap_or(0),
+        };
+        let (shared, caller) = authorised(ctx, &asked).await?;
+        let (shared, caller) = (Arc::clone(shared), caller.clone());
         let mut live = shared.kernel.subscribe();
         let mut next = from.unwrap_or_else(|| shared.kernel.view().head().seq + 1);
         Ok(async_stream::stream! {
@@ -92,6 +89,10 @@ impl SubscriptionRoot {
                     let Some(last) = records.last() else { break };
                     next = last.seq + 1;
                     for record in &records {
+                        if !caller.stands(&shared) {
+                            yield Err(revoked());
+                            return;
+                        }
                         yield Ok(Record::from(views::record_view(record)));
                     }
                 }
@@ -110,6 +111,10 @@ impl SubscriptionRoot {
                         Ok(record) if record.seq < next => {}
                         Ok(record) if record.seq == next => {
                             next += 1;
+                            if !caller.stands(&shared) {
+                                yield Err(revoked());
+                                return;
+                            }
                             yield Ok(Record::from(views::record_view(&record)));
                         }
                         Ok(_) | Err(RecvError::Lagged(_)) => break,
@@ -130,8 +135,8 @@ impl SubscriptionRoot {
         ctx: &Context<'_>,
         id: u64,
     ) -> Result<impl Stream<Item = Result<Process>>> {
-        let (shared, _) = authorised(ctx, &Request::ProcessFollow(id)).await?;
-        let shared = Arc::clone(shared);
+        let (shared, caller) = authorised(ctx, &Request::ProcessFollow(id)).await?;
+        let (shared, caller) = (Arc::clone(shared), caller.clone());
         let mut live = shared.kernel.subscribe();
         Ok(async_stream::stream! {
             let mut seen: Option<Arc<jitos_sched::Process>> = None;
@@ -174,14 +179,18 @@ impl SubscriptionRoot {
                     yield Err(stopped());
                     return;
                 }
+                if !caller.stands(&shared) {
+                    yield Err(revoked());
+                    return;
+                }
             }
         })
     }
 
     /// An attempt's state: now, then each time it changes, ending once it ended.
     async fn job(&self, ctx: &Context<'_>, id: u64) -> Result<impl Stream<Item = Result<Attempt>>> {
-        let (shared, _) = authorised(ctx, &Request::JobShow(id)).await?;
-        let shared = Arc::clone(shared);
+        let (shared, caller) = authorised(ctx, &Request::JobShow(id)).await?;
+        let (shared, caller) = (Arc::clone(shared), caller.clone());
         let mut live = shared.kernel.subscribe();
         Ok(async_stream::stream! {
             let mut seen: Option<jitos_proto::AttemptView> = None;
@@ -224,6 +233,10 @@ impl SubscriptionRoot {
                 }
                 if !woken(&mut live, &shared).await {
                     yield Err(stopped());
+                    return;
+                }
+                if !caller.stands(&shared) {
+                    yield Err(revoked());
                     return;
                 }
             }

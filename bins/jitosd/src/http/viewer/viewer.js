@@ -156,6 +156,11 @@ function subscribe() {
       $("live").classList.add("on");
       socket.send(JSON.stringify({ id: "records", type: "subscribe",
         payload: { query: "subscription { records { seq kind } }" } }));
+    } else if (message.type === "error" || message.type === "complete") {
+      // The subscription ended (a revoked token, a stopping daemon): say so, and start again.
+      socket.close();
+    } else if (message.type === "next" && message.payload.errors) {
+      socket.close();
     } else if (message.type === "next" && message.payload.data) {
       state.head = Math.max(state.head, message.payload.data.records.seq);
       updateTimeline();
@@ -170,7 +175,8 @@ function subscribe() {
     state.socket = null;
     $("live").textContent = "reconnecting…";
     $("live").classList.remove("on");
-    if (state.token) setTimeout(subscribe, 2000);
+    // A token refused since is found out by the next query, which signs out.
+    if (state.token) setTimeout(() => gql("{ me { uid } }").then(subscribe, () => {}), 2000);
   };
 }
 
@@ -178,7 +184,12 @@ function subscribe() {
 
 const RECORD_FIELDS = "seq kind timeMs hash parent summary actor { kind uid pid name }";
 
+// Each render is numbered: one that finishes after a later one started shows nothing, so
+// a slow read (a graph far back in time) never covers the seq chosen after it.
+let renders = 0;
+
 async function render() {
+  const mine = ++renders;
   const route = location.hash.replace(/^#\/?/, "").split("/");
   const view = $("view");
   try {
@@ -187,9 +198,9 @@ async function render() {
     else if (route[0] === "workspace" && route[1]) shown = await workspaceView(Number(route[1]));
     else if (route[0] === "compare" && route[1] && route[2]) shown = await compareView(Number(route[1]), Number(route[2]));
     else shown = await overview();
-    view.replaceChildren(...shown);
+    if (mine === renders) view.replaceChildren(...shown);
   } catch (e) {
-    if (e.message !== "unauthenticated") view.replaceChildren(card("Error", el("p", { class: "error" }, e.message)));
+    if (mine === renders && e.message !== "unauthenticated") view.replaceChildren(card("Error", el("p", { class: "error" }, e.message)));
   }
 }
 
@@ -316,7 +327,7 @@ async function processView(id, attempt) {
   if (!p) return [card(`Process ${id}`, el("p", { class: "muted" }, "no such process"))];
   const log = data.processLog.records.filter((r) => r.seq <= at);
   const attempts = attemptsByJob(log);
-  const waitingApproval = p.summary.status === "waiting" && p.jobs.some((j) => j.state.startsWith("waiting"));
+  const waitingApproval = p.summary.status === "waiting" && p.jobs.some((j) => j.state.startsWith("waiting for approvals"));
   const shown = [
     card(`Process ${id}: ${p.summary.goal}`,
       el("p", {}, "now ", el("b", { id: "process-status", class: stateClass(p.summary.status) }, p.summary.status),
@@ -432,9 +443,12 @@ async function compareView(a, b) {
   // A token may come in the address's fragment (never sent to a server): keep it, drop it from the address.
   const fragment = location.hash.match(/token=([A-Za-z0-9_]+)/);
   if (fragment) {
-    state.token = fragment[1];
-    localStorage.setItem(TOKEN_KEY, state.token);
     history.replaceState(null, "", location.pathname + "#/");
+    // A link must not quietly make this browser someone else.
+    if (!state.token || state.token === fragment[1] || confirm("Sign in with the token in this link, instead of yours?")) {
+      state.token = fragment[1];
+      localStorage.setItem(TOKEN_KEY, state.token);
+    }
   }
   if (!state.token) return signOut();
   signIn().catch((e) => { if (e.message !== "unauthenticated") signOut(e.message); });
