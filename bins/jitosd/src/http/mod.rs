@@ -17,7 +17,7 @@ use std::{net::SocketAddr, path::PathBuf, sync::Arc};
 use async_graphql::Data;
 use async_graphql_axum::{GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
 use axum::{
-    extract::{ConnectInfo, DefaultBodyLimit, State, WebSocketUpgrade},
+    extract::{ConnectInfo, DefaultBodyLimit, FromRequest as _, State, WebSocketUpgrade},
     http::HeaderMap,
     response::{IntoResponse, Response},
     routing::{get, post},
@@ -172,12 +172,8 @@ struct Door {
     shared: Arc<Shared>,
 }
 
-async fn tcp_query(
-    State(door): State<Door>,
-    headers: HeaderMap,
-    axum::Json(request): axum::Json<async_graphql::Request>,
-) -> Response {
-    let caller = match caller::bearer(&headers) {
+async fn tcp_query(State(door): State<Door>, request: axum::extract::Request) -> Response {
+    let caller = match caller::bearer(request.headers()) {
         Ok(Some(token)) => caller::of_token(&door.shared, &token).await,
         Ok(None) => Err(Denied::Unauthenticated(
             "this API needs `Authorization: Bearer TOKEN`, with a token from `jitos token create`"
@@ -191,24 +187,28 @@ async fn tcp_query(
 async fn unix_query(
     State(door): State<Door>,
     ConnectInfo(peer): ConnectInfo<Peer>,
-    axum::Json(request): axum::Json<async_graphql::Request>,
+    request: axum::extract::Request,
 ) -> Response {
     let caller = caller::of_peer(&door.shared, peer).await;
     execute(&door, caller, request).await
 }
 
+/// Runs the query `request` carries for `caller`. Its body is read only once the caller
+/// is known: a stranger's megabyte is never parsed.
 async fn execute(
     door: &Door,
     caller: Result<Caller, Denied>,
-    request: async_graphql::Request,
+    request: axum::extract::Request,
 ) -> Response {
-    match caller {
-        Ok(caller) => {
-            let request = request.data(caller);
-            GraphQLResponse::from(door.schema.execute(request).await).into_response()
-        }
-        Err(denied) => denied.into_response(),
-    }
+    let caller = match caller {
+        Ok(caller) => caller,
+        Err(denied) => return denied.into_response(),
+    };
+    let query = match axum::Json::<async_graphql::Request>::from_request(request, &()).await {
+        Ok(axum::Json(query)) => query.data(caller),
+        Err(rejected) => return rejected.into_response(),
+    };
+    GraphQLResponse::from(door.schema.execute(query).await).into_response()
 }
 
 async fn tcp_metrics(State(door): State<Door>, headers: HeaderMap) -> Response {
