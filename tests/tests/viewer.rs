@@ -229,6 +229,12 @@ fn the_viewer_shows_the_demo_and_approves_from_the_page() {
             .unwrap();
         wait_for_text(&page, "#live", "live").await;
         wait_for_text(&page, "#who", "nobody").await;
+        wait_for_text(&page, "#view", "Graph at seq").await;
+        let loaded = page
+            .execute("return performance.now();", vec![])
+            .await
+            .unwrap();
+        eprintln!("the demo store's page was shown {loaded} ms after navigation began");
         screenshot(&page, &shots, "overview.png").await;
 
         // Back in time: the slider at the failing test's record.

@@ -9,6 +9,10 @@
 //! this process's runtime. While criterion measures the busy case, one client loops
 //! `ReplayVerify` and another `Export` of the whole ledger (what `jitos replay --verify`
 //! and `jitos export` ask). The p50s and their ratio are printed after criterion's report.
+//!
+//! Then the HTTP API on the same store: a GraphQL page of 100 nodes of the graph at the
+//! middle seq (the store has a snapshot every 100,000 records, as a daemon would), and
+//! the lag of the `records` subscription while 1,000 records a second are committed.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use std::{
@@ -27,10 +31,17 @@ use jitos_ledger::{Actor, SystemClock};
 use jitos_proto::{Client, Request, Response};
 use jitos_warp::{NodeId, Op, Rewrite, Value};
 use jitosd::{Daemon, DaemonConfig, WorkerConfig};
+use serde_json::json;
 
 const RECORDS_DEFAULT: u64 = 1_000_000;
 /// Rewrites per synced group while the store is built.
 const BUILD_GROUP: u64 = 1_024;
+/// Records between the built store's snapshots.
+const SNAPSHOT_EVERY: u64 = 100_000;
+/// Records per second committed while the subscription's lag is measured.
+const SUBSCRIBED_RATE: u64 = 1_000;
+/// How long they are committed for.
+const SUBSCRIBED_FOR: Duration = Duration::from_secs(5);
 /// The issue's bound on p50(during reads) / p50(idle).
 const TARGET_RATIO: f64 = 2.0;
 
@@ -97,6 +108,11 @@ fn build_store(data_dir: &Path, records: u64) {
         for result in kernel.commit(batch) {
             result.unwrap();
         }
+        // As a daemon would have: a snapshot now and then, so a past seq is found by
+        // replaying from the nearest one before it, not from genesis.
+        if last / SNAPSHOT_EVERY != (next - 1) / SNAPSHOT_EVERY {
+            kernel.snapshot().unwrap();
+        }
         next = last + 1;
     }
     kernel.snapshot().unwrap();
@@ -109,6 +125,8 @@ fn build_store(data_dir: &Path, records: u64) {
 /// A daemon on its own runtime, serving `data_dir` until dropped.
 struct Served {
     socket: PathBuf,
+    /// The HTTP API's address.
+    http: std::net::SocketAddr,
     runtime: tokio::runtime::Runtime,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     served: Option<tokio::task::JoinHandle<Result<(), jitosd::DaemonError>>>,
@@ -140,16 +158,21 @@ impl Served {
                     worker_slots: 1,
                     access: jitosd::Access::daemon_only(),
                     policy: None,
-                    http: jitosd::http::HttpConfig::default(),
+                    http: jitosd::http::HttpConfig {
+                        tcp: Some(([127, 0, 0, 1], 0).into()),
+                        socket: None,
+                    },
                 })
             })
             .unwrap();
+        let http = daemon.http_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let served = runtime.spawn(daemon.serve(async {
             let _ = stopped.await;
         }));
         Served {
             socket,
+            http,
             runtime,
             stop: Some(stop),
             served: Some(served),
@@ -227,6 +250,99 @@ fn quantile(samples: &mut [Duration], q: f64) -> Duration {
     samples[index]
 }
 
+/// Commits `SUBSCRIBED_RATE` rewrites a second for `SUBSCRIBED_FOR` while a WebSocket
+/// subscriber reads them: the lag of each from its commit's answer to its arrival, and how
+/// many were committed.
+fn subscription_lag(
+    served: &Served,
+    token: &str,
+    client: &mut Client,
+    next: &mut u64,
+) -> (Vec<Duration>, usize) {
+    use tungstenite::{client::IntoClientRequest as _, Message};
+    let mut request = format!("ws://{}/graphql", served.http)
+        .into_client_request()
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().unwrap());
+    request
+        .headers_mut()
+        .insert("Authorization", format!("Bearer {token}").parse().unwrap());
+    let (mut socket, _) = tungstenite::connect(request).unwrap();
+    let send = |socket: &mut tungstenite::WebSocket<_>, value: serde_json::Value| {
+        socket
+            .send(Message::Text(value.to_string().into()))
+            .unwrap()
+    };
+    send(&mut socket, json!({ "type": "connection_init", "payload": {} }));
+    send(
+        &mut socket,
+        json!({ "id": "r", "type": "subscribe",
+                "payload": { "query": "subscription { records { seq } }" } }),
+    );
+    thread::sleep(Duration::from_millis(300));
+    let committed: std::sync::Mutex<std::collections::HashMap<u64, Instant>> = Default::default();
+    let arrived: std::sync::Mutex<Vec<(u64, Instant)>> = Default::default();
+    let done = AtomicBool::new(false);
+    let mut sent = 0;
+    thread::scope(|scope| {
+        let (arrived, done) = (&arrived, &done);
+        scope.spawn(move || {
+            while !done.load(Ordering::SeqCst) {
+                match socket.read() {
+                    Ok(Message::Text(text)) => {
+                        let message: serde_json::Value = serde_json::from_str(&text).unwrap();
+                        if let Some(seq) = message["payload"]["data"]["records"]["seq"].as_u64() {
+                            arrived.lock().unwrap().push((seq, Instant::now()));
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(_) => return,
+                }
+            }
+        });
+        let started = Instant::now();
+        let interval = Duration::from_secs(1) / SUBSCRIBED_RATE as u32;
+        while started.elapsed() < SUBSCRIBED_FOR {
+            let due = started + interval * sent as u32;
+            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                thread::sleep(wait);
+            }
+            *next += 1;
+            let rewrite = one_op(Op::AddNode {
+                id: NodeId::new(format!("s{next}")).unwrap(),
+                kind: "S".to_owned(),
+                attrs: Default::default(),
+            });
+            match client.call(&Request::ApplyRewrite(rewrite)).unwrap() {
+                Response::Committed { seq, .. } => {
+                    committed.lock().unwrap().insert(seq, Instant::now());
+                }
+                other => panic!("{other:?}"),
+            }
+            sent += 1;
+        }
+        thread::sleep(Duration::from_secs(1));
+        done.store(true, Ordering::SeqCst);
+        // The reader wakes at the next record.
+        *next += 1;
+        let _ = client.call(&Request::ApplyRewrite(one_op(Op::AddNode {
+            id: NodeId::new(format!("s{next}")).unwrap(),
+            kind: "S".to_owned(),
+            attrs: Default::default(),
+        })));
+    });
+    let committed = committed.into_inner().unwrap();
+    let lags = arrived
+        .into_inner()
+        .unwrap()
+        .into_iter()
+        .filter_map(|(seq, at)| Some(at.saturating_duration_since(*committed.get(&seq)?)))
+        .collect();
+    (lags, sent)
+}
+
 fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let records = records();
@@ -295,6 +411,63 @@ fn bench(c: &mut Criterion) {
         stop.store(true, Ordering::SeqCst);
     });
     group.finish();
+
+    let token = match client
+        .call(&Request::TokenCreate {
+            name: "bench".to_owned(),
+        })
+        .unwrap()
+    {
+        Response::TokenCreated(created) => created.token,
+        other => panic!("token create answered {other:?}"),
+    };
+    let http = reqwest::blocking::Client::new();
+    let url = format!("http://{}/graphql", served.http);
+    let past = records / 2;
+    let query = json!({
+        "query": "query($at: Int!) { graph(at: $at, first: 100) { atSeq nodeCount nodes { id } } }",
+        "variables": { "at": past },
+    });
+    let mut api = c.benchmark_group("api");
+    api.sample_size(10);
+    let mut past_latencies = Vec::new();
+    api.bench_function("graph_page_at_past_seq", |b| {
+        b.iter_custom(|iters| {
+            (0..iters)
+                .map(|_| {
+                    let started = Instant::now();
+                    let body: serde_json::Value = http
+                        .post(&url)
+                        .bearer_auth(&token)
+                        .json(&query)
+                        .send()
+                        .unwrap()
+                        .json()
+                        .unwrap();
+                    let took = started.elapsed();
+                    assert_eq!(body["data"]["graph"]["atSeq"], past, "{body}");
+                    past_latencies.push(took);
+                    took
+                })
+                .sum()
+        })
+    });
+    api.finish();
+    println!(
+        "api: a page of 100 nodes of the graph at seq {past} of {records} (replayed from the \
+         snapshot before it), p50 {:?} over {} requests",
+        quantile(&mut past_latencies, 0.5),
+        past_latencies.len()
+    );
+    let (mut lags, sent) = subscription_lag(&served, &token, &mut client, &mut next);
+    println!(
+        "api: records subscription at {SUBSCRIBED_RATE} records/s for {SUBSCRIBED_FOR:?}: \
+         {} of {sent} pushed; lag from commit to the subscriber p50 {:?}, p99 {:?}, max {:?}",
+        lags.len(),
+        quantile(&mut lags, 0.5),
+        quantile(&mut lags, 0.99),
+        quantile(&mut lags, 1.0),
+    );
 
     let (idle_p50, busy_p50) = (quantile(&mut idle, 0.5), quantile(&mut busy, 0.5));
     let ratio = busy_p50.as_secs_f64() / idle_p50.as_secs_f64();

@@ -308,6 +308,12 @@ impl Daemon {
         &self.socket
     }
 
+    /// The address the HTTP API listens on over TCP, if it does (its port, when 0 was
+    /// asked).
+    pub fn http_addr(&self) -> Option<std::net::SocketAddr> {
+        self.http.tcp_addr()
+    }
+
     /// Serves until `shutdown` resolves, then stops accepting, lets open connections
     /// finish briefly, drains the kernel's queue and closes the store. Errs if it
     /// stopped because the kernel's writer did.
