@@ -1,5 +1,5 @@
-//! Tests that need root: CI runs as root, so there they must run; elsewhere they say
-//! they were skipped.
+//! Tests that need root, or a program CI installs: CI has both, so there they must run;
+//! elsewhere they say they were skipped.
 
 /// Whether this process is root.
 pub fn running_as_root() -> bool {
@@ -9,13 +9,19 @@ pub fn running_as_root() -> bool {
 /// Whether a test that needs root can run here: true as root; otherwise it prints that
 /// it skipped (`why`) and returns false, unless `CI` is set, where it fails.
 pub fn root_or_skip(why: &str) -> bool {
-    if running_as_root() {
+    present_or_skip(
+        running_as_root(),
+        &format!("CI runs as root, and this test needs it: {why}"),
+    )
+}
+
+/// Whether what a test needs (`present`) is here: true if so; otherwise it prints that it
+/// skipped (`why`) and returns false, unless `CI` is set, where it fails.
+pub fn present_or_skip(present: bool, why: &str) -> bool {
+    if present {
         return true;
     }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI runs as root, and this test needs it: {why}"
-    );
+    assert!(std::env::var_os("CI").is_none(), "{why}");
     eprintln!("skipped: {why}");
     false
 }

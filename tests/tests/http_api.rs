@@ -10,28 +10,19 @@
 #![allow(clippy::unwrap_used)]
 
 use std::{
-    net::TcpListener,
     os::unix::process::CommandExt as _,
     process::Command,
     time::{Duration, Instant},
 };
 
 use jitos_system_tests::{
-    assert_failure, assert_success, grant_nobody, jitos_as, root_or_skip, Daemon, Sandbox, NOBODY,
+    assert_failure, assert_success, free_port, grant_nobody, jitos_as, root_or_skip, Daemon,
+    Sandbox, NOBODY,
 };
 use serde_json::{json, Value};
 use tungstenite::{client::IntoClientRequest as _, Message};
 
 const WHY_ROOT: &str = "the second user's client runs as nobody, started with setuid";
-
-/// A port free on loopback now.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// The API of a daemon listening on 127.0.0.1.
 struct Api {

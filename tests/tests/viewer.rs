@@ -9,7 +9,6 @@
 #![allow(clippy::unwrap_used)]
 
 use std::{
-    net::TcpListener,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
@@ -17,22 +16,14 @@ use std::{
 
 use fantoccini::{elements::Element, Client, ClientBuilder, Locator};
 use jitos_system_tests::{
-    assert_success, grant_nobody, jitos_as, process_summary, root_or_skip, stdout_text,
-    wait_for_process, Sandbox, NOBODY,
+    assert_success, free_port, grant_nobody, jitos_as, present_or_skip, process_summary,
+    root_or_skip, stdout_text, wait_for_process, Sandbox, NOBODY,
 };
 use serde_json::{json, Value};
 
 const WHY_ROOT: &str = "the demo's approver is nobody, started with setuid";
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// chromedriver on a free port, killed when dropped.
 struct Driver {
@@ -67,15 +58,10 @@ impl Driver {
 
 /// Whether the browser is here: CI installs it (scripts/setup.sh) and must run this.
 fn browser_or_skip() -> bool {
-    if Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists() {
-        return true;
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI installs chromium and chromium-driver (scripts/setup.sh); this test needs them"
-    );
-    eprintln!("skipped: no {CHROMIUM} or {CHROMEDRIVER}");
-    false
+    present_or_skip(
+        Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists(),
+        "CI installs chromium and chromium-driver (scripts/setup.sh); this test needs them",
+    )
 }
 
 async fn browser(driver: &Driver, profile: &Path) -> Client {

@@ -263,9 +263,10 @@ fn subscription_lag(
     let mut request = format!("ws://{}/graphql", served.http)
         .into_client_request()
         .unwrap();
-    request
-        .headers_mut()
-        .insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().unwrap());
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
     request
         .headers_mut()
         .insert("Authorization", format!("Bearer {token}").parse().unwrap());
@@ -275,7 +276,10 @@ fn subscription_lag(
             .send(Message::Text(value.to_string().into()))
             .unwrap()
     };
-    send(&mut socket, json!({ "type": "connection_init", "payload": {} }));
+    send(
+        &mut socket,
+        json!({ "type": "connection_init", "payload": {} }),
+    );
     send(
         &mut socket,
         json!({ "id": "r", "type": "subscribe",

@@ -6,8 +6,7 @@
 use std::{
     borrow::Cow,
     collections::BTreeMap,
-    io::Write,
-    os::unix::fs::{DirBuilderExt, OpenOptionsExt},
+    os::unix::fs::DirBuilderExt,
     path::{Path, PathBuf},
     sync::{Arc, Mutex},
 };
@@ -115,7 +114,7 @@ impl SecretStore {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            if name.starts_with('.') && name.ends_with(".new") && !read_only {
+            if crate::private_file::is_staged(&name) && !read_only {
                 std::fs::remove_file(&path).map_err(|source| SecretError::Io {
                     path: path.clone(),
                     source,
@@ -171,23 +170,8 @@ impl SecretStore {
             });
         }
         let path = self.dir.join(name);
-        let staged = self.dir.join(format!(".{name}.new"));
-        let io = |source| SecretError::Io {
-            path: path.clone(),
-            source,
-        };
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&staged)
-            .map_err(io)?;
-        file.write_all(value.as_bytes())
-            .and_then(|()| file.sync_all())
-            .map_err(io)?;
-        std::fs::rename(&staged, &path).map_err(io)?;
-        sync_dir(&self.dir).map_err(io)?;
+        crate::private_file::write(&self.dir, name, value.as_bytes())
+            .map_err(|source| SecretError::Io { path, source })?;
         let mut values = (*values).clone();
         values.insert(name.to_owned(), value.to_owned());
         self.replace(values);
@@ -205,8 +189,7 @@ impl SecretStore {
             });
         }
         let path = self.dir.join(name);
-        std::fs::remove_file(&path)
-            .and_then(|()| sync_dir(&self.dir))
+        crate::private_file::remove(&self.dir, name)
             .map_err(|source| SecretError::Io { path, source })?;
         let mut values = (*values).clone();
         values.remove(name);
@@ -246,10 +229,6 @@ impl Stored {
             redactor: Arc::new(redactor),
         }
     }
-}
-
-fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    std::fs::File::open(dir)?.sync_all()
 }
 
 fn check_name(name: &str) -> Result<(), SecretError> {

@@ -8,8 +8,8 @@
 
 use std::{
     collections::BTreeMap,
-    io::{Read as _, Write as _},
-    os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _},
+    io::Read as _,
+    os::unix::fs::DirBuilderExt as _,
     path::{Path, PathBuf},
     sync::{Arc, Mutex},
 };
@@ -103,7 +103,7 @@ impl TokenStore {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            if name.starts_with('.') && name.ends_with(".new") && !read_only {
+            if crate::private_file::is_staged(&name) && !read_only {
                 std::fs::remove_file(&path).map_err(io(&path))?;
                 continue;
             }
@@ -217,8 +217,8 @@ impl TokenStore {
                 format!("you hold no token {id:?}; `jitos token list` lists yours"),
             );
         };
-        let path = self.dir.join(id);
-        if let Err(source) = std::fs::remove_file(&path).and_then(|()| sync_dir(&self.dir)) {
+        if let Err(source) = crate::private_file::remove(&self.dir, id) {
+            let path = self.dir.join(id);
             return error(
                 ErrorCode::Storage,
                 TokenError::Io { path, source }.to_string(),
@@ -232,25 +232,12 @@ impl TokenStore {
 
     fn write(&self, stored: &Stored) -> Result<(), TokenError> {
         let id = &stored.hash[..ID_HEX_DIGITS];
-        let path = self.dir.join(id);
-        let staged = self.dir.join(format!(".{id}.new"));
         let io = |source| TokenError::Io {
-            path: path.clone(),
+            path: self.dir.join(id),
             source,
         };
         let bytes = serde_json::to_vec(stored).map_err(|e| io(std::io::Error::other(e)))?;
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&staged)
-            .map_err(io)?;
-        file.write_all(&bytes)
-            .and_then(|()| file.sync_all())
-            .map_err(io)?;
-        std::fs::rename(&staged, &path).map_err(io)?;
-        sync_dir(&self.dir).map_err(io)
+        crate::private_file::write(&self.dir, id, &bytes).map_err(io)
     }
 }
 
@@ -274,10 +261,6 @@ fn view_of(stored: &Stored) -> TokenView {
         user,
         created_ms: stored.created_ms,
     }
-}
-
-fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    std::fs::File::open(dir)?.sync_all()
 }
 
 #[cfg(test)]

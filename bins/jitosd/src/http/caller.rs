@@ -101,6 +101,20 @@ pub fn bearer(headers: &HeaderMap) -> Result<Option<String>, Denied> {
     Ok(Some(token.trim().to_owned()))
 }
 
+/// The caller the bearer token of `headers` stands for; `what` names what needs it.
+pub async fn of_bearer(
+    shared: &Arc<Shared>,
+    headers: &HeaderMap,
+    what: &str,
+) -> Result<Caller, Denied> {
+    match bearer(headers)? {
+        Some(token) => of_token(shared, &token).await,
+        None => Err(Denied::Unauthenticated(format!(
+            "{what} needs `Authorization: Bearer TOKEN`, with a token from `jitos token create`"
+        ))),
+    }
+}
+
 /// The caller a token stands for.
 pub async fn of_token(shared: &Arc<Shared>, token: &str) -> Result<Caller, Denied> {
     let Some((uid, hash)) = shared.tokens.holder(token) else {

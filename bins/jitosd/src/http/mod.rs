@@ -173,14 +173,7 @@ struct Door {
 }
 
 async fn tcp_query(State(door): State<Door>, request: axum::extract::Request) -> Response {
-    let caller = match caller::bearer(request.headers()) {
-        Ok(Some(token)) => caller::of_token(&door.shared, &token).await,
-        Ok(None) => Err(Denied::Unauthenticated(
-            "this API needs `Authorization: Bearer TOKEN`, with a token from `jitos token create`"
-                .to_owned(),
-        )),
-        Err(denied) => Err(denied),
-    };
+    let caller = caller::of_bearer(&door.shared, request.headers(), "this API").await;
     execute(&door, caller, request).await
 }
 
@@ -212,15 +205,8 @@ async fn execute(
 }
 
 async fn tcp_metrics(State(door): State<Door>, headers: HeaderMap) -> Response {
-    let caller = match caller::bearer(&headers) {
-        Ok(Some(token)) => caller::of_token(&door.shared, &token).await,
-        Ok(None) => Err(Denied::Unauthenticated(
-            "/metrics needs `Authorization: Bearer TOKEN` (a scraper's `authorization` \
-             setting), with a token from `jitos token create`"
-                .to_owned(),
-        )),
-        Err(denied) => Err(denied),
-    };
+    // A scraper gives its token in its `authorization` setting.
+    let caller = caller::of_bearer(&door.shared, &headers, "/metrics").await;
     metrics_of(&door, caller).await
 }
 

@@ -52,6 +52,43 @@ async fn woken(live: &mut broadcast::Receiver<Arc<jitos_ledger::Record>>, shared
     }
 }
 
+/// Waits for the next commit that may change what is followed; the error that ends the
+/// stream when there will be none, or the caller's token was revoked.
+async fn next_change(
+    live: &mut broadcast::Receiver<Arc<jitos_ledger::Record>>,
+    shared: &Shared,
+    caller: &super::Caller,
+) -> Result<(), async_graphql::Error> {
+    if !woken(live, shared).await {
+        return Err(stopped());
+    }
+    if !caller.stands(shared) {
+        return Err(revoked());
+    }
+    Ok(())
+}
+
+/// What a subscription reads of something no longer live (from the store's index), or
+/// the error that ends the stream: there is none such, the read failed, or the daemon
+/// stops.
+async fn read_ended<T: Send + 'static>(
+    shared: &Shared,
+    read: impl FnOnce(&jitos_kernel::View) -> Result<Option<T>, jitos_kernel::KernelError>
+        + Send
+        + 'static,
+    missing: impl FnOnce() -> String,
+) -> Result<T, async_graphql::Error> {
+    match reading::on_view(&shared.kernel, read).await {
+        Ok(Ok(Some(found))) => Ok(found),
+        Ok(Ok(None)) => Err(refused(ErrorInfo {
+            code: ErrorCode::NotFound,
+            message: missing(),
+        })),
+        Ok(Err(e)) => Err(refused(crate::answer::kernel_error_info(&e))),
+        Err(_) => Err(stopped()),
+    }
+}
+
 #[Subscription]
 impl SubscriptionRoot {
     /// Every record from `from` on (default: the next one committed), as it commits.
@@ -145,26 +182,17 @@ impl SubscriptionRoot {
                 let unchanged = seen.as_ref().zip(now.as_ref()).is_some_and(|(a, b)| Arc::ptr_eq(a, b));
                 if !unchanged {
                     let current = match now {
-                        Some(now) => Some(now),
+                        Some(now) => now,
                         // A process leaves the live state with its last record.
-                        None => match reading::on_view(&shared.kernel, move |view| view.process(id)).await {
-                            Ok(Ok(ended)) => ended.map(Arc::new),
-                            Ok(Err(e)) => {
-                                yield Err(refused(crate::answer::kernel_error_info(&e)));
-                                return;
-                            }
-                            Err(_) => {
-                                yield Err(stopped());
+                        None => match read_ended(&shared, move |view| view.process(id), || {
+                            format!("no process {id}; `jitos ps --all` lists them")
+                        }).await {
+                            Ok(ended) => Arc::new(ended),
+                            Err(e) => {
+                                yield Err(e);
                                 return;
                             }
                         },
-                    };
-                    let Some(current) = current else {
-                        yield Err(refused(ErrorInfo {
-                            code: ErrorCode::NotFound,
-                            message: format!("no process {id}; `jitos ps --all` lists them"),
-                        }));
-                        return;
                     };
                     let running = current.status == jitos_sched::Status::Running;
                     if seen.as_ref().is_none_or(|seen| **seen != *current) {
@@ -175,12 +203,8 @@ impl SubscriptionRoot {
                         return;
                     }
                 }
-                if !woken(&mut live, &shared).await {
-                    yield Err(stopped());
-                    return;
-                }
-                if !caller.stands(&shared) {
-                    yield Err(revoked());
+                if let Err(e) = next_change(&mut live, &shared, &caller).await {
+                    yield Err(e);
                     return;
                 }
             }
@@ -202,26 +226,17 @@ impl SubscriptionRoot {
                     .attempt(id)
                     .map(crate::jobs::views::attempt_view);
                 let current = match running {
-                    Some(running) => Some(running),
+                    Some(running) => running,
                     // An attempt leaves the live state with its terminal record.
-                    None => match reading::on_view(&shared.kernel, move |view| view.attempt(id)).await {
-                        Ok(Ok(ended)) => ended.as_ref().map(crate::jobs::views::attempt_view),
-                        Ok(Err(e)) => {
-                            yield Err(refused(crate::answer::kernel_error_info(&e)));
-                            return;
-                        }
-                        Err(_) => {
-                            yield Err(stopped());
+                    None => match read_ended(&shared, move |view| view.attempt(id), || {
+                        format!("no attempt {id}; `jitos job list --all` lists them")
+                    }).await {
+                        Ok(ended) => crate::jobs::views::attempt_view(&ended),
+                        Err(e) => {
+                            yield Err(e);
                             return;
                         }
                     },
-                };
-                let Some(current) = current else {
-                    yield Err(refused(ErrorInfo {
-                        code: ErrorCode::NotFound,
-                        message: format!("no attempt {id}; `jitos job list --all` lists them"),
-                    }));
-                    return;
                 };
                 let ended = current.state != jitos_proto::AttemptState::Running;
                 if seen.as_ref() != Some(&current) {
@@ -231,12 +246,8 @@ impl SubscriptionRoot {
                 if ended {
                     return;
                 }
-                if !woken(&mut live, &shared).await {
-                    yield Err(stopped());
-                    return;
-                }
-                if !caller.stands(&shared) {
-                    yield Err(revoked());
+                if let Err(e) = next_change(&mut live, &shared, &caller).await {
+                    yield Err(e);
                     return;
                 }
             }
