@@ -1,7 +1,7 @@
 //! The viewer in a real headless Chromium (Debian's `chromium` and `chromium-driver`,
 //! driven over WebDriver with fantoccini), on the store `jitos demo` leaves: the page
 //! loads; the slider moved back shows the record of the failing test; the demo's race
-//! shows its discarded lanes; a process the policy holds is approved from the page by the
+//! shows its discarded lanes; the failing test's attempt shows what it printed; a process the policy holds is approved from the page by the
 //! approver, and runs on; a new record reaches the page without a reload. Screenshots go
 //! to `$JITOS_SCREENSHOTS` (docs/viewer/ holds the committed ones), else the sandbox.
 //!
@@ -186,7 +186,9 @@ fn the_viewer_shows_the_demo_and_approves_from_the_page() {
         .unwrap_or_else(|| panic!("the demo's store records a failing test: {records}"))["seq"]
         .as_u64()
         .unwrap();
+    // Newest first: the demo's race, then its first run, whose test fails.
     let race = records["processes"]["items"][0]["id"].as_u64().unwrap();
+    let first_run = records["processes"]["items"][1]["id"].as_u64().unwrap();
 
     // A second run of the demo's intent: its shipping waits for an approver.
     let intent = std::fs::read_to_string(demo.join("intent.toml"))
@@ -250,7 +252,12 @@ fn the_viewer_shows_the_demo_and_approves_from_the_page() {
         assert!(lanes.iter().any(|s| s.contains("collapsed")), "{lanes:?}");
         screenshot(&page, &shots, "race.png").await;
 
-        // A losing candidate's test: its attempt, with what the test printed.
+        // The failing test of the demo's first run: its attempt, with what the test printed.
+        // (Which candidates of the race fail, and which are cut short, varies.)
+        page.goto(&format!("http://127.0.0.1:{port}/#/process/{first_run}"))
+            .await
+            .unwrap();
+        wait_for_text(&page, "#process-status", "failed").await;
         page.execute(
             "for (const row of document.querySelectorAll('tr')) { \
                const link = row.querySelector('a.attempt'); \
