@@ -330,6 +330,7 @@ impl Daemon {
             decider_stopping,
             _lock,
         } = self;
+        let upkept = tokio::spawn(crate::metrics::upkeep(stopping.subscribe()));
         let http_socket = http.socket_path();
         let api = tokio::spawn(http.serve(Arc::clone(&shared), stopping.subscribe()));
         let scheduled = scheduler.map(|s| tokio::spawn(s.run(stopping.subscribe())));
@@ -383,13 +384,16 @@ impl Daemon {
         // that holds on past the grace period is cut.
         let api_abort = api.abort_handle();
         if tokio::time::timeout(SHUTDOWN_GRACE, api).await.is_err() {
-            tracing::warn!("the HTTP API did not stop within the grace period; cut");
+            tracing::warn!("the HTTP API did not stop within the grace period; it stops accepting");
             api_abort.abort();
         }
         if let Some(path) = http_socket {
             if let Err(e) = std::fs::remove_file(&path) {
                 tracing::warn!(socket = %path.display(), error = %e, "cannot remove the HTTP socket");
             }
+        }
+        if let Err(e) = upkept.await {
+            tracing::error!(error = %e, "the metrics' upkeep stopped abnormally");
         }
         // The counted refusals are recorded while the kernel still runs.
         if let Err(e) = audited.await {

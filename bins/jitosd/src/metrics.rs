@@ -7,7 +7,8 @@ use std::sync::OnceLock;
 use jitos_kernel::View;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-/// Seconds from asking for a worker process to its running, confined.
+/// Seconds from asking for a worker process to its running (confined, unless the daemon
+/// runs workers unconfined).
 pub const SPAWN_SECONDS: &str = "jitos_worker_spawn_seconds";
 /// Jobs a warm instance took (`hit`) or that started a new one (`miss`).
 pub const WARM_POOL: &str = "jitos_warm_pool_total";
@@ -15,6 +16,10 @@ pub const WARM_POOL: &str = "jitos_warm_pool_total";
 pub const DECISIONS: &str = "jitos_scheduler_decisions_total";
 /// Requests a worker's network jobs or fetches made that were refused, by where.
 pub const EGRESS_REFUSED: &str = "jitos_egress_refused_total";
+
+/// How often the recorder folds its histograms' samples into their buckets: between
+/// scrapes they would otherwise pile up, one per commit.
+pub const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Latency buckets, in seconds: from a fast fsync to a slow spawn.
 const SECONDS_BUCKETS: [f64; 14] = [
@@ -53,6 +58,20 @@ pub fn handle() -> &'static PrometheusHandle {
     })
 }
 
+/// Folds the samples recorded since into the histograms, every [`UPKEEP_EVERY`], until
+/// `stopping` turns true.
+pub async fn upkeep(mut stopping: tokio::sync::watch::Receiver<bool>) {
+    let mut every = tokio::time::interval(UPKEEP_EVERY);
+    loop {
+        tokio::select! {
+            _ = every.tick() => handle().run_upkeep(),
+            changed = stopping.changed() => if changed.is_err() || *stopping.borrow() {
+                return;
+            },
+        }
+    }
+}
+
 fn describe() {
     use jitos_kernel::metric_names as kernel;
     metrics::describe_histogram!(
@@ -69,7 +88,7 @@ fn describe() {
     metrics::describe_histogram!(
         SPAWN_SECONDS,
         metrics::Unit::Seconds,
-        "Time to start a confined worker process."
+        "Time to start a worker process."
     );
     metrics::describe_counter!(WARM_POOL, "Jobs a warm instance took (hit) or not (miss).");
     metrics::describe_counter!(DECISIONS, "The scheduler's decisions, by kind.");

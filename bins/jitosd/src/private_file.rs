@@ -7,21 +7,31 @@ use std::{io::Write as _, os::unix::fs::OpenOptionsExt as _, path::Path};
 /// Writes `bytes` as `dir/name`, replacing what was there, durably.
 pub(crate) fn write(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
     let staged = dir.join(staged_name(name));
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&staged)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    std::fs::rename(&staged, dir.join(name))?;
+    let staged_then_placed = || {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&staged)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&staged, dir.join(name))
+    };
+    if let Err(e) = staged_then_placed() {
+        // What was staged holds the new bytes (a secret's): not left lying about.
+        let _ = std::fs::remove_file(&staged);
+        return Err(e);
+    }
     sync_dir(dir)
 }
 
-/// Removes `dir/name` durably.
+/// Removes `dir/name` durably; one already gone is removed.
 pub(crate) fn remove(dir: &Path, name: &str) -> std::io::Result<()> {
-    std::fs::remove_file(dir.join(name))?;
+    match std::fs::remove_file(dir.join(name)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
     sync_dir(dir)
 }
 

@@ -217,16 +217,22 @@ impl TokenStore {
                 format!("you hold no token {id:?}; `jitos token list` lists yours"),
             );
         };
+        // Refused from now on, whatever the disk says next: a revocation fails closed.
+        let mut changed = (*tokens).clone();
+        changed.remove(&found.hash);
+        *lock(&self.tokens) = Arc::new(changed);
         if let Err(source) = crate::private_file::remove(&self.dir, id) {
             let path = self.dir.join(id);
             return error(
                 ErrorCode::Storage,
-                TokenError::Io { path, source }.to_string(),
+                format!(
+                    "token {id} is refused from now on, but its file could not be removed \
+                     ({}): remove that file by hand, or the token stands again when jitosd \
+                     restarts",
+                    TokenError::Io { path, source }
+                ),
             );
         }
-        let mut changed = (*tokens).clone();
-        changed.remove(&found.hash);
-        *lock(&self.tokens) = Arc::new(changed);
         Response::Tokens(self.list(principal))
     }
 

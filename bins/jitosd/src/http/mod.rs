@@ -260,12 +260,13 @@ async fn tcp_subscribe(
         Err(denied) => return denied.into_response(),
     };
     let shared = Arc::clone(&door.shared);
+    let stopping = door.shared.stopping.clone();
     upgrade
         .max_message_size(MESSAGE_BYTES_MAX)
         .max_frame_size(MESSAGE_BYTES_MAX)
         .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| async move {
-            GraphQLWebSocket::new(socket, door.schema, protocol)
+            let served = GraphQLWebSocket::new(socket, door.schema, protocol)
                 .on_connection_init(move |payload| async move {
                     let caller = match from_header {
                         Some(caller) => caller,
@@ -283,8 +284,12 @@ async fn tcp_subscribe(
                     data.insert(caller);
                     Ok(data)
                 })
-                .serve()
-                .await
+                .serve();
+            // A WebSocket ends with the daemon, as the socket's streams do.
+            tokio::select! {
+                () = served => {}
+                () = until_stopping(stopping) => {}
+            }
         })
 }
 
@@ -298,6 +303,7 @@ async fn unix_subscribe(
         Ok(caller) => caller,
         Err(denied) => return denied.into_response(),
     };
+    let stopping = door.shared.stopping.clone();
     upgrade
         .max_message_size(MESSAGE_BYTES_MAX)
         .max_frame_size(MESSAGE_BYTES_MAX)
@@ -305,9 +311,13 @@ async fn unix_subscribe(
         .on_upgrade(move |socket| async move {
             let mut data = Data::default();
             data.insert(caller);
-            GraphQLWebSocket::new(socket, door.schema, protocol)
+            let served = GraphQLWebSocket::new(socket, door.schema, protocol)
                 .with_data(data)
-                .serve()
-                .await
+                .serve();
+            // A WebSocket ends with the daemon, as the socket's streams do.
+            tokio::select! {
+                () = served => {}
+                () = until_stopping(stopping) => {}
+            }
         })
 }

@@ -299,10 +299,10 @@ impl WarmPool {
                 }
             }
         }
+        metrics::counter!(crate::metrics::WARM_POOL, "outcome" => "miss").increment(1);
         if state.live.len() >= self.config.instances_max && !state.evict_oldest() {
             return Err(work);
         }
-        metrics::counter!(crate::metrics::WARM_POOL, "outcome" => "miss").increment(1);
         let id = state.new_id();
         let work = match self.start(runner, &mut state, &class, id, Some(work)) {
             Ok(()) => None,

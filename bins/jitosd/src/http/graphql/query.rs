@@ -16,7 +16,8 @@ use crate::reading;
 /// The API's queries.
 pub struct QueryRoot;
 
-/// What a field that reads the ledger, a past graph or a blob counts against the
+/// What a field that reads the ledger, a past graph, a workspace's files or a blob counts
+/// against the
 /// complexity limit: a query holds at most a few dozen of them, so one request cannot
 /// set the daemon thousands of replays or blob reads.
 const READ_COST: usize = 500;
@@ -370,6 +371,7 @@ impl QueryRoot {
     }
 
     /// One workspace with its graph and file diffs against its base.
+    #[graphql(complexity = "READ_COST + child_complexity")]
     async fn workspace(&self, ctx: &Context<'_>, id: u64) -> Result<Option<WorkspaceFull>> {
         found(match ask(ctx, Request::SwsShow(id)).await {
             Ok(Response::Sws(detail)) => Ok(WorkspaceFull::from(detail)),

@@ -143,6 +143,13 @@ document.addEventListener("keydown", (event) => {
 
 let renderQueued = false;
 
+// Subscribes again once the daemon answers; while it does not (restarting), keeps trying.
+function reconnect() {
+  gql("{ me { uid } }").then(subscribe, (e) => {
+    if (e.message !== "unauthenticated") setTimeout(reconnect, 2000);
+  });
+}
+
 function subscribe() {
   if (state.socket) return;
   const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/graphql";
@@ -176,7 +183,7 @@ function subscribe() {
     $("live").textContent = "reconnecting…";
     $("live").classList.remove("on");
     // A token refused since is found out by the next query, which signs out.
-    if (state.token) setTimeout(() => gql("{ me { uid } }").then(subscribe, () => {}), 2000);
+    if (state.token) setTimeout(reconnect, 2000);
   };
 }
 
