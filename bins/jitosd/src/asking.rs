@@ -19,7 +19,8 @@ use crate::{
     views,
 };
 
-/// Whether `principal` may make `request`; a refusal is audited (`access.refused`).
+/// Whether `principal` may make `request`; a refusal is logged and audited
+/// (`access.refused`).
 pub(crate) async fn authorised(
     shared: &Shared,
     actor: &Actor,
@@ -27,23 +28,15 @@ pub(crate) async fn authorised(
     request: &Request,
 ) -> Result<(), Refusal> {
     let (act, what) = access::act_of(request, &shared.kernel).await;
-    authorize(principal, act, &what).inspect_err(|refusal| {
+    if let Err(refusal) = authorize(principal, act, &what) {
         tracing::info!(?actor, %refusal, "request refused");
-    })?;
+        shared.audit.refused(actor, principal, &refusal).await;
+        return Err(refusal);
+    }
     Ok(())
 }
 
-/// Records a refusal of `principal`'s request.
-pub(crate) async fn audit_refusal(
-    shared: &Shared,
-    actor: &Actor,
-    principal: &Principal,
-    refusal: &Refusal,
-) {
-    shared.audit.refused(actor, principal, refusal).await;
-}
-
-/// Authorises `request`, then answers it: a refusal is audited and answered as
+/// Authorises `request`, then answers it: a refusal is answered as
 /// [`ErrorCode::Forbidden`].
 pub(crate) async fn ask(
     shared: &Shared,
@@ -52,7 +45,6 @@ pub(crate) async fn ask(
     request: Request,
 ) -> Response {
     if let Err(refusal) = authorised(shared, actor, principal, &request).await {
-        audit_refusal(shared, actor, principal, &refusal).await;
         return Response::Error(ErrorInfo {
             code: ErrorCode::Forbidden,
             message: refusal.message,

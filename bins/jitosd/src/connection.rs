@@ -147,7 +147,6 @@ async fn serve_as(
             }
         };
         if let Err(refusal) = asking::authorised(&shared, &actor, &principal, &request).await {
-            asking::audit_refusal(&shared, &actor, &principal, &refusal).await;
             let refused = reply_error(&mut stream, ErrorCode::Forbidden, refusal.message).await;
             if let Err(e) = refused {
                 tracing::debug!(?actor, error = %e, "connection ended");

@@ -226,7 +226,6 @@ async fn metrics_of(door: &Door, caller: Result<Caller, Denied>) -> Response {
     if let Err(refusal) =
         crate::asking::authorised(shared, &caller.actor, &caller.principal, &asked).await
     {
-        crate::asking::audit_refusal(shared, &caller.actor, &caller.principal, &refusal).await;
         return (axum::http::StatusCode::FORBIDDEN, refusal.message).into_response();
     }
     let view = shared.kernel.view();

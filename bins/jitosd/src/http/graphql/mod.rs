@@ -96,7 +96,6 @@ pub(crate) async fn authorised<'c>(
     if let Err(refusal) =
         asking::authorised(shared, &caller.actor, &caller.principal, request).await
     {
-        asking::audit_refusal(shared, &caller.actor, &caller.principal, &refusal).await;
         return Err(refused(ErrorInfo {
             code: ErrorCode::Forbidden,
             message: refusal.message,
