@@ -242,6 +242,15 @@ async fn metrics_of(door: &Door, caller: Result<Caller, Denied>) -> Response {
     }
 }
 
+/// A WebSocket of the API: its GraphQL subprotocols, each message and frame at most
+/// [`MESSAGE_BYTES_MAX`].
+fn bounded(upgrade: WebSocketUpgrade) -> WebSocketUpgrade {
+    upgrade
+        .max_message_size(MESSAGE_BYTES_MAX)
+        .max_frame_size(MESSAGE_BYTES_MAX)
+        .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
+}
+
 /// A subscription over TCP: the token comes in the upgrade's `Authorization` header, or,
 /// from a browser (which cannot set one), as `token` in `connection_init`'s payload.
 async fn tcp_subscribe(
@@ -260,36 +269,32 @@ async fn tcp_subscribe(
     };
     let shared = Arc::clone(&door.shared);
     let stopping = door.shared.stopping.clone();
-    upgrade
-        .max_message_size(MESSAGE_BYTES_MAX)
-        .max_frame_size(MESSAGE_BYTES_MAX)
-        .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| async move {
-            let served = GraphQLWebSocket::new(socket, door.schema, protocol)
-                .on_connection_init(move |payload| async move {
-                    let caller = match from_header {
-                        Some(caller) => caller,
-                        None => {
-                            let token = payload
-                                .get("token")
-                                .and_then(|token| token.as_str())
-                                .unwrap_or_default();
-                            caller::of_token(&shared, token)
-                                .await
-                                .map_err(|denied| async_graphql::Error::new(denied.to_string()))?
-                        }
-                    };
-                    let mut data = Data::default();
-                    data.insert(caller);
-                    Ok(data)
-                })
-                .serve();
-            // A WebSocket ends with the daemon, as the socket's streams do.
-            tokio::select! {
-                () = served => {}
-                () = until_stopping(stopping) => {}
-            }
-        })
+    bounded(upgrade).on_upgrade(move |socket| async move {
+        let served = GraphQLWebSocket::new(socket, door.schema, protocol)
+            .on_connection_init(move |payload| async move {
+                let caller = match from_header {
+                    Some(caller) => caller,
+                    None => {
+                        let token = payload
+                            .get("token")
+                            .and_then(|token| token.as_str())
+                            .unwrap_or_default();
+                        caller::of_token(&shared, token)
+                            .await
+                            .map_err(|denied| async_graphql::Error::new(denied.to_string()))?
+                    }
+                };
+                let mut data = Data::default();
+                data.insert(caller);
+                Ok(data)
+            })
+            .serve();
+        // A WebSocket ends with the daemon, as the socket's streams do.
+        tokio::select! {
+            () = served => {}
+            () = until_stopping(stopping) => {}
+        }
+    })
 }
 
 async fn unix_subscribe(
@@ -303,20 +308,16 @@ async fn unix_subscribe(
         Err(denied) => return denied.into_response(),
     };
     let stopping = door.shared.stopping.clone();
-    upgrade
-        .max_message_size(MESSAGE_BYTES_MAX)
-        .max_frame_size(MESSAGE_BYTES_MAX)
-        .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| async move {
-            let mut data = Data::default();
-            data.insert(caller);
-            let served = GraphQLWebSocket::new(socket, door.schema, protocol)
-                .with_data(data)
-                .serve();
-            // A WebSocket ends with the daemon, as the socket's streams do.
-            tokio::select! {
-                () = served => {}
-                () = until_stopping(stopping) => {}
-            }
-        })
+    bounded(upgrade).on_upgrade(move |socket| async move {
+        let mut data = Data::default();
+        data.insert(caller);
+        let served = GraphQLWebSocket::new(socket, door.schema, protocol)
+            .with_data(data)
+            .serve();
+        // A WebSocket ends with the daemon, as the socket's streams do.
+        tokio::select! {
+            () = served => {}
+            () = until_stopping(stopping) => {}
+        }
+    })
 }

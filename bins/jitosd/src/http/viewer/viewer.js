@@ -334,7 +334,8 @@ async function processView(id, attempt) {
   if (!p) return [card(`Process ${id}`, el("p", { class: "muted" }, "no such process"))];
   const log = data.processLog.records.filter((r) => r.seq <= at);
   const attempts = attemptsByJob(log);
-  const waitingApproval = p.summary.status === "waiting" && p.jobs.some((j) => j.state.startsWith("waiting for approvals"));
+  // What the process waits for says how to answer it (`jitos approve`, a value, or retry/skip/fail).
+  const waitingApproval = p.summary.status === "waiting" && (p.wanted || "").includes("jitos approve");
   const shown = [
     card(`Process ${id}: ${p.summary.goal}`,
       el("p", {}, "now ", el("b", { id: "process-status", class: stateClass(p.summary.status) }, p.summary.status),
@@ -379,23 +380,29 @@ function waitingCard(id, p, approval) {
       said.className = "error";
     }
   };
-  const answer = async () => {
+  const answer = (kind) => async () => {
     try {
-      await gql("mutation($id: Int!, $value: String!) { answerProcess(id: $id, answer: VALUE, value: $value) }", { id, value: note.value });
+      await gql("mutation($id: Int!, $answer: AnswerKind!, $value: String) { answerProcess(id: $id, answer: $answer, value: $value) }",
+        { id, answer: kind, value: kind === "VALUE" ? note.value : null });
       said.textContent = "answered";
+      said.className = "state-ok";
       setTimeout(render, 300);
     } catch (e) {
       said.textContent = e.message;
       said.className = "error";
     }
   };
+  const failed = !approval && (p.wanted || "").includes('"retry"');
+  const buttons = approval
+    ? [el("button", { id: "approve", onclick: vote(true) }, "Approve"), el("button", { id: "reject", onclick: vote(false) }, "Reject")]
+    : failed
+      ? [el("button", { id: "retry", onclick: answer("RETRY") }, "Retry"), el("button", { id: "skip", onclick: answer("SKIP") }, "Skip"),
+         el("button", { id: "fail", onclick: answer("FAIL") }, "Fail")]
+      : [el("button", { id: "answer", onclick: answer("VALUE") }, "Answer")];
   return card("Waiting for a person",
     el("p", {}, p.question || p.summary.detail || ""),
     p.waitingFiles.length ? el("pre", {}, p.waitingFiles.join("\n")) : null,
-    el("div", { class: "actions" }, note,
-      approval ? el("button", { id: "approve", onclick: vote(true) }, "Approve") : el("button", { id: "answer", onclick: answer }, "Answer"),
-      approval ? el("button", { id: "reject", onclick: vote(false) }, "Reject") : null,
-      said));
+    el("div", { class: "actions" }, failed ? null : note, buttons, said));
 }
 
 async function workspaceView(id) {
