@@ -11,7 +11,6 @@ const state = {
   token: localStorage.getItem(TOKEN_KEY),
   head: 0,
   at: null, // null: follow the head
-  me: null,
   socket: null,
 };
 
@@ -89,7 +88,6 @@ function signOut(why) {
 
 async function signIn() {
   const me = await gql("{ me { uid user roles } status }");
-  state.me = me.me;
   state.head = me.status.head_seq;
   $("who").textContent = `${me.me.user} (${me.me.roles.join(", ")})`;
   $("store").textContent = `store ${me.status.store_id.slice(0, 12)}`;
