@@ -184,6 +184,16 @@ pub enum Command {
         /// The process id (the seq of its submit record)
         pid: u64,
     },
+    /// Compare two processes: their plans, each job's outcome, attempts and time, the
+    /// files each changed in the system, and the environment each ran in (the daemon's
+    /// version and settings, the method library, the policy, the workers' binaries, the
+    /// kernel's confinement), marking what differs
+    Diff {
+        /// The first process id
+        a: u64,
+        /// The second process id
+        b: u64,
+    },
     /// End a process as cancelled: its workers are stopped, its workspaces discarded
     Cancel {
         /// The process id

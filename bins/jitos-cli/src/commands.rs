@@ -16,7 +16,7 @@ use crate::{
         BlobCommand, Cli, Command, GraphCommand, KeyCommand, LogArgs, RewriteCommand,
         SandboxCommand, TreeCommand, WorkerCommand,
     },
-    demo, job_cmd, manual, mcp, policy_cmd, process_cmd, render, sandbox_cmd, sws_cmd,
+    demo, diff_cmd, job_cmd, manual, mcp, policy_cmd, process_cmd, render, sandbox_cmd, sws_cmd,
     target::{Location, Target},
     token_cmd,
     tree_cmd::{self, TreeSource},
@@ -172,6 +172,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         } => process_cmd::ps(&mut location.daemon()?, json, all, waiting_for_me, &page),
         Command::Wait { pid } => process_cmd::follow(&mut location.daemon()?, json, pid),
         Command::Inspect { pid } => process_cmd::inspect(&mut location.daemon()?, json, pid),
+        Command::Diff { a, b } => diff_cmd::diff(&mut location.daemon()?, json, a, b),
         Command::Cancel { pid } => process_cmd::act(
             &mut location.daemon()?,
             json,

@@ -103,6 +103,10 @@ pub fn run(dir: Option<PathBuf>, model: Option<Model>) -> Result<ExitCode> {
     // holds the shipping for one.
     let approver = nix::unistd::Uid::current().is_root();
     let (access, policy) = if approver {
+        // Kept beside the store, so a jitosd started on it later rules as this one did.
+        let policy_file = data_dir.join("policy.toml");
+        std::fs::write(&policy_file, POLICY)
+            .with_context(|| format!("cannot write {}", policy_file.display()))?;
         (approver_access(&data_dir)?, Some(demo_policy()?))
     } else {
         (jitosd::Access::daemon_only(), None)
@@ -373,7 +377,13 @@ fn story(
             bins.display()
         );
     }
-    println!("   jitosd --data-dir {data} --socket {data}/run/jitosd.sock &");
+    // As root the demo let a second user in and ruled with its policy: a jitosd started
+    // on the store does the same (its socket's directory is shared with that user).
+    let governance = match approver {
+        true => format!(" --access {data}/access.toml --policy {data}/policy.toml"),
+        false => String::new(),
+    };
+    println!("   jitosd --data-dir {data} --socket {data}/run/jitosd.sock{governance} &");
     println!("   export JITOS_SOCKET={data}/run/jitosd.sock");
     println!(
         "   jitos inspect {process}                      # the process, its workspaces and jobs"

@@ -3,6 +3,7 @@
 mod cli;
 mod commands;
 mod demo;
+mod diff_cmd;
 mod job_cmd;
 mod manual;
 mod mcp;

@@ -257,6 +257,20 @@ fn inspect_text(d: &ProcessDetail) -> String {
             let _ = writeln!(out, "        ruled: {ruling}");
         }
     }
+    match &d.environment {
+        Some(entries) => {
+            let _ = writeln!(out, "environment:");
+            for (name, value) in entries {
+                let _ = writeln!(out, "  {name}: {value}");
+            }
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "environment: not recorded (submitted before environments were)"
+            );
+        }
+    }
     out.push('\n');
     out.push_str(&d.explain);
     out

@@ -145,6 +145,10 @@ fn read_or_command(view: &View, request: &Request) -> Result<Answering, KernelEr
             Some(p) => Response::Process(crate::processes::views::detail(view, &p)),
             None => no_process(*id),
         },
+        Request::ProcessDiff { a, b } => match crate::processes::compare::compare(view, *a, *b)? {
+            Ok(comparison) => Response::ProcessComparison(Box::new(comparison)),
+            Err(missing) => no_process(missing),
+        },
         Request::ProcessLog { process, page } => match view.process(*process)? {
             Some(_) => match process_log_page(view, *process, page) {
                 Ok(page) => Response::ProcessLog(page),

@@ -22,6 +22,7 @@ use crate::{
     jobs::{self, JobRunner, RunnerDirs, WorkerConfig},
     lock::{DataDirLock, LockError},
     processes::{self, ProcessService, Scheduler},
+    run_environment::HostProbe,
     secrets::SecretStore,
     socket::{self, SocketError},
     writs::{self, WritService},
@@ -270,11 +271,17 @@ impl Daemon {
             config.access.daemon_subject(),
             config.clock.clone(),
         ));
+        let host = HostProbe::new(
+            &config.workers,
+            config.worker_slots,
+            config.library.digest(),
+        );
         let processes = ProcessService::new(
             service.handle(),
             Arc::clone(&config.library),
             Arc::clone(&jobs),
             Arc::clone(&writs),
+            host,
         );
         let scheduler = scheduler(service.handle(), Arc::clone(&jobs));
         Ok(Daemon {

@@ -17,6 +17,7 @@ mod private_file;
 pub mod processes;
 mod reading;
 mod reply;
+mod run_environment;
 pub mod secrets;
 pub mod settings;
 pub mod socket;

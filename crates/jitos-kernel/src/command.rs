@@ -119,6 +119,8 @@ pub enum Command {
         /// The writ issued for it (its `for_process` is filled in with the process's id);
         /// none runs it under no writ, as processes submitted before writs did.
         writ: Option<Box<SignedIssue>>,
+        /// What the daemon reports of itself and its host, recorded with the process.
+        host: Box<crate::HostEnvironment>,
     },
     /// A person's answer to a waiting process.
     ProcessAnswer {

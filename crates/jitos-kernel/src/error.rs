@@ -93,6 +93,12 @@ pub enum KernelError {
         #[source]
         source: jitos_sws::SwsError,
     },
+    /// A submit's environment names other workers or another policy than were in force.
+    #[error("record {seq} does not replay: the workers or the policy its environment names are not those in force before it")]
+    EnvironmentMismatch {
+        /// The submit record.
+        seq: u64,
+    },
     /// A recorded collapse carries other changes than the fold computes.
     #[error("record {seq} does not replay: the collapse of workspace {sws} computes other changes than it recorded")]
     CollapseMismatch {

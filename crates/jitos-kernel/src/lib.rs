@@ -38,6 +38,7 @@ mod process_record;
 mod proposal_check;
 mod recovery;
 mod ruling;
+mod run_environment;
 mod service;
 mod snapshot;
 mod state;
@@ -95,9 +96,13 @@ pub use process_record::{
     AskContext, ProcessRecord, KIND_PROCESS_ADVANCE, KIND_PROCESS_ANSWER, KIND_PROCESS_ASK,
     KIND_PROCESS_COLLAPSE, KIND_PROCESS_CONFLICT, KIND_PROCESS_DISCARD, KIND_PROCESS_END,
     KIND_PROCESS_LANE, KIND_PROCESS_RETRY, KIND_PROCESS_SUBMIT, KIND_PROCESS_SUBMIT_V1,
+    KIND_PROCESS_SUBMIT_V2,
 };
 pub use recovery::RecoveryReport;
 pub use ruling::GovernanceRefusal;
+pub use run_environment::{
+    BuiltinWorker, Confinement, HostEnvironment, InstalledWorker, PolicyInForce, RunEnvironment,
+};
 pub use service::{KernelHandle, KernelService, COMMIT_BATCH_MAX};
 pub use snapshot::STATE_LAYOUT;
 pub use state::{Ended, Folded, State};

@@ -7,14 +7,18 @@ use jitos_tree::TreeChange;
 use jitos_warp::Rewrite;
 
 use crate::{
-    durable::{self, v1, v2, Frozen},
+    durable::{self, v1, v2, v3, Frozen},
+    run_environment::RunEnvironment,
     sws_record::SwsRecord,
     KernelError,
 };
 
-/// A process was submitted with its plan candidates: payload version 2, which keeps the
-/// plans as text (`durable/v2.rs`).
-pub const KIND_PROCESS_SUBMIT: &str = "process.submit@2";
+/// A process was submitted with its plan candidates and the environment it runs in:
+/// payload version 3 (`durable/v3.rs`).
+pub const KIND_PROCESS_SUBMIT: &str = "process.submit@3";
+/// A process was submitted with its plan candidates as text, payload version 2
+/// (`durable/v2.rs`): read, and written only for a submit without an environment.
+pub const KIND_PROCESS_SUBMIT_V2: &str = "process.submit@2";
 /// A process was submitted, payload version 1 (the plans' fields): read, no longer
 /// written.
 pub const KIND_PROCESS_SUBMIT_V1: &str = "process.submit";
@@ -53,6 +57,9 @@ pub struct ProcessRecord {
     /// For a question: the workspace the process waits in and the files it has changed
     /// there so far, so the record says what the person was asked about.
     pub context: Option<AskContext>,
+    /// For a submit: the environment the process runs in (none in a submit recorded
+    /// before environments were).
+    pub environment: Option<Box<RunEnvironment>>,
 }
 
 /// What a question was asked about.
@@ -68,7 +75,8 @@ impl ProcessRecord {
     /// The record kind this payload goes with.
     pub fn kind(&self) -> &'static str {
         match &self.event {
-            Event::Submitted { .. } => KIND_PROCESS_SUBMIT,
+            Event::Submitted { .. } if self.environment.is_some() => KIND_PROCESS_SUBMIT,
+            Event::Submitted { .. } => KIND_PROCESS_SUBMIT_V2,
             Event::LaneOpened { .. } => KIND_PROCESS_LANE,
             Event::RetryScheduled { .. } => KIND_PROCESS_RETRY,
             Event::Asked { .. } => KIND_PROCESS_ASK,
@@ -93,6 +101,7 @@ impl ProcessRecord {
     pub fn is_kind(kind: &str) -> bool {
         [
             KIND_PROCESS_SUBMIT,
+            KIND_PROCESS_SUBMIT_V2,
             KIND_PROCESS_SUBMIT_V1,
             KIND_PROCESS_LANE,
             KIND_PROCESS_RETRY,
@@ -107,7 +116,8 @@ impl ProcessRecord {
         .contains(&kind)
     }
 
-    /// The payload bytes: version 2 for a submit, version 1 for the rest.
+    /// The payload bytes: version 3 for a submit with its environment, 2 for one without,
+    /// version 1 for the rest.
     pub fn encode(&self) -> Result<Vec<u8>, KernelError> {
         match &self.event {
             Event::Dispatched { .. }
@@ -120,7 +130,16 @@ impl ProcessRecord {
                 "dispatches, attempt ends, rulings, votes, effects and unwinding are recorded by their own kinds, not as process records"
                     .to_owned(),
             )),
-            Event::Submitted { .. } => Ok(durable::encode(&v2::ProcessSubmit::of(self)?)?),
+            Event::Submitted { .. } => match &self.environment {
+                Some(environment) => Ok(durable::encode(&v3::ProcessSubmit::of(
+                    self,
+                    environment,
+                )?)?),
+                None => Ok(durable::encode(&v2::ProcessSubmit::of(self)?)?),
+            },
+            _ if self.environment.is_some() => Err(KernelError::Payload(
+                "only a submit records an environment".to_owned(),
+            )),
             _ => Ok(durable::encode(&v1::process::ProcessRecord::freeze(self))?),
         }
     }
@@ -128,6 +147,9 @@ impl ProcessRecord {
     /// Decodes the payload of a record of `kind`, checking the two agree.
     pub fn decode(kind: &str, bytes: &[u8]) -> Result<ProcessRecord, KernelError> {
         if kind == KIND_PROCESS_SUBMIT {
+            return Ok(durable::decode::<v3::ProcessSubmit>(bytes)?.thaw()?);
+        }
+        if kind == KIND_PROCESS_SUBMIT_V2 {
             return Ok(durable::decode::<v2::ProcessSubmit>(bytes)?.thaw()?);
         }
         // Version 1 names every kind, a submit included, by its event.

@@ -281,6 +281,7 @@ mod tests {
                 sws: Vec::new(),
                 rewrite: None,
                 context: None,
+                environment: None,
             }),
             (
                 crate::KIND_REWRITE.to_owned(),
@@ -435,6 +436,7 @@ mod tests {
             sws: Vec::new(),
             rewrite: None,
             context: None,
+            environment: None,
         };
         let (kind, payload) = record_of(&submit);
         let record = Record {

@@ -305,6 +305,10 @@ impl State {
         op: &ProcessRecord,
         folded: &mut Folded,
     ) -> Result<(), KernelError> {
+        // The part of a submit's environment the ledger knows must be what it had.
+        if op.environment.as_ref().is_some_and(|env| !env.fits(self)) {
+            return Err(KernelError::EnvironmentMismatch { seq });
+        }
         if let Some(rewrite) = &op.rewrite {
             folded.applied.extend(
                 self.pool

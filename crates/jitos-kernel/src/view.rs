@@ -14,9 +14,10 @@ use jitos_warp::{BlobRef, Graph};
 use crate::{
     collapse_hold::{stands, Hold},
     files::tree_of,
-    process_record::AskContext,
+    process_record::{AskContext, ProcessRecord},
     recovery::RecoveryReport,
     ruling::waiting_need,
+    run_environment::RunEnvironment,
     time_travel, verify, HistoryStep, Jobs, KernelError, KernelOptions, ReplayOutcome, State,
     VerifyOutcome,
 };
@@ -134,6 +135,22 @@ impl View {
         limit: usize,
     ) -> Result<crate::Page<Record>, KernelError> {
         crate::process_log::process_log(&self.ledger, self.head().seq, id, after, limit)
+    }
+
+    /// The environment process `id` was submitted into: `None` when there is no such
+    /// process, or its submit was recorded before environments were.
+    pub fn run_environment(&self, id: u64) -> Result<Option<RunEnvironment>, KernelError> {
+        if id > self.head().seq {
+            return Ok(None);
+        }
+        let Some(record) = self.ledger.get(id)? else {
+            return Ok(None);
+        };
+        if !ProcessRecord::is_kind(&record.kind) {
+            return Ok(None);
+        }
+        let submit = ProcessRecord::decode(&record.kind, &record.payload)?;
+        Ok(submit.environment.map(|environment| *environment))
     }
 
     /// Up to `limit` records from `from` on.

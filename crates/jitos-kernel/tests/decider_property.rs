@@ -347,6 +347,7 @@ fn resolve(view: &View, action: &Action) -> Command {
                 intent,
                 slaps,
                 writ: None,
+                host: Box::default(),
             }
         }
         Action::ProcessStep => process_step(view),

@@ -566,3 +566,73 @@ fn the_index_answers_as_the_fold_does_and_is_built_at_open() {
     assert!(completed.ledger().indexed());
     assert_eq!(indexed_answers(&completed, process), indexed);
 }
+
+// Goal: a submit records the environment it ran in — what the daemon reports, and the
+// workers installed then — and a replay refuses a submit whose environment names workers
+// other than those in force. Method: install a worker, submit, read the record back; then
+// fold the ledger into a fresh state with the submit's installed worker edited.
+#[test]
+fn a_submit_records_its_environment_and_replay_checks_what_the_ledger_knows() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut kernel = open(dir.path(), Arc::new(TestClock::default()));
+    let manifest = jitos_worker::Manifest::parse(
+        "name = \"fake\"\nversion = \"0.3.0\"\nbinary = \"jitos-worker-fake\"\n\
+         sandbox_profile = \"pure\"\neffect_class = \"none\"\ninput_schema = { type = \"bytes\" }\n\
+         needs = []\n",
+        Path::new("worker.toml"),
+    )
+    .unwrap();
+    let install = kernel
+        .worker_install(
+            Actor::System,
+            jitos_kernel::WorkerInstall {
+                manifest,
+                binary: "/opt/workers/jitos-worker-fake".to_owned(),
+                binary_digest: [7; 32],
+            },
+        )
+        .unwrap();
+    let id = submit(&mut kernel);
+
+    let view = kernel.view();
+    let record = view.ledger().get(id).unwrap().unwrap();
+    assert_eq!(record.kind, jitos_kernel::KIND_PROCESS_SUBMIT);
+    let submitted = jitos_kernel::ProcessRecord::decode(&record.kind, &record.payload).unwrap();
+    let environment = submitted.environment.clone().unwrap();
+    assert_eq!(
+        environment.installed_workers,
+        vec![jitos_kernel::InstalledWorker {
+            name: "fake".into(),
+            version: "0.3.0".into(),
+            install_seq: install.seq,
+            binary_digest: "07".repeat(32),
+        }]
+    );
+    assert_eq!(environment.policy, None);
+    let entries = environment.entries();
+    assert!(
+        entries
+            .iter()
+            .any(|(name, value)| name == "worker fake (installed)" && value.starts_with("0.3.0")),
+        "{entries:?}"
+    );
+
+    let mut edited = submitted;
+    if let Some(environment) = edited.environment.as_mut() {
+        environment.installed_workers[0].binary_digest = "08".repeat(32);
+    }
+    let mut state = jitos_kernel::State::default();
+    for seq in 1..=id {
+        let mut record = view.ledger().get(seq).unwrap().unwrap();
+        if seq == id {
+            record.payload = edited.encode().unwrap();
+            let error = state.fold(&record).map(|_| ()).unwrap_err();
+            assert!(
+                matches!(error, jitos_kernel::KernelError::EnvironmentMismatch { seq } if seq == id),
+                "{error}"
+            );
+        } else {
+            state.fold(&record).unwrap();
+        }
+    }
+}

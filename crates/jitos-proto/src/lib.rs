@@ -33,7 +33,8 @@ pub use message::{
 };
 pub use page::{PageRequest, PageView, PAGE_ITEMS_DEFAULT, PAGE_ITEMS_MAX};
 pub use process_message::{
-    AnswerView, ProcessDetail, ProcessJobView, ProcessLaneView, ProcessSummary,
+    AnswerView, Compared, JobComparison, JobRun, ProcessDetail, ProcessJobView, ProcessLaneView,
+    ProcessSummary, RunComparison, RunSide,
 };
 pub use token_message::{TokenCreated, TokenView};
 pub use writ_message::{

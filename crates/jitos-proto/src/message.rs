@@ -281,6 +281,13 @@ pub enum Request {
         /// Its id, as listed.
         id: String,
     },
+    /// Compare two processes; answered with [`Response::ProcessComparison`].
+    ProcessDiff {
+        /// The first.
+        a: u64,
+        /// The second.
+        b: u64,
+    },
 }
 
 /// The daemon's answer to one request.
@@ -426,6 +433,8 @@ pub enum Response {
     TokenCreated(crate::TokenCreated),
     /// The asker's tokens after a list or a revocation.
     Tokens(Vec<crate::TokenView>),
+    /// Answer to [`Request::ProcessDiff`].
+    ProcessComparison(Box<crate::RunComparison>),
 }
 
 /// Who caused a record, as shown to people.

@@ -89,4 +89,84 @@ pub struct ProcessDetail {
     pub jobs: Vec<ProcessJobView>,
     /// The current plan's lanes.
     pub lanes: Vec<ProcessLaneView>,
+    /// The environment it was submitted into, as named values (the daemon's version and
+    /// settings digest, the method library, the policy, each worker's binary, the kernel's
+    /// confinement); `None` for a process submitted before environments were recorded.
+    pub environment: Option<Vec<(String, String)>>,
+}
+
+/// Two processes side by side (`jitos diff A B`): what each planned, how each job went,
+/// what each changed in the files, and what each ran in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunComparison {
+    /// The first process.
+    pub a: RunSide,
+    /// The second process.
+    pub b: RunSide,
+    /// The plans as `jitos plan --explain` shows them, as a unified diff of A's against
+    /// B's (each line starts with ` `, `-` or `+`); empty when they are the same.
+    pub plans_diff: Vec<String>,
+    /// Each job of either current plan, by its path in the decomposition.
+    pub jobs: Vec<JobComparison>,
+    /// Each file either process changed in the system, by path.
+    pub files: Vec<Compared>,
+    /// Each entry of either environment, by name.
+    pub environment: Vec<Compared>,
+}
+
+/// One side of a [`RunComparison`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunSide {
+    /// The process in a line.
+    pub summary: ProcessSummary,
+    /// Its parameters.
+    pub params: Vec<(String, String)>,
+    /// From its submit to its last record (ms).
+    pub took_ms: u64,
+    /// Whether its environment was recorded (a process submitted before environments
+    /// were has none).
+    pub environment_recorded: bool,
+}
+
+/// One job in a [`RunComparison`]: how it went in each process it is in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobComparison {
+    /// Its path in the decomposition.
+    pub id: String,
+    /// `run WORKER`, `ask` or `race`, as in the first process that has it.
+    pub kind: String,
+    /// How it went in A; `None` when A's plan has no such job.
+    pub a: Option<JobRun>,
+    /// How it went in B.
+    pub b: Option<JobRun>,
+}
+
+/// How one job went in one process.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobRun {
+    /// Its state, as `jitos show` words it.
+    pub state: String,
+    /// Attempts dispatched for it.
+    pub attempts: u32,
+    /// Time its attempts ran, from each dispatch to its end (ms).
+    pub took_ms: u64,
+}
+
+/// One named thing two processes are compared on, with its value in each (`None`: not
+/// there).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Compared {
+    /// Its name: a path, or an environment entry.
+    pub name: String,
+    /// In A.
+    pub a: Option<String>,
+    /// In B.
+    pub b: Option<String>,
+}
+
+impl Compared {
+    /// Whether A and B differ on it.
+    pub fn differs(&self) -> bool {
+        self.a != self.b
+    }
 }

@@ -59,6 +59,8 @@ enum Place {
 pub struct Library {
     tasks: BTreeMap<String, Task>,
     origins: BTreeMap<Place, Origin>,
+    /// BLAKE3 of the sources it was made of: each one's path and text, length-prefixed.
+    digest: [u8; 32],
 }
 
 impl Library {
@@ -80,14 +82,26 @@ impl Library {
             library.merge(Library::parse_file(text, path)?)?;
         }
         library.check()?;
+        library.digest = sources_digest(
+            sources
+                .iter()
+                .map(|(path, text)| (path.as_path(), text.as_str())),
+        );
         Ok(library)
     }
 
     /// Parses and checks one self-contained library text; `path` names it in errors.
     pub fn parse(text: &str, path: &Path) -> Result<Library, SourceError> {
-        let library = Library::parse_file(text, path)?;
+        let mut library = Library::parse_file(text, path)?;
         library.check()?;
+        library.digest = sources_digest([(path, text)]);
         Ok(library)
+    }
+
+    /// BLAKE3 of the sources it was made of, in order: each one's path and text, so two
+    /// daemons planning with the same files have the same digest.
+    pub fn digest(&self) -> [u8; 32] {
+        self.digest
     }
 
     /// A task by name.
@@ -375,6 +389,19 @@ pub(crate) fn check_source_len(text: &str, path: &Path) -> Result<(), SourceErro
         });
     }
     Ok(())
+}
+
+/// BLAKE3 over `sources`, each path and text prefixed by its length.
+fn sources_digest<'a>(sources: impl IntoIterator<Item = (&'a Path, &'a str)>) -> [u8; 32] {
+    let mut hasher = blake3::Hasher::new();
+    for (path, text) in sources {
+        let path = path.as_os_str().as_encoded_bytes();
+        for part in [path, text.as_bytes()] {
+            hasher.update(&(part.len() as u64).to_le_bytes());
+            hasher.update(part);
+        }
+    }
+    *hasher.finalize().as_bytes()
 }
 
 /// Reads a library or intent file: a regular file of at most `SOURCE_BYTES_MAX` bytes.

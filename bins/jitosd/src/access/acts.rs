@@ -28,6 +28,7 @@ pub(crate) async fn act_of(request: &Request, kernel: &KernelHandle) -> (Act, St
         Request::ProcessList { .. }
         | Request::ProcessShow(_)
         | Request::ProcessLog { .. }
+        | Request::ProcessDiff { .. }
         | Request::ProcessFollow(_) => read("read processes"),
         Request::PutBlobs(_) => operate("store blobs".to_owned()),
         Request::SwsCreate { .. } => operate("create a workspace".to_owned()),

@@ -46,7 +46,7 @@ use tokio::sync::oneshot;
 
 pub(crate) use builtin::BuiltinPlan;
 use catalog::CatalogError;
-pub use catalog::{resolve as catalog_resolve, ResolvedWorker, WorkerConfig};
+pub use catalog::{builtins, resolve as catalog_resolve, ResolvedWorker, WorkerConfig};
 use drive::AttemptEnd;
 pub(crate) use drive::CANCEL_GRACE;
 use launch::Enforcement;

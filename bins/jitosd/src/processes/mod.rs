@@ -2,6 +2,7 @@
 //! the system graph, then recorded), answering and cancelling, and the scheduler that
 //! turns each due decision into a record and each dispatch into a running worker.
 
+pub mod compare;
 mod scheduler;
 pub mod views;
 
@@ -17,7 +18,7 @@ use jitos_proto::{AnswerView, ErrorCode, ErrorInfo, Response};
 use jitos_sched::Answer;
 use jitos_tasks::{plan, Intent, Library, Slap};
 
-use crate::{reading, reply::error, writs::WritService};
+use crate::{reading, reply::error, run_environment::HostProbe, writs::WritService};
 
 pub use scheduler::{scheduler, Decider, Scheduler};
 
@@ -71,6 +72,7 @@ pub struct ProcessService {
     library: Arc<Library>,
     runner: Arc<JobRunner>,
     writs: Arc<WritService>,
+    host: Arc<HostProbe>,
 }
 
 impl ProcessService {
@@ -80,12 +82,14 @@ impl ProcessService {
         library: Arc<Library>,
         runner: Arc<JobRunner>,
         writs: Arc<WritService>,
+        host: HostProbe,
     ) -> ProcessService {
         ProcessService {
             kernel,
             library,
             runner,
             writs,
+            host: Arc::new(host),
         }
     }
 
@@ -121,10 +125,16 @@ impl ProcessService {
             Ok(Err(refused)) => return Response::Error(refused),
             Err(stopped) => return stopped,
         };
+        let probe = Arc::clone(&self.host);
+        let host = match reading::blocking(move || probe.now()).await {
+            Ok(host) => host,
+            Err(stopped) => return stopped,
+        };
         let submit = Command::ProcessSubmit {
             intent,
             slaps,
             writ: Some(Box::new(writ)),
+            host: Box::new(host),
         };
         match self.kernel.execute(actor, submit).await {
             Ok(Outcome::Submitted { record, writ }) => Response::ProcessSubmitted {

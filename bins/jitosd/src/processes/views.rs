@@ -124,6 +124,20 @@ pub fn detail(kernel: &View, p: &Process) -> ProcessDetail {
         explain: jitos_tasks::explain(&p.slaps),
         jobs,
         lanes,
+        environment: environment_of(kernel, p.id),
+    }
+}
+
+/// The environment process `id` was submitted into, as named values.
+fn environment_of(kernel: &View, id: u64) -> Option<Vec<(String, String)>> {
+    match kernel.run_environment(id) {
+        Ok(environment) => environment.map(|environment| environment.entries()),
+        // The ledger was verified at start; a record that reads no longer is the disk's
+        // failure, said in the log rather than failing the whole view.
+        Err(e) => {
+            tracing::warn!(process = id, error = %e, "cannot read the process's environment");
+            None
+        }
     }
 }
 

@@ -139,7 +139,8 @@ pub(crate) fn decide(
             intent,
             slaps,
             writ,
-        } => processes::submit(working, actor, intent, slaps, writ),
+            host,
+        } => processes::submit(working, actor, intent, slaps, writ, *host),
         Command::ProcessAnswer { process, answer } => {
             processes::answer(working, actor, process, answer)
         }

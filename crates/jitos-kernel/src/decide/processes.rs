@@ -15,13 +15,15 @@ use crate::{
     policy_record::{PolicyRecord, Vote},
     process_record::ProcessRecord,
     ruling::{self, GovernanceRefusal},
+    run_environment::{HostEnvironment, RunEnvironment},
     sws_record::{collapse_op, SwsRecord},
     writ_record::SignedIssue,
     KernelError, State,
 };
 
-/// A process, with nodes for it and each of its plan candidates in the system graph. Its
-/// id is the record's seq.
+/// A process, with nodes for it and each of its plan candidates in the system graph, and
+/// the environment it runs in: `host` as the daemon reports it, the workers and policy
+/// from the state. Its id is the record's seq.
 ///
 /// A writ given with it is recorded right after it, bound to it: the process runs under
 /// that writ from its first decision.
@@ -31,6 +33,7 @@ pub(crate) fn submit(
     intent: Intent,
     slaps: Vec<Slap>,
     writ: Option<Box<SignedIssue>>,
+    host: HostEnvironment,
 ) -> Result<Decided, KernelError> {
     let rewrite = plan_nodes(working.seq, &intent, &slaps)?;
     let record = ProcessRecord {
@@ -39,6 +42,7 @@ pub(crate) fn submit(
         sws: Vec::new(),
         rewrite: Some(rewrite),
         context: None,
+        environment: Some(Box::new(RunEnvironment::of(host, working.state))),
     };
     let mut decided = process_record(actor.clone(), &record, Answer::Submitted)?;
     if let Some(mut signed) = writ {
@@ -124,6 +128,7 @@ pub(crate) fn answer(
         sws,
         rewrite: None,
         context: None,
+        environment: None,
     };
     let answered = process_record(actor, &record, Answer::Executed(cancel))?;
     Ok(Decided {
@@ -336,6 +341,7 @@ pub(crate) fn execute(
         sws,
         rewrite: None,
         context,
+        environment: None,
     };
     let executed = process_record(actor, &record, Answer::Executed(cancel))?;
     Ok(Decided {

@@ -31,6 +31,7 @@ use serde::{de::DeserializeOwned, Serialize};
 
 pub(crate) mod v1;
 pub(crate) mod v2;
+pub(crate) mod v3;
 
 #[cfg(test)]
 pub(crate) mod tests;

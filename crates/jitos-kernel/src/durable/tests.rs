@@ -16,7 +16,7 @@ use jitos_worker::{
     Access, EffectClass, InputKind, InputSchema, LimitsRequest, Manifest, Need, SandboxProfile,
 };
 
-use super::{decode, v2, PayloadError};
+use super::{decode, v2, v3, PayloadError};
 use crate::{
     job_record::{
         Dispatch, Effect, FailureCause, JobRecord, Owner, Results, WorkerInstall,
@@ -24,6 +24,9 @@ use crate::{
     },
     payload::{decode_rewrite, encode_rewrite, KIND_REWRITE},
     process_record::{AskContext, ProcessRecord},
+    run_environment::{
+        BuiltinWorker, Confinement, HostEnvironment, InstalledWorker, PolicyInForce, RunEnvironment,
+    },
     sws_record::{RefusedOp, SwsRecord},
     KernelError,
 };
@@ -440,6 +443,7 @@ fn process_records() -> Vec<ProcessRecord> {
         sws: Vec::new(),
         rewrite: None,
         context: None,
+        environment: None,
     };
     let file = Entry::File {
         blob: BlobRef([5; 32]),
@@ -638,9 +642,9 @@ fn version_1_readers_read_what_the_old_types_wrote() {
         "one golden line per sample and the install"
     );
     for ((kind, bytes), (sample_kind, sample)) in golden.iter().zip(&samples) {
-        // A submit is written as `process.submit@2` now; version 1 is only read.
+        // A submit is written as `process.submit@2` or `@3` now; version 1 is only read.
         let written_as = match sample_kind.as_str() {
-            crate::process_record::KIND_PROCESS_SUBMIT => {
+            crate::process_record::KIND_PROCESS_SUBMIT_V2 => {
                 crate::process_record::KIND_PROCESS_SUBMIT_V1
             }
             other => other,
@@ -933,7 +937,7 @@ fn the_deepest_valid_plan_reads_back() {
     record.context = None;
     let bytes = record.encode().unwrap();
     let read = on_small_stack(move || {
-        ProcessRecord::decode(crate::process_record::KIND_PROCESS_SUBMIT, &bytes).unwrap()
+        ProcessRecord::decode(crate::process_record::KIND_PROCESS_SUBMIT_V2, &bytes).unwrap()
     });
     assert_eq!(read, record);
 }
@@ -981,12 +985,116 @@ fn submit_with_effects() -> ProcessRecord {
 fn version_2_submit_reads_back_and_its_bytes_are_pinned() {
     let record = submit_with_effects();
     let bytes = record.encode().unwrap();
-    let read = ProcessRecord::decode(crate::process_record::KIND_PROCESS_SUBMIT, &bytes).unwrap();
+    let read =
+        ProcessRecord::decode(crate::process_record::KIND_PROCESS_SUBMIT_V2, &bytes).unwrap();
     assert_eq!(read, record);
     assert_eq!(
         blake3::hash(&bytes).to_hex().as_str(),
         "c0d4a281489d230b1a86ee443d3496ee6ccc4d8b28c1ac55f639bd9bc79e1f05"
     );
+}
+
+/// A sample environment with every field set.
+fn environment() -> RunEnvironment {
+    RunEnvironment {
+        host: HostEnvironment {
+            daemon_version: "0.1.0".into(),
+            config_digest: "c0".repeat(32),
+            library_digest: "11".repeat(32),
+            builtin_workers: vec![
+                BuiltinWorker {
+                    name: "noop".into(),
+                    version: "0.1.0".into(),
+                    binary_digest: Some("22".repeat(32)),
+                },
+                BuiltinWorker {
+                    name: "shell".into(),
+                    version: "0.1.0".into(),
+                    binary_digest: None,
+                },
+            ],
+            confinement: Confinement {
+                landlock_abi: 7,
+                seccomp: true,
+                mount_namespace: true,
+                workers_confined: true,
+            },
+        },
+        installed_workers: vec![InstalledWorker {
+            name: "echo".into(),
+            version: "1.2.0".into(),
+            install_seq: 4,
+            binary_digest: "33".repeat(32),
+        }],
+        policy: Some(PolicyInForce {
+            seq: 3,
+            hash: "44".repeat(32),
+        }),
+    }
+}
+
+// Goal: a submit with its environment is written as `process.submit@3`, reads back with
+// it, and its bytes are pinned: a change to the environment's serde shape is a new
+// version, not an edit.
+#[test]
+fn version_3_submit_reads_back_with_its_environment_and_its_bytes_are_pinned() {
+    let record = ProcessRecord {
+        environment: Some(Box::new(environment())),
+        ..submit_with_effects()
+    };
+    assert_eq!(record.kind(), crate::process_record::KIND_PROCESS_SUBMIT);
+    let bytes = record.encode().unwrap();
+    let read = ProcessRecord::decode(crate::process_record::KIND_PROCESS_SUBMIT, &bytes).unwrap();
+    assert_eq!(read, record);
+    assert_eq!(
+        blake3::hash(&bytes).to_hex().as_str(),
+        "9fe0f49e1153934a0e0f405936f426458541b5e9d9bfac32f81d77b53c766de4"
+    );
+    // Only a submit has an environment.
+    let mut lane = process_records().remove(1);
+    lane.environment = Some(Box::new(environment()));
+    assert!(lane.encode().is_err());
+}
+
+// Goal: a `process.submit@3` whose environment was edited does not read; one whose
+// environment lacks a field it gained since reads back with that field's default.
+#[test]
+fn version_3_submit_refuses_an_edited_environment_and_reads_older_ones() {
+    let record = ProcessRecord {
+        environment: Some(Box::new(environment())),
+        ..submit_with_effects()
+    };
+    let bytes = record.encode().unwrap();
+    let payload: v3::ProcessSubmit = decode(&bytes).unwrap();
+    let mut fields: serde_json::Value = serde_json::from_str(&payload.environment_json).unwrap();
+
+    let edited = payload.environment_json.replacen("noop", "n00p", 1);
+    let error = v3_with_json(payload.clone(), edited, false)
+        .thaw()
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("digest"), "{error}");
+
+    fields["host"]
+        .as_object_mut()
+        .unwrap()
+        .remove("confinement")
+        .unwrap();
+    let older = v3_with_json(payload, fields.to_string(), true)
+        .thaw()
+        .unwrap();
+    let mut expected = environment();
+    expected.host.confinement = Confinement::default();
+    assert_eq!(older.environment.as_deref(), Some(&expected));
+}
+
+/// `payload` with `text` as its environment, rehashed or not.
+fn v3_with_json(mut payload: v3::ProcessSubmit, text: String, rehash: bool) -> v3::ProcessSubmit {
+    if rehash {
+        payload.environment_digest = *blake3::hash(text.as_bytes()).as_bytes();
+    }
+    payload.environment_json = text;
+    payload
 }
 
 // Goal: a `process.submit@2` whose plans' text was edited (so it no longer hashes to its
@@ -1056,6 +1164,6 @@ fn a_jobs_feedback_reads_back_and_its_absence_is_not_written() {
         slaps[0].dag.jobs[0].feedback = Some(jitos_tasks::Feedback { from: 1, rounds: 2 });
     }
     let bytes = fed.encode().unwrap();
-    let read = ProcessRecord::decode(crate::process_record::KIND_PROCESS_SUBMIT, &bytes).unwrap();
+    let read = ProcessRecord::decode(fed.kind(), &bytes).unwrap();
     assert_eq!(read, fed);
 }

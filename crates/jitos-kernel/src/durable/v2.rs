@@ -155,6 +155,7 @@ impl ProcessSubmit {
             sws: Vec::new(),
             rewrite: self.rewrite.thaw()?,
             context: None,
+            environment: None,
         })
     }
 }

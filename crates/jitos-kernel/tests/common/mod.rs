@@ -127,6 +127,7 @@ pub trait Commands {
                 intent,
                 slaps,
                 writ: None,
+                host: Box::default(),
             },
         )
         .map(record)

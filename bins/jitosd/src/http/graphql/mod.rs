@@ -3,6 +3,7 @@
 //! no more. The schema is committed as `docs/api.graphql`; a test fails when the two
 //! differ.
 
+mod comparison;
 mod mutation;
 mod objects;
 mod query;

@@ -287,7 +287,7 @@ impl From<ProcessLaneView> for Lane {
     }
 }
 
-/// A parameter of a process.
+/// A named value: a parameter of a process, or an entry of its environment.
 #[derive(SimpleObject)]
 pub struct Param {
     /// Its name.
@@ -315,6 +315,19 @@ pub struct ProcessFull {
     pub jobs: Vec<PlanJob>,
     /// The current plan's lanes.
     pub lanes: Vec<Lane>,
+    /// The environment it was submitted into, as named values; null for a process
+    /// submitted before environments were recorded.
+    pub environment: Option<Vec<Param>>,
+}
+
+impl Param {
+    /// Each `(name, value)` as a `Param`.
+    pub fn all(pairs: Vec<(String, String)>) -> Vec<Param> {
+        pairs
+            .into_iter()
+            .map(|(name, value)| Param { name, value })
+            .collect()
+    }
 }
 
 impl From<ProcessDetail> for ProcessFull {
@@ -322,17 +335,14 @@ impl From<ProcessDetail> for ProcessFull {
         let (question, wanted) = p.waiting.unzip();
         ProcessFull {
             summary: p.summary.into(),
-            params: p
-                .params
-                .into_iter()
-                .map(|(name, value)| Param { name, value })
-                .collect(),
+            params: Param::all(p.params),
             question,
             wanted,
             waiting_files: p.waiting_files,
             explain: p.explain,
             jobs: p.jobs.into_iter().map(PlanJob::from).collect(),
             lanes: p.lanes.into_iter().map(Lane::from).collect(),
+            environment: p.environment.map(Param::all),
         }
     }
 }

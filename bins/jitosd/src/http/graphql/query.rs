@@ -5,6 +5,7 @@ use jitos_proto::{PageRequest, PageView, PolicyView, Request, Response, StatusIn
 
 use super::{
     ask, authorised,
+    comparison::RunComparison,
     objects::{
         Attempt, AttemptPage, Edge, GraphPage, Me, Node, NodeChange, Process, ProcessFull,
         ProcessPage, Record, RecordPage, Workspace, WorkspaceFull, WorkspacePage,
@@ -259,6 +260,18 @@ impl QueryRoot {
     async fn process(&self, ctx: &Context<'_>, id: u64) -> Result<Option<ProcessFull>> {
         found(match ask(ctx, Request::ProcessShow(id)).await {
             Ok(Response::Process(detail)) => Ok(ProcessFull::from(detail)),
+            Ok(other) => Err(unexpected(&other)),
+            Err(e) => Err(e),
+        })
+    }
+
+    /// Two processes compared, as `jitos diff A B` shows them: their plans, each job's
+    /// outcome, the files each changed in the system, and the environments they ran in.
+    /// Null when either is no process.
+    #[graphql(complexity = "2 * READ_COST + child_complexity")]
+    async fn compare(&self, ctx: &Context<'_>, a: u64, b: u64) -> Result<Option<RunComparison>> {
+        found(match ask(ctx, Request::ProcessDiff { a, b }).await {
+            Ok(Response::ProcessComparison(comparison)) => Ok(RunComparison::from(*comparison)),
             Ok(other) => Err(unexpected(&other)),
             Err(e) => Err(e),
         })

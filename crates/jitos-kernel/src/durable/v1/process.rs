@@ -320,6 +320,7 @@ impl Frozen for ProcessRecord {
             sws: self.sws.thaw()?,
             rewrite: self.rewrite.thaw()?,
             context: self.context.thaw()?,
+            environment: None,
         })
     }
 }
