@@ -101,13 +101,17 @@ async fn wait_for_text(page: &Client, css: &str, wanted: &str) -> Element {
     }
 }
 
-/// The texts of every element `css`.
+/// The texts of every element `css`, read at one moment (the page re-renders as records
+/// arrive, which would leave elements found one by one stale).
 async fn texts(page: &Client, css: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for element in page.find_all(Locator::Css(css)).await.unwrap() {
-        out.push(element.text().await.unwrap());
-    }
-    out
+    let read = page
+        .execute(
+            "return [...document.querySelectorAll(arguments[0])].map((e) => e.textContent);",
+            vec![json!(css)],
+        )
+        .await
+        .unwrap();
+    serde_json::from_value(read).unwrap()
 }
 
 async fn screenshot(page: &Client, dir: &Path, name: &str) {
@@ -292,8 +296,20 @@ fn the_viewer_shows_the_demo_and_approves_from_the_page() {
         page.goto(&format!("http://127.0.0.1:{port}/#/compare/{race}/{held}"))
             .await
             .unwrap();
-        wait_for_text(&page, ".compare", &format!("Process {held}")).await;
-        wait_for_text(&page, ".compare", &format!("Process {race}")).await;
+        wait_for_text(&page, ".compare", &format!("B: process {held}")).await;
+        wait_for_text(&page, ".compare", &format!("A: process {race}")).await;
+        // Each ran in a recorded environment: the demo's embedded daemon and this one
+        // were started with other settings, and both name the same built-in shell.
+        wait_for_text(&page, "#compare-environment", "worker shell (built in)").await;
+        let differing = texts(&page, "#compare-environment tr.differs td:first-child").await;
+        assert!(
+            differing.iter().any(|name| name.contains("settings")),
+            "the environments should differ in their settings: {differing:?}"
+        );
+        assert!(
+            !differing.iter().any(|name| name.contains("worker shell")),
+            "the same shell binary ran both: {differing:?}"
+        );
         screenshot(&page, &shots, "compare.png").await;
 
         // Live: a record made elsewhere reaches the page without a reload.

@@ -48,7 +48,7 @@ fn comparison_text(c: &RunComparison) -> String {
     let width = c.jobs.iter().map(|j| j.id.len()).max().unwrap_or(0);
     let kind_width = c.jobs.iter().map(|j| j.kind.len()).max().unwrap_or(0);
     for job in &c.jobs {
-        let mark = if job.a == job.b { ' ' } else { '*' };
+        let mark = if job.differs() { '*' } else { ' ' };
         let _ = writeln!(
             out,
             "{mark} {:width$}  {:kind_width$}  A: {:30}  B: {}",

@@ -164,6 +164,18 @@ pub struct Compared {
     pub b: Option<String>,
 }
 
+impl JobComparison {
+    /// Whether it went differently: another state or number of attempts, or in one plan
+    /// only (its times always differ a little, so they do not count).
+    pub fn differs(&self) -> bool {
+        let outcome = |run: &Option<JobRun>| {
+            run.as_ref()
+                .map(|run| (run.state.clone(), run.attempts))
+        };
+        outcome(&self.a) != outcome(&self.b)
+    }
+}
+
 impl Compared {
     /// Whether A and B differ on it.
     pub fn differs(&self) -> bool {

@@ -47,7 +47,8 @@ pub struct JobComparison {
     pub a: Option<JobRun>,
     /// In B.
     pub b: Option<JobRun>,
-    /// Whether it went differently.
+    /// Whether it went differently: another state or number of attempts, or in one plan
+    /// only (times do not count).
     pub differs: bool,
 }
 
@@ -102,7 +103,7 @@ impl From<jitos_proto::RunSide> for RunSide {
 impl From<jitos_proto::JobComparison> for JobComparison {
     fn from(job: jitos_proto::JobComparison) -> JobComparison {
         JobComparison {
-            differs: job.a != job.b,
+            differs: job.differs(),
             id: job.id,
             kind: job.kind,
             a: job.a.map(JobRun::from),

@@ -299,7 +299,7 @@ function dag(jobs) {
 const PROCESS_QUERY = `query($id: Int!) {
   process(id: $id) { summary { id goal status detail plan plans jobsDone jobs attempts submittedMs }
     params { name value } question wanted waitingFiles explain
-    jobs { id lane kind state after ruling } lanes { lane path state sws } }
+    jobs { id lane kind state after ruling } lanes { lane path state sws } environment { name value } }
   processLog(id: $id, first: 1000) { records { ${RECORD_FIELDS} } } }`;
 
 // Each job's attempts, by the job's index, from the process's dispatch records.
@@ -359,6 +359,9 @@ async function processView(id, attempt) {
     el("tr", { class: r.seq === at ? "selected" : "", onclick: () => moveTo(r.seq) }, el("td", {}, r.seq),
       el("td", { class: "mono" }, r.kind), el("td", {}, r.summary), el("td", {}, actor(r.actor)))))));
   shown.push(card("Plans", el("pre", {}, p.explain)));
+  shown.push(card("Environment at submit", p.environment
+    ? table(["", ""], p.environment.map((x) => el("tr", {}, el("td", {}, x.name), el("td", { class: "mono" }, x.value))))
+    : el("p", { class: "muted" }, "not recorded: submitted before environments were")));
   return shown;
 }
 
@@ -431,22 +434,41 @@ function fileLine(change) {
   return `${kind.toLowerCase().padEnd(9)} ${path}`;
 }
 
+const COMPARE_QUERY = `query($a: Int!, $b: Int!) { compare(a: $a, b: $b) {
+  a { summary { id goal status plan plans attempts } params { name value } tookMs environmentRecorded }
+  b { summary { id goal status plan plans attempts } params { name value } tookMs environmentRecorded }
+  plansDiff jobs { id kind differs a { state attempts tookMs } b { state attempts tookMs } }
+  files { name a b differs } environment { name a b differs } } }`;
+
 async function compareView(a, b) {
-  const [left, right] = await Promise.all([gql(PROCESS_QUERY, { id: a }), gql(PROCESS_QUERY, { id: b })]);
   const picker = el("form", { class: "actions", onsubmit: (e) => { e.preventDefault(); location.hash = `#/compare/${e.target.a.value}/${e.target.b.value}`; } },
     "compare process", el("input", { name: "a", value: a, size: 6 }), "with", el("input", { name: "b", value: b, size: 6 }), el("button", {}, "Compare"));
-  const side = (id, data) => {
-    const p = data.process;
-    if (!p) return card(`Process ${id}`, el("p", { class: "muted" }, "no such process"));
-    const records = data.processLog.records;
-    const took = records.length ? records[records.length - 1].timeMs - records[0].timeMs : 0;
-    return card(`Process ${id}: ${p.summary.goal}`,
-      el("p", {}, el("b", { class: stateClass(p.summary.status) }, p.summary.status), ` · ${(took / 1000).toFixed(2)} s · plan ${p.summary.plan} of ${p.summary.plans} · ${p.summary.attempts} attempts`),
-      el("p", { class: "mono" }, p.params.map((x) => `${x.name} = ${x.value}`).join("  ")),
-      table(["job", "kind", "outcome"], p.jobs.map((j) => el("tr", {}, el("td", { class: "mono" }, short(j.id)), el("td", {}, j.kind), el("td", { class: stateClass(j.state) }, j.state)))),
-      table(["lane", "alternative", "state"], p.lanes.map((l) => el("tr", {}, el("td", {}, l.lane), el("td", { class: "mono" }, short(l.path)), el("td", { class: stateClass(l.state) }, l.state)))));
-  };
-  return [picker, el("div", { class: "compare" }, side(a, left), side(b, right))];
+  const c = (await gql(COMPARE_QUERY, { a, b })).compare;
+  if (!c) return [picker, card("Compare", el("p", { class: "muted" }, `process ${a} or ${b} does not exist`))];
+  const seconds = (ms) => `${(ms / 1000).toFixed(2)} s`;
+  const side = (name, s) => card(`${name}: process ${s.summary.id} · ${s.summary.goal}`,
+    el("p", {}, el("b", { class: stateClass(s.summary.status) }, s.summary.status),
+      ` · ${seconds(s.tookMs)} · plan ${s.summary.plan} of ${s.summary.plans} · ${s.summary.attempts} attempts`),
+    el("p", { class: "mono" }, s.params.map((x) => `${x.name} = ${x.value}`).join("  ")),
+    el("p", {}, el("a", { href: `#/process/${s.summary.id}` }, "open the process")));
+  const run = (r) => r ? el("span", { class: stateClass(r.state) }, `${r.state} · ${r.attempts} attempt${r.attempts === 1 ? "" : "s"} · ${seconds(r.tookMs)}`)
+    : el("span", { class: "muted" }, "not in its plan");
+  const named = (items, absent) => table(["", "A", "B"], items.map((x) =>
+    el("tr", { class: x.differs ? "differs" : "" }, el("td", {}, x.name),
+      el("td", { class: "mono" }, x.a ?? absent), el("td", { class: "mono" }, x.b ?? absent))));
+  const same = (items) => `${items.filter((x) => !x.differs).length} the same, ${items.filter((x) => x.differs).length} differ`;
+  const unrecorded = [["A", c.a], ["B", c.b]].filter(([, s]) => !s.environmentRecorded).map(([n]) => n);
+  return [picker,
+    el("div", { class: "compare" }, side("A", c.a), side("B", c.b)),
+    card("Jobs", table(["job", "kind", "A", "B"], c.jobs.map((j) =>
+      el("tr", { class: j.differs ? "differs" : "" }, el("td", { class: "mono" }, short(j.id)), el("td", {}, j.kind), el("td", {}, run(j.a)), el("td", {}, run(j.b)))))),
+    card(`Files changed in the system: ${same(c.files)}`, named(c.files, "unchanged")),
+    card(`Environment: ${same(c.environment)}`,
+      unrecorded.length ? el("p", { class: "muted" }, `not recorded for ${unrecorded.join(" and ")}: submitted before environments were`) : null,
+      el("div", { id: "compare-environment" }, named(c.environment, "absent"))),
+    card("Plans", c.plansDiff.length
+      ? el("pre", { class: "plans-diff" }, c.plansDiff.map((line) => el("span", { class: line[0] === "-" ? "removed" : line[0] === "+" ? "added" : "" }, line + "\n")))
+      : el("p", {}, "the same"))];
 }
 
 // ---- start -----------------------------------------------------------------------------
