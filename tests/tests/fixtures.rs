@@ -263,7 +263,7 @@ fn kinds_of_effects() -> Vec<&'static str> {
         .filter(|kind| *kind != KIND_PROCESS_SUBMIT_V1)
         .collect();
     written.extend([
-        jitos_kernel::KIND_PROCESS_SUBMIT,
+        jitos_kernel::KIND_PROCESS_SUBMIT_V2,
         jitos_kernel::KIND_EFFECT_BEGIN,
         jitos_kernel::KIND_EFFECT_END,
         jitos_kernel::KIND_PROCESS_UNWIND,
@@ -305,18 +305,59 @@ fn kinds_of_agents() -> Vec<&'static str> {
 #[test]
 fn a_store_of_the_seventh_format_opens_verifies_and_replays() {
     check_fixture("store-v7", 7);
+    let mut written = kinds_of_collapse_policy();
+    written.sort_unstable();
+    assert_eq!(expected("store-v7").kinds, written);
+}
+
+/// Every kind written by the first version with the policy at the collapse point.
+fn kinds_of_collapse_policy() -> Vec<&'static str> {
     let mut written = kinds_of_agents();
     written.extend([
         jitos_kernel::KIND_SWS_RULING,
         jitos_kernel::KIND_SWS_VOTE,
         jitos_kernel::KIND_JOB_RULING,
     ]);
+    written
+}
+
+// Goal: a store written by the first version that records each process's environment
+// (process.submit@3) opens, verifies and replays to the same digest — the fold checking
+// each recorded environment's workers and policy — and holds every kind this build writes,
+// so the fixture covers them all; its processes show their environments, and a process of
+// an older store shows none. Method: the committed fixtures `store-v8` and `store-v7`,
+// through a real daemon and CLI.
+#[test]
+fn a_store_of_the_eighth_format_opens_verifies_and_replays() {
+    check_fixture("store-v8", 7);
+    let mut written: Vec<&str> = kinds_of_collapse_policy()
+        .into_iter()
+        .filter(|kind| *kind != jitos_kernel::KIND_PROCESS_SUBMIT_V2)
+        .collect();
+    written.push(jitos_kernel::KIND_PROCESS_SUBMIT);
     written.sort_unstable();
     assert_eq!(
-        expected("store-v7").kinds,
+        expected("store-v8").kinds,
         written,
-        "store-v7 lacks a kind this build writes"
+        "store-v8 lacks a kind this build writes"
     );
+
+    for (name, recorded) in [("store-v8", true), ("store-v7", false)] {
+        let sandbox = Sandbox::new();
+        copy_dir(&fixture_dir(name).join("store"), &sandbox.store_dir());
+        let policy = fixture_dir(name).join("policy.toml");
+        let _daemon = sandbox.start_with(&["--policy", policy.to_str().unwrap()]);
+        let processes = json(&sandbox, &["ps", "--all", "--limit", "1000"]);
+        let first = processes["items"]
+            .as_array()
+            .and_then(|items| items.last())
+            .unwrap_or_else(|| panic!("{name} has no process: {processes}"));
+        let id = first["id"].as_u64().unwrap().to_string();
+        let shown = json(&sandbox, &["inspect", &id]);
+        assert_eq!(shown["environment"].is_array(), recorded, "{name}: {shown:#}");
+        let compared = json(&sandbox, &["diff", &id, &id]);
+        assert_eq!(compared["a"]["environment_recorded"], recorded, "{compared:#}");
+    }
 }
 
 /// Every kind written by the first version with writs, the policy and approvals.
