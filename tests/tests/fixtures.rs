@@ -354,9 +354,16 @@ fn a_store_of_the_eighth_format_opens_verifies_and_replays() {
             .unwrap_or_else(|| panic!("{name} has no process: {processes}"));
         let id = first["id"].as_u64().unwrap().to_string();
         let shown = json(&sandbox, &["inspect", &id]);
-        assert_eq!(shown["environment"].is_array(), recorded, "{name}: {shown:#}");
+        assert_eq!(
+            shown["environment"].is_array(),
+            recorded,
+            "{name}: {shown:#}"
+        );
         let compared = json(&sandbox, &["diff", &id, &id]);
-        assert_eq!(compared["a"]["environment_recorded"], recorded, "{compared:#}");
+        assert_eq!(
+            compared["a"]["environment_recorded"], recorded,
+            "{compared:#}"
+        );
     }
 }
 

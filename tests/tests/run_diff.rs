@@ -19,7 +19,9 @@ fn run_word(sandbox: &Sandbox, word: &str) -> u64 {
     let path = sandbox.path().join(format!("{word}.toml"));
     fs::write(
         &path,
-        format!("goal = \"write_word\"\n[params]\nword = {word:?}\n[allow]\nworkers = [\"shell\"]\n"),
+        format!(
+            "goal = \"write_word\"\n[params]\nword = {word:?}\n[allow]\nworkers = [\"shell\"]\n"
+        ),
     )
     .unwrap();
     let submitted = sandbox.jitos_json(&["submit", path.to_str().unwrap()]);
@@ -75,7 +77,12 @@ fn two_runs_compared_show_what_differs() {
     let environment = &compared["environment"];
     let settings = item(environment, "settings");
     assert_ne!(settings["a"], settings["b"], "{settings}");
-    for same in ["jitosd version", "method library", "worker shell (built in)", "policy"] {
+    for same in [
+        "jitosd version",
+        "method library",
+        "worker shell (built in)",
+        "policy",
+    ] {
         let entry = item(environment, same);
         assert_eq!(entry["a"], entry["b"], "{entry}");
         assert!(entry["a"].is_string(), "{entry}");
@@ -84,7 +91,10 @@ fn two_runs_compared_show_what_differs() {
     let word = item(&compared["files"], "word.txt");
     let (in_a, in_b) = (word["a"].as_str().unwrap(), word["b"].as_str().unwrap());
     // B ran after A had written the file into the system.
-    assert!(in_a.starts_with("added ") && in_b.starts_with("modified "), "{word}");
+    assert!(
+        in_a.starts_with("added ") && in_b.starts_with("modified "),
+        "{word}"
+    );
     assert_ne!(in_a[6..], in_b[9..], "other words, other contents");
 
     let jobs = compared["jobs"].as_array().unwrap();
@@ -94,7 +104,10 @@ fn two_runs_compared_show_what_differs() {
     assert_eq!(jobs[0]["b"]["attempts"], 1);
     let plans = compared["plans_diff"].as_array().unwrap();
     assert!(
-        plans.iter().any(|line| line.as_str().unwrap().starts_with("-plan 1 of 1 for write_word (word=\"one\")")),
+        plans.iter().any(|line| line
+            .as_str()
+            .unwrap()
+            .starts_with("-plan 1 of 1 for write_word (word=\"one\")")),
         "{plans:?}"
     );
 

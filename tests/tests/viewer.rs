@@ -2,7 +2,9 @@
 //! driven over WebDriver with fantoccini), on the store `jitos demo` leaves: the page
 //! loads; the slider moved back shows the record of the failing test; the demo's race
 //! shows its discarded lanes; the failing test's attempt shows what it printed; a process the policy holds is approved from the page by the
-//! approver, and runs on; a new record reaches the page without a reload. Screenshots go
+//! approver, and runs on; two runs compare with their environments; a new record reaches
+//! the page without a reload; and, on the demo run with a scripted model, an agent job's
+//! attempt shows its transcript and what its model calls were charged. Screenshots go
 //! to `$JITOS_SCREENSHOTS` (docs/viewer/ holds the committed ones), else the sandbox.
 //!
 //! Root runs the demo and the daemon; `nobody` is the approver who uses the page.
@@ -17,7 +19,7 @@ use std::{
 use fantoccini::{elements::Element, Client, ClientBuilder, Locator};
 use jitos_system_tests::{
     assert_success, free_port, grant_nobody, jitos_as, present_or_skip, process_summary,
-    root_or_skip, stdout_text, wait_for_process, Sandbox, NOBODY,
+    root_or_skip, stdout_text, wait_for_process, ChatServer, Reply, Sandbox, NOBODY,
 };
 use serde_json::{json, Value};
 
@@ -356,4 +358,113 @@ fn the_viewer_shows_the_demo_and_approves_from_the_page() {
         log.contains(&format!("uid {NOBODY}")),
         "the approval is nobody's: {log}"
     );
+}
+
+// Goal: an agent job's attempt shows its conversation — the messages, the tool calls the
+// model made, each turn's tokens — and each model call with what it was charged. Method:
+// the demo with a scripted model (a real HTTP server on 127.0.0.1), then the race's llm
+// attempt opened in the browser.
+#[test]
+fn an_agent_jobs_attempt_shows_its_transcript_and_charges() {
+    if !root_or_skip(WHY_ROOT) || !browser_or_skip() {
+        return;
+    }
+    let sandbox = Sandbox::new();
+    let patch_and_finish = || {
+        Reply::tool_calls(&[
+            (
+                "apply_patch",
+                json!({ "path": "calc.sh", "old": "$1 - $2", "new": "$1 + $2" }),
+            ),
+            ("finish", json!({ "summary": "add adds" })),
+        ])
+    };
+    let server = ChatServer::start(vec![patch_and_finish(), patch_and_finish()]);
+    let data = sandbox.data_dir().to_str().unwrap().to_owned();
+    sandbox.jitos_ok(&[
+        "demo",
+        "--dir",
+        &data,
+        "--model",
+        &server.base_url(),
+        "--model-name",
+        "scripted",
+    ]);
+    let port = free_port();
+    let policy = sandbox.data_dir().join("policy.toml");
+    let _daemon = sandbox.start_with(&[
+        "--policy",
+        policy.to_str().unwrap(),
+        "--http",
+        &format!("127.0.0.1:{port}"),
+    ]);
+    let token = sandbox.jitos_json(&["token", "create", "browser"])["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let found = query(
+        port,
+        &token,
+        "{ jobs(all: true, first: 1000) { items { id worker } } processes(all: true) { items { id } } }",
+        json!({}),
+    );
+    let attempt = found["jobs"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|job| job["worker"] == "llm")
+        .unwrap_or_else(|| panic!("the demo with a model runs the llm worker: {found}"))["id"]
+        .as_u64()
+        .unwrap();
+    let race = found["processes"]["items"][0]["id"].as_u64().unwrap();
+
+    let shots = std::env::var_os("JITOS_SCREENSHOTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| sandbox.path().to_owned());
+    let profile = sandbox.path().join("chromium-profile");
+    let driver = Driver::start();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let page = browser(&driver, &profile).await;
+        page.goto(&format!("http://127.0.0.1:{port}/#token={token}"))
+            .await
+            .unwrap();
+        wait_for_text(&page, "#live", "live").await;
+        page.goto(&format!(
+            "http://127.0.0.1:{port}/#/process/{race}/attempt/{attempt}"
+        ))
+        .await
+        .unwrap();
+        wait_for_text(&page, "#transcript", "fix").await;
+        let calls = texts(&page, "#transcript .tool-call").await;
+        assert!(
+            calls
+                .iter()
+                .any(|call| call.starts_with("→ apply_patch(") && call.contains("calc.sh")),
+            "{calls:?}"
+        );
+        assert!(
+            calls.iter().any(|call| call.starts_with("→ finish(")),
+            "{calls:?}"
+        );
+        let roles = texts(&page, "#transcript .message > b").await;
+        assert_eq!(
+            roles.first().map(String::as_str),
+            Some("system"),
+            "{roles:?}"
+        );
+        assert!(roles.iter().any(|role| role == "tool"), "{roles:?}");
+        let charged = wait_for_text(&page, "#model-calls", "millicents").await;
+        let charged = charged.text().await.unwrap();
+        assert!(
+            charged.contains(&format!("attempt {attempt} fetched POST"))
+                && charged.contains("tokens"),
+            "{charged}"
+        );
+        screenshot(&page, &shots, "transcript.png").await;
+        page.close().await.unwrap();
+    });
 }

@@ -168,10 +168,8 @@ impl JobComparison {
     /// Whether it went differently: another state or number of attempts, or in one plan
     /// only (its times always differ a little, so they do not count).
     pub fn differs(&self) -> bool {
-        let outcome = |run: &Option<JobRun>| {
-            run.as_ref()
-                .map(|run| (run.state.clone(), run.attempts))
-        };
+        let outcome =
+            |run: &Option<JobRun>| run.as_ref().map(|run| (run.state.clone(), run.attempts));
         outcome(&self.a) != outcome(&self.b)
     }
 }

@@ -312,17 +312,47 @@ function attemptsByJob(records) {
   return attempts;
 }
 
-async function attemptCard(attempt) {
+async function attemptCard(attempt, log) {
   const data = await gql(`query($id: Int!) { job(id: $id) { id worker args sws effect state status }
       stdout: jobOutput(id: $id, name: "stdout") stderr: jobOutput(id: $id, name: "stderr")
-      log: jobOutput(id: $id, name: "worker-log") }`, { id: attempt });
+      log: jobOutput(id: $id, name: "worker-log")
+      transcript: jobOutput(id: $id, name: "transcript", tailBytes: ${TRANSCRIPT_BYTES_MAX}) }`, { id: attempt });
   const job = data.job;
   if (!job) return card(`Attempt ${attempt}`, el("p", { class: "muted" }, "no such attempt"));
   const output = (name, text) => text ? [el("h3", {}, name), el("pre", { class: `output-${name}` }, text)] : [];
+  // A model call is a job.fetch of the attempt, with what it was charged.
+  const calls = log.filter((r) => r.kind === "job.fetch" && r.summary.startsWith(`attempt ${attempt} fetched`));
   return card(`Attempt ${attempt}: ${job.worker} ${job.args.join(" ")}`,
     el("p", { id: "attempt-state", class: stateClass(job.status) }, job.state),
     el("p", { class: "muted" }, `workspace ${job.sws} · effect ${job.effect}`),
+    transcriptView(data.transcript, calls),
     output("stdout", data.stdout), output("stderr", data.stderr), output("log", data.log));
+}
+
+// The llm worker's transcript artifact is at most 256 KiB.
+const TRANSCRIPT_BYTES_MAX = 262144;
+
+// An agent job's conversation: each message, its tool calls and their results, each
+// turn's tokens, and each model call with what it was charged.
+function transcriptView(text, calls) {
+  if (!text && !calls.length) return [];
+  let t = {};
+  try { t = text ? JSON.parse(text) : {}; } catch (e) { return [el("h3", {}, "transcript"), el("pre", {}, text)]; }
+  const content = (value) => typeof value === "string" ? value : JSON.stringify(value);
+  const messages = (t.messages || []).map((m) => el("div", { class: `message role-${m.role}` },
+    el("b", {}, m.role), m.tool_call_id ? el("span", { class: "muted" }, ` (${m.tool_call_id})`) : null,
+    m.content ? el("pre", {}, content(m.content)) : null,
+    (m.tool_calls || []).map((c) => el("pre", { class: "tool-call" }, `→ ${c.function.name}(${content(c.function.arguments)})`))));
+  const tokens = (t.turns || []).reduce((sum, turn) => sum + (turn.usage ? turn.usage.prompt_tokens + turn.usage.completion_tokens : 0), 0);
+  return [el("h3", {}, `transcript: ${t.model || "?"} at ${t.endpoint || "?"}`),
+    t.cut ? el("p", { class: "muted" }, "cut to fit: middle messages left out") : null,
+    el("div", { id: "transcript" }, messages),
+    table(["turn", "finish", "prompt tokens", "completion tokens"], (t.turns || []).map((turn) =>
+      el("tr", {}, el("td", {}, turn.turn), el("td", {}, turn.finish_reason || ""),
+        el("td", {}, turn.usage ? turn.usage.prompt_tokens : "not reported"), el("td", {}, turn.usage ? turn.usage.completion_tokens : "")))),
+    el("p", {}, `${tokens} tokens reported in all`),
+    el("h3", {}, "model calls and their charges"),
+    el("ul", { id: "model-calls" }, calls.map((r) => el("li", { class: "mono" }, `seq ${r.seq}: ${r.summary}`)))];
 }
 
 async function processView(id, attempt) {
@@ -343,7 +373,7 @@ async function processView(id, attempt) {
       el("p", {}, el("a", { href: `#/compare/${id}/${id}` }, "compare with another run…")),
       dag(p.jobs)),
   ];
-  if (attempt !== null) shown.push(await attemptCard(attempt));
+  if (attempt !== null) shown.push(await attemptCard(attempt, log));
   if (p.summary.status === "waiting") shown.push(waitingCard(id, p, waitingApproval));
   shown.push(el("div", { class: "row" },
     card("Jobs", table(["job", "lane", "kind", "state", "attempts", "ruling"], p.jobs.map((j, i) =>
