@@ -446,6 +446,75 @@ fn records_are_pushed_as_they_commit() {
     assert!(refused.to_string().contains("revoked"), "{refused}");
 }
 
+// Goal: one WebSocket runs at most 64 subscriptions at once — the 65th is refused, and
+// completing one frees its slot — and a WebSocket that never says who it is
+// (`connection_init`) is closed instead of holding a connection slot. Method: 65
+// subscriptions on one socket, a `complete`, one more; a socket opened without init.
+#[test]
+fn a_websocket_holds_bounded_subscriptions_and_must_say_who_it_is() {
+    let sandbox = Sandbox::new();
+    let (_daemon, api) = start(&sandbox, &[]);
+    let (root, _) = token(&sandbox, None, "root's");
+    let mut subscriber = Subscriber::connect(&api, Some(&root), json!({}));
+    assert_eq!(subscriber.receive().unwrap()["type"], "connection_ack");
+    for n in 0..64 {
+        subscriber.subscribe(
+            &format!("s{n}"),
+            "subscription { records { seq } }",
+            json!({}),
+        );
+    }
+    subscriber.subscribe("over", "subscription { records { seq } }", json!({}));
+    let refused = loop {
+        let message = subscriber.receive().unwrap();
+        if message["id"] == "over" {
+            break message;
+        }
+    };
+    assert_eq!(refused["type"], "next", "{refused}");
+    assert!(
+        refused
+            .to_string()
+            .contains("already runs 64 subscriptions"),
+        "{refused}"
+    );
+    subscriber.send(json!({ "id": "s0", "type": "complete" }));
+    // The server drops the completed stream, and with it its slot.
+    std::thread::sleep(Duration::from_millis(300));
+    subscriber.subscribe("again", "subscription { records { seq } }", json!({}));
+    sandbox.jitos_ok(&["sws", "create"]);
+    let pushed = loop {
+        let message = subscriber.receive().unwrap();
+        if message["id"] == "again" {
+            break message;
+        }
+    };
+    assert!(
+        pushed["payload"]["data"]["records"]["seq"].is_u64(),
+        "{pushed}"
+    );
+
+    let mut request = format!("ws://127.0.0.1:{}/graphql", api.port)
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (socket, _) = tungstenite::connect(request).unwrap();
+    if let tungstenite::stream::MaybeTlsStream::Plain(tcp) = socket.get_ref() {
+        tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    }
+    let mut silent = Subscriber { socket };
+    let opened = Instant::now();
+    assert_eq!(silent.receive(), None, "the socket is closed, not answered");
+    let waited = opened.elapsed();
+    assert!(
+        waited >= Duration::from_secs(9) && waited < Duration::from_secs(25),
+        "closed after {waited:?}"
+    );
+}
+
 const METHODS: &str = r#"
 [task.mark]
 params = ["marker"]

@@ -10,6 +10,7 @@
 mod caller;
 pub mod graphql;
 mod limited;
+mod socket_limits;
 mod viewer;
 
 use std::{net::SocketAddr, path::PathBuf, sync::Arc};
@@ -32,6 +33,7 @@ use self::{
     caller::{Denied, Peer},
     graphql::{ApiSchema, Caller},
     limited::Limited,
+    socket_limits::{Initialised, SubscriptionSlots},
 };
 use crate::connection::Shared;
 
@@ -269,6 +271,8 @@ async fn tcp_subscribe(
     };
     let shared = Arc::clone(&door.shared);
     let stopping = door.shared.stopping.clone();
+    let initialised = Initialised::default();
+    let init_done = initialised.clone();
     bounded(upgrade).on_upgrade(move |socket| async move {
         let served = GraphQLWebSocket::new(socket, door.schema, protocol)
             .on_connection_init(move |payload| async move {
@@ -286,6 +290,8 @@ async fn tcp_subscribe(
                 };
                 let mut data = Data::default();
                 data.insert(caller);
+                data.insert(SubscriptionSlots::new());
+                init_done.done();
                 Ok(data)
             })
             .serve();
@@ -293,6 +299,7 @@ async fn tcp_subscribe(
         tokio::select! {
             () = served => {}
             () = until_stopping(stopping) => {}
+            () = initialised.or_give_up() => {}
         }
     })
 }
@@ -308,16 +315,24 @@ async fn unix_subscribe(
         Err(denied) => return denied.into_response(),
     };
     let stopping = door.shared.stopping.clone();
+    let initialised = Initialised::default();
+    let init_done = initialised.clone();
     bounded(upgrade).on_upgrade(move |socket| async move {
         let mut data = Data::default();
         data.insert(caller);
+        data.insert(SubscriptionSlots::new());
         let served = GraphQLWebSocket::new(socket, door.schema, protocol)
             .with_data(data)
+            .on_connection_init(move |_| async move {
+                init_done.done();
+                Ok(Data::default())
+            })
             .serve();
         // A WebSocket ends with the daemon, as the socket's streams do.
         tokio::select! {
             () = served => {}
             () = until_stopping(stopping) => {}
+            () = initialised.or_give_up() => {}
         }
     })
 }

@@ -17,13 +17,33 @@ use super::{
     objects::{Attempt, Process, Record},
     refused, revoked,
 };
-use crate::{connection::Shared, reading, views};
+use crate::{
+    connection::Shared,
+    http::socket_limits::{SubscriptionSlots, SUBSCRIPTIONS_MAX},
+    reading, views,
+};
 
 /// Records read per page while a subscriber catches up from the ledger.
 const CATCH_UP_RECORDS: u64 = 1024;
 
 /// The API's subscriptions.
 pub struct SubscriptionRoot;
+
+/// A slot of the WebSocket's subscriptions, held for as long as the subscription runs.
+fn slot(ctx: &Context<'_>) -> Result<Option<tokio::sync::OwnedSemaphorePermit>> {
+    let Some(slots) = ctx.data_opt::<SubscriptionSlots>() else {
+        return Ok(None);
+    };
+    match slots.take() {
+        Some(slot) => Ok(Some(slot)),
+        None => Err(refused(ErrorInfo {
+            code: ErrorCode::TooLarge,
+            message: format!(
+                "this connection already runs {SUBSCRIPTIONS_MAX} subscriptions; complete one, or open another connection"
+            ),
+        })),
+    }
+}
 
 /// What ends a stream early: the daemon stopping, or the kernel going away.
 fn stopped() -> async_graphql::Error {
@@ -102,9 +122,11 @@ impl SubscriptionRoot {
         };
         let (shared, caller) = authorised(ctx, &asked).await?;
         let (shared, caller) = (Arc::clone(shared), caller.clone());
+        let slot = slot(ctx)?;
         let mut live = shared.kernel.subscribe();
         let mut next = from.unwrap_or_else(|| shared.kernel.view().head().seq + 1);
         Ok(async_stream::stream! {
+            let _slot = slot;
             loop {
                 // What the ledger holds from `next` on: everything announced so far.
                 loop {
@@ -174,8 +196,10 @@ impl SubscriptionRoot {
     ) -> Result<impl Stream<Item = Result<Process>>> {
         let (shared, caller) = authorised(ctx, &Request::ProcessFollow(id)).await?;
         let (shared, caller) = (Arc::clone(shared), caller.clone());
+        let slot = slot(ctx)?;
         let mut live = shared.kernel.subscribe();
         Ok(async_stream::stream! {
+            let _slot = slot;
             let mut seen: Option<Arc<jitos_sched::Process>> = None;
             loop {
                 let now = shared.kernel.view().processes().shared(id);
@@ -215,8 +239,10 @@ impl SubscriptionRoot {
     async fn job(&self, ctx: &Context<'_>, id: u64) -> Result<impl Stream<Item = Result<Attempt>>> {
         let (shared, caller) = authorised(ctx, &Request::JobShow(id)).await?;
         let (shared, caller) = (Arc::clone(shared), caller.clone());
+        let slot = slot(ctx)?;
         let mut live = shared.kernel.subscribe();
         Ok(async_stream::stream! {
+            let _slot = slot;
             let mut seen: Option<jitos_proto::AttemptView> = None;
             loop {
                 let running = shared
