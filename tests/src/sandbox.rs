@@ -196,7 +196,21 @@ impl Sandbox {
 
     /// The `jitosd` command line for this sandbox, for tests that change its environment.
     pub fn jitosd_command(&self, extra: &[&str]) -> Command {
-        let mut command = Command::new(bin_path("jitosd"));
+        self.jitosd_command_of(&bin_path("jitosd"), extra)
+    }
+
+    /// Starts the `jitosd` binary at `jitosd` (a copy laid out as a package installs it,
+    /// say) on this sandbox, with extra flags, and waits until it answers.
+    pub fn start_binary(&self, jitosd: &Path, extra: &[&str]) -> Daemon {
+        Daemon::spawn(
+            self.jitosd_command_of(jitosd, extra),
+            self.socket.clone(),
+            self.next_stderr_path(),
+        )
+    }
+
+    fn jitosd_command_of(&self, jitosd: &Path, extra: &[&str]) -> Command {
+        let mut command = Command::new(jitosd);
         command
             .arg("--data-dir")
             .arg(&self.data_dir)

@@ -339,3 +339,56 @@ fn worker_scaffold_checks_out_a_valid_new_worker() {
     );
     assert!(again.contains("already exists"), "{again}");
 }
+
+// Goal: a daemon installed as the package lays it out (`/usr/bin/jitosd`, its workers in
+// `/usr/lib/jitos/workers`) finds its built-in workers without --worker-dir, and it is
+// that directory it finds them in. Method: copy jitosd into PREFIX/bin and the shell
+// worker into PREFIX/lib/jitos/workers; run a shell job; then move the workers away: the
+// daemon looks beside itself instead, and refuses the job naming PREFIX/bin.
+#[test]
+fn a_daemon_laid_out_as_packaged_finds_its_workers_in_lib_jitos_workers() {
+    let sandbox = Sandbox::new();
+    let prefix = sandbox.path().join("usr");
+    let bin = prefix.join("bin");
+    let workers = prefix.join("lib/jitos/workers");
+    fs::create_dir_all(&bin).unwrap();
+    fs::create_dir_all(&workers).unwrap();
+    let jitosd = bin.join("jitosd");
+    fs::copy(bin_path("jitosd"), &jitosd).unwrap();
+    fs::copy(
+        bin_path("jitos-worker-shell"),
+        workers.join("jitos-worker-shell"),
+    )
+    .unwrap();
+
+    let daemon = sandbox.start_binary(&jitosd, &[]);
+    let mut client = daemon.client();
+    let sws = create_sws(&mut client);
+    let view = run_job(&mut client, job_spec("shell", sws, &["true"]));
+    assert!(
+        matches!(view.state, AttemptState::Done { exit_status: 0, .. }),
+        "the job ended {}\nstderr:\n{}",
+        view.state,
+        daemon.stderr()
+    );
+    drop(client);
+    daemon.terminate();
+
+    fs::rename(&workers, prefix.join("lib/jitos/elsewhere")).unwrap();
+    let daemon = sandbox.start_binary(&jitosd, &[]);
+    let mut client = daemon.client();
+    let sws = create_sws(&mut client);
+    let beside = bin.join("jitos-worker-shell");
+    match call(
+        &mut client,
+        &Request::JobRun(job_spec("shell", sws, &["true"])),
+    ) {
+        Response::Error(e) => assert!(
+            e.message.contains(beside.to_str().unwrap()),
+            "the refusal does not name {}: {}",
+            beside.display(),
+            e.message
+        ),
+        other => panic!("a job ran with no lib/jitos/workers: {other:?}"),
+    }
+}

@@ -1,6 +1,7 @@
 //! `cargo xtask`: the project's automation, in Rust so it needs nothing but cargo.
 
 mod bench;
+mod deb;
 mod tree_bench;
 
 use std::{
@@ -27,7 +28,9 @@ commands:
   tree-bench [FILES]     files per second of `jitos tree import` and `checkout` of a
                          generated tree (default 10000 files), release binaries
   crash [CYCLES] [SEED]  run the crash harnesses (appends, and processes) with more kill
-                         cycles (default 200 and 50)";
+                         cycles (default 200 and 50)
+  deb                    the Debian package (release binaries, manual pages, completions;
+                         cargo-deb, installed if missing) and print its path";
 
 fn main() {
     if let Err(e) = run() {
@@ -42,6 +45,7 @@ fn run() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("ci") => status(Command::new(root.join("scripts/test.sh")).current_dir(&root)),
         Some("bench") => bench::run(&root, &args[1..]),
+        Some("deb") => deb::run(&root),
         Some("tree-bench") => tree_bench::run(&root, args.get(1).map(String::as_str)),
         Some("crash") => {
             let cycles = args.get(1).map_or("200", String::as_str);

@@ -118,7 +118,7 @@ pub fn run(dir: Option<PathBuf>, model: Option<Model>) -> Result<ExitCode> {
         read_only: false,
         clock: Arc::new(jitos_ledger::SystemClock),
         workers: jitosd::WorkerConfig {
-            bin_dir: jitosd::paths::own_dir().map_err(|e| anyhow!(e))?,
+            bin_dir: jitosd::paths::default_worker_dir().map_err(|e| anyhow!(e))?,
             allow_unconfined: false,
             policy: jitosd::WorkerPolicy::default(),
             deadline_default_ms: 60_000,

@@ -29,7 +29,9 @@ pub struct DaemonArgs {
     /// Serve the store for inspection only; refuses writes but opens a broken chain
     #[arg(long, env = "JITOS_READ_ONLY")]
     pub read_only: bool,
-    /// Directory of the built-in worker binaries [default: the directory of jitosd itself]
+    /// Directory of the built-in worker binaries [default: ../lib/jitos/workers from
+    /// jitosd's own directory if it exists, as a package installs them, else jitosd's own
+    /// directory]
     #[arg(long, env = "JITOS_WORKER_DIR")]
     pub worker_dir: Option<PathBuf>,
     /// Run workers without their read-only view of the file system, Landlock and seccomp
@@ -182,7 +184,7 @@ pub fn daemon_config(args: DaemonArgs) -> Result<DaemonConfig, String> {
     }
     let bin_dir = match args.worker_dir {
         Some(dir) => dir,
-        None => paths::own_dir().map_err(|e| format!("{e}; give --worker-dir"))?,
+        None => paths::default_worker_dir().map_err(|e| format!("{e}; give --worker-dir"))?,
     };
     Ok(DaemonConfig {
         data_dir: args.data_dir.unwrap_or_else(paths::default_data_dir),

@@ -46,6 +46,19 @@ pub fn own_dir() -> Result<PathBuf, String> {
         .ok_or_else(|| format!("{} has no directory", exe.display()))
 }
 
+/// Where the built-in workers are when the operator does not say: `lib/jitos/workers`
+/// beside the executable's directory when it exists (the packaged layout: `/usr/bin/jitosd`
+/// with its workers in `/usr/lib/jitos/workers`, off every user's `PATH`), else the
+/// executable's own directory (a build tree, a `cargo install`).
+pub fn default_worker_dir() -> Result<PathBuf, String> {
+    let own = own_dir()?;
+    let packaged = own
+        .parent()
+        .map(|prefix| prefix.join("lib/jitos/workers"))
+        .filter(|dir| dir.is_dir());
+    Ok(packaged.unwrap_or(own))
+}
+
 fn non_empty_env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
