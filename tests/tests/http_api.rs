@@ -524,6 +524,51 @@ fn a_websocket_holds_bounded_subscriptions_and_must_say_who_it_is() {
     );
 }
 
+// Goal: a connection that does not finish sending a request's head within 10 s is
+// closed, so idle or trickling clients cannot hold the door's connection slots; one that
+// sends its request is answered. Method: two TCP connections to the API, one sending half
+// a request head, one a whole request.
+#[test]
+fn a_request_head_not_sent_in_time_closes_its_connection() {
+    use std::io::{Read as _, Write as _};
+    let sandbox = Sandbox::new();
+    let (_daemon, api) = start(&sandbox, &[]);
+    let connect = || {
+        let tcp = std::net::TcpStream::connect(("127.0.0.1", api.port)).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        tcp
+    };
+    let mut trickling = connect();
+    trickling
+        .write_all(b"GET /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        .unwrap();
+    let mut whole = connect();
+    whole
+        .write_all(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    whole.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+
+    let opened = Instant::now();
+    let mut rest = Vec::new();
+    let read = trickling.read_to_end(&mut rest);
+    let waited = opened.elapsed();
+    assert!(
+        read.is_ok() || waited < Duration::from_secs(25),
+        "the half-sent request was not closed: {read:?} after {waited:?}"
+    );
+    assert!(
+        !String::from_utf8_lossy(&rest).contains("200 OK"),
+        "a half-sent request is never answered: {}",
+        String::from_utf8_lossy(&rest)
+    );
+    assert!(
+        waited >= Duration::from_secs(8) && waited < Duration::from_secs(25),
+        "closed after {waited:?}"
+    );
+}
+
 const METHODS: &str = r#"
 [task.mark]
 params = ["marker"]

@@ -5,16 +5,14 @@
 use std::sync::Arc;
 
 use axum::{
-    extract::connect_info::Connected,
     http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
-    serve::IncomingStream,
 };
 use jitos_gov::{Refusal, Role};
 use jitos_ledger::Actor;
-use tokio::net::UnixListener;
+use tokio::net::UnixStream;
 
-use super::{graphql::Caller, limited::Limited};
+use super::graphql::Caller;
 use crate::connection::Shared;
 
 /// The longest bearer token read: far above the ones `jitos token create` makes.
@@ -32,9 +30,10 @@ struct PeerCred {
     pid: u32,
 }
 
-impl Connected<IncomingStream<'_, Limited<UnixListener>>> for Peer {
-    fn connect_info(stream: IncomingStream<'_, Limited<UnixListener>>) -> Self {
-        let cred = stream.io().io.peer_cred().ok();
+impl Peer {
+    /// Who is at the other end of `stream`, as its credentials say.
+    pub fn of(stream: &UnixStream) -> Peer {
+        let cred = stream.peer_cred().ok();
         Peer(cred.map(|cred| {
             PeerCred {
                 uid: cred.uid(),

@@ -10,6 +10,7 @@
 mod caller;
 pub mod graphql;
 mod limited;
+mod serve;
 mod socket_limits;
 mod viewer;
 
@@ -19,6 +20,7 @@ use async_graphql::Data;
 use async_graphql_axum::{GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
 use axum::{
     extract::{ConnectInfo, DefaultBodyLimit, FromRequest as _, State, WebSocketUpgrade},
+    Extension,
     http::HeaderMap,
     response::{IntoResponse, Response},
     routing::{get, post},
@@ -32,7 +34,7 @@ use tokio::{
 use self::{
     caller::{Denied, Peer},
     graphql::{ApiSchema, Caller},
-    limited::Limited,
+    limited::{Limited, LimitedIo},
     socket_limits::{Initialised, SubscriptionSlots},
 };
 use crate::connection::Shared;
@@ -124,15 +126,7 @@ impl HttpListeners {
                     shared: Arc::clone(&shared),
                 });
             let listener = Limited::new(tcp, CONNECTIONS_MAX);
-            let stop = until_stopping(stopping.clone());
-            doors.spawn(async move {
-                if let Err(e) = axum::serve(listener, app)
-                    .with_graceful_shutdown(stop)
-                    .await
-                {
-                    tracing::error!(error = %e, "the HTTP API stopped");
-                }
-            });
+            doors.spawn(serve::serve(listener, move |_| app.clone(), stopping.clone()));
         }
         if let Some((unix, _)) = self.unix {
             let app = viewer::routes()
@@ -144,16 +138,12 @@ impl HttpListeners {
                     shared: Arc::clone(&shared),
                 });
             let listener = Limited::new(unix, CONNECTIONS_MAX);
-            let stop = until_stopping(stopping);
-            doors.spawn(async move {
-                let served =
-                    axum::serve(listener, app.into_make_service_with_connect_info::<Peer>())
-                        .with_graceful_shutdown(stop)
-                        .await;
-                if let Err(e) = served {
-                    tracing::error!(error = %e, "the HTTP API on its unix socket stopped");
-                }
-            });
+            // Each connection's requests carry who is at its other end.
+            let app_for = move |io: &LimitedIo<tokio::net::UnixStream>| {
+                app.clone()
+                    .layer(Extension(ConnectInfo(Peer::of(&io.io))))
+            };
+            doors.spawn(serve::serve(listener, app_for, stopping));
         }
         while doors.join_next().await.is_some() {}
     }
