@@ -76,7 +76,17 @@ fn comparison_text(c: &RunComparison) -> String {
             which.join(" and ")
         );
     }
-    compared_section(&mut out, "environment", &c.environment, "absent");
+    if c.a.environment_recorded && c.b.environment_recorded {
+        compared_section(&mut out, "environment", &c.environment, "absent");
+    }
+    for (name, side) in [("A", &c.a), ("B", &c.b)] {
+        if side.partial {
+            let _ = writeln!(
+                out,
+                "{name} was compared on part of itself: its log or its collapses are longer than a comparison reads"
+            );
+        }
+    }
     out
 }
 

@@ -7,7 +7,7 @@ use std::{
     collections::BTreeMap,
     os::unix::fs::MetadataExt,
     path::{Path, PathBuf},
-    sync::Mutex,
+    sync::{Arc, Mutex},
 };
 
 use jitos_kernel::{BuiltinWorker, Confinement, HostEnvironment};
@@ -40,13 +40,17 @@ impl HostProbe {
     /// planning with a library of `library_digest`.
     pub fn new(workers: &WorkerConfig, worker_slots: usize, library_digest: [u8; 32]) -> HostProbe {
         let sandbox = jitos_sandbox::status();
-        let builtins = builtins(workers)
-            .map(|all| {
-                all.into_iter()
-                    .map(|w| (w.manifest.name, w.manifest.version, w.binary))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let builtins = match builtins(workers) {
+            Ok(all) => all
+                .into_iter()
+                .map(|w| (w.manifest.name, w.manifest.version, w.binary))
+                .collect(),
+            // A built-in manifest that does not parse is a build defect the first job meets.
+            Err(e) => {
+                tracing::warn!(error = %e, "the built-in workers are not recorded with processes");
+                Vec::new()
+            }
+        };
         HostProbe {
             fixed: HostEnvironment {
                 daemon_version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -62,6 +66,20 @@ impl HostProbe {
             },
             builtins,
             digests: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// Digests the built-in binaries on a thread of its own, so the first submit finds
+    /// them known.
+    pub fn warm(self: &Arc<Self>) {
+        let probe = Arc::clone(self);
+        let spawned = std::thread::Builder::new()
+            .name("jitosd-host-probe".to_owned())
+            .spawn(move || {
+                probe.now();
+            });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "the built-in workers will be digested at the first submit");
         }
     }
 
@@ -85,14 +103,16 @@ impl HostProbe {
 
     fn digest_of(&self, binary: &Path) -> Option<String> {
         let identity = identity_of(binary)?;
-        let mut digests = self.digests.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((known, digest)) = digests.get(binary) {
+        let lock = || self.digests.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((known, digest)) = lock().get(binary) {
             if *known == identity {
                 return digest.clone();
             }
         }
+        // Read without the lock: a submit for which every binary is known does not wait
+        // behind one that reads a changed one.
         let digest = digest_file(binary);
-        digests.insert(binary.to_owned(), (identity, digest.clone()));
+        lock().insert(binary.to_owned(), (identity, digest.clone()));
         digest
     }
 }
@@ -118,7 +138,9 @@ fn digest_file(path: &Path) -> Option<String> {
 /// from and whether they may run unconfined, the operator's worker policy, the default
 /// deadline, warm instances, output roots, metered models, and the worker slots. (The
 /// socket, the store and who may connect do not change what a run does; the policy and
-/// the method library are recorded on their own.)
+/// the method library are recorded on their own.) It is taken of their rendering by this
+/// build, so two builds may digest the same settings differently: the daemon's version is
+/// recorded beside it.
 fn settings_digest(workers: &WorkerConfig, worker_slots: usize) -> String {
     let text = format!("{workers:#?}\nworker_slots = {worker_slots}\n");
     blake3::hash(text.as_bytes()).to_hex().to_string()

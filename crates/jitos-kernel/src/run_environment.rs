@@ -103,14 +103,32 @@ impl RunEnvironment {
         }
     }
 
-    /// Whether the part the ledger knows is what `state` has in force.
+    /// Whether the part the ledger knows is what `state` has in force: each installed
+    /// worker's name, version, install record and digest, and the policy's record and
+    /// hash. Only these are compared, so a field added to these types later (read back
+    /// from an older record as its default) does not make an old store fail to replay.
     pub(crate) fn fits(&self, state: &State) -> bool {
         let (installed_workers, policy) = ledger_part(state);
-        self.installed_workers == installed_workers && self.policy == policy
+        let workers = |all: &[InstalledWorker]| {
+            all.iter()
+                .map(|w| {
+                    (
+                        w.name.clone(),
+                        w.version.clone(),
+                        w.install_seq,
+                        w.binary_digest.clone(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        let policy_of = |p: &Option<PolicyInForce>| p.as_ref().map(|p| (p.seq, p.hash.clone()));
+        workers(&self.installed_workers) == workers(&installed_workers)
+            && policy_of(&self.policy) == policy_of(&policy)
     }
 
     /// The environment as named values, each name once, in a stable order: what a person
-    /// reads and what two runs are compared by.
+    /// reads and what two runs are compared by (by content: a policy or worker is named by
+    /// its hash or digest, not by the record that brought it, which differs between stores).
     pub fn entries(&self) -> Vec<(String, String)> {
         let host = &self.host;
         let mut entries = vec![
@@ -120,7 +138,7 @@ impl RunEnvironment {
             (
                 "policy".to_owned(),
                 match &self.policy {
-                    Some(policy) => format!("{} (seq {})", policy.hash, policy.seq),
+                    Some(policy) => policy.hash.clone(),
                     None => "none".to_owned(),
                 },
             ),
@@ -142,10 +160,7 @@ impl RunEnvironment {
         entries.extend(self.installed_workers.iter().map(|worker| {
             (
                 format!("worker {} (installed)", worker.name),
-                format!(
-                    "{} {} (seq {})",
-                    worker.version, worker.binary_digest, worker.install_seq
-                ),
+                format!("{} {}", worker.version, worker.binary_digest),
             )
         }));
         entries

@@ -150,6 +150,9 @@ impl View {
             return Ok(None);
         }
         let submit = ProcessRecord::decode(&record.kind, &record.payload)?;
+        if !matches!(submit.event, jitos_sched::Event::Submitted { .. }) {
+            return Ok(None);
+        }
         Ok(submit.environment.map(|environment| *environment))
     }
 

@@ -103,8 +103,8 @@ pub struct RunComparison {
     pub a: RunSide,
     /// The second process.
     pub b: RunSide,
-    /// The plans as `jitos plan --explain` shows them, as a unified diff of A's against
-    /// B's (each line starts with ` `, `-` or `+`); empty when they are the same.
+    /// The plans as `jitos plan --explain` shows them, every line of A's against B's as a
+    /// line diff (each starts with ` `, `-` or `+`); empty when they are the same.
     pub plans_diff: Vec<String>,
     /// Each job of either current plan, by its path in the decomposition.
     pub jobs: Vec<JobComparison>,
@@ -124,8 +124,11 @@ pub struct RunSide {
     /// From its submit to its last record (ms).
     pub took_ms: u64,
     /// Whether its environment was recorded (a process submitted before environments
-    /// were has none).
+    /// were has none; the comparison then shows no environment).
     pub environment_recorded: bool,
+    /// Whether it was compared on part of itself: a log longer than is read, or more
+    /// collapses than their files are compared for.
+    pub partial: bool,
 }
 
 /// One job in a [`RunComparison`]: how it went in each process it is in.
@@ -166,10 +169,16 @@ pub struct Compared {
 
 impl JobComparison {
     /// Whether it went differently: another state or number of attempts, or in one plan
-    /// only (its times always differ a little, so they do not count).
+    /// only. A state is compared by its first word (`done`, `failed`, `running`, …): what
+    /// follows names attempts and times, which differ between any two runs, as their
+    /// durations do.
     pub fn differs(&self) -> bool {
-        let outcome =
-            |run: &Option<JobRun>| run.as_ref().map(|run| (run.state.clone(), run.attempts));
+        let outcome = |run: &Option<JobRun>| {
+            run.as_ref().map(|run| {
+                let word = run.state.split([' ', ':']).next().unwrap_or_default();
+                (word.to_owned(), run.attempts)
+            })
+        };
         outcome(&self.a) != outcome(&self.b)
     }
 }

@@ -59,7 +59,7 @@ enum Place {
 pub struct Library {
     tasks: BTreeMap<String, Task>,
     origins: BTreeMap<Place, Origin>,
-    /// BLAKE3 of the sources it was made of: each one's path and text, length-prefixed.
+    /// BLAKE3 of the sources it was made of: each one's file name and text, length-prefixed.
     digest: [u8; 32],
 }
 
@@ -98,8 +98,8 @@ impl Library {
         Ok(library)
     }
 
-    /// BLAKE3 of the sources it was made of, in order: each one's path and text, so two
-    /// daemons planning with the same files have the same digest.
+    /// BLAKE3 of the sources it was made of, in order: each one's file name and text, so
+    /// two daemons planning with the same files have the same digest.
     pub fn digest(&self) -> [u8; 32] {
         self.digest
     }
@@ -391,11 +391,15 @@ pub(crate) fn check_source_len(text: &str, path: &Path) -> Result<(), SourceErro
     Ok(())
 }
 
-/// BLAKE3 over `sources`, each path and text prefixed by its length.
+/// BLAKE3 over `sources`, each file name and text prefixed by its length (the name, not
+/// the directory: the same files read from elsewhere are the same library).
 fn sources_digest<'a>(sources: impl IntoIterator<Item = (&'a Path, &'a str)>) -> [u8; 32] {
     let mut hasher = blake3::Hasher::new();
     for (path, text) in sources {
-        let path = path.as_os_str().as_encoded_bytes();
+        let path = path
+            .file_name()
+            .unwrap_or(path.as_os_str())
+            .as_encoded_bytes();
         for part in [path, text.as_bytes()] {
             hasher.update(&(part.len() as u64).to_le_bytes());
             hasher.update(part);

@@ -20,10 +20,10 @@ use async_graphql::Data;
 use async_graphql_axum::{GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
 use axum::{
     extract::{ConnectInfo, DefaultBodyLimit, FromRequest as _, State, WebSocketUpgrade},
-    Extension,
     http::HeaderMap,
     response::{IntoResponse, Response},
     routing::{get, post},
+    Extension,
 };
 use tokio::{
     net::{TcpListener, UnixListener},
@@ -126,7 +126,11 @@ impl HttpListeners {
                     shared: Arc::clone(&shared),
                 });
             let listener = Limited::new(tcp, CONNECTIONS_MAX);
-            doors.spawn(serve::serve(listener, move |_| app.clone(), stopping.clone()));
+            doors.spawn(serve::serve(
+                listener,
+                move |_| app.clone(),
+                stopping.clone(),
+            ));
         }
         if let Some((unix, _)) = self.unix {
             let app = viewer::routes()
@@ -140,8 +144,7 @@ impl HttpListeners {
             let listener = Limited::new(unix, CONNECTIONS_MAX);
             // Each connection's requests carry who is at its other end.
             let app_for = move |io: &LimitedIo<tokio::net::UnixStream>| {
-                app.clone()
-                    .layer(Extension(ConnectInfo(Peer::of(&io.io))))
+                app.clone().layer(Extension(ConnectInfo(Peer::of(&io.io))))
             };
             doors.spawn(serve::serve(listener, app_for, stopping));
         }

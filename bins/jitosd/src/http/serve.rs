@@ -38,7 +38,9 @@ pub(super) async fn serve<L>(
         let stopping = stopping.clone();
         connections.spawn(async move {
             let mut builder = http1::Builder::new();
-            builder.timer(TokioTimer::new()).header_read_timeout(HEAD_WAIT);
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEAD_WAIT);
             let connection = builder
                 .serve_connection(TokioIo::new(io), service)
                 .with_upgrades();

@@ -10,11 +10,16 @@ use jitos_sched::Event;
 use jitos_tree::{diff_trees, Entry, TreeChange};
 
 /// Most records of one process read to compare it; a longer log is compared on its
-/// first records (its jobs' times and attempts then count only those).
+/// first records (its jobs' times and attempts then count only those, and its side says
+/// it is partial).
 const LOG_RECORDS_MAX: usize = 100_000;
 
 /// Records read per page of a process's log.
 const LOG_PAGE: usize = 1_000;
+
+/// Most collapses of one process whose files are compared: each reads the file tree
+/// before and after it, which rebuilds the graph as of those seqs.
+const COLLAPSES_MAX: usize = 4;
 
 /// What one process is compared by.
 struct Run {
@@ -25,6 +30,8 @@ struct Run {
     /// Each file the process changed in the system, with what it did to it.
     files: BTreeMap<String, String>,
     environment: Option<Vec<(String, String)>>,
+    /// Whether its log or its collapses were more than were read.
+    partial: bool,
 }
 
 /// `a` and `b` compared, or the one of them that is no process.
@@ -42,10 +49,11 @@ pub fn compare(view: &View, a: u64, b: u64) -> Result<Result<RunComparison, u64>
             run_a.files.clone().into_iter().collect(),
             run_b.files.clone().into_iter().collect(),
         ),
-        environment: by_name(
-            run_a.environment.clone().unwrap_or_default(),
-            run_b.environment.clone().unwrap_or_default(),
-        ),
+        // Against an environment not recorded, every entry would differ: none is shown.
+        environment: match (&run_a.environment, &run_b.environment) {
+            (Some(a), Some(b)) => by_name(a.clone(), b.clone()),
+            _ => Vec::new(),
+        },
         a: side(run_a),
         b: side(run_b),
     }))
@@ -57,6 +65,7 @@ fn side(run: Run) -> RunSide {
         summary: run.detail.summary,
         took_ms: run.took_ms,
         environment_recorded: run.environment.is_some(),
+        partial: run.partial,
     }
 }
 
@@ -74,6 +83,7 @@ fn run_of(view: &View, id: u64) -> Result<Option<Run>, KernelError> {
         environment: view
             .run_environment(id)?
             .map(|environment| environment.entries()),
+        partial: false,
     };
     let mut collapses = Vec::new();
     let (mut first_ms, mut last_ms) = (None, 0);
@@ -91,10 +101,18 @@ fn run_of(view: &View, id: u64) -> Result<Option<Run>, KernelError> {
         read += page.items.len();
         match page.next {
             Some(next) if read < LOG_RECORDS_MAX => after = Some(next),
-            _ => break,
+            Some(_) => {
+                run.partial = true;
+                break;
+            }
+            None => break,
         }
     }
     run.took_ms = last_ms.saturating_sub(first_ms.unwrap_or(last_ms));
+    if collapses.len() > COLLAPSES_MAX {
+        collapses.truncate(COLLAPSES_MAX);
+        run.partial = true;
+    }
     for seq in collapses {
         let before = view.tree_at(seq - 1)?;
         let after = view.tree_at(seq)?;
@@ -121,7 +139,7 @@ fn note(
                 run.jobs.clear();
                 dispatched.clear();
             }
-            Event::LaneCollapsed { .. } if record.seq > 0 => collapses.push(record.seq),
+            Event::LaneCollapsed { .. } => collapses.push(record.seq),
             _ => {}
         }
     } else if JobRecord::is_kind(&record.kind) {

@@ -89,7 +89,11 @@ impl ProcessService {
             library,
             runner,
             writs,
-            host: Arc::new(host),
+            host: {
+                let host = Arc::new(host);
+                host.warm();
+                host
+            },
         }
     }
 

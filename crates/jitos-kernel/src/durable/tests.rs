@@ -1034,8 +1034,8 @@ fn environment() -> RunEnvironment {
 }
 
 // Goal: a submit with its environment is written as `process.submit@3`, reads back with
-// it, and its bytes are pinned: a change to the environment's serde shape is a new
-// version, not an edit.
+// it, and its bytes are pinned: a change to the shape of the environment's fields is a new
+// version, not an edit (an added field, at its default, is what the next test reads).
 #[test]
 fn version_3_submit_reads_back_with_its_environment_and_its_bytes_are_pinned() {
     let record = ProcessRecord {

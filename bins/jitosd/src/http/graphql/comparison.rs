@@ -11,8 +11,8 @@ pub struct RunComparison {
     pub a: RunSide,
     /// The second.
     pub b: RunSide,
-    /// The plans as `jitos plan --explain` shows them, as a unified diff of A's against
-    /// B's (each line starts with ` `, `-` or `+`); empty when they are the same.
+    /// The plans as `jitos plan --explain` shows them, every line of A's against B's as a
+    /// line diff (each starts with ` `, `-` or `+`); empty when they are the same.
     pub plans_diff: Vec<String>,
     /// Each job of either current plan, by its path in the decomposition.
     pub jobs: Vec<JobComparison>,
@@ -34,6 +34,9 @@ pub struct RunSide {
     /// Whether its environment was recorded (not for a process submitted before
     /// environments were).
     pub environment_recorded: bool,
+    /// Whether it was compared on part of itself: a log longer than is read, or more
+    /// collapses than their files are compared for.
+    pub partial: bool,
 }
 
 /// One job compared: how it went in each process whose plan has it.
@@ -47,8 +50,8 @@ pub struct JobComparison {
     pub a: Option<JobRun>,
     /// In B.
     pub b: Option<JobRun>,
-    /// Whether it went differently: another state or number of attempts, or in one plan
-    /// only (times do not count).
+    /// Whether it went differently: another state (by its first word) or number of
+    /// attempts, or in one plan only (times do not count).
     pub differs: bool,
 }
 
@@ -96,6 +99,7 @@ impl From<jitos_proto::RunSide> for RunSide {
             params: Param::all(side.params),
             took_ms: side.took_ms,
             environment_recorded: side.environment_recorded,
+            partial: side.partial,
         }
     }
 }

@@ -339,15 +339,21 @@ function transcriptView(text, calls) {
   let t = {};
   try { t = text ? JSON.parse(text) : {}; } catch (e) { return [el("h3", {}, "transcript"), el("pre", {}, text)]; }
   const content = (value) => typeof value === "string" ? value : JSON.stringify(value);
-  const messages = (t.messages || []).map((m) => el("div", { class: `message role-${m.role}` },
+  const messages = (Array.isArray(t.messages) ? t.messages : []).filter((m) => m && typeof m === "object").map((m) => el("div", { class: `message role-${m.role}` },
     el("b", {}, m.role), m.tool_call_id ? el("span", { class: "muted" }, ` (${m.tool_call_id})`) : null,
     m.content ? el("pre", {}, content(m.content)) : null,
-    (m.tool_calls || []).map((c) => el("pre", { class: "tool-call" }, `→ ${c.function.name}(${content(c.function.arguments)})`))));
-  const tokens = (t.turns || []).reduce((sum, turn) => sum + (turn.usage ? turn.usage.prompt_tokens + turn.usage.completion_tokens : 0), 0);
+    (Array.isArray(m.tool_calls) ? m.tool_calls : []).map((c) => {
+      // Any worker may leave an artifact named `transcript`: read it without trusting it.
+      const call = (c && c.function) || {};
+      return el("pre", { class: "tool-call" }, `→ ${call.name ?? "?"}(${content(call.arguments ?? "")})`);
+    })));
+  const count = (n) => Number.isFinite(n) ? n : 0;
+  const tokens = (Array.isArray(t.turns) ? t.turns : []).reduce((sum, turn) =>
+    sum + (turn && turn.usage ? count(turn.usage.prompt_tokens) + count(turn.usage.completion_tokens) : 0), 0);
   return [el("h3", {}, `transcript: ${t.model || "?"} at ${t.endpoint || "?"}`),
     t.cut ? el("p", { class: "muted" }, "cut to fit: middle messages left out") : null,
     el("div", { id: "transcript" }, messages),
-    table(["turn", "finish", "prompt tokens", "completion tokens"], (t.turns || []).map((turn) =>
+    table(["turn", "finish", "prompt tokens", "completion tokens"], (Array.isArray(t.turns) ? t.turns : []).filter((turn) => turn && typeof turn === "object").map((turn) =>
       el("tr", {}, el("td", {}, turn.turn), el("td", {}, turn.finish_reason || ""),
         el("td", {}, turn.usage ? turn.usage.prompt_tokens : "not reported"), el("td", {}, turn.usage ? turn.usage.completion_tokens : "")))),
     el("p", {}, `${tokens} tokens reported in all`),
@@ -465,8 +471,8 @@ function fileLine(change) {
 }
 
 const COMPARE_QUERY = `query($a: Int!, $b: Int!) { compare(a: $a, b: $b) {
-  a { summary { id goal status plan plans attempts } params { name value } tookMs environmentRecorded }
-  b { summary { id goal status plan plans attempts } params { name value } tookMs environmentRecorded }
+  a { summary { id goal status plan plans attempts } params { name value } tookMs environmentRecorded partial }
+  b { summary { id goal status plan plans attempts } params { name value } tookMs environmentRecorded partial }
   plansDiff jobs { id kind differs a { state attempts tookMs } b { state attempts tookMs } }
   files { name a b differs } environment { name a b differs } } }`;
 
@@ -488,8 +494,10 @@ async function compareView(a, b) {
       el("td", { class: "mono" }, x.a ?? absent), el("td", { class: "mono" }, x.b ?? absent))));
   const same = (items) => `${items.filter((x) => !x.differs).length} the same, ${items.filter((x) => x.differs).length} differ`;
   const unrecorded = [["A", c.a], ["B", c.b]].filter(([, s]) => !s.environmentRecorded).map(([n]) => n);
+  const partial = [["A", c.a], ["B", c.b]].filter(([, s]) => s.partial).map(([n]) => n);
   return [picker,
     el("div", { class: "compare" }, side("A", c.a), side("B", c.b)),
+    partial.length ? el("p", { class: "muted" }, `${partial.join(" and ")} compared on part of itself: its log or its collapses are longer than a comparison reads`) : null,
     card("Jobs", table(["job", "kind", "A", "B"], c.jobs.map((j) =>
       el("tr", { class: j.differs ? "differs" : "" }, el("td", { class: "mono" }, short(j.id)), el("td", {}, j.kind), el("td", {}, run(j.a)), el("td", {}, run(j.b)))))),
     card(`Files changed in the system: ${same(c.files)}`, named(c.files, "unchanged")),
