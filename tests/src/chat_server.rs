@@ -71,6 +71,18 @@ pub enum Reply {
 }
 
 impl Reply {
+    /// The model's fix of the demo's calculator: patch `calc.sh` so `add` adds, then
+    /// finish.
+    pub fn fix_demo_calc() -> Reply {
+        Reply::tool_calls(&[
+            (
+                "apply_patch",
+                json!({ "path": "calc.sh", "old": "$1 - $2", "new": "$1 + $2" }),
+            ),
+            ("finish", json!({ "summary": "add adds" })),
+        ])
+    }
+
     /// A completion whose message is `text`, with usage.
     pub fn content(text: &str) -> Reply {
         Reply::json(

@@ -318,16 +318,7 @@ fn a_failed_test_is_fed_back_to_the_model() {
 #[test]
 fn the_demo_with_a_model_makes_the_tests_pass() {
     let sandbox = Sandbox::new();
-    let patch_and_finish = || {
-        Reply::tool_calls(&[
-            (
-                "apply_patch",
-                json!({ "path": "calc.sh", "old": "$1 - $2", "new": "$1 + $2" }),
-            ),
-            ("finish", json!({ "summary": "add adds" })),
-        ])
-    };
-    let server = ChatServer::start(vec![patch_and_finish(), patch_and_finish()]);
+    let server = ChatServer::start(vec![Reply::fix_demo_calc(), Reply::fix_demo_calc()]);
     let dir = sandbox.data_dir().to_string_lossy().into_owned();
     let out = sandbox.jitos_ok(&[
         "demo",

@@ -86,6 +86,42 @@ async fn browser(driver: &Driver, profile: &Path) -> Client {
         .unwrap()
 }
 
+/// A browser over chromedriver for one test, and where its screenshots go.
+struct Session {
+    driver: Driver,
+    profile: PathBuf,
+    shots: PathBuf,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Session {
+    fn new(sandbox: &Sandbox) -> Session {
+        let shots = std::env::var_os("JITOS_SCREENSHOTS")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| sandbox.path().to_owned());
+        std::fs::create_dir_all(&shots).unwrap();
+        Session {
+            driver: Driver::start(),
+            profile: sandbox.path().join("chromium-profile"),
+            shots,
+            runtime: tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap(),
+        }
+    }
+
+    /// A page of the viewer at `port`, signed in with `token` and following the head.
+    async fn signed_in(&self, port: u16, token: &str) -> Client {
+        let page = browser(&self.driver, &self.profile).await;
+        page.goto(&format!("http://127.0.0.1:{port}/#token={token}"))
+            .await
+            .unwrap();
+        wait_for_text(&page, "#live", "live").await;
+        page
+    }
+}
+
 /// The element `css` once it shows `wanted` in its text.
 async fn wait_for_text(page: &Client, css: &str, wanted: &str) -> Element {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -206,22 +242,10 @@ fn the_viewer_shows_the_demo_and_approves_from_the_page() {
     let held = submitted["process"].as_u64().unwrap();
     wait_for_process(&sandbox, held, "waiting");
 
-    let shots = std::env::var_os("JITOS_SCREENSHOTS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| sandbox.path().to_owned());
-    std::fs::create_dir_all(&shots).unwrap();
-    let profile = sandbox.path().join("chromium-profile");
-    let driver = Driver::start();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let page = browser(&driver, &profile).await;
-        page.goto(&format!("http://127.0.0.1:{port}/#token={token}"))
-            .await
-            .unwrap();
-        wait_for_text(&page, "#live", "live").await;
+    let session = Session::new(&sandbox);
+    let shots = session.shots.clone();
+    session.runtime.block_on(async {
+        let page = session.signed_in(port, &token).await;
         wait_for_text(&page, "#who", "nobody").await;
         wait_for_text(&page, "#view", "Graph at seq").await;
         let loaded = page
@@ -370,16 +394,7 @@ fn an_agent_jobs_attempt_shows_its_transcript_and_charges() {
         return;
     }
     let sandbox = Sandbox::new();
-    let patch_and_finish = || {
-        Reply::tool_calls(&[
-            (
-                "apply_patch",
-                json!({ "path": "calc.sh", "old": "$1 - $2", "new": "$1 + $2" }),
-            ),
-            ("finish", json!({ "summary": "add adds" })),
-        ])
-    };
-    let server = ChatServer::start(vec![patch_and_finish(), patch_and_finish()]);
+    let server = ChatServer::start(vec![Reply::fix_demo_calc(), Reply::fix_demo_calc()]);
     let data = sandbox.data_dir().to_str().unwrap().to_owned();
     sandbox.jitos_ok(&[
         "demo",
@@ -418,21 +433,10 @@ fn an_agent_jobs_attempt_shows_its_transcript_and_charges() {
         .unwrap();
     let race = found["processes"]["items"][0]["id"].as_u64().unwrap();
 
-    let shots = std::env::var_os("JITOS_SCREENSHOTS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| sandbox.path().to_owned());
-    let profile = sandbox.path().join("chromium-profile");
-    let driver = Driver::start();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let page = browser(&driver, &profile).await;
-        page.goto(&format!("http://127.0.0.1:{port}/#token={token}"))
-            .await
-            .unwrap();
-        wait_for_text(&page, "#live", "live").await;
+    let session = Session::new(&sandbox);
+    let shots = session.shots.clone();
+    session.runtime.block_on(async {
+        let page = session.signed_in(port, &token).await;
         page.goto(&format!(
             "http://127.0.0.1:{port}/#/process/{race}/attempt/{attempt}"
         ))
