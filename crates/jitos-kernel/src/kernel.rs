@@ -21,7 +21,9 @@ use jitos_warp::{BlobRef, Rewrite, StateDigest};
 use crate::{
     decide::{blob_ref, decide, Answer, Decided, Working},
     follow_on::FOLLOW_ONS_PER_GROUP_MAX,
-    index, payload, recovery, verify,
+    index,
+    past_graphs::PastGraphs,
+    payload, recovery, verify,
     view::{StoreFacts, View},
     Command, Commit, CommitError, FollowOn, KernelError, Outcome, Request, State,
 };
@@ -138,6 +140,7 @@ impl Kernel {
                 dir: dir_name,
                 recovery,
                 broken_at,
+                past: PastGraphs::default(),
             }),
             last_snapshot_seq,
         };

@@ -31,6 +31,7 @@ mod job_ruling;
 mod jobs;
 mod kernel;
 pub mod metric_names;
+mod past_graphs;
 mod payload;
 mod policy_record;
 mod process_log;
@@ -86,6 +87,7 @@ pub use job_record::{
 pub use job_ruling::{JobRuling, PublicJob, KIND_JOB_RULING};
 pub use jobs::{Attempt, AttemptStatus, Jobs, JobsError};
 pub use kernel::{Kernel, KernelOptions, GROUP_BYTES_MAX, SNAPSHOT_EVERY_DEFAULT};
+pub use past_graphs::PagedGraph;
 pub use payload::{decode_rewrite, encode_rewrite, KIND_GENESIS, KIND_REWRITE};
 pub use policy_record::{
     PolicyDecision, PolicyRecord, RecordedPolicy, Vote, KIND_POLICY_DECISION, KIND_POLICY_LOAD,

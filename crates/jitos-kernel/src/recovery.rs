@@ -24,11 +24,26 @@ pub(crate) fn rebuild(
     ledger: &Ledger,
     target: u64,
 ) -> Result<(State, RecoveryReport), KernelError> {
+    rebuild_over(ledger, target, None)
+}
+
+/// As [`rebuild`], from `known` (a state and its seq, below `target`) unless a snapshot
+/// is nearer `target`.
+pub(crate) fn rebuild_over(
+    ledger: &Ledger,
+    target: u64,
+    known: Option<(u64, State)>,
+) -> Result<(State, RecoveryReport), KernelError> {
     let mut report = RecoveryReport::default();
+    let known_seq = known.as_ref().map(|(seq, _)| *seq);
     let mut base: Option<(u64, State)> = None;
     for meta in ledger.snapshots()? {
         if meta.seq > target {
             continue;
+        }
+        // Newest first: every snapshot from here on is as far as `known`, or further.
+        if known_seq.is_some_and(|known| known >= meta.seq) {
+            break;
         }
         match load_trusted(ledger, meta.seq, &meta.digest) {
             Ok(state) => {
@@ -42,12 +57,13 @@ pub(crate) fn rebuild(
             }
         }
     }
-    let (mut state, first) = match base {
-        Some((seq, state)) => {
+    let (mut state, first) = match (base, known) {
+        (Some((seq, state)), _) => {
             report.snapshot_seq = Some(seq);
             (state, seq + 1)
         }
-        None => (State::default(), 0),
+        (None, Some((seq, state))) => (state, seq + 1),
+        (None, None) => (State::default(), 0),
     };
     if first <= target {
         for record in ledger.range(first, target) {

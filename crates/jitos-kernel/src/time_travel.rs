@@ -1,10 +1,13 @@
 //! Time travel: the graph as of any sequence number, and the history of one node.
 
+use std::sync::Arc;
+
 use jitos_ledger::{Ledger, Record};
 use jitos_warp::Node;
 
 use crate::{
     index::{self, NodeAfter},
+    past_graphs::{PagedGraph, PastGraphs},
     recovery, KernelError, State,
 };
 
@@ -19,11 +22,31 @@ pub struct HistoryStep {
 
 /// The state as of `seq` (inclusive).
 pub(crate) fn state_at(ledger: &Ledger, seq: u64) -> Result<State, KernelError> {
+    within_head(ledger, seq)?;
+    recovery::rebuild(ledger, seq).map(|(state, _)| state)
+}
+
+/// The graph as of `seq` (inclusive): kept in `past` from a recent read, or rebuilt —
+/// from the nearest of the kept states and snapshots before it — and kept there.
+pub(crate) fn graph_at(
+    ledger: &Ledger,
+    past: &PastGraphs,
+    seq: u64,
+) -> Result<Arc<PagedGraph>, KernelError> {
+    within_head(ledger, seq)?;
+    if let Some(kept) = past.get(seq) {
+        return Ok(kept);
+    }
+    let (state, _) = recovery::rebuild_over(ledger, seq, past.base_below(seq))?;
+    Ok(past.keep(seq, state))
+}
+
+fn within_head(ledger: &Ledger, seq: u64) -> Result<(), KernelError> {
     let head = ledger.head().seq;
     if seq > head {
         return Err(KernelError::BeyondHead { seq, head });
     }
-    recovery::rebuild(ledger, seq).map(|(state, _)| state)
+    Ok(())
 }
 
 /// Every record that changed `node`: its existence, attributes or incident edges. From

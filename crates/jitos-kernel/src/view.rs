@@ -14,6 +14,7 @@ use jitos_warp::{BlobRef, Graph};
 use crate::{
     collapse_hold::{stands, Hold},
     files::tree_of,
+    past_graphs::{PagedGraph, PastGraphs},
     process_record::{AskContext, ProcessRecord},
     recovery::RecoveryReport,
     ruling::waiting_need,
@@ -33,12 +34,14 @@ pub struct View {
     pub(crate) last_snapshot_seq: Option<u64>,
 }
 
-/// What does not change while a store is open.
+/// What every view of an open store shares: what does not change while it is open, and
+/// the graphs of past seqs read lately.
 pub(crate) struct StoreFacts {
     pub(crate) options: KernelOptions,
     pub(crate) dir: String,
     pub(crate) recovery: RecoveryReport,
     pub(crate) broken_at: Option<(u64, String)>,
+    pub(crate) past: PastGraphs,
 }
 
 impl View {
@@ -115,10 +118,17 @@ impl View {
 
     /// The graph as of `seq` (inclusive); this view's own graph for its head.
     pub fn graph_at(&self, seq: u64) -> Result<Graph, KernelError> {
+        self.paged_graph_at(seq).map(|paged| paged.graph().clone())
+    }
+
+    /// The graph as of `seq` (inclusive), to read page by page: this view's own for its
+    /// head; for a past seq, the one built for a recent read when one was, else built
+    /// and kept a while for the reads that follow.
+    pub fn paged_graph_at(&self, seq: u64) -> Result<Arc<PagedGraph>, KernelError> {
         if seq == self.head().seq && self.facts.broken_at.is_none() {
-            return Ok(self.state.graph.clone());
+            return Ok(Arc::new(PagedGraph::new(self.state.graph.clone())));
         }
-        time_travel::state_at(&self.ledger, seq).map(|state| state.graph)
+        time_travel::graph_at(&self.ledger, &self.facts.past, seq)
     }
 
     /// Every record that changed `node`.

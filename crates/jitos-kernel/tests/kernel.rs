@@ -4,9 +4,9 @@
 
 use std::{path::Path, sync::Arc};
 
-use jitos_kernel::{CommitError, Kernel, KernelError, KernelOptions};
+use jitos_kernel::{CommitError, Kernel, KernelError, KernelOptions, State};
 use jitos_ledger::{Actor, FixedClock};
-use jitos_warp::{Rewrite, Value};
+use jitos_warp::{Node, Rewrite, Value};
 
 fn options(snapshot_every: u64) -> KernelOptions {
     KernelOptions {
@@ -114,6 +114,108 @@ fn time_travel_and_history() {
         history[2].node_after.as_ref().unwrap().attrs.get("n"),
         Some(&Value::Int(3))
     );
+}
+
+/// Every page of `limit` nodes of the graph at `seq` as the daemon paged it before past
+/// graphs were kept: the graph folded from genesis, sorted, filtered after the cursor.
+fn pages_by_fold(kernel: &Kernel, seq: u64, limit: usize) -> (String, usize, Vec<Vec<Node>>) {
+    let mut state = State::default();
+    for record in kernel.ledger().range(0, seq) {
+        state.fold(&record.unwrap()).unwrap();
+    }
+    let graph = state.graph;
+    let mut pages = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page: Vec<Node> = graph
+            .nodes()
+            .filter(|node| {
+                after
+                    .as_deref()
+                    .is_none_or(|after| node.id.as_str() > after)
+            })
+            .take(limit)
+            .cloned()
+            .collect();
+        let Some(last) = page.last() else { break };
+        after = Some(last.id.to_string());
+        pages.push(page);
+    }
+    (graph.digest().to_string(), graph.node_count(), pages)
+}
+
+/// The same, read from the kernel's paged graph at `seq`.
+fn pages_kept(kernel: &Kernel, seq: u64, limit: usize) -> (String, usize, Vec<Vec<Node>>) {
+    let mut pages = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        // Each page asks again, as each request of a reader does.
+        let paged = kernel.paged_graph_at(seq).unwrap();
+        let page: Vec<Node> = paged
+            .nodes_after(after.as_deref())
+            .take(limit)
+            .cloned()
+            .collect();
+        let Some(last) = page.last() else {
+            let graph = paged.graph();
+            return (graph.digest().to_string(), graph.node_count(), pages);
+        };
+        after = Some(last.id.to_string());
+        pages.push(page);
+    }
+}
+
+// A past graph read page by page is built once and kept, and its pages, digest and node
+// count are those of the graph folded from genesis: at a seq with records after the
+// snapshot before it, at one folded on from the kept one, and at one before both.
+#[test]
+fn kept_past_graphs_page_as_the_fold_from_genesis() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut kernel = open(dir.path(), 10);
+    for group in 0..6 {
+        let mut rewrites: Vec<Rewrite> = (0..8).map(|i| add(&format!("n{group}{i}"))).collect();
+        rewrites.push(rw(&format!(
+            r#"{{"ops":[{{"add_edge":{{"from":"n{group}0","to":"n{group}7","label":"l"}}}}]}}"#
+        )));
+        rewrites.push(set(&format!("n{group}3"), group));
+        if group > 0 {
+            let gone = group - 1;
+            rewrites.push(rw(&format!(
+                r#"{{"ops":[{{"remove_node":{{"id":"n{gone}0","cascade":true}}}}]}}"#
+            )));
+        }
+        commit_all(&mut kernel, rewrites);
+    }
+    let snapshots: Vec<u64> = kernel
+        .ledger()
+        .snapshots()
+        .unwrap()
+        .iter()
+        .map(|m| m.seq)
+        .collect();
+    // Groups of 10 or 11 records, a snapshot after each group that reaches 10 past the last.
+    let snapshot = *snapshots.iter().rev().nth(1).unwrap();
+    let tail = snapshot + 4;
+    assert!(!snapshots.contains(&tail) && tail < kernel.head().seq);
+
+    let first = kernel.paged_graph_at(tail).unwrap();
+    assert!(
+        Arc::ptr_eq(&first, &kernel.paged_graph_at(tail).unwrap()),
+        "kept, not rebuilt"
+    );
+    assert_eq!(
+        pages_kept(&kernel, tail, 7),
+        pages_by_fold(&kernel, tail, 7)
+    );
+    // Folded on from the kept state; then one before it, from a snapshot.
+    for seq in [tail + 3, tail - 2, 3] {
+        let (digest, count, pages) = pages_kept(&kernel, seq, 5);
+        assert_eq!(
+            (digest, count, pages),
+            pages_by_fold(&kernel, seq, 5),
+            "at {seq}"
+        );
+    }
 }
 
 // A cascading removal appears in the history of the neighbour that lost an edge.

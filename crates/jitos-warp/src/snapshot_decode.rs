@@ -46,17 +46,16 @@ impl Graph {
         }
         let mut acc = Accumulator::default();
         let mut pending = PendingElements::new();
-        let (mut slots, ids) = decode_nodes(&mut reader, &mut acc, &mut pending)?;
-        let (edges, ends, degrees) = decode_edges(&mut reader, &ids, &mut acc, &mut pending)?;
+        let nodes = decode_nodes(&mut reader, &mut acc, &mut pending)?;
+        let (edges, ends, degrees) = decode_edges(&mut reader, &nodes, &mut acc, &mut pending)?;
         pending.flush(&mut acc);
         reader.finish()?;
 
-        for (id, degree) in ids.iter().zip(degrees) {
-            if degree > 0 {
-                if let Some(slot) = slots.get_mut(id.as_str()) {
-                    slot.degree = degree;
-                }
-            }
+        // Each slot goes into the map once, with its degree: setting degrees afterwards
+        // would walk the map again for every node with an edge.
+        let mut slots = SlotMap::default();
+        for (node, degree) in nodes.into_iter().zip(degrees) {
+            slots.insert(node.id.clone(), Slot { node, degree });
         }
         // Node positions order like ids, so sorting by them avoids comparing id strings.
         let mut edges_in: Vec<(usize, usize, ByTarget)> = ends
@@ -79,16 +78,14 @@ impl Graph {
     }
 }
 
-/// Decodes the nodes into a node map; also returns their ids in order, which edges
-/// refer to by position.
+/// Decodes the nodes, in id order: edges refer to them by position.
 fn decode_nodes(
     reader: &mut Reader<'_>,
     acc: &mut Accumulator,
     pending: &mut PendingElements,
-) -> Result<(SlotMap, Vec<NodeId>)> {
+) -> Result<Vec<Node>> {
     let count = reader.count_u64(NODE_BYTES_MIN)?;
-    let mut slots = SlotMap::default();
-    let mut ids: Vec<NodeId> = Vec::with_capacity(count);
+    let mut nodes: Vec<Node> = Vec::with_capacity(count);
     // Reused for every node: one allocation instead of one per node.
     let mut attrs: Vec<(String, Value)> = Vec::new();
     for _ in 0..count {
@@ -98,7 +95,7 @@ fn decode_nodes(
             offset: id_at,
             problem,
         })?;
-        if ids.last().is_some_and(|prev| prev.as_str() >= id) {
+        if nodes.last().is_some_and(|prev| prev.id.as_str() >= id) {
             return Err(SnapshotDecodeError::NodesOutOfOrder { offset: id_at });
         }
         let id = NodeId::unchecked(id);
@@ -149,16 +146,14 @@ fn decode_nodes(
         for (key, value) in attrs.drain(..) {
             map.insert(key, value);
         }
-        let node = Node {
-            id: id.clone(),
+        nodes.push(Node {
+            id,
             kind: kind.to_owned(),
             attrs: map,
             version,
-        };
-        slots.insert(id.clone(), Slot { node, degree: 0 });
-        ids.push(id);
+        });
     }
-    Ok((slots, ids))
+    Ok(nodes)
 }
 
 /// The edges in order, the node positions of their ends, and each node's degree.
@@ -167,7 +162,7 @@ type DecodedEdges = (Vec<Edge>, Vec<(usize, usize)>, Vec<usize>);
 /// Decodes the edges.
 fn decode_edges(
     reader: &mut Reader<'_>,
-    nodes: &[NodeId],
+    nodes: &[Node],
     acc: &mut Accumulator,
     pending: &mut PendingElements,
 ) -> Result<DecodedEdges> {
@@ -191,7 +186,7 @@ fn decode_edges(
         }
         prev = Some((from, to));
         ends.push((from, to));
-        let (Some(from_id), Some(to_id)) = (nodes.get(from), nodes.get(to)) else {
+        let (Some(from_node), Some(to_node)) = (nodes.get(from), nodes.get(to)) else {
             // node_index bounds both; kept total rather than indexing.
             return Err(SnapshotDecodeError::EdgeEndpointMissing {
                 offset: edge_at,
@@ -210,6 +205,7 @@ fn decode_edges(
                 *degree += 1;
             }
         }
+        let (from_id, to_id) = (&from_node.id, &to_node.id);
         pending.edge(Delta::In, from_id.as_str(), label, to_id.as_str());
         if pending.should_flush() {
             pending.flush(acc);

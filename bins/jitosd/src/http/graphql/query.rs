@@ -154,18 +154,16 @@ impl QueryRoot {
         let (shared, _) = authorised(ctx, &asked).await?;
         let read = reading::on_view(&shared.kernel, move |view| {
             let at_seq = at.unwrap_or(view.head().seq);
-            let graph = match sws {
-                Some(sws) => view.sws_graph(sws),
-                None => view.graph_at(at_seq),
+            let paged = match sws {
+                Some(sws) => view
+                    .sws_graph(sws)
+                    .map(|graph| std::sync::Arc::new(jitos_kernel::PagedGraph::new(graph))),
+                None => view.paged_graph_at(at_seq),
             }
             .map_err(|e| crate::answer::kernel_error_info(&e))?;
-            let mut nodes: Vec<Node> = graph
-                .nodes()
-                .filter(|node| {
-                    after
-                        .as_deref()
-                        .is_none_or(|after| node.id.as_str() > after)
-                })
+            let graph = paged.graph();
+            let mut nodes: Vec<Node> = paged
+                .nodes_after(after.as_deref())
                 .take(limit + 1)
                 .cloned()
                 .map(Node::from)
