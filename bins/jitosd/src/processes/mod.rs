@@ -3,6 +3,7 @@
 //! turns each due decision into a record and each dispatch into a running worker.
 
 mod scheduler;
+mod spans;
 pub mod views;
 
 use std::{
