@@ -5,10 +5,8 @@ use std::{io::IsTerminal, path::PathBuf, process::ExitCode};
 use clap::{CommandFactory, FromArgMatches};
 use jitosd::{
     cli::{daemon_config, DaemonArgs, LogFormat},
-    otlp::{Otlp, OtlpError},
     settings, Daemon,
 };
-use tracing_subscriber::{layer::SubscriberExt as _, util::SubscriberInitExt as _, Layer as _};
 
 fn main() -> ExitCode {
     // Before any thread exists, which is when the environment may change: an empty
@@ -40,16 +38,8 @@ fn main() -> ExitCode {
         print!("{}", jitosd::http::graphql::sdl());
         return ExitCode::SUCCESS;
     }
+    init_logging(&args.log, args.log_format);
     let check_only = args.check_config;
-    // A check sends nothing.
-    let collector = args.otlp.clone().filter(|_| !check_only);
-    let otlp = match init_logging(&args.log, args.log_format, collector.as_ref()) {
-        Ok(otlp) => otlp,
-        Err(e) => {
-            eprintln!("jitosd: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
     let config = match daemon_config(args) {
         Ok(config) => config,
         Err(e) => {
@@ -76,7 +66,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let code = runtime.block_on(async {
+    runtime.block_on(async {
         let started = match passed {
             Some(passed) => Daemon::start_on(config, passed),
             None => Daemon::start(config),
@@ -95,12 +85,7 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         }
-    });
-    // Off the runtime: the export's HTTP client blocks.
-    if let Some(otlp) = otlp {
-        otlp.shutdown();
-    }
-    code
+    })
 }
 
 /// Unsets each `JITOS_*` variable that is set but empty, so it reads as unset.
@@ -113,30 +98,21 @@ fn forget_empty_settings() {
 }
 
 /// Logs to standard error, filtered by `filter`: JSON lines (with the span each is in) or
-/// text, as `format` says; and, given a `collector`, sends the traced spans there.
-fn init_logging(
-    filter: &str,
-    format: LogFormat,
-    collector: Option<&reqwest::Url>,
-) -> Result<Option<Otlp>, OtlpError> {
+/// text, as `format` says.
+fn init_logging(filter: &str, format: LogFormat) {
     let terminal = std::io::stderr().is_terminal();
-    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
-    let fmt = match (format, terminal) {
-        (LogFormat::Json, _) | (LogFormat::Auto, false) => fmt
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr);
+    match (format, terminal) {
+        (LogFormat::Json, _) | (LogFormat::Auto, false) => builder
             .json()
             .with_current_span(true)
             .with_span_list(false)
-            .boxed(),
+            .init(),
         // Colour codes only for a person watching.
-        (LogFormat::Text, _) | (LogFormat::Auto, true) => fmt.with_ansi(terminal).boxed(),
-    };
-    let otlp = collector.map(Otlp::start).transpose()?;
-    // Each layer filters for itself: the spans sent do not depend on what is logged.
-    tracing_subscriber::registry()
-        .with(fmt.with_filter(tracing_subscriber::EnvFilter::new(filter)))
-        .with(otlp.as_ref().map(Otlp::layer))
-        .init();
-    Ok(otlp)
+        (LogFormat::Text, _) | (LogFormat::Auto, true) => builder.with_ansi(terminal).init(),
+    }
 }
 
 async fn shutdown_signal() {

@@ -4,7 +4,6 @@
 
 pub mod compare;
 mod scheduler;
-mod spans;
 pub mod views;
 
 use std::{

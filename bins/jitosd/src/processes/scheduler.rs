@@ -25,8 +25,7 @@ use jitos_tasks::{Effect as PlanEffect, JobKind, Purpose, MATERIALIZE};
 use jitos_worker::EffectClass;
 use tokio::sync::{mpsc, watch};
 
-use super::spans::ProcessSpans;
-use crate::jobs::{catalog_resolve, AttemptPlan, BuiltinPlan, JobRunner, ProcessJob, WorkerConfig};
+use crate::jobs::{catalog_resolve, AttemptPlan, BuiltinPlan, JobRunner, WorkerConfig};
 
 /// What the writer's half asks of the async half, once the records are durable.
 enum Due {
@@ -65,7 +64,6 @@ pub struct Decider {
     /// make at once goes straight to it.
     runner: Arc<OnceLock<Arc<JobRunner>>>,
     submitters: Submitters,
-    spans: ProcessSpans,
 }
 
 impl FollowOn for Decider {
@@ -79,8 +77,6 @@ impl FollowOn for Decider {
             per_process: self.slots,
         };
         let Some(decision) = state.processes.decide(now_ms, capacity, state) else {
-            // Each group ends here, so a span ends with the group that ends its process.
-            self.spans.end_ended(&state.processes);
             // A timer already past waits for a change of state (a slot freed is an
             // attempt's end, which runs this again), not for a poke.
             let wake_at = state
@@ -93,18 +89,14 @@ impl FollowOn for Decider {
             }
             return None;
         };
-        let span = self.spans.of(decision.process()).clone();
         tracing::debug!(
-            parent: &span,
             process = decision.process(),
             decision = decision.name(),
             "the scheduler decided"
         );
         metrics::counter!(crate::metrics::DECISIONS, "decision" => decision.name()).increment(1);
         let (command, then) = match decision {
-            Decision::Dispatch { process, job, sws } => {
-                self.dispatch(state, process, job, sws, span)?
-            }
+            Decision::Dispatch { process, job, sws } => self.dispatch(state, process, job, sws)?,
             decision => {
                 let then = match &decision {
                     Decision::Finish { process, .. } => Then::Finished(*process),
@@ -130,8 +122,7 @@ impl FollowOn for Decider {
                 if let Some(runner) = self.runner.get() {
                     plan.submitter = plan
                         .process
-                        .as_ref()
-                        .and_then(|owner| self.submitters.of(runner.kernel(), owner.id));
+                        .and_then(|process| self.submitters.of(runner.kernel(), process));
                     match runner.launch_warm_now(plan) {
                         Ok(()) => return,
                         Err(back) => plan = back,
@@ -161,23 +152,16 @@ impl FollowOn for Decider {
 
 impl Decider {
     /// The dispatch of a process job, with what its worker needs once it is recorded;
-    /// a worker that cannot be resolved gets its attempt recorded with its failure. `span`
-    /// is the process's.
+    /// a worker that cannot be resolved gets its attempt recorded with its failure.
     fn dispatch(
         &self,
         state: &State,
         process: u64,
         job: usize,
         sws: u64,
-        span: tracing::Span,
     ) -> Option<(Command, Then)> {
         let p = state.processes.get(process)?;
         let node = p.slaps.get(p.run.candidate)?.dag.jobs.get(job)?.clone();
-        let owner = ProcessJob {
-            id: process,
-            job: node.id.clone(),
-            span,
-        };
         // The key of the effect the job makes, checks or undoes.
         let key = match node.purpose {
             Purpose::Step if state.job_effect(&node) >= jitos_gov::Effect::Local => {
@@ -210,7 +194,7 @@ impl Decider {
                 };
                 let plan = BuiltinPlan {
                     attempt: 0,
-                    process: owner,
+                    process,
                     sws,
                     args: args.clone(),
                     paths: paths.clone(),
@@ -274,7 +258,7 @@ impl Decider {
                     input,
                     deadline_ms: timeout_ms,
                     files,
-                    process: Some(owner),
+                    process: Some(process),
                     // Who submitted it is read once the dispatch is recorded (`settled`).
                     submitter: None,
                     // Read at launch, from the process's writ.
@@ -321,7 +305,6 @@ pub fn scheduler(
         due: sender,
         runner: Arc::clone(&shared_runner),
         submitters: Submitters::default(),
-        spans: ProcessSpans::default(),
     };
     let start = move |kernel, runner: Arc<JobRunner>| {
         // Set once: this closure runs once.
