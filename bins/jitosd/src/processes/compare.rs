@@ -43,26 +43,26 @@ pub fn compare(view: &View, a: u64, b: u64) -> Result<Result<RunComparison, u64>
         return Ok(Err(b));
     };
     Ok(Ok(RunComparison {
+        a: side(&run_a),
+        b: side(&run_b),
         plans_diff: plans_diff(&run_a.detail.explain, &run_b.detail.explain),
         jobs: jobs_compared(&run_a, &run_b),
-        files: by_name(
-            run_a.files.clone().into_iter().collect(),
-            run_b.files.clone().into_iter().collect(),
-        ),
         // Against an environment not recorded, every entry would differ: none is shown.
-        environment: match (&run_a.environment, &run_b.environment) {
-            (Some(a), Some(b)) => by_name(a.clone(), b.clone()),
+        environment: match (run_a.environment, run_b.environment) {
+            (Some(a), Some(b)) => by_name(a, b),
             _ => Vec::new(),
         },
-        a: side(run_a),
-        b: side(run_b),
+        files: by_name(
+            run_a.files.into_iter().collect(),
+            run_b.files.into_iter().collect(),
+        ),
     }))
 }
 
-fn side(run: Run) -> RunSide {
+fn side(run: &Run) -> RunSide {
     RunSide {
         params: run.detail.params.clone(),
-        summary: run.detail.summary,
+        summary: run.detail.summary.clone(),
         took_ms: run.took_ms,
         environment_recorded: run.environment.is_some(),
         partial: run.partial,
