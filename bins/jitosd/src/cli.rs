@@ -121,6 +121,12 @@ pub struct DaemonArgs {
     /// journal, a file, a pipe)
     #[arg(long, env = "JITOS_LOG_FORMAT", value_enum, default_value = "auto")]
     pub log_format: LogFormat,
+    /// Send the spans of processes and of their jobs' attempts to an OpenTelemetry
+    /// collector as OTLP/HTTP protobuf, to this base URL's /v1/traces, e.g.
+    /// http://127.0.0.1:4318 (see docs/SERVICE.md). Off by default. A collector that does
+    /// not answer loses spans; it never holds up the daemon
+    #[arg(long, env = "JITOS_OTLP", value_name = "URL", value_parser = crate::otlp::parse_collector)]
+    pub otlp: Option<reqwest::Url>,
     /// The configuration file: TOML whose keys are these long flags (`data-dir =
     /// "/var/lib/jitos"`, `output-root = ["/srv/out"]`). Without it,
     /// $XDG_CONFIG_HOME/jitos/jitosd.toml or /etc/jitos/jitosd.toml, the first that

@@ -13,6 +13,7 @@ pub mod http;
 mod jobs;
 mod lock;
 pub mod metrics;
+pub mod otlp;
 mod private_file;
 pub mod processes;
 mod reading;

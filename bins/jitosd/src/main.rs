@@ -5,8 +5,10 @@ use std::{io::IsTerminal, path::PathBuf, process::ExitCode};
 use clap::{CommandFactory, FromArgMatches};
 use jitosd::{
     cli::{daemon_config, DaemonArgs, LogFormat},
+    otlp::{Otlp, OtlpError},
     settings, Daemon,
 };
+use tracing_subscriber::{layer::SubscriberExt as _, util::SubscriberInitExt as _, Layer as _};
 
 fn main() -> ExitCode {
     // Before any thread exists, which is when the environment may change: an empty
@@ -38,8 +40,16 @@ fn main() -> ExitCode {
         print!("{}", jitosd::http::graphql::sdl());
         return ExitCode::SUCCESS;
     }
-    init_logging(&args.log, args.log_format);
     let check_only = args.check_config;
+    // A check sends nothing.
+    let collector = args.otlp.clone().filter(|_| !check_only);
+    let otlp = match init_logging(&args.log, args.log_format, collector.as_ref()) {
+        Ok(otlp) => otlp,
+        Err(e) => {
+            eprintln!("jitosd: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let config = match daemon_config(args) {
         Ok(config) => config,
         Err(e) => {
@@ -66,7 +76,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(async {
+    let code = runtime.block_on(async {
         let started = match passed {
             Some(passed) => Daemon::start_on(config, passed),
             None => Daemon::start(config),
@@ -85,7 +95,12 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         }
-    })
+    });
+    // Off the runtime: the export's HTTP client blocks.
+    if let Some(otlp) = otlp {
+        otlp.shutdown();
+    }
+    code
 }
 
 /// Unsets each `JITOS_*` variable that is set but empty, so it reads as unset.
@@ -98,21 +113,30 @@ fn forget_empty_settings() {
 }
 
 /// Logs to standard error, filtered by `filter`: JSON lines (with the span each is in) or
-/// text, as `format` says.
-fn init_logging(filter: &str, format: LogFormat) {
+/// text, as `format` says; and, given a `collector`, sends the traced spans there.
+fn init_logging(
+    filter: &str,
+    format: LogFormat,
+    collector: Option<&reqwest::Url>,
+) -> Result<Option<Otlp>, OtlpError> {
     let terminal = std::io::stderr().is_terminal();
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-        .with_writer(std::io::stderr);
-    match (format, terminal) {
-        (LogFormat::Json, _) | (LogFormat::Auto, false) => builder
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let fmt = match (format, terminal) {
+        (LogFormat::Json, _) | (LogFormat::Auto, false) => fmt
             .json()
             .with_current_span(true)
             .with_span_list(false)
-            .init(),
+            .boxed(),
         // Colour codes only for a person watching.
-        (LogFormat::Text, _) | (LogFormat::Auto, true) => builder.with_ansi(terminal).init(),
-    }
+        (LogFormat::Text, _) | (LogFormat::Auto, true) => fmt.with_ansi(terminal).boxed(),
+    };
+    let otlp = collector.map(Otlp::start).transpose()?;
+    // Each layer filters for itself: the spans sent do not depend on what is logged.
+    tracing_subscriber::registry()
+        .with(fmt.with_filter(tracing_subscriber::EnvFilter::new(filter)))
+        .with(otlp.as_ref().map(Otlp::layer))
+        .init();
+    Ok(otlp)
 }
 
 async fn shutdown_signal() {

@@ -20,17 +20,18 @@ use std::{
 
 use jitos_kernel::{Command, FailureCause, Proposed};
 use jitos_ledger::Actor;
+use jitos_tasks::MATERIALIZE;
 use jitos_tree::{within_prefixes, Tree};
 use jitos_treefs::{matches, materialize, unmaterialize, FetchError, MaterializeError};
 
-use super::JobRunner;
+use super::{attempt_span, JobRunner, ProcessJob};
 
 /// A recorded attempt of the built-in.
 pub(crate) struct BuiltinPlan {
     /// The attempt (its dispatch record's seq).
     pub attempt: u64,
-    /// Its process.
-    pub process: u64,
+    /// Its process and job.
+    pub process: ProcessJob,
     /// The workspace whose files it writes.
     pub sws: u64,
     /// Its arguments.
@@ -59,6 +60,8 @@ impl JobRunner {
         let runner = Arc::clone(self);
         let attempt = plan.attempt;
         let ran = tokio::task::spawn_blocking(move || {
+            let _in_attempt =
+                attempt_span(plan.attempt, MATERIALIZE, plan.sws, Some(&plan.process)).entered();
             let command = match runner.materialize_job(&plan) {
                 Ok((status, summary)) => Command::JobPropose {
                     attempt: plan.attempt,
@@ -106,7 +109,7 @@ impl JobRunner {
         let writ_paths = view
             .state()
             .writs
-            .of_process(plan.process)
+            .of_process(plan.process.id)
             .map(|writ| writ.writ.paths.clone());
         let tree = match view.sws_tree(plan.sws) {
             Ok(tree) => scoped(&tree, &plan.paths, writ_paths.as_ref()),

@@ -137,7 +137,7 @@ pub(crate) struct AttemptPlan {
     /// Whether the workspace's files are written into its scratch.
     pub files: bool,
     /// The process whose job this is, if a process's scheduler dispatched it.
-    pub process: Option<u64>,
+    pub process: Option<ProcessJob>,
     /// The uid of the local user who submitted the job's process or ran the job: whose
     /// warm instances may serve it (none: it runs in a process of its own).
     pub submitter: Option<u32>,
@@ -150,21 +150,48 @@ pub(crate) struct AttemptPlan {
     pub effect_key: Option<String>,
 }
 
+/// The process a dispatched job is part of, and which job it is.
+pub(crate) struct ProcessJob {
+    /// The process.
+    pub id: u64,
+    /// The job's id in the process's plan.
+    pub job: String,
+    /// The process's span: its attempts' spans are within it.
+    pub span: tracing::Span,
+}
+
 impl AttemptPlan {
-    /// The span the attempt's log lines are in: its attempt, worker and process, so a
-    /// line about a worker names the job it ran.
+    /// The span the attempt's log lines are in.
     pub(crate) fn span(&self) -> tracing::Span {
-        let span = tracing::info_span!(
+        attempt_span(
+            self.attempt,
+            &self.worker.manifest.name,
+            self.sws,
+            self.process.as_ref(),
+        )
+    }
+}
+
+/// The span an attempt's log lines are in: its attempt, worker and workspace, so a line
+/// about a worker names the job it ran; for a process's job, its process and job too,
+/// within the process's span.
+pub(crate) fn attempt_span(
+    attempt: u64,
+    worker: &str,
+    sws: u64,
+    process: Option<&ProcessJob>,
+) -> tracing::Span {
+    match process {
+        Some(owner) => tracing::info_span!(
+            parent: &owner.span,
             "attempt",
-            attempt = self.attempt,
-            worker = %self.worker.manifest.name,
-            sws = self.sws,
-            process = tracing::field::Empty,
-        );
-        if let Some(process) = self.process {
-            span.record("process", process);
-        }
-        span
+            attempt,
+            worker,
+            sws,
+            process = owner.id,
+            job = %owner.job,
+        ),
+        None => tracing::info_span!("attempt", attempt, worker, sws),
     }
 }
 
@@ -697,7 +724,12 @@ impl JobRunner {
     /// names a secret in a request's header and has the daemon fill it in, so it never
     /// holds one.
     fn env_secrets_of(&self, plan: &AttemptPlan) -> Vec<(String, String)> {
-        let Some(process) = plan.process.filter(|_| !plan.worker.manifest.fetch) else {
+        let Some(process) = plan
+            .process
+            .as_ref()
+            .map(|owner| owner.id)
+            .filter(|_| !plan.worker.manifest.fetch)
+        else {
             return Vec::new();
         };
         let view = self.kernel.view();

@@ -4,6 +4,7 @@
 
 pub mod compare;
 mod scheduler;
+mod spans;
 pub mod views;
 
 use std::{

@@ -25,7 +25,8 @@ use jitos_tasks::{Effect as PlanEffect, JobKind, Purpose, MATERIALIZE};
 use jitos_worker::EffectClass;
 use tokio::sync::{mpsc, watch};
 
-use crate::jobs::{catalog_resolve, AttemptPlan, BuiltinPlan, JobRunner, WorkerConfig};
+use super::spans::ProcessSpans;
+use crate::jobs::{catalog_resolve, AttemptPlan, BuiltinPlan, JobRunner, ProcessJob, WorkerConfig};
 
 /// What the writer's half asks of the async half, once the records are durable.
 enum Due {
@@ -64,6 +65,7 @@ pub struct Decider {
     /// make at once goes straight to it.
     runner: Arc<OnceLock<Arc<JobRunner>>>,
     submitters: Submitters,
+    spans: ProcessSpans,
 }
 
 impl FollowOn for Decider {
@@ -77,6 +79,8 @@ impl FollowOn for Decider {
             per_process: self.slots,
         };
         let Some(decision) = state.processes.decide(now_ms, capacity, state) else {
+            // Each group ends here, so a span ends with the group that ends its process.
+            self.spans.end_ended(&state.processes);
             // A timer already past waits for a change of state (a slot freed is an
             // attempt's end, which runs this again), not for a poke.
             let wake_at = state
@@ -89,14 +93,18 @@ impl FollowOn for Decider {
             }
             return None;
         };
+        let span = self.spans.of(decision.process()).clone();
         tracing::debug!(
+            parent: &span,
             process = decision.process(),
             decision = decision.name(),
             "the scheduler decided"
         );
         metrics::counter!(crate::metrics::DECISIONS, "decision" => decision.name()).increment(1);
         let (command, then) = match decision {
-            Decision::Dispatch { process, job, sws } => self.dispatch(state, process, job, sws)?,
+            Decision::Dispatch { process, job, sws } => {
+                self.dispatch(state, process, job, sws, span)?
+            }
             decision => {
                 let then = match &decision {
                     Decision::Finish { process, .. } => Then::Finished(*process),
@@ -122,7 +130,8 @@ impl FollowOn for Decider {
                 if let Some(runner) = self.runner.get() {
                     plan.submitter = plan
                         .process
-                        .and_then(|process| self.submitters.of(runner.kernel(), process));
+                        .as_ref()
+                        .and_then(|owner| self.submitters.of(runner.kernel(), owner.id));
                     match runner.launch_warm_now(plan) {
                         Ok(()) => return,
                         Err(back) => plan = back,
@@ -152,16 +161,23 @@ impl FollowOn for Decider {
 
 impl Decider {
     /// The dispatch of a process job, with what its worker needs once it is recorded;
-    /// a worker that cannot be resolved gets its attempt recorded with its failure.
+    /// a worker that cannot be resolved gets its attempt recorded with its failure. `span`
+    /// is the process's.
     fn dispatch(
         &self,
         state: &State,
         process: u64,
         job: usize,
         sws: u64,
+        span: tracing::Span,
     ) -> Option<(Command, Then)> {
         let p = state.processes.get(process)?;
         let node = p.slaps.get(p.run.candidate)?.dag.jobs.get(job)?.clone();
+        let owner = ProcessJob {
+            id: process,
+            job: node.id.clone(),
+            span,
+        };
         // The key of the effect the job makes, checks or undoes.
         let key = match node.purpose {
             Purpose::Step if state.job_effect(&node) >= jitos_gov::Effect::Local => {
@@ -194,7 +210,7 @@ impl Decider {
                 };
                 let plan = BuiltinPlan {
                     attempt: 0,
-                    process,
+                    process: owner,
                     sws,
                     args: args.clone(),
                     paths: paths.clone(),
@@ -258,7 +274,7 @@ impl Decider {
                     input,
                     deadline_ms: timeout_ms,
                     files,
-                    process: Some(process),
+                    process: Some(owner),
                     // Who submitted it is read once the dispatch is recorded (`settled`).
                     submitter: None,
                     // Read at launch, from the process's writ.
@@ -305,6 +321,7 @@ pub fn scheduler(
         due: sender,
         runner: Arc::clone(&shared_runner),
         submitters: Submitters::default(),
+        spans: ProcessSpans::default(),
     };
     let start = move |kernel, runner: Arc<JobRunner>| {
         // Set once: this closure runs once.
