@@ -39,7 +39,8 @@ const EXPORT_TIMEOUT: Duration = Duration::from_secs(4);
 #[derive(Debug, thiserror::Error)]
 #[error("cannot export spans to the OTLP collector at {collector}: {source}")]
 pub struct OtlpError {
-    collector: Url,
+    // Its text, not the `Url`: an error is passed up by value, and a `Url` is large.
+    collector: String,
     source: ExporterBuildError,
 }
 
@@ -85,7 +86,7 @@ impl Otlp {
             .with_timeout(EXPORT_TIMEOUT)
             .build()
             .map_err(|source| OtlpError {
-                collector: collector.clone(),
+                collector: collector.to_string(),
                 source,
             })?;
         let resource = Resource::builder()
