@@ -11,8 +11,10 @@
 //! and `jitos export` ask). The p50s and their ratio are printed after criterion's report.
 //!
 //! Then the HTTP API on the same store: a GraphQL page of 100 nodes of the graph at the
-//! middle seq (the store has a snapshot every 100,000 records, as a daemon would) —
-//! the first request, the same page again, and the pages after it — and
+//! middle seq, and at a seq half an interval after the oldest snapshot the ledger kept
+//! (the store has a snapshot every 100,000 records, as a daemon would, and the ledger
+//! keeps the newest few) — the first request, the same page again, and the pages after
+//! it — and
 //! the lag of the `records` subscription while 1,000 records a second are committed.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
@@ -88,8 +90,9 @@ fn built_rewrite(i: u64) -> Rewrite {
 }
 
 /// Builds a store of `records` rewrites in `data_dir/store`, with a snapshot at its head
-/// so the daemon recovers fast (it still walks the whole chain).
-fn build_store(data_dir: &Path, records: u64) {
+/// so the daemon recovers fast (it still walks the whole chain); the seqs of the snapshots
+/// the ledger kept, oldest first.
+fn build_store(data_dir: &Path, records: u64) -> Vec<u64> {
     let started = Instant::now();
     let mut kernel = Kernel::open(
         &data_dir.join("store"),
@@ -123,6 +126,15 @@ fn build_store(data_dir: &Path, records: u64) {
         "reads_during_writes: built {records} records in {:.1}s",
         started.elapsed().as_secs_f64()
     );
+    let mut kept: Vec<u64> = kernel
+        .ledger()
+        .snapshots()
+        .unwrap()
+        .iter()
+        .map(|meta| meta.seq)
+        .collect();
+    kept.sort_unstable();
+    kept
 }
 
 /// A daemon on its own runtime, serving `data_dir` until dropped.
@@ -356,10 +368,86 @@ fn subscription_lag(
     (lags, sent)
 }
 
+/// How long pages of the graph at a past seq took.
+struct PastPages {
+    /// The first page, first asked.
+    first: Duration,
+    /// The first page asked again: p50, and how many times.
+    again: Duration,
+    again_count: usize,
+    /// The pages after it, each from the cursor the one before gave: p50.
+    following: Duration,
+}
+
+/// Reads pages of 100 nodes of the graph at `past` through GraphQL, checking each is of
+/// the whole graph there.
+fn past_pages(
+    api: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    http: &reqwest::blocking::Client,
+    url: &str,
+    token: &str,
+    past: u64,
+) -> PastPages {
+    let page_at = |after: Option<&str>| -> (Duration, serde_json::Value) {
+        let query = json!({
+            "query": "query($at: Int!, $after: String) { graph(at: $at, first: 100, after: $after) \
+                      { atSeq digest nodeCount nodes { id } next } }",
+            "variables": { "at": past, "after": after },
+        });
+        let started = Instant::now();
+        let body: serde_json::Value = http
+            .post(url)
+            .bearer_auth(token)
+            .json(&query)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        let took = started.elapsed();
+        let page = body["data"]["graph"].clone();
+        assert_eq!(page["atSeq"], past, "{body}");
+        // Record i adds node n{i}, and nothing removes one: the whole graph at `past`
+        // has `past` nodes, whichever page is asked.
+        assert_eq!(page["nodeCount"], past, "{body}");
+        assert_eq!(page["nodes"].as_array().map(Vec::len), Some(100), "{body}");
+        (took, page)
+    };
+    // The first request builds the graph at `past`; what follows may reuse it.
+    let (first, first_page) = page_at(None);
+    let mut again = Vec::new();
+    api.bench_function(name, |b| {
+        b.iter_custom(|iters| {
+            (0..iters)
+                .map(|_| {
+                    let (took, page) = page_at(None);
+                    assert_eq!(page, first_page);
+                    again.push(took);
+                    took
+                })
+                .sum()
+        })
+    });
+    let mut following = Vec::new();
+    let mut cursor = first_page["next"].as_str().map(str::to_owned);
+    for _ in 0..FOLLOWING_PAGES {
+        let (took, page) = page_at(cursor.as_deref());
+        assert_eq!(page["digest"], first_page["digest"]);
+        following.push(took);
+        cursor = page["next"].as_str().map(str::to_owned);
+    }
+    PastPages {
+        first,
+        again: quantile(&mut again, 0.5),
+        again_count: again.len(),
+        following: quantile(&mut following, 0.5),
+    }
+}
+
 fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let records = records();
-    build_store(&dir.path().join("data"), records);
+    let snapshots = build_store(&dir.path().join("data"), records);
     let served = Served::start(dir.path());
     let mut client = connect(&served.socket);
     let mut next = 0u64;
@@ -436,66 +524,32 @@ fn bench(c: &mut Criterion) {
     };
     let http = reqwest::blocking::Client::new();
     let url = format!("http://{}/graphql", served.http);
-    let past = records / 2;
-    let page_at = |after: Option<&str>| -> (Duration, serde_json::Value) {
-        let query = json!({
-            "query": "query($at: Int!, $after: String) { graph(at: $at, first: 100, after: $after) \
-                      { atSeq digest nodeCount nodes { id } next } }",
-            "variables": { "at": past, "after": after },
-        });
-        let started = Instant::now();
-        let body: serde_json::Value = http
-            .post(&url)
-            .bearer_auth(&token)
-            .json(&query)
-            .send()
-            .unwrap()
-            .json()
-            .unwrap();
-        let took = started.elapsed();
-        let page = body["data"]["graph"].clone();
-        assert_eq!(page["atSeq"], past, "{body}");
-        // Record i adds node n{i}, and nothing removes one: the whole graph at `past`
-        // has `past` nodes, whichever page is asked.
-        assert_eq!(page["nodeCount"], past, "{body}");
-        assert_eq!(page["nodes"].as_array().map(Vec::len), Some(100), "{body}");
-        (took, page)
-    };
-    // The first request builds the graph at `past`; what follows may reuse it.
-    let (first_took, first_page) = page_at(None);
     let mut api = c.benchmark_group("api");
     api.sample_size(10);
-    let mut past_latencies = Vec::new();
-    api.bench_function("graph_page_at_past_seq", |b| {
-        b.iter_custom(|iters| {
-            (0..iters)
-                .map(|_| {
-                    let (took, page) = page_at(None);
-                    assert_eq!(page, first_page);
-                    past_latencies.push(took);
-                    took
-                })
-                .sum()
-        })
-    });
-    api.finish();
-    // The pages after the first, each from the cursor the one before gave.
-    let mut following = Vec::new();
-    let mut cursor = first_page["next"].as_str().map(str::to_owned);
-    for _ in 0..FOLLOWING_PAGES {
-        let (took, page) = page_at(cursor.as_deref());
-        assert_eq!(page["digest"], first_page["digest"]);
-        following.push(took);
-        cursor = page["next"].as_str().map(str::to_owned);
+    // The middle seq, which the ledger's kept snapshots may all be after; and one half a
+    // snapshot interval after the oldest kept one, rebuilt from it.
+    let middle = records / 2;
+    let after_snapshot = snapshots.first().map(|seq| seq + SNAPSHOT_EVERY / 2);
+    let pasts = [
+        Some(("graph_page_at_past_seq", middle)),
+        after_snapshot
+            .filter(|seq| *seq < records)
+            .map(|seq| ("graph_page_after_a_snapshot", seq)),
+    ];
+    for (name, past) in pasts.into_iter().flatten() {
+        let base = match snapshots.iter().rev().find(|seq| **seq <= past) {
+            Some(seq) => format!("the snapshot at {seq}, then {} records", past - seq),
+            None => format!("no snapshot at or before it is kept: {past} records from genesis"),
+        };
+        let pages = past_pages(&mut api, name, &http, &url, &token, past);
+        println!(
+            "api: a page of 100 nodes of the graph at seq {past} of {records} ({base}): first \
+             request {:?}; the same page again p50 {:?} over {} requests; the \
+             {FOLLOWING_PAGES} pages after it p50 {:?}",
+            pages.first, pages.again, pages.again_count, pages.following,
+        );
     }
-    println!(
-        "api: a page of 100 nodes of the graph at seq {past} of {records} (the snapshot \
-         before it, then the records after it): first request {first_took:?}; the same page \
-         again p50 {:?} over {} requests; the {FOLLOWING_PAGES} pages after it p50 {:?}",
-        quantile(&mut past_latencies, 0.5),
-        past_latencies.len(),
-        quantile(&mut following, 0.5),
-    );
+    api.finish();
     let (mut lags, sent) = subscription_lag(&served, &token, &mut client, &mut next);
     println!(
         "api: records subscription, commits paced at up to {SUBSCRIBED_RATE}/s for \

@@ -116,6 +116,9 @@ fn time_travel_and_history() {
     );
 }
 
+/// More pages than the test graphs have, at the smallest page size asked.
+const PAGES_MAX: usize = 60;
+
 /// Every page of `limit` nodes of the graph at `seq` as the daemon paged it before past
 /// graphs were kept: the graph folded from genesis, sorted, filtered after the cursor.
 fn pages_by_fold(kernel: &Kernel, seq: u64, limit: usize) -> (String, usize, Vec<Vec<Node>>) {
@@ -162,6 +165,7 @@ fn pages_kept(kernel: &Kernel, seq: u64, limit: usize) -> (String, usize, Vec<Ve
         };
         after = Some(last.id.to_string());
         pages.push(page);
+        assert!(pages.len() <= PAGES_MAX, "the pages at {seq} do not end");
     }
 }
 
