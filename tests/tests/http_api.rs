@@ -608,16 +608,25 @@ fn a_process_submitted_by_mutation_is_followed_to_its_end() {
     );
     let states = subscriber.until_complete("p");
     let last = &states.last().unwrap()["data"]["process"];
-    assert_eq!(last["status"], "done", "{states:?}");
+    assert_eq!(last["status"], "DONE", "{states:?}");
     assert_eq!(last["jobsDone"], last["jobs"]);
 
     let full = api.data(
         &root,
-        "query($id: Int!) { process(id: $id) { summary { status } jobs { kind state } explain } \
+        "query($id: Int!) { process(id: $id) { summary { status } \
+         jobs { kind worker status state } lanes { state } explain } \
          processLog(id: $id) { records { kind } } }",
         json!({ "id": process }),
     );
-    assert_eq!(full["process"]["summary"]["status"], "done");
+    assert_eq!(full["process"]["summary"]["status"], "DONE");
+    let job = &full["process"]["jobs"][0];
+    assert_eq!(
+        (&job["kind"], &job["worker"], &job["status"]),
+        (&json!("RUN"), &json!("shell"), &json!("DONE")),
+        "{job}"
+    );
+    assert!(job["state"].as_str().unwrap().starts_with("done"), "{job}");
+    assert_eq!(full["process"]["lanes"][0]["state"], "COLLAPSED");
     let kinds = full["processLog"]["records"].to_string();
     assert!(kinds.contains("job.dispatch"), "{kinds}");
     let absent = api.data(&root, "{ process(id: 999999) { explain } }", json!({}));

@@ -10,7 +10,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use jitos_proto::{ActorView, AttemptState, AttemptView, Client, Request, Response};
+use jitos_proto::{ActorView, AttemptState, AttemptView, Client, FailureCause, Request, Response};
 use jitos_system_tests::{
     all_records, assert_failure, assert_success, bin_path, call, children_running, create_sws,
     install_misbehave, is_alive, job_spec, misbehave_manifest, run_job, terminal_records,
@@ -88,13 +88,17 @@ fn misbehaving_workers_fail_their_attempts_and_the_daemon_carries_on() {
     install_misbehave(&sandbox, "misbehave", "workspace");
     let mut client = daemon.client();
     let sws = create_sws(&mut client);
-    let cases: [(&str, &str, &str); 6] = [
-        ("crash", "crashed", "exited"),
-        ("exit-mid-frame", "protocol", "middle of a frame"),
-        ("garbage", "protocol", "protocol"),
-        ("oversized", "protocol", "exceeds the maximum"),
-        ("pass-fd", "protocol", "descriptor"),
-        ("fail", "worker", "failing on purpose"),
+    let cases: [(&str, FailureCause, &str); 6] = [
+        ("crash", FailureCause::Crashed, "exited"),
+        (
+            "exit-mid-frame",
+            FailureCause::Protocol,
+            "middle of a frame",
+        ),
+        ("garbage", FailureCause::Protocol, "protocol"),
+        ("oversized", FailureCause::Protocol, "exceeds the maximum"),
+        ("pass-fd", FailureCause::Protocol, "descriptor"),
+        ("fail", FailureCause::Worker, "failing on purpose"),
     ];
     for (mode, cause, words) in cases {
         let view = run_job(&mut client, job_spec("misbehave", sws, &[mode]));
@@ -102,7 +106,7 @@ fn misbehaving_workers_fail_their_attempts_and_the_daemon_carries_on() {
             AttemptState::Failed {
                 cause: got, detail, ..
             } => {
-                assert_eq!(got, cause, "{mode}: {detail}");
+                assert_eq!(*got, cause, "{mode}: {detail}");
                 assert!(detail.contains(words), "{mode}: {detail}");
             }
             other => panic!("{mode} ended {other:?}"),
@@ -144,7 +148,13 @@ fn a_hanging_worker_is_killed_at_its_deadline() {
     let view = run_job(&mut client, hang);
     let took = started.elapsed();
     assert!(
-        matches!(&view.state, AttemptState::Failed { cause, .. } if cause == "deadline"),
+        matches!(
+            &view.state,
+            AttemptState::Failed {
+                cause: FailureCause::Deadline,
+                ..
+            }
+        ),
         "{view:?}"
     );
     assert!(took < Duration::from_secs(5), "the deadline took {took:?}");
@@ -242,7 +252,7 @@ fn killing_the_daemon_kills_its_workers_and_restart_ends_their_attempts() {
         Response::Job(AttemptView {
             state: AttemptState::Failed { cause, .. },
             ..
-        }) => assert_eq!(cause, "interrupted"),
+        }) => assert_eq!(cause, FailureCause::Interrupted),
         other => panic!("after restart the attempt is {other:?}"),
     }
     let ends = terminal_records(&mut client);
@@ -283,7 +293,7 @@ fn a_client_waiting_on_a_job_hears_it_end_when_the_daemon_stops() {
         Response::Job(AttemptView {
             state: AttemptState::Failed { cause, .. },
             ..
-        }) => assert_eq!(cause, "interrupted"),
+        }) => assert_eq!(cause, FailureCause::Interrupted),
         other => panic!("the waiting client heard {other:?}"),
     }
 }
@@ -390,7 +400,7 @@ fn a_cancelled_job_ends_as_cancelled() {
             _ => false,
         },
     );
-    assert_eq!(ended.as_deref(), Some("cancelled"));
+    assert_eq!(ended, Some(FailureCause::Cancelled));
     assert!(worker_children(&daemon).is_empty());
     assert_eq!(
         terminal_records(&mut client).get(&attempt).map(Vec::len),

@@ -135,7 +135,7 @@ fn kill_and_restart(daemon: Daemon, sandbox: &Sandbox, methods: &str, cycle: u64
 fn status(client: &mut Client, process: u64) -> (String, Vec<String>) {
     match call(client, &Request::ProcessShow(process)) {
         Response::Process(detail) => (
-            detail.summary.status,
+            detail.summary.status.to_string(),
             detail.jobs.into_iter().map(|j| j.id).collect(),
         ),
         other => panic!("show answered {other:?}"),

@@ -6,7 +6,7 @@
 use std::fs;
 
 use jitos_system_tests::{assert_failure, assert_success, wait_for_process, Sandbox};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 const METHODS: &str = r#"
 [task.write_word]
@@ -99,7 +99,8 @@ fn two_runs_compared_show_what_differs() {
 
     let jobs = compared["jobs"].as_array().unwrap();
     assert_eq!(jobs.len(), 1, "{jobs:?}");
-    assert_eq!(jobs[0]["a"]["state"], "done");
+    assert_eq!(jobs[0]["a"]["state"], json!({ "done": { "value": null } }));
+    assert_eq!(jobs[0]["kind"], json!({ "run": { "worker": "shell" } }));
     assert_eq!(jobs[0]["a"]["attempts"], 1);
     assert_eq!(jobs[0]["b"]["attempts"], 1);
     let plans = compared["plans_diff"].as_array().unwrap();

@@ -9,7 +9,7 @@
 
 use std::{collections::BTreeMap, fs, path::PathBuf, time::Duration};
 
-use jitos_proto::{AttemptState, Client, Request, Response};
+use jitos_proto::{AttemptState, Client, FailureCause, Request, Response};
 use jitos_system_tests::{
     assert_success, bin_path, call, children_running, create_sws, grant_nobody, is_alive, jitos_as,
     job_spec, root_or_skip, run_job, terminal_records, wait_until, Daemon, Sandbox, NOBODY,
@@ -448,7 +448,7 @@ fn a_crashed_instance_fails_only_its_attempt() {
     let crashed = run_job(&mut client, job_spec("noop", a, &["crash"]));
     match &crashed.state {
         AttemptState::Failed { cause, detail, .. } => {
-            assert_eq!(cause, "crashed", "{detail}");
+            assert_eq!(*cause, FailureCause::Crashed, "{detail}");
             assert!(detail.contains("exited"), "{detail}");
         }
         other => panic!("the crash ended {other:?}"),
@@ -561,7 +561,13 @@ fn no_instance_outlives_a_killed_daemon() {
     let mut client = daemon.client();
     match call(&mut client, &Request::JobShow(attempt)) {
         Response::Job(view) => assert!(
-            matches!(&view.state, AttemptState::Failed { cause, .. } if cause == "interrupted"),
+            matches!(
+                &view.state,
+                AttemptState::Failed {
+                    cause: FailureCause::Interrupted,
+                    ..
+                }
+            ),
             "{view:?}"
         ),
         other => panic!("job show answered {other:?}"),

@@ -5,7 +5,7 @@
 
 use std::fs;
 
-use jitos_proto::AttemptState;
+use jitos_proto::{AttemptState, FailureCause};
 use jitos_system_tests::{
     assert_failure, assert_success, create_sws, job_spec, misbehave_manifest, run_job, Sandbox,
 };
@@ -63,7 +63,7 @@ fn a_needed_path_is_granted_only_by_the_policy() {
     );
     match &view.state {
         AttemptState::Failed { cause, detail, .. } => {
-            assert_eq!(cause, "worker");
+            assert_eq!(*cause, FailureCause::Worker);
             assert!(detail.contains("Permission denied"), "{detail}");
         }
         other => panic!("reading outside the grant ended {other:?}"),

@@ -20,7 +20,7 @@ use std::{
 };
 
 use anyhow::{anyhow, bail, Context, Result};
-use jitos_proto::{Client, ProcessDetail, Request, Response};
+use jitos_proto::{Client, ProcessDetail, ProcessStatus, Request, Response};
 use jitos_tree::{Entry, Tree, TreePath};
 use jitosd::{Daemon, DaemonConfig};
 use tokio::sync::oneshot;
@@ -267,7 +267,7 @@ fn story(
         other => return Err(unexpected("the demo's intent was not submitted", other)),
     };
     let mut detail = wait_for(&mut client, process)?;
-    if detail.summary.status == "waiting" && approver {
+    if detail.summary.status == ProcessStatus::Waiting && approver {
         println!(
             "   process {process} waits: {}",
             detail.summary.detail.clone().unwrap_or_default()
@@ -291,7 +291,7 @@ fn story(
     {
         println!("   {}", render::record_line(record));
     }
-    if detail.summary.status != "done" {
+    if detail.summary.status != ProcessStatus::Done {
         bail!(
             "the demo's process ended {}: {}",
             detail.summary.status,
@@ -305,7 +305,7 @@ fn story(
             .jobs
             .iter()
             .filter(|job| job.lane == lane.lane && job.id.ends_with("run_tests"))
-            .map(|job| job.state.clone())
+            .map(|job| job.state.to_string())
             .next()
             .unwrap_or_default();
         let name = lane.path.rsplit('/').next().unwrap_or(&lane.path);
@@ -484,7 +484,7 @@ fn run_test(client: &mut Client) -> Result<(u64, String)> {
         other => return Err(unexpected("the test run was not submitted", other)),
     };
     let detail = wait_for(client, process)?;
-    if detail.summary.status != "failed" {
+    if detail.summary.status != ProcessStatus::Failed {
         bail!(
             "the project's test should fail before the fix, but its process is {}",
             detail.summary.status

@@ -46,14 +46,15 @@ fn comparison_text(c: &RunComparison) -> String {
     }
     out.push_str("jobs:\n");
     let width = c.jobs.iter().map(|j| j.id.len()).max().unwrap_or(0);
-    let kind_width = c.jobs.iter().map(|j| j.kind.len()).max().unwrap_or(0);
-    for job in &c.jobs {
+    let kinds: Vec<String> = c.jobs.iter().map(|j| j.kind.to_string()).collect();
+    let kind_width = kinds.iter().map(String::len).max().unwrap_or(0);
+    for (job, kind) in c.jobs.iter().zip(&kinds) {
         let mark = if job.differs() { '*' } else { ' ' };
         let _ = writeln!(
             out,
             "{mark} {:width$}  {:kind_width$}  A: {:30}  B: {}",
             job.id,
-            job.kind,
+            kind,
             job_text(job.a.as_ref()),
             job_text(job.b.as_ref()),
         );

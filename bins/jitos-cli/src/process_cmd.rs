@@ -5,7 +5,8 @@ use std::{fmt::Write as _, path::Path, process::ExitCode, time::Instant};
 
 use anyhow::{bail, Context, Result};
 use jitos_proto::{
-    AnswerView, Client, PageRequest, ProcessDetail, ProcessSummary, RecordView, Request, Response,
+    AnswerView, Client, PageRequest, ProcessDetail, ProcessStatus, ProcessSummary, RecordView,
+    Request, Response,
 };
 
 use crate::{
@@ -76,7 +77,7 @@ pub fn follow(client: &mut Client, json: bool, process: u64) -> Result<ExitCode>
             Response::Process(detail) => detail,
             other => return print(json, other, |_| None),
         };
-        let status = detail.summary.status.as_str();
+        let status = detail.summary.status;
         if json {
             emit_json(&detail)?;
         } else {
@@ -98,9 +99,11 @@ pub fn follow(client: &mut Client, json: bool, process: u64) -> Result<ExitCode>
             }
         }
         return Ok(match status {
-            "done" => ExitCode::SUCCESS,
-            "waiting" => ExitCode::from(EXIT_WAITING),
-            _ => ExitCode::FAILURE,
+            ProcessStatus::Done => ExitCode::SUCCESS,
+            ProcessStatus::Waiting => ExitCode::from(EXIT_WAITING),
+            ProcessStatus::Running | ProcessStatus::Failed | ProcessStatus::Cancelled => {
+                ExitCode::FAILURE
+            }
         });
     }
 }
@@ -249,7 +252,7 @@ fn inspect_text(d: &ProcessDetail) -> String {
             "  #{:<3} w{}  {:<10} {}  — {}",
             index + 1,
             job.lane,
-            job.kind,
+            job.kind.to_string(),
             job.id,
             job.state
         );

@@ -128,7 +128,12 @@ fn run_process(client: &mut Client, goal: &str, writ: u64) -> Duration {
         match client.receive().unwrap() {
             Response::ProcessProgress { .. } => {}
             Response::Process(detail) => {
-                assert_eq!(detail.summary.status, "done", "{:?}", detail.summary.detail);
+                assert_eq!(
+                    detail.summary.status,
+                    jitos_proto::ProcessStatus::Done,
+                    "{:?}",
+                    detail.summary.detail
+                );
                 return started.elapsed();
             }
             other => panic!("follow answered {other:?}"),

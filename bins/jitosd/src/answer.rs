@@ -662,7 +662,7 @@ pub fn commit_error_info(error: &CommitError) -> ErrorInfo {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use jitos_proto::WorkerLimitsView;
+    use jitos_proto::{WorkerLimitsView, WorkerOrigin, WorkerProfile};
 
     use super::*;
 
@@ -670,10 +670,10 @@ mod tests {
         WorkerView {
             name: name.to_owned(),
             version: "1".to_owned(),
-            origin: "builtin".to_owned(),
+            origin: WorkerOrigin::Builtin,
             binary: format!("/bin/{name}"),
-            profile: "pure".to_owned(),
-            effect_class: "none".to_owned(),
+            profile: WorkerProfile::Pure,
+            effect_class: jitos_gov::Effect::None,
             needs: Vec::new(),
             limits: WorkerLimitsView {
                 cpu_seconds: 1,

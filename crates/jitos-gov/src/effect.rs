@@ -49,7 +49,8 @@ impl Effect {
 
 impl std::fmt::Display for Effect {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
+        // `pad`, so a table's width applies.
+        f.pad(self.name())
     }
 }
 

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 pub const PROTOCOL_MAGIC: [u8; 8] = *b"JITOSWP\0";
 
 /// The wire protocol version this build speaks. Bump on any incompatible change.
-pub const PROTOCOL_VERSION: u32 = 10;
+pub const PROTOCOL_VERSION: u32 = 11;
 
 /// The first frame a client sends.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

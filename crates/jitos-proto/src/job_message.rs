@@ -1,6 +1,9 @@
 //! The wire types of jobs and workers: what a client asks a worker to do, and how an
 //! attempt and a worker are shown.
 
+use std::fmt;
+
+use jitos_gov::Effect;
 use serde::{Deserialize, Serialize};
 
 /// A job to dispatch: which worker, into which workspace, with what.
@@ -48,8 +51,8 @@ pub enum AttemptState {
     Failed {
         /// The terminal record.
         seq: u64,
-        /// The cause: spawn, worker, protocol, crashed, deadline, cancelled, interrupted.
-        cause: String,
+        /// Why it failed.
+        cause: FailureCause,
         /// What happened.
         detail: String,
     },
@@ -60,6 +63,107 @@ pub enum AttemptState {
         /// Why.
         reason: String,
     },
+}
+
+/// Why an attempt failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureCause {
+    /// The worker could not be started.
+    Spawn,
+    /// The worker reported a failure itself.
+    Worker,
+    /// The worker broke the protocol.
+    Protocol,
+    /// The worker exited or was killed by a signal before ending the job.
+    Crashed,
+    /// The deadline passed; the worker was killed.
+    Deadline,
+    /// The job was cancelled.
+    Cancelled,
+    /// The daemon stopped while the attempt ran.
+    Interrupted,
+    /// A budget of its writ was spent.
+    Budget,
+}
+
+impl FailureCause {
+    /// Its name, as the log and `--json` show it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureCause::Spawn => "spawn",
+            FailureCause::Worker => "worker",
+            FailureCause::Protocol => "protocol",
+            FailureCause::Crashed => "crashed",
+            FailureCause::Deadline => "deadline",
+            FailureCause::Cancelled => "cancelled",
+            FailureCause::Interrupted => "interrupted",
+            FailureCause::Budget => "budget",
+        }
+    }
+}
+
+impl fmt::Display for FailureCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// Where a worker comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkerOrigin {
+    /// Shipped with the daemon.
+    Builtin,
+    /// Installed by an operator (`jitos worker install`).
+    Installed,
+}
+
+impl fmt::Display for WorkerOrigin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(match self {
+            WorkerOrigin::Builtin => "builtin",
+            WorkerOrigin::Installed => "installed",
+        })
+    }
+}
+
+/// The sandbox a worker runs in, as its `worker.toml` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkerProfile {
+    /// Computes only: no new processes, no exec.
+    Pure,
+    /// May fork and exec read-only system binaries.
+    Shell,
+}
+
+impl fmt::Display for WorkerProfile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(match self {
+            WorkerProfile::Pure => "pure",
+            WorkerProfile::Shell => "shell",
+        })
+    }
+}
+
+/// The access a worker needs to a path beyond its scratch directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PathAccess {
+    /// Read only.
+    Read,
+    /// Read and write.
+    Write,
+}
+
+impl fmt::Display for PathAccess {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(match self {
+            PathAccess::Read => "read",
+            PathAccess::Write => "write",
+        })
+    }
 }
 
 /// How an attempt stands, in words: `running`, `done at seq 7: proposal applied, exit
@@ -101,8 +205,9 @@ pub struct AttemptView {
     pub args: Vec<String>,
     /// Deadline in milliseconds.
     pub deadline_ms: u64,
-    /// `none` (graph only) or `workspace` (files too).
-    pub effect: String,
+    /// What its proposal may change: [`Effect::None`] (the workspace's graph only) or
+    /// [`Effect::Workspace`] (its files too).
+    pub effect: Effect,
     /// Tree paths the proposal may touch; empty for all.
     pub paths: Vec<String>,
     /// Where it stands.
@@ -116,16 +221,16 @@ pub struct WorkerView {
     pub name: String,
     /// Its version.
     pub version: String,
-    /// `builtin` or `installed`.
-    pub origin: String,
+    /// Where it comes from.
+    pub origin: WorkerOrigin,
     /// The binary's absolute path.
     pub binary: String,
-    /// `pure` or `shell`.
-    pub profile: String,
-    /// `none` or `workspace`.
-    pub effect_class: String,
-    /// Absolute paths it needs beyond its scratch directory, with `read` or `write`.
-    pub needs: Vec<(String, String)>,
+    /// The sandbox it runs in.
+    pub profile: WorkerProfile,
+    /// How far its work may reach.
+    pub effect_class: Effect,
+    /// Absolute paths it needs beyond its scratch directory, with the access it needs.
+    pub needs: Vec<(String, PathAccess)>,
     /// The resource limits it runs with.
     pub limits: WorkerLimitsView,
     /// The record that installed it, for installed workers.

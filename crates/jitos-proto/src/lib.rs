@@ -23,7 +23,8 @@ pub use frame::{
 pub use graph_stream::{graph_parts, GraphAssembler, GraphEnd, GraphPart};
 pub use handshake::{Hello, PrincipalView, Welcome, PROTOCOL_MAGIC, PROTOCOL_VERSION};
 pub use job_message::{
-    AttemptState, AttemptView, JobSpec, LimitsHeld, SandboxView, WorkerLimitsView, WorkerView,
+    AttemptState, AttemptView, FailureCause, JobSpec, LimitsHeld, PathAccess, SandboxView,
+    WorkerLimitsView, WorkerOrigin, WorkerProfile, WorkerView,
 };
 pub use message::{
     ActorView, BlobGcReport, ConflictEntry, ConflictView, ErrorCode, ErrorInfo, GraphView,
@@ -33,8 +34,9 @@ pub use message::{
 };
 pub use page::{PageRequest, PageView, PAGE_ITEMS_DEFAULT, PAGE_ITEMS_MAX};
 pub use process_message::{
-    AnswerView, Compared, JobComparison, JobRun, ProcessDetail, ProcessJobView, ProcessLaneView,
-    ProcessSummary, RunComparison, RunSide,
+    AnswerView, Compared, JobComparison, JobRun, PlanJobKind, PlanJobState, PlanLaneState,
+    ProcessDetail, ProcessJobView, ProcessLaneView, ProcessStatus, ProcessSummary, RunComparison,
+    RunSide,
 };
 pub use token_message::{TokenCreated, TokenView};
 pub use writ_message::{

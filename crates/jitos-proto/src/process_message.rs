@@ -1,5 +1,8 @@
 //! The wire types of processes: what a client submits, answers and reads about them.
 
+use std::fmt;
+
+use jitos_gov::Role;
 use serde::{Deserialize, Serialize};
 
 /// A person's answer to a waiting process.
@@ -22,8 +25,8 @@ pub struct ProcessSummary {
     pub id: u64,
     /// Its goal task.
     pub goal: String,
-    /// `running`, `waiting`, `done`, `failed` or `cancelled`.
-    pub status: String,
+    /// Where it stands.
+    pub status: ProcessStatus,
     /// Why it failed, or what it waits for.
     pub detail: Option<String>,
     /// The plan candidate being run (from 1).
@@ -47,11 +50,10 @@ pub struct ProcessJobView {
     pub id: String,
     /// The lane (workspace) it runs in.
     pub lane: usize,
-    /// `run WORKER`, `ask` or `race`.
-    pub kind: String,
-    /// `pending`, `running`, `retry due`, `waiting`, `asked`, `done`, `failed` or
-    /// `cancelled`, with the attempt or the reason.
-    pub state: String,
+    /// What it does.
+    pub kind: PlanJobKind,
+    /// Where it stands.
+    pub state: PlanJobState,
     /// Jobs it waits for, by index.
     pub after: Vec<usize>,
     /// The policy's ruling on it, in words, once ruled on.
@@ -65,8 +67,8 @@ pub struct ProcessLaneView {
     pub lane: usize,
     /// The alternative it runs.
     pub path: String,
-    /// `unopened`, `open`, `collapsed` or `discarded`.
-    pub state: String,
+    /// Where its workspace stands.
+    pub state: PlanLaneState,
     /// Its workspace, once made.
     pub sws: Option<u64>,
 }
@@ -136,8 +138,8 @@ pub struct RunSide {
 pub struct JobComparison {
     /// Its path in the decomposition.
     pub id: String,
-    /// `run WORKER`, `ask` or `race`, as in the first process that has it.
-    pub kind: String,
+    /// What it does, as in the first process that has it.
+    pub kind: PlanJobKind,
     /// How it went in A; `None` when A's plan has no such job.
     pub a: Option<JobRun>,
     /// How it went in B.
@@ -147,8 +149,8 @@ pub struct JobComparison {
 /// How one job went in one process.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobRun {
-    /// Its state, as `jitos show` words it.
-    pub state: String,
+    /// Where it stands.
+    pub state: PlanJobState,
     /// Attempts dispatched for it.
     pub attempts: u32,
     /// Time its attempts ran, from each dispatch to its end (ms).
@@ -169,16 +171,11 @@ pub struct Compared {
 
 impl JobComparison {
     /// Whether it went differently: another state or number of attempts, or in one plan
-    /// only. A state is compared by its first word (`done`, `failed`, `running`, …): what
-    /// follows names attempts and times, which differ between any two runs, as their
-    /// durations do.
+    /// only. A state is compared by its name (`done`, `failed`, `running`, …), not what it
+    /// carries: attempts and times differ between any two runs, as their durations do.
     pub fn differs(&self) -> bool {
-        let outcome = |run: &Option<JobRun>| {
-            run.as_ref().map(|run| {
-                let word = run.state.split([' ', ':']).next().unwrap_or_default();
-                (word.to_owned(), run.attempts)
-            })
-        };
+        let outcome =
+            |run: &Option<JobRun>| run.as_ref().map(|run| (run.state.name(), run.attempts));
         outcome(&self.a) != outcome(&self.b)
     }
 }
@@ -187,5 +184,217 @@ impl Compared {
     /// Whether A and B differ on it.
     pub fn differs(&self) -> bool {
         self.a != self.b
+    }
+}
+
+/// Where a process stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProcessStatus {
+    /// Its jobs run, or are due to.
+    Running,
+    /// It waits for a person: an answer, an approval, or what to do after a failure.
+    Waiting,
+    /// It reached its goal.
+    Done,
+    /// It ended without reaching its goal.
+    Failed,
+    /// It was cancelled.
+    Cancelled,
+}
+
+impl ProcessStatus {
+    /// Its name, as tables and `--json` show it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProcessStatus::Running => "running",
+            ProcessStatus::Waiting => "waiting",
+            ProcessStatus::Done => "done",
+            ProcessStatus::Failed => "failed",
+            ProcessStatus::Cancelled => "cancelled",
+        }
+    }
+
+    /// Whether it has ended and will not run again.
+    pub fn is_over(self) -> bool {
+        matches!(
+            self,
+            ProcessStatus::Done | ProcessStatus::Failed | ProcessStatus::Cancelled
+        )
+    }
+}
+
+impl fmt::Display for ProcessStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// What a job of a plan does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlanJobKind {
+    /// Runs a worker.
+    Run {
+        /// The worker's name.
+        worker: String,
+    },
+    /// Asks a person for a value.
+    Ask,
+    /// Races its alternatives, each in a lane of its own.
+    Race,
+}
+
+/// `run WORKER`, `ask` or `race`.
+impl fmt::Display for PlanJobKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PlanJobKind::Run { worker } => write!(f, "run {worker}"),
+            PlanJobKind::Ask => f.write_str("ask"),
+            PlanJobKind::Race => f.write_str("race"),
+        }
+    }
+}
+
+/// Where a job of a plan stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlanJobState {
+    /// Not started.
+    Pending,
+    /// An attempt runs.
+    Running {
+        /// The attempt (its dispatch record's seq).
+        attempt: u64,
+        /// Attempts so far, this one included.
+        tries: u32,
+    },
+    /// An attempt failed and another is due.
+    RetryDue {
+        /// Attempts so far.
+        tries: u32,
+    },
+    /// Waiting for its retry timer.
+    Waiting {
+        /// When the next attempt may start (ms since the epoch).
+        until_ms: u64,
+        /// Attempts so far.
+        tries: u32,
+    },
+    /// An attempt with an effect beyond its workspace ended without saying whether the
+    /// effect took place; it is verified, or a person asked, before it runs again.
+    Unsure {
+        /// Attempts so far.
+        tries: u32,
+        /// Why the attempt ended.
+        why: String,
+    },
+    /// Its question is asked; a person's answer is awaited.
+    Asked,
+    /// It waits for approvals.
+    Gated {
+        /// Who approved so far, by uid, in order.
+        approved_by: Vec<u32>,
+        /// How many distinct principals must approve.
+        need: u32,
+        /// The role each of them must hold.
+        from: Role,
+    },
+    /// Done.
+    Done {
+        /// An ask's answer (JSON text).
+        value: Option<String>,
+    },
+    /// Failed for good.
+    Failed {
+        /// Why.
+        why: String,
+    },
+    /// Ended without running to its end: its lane lost, or its plan was abandoned.
+    Cancelled,
+}
+
+impl PlanJobState {
+    /// The state's name, without what it carries: `pending`, `running`, `retry due`,
+    /// `waiting`, `unsure`, `asked`, `gated`, `done`, `failed` or `cancelled`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            PlanJobState::Pending => "pending",
+            PlanJobState::Running { .. } => "running",
+            PlanJobState::RetryDue { .. } => "retry due",
+            PlanJobState::Waiting { .. } => "waiting",
+            PlanJobState::Unsure { .. } => "unsure",
+            PlanJobState::Asked => "asked",
+            PlanJobState::Gated { .. } => "gated",
+            PlanJobState::Done { .. } => "done",
+            PlanJobState::Failed { .. } => "failed",
+            PlanJobState::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// The state as `jitos show` words it, with its attempt, reason or answer.
+impl fmt::Display for PlanJobState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PlanJobState::Pending => f.write_str("pending"),
+            PlanJobState::Running { attempt, tries } => {
+                write!(f, "running (attempt {attempt}, try {tries})")
+            }
+            PlanJobState::RetryDue { tries } => write!(f, "retry due after {tries} tries"),
+            PlanJobState::Waiting { until_ms, tries } => {
+                write!(f, "waiting to retry at {until_ms} ms (after {tries} tries)")
+            }
+            PlanJobState::Unsure { tries, why } => write!(
+                f,
+                "unsure whether its effect took place (after {tries} tries: {why}); verifying or asking"
+            ),
+            PlanJobState::Asked => f.write_str("asked: waiting for a person"),
+            PlanJobState::Gated {
+                approved_by,
+                need,
+                from,
+            } => write!(
+                f,
+                "waiting for approvals: {} of {need} from {from}",
+                approved_by.len()
+            ),
+            PlanJobState::Done { value: None } => f.write_str("done"),
+            PlanJobState::Done { value: Some(v) } => write!(f, "done: {v}"),
+            PlanJobState::Failed { why } => write!(f, "failed: {why}"),
+            PlanJobState::Cancelled => f.write_str("cancelled"),
+        }
+    }
+}
+
+/// Where the workspace of a plan's lane stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlanLaneState {
+    /// Not made yet.
+    Unopened,
+    /// Open.
+    Open,
+    /// Collapsed into its parent lane's workspace (or, for lane 0, the system).
+    Collapsed,
+    /// Discarded: it lost its race, or its plan was abandoned.
+    Discarded,
+}
+
+impl PlanLaneState {
+    /// Its name, as tables and `--json` show it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlanLaneState::Unopened => "unopened",
+            PlanLaneState::Open => "open",
+            PlanLaneState::Collapsed => "collapsed",
+            PlanLaneState::Discarded => "discarded",
+        }
+    }
+}
+
+impl fmt::Display for PlanLaneState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
     }
 }

@@ -2,10 +2,14 @@
 //! every serde shape (internally tagged enums, for one), so each is round-tripped here.
 #![allow(clippy::unwrap_used, missing_docs)]
 
+use jitos_gov::{Effect, Role};
 use jitos_proto::{
-    decode_message, encode_message, ConflictEntry, ConflictView, ErrorCode, ErrorInfo, GraphEnd,
-    GraphPart, HoldStanding, HoldVoteView, KeyChangeView, PageRequest, PageView, ProcessSummary,
-    Request, Response, SwsDetail, SwsHold, SwsState, SwsSummary,
+    decode_message, encode_message, AttemptState, AttemptView, ConflictEntry, ConflictView,
+    ErrorCode, ErrorInfo, FailureCause, GraphEnd, GraphPart, HoldStanding, HoldVoteView,
+    JobComparison, JobRun, KeyChangeView, PageRequest, PageView, PathAccess, PlanJobKind,
+    PlanJobState, PlanLaneState, ProcessDetail, ProcessJobView, ProcessLaneView, ProcessStatus,
+    ProcessSummary, Request, Response, SwsDetail, SwsHold, SwsState, SwsSummary, WorkerLimitsView,
+    WorkerOrigin, WorkerProfile, WorkerView,
 };
 use jitos_tree::{Entry, Tree, TreeChange, TreePath};
 use jitos_warp::{BlobRef, Edge, NodeId};
@@ -207,7 +211,7 @@ fn paged_and_streamed_messages_round_trip() {
     let summary = ProcessSummary {
         id: 3,
         goal: "run".to_owned(),
-        status: "running".to_owned(),
+        status: ProcessStatus::Running,
         detail: None,
         plan: 1,
         plans: 2,
@@ -250,4 +254,181 @@ fn paged_and_streamed_messages_round_trip() {
     ] {
         round_trip(response);
     }
+}
+
+/// One of each state a job of a plan can be in.
+fn every_job_state() -> Vec<PlanJobState> {
+    vec![
+        PlanJobState::Pending,
+        PlanJobState::Running {
+            attempt: 9,
+            tries: 2,
+        },
+        PlanJobState::RetryDue { tries: 1 },
+        PlanJobState::Waiting {
+            until_ms: 1_000,
+            tries: 3,
+        },
+        PlanJobState::Unsure {
+            tries: 1,
+            why: "deadline".to_owned(),
+        },
+        PlanJobState::Asked,
+        PlanJobState::Gated {
+            approved_by: vec![65534],
+            need: 2,
+            from: Role::Approver,
+        },
+        PlanJobState::Done {
+            value: Some("\"yes\"".to_owned()),
+        },
+        PlanJobState::Failed {
+            why: "exit status 1".to_owned(),
+        },
+        PlanJobState::Cancelled,
+    ]
+}
+
+// Goal: a process, its jobs and lanes, an attempt and a worker cross the socket with their
+// states and kinds as the enums they were sent as. Method: encode and decode a process in
+// full with a job in each state and each kind, a failed attempt and a worker.
+#[test]
+fn typed_states_and_kinds_round_trip() {
+    let kinds = [
+        PlanJobKind::Run {
+            worker: "shell".to_owned(),
+        },
+        PlanJobKind::Ask,
+        PlanJobKind::Race,
+    ];
+    let jobs: Vec<ProcessJobView> = every_job_state()
+        .into_iter()
+        .enumerate()
+        .map(|(index, state)| ProcessJobView {
+            id: format!("g/{index}"),
+            lane: 0,
+            kind: kinds[index % kinds.len()].clone(),
+            state,
+            after: Vec::new(),
+            ruling: None,
+        })
+        .collect();
+    let lanes = [
+        PlanLaneState::Unopened,
+        PlanLaneState::Open,
+        PlanLaneState::Collapsed,
+        PlanLaneState::Discarded,
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(lane, state)| ProcessLaneView {
+        lane,
+        path: "g".to_owned(),
+        state,
+        sws: Some(lane as u64),
+    })
+    .collect();
+    let detail = ProcessDetail {
+        summary: ProcessSummary {
+            id: 3,
+            goal: "g".to_owned(),
+            status: ProcessStatus::Waiting,
+            detail: Some("approve".to_owned()),
+            plan: 1,
+            plans: 1,
+            jobs_done: 1,
+            jobs: jobs.len(),
+            attempts: 4,
+            submitted_ms: 5,
+        },
+        params: Vec::new(),
+        waiting: None,
+        waiting_files: Vec::new(),
+        explain: String::new(),
+        jobs,
+        lanes,
+        environment: None,
+    };
+    round_trip(Response::Process(detail));
+    round_trip(Response::Job(AttemptView {
+        id: 7,
+        worker: "shell".to_owned(),
+        worker_version: "1".to_owned(),
+        sws: 2,
+        args: Vec::new(),
+        deadline_ms: 10,
+        effect: Effect::Workspace,
+        paths: Vec::new(),
+        state: AttemptState::Failed {
+            seq: 8,
+            cause: FailureCause::Budget,
+            detail: "tokens spent".to_owned(),
+        },
+    }));
+    round_trip(WorkerView {
+        name: "fetcher".to_owned(),
+        version: "1".to_owned(),
+        origin: WorkerOrigin::Installed,
+        binary: "/usr/lib/jitos/workers/fetcher".to_owned(),
+        profile: WorkerProfile::Shell,
+        effect_class: Effect::Network,
+        needs: vec![("/etc/ssl".to_owned(), PathAccess::Read)],
+        limits: WorkerLimitsView {
+            cpu_seconds: 1,
+            address_space_mib: 2,
+            open_files: 3,
+            processes: 4,
+            file_size_mib: 5,
+        },
+        installed_seq: Some(6),
+        policy_refusal: None,
+    });
+}
+
+// Goal: a job's state reads as `jitos inspect` has always worded it, and two runs of a job
+// differ by their states' names and attempts, not by what a state carries. Method: word
+// each state; compare runs that differ in the carried value only, then in the state.
+#[test]
+fn job_states_word_and_compare_by_name() {
+    let words: Vec<String> = every_job_state().iter().map(ToString::to_string).collect();
+    assert_eq!(
+        words,
+        [
+            "pending",
+            "running (attempt 9, try 2)",
+            "retry due after 1 tries",
+            "waiting to retry at 1000 ms (after 3 tries)",
+            "unsure whether its effect took place (after 1 tries: deadline); verifying or asking",
+            "asked: waiting for a person",
+            "waiting for approvals: 1 of 2 from approver",
+            "done: \"yes\"",
+            "failed: exit status 1",
+            "cancelled",
+        ]
+    );
+    let run = |state: PlanJobState| {
+        Some(JobRun {
+            state,
+            attempts: 1,
+            took_ms: 10,
+        })
+    };
+    let compared = |a: PlanJobState, b: PlanJobState| JobComparison {
+        id: "g/0".to_owned(),
+        kind: PlanJobKind::Ask,
+        a: run(a),
+        b: run(b),
+    };
+    let done = |value: &str| PlanJobState::Done {
+        value: Some(value.to_owned()),
+    };
+    assert!(!compared(done("1"), done("2")).differs());
+    assert!(compared(
+        done("1"),
+        PlanJobState::Failed {
+            why: "1".to_owned()
+        }
+    )
+    .differs());
+    assert_eq!(format!("{:<9}|", ProcessStatus::Done), "done     |");
 }

@@ -277,17 +277,6 @@ impl Status {
             Status::Done { .. } | Status::Failed { .. } | Status::Cancelled { .. }
         )
     }
-
-    /// A short lowercase name, for tables and JSON.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Status::Running => "running",
-            Status::Waiting { .. } => "waiting",
-            Status::Done { .. } => "done",
-            Status::Failed { .. } => "failed",
-            Status::Cancelled { .. } => "cancelled",
-        }
-    }
 }
 
 /// Why a process waits.

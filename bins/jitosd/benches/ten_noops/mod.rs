@@ -46,8 +46,8 @@ pub fn run_ten_noops(client: &mut Client) -> Result<(), String> {
         match client.receive().map_err(|e| e.to_string())? {
             Response::ProcessProgress { .. } => {}
             Response::Process(detail) => {
-                return match detail.summary.status.as_str() {
-                    "done" => Ok(()),
+                return match detail.summary.status {
+                    jitos_proto::ProcessStatus::Done => Ok(()),
                     status => Err(format!(
                         "process {process} is {status}: {}",
                         detail.summary.detail.unwrap_or_default()

@@ -1103,7 +1103,8 @@ fn report_unrecorded(attempt: u64, recorded: Result<Outcome, jitos_kernel::Kerne
     }
 }
 
-/// The effect class the policy rules on for a job outside a process: its manifest's.
+/// The effect class the policy rules on for a job outside a process, and a worker is
+/// shown with: its manifest's.
 fn public_effect(class: EffectClass) -> jitos_gov::Effect {
     match class {
         EffectClass::None => jitos_gov::Effect::None,

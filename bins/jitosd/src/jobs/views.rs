@@ -1,9 +1,13 @@
 //! The wire views of attempts and workers.
 
 use jitos_kernel::{Attempt, AttemptStatus, Effect, JobRecord};
-use jitos_proto::{AttemptState, AttemptView, WorkerLimitsView, WorkerView};
+use jitos_proto::{
+    AttemptState, AttemptView, FailureCause, PathAccess, WorkerLimitsView, WorkerOrigin,
+    WorkerProfile, WorkerView,
+};
+use jitos_worker::{Access, SandboxProfile};
 
-use super::ResolvedWorker;
+use super::{public_effect, ResolvedWorker};
 
 /// The wire form of an attempt.
 pub fn attempt_view(attempt: &Attempt) -> AttemptView {
@@ -23,7 +27,7 @@ pub fn attempt_view(attempt: &Attempt) -> AttemptView {
         },
         AttemptStatus::Failed { seq, cause, detail } => AttemptState::Failed {
             seq: *seq,
-            cause: cause.as_str().to_owned(),
+            cause: failure_cause(*cause),
             detail: detail.clone(),
         },
         AttemptStatus::Refused { seq, reason } => AttemptState::Refused {
@@ -39,12 +43,26 @@ pub fn attempt_view(attempt: &Attempt) -> AttemptView {
         args: d.args.clone(),
         deadline_ms: d.deadline_ms,
         effect: match d.effect {
-            Effect::GraphOnly => "none",
-            Effect::Files => "workspace",
-        }
-        .to_owned(),
+            Effect::GraphOnly => jitos_gov::Effect::None,
+            Effect::Files => jitos_gov::Effect::Workspace,
+        },
         paths: d.paths.clone(),
         state,
+    }
+}
+
+/// The wire form of why an attempt failed.
+fn failure_cause(cause: jitos_kernel::FailureCause) -> FailureCause {
+    use jitos_kernel::FailureCause as Cause;
+    match cause {
+        Cause::Spawn => FailureCause::Spawn,
+        Cause::Worker => FailureCause::Worker,
+        Cause::Protocol => FailureCause::Protocol,
+        Cause::Crashed => FailureCause::Crashed,
+        Cause::Deadline => FailureCause::Deadline,
+        Cause::Cancelled => FailureCause::Cancelled,
+        Cause::Interrupted => FailureCause::Interrupted,
+        Cause::Budget => FailureCause::Budget,
     }
 }
 
@@ -92,21 +110,26 @@ pub fn worker_view(worker: &ResolvedWorker, policy_refusal: Option<String>) -> W
         name: m.name.clone(),
         version: m.version.clone(),
         origin: if worker.installed_seq.is_some() {
-            "installed"
+            WorkerOrigin::Installed
         } else {
-            "builtin"
-        }
-        .to_owned(),
+            WorkerOrigin::Builtin
+        },
         binary: worker.binary.to_string_lossy().into_owned(),
-        profile: m.sandbox_profile.as_str().to_owned(),
-        effect_class: m.effect_class.as_str().to_owned(),
+        profile: match m.sandbox_profile {
+            SandboxProfile::Pure => WorkerProfile::Pure,
+            SandboxProfile::Shell => WorkerProfile::Shell,
+        },
+        effect_class: public_effect(m.effect_class),
         needs: m
             .needs
             .iter()
             .map(|need| {
                 (
                     need.path.to_string_lossy().into_owned(),
-                    need.access.as_str().to_owned(),
+                    match need.access {
+                        Access::Read => PathAccess::Read,
+                        Access::Write => PathAccess::Write,
+                    },
                 )
             })
             .collect(),

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use jitos_kernel::{JobRecord, KernelError, ProcessRecord, View};
 use jitos_ledger::Record;
-use jitos_proto::{Compared, JobComparison, JobRun, ProcessDetail, RunComparison, RunSide};
+use jitos_proto::{
+    Compared, JobComparison, JobRun, PlanJobState, ProcessDetail, RunComparison, RunSide,
+};
 use jitos_sched::Event;
 use jitos_tree::{diff_trees, Entry, TreeChange};
 
@@ -207,10 +209,10 @@ fn plans_diff(a: &str, b: &str) -> Vec<String> {
 
 /// Each job of either current plan, A's in order, then those only B has.
 fn jobs_compared(a: &Run, b: &Run) -> Vec<JobComparison> {
-    let run_of = |run: &Run, index: usize, state: &str| {
+    let run_of = |run: &Run, index: usize, state: &PlanJobState| {
         let (attempts, took_ms) = run.jobs.get(&index).copied().unwrap_or_default();
         JobRun {
-            state: state.to_owned(),
+            state: state.clone(),
             attempts,
             took_ms,
         }

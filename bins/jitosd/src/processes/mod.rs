@@ -289,7 +289,7 @@ fn process_error_info(view: &jitos_kernel::View, error: &jitos_kernel::KernelErr
                 code: ErrorCode::BadRequest,
                 message: format!(
                     "process {process} has ended ({}); `jitos inspect {process}` shows how",
-                    ended.status.name()
+                    views::status(&ended.status)
                 ),
             },
             Ok(None) => ErrorInfo {

@@ -1,7 +1,10 @@
 //! The wire views of processes, and which records belong to one.
 
 use jitos_kernel::{ProcessRecord, View};
-use jitos_proto::{ProcessDetail, ProcessJobView, ProcessLaneView, ProcessSummary};
+use jitos_proto::{
+    PlanJobKind, PlanJobState, PlanLaneState, ProcessDetail, ProcessJobView, ProcessLaneView,
+    ProcessStatus, ProcessSummary,
+};
 use jitos_sched::{Event, JobState, LaneState, Process, Status, Then, WaitReason};
 use jitos_tasks::JobKind;
 use jitos_tree::TreeChange;
@@ -26,7 +29,7 @@ pub fn summary(p: &Process) -> ProcessSummary {
     ProcessSummary {
         id: p.id,
         goal: p.intent.goal.clone(),
-        status: p.status.name().to_owned(),
+        status: status(&p.status),
         detail,
         plan: p.run.candidate + 1,
         plans: p.slaps.len(),
@@ -79,9 +82,11 @@ pub fn detail(kernel: &View, p: &Process) -> ProcessDetail {
                     id: node.id.clone(),
                     lane: node.lane,
                     kind: match &node.kind {
-                        JobKind::Run { worker, .. } => format!("run {worker}"),
-                        JobKind::Ask { .. } => "ask".to_owned(),
-                        JobKind::Race { .. } => "race".to_owned(),
+                        JobKind::Run { worker, .. } => PlanJobKind::Run {
+                            worker: worker.clone(),
+                        },
+                        JobKind::Ask { .. } => PlanJobKind::Ask,
+                        JobKind::Race { .. } => PlanJobKind::Race,
                     },
                     state: job_state(state),
                     after: node.after.clone(),
@@ -100,12 +105,11 @@ pub fn detail(kernel: &View, p: &Process) -> ProcessDetail {
                     lane,
                     path: info.path.clone(),
                     state: match state {
-                        LaneState::Unopened => "unopened",
-                        LaneState::Open { .. } => "open",
-                        LaneState::Collapsed { .. } => "collapsed",
-                        LaneState::Discarded { .. } => "discarded",
-                    }
-                    .to_owned(),
+                        LaneState::Unopened => PlanLaneState::Unopened,
+                        LaneState::Open { .. } => PlanLaneState::Open,
+                        LaneState::Collapsed { .. } => PlanLaneState::Collapsed,
+                        LaneState::Discarded { .. } => PlanLaneState::Discarded,
+                    },
                     sws: state.sws(),
                 })
                 .collect()
@@ -161,28 +165,45 @@ pub fn wanted(reason: WaitReason) -> &'static str {
     }
 }
 
-fn job_state(state: &JobState) -> String {
+/// The wire form of a process's status.
+pub fn status(status: &Status) -> ProcessStatus {
+    match status {
+        Status::Running => ProcessStatus::Running,
+        Status::Waiting { .. } => ProcessStatus::Waiting,
+        Status::Done { .. } => ProcessStatus::Done,
+        Status::Failed { .. } => ProcessStatus::Failed,
+        Status::Cancelled { .. } => ProcessStatus::Cancelled,
+    }
+}
+
+/// The wire form of a job's state.
+pub fn job_state(state: &JobState) -> PlanJobState {
     match state {
-        JobState::Pending => "pending".to_owned(),
-        JobState::Running { attempt, tries } => format!("running (attempt {attempt}, try {tries})"),
-        JobState::RetryDue { tries } => format!("retry due after {tries} tries"),
-        JobState::Waiting { until_ms, tries } => {
-            format!("waiting to retry at {until_ms} ms (after {tries} tries)")
-        }
-        JobState::Unsure { tries, why } => format!(
-            "unsure whether its effect took place (after {tries} tries: {why}); verifying or asking"
-        ),
-        JobState::Asked => "asked: waiting for a person".to_owned(),
-        JobState::Gated { need, approvals } => format!(
-            "waiting for approvals: {} of {} from {}",
-            approvals.len(),
-            need.count,
-            need.from
-        ),
-        JobState::Done { value: None } => "done".to_owned(),
-        JobState::Done { value: Some(v) } => format!("done: {v}"),
-        JobState::Failed { why } => format!("failed: {why}"),
-        JobState::Cancelled => "cancelled".to_owned(),
+        JobState::Pending => PlanJobState::Pending,
+        JobState::Running { attempt, tries } => PlanJobState::Running {
+            attempt: *attempt,
+            tries: *tries,
+        },
+        JobState::RetryDue { tries } => PlanJobState::RetryDue { tries: *tries },
+        JobState::Waiting { until_ms, tries } => PlanJobState::Waiting {
+            until_ms: *until_ms,
+            tries: *tries,
+        },
+        JobState::Unsure { tries, why } => PlanJobState::Unsure {
+            tries: *tries,
+            why: why.clone(),
+        },
+        JobState::Asked => PlanJobState::Asked,
+        JobState::Gated { need, approvals } => PlanJobState::Gated {
+            approved_by: approvals.clone(),
+            need: need.count,
+            from: need.from,
+        },
+        JobState::Done { value } => PlanJobState::Done {
+            value: value.clone(),
+        },
+        JobState::Failed { why } => PlanJobState::Failed { why: why.clone() },
+        JobState::Cancelled => PlanJobState::Cancelled,
     }
 }
 

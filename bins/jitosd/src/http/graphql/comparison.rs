@@ -2,7 +2,10 @@
 
 use async_graphql::SimpleObject;
 
-use super::objects::{Param, Process};
+use super::{
+    objects::{Param, Process},
+    plan_states::{JobKind, JobStatus},
+};
 
 /// Two processes side by side.
 #[derive(SimpleObject)]
@@ -44,21 +47,25 @@ pub struct RunSide {
 pub struct JobComparison {
     /// Its path in the decomposition.
     pub id: String,
-    /// `run WORKER`, `ask` or `race`.
-    pub kind: String,
+    /// What it does, as in the first process that has it.
+    pub kind: JobKind,
+    /// The worker a `RUN` job runs.
+    pub worker: Option<String>,
     /// In A.
     pub a: Option<JobRun>,
     /// In B.
     pub b: Option<JobRun>,
-    /// Whether it went differently: another state (by its first word) or number of
-    /// attempts, or in one plan only (times do not count).
+    /// Whether it went differently: another status or number of attempts, or in one
+    /// plan only (times, and what a state carries, do not count).
     pub differs: bool,
 }
 
 /// How one job went in one process.
 #[derive(SimpleObject)]
 pub struct JobRun {
-    /// Its state, as `jitos inspect` words it.
+    /// Where it stands.
+    pub status: JobStatus,
+    /// Where it stands, as `jitos inspect` words it.
     pub state: String,
     /// Attempts dispatched for it.
     pub attempts: u32,
@@ -106,10 +113,13 @@ impl From<jitos_proto::RunSide> for RunSide {
 
 impl From<jitos_proto::JobComparison> for JobComparison {
     fn from(job: jitos_proto::JobComparison) -> JobComparison {
+        let differs = job.differs();
+        let (kind, worker) = JobKind::of(job.kind);
         JobComparison {
-            differs: job.differs(),
+            differs,
             id: job.id,
-            kind: job.kind,
+            kind,
+            worker,
             a: job.a.map(JobRun::from),
             b: job.b.map(JobRun::from),
         }
@@ -119,7 +129,8 @@ impl From<jitos_proto::JobComparison> for JobComparison {
 impl From<jitos_proto::JobRun> for JobRun {
     fn from(run: jitos_proto::JobRun) -> JobRun {
         JobRun {
-            state: run.state,
+            status: JobStatus::from(&run.state),
+            state: run.state.to_string(),
             attempts: run.attempts,
             took_ms: run.took_ms,
         }

@@ -6,6 +6,7 @@
 mod comparison;
 mod mutation;
 mod objects;
+mod plan_states;
 mod query;
 mod subscription;
 

@@ -1,6 +1,7 @@
 //! The API's types: the socket's views, with the fields a client selects typed and the
 //! deeper parts (a rewrite, a node's attributes, a ruling's votes) as JSON.
 
+use super::plan_states::{JobKind, JobStatus, LaneState, ProcessStatus};
 use async_graphql::{Enum, Json, SimpleObject};
 use jitos_proto::{
     ActorView, AttemptState, AttemptView, HistoryEntry, ProcessDetail, ProcessJobView,
@@ -189,8 +190,8 @@ pub struct Process {
     pub id: u64,
     /// Its goal task.
     pub goal: String,
-    /// `running`, `waiting`, `done`, `failed` or `cancelled`.
-    pub status: String,
+    /// Where it stands.
+    pub status: ProcessStatus,
     /// Why it failed, or what it waits for.
     pub detail: Option<String>,
     /// The plan candidate being run (from 1).
@@ -212,7 +213,7 @@ impl From<ProcessSummary> for Process {
         Process {
             id: p.id,
             goal: p.goal,
-            status: p.status,
+            status: p.status.into(),
             detail: p.detail,
             plan: p.plan as u64,
             plans: p.plans as u64,
@@ -240,9 +241,13 @@ pub struct PlanJob {
     pub id: String,
     /// The lane (workspace) it runs in.
     pub lane: u64,
-    /// `run WORKER`, `ask` or `race`.
-    pub kind: String,
-    /// Where it stands, with its attempt or reason.
+    /// What it does.
+    pub kind: JobKind,
+    /// The worker a `RUN` job runs.
+    pub worker: Option<String>,
+    /// Where it stands.
+    pub status: JobStatus,
+    /// Where it stands, in words, with its attempt, reason or answer.
     pub state: String,
     /// The jobs it waits for, by index.
     pub after: Vec<u64>,
@@ -252,11 +257,14 @@ pub struct PlanJob {
 
 impl From<ProcessJobView> for PlanJob {
     fn from(job: ProcessJobView) -> PlanJob {
+        let (kind, worker) = JobKind::of(job.kind);
         PlanJob {
             id: job.id,
             lane: job.lane as u64,
-            kind: job.kind,
-            state: job.state,
+            kind,
+            worker,
+            status: JobStatus::from(&job.state),
+            state: job.state.to_string(),
             after: job.after.into_iter().map(|i| i as u64).collect(),
             ruling: job.ruling,
         }
@@ -270,8 +278,8 @@ pub struct Lane {
     pub lane: u64,
     /// The alternative it runs.
     pub path: String,
-    /// `unopened`, `open`, `collapsed` or `discarded`.
-    pub state: String,
+    /// Where its workspace stands.
+    pub state: LaneState,
     /// Its workspace, once made.
     pub sws: Option<u64>,
 }
@@ -281,7 +289,7 @@ impl From<ProcessLaneView> for Lane {
         Lane {
             lane: lane.lane as u64,
             path: lane.path,
-            state: lane.state,
+            state: lane.state.into(),
             sws: lane.sws,
         }
     }
@@ -360,6 +368,34 @@ pub enum AttemptStatus {
     Refused,
 }
 
+/// How far a job's work may reach, lowest first.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum EffectClass {
+    /// The graph of its workspace only.
+    None,
+    /// Its workspace's files too.
+    Workspace,
+    /// Files on this host outside any workspace.
+    Local,
+    /// Other hosts, over the network.
+    Network,
+    /// What cannot be taken back.
+    Irreversible,
+}
+
+impl From<jitos_gov::Effect> for EffectClass {
+    fn from(effect: jitos_gov::Effect) -> EffectClass {
+        use jitos_gov::Effect;
+        match effect {
+            Effect::None => EffectClass::None,
+            Effect::Workspace => EffectClass::Workspace,
+            Effect::Local => EffectClass::Local,
+            Effect::Network => EffectClass::Network,
+            Effect::Irreversible => EffectClass::Irreversible,
+        }
+    }
+}
+
 /// One attempt of a job.
 #[derive(SimpleObject)]
 pub struct Attempt {
@@ -375,8 +411,9 @@ pub struct Attempt {
     pub args: Vec<String>,
     /// Its deadline, ms.
     pub deadline_ms: u64,
-    /// Its effect class.
-    pub effect: String,
+    /// What its proposal may change: `NONE` (the workspace's graph) or `WORKSPACE` (its
+    /// files too).
+    pub effect: EffectClass,
     /// The tree paths its proposal may touch; empty for all.
     pub paths: Vec<String>,
     /// Where it stands.
@@ -404,7 +441,7 @@ impl From<AttemptView> for Attempt {
             sws: a.sws,
             args: a.args,
             deadline_ms: a.deadline_ms,
-            effect: a.effect,
+            effect: a.effect.into(),
             paths: a.paths,
             status,
             ended_seq,

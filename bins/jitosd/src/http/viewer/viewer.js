@@ -46,6 +46,11 @@ function short(path) {
   return el("span", { title: path }, steps.length > 2 ? "…/" + steps.slice(-2).join("/") : path);
 }
 
+// A job's kind as `jitos inspect` words it: `run WORKER`, `ask` or `race`.
+function jobKind(job) {
+  return job.kind === "RUN" ? `run ${job.worker}` : job.kind.toLowerCase();
+}
+
 function stateClass(text) {
   const word = String(text || "").toLowerCase().split(/[^a-z]/)[0];
   return "state-" + word;
@@ -251,7 +256,7 @@ async function overview() {
     el("div", { class: "row" },
       card(`Processes (${processes.length})`, table(["id", "goal", "now", "jobs"], processes.map((p) =>
         el("tr", {}, el("td", {}, el("a", { href: `#/process/${p.id}` }, p.id)), el("td", {}, p.goal),
-          el("td", { class: stateClass(p.status) }, p.status + (p.detail ? `: ${p.detail}` : "")),
+          el("td", { class: stateClass(p.status) }, p.status.toLowerCase() + (p.detail ? `: ${p.detail}` : "")),
           el("td", {}, `${p.jobsDone}/${p.jobs}`))))),
       card(`Workspaces (${workspaces.length})`, table(["id", "over", `at seq ${at}`, "writes"], workspaces.map((w) => {
         const now = ended(w) ? w.state.toLowerCase() : "open";
@@ -288,10 +293,10 @@ function dag(jobs) {
   jobs.forEach((job, i) => job.after.forEach((a) =>
     add("line", { x1: place[a].x + 170, y1: place[a].y + 20, x2: place[i].x, y2: place[i].y + 20 })));
   jobs.forEach((job, i) => {
-    add("rect", { x: place[i].x, y: place[i].y, width: 170, height: 42, class: stateClass(job.state) });
+    add("rect", { x: place[i].x, y: place[i].y, width: 170, height: 42, class: stateClass(job.status) });
     // A job's id is its path in the decomposition: its last step names it.
-    add("text", { x: place[i].x + 6, y: place[i].y + 16 }, `${job.id.split("/").pop()} · ${job.kind}`.slice(0, 28));
-    add("text", { x: place[i].x + 6, y: place[i].y + 33, class: stateClass(job.state) }, job.state.slice(0, 28));
+    add("text", { x: place[i].x + 6, y: place[i].y + 16 }, `${job.id.split("/").pop()} · ${jobKind(job)}`.slice(0, 28));
+    add("text", { x: place[i].x + 6, y: place[i].y + 33, class: stateClass(job.status) }, job.state.slice(0, 28));
   });
   return svg;
 }
@@ -299,7 +304,7 @@ function dag(jobs) {
 const PROCESS_QUERY = `query($id: Int!) {
   process(id: $id) { summary { id goal status detail plan plans jobsDone jobs attempts submittedMs }
     params { name value } question wanted waitingFiles explain
-    jobs { id lane kind state after ruling } lanes { lane path state sws } environment { name value } }
+    jobs { id lane kind worker status state after ruling } lanes { lane path state sws } environment { name value } }
   processLog(id: $id, first: 1000) { records { ${RECORD_FIELDS} } } }`;
 
 // Each job's attempts, by the job's index, from the process's dispatch records.
@@ -324,7 +329,7 @@ async function attemptCard(attempt, log) {
   const calls = log.filter((r) => r.kind === "job.fetch" && r.summary.startsWith(`attempt ${attempt} fetched`));
   return card(`Attempt ${attempt}: ${job.worker} ${job.args.join(" ")}`,
     el("p", { id: "attempt-state", class: stateClass(job.status) }, job.state),
-    el("p", { class: "muted" }, `workspace ${job.sws} · effect ${job.effect}`),
+    el("p", { class: "muted" }, `workspace ${job.sws} · effect ${job.effect.toLowerCase()}`),
     transcriptView(data.transcript, calls),
     output("stdout", data.stdout), output("stderr", data.stderr), output("log", data.log));
 }
@@ -369,10 +374,10 @@ async function processView(id, attempt) {
   const log = data.processLog.records.filter((r) => r.seq <= at);
   const attempts = attemptsByJob(log);
   // What the process waits for says how to answer it (`jitos approve`, a value, or retry/skip/fail).
-  const waitingApproval = p.summary.status === "waiting" && (p.wanted || "").includes("jitos approve");
+  const waitingApproval = p.summary.status === "WAITING" && (p.wanted || "").includes("jitos approve");
   const shown = [
     card(`Process ${id}: ${p.summary.goal}`,
-      el("p", {}, "now ", el("b", { id: "process-status", class: stateClass(p.summary.status) }, p.summary.status),
+      el("p", {}, "now ", el("b", { id: "process-status", class: stateClass(p.summary.status) }, p.summary.status.toLowerCase()),
         p.summary.detail ? `: ${p.summary.detail}` : "",
         ` · plan ${p.summary.plan} of ${p.summary.plans} · ${p.summary.jobsDone}/${p.summary.jobs} jobs · ${p.summary.attempts} attempts`),
       p.params.length ? el("p", { class: "mono" }, p.params.map((x) => `${x.name} = ${x.value}`).join("  ")) : null,
@@ -380,16 +385,16 @@ async function processView(id, attempt) {
       dag(p.jobs)),
   ];
   if (attempt !== null) shown.push(await attemptCard(attempt, log));
-  if (p.summary.status === "waiting") shown.push(waitingCard(id, p, waitingApproval));
+  if (p.summary.status === "WAITING") shown.push(waitingCard(id, p, waitingApproval));
   shown.push(el("div", { class: "row" },
     card("Jobs", table(["job", "lane", "kind", "state", "attempts", "ruling"], p.jobs.map((j, i) =>
-      el("tr", {}, el("td", { class: "mono" }, short(j.id)), el("td", {}, j.lane), el("td", {}, j.kind),
-        el("td", { class: stateClass(j.state) }, j.state),
+      el("tr", {}, el("td", { class: "mono" }, short(j.id)), el("td", {}, j.lane), el("td", {}, jobKind(j)),
+        el("td", { class: stateClass(j.status) }, j.state),
         el("td", {}, (attempts[i] || []).map((a) => el("a", { class: "attempt", href: `#/process/${id}/attempt/${a}` }, a, " "))),
         el("td", { class: "muted" }, j.ruling || ""))))),
     card("Lanes", table(["lane", "alternative", "state", "workspace"], p.lanes.map((l) =>
       el("tr", { class: "lane" }, el("td", {}, l.lane), el("td", { class: "mono" }, short(l.path)),
-        el("td", { class: "lane-state " + stateClass(l.state) }, l.state),
+        el("td", { class: "lane-state " + stateClass(l.state) }, l.state.toLowerCase()),
         el("td", {}, l.sws ? el("a", { href: `#/workspace/${l.sws}` }, l.sws) : "")))))));
   shown.push(card(`Decisions and records up to seq ${at}`, table(["seq", "kind", "what", "who"], log.map((r) =>
     el("tr", { class: r.seq === at ? "selected" : "", onclick: () => moveTo(r.seq) }, el("td", {}, r.seq),
@@ -473,7 +478,7 @@ function fileLine(change) {
 const COMPARE_QUERY = `query($a: Int!, $b: Int!) { compare(a: $a, b: $b) {
   a { summary { id goal status plan plans attempts } params { name value } tookMs environmentRecorded partial }
   b { summary { id goal status plan plans attempts } params { name value } tookMs environmentRecorded partial }
-  plansDiff jobs { id kind differs a { state attempts tookMs } b { state attempts tookMs } }
+  plansDiff jobs { id kind worker differs a { status state attempts tookMs } b { status state attempts tookMs } }
   files { name a b differs } environment { name a b differs } } }`;
 
 async function compareView(a, b) {
@@ -483,11 +488,11 @@ async function compareView(a, b) {
   if (!c) return [picker, card("Compare", el("p", { class: "muted" }, `process ${a} or ${b} does not exist`))];
   const seconds = (ms) => `${(ms / 1000).toFixed(2)} s`;
   const side = (name, s) => card(`${name}: process ${s.summary.id} · ${s.summary.goal}`,
-    el("p", {}, el("b", { class: stateClass(s.summary.status) }, s.summary.status),
+    el("p", {}, el("b", { class: stateClass(s.summary.status) }, s.summary.status.toLowerCase()),
       ` · ${seconds(s.tookMs)} · plan ${s.summary.plan} of ${s.summary.plans} · ${s.summary.attempts} attempts`),
     el("p", { class: "mono" }, s.params.map((x) => `${x.name} = ${x.value}`).join("  ")),
     el("p", {}, el("a", { href: `#/process/${s.summary.id}` }, "open the process")));
-  const run = (r) => r ? el("span", { class: stateClass(r.state) }, `${r.state} · ${r.attempts} attempt${r.attempts === 1 ? "" : "s"} · ${seconds(r.tookMs)}`)
+  const run = (r) => r ? el("span", { class: stateClass(r.status) }, `${r.state} · ${r.attempts} attempt${r.attempts === 1 ? "" : "s"} · ${seconds(r.tookMs)}`)
     : el("span", { class: "muted" }, "not in its plan");
   const named = (items, absent) => table(["", "A", "B"], items.map((x) =>
     el("tr", { class: x.differs ? "differs" : "" }, el("td", {}, x.name),
@@ -499,7 +504,7 @@ async function compareView(a, b) {
     el("div", { class: "compare" }, side("A", c.a), side("B", c.b)),
     partial.length ? el("p", { class: "muted" }, `${partial.join(" and ")} compared on part of itself: its log or its collapses are longer than a comparison reads`) : null,
     card("Jobs", table(["job", "kind", "A", "B"], c.jobs.map((j) =>
-      el("tr", { class: j.differs ? "differs" : "" }, el("td", { class: "mono" }, short(j.id)), el("td", {}, j.kind), el("td", {}, run(j.a)), el("td", {}, run(j.b)))))),
+      el("tr", { class: j.differs ? "differs" : "" }, el("td", { class: "mono" }, short(j.id)), el("td", {}, jobKind(j)), el("td", {}, run(j.a)), el("td", {}, run(j.b)))))),
     card(`Files changed in the system: ${same(c.files)}`, named(c.files, "unchanged")),
     card(`Environment: ${same(c.environment)}`,
       unrecorded.length ? el("p", { class: "muted" }, `not recorded for ${unrecorded.join(" and ")}: submitted before environments were`) : null,
