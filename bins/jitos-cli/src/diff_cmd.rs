@@ -46,15 +46,19 @@ fn comparison_text(c: &RunComparison) -> String {
     }
     out.push_str("jobs:\n");
     let width = c.jobs.iter().map(|j| j.id.len()).max().unwrap_or(0);
-    let kinds: Vec<String> = c.jobs.iter().map(|j| j.kind.to_string()).collect();
-    let kind_width = kinds.iter().map(String::len).max().unwrap_or(0);
-    for (job, kind) in c.jobs.iter().zip(&kinds) {
+    let kind_width = c
+        .jobs
+        .iter()
+        .map(|j| j.kind.to_string().len())
+        .max()
+        .unwrap_or(0);
+    for job in &c.jobs {
         let mark = if job.differs() { '*' } else { ' ' };
         let _ = writeln!(
             out,
             "{mark} {:width$}  {:kind_width$}  A: {:30}  B: {}",
             job.id,
-            kind,
+            job.kind,
             job_text(job.a.as_ref()),
             job_text(job.b.as_ref()),
         );

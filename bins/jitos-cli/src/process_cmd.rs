@@ -252,7 +252,7 @@ fn inspect_text(d: &ProcessDetail) -> String {
             "  #{:<3} w{}  {:<10} {}  — {}",
             index + 1,
             job.lane,
-            job.kind.to_string(),
+            job.kind,
             job.id,
             job.state
         );

@@ -96,7 +96,9 @@ fn main() -> ExitCode {
             }
         }
     });
-    // Off the runtime: the export's HTTP client blocks.
+    // The runtime goes first, so the spans that blocking tasks still held (a built-in
+    // job's) have ended; and the export's HTTP client blocks, which a runtime forbids.
+    drop(runtime);
     if let Some(otlp) = otlp {
         otlp.shutdown();
     }

@@ -21,7 +21,7 @@ use opentelemetry_sdk::{
     Resource,
 };
 use reqwest::Url;
-use tracing::{Level, Metadata, Subscriber};
+use tracing::{subscriber::Interest, Level, Metadata, Subscriber};
 use tracing_subscriber::{filter::DynFilterFn, layer::Context, registry::LookupSpan, Layer};
 
 /// The spans sent, by name, with every span opened within one of them: a process's
@@ -31,8 +31,9 @@ const TRACED: [&str; 2] = ["process", "attempt"];
 /// Longest the daemon waits, as it stops, for the spans still queued to be sent.
 pub const SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
 
-/// Longest one batch waits on the collector: below [`SHUTDOWN_WAIT`], so the last batch
-/// of a stopping daemon is answered or given up on before the daemon stops waiting.
+/// Longest one batch waits on the collector. Below [`SHUTDOWN_WAIT`], so a stopping
+/// daemon's last batch has a chance; the daemon's stop is bounded by [`SHUTDOWN_WAIT`]
+/// alone, whatever is still queued.
 const EXPORT_TIMEOUT: Duration = Duration::from_secs(4);
 
 /// Export could not be set up.
@@ -44,16 +45,43 @@ pub struct OtlpError {
     source: ExporterBuildError,
 }
 
+/// Why a collector's URL is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum CollectorUrlError {
+    /// It does not parse.
+    #[error("not a URL: {0}")]
+    NotAUrl(#[from] url::ParseError),
+    /// It is not an `http` or `https` URL with a host.
+    #[error("give the collector's http:// or https:// URL, e.g. http://127.0.0.1:4318")]
+    NotHttp,
+    /// It has a query or a fragment.
+    #[error("give the collector's base URL, without a query or fragment")]
+    NotABase,
+    /// It names the traces endpoint, which the daemon adds itself.
+    #[error("give the collector's base URL: the daemon adds /v1/traces itself")]
+    TracesPath,
+    /// It carries a user or password, which the log would show.
+    #[error(
+        "the URL carries credentials, which the log would show; \
+         set OTEL_EXPORTER_OTLP_HEADERS (e.g. authorization=Bearer …) instead"
+    )]
+    Credentials,
+}
+
 /// The `--otlp` flag's value: the collector's OTLP/HTTP base URL, `http` or `https`.
-pub fn parse_collector(text: &str) -> Result<Url, String> {
-    let url = Url::parse(text).map_err(|e| format!("not a URL: {e}"))?;
+pub fn parse_collector(text: &str) -> Result<Url, CollectorUrlError> {
+    let url = Url::parse(text)?;
     if !matches!(url.scheme(), "http" | "https") || !url.has_host() {
-        return Err(
-            "give the collector's http:// or https:// URL, e.g. http://127.0.0.1:4318".to_owned(),
-        );
+        return Err(CollectorUrlError::NotHttp);
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err("give the collector's base URL, without a query or fragment".to_owned());
+        return Err(CollectorUrlError::NotABase);
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(CollectorUrlError::Credentials);
+    }
+    if url.path().trim_end_matches('/').ends_with("/v1/traces") {
+        return Err(CollectorUrlError::TracesPath);
     }
     Ok(url)
 }
@@ -108,7 +136,7 @@ impl Otlp {
     {
         tracing_opentelemetry::layer()
             .with_tracer(self.provider.tracer("jitosd"))
-            .with_filter(DynFilterFn::new(traced::<S>))
+            .with_filter(DynFilterFn::new(traced::<S>).with_callsite_filter(may_be_traced))
     }
 
     /// Sends the spans still queued and stops the export, waiting at most
@@ -118,6 +146,16 @@ impl Otlp {
         if let Err(error) = self.provider.shutdown_with_timeout(SHUTDOWN_WAIT) {
             tracing::warn!(%error, "the spans still queued for the OTLP collector were not all sent");
         }
+    }
+}
+
+/// Whether a callsite can ever be taken, asked once per callsite: events below `info`
+/// never are, so they cost the layer nothing at run time.
+fn may_be_traced(meta: &'static Metadata<'static>) -> Interest {
+    if meta.is_span() || *meta.level() <= Level::INFO {
+        Interest::sometimes()
+    } else {
+        Interest::never()
     }
 }
 
@@ -234,6 +272,9 @@ mod tests {
             "grpc://127.0.0.1:4317",
             "file:///tmp/spans",
             "http://127.0.0.1:4318/?token=x",
+            "http://user:secret@127.0.0.1:4318",
+            "http://127.0.0.1:4318/v1/traces",
+            "http://127.0.0.1:4318/otlp/v1/traces/",
         ] {
             assert!(parse_collector(refused).is_err(), "{refused} was taken");
         }

@@ -214,14 +214,6 @@ impl ProcessStatus {
             ProcessStatus::Cancelled => "cancelled",
         }
     }
-
-    /// Whether it has ended and will not run again.
-    pub fn is_over(self) -> bool {
-        matches!(
-            self,
-            ProcessStatus::Done | ProcessStatus::Failed | ProcessStatus::Cancelled
-        )
-    }
 }
 
 impl fmt::Display for ProcessStatus {
@@ -248,10 +240,11 @@ pub enum PlanJobKind {
 /// `run WORKER`, `ask` or `race`.
 impl fmt::Display for PlanJobKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // `pad`, so a table's width applies.
         match self {
-            PlanJobKind::Run { worker } => write!(f, "run {worker}"),
-            PlanJobKind::Ask => f.write_str("ask"),
-            PlanJobKind::Race => f.write_str("race"),
+            PlanJobKind::Run { worker } => f.pad(&format!("run {worker}")),
+            PlanJobKind::Ask => f.pad("ask"),
+            PlanJobKind::Race => f.pad("race"),
         }
     }
 }
@@ -333,36 +326,42 @@ impl PlanJobState {
     }
 }
 
-/// The state as `jitos show` words it, with its attempt, reason or answer.
+/// The state as `jitos inspect` words it, with its attempt, reason or answer.
 impl fmt::Display for PlanJobState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Worded first, then padded, so a table's width applies.
+        f.pad(&self.words())
+    }
+}
+
+impl PlanJobState {
+    /// The state in words, unpadded.
+    fn words(&self) -> String {
         match self {
-            PlanJobState::Pending => f.write_str("pending"),
+            PlanJobState::Pending => "pending".to_owned(),
             PlanJobState::Running { attempt, tries } => {
-                write!(f, "running (attempt {attempt}, try {tries})")
+                format!("running (attempt {attempt}, try {tries})")
             }
-            PlanJobState::RetryDue { tries } => write!(f, "retry due after {tries} tries"),
+            PlanJobState::RetryDue { tries } => format!("retry due after {tries} tries"),
             PlanJobState::Waiting { until_ms, tries } => {
-                write!(f, "waiting to retry at {until_ms} ms (after {tries} tries)")
+                format!("waiting to retry at {until_ms} ms (after {tries} tries)")
             }
-            PlanJobState::Unsure { tries, why } => write!(
-                f,
+            PlanJobState::Unsure { tries, why } => format!(
                 "unsure whether its effect took place (after {tries} tries: {why}); verifying or asking"
             ),
-            PlanJobState::Asked => f.write_str("asked: waiting for a person"),
+            PlanJobState::Asked => "asked: waiting for a person".to_owned(),
             PlanJobState::Gated {
                 approved_by,
                 need,
                 from,
-            } => write!(
-                f,
+            } => format!(
                 "waiting for approvals: {} of {need} from {from}",
                 approved_by.len()
             ),
-            PlanJobState::Done { value: None } => f.write_str("done"),
-            PlanJobState::Done { value: Some(v) } => write!(f, "done: {v}"),
-            PlanJobState::Failed { why } => write!(f, "failed: {why}"),
-            PlanJobState::Cancelled => f.write_str("cancelled"),
+            PlanJobState::Done { value: None } => "done".to_owned(),
+            PlanJobState::Done { value: Some(v) } => format!("done: {v}"),
+            PlanJobState::Failed { why } => format!("failed: {why}"),
+            PlanJobState::Cancelled => "cancelled".to_owned(),
         }
     }
 }

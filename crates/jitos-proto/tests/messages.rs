@@ -1,5 +1,6 @@
 //! Every file-tree, workspace, paged and streamed message survives the wire encoding: bincode cannot carry
-//! every serde shape (internally tagged enums, for one), so each is round-tripped here.
+//! every serde shape (internally tagged enums, for one), so each is round-tripped here; and the
+//! states scripts read from `--json` keep their shapes.
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use jitos_gov::{Effect, Role};
@@ -431,4 +432,41 @@ fn job_states_word_and_compare_by_name() {
     )
     .differs());
     assert_eq!(format!("{:<9}|", ProcessStatus::Done), "done     |");
+    assert_eq!(format!("{:<10}|", PlanJobKind::Ask), "ask       |");
+    assert_eq!(format!("{:<8}|", PlanJobState::Cancelled), "cancelled|");
+    assert_eq!(format!("{:<9}|", PlanJobState::Pending), "pending  |");
+}
+
+// Goal: `--json` gives states and kinds in the shapes docs/PROCESSES.md shows scripts: a
+// bare name for a state that carries nothing, the name over its fields otherwise. Method:
+// render one of each shape as JSON.
+#[test]
+fn states_and_kinds_have_their_documented_json_shapes() {
+    assert_eq!(json(&PlanJobState::Pending), serde_json::json!("pending"));
+    assert_eq!(
+        json(&PlanJobState::Done { value: None }),
+        serde_json::json!({ "done": { "value": null } })
+    );
+    assert_eq!(
+        json(&PlanJobState::RetryDue { tries: 2 }),
+        serde_json::json!({ "retry_due": { "tries": 2 } })
+    );
+    assert_eq!(
+        json(&PlanJobKind::Run {
+            worker: "shell".to_owned()
+        }),
+        serde_json::json!({ "run": { "worker": "shell" } })
+    );
+    assert_eq!(json(&ProcessStatus::Waiting), serde_json::json!("waiting"));
+    assert_eq!(
+        json(&PlanLaneState::Discarded),
+        serde_json::json!("discarded")
+    );
+    assert_eq!(json(&FailureCause::Deadline), serde_json::json!("deadline"));
+    assert_eq!(json(&WorkerOrigin::Builtin), serde_json::json!("builtin"));
+    assert_eq!(json(&PathAccess::Write), serde_json::json!("write"));
+}
+
+fn json<T: serde::Serialize>(value: &T) -> serde_json::Value {
+    serde_json::to_value(value).unwrap()
 }

@@ -177,7 +177,7 @@ pub fn status(status: &Status) -> ProcessStatus {
 }
 
 /// The wire form of a job's state.
-pub fn job_state(state: &JobState) -> PlanJobState {
+fn job_state(state: &JobState) -> PlanJobState {
     match state {
         JobState::Pending => PlanJobState::Pending,
         JobState::Running { attempt, tries } => PlanJobState::Running {

@@ -1,12 +1,13 @@
 //! The API's types: the socket's views, with the fields a client selects typed and the
 //! deeper parts (a rewrite, a node's attributes, a ruling's votes) as JSON.
 
-use super::plan_states::{JobKind, JobStatus, LaneState, ProcessStatus};
 use async_graphql::{Enum, Json, SimpleObject};
 use jitos_proto::{
     ActorView, AttemptState, AttemptView, HistoryEntry, ProcessDetail, ProcessJobView,
     ProcessLaneView, ProcessSummary, RecordView, SwsDetail, SwsState, SwsSummary,
 };
+
+use super::plan_states::{JobKind, JobStatus, LaneState, ProcessStatus};
 
 /// Who made a request: the user and roles the daemon knows them by.
 #[derive(SimpleObject)]
