@@ -104,7 +104,7 @@ pub enum Command {
     ///
     /// Example: run a command in a fresh workspace and look at what it changed:
     ///   jitos job run shell --new-sws -- sh -c 'echo hi > hello.txt'
-    ///   jitos sws diff <ID>
+    ///   jitos sws diff ID
     #[command(subcommand)]
     Job(JobCommand),
     /// Worker binaries: list, install, scaffold a new one, validate a manifest
@@ -346,7 +346,7 @@ pub enum SecretCommand {
     /// Store a secret (admin), its value read from standard input (one trailing newline
     /// dropped); replaces a secret of the same name
     ///
-    /// A job gets it as the environment variable JITOS_SECRET_<NAME> (capitals, `.` and
+    /// A job gets it as the environment variable `JITOS_SECRET_NAME` (NAME in capitals, `.` and
     /// `-` as `_`) when its process's writ names it (`writ issue --secrets NAME`).
     ///
     /// Example: printf %s "$TOKEN" | jitos secret add deploy-token

@@ -11,7 +11,7 @@ use crate::{
     recovery, snapshot, KernelError, State,
 };
 
-/// The outcome of [`crate::Kernel::verify`].
+/// The outcome of [`crate::View::verify`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct VerifyOutcome {
     /// Records whose hash and link were checked.
@@ -36,7 +36,7 @@ impl VerifyOutcome {
     }
 }
 
-/// The outcome of [`crate::Kernel::replay_verify`].
+/// The outcome of [`crate::View::replay_verify`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReplayOutcome {
     /// Records folded from genesis.

@@ -3,7 +3,7 @@
 //! caller-supplied source. The CLI, the daemon and workers share this one definition of
 //! what a directory means as a tree, so a tree written here walks back to itself.
 //! [`materialize`] swaps a tree into a host directory atomically, staged beside it, and
-//! [`matches`] says whether a directory already holds a tree.
+//! [`matches()`] says whether a directory already holds a tree.
 //!
 //! Architecture Invariant: this crate stores no blobs and talks to no daemon. Contents
 //! come in through [`write_tree`]'s fetch callback and go out through

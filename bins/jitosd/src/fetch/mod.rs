@@ -1,6 +1,6 @@
 //! `fetch`: HTTP requests the daemon makes for a worker (`docs/FETCH.md`).
 //!
-//! A worker asks with a `Fetch` message; [`Fetcher::serve`] checks it against the job's
+//! A worker asks with a `Fetch` message; `Fetcher::serve` checks it against the job's
 //! manifest, writ, effect class and budget (`admit.rs`), sends it from the daemon with
 //! the system's root certificates (`send.rs`), meters a model call (`models.rs`), and
 //! records request and outcome as `job.fetch` (secrets masked, large bodies as blobs)
