@@ -83,6 +83,11 @@ fn the_packaged_units_users_and_directories_agree() {
         ["/usr/bin/jitosd --check-config"]
     );
     assert_eq!(unit_value(&service, "Requires"), ["jitosd.socket"]);
+    assert_eq!(
+        unit_value(&service, "ExecReload"),
+        ["/bin/kill -HUP $MAINPID"],
+        "systemctl reload sends what jitosd reloads on"
+    );
 
     let group = unit_value(&socket_unit, "SocketGroup");
     assert_eq!(group, ["jitos"]);

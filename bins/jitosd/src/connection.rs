@@ -22,15 +22,8 @@ use tokio::{
 use tracing::Instrument as _;
 
 use crate::{
-    access::{Access, Audit},
-    answer, asking, frame_io,
-    jobs::JobRunner,
-    processes::ProcessService,
-    reading,
-    secrets::SecretStore,
-    tokens::TokenStore,
-    views,
-    writs::WritService,
+    access::Audit, answer, asking, frame_io, jobs::JobRunner, processes::ProcessService, reading,
+    reload::AccessCell, secrets::SecretStore, tokens::TokenStore, views, writs::WritService,
 };
 
 /// How long a client may take to say hello.
@@ -65,8 +58,8 @@ pub struct Shared {
     pub kernel: KernelHandle,
     /// The identity of the store, for the handshake's answer.
     pub store_id: String,
-    /// Who may connect, and as what.
-    pub access: Access,
+    /// Who may connect, and as what; a reload swaps it.
+    pub access: Arc<AccessCell>,
     /// Records refused requests.
     pub audit: Arc<Audit>,
     /// Where exports are staged before they are streamed.
@@ -115,7 +108,7 @@ async fn serve_as(
     actor: Actor,
 ) {
     // The user database may be slow to answer (NSS), so it is asked off the async threads.
-    let access = shared.access.clone();
+    let access = shared.access.current();
     let principal =
         match tokio::task::spawn_blocking(move || access.principal(cred.uid(), cred.gid())).await {
             Ok(principal) => principal,
@@ -192,7 +185,7 @@ async fn handshake(
     if principal.roles.is_empty() {
         let refusal = Refusal {
             needed: Role::Viewer,
-            message: shared.access.no_role_message(principal),
+            message: shared.access.current().no_role_message(principal),
         };
         shared.audit.refused(actor, principal, &refusal).await;
         reply_error(stream, ErrorCode::Forbidden, refusal.message.clone()).await?;

@@ -22,6 +22,7 @@ use crate::{
     jobs::{self, JobRunner, RunnerDirs, WorkerConfig},
     lock::{DataDirLock, LockError},
     processes::{self, ProcessService, Scheduler},
+    reload::{AccessCell, GovernanceFiles, Reloader},
     run_environment::HostProbe,
     secrets::SecretStore,
     socket::{self, SocketError},
@@ -109,6 +110,8 @@ pub struct Daemon {
     service: KernelService,
     /// Runs processes; none for a read-only daemon.
     scheduler: Option<Scheduler>,
+    /// Serving for inspection only: nothing is recorded.
+    read_only: bool,
     /// Set as the daemon stops: the scheduler's decider makes no decision after.
     decider_stopping: Arc<AtomicBool>,
     listener: UnixListener,
@@ -284,11 +287,12 @@ impl Daemon {
             host,
         );
         let scheduler = scheduler(service.handle(), Arc::clone(&jobs));
+        let access = Arc::new(AccessCell::new(config.access));
         Ok(Daemon {
             shared: Arc::new(Shared {
                 kernel: service.handle(),
                 store_id,
-                access: config.access,
+                access: Arc::clone(&access),
                 audit: Audit::new(service.handle()),
                 scratch_dir,
                 stopping: stopping_rx,
@@ -300,6 +304,7 @@ impl Daemon {
             }),
             http,
             scheduler: (!config.read_only).then_some(scheduler),
+            read_only: config.read_only,
             decider_stopping,
             service,
             listener,
@@ -308,6 +313,16 @@ impl Daemon {
             stopping,
             _lock: lock,
         })
+    }
+
+    /// What reloads this daemon's access file and policy (from `files`) while it serves.
+    pub fn reloader(&self, files: GovernanceFiles) -> Reloader {
+        Reloader {
+            kernel: self.shared.kernel.clone(),
+            access: Arc::clone(&self.shared.access),
+            files,
+            read_only: self.read_only,
+        }
     }
 
     /// The socket clients connect to.
@@ -328,6 +343,7 @@ impl Daemon {
         let Daemon {
             service,
             scheduler,
+            read_only: _,
             listener,
             shared,
             http,
@@ -423,7 +439,7 @@ impl Daemon {
 
 /// Warns of each user the access file names who is not in the socket's group: the file
 /// grants them a role they cannot use.
-fn warn_of_unreachable_users(access: &Access) {
+pub(crate) fn warn_of_unreachable_users(access: &Access) {
     let Some((group, gid)) = access.socket_group() else {
         return;
     };
@@ -441,20 +457,34 @@ fn warn_of_unreachable_users(access: &Access) {
     }
 }
 
-/// Records `policy` as the policy in force, unless it already is. No policy, when one was
-/// in force, records the policy that allows everything, so the change is in the ledger.
+/// Records `policy` as the policy in force, unless it already is.
 fn record_policy(
     kernel: &mut Kernel,
     policy: Option<jitos_gov::policy::Policy>,
 ) -> Result<(), KernelError> {
-    let in_force = kernel
-        .view()
-        .state()
-        .policy
-        .as_ref()
-        .map(|p| p.policy.hash());
+    let Some(wanted) = policy_change(&kernel.view(), policy) else {
+        return Ok(());
+    };
+    let request = jitos_kernel::Request {
+        actor: jitos_ledger::Actor::System,
+        command: Command::PolicyLoad(Arc::new(wanted)),
+    };
+    for answer in kernel.execute(vec![request]) {
+        answer?;
+    }
+    Ok(())
+}
+
+/// The policy to record so that `policy` is in force as of `view`, if one must be: none
+/// when it already is. No policy, when one was in force, is the policy that allows
+/// everything, so the change is in the ledger.
+pub(crate) fn policy_change(
+    view: &jitos_kernel::View,
+    policy: Option<jitos_gov::policy::Policy>,
+) -> Option<jitos_gov::policy::Policy> {
+    let in_force = view.state().policy.as_ref().map(|p| p.policy.hash());
     let wanted = match (policy, in_force) {
-        (None, None) => return Ok(()),
+        (None, None) => return None,
         (None, Some(_)) => {
             tracing::warn!(
                 "no policy is given, but one was in force: every job is allowed from now on (give --policy to keep one)"
@@ -464,15 +494,8 @@ fn record_policy(
         (Some(policy), _) => policy,
     };
     if in_force == Some(wanted.hash()) {
-        return Ok(());
+        return None;
     }
     tracing::info!(policy = %wanted.hash().short(), "the policy in force changes");
-    let request = jitos_kernel::Request {
-        actor: jitos_ledger::Actor::System,
-        command: Command::PolicyLoad(Arc::new(wanted)),
-    };
-    for answer in kernel.execute(vec![request]) {
-        answer?;
-    }
-    Ok(())
+    Some(wanted)
 }

@@ -17,6 +17,7 @@ pub mod otlp;
 mod private_file;
 pub mod processes;
 mod reading;
+pub mod reload;
 mod reply;
 mod run_environment;
 pub mod secrets;

@@ -6,6 +6,7 @@ use clap::{CommandFactory, FromArgMatches};
 use jitosd::{
     cli::{daemon_config, DaemonArgs, LogFormat},
     otlp::{Otlp, OtlpError},
+    reload::{GovernanceFiles, Reloader},
     settings, Daemon,
 };
 use tracing_subscriber::{layer::SubscriberExt as _, util::SubscriberInitExt as _, Layer as _};
@@ -50,6 +51,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let files = GovernanceFiles {
+        access: args.access.clone(),
+        policy: args.policy.clone(),
+    };
     let config = match daemon_config(args) {
         Ok(config) => config,
         Err(e) => {
@@ -88,6 +93,7 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        tokio::spawn(reload_on_hangup(daemon.reloader(files)));
         match daemon.serve(shutdown_signal()).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -139,6 +145,25 @@ fn init_logging(
         .with(otlp.as_ref().map(Otlp::layer))
         .init();
     Ok(otlp)
+}
+
+/// Reloads the access file and the policy at each `SIGHUP`, saying in the log what
+/// changed or why nothing did.
+async fn reload_on_hangup(reloader: Reloader) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+        tracing::error!("cannot install the SIGHUP handler; restart jitosd to reload its access file and policy");
+        return;
+    };
+    while hangups.recv().await.is_some() {
+        match reloader.reload().await {
+            Ok(reloaded) => tracing::info!(
+                policy_recorded = reloaded.policy_recorded,
+                "reloaded the access file and the policy"
+            ),
+            Err(e) => tracing::error!(error = %e, "the reload changed nothing"),
+        }
+    }
 }
 
 async fn shutdown_signal() {

@@ -90,7 +90,7 @@ impl Access {
         let who = format!("user {} (uid {})", principal.user, principal.uid);
         match self.file.path() {
             Some(path) => format!(
-                "{who} may not use this jitosd: {} grants them no role; an admin adds them under [users] (or one of their groups under [groups]) and restarts jitosd",
+                "{who} may not use this jitosd: {} grants them no role; an admin adds them under [users] (or one of their groups under [groups]) and reloads jitosd (systemctl reload jitosd, or SIGHUP)",
                 path.display()
             ),
             None => format!(

@@ -161,16 +161,18 @@ async fn of_user(
     actor: Actor,
 ) -> Result<Caller, Denied> {
     // The user database may be slow to answer (NSS), so it is asked off the async threads.
-    let access = shared.access.clone();
+    // One access for the whole request, even if a reload swaps it meanwhile.
+    let access = shared.access.current();
+    let looked_up = Arc::clone(&access);
     let principal = tokio::task::spawn_blocking(move || {
-        access.principal(uid, gid.unwrap_or_else(|| primary_gid(uid)))
+        looked_up.principal(uid, gid.unwrap_or_else(|| primary_gid(uid)))
     })
     .await
     .map_err(|e| Denied::Unknown(format!("cannot look the user up: {e}")))?;
     if principal.roles.is_empty() {
         let refusal = Refusal {
             needed: Role::Viewer,
-            message: shared.access.no_role_message(&principal),
+            message: access.no_role_message(&principal),
         };
         shared.audit.refused(&actor, &principal, &refusal).await;
         return Err(Denied::NoRole(refusal.message));
