@@ -7,6 +7,7 @@
 //! socket would see, and every field is authorised as the socket's request is
 //! (`graphql::ask`).
 
+mod bounded_answer;
 mod caller;
 pub mod graphql;
 mod limited;
@@ -17,7 +18,7 @@ mod viewer;
 use std::{net::SocketAddr, path::PathBuf, sync::Arc};
 
 use async_graphql::Data;
-use async_graphql_axum::{GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
+use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::{
     extract::{ConnectInfo, DefaultBodyLimit, FromRequest as _, State, WebSocketUpgrade},
     http::HeaderMap,
@@ -196,7 +197,10 @@ async fn execute(
         Ok(axum::Json(query)) => query.data(caller),
         Err(rejected) => return rejected.into_response(),
     };
-    GraphQLResponse::from(door.schema.execute(query).await).into_response()
+    bounded_answer::bounded(
+        door.schema.execute(query).await,
+        bounded_answer::ANSWER_BYTES_MAX,
+    )
 }
 
 async fn tcp_metrics(State(door): State<Door>, headers: HeaderMap) -> Response {
