@@ -56,21 +56,27 @@ fn policy_loads(sandbox: &Sandbox) -> usize {
         .count()
 }
 
-// Goal: an operator changes who may do what on a running daemon, and a mistake in the file
-// changes nothing. Method: grant `nobody` viewer, grant operator in the file and send
-// SIGHUP, and wait for nobody's next connection to be an operator's; then write a file that
-// does not load, send SIGHUP again, and find the error in the log and nobody still an
-// operator; the daemon's pid is the same throughout.
+// Goal: an operator changes who may do what on a running daemon, and a mistake in either
+// file changes nothing, not even in the other. Method: grant `nobody` viewer, grant
+// operator in the file and send SIGHUP, and wait for nobody's next connection to be an
+// operator's; then write a good access file (approver) beside a policy that does not load,
+// send SIGHUP, and find the error in the log, nobody still an operator and no policy
+// recorded; then an access file that does not load, likewise; the daemon that started is
+// the one that answers throughout.
 #[test]
 fn a_reload_changes_a_users_roles_and_a_bad_file_changes_nothing() {
     if !root_or_skip("a second user's client is started with setuid") {
         return;
     }
     let sandbox = Sandbox::new();
-    let flags = grant_nobody(&sandbox, &["viewer"]);
+    let mut flags = grant_nobody(&sandbox, &["viewer"]);
     let access = PathBuf::from(&flags[1]);
+    let policy = sandbox.path().join("policy.toml");
+    write(&policy, ALLOW_ALL);
+    flags.extend(["--policy".to_owned(), policy.display().to_string()]);
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
-    let daemon = sandbox.start_with(&flags);
+    let mut daemon = sandbox.start_with(&flags);
+    assert_eq!(policy_loads(&sandbox), 1);
     assert_eq!(roles_of_nobody(&sandbox), Some(json!(["viewer"])));
     let refused = jitos_as(&sandbox, NOBODY, &["sws", "create"]);
     assert_failure("a viewer makes a workspace", &refused);
@@ -88,21 +94,39 @@ fn a_reload_changes_a_users_roles_and_a_bad_file_changes_nothing() {
         &jitos_as(&sandbox, NOBODY, &["sws", "create"]),
     );
 
+    let failed = |daemon: &Daemon, count: usize| {
+        wait_until(
+            "the log says the reload failed",
+            Duration::from_secs(20),
+            || {
+                daemon
+                    .stderr()
+                    .matches("the reload changed nothing")
+                    .count()
+                    == count
+            },
+        );
+    };
+    write(
+        &access,
+        "[socket]\ngroup = \"nogroup\"\n\n[users]\nnobody = [\"approver\"]\n",
+    );
+    write(&policy, "default = \"maybe\"\n");
+    hang_up(&daemon);
+    failed(&daemon, 1);
+    let log = daemon.stderr();
+    assert!(log.contains("the policy does not load"), "{log}");
+    assert_eq!(roles_of_nobody(&sandbox), Some(json!(["operator"])));
+    assert_eq!(policy_loads(&sandbox), 1);
+
+    write(&policy, ALLOW_ALL);
     write(&access, "[users]\nnobody = [\"boss\"]\n");
     hang_up(&daemon);
-    wait_until(
-        "the log says the reload failed",
-        Duration::from_secs(20),
-        || daemon.stderr().contains("the reload changed nothing"),
-    );
+    failed(&daemon, 2);
     let log = daemon.stderr();
     assert!(log.contains("the access file does not load"), "{log}");
     assert_eq!(roles_of_nobody(&sandbox), Some(json!(["operator"])));
-    let pid = daemon.pid();
-    assert!(
-        fs::metadata(format!("/proc/{pid}")).is_ok(),
-        "the daemon that reloaded is gone"
-    );
+    assert!(daemon.is_running(), "the daemon that reloaded is gone");
     daemon.terminate();
 }
 

@@ -85,7 +85,7 @@ fn the_packaged_units_users_and_directories_agree() {
     assert_eq!(unit_value(&service, "Requires"), ["jitosd.socket"]);
     assert_eq!(
         unit_value(&service, "ExecReload"),
-        ["/bin/kill -HUP $MAINPID"],
+        ["/usr/bin/jitosd --check-config", "/bin/kill -HUP $MAINPID"],
         "systemctl reload sends what jitosd reloads on"
     );
 

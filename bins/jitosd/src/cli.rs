@@ -12,8 +12,9 @@ use crate::{paths, Access, DaemonConfig, WarmConfig, WorkerConfig, WorkerPolicy}
 /// ledger and serves it to `jitos` over a unix socket, to the local users its access file
 /// names (see docs/ACCESS.md).
 ///
-/// It runs in the foreground and stops cleanly on SIGTERM or SIGINT. On start it verifies
-/// the whole chain and refuses a broken one (use --read-only to inspect it).
+/// It runs in the foreground and stops cleanly on SIGTERM or SIGINT; SIGHUP reads the
+/// access file and the policy again. On start it verifies the whole chain and refuses a
+/// broken one (use --read-only to inspect it).
 #[derive(Parser, Debug)]
 #[command(name = "jitosd", version, about, long_about)]
 pub struct DaemonArgs {
@@ -76,7 +77,7 @@ pub struct DaemonArgs {
     /// allow, deny or require N approvals from a role
     /// (see docs/POLICY.md; check one with `jitos policy check FILE`). Without it,
     /// /etc/jitos/policy.toml if it exists; without either, everything is allowed. A policy
-    /// other than the one in force is recorded when the daemon starts
+    /// other than the one in force is recorded when the daemon starts, or at SIGHUP
     #[arg(long, env = "JITOS_POLICY", value_name = "FILE")]
     pub policy: Option<PathBuf>,
     /// A host directory under which the built-in `materialize` job may write a

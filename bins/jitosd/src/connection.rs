@@ -22,8 +22,16 @@ use tokio::{
 use tracing::Instrument as _;
 
 use crate::{
-    access::Audit, answer, asking, frame_io, jobs::JobRunner, processes::ProcessService, reading,
-    reload::AccessCell, secrets::SecretStore, tokens::TokenStore, views, writs::WritService,
+    access::{Access, Audit},
+    answer, asking, frame_io,
+    jobs::JobRunner,
+    processes::ProcessService,
+    reading,
+    reload::AccessCell,
+    secrets::SecretStore,
+    tokens::TokenStore,
+    views,
+    writs::WritService,
 };
 
 /// How long a client may take to say hello.
@@ -108,16 +116,21 @@ async fn serve_as(
     actor: Actor,
 ) {
     // The user database may be slow to answer (NSS), so it is asked off the async threads.
+    // One access for the whole greeting, even if a reload swaps it meanwhile.
     let access = shared.access.current();
-    let principal =
-        match tokio::task::spawn_blocking(move || access.principal(cred.uid(), cred.gid())).await {
-            Ok(principal) => principal,
-            Err(e) => {
-                tracing::warn!(?actor, error = %e, "cannot look the peer up; closing");
-                return;
-            }
-        };
-    let greeting = handshake(&mut stream, &shared, &actor, &principal);
+    let looked_up = Arc::clone(&access);
+    let principal = match tokio::task::spawn_blocking(move || {
+        looked_up.principal(cred.uid(), cred.gid())
+    })
+    .await
+    {
+        Ok(principal) => principal,
+        Err(e) => {
+            tracing::warn!(?actor, error = %e, "cannot look the peer up; closing");
+            return;
+        }
+    };
+    let greeting = handshake(&mut stream, &shared, &access, &actor, &principal);
     match tokio::time::timeout(HANDSHAKE_TIMEOUT, greeting).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => {
@@ -157,6 +170,7 @@ async fn serve_as(
 async fn handshake(
     stream: &mut UnixStream,
     shared: &Shared,
+    access: &Access,
     actor: &Actor,
     principal: &Principal,
 ) -> Result<(), FrameError> {
@@ -185,7 +199,7 @@ async fn handshake(
     if principal.roles.is_empty() {
         let refusal = Refusal {
             needed: Role::Viewer,
-            message: shared.access.current().no_role_message(principal),
+            message: access.no_role_message(principal),
         };
         shared.audit.refused(actor, principal, &refusal).await;
         reply_error(stream, ErrorCode::Forbidden, refusal.message.clone()).await?;

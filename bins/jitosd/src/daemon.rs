@@ -322,6 +322,7 @@ impl Daemon {
             access: Arc::clone(&self.shared.access),
             files,
             read_only: self.read_only,
+            stopping: self.shared.stopping.clone(),
         }
     }
 
@@ -465,6 +466,7 @@ fn record_policy(
     let Some(wanted) = policy_change(&kernel.view(), policy) else {
         return Ok(());
     };
+    let hash = wanted.hash();
     let request = jitos_kernel::Request {
         actor: jitos_ledger::Actor::System,
         command: Command::PolicyLoad(Arc::new(wanted)),
@@ -472,7 +474,13 @@ fn record_policy(
     for answer in kernel.execute(vec![request]) {
         answer?;
     }
+    log_policy_in_force(&hash);
     Ok(())
+}
+
+/// Says in the log that the policy with `hash` is now in force.
+pub(crate) fn log_policy_in_force(hash: &jitos_gov::policy::PolicyHash) {
+    tracing::info!(policy = %hash.short(), "the policy in force changed");
 }
 
 /// The policy to record so that `policy` is in force as of `view`, if one must be: none
@@ -496,6 +504,5 @@ pub(crate) fn policy_change(
     if in_force == Some(wanted.hash()) {
         return None;
     }
-    tracing::info!(policy = %wanted.hash().short(), "the policy in force changes");
     Some(wanted)
 }

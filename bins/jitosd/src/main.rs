@@ -1,15 +1,21 @@
 //! `jitosd`: the JITOS daemon, in the foreground.
 
-use std::{io::IsTerminal, path::PathBuf, process::ExitCode};
+use std::{io::IsTerminal, path::PathBuf, process::ExitCode, time::Duration};
 
 use clap::{CommandFactory, FromArgMatches};
 use jitosd::{
     cli::{daemon_config, DaemonArgs, LogFormat},
     otlp::{Otlp, OtlpError},
-    reload::{GovernanceFiles, Reloader},
+    reload::{GovernanceFiles, Reloaded, Reloader},
     settings, Daemon,
 };
+use tokio::signal::unix::{signal, Signal, SignalKind};
 use tracing_subscriber::{layer::SubscriberExt as _, util::SubscriberInitExt as _, Layer as _};
+
+/// How long, once the daemon has stopped, its blocking tasks still running (a built-in job
+/// copying files) get before the process exits under them; the ledger holds what they
+/// did, as after any kill.
+const BLOCKING_TASKS_WAIT: Duration = Duration::from_secs(10);
 
 fn main() -> ExitCode {
     // Before any thread exists, which is when the environment may change: an empty
@@ -82,6 +88,15 @@ fn main() -> ExitCode {
         }
     };
     let code = runtime.block_on(async {
+        // Before the store opens, which may take long: a reload asked meanwhile waits for
+        // the daemon, where SIGHUP's default action would kill it.
+        let hangups = match signal(SignalKind::hangup()) {
+            Ok(hangups) => hangups,
+            Err(e) => {
+                eprintln!("jitosd: cannot handle SIGHUP, which reloads the access file and the policy: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
         let started = match passed {
             Some(passed) => Daemon::start_on(config, passed),
             None => Daemon::start(config),
@@ -93,7 +108,7 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        tokio::spawn(reload_on_hangup(daemon.reloader(files)));
+        tokio::spawn(reload_on_hangup(daemon.reloader(files), hangups));
         match daemon.serve(shutdown_signal()).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -104,7 +119,7 @@ fn main() -> ExitCode {
     });
     // The runtime goes first, so the spans that blocking tasks still held (a built-in
     // job's) have ended; and the export's HTTP client blocks, which a runtime forbids.
-    drop(runtime);
+    runtime.shutdown_timeout(BLOCKING_TASKS_WAIT);
     if let Some(otlp) = otlp {
         otlp.shutdown();
     }
@@ -147,19 +162,21 @@ fn init_logging(
     Ok(otlp)
 }
 
-/// Reloads the access file and the policy at each `SIGHUP`, saying in the log what
-/// changed or why nothing did.
-async fn reload_on_hangup(reloader: Reloader) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
-        tracing::error!("cannot install the SIGHUP handler; restart jitosd to reload its access file and policy");
-        return;
-    };
-    while hangups.recv().await.is_some() {
+/// Reloads the access file and the policy at each `SIGHUP` until the daemon stops,
+/// saying in the log what changed or why nothing did.
+async fn reload_on_hangup(mut reloader: Reloader, mut hangups: Signal) {
+    loop {
+        tokio::select! {
+            got = hangups.recv() => if got.is_none() { return },
+            () = reloader.stopped() => return,
+        }
         match reloader.reload().await {
-            Ok(reloaded) => tracing::info!(
-                policy_recorded = reloaded.policy_recorded,
+            Ok(Reloaded::AccessAndPolicy { policy_recorded }) => tracing::info!(
+                policy_recorded,
                 "reloaded the access file and the policy"
+            ),
+            Ok(Reloaded::AccessOnly) => tracing::info!(
+                "reloaded the access file; a read-only jitosd records no policy, so the policy file was not read"
             ),
             Err(e) => tracing::error!(error = %e, "the reload changed nothing"),
         }
@@ -167,7 +184,6 @@ async fn reload_on_hangup(reloader: Reloader) {
 }
 
 async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
     let (Ok(mut term), Ok(mut int)) = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),

@@ -6,7 +6,8 @@
 //! load changes nothing, and the daemon goes on under what it had. The new access applies
 //! from the next connection and the next HTTP request (a connection already open keeps
 //! the principal it was greeted as); the new policy is recorded in the ledger, as at
-//! start, and rules from the next decision on.
+//! start, and rules from the next decision on. A read-only daemon records nothing, so it
+//! reloads the access file alone.
 
 use std::{
     path::PathBuf,
@@ -15,10 +16,11 @@ use std::{
 
 use jitos_kernel::{Command, KernelError, KernelHandle};
 use jitos_ledger::Actor;
+use tokio::sync::watch;
 
 use crate::{
     access::Access,
-    daemon::{policy_change, warn_of_unreachable_users},
+    daemon::{log_policy_in_force, policy_change, warn_of_unreachable_users},
     policy_file::PolicyFileError,
 };
 
@@ -47,13 +49,21 @@ pub enum ReloadError {
     /// The new policy could not be recorded; the access file was not applied either.
     #[error("the policy could not be recorded: {0}")]
     Record(#[source] KernelError),
+    /// The daemon is stopping.
+    #[error("jitosd is stopping")]
+    Stopping,
 }
 
-/// What a reload changed.
+/// What a reload put in force.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Reloaded {
-    /// Whether a new policy was recorded (not when it was the one in force already).
-    pub policy_recorded: bool,
+pub enum Reloaded {
+    /// The access file and the policy.
+    AccessAndPolicy {
+        /// Whether the policy was recorded (not when it was the one in force already).
+        policy_recorded: bool,
+    },
+    /// The access file alone: a read-only daemon records no policy, so it reads none.
+    AccessOnly,
 }
 
 /// Who may connect, and as what: swapped whole by a reload, read whole by each new
@@ -86,40 +96,63 @@ pub struct Reloader {
     pub(crate) files: GovernanceFiles,
     /// A read-only daemon records nothing, so its policy stays what the ledger says.
     pub(crate) read_only: bool,
+    /// Turns true when the daemon stops; nothing is reloaded after.
+    pub(crate) stopping: watch::Receiver<bool>,
 }
 
 impl Reloader {
     /// Reads both files again and, if both load, puts them in force.
     pub async fn reload(&self) -> Result<Reloaded, ReloadError> {
+        if *self.stopping.borrow() {
+            return Err(ReloadError::Stopping);
+        }
         let files = self.files.clone();
+        let read_policy = !self.read_only;
+        // Off the async threads: the files, and the user database the access file's
+        // names are looked up in, may be slow to answer.
         let (access, policy) = tokio::task::spawn_blocking(move || {
-            (
-                Access::load(files.access.as_deref()),
-                crate::policy_file::load(files.policy.as_deref()),
-            )
+            let access = Access::load(files.access.as_deref());
+            if let Ok(access) = &access {
+                warn_of_unreachable_users(access);
+            }
+            let policy = read_policy.then(|| crate::policy_file::load(files.policy.as_deref()));
+            (access, policy)
         })
         .await
         .map_err(ReloadError::Read)?;
         let access = access.map_err(ReloadError::Access)?;
-        let policy = policy.map_err(ReloadError::Policy)?;
-        let mut policy_recorded = false;
-        if !self.read_only {
-            if let Some(wanted) = policy_change(&self.kernel.view(), policy) {
-                self.kernel
-                    .execute(Actor::System, Command::PolicyLoad(Arc::new(wanted)))
-                    .await
-                    .map_err(ReloadError::Record)?;
-                policy_recorded = true;
+        let reloaded = match policy {
+            None => Reloaded::AccessOnly,
+            Some(policy) => {
+                let policy = policy.map_err(ReloadError::Policy)?;
+                if *self.stopping.borrow() {
+                    return Err(ReloadError::Stopping);
+                }
+                let wanted = policy_change(&self.kernel.view(), policy);
+                let policy_recorded = wanted.is_some();
+                if let Some(wanted) = wanted {
+                    let hash = wanted.hash();
+                    self.kernel
+                        .execute(Actor::System, Command::PolicyLoad(Arc::new(wanted)))
+                        .await
+                        .map_err(ReloadError::Record)?;
+                    log_policy_in_force(&hash);
+                }
+                Reloaded::AccessAndPolicy { policy_recorded }
             }
-        }
-        let before = self.access.current();
-        if access.socket_group() != before.socket_group() {
+        };
+        if access.socket_group() != self.access.current().socket_group() {
             tracing::warn!(
                 "the access file names another socket group; the socket keeps the one it was opened to until jitosd restarts"
             );
         }
-        warn_of_unreachable_users(&access);
         self.access.replace(access);
-        Ok(Reloaded { policy_recorded })
+        Ok(reloaded)
+    }
+
+    /// Resolves when the daemon stops.
+    pub async fn stopped(&mut self) {
+        // An error is a dropped sender: the daemon is gone, which is stopped too.
+        let _ = self.stopping.wait_for(|stopping| *stopping).await;
     }
 }

@@ -2,7 +2,7 @@
 //! page of big records can be larger than any client should be sent at once, so an answer
 //! over the bound is replaced by an error that says how to ask for less.
 
-use async_graphql::ServerError;
+use async_graphql::{ErrorExtensionValues, ServerError};
 use axum::{
     body::Body,
     http::{header, HeaderValue, StatusCode},
@@ -19,14 +19,19 @@ pub fn bounded(answer: async_graphql::Response, max: usize) -> Response {
     let body = match serde_json::to_vec(&answer) {
         Ok(body) if body.len() <= max => body,
         Ok(body) => {
-            let refusal = async_graphql::Response::from_errors(vec![ServerError::new(
+            let mut error = ServerError::new(
                 format!(
                     "the answer is {} bytes, over the API's limit of {max}; ask for fewer \
                      items (`first`) or fewer fields",
                     body.len()
                 ),
                 None,
-            )]);
+            );
+            // The socket's code for the same refusal, so a script branches on one name.
+            let mut code = ErrorExtensionValues::default();
+            code.set("code", "TooLarge");
+            error.extensions = Some(code);
+            let refusal = async_graphql::Response::from_errors(vec![error]);
             match serde_json::to_vec(&refusal) {
                 Ok(body) => body,
                 Err(e) => return unserialisable(&e),
@@ -81,6 +86,7 @@ mod tests {
 
         let refused = body_of(bounded(answer_of(1_000), 500)).await;
         assert!(refused["data"].is_null(), "{refused}");
+        assert_eq!(refused["errors"][0]["extensions"]["code"], "TooLarge");
         let message = refused["errors"][0]["message"].as_str().unwrap();
         assert!(
             message.contains("over the API's limit of 500") && message.contains("`first`"),
