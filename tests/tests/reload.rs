@@ -7,8 +7,8 @@
 use std::{fs, os::unix::fs::PermissionsExt, path::PathBuf, time::Duration};
 
 use jitos_system_tests::{
-    assert_failure, assert_success, grant_nobody, jitos_as, root_or_skip, wait_until, Daemon,
-    Sandbox, NOBODY,
+    all_records, assert_failure, assert_success, grant_nobody, jitos_as, root_or_skip, wait_until,
+    Daemon, Sandbox, NOBODY,
 };
 use nix::{
     sys::signal::{kill, Signal},
@@ -47,12 +47,10 @@ fn roles_of_nobody(sandbox: &Sandbox) -> Option<Value> {
         .then(|| serde_json::from_slice::<Value>(&out.stdout).unwrap()["roles"].clone())
 }
 
-fn policy_loads(sandbox: &Sandbox) -> usize {
-    let log = sandbox.jitos_json(&["log"]);
-    log.as_array()
-        .unwrap()
+fn policy_loads(daemon: &Daemon) -> usize {
+    all_records(&mut daemon.client())
         .iter()
-        .filter(|r| r["kind"] == "policy.load")
+        .filter(|r| r.kind == "policy.load")
         .count()
 }
 
@@ -76,7 +74,7 @@ fn a_reload_changes_a_users_roles_and_a_bad_file_changes_nothing() {
     flags.extend(["--policy".to_owned(), policy.display().to_string()]);
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
     let mut daemon = sandbox.start_with(&flags);
-    assert_eq!(policy_loads(&sandbox), 1);
+    assert_eq!(policy_loads(&daemon), 1);
     assert_eq!(roles_of_nobody(&sandbox), Some(json!(["viewer"])));
     let refused = jitos_as(&sandbox, NOBODY, &["sws", "create"]);
     assert_failure("a viewer makes a workspace", &refused);
@@ -117,7 +115,7 @@ fn a_reload_changes_a_users_roles_and_a_bad_file_changes_nothing() {
     let log = daemon.stderr();
     assert!(log.contains("the policy does not load"), "{log}");
     assert_eq!(roles_of_nobody(&sandbox), Some(json!(["operator"])));
-    assert_eq!(policy_loads(&sandbox), 1);
+    assert_eq!(policy_loads(&daemon), 1);
 
     write(&policy, ALLOW_ALL);
     write(&access, "[users]\nnobody = [\"boss\"]\n");
@@ -142,7 +140,7 @@ fn a_reload_records_a_new_policy_once_and_a_bad_one_changes_nothing() {
     let policy = sandbox.path().join("policy.toml");
     write(&policy, ALLOW_ALL);
     let daemon = sandbox.start_with(&["--policy", policy.to_str().unwrap()]);
-    assert_eq!(policy_loads(&sandbox), 1);
+    assert_eq!(policy_loads(&daemon), 1);
     let noop = || sandbox.jitos(&["job", "run", "noop", "--new-sws"]);
     assert_success("noop, allowed", &noop());
 
@@ -151,7 +149,7 @@ fn a_reload_records_a_new_policy_once_and_a_bad_one_changes_nothing() {
     wait_until(
         "the new policy is recorded",
         Duration::from_secs(20),
-        || policy_loads(&sandbox) == 2,
+        || policy_loads(&daemon) == 2,
     );
     let denied = assert_failure("noop, denied", &noop());
     assert!(denied.contains("no noop"), "{denied}");
@@ -168,7 +166,7 @@ fn a_reload_records_a_new_policy_once_and_a_bad_one_changes_nothing() {
                 == 2
         },
     );
-    assert_eq!(policy_loads(&sandbox), 2, "the same policy again");
+    assert_eq!(policy_loads(&daemon), 2, "the same policy again");
 
     write(&policy, "default = \"maybe\"\n");
     hang_up(&daemon);
@@ -182,7 +180,7 @@ fn a_reload_records_a_new_policy_once_and_a_bad_one_changes_nothing() {
         "{}",
         daemon.stderr()
     );
-    assert_eq!(policy_loads(&sandbox), 2);
+    assert_eq!(policy_loads(&daemon), 2);
     assert_failure("noop, still denied", &noop());
     daemon.terminate();
 }
