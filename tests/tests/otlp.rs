@@ -270,6 +270,17 @@ fn a_process_and_its_attempt_reach_the_collector_as_parent_and_child() {
     );
     assert_eq!(text(&attempt_span.attributes, "job"), Some(job.as_str()));
     assert_eq!(text(&attempt_span.attributes, "worker"), Some("shell"));
+    // How it ended, as the ledger has it: the process's one job succeeded.
+    assert_eq!(
+        text(&attempt_span.attributes, "outcome"),
+        Some("done"),
+        "{shown:#?}"
+    );
+    assert!(
+        attribute(&attempt_span.attributes, "ended_seq").is_some(),
+        "{shown:#?}"
+    );
+    assert_eq!(attribute(&attempt_span.attributes, "cause"), None);
     assert_eq!(attempt_span.trace_id, process_span.trace_id);
     assert_eq!(attempt_span.parent_span_id, process_span.span_id);
     assert!(
@@ -287,6 +298,58 @@ fn a_process_and_its_attempt_reach_the_collector_as_parent_and_child() {
             .iter()
             .all(|name| ["process", "attempt"].contains(name)),
         "{names:?}"
+    );
+}
+
+// Goal: a job run alone is a trace of its one attempt, which says how the attempt ended
+// as the ledger has it: failed, why, and the record that ended it. Method: a shell job
+// past its deadline through the CLI with a collector on loopback; SIGTERM; its span.
+#[test]
+fn a_job_run_alone_is_a_span_that_says_how_it_ended() {
+    let collector = Collector::start();
+    let sandbox = Sandbox::new();
+    let daemon = sandbox.start_with(&["--otlp", &collector.url()]);
+    let out = sandbox.jitos(&[
+        "--json",
+        "job",
+        "run",
+        "shell",
+        "--new-sws",
+        "--deadline",
+        "0.2",
+        "--",
+        "sleep",
+        "5",
+    ]);
+    let failed = assert_failure("a job past its deadline", &out);
+    let shown: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {failed}"));
+    let attempt = shown["id"].as_u64().unwrap_or_else(|| panic!("{shown}"));
+    let ended = shown["state"]["Failed"]["seq"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{shown}"));
+    let cause = shown["state"]["Failed"]["cause"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{shown}"))
+        .to_owned();
+    daemon.terminate();
+
+    let spans = collector.spans();
+    let attempt_id = attempt.to_string();
+    let span = spans
+        .iter()
+        .map(|(_, s)| s)
+        .find(|s| s.name == "attempt" && text(&s.attributes, "attempt") == Some(&attempt_id))
+        .unwrap_or_else(|| panic!("no span of attempt {attempt}"));
+    assert!(
+        span.parent_span_id.is_empty(),
+        "a job alone is a trace's root"
+    );
+    assert_eq!(text(&span.attributes, "outcome"), Some("failed"));
+    assert_eq!(text(&span.attributes, "cause"), Some(cause.as_str()));
+    assert_eq!(
+        text(&span.attributes, "ended_seq"),
+        Some(ended.to_string().as_str())
     );
 }
 

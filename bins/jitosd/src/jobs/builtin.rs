@@ -81,7 +81,7 @@ impl JobRunner {
                 },
             };
             let recorded = runner.kernel.execute_blocking(Actor::System, command);
-            super::report_unrecorded(plan.attempt, recorded);
+            super::report_end(plan.attempt, recorded);
         })
         .await;
         if let Err(e) = ran {
@@ -90,7 +90,7 @@ impl JobRunner {
                 cause: FailureCause::Crashed,
                 detail: format!("the built-in materialize stopped: {e}"),
             };
-            super::report_unrecorded(attempt, self.kernel.execute(Actor::System, failed).await);
+            super::report_end(attempt, self.kernel.execute(Actor::System, failed).await);
         }
     }
 

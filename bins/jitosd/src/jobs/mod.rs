@@ -190,8 +190,19 @@ pub(crate) fn attempt_span(
             sws,
             process = owner.id,
             job = %owner.job,
+            outcome = tracing::field::Empty,
+            cause = tracing::field::Empty,
+            ended_seq = tracing::field::Empty,
         ),
-        None => tracing::info_span!("attempt", attempt, worker, sws),
+        None => tracing::info_span!(
+            "attempt",
+            attempt,
+            worker,
+            sws,
+            outcome = tracing::field::Empty,
+            cause = tracing::field::Empty,
+            ended_seq = tracing::field::Empty,
+        ),
     }
 }
 
@@ -680,7 +691,7 @@ impl JobRunner {
                 cause: FailureCause::Spawn,
                 detail,
             };
-            report_unrecorded(attempt, self.kernel.execute_blocking(Actor::System, failed));
+            report_end(attempt, self.kernel.execute_blocking(Actor::System, failed));
             lock(&self.cancels).remove(&attempt);
         }
     }
@@ -811,7 +822,7 @@ impl JobRunner {
             detail,
         };
         let recorded = self.kernel.execute(Actor::System, failed).await;
-        report_unrecorded(attempt, recorded);
+        report_end(attempt, recorded);
     }
 
     /// Records the attempt's one terminal record for `end`; whether it is `job.done`.
@@ -855,7 +866,7 @@ impl JobRunner {
                     .execute_blocking(actor, Command::JobPropose { attempt, proposed });
                 let done = matches!(recorded, Ok(Outcome::ProposalDone(_)));
                 tracing::debug!(done, "the attempt proposed");
-                report_unrecorded(attempt, recorded);
+                report_end(attempt, recorded);
                 done
             }
             AttemptEnd::Failed { cause, detail } => {
@@ -1018,8 +1029,9 @@ impl JobRunner {
             cause,
             detail,
         };
+        tracing::Span::current().record("cause", cause.as_str());
         let recorded = self.kernel.execute_blocking(actor, failed);
-        report_unrecorded(attempt, recorded);
+        report_end(attempt, recorded);
     }
 }
 
@@ -1090,7 +1102,23 @@ pub(crate) fn worker_actor(name: &str) -> Actor {
     Actor::Named(format!("worker:{name}"))
 }
 
-fn report_unrecorded(attempt: u64, recorded: Result<Outcome, jitos_kernel::KernelError>) {
+/// Says how attempt `attempt` ended, as `recorded`: on its span, and in the log when its
+/// end could not be recorded.
+fn report_end(attempt: u64, recorded: Result<Outcome, jitos_kernel::KernelError>) {
+    // On the attempt's span, when this runs within it (a trace then says how the attempt
+    // ended, as the ledger does); elsewhere the span has no such fields and nothing is
+    // recorded.
+    let ended = match &recorded {
+        Ok(Outcome::ProposalDone(record)) => Some(("done", record.seq)),
+        Ok(Outcome::ProposalRefused { record, .. }) => Some(("refused", record.seq)),
+        Ok(Outcome::Recorded(record)) => Some(("failed", record.seq)),
+        _ => None,
+    };
+    if let Some((outcome, seq)) = ended {
+        let span = tracing::Span::current();
+        span.record("outcome", outcome);
+        span.record("ended_seq", seq);
+    }
     match recorded {
         Ok(_) => {}
         Err(jitos_kernel::KernelError::ShuttingDown) => tracing::error!(
