@@ -14,8 +14,9 @@ pub const ANSWER_BYTES_MAX: usize = jitos_proto::FRAME_BYTES_MAX as usize;
 
 /// `answer` as the response to a query, or the error that replaces it when it is over
 /// `max` bytes.
-pub fn bounded(answer: async_graphql::Response, max: usize) -> Response {
-    let headers = answer.http_headers.clone();
+pub fn bounded(mut answer: async_graphql::Response, max: usize) -> Response {
+    // Not part of the JSON body, so taken rather than copied.
+    let headers = std::mem::take(&mut answer.http_headers);
     let body = match serde_json::to_vec(&answer) {
         Ok(body) if body.len() <= max => body,
         Ok(body) => {
